@@ -1,0 +1,233 @@
+"""The GPU catalog: SKUs, offers (SKU x region with prices), regions and jurisdictions.
+
+Data lives in CSV files next to this module (see README.md there for sources and dates);
+known source errors are corrected here, in code, so the corrections are visible and tested.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache, cached_property
+from importlib import resources
+from typing import Literal, get_args
+
+Cloud = Literal["aws", "azure"]
+CLOUDS: tuple[Cloud, ...] = get_args(Cloud)
+Capacity = Literal["on-demand", "spot", "reserved"]
+
+# The 27 EU member states (ISO 3166-1 alpha-2); the EEA adds Iceland, Liechtenstein and Norway.
+EU_COUNTRIES = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR IE IT LV LT LU MT NL PL PT RO SK SI ES SE HU".split()
+)
+EEA_COUNTRIES = EU_COUNTRIES | {"IS", "LI", "NO"}
+JURISDICTION_ALIASES = {"UK": "GB"}
+
+# GPUs that NVIDIA's MIG user guide lists as MIG-capable (A30 is not in the catalog).
+MIG_ACCELERATORS = frozenset({"A100", "A100-80GB", "H100", "H200", "B200", "B300"})
+
+# Source errors corrected at load time: (cloud, instance_type) -> (field, value, why).
+SKU_CORRECTIONS: dict[tuple[str, str], tuple[str, int, str]] = {
+    ("azure", "Standard_ND96isr_H100_v5"): (
+        "gpus", 8, "source lists 12 GPUs; Azure documents 8 H100 per ND96isr_H100_v5",
+    ),
+}
+
+
+def jurisdictions_of(country: str) -> frozenset[str]:
+    """Jurisdictions a country belongs to: itself, and EU/EEA by membership (never by name)."""
+    found = {country}
+    if country in EU_COUNTRIES:
+        found.add("EU")
+    if country in EEA_COUNTRIES:
+        found.add("EEA")
+    return frozenset(found)
+
+
+@dataclass(frozen=True, slots=True)
+class Sku:
+    """Facts about one instance type / VM size, independent of region."""
+
+    cloud: Cloud
+    instance_type: str
+    accelerator: str
+    gpus: int
+    vcpus: int
+    memory_gib: float
+    arch: str
+    quota_bucket: str
+    spot_quota_bucket: str
+    rdma_interfaces: int = 0
+    rdma_fabric: str = ""
+
+    @property
+    def rdma(self) -> bool:
+        return self.rdma_interfaces > 0
+
+    @property
+    def mig_capable(self) -> bool:
+        return self.accelerator in MIG_ACCELERATORS
+
+    def bucket_for(self, capacity: Capacity) -> str:
+        """Quota bucket that a node of this SKU draws on for the given capacity type."""
+        return self.spot_quota_bucket if capacity == "spot" else self.quota_bucket
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    cloud: Cloud
+    region: str
+    display_name: str
+    country: str
+    source: str
+
+    @property
+    def jurisdictions(self) -> frozenset[str]:
+        return jurisdictions_of(self.country)
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A SKU in a region with its $/hour; a price is None where no source gives one."""
+
+    sku: Sku
+    region: str
+    price_usd_per_hour: float | None
+    spot_price_usd_per_hour: float | None
+    source: str
+    spot_source: str = ""
+
+    @property
+    def cloud(self) -> Cloud:
+        return self.sku.cloud
+
+    @property
+    def key(self) -> str:
+        return f"{self.sku.cloud}/{self.region}/{self.sku.instance_type}"
+
+    def hourly(self, capacity: Capacity) -> float | None:
+        """$/hour for a node; reserved capacity is priced at on-demand unless the price book says."""
+        return self.spot_price_usd_per_hour if capacity == "spot" else self.price_usd_per_hour
+
+    def price_source(self, capacity: Capacity) -> str:
+        return (self.spot_source or self.source) if capacity == "spot" else self.source
+
+
+def price_key(cloud: str, region: str, instance_type: str, *, spot: bool = False) -> str:
+    """Key of a price-book entry: `cloud/region/sku` (on-demand) or `cloud/region/sku:spot`."""
+    return f"{cloud}/{region}/{instance_type}" + (":spot" if spot else "")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    skus: Mapping[tuple[str, str], Sku]
+    regions: Mapping[tuple[str, str], Region]
+    offers: Mapping[tuple[str, str, str], Offer]
+    corrections: tuple[str, ...] = field(default=())
+
+    def accelerators(self) -> list[str]:
+        return sorted({sku.accelerator for sku in self.skus.values()})
+
+    def region_names(self, cloud: str) -> list[str]:
+        return sorted(r.region for r in self.regions.values() if r.cloud == cloud)
+
+    def region(self, cloud: str, region: str) -> Region | None:
+        return self.regions.get((cloud, region))
+
+    def sku(self, cloud: str, instance_type: str) -> Sku | None:
+        return self.skus.get((cloud, instance_type))
+
+    def known_jurisdictions(self) -> list[str]:
+        countries = {r.country for r in self.regions.values()}
+        return sorted(countries | {"EU", "EEA", *JURISDICTION_ALIASES})
+
+    @cached_property
+    def _offers_by_place(self) -> dict[tuple[str, str, str], list[Offer]]:
+        index: dict[tuple[str, str, str], list[Offer]] = {}
+        for offer in sorted(self.offers.values(), key=lambda o: o.sku.instance_type):
+            index.setdefault((offer.sku.accelerator, offer.cloud, offer.region), []).append(offer)
+        return index
+
+    def offers_for(self, accelerator: str, cloud: str, region: str) -> list[Offer]:
+        """Every offer of an accelerator in a region (priced or not), by instance type."""
+        return self._offers_by_place.get((accelerator, cloud, region), [])
+
+    def skus_for(self, accelerator: str, cloud: str) -> list[Sku]:
+        return sorted(
+            (s for s in self.skus.values() if s.cloud == cloud and s.accelerator == accelerator),
+            key=lambda s: s.instance_type,
+        )
+
+    def with_price_book(self, prices: Mapping[str, float], label: str = "price book") -> Catalog:
+        """A catalog where price-book entries override (or add) offers; keys are validated by the spec."""
+        offers = dict(self.offers)
+        for key, price in prices.items():
+            path, _, kind = key.partition(":")
+            cloud, region, instance_type = path.split("/")
+            sku = self.skus[(cloud, instance_type)]
+            current = offers.get((cloud, instance_type, region)) or Offer(sku, region, None, None, "")
+            if kind == "spot":
+                current = replace(current, spot_price_usd_per_hour=price, spot_source=f"{label}: {key}")
+            else:
+                current = replace(current, price_usd_per_hour=price, source=f"{label}: {key}")
+            offers[(cloud, instance_type, region)] = current
+        return replace(self, offers=offers)
+
+
+def _rows(name: str) -> Iterable[dict[str, str]]:
+    text = resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8")
+    return csv.DictReader(text.splitlines())
+
+
+def _price(text: str) -> float | None:
+    return float(text) if text else None
+
+
+@cache
+def load_catalog() -> Catalog:
+    """The packaged catalog with the known source errors corrected (cached: it never changes)."""
+    rdma = {(r["cloud"], r["instance_type"]): r for r in _rows("rdma.csv")}
+    corrections: list[str] = []
+    skus: dict[tuple[str, str], Sku] = {}
+    for row in _rows("skus.csv"):
+        key = (row["cloud"], row["instance_type"])
+        fabric = rdma.get(key)
+        sku = Sku(
+            cloud=row["cloud"],  # type: ignore[arg-type]  # the data only holds aws and azure
+            instance_type=row["instance_type"],
+            accelerator=row["accelerator"],
+            gpus=int(row["gpus"]),
+            vcpus=int(row["vcpus"]),
+            memory_gib=float(row["memory_gib"]),
+            arch=row["arch"],
+            quota_bucket=row["quota_bucket"],
+            spot_quota_bucket=row["spot_quota_bucket"],
+            rdma_interfaces=int(fabric["rdma_interfaces"]) if fabric else 0,
+            rdma_fabric=fabric["fabric"] if fabric else "",
+        )
+        if key in SKU_CORRECTIONS:
+            attribute, value, why = SKU_CORRECTIONS[key]
+            sku = replace(sku, **{attribute: value})
+            corrections.append(f"{key[0]}/{key[1]}: {attribute}={value} ({why})")
+        skus[key] = sku
+
+    offers: dict[tuple[str, str, str], Offer] = {}
+    for row in _rows("offers.csv"):
+        sku = skus[(row["cloud"], row["instance_type"])]
+        on_demand, spot = _price(row["price_usd_per_hour"]), _price(row["spot_price_usd_per_hour"])
+        if sku.cloud == "azure" and sku.accelerator == "H100" and spot is not None and spot == on_demand:
+            # The Azure source repeats the on-demand price as the H100 spot price: not a spot price.
+            spot = None
+        offers[(sku.cloud, sku.instance_type, row["region"])] = Offer(
+            sku, row["region"], on_demand, spot, row["source"]
+        )
+    corrections.append("azure H100 spot prices equal to on-demand: treated as unknown")
+
+    regions = {
+        (row["cloud"], row["region"]): Region(
+            row["cloud"], row["region"], row["display_name"], row["country"], row["source"]  # type: ignore[arg-type]
+        )
+        for row in _rows("regions.csv")
+    }
+    return Catalog(skus=skus, regions=regions, offers=offers, corrections=tuple(corrections))

@@ -1,0 +1,200 @@
+"""The fleet plan: pure, serialisable data that components turn into resources.
+
+`build_plan` runs placement, the address plan and the cost model over a validated spec. Nothing
+here imports Pulumi, so the CLI, the policy pack and the Pulumi program share one plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gpufleet.catalog import Capacity, Cloud
+from gpufleet.spec import FleetSpec
+
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Whole nodes of one SKU for one pool in one (cloud, region)."""
+
+    pool: str
+    cloud: Cloud
+    region: str
+    instance_type: str
+    nodes: int
+    gpus: int
+    capacity: Capacity
+    vcpus_per_node: int
+    quota_bucket: str
+    price_usd_per_hour: float
+    price_source: str
+    monthly_usd: float
+
+    @property
+    def key(self) -> str:
+        """Stable identity (pool, cloud, region, SKU): what resource names derive from."""
+        return f"{self.pool}/{self.cloud}/{self.region}/{self.instance_type}"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolPlan:
+    name: str
+    accelerator: str
+    gpus: int
+    placements: tuple[Placement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPlan:
+    """Address space of one VPC/VNet; `pod_cidr` is the AKS overlay range (Azure only)."""
+
+    cloud: Cloud
+    region: str
+    cidr: str
+    pod_cidr: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePlan:
+    name: str
+    cloud: Cloud
+    region: str
+    size_tib: float
+    protect: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CostLine:
+    """One priced item per month, with where its price came from."""
+
+    item: str
+    cloud: Cloud
+    region: str
+    monthly_usd: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloudSpend:
+    cloud: Cloud
+    monthly_usd: float
+    commitment_usd: float
+
+    @property
+    def burned_usd(self) -> float:
+        return min(self.monthly_usd, self.commitment_usd)
+
+    @property
+    def left_usd(self) -> float:
+        return max(0.0, self.commitment_usd - self.monthly_usd)
+
+    @property
+    def above_commitment_usd(self) -> float:
+        return max(0.0, self.monthly_usd - self.commitment_usd)
+
+
+@dataclass(frozen=True, slots=True)
+class CostSummary:
+    monthly_usd: float
+    by_cloud: tuple[CloudSpend, ...]
+    budget_usd: float | None
+    lines: tuple[CostLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaUse:
+    """vCPUs the plan draws on one quota bucket; `limit_vcpus` None means unknown (undeclared)."""
+
+    cloud: Cloud
+    region: str
+    bucket: str
+    used_vcpus: int
+    limit_vcpus: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SolverReport:
+    status: str
+    optimality_gap: float
+    seconds: float
+    objective_usd: float
+    kept_from_previous: int = 0
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    stack: str
+    spec: FleetSpec
+    pools: tuple[PoolPlan, ...]
+    networks: tuple[NetworkPlan, ...]
+    storage: tuple[StoragePlan, ...]
+    cost: CostSummary
+    quota: tuple[QuotaUse, ...]
+    solver: SolverReport
+    skipped_offers: tuple[str, ...] = field(default=())
+
+    @property
+    def fleet(self) -> str:
+        return self.spec.name
+
+    @property
+    def placements(self) -> tuple[Placement, ...]:
+        return tuple(p for pool in self.pools for p in pool.placements)
+
+    def regions(self, cloud: Cloud) -> list[str]:
+        """Regions of a cloud that get infrastructure: those holding a placement, sorted."""
+        return sorted({p.region for p in self.placements if p.cloud == cloud})
+
+    def placements_in(self, cloud: Cloud, region: str) -> list[Placement]:
+        return [p for p in self.placements if p.cloud == cloud and p.region == region]
+
+    def network(self, cloud: Cloud, region: str) -> NetworkPlan:
+        return next(n for n in self.networks if n.cloud == cloud and n.region == region)
+
+    def storage_in(self, cloud: Cloud, region: str) -> list[StoragePlan]:
+        return [s for s in self.storage if s.cloud == cloud and s.region == region]
+
+
+def colocated_storage(spec: FleetSpec, placements: Sequence[Placement]) -> tuple[StoragePlan, ...]:
+    """A bucket/account per storage entry in every region where a `colocate_with` pool lands."""
+    plans: list[StoragePlan] = []
+    for storage in spec.storage:
+        places = sorted({(p.cloud, p.region) for p in placements if p.pool in storage.colocate_with})
+        plans.extend(
+            StoragePlan(storage.name, cloud, region, storage.size_tib, storage.protect)
+            for cloud, region in places
+        )
+    return tuple(plans)
+
+
+def build_plan(spec: FleetSpec, stack: str, previous: Sequence[Placement] = ()) -> FleetPlan:
+    """Place the pools, cut the address plan and price it all: the whole pure pipeline."""
+    from gpufleet import cost, ipam, placement
+
+    catalog = spec.catalog()
+    result = placement.place(spec, catalog, previous)
+    by_pool = {
+        pool.name: PoolPlan(
+            pool.name,
+            pool.accelerator,
+            pool.gpus,
+            tuple(p for p in result.placements if p.pool == pool.name),
+        )
+        for pool in spec.pools
+    }
+    used = sorted({(p.cloud, p.region) for p in result.placements})
+    networks = ipam.allocate(spec, used)
+    storage = colocated_storage(spec, result.placements)
+    return FleetPlan(
+        stack=stack,
+        spec=spec,
+        pools=tuple(by_pool[pool.name] for pool in spec.pools),
+        networks=networks,
+        storage=storage,
+        cost=cost.estimate(spec, result.placements, networks, storage),
+        quota=placement.quota_use(spec, catalog, result.placements),
+        solver=result.solver,
+        skipped_offers=result.skipped,
+    )

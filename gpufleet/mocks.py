@@ -1,0 +1,52 @@
+"""Mock provider answers for the offline plan: plausible ids and outputs, never a cloud call.
+
+Outputs echo the inputs (as a new resource's state would) plus the few computed properties the
+components read (ARNs, ids, names, endpoints), so every output the program uses resolves.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
+
+_KUBECONFIG = base64.b64encode(b"apiVersion: v1\nkind: Config\nclusters: []\n").decode()
+
+_CALLS: dict[str, dict[str, Any]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": {
+        "accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/mock", "userId": "MOCK",
+    },
+    "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com"},
+    "azure-native:authorization:getClientConfig": {
+        "clientId": "00000000-0000-0000-0000-000000000001",
+        "objectId": "00000000-0000-0000-0000-000000000002",
+        "subscriptionId": "00000000-0000-0000-0000-000000000003",
+        "tenantId": "00000000-0000-0000-0000-000000000004",
+    },
+    "azure-native:containerservice:listManagedClusterUserCredentials": {
+        "kubeconfigs": [{"name": "clusterUser", "value": _KUBECONFIG}],
+    },
+}
+
+
+class FleetMocks(Mocks):
+    """Answers every resource with its inputs plus computed ids; known invokes with fixed data."""
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        resource_id = f"{args.name}-id"
+        package = args.typ.split(":")[0]
+        state: dict[str, Any] = {"name": args.name, **args.inputs}
+        if package == "aws":
+            service = args.typ.split(":")[1].split("/")[0]
+            state.setdefault("arn", f"arn:aws:{service}:mock:123456789012:{args.name}")
+            if args.typ == "aws:eks/cluster:Cluster":
+                state.setdefault("endpoint", f"https://{args.name}.eks.mock")
+                state.setdefault("certificateAuthority", {"data": "bW9jaw=="})
+                state.setdefault("identities", [{"oidcs": [{"issuer": f"https://oidc.mock/{args.name}"}]}])
+        elif package == "azure-native":
+            state.setdefault("id", f"/subscriptions/mock/resourceGroups/mock/providers/{args.typ}/{args.name}")
+        return resource_id, state
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return _CALLS.get(args.token, {}), None

@@ -1,0 +1,224 @@
+"""The recording engine: run the Pulumi program in-process under mocks and record every resource.
+
+This is what `gpufleet plan` and the tests use in place of `pulumi preview`: the same
+`__main__.py`, the same stack config, no CLI, no cloud. Each run gets a fresh contextvars context
+and event loop, so runs never share Pulumi's global state, and a duplicate URN fails the run
+(the plain mock engine silently overwrites it; the real engine would refuse the program).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import runpy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from gpufleet.errors import GpufleetError
+
+PROJECT = "gpufleet"
+PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
+
+
+class DuplicateUrnError(GpufleetError):
+    """Two resources share a URN: the program is wrong, and `pulumi up` would refuse it."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    """A resource as the engine would see it: type token, names, options and camelCase inputs."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    provider: str
+    custom: bool
+    protect: bool
+    retain_on_delete: bool
+    ignore_changes: tuple[str, ...]
+    inputs: Mapping[str, Any]
+    secret_inputs: frozenset[str] = frozenset()
+    cloud: str | None = None
+    region: str | None = None
+
+    @property
+    def is_provider(self) -> bool:
+        return self.type.startswith("pulumi:providers:")
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan's `resources[]` shape (DESIGN.md contract), secrets masked."""
+        inputs = {k: ("[secret]" if k in self.secret_inputs else v) for k, v in self.inputs.items()}
+        return {
+            "urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
+            "provider": self.provider, "cloud": self.cloud, "region": self.region,
+            "protect": self.protect, "retain_on_delete": self.retain_on_delete,
+            "inputs": inputs,
+        }
+
+
+@dataclass
+class Recording:
+    stack: str
+    resources: list[RecordedResource] = field(default_factory=lambda: list[RecordedResource]())
+    outputs: dict[str, Any] = field(default_factory=lambda: dict[str, Any]())
+    secret_outputs: set[str] = field(default_factory=lambda: set[str]())
+    program_globals: dict[str, Any] = field(default_factory=lambda: dict[str, Any]())
+
+    def by_type(self, type_token: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def get(self, urn: str) -> RecordedResource:
+        return next(r for r in self.resources if r.urn == urn)
+
+
+def _cloud_of(type_token: str) -> str | None:
+    package = type_token.removeprefix("pulumi:providers:").split(":")[0]
+    return {"aws": "aws", "azure-native": "azure"}.get(package)
+
+
+def _plain(value: Any) -> tuple[Any, bool]:
+    """Unwrap Pulumi's secret envelopes; say whether any part was secret."""
+    from pulumi.runtime import rpc
+
+    if rpc.is_rpc_secret(value):
+        return rpc.unwrap_rpc_secret(value), True
+    if isinstance(value, dict):
+        secret = False
+        out: dict[str, Any] = {}
+        for key, item in cast(dict[str, Any], value).items():
+            out[key], item_secret = _plain(item)
+            secret = secret or item_secret
+        return out, secret
+    if isinstance(value, list):
+        pairs = [_plain(item) for item in cast(list[Any], value)]
+        return [p[0] for p in pairs], any(p[1] for p in pairs)
+    return value, False
+
+
+def _make_monitor(recording: Recording, mocks: Any) -> Any:
+    from pulumi.runtime import rpc
+    from pulumi.runtime.mocks import MockMonitor
+
+    class RecordingMonitor(MockMonitor):
+        """MockMonitor that also records what the engine would receive."""
+
+        def __init__(self) -> None:
+            super().__init__(mocks)
+            self.seen: set[str] = set()
+            self.provider_regions: dict[str, str | None] = {}
+            self.regions: dict[str, str | None] = {}
+
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            urn = self.make_urn(request.parent, request.type, request.name)
+            if request.type == "pulumi:pulumi:Stack":
+                return super().RegisterResource(request)
+            if urn in self.seen:
+                raise DuplicateUrnError(f"duplicate URN {urn}: two resources share a name and type")
+            self.seen.add(urn)
+            raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
+            inputs: dict[str, Any] = {}
+            secrets: set[str] = set()
+            for key, value in raw.items():
+                inputs[key], secret = _plain(value)
+                if secret:
+                    secrets.add(key)
+            provider_urn = request.provider.split("::")[:-1]
+            provider = "::".join(provider_urn)
+            region = self._region(inputs, provider, request.parent)
+            self.regions[urn] = region
+            if request.type.startswith("pulumi:providers:"):
+                self.provider_regions[urn] = inputs.get("region") or inputs.get("location")
+            recording.resources.append(
+                RecordedResource(
+                    urn=urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    provider=provider,
+                    custom=bool(request.custom),
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    ignore_changes=tuple(request.ignoreChanges),
+                    inputs=inputs,
+                    secret_inputs=frozenset(secrets),
+                    cloud=_cloud_of(request.type),
+                    region=region,
+                )
+            )
+            return super().RegisterResource(request)
+
+        def _region(self, inputs: Mapping[str, Any], provider: str, parent: str) -> str | None:
+            """Own `region`/`location`, else the explicit provider's region, else the parent's."""
+            own = inputs.get("region") or inputs.get("location")
+            if isinstance(own, str):
+                return own
+            if provider in self.provider_regions:
+                return self.provider_regions[provider]
+            return self.regions.get(parent)
+
+        def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
+                raw = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+                for key, value in raw.items():
+                    recording.outputs[key], secret = _plain(value)
+                    if secret:
+                        recording.secret_outputs.add(key)
+            return super().RegisterResourceOutputs(request)
+
+    return RecordingMonitor()
+
+
+def _default_mocks() -> Any:
+    from gpufleet.mocks import FleetMocks
+
+    return FleetMocks()
+
+
+def record_program(
+    stack: str,
+    config: Mapping[str, Any],
+    program: Path | Callable[[], object] = PROGRAM,
+    mocks: Any = None,
+    project: str = PROJECT,
+) -> Recording:
+    """Run `program` (a file, or a function for component tests) for `stack` with `config`
+    (full keys, e.g. 'gpufleet:fleet') and record every resource it registers."""
+    recording = Recording(stack=stack)
+
+    def run() -> None:
+        import pulumi.runtime
+        from pulumi.runtime.config import set_all_config
+        from pulumi.runtime.settings import ROOT
+        from pulumi.runtime.stack import run_in_stack
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            monitor = _make_monitor(recording, mocks if mocks is not None else _default_mocks())
+            pulumi.runtime.set_mocks(
+                monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
+            )
+            ROOT.set(None)  # set_mocks made a root stack; run_in_stack makes the real one
+            set_all_config(
+                {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, []
+            )
+
+            def program_body() -> None:
+                if callable(program):
+                    recording.program_globals["result"] = program()
+                else:
+                    recording.program_globals.update(runpy.run_path(str(program), run_name="__main__"))
+
+            loop.run_until_complete(run_in_stack(program_body))
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    contextvars.Context().run(run)
+    return recording

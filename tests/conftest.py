@@ -1,0 +1,37 @@
+"""Shared fixtures: the sample stacks' config, and whole-program recordings under mocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import pytest
+
+from gpufleet.preview import Recording, record_program
+from gpufleet.specfile import read_yaml, stack_path
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The `config:` mapping of stacks/Pulumi.<stack>.yaml (full keys, e.g. 'gpufleet:fleet')."""
+    return dict(read_yaml(stack_path(stack))["config"])
+
+
+def fleet_of(stack: str) -> dict[str, Any]:
+    return dict(stack_config(stack)["gpufleet:fleet"])
+
+
+@cache
+def _recorded(stack: str) -> Recording:
+    return record_program(stack, stack_config(stack))
+
+
+def record_fleet(fleet: dict[str, Any], stack: str = "test") -> Recording:
+    """Run the whole program for an ad-hoc fleet mapping."""
+    return record_program(stack, {"gpufleet:fleet": fleet})
+
+
+@pytest.fixture
+def recorded() -> Callable[[str], Recording]:
+    """Whole-program recording of a sample stack (run once per test session per stack)."""
+    return _recorded

@@ -133,6 +133,21 @@ class FleetSpec(_Strict):
     storage: tuple[Storage, ...] = ()
     placement: PlacementOptions = Field(default_factory=PlacementOptions)
 
+    @field_validator("quotas")
+    @classmethod
+    def _canonical_buckets(
+        cls, value: dict[Cloud, dict[str, dict[str, int]]]
+    ) -> dict[Cloud, dict[str, dict[str, int]]]:
+        """Azure family names are case-insensitive: spell them as the catalog does."""
+        spelling = {b.lower(): b for b in known_buckets(load_catalog())}
+        return {
+            cloud: {
+                region: {spelling.get(b.lower(), b): n for b, n in buckets.items()}
+                for region, buckets in regions.items()
+            }
+            for cloud, regions in value.items()
+        }
+
     def pool(self, name: str) -> Pool:
         return next(pool for pool in self.pools if pool.name == name)
 
@@ -144,6 +159,14 @@ class FleetSpec(_Strict):
     def catalog(self) -> Catalog:
         """The packaged catalog with this spec's price book laid over it."""
         return load_catalog().with_price_book(self.prices)
+
+
+def known_buckets(catalog: Catalog, cloud: str | None = None) -> list[str]:
+    """Every quota bucket the catalog's SKUs draw on (on-demand and spot)."""
+    return sorted({
+        bucket for sku in catalog.skus.values() if cloud in (None, sku.cloud)
+        for bucket in (sku.quota_bucket, sku.spot_quota_bucket)
+    })
 
 
 def load_fleet(data: object) -> FleetSpec:
@@ -234,12 +257,18 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
 
     yield from _price_problems(spec, catalog)
     for cloud, per_region in spec.quotas.items():
-        for region in per_region:
+        buckets = known_buckets(catalog, cloud)
+        for region, limits in per_region.items():
             if (cloud, region) not in configured:
                 yield Problem(
                     f"quotas.{cloud}.{region}",
                     f"region '{region}' is not under clouds.{cloud}.regions",
                 )
+            for bucket in limits:
+                if bucket not in buckets:
+                    yield Problem(
+                        f"quotas.{cloud}.{region}.{bucket}", _one_of("quota bucket", bucket, buckets)
+                    )
     yield from _pool_problems(spec, catalog, configured)
     yield from _storage_problems(spec)
 
@@ -398,7 +427,7 @@ def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
 
 def _problem_from_pydantic(error: Any, data: object) -> Problem:
     loc: tuple[int | str, ...] = tuple(
-        part for part in error["loc"] if not (isinstance(part, str) and part[:1] in "[<")
+        part for part in error["loc"] if not (isinstance(part, str) and part.startswith(("function-", "[", "<")))
     )
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -411,7 +440,7 @@ def _problem_from_pydantic(error: Any, data: object) -> Problem:
         )
     if kind == "missing":
         return Problem(_path(loc), "required key is missing")
-    value = _value_at(data, loc)
+    value = loc[-1] if "[key]" in error["loc"] else _value_at(data, loc)
     message: str = error["msg"]
     if kind == "literal_error":
         expected = [a.strip().strip("'") for a in message.split("Input should be ")[-1].replace(" or ", ", ").split(",")]

@@ -1,0 +1,180 @@
+"""What changes between two plan documents: resources, GPUs, money and policy verdicts.
+
+Replacement is judged by URN plus the input properties that force a new resource on the real
+providers (a short, explicit table); removing or replacing a protected resource is an error,
+because `pulumi up` would refuse it and because it would lose data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gpufleet.errors import EXIT_OK, EXIT_POLICY
+
+# Input properties whose change makes the provider replace the resource (provider schemas).
+REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
+    "aws:s3/bucket:Bucket": ("bucket", "bucketPrefix", "region"),
+    "aws:ec2/vpc:Vpc": ("cidrBlock",),
+    "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone", "vpcId"),
+    "aws:eks/cluster:Cluster": ("name", "encryptionConfig", "kubernetesNetworkConfig"),
+    "aws:eks/nodeGroup:NodeGroup": ("instanceTypes", "amiType", "capacityType", "subnetIds", "nodeGroupName", "clusterName"),
+    "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage"),
+    "azure-native:resources:ResourceGroup": ("location", "resourceGroupName"),
+    "azure-native:storage:StorageAccount": ("accountName", "location", "resourceGroupName"),
+    "azure-native:containerservice:AgentPool": ("vmSize", "agentPoolName", "gpuInstanceProfile", "scaleSetPriority", "vnetSubnetID"),
+    "azure-native:containerservice:ManagedCluster": ("location", "resourceName", "resourceGroupName"),
+    "azure-native:network:VirtualNetwork": ("location",),
+}
+
+Row = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    urn: str
+    type: str
+    action: str  # add | remove | replace | update
+    protected: bool
+    properties: tuple[str, ...] = ()
+
+    @property
+    def is_error(self) -> bool:
+        return self.protected and self.action in ("remove", "replace")
+
+
+@dataclass(frozen=True)
+class PlanDiff:
+    base: str
+    head: str
+    resources: tuple[ResourceChange, ...]
+    gpus: tuple[tuple[str, str, str, int, int], ...]  # pool, cloud, region, before, after
+    cost: tuple[tuple[str, float, float], ...]  # scope, before, after
+    policies: tuple[tuple[str, str, int, int], ...]  # policy, enforcement, before, after
+    head_mandatory_violations: int
+
+    @property
+    def errors(self) -> list[ResourceChange]:
+        return [c for c in self.resources if c.is_error]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_POLICY if self.errors or self.head_mandatory_violations else EXIT_OK
+
+    def count(self, action: str) -> int:
+        return sum(1 for c in self.resources if c.action == action)
+
+    def headline(self) -> str:
+        before, after = self.cost[0][1], self.cost[0][2]
+        text = (
+            f"gpufleet diff {self.base} → {self.head}: +{self.count('add')} "
+            f"~{self.count('update')} ±{self.count('replace')} -{self.count('remove')} resources; "
+            f"${before:,.0f} → ${after:,.0f} per month"
+        )
+        if self.errors:
+            text += f"; ERROR: {len(self.errors)} protected resource(s) would be removed or replaced"
+        if self.head_mandatory_violations:
+            text += f"; {self.head_mandatory_violations} mandatory policy violation(s)"
+        return text
+
+    def sections(self) -> list[tuple[str, Row, list[Row]]]:
+        changes: list[Row] = [
+            (("ERROR " if c.is_error else "") + c.action, c.type, c.urn.split("::")[-1],
+             ", ".join(c.properties) or "-")
+            for c in self.resources if c.action != "update"
+        ]
+        updates: list[Row] = [
+            (c.type, c.urn.split("::")[-1], ", ".join(c.properties)) for c in self.resources if c.action == "update"
+        ]
+        return [
+            ("Resources", ("action", "type", "name", "properties"), changes),
+            ("Updated in place", ("type", "name", "properties"), updates),
+            ("GPUs", ("pool", "cloud", "region", "before", "after"),
+             [(p, c, r, str(b), str(a)) for p, c, r, b, a in self.gpus if b != a]),
+            ("Cost per month", ("scope", "before", "after", "change"),
+             [(s, f"${b:,.0f}", f"${a:,.0f}", f"{a - b:+,.0f}") for s, b, a in self.cost]),
+            ("Policy verdicts", ("policy", "enforcement", "violations before", "after"),
+             [(p, e, str(b), str(a)) for p, e, b, a in self.policies if b != a]),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "base": self.base, "head": self.head,
+            "resources": [
+                {"urn": c.urn, "type": c.type, "action": c.action, "protected": c.protected,
+                 "properties": list(c.properties), "error": c.is_error}
+                for c in self.resources
+            ],
+            "gpus": [{"pool": p, "cloud": c, "region": r, "before": b, "after": a} for p, c, r, b, a in self.gpus],
+            "cost": [{"scope": s, "before_usd": round(b, 2), "after_usd": round(a, 2)} for s, b, a in self.cost],
+            "policies": [{"policy": p, "enforcement": e, "before": b, "after": a} for p, e, b, a in self.policies],
+            "errors": len(self.errors),
+        }
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)))
+
+
+def resource_changes(base: Sequence[dict[str, Any]], head: Sequence[dict[str, Any]]) -> tuple[ResourceChange, ...]:
+    old = {r["urn"]: r for r in base}
+    new = {r["urn"]: r for r in head}
+    changes: list[ResourceChange] = []
+    for urn in sorted(old.keys() | new.keys()):
+        before, after = old.get(urn), new.get(urn)
+        if before is None and after is not None:
+            changes.append(ResourceChange(urn, after["type"], "add", False))
+        elif after is None and before is not None:
+            changes.append(ResourceChange(urn, before["type"], "remove", bool(before["protect"])))
+        elif before is not None and after is not None:
+            changed = _changed(before["inputs"], after["inputs"])
+            if before.get("region") != after.get("region"):
+                changed = (*changed, "region")
+            if not changed:
+                continue
+            forcing = tuple(p for p in changed if p in REPLACE_ON_CHANGE.get(after["type"], ()) or p == "region")
+            action = "replace" if forcing else "update"
+            changes.append(ResourceChange(urn, after["type"], action, bool(before["protect"]), forcing or changed))
+    return tuple(changes)
+
+
+def _gpus(doc: dict[str, Any]) -> dict[tuple[str, str, str], int]:
+    found: dict[tuple[str, str, str], int] = defaultdict(int)
+    for pool in doc["pools"]:
+        for p in pool["placements"]:
+            found[(pool["name"], p["cloud"], p["region"])] += int(p["gpus"])
+    return found
+
+
+def _violations(doc: dict[str, Any]) -> dict[tuple[str, str], int]:
+    return {(v["policy"], v["enforcement"]): len(v["violations"]) for v in doc.get("policies", [])}
+
+
+def diff_documents(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
+    gpus_before, gpus_after = _gpus(base), _gpus(head)
+    clouds = sorted(set(base["cost"]["by_cloud"]) | set(head["cost"]["by_cloud"]))
+    cost = [("total", float(base["cost"]["monthly_usd"]), float(head["cost"]["monthly_usd"]))]
+    cost += [
+        (cloud, float(base["cost"]["by_cloud"].get(cloud, 0.0)), float(head["cost"]["by_cloud"].get(cloud, 0.0)))
+        for cloud in clouds
+    ]
+    verdicts_before, verdicts_after = _violations(base), _violations(head)
+    return PlanDiff(
+        base=str(base.get("stack", "base")),
+        head=str(head.get("stack", "head")),
+        resources=resource_changes(base["resources"], head["resources"]),
+        gpus=tuple(
+            (pool, cloud, region, gpus_before.get(key, 0), gpus_after.get(key, 0))
+            for key in sorted(gpus_before.keys() | gpus_after.keys())
+            for pool, cloud, region in [key]
+        ),
+        cost=tuple(cost),
+        policies=tuple(
+            (policy, enforcement, verdicts_before.get(key, 0), verdicts_after.get(key, 0))
+            for key in sorted(verdicts_before.keys() | verdicts_after.keys())
+            for policy, enforcement in [key]
+        ),
+        head_mandatory_violations=sum(n for (_, e), n in verdicts_after.items() if e == "mandatory"),
+    )

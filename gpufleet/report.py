@@ -1,0 +1,226 @@
+"""Rendering plans, diffs, verdicts and the catalog as a terminal table, markdown or JSON.
+
+Everything renders from the plan *document* (the JSON contract), so a plan read back from a file
+looks the same as one just made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from gpufleet.errors import EXIT_OK, EXIT_POLICY
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from gpufleet.diff import PlanDiff
+    from gpufleet.policy import PolicyVerdict
+
+Row = Sequence[str]
+
+
+def usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.0f}"
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(record=True, width=120, force_terminal=False, color_system=None, soft_wrap=False)
+
+
+def _rich_table(console: Console, title: str, header: Row, rows: Sequence[Row]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in header:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _md_table(header: Row, rows: Sequence[Row]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
+    """The plan's tables, shared by the terminal and the markdown renderers."""
+    placements: list[Row] = [
+        (pool["name"], pool["accelerator"], p["cloud"], p["region"], p["instance_type"],
+         str(p["nodes"]), str(p["gpus"]), p["capacity"], usd(p["monthly_usd"]))
+        for pool in doc["pools"] for p in pool["placements"]
+    ]
+    networks: list[Row] = [
+        (n["cloud"], n["region"], n["cidr"], n.get("pod_cidr") or "-") for n in doc["networks"]
+    ]
+    storage: list[Row] = [
+        (s["name"], s["cloud"], s["region"], f"{s['size_tib']:g}", "yes" if s["protect"] else "no")
+        for s in doc["storage"]
+    ]
+    cost = doc["cost"]
+    spend: list[Row] = [
+        (cloud, usd(amount), usd(cost["commitments"][cloud]["committed_usd"]),
+         usd(cost["commitments"][cloud]["burned_usd"]), usd(cost["commitments"][cloud]["left_usd"]),
+         usd(cost["commitments"][cloud]["above_commitment_usd"]))
+        for cloud, amount in cost["by_cloud"].items()
+    ]
+    spend.append(("total", usd(cost["monthly_usd"]), "", "", "", f"budget {usd(cost['budget_usd'])}"))
+    quota: list[Row] = [
+        (q["cloud"], q["region"], q["bucket"], str(q["used_vcpus"]),
+         "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"]),
+         "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"] - q["used_vcpus"]))
+        for q in doc["quota"]
+    ]
+    policies: list[Row] = [
+        (v["policy"], v["enforcement"],
+         "pass" if not v["violations"] else f"{len(v['violations'])} violation(s)")
+        for v in doc["policies"]
+    ]
+    counts: list[Row] = [
+        (c["cloud"], c["region"], c["type"], str(c["count"])) for c in doc["resource_counts"]
+    ]
+    return [
+        ("Placements", ("pool", "GPU", "cloud", "region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
+        ("Networks", ("cloud", "region", "CIDR", "pod CIDR"), networks),
+        ("Storage", ("name", "cloud", "region", "TiB", "protected"), storage),
+        ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
+        ("Quota headroom (vCPUs)", ("cloud", "region", "bucket", "used", "limit", "headroom"), quota),
+        ("Policies", ("policy", "enforcement", "verdict"), policies),
+        ("Resources", ("cloud", "region", "type", "count"), counts),
+    ]
+
+
+def _violation_lines(doc: dict[str, Any]) -> list[str]:
+    return [
+        f"[{v['enforcement']}] {v['policy']}: {item['message']}"
+        for v in doc["policies"] for item in v["violations"]
+    ]
+
+
+def _headline(doc: dict[str, Any]) -> str:
+    solver = doc["solver"]
+    gpus = sum(p["gpus"] for pool in doc["pools"] for p in pool["placements"])
+    return (
+        f"gpufleet plan: stack {doc['stack']}, fleet {doc['fleet']}: {gpus} GPUs, "
+        f"{usd(doc['cost']['monthly_usd'])}/month, {len(doc['resources'])} resources; "
+        f"placement {solver['status']} (gap {solver['optimality_gap']:g})"
+    )
+
+
+def render_plan(doc: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(doc, indent=2)
+    if fmt == "markdown":
+        return plan_markdown(doc)
+    console = _console()
+    console.print(_headline(doc))
+    for title, header, rows in _sections(doc):
+        _rich_table(console, title, header, rows)
+    for line in _violation_lines(doc):
+        console.print(line)
+    if doc["skipped_offers"]:
+        console.print(f"{len(doc['skipped_offers'])} offers skipped (no price); see --format json")
+    return console.export_text()
+
+
+def plan_markdown(doc: dict[str, Any]) -> str:
+    parts = [f"### {_headline(doc)}"]
+    violations = _violation_lines(doc)
+    if violations:
+        parts.append("**Policy violations**\n\n" + "\n".join(f"- {line}" for line in violations))
+    for title, header, rows in _sections(doc):
+        table = _md_table(header, rows) if rows else "_none_"
+        if title == "Resources":
+            listing = _md_table(
+                ("type", "name", "region", "protect"),
+                [(r["type"], r["name"], r["region"] or "-", "yes" if r["protect"] else "")
+                 for r in doc["resources"]],
+            )
+            parts.append(
+                f"<details><summary>{len(doc['resources'])} resources</summary>\n\n{table}\n\n"
+                f"{listing}\n\n</details>"
+            )
+        else:
+            parts.append(f"**{title}**\n\n{table}")
+    return "\n\n".join(parts) + "\n"
+
+
+def render_verdicts(verdicts: Sequence[PolicyVerdict], fmt: str) -> tuple[str, int]:
+    from gpufleet.policy import mandatory_failed
+
+    code = EXIT_POLICY if mandatory_failed(verdicts) else EXIT_OK
+    docs = [v.to_json() for v in verdicts]
+    if fmt == "json":
+        return json.dumps({"policies": docs}, indent=2), code
+    rows: list[Row] = [
+        (d["policy"], d["enforcement"], "pass" if not d["violations"] else item["message"])
+        for d in docs for item in (d["violations"] or [{"message": ""}])
+    ]
+    header = ("policy", "enforcement", "verdict")
+    if fmt == "markdown":
+        return _md_table(header, rows), code
+    console = _console()
+    _rich_table(console, "Policy verdicts", header, rows)
+    return console.export_text(), code
+
+
+def render_diff(change: PlanDiff, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(change.to_json(), indent=2)
+    sections = change.sections()
+    if fmt == "markdown":
+        parts = [f"### {change.headline()}"]
+        parts += [f"**{title}**\n\n{_md_table(header, rows)}" for title, header, rows in sections if rows]
+        return "\n\n".join(parts) + "\n"
+    console = _console()
+    console.print(change.headline())
+    for title, header, rows in sections:
+        if rows:
+            _rich_table(console, title, header, rows)
+    return console.export_text()
+
+
+def render_catalog(fmt: str, cloud: str | None, accelerator: str | None, region: str | None) -> str:
+    from gpufleet.catalog import load_catalog
+
+    catalog = load_catalog()
+    offers = [
+        o for o in sorted(catalog.offers.values(), key=lambda o: (o.cloud, o.region, o.sku.instance_type))
+        if cloud in (None, o.cloud) and accelerator in (None, o.sku.accelerator) and region in (None, o.region)
+    ]
+    regions = [
+        r for r in sorted(catalog.regions.values(), key=lambda r: (r.cloud, r.region))
+        if cloud in (None, r.cloud) and region in (None, r.region)
+    ]
+    if fmt == "json":
+        return json.dumps({
+            "offers": [
+                {"cloud": o.cloud, "region": o.region, "instance_type": o.sku.instance_type,
+                 "accelerator": o.sku.accelerator, "gpus": o.sku.gpus, "vcpus": o.sku.vcpus,
+                 "price_usd_per_hour": o.price_usd_per_hour,
+                 "spot_price_usd_per_hour": o.spot_price_usd_per_hour,
+                 "quota_bucket": o.sku.quota_bucket, "spot_quota_bucket": o.sku.spot_quota_bucket}
+                for o in offers
+            ],
+            "regions": [
+                {"cloud": r.cloud, "region": r.region, "country": r.country,
+                 "jurisdictions": sorted(r.jurisdictions)}
+                for r in regions
+            ],
+        }, indent=2)
+    console = _console()
+    _rich_table(console, f"{len(offers)} offers", ("cloud", "region", "SKU", "GPU", "GPUs", "vCPUs", "$/h", "spot $/h"), [
+        (o.cloud, o.region, o.sku.instance_type, o.sku.accelerator, str(o.sku.gpus), str(o.sku.vcpus),
+         "-" if o.price_usd_per_hour is None else f"{o.price_usd_per_hour:g}",
+         "-" if o.spot_price_usd_per_hour is None else f"{o.spot_price_usd_per_hour:g}")
+        for o in offers
+    ])
+    _rich_table(console, f"{len(regions)} regions", ("cloud", "region", "country", "jurisdictions"), [
+        (r.cloud, r.region, r.country, ", ".join(sorted(r.jurisdictions))) for r in regions
+    ])
+    return console.export_text()

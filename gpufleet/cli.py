@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--accelerator")
     catalog.add_argument("--region")
 
+    comment = commands.add_parser(
+        "pr-comment", help="one PR comment from folders of base and head plan JSON files"
+    )
+    comment.add_argument("base_dir", type=Path)
+    comment.add_argument("head_dir", type=Path)
+    comment.add_argument("--out", metavar="FILE", type=Path)
+
     config = commands.add_parser(
         "policy-config", help="write the --policy-pack-config JSON for a stack"
     )
@@ -157,9 +164,17 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pr_comment(args: argparse.Namespace) -> int:
+    from gpufleet.prcomment import build_comment
+
+    text, code = build_comment(args.base_dir, args.head_dir)
+    _emit(text, args.out)
+    return code
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "plan": cmd_plan, "diff": cmd_diff, "check": cmd_check, "schema": cmd_schema,
-    "catalog": cmd_catalog, "policy-config": cmd_policy_config,
+    "catalog": cmd_catalog, "policy-config": cmd_policy_config, "pr-comment": cmd_pr_comment,
 }
 
 

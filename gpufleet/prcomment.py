@@ -1,0 +1,51 @@
+"""The pull-request comment: every stack's diff (base → head) and verdicts in one markdown body.
+
+CI plans each stack on the base and on the head into two folders of plan JSON files; this turns
+them into the one comment the workflow posts or updates (found again by its marker line).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gpufleet.diff import diff_documents
+from gpufleet.errors import EXIT_OK, EXIT_POLICY
+from gpufleet.planjson import read_document
+from gpufleet.report import render_diff
+
+MARKER = "<!-- gpufleet-preview -->"
+
+
+def empty_document(stack: str) -> dict[str, Any]:
+    """A plan with nothing in it: the base of a stack that the pull request adds."""
+    return {
+        "stack": stack, "pools": [], "resources": [], "policies": [],
+        "cost": {"monthly_usd": 0.0, "by_cloud": {}},
+    }
+
+
+def build_comment(base_dir: Path, head_dir: Path) -> tuple[str, int]:
+    """(markdown body, exit code): 1 when a head plan failed (`<stack>.error` holds its
+    message), violates a mandatory policy, or would remove or replace a protected resource."""
+    parts = [MARKER, "## gpufleet preview"]
+    code = EXIT_OK
+    heads = sorted(head_dir.glob("*.json"))
+    for head_file in heads:
+        head = read_document(head_file)
+        base_file = base_dir / head_file.name
+        base = read_document(base_file) if base_file.exists() else empty_document(head_file.stem)
+        change = diff_documents(base, head)
+        code = max(code, change.exit_code)
+        parts.append(f"<details open><summary>stack <b>{head_file.stem}</b></summary>\n\n"
+                     f"{render_diff(change, 'markdown')}\n</details>")
+    for failed in sorted(head_dir.glob("*.error")):
+        code = EXIT_POLICY
+        parts.append(f"stack **{failed.stem}**: the plan failed:\n\n```\n{failed.read_text().strip()}\n```")
+    for removed in sorted(set(p.name for p in base_dir.glob("*.json")) - {p.name for p in heads}):
+        parts.append(f"stack **{Path(removed).stem}** is removed by this change.")
+    if not heads and not list(head_dir.glob("*.error")):
+        parts.append("_no stacks planned_")
+    verdict = "mandatory policy violated or protected data at risk" if code == EXIT_POLICY else "all mandatory policies pass"
+    parts.append(f"**Verdict:** {verdict}.")
+    return "\n\n".join(parts) + "\n", code

@@ -1,0 +1,734 @@
+"""Where each pool's nodes go: a mixed-integer program solved with HiGHS.
+
+One integer variable per candidate offer (pool, cloud, region, SKU with a price for the pool's
+capacity) counts whole nodes. Constraints: GPUs per pool, quotas in vCPUs per (cloud, region,
+bucket) shared by all pools, min/max share per cloud, pins, the budget. The objective is
+lexicographic (DESIGN.md): spend above each cloud's commitment, then total spend, then a fixed
+order over candidates. Each level is its own solve with the levels before it held at their
+optimum, so a tie-break can never trade away a dollar.
+
+Shares are fractions of the pool's requested GPUs (`min_share: {aws: 0.25}` on 512 GPUs means
+at least 128 on AWS), which keeps them linear and lets a pool's node count be bounded.
+The budget caps GPU spend only (clusters, NAT and storage are priced by `gpufleet.cost`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+from highspy._core import _Highs as CoreHighs  # pyright: ignore[reportPrivateUsage]
+
+from gpufleet.catalog import CLOUDS, Capacity, Catalog, Cloud, Offer, Sku, price_key
+from gpufleet.errors import InfeasibleError
+from gpufleet.plan import Placement, QuotaUse, SolverReport
+from gpufleet.spec import FleetSpec, Pool
+
+HOURS_PER_MONTH = 730
+# Azure's "Total Regional vCPUs" usage name: every non-spot VM counts against it as well as
+# against its family bucket. It only limits placement when the spec declares it.
+AZURE_REGIONAL_BUCKET = "cores"
+TIME_LIMIT_SECONDS = 60.0
+MAX_FIXES_SHOWN = 3
+
+QuotaKey = tuple[Cloud, str, str]
+
+
+@dataclass(frozen=True)
+class PlacementResult:
+    placements: tuple[Placement, ...]
+    solver: SolverReport
+    skipped: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One offer a pool may use: the SKU in a region at the price for the pool's capacity."""
+
+    pool: Pool
+    offer: Offer
+    hourly: float
+
+    @property
+    def sku(self) -> Sku:
+        return self.offer.sku
+
+    @property
+    def cloud(self) -> Cloud:
+        return self.offer.cloud
+
+    @property
+    def region(self) -> str:
+        return self.offer.region
+
+    @property
+    def place(self) -> str:
+        return f"{self.cloud}/{self.region}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.pool.name}/{self.offer.key}"
+
+    @property
+    def monthly(self) -> float:
+        return self.hourly * HOURS_PER_MONTH
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        return buckets_for(self.sku, self.pool.capacity)
+
+    @property
+    def max_nodes(self) -> int:
+        """More nodes than cover the pool alone (or its pin here) never help: a safe bound."""
+        return max(math.ceil(self.pool.gpus / self.sku.gpus), self.pool.pin.get(self.place, 0))
+
+
+def buckets_for(sku: Sku, capacity: Capacity) -> tuple[str, ...]:
+    """Every quota bucket a node draws on: its family bucket, and Azure's regional total."""
+    bucket = sku.bucket_for(capacity)
+    if sku.cloud == "azure" and capacity != "spot":
+        return (bucket, AZURE_REGIONAL_BUCKET)
+    return (bucket,)
+
+
+def quota_key(cloud: Cloud, region: str, bucket: str) -> QuotaKey:
+    """Azure quota names are case-insensitive (the usages API and the docs disagree on case)."""
+    return (cloud, region, bucket.lower() if cloud == "azure" else bucket)
+
+
+def declared_quotas(spec: FleetSpec) -> dict[QuotaKey, tuple[str, int]]:
+    """Declared limits keyed by (cloud, region, normalised bucket) → (name as declared, vCPUs)."""
+    return {
+        quota_key(cloud, region, bucket): (bucket, limit)
+        for cloud, regions in spec.quotas.items()
+        for region, buckets in regions.items()
+        for bucket, limit in buckets.items()
+    }
+
+
+def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list[str]]:
+    """Offers each pool may use, in a fixed order, and the unpriced offers that were skipped."""
+    allowed = spec.allowed_jurisdictions()
+    found: list[Candidate] = []
+    skipped: set[str] = set()
+    for pool in spec.pools:
+        for cloud, region in sorted(spec.clouds.regions()):
+            info = catalog.region(cloud, region)
+            if info is None or (allowed is not None and not info.jurisdictions & allowed):
+                continue
+            for offer in catalog.offers_for(pool.accelerator, cloud, region):
+                sku = offer.sku
+                if (
+                    pool.gpus_per_node not in (None, sku.gpus)
+                    or (pool.interconnect == "rdma" and not sku.rdma)
+                    or (pool.mig is not None and not sku.mig_capable)
+                ):
+                    continue
+                hourly = offer.hourly(pool.capacity)
+                if hourly is None:
+                    kind = "spot" if pool.capacity == "spot" else "on-demand"
+                    skipped.add(f"{offer.key}: no {kind} price in catalog or price book")
+                    continue
+                found.append(Candidate(pool, offer, hourly))
+    return found, sorted(skipped)
+
+
+# -- a small typed MILP builder over highspy --------------------------------------------------
+
+
+@dataclass
+class Solved:
+    status: str
+    feasible: bool
+    optimal: bool
+    values: list[float]
+    objective: float
+    gap: float
+    seconds: float
+
+
+@dataclass
+class Milp:
+    """Columns and rows kept in Python so a model can be copied, extended and re-solved."""
+
+    lower: list[float] = field(default_factory=list[float])
+    upper: list[float] = field(default_factory=list[float])
+    integer: list[bool] = field(default_factory=list[bool])
+    rows: list[tuple[float, float, dict[int, float]]] = field(
+        default_factory=list[tuple[float, float, dict[int, float]]]
+    )
+
+    def col(self, lower: float, upper: float, integer: bool = False) -> int:
+        self.lower.append(lower)
+        self.upper.append(upper)
+        self.integer.append(integer)
+        return len(self.lower) - 1
+
+    def row(self, lower: float, upper: float, coefs: Mapping[int, float]) -> int:
+        self.rows.append((lower, upper, {c: v for c, v in coefs.items() if v != 0.0}))
+        return len(self.rows) - 1
+
+    def set_upper(self, row: int, upper: float) -> None:
+        lower, _, coefs = self.rows[row]
+        self.rows[row] = (lower, upper, coefs)
+
+    def solve(
+        self, objective: Mapping[int, float], start: Sequence[float] | None = None
+    ) -> Solved:
+        """Minimise `objective`; the optimum is proven (relative gap 0) unless time runs out."""
+        n = len(self.lower)
+        # The core class: `highspy.Highs` prints a banner to C stdout on first use, which would
+        # corrupt `gpufleet plan --format json`; the core class is the same solver without it.
+        h = CoreHighs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("mip_rel_gap", 0.0)
+        h.setOptionValue("time_limit", TIME_LIMIT_SECONDS)
+        h.setOptionValue("threads", 1)
+        h.setOptionValue("random_seed", 0)
+        cost = np.zeros(n)
+        for col, value in objective.items():
+            cost[col] = value
+        starts: list[int] = []
+        index: list[int] = []
+        value_list: list[float] = []
+        for _, _, coefs in self.rows:
+            starts.append(len(index))
+            for col in sorted(coefs):
+                index.append(col)
+                value_list.append(coefs[col])
+        h.passModel(
+            n,
+            len(self.rows),
+            len(index),
+            int(highspy.MatrixFormat.kRowwise.value),
+            int(highspy.ObjSense.kMinimize.value),
+            0.0,
+            cost,
+            np.array(self.lower, dtype=np.float64),
+            np.array(self.upper, dtype=np.float64),
+            np.array([r[0] for r in self.rows], dtype=np.float64),
+            np.array([r[1] for r in self.rows], dtype=np.float64),
+            np.array(starts, dtype=np.int32),
+            np.array(index, dtype=np.int32),
+            np.array(value_list, dtype=np.float64),
+            np.array([1 if i else 0 for i in self.integer], dtype=np.int32),
+        )
+        if start is not None:
+            h.setSolution(n, np.arange(n, dtype=np.int32), np.array(start, dtype=np.float64))
+        began = time.perf_counter()
+        h.run()
+        seconds = time.perf_counter() - began
+        status = h.getModelStatus()
+        info = h.getInfo()
+        optimal = status == highspy.HighsModelStatus.kOptimal
+        feasible = optimal or info.primal_solution_status == highspy.kSolutionStatusFeasible
+        raw = h.getSolution().col_value if feasible else []
+        values = [float(round(v)) if self.integer[i] else v for i, v in enumerate(raw)]
+        return Solved(
+            status=h.modelStatusToString(status),
+            feasible=feasible,
+            optimal=optimal,
+            values=values,
+            objective=sum(objective.get(i, 0.0) * v for i, v in enumerate(values)),
+            gap=0.0 if optimal else float(info.mip_gap),
+            seconds=seconds,
+        )
+
+
+def _slack(value: float) -> float:
+    """Room when holding an optimum as a constraint: float noise only, never a real plan change."""
+    return 1e-6 + 1e-9 * abs(value)
+
+
+# -- the formulation ------------------------------------------------------------------------------
+
+
+class Formulation:
+    """The placement MILP over a set of candidates; options switch limits off for diagnosis."""
+
+    def __init__(
+        self,
+        spec: FleetSpec,
+        cands: Sequence[Candidate],
+        pools: Sequence[Pool],
+        *,
+        quotas: bool = True,
+        shares_and_pins: bool = True,
+        budget: bool = True,
+        elastic: Iterable[QuotaKey] = (),
+        shortfall: bool = False,
+    ) -> None:
+        self.spec = spec
+        self.cands = list(cands)
+        self.milp = Milp()
+        m = self.milp
+        self.x = [m.col(0.0, float(c.max_nodes), True) for c in self.cands]
+        self.short: dict[str, int] = {}
+        for pool in pools:
+            mine = [i for i, c in enumerate(self.cands) if c.pool.name == pool.name]
+            demand = {self.x[i]: float(self.cands[i].sku.gpus) for i in mine}
+            if shortfall:
+                self.short[pool.name] = m.col(0.0, float(pool.gpus))
+                demand[self.short[pool.name]] = 1.0
+            m.row(float(pool.gpus), math.inf, demand)
+            if shares_and_pins:
+                self._shares_and_pins(pool, mine)
+        self.elastic: dict[QuotaKey, int] = {}
+        if quotas:
+            self._quotas(set(elastic))
+        used: set[Cloud] = {c.cloud for c in self.cands}
+        self.spend = {self.x[i]: c.monthly for i, c in enumerate(self.cands)}
+        self.excess: dict[int, float] = {}
+        for cloud in CLOUDS:
+            if cloud not in used:
+                continue
+            commitment = spec.budget.commitments.get(cloud, 0.0)
+            above = m.col(0.0, math.inf)
+            self.excess[above] = 1.0
+            # above >= spend_cloud - commitment
+            row = {self.x[i]: c.monthly for i, c in enumerate(self.cands) if c.cloud == cloud}
+            row[above] = -1.0
+            m.row(-math.inf, commitment, row)
+        self.budget_row: int | None = None
+        if budget and spec.budget.monthly_usd is not None:
+            self.budget_row = m.row(-math.inf, spec.budget.monthly_usd, self.spend)
+
+    def _shares_and_pins(self, pool: Pool, mine: list[int]) -> None:
+        m = self.milp
+        for cloud in sorted(set(pool.min_share) | set(pool.max_share)):
+            here = [i for i in mine if self.cands[i].cloud == cloud]
+            gpus = {self.x[i]: float(self.cands[i].sku.gpus) for i in here}
+            low = pool.min_share.get(cloud, 0.0) * pool.gpus
+            high = pool.max_share.get(cloud, 1.0) * pool.gpus
+            m.row(low - 1e-9, high + 1e-9, gpus)
+        for place, nodes in sorted(pool.pin.items()):
+            here = {self.x[i]: 1.0 for i in mine if self.cands[i].place == place}
+            m.row(float(nodes), float(nodes), here)
+
+    def _quotas(self, elastic: set[QuotaKey]) -> None:
+        limits = declared_quotas(self.spec)
+        rows: dict[QuotaKey, dict[int, float]] = {}
+        for i, c in enumerate(self.cands):
+            for bucket in c.buckets:
+                key = quota_key(c.cloud, c.region, bucket)
+                if key in limits:
+                    rows.setdefault(key, {})[self.x[i]] = float(c.sku.vcpus)
+        for key in sorted(rows):
+            row = rows[key]
+            if key in elastic:  # a variable raise of this quota, for diagnosis
+                self.elastic[key] = self.milp.col(0.0, math.inf, True)
+                row[self.elastic[key]] = -1.0
+            self.milp.row(-math.inf, float(limits[key][1]), row)
+
+    def tie_break(self) -> dict[int, float]:
+        """Among equal-cost plans prefer earlier candidates in (pool, cloud, region, SKU) order."""
+        return {col: float(i + 1) for i, col in enumerate(self.x)}
+
+    def nodes(self, solved: Solved) -> list[int]:
+        return [int(solved.values[col]) for col in self.x]
+
+    def value(self, solved: Solved, objective: Mapping[int, float]) -> float:
+        return sum(v * solved.values[col] for col, v in objective.items())
+
+
+@dataclass
+class _Run:
+    """Solves in sequence, accumulating the solver report."""
+
+    solves: list[Solved] = field(default_factory=list[Solved])
+
+    def solve(
+        self, milp: Milp, objective: Mapping[int, float], start: Sequence[float] | None
+    ) -> Solved:
+        solved = milp.solve(objective, start)
+        self.solves.append(solved)
+        return solved
+
+    def lexicographic(
+        self, milp: Milp, objectives: Sequence[Mapping[int, float]], start: Sequence[float] | None
+    ) -> Solved:
+        """Each objective in turn, holding every earlier one at its optimum."""
+        solved: Solved | None = None
+        for level, objective in enumerate(objectives):
+            solved = self.solve(milp, objective, start)
+            if not solved.feasible:
+                return solved
+            if level < len(objectives) - 1:
+                milp.row(-math.inf, solved.objective + _slack(solved.objective), objective)
+            start = solved.values
+        assert solved is not None
+        return solved
+
+    def report(self, objective_usd: float, kept: int) -> SolverReport:
+        worst = next((s for s in self.solves if not s.optimal), self.solves[-1])
+        return SolverReport(
+            status=worst.status,
+            optimality_gap=max(s.gap for s in self.solves),
+            seconds=round(sum(s.seconds for s in self.solves), 4),
+            objective_usd=round(objective_usd, 2),
+            kept_from_previous=kept,
+        )
+
+
+def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ()) -> PlacementResult:
+    """The optimal placement of every pool; InfeasibleError says what to change if there is none."""
+    cands, skipped = candidates(spec, catalog)
+    form = Formulation(spec, cands, spec.pools)
+    run = _Run()
+    first = run.solve(form.milp, form.excess, None)
+    if not first.feasible:
+        if first.status != "Infeasible":
+            raise InfeasibleError(f"HiGHS stopped ({first.status}) before it found any placement")
+        raise InfeasibleError(diagnose(spec, catalog, cands, skipped))
+    hold_excess = form.milp.row(-math.inf, first.objective + _slack(first.objective), form.excess)
+    cheapest = run.solve(form.milp, form.spend, first.values)
+    kept_previous = {p.key: p.nodes for p in previous}
+    keepable = [
+        (i, kept_previous[c.key]) for i, c in enumerate(cands) if kept_previous.get(c.key, 0) > 0
+    ]
+    if keepable:
+        solved = _keep_previous(spec, form, run, (hold_excess, first, cheapest), keepable)
+    else:
+        form.milp.row(-math.inf, cheapest.objective + _slack(cheapest.objective), form.spend)
+        solved = run.solve(form.milp, form.tie_break(), cheapest.values)
+    nodes = form.nodes(solved)
+    kept = sum(min(nodes[i], kept_previous.get(c.key, 0)) for i, c in enumerate(cands))
+    placements = tuple(_placement(c, n) for c, n in zip(cands, nodes, strict=True) if n > 0)
+    objective = sum(p.monthly_usd for p in placements)
+    return PlacementResult(placements, run.report(objective, kept), tuple(skipped))
+
+
+def _keep_previous(
+    spec: FleetSpec,
+    form: Formulation,
+    run: _Run,
+    held: tuple[int, Solved, Solved],
+    keepable: list[tuple[int, int]],
+) -> Solved:
+    """Keep as many previous nodes as cost at most `stability_tolerance` more, then re-optimise.
+
+    Both cost levels may grow by the tolerance times the optimal total spend, so a plan that
+    was within commitments may move a little above them, never more than the tolerance allows.
+    """
+    tolerance = spec.placement.stability_tolerance
+    m = form.milp
+    row, first, cheapest = held
+    m.set_upper(row, first.objective + tolerance * cheapest.objective + _slack(first.objective))
+    m.row(-math.inf, cheapest.objective * (1 + tolerance) + _slack(cheapest.objective), form.spend)
+    kept: dict[int, float] = {}
+    start = list(cheapest.values)
+    for i, previous_nodes in keepable:
+        col = m.col(0.0, float(previous_nodes))
+        m.row(-math.inf, 0.0, {col: 1.0, form.x[i]: -1.0})
+        kept[col] = -1.0
+        start.append(min(start[form.x[i]], previous_nodes))
+    return run.lexicographic(m, [kept, form.excess, form.spend, form.tie_break()], start)
+
+
+def _placement(c: Candidate, nodes: int) -> Placement:
+    return Placement(
+        pool=c.pool.name,
+        cloud=c.cloud,
+        region=c.region,
+        instance_type=c.sku.instance_type,
+        nodes=nodes,
+        gpus=nodes * c.sku.gpus,
+        capacity=c.pool.capacity,
+        vcpus_per_node=c.sku.vcpus,
+        quota_bucket=c.sku.bucket_for(c.pool.capacity),
+        price_usd_per_hour=c.hourly,
+        price_source=c.offer.price_source(c.pool.capacity),
+        monthly_usd=round(nodes * c.monthly, 2),
+    )
+
+
+# -- why there is no placement ----------------------------------------------------------------
+
+
+def diagnose(
+    spec: FleetSpec, catalog: Catalog, cands: Sequence[Candidate], skipped: Sequence[str]
+) -> str:
+    """Re-solve relaxed problems to name the pool, the shortfall and the limits that bind."""
+    for pool in spec.pools:
+        mine = [c for c in cands if c.pool.name == pool.name]
+        problem = _pool_problem(spec, pool, mine, _PriceHint(catalog, skipped))
+        if problem:
+            return problem
+    joint = Formulation(spec, cands, spec.pools, budget=False)
+    if not joint.milp.solve(joint.spend).feasible:
+        return _coupling_problem(spec, cands)
+    cheapest = joint.milp.solve(joint.spend)
+    budget = spec.budget.monthly_usd or 0.0
+    return (
+        f"cheapest placement costs ${cheapest.objective:,.0f}/month, above the budget "
+        f"${budget:,.0f} by ${cheapest.objective - budget:,.0f}: raise budget.monthly_usd, "
+        "use spot capacity, or ask for fewer GPUs"
+    )
+
+
+def _describe(pool: Pool) -> str:
+    extras = [f"{pool.gpus_per_node} per node"] if pool.gpus_per_node else []
+    extras += ["rdma"] if pool.interconnect == "rdma" else []
+    extras += [f"MIG {pool.mig}"] if pool.mig else []
+    extras += [pool.capacity]
+    return f"{pool.gpus} {pool.accelerator} ({', '.join(extras)})"
+
+
+@dataclass(frozen=True)
+class _PriceHint:
+    """Why a pool has no offer in some places, and the price-book entry that would add one."""
+
+    catalog: Catalog
+    skipped: Sequence[str]
+
+    def __call__(self, pool: Pool, places: Sequence[str]) -> str:
+        lines = [s for s in self.skipped if any(s.startswith(p + "/") for p in places)]
+        if lines:
+            cloud, region, sku = lines[0].split(":")[0].split("/")
+            key = price_key(cloud, region, sku, spot=pool.capacity == "spot")
+            return (
+                "; offers skipped for want of a price: " + "; ".join(lines)
+                + f"; a price-book entry `prices: {key}: <usd/h>` would add one"
+            )
+        for place in places:
+            cloud, region = place.split("/")
+            fitting = [
+                s for s in self.catalog.skus_for(pool.accelerator, cloud)
+                if pool.gpus_per_node in (None, s.gpus)
+                and (pool.interconnect != "rdma" or s.rdma)
+                and (pool.mig is None or s.mig_capable)
+            ]
+            if fitting:
+                name = fitting[0].instance_type
+                key = price_key(cloud, region, name, spot=pool.capacity == "spot")
+                return (
+                    f"; the catalog has no offer of {', '.join(s.instance_type for s in fitting)} "
+                    f"in {', '.join(places)}; a price-book entry `prices: {key}: <usd/h>` "
+                    "declares one"
+                )
+        return ""
+
+
+def _pool_problem(
+    spec: FleetSpec, pool: Pool, mine: list[Candidate], hint: _PriceHint
+) -> str | None:
+    places = [f"{c}/{r}" for c, r in sorted(spec.clouds.regions())]
+    if not mine:
+        return (
+            f"pool {pool.name} needs {_describe(pool)}, but no configured region "
+            f"({', '.join(places)}) has a candidate offer" + hint(pool, places)
+            + "; or allow regions that offer it"
+        )
+    for place, nodes in sorted(pool.pin.items()):
+        if not any(c.place == place for c in mine):
+            return (
+                f"pool {pool.name} pins {nodes} nodes in {place}, but no priced "
+                f"{pool.accelerator} SKU there fits the pool" + hint(pool, [place])
+                + f"; or remove pools.{pool.name}.pin.{place}"
+            )
+    for cloud, share in sorted(pool.min_share.items()):
+        if share > 0 and not any(c.cloud == cloud for c in mine):
+            cloud_places = [p for p in places if p.startswith(cloud + "/")]
+            return (
+                f"pool {pool.name} needs min_share {cloud} {share:g} of {_describe(pool)}, but no "
+                f"{cloud} region has a candidate offer" + hint(pool, cloud_places)
+                + f"; or lower min_share.{cloud}"
+            )
+    alone = Formulation(spec, mine, [pool], budget=False)
+    if alone.milp.solve(alone.spend).feasible:
+        return None
+    free = Formulation(spec, mine, [pool], quotas=False, budget=False)
+    if not free.milp.solve(free.spend).feasible:
+        rules = [f"pin {k}: {v} nodes" for k, v in sorted(pool.pin.items())]
+        rules += [f"min_share {k} {v:g}" for k, v in sorted(pool.min_share.items())]
+        rules += [f"max_share {k} {v:g}" for k, v in sorted(pool.max_share.items())]
+        return (
+            f"pool {pool.name}: no whole-node placement of {_describe(pool)} meets "
+            f"{', '.join(rules)} even without quotas; change the pins or shares"
+        )
+    hold = _capacity(spec, mine, pool, None)
+    if hold < pool.gpus:
+        head = (
+            f"pool {pool.name} needs {pool.gpus} {pool.accelerator}; allowed regions hold {hold} "
+            f"under declared quotas ({pool.gpus - hold} short)"
+        )
+    else:
+        head = (
+            f"pool {pool.name} cannot place {pool.gpus} {pool.accelerator} under declared quotas "
+            "with its pins and shares"
+        )
+        for cloud, share in sorted(pool.min_share.items()):
+            need = math.ceil(share * pool.gpus - 1e-9)
+            held = _capacity(spec, mine, pool, cloud)
+            if held < need:
+                head = (
+                    f"pool {pool.name} needs {need} of its {pool.gpus} {pool.accelerator} on "
+                    f"{cloud} (min_share {share:g}); {cloud} regions hold {held} under declared "
+                    f"quotas ({need - held} short)"
+                )
+                break
+    return head + ": " + _fixes(spec, mine, [pool])
+
+
+def _capacity(spec: FleetSpec, mine: list[Candidate], pool: Pool, cloud: Cloud | None) -> int:
+    """Most GPUs the pool's candidates (of one cloud) hold under quotas, capped at the pool size."""
+    chosen = [c for c in mine if cloud is None or c.cloud == cloud]
+    form = Formulation(spec, chosen, [], shares_and_pins=False, budget=False)
+    gpus = {form.x[i]: -float(c.sku.gpus) for i, c in enumerate(chosen)}
+    solved = form.milp.solve(gpus)
+    return min(pool.gpus, round(-solved.objective)) if solved.feasible else 0
+
+
+def _fixes(spec: FleetSpec, cands: Sequence[Candidate], pools: Sequence[Pool]) -> str:
+    """The smallest raise of each single declared quota that makes the pools placeable."""
+    limits = declared_quotas(spec)
+    keys = sorted({quota_key(c.cloud, c.region, b) for c in cands for b in c.buckets} & set(limits))
+    fixes: list[tuple[int, str]] = []
+    for key in keys:
+        raised = _raises(spec, cands, pools, [key])
+        if raised:
+            fixes.append((raised[0][1], _raise_text(limits, raised)))
+    fixes.sort()
+    shown = [text for _, text in fixes[:MAX_FIXES_SHOWN]]
+    if not shown:
+        together = _raises(spec, cands, pools, keys)
+        if not together:
+            return "no quota increase is enough; allow more regions or relax the pins and shares"
+        shown = [_raise_text(limits, together)]
+    return ", or ".join([*shown, "allow more regions"])
+
+
+def _raises(
+    spec: FleetSpec, cands: Sequence[Candidate], pools: Sequence[Pool], keys: Sequence[QuotaKey]
+) -> list[tuple[QuotaKey, int]]:
+    """The least total vCPU raise of these quotas that makes the pools placeable ([] if none)."""
+    form = Formulation(spec, cands, pools, budget=False, elastic=keys)
+    solved = form.milp.solve(dict.fromkeys(form.elastic.values(), 1.0))
+    if not solved.feasible:
+        return []
+    raised = [(key, math.ceil(solved.values[col] - 1e-6)) for key, col in form.elastic.items()]
+    return [(key, n) for key, n in raised if n > 0]
+
+
+def _raise_text(
+    limits: Mapping[QuotaKey, tuple[str, int]], raised: list[tuple[QuotaKey, int]]
+) -> str:
+    return "raise " + " and ".join(
+        f"{limits[key][0]} in {key[1]} by {n} vCPU" for key, n in raised
+    )
+
+
+def _coupling_problem(spec: FleetSpec, cands: Sequence[Candidate]) -> str:
+    form = Formulation(spec, cands, spec.pools, budget=False, shortfall=True)
+    solved = form.milp.solve(dict.fromkeys(form.short.values(), 1.0))
+    short = {name: round(solved.values[col]) for name, col in form.short.items()}
+    shorts = ", ".join(
+        f"{name} {n} {spec.pool(name).accelerator}" for name, n in short.items() if n > 0
+    )
+    names = ", ".join(pool.name for pool in spec.pools)
+    head = f"pools {names} each fit alone but not together under shared quotas"
+    if shorts:
+        head += f" (short: {shorts})"
+    return head + ": " + _fixes(spec, cands, spec.pools)
+
+
+# -- quota use and the greedy baseline -------------------------------------------------------------
+
+
+def quota_use(
+    spec: FleetSpec, catalog: Catalog, placements: Sequence[Placement]
+) -> tuple[QuotaUse, ...]:
+    """vCPUs drawn per (cloud, region, bucket) and the declared limit (None: undeclared)."""
+    limits = declared_quotas(spec)
+    used: dict[QuotaKey, int] = {}
+    names: dict[QuotaKey, str] = {}
+    for key, (name, _) in limits.items():
+        used[key] = 0
+        names[key] = name
+    for p in placements:
+        sku = catalog.sku(p.cloud, p.instance_type)
+        buckets = buckets_for(sku, p.capacity) if sku else (p.quota_bucket,)
+        for bucket in buckets:
+            key = quota_key(p.cloud, p.region, bucket)
+            if bucket == AZURE_REGIONAL_BUCKET and key not in limits:
+                continue  # the regional total is only shown when declared
+            used[key] = used.get(key, 0) + p.nodes * p.vcpus_per_node
+            names.setdefault(key, bucket)
+    return tuple(
+        QuotaUse(cloud, region, names[(cloud, region, b)], used[(cloud, region, b)],
+                 limits[(cloud, region, b)][1] if (cloud, region, b) in limits else None)
+        for cloud, region, b in sorted(used)
+    )
+
+
+def greedy_place(spec: FleetSpec, catalog: Catalog) -> tuple[Placement, ...] | None:
+    """Baseline as launch-time tools do it: each pool in turn takes the cheapest $/GPU offers left.
+
+    Pins are placed first, then each min share from its cloud's cheapest offers, then the rest
+    from the cheapest offers within max shares. Quotas are consumed pool by pool; commitments
+    and the budget are ignored. None when a pool cannot be placed this way.
+    """
+    cands, _ = candidates(spec, catalog)
+    greedy = _Greedy({key: limit for key, (_, limit) in declared_quotas(spec).items()})
+    for pool in spec.pools:
+        mine = sorted(
+            (c for c in cands if c.pool.name == pool.name),
+            key=lambda c: (c.hourly / c.sku.gpus, c.key),
+        )
+        if not greedy.place_pool(pool, mine):
+            return None
+    order = {c.key: i for i, c in enumerate(cands)}
+    chosen = sorted(greedy.chosen.values(), key=lambda pair: order[pair[0].key])
+    return tuple(_placement(c, n) for c, n in chosen)
+
+
+@dataclass
+class _Greedy:
+    room: dict[QuotaKey, int]
+    chosen: dict[str, tuple[Candidate, int]] = field(
+        default_factory=dict[str, tuple[Candidate, int]]
+    )
+    per_cloud: dict[str, int] = field(default_factory=dict[str, int])
+
+    def place_pool(self, pool: Pool, mine: list[Candidate]) -> bool:
+        self.per_cloud = {}
+        for place_key, pinned in sorted(pool.pin.items()):
+            here = [c for c in mine if c.place == place_key and self.quota_nodes(c) >= pinned]
+            if not here:
+                return False
+            self.take(here[0], pinned)
+        free = [c for c in mine if c.place not in pool.pin]
+        for cloud, share in sorted(pool.min_share.items()):
+            need = math.ceil(share * pool.gpus - 1e-9) - self.per_cloud.get(cloud, 0)
+            if self.fill(pool, [c for c in free if c.cloud == cloud], need) > 0:
+                return False
+        return self.fill(pool, free, pool.gpus - sum(self.per_cloud.values())) <= 0
+
+    def quota_nodes(self, c: Candidate) -> int:
+        keys = [quota_key(c.cloud, c.region, b) for b in c.buckets]
+        return min([self.room[k] // c.sku.vcpus for k in keys if k in self.room], default=1 << 30)
+
+    def take(self, c: Candidate, nodes: int) -> None:
+        for b in c.buckets:
+            key = quota_key(c.cloud, c.region, b)
+            if key in self.room:
+                self.room[key] -= nodes * c.sku.vcpus
+        self.chosen[c.key] = (c, self.chosen.get(c.key, (c, 0))[1] + nodes)
+        self.per_cloud[c.cloud] = self.per_cloud.get(c.cloud, 0) + nodes * c.sku.gpus
+
+    def fill(self, pool: Pool, options: list[Candidate], need: int) -> int:
+        for c in options:
+            if need <= 0:
+                break
+            cap = pool.max_share.get(c.cloud, 1.0) * pool.gpus - self.per_cloud.get(c.cloud, 0)
+            nodes = min(
+                math.ceil(need / c.sku.gpus), self.quota_nodes(c), int(cap + 1e-9) // c.sku.gpus
+            )
+            if nodes > 0:
+                self.take(c, nodes)
+                need -= nodes * c.sku.gpus
+        return need

@@ -180,27 +180,27 @@ def _default_mocks() -> Any:
     return FleetMocks()
 
 
-def record_program(
+def run_program(
     stack: str,
     config: Mapping[str, Any],
-    program: Path | Callable[[], object] = PROGRAM,
-    mocks: Any = None,
+    program: Path | Callable[[], object],
+    monitor: Any,
     project: str = PROJECT,
-) -> Recording:
-    """Run `program` (a file, or a function for component tests) for `stack` with `config`
-    (full keys, e.g. 'gpufleet:fleet') and record every resource it registers."""
-    recording = Recording(stack=stack)
+) -> dict[str, Any]:
+    """Run a program under a mock `monitor` in a fresh context and event loop; return the
+    program's globals (for a file) or {'result': value} (for a function)."""
+    found: dict[str, Any] = {}
 
     def run() -> None:
         import pulumi.runtime
         from pulumi.runtime.config import set_all_config
-        from pulumi.runtime.settings import ROOT
+        from pulumi.runtime.settings import ROOT, SETTINGS
         from pulumi.runtime.stack import run_in_stack
 
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        SETTINGS.outputs.clear()  # a process-wide set: a failed earlier run may have left tasks
         try:
-            monitor = _make_monitor(recording, mocks if mocks is not None else _default_mocks())
             pulumi.runtime.set_mocks(
                 monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
             )
@@ -211,14 +211,34 @@ def record_program(
 
             def program_body() -> None:
                 if callable(program):
-                    recording.program_globals["result"] = program()
+                    found["result"] = program()
                 else:
-                    recording.program_globals.update(runpy.run_path(str(program), run_name="__main__"))
+                    found.update(runpy.run_path(str(program), run_name="__main__"))
 
             loop.run_until_complete(run_in_stack(program_body))
         finally:
+            # A failed run leaves registrations in flight: settle them before closing the loop.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             asyncio.set_event_loop(None)
             loop.close()
 
     contextvars.Context().run(run)
+    return found
+
+
+def record_program(
+    stack: str,
+    config: Mapping[str, Any],
+    program: Path | Callable[[], object] = PROGRAM,
+    mocks: Any = None,
+    project: str = PROJECT,
+) -> Recording:
+    """Run `program` (a file, or a function for component tests) for `stack` with `config`
+    (full keys, e.g. 'gpufleet:fleet') and record every resource it registers."""
+    recording = Recording(stack=stack)
+    monitor = _make_monitor(recording, mocks if mocks is not None else _default_mocks())
+    recording.program_globals.update(run_program(stack, config, program, monitor, project))
     return recording

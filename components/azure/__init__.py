@@ -1,0 +1,170 @@
+"""Azure side of the fleet: per region a resource group, a network, an AKS cluster, one GPU agent
+pool per placement and the co-located dataset storage.
+
+`build_azure` turns the plan into components; every choice it passes on (names, address splits,
+pool sizing, MIG and InfiniBand checks) comes from `components.azure.decisions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+from pulumi_azure_native import resources
+
+from gpufleet.catalog import Sku, load_catalog
+from gpufleet.errors import Problem, SpecError
+from gpufleet.plan import FleetPlan, Placement
+
+from . import decisions
+from .cluster import GpuCluster, GpuClusterArgs
+from .network import Network, NetworkArgs
+from .nodepool import GpuNodePool, GpuNodePoolArgs, PoolSettings
+from .storage import DatasetStorage, DatasetStorageArgs
+
+__all__ = [
+    "DatasetStorage",
+    "GpuCluster",
+    "GpuNodePool",
+    "Network",
+    "build_azure",
+    "pool_settings",
+]
+
+
+def _sku(instance_type: str) -> Sku:
+    sku = load_catalog().sku("azure", instance_type)
+    if sku is None:
+        raise SpecError([Problem("pools", f"unknown Azure VM size '{instance_type}' in the plan")])
+    return sku
+
+
+def _rdma_sizes() -> list[str]:
+    return sorted(
+        s.instance_type for s in load_catalog().skus.values() if s.cloud == "azure" and s.rdma
+    )
+
+
+def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
+    """Everything one placement's agent pool needs, decided and validated (no Pulumi)."""
+    spec = plan.spec
+    index = next(i for i, pool in enumerate(spec.pools) if pool.name == placement.pool)
+    pool = spec.pools[index]
+    sku = _sku(placement.instance_type)
+    decisions.check_interconnect(
+        pool.interconnect, sku, _rdma_sizes(), f"pools[{index}].interconnect"
+    )
+    return PoolSettings(
+        agent_pool_name=decisions.agent_pool_name(placement.key, placement.pool),
+        vm_size=placement.instance_type,
+        scale=decisions.scale_settings(
+            placement.nodes, pool.autoscale.min_nodes if pool.autoscale else None
+        ),
+        priority=decisions.priority_settings(placement.capacity),
+        gpu_instance_profile=decisions.gpu_instance_profile(pool.mig, sku, f"pools[{index}].mig"),
+        node_taints=decisions.node_taints(placement.capacity),
+        node_labels=decisions.node_labels(
+            plan.fleet, pool.name, pool.accelerator, rdma=pool.interconnect == "rdma"
+        ),
+        tags=decisions.resource_tags(plan.fleet, plan.stack, pool=pool.name),
+    )
+
+
+def fleet_address_space(plan: FleetPlan) -> list[str]:
+    """Every range the fleet routes (supernet, VPCs/VNets, pod ranges): service CIDRs avoid them."""
+    ranges = [str(plan.spec.network.supernet)]
+    ranges += [str(cidr) for cidr in plan.spec.network.overrides.values()]
+    for net in plan.networks:
+        ranges.append(net.cidr)
+        if net.pod_cidr:
+            ranges.append(net.pod_cidr)
+    return ranges
+
+
+def build_azure(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi.Output[object]]:
+    """Declare the Azure side of `plan` under `parent`; return stack outputs by stable key."""
+    fleet, stack = plan.fleet, plan.stack
+    address_space = fleet_address_space(plan)
+    service = decisions.service_network(address_space)
+    # Validate every placement before declaring anything, so a bad spec creates nothing.
+    settings = {p.key: pool_settings(plan, p) for p in plan.placements if p.cloud == "azure"}
+    outputs: dict[str, pulumi.Output[object]] = {}
+    under_parent = pulumi.ResourceOptions(parent=parent)
+
+    for region in plan.regions("azure"):
+        stem = decisions.logical_name("azure", region)
+        tags = decisions.resource_tags(fleet, stack)
+        net_plan = plan.network("azure", region)
+        others = [n.cidr for n in plan.networks if n is not net_plan]
+        pods = decisions.pod_cidr(region, net_plan.cidr, net_plan.pod_cidr, others)
+        stores = plan.storage_in("azure", region)
+
+        group = resources.ResourceGroup(
+            stem,
+            resource_group_name=decisions.resource_group_name(fleet, stack, region),
+            location=region,
+            tags=tags,
+            opts=under_parent,
+        )
+        net = Network(
+            stem,
+            NetworkArgs(
+                resource_group_name=group.name,
+                location=region,
+                cidr=net_plan.cidr,
+                subnets=decisions.subnet_layout(net_plan.cidr),
+                tags=tags,
+                blob_private_dns=bool(stores),
+            ),
+            under_parent,
+        )
+        cluster = GpuCluster(
+            stem,
+            GpuClusterArgs(
+                resource_group_name=group.name,
+                location=region,
+                cluster_name=decisions.cluster_name(fleet, stack, region),
+                dns_prefix=decisions.dns_prefix(fleet, stack, region),
+                identity_name=f"id-{decisions.cluster_name(fleet, stack, region)}",
+                role_assignment_name=decisions.role_assignment_name(fleet, stack, region),
+                vnet_id=net.vnet_id,
+                node_subnet_id=net.node_subnet_id,
+                pod_cidr=pods,
+                service=service,
+                tags=tags,
+            ),
+            under_parent,
+        )
+        for placement in plan.placements_in("azure", region):
+            GpuNodePool(
+                decisions.logical_name(placement.key),
+                GpuNodePoolArgs(
+                    resource_group_name=group.name,
+                    cluster_name=cluster.cluster_name,
+                    node_subnet_id=net.node_subnet_id,
+                    location=region,
+                    settings=settings[placement.key],
+                ),
+                under_parent,
+            )
+        for store in stores:
+            account = DatasetStorage(
+                decisions.logical_name(store.name, "azure", region),
+                DatasetStorageArgs(
+                    resource_group_name=group.name,
+                    location=region,
+                    account_name=decisions.storage_account_name(fleet, stack, store.name, region),
+                    container_name=decisions.container_name(store.name),
+                    sku=decisions.storage_sku(region),
+                    endpoint_subnet_id=net.endpoint_subnet_id,
+                    blob_dns_zone_id=net.blob_dns_zone_id,
+                    protect=store.protect,
+                    tags=decisions.resource_tags(fleet, stack, storage=store.name),
+                ),
+                under_parent,
+            )
+            outputs[f"azure/{region}/storage/{store.name}"] = account.account_name
+        outputs[f"azure/{region}/resourceGroup"] = group.name
+        outputs[f"azure/{region}/cluster"] = cluster.cluster_name
+        outputs[f"azure/{region}/kubeconfig"] = cluster.kubeconfig
+    return outputs

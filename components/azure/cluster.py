@@ -1,0 +1,157 @@
+"""`gpufleet:azure:GpuCluster`: a private AKS cluster with Entra ID auth and a small system pool.
+
+The control plane runs as a user-assigned identity that holds Network Contributor on the VNet
+(AKS must join its nodes and internal load balancers to a subnet it does not own); the role
+assignment exists before the cluster is created. GPU pools are separate `GpuNodePool`s.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import authorization, containerservice, managedidentity
+
+from components.azure import decisions
+from components.azure.decisions import ServiceNetwork
+
+# Built-in role "Network Contributor" (the same GUID in every Azure tenant).
+NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+
+
+@dataclass(frozen=True)
+class GpuClusterArgs:
+    resource_group_name: pulumi.Input[str]
+    location: str
+    cluster_name: str
+    dns_prefix: str
+    identity_name: str
+    role_assignment_name: str
+    vnet_id: pulumi.Input[str]
+    node_subnet_id: pulumi.Input[str]
+    pod_cidr: str
+    service: ServiceNetwork
+    tags: Mapping[str, str]
+
+
+def _decode_kubeconfig(result: containerservice.ListManagedClusterUserCredentialsResult) -> str:
+    return base64.b64decode(result.kubeconfigs[0].value).decode()
+
+
+class GpuCluster(pulumi.ComponentResource):
+    """AKS: private API server, no local accounts, Entra ID + Azure RBAC, Cilium network policy."""
+
+    cluster_name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gpufleet:azure:GpuCluster", name, {"location": args.location}, opts)
+        tags = dict(args.tags)
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-identity",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            resource_name_=args.identity_name,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        subscription_id = authorization.get_client_config_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).subscription_id
+        network_role = authorization.RoleAssignment(
+            f"{name}-network-contributor",
+            role_assignment_name=args.role_assignment_name,
+            scope=args.vnet_id,
+            principal_id=identity.principal_id,
+            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            role_definition_id=subscription_id.apply(
+                lambda sub: (
+                    f"/subscriptions/{sub}/providers/Microsoft.Authorization/"
+                    f"roleDefinitions/{NETWORK_CONTRIBUTOR_ROLE}"
+                )
+            ),
+            description="AKS control plane joins nodes and load balancers to the fleet VNet",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        cluster = containerservice.ManagedCluster(
+            f"{name}-aks",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            resource_name_=args.cluster_name,
+            dns_prefix=args.dns_prefix,
+            node_resource_group=f"{args.cluster_name}-nodes",
+            identity={
+                "type": containerservice.ResourceIdentityType.USER_ASSIGNED,
+                "user_assigned_identities": [identity.id],
+            },
+            sku={
+                "name": containerservice.ManagedClusterSKUName.BASE,
+                "tier": containerservice.ManagedClusterSKUTier.STANDARD,
+            },
+            enable_rbac=True,
+            disable_local_accounts=True,
+            aad_profile={"managed": True, "enable_azure_rbac": True},
+            api_server_access_profile={
+                "enable_private_cluster": True,
+                "enable_private_cluster_public_fqdn": False,
+                "private_dns_zone": "system",
+            },
+            network_profile={
+                "network_plugin": containerservice.NetworkPlugin.AZURE,
+                "network_plugin_mode": containerservice.NetworkPluginMode.OVERLAY,
+                "network_policy": containerservice.NetworkPolicy.CILIUM,
+                "network_dataplane": containerservice.NetworkDataplane.CILIUM,
+                "pod_cidr": args.pod_cidr,
+                "service_cidr": args.service.cidr,
+                "dns_service_ip": args.service.dns_service_ip,
+                "load_balancer_sku": containerservice.LoadBalancerSku.STANDARD,
+                "outbound_type": containerservice.OutboundType.LOAD_BALANCER,
+            },
+            oidc_issuer_profile={"enabled": True},
+            security_profile={
+                "workload_identity": {"enabled": True},
+                "image_cleaner": {"enabled": True, "interval_hours": 168},
+            },
+            auto_upgrade_profile={
+                "upgrade_channel": containerservice.UpgradeChannel.STABLE,
+                "node_os_upgrade_channel": containerservice.NodeOSUpgradeChannel.NODE_IMAGE,
+            },
+            agent_pool_profiles=[
+                {
+                    "name": decisions.SYSTEM_POOL_NAME,
+                    "mode": containerservice.AgentPoolMode.SYSTEM,
+                    "vm_size": decisions.SYSTEM_VM_SIZE,
+                    "os_type": containerservice.OSType.LINUX,
+                    "os_sku": containerservice.OSSKU.AZURE_LINUX,
+                    "type": containerservice.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
+                    "enable_auto_scaling": True,
+                    "count": decisions.SYSTEM_MIN_NODES,
+                    "min_count": decisions.SYSTEM_MIN_NODES,
+                    "max_count": decisions.SYSTEM_MAX_NODES,
+                    "node_taints": [decisions.SYSTEM_TAINT],
+                    "enable_node_public_ip": False,
+                    "vnet_subnet_id": args.node_subnet_id,
+                    "tags": tags,
+                }
+            ],
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[network_role],
+                # The system pool is fixed at creation; the autoscaler moves its count.
+                ignore_changes=["agentPoolProfiles[0].count"],
+            ),
+        )
+        self.cluster_name = cluster.name
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=args.resource_group_name,
+            resource_name=cluster.name,
+            format="exec",
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[cluster]),
+        )
+        self.kubeconfig = pulumi.Output.secret(credentials.apply(_decode_kubeconfig))
+        self.register_outputs({"clusterName": self.cluster_name, "kubeconfig": self.kubeconfig})

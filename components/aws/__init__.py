@@ -1,0 +1,121 @@
+"""AWS side of the fleet: per region an explicit provider, a network, an EKS cluster, one GPU
+node pool per placement and the co-located dataset buckets (issue 3).
+
+Logical names derive from stable keys (fleet, region, pool, SKU, storage name), never from list
+positions, so reordering pools or adding a region renames nothing that exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws import decisions
+from components.aws.cluster import GpuCluster, GpuClusterArgs
+from components.aws.network import Network, NetworkArgs
+from components.aws.nodepool import GpuNodePool, GpuNodePoolArgs
+from components.aws.storage import DatasetBucket, DatasetBucketArgs
+from gpufleet.catalog import load_catalog
+from gpufleet.cost import AWS_NAT_GATEWAYS_PER_REGION
+from gpufleet.plan import FleetPlan
+
+__all__ = [
+    "DatasetBucket",
+    "GpuCluster",
+    "GpuNodePool",
+    "Network",
+    "build_aws",
+]
+
+
+def build_aws(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi.Output[object]]:
+    """Declare every AWS region of the plan; outputs keyed `aws/<region>/<what>`."""
+    outputs: dict[str, pulumi.Output[object]] = {}
+    for region in plan.regions("aws"):
+        outputs.update(_build_region(plan, region, AWS_NAT_GATEWAYS_PER_REGION, parent))
+    return outputs
+
+
+def _build_region(
+    plan: FleetPlan, region: str, nat_gateways: int, parent: pulumi.Resource
+) -> dict[str, pulumi.Output[object]]:
+    name = decisions.region_name(plan.fleet, region)
+    base_tags = {"gpufleet:fleet": plan.fleet, "gpufleet:stack": plan.stack}
+    provider = aws.Provider(
+        name,
+        region=region,
+        default_tags={"tags": base_tags},
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    scoped = pulumi.ResourceOptions(parent=parent, providers=[provider])
+    zones = decisions.availability_zones(region)
+
+    network = Network(
+        name,
+        NetworkArgs(
+            region=region,
+            cidr=plan.network("aws", region).cidr,
+            zones=zones,
+            nat_gateways=nat_gateways,
+        ),
+        scoped,
+    )
+    cluster = GpuCluster(
+        name,
+        GpuClusterArgs(
+            region=region,
+            cluster_name=decisions.cluster_name(plan.fleet, plan.stack, region),
+            subnet_ids=network.subnets(zones),
+            logs_key_arn=network.logs_key_arn,
+            instance_tags=base_tags,
+        ),
+        scoped,
+    )
+
+    catalog = load_catalog()
+    for placement in plan.placements_in("aws", region):
+        pool = plan.spec.pool(placement.pool)
+        sku = catalog.sku("aws", placement.instance_type)
+        if sku is None:
+            raise decisions.AwsDecisionError(
+                f"{placement.key}: instance type {placement.instance_type} is not in the catalog"
+            )
+        GpuNodePool(
+            decisions.placement_name(plan.fleet, placement.key),
+            GpuNodePoolArgs(
+                fleet=plan.fleet,
+                pool=pool.name,
+                accelerator=pool.accelerator,
+                sku=sku,
+                nodes=placement.nodes,
+                capacity=placement.capacity,
+                capacity_reservation_id=pool.capacity_reservation_id,
+                interconnect=pool.interconnect,
+                min_nodes=pool.autoscale.min_nodes if pool.autoscale is not None else None,
+                zones=zones,
+                subnet_ids=network.private_subnet_ids,
+                vpc_id=network.vpc_id,
+                cluster_name=cluster.name,
+                cluster_security_group_id=cluster.cluster_security_group_id,
+                node_role_arn=cluster.node_role_arn,
+                depends_on=cluster.node_prerequisites,
+                instance_tags=base_tags,
+            ),
+            scoped,
+        )
+
+    outputs: dict[str, pulumi.Output[object]] = {
+        f"aws/{region}/clusterName": cluster.name,
+        f"aws/{region}/kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
+        f"aws/{region}/vpcId": network.vpc_id,
+    }
+    for storage in plan.storage_in("aws", region):
+        bucket = DatasetBucket(
+            decisions.storage_name(plan.fleet, storage.name, region),
+            DatasetBucketArgs(storage=storage.name, protect=storage.protect),
+            scoped,
+        )
+        outputs[f"aws/{region}/buckets/{storage.name}"] = bucket.bucket_name
+    return outputs

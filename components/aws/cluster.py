@@ -1,0 +1,188 @@
+"""`gpufleet:aws:GpuCluster`: a private EKS cluster with access entries, a system node group and
+the core add-ons; the GPU node pools join it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws import decisions
+from components.aws.launch import LaunchTemplateSpec, node_launch_template
+
+
+@dataclass(frozen=True)
+class GpuClusterArgs:
+    region: str
+    cluster_name: str
+    subnet_ids: Sequence[pulumi.Input[str]]
+    logs_key_arn: pulumi.Input[str]
+    instance_tags: Mapping[str, str]  # the provider's default tags do not reach launched instances
+
+
+class GpuCluster(pulumi.ComponentResource):
+    """IAM roles with only the AWS-managed policies EKS needs, a rotated KMS key for secrets,
+    a cluster reachable only from inside the VPC (API, audit and authenticator logs on), API
+    access entries (no aws-auth config map), a small non-GPU system node group, and vpc-cni,
+    kube-proxy, eks-pod-identity-agent (before any node) and coredns (after the system nodes)."""
+
+    name: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    node_prerequisites: list[pulumi.Resource]
+
+    def __init__(
+        self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gpufleet:aws:GpuCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        cluster_role = aws.iam.Role(
+            decisions.bounded(f"{name}-cluster", decisions.AUTONAMED_MAX),
+            assume_role_policy=decisions.assume_role_policy(
+                "eks.amazonaws.com", ("sts:AssumeRole", "sts:TagSession")
+            ),
+            description=f"{args.cluster_name}: EKS control plane",
+            opts=child,
+        )
+        cluster_attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-cluster-{policy}",
+                role=cluster_role.name,
+                policy_arn=decisions.managed_policy_arn(args.region, policy),
+                opts=child,
+            )
+            for policy in decisions.CLUSTER_POLICIES
+        ]
+        node_role = aws.iam.Role(
+            decisions.bounded(f"{name}-node", decisions.AUTONAMED_MAX),
+            assume_role_policy=decisions.assume_role_policy("ec2.amazonaws.com"),
+            description=f"{args.cluster_name}: EKS worker nodes",
+            opts=child,
+        )
+        node_attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}",
+                role=node_role.name,
+                policy_arn=decisions.managed_policy_arn(args.region, policy),
+                opts=child,
+            )
+            for policy in decisions.NODE_POLICIES
+        ]
+
+        secrets_key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"{args.cluster_name}: Kubernetes secrets envelope encryption",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=child,
+        )
+        control_plane_logs = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane",
+            name=f"/aws/eks/{args.cluster_name}/cluster",  # the group EKS writes to
+            retention_in_days=decisions.LOG_RETENTION_DAYS,
+            kms_key_id=args.logs_key_arn,
+            opts=child,
+        )
+        cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            name=args.cluster_name,
+            role_arn=cluster_role.arn,
+            version=decisions.KUBERNETES_VERSION,
+            vpc_config={
+                "subnet_ids": list(args.subnet_ids),
+                "endpoint_private_access": True,
+                "endpoint_public_access": False,
+            },
+            access_config={
+                "authentication_mode": "API",
+                "bootstrap_cluster_creator_admin_permissions": True,
+            },
+            encryption_config={
+                "provider": {"key_arn": secrets_key.arn},
+                "resources": ["secrets"],
+            },
+            enabled_cluster_log_types=list(decisions.CONTROL_PLANE_LOG_TYPES),
+            bootstrap_self_managed_addons=False,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*cluster_attachments, control_plane_logs]
+            ),
+        )
+
+        early_addons = [
+            aws.eks.Addon(
+                f"{name}-{addon}",
+                cluster_name=cluster.name,
+                addon_name=addon,
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="PRESERVE",
+                opts=child,
+            )
+            for addon in decisions.CORE_ADDONS_BEFORE_NODES
+        ]
+        self.node_prerequisites = [*early_addons, *node_attachments]
+
+        system_template = node_launch_template(
+            f"{name}-system",
+            LaunchTemplateSpec(
+                root_gib=decisions.SYSTEM_ROOT_GIB, instance_tags=args.instance_tags
+            ),
+            child,
+        )
+        low, high = decisions.SYSTEM_NODES
+        system = aws.eks.NodeGroup(
+            f"{name}-system",
+            cluster_name=cluster.name,
+            node_group_name="system",
+            node_role_arn=node_role.arn,
+            subnet_ids=list(args.subnet_ids),
+            instance_types=[decisions.SYSTEM_INSTANCE_TYPE],
+            ami_type="AL2023_x86_64_STANDARD",
+            capacity_type="ON_DEMAND",
+            scaling_config={"min_size": low, "max_size": high, "desired_size": low},
+            update_config={"max_unavailable": 1},
+            launch_template={
+                "id": system_template.id,
+                "version": system_template.latest_version.apply(str),
+            },
+            labels={"gpufleet.io/role": "system"},
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=self.node_prerequisites,
+                ignore_changes=["scalingConfig.desiredSize"],
+            ),
+        )
+        for addon in decisions.CORE_ADDONS_AFTER_NODES:
+            aws.eks.Addon(
+                f"{name}-{addon}",
+                cluster_name=cluster.name,
+                addon_name=addon,
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="PRESERVE",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[system]),
+            )
+
+        self.name = cluster.name
+        self.node_role_arn = node_role.arn
+        self.cluster_security_group_id = cluster.vpc_config.apply(
+            lambda config: config.cluster_security_group_id or ""
+        )
+        region = args.region
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(
+                cluster.name,
+                cluster.endpoint,
+                cluster.certificate_authority.apply(lambda ca: ca.data or ""),
+            ).apply(lambda parts: decisions.kubeconfig(parts[0], parts[1], parts[2], region))
+        )
+        self.register_outputs(
+            {
+                "name": self.name,
+                "nodeRoleArn": self.node_role_arn,
+                "clusterSecurityGroupId": self.cluster_security_group_id,
+                "kubeconfig": self.kubeconfig,
+            }
+        )

@@ -1,0 +1,132 @@
+"""`gpufleet:aws:GpuNodePool`: one EKS managed node group for one placement of a pool."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws import decisions
+from components.aws.launch import LaunchTemplateSpec, node_launch_template
+from gpufleet.catalog import Capacity, Sku
+
+
+@dataclass(frozen=True)
+class GpuNodePoolArgs:
+    """One placement, resolved: the SKU, the pool's choices and the cluster it joins."""
+
+    fleet: str
+    pool: str
+    accelerator: str
+    sku: Sku
+    nodes: int
+    capacity: Capacity
+    capacity_reservation_id: str | None
+    interconnect: str
+    min_nodes: int | None  # None: fixed size
+    zones: tuple[str, ...]
+    subnet_ids: Mapping[str, pulumi.Input[str]]
+    vpc_id: pulumi.Input[str]
+    cluster_name: pulumi.Input[str]
+    cluster_security_group_id: pulumi.Input[str]
+    node_role_arn: pulumi.Input[str]
+    depends_on: Sequence[pulumi.Resource]
+    instance_tags: Mapping[str, str]  # the provider's default tags do not reach launched instances
+
+
+class GpuNodePool(pulumi.ComponentResource):
+    """GPU nodes: NVIDIA AL2023 AMI for the SKU's architecture, tainted so only GPU workloads
+    land there, labelled by fleet/pool/accelerator, IMDSv2 launch template. With rdma on an EFA
+    SKU: one zone, a cluster placement group, one EFA interface per network card and a
+    security group open only to itself."""
+
+    node_group_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gpufleet:aws:GpuNodePool", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        efa_cards = decisions.efa_interface_count(args.sku, args.interconnect)
+        zones = decisions.node_zones(args.zones, efa=efa_cards > 0)
+        size = decisions.scaling(args.nodes, args.min_nodes)
+        tags = {"gpufleet:pool": args.pool}
+
+        interfaces: list[aws.ec2.LaunchTemplateNetworkInterfaceArgsDict] = []
+        placement_group: pulumi.Output[str] | None = None
+        if efa_cards:
+            efa_sg = aws.ec2.SecurityGroup(
+                f"{name}-efa",
+                vpc_id=args.vpc_id,
+                description=f"{args.pool}: EFA traffic between the pool's nodes only",
+                tags={**tags, "Name": f"{name}-efa"},
+                opts=child,
+            )
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-efa-in",
+                security_group_id=efa_sg.id,
+                referenced_security_group_id=efa_sg.id,
+                ip_protocol="-1",
+                description="all traffic from the pool's EFA security group",
+                opts=child,
+            )
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-efa-out",
+                security_group_id=efa_sg.id,
+                referenced_security_group_id=efa_sg.id,
+                ip_protocol="-1",
+                description="all traffic to the pool's EFA security group",
+                opts=child,
+            )
+            # The interfaces carry every group the node needs: the cluster group (kubelet,
+            # pod and egress traffic) and the EFA group; EKS adds none when interfaces are set.
+            interfaces = decisions.efa_interfaces(
+                efa_cards, [args.cluster_security_group_id, efa_sg.id]
+            )
+            placement_group = aws.ec2.PlacementGroup(
+                f"{name}-pg", strategy="cluster", tags=tags, opts=child
+            ).name
+
+        template = node_launch_template(
+            f"{name}-lt",
+            LaunchTemplateSpec(
+                root_gib=decisions.root_volume_gib(args.sku.gpus),
+                instance_tags={**args.instance_tags, **tags},
+                tags=tags,
+                network_interfaces=interfaces,
+                placement_group=placement_group,
+                reservation=decisions.capacity_reservation(
+                    args.capacity, args.capacity_reservation_id
+                ),
+            ),
+            child,
+        )
+        group = aws.eks.NodeGroup(
+            f"{name}-ng",
+            cluster_name=args.cluster_name,
+            node_group_name=decisions.node_group_name(args.pool, args.sku.instance_type),
+            node_role_arn=args.node_role_arn,
+            subnet_ids=[args.subnet_ids[zone] for zone in zones],
+            instance_types=[args.sku.instance_type],
+            ami_type=decisions.ami_type(args.sku),
+            capacity_type=decisions.capacity_type(args.capacity, args.capacity_reservation_id),
+            scaling_config={
+                "min_size": size.min_size,
+                "max_size": size.max_size,
+                "desired_size": size.desired_size,
+            },
+            update_config={"max_unavailable": 1},
+            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+            labels=decisions.node_labels(args.fleet, args.pool, args.accelerator),
+            taints=decisions.gpu_taints(),
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(args.depends_on),
+                ignore_changes=["scalingConfig.desiredSize"] if size.autoscaled else None,
+            ),
+        )
+        self.node_group_name = group.node_group_name
+        self.register_outputs({"nodeGroupName": self.node_group_name})

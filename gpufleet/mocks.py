@@ -29,6 +29,22 @@ _CALLS: dict[str, dict[str, Any]] = {
     },
 }
 
+# azure-native resources take their Azure name in a type-specific input; the provider's `name`
+# output is that name (the mock falls back to the logical name when it is absent).
+_AZURE_NAME_INPUTS: dict[str, str] = {
+    "azure-native:resources:ResourceGroup": "resourceGroupName",
+    "azure-native:network:VirtualNetwork": "virtualNetworkName",
+    "azure-native:network:Subnet": "subnetName",
+    "azure-native:network:NetworkSecurityGroup": "networkSecurityGroupName",
+    "azure-native:network:PrivateEndpoint": "privateEndpointName",
+    "azure-native:privatedns:PrivateZone": "privateZoneName",
+    "azure-native:containerservice:ManagedCluster": "resourceName",
+    "azure-native:containerservice:AgentPool": "agentPoolName",
+    "azure-native:managedidentity:UserAssignedIdentity": "resourceName",
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:storage:BlobContainer": "containerName",
+}
+
 
 class FleetMocks(Mocks):
     """Answers every resource with its inputs plus computed ids; known invokes with fixed data."""
@@ -49,7 +65,20 @@ class FleetMocks(Mocks):
             elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
                 state.setdefault("latestVersion", 1)
         elif package == "azure-native":
+            inputs = cast(dict[str, Any], args.inputs)
+            name_input = _AZURE_NAME_INPUTS.get(args.typ, "")
+            if isinstance(inputs.get(name_input), str):
+                state["name"] = inputs[name_input]
             state.setdefault("id", f"/subscriptions/mock/resourceGroups/mock/providers/{args.typ}/{args.name}")
+            identity = cast(dict[str, Any], inputs.get("identity") or {})
+            assigned = identity.get("userAssignedIdentities")
+            if isinstance(assigned, list):
+                # Inputs list the identity ids; the provider's state maps each id to its details.
+                ids = cast(list[str], assigned)
+                state["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in ids}}
+            if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+                state.setdefault("principalId", "00000000-0000-0000-0000-00000000000a")
+                state.setdefault("clientId", "00000000-0000-0000-0000-00000000000b")
         return resource_id, state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

@@ -181,6 +181,9 @@ class Milp:
     ) -> Solved:
         """Minimise `objective`; the optimum is proven (relative gap 0) unless time runs out."""
         n = len(self.lower)
+        if n == 0:  # HiGHS calls a model without columns "Empty"; decide it here
+            ok = all(lower <= 0.0 <= upper for lower, upper, _ in self.rows)
+            return Solved("Optimal" if ok else "Infeasible", ok, ok, [], 0.0, 0.0, 0.0)
         # The core class: `highspy.Highs` prints a banner to C stdout on first use, which would
         # corrupt `gpufleet plan --format json`; the core class is the same solver without it.
         h = CoreHighs()
@@ -575,9 +578,12 @@ def _pool_problem(
 
 
 def _capacity(spec: FleetSpec, mine: list[Candidate], pool: Pool, cloud: Cloud | None) -> int:
-    """Most GPUs the pool's candidates (of one cloud) hold under quotas, capped at the pool size."""
+    """Most GPUs the pool (on one cloud) may hold under quotas and max shares, capped at size."""
     chosen = [c for c in mine if cloud is None or c.cloud == cloud]
     form = Formulation(spec, chosen, [], shares_and_pins=False, budget=False)
+    for capped, share in pool.max_share.items():
+        row = {form.x[i]: float(c.sku.gpus) for i, c in enumerate(chosen) if c.cloud == capped}
+        form.milp.row(-math.inf, share * pool.gpus + 1e-9, row)
     gpus = {form.x[i]: -float(c.sku.gpus) for i, c in enumerate(chosen)}
     solved = form.milp.solve(gpus)
     return min(pool.gpus, round(-solved.objective)) if solved.feasible else 0
@@ -625,14 +631,15 @@ def _raise_text(
 def _coupling_problem(spec: FleetSpec, cands: Sequence[Candidate]) -> str:
     form = Formulation(spec, cands, spec.pools, budget=False, shortfall=True)
     solved = form.milp.solve(dict.fromkeys(form.short.values(), 1.0))
-    short = {name: round(solved.values[col]) for name, col in form.short.items()}
-    shorts = ", ".join(
-        f"{name} {n} {spec.pool(name).accelerator}" for name, n in short.items() if n > 0
-    )
+    short: dict[str, int] = {}
+    for name, col in form.short.items():
+        accelerator = spec.pool(name).accelerator
+        short[accelerator] = short.get(accelerator, 0) + round(solved.values[col])
+    shorts = ", ".join(f"{n} {accelerator}" for accelerator, n in sorted(short.items()) if n > 0)
     names = ", ".join(pool.name for pool in spec.pools)
     head = f"pools {names} each fit alone but not together under shared quotas"
     if shorts:
-        head += f" (short: {shorts})"
+        head += f" ({shorts} short)"
     return head + ": " + _fixes(spec, cands, spec.pools)
 
 

@@ -1,0 +1,91 @@
+"""Cost model: every figure against a hand calculation; every line says where its price is from."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpufleet.catalog import Cloud
+from gpufleet.cost import AWS_NAT_GATEWAYS_PER_REGION, estimate
+from gpufleet.ipam import allocate
+from gpufleet.plan import Placement, StoragePlan, build_plan, colocated_storage
+from gpufleet.spec import FleetSpec, load_fleet
+from gpufleet.specfile import load_stack
+
+SPEC = load_fleet({
+    "name": "cost",
+    "budget": {"monthly_usd": 200000, "commitments": {"aws": 1000, "azure": 100000}},
+    "network": {"supernet": "10.64.0.0/10"},
+    "clouds": {"aws": {"regions": ["eu-north-1", "us-east-1"]},
+               "azure": {"regions": ["swedencentral"]}},
+    "pools": [{"name": "train", "accelerator": "H100", "gpus": 24, "gpus_per_node": 8}],
+    "storage": [{"name": "datasets", "size_tib": 10, "colocate_with": ["train"]}],
+})
+
+
+def node(cloud: Cloud, region: str, instance_type: str, nodes: int, hourly: float) -> Placement:
+    return Placement("train", cloud, region, instance_type, nodes, 8 * nodes, "on-demand", 96,
+                     "bucket", hourly, "price book: test", round(nodes * hourly * 730, 2))
+
+
+PLACED = (
+    node("aws", "eu-north-1", "p5.48xlarge", 2, 50.0),                  # 73,000.00
+    node("azure", "swedencentral", "Standard_ND96isr_H100_v5", 1, 88.0),  # 64,240.00
+)
+
+
+def priced(spec: FleetSpec, placements: tuple[Placement, ...], storage: tuple[StoragePlan, ...]):
+    networks = allocate(spec, sorted({(p.cloud, p.region) for p in placements}))
+    return estimate(spec, placements, networks, storage)
+
+
+def test_every_line_by_hand() -> None:
+    summary = priced(SPEC, PLACED, colocated_storage(SPEC, PLACED))
+    lines = {(li.cloud, li.item): li.monthly_usd for li in summary.lines}
+    assert lines == {
+        ("aws", "pool train: 2 × p5.48xlarge (on-demand)"): 73000.0,
+        ("azure", "pool train: 1 × Standard_ND96isr_H100_v5 (on-demand)"): 64240.0,
+        ("aws", "EKS control plane"): 73.0,                     # 0.10 × 730
+        ("aws", f"NAT gateways ({AWS_NAT_GATEWAYS_PER_REGION})"): 65.7,  # 2 × 0.045 × 730
+        ("azure", "AKS control plane (Standard tier)"): 73.0,   # 0.10 × 730
+        ("aws", "storage datasets: 10 TiB S3 Standard"): 235.52,     # 10 × 1024 × 0.023
+        ("azure", "storage datasets: 10 TiB Blob hot LRS"): 188.42,  # 10 × 1024 × 0.0184
+    }
+    assert summary.monthly_usd == pytest.approx(137875.64)
+    assert all(li.source for li in summary.lines)
+    assert summary.lines[0].source == "price book: test ($50/h × 730 h)"
+
+
+def test_spend_per_cloud_against_commitment_and_budget() -> None:
+    summary = priced(SPEC, PLACED, colocated_storage(SPEC, PLACED))
+    aws, azure = summary.by_cloud
+    assert (aws.cloud, aws.monthly_usd, aws.commitment_usd) == ("aws", 73374.22, 1000.0)
+    assert (aws.burned_usd, aws.left_usd, aws.above_commitment_usd) == (1000.0, 0.0, 72374.22)
+    assert (azure.monthly_usd, azure.burned_usd) == (64501.42, 64501.42)
+    assert azure.left_usd == pytest.approx(35498.58)
+    assert summary.budget_usd == 200000
+
+
+def test_egress_when_a_pool_lands_where_its_dataset_has_no_copy() -> None:
+    placed = (*PLACED, node("aws", "us-east-1", "p5.48xlarge", 1, 55.0))
+    only_copy = (StoragePlan("datasets", "aws", "eu-north-1", 10, True),)
+    egress = [li for li in priced(SPEC, placed, only_copy).lines if li.item.startswith("egress")]
+    assert [(li.item, li.cloud, li.region, li.monthly_usd) for li in egress] == [
+        ("egress datasets: aws/eu-north-1 → pool train in aws/us-east-1",
+         "aws", "eu-north-1", 204.8),   # 10 TiB × 1024 × $0.02 inter-region
+        ("egress datasets: aws/eu-north-1 → pool train in azure/swedencentral",
+         "aws", "eu-north-1", 921.6),   # 10 TiB × 1024 × $0.09 internet
+    ]
+    assert "1 full read of the dataset per month" in egress[0].source
+
+
+def test_colocated_storage_has_no_egress() -> None:
+    lines = priced(SPEC, PLACED, colocated_storage(SPEC, PLACED)).lines
+    assert not [li for li in lines if li.item.startswith("egress")]
+
+
+def test_sample_plan_costs_add_up() -> None:
+    plan = build_plan(load_stack("prod-eu"), "prod-eu")
+    assert plan.cost.monthly_usd == pytest.approx(sum(li.monthly_usd for li in plan.cost.lines))
+    assert plan.cost.monthly_usd == pytest.approx(sum(c.monthly_usd for c in plan.cost.by_cloud))
+    gpu = sum(p.monthly_usd for p in plan.placements)
+    assert plan.solver.objective_usd == pytest.approx(gpu)

@@ -1,0 +1,166 @@
+"""Policy names, their configuration schemas, and the configuration a spec implies.
+
+`policy_config(spec)` is the JSON a CI passes with `pulumi preview --policy-pack policies
+--policy-pack-config FILE`; `gpufleet policy-config --stack NAME` writes it. When the CLI passes
+no configuration for a policy, the pack falls back to the stack's own `gpufleet:fleet` config
+(the engine hands it to the analyzer in PULUMI_CONFIG), so a plain `pulumi preview
+--policy-pack policies` still checks against the spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
+
+from pulumi_policy import PolicyConfigSchema
+
+from gpufleet.errors import GpufleetError
+from gpufleet.spec import FleetSpec, load_fleet
+
+SOVEREIGNTY_REGIONS = "sovereignty-allowed-regions"
+SOVEREIGNTY_STORAGE = "sovereignty-storage-residency"
+GPU_QUOTA = "gpu-quota"
+GPU_BUDGET = "gpu-budget"
+GPU_BUDGET_HEADROOM = "gpu-budget-headroom"
+COMMITMENT_BURN = "commitment-burn"
+SECURITY_BASELINE = "security-baseline"
+SECURITY_COVERAGE = "security-baseline-coverage"
+REQUIRED_TAGS = "required-tags"
+
+ENFORCEMENT_KEY = "enforcementLevel"
+DEFAULT_HEADROOM = 0.8
+
+_JURISDICTIONS: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string"},
+    "minItems": 1,
+    "description": "allowed jurisdictions: EU, EEA or ISO 3166-1 alpha-2 codes (UK = GB)",
+}
+_PRICES: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+    "description": "price book: 'cloud/region/sku' or 'cloud/region/sku:spot' -> $/hour",
+}
+_QUOTAS: dict[str, Any] = {
+    "type": "object",
+    "description": "declared vCPU quotas: cloud -> region -> quota bucket -> vCPUs",
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 0},
+        },
+    },
+}
+_STORAGE_TIB: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"type": "number", "minimum": 0},
+    "description": "size per storage entry name (TiB); buckets/accounts are matched by name",
+}
+_BUDGET: dict[str, dict[str, Any]] = {
+    "monthly_usd": {"type": "number", "exclusiveMinimum": 0, "description": "hard cap, $/month"},
+    "prices": _PRICES,
+    "storage_tib": _STORAGE_TIB,
+}
+
+SCHEMAS: dict[str, PolicyConfigSchema | None] = {
+    SOVEREIGNTY_REGIONS: PolicyConfigSchema({"jurisdictions": _JURISDICTIONS}),
+    SOVEREIGNTY_STORAGE: PolicyConfigSchema({"jurisdictions": _JURISDICTIONS}),
+    GPU_QUOTA: PolicyConfigSchema({"quotas": _QUOTAS}),
+    GPU_BUDGET: PolicyConfigSchema(dict(_BUDGET)),
+    GPU_BUDGET_HEADROOM: PolicyConfigSchema({
+        **_BUDGET,
+        "headroom": {
+            "type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": DEFAULT_HEADROOM,
+            "description": "share of the cap above which the advisory warns",
+        },
+    }),
+    COMMITMENT_BURN: PolicyConfigSchema({
+        "commitments": {
+            "type": "object",
+            "additionalProperties": {"type": "number", "minimum": 0},
+            "description": "committed spend per cloud ($/month)",
+        },
+        "prices": _PRICES,
+        "storage_tib": _STORAGE_TIB,
+    }),
+    SECURITY_BASELINE: None,
+    SECURITY_COVERAGE: None,
+    REQUIRED_TAGS: PolicyConfigSchema({
+        "fleet": {"type": "string", "description": "expected value of the fleet tag"},
+    }),
+}
+
+
+def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
+    """Policy name -> configuration for `--policy-pack-config`, from a validated spec.
+
+    A spec without `sovereignty:` disables the two sovereignty policies explicitly (they refuse
+    everything when left enabled without jurisdictions, so a forgotten config fails closed).
+    """
+    sovereignty: dict[str, object] = (
+        {"jurisdictions": list(spec.sovereignty.jurisdictions)}
+        if spec.sovereignty
+        else {ENFORCEMENT_KEY: "disabled"}
+    )
+    prices: dict[str, object] = dict(sorted(spec.prices.items()))
+    storage_tib: dict[str, object] = {s.name: s.size_tib for s in spec.storage}
+    budget: dict[str, object] = {"prices": prices, "storage_tib": storage_tib}
+    if spec.budget.monthly_usd is not None:
+        budget["monthly_usd"] = spec.budget.monthly_usd
+    quotas: dict[str, object] = {
+        cloud: {region: dict(buckets) for region, buckets in per_region.items()}
+        for cloud, per_region in spec.quotas.items()
+    }
+    return {
+        SOVEREIGNTY_REGIONS: dict(sovereignty),
+        SOVEREIGNTY_STORAGE: dict(sovereignty),
+        GPU_QUOTA: {"quotas": quotas},
+        GPU_BUDGET: dict(budget),
+        GPU_BUDGET_HEADROOM: {**budget, "headroom": DEFAULT_HEADROOM},
+        COMMITMENT_BURN: {
+            "commitments": dict(spec.budget.commitments),
+            "prices": prices,
+            "storage_tib": storage_tib,
+        },
+        SECURITY_BASELINE: {},
+        SECURITY_COVERAGE: {},
+        REQUIRED_TAGS: {"fleet": spec.name},
+    }
+
+
+class _HasConfig(Protocol):
+    def get_config(self) -> Mapping[str, Any]: ...
+
+
+def stack_spec_from_env() -> FleetSpec | None:
+    """The stack's `gpufleet:fleet` from PULUMI_CONFIG (set by the engine for analyzers)."""
+    raw = os.environ.get("PULUMI_CONFIG")
+    if not raw:
+        return None
+    try:
+        config: Any = json.loads(raw)
+        fleet: Any = (
+            cast(dict[str, Any], config).get("gpufleet:fleet") if isinstance(config, dict) else None
+        )
+        if isinstance(fleet, str):
+            fleet = json.loads(fleet)
+        return load_fleet(fleet) if fleet is not None else None
+    except (ValueError, GpufleetError):
+        return None
+
+
+def effective_config(args: _HasConfig, policy: str) -> Mapping[str, Any] | None:
+    """The policy's configuration; None when the derived configuration disables it."""
+    given = args.get_config()
+    if given:
+        return given
+    spec = stack_spec_from_env()
+    if spec is None:
+        return {}
+    derived = policy_config(spec).get(policy, {})
+    if derived.get(ENFORCEMENT_KEY) == "disabled":
+        return None
+    return {k: v for k, v in derived.items() if k != ENFORCEMENT_KEY}

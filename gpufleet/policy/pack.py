@@ -1,0 +1,105 @@
+"""The gpufleet policy pack: every policy, its enforcement level and configuration schema.
+
+`policies/__main__.py` hands `policies()` to `PolicyPack`; the offline door
+(`gpufleet.policy.offline.evaluate`) runs the very same objects.
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+)
+
+from gpufleet.policy import budget, quota, security, sovereignty, tags
+from gpufleet.policy.config import (
+    COMMITMENT_BURN,
+    GPU_BUDGET,
+    GPU_BUDGET_HEADROOM,
+    GPU_QUOTA,
+    REQUIRED_TAGS,
+    SCHEMAS,
+    SECURITY_BASELINE,
+    SECURITY_COVERAGE,
+    SOVEREIGNTY_REGIONS,
+    SOVEREIGNTY_STORAGE,
+)
+
+PACK_NAME = "gpufleet"
+MANDATORY = EnforcementLevel.MANDATORY
+ADVISORY = EnforcementLevel.ADVISORY
+
+
+def policies() -> list[Policy]:
+    """A fresh list of the pack's policies (the CrossGuard objects the CLI loads)."""
+    return [
+        ResourceValidationPolicy(
+            name=SOVEREIGNTY_REGIONS,
+            description="Every regional resource sits in a region of an allowed jurisdiction.",
+            validate=sovereignty.validate_allowed_regions,
+            enforcement_level=MANDATORY,
+            config_schema=SCHEMAS[SOVEREIGNTY_REGIONS],
+        ),
+        StackValidationPolicy(
+            name=SOVEREIGNTY_STORAGE,
+            description="Buckets, storage accounts and every replication or backup destination "
+            "stay in allowed jurisdictions.",
+            validate=sovereignty.validate_storage_residency,
+            enforcement_level=MANDATORY,
+            config_schema=SCHEMAS[SOVEREIGNTY_STORAGE],
+        ),
+        StackValidationPolicy(
+            name=GPU_QUOTA,
+            description="GPU node groups and agent pools at maximum size fit the declared vCPU "
+            "quota of every (cloud, region, quota bucket).",
+            validate=quota.validate_gpu_quota,
+            enforcement_level=MANDATORY,
+            config_schema=SCHEMAS[GPU_QUOTA],
+        ),
+        StackValidationPolicy(
+            name=GPU_BUDGET,
+            description="The stack's monthly cost at maximum size stays within the budget cap.",
+            validate=budget.validate_gpu_budget,
+            enforcement_level=MANDATORY,
+            config_schema=SCHEMAS[GPU_BUDGET],
+        ),
+        StackValidationPolicy(
+            name=GPU_BUDGET_HEADROOM,
+            description="The stack's monthly cost at maximum size is above 80% of the cap.",
+            validate=budget.validate_gpu_budget_headroom,
+            enforcement_level=ADVISORY,
+            config_schema=SCHEMAS[GPU_BUDGET_HEADROOM],
+        ),
+        StackValidationPolicy(
+            name=COMMITMENT_BURN,
+            description="Spend per cloud below its commitment is unused commitment.",
+            validate=budget.validate_commitment_burn,
+            enforcement_level=ADVISORY,
+            config_schema=SCHEMAS[COMMITMENT_BURN],
+        ),
+        ResourceValidationPolicy(
+            name=SECURITY_BASELINE,
+            description="Resources meet the AWS FSBP / Microsoft cloud security benchmark "
+            "controls that apply to them.",
+            validate=security.validate_security_baseline,
+            enforcement_level=MANDATORY,
+            config_schema=SCHEMAS[SECURITY_BASELINE],
+        ),
+        StackValidationPolicy(
+            name=SECURITY_COVERAGE,
+            description="Every S3 bucket has its public access block, SSE-KMS, versioning and "
+            "TLS-only policy resources.",
+            validate=security.validate_security_coverage,
+            enforcement_level=MANDATORY,
+            config_schema=SCHEMAS[SECURITY_COVERAGE],
+        ),
+        ResourceValidationPolicy(
+            name=REQUIRED_TAGS,
+            description="Taggable resources carry the fleet and stack tags.",
+            validate=tags.validate_required_tags,
+            enforcement_level=ADVISORY,
+            config_schema=SCHEMAS[REQUIRED_TAGS],
+        ),
+    ]

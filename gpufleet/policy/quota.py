@@ -1,0 +1,53 @@
+"""gpu-quota: the vCPUs of every GPU pool at maximum size fit the declared quota buckets."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pulumi_policy import ReportViolation, StackValidationArgs
+
+from gpufleet.policy.config import GPU_QUOTA, effective_config
+from gpufleet.policy.gpu import GpuPool, gpu_pools
+from gpufleet.policy.props import catalog, describe, get, number
+
+
+def quota_findings(
+    pools: list[GpuPool], quotas: object
+) -> list[tuple[str, str]]:
+    """(urn, message) per pool without a region and per bucket whose demand exceeds its quota.
+    A bucket without a declared quota is not limited (DESIGN.md)."""
+    findings: list[tuple[str, str]] = []
+    demand: dict[tuple[str, str, str], list[GpuPool]] = defaultdict(list)
+    for pool in pools:
+        if pool.region is None:
+            findings.append((pool.urn, (
+                f"{describe(pool.resource_type, pool.name)}: region cannot be determined, so "
+                f"its {pool.vcpus} vCPUs ({pool.label()}) cannot be checked against quota "
+                f"bucket {pool.bucket}; set the region on the resource, its provider or its "
+                "cluster"
+            )))
+            continue
+        demand[(pool.cloud, pool.region, pool.bucket)].append(pool)
+    for (cloud, region, bucket), members in sorted(demand.items()):
+        limit = number(get(quotas, cloud, region, bucket))
+        used = sum(p.vcpus for p in members)
+        if limit is None or used <= limit:
+            continue
+        members.sort(key=lambda p: (-p.vcpus, p.name))
+        findings.append((members[0].urn, (
+            f"{cloud}/{region} quota bucket {bucket}: GPU pools at maximum size need {used} "
+            f"vCPUs, the declared quota is {limit:g} vCPUs, {used - limit:g} short; pools: "
+            + ", ".join(f"{p.label()} = {p.vcpus} vCPUs" for p in members)
+            + "; lower maxSize/maxCount or raise the quota"
+        )))
+    return findings
+
+
+def validate_gpu_quota(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """gpu-quota: per (cloud, region, bucket), summed vCPUs at maximum size within quota."""
+    config = effective_config(args, GPU_QUOTA)
+    if config is None:
+        return
+    pools = gpu_pools(args.resources, catalog())
+    for urn, message in quota_findings(pools, config.get("quotas")):
+        report_violation(message, urn)

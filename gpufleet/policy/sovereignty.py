@@ -1,0 +1,283 @@
+"""Sovereignty: every regional resource, and every copy of the data, in an allowed jurisdiction.
+
+A region maps to a jurisdiction through its country in the catalog, never through its name
+(`eu-west-2` is London). A region that cannot be determined is a violation, not a skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import (
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+
+from gpufleet.catalog import load_catalog
+from gpufleet.policy.config import SOVEREIGNTY_REGIONS, SOVEREIGNTY_STORAGE, effective_config
+from gpufleet.policy.links import depends_on, find
+from gpufleet.policy.props import (
+    allowed_regions,
+    allowed_set,
+    cloud_of,
+    describe,
+    get,
+    items,
+    normalise_location,
+    region_of,
+    text,
+)
+
+# AWS resources that are global (not in any region): they pass.
+AWS_GLOBAL_TYPES = frozenset({
+    "aws:iam/role:Role",
+    "aws:iam/policy:Policy",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+    "aws:iam/instanceProfile:InstanceProfile",
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole",
+    "aws:iam/user:User",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/group:Group",
+    "aws:iam/groupPolicy:GroupPolicy",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:route53/zone:Zone",
+    "aws:route53/record:Record",
+    "aws:cloudfront/distribution:Distribution",
+    "aws:organizations/policy:Policy",
+})
+
+# Azure child resources whose schema has no `location`: they live where their parent lives,
+# and the parent (cluster, account, virtual network, NSG, resource group) is checked itself.
+AZURE_INHERITING_TYPES = frozenset({
+    "azure-native:containerservice:AgentPool",
+    "azure-native:containerservice:MaintenanceConfiguration",
+    "azure-native:containerservice:TrustedAccessRoleBinding",
+    "azure-native:containerservice:PrivateEndpointConnection",
+    "azure-native:network:Subnet",
+    "azure-native:network:SecurityRule",
+    "azure-native:network:Route",
+    "azure-native:network:VirtualNetworkPeering",
+    "azure-native:network:PrivateDnsZoneGroup",
+    "azure-native:network:InboundNatRule",
+    "azure-native:storage:BlobContainer",
+    "azure-native:storage:BlobServiceProperties",
+    "azure-native:storage:FileServiceProperties",
+    "azure-native:storage:QueueServiceProperties",
+    "azure-native:storage:TableServiceProperties",
+    "azure-native:storage:FileShare",
+    "azure-native:storage:Queue",
+    "azure-native:storage:Table",
+    "azure-native:storage:Blob",
+    "azure-native:storage:ManagementPolicy",
+    "azure-native:storage:EncryptionScope",
+    "azure-native:storage:BlobInventoryPolicy",
+    "azure-native:storage:ObjectReplicationPolicy",
+    "azure-native:storage:PrivateEndpointConnection",
+    "azure-native:authorization:RoleAssignment",
+    "azure-native:authorization:RoleDefinition",
+    "azure-native:authorization:ManagementLockAtResourceGroupLevel",
+    "azure-native:authorization:ManagementLockAtResourceLevel",
+    "azure-native:authorization:ManagementLockByScope",
+    "azure-native:managedidentity:FederatedIdentityCredential",
+})
+
+# Azure's own name for resources that are not in a region (DNS zones, Front Door, ...).
+AZURE_GLOBAL_LOCATION = "global"
+
+S3_BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
+S3_REPLICATION_TYPE = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+AZURE_STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+AZURE_OBJECT_REPLICATION = "azure-native:storage:ObjectReplicationPolicy"
+AWS_BACKUP_PLAN = "aws:backup/plan:Plan"
+_NOT_IN_STACK = "the destination is not a {} of this stack, so where the copy lives is unknown"
+
+
+def _allowed_text(allowed: frozenset[str]) -> str:
+    return ", ".join(sorted(allowed))
+
+
+def region_problem(
+    cloud: str, region: str | None, allowed: frozenset[str], unknown_why: str = ""
+) -> str | None:
+    """Why a region is not acceptable (None when it is), naming what is allowed."""
+    where = f"allowed {cloud} regions: {allowed_regions(cloud, allowed)}"
+    if region is None:
+        key = "region" if cloud == "aws" else "location"
+        why = unknown_why or f"no '{key}' on the resource or its provider"
+        return (
+            f"region cannot be determined ({why}); it must be a region in "
+            f"{_allowed_text(allowed)} ({where})"
+        )
+    info = load_catalog().region(cloud, region)
+    if info is None:
+        return (
+            f"region '{region}' is not in the gpufleet catalog, so its jurisdiction cannot be "
+            f"determined; allowed jurisdictions: {_allowed_text(allowed)} ({where})"
+        )
+    if not info.jurisdictions & allowed:
+        return (
+            f"region '{region}' is in {info.country} ({info.display_name}), outside the allowed "
+            f"jurisdictions {_allowed_text(allowed)} ({where})"
+        )
+    return None
+
+
+def _not_configured(policy: str) -> str:
+    return (
+        f"{policy}: no allowed jurisdictions configured; pass the output of `gpufleet "
+        "policy-config --stack NAME` with --policy-pack-config"
+    )
+
+
+def is_regional(resource_type: str, props: Mapping[str, Any]) -> bool:
+    """Whether a cloud resource has a region of its own to check."""
+    if resource_type in AWS_GLOBAL_TYPES or resource_type in AZURE_INHERITING_TYPES:
+        return False
+    location = text(get(props, "location"))
+    return not (
+        cloud_of(resource_type) == "azure"
+        and location is not None
+        and normalise_location(location) == AZURE_GLOBAL_LOCATION
+    )
+
+
+def validate_allowed_regions(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    """sovereignty-allowed-regions: the resource's region lies in an allowed jurisdiction."""
+    config = effective_config(args, SOVEREIGNTY_REGIONS)
+    cloud = cloud_of(args.resource_type)
+    if config is None or cloud is None or not is_regional(args.resource_type, args.props):
+        return
+    allowed = allowed_set(config.get("jurisdictions"))
+    if not allowed:
+        report_violation(_not_configured(SOVEREIGNTY_REGIONS), None)
+        return
+    region = region_of(args.resource_type, args.props, args.provider)
+    problem = region_problem(cloud, region, allowed)
+    if problem:
+        report_violation(f"{describe(args.resource_type, args.name)}: {problem}", None)
+
+
+# -- storage residency -----------------------------------------------------------------------
+
+
+def _resource_region(resource: PolicyResource) -> str | None:
+    return region_of(resource.resource_type, resource.props, resource.provider)
+
+
+def _destination(
+    resource: PolicyResource,
+    value: str | None,
+    prop: str,
+    types: frozenset[str],
+    stores: list[PolicyResource],
+) -> PolicyResource | None:
+    """The bucket/account a replication rule points at: by value, else by the engine's
+    property dependencies (during preview the destination's ARN is not known yet)."""
+    found = find(value, stores, types)
+    if found is not None:
+        return found
+    sources = [d.urn for d in resource.property_dependencies.get("bucket", [])] + [resource.urn]
+    return depends_on(resource, prop, types, exclude=sources)
+
+
+def _arn_region(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[3] or None if len(parts) > 5 and parts[0] == "arn" else None
+
+
+def _storage_findings(
+    resources: list[PolicyResource], allowed: frozenset[str]
+) -> Iterable[tuple[str, str]]:
+    buckets = [r for r in resources if r.resource_type in S3_BUCKET_TYPES]
+    accounts = [r for r in resources if r.resource_type == AZURE_STORAGE_ACCOUNT]
+    for store in [*buckets, *accounts]:
+        cloud = "aws" if store in buckets else "azure"
+        problem = region_problem(cloud, _resource_region(store), allowed)
+        if problem:
+            yield store.urn, f"{describe(store.resource_type, store.name)}: {problem}"
+    for resource in resources:
+        yield from _replication_findings(resource, buckets, accounts, allowed)
+
+
+def _replication_findings(
+    resource: PolicyResource,
+    buckets: list[PolicyResource],
+    accounts: list[PolicyResource],
+    allowed: frozenset[str],
+) -> Iterable[tuple[str, str]]:
+    who = describe(resource.resource_type, resource.name)
+    inline = get(resource.props, "replicationConfiguration")
+    if resource.resource_type == S3_REPLICATION_TYPE or (
+        resource.resource_type in S3_BUCKET_TYPES and inline
+    ):
+        rules = items(get(resource.props, "rules")) or items(get(inline, "rules"))
+        standalone = resource.resource_type == S3_REPLICATION_TYPE
+        prop = "rules" if standalone else "replicationConfiguration"
+        for index, rule in enumerate(rules):
+            destinations = [get(rule, "destination"), *items(get(rule, "destinations"))]
+            for destination in [d for d in destinations if d is not None]:
+                value = text(get(destination, "bucket"))
+                target = _destination(resource, value, prop, S3_BUCKET_TYPES, buckets)
+                region = _resource_region(target) if target is not None else None
+                problem = region_problem("aws", region, allowed, _NOT_IN_STACK.format("bucket"))
+                if problem:
+                    yield resource.urn, (
+                        f"{who}: replication rule {index} copies data to bucket "
+                        f"'{value or '?'}'; destination {problem}"
+                    )
+    elif resource.resource_type == AZURE_OBJECT_REPLICATION:
+        value = text(get(resource.props, "destinationAccount"))
+        target = _destination(
+            resource, value, "destinationAccount", frozenset({AZURE_STORAGE_ACCOUNT}), accounts
+        )
+        region = _resource_region(target) if target is not None else None
+        problem = region_problem("azure", region, allowed, _NOT_IN_STACK.format("storage account"))
+        if problem:
+            yield resource.urn, (
+                f"{who}: object replication copies data to storage account "
+                f"'{value or '?'}'; destination {problem}"
+            )
+    elif resource.resource_type == AWS_BACKUP_PLAN:
+        for rule in items(get(resource.props, "rules")):
+            for action in items(get(rule, "copyActions")):
+                arn = text(get(action, "destinationVaultArn"))
+                problem = region_problem(
+                    "aws", _arn_region(arn) if arn else None, allowed, "no region in the vault ARN"
+                )
+                if problem:
+                    yield resource.urn, (
+                        f"{who}: backup copy to vault '{arn}'; destination {problem}"
+                    )
+
+
+def validate_storage_residency(
+    args: StackValidationArgs, report_violation: ReportViolation
+) -> None:
+    """sovereignty-storage-residency: buckets, accounts and replication/backup destinations."""
+    config = effective_config(args, SOVEREIGNTY_STORAGE)
+    if config is None:
+        return
+    allowed = allowed_set(config.get("jurisdictions"))
+    if not allowed:
+        report_violation(_not_configured(SOVEREIGNTY_STORAGE), None)
+        return
+    for urn, message in _storage_findings(args.resources, allowed):
+        report_violation(message, urn)
+
+
+__all__ = [
+    "AWS_GLOBAL_TYPES",
+    "AZURE_INHERITING_TYPES",
+    "region_problem",
+    "validate_allowed_regions",
+    "validate_storage_residency",
+]

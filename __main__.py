@@ -16,10 +16,9 @@ config = pulumi.Config("gpufleet")
 try:
     spec = load_fleet(config.require_object("fleet"))
     plan = build_plan(spec, pulumi.get_stack(), previous_placements(config.get("previousPlan")))
-except GpufleetError as error:  # a user's mistake: say it plainly, no traceback
-    raise pulumi.RunError(str(error)) from None
-
-fleet = GpuFleet(spec.name, plan)
+    fleet = GpuFleet(spec.name, plan)
+except GpufleetError as error:  # a user's mistake: the CLI prints RunError without a traceback
+    raise pulumi.RunError(str(error)) from error
 for key, value in fleet.outputs.items():
     pulumi.export(key, value)
 pulumi.export("gpus", {pool.name: sum(p.gpus for p in pool.placements) for pool in plan.pools})

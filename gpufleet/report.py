@@ -26,9 +26,15 @@ def usd(value: float | None) -> str:
 
 
 def _console() -> Console:
+    """A console that renders into memory at a fixed width, so output is the same everywhere."""
+    import io
+
     from rich.console import Console
 
-    return Console(record=True, width=120, force_terminal=False, color_system=None, soft_wrap=False)
+    return Console(
+        file=io.StringIO(), record=True, width=120, force_terminal=False, color_system=None,
+        soft_wrap=False,
+    )
 
 
 def _rich_table(console: Console, title: str, header: Row, rows: Sequence[Row]) -> None:

@@ -426,9 +426,8 @@ def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
 
 
 def _problem_from_pydantic(error: Any, data: object) -> Problem:
-    loc: tuple[int | str, ...] = tuple(
-        part for part in error["loc"] if not (isinstance(part, str) and part.startswith(("function-", "[", "<")))
-    )
+    # pydantic marks an invalid dict key with a '[key]' step after the key itself
+    loc: tuple[int | str, ...] = tuple(part for part in error["loc"] if part != "[key]")
     kind = error["type"]
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1])

@@ -205,6 +205,7 @@ def test_prod_eu_training_pool_is_on_demand_infiniband(recorded: Recorder) -> No
     assert "scaleSetEvictionPolicy" not in pool.inputs
     assert "spotMaxPrice" not in pool.inputs
     assert pool.inputs["nodeTaints"] == ["nvidia.com/gpu=true:NoSchedule"]
+    assert pool.inputs["upgradeSettings"] == {"maxSurge": "0", "maxUnavailable": "1"}
 
 
 def test_dev_inference_pool_is_spot_delete_at_any_price(recorded: Recorder) -> None:
@@ -218,6 +219,7 @@ def test_dev_inference_pool_is_spot_delete_at_any_price(recorded: Recorder) -> N
         "kubernetes.azure.com/scalesetpriority=spot:NoSchedule",
     ]
     assert (pool.inputs["enableAutoScaling"], pool.inputs["minCount"]) == (True, 0)
+    assert "upgradeSettings" not in pool.inputs
 
 
 # -- security ------------------------------------------------------------------------------------

@@ -259,6 +259,18 @@ def test_priority_settings(capacity: str, expected: d.PrioritySettings) -> None:
 
 
 @pytest.mark.parametrize(
+    ("capacity", "expected"),
+    [
+        ("on-demand", d.UpgradeSettings(max_surge="0", max_unavailable="1")),
+        ("reserved", d.UpgradeSettings(max_surge="0", max_unavailable="1")),
+        ("spot", None),
+    ],
+)
+def test_upgrade_settings(capacity: str, expected: d.UpgradeSettings | None) -> None:
+    assert d.upgrade_settings(capacity) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
     ("mig", "vm_size", "expected"),
     [
         (None, "Standard_NC4as_T4_v3", None),

@@ -67,6 +67,7 @@ def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
             plan.fleet, pool.name, pool.accelerator, rdma=pool.interconnect == "rdma"
         ),
         tags=decisions.resource_tags(plan.fleet, plan.stack, pool=pool.name),
+        upgrade_settings=decisions.upgrade_settings(placement.capacity),
     )
 
 

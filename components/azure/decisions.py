@@ -247,6 +247,31 @@ def priority_settings(capacity: Capacity) -> PrioritySettings:
     return PrioritySettings("Regular")
 
 
+# AKS cannot change these on an existing agent pool: a change replaces the pool.
+IMMUTABLE_POOL_PROPERTIES = (
+    "vmSize",
+    "scaleSetPriority",
+    "scaleSetEvictionPolicy",
+    "spotMaxPrice",
+    "gpuInstanceProfile",
+    "vnetSubnetID",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeSettings:
+    max_surge: str
+    max_unavailable: str
+
+
+def upgrade_settings(capacity: Capacity) -> UpgradeSettings | None:
+    """Regular GPU pools upgrade one node at a time without a surge node (a surge ND-class VM
+    rarely fits the quota); spot pools take none: AKS upgrades them without surge by design."""
+    if capacity == "spot":
+        return None
+    return UpgradeSettings(max_surge="0", max_unavailable="1")
+
+
 def gpu_instance_profile(mig: str | None, sku: Sku, path: str = "mig") -> str | None:
     """The MIG profile for the agent pool, only on MIG-capable GPUs (A100, H100, ...)."""
     if mig is None:

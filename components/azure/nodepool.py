@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import containerservice
 
-from components.azure.decisions import PrioritySettings, ScaleSettings
+from components.azure import decisions
+from components.azure.decisions import PrioritySettings, ScaleSettings, UpgradeSettings
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class PoolSettings:
     node_taints: Sequence[str]
     node_labels: Mapping[str, str]
     tags: Mapping[str, str]
+    upgrade_settings: UpgradeSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -71,14 +73,21 @@ class GpuNodePool(pulumi.ComponentResource):
             node_labels=dict(s.node_labels),
             enable_node_public_ip=False,
             vnet_subnet_id=args.node_subnet_id,
-            # A surge node of an ND-class size rarely fits the quota: upgrade one node at a time.
-            upgrade_settings={"max_surge": "0", "max_unavailable": "1"},
+            upgrade_settings=(
+                {
+                    "max_surge": s.upgrade_settings.max_surge,
+                    "max_unavailable": s.upgrade_settings.max_unavailable,
+                }
+                if s.upgrade_settings
+                else None
+            ),
             tags=dict(s.tags),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # The physical name is fixed, so a replacement must delete the old pool first;
                 # the autoscaler owns `count` once the pool exists.
                 delete_before_replace=True,
+                replace_on_changes=list(decisions.IMMUTABLE_POOL_PROPERTIES),
                 ignore_changes=["count"] if s.scale.enable_auto_scaling else None,
             ),
         )

@@ -365,17 +365,7 @@ VAULT = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr"
 def test_backup_copies_to_a_vault_outside_the_jurisdiction_are_refused() -> None:
     plan = res(
         "aws:backup/plan:Plan",
-        {
-            "rules": [
-                {
-                    "copyActions": [
-                        {
-                            "destinationVaultArn": VAULT
-                        }
-                    ]
-                }
-            ]
-        },
+        {"rules": [{"copyActions": [{"destinationVaultArn": VAULT}]}]},
         name="bp",
     )
     [message] = messages(storage_residency, stack_args([plan], EU))
@@ -429,15 +419,9 @@ def test_node_groups_over_quota_give_demand_limit_and_shortfall() -> None:
 
 def test_spot_node_groups_draw_on_the_spot_bucket() -> None:
     found = messages(gpu_quota, stack_args([node_group("s", 2, capacity="SPOT")], QUOTAS))
-    assert (
-        len(found) == 1
-    )
-    assert (
-        "quota bucket L-7212CCBC" in found[0]
-    )
-    assert (
-        "need 384 vCPUs" in found[0]
-    )
+    assert len(found) == 1
+    assert "quota bucket L-7212CCBC" in found[0]
+    assert "need 384 vCPUs" in found[0]
 
 
 def test_a_bucket_without_declared_quota_is_not_limited() -> None:
@@ -499,6 +483,33 @@ def test_agent_pool_region_from_its_resource_group_when_the_cluster_is_elsewhere
     )
     [message] = messages(gpu_quota, stack_args([group, pool], QUOTAS))
     assert "standardNDSH100v5Family: GPU pools at maximum size need 1056 vCPUs" in message
+
+
+def test_azure_regional_total_cores_counts_every_non_spot_pool_case_insensitively() -> None:
+    group = res(
+        RESOURCE_GROUP, {"location": "swedencentral", "resourceGroupName": "rg-x"}, name="rg"
+    )
+    pools = [
+        res(
+            AGENT_POOL,
+            {"resourceGroupName": "rg-x", "vmSize": "Standard_ND96isr_H100_v5", "count": 2},
+            name="h100",
+        ),
+        res(
+            AGENT_POOL,
+            {"resourceGroupName": "rg-x", "vmSize": "Standard_NC4as_T4_v3", "count": 10},
+            name="t4",
+        ),
+    ]
+    limits = {
+        "quotas": {"azure": {"swedencentral": {"Cores": 200, "StandardNDSH100v5Family": 192}}}
+    }
+    [message] = messages(gpu_quota, stack_args([group, *pools], limits))
+    assert message.startswith(
+        "azure/swedencentral quota bucket Cores: GPU pools at maximum size need 232 vCPUs, the "
+        "declared quota is 200 vCPUs, 32 short; pools: h100 (Standard_ND96isr_H100_v5 x 2) = 192 "
+        "vCPUs, t4 (Standard_NC4as_T4_v3 x 10) = 40 vCPUs"
+    )
 
 
 def test_agent_pool_whose_region_cannot_be_determined_is_a_violation() -> None:

@@ -6,16 +6,37 @@ from collections import defaultdict
 
 from pulumi_policy import ReportViolation, StackValidationArgs
 
+from gpufleet.catalog import CLOUDS
+from gpufleet.placement import buckets_for, quota_key
 from gpufleet.policy.config import GPU_QUOTA, effective_config
 from gpufleet.policy.gpu import GpuPool, gpu_pools
-from gpufleet.policy.props import catalog, describe, get, number
+from gpufleet.policy.props import catalog, describe, mapping, number
+
+
+def _declared(quotas: object) -> dict[tuple[str, str, str], tuple[str, float]]:
+    """Declared limits by (cloud, region, normalised bucket) -> (name as declared, vCPUs)."""
+    found: dict[tuple[str, str, str], tuple[str, float]] = {}
+    for cloud, regions in mapping(quotas).items():
+        if cloud not in CLOUDS:
+            continue
+        for region, buckets in mapping(regions).items():
+            for bucket, limit in mapping(buckets).items():
+                value = number(limit)
+                if value is not None:
+                    found[quota_key(cloud, region, bucket)] = (bucket, value)
+    return found
 
 
 def quota_findings(
     pools: list[GpuPool], quotas: object
 ) -> list[tuple[str, str]]:
     """(urn, message) per pool without a region and per bucket whose demand exceeds its quota.
-    A bucket without a declared quota is not limited (DESIGN.md)."""
+
+    Buckets are the placement's (`gpufleet.placement.buckets_for`): the SKU family bucket for
+    the capacity, plus Azure's regional total `cores` for non-spot VMs. A bucket without a
+    declared quota is not limited (DESIGN.md); Azure bucket names match case-insensitively.
+    """
+    limits = _declared(quotas)
     findings: list[tuple[str, str]] = []
     demand: dict[tuple[str, str, str], list[GpuPool]] = defaultdict(list)
     for pool in pools:
@@ -27,11 +48,15 @@ def quota_findings(
                 "cluster"
             )))
             continue
-        demand[(pool.cloud, pool.region, pool.bucket)].append(pool)
-    for (cloud, region, bucket), members in sorted(demand.items()):
-        limit = number(get(quotas, cloud, region, bucket))
+        for bucket in buckets_for(pool.sku, "spot" if pool.spot else "on-demand"):
+            demand[quota_key(pool.sku.cloud, pool.region, bucket)].append(pool)
+    for key, members in sorted(demand.items()):
+        if key not in limits:
+            continue
+        cloud, region, _ = key
+        bucket, limit = limits[key]
         used = sum(p.vcpus for p in members)
-        if limit is None or used <= limit:
+        if used <= limit:
             continue
         members.sort(key=lambda p: (-p.vcpus, p.name))
         findings.append((members[0].urn, (

@@ -284,6 +284,42 @@ def test_bucket_and_account_outside_the_jurisdiction_are_refused() -> None:
     assert found[1].startswith(f"{STORAGE_ACCOUNT} 'acct': region 'uksouth' is in GB")
 
 
+@pytest.mark.parametrize(
+    ("location", "sku", "expected"),
+    [
+        ("westeurope", "Standard_GRS", None),
+        ("germanywestcentral", "Standard_RAGZRS", None),
+        ("swedencentral", "Standard_ZRS", None),
+        ("uksouth", "Standard_LRS", "region 'uksouth' is in GB"),
+        (
+            "polandcentral",
+            "Standard_GRS",
+            "geo-replicates to the pair of 'polandcentral', which gpufleet does not know",
+        ),
+    ],
+)
+def test_geo_redundant_storage_is_judged_by_the_paired_region(
+    location: str, sku: str, expected: str | None
+) -> None:
+    account = res(STORAGE_ACCOUNT, {"location": location, "sku": {"name": sku}}, name="acct")
+    found = messages(storage_residency, stack_args([account], EU))
+    assert (found == []) if expected is None else any(expected in m for m in found), found
+
+
+def test_geo_redundant_storage_whose_pair_is_outside_is_refused() -> None:
+    account = res(
+        STORAGE_ACCOUNT, {"location": "northeurope", "sku": {"name": "Standard_RAGRS"}}, name="acct"
+    )
+    [message] = messages(storage_residency, stack_args([account], {"jurisdictions": ["IE"]}))
+    assert message == (
+        f"{STORAGE_ACCOUNT} 'acct': sku Standard_RAGRS geo-replicates to the paired region "
+        "'westeurope' (NL), outside the allowed jurisdictions IE; allowed: an LRS or ZRS sku, or "
+        "a region whose pair is inside"
+    )
+    same = res(STORAGE_ACCOUNT, {"location": "northeurope", "sku": {"name": "Standard_LRS"}})
+    assert messages(storage_residency, stack_args([same], {"jurisdictions": ["IE"]})) == []
+
+
 def test_s3_replication_to_a_bucket_outside_the_jurisdiction_is_refused() -> None:
     source = res(BUCKET, {"region": "eu-central-1", "bucket": "src"}, name="src")
     replica = res(BUCKET, {"region": "us-east-1", "bucket": "dr-copy"}, name="dr")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -97,6 +99,15 @@ def test_requirements_install_pulumi_policy_and_gpufleet_from_the_repository() -
     assert any(line.startswith("pulumi-policy") for line in lines)
     assert "-e .." in lines or ".." in lines
     assert (PACK.parent / "pyproject.toml").exists()
+
+
+def test_importing_the_pack_modules_prints_nothing_on_stdout() -> None:
+    """The CLI reads the analyzer's port from the pack's first stdout line."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import gpufleet.policy.pack"],
+        cwd=PACK, capture_output=True, text=True, check=True, timeout=120,
+    )
+    assert done.stdout == ""
 
 
 def test_policies_are_kebab_case_unique_and_at_their_documented_levels() -> None:

@@ -16,7 +16,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from gpufleet.catalog import load_catalog
+from gpufleet.catalog import jurisdictions_of, load_catalog
 from gpufleet.policy.config import SOVEREIGNTY_REGIONS, SOVEREIGNTY_STORAGE, effective_config
 from gpufleet.policy.links import depends_on, find
 from gpufleet.policy.props import (
@@ -96,6 +96,22 @@ S3_REPLICATION_TYPE = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 AZURE_STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
 AZURE_OBJECT_REPLICATION = "azure-native:storage:ObjectReplicationPolicy"
 AWS_BACKUP_PLAN = "aws:backup/plan:Plan"
+# Geo-redundant Azure storage (GRS, RA-GRS, GZRS, RA-GZRS) keeps a copy in the region's pair
+# (learn.microsoft.com/azure/reliability/cross-region-replication-azure): region -> (pair, country).
+AZURE_REGION_PAIRS: dict[str, tuple[str, str]] = {
+    "northeurope": ("westeurope", "NL"), "westeurope": ("northeurope", "IE"),
+    "germanywestcentral": ("germanynorth", "DE"), "germanynorth": ("germanywestcentral", "DE"),
+    "francecentral": ("francesouth", "FR"), "francesouth": ("francecentral", "FR"),
+    "swedencentral": ("swedensouth", "SE"), "swedensouth": ("swedencentral", "SE"),
+    "norwayeast": ("norwaywest", "NO"), "norwaywest": ("norwayeast", "NO"),
+    "switzerlandnorth": ("switzerlandwest", "CH"), "switzerlandwest": ("switzerlandnorth", "CH"),
+    "uksouth": ("ukwest", "GB"), "ukwest": ("uksouth", "GB"),
+    "eastus": ("westus", "US"), "westus": ("eastus", "US"),
+    "eastus2": ("centralus", "US"), "centralus": ("eastus2", "US"),
+    "northcentralus": ("southcentralus", "US"), "southcentralus": ("northcentralus", "US"),
+    "westus2": ("westcentralus", "US"), "westcentralus": ("westus2", "US"),
+    "westus3": ("eastus", "US"),
+}
 _NOT_IN_STACK = "the destination is not a {} of this stack, so where the copy lives is unknown"
 
 
@@ -204,8 +220,35 @@ def _storage_findings(
         problem = region_problem(cloud, _resource_region(store), allowed)
         if problem:
             yield store.urn, f"{describe(store.resource_type, store.name)}: {problem}"
+    for account in accounts:
+        yield from _geo_replication_findings(account, allowed)
     for resource in resources:
         yield from _replication_findings(resource, buckets, accounts, allowed)
+
+
+def _geo_replication_findings(
+    account: PolicyResource, allowed: frozenset[str]
+) -> Iterable[tuple[str, str]]:
+    """A geo-redundant storage SKU copies the data to the region's pair."""
+    sku = text(get(account.props, "sku", "name")) or ""
+    region = _resource_region(account)
+    geo = "GRS" in sku.upper() or "GZRS" in sku.upper()
+    if not geo or region is None:
+        return
+    who = describe(account.resource_type, account.name)
+    pair = AZURE_REGION_PAIRS.get(region)
+    if pair is None:
+        yield account.urn, (
+            f"{who}: sku {sku} geo-replicates to the pair of '{region}', which gpufleet does not "
+            f"know, so the copy's jurisdiction cannot be determined; allowed: an LRS or ZRS sku, "
+            f"or geo-redundancy in a region whose pair is in {_allowed_text(allowed)}"
+        )
+    elif not jurisdictions_of(pair[1]) & allowed:
+        yield account.urn, (
+            f"{who}: sku {sku} geo-replicates to the paired region '{pair[0]}' ({pair[1]}), "
+            f"outside the allowed jurisdictions {_allowed_text(allowed)}; allowed: an LRS or "
+            "ZRS sku, or a region whose pair is inside"
+        )
 
 
 def _replication_findings(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import highspy
 import numpy as np
@@ -33,6 +33,7 @@ HOURS_PER_MONTH = 730
 # against its family bucket. It only limits placement when the spec declares it.
 AZURE_REGIONAL_BUCKET = "cores"
 TIME_LIMIT_SECONDS = 60.0
+BLEND = 1e-4  # weight of total spend against spend above commitments in level 2 (see _then_spend)
 MAX_FIXES_SHOWN = 3
 
 QuotaKey = tuple[Cloud, str, str]
@@ -135,6 +136,58 @@ def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list
                     continue
                 found.append(Candidate(pool, offer, hourly))
     return found, sorted(skipped)
+
+
+def undominated(
+    spec: FleetSpec, cands: Sequence[Candidate], keep: Iterable[str] = ()
+) -> list[Candidate]:
+    """Drop offers that other offers beat outright, so the MILP is smaller and solves faster.
+
+    A dominates B for the same pool when both are in the same region and draw on the same
+    buckets, B's GPUs per node are k times A's, and k A nodes cost no more and use no more
+    vCPUs than one B node (less money when k > 1): swapping every B node for k A nodes keeps
+    every constraint (pins count nodes, so k > 1 needs a region without a pin) and costs no
+    more, so no optimum is lost. Where no bucket has a declared quota and the pool pins nothing
+    there, the region does not matter (shares are per cloud), so A may be in another region
+    of the cloud. Among equals the earlier candidate stays, as the tie-break would choose.
+    `keep` (previous placements) is never dropped, so stability can still keep them.
+    """
+    limits = declared_quotas(spec)
+    rank = {c.key: i for i, c in enumerate(cands)}
+    groups: dict[tuple[str, str, str, tuple[str, ...]], list[Candidate]] = {}
+    for c in cands:
+        unlimited = c.place not in c.pool.pin and not any(
+            quota_key(c.cloud, c.region, b) in limits for b in c.buckets
+        )
+        groups.setdefault(
+            (c.pool.name, c.cloud, "" if unlimited else c.region, c.buckets), []
+        ).append(c)
+    dominated: set[str] = set()
+    for group in groups.values():
+        frontier: list[Candidate] = []
+        for size in sorted({c.sku.gpus for c in group}):
+            fewest_vcpus = math.inf
+            same = [c for c in group if c.sku.gpus == size]
+            for c in sorted(same, key=lambda c: (c.monthly, c.sku.vcpus, rank[c.key])):
+                if c.sku.vcpus < fewest_vcpus:
+                    fewest_vcpus = c.sku.vcpus
+                    frontier.append(c)
+                else:
+                    dominated.add(c.key)
+        for big in frontier:
+            if big.place in big.pool.pin:
+                continue
+            for small in frontier:
+                k = big.sku.gpus // small.sku.gpus
+                if (
+                    k > 1 and big.sku.gpus % small.sku.gpus == 0
+                    and small.place not in small.pool.pin
+                    and k * small.monthly < big.monthly and k * small.sku.vcpus <= big.sku.vcpus
+                ):
+                    dominated.add(big.key)
+                    break
+    dominated -= set(keep)
+    return [c for c in cands if c.key not in dominated]
 
 
 # -- a small typed MILP builder over highspy --------------------------------------------------
@@ -351,21 +404,6 @@ class _Run:
         self.solves.append(solved)
         return solved
 
-    def lexicographic(
-        self, milp: Milp, objectives: Sequence[Mapping[int, float]], start: Sequence[float] | None
-    ) -> Solved:
-        """Each objective in turn, holding every earlier one at its optimum."""
-        solved: Solved | None = None
-        for level, objective in enumerate(objectives):
-            solved = self.solve(milp, objective, start)
-            if not solved.feasible:
-                return solved
-            if level < len(objectives) - 1:
-                milp.row(-math.inf, solved.objective + _slack(solved.objective), objective)
-            start = solved.values
-        assert solved is not None
-        return solved
-
     def report(self, objective_usd: float, kept: int) -> SolverReport:
         worst = next((s for s in self.solves if not s.optimal), self.solves[-1])
         return SolverReport(
@@ -380,6 +418,7 @@ class _Run:
 def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ()) -> PlacementResult:
     """The optimal placement of every pool; InfeasibleError says what to change if there is none."""
     cands, skipped = candidates(spec, catalog)
+    cands = undominated(spec, cands, (p.key for p in previous))
     form = Formulation(spec, cands, spec.pools)
     run = _Run()
     first = run.solve(form.milp, form.excess, None)
@@ -387,17 +426,15 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
         if first.status != "Infeasible":
             raise InfeasibleError(f"HiGHS stopped ({first.status}) before it found any placement")
         raise InfeasibleError(diagnose(spec, catalog, cands, skipped))
-    hold_excess = form.milp.row(-math.inf, first.objective + _slack(first.objective), form.excess)
-    cheapest = run.solve(form.milp, form.spend, first.values)
+    cheapest = _then_spend(spec, form, run, first)
     kept_previous = {p.key: p.nodes for p in previous}
     keepable = [
         (i, kept_previous[c.key]) for i, c in enumerate(cands) if kept_previous.get(c.key, 0) > 0
     ]
     if keepable:
-        solved = _keep_previous(spec, form, run, (hold_excess, first, cheapest), keepable)
+        solved = _keep_previous(spec, form, run, (first, cheapest), keepable)
     else:
-        form.milp.row(-math.inf, cheapest.objective + _slack(cheapest.objective), form.spend)
-        solved = run.solve(form.milp, form.tie_break(), cheapest.values)
+        solved = _tie_break(form, run, cheapest)
     nodes = form.nodes(solved)
     kept = sum(min(nodes[i], kept_previous.get(c.key, 0)) for i, c in enumerate(cands))
     placements = tuple(_placement(c, n) for c, n in zip(cands, nodes, strict=True) if n > 0)
@@ -405,11 +442,34 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     return PlacementResult(placements, run.report(objective, kept), tuple(skipped))
 
 
+def _then_spend(spec: FleetSpec, form: Formulation, run: _Run, first: Solved) -> Solved:
+    """Level 2: the least total spend among plans with `first`'s (optimal) spend above commitments.
+
+    Solved as min excess + BLEND × spend, started from `first`. When that optimum keeps first's
+    excess, no plan with that excess spends less by more than HiGHS's proof tolerance (1e-6)
+    divided by BLEND, i.e. a cent; and it avoids holding the excess with a row, which HiGHS
+    takes seconds to search when a cloud's spend sits near its commitment. Should the blend
+    trade excess for spend, the row-held solve decides. Without commitments excess is spend.
+    Returns the solution with `objective` = total spend.
+    """
+    if not any(v > 0 for v in spec.budget.commitments.values()):
+        return replace(first, objective=form.value(first, form.spend))
+    blend = dict(form.excess)
+    for col, value in form.spend.items():
+        blend[col] = blend.get(col, 0.0) + BLEND * value
+    blended = run.solve(form.milp, blend, first.values)
+    held = first.objective + _slack(first.objective)
+    if blended.feasible and form.value(blended, form.excess) <= held:
+        return replace(blended, objective=form.value(blended, form.spend))
+    form.milp.row(-math.inf, held, form.excess)
+    return run.solve(form.milp, form.spend, first.values)
+
+
 def _keep_previous(
     spec: FleetSpec,
     form: Formulation,
     run: _Run,
-    held: tuple[int, Solved, Solved],
+    optimum: tuple[Solved, Solved],
     keepable: list[tuple[int, int]],
 ) -> Solved:
     """Keep as many previous nodes as cost at most `stability_tolerance` more, then re-optimise.
@@ -418,9 +478,10 @@ def _keep_previous(
     was within commitments may move a little above them, never more than the tolerance allows.
     """
     tolerance = spec.placement.stability_tolerance
+    first, cheapest = optimum
     m = form.milp
-    row, first, cheapest = held
-    m.set_upper(row, first.objective + tolerance * cheapest.objective + _slack(first.objective))
+    allowed = first.objective + tolerance * cheapest.objective
+    m.row(-math.inf, allowed + _slack(allowed), form.excess)
     m.row(-math.inf, cheapest.objective * (1 + tolerance) + _slack(cheapest.objective), form.spend)
     kept: dict[int, float] = {}
     start = list(cheapest.values)
@@ -429,7 +490,29 @@ def _keep_previous(
         m.row(-math.inf, 0.0, {col: 1.0, form.x[i]: -1.0})
         kept[col] = -1.0
         start.append(min(start[form.x[i]], previous_nodes))
-    return run.lexicographic(m, [kept, form.excess, form.spend, form.tie_break()], start)
+    most = run.solve(m, kept, start)
+    m.row(-math.inf, most.objective + _slack(most.objective), kept)
+    least = run.solve(m, form.excess, most.values)
+    return _tie_break(form, run, _then_spend(spec, form, run, least))
+
+
+def _tie_break(form: Formulation, run: _Run, solved: Solved) -> Solved:
+    """Among plans of equal cost, the one using the earliest candidates in the fixed order.
+
+    Ties come from offers of equal price: one list price in several regions, or SKUs that cost
+    the same. Nodes may move only between offers of the same pool, cloud, GPUs per node and
+    price, with each such class keeping its node count, so every cost level stays exactly as
+    solved; then Σ rank × nodes is minimised. Equal totals built from different prices
+    (2 × $5 against 1 × $10) are not compared: HiGHS's deterministic search settles those.
+    Holding the cost with a row instead makes an exact knapsack that takes HiGHS seconds.
+    """
+    classes: dict[tuple[str, Cloud, int, float], dict[int, float]] = {}
+    for i, c in enumerate(form.cands):
+        classes.setdefault((c.pool.name, c.cloud, c.sku.gpus, c.monthly), {})[form.x[i]] = 1.0
+    for cols in classes.values():
+        nodes = float(sum(solved.values[col] for col in cols))
+        form.milp.row(nodes, nodes, cols)
+    return run.solve(form.milp, form.tie_break(), solved.values)
 
 
 def _placement(c: Candidate, nodes: int) -> Placement:

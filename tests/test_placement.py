@@ -102,6 +102,12 @@ def test_spend_above_commitment_is_piecewise_per_cloud() -> None:
     assert where(result) == {"train/aws/us-east-1": 1, "train/azure/eastus": 1}
 
 
+def test_among_plans_within_commitments_the_cheapest_wins() -> None:
+    # Every plan is within both commitments (0 above): level 2, total spend, decides.
+    _, result = solve(fleet([h100()], budget={"commitments": {"aws": 50000, "azure": 50000}}))
+    assert where(result) == {"train/aws/us-east-1": 2}
+
+
 def test_min_share_forces_gpus_onto_a_dearer_cloud() -> None:
     _, result = solve(fleet([h100(gpus=32, min_share={"azure": 0.5})]))
     assert where(result) == {"train/aws/us-east-1": 2, "train/azure/eastus": 2}
@@ -263,6 +269,15 @@ def test_previous_placements_are_kept_within_the_stability_tolerance() -> None:
     assert moved.solver.kept_from_previous == 0
     _, far = solve(fleet([h100()]), previous)  # 20 % dearer: beyond 1 %
     assert where(far) == {"train/aws/us-east-1": 2}
+
+
+def test_stability_with_commitments_keeps_previous_nodes() -> None:
+    previous = solve(fleet([h100()], clouds={"aws": {"regions": ["us-west-2"]}}))[1].placements
+    near = fleet([h100()], prices={"aws/us-west-2/p5.48xlarge": 10.05},
+                 budget={"commitments": {"aws": 50000, "azure": 50000}})
+    _, kept = solve(near, previous)
+    assert where(kept) == {"train/aws/us-west-2": 2}
+    assert kept.solver.kept_from_previous == 2
 
 
 def test_stability_keeps_part_of_a_pool_that_grows() -> None:

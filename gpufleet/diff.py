@@ -20,11 +20,15 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     "aws:ec2/vpc:Vpc": ("cidrBlock",),
     "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone", "vpcId"),
     "aws:eks/cluster:Cluster": ("name", "encryptionConfig", "kubernetesNetworkConfig"),
-    "aws:eks/nodeGroup:NodeGroup": ("instanceTypes", "amiType", "capacityType", "subnetIds", "nodeGroupName", "clusterName"),
+    "aws:eks/nodeGroup:NodeGroup": (
+        "instanceTypes", "amiType", "capacityType", "subnetIds", "nodeGroupName", "clusterName",
+    ),
     "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage"),
     "azure-native:resources:ResourceGroup": ("location", "resourceGroupName"),
     "azure-native:storage:StorageAccount": ("accountName", "location", "resourceGroupName"),
-    "azure-native:containerservice:AgentPool": ("vmSize", "agentPoolName", "gpuInstanceProfile", "scaleSetPriority", "vnetSubnetID"),
+    "azure-native:containerservice:AgentPool": (
+        "vmSize", "agentPoolName", "gpuInstanceProfile", "scaleSetPriority", "vnetSubnetID",
+    ),
     "azure-native:containerservice:ManagedCluster": ("location", "resourceName", "resourceGroupName"),
     "azure-native:network:VirtualNetwork": ("location",),
 }

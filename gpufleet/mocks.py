@@ -52,7 +52,8 @@ class FleetMocks(Mocks):
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id = f"{args.name}-id"
         package = args.typ.split(":")[0]
-        state: dict[str, Any] = {"name": args.name, **args.inputs}
+        inputs = cast(dict[str, Any], args.inputs)  # pyright: ignore[reportUnknownMemberType]
+        state: dict[str, Any] = {"name": args.name, **inputs}
         if package == "aws":
             service = args.typ.split(":")[1].split("/")[0]
             state.setdefault("arn", f"arn:aws:{service}:mock:123456789012:{args.name}")
@@ -65,7 +66,6 @@ class FleetMocks(Mocks):
             elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
                 state.setdefault("latestVersion", 1)
         elif package == "azure-native":
-            inputs = cast(dict[str, Any], args.inputs)
             name_input = _AZURE_NAME_INPUTS.get(args.typ, "")
             if isinstance(inputs.get(name_input), str):
                 state["name"] = inputs[name_input]

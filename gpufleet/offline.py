@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +66,7 @@ def load_source(source: SpecSource) -> tuple[FleetSpec, str, Any]:
 
 
 @contextmanager
-def _progress(label: str, enabled: bool) -> Iterator[None]:
+def _progress(label: str, enabled: bool) -> Generator[None]:
     """Say on stderr what is happening when it takes more than a second."""
     started = time.perf_counter()
     timer = threading.Timer(
@@ -191,11 +191,9 @@ def check_resources(resources_file: Path, spec_file: Path) -> list[PolicyVerdict
 
     spec, _, _ = load_source(SpecSource(spec=spec_file))
     try:
-        items = json.loads(resources_file.read_text(encoding="utf-8"))
+        items: object = json.loads(resources_file.read_text(encoding="utf-8"))
     except OSError as error:
         raise SpecError([Problem(str(resources_file), f"cannot read: {error.strerror}")]) from None
     except json.JSONDecodeError as error:
         raise SpecError([Problem(f"{resources_file}:line {error.lineno}", f"not JSON: {error.msg}")]) from None
-    if isinstance(items, dict) and "resources" in items:
-        items = items["resources"]  # a whole plan document is fine too
-    return evaluate(resources_from_json(items), policy_config(spec))
+    return evaluate(resources_from_json(items), policy_config(spec))  # a list or a whole plan

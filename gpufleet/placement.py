@@ -23,15 +23,12 @@ import highspy
 import numpy as np
 from highspy._core import _Highs as CoreHighs  # pyright: ignore[reportPrivateUsage]
 
-from gpufleet.catalog import CLOUDS, Capacity, Catalog, Cloud, Offer, Sku, price_key
+from gpufleet.catalog import AZURE_REGIONAL_BUCKET, CLOUDS, Capacity, Catalog, Cloud, Offer, Sku, price_key
 from gpufleet.errors import InfeasibleError
 from gpufleet.plan import Placement, QuotaUse, SolverReport
 from gpufleet.spec import FleetSpec, Pool
 
 HOURS_PER_MONTH = 730
-# Azure's "Total Regional vCPUs" usage name: every non-spot VM counts against it as well as
-# against its family bucket. It only limits placement when the spec declares it.
-AZURE_REGIONAL_BUCKET = "cores"
 TIME_LIMIT_SECONDS = 60.0
 BLEND = 1e-4  # weight of total spend against spend above commitments in level 2 (see _then_spend)
 MAX_FIXES_SHOWN = 3

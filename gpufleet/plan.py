@@ -161,7 +161,9 @@ def colocated_storage(spec: FleetSpec, placements: Sequence[Placement]) -> tuple
     """A bucket/account per storage entry in every region where a `colocate_with` pool lands."""
     plans: list[StoragePlan] = []
     for storage in spec.storage:
-        places = sorted({(p.cloud, p.region) for p in placements if p.pool in storage.colocate_with})
+        places: list[tuple[Cloud, str]] = sorted(
+            {(p.cloud, p.region) for p in placements if p.pool in storage.colocate_with}
+        )
         plans.extend(
             StoragePlan(storage.name, cloud, region, storage.size_tib, storage.protect)
             for cloud, region in places
@@ -184,7 +186,7 @@ def build_plan(spec: FleetSpec, stack: str, previous: Sequence[Placement] = ()) 
         )
         for pool in spec.pools
     }
-    used = sorted({(p.cloud, p.region) for p in result.placements})
+    used: list[tuple[Cloud, str]] = sorted({(p.cloud, p.region) for p in result.placements})
     networks = ipam.allocate(spec, used)
     storage = colocated_storage(spec, result.placements)
     return FleetPlan(

@@ -42,10 +42,13 @@ def build_comment(base_dir: Path, head_dir: Path) -> tuple[str, int]:
     for failed in sorted(head_dir.glob("*.error")):
         code = EXIT_POLICY
         parts.append(f"stack **{failed.stem}**: the plan failed:\n\n```\n{failed.read_text().strip()}\n```")
-    for removed in sorted(set(p.name for p in base_dir.glob("*.json")) - {p.name for p in heads}):
+    for removed in sorted({p.name for p in base_dir.glob("*.json")} - {p.name for p in heads}):
         parts.append(f"stack **{Path(removed).stem}** is removed by this change.")
     if not heads and not list(head_dir.glob("*.error")):
         parts.append("_no stacks planned_")
-    verdict = "mandatory policy violated or protected data at risk" if code == EXIT_POLICY else "all mandatory policies pass"
+    verdict = (
+        "mandatory policy violated or protected data at risk" if code == EXIT_POLICY
+        else "all mandatory policies pass"
+    )
     parts.append(f"**Verdict:** {verdict}.")
     return "\n\n".join(parts) + "\n", code

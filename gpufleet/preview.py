@@ -65,10 +65,10 @@ class RecordedResource:
 @dataclass
 class Recording:
     stack: str
-    resources: list[RecordedResource] = field(default_factory=lambda: list[RecordedResource]())
-    outputs: dict[str, Any] = field(default_factory=lambda: dict[str, Any]())
-    secret_outputs: set[str] = field(default_factory=lambda: set[str]())
-    program_globals: dict[str, Any] = field(default_factory=lambda: dict[str, Any]())
+    resources: list[RecordedResource] = field(default_factory=list[RecordedResource])
+    outputs: dict[str, Any] = field(default_factory=dict[str, Any])
+    secret_outputs: set[str] = field(default_factory=set[str])
+    program_globals: dict[str, Any] = field(default_factory=dict[str, Any])
 
     def by_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -114,10 +114,10 @@ def _make_monitor(recording: Recording, mocks: Any) -> Any:
             self.provider_regions: dict[str, str | None] = {}
             self.regions: dict[str, str | None] = {}
 
-        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        def RegisterResource(self, request: Any) -> Any:
             urn = self.make_urn(request.parent, request.type, request.name)
             if request.type == "pulumi:pulumi:Stack":
-                return super().RegisterResource(request)
+                return super().RegisterResource(request)  # pyright: ignore[reportUnknownMemberType]
             if urn in self.seen:
                 raise DuplicateUrnError(f"duplicate URN {urn}: two resources share a name and type")
             self.seen.add(urn)
@@ -151,7 +151,7 @@ def _make_monitor(recording: Recording, mocks: Any) -> Any:
                     region=region,
                 )
             )
-            return super().RegisterResource(request)
+            return super().RegisterResource(request)  # pyright: ignore[reportUnknownMemberType]
 
         def _region(self, inputs: Mapping[str, Any], provider: str, parent: str) -> str | None:
             """Own `region`/`location`, else the explicit provider's region, else the parent's."""
@@ -162,14 +162,14 @@ def _make_monitor(recording: Recording, mocks: Any) -> Any:
                 return self.provider_regions[provider]
             return self.regions.get(parent)
 
-        def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        def RegisterResourceOutputs(self, request: Any) -> Any:
             if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
                 raw = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
                 for key, value in raw.items():
                     recording.outputs[key], secret = _plain(value)
                     if secret:
                         recording.secret_outputs.add(key)
-            return super().RegisterResourceOutputs(request)
+            return super().RegisterResourceOutputs(request)  # pyright: ignore[reportUnknownMemberType]
 
     return RecordingMonitor()
 
@@ -199,7 +199,7 @@ def run_program(
 
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        SETTINGS.outputs.clear()  # a process-wide set: a failed earlier run may have left tasks
+        cast(Any, SETTINGS).outputs.clear()  # process-wide: a failed run may have left tasks
         try:
             pulumi.runtime.set_mocks(
                 monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor

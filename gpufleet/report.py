@@ -220,7 +220,8 @@ def render_catalog(fmt: str, cloud: str | None, accelerator: str | None, region:
             ],
         }, indent=2)
     console = _console()
-    _rich_table(console, f"{len(offers)} offers", ("cloud", "region", "SKU", "GPU", "GPUs", "vCPUs", "$/h", "spot $/h"), [
+    offer_header = ("cloud", "region", "SKU", "GPU", "GPUs", "vCPUs", "$/h", "spot $/h")
+    _rich_table(console, f"{len(offers)} offers", offer_header, [
         (o.cloud, o.region, o.sku.instance_type, o.sku.accelerator, str(o.sku.gpus), str(o.sku.vcpus),
          "-" if o.price_usd_per_hour is None else f"{o.price_usd_per_hour:g}",
          "-" if o.spot_price_usd_per_hour is None else f"{o.spot_price_usd_per_hour:g}")

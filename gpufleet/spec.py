@@ -11,12 +11,12 @@ import difflib
 import ipaddress
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gpufleet.catalog import CLOUDS, JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
+from gpufleet.catalog import AZURE_REGIONAL_BUCKET, CLOUDS, JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
 from gpufleet.errors import Problem, SpecError
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -37,7 +37,7 @@ class Sovereignty(_Strict):
 class Budget(_Strict):
     monthly_usd: float | None = Field(default=None, gt=0, description="hard cap for the fleet")
     commitments: dict[Cloud, Annotated[float, Field(ge=0)]] = Field(
-        default_factory=dict, description="spend already committed per cloud, used first ($/month)"
+        default_factory=dict[Cloud, float], description="spend already committed per cloud, used first ($/month)"
     )
 
 
@@ -50,10 +50,10 @@ class Network(_Strict):
     @field_validator("supernet")
     @classmethod
     def _private(cls, value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
-        if not value.is_private or value.prefixlen > 20:
+        if not value.is_private:
             raise ValueError(
-                f"supernet {value} must be a private IPv4 block (10/8, 172.16/12, 192.168/16) "
-                "of /20 or larger"
+                f"supernet {value} must be a private IPv4 block (within 10.0.0.0/8, "
+                "172.16.0.0/12 or 192.168.0.0/16)"
             )
         return value
 
@@ -93,8 +93,8 @@ class Pool(_Strict):
     )
     interconnect: Literal["none", "rdma"] = "none"
     mig: Mig | None = Field(default=None, description="MIG profile on Azure GPU agent pools")
-    min_share: dict[Cloud, Share] = Field(default_factory=dict)
-    max_share: dict[Cloud, Share] = Field(default_factory=dict)
+    min_share: dict[Cloud, Share] = Field(default_factory=dict[Cloud, float])
+    max_share: dict[Cloud, Share] = Field(default_factory=dict[Cloud, float])
     autoscale: Autoscale | None = Field(
         default=None, description="scale between min_nodes and the planned nodes; absent: fixed size"
     )
@@ -127,7 +127,7 @@ class FleetSpec(_Strict):
     clouds: Clouds
     prices: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
     quotas: dict[Cloud, dict[str, dict[str, Annotated[int, Field(ge=0)]]]] = Field(
-        default_factory=dict
+        default_factory=dict[Cloud, dict[str, dict[str, int]]]
     )
     pools: tuple[Pool, ...] = Field(min_length=1)
     storage: tuple[Storage, ...] = ()
@@ -163,7 +163,8 @@ class FleetSpec(_Strict):
 
 def known_buckets(catalog: Catalog, cloud: str | None = None) -> list[str]:
     """Every quota bucket the catalog's SKUs draw on (on-demand and spot)."""
-    return sorted({
+    regional = {AZURE_REGIONAL_BUCKET} if cloud in (None, "azure") else set[str]()
+    return sorted(regional | {
         bucket for sku in catalog.skus.values() if cloud in (None, sku.cloud)
         for bucket in (sku.quota_bucket, sku.spot_quota_bucket)
     })
@@ -392,8 +393,11 @@ def _value_at(data: object, loc: tuple[int | str, ...]) -> object:
     for part in loc:
         if isinstance(data, Mapping) and part in data:
             data = typing.cast(Mapping[object, object], data)[part]
-        elif isinstance(data, list | tuple) and isinstance(part, int) and part < len(data):
-            data = typing.cast(list[object], data)[part]
+        elif isinstance(data, list | tuple) and isinstance(part, int):
+            items = typing.cast(Sequence[object], data)
+            if part >= len(items):
+                return None
+            data = items[part]
         else:
             return None
     return data
@@ -442,7 +446,9 @@ def _problem_from_pydantic(error: Any, data: object) -> Problem:
     value = loc[-1] if "[key]" in error["loc"] else _value_at(data, loc)
     message: str = error["msg"]
     if kind == "literal_error":
-        expected = [a.strip().strip("'") for a in message.split("Input should be ")[-1].replace(" or ", ", ").split(",")]
+        # ctx['expected'] reads "'on-demand', 'spot' or 'reserved'"
+        listed = str(error.get("ctx", {}).get("expected", "")).replace(" or ", ", ")
+        expected = [a.strip().strip("'") for a in listed.split(",")]
         return Problem(
             _path(loc),
             f"got {value!r}{suggest(str(value), expected)}; allowed: {', '.join(expected)}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,14 @@ def read_yaml(path: Path) -> Any:
         raise SpecError([Problem(str(path), f"YAML error: {error}")]) from None
 
 
-def fleet_data(document: Any) -> Any:
+def fleet_data(document: object) -> object:
     """The fleet mapping from a stack document or a bare spec document."""
     if isinstance(document, dict) and "config" in document:
-        config: Any = document["config"]
+        config = typing.cast(dict[str, object], document)["config"]
         if not isinstance(config, dict) or CONFIG_KEY not in config:
             raise SpecError([Problem("config", f"stack file has no '{CONFIG_KEY}' key")])
-        return config[CONFIG_KEY]
-    return document
+        return typing.cast(dict[str, object], config)[CONFIG_KEY]
+    return typing.cast(object, document)
 
 
 def load_spec_file(path: Path) -> FleetSpec:

@@ -31,7 +31,8 @@ def test_sku_facts(cloud: str, sku: str, accelerator: str, gpus: int, vcpus: int
 
 def test_nd96isr_h100_v5_has_eight_gpus_not_the_sources_twelve() -> None:
     sku = CATALOG.sku("azure", "Standard_ND96isr_H100_v5")
-    assert sku is not None and sku.gpus == 8
+    assert sku is not None
+    assert sku.gpus == 8
     assert any("Standard_ND96isr_H100_v5: gpus=8" in c for c in CATALOG.corrections)
 
 

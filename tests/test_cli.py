@@ -48,13 +48,15 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path, capsys: pytest.Capture
     spec.write_text("name: llm\npools: [\n  - a: b\n")
     code, _, err = run(capsys, "plan", "--spec", str(spec))
     assert code == 2
-    assert f"{spec}:line 3" in err and "YAML syntax error" in err
+    assert f"{spec}:line 3" in err
+    assert "YAML syntax error" in err
 
 
 def test_unknown_stack_lists_the_stacks(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "plan", "--stack", "prod-us")
     assert code == 2
-    assert "no stack 'prod-us'" in err and "dev, prod-eu" in err
+    assert "no stack 'prod-us'" in err
+    assert "dev, prod-eu" in err
 
 
 def test_bad_command_line_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -85,7 +87,8 @@ def test_catalog_json_follows_the_contract(capsys: pytest.CaptureFixture[str]) -
     }
     assert set(catalog["regions"][0]) == {"cloud", "region", "country", "jurisdictions"}
     h100 = [o for o in catalog["offers"] if o["instance_type"] == "Standard_ND96isr_H100_v5"]
-    assert h100 and all(o["gpus"] == 8 and o["spot_price_usd_per_hour"] is None for o in h100)
+    assert h100
+    assert all(o["gpus"] == 8 and o["spot_price_usd_per_hour"] is None for o in h100)
     sweden = next(r for r in catalog["regions"] if r["region"] == "swedencentral")
     assert sweden == {"cloud": "azure", "region": "swedencentral", "country": "SE", "jurisdictions": ["EEA", "EU", "SE"]}
 
@@ -93,4 +96,6 @@ def test_catalog_json_follows_the_contract(capsys: pytest.CaptureFixture[str]) -
 def test_catalog_table_filters(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "catalog", "--accelerator", "H100", "--region", "eu-north-1")
     assert code == 0
-    assert "p5.48xlarge" in out and "58.8928" in out and "g6" not in out
+    assert "p5.48xlarge" in out
+    assert "58.8928" in out
+    assert "g6" not in out

@@ -111,7 +111,8 @@ def test_infeasible_plan_exits_1_with_what_to_change(tmp_path: Path, capsys: pyt
     }))
     assert main(["plan", "--spec", str(spec)]) == 1
     err = capsys.readouterr().err
-    assert "pool train needs 512 H100" in err and "raise L-417A185B in eu-north-1" in err
+    assert "pool train needs 512 H100" in err
+    assert "raise L-417A185B in eu-north-1" in err
     assert "Traceback" not in err
 
 
@@ -148,7 +149,8 @@ def test_growing_a_pool_adds_gpus_and_money_without_replacement(tmp_path: Path) 
     fleet = fleet_of("dev")
     fleet["pools"][0]["gpus"] = 8
     change = diff_documents(document("dev"), plan_fleet(fleet, tmp_path, "dev"))
-    assert change.count("replace") == 0 and change.count("remove") == 0
+    assert change.count("replace") == 0
+    assert change.count("remove") == 0
     assert sum(after for *_, after in change.gpus) == 8
     assert change.cost[0][2] > change.cost[0][1]
 
@@ -159,8 +161,10 @@ def test_adding_a_region_adds_resources_and_keeps_the_rest(tmp_path: Path) -> No
     fleet["pools"][0]["pin"] = {"aws/us-east-1": 1, "aws/us-west-2": 1}
     change = diff_documents(document("dev"), plan_fleet(fleet, tmp_path, "dev"))
     added = [c for c in change.resources if c.action == "add"]
-    assert added and all("us-west-2" in c.urn or c.type.startswith(("aws:", "pulumi:")) for c in added)
-    assert change.count("replace") == 0 and change.count("remove") == 0
+    assert added
+    assert all("us-west-2" in c.urn or c.type.startswith(("aws:", "pulumi:")) for c in added)
+    assert change.count("replace") == 0
+    assert change.count("remove") == 0
     assert ("infer", "aws", "us-west-2", 0, 1) in change.gpus
 
 
@@ -191,8 +195,11 @@ def test_pr_comment_covers_every_stack_and_fails_on_errors(tmp_path: Path) -> No
     (head / "prod-eu.json").write_text(stack_document("prod-eu"))
     text, code = build_comment(base, head)
     assert text.startswith(MARKER)
-    assert "stack <b>dev</b>" in text and "stack <b>prod-eu</b>" in text
-    assert code == 0 and "all mandatory policies pass" in text
+    assert "stack <b>dev</b>" in text
+    assert "stack <b>prod-eu</b>" in text
+    assert code == 0
+    assert "all mandatory policies pass" in text
     (head / "broken.error").write_text("gpufleet plan: invalid fleet spec")
     text, code = build_comment(base, head)
-    assert code == 1 and "stack **broken**: the plan failed" in text
+    assert code == 1
+    assert "stack **broken**: the plan failed" in text

@@ -30,9 +30,12 @@ def test_records_type_name_parent_provider_region_options_and_camelcase_inputs()
     assert bucket.parent == group.urn
     assert bucket.provider == provider.urn
     assert (bucket.cloud, bucket.region) == ("aws", "eu-north-1")
-    assert bucket.protect and bucket.retain_on_delete and bucket.custom
+    assert bucket.protect
+    assert bucket.retain_on_delete
+    assert bucket.custom
     assert bucket.inputs["bucketPrefix"] == "data-"
-    assert not group.custom and group.region is None
+    assert not group.custom
+    assert group.region is None
 
 
 def test_stack_outputs_keep_the_secret_mark() -> None:

@@ -18,11 +18,16 @@ CLOUDS: tuple[Cloud, ...] = get_args(Cloud)
 Capacity = Literal["on-demand", "spot", "reserved"]
 
 # The 27 EU member states (ISO 3166-1 alpha-2); the EEA adds Iceland, Liechtenstein and Norway.
-EU_COUNTRIES = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR IE IT LV LT LU MT NL PL PT RO SK SI ES SE HU".split()
-)
+EU_COUNTRIES = frozenset({
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT",
+    "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "HU",
+})
 EEA_COUNTRIES = EU_COUNTRIES | {"IS", "LI", "NO"}
 JURISDICTION_ALIASES = {"UK": "GB"}
+
+# Azure's "Total Regional vCPUs" quota: every non-spot VM draws on it as well as on its family
+# bucket; it limits placement only where the spec declares it.
+AZURE_REGIONAL_BUCKET = "cores"
 
 # GPUs that NVIDIA's MIG user guide lists as MIG-capable (A30 is not in the catalog).
 MIG_ACCELERATORS = frozenset({"A100", "A100-80GB", "H100", "H200", "B200", "B300"})
@@ -176,7 +181,7 @@ class Catalog:
 
 
 def _rows(name: str) -> Iterable[dict[str, str]]:
-    text = resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8")
+    text = resources.files(__name__).joinpath("data", name).read_text(encoding="utf-8")
     return csv.DictReader(text.splitlines())
 
 

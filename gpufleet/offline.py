@@ -114,8 +114,9 @@ def run_plan(source: SpecSource, previous: Path | None = None, progress: bool = 
 
 def plan_document(plan: FleetPlan, recording: Recording, verdicts: Sequence[PolicyVerdict]) -> dict[str, Any]:
     """The plan JSON (DESIGN.md contract, extended with solver, commitments and counts)."""
-    # registration order depends on thread scheduling; URN order is stable
-    resources = sorted((r for r in recording.resources if not r.is_provider), key=lambda r: r.urn)
+    # Providers stay in: their region and default tags are part of what a policy judges.
+    # Registration order depends on thread scheduling; URN order is stable.
+    resources = sorted(recording.resources, key=lambda r: r.urn)
     counts = Counter((r.cloud or "-", r.region or "-", r.type) for r in resources if r.custom)
     spend = {s.cloud: s for s in plan.cost.by_cloud}
     return {

@@ -203,3 +203,20 @@ def test_pr_comment_covers_every_stack_and_fails_on_errors(tmp_path: Path) -> No
     text, code = build_comment(base, head)
     assert code == 1
     assert "stack **broken**: the plan failed" in text
+
+
+def test_previous_plan_is_kept_and_named_in_the_solver_report(tmp_path: Path) -> None:
+    previous = tmp_path / "previous.json"
+    previous.write_text(stack_document("prod-eu"))
+    result = run_plan(SpecSource(stack="prod-eu"), previous=previous)
+    assert result.document["solver"]["kept_from_previous"] == sum(
+        p["nodes"] for pool in document("prod-eu")["pools"] for p in pool["placements"]
+    )
+    assert result.document["pools"] == document("prod-eu")["pools"]
+
+
+def test_a_bad_previous_plan_is_refused_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    previous = tmp_path / "previous.json"
+    previous.write_text("{not json")
+    assert main(["plan", "--stack", "dev", "--previous", str(previous)]) == 2
+    assert f"{previous}:line 1: not JSON" in capsys.readouterr().err

@@ -40,38 +40,15 @@ class GpuCluster(pulumi.ComponentResource):
         super().__init__("gpufleet:aws:GpuCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        cluster_role = aws.iam.Role(
-            decisions.bounded(f"{name}-cluster", decisions.AUTONAMED_MAX),
-            assume_role_policy=decisions.assume_role_policy(
-                "eks.amazonaws.com", ("sts:AssumeRole", "sts:TagSession")
-            ),
-            description=f"{args.cluster_name}: EKS control plane",
-            opts=child,
+        cluster_role, cluster_attachments = self._role(
+            f"{name}-cluster", "eks.amazonaws.com", policies=decisions.CLUSTER_POLICIES,
+            description=f"{args.cluster_name}: EKS control plane", region=args.region,
+            actions=("sts:AssumeRole", "sts:TagSession"),
         )
-        cluster_attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-cluster-{policy}",
-                role=cluster_role.name,
-                policy_arn=decisions.managed_policy_arn(args.region, policy),
-                opts=child,
-            )
-            for policy in decisions.CLUSTER_POLICIES
-        ]
-        node_role = aws.iam.Role(
-            decisions.bounded(f"{name}-node", decisions.AUTONAMED_MAX),
-            assume_role_policy=decisions.assume_role_policy("ec2.amazonaws.com"),
-            description=f"{args.cluster_name}: EKS worker nodes",
-            opts=child,
+        node_role, node_attachments = self._role(
+            f"{name}-node", "ec2.amazonaws.com", policies=decisions.NODE_POLICIES,
+            description=f"{args.cluster_name}: EKS worker nodes", region=args.region,
         )
-        node_attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}",
-                role=node_role.name,
-                policy_arn=decisions.managed_policy_arn(args.region, policy),
-                opts=child,
-            )
-            for policy in decisions.NODE_POLICIES
-        ]
 
         secrets_key = aws.kms.Key(
             f"{name}-secrets",
@@ -186,3 +163,26 @@ class GpuCluster(pulumi.ComponentResource):
                 "kubeconfig": self.kubeconfig,
             }
         )
+
+    def _role(
+        self, name: str, service: str, *, policies: Sequence[str], description: str, region: str,
+        actions: Sequence[str] = ("sts:AssumeRole",),
+    ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+        """A role that `service` assumes, with only the named AWS-managed policies attached."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            decisions.bounded(name, decisions.AUTONAMED_MAX),
+            assume_role_policy=decisions.assume_role_policy(service, actions),
+            description=description,
+            opts=child,
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{policy}",
+                role=role.name,
+                policy_arn=decisions.managed_policy_arn(region, policy),
+                opts=child,
+            )
+            for policy in policies
+        ]
+        return role, attachments

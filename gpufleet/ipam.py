@@ -63,16 +63,23 @@ def slot_block(supernet: Network, slot: int) -> Network:
     return ipaddress.IPv4Network((int(supernet.network_address) + slot * size, prefix))
 
 
+def supernet_problem(supernet: Network) -> str | None:
+    """Why a supernet cannot hold every region's slot, or None when it can."""
+    if supernet.prefixlen + SLOT_BITS <= SMALLEST_SLOT_PREFIX:
+        return None
+    need = SMALLEST_SLOT_PREFIX - SLOT_BITS
+    return (
+        f"{supernet} is too small: {SLOT_COUNT} region slots of at least "
+        f"/{SMALLEST_SLOT_PREFIX} need a /{need} or larger (e.g. 10.64.0.0/{need})"
+    )
+
+
 def allocate(spec: FleetSpec, regions: Sequence[tuple[Cloud, str]]) -> tuple[NetworkPlan, ...]:
     """CIDRs (and AKS pod ranges) for the used regions; SpecError names the field to change."""
     supernet = spec.network.supernet
-    if supernet.prefixlen + SLOT_BITS > SMALLEST_SLOT_PREFIX:
-        need = SMALLEST_SLOT_PREFIX - SLOT_BITS
-        raise SpecError([Problem(
-            "network.supernet",
-            f"{supernet} is too small: {SLOT_COUNT} region slots of at least "
-            f"/{SMALLEST_SLOT_PREFIX} need a /{need} or larger (e.g. 10.64.0.0/{need})",
-        )])
+    too_small = supernet_problem(supernet)
+    if too_small:
+        raise SpecError([Problem("network.supernet", too_small)])
     overrides = dict(spec.network.overrides)
     plans = [_network(supernet, overrides, c, r) for c, r in dict.fromkeys(regions)]
     _check_overlaps(plans, overrides)

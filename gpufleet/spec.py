@@ -224,6 +224,12 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     if not spec.clouds.configured():
         yield Problem("clouds", "no cloud configured; allowed: aws, azure (at least one)")
 
+    from gpufleet.ipam import supernet_problem  # ipam builds on the spec: import here, not above
+
+    too_small = supernet_problem(spec.network.supernet)
+    if too_small:
+        yield Problem("network.supernet", too_small)
+
     configured = set(spec.clouds.regions())
     for cloud in spec.clouds.configured():
         cloud_regions = getattr(spec.clouds, cloud).regions

@@ -188,3 +188,10 @@ def test_any_mutation_validates_or_raises_spec_error(data: st.DataObject) -> Non
         return
     assert found
     assert all(p.path and p.message for p in found)
+
+
+def test_a_supernet_too_small_for_the_address_plan_says_how_big_it_must_be() -> None:
+    assert problems(mutate("network.supernet", "10.0.0.0/16")) == [
+        "network.supernet: 10.0.0.0/16 is too small: 256 region slots of at least /20 need a /12 "
+        "or larger (e.g. 10.64.0.0/12)"
+    ]

@@ -220,3 +220,13 @@ def test_a_bad_previous_plan_is_refused_naming_the_file(tmp_path: Path, capsys: 
     previous.write_text("{not json")
     assert main(["plan", "--stack", "dev", "--previous", str(previous)]) == 2
     assert f"{previous}:line 1: not JSON" in capsys.readouterr().err
+
+
+def test_check_refuses_malformed_resources_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    resources, spec = tmp_path / "resources.json", tmp_path / "spec.yaml"
+    resources.write_text(json.dumps([{"type": "aws:s3/bucket:Bucket", "urn": "urn:x"}]))
+    spec.write_text(yaml.safe_dump({"config": {"gpufleet:fleet": fleet_of("dev")}}))
+    assert main(["check", "--resources", str(resources), "--spec", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "resources[0]" in err
+    assert "Traceback" not in err

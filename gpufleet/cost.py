@@ -3,12 +3,17 @@
 GPU nodes carry the catalog or price-book price chosen by placement. Everything else is a fixed
 list price in this module, each with the public page it reflects; they are US-East list prices
 (other regions differ by a few percent) and are meant for planning, not for invoicing.
+
+Every region that holds a placement also costs the same fixed amount per cloud (control plane,
+NAT gateways on AWS, system nodes): `region_fixed_usd`, which placement puts in its objective and
+budget row, so the planner and this estimate price a plan alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gpufleet import sizing
 from gpufleet.catalog import CLOUDS, Cloud
 from gpufleet.plan import CloudSpend, CostLine, CostSummary, NetworkPlan, Placement, StoragePlan
 from gpufleet.spec import FleetSpec
@@ -26,6 +31,18 @@ AKS_STANDARD_USD_PER_HOUR = 0.10
 # per region: the AWS network component creates exactly this many.
 AWS_NAT_USD_PER_HOUR = 0.045
 AWS_NAT_GATEWAYS_PER_REGION = 2
+# System nodes (sizes in gpufleet/sizing.py, the same values the components deploy), priced at
+# their minimum = initial size; the autoscaler may add nodes up to the pool's maximum.
+# https://aws.amazon.com/ec2/pricing/on-demand/ — m7i.large, Linux, on-demand, us-east-1: $0.1008
+# per hour. List price as of 2025, from memory: verify against the page.
+AWS_SYSTEM_USD_PER_HOUR = 0.1008
+# https://azure.microsoft.com/pricing/details/virtual-machines/linux/ — D4s v5, Linux, pay as you
+# go, East US: $0.192 per hour. List price as of 2025, from memory: verify against the page.
+AZURE_SYSTEM_USD_PER_HOUR = 0.192
+SYSTEM_NODES: dict[Cloud, tuple[str, int, float]] = {
+    "aws": (sizing.AWS_SYSTEM_INSTANCE_TYPE, sizing.AWS_SYSTEM_MIN_NODES, AWS_SYSTEM_USD_PER_HOUR),
+    "azure": (sizing.AZURE_SYSTEM_VM_SIZE, sizing.AZURE_SYSTEM_MIN_NODES, AZURE_SYSTEM_USD_PER_HOUR),
+}
 # https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month.
 # https://azure.microsoft.com/pricing/details/storage/blobs/ — Blob Storage hot tier, LRS, first
 # 50 TB/month: $0.0184 per GB-month. The first-tier rate is used for all volumes (larger volumes
@@ -43,6 +60,10 @@ CROSS_CLOUD_USD_PER_GB = 0.09
 EGRESS_READS_PER_MONTH = 1  # assumption: a pool reads its whole dataset once a month
 
 _CODE = "fixed rate in gpufleet/cost.py"
+_SYSTEM_PAGES: dict[Cloud, str] = {
+    "aws": "aws.amazon.com/ec2/pricing/on-demand",
+    "azure": "azure.microsoft.com/pricing/details/virtual-machines/linux",
+}
 
 
 def estimate(
@@ -54,7 +75,7 @@ def estimate(
     """Every monthly cost line, spend per cloud against its commitment, and the budget."""
     lines = [
         *(_node_line(p) for p in placements),
-        *(line for n in networks for line in _network_lines(n)),
+        *(line for n in networks for line in region_lines(n.cloud, n.region)),
         *(_storage_line(s) for s in storage),
         *_egress_lines(spec, placements, storage),
     ]
@@ -86,24 +107,44 @@ def _node_line(p: Placement) -> CostLine:
     )
 
 
-def _network_lines(n: NetworkPlan) -> list[CostLine]:
-    """The cluster control plane of every used region, and AWS's NAT gateways."""
-    if n.cloud == "aws":
+def region_lines(cloud: Cloud, region: str) -> list[CostLine]:
+    """The fixed cost of one region's infrastructure: control plane, AWS's NAT gateways and the
+    system nodes. The same for every region of a cloud (one list price per item)."""
+    kind, nodes, hourly = SYSTEM_NODES[cloud]
+    system = CostLine(
+        f"system nodes: {nodes} × {kind}", cloud, region, _monthly(nodes * hourly),
+        f"{_CODE}: ${hourly}/h per node, {nodes} nodes (the pool's minimum), list price as of "
+        f"2025, verify ({_SYSTEM_PAGES[cloud]})",
+    )
+    if cloud == "aws":
         nat = AWS_NAT_GATEWAYS_PER_REGION * AWS_NAT_USD_PER_HOUR
         return [
-            CostLine("EKS control plane", "aws", n.region, _monthly(EKS_CONTROL_PLANE_USD_PER_HOUR),
+            CostLine("EKS control plane", "aws", region, _monthly(EKS_CONTROL_PLANE_USD_PER_HOUR),
                      f"{_CODE}: ${EKS_CONTROL_PLANE_USD_PER_HOUR}/h (aws.amazon.com/eks/pricing)"),
-            CostLine(f"NAT gateways ({AWS_NAT_GATEWAYS_PER_REGION})", "aws", n.region,
+            CostLine(f"NAT gateways ({AWS_NAT_GATEWAYS_PER_REGION})", "aws", region,
                      _monthly(nat),
                      f"{_CODE}: ${AWS_NAT_USD_PER_HOUR}/h per gateway, hours only "
                      "(aws.amazon.com/vpc/pricing)"),
+            system,
         ]
     return [
-        CostLine("AKS control plane (Standard tier)", "azure", n.region,
+        CostLine("AKS control plane (Standard tier)", "azure", region,
                  _monthly(AKS_STANDARD_USD_PER_HOUR),
                  f"{_CODE}: ${AKS_STANDARD_USD_PER_HOUR}/h per cluster "
                  "(azure.microsoft.com/pricing/details/kubernetes-service)"),
+        system,
     ]
+
+
+def region_fixed_usd(cloud: Cloud) -> float:
+    """$/month of one region's infrastructure on this cloud: the sum of its `region_lines`."""
+    return round(sum(line.monthly_usd for line in region_lines(cloud, "")), 2)
+
+
+def storage_monthly_usd(cloud: Cloud, size_tib: float) -> float:
+    """$/month of one copy of a dataset of this size on this cloud."""
+    rate, _ = STORAGE_USD_PER_GB_MONTH[cloud]
+    return round(size_tib * GB_PER_TIB * rate, 2)
 
 
 def _storage_line(s: StoragePlan) -> CostLine:
@@ -112,7 +153,7 @@ def _storage_line(s: StoragePlan) -> CostLine:
         item=f"storage {s.name}: {s.size_tib:g} TiB {product}",
         cloud=s.cloud,
         region=s.region,
-        monthly_usd=round(s.size_tib * GB_PER_TIB * rate, 2),
+        monthly_usd=storage_monthly_usd(s.cloud, s.size_tib),
         source=f"{_CODE}: {product} ${rate}/GB-month, first-tier list price",
     )
 

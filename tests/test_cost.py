@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from gpufleet import sizing
 from gpufleet.catalog import Cloud
-from gpufleet.cost import AWS_NAT_GATEWAYS_PER_REGION, estimate
+from gpufleet.cost import AWS_NAT_GATEWAYS_PER_REGION, estimate, region_fixed_usd, region_lines
 from gpufleet.ipam import allocate
 from gpufleet.plan import Placement, StoragePlan, build_plan, colocated_storage
 from gpufleet.spec import FleetSpec, load_fleet
@@ -46,11 +47,14 @@ def test_every_line_by_hand() -> None:
         ("azure", "pool train: 1 × Standard_ND96isr_H100_v5 (on-demand)"): 64240.0,
         ("aws", "EKS control plane"): 73.0,                     # 0.10 × 730
         ("aws", f"NAT gateways ({AWS_NAT_GATEWAYS_PER_REGION})"): 65.7,  # 2 × 0.045 × 730
+        ("aws", "system nodes: 2 × m7i.large"): 147.17,         # 2 × 0.1008 × 730 = 147.168
         ("azure", "AKS control plane (Standard tier)"): 73.0,   # 0.10 × 730
+        ("azure", "system nodes: 2 × Standard_D4s_v5"): 280.32,  # 2 × 0.192 × 730
         ("aws", "storage datasets: 10 TiB S3 Standard"): 235.52,     # 10 × 1024 × 0.023
         ("azure", "storage datasets: 10 TiB Blob hot LRS"): 188.42,  # 10 × 1024 × 0.0184
     }
-    assert summary.monthly_usd == pytest.approx(137875.64)
+    # 73,000 + 64,240 + 73 + 65.7 + 147.17 + 73 + 280.32 + 235.52 + 188.42
+    assert summary.monthly_usd == pytest.approx(138303.13)
     assert all(li.source for li in summary.lines)
     assert summary.lines[0].source == "price book: test ($50/h × 730 h)"
 
@@ -58,11 +62,31 @@ def test_every_line_by_hand() -> None:
 def test_spend_per_cloud_against_commitment_and_budget() -> None:
     summary = priced(SPEC, PLACED, colocated_storage(SPEC, PLACED))
     aws, azure = summary.by_cloud
-    assert (aws.cloud, aws.monthly_usd, aws.commitment_usd) == ("aws", 73374.22, 1000.0)
-    assert (aws.burned_usd, aws.left_usd, aws.above_commitment_usd) == (1000.0, 0.0, 72374.22)
-    assert (azure.monthly_usd, azure.burned_usd) == (64501.42, 64501.42)
-    assert azure.left_usd == pytest.approx(35498.58)
+    # aws: 73,000 + 73 + 65.7 + 147.17 + 235.52; azure: 64,240 + 73 + 280.32 + 188.42
+    assert (aws.cloud, aws.monthly_usd, aws.commitment_usd) == ("aws", 73521.39, 1000.0)
+    assert (aws.burned_usd, aws.left_usd, aws.above_commitment_usd) == (1000.0, 0.0, 72521.39)
+    assert (azure.monthly_usd, azure.burned_usd) == (64781.74, 64781.74)
+    assert azure.left_usd == pytest.approx(35218.26)
     assert summary.budget_usd == 200000
+
+
+def test_a_regions_fixed_cost_is_the_sum_of_its_lines() -> None:
+    assert region_fixed_usd("aws") == 285.87    # EKS 73 + NAT 65.7 + system nodes 147.17
+    assert region_fixed_usd("azure") == 353.32  # AKS 73 + system nodes 280.32
+    for cloud in ("aws", "azure"):
+        lines = region_lines(cloud, "somewhere")
+        assert region_fixed_usd(cloud) == pytest.approx(sum(li.monthly_usd for li in lines))
+        assert all(li.region == "somewhere" and li.cloud == cloud for li in lines)
+        system = next(li for li in lines if li.item.startswith("system nodes"))
+        assert "list price as of 2025, verify" in system.source
+
+
+def test_system_nodes_are_priced_at_the_size_the_components_deploy() -> None:
+    # the components read the same constants (gpufleet/sizing.py); the cost lines name them
+    aws = {li.item for li in region_lines("aws", "r")}
+    azure = {li.item for li in region_lines("azure", "r")}
+    assert f"system nodes: {sizing.AWS_SYSTEM_MIN_NODES} × {sizing.AWS_SYSTEM_INSTANCE_TYPE}" in aws
+    assert f"system nodes: {sizing.AZURE_SYSTEM_MIN_NODES} × {sizing.AZURE_SYSTEM_VM_SIZE}" in azure
 
 
 def test_egress_when_a_pool_lands_where_its_dataset_has_no_copy() -> None:

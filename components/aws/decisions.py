@@ -29,9 +29,6 @@ NODE_GROUP_NAME_MAX = 63  # EKS: 1-63 characters
 CLUSTER_NAME_MAX = 100  # EKS: 1-100 characters
 AUTONAMED_MAX = 56  # logical names Pulumi autonames (+ '-' + 7 random chars) for 64-char limits
 BUCKET_LOGICAL_MAX = 55  # S3: 63 characters, minus Pulumi's 8-character random suffix
-SYSTEM_INSTANCE_TYPE = "m7i.large"
-SYSTEM_NODES = (2, 4)  # (min = desired, max): one per availability zone, room for one surge
-SYSTEM_ROOT_GIB = 50
 CORE_ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 CORE_ADDONS_AFTER_NODES = ("coredns",)
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator")

@@ -32,9 +32,6 @@ TAG_POOL = "gpufleet-pool"
 TAG_STORAGE = "gpufleet-storage"
 
 SYSTEM_POOL_NAME = "system"
-SYSTEM_VM_SIZE = "Standard_D4s_v5"
-SYSTEM_MIN_NODES = 2
-SYSTEM_MAX_NODES = 3
 
 # Cluster-internal service ranges, tried in order; the first that overlaps no address of the
 # fleet wins. AKS refuses 169.254/16, 172.30/16, 172.31/16 and 192.0.2/24, so none is listed.

@@ -9,7 +9,13 @@ optimum, so a tie-break can never trade away a dollar.
 
 Shares are fractions of the pool's requested GPUs (`min_share: {aws: 0.25}` on 512 GPUs means
 at least 128 on AWS), which keeps them linear and lets a pool's node count be bounded.
-The budget caps GPU spend only (clusters, NAT and storage are priced by `gpufleet.cost`).
+
+Spend is the whole plan's, as `gpufleet.cost` prices it: GPU nodes, plus for every region that
+holds nodes its fixed cost (`cost.region_fixed_usd`: control plane, NAT gateways, system nodes)
+and a copy of each storage entry co-located with a pool there. A binary per region (and per
+co-located storage and region) switches those on; so a region is opened only when it pays for
+itself, the budget caps the total that `gpufleet.cost` reports, and spend against commitments
+includes the fixed part. Egress is not modelled: storage is co-located, so it is always zero.
 """
 
 from __future__ import annotations
@@ -24,13 +30,13 @@ import numpy as np
 from highspy._core import _Highs as CoreHighs  # pyright: ignore[reportPrivateUsage]
 
 from gpufleet.catalog import AZURE_REGIONAL_BUCKET, CLOUDS, Capacity, Catalog, Cloud, Offer, Sku, price_key
+from gpufleet.cost import region_fixed_usd, storage_monthly_usd
 from gpufleet.errors import InfeasibleError
-from gpufleet.plan import Placement, QuotaUse, SolverReport
+from gpufleet.plan import Placement, QuotaUse, SolverReport, colocated_storage
 from gpufleet.spec import FleetSpec, Pool
 
 HOURS_PER_MONTH = 730
 TIME_LIMIT_SECONDS = 60.0
-BLEND = 1e-4  # weight of total spend against spend above commitments in level 2 (see _then_spend)
 MAX_FIXES_SHOWN = 3
 
 QuotaKey = tuple[Cloud, str, str]
@@ -144,10 +150,16 @@ def undominated(
     buckets, B's GPUs per node are k times A's, and k A nodes cost no more and use no more
     vCPUs than one B node (less money when k > 1): swapping every B node for k A nodes keeps
     every constraint (pins count nodes, so k > 1 needs a region without a pin) and costs no
-    more, so no optimum is lost. Where no bucket has a declared quota and the pool pins nothing
-    there, the region does not matter (shares are per cloud), so A may be in another region
-    of the cloud. Among equals the earlier candidate stays, as the tie-break would choose.
-    `keep` (previous placements) is never dropped, so stability can still keep them.
+    more, so no optimum is lost. The region's fixed costs do not change: it holds nodes before
+    and after, and the same pool's storage copies. Where no bucket has a declared quota and the
+    pool pins nothing there, quotas and pins do not tie B to its region (shares are per cloud),
+    so A may be in another region of the cloud if k A nodes cost less than one B node by more
+    than the most the swap can add: a region's fixed cost plus a copy of each storage entry
+    co-located with the pool (both the same in every region of a cloud). Then each swapped B
+    node saves more than that, and leaving B's region can only save more, so any plan using B
+    costs strictly more than one without it. Among equals in one region the earlier candidate
+    stays, as the tie-break would choose. `keep` (previous placements) is never dropped, so
+    stability can still keep them.
     """
     limits = declared_quotas(spec)
     rank = {c.key: i for i, c in enumerate(cands)}
@@ -161,30 +173,117 @@ def undominated(
         ).append(c)
     dominated: set[str] = set()
     for group in groups.values():
+        moving = _moving_cost(spec, group[0].pool, group[0].cloud)
         frontier: list[Candidate] = []
         for size in sorted({c.sku.gpus for c in group}):
-            fewest_vcpus = math.inf
-            same = [c for c in group if c.sku.gpus == size]
-            for c in sorted(same, key=lambda c: (c.monthly, c.sku.vcpus, rank[c.key])):
-                if c.sku.vcpus < fewest_vcpus:
-                    fewest_vcpus = c.sku.vcpus
+            same = sorted(
+                (c for c in group if c.sku.gpus == size),
+                key=lambda c: (c.monthly, c.sku.vcpus, rank[c.key]),
+            )
+            fewest_here: dict[str, int] = {}  # fewest vCPUs so far in each region
+            fewest_far = math.inf  # fewest vCPUs among offers cheaper by more than `moving`
+            cheaper = 0
+            for c in same:
+                while cheaper < len(same) and same[cheaper].monthly + moving < c.monthly:
+                    fewest_far = min(fewest_far, same[cheaper].sku.vcpus)
+                    cheaper += 1
+                best = min(fewest_here.get(c.region, math.inf), fewest_far)
+                if c.sku.vcpus < best:
                     frontier.append(c)
                 else:
                     dominated.add(c.key)
+                fewest_here[c.region] = min(fewest_here.get(c.region, c.sku.vcpus), c.sku.vcpus)
         for big in frontier:
             if big.place in big.pool.pin:
                 continue
             for small in frontier:
                 k = big.sku.gpus // small.sku.gpus
+                extra = 0.0 if small.region == big.region else moving
                 if (
                     k > 1 and big.sku.gpus % small.sku.gpus == 0
                     and small.place not in small.pool.pin
-                    and k * small.monthly < big.monthly and k * small.sku.vcpus <= big.sku.vcpus
+                    and k * small.monthly + extra < big.monthly
+                    and k * small.sku.vcpus <= big.sku.vcpus
                 ):
                     dominated.add(big.key)
                     break
+    dominated |= _beaten_by_unlimited(spec, [c for c in cands if c.key not in dominated], rank)
     dominated -= set(keep)
     return [c for c in cands if c.key not in dominated]
+
+
+def _beaten_by_unlimited(
+    spec: FleetSpec, cands: Sequence[Candidate], rank: Mapping[str, int]
+) -> set[str]:
+    """Offers that an offer without limits (no declared quota, no pin) beats outright.
+
+    Swapping B's nodes for k nodes of such an A frees quota where B was and draws on none, so
+    buckets and vCPUs do not matter; the same argument as in `undominated` does the rest: in
+    B's own region k A nodes must cost less (or as much, with A earlier in the fixed order),
+    in another region less by more than the moving cost. B must not be pinned.
+    """
+    limits = declared_quotas(spec)
+    free: dict[tuple[str, Cloud, int], list[Candidate]] = {}
+    for c in cands:
+        if c.place not in c.pool.pin and not any(
+            quota_key(c.cloud, c.region, b) in limits for b in c.buckets
+        ):
+            free.setdefault((c.pool.name, c.cloud, c.sku.gpus), []).append(c)
+    # per (pool, cloud): GPUs per node → the cheapest free offer of each region, cheapest first
+    cheapest: dict[tuple[str, Cloud], dict[int, list[Candidate]]] = {}
+    for (pool, cloud, size), group in free.items():
+        best: dict[str, Candidate] = {}
+        for c in sorted(group, key=lambda c: (c.monthly, rank[c.key])):
+            best.setdefault(c.region, c)
+        offers = sorted(best.values(), key=lambda c: (c.monthly, rank[c.key]))
+        cheapest.setdefault((pool, cloud), {})[size] = offers
+    return {
+        b.key for b in cands
+        if b.place not in b.pool.pin and any(
+            _beats(a, b, rank, _moving_cost(spec, b.pool, b.cloud))
+            for size, offers in cheapest.get((b.pool.name, b.cloud), {}).items()
+            if b.sku.gpus % size == 0
+            for a in offers
+        )
+    }
+
+
+def _beats(a: Candidate, b: Candidate, rank: Mapping[str, int], moving: float) -> bool:
+    """k nodes of `a` instead of each node of `b` cost less (see `_beaten_by_unlimited`)."""
+    k = b.sku.gpus // a.sku.gpus
+    if a.key == b.key:
+        return False
+    if a.region != b.region:
+        return k * a.monthly + moving < b.monthly
+    return k * a.monthly < b.monthly or (
+        k == 1 and a.monthly == b.monthly and rank[a.key] < rank[b.key]
+    )
+
+
+def _moving_cost(spec: FleetSpec, pool: Pool, cloud: Cloud) -> float:
+    """The most that moving a pool's nodes into another region of the cloud can add: the
+    region's fixed cost and a copy of every storage entry co-located with the pool."""
+    copies = sum(
+        storage_monthly_usd(cloud, entry.size_tib)
+        for entry in spec.storage if pool.name in entry.colocate_with
+    )
+    return region_fixed_usd(cloud) + copies
+
+
+def _most_nodes(
+    c: Candidate, limits: Mapping[QuotaKey, tuple[str, int]], elastic: set[QuotaKey], shares: bool
+) -> int:
+    """The most nodes any feasible plan puts on `c`: the pool's size (or pin), its declared
+    quotas (unless elastic) and its cloud's max share. The region binaries' links use these
+    bounds as their big-M (Σ nodes ≤ Σ bounds × open), so tighter is better."""
+    most = c.max_nodes
+    for bucket in c.buckets:
+        key = quota_key(c.cloud, c.region, bucket)
+        if key in limits and key not in elastic:
+            most = min(most, limits[key][1] // c.sku.vcpus)
+    if shares and c.cloud in c.pool.max_share:
+        most = min(most, int((c.pool.max_share[c.cloud] * c.pool.gpus + 1e-9) // c.sku.gpus))
+    return most
 
 
 # -- a small typed MILP builder over highspy --------------------------------------------------
@@ -319,7 +418,15 @@ class Formulation:
         self.cands = list(cands)
         self.milp = Milp()
         m = self.milp
-        self.x = [m.col(0.0, float(c.max_nodes), True) for c in self.cands]
+        limits = declared_quotas(spec) if quotas else {}
+        fixed_limits = {key for key in limits if key not in set(elastic)}
+        capped = {pool.name for pool in pools} if shares_and_pins else set[str]()
+        self.most = [_most_nodes(c, limits, set(elastic), c.pool.name in capped) for c in self.cands]
+        quota_linked = [
+            any(quota_key(c.cloud, c.region, b) in fixed_limits for b in c.buckets)
+            for c in self.cands
+        ]
+        self.x = [m.col(0.0, float(most), True) for most in self.most]
         self.short: dict[str, int] = {}
         for pool in pools:
             mine = [i for i, c in enumerate(self.cands) if c.pool.name == pool.name]
@@ -330,11 +437,14 @@ class Formulation:
             m.row(float(pool.gpus), math.inf, demand)
             if shares_and_pins:
                 self._shares_and_pins(pool, mine)
+        self.spend = {self.x[i]: c.monthly for i, c in enumerate(self.cands)}
+        self.fixed: dict[int, tuple[Cloud, float]] = {}
+        self.opened: dict[tuple[Cloud, str], int] = {}
+        self._fixed_costs(quota_linked)
         self.elastic: dict[QuotaKey, int] = {}
         if quotas:
             self._quotas(set(elastic))
         used: set[Cloud] = {c.cloud for c in self.cands}
-        self.spend = {self.x[i]: c.monthly for i, c in enumerate(self.cands)}
         self.excess: dict[int, float] = {}
         for cloud in CLOUDS:
             if cloud not in used:
@@ -344,11 +454,54 @@ class Formulation:
             self.excess[above] = 1.0
             # above >= spend_cloud - commitment
             row = {self.x[i]: c.monthly for i, c in enumerate(self.cands) if c.cloud == cloud}
+            row.update({col: usd for col, (where, usd) in self.fixed.items() if where == cloud})
             row[above] = -1.0
             m.row(-math.inf, commitment, row)
         self.budget_row: int | None = None
         if budget and spec.budget.monthly_usd is not None:
             self.budget_row = m.row(-math.inf, spec.budget.monthly_usd, self.spend)
+
+    def _fixed_costs(self, quota_linked: Sequence[bool]) -> None:
+        """A binary per region that holds a candidate, `open`, and one per (storage, region)
+        where a `colocate_with` pool has a candidate; each adds its monthly cost to the cloud's
+        spend and must be 1 for any node it covers to be placed.
+
+        A binary may be 1 with no node under it only at a cost, so at every optimum it is 1
+        exactly where the plan has nodes, which is where the cost model prices a cluster and a
+        storage copy. Regions without a candidate get no binary. Storage entries that co-locate
+        with the same pools share one binary (their costs add up).
+
+        The links: a declared quota row becomes vCPUs ≤ limit × open (see `_quotas`), which
+        covers every candidate drawing on it; the other candidates of a region share one row,
+        Σ nodes ≤ (Σ their most nodes) × open. On the 50-pool benchmark this solved faster and
+        more steadily than a row per candidate (x ≤ most × open), whose relaxation is tighter
+        but gives HiGHS far more rows to carry (measured; see benchmarks/placement.py).
+        """
+        regions: dict[tuple[Cloud, str], list[int]] = {}
+        for i, c in enumerate(self.cands):
+            regions.setdefault((c.cloud, c.region), []).append(i)
+        copies: dict[tuple[str, ...], list[float]] = {}
+        for entry in self.spec.storage:
+            copies.setdefault(tuple(sorted(set(entry.colocate_with))), []).append(entry.size_tib)
+        for (cloud, region), here in sorted(regions.items()):
+            unlinked = [i for i in here if not quota_linked[i]]
+            self.opened[(cloud, region)] = self._link(unlinked, cloud, region_fixed_usd(cloud))
+            for pools, sizes in sorted(copies.items()):
+                covered = [i for i in here if self.cands[i].pool.name in pools]
+                if covered:
+                    usd = sum(storage_monthly_usd(cloud, tib) for tib in sizes)
+                    self._link(covered, cloud, usd)
+
+    def _link(self, covered: list[int], cloud: Cloud, usd: float) -> int:
+        """A binary costing `usd` on `cloud`, 1 wherever a covered candidate has nodes."""
+        binary = self.milp.col(0.0, 1.0, True)
+        self.fixed[binary] = (cloud, usd)
+        self.spend[binary] = usd
+        if covered:
+            row = {self.x[i]: 1.0 for i in covered}
+            row[binary] = -float(sum(self.most[i] for i in covered))
+            self.milp.row(-math.inf, 0.0, row)
+        return binary
 
     def _shares_and_pins(self, pool: Pool, mine: list[int]) -> None:
         m = self.milp
@@ -372,10 +525,15 @@ class Formulation:
                     rows.setdefault(key, {})[self.x[i]] = float(c.sku.vcpus)
         for key in sorted(rows):
             row = rows[key]
+            limit = float(limits[key][1])
             if key in elastic:  # a variable raise of this quota, for diagnosis
                 self.elastic[key] = self.milp.col(0.0, math.inf, True)
                 row[self.elastic[key]] = -1.0
-            self.milp.row(-math.inf, float(limits[key][1]), row)
+                self.milp.row(-math.inf, limit, row)
+            else:  # vCPUs ≤ limit × open: the quota, and the region's link for these nodes
+                cloud, region, _ = key
+                row[self.opened[(cloud, region)]] = -limit
+                self.milp.row(-math.inf, 0.0, row)
 
     def tie_break(self) -> dict[int, float]:
         """Among equal-cost plans prefer earlier candidates in (pool, cloud, region, SKU) order."""
@@ -435,30 +593,42 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     nodes = form.nodes(solved)
     kept = sum(min(nodes[i], kept_previous.get(c.key, 0)) for i, c in enumerate(cands))
     placements = tuple(_placement(c, n) for c, n in zip(cands, nodes, strict=True) if n > 0)
-    objective = sum(p.monthly_usd for p in placements)
+    objective = sum(usd for _, usd in _spend_items(spec, placements))
     return PlacementResult(placements, run.report(objective, kept), tuple(skipped))
+
+
+def spend_by_cloud(spec: FleetSpec, placements: Sequence[Placement]) -> dict[Cloud, float]:
+    """$/month per cloud as the MILP counts it: GPU nodes as priced in each placement,
+    `region_fixed_usd` per region that holds a placement, and a storage copy per region where a
+    `colocate_with` pool lands. This is `gpufleet.cost.estimate`'s total per cloud: its only
+    other lines are egress, which is zero because storage is co-located by construction."""
+    spend: dict[Cloud, float] = {}
+    for cloud, usd in _spend_items(spec, placements):
+        spend[cloud] = spend.get(cloud, 0.0) + usd
+    return {cloud: round(usd, 2) for cloud, usd in spend.items()}
+
+
+def _spend_items(spec: FleetSpec, placements: Sequence[Placement]) -> list[tuple[Cloud, float]]:
+    places: set[tuple[Cloud, str]] = {(p.cloud, p.region) for p in placements}
+    return [
+        *((p.cloud, p.monthly_usd) for p in placements),
+        *((cloud, region_fixed_usd(cloud)) for cloud, _ in sorted(places)),
+        *((s.cloud, storage_monthly_usd(s.cloud, s.size_tib))
+          for s in colocated_storage(spec, placements)),
+    ]
 
 
 def _then_spend(spec: FleetSpec, form: Formulation, run: _Run, first: Solved) -> Solved:
     """Level 2: the least total spend among plans with `first`'s (optimal) spend above commitments.
 
-    Solved as min excess + BLEND × spend, started from `first`. When that optimum keeps first's
-    excess, no plan with that excess spends less by more than HiGHS's proof tolerance (1e-6)
-    divided by BLEND, i.e. a cent; and it avoids holding the excess with a row, which HiGHS
-    takes seconds to search when a cloud's spend sits near its commitment. Should the blend
-    trade excess for spend, the row-held solve decides. Without commitments excess is spend.
-    Returns the solution with `objective` = total spend.
+    Solved with the excess held at its optimum by a row, started from `first`. (A blended
+    objective, excess + 1e-4 × spend, used to be faster; with the region binaries it is several
+    times slower than the held row on the 50-pool benchmark.) Without commitments excess is
+    spend and `first` is already the answer. Returns the solution with `objective` = total spend.
     """
     if not any(v > 0 for v in spec.budget.commitments.values()):
         return replace(first, objective=form.value(first, form.spend))
-    blend = dict(form.excess)
-    for col, value in form.spend.items():
-        blend[col] = blend.get(col, 0.0) + BLEND * value
-    blended = run.solve(form.milp, blend, first.values)
-    held = first.objective + _slack(first.objective)
-    if blended.feasible and form.value(blended, form.excess) <= held:
-        return replace(blended, objective=form.value(blended, form.spend))
-    form.milp.row(-math.inf, held, form.excess)
+    form.milp.row(-math.inf, first.objective + _slack(first.objective), form.excess)
     return run.solve(form.milp, form.spend, first.values)
 
 
@@ -502,6 +672,9 @@ def _tie_break(form: Formulation, run: _Run, solved: Solved) -> Solved:
     solved; then Σ rank × nodes is minimised. Equal totals built from different prices
     (2 × $5 against 1 × $10) are not compared: HiGHS's deterministic search settles those.
     Holding the cost with a row instead makes an exact knapsack that takes HiGHS seconds.
+    Fixed costs are held the same way: a region's or a storage copy's cost is the same in every
+    region of a cloud, so at most as many binaries of each (cloud, cost) may be 1 as are now;
+    nodes may move to another region only where that opens nothing new at a price.
     """
     classes: dict[tuple[str, Cloud, int, float], dict[int, float]] = {}
     for i, c in enumerate(form.cands):
@@ -509,6 +682,11 @@ def _tie_break(form: Formulation, run: _Run, solved: Solved) -> Solved:
     for cols in classes.values():
         nodes = float(sum(solved.values[col] for col in cols))
         form.milp.row(nodes, nodes, cols)
+    fixed: dict[tuple[Cloud, float], dict[int, float]] = {}
+    for col, key in form.fixed.items():
+        fixed.setdefault(key, {})[col] = 1.0
+    for cols in fixed.values():
+        form.milp.row(-math.inf, float(sum(solved.values[col] for col in cols)), cols)
     return run.solve(form.milp, form.tie_break(), solved.values)
 
 
@@ -545,11 +723,13 @@ def diagnose(
     if not joint.milp.solve(joint.spend).feasible:
         return _coupling_problem(spec, cands)
     cheapest = joint.milp.solve(joint.spend)
+    fixed = joint.value(cheapest, {col: usd for col, (_, usd) in joint.fixed.items()})
     budget = spec.budget.monthly_usd or 0.0
     return (
-        f"cheapest placement costs ${cheapest.objective:,.0f}/month, above the budget "
-        f"${budget:,.0f} by ${cheapest.objective - budget:,.0f}: raise budget.monthly_usd, "
-        "use spot capacity, or ask for fewer GPUs"
+        f"cheapest placement costs ${cheapest.objective:,.0f}/month (GPU nodes "
+        f"${cheapest.objective - fixed:,.0f}, clusters, NAT gateways, system nodes and storage "
+        f"${fixed:,.0f}), above the budget ${budget:,.0f} by ${cheapest.objective - budget:,.0f}: "
+        "raise budget.monthly_usd, use spot capacity, or ask for fewer GPUs"
     )
 
 
@@ -756,11 +936,14 @@ def greedy_place(spec: FleetSpec, catalog: Catalog) -> tuple[Placement, ...] | N
     """Baseline as launch-time tools do it: each pool in turn takes the cheapest $/GPU offers left.
 
     Pins are placed first, then each min share from its cloud's cheapest offers, then the rest
-    from the cheapest offers within max shares. Quotas are consumed pool by pool; commitments
-    and the budget are ignored. None when a pool cannot be placed this way.
+    from the cheapest offers within max shares. An offer in a region no pool uses yet is charged
+    the region's fixed cost (and the copies of storage co-located with the pool) on top of its
+    nodes, so greedy too opens a region only when that is cheaper per GPU. Quotas are consumed
+    pool by pool; commitments and the budget are ignored. None when a pool cannot be placed
+    this way. `spend_by_cloud` prices the result as the MILP's plans are priced.
     """
     cands, _ = candidates(spec, catalog)
-    greedy = _Greedy({key: limit for key, (_, limit) in declared_quotas(spec).items()})
+    greedy = _Greedy(spec, {key: limit for key, (_, limit) in declared_quotas(spec).items()})
     for pool in spec.pools:
         mine = sorted(
             (c for c in cands if c.pool.name == pool.name),
@@ -775,11 +958,13 @@ def greedy_place(spec: FleetSpec, catalog: Catalog) -> tuple[Placement, ...] | N
 
 @dataclass
 class _Greedy:
+    spec: FleetSpec
     room: dict[QuotaKey, int]
     chosen: dict[str, tuple[Candidate, int]] = field(
         default_factory=dict[str, tuple[Candidate, int]]
     )
     per_cloud: dict[str, int] = field(default_factory=dict[str, int])
+    pools_at: dict[str, set[str]] = field(default_factory=dict[str, set[str]])  # place → pools
 
     def place_pool(self, pool: Pool, mine: list[Candidate]) -> bool:
         self.per_cloud = {}
@@ -805,17 +990,34 @@ class _Greedy:
             if key in self.room:
                 self.room[key] -= nodes * c.sku.vcpus
         self.chosen[c.key] = (c, self.chosen.get(c.key, (c, 0))[1] + nodes)
+        self.pools_at.setdefault(c.place, set()).add(c.pool.name)
         self.per_cloud[c.cloud] = self.per_cloud.get(c.cloud, 0) + nodes * c.sku.gpus
 
+    def opening(self, c: Candidate) -> float:
+        """What taking nodes of `c` adds besides the nodes: a new region, new storage copies."""
+        there = self.pools_at.get(c.place, set())
+        usd = 0.0 if there else region_fixed_usd(c.cloud)
+        for entry in self.spec.storage:
+            if c.pool.name in entry.colocate_with and not there & set(entry.colocate_with):
+                usd += storage_monthly_usd(c.cloud, entry.size_tib)
+        return usd
+
     def fill(self, pool: Pool, options: list[Candidate], need: int) -> int:
-        for c in options:
-            if need <= 0:
+        """Take the offer of least $/GPU, fixed costs included, until `need` GPUs are placed."""
+        while need > 0:
+            best: tuple[float, int, Candidate, int] | None = None
+            for i, c in enumerate(options):
+                cap = pool.max_share.get(c.cloud, 1.0) * pool.gpus - self.per_cloud.get(c.cloud, 0)
+                nodes = min(
+                    math.ceil(need / c.sku.gpus), self.quota_nodes(c), int(cap + 1e-9) // c.sku.gpus
+                )
+                if nodes > 0:
+                    per_gpu = (nodes * c.monthly + self.opening(c)) / (nodes * c.sku.gpus)
+                    if best is None or (per_gpu, i) < best[:2]:
+                        best = (per_gpu, i, c, nodes)
+            if best is None:
                 break
-            cap = pool.max_share.get(c.cloud, 1.0) * pool.gpus - self.per_cloud.get(c.cloud, 0)
-            nodes = min(
-                math.ceil(need / c.sku.gpus), self.quota_nodes(c), int(cap + 1e-9) // c.sku.gpus
-            )
-            if nodes > 0:
-                self.take(c, nodes)
-                need -= nodes * c.sku.gpus
+            _, _, c, nodes = best
+            self.take(c, nodes)
+            need -= nodes * c.sku.gpus
         return need

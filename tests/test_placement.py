@@ -3,6 +3,9 @@
 Prices come from the price book so the arithmetic is plain: an 8-GPU H100 node costs
 $10/h in aws/us-east-1 (7,300 $/month), $12/h in aws/us-west-2 (8,760) and $11/h in
 azure/eastus (8,030). p5.48xlarge has 192 vCPUs, Standard_ND96isr_H100_v5 has 96.
+Every region that holds nodes adds its fixed cost (gpufleet.cost.region_fixed_usd): AWS
+285.87 $/month (EKS 73 + NAT 65.7 + system nodes 147.17), Azure 353.32 (AKS 73 + system nodes
+280.32); these tests' fleets have no storage unless they say so.
 """
 
 from __future__ import annotations
@@ -13,12 +16,20 @@ from typing import Any
 import pytest
 
 from gpufleet.errors import InfeasibleError, SpecError
-from gpufleet.placement import greedy_place, place, quota_use
-from gpufleet.plan import Placement
+from gpufleet.placement import (
+    candidates,
+    greedy_place,
+    place,
+    quota_use,
+    spend_by_cloud,
+    undominated,
+)
+from gpufleet.plan import Placement, build_plan
 from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.specfile import load_stack
 
 EAST, WEST, AZURE = 7300.0, 8760.0, 8030.0
+AWS_REGION, AZURE_REGION = 285.87, 353.32  # fixed $/month of a region that holds nodes
 
 
 def fleet(pools: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -66,28 +77,31 @@ def test_cheapest_offer_is_taken_and_the_solver_proves_it_optimal() -> None:
     assert where(result) == {"train/aws/us-east-1": 2}
     assert result.solver.status == "Optimal"
     assert result.solver.optimality_gap == 0.0
-    assert result.solver.objective_usd == 2 * EAST
+    assert result.solver.objective_usd == 2 * EAST + AWS_REGION  # 14,600 + 285.87
     assert result.placements[0].monthly_usd == 2 * EAST
     assert result.placements[0].price_source == "price book: aws/us-east-1/p5.48xlarge"
 
 
 def test_pools_sharing_a_quota_are_placed_together_better_than_greedy() -> None:
     # us-east-1 holds 2 p5 nodes (384 vCPUs). 'serve' may only use AWS; 'train' comes first.
-    # Greedy gives train us-east-1 and pushes serve to us-west-2: 2*7300 + 2*8760 = 32,120.
-    # Optimal: train on Azure, serve in us-east-1: 2*8030 + 2*7300 = 30,660.
+    # Greedy gives train us-east-1 and pushes serve to us-west-2: 2*7300 + 2*8760 = 32,120
+    # + two AWS regions 571.74 = 32,691.74.
+    # Optimal: train on Azure, serve in us-east-1: 2*8030 + 2*7300 = 30,660 + 285.87 + 353.32
+    # = 31,299.19 (splitting train instead, 1 us-east-1 + 1 Azure, opens us-west-2 for serve).
     data = fleet(
         [h100("train"), h100("serve", max_share={"azure": 0.0})],
         quotas={"aws": {"us-east-1": {"L-417A185B": 384}}},
     )
     spec, result = solve(data)
     assert where(result) == {"train/azure/eastus": 2, "serve/aws/us-east-1": 2}
-    assert result.solver.objective_usd == 2 * AZURE + 2 * EAST
+    assert result.solver.objective_usd == pytest.approx(2 * AZURE + 2 * EAST + AWS_REGION + AZURE_REGION)
     greedy = greedy_place(spec, spec.catalog())
     assert greedy is not None
     assert {f"{p.pool}/{p.region}": p.nodes for p in greedy} == {
         "train/us-east-1": 2, "serve/us-west-2": 2,
     }
     assert sum(p.monthly_usd for p in greedy) == 2 * EAST + 2 * WEST
+    assert spend_by_cloud(spec, greedy) == {"aws": pytest.approx(2 * EAST + 2 * WEST + 2 * AWS_REGION)}
 
 
 def test_a_commitment_moves_spend_to_the_committed_cloud() -> None:
@@ -111,7 +125,8 @@ def test_among_plans_within_commitments_the_cheapest_wins() -> None:
 def test_min_share_forces_gpus_onto_a_dearer_cloud() -> None:
     _, result = solve(fleet([h100(gpus=32, min_share={"azure": 0.5})]))
     assert where(result) == {"train/aws/us-east-1": 2, "train/azure/eastus": 2}
-    assert result.solver.objective_usd == 2 * EAST + 2 * AZURE
+    # 14,600 + 16,060 + 285.87 + 353.32
+    assert result.solver.objective_usd == pytest.approx(2 * EAST + 2 * AZURE + AWS_REGION + AZURE_REGION)
 
 
 def test_max_share_caps_a_cloud() -> None:
@@ -120,9 +135,11 @@ def test_max_share_caps_a_cloud() -> None:
 
 
 def test_pin_fixes_the_nodes_in_its_region_and_placement_does_the_rest() -> None:
+    # The second node: us-east-1 7,300 + 285.87 to open it = 7,585.87 beats a second us-west-2
+    # node (8,760, region already open) and Azure (8,030 + 353.32).
     _, result = solve(fleet([h100(pin={"aws/us-west-2": 1})]))
     assert where(result) == {"train/aws/us-west-2": 1, "train/aws/us-east-1": 1}
-    assert result.solver.objective_usd == WEST + EAST
+    assert result.solver.objective_usd == pytest.approx(WEST + EAST + 2 * AWS_REGION)
 
 
 def test_spot_and_on_demand_draw_on_separate_buckets() -> None:
@@ -175,8 +192,9 @@ def test_a_region_outside_the_jurisdictions_is_refused_by_the_spec() -> None:
 
 def test_budget_below_the_cheapest_placement_says_by_how_much() -> None:
     message = infeasible(fleet([h100()], budget={"monthly_usd": 10000}))
-    assert message == (
-        "cheapest placement costs $14,600/month, above the budget $10,000 by $4,600: raise "
+    assert message == (  # 2 × 7,300 + 285.87 for us-east-1
+        "cheapest placement costs $14,886/month (GPU nodes $14,600, clusters, NAT gateways, "
+        "system nodes and storage $286), above the budget $10,000 by $4,886: raise "
         "budget.monthly_usd, use spot capacity, or ask for fewer GPUs"
     )
 
@@ -281,10 +299,30 @@ def test_stability_with_commitments_keeps_previous_nodes() -> None:
 
 
 def test_stability_keeps_part_of_a_pool_that_grows() -> None:
+    # Both AWS regions are open anyway for 'serve' (pinned in each), so for train only node
+    # prices differ: 1 kept in us-west-2 + 1 new in us-east-1 = 7,336.50 + 7,300 = 14,636.50
+    # is within 1 % of the optimum (2 in us-east-1, 14,600; whole plan 31,231.74 with serve's
+    # 7,300 + 8,760 and 2 × 285.87), and keeps the one previous node.
+    previous = solve(fleet([h100(gpus=8)], clouds={"aws": {"regions": ["us-west-2"]}}))[1]
+    serve = h100("serve", pin={"aws/us-east-1": 1, "aws/us-west-2": 1})
+    near = fleet([h100(gpus=16), serve], prices={"aws/us-west-2/p5.48xlarge": 10.05})
+    _, result = solve(near, previous.placements)
+    assert where(result) == {
+        "train/aws/us-west-2": 1, "train/aws/us-east-1": 1,
+        "serve/aws/us-east-1": 1, "serve/aws/us-west-2": 1,
+    }
+    assert result.solver.kept_from_previous == 1
+
+
+def test_a_pool_that_grows_stays_in_its_region_rather_than_open_another() -> None:
+    # Keeping the previous node and adding one in us-west-2: 2 × 7,336.50 + 285.87 = 14,958.87,
+    # within 1 % of the optimum (2 in us-east-1: 14,600 + 285.87 = 14,885.87; limit 15,034.73).
+    # Splitting (7,336.50 + 7,300 + 2 × 285.87 = 15,208.24) would open a second region for
+    # $36.50 of price difference, which is beyond the tolerance.
     previous = solve(fleet([h100(gpus=8)], clouds={"aws": {"regions": ["us-west-2"]}}))[1]
     near = fleet([h100(gpus=16)], prices={"aws/us-west-2/p5.48xlarge": 10.05})
     _, result = solve(near, previous.placements)
-    assert where(result) == {"train/aws/us-west-2": 1, "train/aws/us-east-1": 1}
+    assert where(result) == {"train/aws/us-west-2": 2}
     assert result.solver.kept_from_previous == 1
 
 
@@ -300,3 +338,105 @@ def test_sample_stacks_place_optimally() -> None:
         placed = {pool.name: sum(p.gpus for p in result.placements if p.pool == pool.name)
                   for pool in spec.pools}
         assert all(placed[pool.name] >= pool.gpus for pool in spec.pools)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod-eu"])
+def test_the_objective_is_the_cost_models_total(stack: str) -> None:
+    # Egress is the only cost line placement does not model; storage is co-located, so it is 0.
+    plan = build_plan(load_stack(stack), stack)
+    assert not [li for li in plan.cost.lines if li.item.startswith("egress")]
+    assert plan.solver.objective_usd == plan.cost.monthly_usd
+    assert spend_by_cloud(plan.spec, plan.placements) == {
+        s.cloud: s.monthly_usd for s in plan.cost.by_cloud
+    }
+
+
+AWS_ONLY = {"aws": {"regions": ["us-east-1", "us-west-2"]}}
+
+
+def tune(nodes: int) -> dict[str, Any]:
+    return {"name": "tune", "accelerator": "A100", "gpus": 8 * nodes, "gpus_per_node": 8}
+
+
+def test_a_region_is_opened_only_when_it_pays_for_itself() -> None:
+    # 'train' (2 p5) is cheapest in us-east-1, which is therefore open. 'tune' (p4d, 8 GPUs a
+    # node) costs $5/h there (3,650/month) and $4.85/h in us-west-2 (3,540.50): 109.50 a node
+    # less, against 285.87 for opening us-west-2.
+    prices = {"aws/us-east-1/p4d.24xlarge": 5.0, "aws/us-west-2/p4d.24xlarge": 4.85}
+    data = fleet([h100(), tune(2)], clouds=AWS_ONLY, prices=prices)
+    spec, result = solve(data)
+    # 2 nodes save 219 < 285.87: tune stays in us-east-1; 14,600 + 7,300 + 285.87
+    assert where(result) == {"train/aws/us-east-1": 2, "tune/aws/us-east-1": 2}
+    assert result.solver.objective_usd == pytest.approx(2 * EAST + 2 * 3650 + AWS_REGION)
+    greedy = greedy_place(spec, spec.catalog())  # greedy charges the opening too
+    assert greedy is not None
+    assert {p.region for p in greedy} == {"us-east-1"}
+    # 3 nodes save 328.50 > 285.87: tune moves; 14,600 + 3 × 3,540.50 + 2 × 285.87
+    spec, result = solve(fleet([h100(), tune(3)], clouds=AWS_ONLY, prices=prices))
+    assert where(result) == {"train/aws/us-east-1": 2, "tune/aws/us-west-2": 3}
+    assert result.solver.objective_usd == pytest.approx(2 * EAST + 3 * 3540.5 + 2 * AWS_REGION)
+    greedy = greedy_place(spec, spec.catalog())
+    assert greedy is not None
+    assert {p.pool: p.region for p in greedy}["tune"] == "us-west-2"
+
+
+def test_an_offer_cheaper_by_less_than_a_region_is_not_pruned() -> None:
+    # With one node, p4d in us-west-2 at $4.85 loses to us-east-1 at $5 (open for train) by
+    # 285.87 - 109.50; pruning it as dominated by us-east-1 (or the reverse) would be wrong in
+    # either plan, so both offers stay candidates.
+    prices = {"aws/us-east-1/p4d.24xlarge": 5.0, "aws/us-west-2/p4d.24xlarge": 4.85}
+    spec = load_fleet(fleet([h100(), tune(1)], clouds=AWS_ONLY, prices=prices))
+    cands, _ = candidates(spec, spec.catalog())
+    kept = {c.key for c in undominated(spec, cands)}
+    assert {"tune/aws/us-east-1/p4d.24xlarge", "tune/aws/us-west-2/p4d.24xlarge"} <= kept
+
+
+def test_a_storage_copy_counts_where_its_pools_land() -> None:
+    # us-east-1 holds one p5 (192 vCPUs). Without storage, 1 east + 1 west = 7,300 + 8,760 +
+    # 2 × 285.87 = 16,631.74 beats 2 west = 17,520 + 285.87 = 17,805.87. A 100 TiB dataset
+    # co-located with train costs 2,355.20 a copy (100 × 1024 × $0.023): the split then costs
+    # 16,631.74 + 2 × 2,355.20 = 21,342.14, all in us-west-2 17,805.87 + 2,355.20 = 20,161.07.
+    quotas = {"aws": {"us-east-1": {"L-417A185B": 192}}}
+    _, bare = solve(fleet([h100()], clouds=AWS_ONLY, quotas=quotas))
+    assert where(bare) == {"train/aws/us-east-1": 1, "train/aws/us-west-2": 1}
+    storage = [{"name": "datasets", "size_tib": 100, "colocate_with": ["train"]}]
+    spec = load_fleet(fleet([h100()], clouds=AWS_ONLY, quotas=quotas, storage=storage))
+    plan = build_plan(spec, "test")
+    assert {f"{p.pool}/{p.region}": p.nodes for p in plan.placements} == {"train/us-west-2": 2}
+    assert plan.solver.objective_usd == pytest.approx(2 * WEST + AWS_REGION + 2355.2)
+    assert plan.solver.objective_usd == plan.cost.monthly_usd
+
+
+def test_storage_is_priced_only_where_its_own_pools_land() -> None:
+    # 'serve' (pinned in us-east-1) has no dataset; 'train' (pinned in us-west-2) has one: one
+    # copy, in us-west-2. 7,300 + 8,760 + 2 × 285.87 + 2,355.20 = 18,987.94.
+    pools = [h100("serve", gpus=8, pin={"aws/us-east-1": 1}),
+             h100("train", gpus=8, pin={"aws/us-west-2": 1})]
+    storage = [{"name": "datasets", "size_tib": 100, "colocate_with": ["train"]}]
+    plan = build_plan(load_fleet(fleet(pools, clouds=AWS_ONLY, storage=storage)), "test")
+    assert [(s.name, s.region) for s in plan.storage] == [("datasets", "us-west-2")]
+    assert plan.solver.objective_usd == pytest.approx(EAST + WEST + 2 * AWS_REGION + 2355.2)
+    assert plan.solver.objective_usd == plan.cost.monthly_usd
+
+
+def test_ties_between_regions_still_break_by_the_fixed_order() -> None:
+    # Equal prices in both AWS regions, two pools: both go to the earlier region (one region
+    # open, not two), whatever order the spec lists the regions in.
+    data = fleet([h100("aa", gpus=8), h100("bb", gpus=8)], clouds=AWS_ONLY,
+                 prices={"aws/us-west-2/p5.48xlarge": 10.0})
+    _, first = solve(data)
+    assert where(first) == {"aa/aws/us-east-1": 1, "bb/aws/us-east-1": 1}
+    reordered = copy.deepcopy(data)
+    reordered["clouds"]["aws"]["regions"] = ["us-west-2", "us-east-1"]
+    assert solve(reordered)[1].placements == first.placements
+
+
+def test_the_tie_break_does_not_open_a_region_to_reach_an_earlier_offer() -> None:
+    # 'tune' (p4d) is priced $4.85/h in us-west-2 against the catalog's $21.96 in us-east-1, so
+    # us-west-2 is open. 'train' costs $10/h in both regions: its earlier offer, in us-east-1,
+    # would open a second region (+285.87), so it stays in us-west-2 with tune.
+    data = fleet([h100(gpus=8), tune(1)], clouds=AWS_ONLY,
+                 prices={"aws/us-west-2/p5.48xlarge": 10.0, "aws/us-west-2/p4d.24xlarge": 4.85})
+    _, result = solve(data)
+    assert where(result) == {"train/aws/us-west-2": 1, "tune/aws/us-west-2": 1}
+    assert result.solver.objective_usd == pytest.approx(EAST + 3540.5 + AWS_REGION)

@@ -462,25 +462,19 @@ class Formulation:
             self.budget_row = m.row(-math.inf, spec.budget.monthly_usd, self.spend)
 
     def _fixed_costs(self, quota_linked: Sequence[bool]) -> None:
-        """A binary per region that holds a candidate, `open`, and one per (storage, region)
-        where a `colocate_with` pool has a candidate; each adds its monthly cost to the cloud's
-        spend and must be 1 for any node it covers to be placed.
+        """A binary per region with a candidate, and per (storage, region) where a
+        `colocate_with` pool has one: it adds its cost to the cloud's spend and must be 1 for
+        the nodes it covers. Being 1 without nodes only costs, so at an optimum the binaries
+        are 1 exactly where the cost model prices a cluster or a storage copy.
 
-        A binary may be 1 with no node under it only at a cost, so at every optimum it is 1
-        exactly where the plan has nodes, which is where the cost model prices a cluster and a
-        storage copy. Regions without a candidate get no binary. Storage entries that co-locate
-        with the same pools share one binary (their costs add up).
-
-        The links: a declared quota row becomes vCPUs ≤ limit × open (see `_quotas`), which
-        covers every candidate drawing on it; the other candidates of a region share one row,
-        Σ nodes ≤ (Σ their most nodes) × open. On the 50-pool benchmark this solved faster and
-        more steadily than a row per candidate (x ≤ most × open), whose relaxation is tighter
-        but gives HiGHS far more rows to carry (measured; see benchmarks/placement.py).
+        Links: a declared quota row reads vCPUs ≤ limit × open (`_quotas`); a region's other
+        candidates share Σ nodes ≤ (Σ their bounds) × open. On the 50-pool benchmark that
+        solved faster and more steadily than a row per candidate (x ≤ bound × open).
         """
         regions: dict[tuple[Cloud, str], list[int]] = {}
         for i, c in enumerate(self.cands):
             regions.setdefault((c.cloud, c.region), []).append(i)
-        copies: dict[tuple[str, ...], list[float]] = {}
+        copies: dict[tuple[str, ...], list[float]] = {}  # same pools → one binary, costs add
         for entry in self.spec.storage:
             copies.setdefault(tuple(sorted(set(entry.colocate_with))), []).append(entry.size_tib)
         for (cloud, region), here in sorted(regions.items()):

@@ -64,12 +64,6 @@ def test_a_budget_that_covers_the_whole_plan_passes_placement_and_gpu_budget(
     assert verdict.passed, verdict.violations
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gpufleet/policy/budget.py does not price the system node pools yet (m7i.large node "
-    "group, Standard_D4s_v5 system agent pool: gpufleet.cost.region_lines / SYSTEM_NODES), so it "
-    "accepts budgets up to $427.49/month per AWS + Azure region pair below the planned cost",
-)
 @pytest.mark.parametrize("stack", STACKS)
 def test_gpu_budget_refuses_what_placement_refuses(stack: str, tmp_path: Path) -> None:
     total, _ = totals(stack)

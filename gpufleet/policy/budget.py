@@ -22,6 +22,7 @@ from gpufleet.cost import (
     GB_PER_TIB,
     HOURS_PER_MONTH,
     STORAGE_USD_PER_GB_MONTH,
+    SYSTEM_NODES,
 )
 from gpufleet.policy.config import (
     COMMITMENT_BURN,
@@ -31,9 +32,14 @@ from gpufleet.policy.config import (
     effective_config,
 )
 from gpufleet.policy.gpu import gpu_pools
-from gpufleet.policy.props import catalog, get, mapping, number, region_of, text
+from gpufleet.policy.props import catalog, get, items, mapping, number, region_of, text
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
+EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+# The system pools' VM sizes and $/hour, as the plan prices them (at their minimum size).
+SYSTEM_PRICES: dict[tuple[str, str], float] = {
+    (cloud, kind): hourly for cloud, (kind, _, hourly) in SYSTEM_NODES.items()
+}
 AKS_CLUSTER = "azure-native:containerservice:ManagedCluster"
 AWS_NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 STORAGE_TYPES: dict[str, Cloud] = {
@@ -116,7 +122,34 @@ def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> 
         item = _fixed_item(resource, sizes)
         if item is not None:
             result.items.append(item)
+        result.items.extend(_system_items(resource))
     return result
+
+
+def _system_items(resource: PolicyResource) -> list[CostItem]:
+    """Non-GPU system nodes (EKS system node group, AKS system agent pool) at their minimum
+    size, the size the plan prices them at; other general-purpose sizes are not priced."""
+    where = region_of(resource.resource_type, resource.props, resource.provider) or "?"
+    if resource.resource_type == EKS_NODE_GROUP:
+        kinds = [text(k) for k in items(get(resource.props, "instanceTypes"))]
+        nodes = number(get(resource.props, "scalingConfig", "minSize"))
+        pools = [("aws", kinds[0] if len(kinds) == 1 else None, nodes)]
+    elif resource.resource_type == AKS_CLUSTER:
+        pools = [
+            ("azure", text(get(p, "vmSize")), number(get(p, "minCount")) or number(get(p, "count")))
+            for p in items(get(resource.props, "agentPoolProfiles"))
+        ]
+    else:
+        return []
+    found: list[CostItem] = []
+    for cloud, kind, nodes in pools:
+        hourly = SYSTEM_PRICES.get((cloud, kind or ""))
+        if hourly is not None and nodes:
+            found.append(CostItem(
+                f"system nodes {resource.name} ({nodes:g} × {kind}) in {cloud}/{where}", cloud,
+                round(nodes * hourly * HOURS_PER_MONTH, 2), resource.urn,
+            ))
+    return found
 
 
 def _fixed_item(resource: PolicyResource, sizes: Mapping[str, Any]) -> CostItem | None:

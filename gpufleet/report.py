@@ -76,6 +76,10 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         for cloud, amount in cost["by_cloud"].items()
     ]
     spend.append(("total", usd(cost["monthly_usd"]), "", "", "", f"budget {usd(cost['budget_usd'])}"))
+    lines: list[Row] = [
+        (line["item"], line["cloud"], line["region"], usd(line["monthly_usd"]), line["source"])
+        for line in cost["lines"]
+    ]
     quota: list[Row] = [
         (q["cloud"], q["region"], q["bucket"], str(q["used_vcpus"]),
          "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"]),
@@ -95,6 +99,7 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         ("Networks", ("cloud", "region", "CIDR", "pod CIDR"), networks),
         ("Storage", ("name", "cloud", "region", "TiB", "protected"), storage),
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
+        ("Where each price comes from", ("item", "cloud", "region", "$/month", "source"), lines),
         ("Quota headroom (vCPUs)", ("cloud", "region", "bucket", "used", "limit", "headroom"), quota),
         ("Policies", ("policy", "enforcement", "verdict"), policies),
         ("Resources", ("cloud", "region", "type", "count"), counts),

@@ -38,7 +38,7 @@ AZURE_REGIONS = ["eastus", "eastus2", "westus", "westus2", "westus3", "southcent
                  "centralus", "northcentralus"]
 
 
-def large_fleet(pools: int = 26) -> dict[str, Any]:
+def large_fleet(pools: int = 28) -> dict[str, Any]:
     """A fleet whose pools are pinned across 12 regions of both clouds (1,000+ resources); the
     planner places the unpinned half of each pool."""
     regions = [f"aws/{r}" for r in AWS_REGIONS] + [f"azure/{r}" for r in AZURE_REGIONS]

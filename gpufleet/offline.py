@@ -18,11 +18,11 @@ from typing import Any
 
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, GpufleetError, Problem, SpecError
 from gpufleet.plan import PLAN_VERSION, FleetPlan
-from gpufleet.planjson import placement_json, previous_placements, read_document
+from gpufleet.planjson import placement_json, read_document
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import Recording, record_program
-from gpufleet.spec import FleetSpec, load_fleet
-from gpufleet.specfile import CONFIG_KEY, fleet_data, read_yaml, stack_path
+from gpufleet.spec import FleetSpec
+from gpufleet.specfile import CONFIG_KEY, existing_stack_path, read_fleet, stack_path
 
 PROGRESS_AFTER_SECONDS = 1.0
 
@@ -47,20 +47,15 @@ class OfflinePlan:
         return EXIT_POLICY if mandatory_failed(self.verdicts) else EXIT_OK
 
 
-def load_source(source: SpecSource) -> tuple[FleetSpec, str, Any]:
+def load_source(source: SpecSource) -> tuple[FleetSpec, str, object]:
     """(validated spec, stack name, raw fleet mapping); errors name the file and field."""
-    path = stack_path(source.stack) if source.stack else source.spec
-    if path is None:
+    if source.stack:
+        path = existing_stack_path(source.stack)
+    elif source.spec is not None:
+        path = source.spec
+    else:
         raise SpecError([Problem("--stack/--spec", "give a stack name or a spec file")])
-    if source.stack and not path.exists():
-        from gpufleet.specfile import available_stacks
-
-        raise SpecError([Problem("--stack", f"no stack '{source.stack}'; stacks: {', '.join(available_stacks())}")])
-    data = fleet_data(read_yaml(path))
-    try:
-        spec = load_fleet(data)
-    except SpecError as error:
-        raise SpecError(error.problems, source=str(path)) from None
+    spec, data = read_fleet(path)
     name = source.stack or path.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
     return spec, name, data
 
@@ -97,8 +92,7 @@ def run_plan(source: SpecSource, previous: Path | None = None, progress: bool = 
     spec, stack, data = load_source(source)
     config: dict[str, Any] = {CONFIG_KEY: data}
     if previous is not None:
-        previous_placements(str(previous))  # fail early, with the file named, on a bad plan file
-        config["gpufleet:previousPlan"] = str(previous)
+        config["gpufleet:previousPlan"] = str(previous)  # the program reads it, as under pulumi up
     with _progress(f"planning {stack}", progress):
         try:
             recording = record_program(stack, config)

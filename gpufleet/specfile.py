@@ -49,16 +49,27 @@ def fleet_data(document: object) -> object:
     return typing.cast(object, document)
 
 
-def load_spec_file(path: Path) -> FleetSpec:
+def read_fleet(path: Path) -> tuple[FleetSpec, object]:
+    """The validated spec in a file and the raw fleet mapping; errors name the file."""
+    data = fleet_data(read_yaml(path))
     try:
-        return load_fleet(fleet_data(read_yaml(path)))
+        return load_fleet(data), data
     except SpecError as error:
         raise SpecError(error.problems, source=str(path)) from None
 
 
-def load_stack(stack: str, root: Path = PROJECT_ROOT) -> FleetSpec:
+def load_spec_file(path: Path) -> FleetSpec:
+    return read_fleet(path)[0]
+
+
+def existing_stack_path(stack: str, root: Path = PROJECT_ROOT) -> Path:
+    """stacks/Pulumi.<stack>.yaml, or an error that lists the stacks there are."""
     path = stack_path(stack, root)
     if not path.exists():
         known = ", ".join(available_stacks(root)) or "none"
         raise SpecError([Problem("--stack", f"no stack '{stack}' ({path} is missing); stacks: {known}")])
-    return load_spec_file(path)
+    return path
+
+
+def load_stack(stack: str, root: Path = PROJECT_ROOT) -> FleetSpec:
+    return load_spec_file(existing_stack_path(stack, root))

@@ -93,7 +93,8 @@ def estimate(
     )
 
 
-def _monthly(usd_per_hour: float) -> float:
+def monthly(usd_per_hour: float) -> float:
+    """$/month of a $/hour rate, to the cent (DESIGN.md: monthly = hourly × 730)."""
     return round(usd_per_hour * HOURS_PER_MONTH, 2)
 
 
@@ -112,24 +113,24 @@ def region_lines(cloud: Cloud, region: str) -> list[CostLine]:
     system nodes. The same for every region of a cloud (one list price per item)."""
     kind, nodes, hourly = SYSTEM_NODES[cloud]
     system = CostLine(
-        f"system nodes: {nodes} × {kind}", cloud, region, _monthly(nodes * hourly),
+        f"system nodes: {nodes} × {kind}", cloud, region, monthly(nodes * hourly),
         f"{_CODE}: ${hourly}/h per node, {nodes} nodes (the pool's minimum), list price as of "
         f"2025, verify ({_SYSTEM_PAGES[cloud]})",
     )
     if cloud == "aws":
         nat = AWS_NAT_GATEWAYS_PER_REGION * AWS_NAT_USD_PER_HOUR
         return [
-            CostLine("EKS control plane", "aws", region, _monthly(EKS_CONTROL_PLANE_USD_PER_HOUR),
+            CostLine("EKS control plane", "aws", region, monthly(EKS_CONTROL_PLANE_USD_PER_HOUR),
                      f"{_CODE}: ${EKS_CONTROL_PLANE_USD_PER_HOUR}/h (aws.amazon.com/eks/pricing)"),
             CostLine(f"NAT gateways ({AWS_NAT_GATEWAYS_PER_REGION})", "aws", region,
-                     _monthly(nat),
+                     monthly(nat),
                      f"{_CODE}: ${AWS_NAT_USD_PER_HOUR}/h per gateway, hours only "
                      "(aws.amazon.com/vpc/pricing)"),
             system,
         ]
     return [
         CostLine("AKS control plane (Standard tier)", "azure", region,
-                 _monthly(AKS_STANDARD_USD_PER_HOUR),
+                 monthly(AKS_STANDARD_USD_PER_HOUR),
                  f"{_CODE}: ${AKS_STANDARD_USD_PER_HOUR}/h per cluster "
                  "(azure.microsoft.com/pricing/details/kubernetes-service)"),
         system,

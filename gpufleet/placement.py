@@ -30,12 +30,11 @@ import numpy as np
 from highspy._core import _Highs as CoreHighs  # pyright: ignore[reportPrivateUsage]
 
 from gpufleet.catalog import AZURE_REGIONAL_BUCKET, CLOUDS, Capacity, Catalog, Cloud, Offer, Sku, price_key
-from gpufleet.cost import region_fixed_usd, storage_monthly_usd
+from gpufleet.cost import HOURS_PER_MONTH, region_fixed_usd, storage_monthly_usd
 from gpufleet.errors import InfeasibleError
 from gpufleet.plan import Placement, QuotaUse, SolverReport, colocated_storage
 from gpufleet.spec import FleetSpec, Pool
 
-HOURS_PER_MONTH = 730
 TIME_LIMIT_SECONDS = 60.0
 MAX_FIXES_SHOWN = 3
 

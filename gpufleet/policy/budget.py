@@ -20,9 +20,9 @@ from gpufleet.cost import (
     AWS_NAT_USD_PER_HOUR,
     EKS_CONTROL_PLANE_USD_PER_HOUR,
     GB_PER_TIB,
-    HOURS_PER_MONTH,
     STORAGE_USD_PER_GB_MONTH,
     SYSTEM_NODES,
+    monthly,
 )
 from gpufleet.policy.config import (
     COMMITMENT_BURN,
@@ -77,10 +77,6 @@ def usd(amount: float) -> str:
     return f"${amount:,.0f}"
 
 
-def _monthly(usd_per_hour: float) -> float:
-    return round(usd_per_hour * HOURS_PER_MONTH, 2)
-
-
 STORAGE_TAGS = ("gpufleet:storage", "gpufleet-storage")
 
 
@@ -116,7 +112,7 @@ def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> 
             continue
         result.items.append(CostItem(
             f"{pool.label()} {capacity} in {pool.cloud}/{pool.region}", pool.cloud,
-            round(pool.nodes * hourly * HOURS_PER_MONTH, 2), pool.urn,
+            monthly(pool.nodes * hourly), pool.urn,
         ))
     for resource in resources:
         item = _fixed_item(resource, sizes)
@@ -147,7 +143,7 @@ def _system_items(resource: PolicyResource) -> list[CostItem]:
         if hourly is not None and nodes:
             found.append(CostItem(
                 f"system nodes {resource.name} ({nodes:g} × {kind}) in {cloud}/{where}", cloud,
-                round(nodes * hourly * HOURS_PER_MONTH, 2), resource.urn,
+                monthly(nodes * hourly), resource.urn,
             ))
     return found
 
@@ -157,14 +153,14 @@ def _fixed_item(resource: PolicyResource, sizes: Mapping[str, Any]) -> CostItem 
     kind = resource.resource_type
     if kind == EKS_CLUSTER:
         return CostItem(f"EKS cluster {resource.name} in aws/{where}", "aws",
-                        _monthly(EKS_CONTROL_PLANE_USD_PER_HOUR), resource.urn)
+                        monthly(EKS_CONTROL_PLANE_USD_PER_HOUR), resource.urn)
     if kind == AKS_CLUSTER:
         free = text(get(resource.props, "sku", "tier")) == "Free"
         return CostItem(f"AKS cluster {resource.name} in azure/{where}", "azure",
-                        0.0 if free else _monthly(AKS_STANDARD_USD_PER_HOUR), resource.urn)
+                        0.0 if free else monthly(AKS_STANDARD_USD_PER_HOUR), resource.urn)
     if kind == AWS_NAT_GATEWAY:
         return CostItem(f"NAT gateway {resource.name} in aws/{where}", "aws",
-                        _monthly(AWS_NAT_USD_PER_HOUR), resource.urn)
+                        monthly(AWS_NAT_USD_PER_HOUR), resource.urn)
     if kind in STORAGE_TYPES:
         cloud = STORAGE_TYPES[kind]
         entry = _storage_entry(resource, sizes)

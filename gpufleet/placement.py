@@ -26,6 +26,7 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import highspy
 import numpy as np
@@ -70,11 +71,11 @@ class Candidate:
     def region(self) -> str:
         return self.offer.region
 
-    @property
+    @cached_property
     def place(self) -> str:
         return f"{self.cloud}/{self.region}"
 
-    @property
+    @cached_property
     def key(self) -> str:
         return f"{self.pool.name}/{self.offer.key}"
 
@@ -82,7 +83,7 @@ class Candidate:
     def monthly(self) -> float:
         return self.hourly * HOURS_PER_MONTH
 
-    @property
+    @cached_property
     def buckets(self) -> tuple[str, ...]:
         return buckets_for(self.sku, self.pool.capacity)
 
@@ -376,10 +377,11 @@ class Milp:
     ) -> Solved:
         """Minimise `objective`; the optimum is proven (relative gap 0) unless time runs out.
 
-        RENS, a sub-MIP heuristic, is off: on the 50-pool benchmark it cost more time than its
-        solutions saved (spend above commitments: 1.7 s instead of 2.2-2.9 s over four seeds).
+        The RENS and RINS sub-MIP heuristics are off: on the 50-pool benchmark they cost more
+        time than their solutions saved (spend above commitments: 1.6 s instead of 2.2-2.9 s).
         `proving`: the start is a previous level's optimum and likely still optimal, so the
-        search heuristics are off and the time goes to the proof (total spend: 0.8 s, not 2 s).
+        other search heuristics are off too and the time goes to the proof (total spend: 0.8 s,
+        not 2 s).
         """
         n = len(self.lower)
         if n == 0:  # HiGHS calls a model without columns "Empty"; decide it here
@@ -393,10 +395,9 @@ class Milp:
         h.setOptionValue("time_limit", TIME_LIMIT_SECONDS)
         h.setOptionValue("threads", 1)
         h.setOptionValue("random_seed", 0)
-        h.setOptionValue("mip_heuristic_run_rens", False)
-        if proving:
-            for heuristic in ("rins", "root_reduced_cost", "feasibility_jump"):
-                h.setOptionValue(f"mip_heuristic_run_{heuristic}", False)
+        off = ("rens", "rins", *(("root_reduced_cost", "feasibility_jump") if proving else ()))
+        for heuristic in off:
+            h.setOptionValue(f"mip_heuristic_run_{heuristic}", False)
         cost = np.zeros(n)
         for col, value in objective.items():
             cost[col] = value
@@ -496,8 +497,11 @@ class Formulation:
         self.x = [m.col(0.0, float(most), True) for most in self.most]
         self.short: dict[str, int] = {}
         self.split: dict[tuple[str, Cloud, int], int] = {}  # (member, cloud, GPUs per node) → column
+        by_pool: dict[str, list[int]] = {}
+        for i, c in enumerate(self.cands):
+            by_pool.setdefault(c.pool.name, []).append(i)
         for pool in pools:
-            mine = [i for i, c in enumerate(self.cands) if c.pool.name == pool.name]
+            mine = by_pool.get(pool.name, [])
             if len(self.members[pool.name]) == 1:
                 terms = [
                     _Term(self.x[i], self.cands[i].cloud, self.cands[i].place, self.cands[i].sku.gpus)

@@ -26,7 +26,6 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 
 import highspy
 import numpy as np
@@ -53,11 +52,29 @@ class PlacementResult:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One offer a pool may use: the SKU in a region at the price for the pool's capacity."""
+    """One offer a pool may use: the SKU in a region at the price for the pool's capacity.
+
+    The derived facts are computed once: dominance pruning and the model read them thousands
+    of times on large fleets.
+    """
 
     pool: Pool
     offer: Offer
     hourly: float
+    place: str = field(init=False, compare=False, repr=False)
+    key: str = field(init=False, compare=False, repr=False)
+    monthly: float = field(init=False, compare=False, repr=False)
+    buckets: tuple[str, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        derived = {
+            "place": f"{self.offer.cloud}/{self.offer.region}",
+            "key": f"{self.pool.name}/{self.offer.key}",
+            "monthly": self.hourly * HOURS_PER_MONTH,
+            "buckets": buckets_for(self.offer.sku, self.pool.capacity),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     @property
     def sku(self) -> Sku:
@@ -70,22 +87,6 @@ class Candidate:
     @property
     def region(self) -> str:
         return self.offer.region
-
-    @cached_property
-    def place(self) -> str:
-        return f"{self.cloud}/{self.region}"
-
-    @cached_property
-    def key(self) -> str:
-        return f"{self.pool.name}/{self.offer.key}"
-
-    @property
-    def monthly(self) -> float:
-        return self.hourly * HOURS_PER_MONTH
-
-    @cached_property
-    def buckets(self) -> tuple[str, ...]:
-        return buckets_for(self.sku, self.pool.capacity)
 
     @property
     def max_nodes(self) -> int:
@@ -721,10 +722,7 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     """The optimal placement of every pool; InfeasibleError says what to change if there is none."""
     cands, skipped = candidates(spec, catalog)
     cands = undominated(spec, cands, (p.key for p in previous))
-    groups = {group[0].name: group for group in interchangeable(spec, cands)}
-    form = Formulation(
-        spec, [c for c in cands if c.pool.name in groups], [g[0] for g in groups.values()], groups=groups
-    )
+    form = cost_model(spec, cands)
     run = _Run()
     first = run.solve(form.milp, form.excess, None)
     if not first.feasible:
@@ -732,7 +730,7 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
             raise InfeasibleError(f"HiGHS stopped ({first.status}) before it found any placement")
         raise InfeasibleError(diagnose(spec, catalog, cands, skipped))
     cheapest = _then_spend(spec, form, run, first)
-    if len(groups) < len(spec.pools):  # the tie-break and stability move each pool's own nodes
+    if len(form.members) < len(spec.pools):  # the tie-break and stability need each pool's nodes
         split = form.nodes_by_key(cheapest)
         form = Formulation(spec, cands, spec.pools)
         cheapest = replace(cheapest, values=form.solution_for(split))
@@ -749,6 +747,13 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     placements = tuple(_placement(c, n) for c, n in zip(cands, nodes, strict=True) if n > 0)
     objective = sum(usd for _, usd in _spend_items(spec, placements))
     return PlacementResult(placements, run.report(objective, kept), tuple(skipped))
+
+
+def cost_model(spec: FleetSpec, cands: Sequence[Candidate]) -> Formulation:
+    """The model the cost levels are solved on: interchangeable pools grouped."""
+    groups = {group[0].name: group for group in interchangeable(spec, cands)}
+    leaders = [group[0] for group in groups.values()]
+    return Formulation(spec, [c for c in cands if c.pool.name in groups], leaders, groups=groups)
 
 
 def spend_by_cloud(spec: FleetSpec, placements: Sequence[Placement]) -> dict[Cloud, float]:

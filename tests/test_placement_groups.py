@@ -135,3 +135,18 @@ def test_grouping_reaches_the_per_pool_models_optimum(
         assert sum(p.gpus for p in mine) >= pool.gpus
         for cloud, share in pool.min_share.items():
             assert sum(p.gpus for p in mine if p.cloud == cloud) >= share * pool.gpus - 1e-9
+
+
+def test_grouped_pools_keep_their_previous_nodes() -> None:
+    """Stability works per pool even when the cost levels placed the pools as one group."""
+    pools = [t4("pa", 8, min_share={"azure": 0.25}), t4("pb", 16, min_share={"azure": 0.25})]
+    spec = fleet(pools)
+    assert grouped_names(spec) == [["pa", "pb"]]
+    previous = place(spec, spec.catalog()).placements
+    again = place(spec, spec.catalog(), previous)
+    assert again.placements == previous
+    assert again.solver.kept_from_previous == sum(p.nodes for p in previous)
+    grown = fleet([pools[0], {**pools[1], "gpus": 24}])
+    result = place(grown, grown.catalog(), previous)
+    mine = {p.key: p.nodes for p in result.placements}
+    assert all(mine.get(p.key, 0) >= p.nodes for p in previous if p.pool == "pa")

@@ -152,7 +152,7 @@ def instances() -> list[tuple[str, FleetSpec]]:
     catalog = load_catalog()
     everywhere: dict[Cloud, list[str]] = {c: all_regions(catalog, c) for c in ("aws", "azure")}
     small: dict[Cloud, list[str]] = {"aws": ["us-east-1", "us-west-2"], "azure": ["eastus", "westus3"]}
-    return [
+    made = [  # in this order: each draws on the same random sequence
         generated("small: 4 regions × 3 pools, quotas", rng, small, 3,
                   {"aws": 100_000, "azure": 150_000}),
         generated("all regions × 10 pools", rng, everywhere, 10),
@@ -160,9 +160,24 @@ def instances() -> list[tuple[str, FleetSpec]]:
                   {"aws": 250_000, "azure": 300_000}),
         generated("all regions × 50 pools, quotas + shares", rng, everywhere, 50,
                   {"aws": 2_500_000, "azure": 3_500_000}),
+    ]
+    largest_name, largest = made[-1]
+    return [
+        *made,
+        # The same fleet with commitments below what each cloud spends anyway, and with none:
+        # the largest instance's Azure commitment is just above Azure's cheapest spend, so
+        # placement must fill it almost exactly, which is what makes that instance hard.
+        (largest_name + ", commitments below spend", with_commitments(largest, {"aws": 2_000_000, "azure": 2_000_000})),
+        (largest_name + ", no commitments", with_commitments(largest, {})),
         ("stack dev", load_stack("dev")),
         ("stack prod-eu", load_stack("prod-eu")),
     ]
+
+
+def with_commitments(spec: FleetSpec, commitments: dict[str, float]) -> FleetSpec:
+    data = spec.model_dump(mode="json", exclude_none=True)
+    data["budget"] = {"commitments": commitments}
+    return load_fleet(data)
 
 
 def above_commitment(spec: FleetSpec, placements: tuple[Placement, ...]) -> float:

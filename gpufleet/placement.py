@@ -365,6 +365,10 @@ class Milp:
         self.rows.append((lower, upper, {c: v for c, v in coefs.items() if v != 0.0}))
         return len(self.rows) - 1
 
+    def relaxed(self) -> Milp:
+        """A copy without integrality: its LP relaxation."""
+        return Milp(list(self.lower), list(self.upper), [False] * len(self.lower), list(self.rows))
+
     def set_upper(self, row: int, upper: float) -> None:
         lower, _, coefs = self.rows[row]
         self.rows[row] = (lower, upper, coefs)
@@ -528,14 +532,18 @@ class Formulation:
             above = m.col(0.0, math.inf)
             self.excess[above] = 1.0
             self.above[cloud] = above
-            # above >= spend_cloud - commitment
-            row = {self.x[i]: c.monthly for i, c in enumerate(self.cands) if c.cloud == cloud}
-            row.update({col: usd for col, (where, usd) in self.fixed.items() if where == cloud})
+            row = self.spend_row(cloud)  # above >= spend_cloud - commitment
             row[above] = -1.0
             m.row(-math.inf, commitment, row)
         self.budget_row: int | None = None
         if budget and spec.budget.monthly_usd is not None:
             self.budget_row = m.row(-math.inf, spec.budget.monthly_usd, self.spend)
+
+    def spend_row(self, cloud: Cloud) -> dict[int, float]:
+        """The cloud's monthly spend: its GPU nodes and the fixed costs of what it opens."""
+        row = {self.x[i]: c.monthly for i, c in enumerate(self.cands) if c.cloud == cloud}
+        row.update({col: usd for col, (where, usd) in self.fixed.items() if where == cloud})
+        return row
 
     def _fixed_costs(self, quota_linked: Sequence[bool]) -> None:
         """A binary per region with a candidate, and per (storage, region) where a
@@ -680,8 +688,7 @@ class Formulation:
         for binary, covered in self.covers.items():
             values[binary] = 1.0 if any(values[self.x[i]] > 0 for i in covered) else 0.0
         for cloud, above in self.above.items():
-            spend = sum(c.monthly * values[self.x[i]] for i, c in enumerate(self.cands) if c.cloud == cloud)
-            spend += sum(usd * values[col] for col, (where, usd) in self.fixed.items() if where == cloud)
+            spend = sum(usd * values[col] for col, usd in self.spend_row(cloud).items())
             values[above] = max(0.0, spend - self.spec.budget.commitments.get(cloud, 0.0))
         return values
 
@@ -780,15 +787,42 @@ def _spend_items(spec: FleetSpec, placements: Sequence[Placement]) -> list[tuple
 def _then_spend(spec: FleetSpec, form: Formulation, run: _Run, first: Solved) -> Solved:
     """Level 2: the least total spend among plans with `first`'s (optimal) spend above commitments.
 
-    Solved with the excess held at its optimum by a row, started from `first`. (A blended
-    objective, excess + 1e-4 × spend, used to be faster; with the region binaries it is several
-    times slower than the held row on the 50-pool benchmark.) Without commitments excess is
-    spend and `first` is already the answer. Returns the solution with `objective` = total spend.
+    Solved with the excess held at its optimum by a row, started from `first`, unless no such
+    solve is needed: without commitments excess is spend, and `_burned_in_every_tie` often
+    shows by LP that `first` is already the answer. (A blended objective, excess + 1e-4 ×
+    spend, cannot keep the levels exact and was slower.) Returns the solution with
+    `objective` = total spend.
     """
-    if not any(v > 0 for v in spec.budget.commitments.values()):
+    held = first.objective + _slack(first.objective)
+    if not any(v > 0 for v in spec.budget.commitments.values()) or _burned_in_every_tie(
+        spec, form, held
+    ):
         return replace(first, objective=form.value(first, form.spend))
-    form.milp.row(-math.inf, first.objective + _slack(first.objective), form.excess)
+    form.milp.row(-math.inf, held, form.excess)
     return run.solve(form.milp, form.spend, first.values, proving=True)
+
+
+def _burned_in_every_tie(spec: FleetSpec, form: Formulation, held: float) -> bool:
+    """Whether every plan equal on level 1 burns every commitment, shown by LP relaxations.
+
+    Total spend = spend above commitments + Σ per cloud min(spend, commitment). Among plans
+    equal on level 1 (excess at most `held`), those that burn every commitment spend the same
+    in total; only one that leaves a commitment unburned could spend less. If for each cloud
+    with a commitment the LP relaxation of "excess at most `held` and this cloud's spend at
+    most its commitment" is infeasible, there is no such plan, and the level-1 plan (which
+    meets those rows had it left a commitment unburned) is level 2's answer too. The LPs are
+    infeasible when every cloud spends well above its commitment; when one is barely burned
+    they are not, and level 2 is solved.
+    """
+    for cloud, commitment in spec.budget.commitments.items():
+        if commitment <= 0 or cloud not in form.above:  # nothing to burn, or a constant 0
+            continue
+        lp = form.milp.relaxed()
+        lp.row(-math.inf, held, form.excess)
+        lp.row(-math.inf, commitment, form.spend_row(cloud))
+        if lp.solve({}).feasible:
+            return False
+    return True
 
 
 def _keep_previous(

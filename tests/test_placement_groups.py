@@ -15,7 +15,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gpufleet.catalog import CLOUDS
-from gpufleet.placement import Formulation, candidates, interchangeable, place, spend_by_cloud, undominated
+from gpufleet.placement import (
+    Formulation,
+    Solved,
+    candidates,
+    cost_model,
+    interchangeable,
+    place,
+    spend_by_cloud,
+    undominated,
+)
 from gpufleet.spec import FleetSpec, load_fleet
 
 
@@ -150,3 +159,51 @@ def test_grouped_pools_keep_their_previous_nodes() -> None:
     result = place(grown, grown.catalog(), previous)
     mine = {p.key: p.nodes for p in result.placements}
     assert all(mine.get(p.key, 0) >= p.nodes for p in previous if p.pool == "pa")
+
+
+def test_the_total_spend_level_is_skipped_when_no_tie_can_leave_a_commitment_unburned(
+    monkeypatch: Any,
+) -> None:
+    """Commitments far below what each cloud spends: LP relaxations show that no plan equal on
+    spend above commitments leaves one unburned, so the first level's plan is the answer."""
+    from gpufleet import placement
+
+    pools = [t4("pa", 16, min_share={"aws": 0.5, "azure": 0.5}), t4("pb", 8)]
+    solves: list[bool] = []
+    real = placement.Milp.solve
+
+    def counted(self: placement.Milp, *args: Any, **kwargs: Any) -> placement.Solved:
+        solves.append(any(self.integer))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(placement.Milp, "solve", counted)
+    below = fleet(pools, budget={"commitments": {"aws": 100.0, "azure": 100.0}})
+    result = place(below, below.catalog())
+    assert solves == [True, False, False, True]  # level 1, two LPs, the tie-break
+    monkeypatch.setattr(placement.Milp, "solve", real)
+    assert abs(sum(spend_by_cloud(below, result.placements).values()) - per_pool_optimum(below)[1]) < 0.05
+
+
+def test_a_tie_that_leaves_a_commitment_unburned_wins_on_total_spend() -> None:
+    """Two nodes on AWS (14,885.87 $/month) and one per cloud (7,585.87 + 8,383.32) are equal on
+    spend above commitments, 9,885.87, when AWS commits 5,000 and Azure 1,083.32; the first
+    leaves Azure's commitment unburned and spends 1,083.32 less in total, so it must win, and
+    the LP check must not skip level 2 when level 1 happens to return the other plan."""
+    from gpufleet.placement import _burned_in_every_tie, _slack  # pyright: ignore[reportPrivateUsage]
+
+    spec = fleet(
+        [{"name": "train", "accelerator": "H100", "gpus": 16, "gpus_per_node": 8}],
+        clouds={"aws": {"regions": ["us-east-1"]}, "azure": {"regions": ["eastus"]}},
+        prices={"aws/us-east-1/p5.48xlarge": 10.0, "azure/eastus/Standard_ND96isr_H100_v5": 11.0},
+        budget={"commitments": {"aws": 5000.0, "azure": 1083.32}},
+    )
+    result = place(spec, spec.catalog())
+    assert {p.key: p.nodes for p in result.placements} == {"train/aws/us-east-1/p5.48xlarge": 2}
+    form = cost_model(spec, undominated(spec, candidates(spec, spec.catalog())[0]))
+    split = {"train/aws/us-east-1/p5.48xlarge": 1, "train/azure/eastus/Standard_ND96isr_H100_v5": 1}
+    values = form.solution_for(split)
+    excess = sum(usd * values[col] for col, usd in form.excess.items())
+    both_burned = Solved("Optimal", True, True, values, excess, 0.0, 0.0)
+    assert abs(both_burned.objective - 9885.87) < 0.01
+    held = both_burned.objective + _slack(both_burned.objective)  # pyright: ignore[reportPrivateUsage]
+    assert not _burned_in_every_tie(spec, form, held)  # pyright: ignore[reportPrivateUsage]

@@ -489,7 +489,10 @@ class Formulation:
         self.members = {pool.name: tuple((groups or {}).get(pool.name, (pool,))) for pool in pools}
         self.most = [
             sum(
-                _most_nodes(replace(c, pool=member), limits, set(elastic), c.pool.name in capped)
+                _most_nodes(
+                    c if member is c.pool else replace(c, pool=member),
+                    limits, set(elastic), c.pool.name in capped,
+                )
                 for member in self.members.get(c.pool.name, (c.pool,))
             )
             for c in self.cands
@@ -670,14 +673,16 @@ class Formulation:
         for i, c in enumerate(self.cands):
             have = round(values[self.x[i]])
             members = self.members.get(c.pool.name, (c.pool,))
+            if len(members) == 1:
+                nodes[c.key] = have
+                continue
             for member in members:
                 class_key = (member.name, c.cloud, c.sku.gpus)
-                take = have if len(members) == 1 else min(have, need[class_key])
-                if take > 0:
-                    nodes[f"{member.name}/{c.offer.key}"] = take
-                    need[class_key] = need.get(class_key, 0) - take
-                    have -= take
-        return nodes
+                take = min(have, need[class_key])
+                nodes[f"{member.name}/{c.offer.key}"] = take
+                need[class_key] -= take
+                have -= take
+        return {key: n for key, n in nodes.items() if n > 0}
 
     def solution_for(self, nodes: Mapping[str, int]) -> list[float]:
         """Every column's value for a plan given as nodes per candidate key: a start for HiGHS

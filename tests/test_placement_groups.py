@@ -4,6 +4,7 @@
 nodes (gpufleet.placement.interchangeable). These tests check which pools are grouped, that the
 split gives every pool its GPUs and shares, and, on generated fleets, that the grouped model
 reaches exactly the optimum the per-pool model proves (spend above commitments, then spend).
+The last tests cover skipping the total-spend solve when LP relaxations show it is not needed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -162,7 +164,7 @@ def test_grouped_pools_keep_their_previous_nodes() -> None:
 
 
 def test_the_total_spend_level_is_skipped_when_no_tie_can_leave_a_commitment_unburned(
-    monkeypatch: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Commitments far below what each cloud spends: LP relaxations show that no plan equal on
     spend above commitments leaves one unburned, so the first level's plan is the answer."""

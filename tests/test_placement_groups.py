@@ -2,8 +2,9 @@
 
 `place` solves the cost levels on a model where pools that nothing tells apart share their
 nodes (gpufleet.placement.interchangeable). These tests check which pools are grouped, that the
-split gives every pool its GPUs and shares, and, on generated fleets, that the grouped model
-reaches exactly the optimum the per-pool model proves (spend above commitments, then spend).
+split gives every pool its GPUs and shares, and, on generated fleets, that the grouped model,
+with its offers bounded by `unlimited_bounds`, reaches exactly the optimum the per-pool model
+without those bounds proves (spend above commitments, then spend).
 The last tests cover skipping the total-spend solve when LP relaxations show it is not needed.
 """
 
@@ -106,12 +107,16 @@ POOL = st.fixed_dictionaries({
     aws_quota=st.sampled_from([None, 48, 96, 192]),
     azure_quota=st.sampled_from([None, 32, 64]),
     commitments=st.sampled_from([{}, {"azure": 3_000.0}, {"aws": 2_000.0, "azure": 9_000.0}]),
+    west_price=st.sampled_from([0.526, 0.51, 0.47, 0.55]),  # T4 1-GPU $/h; 0.526 in the east
+    stored=st.booleans(),
 )
-def test_grouping_reaches_the_per_pool_models_optimum(
+def test_grouped_and_bounded_model_reaches_the_per_pool_models_optimum(
     pools: list[dict[str, Any]],
     aws_quota: int | None,
     azure_quota: int | None,
     commitments: dict[str, float],
+    west_price: float,
+    stored: bool,
 ) -> None:
     kinds: dict[str, dict[str, Any]] = {
         "t4": {"accelerator": "T4"},
@@ -132,7 +137,11 @@ def test_grouping_reaches_the_per_pool_models_optimum(
         specs,
         quotas=quotas,
         budget={"commitments": commitments},
-        prices={"aws/us-east-1/p5.48xlarge": 10.0, "azure/eastus/Standard_ND96isr_H100_v5": 11.0},
+        prices={
+            "aws/us-east-1/p5.48xlarge": 10.0, "azure/eastus/Standard_ND96isr_H100_v5": 11.0,
+            "aws/us-west-2/g4dn.xlarge": west_price, "azure/westus3/Standard_NC4as_T4_v3": west_price,
+        },
+        storage=[{"name": "data", "size_tib": 2, "colocate_with": ["p0"]}] if stored else [],
     )
     excess, total = per_pool_optimum(spec)
     result = place(spec, spec.catalog())

@@ -1106,17 +1106,23 @@ def _raise_text(
 
 
 def _coupling_problem(spec: FleetSpec, cands: Sequence[Candidate]) -> str:
+    """Pools that fit alone but not together: GPUs short per accelerator, and quota raises.
+    Shortfall relaxes each pool's size, not its min shares and pins; when even those do not
+    fit together, no count of GPUs short means anything, and the message says so."""
     form = Formulation(spec, cands, spec.pools, budget=False, shortfall=True)
     solved = form.milp.solve(dict.fromkeys(form.short.values(), 1.0))
-    short: dict[str, int] = {}
-    for name, col in form.short.items():
-        accelerator = spec.pool(name).accelerator
-        short[accelerator] = short.get(accelerator, 0) + round(solved.values[col])
-    shorts = ", ".join(f"{n} {accelerator}" for accelerator, n in sorted(short.items()) if n > 0)
     names = ", ".join(pool.name for pool in spec.pools)
     head = f"pools {names} each fit alone but not together under shared quotas"
-    if shorts:
-        head += f" ({shorts} short)"
+    if not solved.feasible:
+        head += " (not even their min shares and pins fit together)"
+    else:
+        short: dict[str, int] = {}
+        for name, col in form.short.items():
+            accelerator = spec.pool(name).accelerator
+            short[accelerator] = short.get(accelerator, 0) + round(solved.values[col])
+        shorts = ", ".join(f"{n} {accelerator}" for accelerator, n in sorted(short.items()) if n > 0)
+        if shorts:
+            head += f" ({shorts} short)"
     return head + ": " + _fixes(spec, cands, spec.pools)
 
 

@@ -245,6 +245,21 @@ def test_pools_that_fit_alone_but_not_together_are_named() -> None:
     )
 
 
+def test_pools_whose_min_shares_alone_do_not_fit_together_are_named() -> None:
+    # Each pool needs 8 of its 16 GPUs on AWS (one p5, 192 vCPUs); the quota holds one p5.
+    # Fewer GPUs would not help, so no shortfall is counted, but the quota raise is named.
+    data = fleet(
+        [h100("train", min_share={"aws": 0.5}), h100("serve", min_share={"aws": 0.5})],
+        clouds={"aws": {"regions": ["us-east-1"]}, "azure": {"regions": ["eastus"]}},
+        quotas={"aws": {"us-east-1": {"L-417A185B": 192}}},
+    )
+    assert infeasible(data) == (
+        "pools train, serve each fit alone but not together under shared quotas "
+        "(not even their min shares and pins fit together): raise L-417A185B in us-east-1 by "
+        "192 vCPU, or allow more regions"
+    )
+
+
 def test_no_priced_offer_lists_the_skipped_offers_and_the_price_book_entry() -> None:
     pool = h100("batch", capacity="spot")
     data = fleet([pool], clouds={"azure": {"regions": ["eastus"]}})

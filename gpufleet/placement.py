@@ -156,8 +156,9 @@ def undominated(
     more, so no optimum is lost. The region's fixed costs do not change: it holds nodes before
     and after, and the same pool's storage copies. Among equals in one region the earlier
     candidate stays, as the tie-break would choose. Offers that `unlimited_bounds` allows no
-    node go as well. `keep` (previous placements) is never dropped, so stability can still
-    keep them.
+    node go as well, and so do whole regions that another region beats for every offer
+    (`_in_regions_never_needed`). `keep` (previous placements) is never dropped, so stability
+    can still keep them.
     """
     limits = declared_quotas(spec)
     rank = {c.key: i for i, c in enumerate(cands)}
@@ -204,6 +205,8 @@ def undominated(
                     break
     left = [c for c in cands if c.key not in dominated]
     dominated |= {key for key, most in unlimited_bounds(spec, left).items() if most == 0}
+    left = [c for c in left if c.key not in dominated]
+    dominated |= _in_regions_never_needed(left, limits, set(keep))
     dominated -= set(keep)
     return [c for c in cands if c.key not in dominated]
 
@@ -230,16 +233,9 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate]) -> dict[str, i
     where the saving exceeds the moving cost, and for an offer equal to an earlier one in its
     region (the tie-break would choose that one).
     """
-    limits = declared_quotas(spec)
     rank = {c.key: i for i, c in enumerate(cands)}
     moving = _moving_costs(spec)
-    # per (pool, cloud): GPUs per node → the cheapest free offer of each region, cheapest first
-    free: dict[tuple[str, Cloud], dict[int, list[Candidate]]] = {}
-    for c in sorted(cands, key=lambda c: (c.monthly, rank[c.key])):
-        if _unlimited(c, limits):
-            offers = free.setdefault((c.pool.name, c.cloud), {}).setdefault(c.sku.gpus, [])
-            if all(a.region != c.region for a in offers):
-                offers.append(c)
+    free = _cheapest_free(cands, declared_quotas(spec))
     bounds: dict[str, int] = {}
     for b in cands:
         if b.place in b.pool.pin:
@@ -263,6 +259,58 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate]) -> dict[str, i
         if most != math.inf:
             bounds[b.key] = int(most)
     return bounds
+
+
+def _cheapest_free(
+    cands: Sequence[Candidate], limits: Mapping[QuotaKey, tuple[str, int]]
+) -> dict[tuple[str, Cloud], dict[int, list[Candidate]]]:
+    """Per (pool, cloud) and GPUs per node, the cheapest offer without limits (`_unlimited`)
+    of each region, cheapest first (the earlier candidate among equals)."""
+    free: dict[tuple[str, Cloud], dict[int, list[Candidate]]] = {}
+    for c in sorted(cands, key=lambda c: c.monthly):  # stable: candidate order among equals
+        if _unlimited(c, limits):
+            offers = free.setdefault((c.pool.name, c.cloud), {}).setdefault(c.sku.gpus, [])
+            if all(a.region != c.region for a in offers):
+                offers.append(c)
+    return free
+
+
+def _in_regions_never_needed(
+    cands: Sequence[Candidate], limits: Mapping[QuotaKey, tuple[str, int]], keep: set[str]
+) -> set[str]:
+    """The candidates of regions that no plan optimal on cost uses: regions where another
+    region of the cloud has, for every candidate, a cheaper offer without limits (k nodes
+    for one node of k times the GPUs).
+
+    Moving all of the region's nodes there saves on every node; the region's fixed cost and
+    its storage copies pay for the other region's (both the same in every region of a cloud),
+    its quotas free up, and the other offers draw on none and are not pinned. So a plan with
+    nodes in the region costs strictly more than the plan after the move. A region with a pin
+    or a previous placement (`keep`) stays: stability may keep nodes there.
+    """
+    free = _cheapest_free(cands, limits)
+    regions: dict[tuple[Cloud, str], list[Candidate]] = {}
+    for c in cands:
+        regions.setdefault((c.cloud, c.region), []).append(c)
+    never: set[str] = set()
+    for (cloud, region), here in regions.items():
+        if any(c.place in c.pool.pin or c.key in keep for c in here):
+            continue
+        elsewhere: set[str] | None = None  # regions cheaper for every candidate so far
+        for b in here:
+            cheaper = {
+                a.region
+                for size, offers in free.get((b.pool.name, cloud), {}).items()
+                if b.sku.gpus % size == 0
+                for a in offers
+                if b.sku.gpus // size * a.monthly < b.monthly and a.region != region
+            }
+            elsewhere = cheaper if elsewhere is None else elsewhere & cheaper
+            if not elsewhere:
+                break
+        if elsewhere:
+            never |= {c.key for c in here}
+    return never
 
 
 def _moving_costs(spec: FleetSpec) -> dict[tuple[str, Cloud], float]:

@@ -414,8 +414,8 @@ def test_an_offer_dearer_than_one_without_limits_holds_at_most_moving_cost_over_
     # (285.87), so a cost-optimal plan has at most 2 east nodes (3 × 109.50 = 328.50 > 285.87).
     prices = {"aws/us-east-1/p4d.24xlarge": 5.0, "aws/us-west-2/p4d.24xlarge": 4.85}
     east = "tune/aws/us-east-1/p4d.24xlarge"
-    spec = load_fleet(fleet([tune(6)], clouds=AWS_ONLY, prices=prices))
-    cands = undominated(spec, candidates(spec, spec.catalog())[0])
+    spec = load_fleet(fleet([h100(), tune(6)], clouds=AWS_ONLY, prices=prices))
+    cands = [c for c in undominated(spec, candidates(spec, spec.catalog())[0]) if c.pool.name == "tune"]
     assert unlimited_bounds(spec, cands) == {east: 2}
     nodes = dict(zip((c.key for c in cands), cost_model(spec, cands).most, strict=True))
     assert nodes[east] == 2
@@ -431,6 +431,23 @@ def test_an_offer_dearer_than_one_without_limits_holds_at_most_moving_cost_over_
                     fleet([{**tune(6), "pin": {"aws/us-east-1": 3}}], clouds=AWS_ONLY, prices=prices)):
         spec = load_fleet(limited)
         assert east not in unlimited_bounds(spec, candidates(spec, spec.catalog())[0])
+
+
+def test_a_region_dearer_for_every_offer_than_one_other_region_is_never_used() -> None:
+    # Only tune in the fleet: us-west-2 is cheaper for p4d, and moving every us-east-1 node
+    # there saves on each node while the region's fixed cost moves with them. A pin or a
+    # previous placement in us-east-1 keeps its offers.
+    prices = {"aws/us-east-1/p4d.24xlarge": 5.0, "aws/us-west-2/p4d.24xlarge": 4.85}
+
+    def regions(data: dict[str, Any], keep: tuple[str, ...] = ()) -> set[str]:
+        spec = load_fleet(data)
+        return {c.region for c in undominated(spec, candidates(spec, spec.catalog())[0], keep)}
+
+    assert regions(fleet([tune(1)], clouds=AWS_ONLY, prices=prices)) == {"us-west-2"}
+    pinned = {**tune(2), "pin": {"aws/us-east-1": 1}}
+    assert regions(fleet([pinned], clouds=AWS_ONLY, prices=prices)) == {"us-east-1", "us-west-2"}
+    kept = ("tune/aws/us-east-1/p4d.24xlarge",)
+    assert regions(fleet([tune(1)], clouds=AWS_ONLY, prices=prices), kept) == {"us-east-1", "us-west-2"}
 
 
 def test_a_storage_copy_counts_where_its_pools_land() -> None:

@@ -2,9 +2,10 @@
 
 `place` solves the cost levels on a model where pools that nothing tells apart share their
 nodes (gpufleet.placement.interchangeable). These tests check which pools are grouped, that the
-split gives every pool its GPUs and shares, and, on generated fleets, that the grouped model,
-with its offers bounded by `unlimited_bounds`, reaches exactly the optimum the per-pool model
-without those bounds proves (spend above commitments, then spend).
+split gives every pool its GPUs and shares, and, on generated fleets, that `place` (offers
+pruned by `undominated` and bounded by `unlimited_bounds`, pools grouped) reaches exactly the
+optimum that the per-pool model over every candidate proves (spend above commitments, then
+spend).
 The last tests cover skipping the total-spend solve when LP relaxations show it is not needed.
 """
 
@@ -84,9 +85,9 @@ def test_a_group_is_split_into_each_pools_own_node_groups() -> None:
 
 
 def per_pool_optimum(spec: FleetSpec) -> tuple[float, float]:
-    """Spend above commitments, then total spend, from the model with a column per pool."""
-    cands = undominated(spec, candidates(spec, spec.catalog())[0])
-    form = Formulation(spec, cands, spec.pools)
+    """Spend above commitments, then total spend, from the model with a column per pool and
+    per candidate: nothing pruned, grouped or bounded."""
+    form = Formulation(spec, candidates(spec, spec.catalog())[0], spec.pools)
     first = form.milp.solve(form.excess)
     assert first.optimal
     form.milp.row(-math.inf, first.objective + 1e-6, form.excess)
@@ -110,7 +111,7 @@ POOL = st.fixed_dictionaries({
     west_price=st.sampled_from([0.526, 0.51, 0.47, 0.55]),  # T4 1-GPU $/h; 0.526 in the east
     stored=st.booleans(),
 )
-def test_grouped_and_bounded_model_reaches_the_per_pool_models_optimum(
+def test_pruned_bounded_and_grouped_model_reaches_the_per_pool_models_optimum(
     pools: list[dict[str, Any]],
     aws_quota: int | None,
     azure_quota: int | None,

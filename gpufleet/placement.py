@@ -61,6 +61,9 @@ class Candidate:
     pool: Pool
     offer: Offer
     hourly: float
+    sku: Sku = field(init=False, compare=False, repr=False)
+    cloud: Cloud = field(init=False, compare=False, repr=False)
+    region: str = field(init=False, compare=False, repr=False)
     place: str = field(init=False, compare=False, repr=False)
     key: str = field(init=False, compare=False, repr=False)
     monthly: float = field(init=False, compare=False, repr=False)
@@ -68,6 +71,9 @@ class Candidate:
 
     def __post_init__(self) -> None:
         derived = {
+            "sku": self.offer.sku,
+            "cloud": self.offer.cloud,
+            "region": self.offer.region,
             "place": f"{self.offer.cloud}/{self.offer.region}",
             "key": f"{self.pool.name}/{self.offer.key}",
             "monthly": self.hourly * HOURS_PER_MONTH,
@@ -75,18 +81,6 @@ class Candidate:
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
-
-    @property
-    def sku(self) -> Sku:
-        return self.offer.sku
-
-    @property
-    def cloud(self) -> Cloud:
-        return self.offer.cloud
-
-    @property
-    def region(self) -> str:
-        return self.offer.region
 
     @property
     def max_nodes(self) -> int:

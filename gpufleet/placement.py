@@ -478,6 +478,13 @@ class Milp:
             h.setSolution(n, np.arange(n, dtype=np.int32), np.array(start, dtype=np.float64))
         began = time.perf_counter()
         h.run()
+        if h.getModelStatus() == highspy.HighsModelStatus.kSolveError:
+            # HiGHS re-checks its optimum against an absolute 1e-6 tolerance, and a spend row
+            # summing hundreds of prices to millions of dollars misses it by float rounding
+            # alone (3e-13 relative on one benchmark fleet). Solve again with room for that.
+            h.clearSolver()
+            h.setOptionValue("mip_feasibility_tolerance", 1e-5)
+            h.run()
         seconds = time.perf_counter() - began
         status = h.getModelStatus()
         info = h.getInfo()

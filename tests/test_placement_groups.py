@@ -6,12 +6,16 @@ split gives every pool its GPUs and shares, and, on generated fleets, that `plac
 pruned by `undominated` and bounded by `unlimited_bounds`, pools grouped) reaches exactly the
 optimum that the per-pool model over every candidate proves (spend above commitments, then
 spend).
-The last tests cover skipping the total-spend solve when LP relaxations show it is not needed.
+Then: skipping the total-spend solve when LP relaxations show it is not needed, and HiGHS's
+float noise.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +25,7 @@ from hypothesis import strategies as st
 from gpufleet.catalog import CLOUDS
 from gpufleet.placement import (
     Formulation,
+    Milp,
     Solved,
     candidates,
     cost_model,
@@ -219,3 +224,21 @@ def test_a_tie_that_leaves_a_commitment_unburned_wins_on_total_spend() -> None:
     assert abs(both_burned.objective - 9885.87) < 0.01
     held = both_burned.objective + _slack(both_burned.objective)  # pyright: ignore[reportPrivateUsage]
     assert not _burned_in_every_tie(spec, form, held)  # pyright: ignore[reportPrivateUsage]
+
+
+def test_a_solve_error_from_float_noise_on_a_spend_row_is_solved_again() -> None:
+    golden = Path(__file__).parent / "golden" / "solve_error_model.json.gz"
+    data = json.loads(gzip.decompress(golden.read_bytes()))
+    inf = math.inf
+    milp = Milp(
+        lower=data["lower"],
+        upper=[inf if u is None else u for u in data["upper"]],
+        integer=data["integer"],
+        rows=[
+            (-inf if lo is None else lo, inf if up is None else up, dict(coefs))
+            for lo, up, coefs in data["rows"]
+        ],
+    )
+    solved = milp.solve(dict(data["objective"]))
+    assert solved.optimal
+    assert solved.objective == pytest.approx(data["optimum"], abs=0.01)

@@ -39,6 +39,13 @@ from gpufleet.spec import FleetSpec, Pool
 
 TIME_LIMIT_SECONDS = 60.0
 MAX_FIXES_SHOWN = 3
+# Branch-and-bound nodes the first cost level gets on the bounded model (`cost_model`) before
+# it is solved on the plain one instead. A count, not a time, so the plan never depends on the
+# machine. On the benchmark's 50-pool fleet and 16 generated ones (two HiGHS seeds each) the
+# bounded model needed at most 505 nodes, except on one fleet: over 40,000, where the plain
+# model needed about 1,300.
+BOUNDED_FIRST_NODES = 2_000
+NODE_LIMIT = "Solution limit reached"  # HiGHS's status when mip_max_nodes is spent
 
 QuotaKey = tuple[Cloud, str, str]
 
@@ -422,8 +429,10 @@ class Milp:
         start: Sequence[float] | None = None,
         *,
         proving: bool = False,
+        max_nodes: int | None = None,
     ) -> Solved:
-        """Minimise `objective`; the optimum is proven (relative gap 0) unless time runs out.
+        """Minimise `objective`; the optimum is proven (relative gap 0) unless time runs out
+        or `max_nodes` branch-and-bound nodes are spent.
 
         The RENS and RINS sub-MIP heuristics are off: on the 50-pool benchmark they cost more
         time than their solutions saved (spend above commitments: 1.6 s instead of 2.2-2.9 s).
@@ -474,6 +483,8 @@ class Milp:
             np.array(value_list, dtype=np.float64),
             np.array([1 if i else 0 for i in self.integer], dtype=np.int32),
         )
+        if max_nodes is not None:
+            h.setOptionValue("mip_max_nodes", max_nodes)
         if start is not None:
             h.setSolution(n, np.arange(n, dtype=np.int32), np.array(start, dtype=np.float64))
         began = time.perf_counter()
@@ -762,6 +773,7 @@ class _Run:
     """Solves in sequence, accumulating the solver report."""
 
     solves: list[Solved] = field(default_factory=list[Solved])
+    superseded_seconds: float = 0.0
 
     def solve(
         self,
@@ -770,17 +782,23 @@ class _Run:
         start: Sequence[float] | None,
         *,
         proving: bool = False,
+        max_nodes: int | None = None,
     ) -> Solved:
-        solved = milp.solve(objective, start, proving=proving)
+        solved = milp.solve(objective, start, proving=proving, max_nodes=max_nodes)
         self.solves.append(solved)
         return solved
+
+    def supersede(self, solved: Solved) -> None:
+        """A solve that another replaces: its time counts, its status and gap do not."""
+        self.solves.remove(solved)
+        self.superseded_seconds += solved.seconds
 
     def report(self, objective_usd: float, kept: int) -> SolverReport:
         worst = next((s for s in self.solves if not s.optimal), self.solves[-1])
         return SolverReport(
             status=worst.status,
             optimality_gap=max(s.gap for s in self.solves),
-            seconds=round(sum(s.seconds for s in self.solves), 4),
+            seconds=round(self.superseded_seconds + sum(s.seconds for s in self.solves), 4),
             objective_usd=round(objective_usd, 2),
             kept_from_previous=kept,
         )
@@ -791,9 +809,15 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     cands, skipped = candidates(spec, catalog)
     keep = {p.key for p in previous}
     cands = undominated(spec, cands, keep)
+    bounded = True
     form = cost_model(spec, cands, keep)
     run = _Run()
-    first = run.solve(form.milp, form.excess, None)
+    first = run.solve(form.milp, form.excess, None, max_nodes=BOUNDED_FIRST_NODES)
+    if first.status == NODE_LIMIT:
+        run.supersede(first)
+        bounded = False
+        form = cost_model(spec, cands, keep, bounded=False)
+        first = run.solve(form.milp, form.excess, None)
     if not first.feasible:
         if first.status != "Infeasible":
             raise InfeasibleError(f"HiGHS stopped ({first.status}) before it found any placement")
@@ -801,7 +825,7 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     cheapest = _then_spend(spec, form, run, first)
     if len(form.members) < len(spec.pools):  # the tie-break and stability need each pool's nodes
         split = form.nodes_by_key(cheapest)
-        form = cost_model(spec, cands, keep, grouped=False)
+        form = cost_model(spec, cands, keep, grouped=False, bounded=bounded)
         cheapest = replace(cheapest, values=form.solution_for(split))
     kept_previous = {p.key: p.nodes for p in previous}
     keepable = [
@@ -819,14 +843,22 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
 
 
 def cost_model(
-    spec: FleetSpec, cands: Sequence[Candidate], keep: Collection[str] = (), *, grouped: bool = True
+    spec: FleetSpec,
+    cands: Sequence[Candidate],
+    keep: Collection[str] = (),
+    *,
+    grouped: bool = True,
+    bounded: bool = True,
 ) -> Formulation:
-    """The model the cost levels are solved on: each offer bounded by `unlimited_bounds`
-    except those of the previous plan (`keep`), which stability may keep at any count, and
-    interchangeable pools grouped unless `grouped` is False. The bounds cut no optimum, and
-    they shrink HiGHS's work per integer column and the region links' big-M: on eight
-    generated 50-pool fleets `place` took 1.0 s on average instead of 1.9 s."""
-    bounds = {key: most for key, most in unlimited_bounds(spec, cands).items() if key not in keep}
+    """The model the cost levels are solved on: interchangeable pools grouped unless `grouped`
+    is False, and, if `bounded`, each offer bounded by `unlimited_bounds` except those of the
+    previous plan (`keep`), which stability may keep at any count.
+
+    The bounds cut no optimum, and they shrink HiGHS's work per integer column and the region
+    links' big-M: on 32 generated 50-pool solves the median `place` took 0.8 s, not 2.0 s.
+    On one fleet they made the search far longer (`BOUNDED_FIRST_NODES`)."""
+    all_bounds = unlimited_bounds(spec, cands) if bounded else {}
+    bounds = {key: most for key, most in all_bounds.items() if key not in keep}
     if not grouped:
         return Formulation(spec, cands, spec.pools, bounds=bounds)
     groups = {group[0].name: group for group in interchangeable(spec, cands)}

@@ -6,8 +6,8 @@ split gives every pool its GPUs and shares, and, on generated fleets, that `plac
 pruned by `undominated` and bounded by `unlimited_bounds`, pools grouped) reaches exactly the
 optimum that the per-pool model over every candidate proves (spend above commitments, then
 spend).
-Then: skipping the total-spend solve when LP relaxations show it is not needed, and HiGHS's
-float noise.
+Then: skipping the total-spend solve when LP relaxations show it is not needed, the plain
+model as the fallback when the bounded one needs too many nodes, and HiGHS's float noise.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gpufleet import placement
 from gpufleet.catalog import CLOUDS
 from gpufleet.placement import (
     Formulation,
@@ -224,6 +225,24 @@ def test_a_tie_that_leaves_a_commitment_unburned_wins_on_total_spend() -> None:
     assert abs(both_burned.objective - 9885.87) < 0.01
     held = both_burned.objective + _slack(both_burned.objective)  # pyright: ignore[reportPrivateUsage]
     assert not _burned_in_every_tie(spec, form, held)  # pyright: ignore[reportPrivateUsage]
+
+
+def test_a_capped_first_try_falls_back_to_the_plain_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With no nodes to spend the bounded model stops at once, and the plain model is solved:
+    # the same optimum, reported as proven, with the first try's time counted.
+    spec = fleet(
+        [t4("pa", 24), t4("pb", 4, min_share={"aws": 0.3, "azure": 0.3})],
+        quotas={"aws": {"us-east-1": {"L-DB2E81BA": 96}}},
+        budget={"commitments": {"azure": 5_000.0}},
+        prices={"aws/us-west-2/g4dn.xlarge": 0.51, "azure/westus3/Standard_NC4as_T4_v3": 0.49},
+    )
+    bounded = place(spec, spec.catalog())
+    monkeypatch.setattr(placement, "BOUNDED_FIRST_NODES", 0)
+    plain = place(spec, spec.catalog())
+    assert plain.solver.status == "Optimal"
+    assert plain.solver.optimality_gap == 0.0
+    assert plain.solver.objective_usd == pytest.approx(bounded.solver.objective_usd, abs=0.05)
+    assert per_pool_optimum(spec)[1] == pytest.approx(plain.solver.objective_usd, abs=0.05)
 
 
 def test_a_solve_error_from_float_noise_on_a_spend_row_is_solved_again() -> None:

@@ -164,6 +164,7 @@ def undominated(
     (`_in_regions_never_needed`). `keep` (previous placements) is never dropped, so stability
     can still keep them.
     """
+    kept = set(keep)
     limits = declared_quotas(spec)
     rank = {c.key: i for i, c in enumerate(cands)}
     moving = _moving_costs(spec)
@@ -210,8 +211,8 @@ def undominated(
     left = [c for c in cands if c.key not in dominated]
     dominated |= {key for key, most in unlimited_bounds(spec, left).items() if most == 0}
     left = [c for c in left if c.key not in dominated]
-    dominated |= _in_regions_never_needed(left, limits, set(keep))
-    dominated -= set(keep)
+    dominated |= _in_regions_never_needed(left, limits, kept)
+    dominated -= kept
     return [c for c in cands if c.key not in dominated]
 
 

@@ -441,7 +441,8 @@ def test_a_region_dearer_for_every_offer_than_one_other_region_is_never_used() -
 
     def regions(data: dict[str, Any], keep: tuple[str, ...] = ()) -> set[str]:
         spec = load_fleet(data)
-        return {c.region for c in undominated(spec, candidates(spec, spec.catalog())[0], keep)}
+        offers = candidates(spec, spec.catalog())[0]
+        return {c.region for c in undominated(spec, offers, iter(keep))}  # any iterable will do
 
     assert regions(fleet([tune(1)], clouds=AWS_ONLY, prices=prices)) == {"us-west-2"}
     pinned = {**tune(2), "pin": {"aws/us-east-1": 1}}

@@ -38,6 +38,7 @@ from gpufleet.placement import (
     candidates,
     cost_model,
     greedy_place,
+    offer_bounds,
     place,
     spend_by_cloud,
     undominated,
@@ -211,7 +212,8 @@ def measure(name: str, spec: FleetSpec, runs: int) -> Row:
     assert all(r.placements == result.placements for r in results), f"{name}: plans differ between runs"
     greedy = greedy_place(spec, catalog)
     offers = candidates(spec, catalog)[0]
-    model = cost_model(spec, undominated(spec, offers))
+    kept = undominated(spec, offers)
+    model = cost_model(spec, kept, offer_bounds(spec, kept))
     return Row(
         name=name,
         pools=len(spec.pools),

@@ -42,7 +42,7 @@ MAX_FIXES_SHOWN = 3
 # HiGHS's random seed: fixed, so one input always gives one plan. It also fixes the search
 # path, and with it the solve time; the placement benchmark varies it to show that spread.
 RANDOM_SEED = 0
-# Branch-and-bound nodes the first cost level gets on the bounded model (`cost_model`) before
+# Branch-and-bound nodes the first cost level gets on the bounded model (`offer_bounds`) before
 # it is solved on the plain one instead. A count, not a time, so the plan never depends on the
 # machine. On the benchmark's 50-pool fleet and 16 generated ones (two HiGHS seeds each) the
 # bounded model needed at most 505 nodes, except on one fleet: over 40,000, where the plain
@@ -813,14 +813,14 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     cands, skipped = candidates(spec, catalog)
     keep = {p.key for p in previous}
     cands = undominated(spec, cands, keep)
-    bounded = True
-    form = cost_model(spec, cands, keep)
+    bounds: Mapping[str, int] | None = offer_bounds(spec, cands, keep)
+    form = cost_model(spec, cands, bounds)
     run = _Run()
     first = run.solve(form.milp, form.excess, None, max_nodes=BOUNDED_FIRST_NODES)
     if first.status == NODE_LIMIT:
         run.supersede(first)
-        bounded = False
-        form = cost_model(spec, cands, keep, bounded=False)
+        bounds = None
+        form = cost_model(spec, cands, bounds)
         first = run.solve(form.milp, form.excess, None)
     if not first.feasible:
         if first.status != "Infeasible":
@@ -829,7 +829,7 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     cheapest = _then_spend(spec, form, run, first)
     if len(form.members) < len(spec.pools):  # the tie-break and stability need each pool's nodes
         split = form.nodes_by_key(cheapest)
-        form = cost_model(spec, cands, keep, grouped=False, bounded=bounded)
+        form = cost_model(spec, cands, bounds, grouped=False)
         cheapest = replace(cheapest, values=form.solution_for(split))
     kept_previous = {p.key: p.nodes for p in previous}
     keepable = [
@@ -846,23 +846,25 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     return PlacementResult(placements, run.report(objective, kept), tuple(skipped))
 
 
-def cost_model(
-    spec: FleetSpec,
-    cands: Sequence[Candidate],
-    keep: Collection[str] = (),
-    *,
-    grouped: bool = True,
-    bounded: bool = True,
-) -> Formulation:
-    """The model the cost levels are solved on: interchangeable pools grouped unless `grouped`
-    is False, and, if `bounded`, each offer bounded by `unlimited_bounds` except those of the
-    previous plan (`keep`), which stability may keep at any count.
+def offer_bounds(spec: FleetSpec, cands: Sequence[Candidate], keep: Collection[str] = ()) -> dict[str, int]:
+    """`unlimited_bounds` for the cost model, except for the previous plan's offers (`keep`),
+    which stability may keep at any count.
 
     The bounds cut no optimum, and they shrink HiGHS's work per integer column and the region
     links' big-M: on 32 generated 50-pool solves the median `place` took 0.8 s, not 2.0 s.
     On one fleet they made the search far longer (`BOUNDED_FIRST_NODES`)."""
-    all_bounds = unlimited_bounds(spec, cands) if bounded else {}
-    bounds = {key: most for key, most in all_bounds.items() if key not in keep}
+    return {key: most for key, most in unlimited_bounds(spec, cands).items() if key not in keep}
+
+
+def cost_model(
+    spec: FleetSpec,
+    cands: Sequence[Candidate],
+    bounds: Mapping[str, int] | None = None,
+    *,
+    grouped: bool = True,
+) -> Formulation:
+    """The model the cost levels are solved on: each offer within `bounds` (`offer_bounds`) if
+    given, and interchangeable pools grouped unless `grouped` is False."""
     if not grouped:
         return Formulation(spec, cands, spec.pools, bounds=bounds)
     groups = {group[0].name: group for group in interchangeable(spec, cands)}

@@ -20,6 +20,7 @@ from gpufleet.placement import (
     candidates,
     cost_model,
     greedy_place,
+    offer_bounds,
     place,
     quota_use,
     spend_by_cloud,
@@ -417,10 +418,11 @@ def test_an_offer_dearer_than_one_without_limits_holds_at_most_moving_cost_over_
     spec = load_fleet(fleet([h100(), tune(6)], clouds=AWS_ONLY, prices=prices))
     cands = [c for c in undominated(spec, candidates(spec, spec.catalog())[0]) if c.pool.name == "tune"]
     assert unlimited_bounds(spec, cands) == {east: 2}
-    nodes = dict(zip((c.key for c in cands), cost_model(spec, cands).most, strict=True))
+    nodes = dict(zip((c.key for c in cands), cost_model(spec, cands, offer_bounds(spec, cands)).most, strict=True))
     assert nodes[east] == 2
     # the previous plan's offer keeps its full bound: stability may keep all 6 nodes there
-    assert dict(zip((c.key for c in cands), cost_model(spec, cands, {east}).most, strict=True))[east] == 6
+    kept = cost_model(spec, cands, offer_bounds(spec, cands, {east}))
+    assert dict(zip((c.key for c in cands), kept.most, strict=True))[east] == 6
     # a 100 TiB dataset co-located with tune makes the move cost 285.87 + 2,355.20: 24 nodes
     storage = [{"name": "datasets", "size_tib": 100, "colocate_with": ["tune"]}]
     stored = load_fleet(fleet([tune(30)], clouds=AWS_ONLY, prices=prices, storage=storage))

@@ -165,45 +165,32 @@ def undominated(
     can still keep them.
     """
     kept = set(keep)
-    limits = declared_quotas(spec)
     rank = {c.key: i for i, c in enumerate(cands)}
-    moving = _moving_costs(spec)
     groups: dict[tuple[str, str, str, tuple[str, ...]], list[Candidate]] = {}
     for c in cands:
-        where = "" if _unlimited(c, limits) else c.region
-        groups.setdefault((c.pool.name, c.cloud, where, c.buckets), []).append(c)
+        groups.setdefault((c.pool.name, c.cloud, c.region, c.buckets), []).append(c)
     dominated: set[str] = set()
     for group in groups.values():
-        far = moving[(group[0].pool.name, group[0].cloud)]
         frontier: list[Candidate] = []
         for size in sorted({c.sku.gpus for c in group}):
-            same = sorted(
+            fewest = math.inf  # fewest vCPUs among offers of this size that cost no more
+            for c in sorted(
                 (c for c in group if c.sku.gpus == size),
                 key=lambda c: (c.monthly, c.sku.vcpus, rank[c.key]),
-            )
-            fewest_here: dict[str, int] = {}  # fewest vCPUs so far in each region
-            fewest_far = math.inf  # fewest vCPUs among offers cheaper by more than `far`
-            cheaper = 0
-            for c in same:
-                while cheaper < len(same) and same[cheaper].monthly + far < c.monthly:
-                    fewest_far = min(fewest_far, same[cheaper].sku.vcpus)
-                    cheaper += 1
-                best = min(fewest_here.get(c.region, math.inf), fewest_far)
-                if c.sku.vcpus < best:
+            ):
+                if c.sku.vcpus < fewest:
                     frontier.append(c)
+                    fewest = c.sku.vcpus
                 else:
                     dominated.add(c.key)
-                fewest_here[c.region] = min(fewest_here.get(c.region, c.sku.vcpus), c.sku.vcpus)
         for big in frontier:
             if big.place in big.pool.pin:
                 continue
             for small in frontier:
                 k = big.sku.gpus // small.sku.gpus
-                extra = 0.0 if small.region == big.region else far
                 if (
                     k > 1 and big.sku.gpus % small.sku.gpus == 0
-                    and small.place not in small.pool.pin
-                    and k * small.monthly + extra < big.monthly
+                    and k * small.monthly < big.monthly
                     and k * small.sku.vcpus <= big.sku.vcpus
                 ):
                     dominated.add(big.key)
@@ -211,7 +198,7 @@ def undominated(
     left = [c for c in cands if c.key not in dominated]
     dominated |= {key for key, most in unlimited_bounds(spec, left).items() if most == 0}
     left = [c for c in left if c.key not in dominated]
-    dominated |= _in_regions_never_needed(left, limits, kept)
+    dominated |= _in_regions_never_needed(left, declared_quotas(spec), kept)
     dominated -= kept
     return [c for c in cands if c.key not in dominated]
 

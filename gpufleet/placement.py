@@ -410,10 +410,6 @@ class Milp:
         """A copy without integrality: its LP relaxation."""
         return Milp(list(self.lower), list(self.upper), [False] * len(self.lower), list(self.rows))
 
-    def set_upper(self, row: int, upper: float) -> None:
-        lower, _, coefs = self.rows[row]
-        self.rows[row] = (lower, upper, coefs)
-
     def solve(
         self,
         objective: Mapping[int, float],
@@ -540,18 +536,19 @@ class Formulation:
         self.milp = Milp()
         m = self.milp
         limits = declared_quotas(spec) if quotas else {}
-        fixed_limits = {key for key in limits if key not in set(elastic)}
+        raised = set(elastic)
+        fixed_limits = {key for key in limits if key not in raised}
         capped = {pool.name for pool in pools} if shares_and_pins else set[str]()
         self.members = {pool.name: tuple((groups or {}).get(pool.name, (pool,))) for pool in pools}
         self.most: list[int] = []
         for c in self.cands:
-            mine = [
+            alike = [
                 c if member is c.pool else replace(c, pool=member)
                 for member in self.members.get(c.pool.name, (c.pool,))
             ]
-            most = sum(_most_nodes(m, limits, set(elastic), c.pool.name in capped) for m in mine)
-            if bounds is not None and all(m.key in bounds for m in mine):
-                most = min(most, max(bounds[m.key] for m in mine))
+            most = sum(_most_nodes(a, limits, raised, c.pool.name in capped) for a in alike)
+            if bounds is not None and all(a.key in bounds for a in alike):
+                most = min(most, max(bounds[a.key] for a in alike))
             self.most.append(most)
         self.covers: dict[int, list[int]] = {}  # binary → the candidates that switch it on
         quota_linked = [
@@ -580,7 +577,7 @@ class Formulation:
         self._fixed_costs(quota_linked)
         self.elastic: dict[QuotaKey, int] = {}
         if quotas:
-            self._quotas(limits, set(elastic))
+            self._quotas(limits, raised)
         used: set[Cloud] = {c.cloud for c in self.cands}
         self.excess: dict[int, float] = {}
         self.above: dict[Cloud, int] = {}
@@ -594,9 +591,8 @@ class Formulation:
             row = self.spend_row(cloud)  # above >= spend_cloud - commitment
             row[above] = -1.0
             m.row(-math.inf, commitment, row)
-        self.budget_row: int | None = None
         if budget and spec.budget.monthly_usd is not None:
-            self.budget_row = m.row(-math.inf, spec.budget.monthly_usd, self.spend)
+            m.row(-math.inf, spec.budget.monthly_usd, self.spend)
 
     def spend_row(self, cloud: Cloud) -> dict[int, float]:
         """The cloud's monthly spend: its GPU nodes and the fixed costs of what it opens."""

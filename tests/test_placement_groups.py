@@ -15,6 +15,8 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +204,16 @@ def test_the_total_spend_level_is_skipped_when_no_tie_can_leave_a_commitment_unb
     assert abs(sum(spend_by_cloud(below, result.placements).values()) - per_pool_optimum(below)[1]) < 0.05
 
 
+def tied_on_excess() -> FleetSpec:
+    """Two H100 nodes; two plans tie on spend above commitments, so level 2 is a real solve."""
+    return fleet(
+        [{"name": "train", "accelerator": "H100", "gpus": 16, "gpus_per_node": 8}],
+        clouds={"aws": {"regions": ["us-east-1"]}, "azure": {"regions": ["eastus"]}},
+        prices={"aws/us-east-1/p5.48xlarge": 10.0, "azure/eastus/Standard_ND96isr_H100_v5": 11.0},
+        budget={"commitments": {"aws": 5000.0, "azure": 1083.32}},
+    )
+
+
 def test_a_tie_that_leaves_a_commitment_unburned_wins_on_total_spend() -> None:
     """Two nodes on AWS (14,885.87 $/month) and one per cloud (7,585.87 + 8,383.32) are equal on
     spend above commitments, 9,885.87, when AWS commits 5,000 and Azure 1,083.32; the first
@@ -209,12 +221,7 @@ def test_a_tie_that_leaves_a_commitment_unburned_wins_on_total_spend() -> None:
     the LP check must not skip level 2 when level 1 happens to return the other plan."""
     from gpufleet.placement import _burned_in_every_tie, _slack  # pyright: ignore[reportPrivateUsage]
 
-    spec = fleet(
-        [{"name": "train", "accelerator": "H100", "gpus": 16, "gpus_per_node": 8}],
-        clouds={"aws": {"regions": ["us-east-1"]}, "azure": {"regions": ["eastus"]}},
-        prices={"aws/us-east-1/p5.48xlarge": 10.0, "azure/eastus/Standard_ND96isr_H100_v5": 11.0},
-        budget={"commitments": {"aws": 5000.0, "azure": 1083.32}},
-    )
+    spec = tied_on_excess()
     result = place(spec, spec.catalog())
     assert {p.key: p.nodes for p in result.placements} == {"train/aws/us-east-1/p5.48xlarge": 2}
     form = cost_model(spec, undominated(spec, candidates(spec, spec.catalog())[0]))
@@ -225,6 +232,60 @@ def test_a_tie_that_leaves_a_commitment_unburned_wins_on_total_spend() -> None:
     assert abs(both_burned.objective - 9885.87) < 0.01
     held = both_burned.objective + _slack(both_burned.objective)  # pyright: ignore[reportPrivateUsage]
     assert not _burned_in_every_tie(spec, form, held)  # pyright: ignore[reportPrivateUsage]
+
+
+def test_level_two_solved_ahead_on_a_second_core_gives_the_plan_solved_in_sequence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = tied_on_excess()
+    level_two_threads: list[str] = []
+    real = placement.Milp.solve
+
+    def recorded(self: placement.Milp, *args: Any, **kwargs: Any) -> placement.Solved:
+        if kwargs.get("proving"):
+            level_two_threads.append(threading.current_thread().name)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(placement.Milp, "solve", recorded)
+    plans = {}
+    for cores in (1, 2):
+        monkeypatch.setattr(placement, "_cores", lambda cores=cores: cores)
+        result = place(spec, spec.catalog())
+        plans[cores] = (result.placements, result.solver.status, result.solver.objective_usd)
+    assert level_two_threads == ["MainThread", "gpufleet-level-2"]
+    assert plans[1] == plans[2]
+
+
+def test_level_two_started_from_an_incumbent_that_level_one_improved_on_is_not_used() -> None:
+    from gpufleet.placement import _Run, _SpendAhead, _then_spend  # pyright: ignore[reportPrivateUsage]
+
+    spec = tied_on_excess()
+    cands = undominated(spec, candidates(spec, spec.catalog())[0])
+    form = cost_model(spec, cands)
+    optimum = form.milp.solve(form.excess)
+    azure_only = form.solution_for({"train/azure/eastus/Standard_ND96isr_H100_v5": 2})
+    stale = replace(optimum, values=azure_only)  # an incumbent level 1 went on to improve
+    assert form.value(stale, form.excess) > optimum.objective
+    ahead = _SpendAhead(spec, form)
+    ahead.enabled = True
+    ahead.start(stale)
+    cheapest = ahead.finish(optimum, _Run())
+    assert ahead.started[0].stop.is_set()
+    again = cost_model(spec, cands)
+    assert cheapest.values == _then_spend(spec, again, _Run(), optimum).values
+    assert form.milp.rows == again.milp.rows
+
+
+def test_a_solve_reports_each_incumbent_and_stops_when_asked() -> None:
+    spec = tied_on_excess()
+    form = cost_model(spec, undominated(spec, candidates(spec, spec.catalog())[0]))
+    incumbents: list[Solved] = []
+    solved = form.milp.solve(form.excess, on_incumbent=incumbents.append)
+    assert incumbents
+    assert incumbents[-1].values == solved.values
+    stop = threading.Event()
+    stop.set()
+    assert form.milp.solve(form.excess, stop=stop).status == "Interrupted by user"
 
 
 def test_a_capped_first_try_falls_back_to_the_plain_model(monkeypatch: pytest.MonkeyPatch) -> None:

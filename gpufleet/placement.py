@@ -906,7 +906,7 @@ class _Ahead:
     error: BaseException | None = None
 
     def __post_init__(self) -> None:
-        self.thread = threading.Thread(target=self._solve, daemon=True, name="gpufleet-level-2")
+        self.thread = threading.Thread(target=self._solve, name="gpufleet-level-2")
 
     def _solve(self) -> None:
         try:
@@ -937,7 +937,12 @@ class _SpendAhead:
         return self
 
     def __exit__(self, *_: object) -> None:
+        """Stop every thread and wait for it: none may outlive `place` and still be inside
+        HiGHS when the interpreter exits. (HiGHS noticed `stop` within 0.3 s in every solve
+        measured, and the threads stopped before the last incumbent are long done by then.)"""
         self._stop()
+        for ahead in self.started:
+            ahead.thread.join()
 
     def _stop(self) -> None:
         for ahead in self.started:

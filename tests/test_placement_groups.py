@@ -254,6 +254,7 @@ def test_level_two_solved_ahead_on_a_second_core_gives_the_plan_solved_in_sequen
         plans[cores] = (result.placements, result.solver.status, result.solver.objective_usd)
     assert level_two_threads == ["MainThread", "gpufleet-level-2"]
     assert plans[1] == plans[2]
+    assert all(thread.name != "gpufleet-level-2" for thread in threading.enumerate())  # all joined
 
 
 def test_level_two_started_from_an_incumbent_that_level_one_improved_on_is_not_used() -> None:
@@ -266,11 +267,11 @@ def test_level_two_started_from_an_incumbent_that_level_one_improved_on_is_not_u
     azure_only = form.solution_for({"train/azure/eastus/Standard_ND96isr_H100_v5": 2})
     stale = replace(optimum, values=azure_only)  # an incumbent level 1 went on to improve
     assert form.value(stale, form.excess) > optimum.objective
-    ahead = _SpendAhead(spec, form)
-    ahead.enabled = True
-    ahead.start(stale)
-    cheapest = ahead.finish(optimum, _Run())
-    assert ahead.started[0].stop.is_set()
+    with _SpendAhead(spec, form) as ahead:
+        ahead.enabled = True
+        ahead.start(stale)
+        cheapest = ahead.finish(optimum, _Run())
+        assert ahead.started[0].stop.is_set()
     again = cost_model(spec, cands)
     assert cheapest.values == _then_spend(spec, again, _Run(), optimum).values
     assert form.milp.rows == again.milp.rows

@@ -891,6 +891,7 @@ def _cost_levels(
 
 
 def _cores() -> int:
+    """The CPUs this process may run on: its affinity (a container's or `taskset`'s), if known."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

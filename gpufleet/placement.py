@@ -420,7 +420,9 @@ class Milp:
 
     def relaxed(self) -> Milp:
         """A copy without integrality: its LP relaxation."""
-        return Milp(list(self.lower), list(self.upper), [False] * len(self.lower), list(self.rows))
+        lp = self.copy()
+        lp.integer = [False] * len(lp.lower)
+        return lp
 
     def solve(
         self,
@@ -848,12 +850,12 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     bounds: Mapping[str, int] | None = offer_bounds(spec, cands, keep)
     form = cost_model(spec, cands, bounds)
     run = _Run()
-    first, cheapest = _cost_levels(spec, form, run, BOUNDED_FIRST_NODES)
+    first, cheapest = _cost_levels(form, run, BOUNDED_FIRST_NODES)
     if first.status == NODE_LIMIT:
         run.supersede(first)
         bounds = None
         form = cost_model(spec, cands, bounds)
-        first, cheapest = _cost_levels(spec, form, run, None)
+        first, cheapest = _cost_levels(form, run, None)
     if cheapest is None:
         if first.status != "Infeasible":
             raise InfeasibleError(f"HiGHS stopped ({first.status}) before it found any placement")
@@ -877,13 +879,11 @@ def place(spec: FleetSpec, catalog: Catalog, previous: Sequence[Placement] = ())
     return PlacementResult(placements, run.report(objective, kept), tuple(skipped))
 
 
-def _cost_levels(
-    spec: FleetSpec, form: Formulation, run: _Run, max_nodes: int | None
-) -> tuple[Solved, Solved | None]:
+def _cost_levels(form: Formulation, run: _Run, max_nodes: int | None) -> tuple[Solved, Solved | None]:
     """Level 1 (spend above commitments) and, if it ends with a plan, level 2 (`_then_spend`),
     which runs ahead on a second core (`_SpendAhead`). Level 2 is None without a plan, or when
     level 1 spent `max_nodes`."""
-    with _SpendAhead(spec, form) as ahead:
+    with _SpendAhead(form) as ahead:
         first = run.solve(form.milp, form.excess, None, max_nodes=max_nodes, on_incumbent=ahead.start)
         if not first.feasible or first.status == NODE_LIMIT:
             return first, None
@@ -928,10 +928,9 @@ class _SpendAhead:
     one core, where it would slow level 1 down, and without commitments, where level 2 is free.
     """
 
-    def __init__(self, spec: FleetSpec, form: Formulation) -> None:
-        self.spec = spec
+    def __init__(self, form: Formulation) -> None:
         self.form = form
-        self.enabled = LEVEL_TWO_AHEAD and _has_commitments(spec) and _cores() > 1
+        self.enabled = LEVEL_TWO_AHEAD and _has_commitments(form.spec) and _cores() > 1
         self.started: list[_Ahead] = []
 
     def __enter__(self) -> _SpendAhead:
@@ -964,7 +963,7 @@ class _SpendAhead:
         ahead = self.started[-1] if self.started else None
         if ahead is None or ahead.incumbent.values != first.values:
             self._stop()
-            return _then_spend(self.spec, self.form, run, first)
+            return _then_spend(self.form.spec, self.form, run, first)
         began = time.perf_counter()
         ahead.thread.join()
         waited = time.perf_counter() - began

@@ -267,7 +267,7 @@ def test_level_two_started_from_an_incumbent_that_level_one_improved_on_is_not_u
     azure_only = form.solution_for({"train/azure/eastus/Standard_ND96isr_H100_v5": 2})
     stale = replace(optimum, values=azure_only)  # an incumbent level 1 went on to improve
     assert form.value(stale, form.excess) > optimum.objective
-    with _SpendAhead(spec, form) as ahead:
+    with _SpendAhead(form) as ahead:
         ahead.enabled = True
         ahead.start(stale)
         cheapest = ahead.finish(optimum, _Run())

@@ -456,6 +456,8 @@ class Milp:
         h.setOptionValue("output_flag", False)
         h.setOptionValue("mip_rel_gap", 0.0)
         h.setOptionValue("time_limit", TIME_LIMIT_SECONDS)
+        # One thread per solve: level 2 may run beside level 1 (`_SpendAhead`), and HiGHS's
+        # scheduler needs the same thread count in every instance that runs at once.
         h.setOptionValue("threads", 1)
         h.setOptionValue("random_seed", RANDOM_SEED)
         off = ("rens", "rins", *(("root_reduced_cost", "feasibility_jump") if proving else ()))

@@ -811,20 +811,8 @@ class _Run:
     solves: list[Solved] = field(default_factory=list[Solved])
     superseded_seconds: float = 0.0
 
-    def solve(
-        self,
-        milp: Milp,
-        objective: Mapping[int, float],
-        start: Sequence[float] | None,
-        *,
-        proving: bool = False,
-        max_nodes: int | None = None,
-        on_incumbent: Callable[[Solved], None] | None = None,
-        stop: threading.Event | None = None,
-    ) -> Solved:
-        solved = milp.solve(
-            objective, start, proving=proving, max_nodes=max_nodes, on_incumbent=on_incumbent, stop=stop
-        )
+    def record(self, solved: Solved) -> Solved:
+        """Count a solve in the report; returns it, so a solve can be recorded where it is made."""
         self.solves.append(solved)
         return solved
 
@@ -886,7 +874,7 @@ def _cost_levels(form: Formulation, run: _Run, max_nodes: int | None) -> tuple[S
     which runs ahead on a second core (`_SpendAhead`). Level 2 is None without a plan, or when
     level 1 spent `max_nodes`."""
     with _SpendAhead(form) as ahead:
-        first = run.solve(form.milp, form.excess, None, max_nodes=max_nodes, on_incumbent=ahead.start)
+        first = run.record(form.milp.solve(form.excess, max_nodes=max_nodes, on_incumbent=ahead.start))
         if not first.feasible or first.status == NODE_LIMIT:
             return first, None
         return first, ahead.finish(first, run)
@@ -975,9 +963,7 @@ class _SpendAhead:
         if not ahead.run.solves:  # shown by LP: no level-2 solve, nothing to adopt
             return replace(first, objective=ahead.result.objective)
         self.form.milp = ahead.form.milp  # with the held row, as `_then_spend` leaves it
-        cheapest = replace(ahead.result, seconds=waited)  # the time it added after level 1
-        run.solves.append(cheapest)
-        return cheapest
+        return run.record(replace(ahead.result, seconds=waited))  # the time it added after level 1
 
 
 def offer_bounds(spec: FleetSpec, cands: Sequence[Candidate], keep: Collection[str] = ()) -> dict[str, int]:
@@ -1048,7 +1034,7 @@ def _then_spend(
     if not _has_commitments(spec) or _burned_in_every_tie(spec, form, held):
         return replace(first, objective=form.value(first, form.spend))
     form.milp.row(-math.inf, held, form.excess)
-    return run.solve(form.milp, form.spend, first.values, proving=True, stop=stop)
+    return run.record(form.milp.solve(form.spend, first.values, proving=True, stop=stop))
 
 
 def _burned_in_every_tie(spec: FleetSpec, form: Formulation, held: float) -> bool:
@@ -1099,9 +1085,9 @@ def _keep_previous(
         m.row(-math.inf, 0.0, {col: 1.0, form.x[i]: -1.0})
         kept[col] = -1.0
         start.append(min(start[form.x[i]], previous_nodes))
-    most = run.solve(m, kept, start)
+    most = run.record(m.solve(kept, start))
     m.row(-math.inf, most.objective + _slack(most.objective), kept)
-    least = run.solve(m, form.excess, most.values)
+    least = run.record(m.solve(form.excess, most.values))
     return _tie_break(form, run, _then_spend(spec, form, run, least))
 
 
@@ -1129,7 +1115,7 @@ def _tie_break(form: Formulation, run: _Run, solved: Solved) -> Solved:
         fixed.setdefault(key, {})[col] = 1.0
     for cols in fixed.values():
         form.milp.row(-math.inf, float(sum(solved.values[col] for col in cols)), cols)
-    return run.solve(form.milp, form.tie_break(), solved.values)
+    return run.record(form.milp.solve(form.tie_break(), solved.values))
 
 
 def _placement(c: Candidate, nodes: int) -> Placement:

@@ -1148,9 +1148,9 @@ def diagnose(
         if problem:
             return problem
     joint = Formulation(spec, cands, spec.pools, budget=False)
-    if not joint.milp.solve(joint.spend).feasible:
-        return _coupling_problem(spec, cands)
     cheapest = joint.milp.solve(joint.spend)
+    if not cheapest.feasible:
+        return _coupling_problem(spec, cands)
     fixed = joint.value(cheapest, {col: usd for col, (_, usd) in joint.fixed.items()})
     budget = spec.budget.monthly_usd or 0.0
     return (

@@ -253,8 +253,8 @@ def spread(seconds: list[float]) -> str:
     return f"{min(seconds):.2f} / {statistics.median(seconds):.2f} / {max(seconds):.2f} s"
 
 
-def largest(seed: int) -> tuple[str, FleetSpec]:
-    return next((name, spec) for name, spec in instances(seed) if "50 pools" in name)
+def largest(made: list[tuple[str, FleetSpec]]) -> tuple[str, FleetSpec]:
+    return next((name, spec) for name, spec in made if "50 pools" in name)
 
 
 def usd(value: float | None) -> str:
@@ -280,7 +280,8 @@ def main() -> None:
         "place() s", "above commit", "greedy above", "saved", "total $/mo", "greedy total", "saved",
     )
     rows: list[tuple[str, ...]] = []
-    for name, spec in instances():
+    made = instances()
+    for name, spec in made:
         r = measure(name, spec, runs)
         rows.append((
             r.name, str(r.pools), str(r.groups), str(r.regions), str(r.offers), str(r.variables), str(r.binaries),
@@ -302,11 +303,11 @@ def main() -> None:
         "regions' fixed costs + storage;\ngreedy ignores commitments, so it is compared on both "
         "measures."
     )
-    name, spec = largest(SEED)
+    name, spec = largest(made)
     one_core = statistics.median(timed_place(spec, ahead=False) for _ in range(runs))
     print(f"\n{name}: place() with level 2 after level 1, as on one core: {one_core:.2f} s (median of {runs})")
     if seeds > 0:
-        other_fleets = [timed_place(largest(SEED + i)[1]) for i in range(1, seeds + 1)]
+        other_fleets = [timed_place(largest(instances(SEED + i))[1]) for i in range(1, seeds + 1)]
         print(
             f"{name}: place() min / median / max\n"
             f"  HiGHS seeds 0-{seeds - 1}: {spread([timed_place(spec, s) for s in range(seeds)])}\n"

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalog = commands.add_parser("catalog", help="SKUs, prices, regions and jurisdictions")
     catalog.add_argument("--format", choices=("table", "json"), default="table")
-    catalog.add_argument("--cloud", choices=("aws", "azure"))
+    catalog.add_argument("--cloud", help="a registered cloud (aws, azure)")
     catalog.add_argument("--accelerator")
     catalog.add_argument("--region")
 

@@ -13,44 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gpufleet import sizing
-from gpufleet.catalog import CLOUDS, Cloud
+from gpufleet import clouds
+from gpufleet.catalog import Cloud
 from gpufleet.plan import CloudSpend, CostLine, CostSummary, NetworkPlan, Placement, StoragePlan
 from gpufleet.spec import FleetSpec
 
 HOURS_PER_MONTH = 730
 GB_PER_TIB = 1024  # both clouds bill storage and transfer per GB of 2**30 bytes
 
-# https://aws.amazon.com/eks/pricing/ — Amazon EKS cluster on standard support: $0.10 per hour.
-EKS_CONTROL_PLANE_USD_PER_HOUR = 0.10
-# https://azure.microsoft.com/pricing/details/kubernetes-service/ — AKS Standard tier: $0.10 per
-# cluster per hour (the Free tier has no uptime SLA; production clusters use Standard).
-AKS_STANDARD_USD_PER_HOUR = 0.10
-# https://aws.amazon.com/vpc/pricing/ — NAT gateway: $0.045 per gateway-hour in us-east-1 (data
-# processing, $0.045/GB, depends on traffic and is not estimated). One gateway per AZ, two AZs
-# per region: the AWS network component creates exactly this many.
-AWS_NAT_USD_PER_HOUR = 0.045
-AWS_NAT_GATEWAYS_PER_REGION = 2
-# System nodes (sizes in gpufleet/sizing.py, the same values the components deploy), priced at
-# their minimum = initial size; the autoscaler may add nodes up to the pool's maximum.
-# https://aws.amazon.com/ec2/pricing/on-demand/ — m7i.large, Linux, on-demand, us-east-1: $0.1008
-# per hour. List price as of 2025, from memory: verify against the page.
-AWS_SYSTEM_USD_PER_HOUR = 0.1008
-# https://azure.microsoft.com/pricing/details/virtual-machines/linux/ — D4s v5, Linux, pay as you
-# go, East US: $0.192 per hour. List price as of 2025, from memory: verify against the page.
-AZURE_SYSTEM_USD_PER_HOUR = 0.192
-SYSTEM_NODES: dict[Cloud, tuple[str, int, float]] = {
-    "aws": (sizing.AWS_SYSTEM_INSTANCE_TYPE, sizing.AWS_SYSTEM_MIN_NODES, AWS_SYSTEM_USD_PER_HOUR),
-    "azure": (sizing.AZURE_SYSTEM_VM_SIZE, sizing.AZURE_SYSTEM_MIN_NODES, AZURE_SYSTEM_USD_PER_HOUR),
-}
-# https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month.
-# https://azure.microsoft.com/pricing/details/storage/blobs/ — Blob Storage hot tier, LRS, first
-# 50 TB/month: $0.0184 per GB-month. The first-tier rate is used for all volumes (larger volumes
-# are a little cheaper per GB), so storage figures are an upper bound.
-STORAGE_USD_PER_GB_MONTH: dict[Cloud, tuple[float, str]] = {
-    "aws": (0.023, "S3 Standard"),
-    "azure": (0.0184, "Blob hot LRS"),
-}
 # https://aws.amazon.com/ec2/pricing/on-demand/ (Data Transfer) — between AWS regions: $0.02/GB;
 # https://azure.microsoft.com/pricing/details/bandwidth/ — between Azure regions within a
 # continent: $0.02/GB. Internet egress (another cloud), first 10 TB/month: $0.09/GB (AWS),
@@ -60,10 +30,6 @@ CROSS_CLOUD_USD_PER_GB = 0.09
 EGRESS_READS_PER_MONTH = 1  # assumption: a pool reads its whole dataset once a month
 
 _CODE = "fixed rate in gpufleet/cost.py"
-_SYSTEM_PAGES: dict[Cloud, str] = {
-    "aws": "aws.amazon.com/ec2/pricing/on-demand",
-    "azure": "azure.microsoft.com/pricing/details/virtual-machines/linux",
-}
 
 
 def estimate(
@@ -81,7 +47,7 @@ def estimate(
     ]
     present = set(spec.clouds.configured()) | {li.cloud for li in lines}
     by_cloud: list[CloudSpend] = []
-    for cloud in CLOUDS:
+    for cloud in clouds.names():
         if cloud in present:
             spend = round(sum(li.monthly_usd for li in lines if li.cloud == cloud), 2)
             by_cloud.append(CloudSpend(cloud, spend, spec.budget.commitments.get(cloud, 0.0)))
@@ -109,32 +75,20 @@ def _node_line(p: Placement) -> CostLine:
 
 
 def region_lines(cloud: Cloud, region: str) -> list[CostLine]:
-    """The fixed cost of one region's infrastructure: control plane, AWS's NAT gateways and the
-    system nodes. The same for every region of a cloud (one list price per item)."""
-    kind, nodes, hourly = SYSTEM_NODES[cloud]
-    system = CostLine(
-        f"system nodes: {nodes} × {kind}", cloud, region, monthly(nodes * hourly),
-        f"{_CODE}: ${hourly}/h per node, {nodes} nodes (the pool's minimum), list price as of "
-        f"2025, verify ({_SYSTEM_PAGES[cloud]})",
-    )
-    if cloud == "aws":
-        nat = AWS_NAT_GATEWAYS_PER_REGION * AWS_NAT_USD_PER_HOUR
-        return [
-            CostLine("EKS control plane", "aws", region, monthly(EKS_CONTROL_PLANE_USD_PER_HOUR),
-                     f"{_CODE}: ${EKS_CONTROL_PLANE_USD_PER_HOUR}/h (aws.amazon.com/eks/pricing)"),
-            CostLine(f"NAT gateways ({AWS_NAT_GATEWAYS_PER_REGION})", "aws", region,
-                     monthly(nat),
-                     f"{_CODE}: ${AWS_NAT_USD_PER_HOUR}/h per gateway, hours only "
-                     "(aws.amazon.com/vpc/pricing)"),
-            system,
-        ]
-    return [
-        CostLine("AKS control plane (Standard tier)", "azure", region,
-                 monthly(AKS_STANDARD_USD_PER_HOUR),
-                 f"{_CODE}: ${AKS_STANDARD_USD_PER_HOUR}/h per cluster "
-                 "(azure.microsoft.com/pricing/details/kubernetes-service)"),
-        system,
+    """The fixed cost of one region's infrastructure (the cloud's fixed items, e.g. control
+    plane and NAT gateways, then its system nodes). The same for every region of a cloud."""
+    model = clouds.get(cloud)
+    lines = [
+        CostLine(item.item, cloud, region, monthly(item.count * item.usd_per_hour), item.source)
+        for item in model.fixed_costs()
     ]
+    system = model.system_pool
+    lines.append(CostLine(
+        f"system nodes: {system.min_nodes} × {system.instance_type}", cloud, region,
+        monthly(system.min_nodes * system.usd_per_hour),
+        f"{system.source}; {system.min_nodes} nodes (the pool's minimum)",
+    ))
+    return lines
 
 
 def region_fixed_usd(cloud: Cloud) -> float:
@@ -144,18 +98,17 @@ def region_fixed_usd(cloud: Cloud) -> float:
 
 def storage_monthly_usd(cloud: Cloud, size_tib: float) -> float:
     """$/month of one copy of a dataset of this size on this cloud."""
-    rate, _ = STORAGE_USD_PER_GB_MONTH[cloud]
-    return round(size_tib * GB_PER_TIB * rate, 2)
+    return round(size_tib * GB_PER_TIB * clouds.get(cloud).storage_rate.usd_per_gb_month, 2)
 
 
 def _storage_line(s: StoragePlan) -> CostLine:
-    rate, product = STORAGE_USD_PER_GB_MONTH[s.cloud]
+    rate = clouds.get(s.cloud).storage_rate
     return CostLine(
-        item=f"storage {s.name}: {s.size_tib:g} TiB {product}",
+        item=f"storage {s.name}: {s.size_tib:g} TiB {rate.product}",
         cloud=s.cloud,
         region=s.region,
         monthly_usd=storage_monthly_usd(s.cloud, s.size_tib),
-        source=f"{_CODE}: {product} ${rate}/GB-month, first-tier list price",
+        source=rate.source,
     )
 
 

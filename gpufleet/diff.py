@@ -12,26 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gpufleet import clouds
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
-
-# Input properties whose change makes the provider replace the resource (provider schemas).
-REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
-    "aws:s3/bucket:Bucket": ("bucket", "bucketPrefix", "region"),
-    "aws:ec2/vpc:Vpc": ("cidrBlock",),
-    "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone", "vpcId"),
-    "aws:eks/cluster:Cluster": ("name", "encryptionConfig", "kubernetesNetworkConfig"),
-    "aws:eks/nodeGroup:NodeGroup": (
-        "instanceTypes", "amiType", "capacityType", "subnetIds", "nodeGroupName", "clusterName",
-    ),
-    "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage"),
-    "azure-native:resources:ResourceGroup": ("location", "resourceGroupName"),
-    "azure-native:storage:StorageAccount": ("accountName", "location", "resourceGroupName"),
-    "azure-native:containerservice:AgentPool": (
-        "vmSize", "agentPoolName", "gpuInstanceProfile", "scaleSetPriority", "vnetSubnetID",
-    ),
-    "azure-native:containerservice:ManagedCluster": ("location", "resourceName", "resourceGroupName"),
-    "azure-native:network:VirtualNetwork": ("location",),
-}
 
 Row = tuple[str, ...]
 
@@ -138,7 +120,9 @@ def resource_changes(base: Sequence[dict[str, Any]], head: Sequence[dict[str, An
                 changed = (*changed, "region")
             if not changed:
                 continue
-            forcing = tuple(p for p in changed if p in REPLACE_ON_CHANGE.get(after["type"], ()) or p == "region")
+            owner = clouds.owner_of(after["type"])
+            replacing = owner.replace_on_change.get(after["type"], ()) if owner else ()
+            forcing = tuple(p for p in changed if p in replacing or p == "region")
             action = "replace" if forcing else "update"
             changes.append(ResourceChange(urn, after["type"], action, bool(before["protect"]), forcing or changed))
     return tuple(changes)

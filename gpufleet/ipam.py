@@ -3,9 +3,9 @@
 Stability is the point: a region's block depends only on the supernet and the region's fixed
 slot, never on which other regions the plan uses, so adding or removing a region never moves
 another one (a VPC/VNet CIDR cannot change in place). The supernet is cut into `SLOT_COUNT`
-equal slots; slot i belongs to the i-th entry of `REGION_SLOTS`. An AWS VPC takes its whole
-slot (AWS allows VPCs of /16 to /28); an Azure VNet takes the slot's lower half and the AKS
-overlay pod range the upper half (overlay gives each node a /24: a /19 pod range holds 32 nodes).
+equal slots; each cloud's model lists its regions' slots (`region_slots` in gpufleet/clouds/,
+append-only) and shapes its slot (`address_blocks`): an AWS VPC takes the whole slot, an Azure
+VNet the lower half and the AKS overlay pod range the upper half.
 """
 
 from __future__ import annotations
@@ -13,47 +13,28 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
+from gpufleet import clouds
 from gpufleet.catalog import Cloud
 from gpufleet.errors import Problem, SpecError
 from gpufleet.plan import NetworkPlan
 from gpufleet.spec import FleetSpec
 
-# Slot order of every known region. APPEND new regions at the end, never insert or reorder:
-# a region's position is its address block. (The first 80 entries are the packaged regions.csv
-# sorted by cloud and region when slots were introduced.)
-REGION_SLOTS: tuple[str, ...] = (
-    "aws/af-south-1", "aws/ap-east-1", "aws/ap-east-2", "aws/ap-northeast-1",
-    "aws/ap-northeast-2", "aws/ap-northeast-3", "aws/ap-south-1", "aws/ap-south-2",
-    "aws/ap-southeast-1", "aws/ap-southeast-2", "aws/ap-southeast-3", "aws/ap-southeast-4",
-    "aws/ap-southeast-5", "aws/ap-southeast-6", "aws/ap-southeast-7", "aws/ca-central-1",
-    "aws/ca-west-1", "aws/eu-central-1", "aws/eu-central-2", "aws/eu-north-1", "aws/eu-south-1",
-    "aws/eu-south-2", "aws/eu-west-1", "aws/eu-west-2", "aws/eu-west-3", "aws/il-central-1",
-    "aws/me-central-1", "aws/me-south-1", "aws/mx-central-1", "aws/sa-east-1", "aws/us-east-1",
-    "aws/us-east-2", "aws/us-west-1", "aws/us-west-2", "azure/australiacentral",
-    "azure/australiaeast", "azure/australiasoutheast", "azure/brazilsouth", "azure/canadacentral",
-    "azure/canadaeast", "azure/centralindia", "azure/centralus", "azure/eastasia", "azure/eastus",
-    "azure/eastus2", "azure/francecentral", "azure/francesouth", "azure/germanynorth",
-    "azure/germanywestcentral", "azure/israelcentral", "azure/italynorth", "azure/japaneast",
-    "azure/japanwest", "azure/koreacentral", "azure/koreasouth", "azure/mexicocentral",
-    "azure/newzealandnorth", "azure/northcentralus", "azure/northeurope", "azure/norwayeast",
-    "azure/norwaywest", "azure/polandcentral", "azure/qatarcentral", "azure/southafricanorth",
-    "azure/southcentralus", "azure/southeastasia", "azure/southindia", "azure/spaincentral",
-    "azure/swedencentral", "azure/switzerlandnorth", "azure/switzerlandwest", "azure/uaenorth",
-    "azure/uksouth", "azure/ukwest", "azure/westcentralus", "azure/westeurope", "azure/westindia",
-    "azure/westus", "azure/westus2", "azure/westus3",
-)
 SLOT_COUNT = 256  # room for 176 more regions before the layout would have to change
 SLOT_BITS = (SLOT_COUNT - 1).bit_length()
 SMALLEST_SLOT_PREFIX = 20  # a /20 slot: Azure VNet /21 and pod range /21 (8 nodes)
-AWS_VPC_PREFIXES = range(16, 29)
 
 Network = ipaddress.IPv4Network
 
 
+def slotted_regions() -> list[str]:
+    """Every registered `cloud/region` in slot order (position i holds slot i's owner)."""
+    owners = {slot: f"{m.name}/{region}" for m in clouds.models() for region, slot in m.region_slots.items()}
+    return [owners[slot] for slot in sorted(owners)]
+
+
 def slot_of(cloud: Cloud, region: str) -> int | None:
-    """The region's fixed slot, or None for a region added to the catalog without one."""
-    key = f"{cloud}/{region}"
-    return REGION_SLOTS.index(key) if key in REGION_SLOTS else None
+    """The region's fixed slot (its cloud's `region_slots`), or None for a region without one."""
+    return clouds.get(cloud).region_slots.get(region)
 
 
 def slot_block(supernet: Network, slot: int) -> Network:
@@ -89,24 +70,17 @@ def allocate(spec: FleetSpec, regions: Sequence[tuple[Cloud, str]]) -> tuple[Net
 def _network(
     supernet: Network, overrides: dict[str, Network], cloud: Cloud, region: str
 ) -> NetworkPlan:
+    """The region's blocks, shaped by its cloud (a VPC takes its slot; a VNet shares it with the
+    AKS pod range); the error names the override to set."""
     key = f"{cloud}/{region}"
     slot = slot_of(cloud, region)
-    if slot is None and (cloud == "azure" or key not in overrides):
-        raise SpecError([Problem(
-            f"network.overrides.{key}",
-            f"{key} has no address slot in gpufleet.ipam.REGION_SLOTS; append it there"
-            + ("" if cloud == "azure" else " or give it a CIDR here"),
-        )])
-    if cloud == "aws":
-        cidr = overrides.get(key) or slot_block(supernet, slot or 0)
-        if cidr.prefixlen not in AWS_VPC_PREFIXES:
-            raise SpecError([Problem(
-                f"network.overrides.{key}",
-                f"{cidr} is a /{cidr.prefixlen}; an AWS VPC CIDR must be /16 to /28",
-            )])
-        return NetworkPlan(cloud, region, str(cidr))
-    lower, upper = slot_block(supernet, slot or 0).subnets(prefixlen_diff=1)
-    return NetworkPlan(cloud, region, str(overrides.get(key) or lower), str(upper))
+    try:
+        blocks = clouds.get(cloud).address_blocks(
+            None if slot is None else slot_block(supernet, slot), overrides.get(key)
+        )
+    except ValueError as error:
+        raise SpecError([Problem(f"network.overrides.{key}", f"{key} {error}")]) from None
+    return NetworkPlan(cloud, region, str(blocks.cidr), str(blocks.pod_cidr) if blocks.pod_cidr else None)
 
 
 def _check_overlaps(plans: Sequence[NetworkPlan], overrides: dict[str, Network]) -> None:

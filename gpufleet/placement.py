@@ -36,7 +36,8 @@ import numpy as np
 from highspy import cb
 from highspy._core import _Highs as CoreHighs  # pyright: ignore[reportPrivateUsage]
 
-from gpufleet.catalog import AZURE_REGIONAL_BUCKET, CLOUDS, Capacity, Catalog, Cloud, Offer, Sku, price_key
+from gpufleet import clouds
+from gpufleet.catalog import Capacity, Catalog, Cloud, Offer, Sku, price_key
 from gpufleet.cost import HOURS_PER_MONTH, region_fixed_usd, storage_monthly_usd
 from gpufleet.errors import InfeasibleError
 from gpufleet.plan import Placement, QuotaUse, SolverReport, colocated_storage
@@ -107,16 +108,13 @@ class Candidate:
 
 
 def buckets_for(sku: Sku, capacity: Capacity) -> tuple[str, ...]:
-    """Every quota bucket a node draws on: its family bucket, and Azure's regional total."""
-    bucket = sku.bucket_for(capacity)
-    if sku.cloud == "azure" and capacity != "spot":
-        return (bucket, AZURE_REGIONAL_BUCKET)
-    return (bucket,)
+    """Every quota bucket a node draws on: its family bucket and its cloud's regional ones."""
+    return clouds.get(sku.cloud).quota_buckets(sku, capacity)
 
 
 def quota_key(cloud: Cloud, region: str, bucket: str) -> QuotaKey:
-    """Azure quota names are case-insensitive (the usages API and the docs disagree on case)."""
-    return (cloud, region, bucket.lower() if cloud == "azure" else bucket)
+    """A bucket as its cloud compares it (Azure's names ignore case)."""
+    return (cloud, region, clouds.get(cloud).bucket_key(bucket))
 
 
 def declared_quotas(spec: FleetSpec) -> dict[QuotaKey, tuple[str, int]]:
@@ -315,7 +313,7 @@ def _in_regions_never_needed(
 
 def _moving_costs(spec: FleetSpec) -> dict[tuple[str, Cloud], float]:
     """`_moving_cost` per (pool, cloud), computed once for all candidates."""
-    return {(pool.name, cloud): _moving_cost(spec, pool, cloud) for pool in spec.pools for cloud in CLOUDS}
+    return {(pool.name, cloud): _moving_cost(spec, pool, cloud) for pool in spec.pools for cloud in clouds.names()}
 
 
 def _moving_cost(spec: FleetSpec, pool: Pool, cloud: Cloud) -> float:
@@ -630,7 +628,7 @@ class Formulation:
         used: set[Cloud] = {c.cloud for c in self.cands}
         self.excess: dict[int, float] = {}
         self.above: dict[Cloud, int] = {}
-        for cloud in CLOUDS:
+        for cloud in clouds.names():
             if cloud not in used:
                 continue
             commitment = spec.budget.commitments.get(cloud, 0.0)
@@ -1355,7 +1353,7 @@ def quota_use(
         buckets = buckets_for(sku, p.capacity) if sku else (p.quota_bucket,)
         for bucket in buckets:
             key = quota_key(p.cloud, p.region, bucket)
-            if bucket == AZURE_REGIONAL_BUCKET and key not in limits:
+            if bucket in clouds.get(p.cloud).regional_buckets and key not in limits:
                 continue  # the regional total is only shown when declared
             used[key] = used.get(key, 0) + p.nodes * p.vcpus_per_node
             names.setdefault(key, bucket)

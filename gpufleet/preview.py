@@ -78,8 +78,10 @@ class Recording:
 
 
 def _cloud_of(type_token: str) -> str | None:
-    package = type_token.removeprefix("pulumi:providers:").split(":")[0]
-    return {"aws": "aws", "azure-native": "azure"}.get(package)
+    from gpufleet import clouds
+
+    owner = clouds.owner_of(type_token)
+    return owner.name if owner else None
 
 
 def _plain(value: Any) -> tuple[Any, bool]:

@@ -15,11 +15,35 @@ import typing
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from gpufleet.catalog import AZURE_REGIONAL_BUCKET, CLOUDS, JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
+from gpufleet import clouds as registry
+from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
 from gpufleet.errors import Problem, SpecError
 
+
+def _registered(name: str) -> str:
+    """A cloud name the registry knows; reported like any other choice ('got x; allowed: ...')."""
+    if name not in registry.names():
+        expected = " or ".join(f"'{cloud}'" for cloud in registry.names())
+        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+    return name
+
+
+# A registered cloud's name (gpufleet.clouds); the schema lists them so editors complete them.
+CloudName = Annotated[
+    str, AfterValidator(_registered), WithJsonSchema({"type": "string", "enum": list(registry.names())})
+]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Mig = Literal["MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"]
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$"
@@ -37,7 +61,7 @@ class Sovereignty(_Strict):
 
 class Budget(_Strict):
     monthly_usd: float | None = Field(default=None, gt=0, description="hard cap for the fleet")
-    commitments: dict[Cloud, Annotated[float, Field(ge=0)]] = Field(
+    commitments: dict[CloudName, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict[Cloud, float], description="spend already committed per cloud, used first ($/month)"
     )
 
@@ -63,20 +87,22 @@ class CloudRegions(_Strict):
     regions: tuple[str, ...] = Field(min_length=1)
 
 
-class Clouds(_Strict):
-    aws: CloudRegions | None = None
-    azure: CloudRegions | None = None
+class Clouds(RootModel[dict[CloudName, CloudRegions]]):
+    """Candidate regions per cloud, keyed by the cloud registry (`aws`, `azure`, ...)."""
 
-    def regions(self) -> list[tuple[Cloud, str]]:
-        """Every configured (cloud, region), in spec order."""
-        return [
-            (cloud, region)
-            for cloud in CLOUDS
-            for region in (getattr(self, cloud).regions if getattr(self, cloud) else ())
-        ]
+    model_config = ConfigDict(frozen=True)
 
     def configured(self) -> list[Cloud]:
-        return [cloud for cloud in CLOUDS if getattr(self, cloud) is not None]
+        """The configured clouds, in registry order (not spec order: plans must not depend on it)."""
+        return [cloud for cloud in registry.names() if cloud in self.root]
+
+    def regions_of(self, cloud: Cloud) -> tuple[str, ...]:
+        entry = self.root.get(cloud)
+        return entry.regions if entry else ()
+
+    def regions(self) -> list[tuple[Cloud, str]]:
+        """Every configured (cloud, region): clouds in registry order, regions in spec order."""
+        return [(cloud, region) for cloud in self.configured() for region in self.regions_of(cloud)]
 
 
 class Autoscale(_Strict):
@@ -94,8 +120,8 @@ class Pool(_Strict):
     )
     interconnect: Literal["none", "rdma"] = "none"
     mig: Mig | None = Field(default=None, description="MIG profile on Azure GPU agent pools")
-    min_share: dict[Cloud, Share] = Field(default_factory=dict[Cloud, float])
-    max_share: dict[Cloud, Share] = Field(default_factory=dict[Cloud, float])
+    min_share: dict[CloudName, Share] = Field(default_factory=dict[Cloud, float])
+    max_share: dict[CloudName, Share] = Field(default_factory=dict[Cloud, float])
     autoscale: Autoscale | None = Field(
         default=None, description="scale between min_nodes and the planned nodes; absent: fixed size"
     )
@@ -135,7 +161,7 @@ class FleetSpec(_Strict):
     network: Network
     clouds: Clouds
     prices: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
-    quotas: dict[Cloud, dict[str, dict[str, Annotated[int, Field(ge=0)]]]] = Field(
+    quotas: dict[CloudName, dict[str, dict[str, Annotated[int, Field(ge=0)]]]] = Field(
         default_factory=dict[Cloud, dict[str, dict[str, int]]]
     )
     pools: tuple[Pool, ...] = Field(min_length=1)
@@ -147,15 +173,16 @@ class FleetSpec(_Strict):
     def _canonical_buckets(
         cls, value: dict[Cloud, dict[str, dict[str, int]]]
     ) -> dict[Cloud, dict[str, dict[str, int]]]:
-        """Azure family names are case-insensitive: spell them as the catalog does."""
-        spelling = {b.lower(): b for b in known_buckets(load_catalog())}
-        return {
-            cloud: {
-                region: {spelling.get(b.lower(), b): n for b, n in buckets.items()}
+        """Where a cloud's bucket names ignore case (Azure), spell them as the catalog does."""
+        canonical: dict[Cloud, dict[str, dict[str, int]]] = {}
+        for cloud, regions in value.items():
+            model = registry.get(cloud)
+            spelling = {model.bucket_key(b): b for b in known_buckets(load_catalog(), cloud)}
+            canonical[cloud] = {
+                region: {spelling.get(model.bucket_key(b), b): n for b, n in buckets.items()}
                 for region, buckets in regions.items()
             }
-            for cloud, regions in value.items()
-        }
+        return canonical
 
     def pool(self, name: str) -> Pool:
         return next(pool for pool in self.pools if pool.name == name)
@@ -172,7 +199,7 @@ class FleetSpec(_Strict):
 
 def known_buckets(catalog: Catalog, cloud: str | None = None) -> list[str]:
     """Every quota bucket the catalog's SKUs draw on (on-demand and spot)."""
-    regional = {AZURE_REGIONAL_BUCKET} if cloud in (None, "azure") else set[str]()
+    regional = {b for m in registry.models() if cloud in (None, m.name) for b in m.regional_buckets}
     return sorted(regional | {
         bucket for sku in catalog.skus.values() if cloud in (None, sku.cloud)
         for bucket in (sku.quota_bucket, sku.spot_quota_bucket)
@@ -231,7 +258,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
                     _one_of("jurisdiction", jurisdiction, known_jurisdictions),
                 )
     if not spec.clouds.configured():
-        yield Problem("clouds", "no cloud configured; allowed: aws, azure (at least one)")
+        yield Problem("clouds", f"no cloud configured; allowed: {', '.join(registry.names())} (at least one)")
 
     from gpufleet.ipam import supernet_problem  # ipam builds on the spec: import here, not above
 
@@ -241,7 +268,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
 
     configured = set(spec.clouds.regions())
     for cloud in spec.clouds.configured():
-        cloud_regions = getattr(spec.clouds, cloud).regions
+        cloud_regions = spec.clouds.regions_of(cloud)
         known = catalog.region_names(cloud)
         for i, region in enumerate(cloud_regions):
             path = f"clouds.{cloud}.regions[{i}]"
@@ -298,8 +325,8 @@ def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
             yield Problem(path, f"key '{key}' must be 'cloud/region/sku' or 'cloud/region/sku:spot'")
             continue
         cloud, region, instance_type = parts
-        if cloud not in CLOUDS:
-            yield Problem(path, _one_of("cloud", cloud, list(CLOUDS)))
+        if cloud not in registry.names():
+            yield Problem(path, _one_of("cloud", cloud, list(registry.names())))
         elif catalog.region(cloud, region) is None:
             yield Problem(path, _one_of(f"{cloud} region", region, catalog.region_names(cloud)))
         elif catalog.sku(cloud, instance_type) is None:

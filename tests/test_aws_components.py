@@ -14,7 +14,7 @@ import pytest
 from components import GpuFleet
 from components.aws import decisions
 from gpufleet.catalog import load_catalog
-from gpufleet.cost import AWS_NAT_GATEWAYS_PER_REGION
+from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
 from gpufleet.plan import (
     CostSummary,
     FleetPlan,
@@ -85,7 +85,7 @@ def expected_counts(plan: FleetPlan, region: str) -> Counter[str]:
         and s.rdma
     )
     buckets = len(plan.storage_in("aws", region))
-    nat = AWS_NAT_GATEWAYS_PER_REGION
+    nat = NAT_GATEWAYS_PER_REGION
     counts = Counter(
         {
             "pulumi:providers:aws": 1,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gpufleet import sizing
 from gpufleet.catalog import Cloud
-from gpufleet.cost import AWS_NAT_GATEWAYS_PER_REGION, estimate, region_fixed_usd, region_lines
+from gpufleet.clouds import aws as aws_cloud
+from gpufleet.clouds import azure as azure_cloud
+from gpufleet.cost import estimate, region_fixed_usd, region_lines
 from gpufleet.ipam import allocate
 from gpufleet.plan import Placement, StoragePlan, build_plan, colocated_storage
 from gpufleet.spec import FleetSpec, load_fleet
@@ -46,7 +47,7 @@ def test_every_line_by_hand() -> None:
         ("aws", "pool train: 2 × p5.48xlarge (on-demand)"): 73000.0,
         ("azure", "pool train: 1 × Standard_ND96isr_H100_v5 (on-demand)"): 64240.0,
         ("aws", "EKS control plane"): 73.0,                     # 0.10 × 730
-        ("aws", f"NAT gateways ({AWS_NAT_GATEWAYS_PER_REGION})"): 65.7,  # 2 × 0.045 × 730
+        ("aws", f"NAT gateways ({aws_cloud.NAT_GATEWAYS_PER_REGION})"): 65.7,  # 2 × 0.045 × 730
         ("aws", "system nodes: 2 × m7i.large"): 147.17,         # 2 × 0.1008 × 730 = 147.168
         ("azure", "AKS control plane (Standard tier)"): 73.0,   # 0.10 × 730
         ("azure", "system nodes: 2 × Standard_D4s_v5"): 280.32,  # 2 × 0.192 × 730
@@ -82,11 +83,11 @@ def test_a_regions_fixed_cost_is_the_sum_of_its_lines() -> None:
 
 
 def test_system_nodes_are_priced_at_the_size_the_components_deploy() -> None:
-    # the components read the same constants (gpufleet/sizing.py); the cost lines name them
+    # the components read the same constants (gpufleet/clouds/); the cost lines name them
     aws = {li.item for li in region_lines("aws", "r")}
     azure = {li.item for li in region_lines("azure", "r")}
-    assert f"system nodes: {sizing.AWS_SYSTEM_MIN_NODES} × {sizing.AWS_SYSTEM_INSTANCE_TYPE}" in aws
-    assert f"system nodes: {sizing.AZURE_SYSTEM_MIN_NODES} × {sizing.AZURE_SYSTEM_VM_SIZE}" in azure
+    assert f"system nodes: {aws_cloud.SYSTEM_POOL.min_nodes} × {aws_cloud.SYSTEM_POOL.instance_type}" in aws
+    assert f"system nodes: {azure_cloud.SYSTEM_POOL.min_nodes} × {azure_cloud.SYSTEM_POOL.instance_type}" in azure
 
 
 def test_egress_when_a_pool_lands_where_its_dataset_has_no_copy() -> None:

@@ -591,7 +591,7 @@ def test_budget_over_the_cap_gives_figures_and_top_contributors() -> None:
     assert message.endswith(
         f"top contributors: a (p5.48xlarge x 4) on-demand in aws/eu-north-1 ${p5_monthly(4):,.0f}, "
         f"b (p5.48xlarge x 2) on-demand in aws/eu-north-1 ${p5_monthly(2):,.0f}, "
-        "EKS cluster eks in aws/eu-north-1 $73; lower pool sizes or raise budget.monthly_usd"
+        "EKS control plane eks in aws/eu-north-1 $73; lower pool sizes or raise budget.monthly_usd"
     )
 
 

@@ -18,7 +18,7 @@ from components.aws.network import Network, NetworkArgs
 from components.aws.nodepool import GpuNodePool, GpuNodePoolArgs
 from components.aws.storage import DatasetBucket, DatasetBucketArgs
 from gpufleet.catalog import load_catalog
-from gpufleet.cost import AWS_NAT_GATEWAYS_PER_REGION
+from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
 from gpufleet.plan import FleetPlan
 
 __all__ = [
@@ -34,7 +34,7 @@ def build_aws(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi.O
     """Declare every AWS region of the plan; outputs keyed `aws/<region>/<what>`."""
     outputs: dict[str, pulumi.Output[object]] = {}
     for region in plan.regions("aws"):
-        outputs.update(_build_region(plan, region, AWS_NAT_GATEWAYS_PER_REGION, parent))
+        outputs.update(_build_region(plan, region, NAT_GATEWAYS_PER_REGION, parent))
     return outputs
 
 

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from components.aws import decisions
 from components.aws.launch import LaunchTemplateSpec, node_launch_template
-from gpufleet import sizing
+from gpufleet.clouds.aws import SYSTEM_POOL, SYSTEM_ROOT_GIB
 
 
 @dataclass(frozen=True)
@@ -106,18 +106,18 @@ class GpuCluster(pulumi.ComponentResource):
         system_template = node_launch_template(
             f"{name}-system",
             LaunchTemplateSpec(
-                root_gib=sizing.AWS_SYSTEM_ROOT_GIB, instance_tags=args.instance_tags
+                root_gib=SYSTEM_ROOT_GIB, instance_tags=args.instance_tags
             ),
             child,
         )
-        low, high = sizing.AWS_SYSTEM_MIN_NODES, sizing.AWS_SYSTEM_MAX_NODES
+        low, high = SYSTEM_POOL.min_nodes, SYSTEM_POOL.max_nodes
         system = aws.eks.NodeGroup(
             f"{name}-system",
             cluster_name=cluster.name,
             node_group_name="system",
             node_role_arn=node_role.arn,
             subnet_ids=list(args.subnet_ids),
-            instance_types=[sizing.AWS_SYSTEM_INSTANCE_TYPE],
+            instance_types=[SYSTEM_POOL.instance_type],
             ami_type="AL2023_x86_64_STANDARD",
             capacity_type="ON_DEMAND",
             scaling_config={"min_size": low, "max_size": high, "desired_size": low},

@@ -16,7 +16,7 @@ from pulumi_azure_native import authorization, containerservice, managedidentity
 
 from components.azure import decisions
 from components.azure.decisions import ServiceNetwork
-from gpufleet import sizing
+from gpufleet.clouds.azure import SYSTEM_POOL
 
 # Built-in role "Network Contributor" (the same GUID in every Azure tenant).
 NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
@@ -125,14 +125,14 @@ class GpuCluster(pulumi.ComponentResource):
                 {
                     "name": decisions.SYSTEM_POOL_NAME,
                     "mode": containerservice.AgentPoolMode.SYSTEM,
-                    "vm_size": sizing.AZURE_SYSTEM_VM_SIZE,
+                    "vm_size": SYSTEM_POOL.instance_type,
                     "os_type": containerservice.OSType.LINUX,
                     "os_sku": containerservice.OSSKU.AZURE_LINUX,
                     "type": containerservice.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
                     "enable_auto_scaling": True,
-                    "count": sizing.AZURE_SYSTEM_MIN_NODES,
-                    "min_count": sizing.AZURE_SYSTEM_MIN_NODES,
-                    "max_count": sizing.AZURE_SYSTEM_MAX_NODES,
+                    "count": SYSTEM_POOL.min_nodes,
+                    "min_count": SYSTEM_POOL.min_nodes,
+                    "max_count": SYSTEM_POOL.max_nodes,
                     "node_taints": [decisions.SYSTEM_TAINT],
                     "enable_node_public_ip": False,
                     "vnet_subnet_id": args.node_subnet_id,

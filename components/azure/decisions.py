@@ -244,17 +244,6 @@ def priority_settings(capacity: Capacity) -> PrioritySettings:
     return PrioritySettings("Regular")
 
 
-# AKS cannot change these on an existing agent pool: a change replaces the pool.
-IMMUTABLE_POOL_PROPERTIES = (
-    "vmSize",
-    "scaleSetPriority",
-    "scaleSetEvictionPolicy",
-    "spotMaxPrice",
-    "gpuInstanceProfile",
-    "vnetSubnetID",
-)
-
-
 @dataclass(frozen=True, slots=True)
 class UpgradeSettings:
     max_surge: str

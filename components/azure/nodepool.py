@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import containerservice
 
-from components.azure import decisions
 from components.azure.decisions import PrioritySettings, ScaleSettings, UpgradeSettings
+from gpufleet.clouds.azure import AGENT_POOL_REPLACE_ON_CHANGE
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class GpuNodePool(pulumi.ComponentResource):
                 # The physical name is fixed, so a replacement must delete the old pool first;
                 # the autoscaler owns `count` once the pool exists.
                 delete_before_replace=True,
-                replace_on_changes=list(decisions.IMMUTABLE_POOL_PROPERTIES),
+                replace_on_changes=list(AGENT_POOL_REPLACE_ON_CHANGE),
                 ignore_changes=["count"] if s.scale.enable_auto_scaling else None,
             ),
         )

@@ -11,10 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from importlib import resources
-from typing import Literal, get_args
+from typing import Literal
 
-Cloud = Literal["aws", "azure"]
-CLOUDS: tuple[Cloud, ...] = get_args(Cloud)
+from gpufleet import clouds
+
+Cloud = str  # a registered cloud's name (gpufleet.clouds)
 Capacity = Literal["on-demand", "spot", "reserved"]
 
 # The 27 EU member states (ISO 3166-1 alpha-2); the EEA adds Iceland, Liechtenstein and Norway.
@@ -25,20 +26,8 @@ EU_COUNTRIES = frozenset({
 EEA_COUNTRIES = EU_COUNTRIES | {"IS", "LI", "NO"}
 JURISDICTION_ALIASES = {"UK": "GB"}
 
-# Azure's "Total Regional vCPUs" quota: every non-spot VM draws on it as well as on its family
-# bucket; it limits placement only where the spec declares it.
-AZURE_REGIONAL_BUCKET = "cores"
-
 # GPUs that NVIDIA's MIG user guide lists as MIG-capable (A30 is not in the catalog).
 MIG_ACCELERATORS = frozenset({"A100", "A100-80GB", "H100", "H200", "B200", "B300"})
-
-# Source errors corrected at load time: (cloud, instance_type) -> (field, value, why).
-SKU_CORRECTIONS: dict[tuple[str, str], tuple[str, int, str]] = {
-    ("azure", "Standard_ND96isr_H100_v5"): (
-        "gpus", 8, "source lists 12 GPUs; Azure documents 8 H100 per ND96isr_H100_v5",
-    ),
-}
-
 
 def jurisdictions_of(country: str) -> frozenset[str]:
     """Jurisdictions a country belongs to: itself, and EU/EEA by membership (never by name)."""
@@ -180,26 +169,36 @@ class Catalog:
         return replace(self, offers=offers)
 
 
-def _rows(name: str) -> Iterable[dict[str, str]]:
-    text = resources.files(__name__).joinpath("data", name).read_text(encoding="utf-8")
-    return csv.DictReader(text.splitlines())
+@cache
+def _packaged(table: str) -> tuple[dict[str, str], ...]:
+    text = resources.files(__name__).joinpath("data", f"{table}.csv").read_text(encoding="utf-8")
+    return tuple(csv.DictReader(text.splitlines()))
+
+
+def _rows(table: str) -> Iterable[Mapping[str, str]]:
+    """Every registered cloud's rows of a table (each cloud chooses its own: gpufleet.clouds)."""
+    return [row for model in clouds.models() for row in model.catalog_rows(table, _packaged(table))]
 
 
 def _price(text: str) -> float | None:
     return float(text) if text else None
 
 
-@cache
 def load_catalog() -> Catalog:
-    """The packaged catalog with the known source errors corrected (cached: it never changes)."""
-    rdma = {(r["cloud"], r["instance_type"]): r for r in _rows("rdma.csv")}
+    """The packaged catalog with the known source errors corrected (cached per registry state)."""
+    return _load_catalog(clouds.revision())
+
+
+@cache
+def _load_catalog(_registered: tuple[object, ...]) -> Catalog:
+    rdma = {(r["cloud"], r["instance_type"]): r for r in _rows("rdma")}
     corrections: list[str] = []
     skus: dict[tuple[str, str], Sku] = {}
-    for row in _rows("skus.csv"):
+    for row in _rows("skus"):
         key = (row["cloud"], row["instance_type"])
         fabric = rdma.get(key)
         sku = Sku(
-            cloud=row["cloud"],  # type: ignore[arg-type]  # the data only holds aws and azure
+            cloud=row["cloud"],
             instance_type=row["instance_type"],
             accelerator=row["accelerator"],
             gpus=int(row["gpus"]),
@@ -211,14 +210,15 @@ def load_catalog() -> Catalog:
             rdma_interfaces=int(fabric["rdma_interfaces"]) if fabric else 0,
             rdma_fabric=fabric["fabric"] if fabric else "",
         )
-        if key in SKU_CORRECTIONS:
-            attribute, value, why = SKU_CORRECTIONS[key]
+        fixes = clouds.get(sku.cloud).sku_corrections
+        if sku.instance_type in fixes:
+            attribute, value, why = fixes[sku.instance_type]
             sku = replace(sku, **{attribute: value})
             corrections.append(f"{key[0]}/{key[1]}: {attribute}={value} ({why})")
         skus[key] = sku
 
     offers: dict[tuple[str, str, str], Offer] = {}
-    for row in _rows("offers.csv"):
+    for row in _rows("offers"):
         sku = skus[(row["cloud"], row["instance_type"])]
         on_demand, spot = _price(row["price_usd_per_hour"]), _price(row["spot_price_usd_per_hour"])
         if sku.cloud == "azure" and sku.accelerator == "H100" and spot is not None and spot == on_demand:
@@ -231,8 +231,8 @@ def load_catalog() -> Catalog:
 
     regions = {
         (row["cloud"], row["region"]): Region(
-            row["cloud"], row["region"], row["display_name"], row["country"], row["source"]  # type: ignore[arg-type]
+            row["cloud"], row["region"], row["display_name"], row["country"], row["source"]
         )
-        for row in _rows("regions.csv")
+        for row in _rows("regions")
     }
     return Catalog(skus=skus, regions=regions, offers=offers, corrections=tuple(corrections))

@@ -14,16 +14,9 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
-from gpufleet.catalog import Cloud, price_key
-from gpufleet.cost import (
-    AKS_STANDARD_USD_PER_HOUR,
-    AWS_NAT_USD_PER_HOUR,
-    EKS_CONTROL_PLANE_USD_PER_HOUR,
-    GB_PER_TIB,
-    STORAGE_USD_PER_GB_MONTH,
-    SYSTEM_NODES,
-    monthly,
-)
+from gpufleet import clouds
+from gpufleet.catalog import price_key
+from gpufleet.cost import GB_PER_TIB, monthly
 from gpufleet.policy.config import (
     COMMITMENT_BURN,
     DEFAULT_HEADROOM,
@@ -31,21 +24,9 @@ from gpufleet.policy.config import (
     GPU_BUDGET_HEADROOM,
     effective_config,
 )
-from gpufleet.policy.gpu import gpu_pools
-from gpufleet.policy.props import catalog, get, items, mapping, number, region_of, text
-
-EKS_CLUSTER = "aws:eks/cluster:Cluster"
-EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
-# The system pools' VM sizes and $/hour, as the plan prices them (at their minimum size).
-SYSTEM_PRICES: dict[tuple[str, str], float] = {
-    (cloud, kind): hourly for cloud, (kind, _, hourly) in SYSTEM_NODES.items()
-}
-AKS_CLUSTER = "azure-native:containerservice:ManagedCluster"
-AWS_NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
-STORAGE_TYPES: dict[str, Cloud] = {
-    "aws:s3/bucket:Bucket": "aws",
-    "azure-native:storage:StorageAccount": "azure",
-}
+from gpufleet.policy.gpu import declared_pools, gpu_pools
+from gpufleet.policy.props import catalog, get, mapping, number, text
+from gpufleet.policy.view import View, region_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,61 +96,46 @@ def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> 
             monthly(pool.nodes * hourly), pool.urn,
         ))
     for resource in resources:
-        item = _fixed_item(resource, sizes)
+        item = _fixed_item(resource, View(resource, resources), sizes)
         if item is not None:
             result.items.append(item)
-        result.items.extend(_system_items(resource))
+    result.items.extend(_system_items(resources))
     return result
 
 
-def _system_items(resource: PolicyResource) -> list[CostItem]:
-    """Non-GPU system nodes (EKS system node group, AKS system agent pool) at their minimum
-    size, the size the plan prices them at; other general-purpose sizes are not priced."""
-    where = region_of(resource.resource_type, resource.props, resource.provider) or "?"
-    if resource.resource_type == EKS_NODE_GROUP:
-        kinds = [text(k) for k in items(get(resource.props, "instanceTypes"))]
-        nodes = number(get(resource.props, "scalingConfig", "minSize"))
-        pools = [("aws", kinds[0] if len(kinds) == 1 else None, nodes)]
-    elif resource.resource_type == AKS_CLUSTER:
-        pools = [
-            ("azure", text(get(p, "vmSize")), number(get(p, "minCount")) or number(get(p, "count")))
-            for p in items(get(resource.props, "agentPoolProfiles"))
-        ]
-    else:
-        return []
+def _system_items(resources: Sequence[PolicyResource]) -> list[CostItem]:
+    """Non-GPU system nodes (each cloud's `system_pool`) at their minimum size, the size the plan
+    prices them at; other general-purpose sizes are not priced."""
     found: list[CostItem] = []
-    for cloud, kind, nodes in pools:
-        hourly = SYSTEM_PRICES.get((cloud, kind or ""))
-        if hourly is not None and nodes:
+    for resource, cloud, pool in declared_pools(resources):
+        system = clouds.get(cloud).system_pool
+        if pool.instance_types == (system.instance_type,) and pool.min_nodes:
             found.append(CostItem(
-                f"system nodes {resource.name} ({nodes:g} × {kind}) in {cloud}/{where}", cloud,
-                monthly(nodes * hourly), resource.urn,
+                f"system nodes {pool.name} ({pool.min_nodes:g} × {system.instance_type}) in "
+                f"{cloud}/{pool.region or '?'}", cloud, monthly(pool.min_nodes * system.usd_per_hour),
+                resource.urn,
             ))
     return found
 
 
-def _fixed_item(resource: PolicyResource, sizes: Mapping[str, Any]) -> CostItem | None:
-    where = region_of(resource.resource_type, resource.props, resource.provider) or "?"
-    kind = resource.resource_type
-    if kind == EKS_CLUSTER:
-        return CostItem(f"EKS cluster {resource.name} in aws/{where}", "aws",
-                        monthly(EKS_CONTROL_PLANE_USD_PER_HOUR), resource.urn)
-    if kind == AKS_CLUSTER:
-        free = text(get(resource.props, "sku", "tier")) == "Free"
-        return CostItem(f"AKS cluster {resource.name} in azure/{where}", "azure",
-                        0.0 if free else monthly(AKS_STANDARD_USD_PER_HOUR), resource.urn)
-    if kind == AWS_NAT_GATEWAY:
-        return CostItem(f"NAT gateway {resource.name} in aws/{where}", "aws",
-                        monthly(AWS_NAT_USD_PER_HOUR), resource.urn)
-    if kind in STORAGE_TYPES:
-        cloud = STORAGE_TYPES[kind]
+def _fixed_item(resource: PolicyResource, view: View, sizes: Mapping[str, Any]) -> CostItem | None:
+    """A cloud's fixed item (control plane, NAT gateway) or a dataset copy, as declared."""
+    owner = clouds.owner_of(resource.resource_type)
+    if owner is None:
+        return None
+    where = f"{owner.name}/{region_of(resource) or '?'}"
+    fixed = owner.declared_fixed_hourly(view)
+    if fixed is not None:
+        item, hourly = fixed
+        return CostItem(f"{item} {resource.name} in {where}", owner.name, monthly(hourly), resource.urn)
+    if resource.resource_type in owner.storage_types:
         entry = _storage_entry(resource, sizes)
         tib = number(sizes[entry]) if entry else None
         if tib is None:
             return None
-        rate, product = STORAGE_USD_PER_GB_MONTH[cloud]
-        return CostItem(f"storage {resource.name} ({tib:g} TiB {product}) in {cloud}/{where}",
-                        cloud, round(tib * GB_PER_TIB * rate, 2), resource.urn)
+        rate = owner.storage_rate
+        return CostItem(f"storage {resource.name} ({tib:g} TiB {rate.product}) in {where}",
+                        owner.name, round(tib * GB_PER_TIB * rate.usd_per_gb_month, 2), resource.urn)
     return None
 
 

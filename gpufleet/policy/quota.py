@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from pulumi_policy import ReportViolation, StackValidationArgs
 
-from gpufleet.catalog import CLOUDS
+from gpufleet import clouds
 from gpufleet.placement import buckets_for, quota_key
 from gpufleet.policy.config import GPU_QUOTA, effective_config
 from gpufleet.policy.gpu import GpuPool, gpu_pools
@@ -17,7 +17,7 @@ def _declared(quotas: object) -> dict[tuple[str, str, str], tuple[str, float]]:
     """Declared limits by (cloud, region, normalised bucket) -> (name as declared, vCPUs)."""
     found: dict[tuple[str, str, str], tuple[str, float]] = {}
     for cloud, regions in mapping(quotas).items():
-        if cloud not in CLOUDS:
+        if cloud not in clouds.names():
             continue
         for region, buckets in mapping(regions).items():
             for bucket, limit in mapping(buckets).items():

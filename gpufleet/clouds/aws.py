@@ -1,0 +1,188 @@
+"""AWS: quota buckets, fixed costs, system pool, address shape, resource types, mock answers.
+
+Rates are US-East list prices (other regions differ by a few percent), for planning, not
+invoicing; each names the page it reflects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from gpufleet.clouds.base import (
+    AddressBlocks,
+    CloudModel,
+    DeclaredPool,
+    DeclaredResource,
+    FixedCost,
+    MockArgs,
+    Network,
+    StorageRate,
+    SystemPool,
+    decoded,
+)
+from gpufleet.clouds.base import (
+    whole as _whole,
+)
+
+if TYPE_CHECKING:
+    import pulumi
+
+    from gpufleet.plan import FleetPlan
+
+# AWS allows VPC CIDRs of /16 to /28 (docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html).
+VPC_PREFIXES = range(16, 29)
+# One NAT gateway per AZ, two AZs per region: the AWS network component creates exactly this many.
+NAT_GATEWAYS_PER_REGION = 2
+
+# Fixed slots of the supernet (gpufleet.ipam). APPEND, never reorder: a slot is an address block.
+REGION_SLOTS: Mapping[str, int] = {
+    region: slot for slot, region in enumerate((
+        "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2",
+        "ap-northeast-3", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2",
+        "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+        "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1",
+        "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1",
+        "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-west-1",
+        "us-west-2",
+    ))
+}
+
+# Resources that are global (not in any region): they pass the sovereignty check.
+GLOBAL_TYPES = frozenset({
+    "aws:iam/role:Role",
+    "aws:iam/policy:Policy",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+    "aws:iam/instanceProfile:InstanceProfile",
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole",
+    "aws:iam/user:User",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/group:Group",
+    "aws:iam/groupPolicy:GroupPolicy",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:route53/zone:Zone",
+    "aws:route53/record:Record",
+    "aws:cloudfront/distribution:Distribution",
+    "aws:organizations/policy:Policy",
+})
+
+_CODE = "fixed rate in gpufleet/clouds/aws.py"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATES = frozenset({"aws:ec2/launchTemplate:LaunchTemplate"})
+
+# The EKS system node group (CoreDNS, add-ons): min = desired, one node per availability zone;
+# max leaves room for one surge during updates. The cluster component and the cost model both
+# read it. https://aws.amazon.com/ec2/pricing/on-demand/ — m7i.large, Linux, on-demand,
+# us-east-1: $0.1008 per hour. List price as of 2025, from memory: verify against the page.
+SYSTEM_POOL = SystemPool(
+    "m7i.large", min_nodes=2, max_nodes=4, usd_per_hour=0.1008,
+    source=f"{_CODE}: $0.1008/h per node, list price as of 2025, verify (aws.amazon.com/ec2/pricing/on-demand)",
+)
+SYSTEM_ROOT_GIB = 50
+
+
+class Aws(CloudModel):
+    name = "aws"
+    title = "AWS"
+    packages = ("aws",)
+    location_key = "region"
+    region_slots = REGION_SLOTS
+    tag_keys = ("gpufleet:fleet", "gpufleet:stack")
+    taggable_types = frozenset({
+        "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway",
+        "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/routeTable:RouteTable",
+        "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:ec2/placementGroup:PlacementGroup", "aws:ec2/flowLog:FlowLog",
+        "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup",
+        "aws:eks/addon:Addon", "aws:kms/key:Key", "aws:s3/bucket:Bucket", "aws:iam/role:Role",
+        "aws:cloudwatch/logGroup:LogGroup",
+    })
+    # Input properties whose change makes pulumi-aws replace the resource (provider schema).
+    replace_on_change: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "aws:s3/bucket:Bucket": ("bucket", "bucketPrefix", "region"),
+        "aws:ec2/vpc:Vpc": ("cidrBlock",),
+        "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone", "vpcId"),
+        "aws:eks/cluster:Cluster": ("name", "encryptionConfig", "kubernetesNetworkConfig"),
+        "aws:eks/nodeGroup:NodeGroup": (
+            "instanceTypes", "amiType", "capacityType", "subnetIds", "nodeGroupName", "clusterName",
+        ),
+        "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage"),
+    }
+    system_pool = SYSTEM_POOL
+    # https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month
+    # (the first-tier rate for all volumes, so figures are an upper bound).
+    storage_rate = StorageRate(0.023, "S3 Standard", f"{_CODE}: S3 Standard $0.023/GB-month, first-tier list price")
+    mock_calls: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "aws:index/getCallerIdentity:getCallerIdentity": {
+            "accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/mock", "userId": "MOCK",
+        },
+        "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com"},
+    }
+
+    def fixed_costs(self) -> tuple[FixedCost, ...]:
+        return (
+            # https://aws.amazon.com/eks/pricing/ — EKS cluster on standard support: $0.10/hour.
+            FixedCost("EKS control plane", 0.10, 1,
+                      f"{_CODE}: $0.1/h (aws.amazon.com/eks/pricing)", "aws:eks/cluster:Cluster"),
+            # https://aws.amazon.com/vpc/pricing/ — NAT gateway $0.045 per gateway-hour in
+            # us-east-1; data processing depends on traffic and is not estimated.
+            FixedCost(f"NAT gateways ({NAT_GATEWAYS_PER_REGION})", 0.045, NAT_GATEWAYS_PER_REGION,
+                      f"{_CODE}: $0.045/h per gateway, hours only (aws.amazon.com/vpc/pricing)",
+                      "aws:ec2/natGateway:NatGateway"),
+        )
+
+    storage_types = frozenset({"aws:s3/bucket:Bucket"})
+
+    def declared_pools(self, resource: DeclaredResource) -> list[DeclaredPool]:
+        """An EKS managed node group: its instance types (or its launch template's) and scaling."""
+        if resource.type != NODE_GROUP:
+            return []
+        kinds = [k for k in resource.items("instanceTypes") if isinstance(k, str)]
+        template = resource.linked("launchTemplate", LAUNCH_TEMPLATES) if not kinds else None
+        if template is not None and isinstance(template.get("instanceType"), str):
+            kinds = [template.get("instanceType")]
+        most = _whole(resource.get("scalingConfig", "maxSize"))
+        most = most if most is not None else _whole(resource.get("scalingConfig", "desiredSize"))
+        capacity = resource.get("capacityType")
+        return [DeclaredPool(
+            resource.name, tuple(kinds), _whole(resource.get("scalingConfig", "minSize")) or 0, most or 0,
+            isinstance(capacity, str) and capacity.upper() == "SPOT", resource.region(),
+        )]
+
+    def address_blocks(self, slot: Network | None, override: Network | None) -> AddressBlocks:
+        """A VPC takes its whole slot; an override may stand in for a region without one."""
+        cidr = override or slot
+        if cidr is None:
+            raise ValueError("has no address slot; give it a CIDR here")
+        if cidr.prefixlen not in VPC_PREFIXES:
+            raise ValueError(f"{cidr} is a /{cidr.prefixlen}; an AWS VPC CIDR must be /16 to /28")
+        return AddressBlocks(cidr)
+
+    def is_regional(self, resource_type: str, props: Mapping[str, Any]) -> bool:
+        return resource_type not in GLOBAL_TYPES
+
+    def inherited_tags(self, provider_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The provider's `defaultTags.tags` (the SDK sends provider inputs JSON-encoded)."""
+        return decoded(decoded(provider_props.get("defaultTags")).get("tags"))
+
+    def mock_state(self, args: MockArgs, state: dict[str, Any]) -> dict[str, Any]:
+        service = args.typ.split(":")[1].split("/")[0]
+        state.setdefault("arn", f"arn:aws:{service}:mock:123456789012:{args.name}")
+        if args.typ == "aws:eks/cluster:Cluster":
+            state.setdefault("endpoint", f"https://{args.name}.eks.mock")
+            state.setdefault("certificateAuthority", {"data": "bW9jaw=="})
+            state.setdefault("identities", [{"oidcs": [{"issuer": f"https://oidc.mock/{args.name}"}]}])
+            vpc_config = cast(dict[str, Any], state.get("vpcConfig") or {})
+            state["vpcConfig"] = {"clusterSecurityGroupId": f"sg-{args.name}", **vpc_config}
+        elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state.setdefault("latestVersion", 1)
+        return state
+
+    def builder(self) -> Callable[[FleetPlan, pulumi.Resource], Mapping[str, pulumi.Output[object]]]:
+        from components.aws import build_aws
+
+        return build_aws

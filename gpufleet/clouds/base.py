@@ -1,0 +1,244 @@
+"""The interface every cloud implements: what the planner, the cost model, the address plan, the
+offline engine, the policies and the Pulumi program need to know about one cloud.
+
+One subclass per cloud (`gpufleet/clouds/aws.py`, `gpufleet/clouds/azure.py`) holds that cloud's
+knowledge; the core asks the registry (`gpufleet.clouds`) and never compares cloud names. A new
+cloud is one module plus its catalog rows (docs/design.md, "The cloud interface").
+Nothing here imports Pulumi or a cloud SDK: `builder()` imports the cloud's components lazily.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+
+if TYPE_CHECKING:
+    import pulumi
+
+    from gpufleet.catalog import Capacity, Sku
+    from gpufleet.plan import FleetPlan
+
+Network = ipaddress.IPv4Network
+
+
+class MockArgs(Protocol):
+    """What the offline engine's mocks know of a new resource (pulumi.runtime.MockResourceArgs)."""
+
+    typ: str
+    name: str
+    inputs: Any
+
+
+class DeclaredResource(Protocol):
+    """A declared resource as the policies read it (gpufleet.policy.view.View implements it):
+    camelCase inputs where a missing or not-yet-known value reads as None."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def get(self, *path: str) -> Any: ...
+
+    def items(self, *path: str) -> list[Any]: ...
+
+    def region(self) -> str | None:
+        """Its own region input, else its provider's."""
+        ...
+
+    def ancestor_region(self) -> str | None:
+        """The region of its nearest parent of the same cloud that has one."""
+        ...
+
+    def linked(self, prop: str, types: frozenset[str]) -> DeclaredResource | None:
+        """The resource of `types` that input `prop` points at (engine dependency, name or id)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredPool:
+    """A node pool as declared (EKS node group, AKS agent pool): what budget and quota count."""
+
+    name: str
+    instance_types: tuple[str, ...]
+    min_nodes: int
+    max_nodes: int
+    spot: bool
+    region: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FixedCost:
+    """A fixed monthly item every region of a cloud pays once it holds a GPU node.
+
+    `resource_type` is the type token that declares it, so the budget policy prices the declared
+    resource with the same rate the planner used.
+    """
+
+    item: str
+    usd_per_hour: float
+    count: int
+    source: str
+    resource_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class SystemPool:
+    """The non-GPU node pool every cluster runs (CoreDNS, add-ons): sized and priced in one place."""
+
+    instance_type: str
+    min_nodes: int
+    max_nodes: int
+    usd_per_hour: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class StorageRate:
+    """$/GB-month of one dataset copy, as the program declares it (product and redundancy)."""
+
+    usd_per_gb_month: float
+    product: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddressBlocks:
+    """A region's address space: the VPC/VNet CIDR and, where the cloud uses one, a pod range."""
+
+    cidr: Network
+    pod_cidr: Network | None = None
+
+
+class CloudModel(ABC):
+    """One cloud's knowledge, behind one small interface (see the module docstring)."""
+
+    name: str
+    """Registry key: the spec's `clouds.<name>`, the plan's `cloud`, price-book keys."""
+    title: str
+    """How messages name the cloud (AWS, Azure)."""
+    packages: tuple[str, ...]
+    """Pulumi packages whose resources this cloud owns (`aws`, `azure-native`)."""
+    location_key: str
+    """The input that holds a resource's region (`region`, `location`)."""
+    region_slots: Mapping[str, int]
+    """Region -> its fixed slot of the supernet (gpufleet.ipam): append, never reorder."""
+    regional_buckets: frozenset[str] = frozenset()
+    """Quota buckets every non-spot node draws on besides its family bucket (Azure `cores`)."""
+    buckets_case_insensitive: bool = False
+    tag_keys: tuple[str, str]
+    """(fleet, stack) tag keys the components set and `required-tags` checks."""
+    taggable_types: frozenset[str] = frozenset()
+    """Types checked for tags even when the program sets none."""
+    sku_corrections: ClassVar[Mapping[str, tuple[str, int, str]]] = {}
+    """instance type -> (field, value, why): known source errors corrected at catalog load."""
+    replace_on_change: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """type token -> input properties whose change makes the provider replace the resource."""
+    system_pool: SystemPool
+    storage_rate: StorageRate
+
+    # -- catalog -------------------------------------------------------------------------------
+
+    def catalog_rows(self, table: str, packaged: Iterable[Mapping[str, str]]) -> list[Mapping[str, str]]:
+        """This cloud's rows of a catalog table (skus, offers, regions, rdma): by default its rows
+        of the packaged CSV; a cloud without packaged data returns its own."""
+        return [row for row in packaged if row["cloud"] == self.name]
+
+    def quota_buckets(self, sku: Sku, capacity: Capacity) -> tuple[str, ...]:
+        """Every quota bucket one node of this SKU draws on."""
+        if capacity == "spot":
+            return (sku.spot_quota_bucket,)
+        return (sku.quota_bucket, *sorted(self.regional_buckets))
+
+    def bucket_key(self, bucket: str) -> str:
+        """The spelling under which a bucket is compared (Azure family names ignore case)."""
+        return bucket.lower() if self.buckets_case_insensitive else bucket
+
+    # -- cost ----------------------------------------------------------------------------------
+
+    @abstractmethod
+    def fixed_costs(self) -> tuple[FixedCost, ...]:
+        """What one region's infrastructure costs besides GPU nodes and storage (per hour)."""
+
+    # -- addresses -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def address_blocks(self, slot: Network | None, override: Network | None) -> AddressBlocks:
+        """The region's blocks from its slot and the user's override; ValueError says why not."""
+
+    # -- resources as the engine reports them ---------------------------------------------------
+
+    def owns(self, resource_type: str) -> bool:
+        package = resource_type.removeprefix("pulumi:providers:").split(":")[0]
+        return package in self.packages
+
+    def normalise_region(self, value: str) -> str:
+        return value
+
+    def own_region(self, props: Mapping[str, Any]) -> str | None:
+        value = props.get(self.location_key)
+        return self.normalise_region(value) if isinstance(value, str) and value else None
+
+    def is_regional(self, resource_type: str, props: Mapping[str, Any]) -> bool:
+        """Whether a resource of this type has a region of its own to check."""
+        return True
+
+    def inherited_tags(self, provider_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Tags a resource gets from its provider (AWS `defaultTags`); none by default."""
+        return {}
+
+    storage_types: frozenset[str] = frozenset()
+    """Types that hold a dataset copy (priced at `storage_rate`)."""
+
+    def declared_pools(self, resource: DeclaredResource) -> list[DeclaredPool]:
+        """The node pools a declared resource creates (none for most types)."""
+        return []
+
+    def declared_fixed_hourly(self, resource: DeclaredResource) -> tuple[str, float] | None:
+        """(item, $/hour) when the resource is one of the cloud's fixed items (`fixed_costs`)."""
+        item = next((f for f in self.fixed_costs() if f.resource_type == resource.type), None)
+        return (item.item, item.usd_per_hour) if item else None
+
+    # -- offline engine ----------------------------------------------------------------------------
+
+    def mock_state(self, args: MockArgs, state: dict[str, Any]) -> dict[str, Any]:
+        """The provider's answer to a new resource: `state` holds the inputs and `name`."""
+        return state
+
+    mock_calls: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    """Invoke token -> the answer the offline engine gives."""
+
+    # -- Pulumi program --------------------------------------------------------------------------
+
+    @abstractmethod
+    def builder(self) -> Callable[[FleetPlan, pulumi.Resource], Mapping[str, pulumi.Output[object]]]:
+        """The function that declares this cloud's part of a plan (imports its SDK lazily)."""
+
+
+def decoded(value: object) -> Mapping[str, Any]:
+    """The value as a mapping: provider inputs arrive JSON-encoded (the SDK serialises them)."""
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return cast(Mapping[str, Any], value) if isinstance(value, Mapping) else {}
+
+
+def whole(value: object) -> int | None:
+    """A node count as inputs give it (int, float or numeric string); None when not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(float(value))
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,68 @@
+"""A declared resource as a cloud model reads it (`gpufleet.clouds.base.DeclaredResource`).
+
+The cloud models know which inputs mean what; this view knows how the engine hands them over
+(proxied, JSON-encoded, maybe unknown) and how resources point at each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pulumi_policy import PolicyResource
+
+from gpufleet import clouds
+from gpufleet.policy.links import depends_on, find
+from gpufleet.policy.props import get, items, text
+
+
+class View:
+    """One resource of a stack, with the stack around it for links."""
+
+    def __init__(self, resource: PolicyResource, stack: Sequence[PolicyResource]) -> None:
+        self.resource = resource
+        self.stack = stack
+
+    @property
+    def type(self) -> str:
+        return self.resource.resource_type
+
+    @property
+    def name(self) -> str:
+        return self.resource.name
+
+    def get(self, *path: str) -> Any:
+        return get(self.resource.props, *path)
+
+    def items(self, *path: str) -> list[Any]:
+        return items(get(self.resource.props, *path))
+
+    def region(self) -> str | None:
+        return region_of(self.resource)
+
+    def ancestor_region(self) -> str | None:
+        owner = clouds.owner_of(self.type)
+        parent = self.resource.parent
+        while parent is not None:
+            if owner is not None and owner.owns(parent.resource_type) and text(get(parent.props, owner.location_key)):
+                return region_of(parent)
+            parent = parent.parent
+        return None
+
+    def linked(self, prop: str, types: frozenset[str]) -> View | None:
+        reference = get(self.resource.props, prop)
+        found = depends_on(self.resource, prop, types)
+        for value in (reference, get(reference, "name"), get(reference, "id")):
+            found = found or find(value, self.stack, types)
+        return View(found, self.stack) if found is not None else None
+
+
+def region_of(resource: PolicyResource) -> str | None:
+    """The resource's own region input, else its explicit provider's, as its cloud spells it."""
+    owner = clouds.owner_of(resource.resource_type)
+    if owner is None:
+        return None
+    own = text(get(resource.props, owner.location_key))
+    if own is None and resource.provider is not None:
+        own = text(get(resource.provider.props, owner.location_key))
+    return owner.normalise_region(own) if own else None

@@ -46,10 +46,9 @@ class Limit:
 
     def describe(self) -> str:
         """`aws nodes_per_node_group = 450 nodes (adjustable; <url>)`, for messages and reports."""
-        if not self.adjustable:
-            how = "fixed"
-        else:
-            how = f"adjustable up to {self.maximum}" if self.maximum else "adjustable"
+        how = "adjustable" if self.adjustable else "fixed"
+        if self.adjustable and self.maximum:
+            how += f" up to {self.maximum}"
         return f"{self.cloud} {self.key} = {self.value} {self.unit} ({how}; {self.source})"
 
 
@@ -220,7 +219,9 @@ class VpcCniSettings:
                 raise ValueError(f"VPC CNI {field} must be 0 or more, not {getattr(self, field)}")
         if self.prefix_delegation and not self.ip_targets and self.warm_prefix_target == 0:
             # prefix-and-ip-target.md: zero warm targets are not supported with prefix delegation.
-            raise ValueError("VPC CNI prefix delegation needs warm_prefix_target or warm_ip_target/minimum_ip_target > 0")
+            raise ValueError(
+                "VPC CNI prefix delegation needs warm_prefix_target or warm_ip_target/minimum_ip_target > 0"
+            )
 
     @property
     def ip_targets(self) -> bool:

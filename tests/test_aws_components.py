@@ -15,6 +15,7 @@ from components import GpuFleet
 from components.aws import decisions
 from gpufleet.catalog import load_catalog
 from gpufleet.cost import AWS_NAT_GATEWAYS_PER_REGION
+from gpufleet.placement import colocated_storage
 from gpufleet.plan import (
     CostSummary,
     FleetPlan,
@@ -22,7 +23,6 @@ from gpufleet.plan import (
     Placement,
     PoolPlan,
     SolverReport,
-    colocated_storage,
 )
 from gpufleet.preview import RecordedResource, Recording, record_program
 from gpufleet.spec import load_fleet

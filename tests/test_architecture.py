@@ -9,6 +9,8 @@ never run.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +151,13 @@ def test_no_module_is_over_the_line_limit() -> None:
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not too_long, f"modules over {MAX_LINES} lines (split them by job): {too_long}"
+
+
+def test_the_policy_pack_loads_no_solver() -> None:
+    """The quota policy reads buckets from `gpufleet.quota`, which imports neither HiGHS nor numpy."""
+    probe = (
+        "import sys; import gpufleet.policy.pack, gpufleet.quota;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('highspy', 'numpy')))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gpufleet.catalog import AZURE_REGIONAL_BUCKET, CLOUDS, JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
 from gpufleet.errors import Problem, SpecError
+from gpufleet.slots import supernet_problem
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Mig = Literal["MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"]
@@ -232,8 +233,6 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
                 )
     if not spec.clouds.configured():
         yield Problem("clouds", "no cloud configured; allowed: aws, azure (at least one)")
-
-    from gpufleet.ipam import supernet_problem  # ipam builds on the spec: import here, not above
 
     too_small = supernet_problem(spec.network.supernet)
     if too_small:

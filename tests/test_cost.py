@@ -8,7 +8,9 @@ from gpufleet import sizing
 from gpufleet.catalog import Cloud
 from gpufleet.cost import AWS_NAT_GATEWAYS_PER_REGION, estimate, region_fixed_usd, region_lines
 from gpufleet.ipam import allocate
-from gpufleet.plan import Placement, StoragePlan, build_plan, colocated_storage
+from gpufleet.pipeline import build_plan
+from gpufleet.placement import colocated_storage
+from gpufleet.plan import Placement, StoragePlan
 from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.specfile import load_stack
 

@@ -8,7 +8,7 @@ import pulumi
 
 from components import GpuFleet
 from gpufleet.errors import GpufleetError
-from gpufleet.plan import build_plan
+from gpufleet.pipeline import build_plan
 from gpufleet.planjson import previous_placements
 from gpufleet.spec import load_fleet
 

@@ -32,14 +32,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gpufleet import placement as placement_module
+from benchmarks.greedy import greedy_place
 from gpufleet.catalog import Catalog, Cloud, load_catalog
 from gpufleet.errors import InfeasibleError
 from gpufleet.placement import (
     PlacementResult,
+    SolverOptions,
     candidates,
     cost_model,
-    greedy_place,
     offer_bounds,
     place,
     spend_by_cloud,
@@ -236,17 +236,11 @@ def measure(name: str, spec: FleetSpec, runs: int) -> Row:
 
 
 def timed_place(spec: FleetSpec, highs_seed: int = 0, *, ahead: bool = True) -> float:
-    """Seconds `place` takes with this HiGHS seed, and level 2 run ahead on a second core or not
-    (the defaults are restored afterwards)."""
-    placement_module.RANDOM_SEED = highs_seed
-    placement_module.LEVEL_TWO_AHEAD = ahead
-    try:
-        began = time.perf_counter()
-        place(spec, spec.catalog())
-        return time.perf_counter() - began
-    finally:
-        placement_module.RANDOM_SEED = 0
-        placement_module.LEVEL_TWO_AHEAD = True
+    """Seconds `place` takes with this HiGHS seed, and level 2 run ahead on a second core or not."""
+    options = SolverOptions(random_seed=highs_seed, level_two_ahead=ahead)
+    began = time.perf_counter()
+    place(spec, spec.catalog(), options=options)
+    return time.perf_counter() - began
 
 
 def spread(seconds: list[float]) -> str:

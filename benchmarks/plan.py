@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gpufleet.offline import SpecSource, run_plan  # noqa: E402
-from gpufleet.plan import build_plan  # noqa: E402
+from gpufleet.pipeline import build_plan  # noqa: E402
 from gpufleet.preview import run_program  # noqa: E402
 from gpufleet.specfile import load_spec_file, stack_path  # noqa: E402
 

@@ -39,6 +39,19 @@ class SpecError(GpufleetError):
         return head + ":\n" + "\n".join(f"  {problem}" for problem in self.problems)
 
 
+class DecisionError(GpufleetError):
+    """A plan one cloud's components cannot build as asked (`components/<cloud>/decisions.py`).
+
+    `path` names what to change: a spec field (`pools[0].interconnect`, `network.overrides`)
+    where one is to blame, else the part of the plan the value came from (`pools`).
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}")
+
+
 class InfeasibleError(GpufleetError):
     """No placement satisfies the spec; the message says which limits bind and what to change."""
 

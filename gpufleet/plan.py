@@ -1,12 +1,11 @@
 """The fleet plan: pure, serialisable data that components turn into resources.
 
-`build_plan` runs placement, the address plan and the cost model over a validated spec. Nothing
-here imports Pulumi, so the CLI, the policy pack and the Pulumi program share one plan.
+Only the data model: `gpufleet.pipeline.build_plan` fills it in. Nothing here imports Pulumi or
+the solver, so the CLI, the policy pack and the Pulumi program share one plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gpufleet.catalog import Capacity, Cloud
@@ -155,48 +154,3 @@ class FleetPlan:
 
     def storage_in(self, cloud: Cloud, region: str) -> list[StoragePlan]:
         return [s for s in self.storage if s.cloud == cloud and s.region == region]
-
-
-def colocated_storage(spec: FleetSpec, placements: Sequence[Placement]) -> tuple[StoragePlan, ...]:
-    """A bucket/account per storage entry in every region where a `colocate_with` pool lands."""
-    plans: list[StoragePlan] = []
-    for storage in spec.storage:
-        places: list[tuple[Cloud, str]] = sorted(
-            {(p.cloud, p.region) for p in placements if p.pool in storage.colocate_with}
-        )
-        plans.extend(
-            StoragePlan(storage.name, cloud, region, storage.size_tib, storage.protect)
-            for cloud, region in places
-        )
-    return tuple(plans)
-
-
-def build_plan(spec: FleetSpec, stack: str, previous: Sequence[Placement] = ()) -> FleetPlan:
-    """Place the pools, cut the address plan and price it all: the whole pure pipeline."""
-    from gpufleet import cost, ipam, placement
-
-    catalog = spec.catalog()
-    result = placement.place(spec, catalog, previous)
-    by_pool = {
-        pool.name: PoolPlan(
-            pool.name,
-            pool.accelerator,
-            pool.gpus,
-            tuple(p for p in result.placements if p.pool == pool.name),
-        )
-        for pool in spec.pools
-    }
-    used: list[tuple[Cloud, str]] = sorted({(p.cloud, p.region) for p in result.placements})
-    networks = ipam.allocate(spec, used)
-    storage = colocated_storage(spec, result.placements)
-    return FleetPlan(
-        stack=stack,
-        spec=spec,
-        pools=tuple(by_pool[pool.name] for pool in spec.pools),
-        networks=networks,
-        storage=storage,
-        cost=cost.estimate(spec, result.placements, networks, storage),
-        quota=placement.quota_use(spec, catalog, result.placements),
-        solver=result.solver,
-        skipped_offers=result.skipped,
-    )

@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 from gpufleet import clouds as registry
 from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
 from gpufleet.errors import Problem, SpecError
+from gpufleet.slots import supernet_problem
 
 
 def _registered(name: str) -> str:
@@ -259,8 +260,6 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
                 )
     if not spec.clouds.configured():
         yield Problem("clouds", f"no cloud configured; allowed: {', '.join(registry.names())} (at least one)")
-
-    from gpufleet.ipam import supernet_problem  # ipam builds on the spec: import here, not above
 
     too_small = supernet_problem(spec.network.supernet)
     if too_small:

@@ -15,6 +15,8 @@ from components import GpuFleet
 from components.aws import decisions
 from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
+from gpufleet.errors import DecisionError
+from gpufleet.placement import colocated_storage
 from gpufleet.plan import (
     CostSummary,
     FleetPlan,
@@ -22,7 +24,6 @@ from gpufleet.plan import (
     Placement,
     PoolPlan,
     SolverReport,
-    colocated_storage,
 )
 from gpufleet.preview import RecordedResource, Recording, record_program
 from gpufleet.spec import load_fleet
@@ -673,5 +674,5 @@ def test_rdma_on_a_sku_without_efa_is_an_error_naming_the_sku() -> None:
         [{"name": "train", "accelerator": "H100", "gpus": 16, "interconnect": "rdma"}],
         [("train", "p5.4xlarge", 16)],
     )
-    with pytest.raises(decisions.AwsDecisionError, match=r"p5\.4xlarge has no EFA network cards"):
+    with pytest.raises(DecisionError, match=r"^interconnect: rdma needs EFA, and p5\.4xlarge has no EFA network cards"):
         _record_plan(plan)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from components.aws import decisions as d
 from gpufleet.catalog import Capacity, Sku, load_catalog
+from gpufleet.errors import DecisionError
 
 
 def sku(instance_type: str) -> Sku:
@@ -99,14 +100,14 @@ def test_availability_zones_by_name_without_an_invoke(
 @pytest.mark.parametrize(
     ("region", "count", "message"),
     [
-        ("eu-north-1", 1, "eu-north-1: 1 availability zones asked; between 2 and 3 are known"),
-        ("us-west-1", 3, "us-west-1: 3 availability zones asked; between 2 and 2 are known"),
+        ("eu-north-1", 1, "clouds.aws.regions: eu-north-1: 1 availability zones asked; between 2 and 3 are known"),
+        ("us-west-1", 3, "clouds.aws.regions: us-west-1: 3 availability zones asked; between 2 and 2 are known"),
     ],
 )
 def test_availability_zones_refuses_counts_it_cannot_name(
     region: str, count: int, message: str
 ) -> None:
-    with pytest.raises(d.AwsDecisionError) as error:
+    with pytest.raises(DecisionError) as error:
         d.availability_zones(region, count)
     assert str(error.value) == message
 
@@ -162,13 +163,13 @@ def test_subnets_are_disjoint_and_inside_the_vpc(prefix: int, base: int, zones: 
         (
             "10.0.0.0/21",
             ("a", "b"),
-            "VPC block 10.0.0.0/21 is smaller than /20; give the region a /20 or larger",
+            "network.overrides: VPC block 10.0.0.0/21 is smaller than /20; give the region a /20 or larger",
         ),
-        ("10.0.0.0/16", ("a", "b", "c", "d"), "4 zones for 10.0.0.0/16; 1 to 3 fit the layout"),
+        ("10.0.0.0/16", ("a", "b", "c", "d"), "clouds.aws.regions: 4 zones for 10.0.0.0/16; 1 to 3 fit the layout"),
     ],
 )
 def test_subnet_layout_refuses(cidr: str, zones: tuple[str, ...], message: str) -> None:
-    with pytest.raises(d.AwsDecisionError) as error:
+    with pytest.raises(DecisionError) as error:
         d.subnet_layout(cidr, zones)
     assert str(error.value) == message
 
@@ -189,9 +190,9 @@ def test_nat_zones_and_private_routes(
 
 
 def test_nat_zones_refuses_more_gateways_than_zones() -> None:
-    with pytest.raises(d.AwsDecisionError) as error:
+    with pytest.raises(DecisionError) as error:
         d.nat_zones(("a", "b"), 3)
-    assert str(error.value) == "3 NAT gateways for 2 zones; 1 to 2 fit"
+    assert str(error.value) == "clouds.aws.regions: 3 NAT gateways for 2 zones; 1 to 2 fit"
 
 
 @pytest.mark.parametrize(("efa", "expected"), [(False, ("x-1a", "x-1b")), (True, ("x-1a",))])
@@ -218,10 +219,10 @@ def test_ami_type_follows_the_sku_architecture(instance_type: str, expected: str
 
 def test_ami_type_refuses_an_unknown_architecture() -> None:
     odd = Sku("aws", "x1.large", "T4", 1, 4, 16.0, "riscv64", "L-X", "L-Y")
-    with pytest.raises(d.AwsDecisionError) as error:
+    with pytest.raises(DecisionError) as error:
         d.ami_type(odd)
     assert str(error.value) == (
-        "x1.large: no EKS NVIDIA AMI for architecture 'riscv64'; known: arm64, x86_64"
+        "pools: x1.large: no EKS NVIDIA AMI for architecture 'riscv64'; known: arm64, x86_64"
     )
 
 
@@ -258,9 +259,9 @@ def test_scaling(nodes: int, min_nodes: int | None, expected: d.Scaling) -> None
 
 
 def test_scaling_refuses_an_empty_node_group() -> None:
-    with pytest.raises(d.AwsDecisionError) as error:
+    with pytest.raises(DecisionError) as error:
         d.scaling(0, None)
-    assert str(error.value) == "a node group needs at least one node (plan gives 0)"
+    assert str(error.value) == "pools: a node group needs at least one node (plan gives 0)"
 
 
 @pytest.mark.parametrize(("gpus", "gib"), [(1, 200), (4, 200), (8, 400), (16, 800)])
@@ -297,7 +298,7 @@ def test_efa_interface_count(instance_type: str, interconnect: str, count: int) 
 
 @pytest.mark.parametrize("instance_type", ["g6.xlarge", "p5.4xlarge", "g5g.2xlarge"])
 def test_rdma_on_a_sku_without_efa_names_the_sku(instance_type: str) -> None:
-    with pytest.raises(d.AwsDecisionError) as error:
+    with pytest.raises(DecisionError) as error:
         d.efa_interface_count(sku(instance_type), "rdma")
     assert str(error.value) == (
         f"interconnect: rdma needs EFA, and {instance_type} has no EFA network cards; "
@@ -338,9 +339,9 @@ def test_efa_interfaces_one_per_network_card(count: int) -> None:
 
 
 def test_efa_interfaces_refuses_zero_cards() -> None:
-    with pytest.raises(d.AwsDecisionError) as error:
+    with pytest.raises(DecisionError) as error:
         d.efa_interfaces(0, ["sg"])
-    assert str(error.value) == "EFA needs at least one network card (got 0)"
+    assert str(error.value) == "interconnect: EFA needs at least one network card (got 0)"
 
 
 # -- documents -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ import pytest
 from components.azure import decisions as d
 from components.azure import pool_settings
 from gpufleet.catalog import load_catalog
-from gpufleet.errors import SpecError
+from gpufleet.cli import main
+from gpufleet.errors import DecisionError
 from gpufleet.plan import (
     CostSummary,
     FleetPlan,
@@ -591,9 +593,9 @@ def test_pool_settings_refuses_rdma_on_a_size_without_infiniband() -> None:
         {"name": "train", "accelerator": "H100", "gpus": 2, "interconnect": "rdma"},
         "Standard_NC80adis_H100_v5",
     )
-    with pytest.raises(SpecError) as error:
+    with pytest.raises(DecisionError) as error:
         pool_settings(plan, placement)
-    (problem,) = error.value.problems
+    problem = error.value
     assert problem.path == "pools[1].interconnect"
     assert problem.message.startswith(
         "interconnect rdma needs an InfiniBand-capable Azure VM size; "
@@ -606,12 +608,12 @@ def test_pool_settings_refuses_mig_on_a_size_without_mig() -> None:
     plan, placement = hand_plan(
         {"name": "tune", "accelerator": "H100", "gpus": 2, "mig": "MIG2g"}, "Standard_NC4as_T4_v3"
     )
-    with pytest.raises(SpecError) as error:
+    with pytest.raises(DecisionError) as error:
         pool_settings(plan, placement)
-    assert [str(p) for p in error.value.problems] == [
+    assert str(error.value) == (
         "pools[1].mig: MIG profile MIG2g needs a MIG-capable GPU (A100, H100, H200, B200); "
         "VM size Standard_NC4as_T4_v3 has T4; remove mig or use an A100/H100 pool"
-    ]
+    )
 
 
 def test_pool_settings_for_an_infiniband_mig_pool() -> None:
@@ -638,3 +640,23 @@ def test_pool_settings_for_an_infiniband_mig_pool() -> None:
         "gpufleet-stack": "hand",
         "gpufleet-pool": "train",
     }
+
+
+def test_a_decision_error_exits_2_naming_the_field_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A VNet override ipam accepts but AKS cannot use reaches the user as a message, not a
+    traceback: the Azure side raises the same DecisionError as the AWS side."""
+    spec = tmp_path / "small-vnet.yaml"
+    spec.write_text(
+        "name: llm\nnetwork: {supernet: 10.64.0.0/10, overrides: {azure/eastus: 10.200.0.0/25}}\n"
+        "clouds: {azure: {regions: [eastus]}}\npools:\n  - {name: infer, accelerator: T4, gpus: 1}\n"
+    )
+    code = main(["plan", "--spec", str(spec)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == (
+        "gpufleet plan: network.overrides.azure/eastus: VNet 10.200.0.0/25 is too small for AKS; "
+        "give the region a /24 or larger"
+    )
+    assert "Traceback" not in err

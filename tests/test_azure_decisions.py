@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from components.azure import decisions as d
 from gpufleet.catalog import Sku, load_catalog
-from gpufleet.errors import SpecError
+from gpufleet.errors import DecisionError
 
 AGENT_POOL_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 STORAGE_RE = re.compile(r"^[a-z0-9]{3,24}$")
@@ -240,10 +240,9 @@ def test_scale_settings(nodes: int, min_nodes: int | None, expected: d.ScaleSett
 
 
 def test_scale_settings_refuses_an_empty_placement() -> None:
-    with pytest.raises(
-        ValueError, match=r"^a GPU agent pool needs at least 1 planned node \(got 0\)$"
-    ):
+    with pytest.raises(DecisionError) as error:
         d.scale_settings(0, None)
+    assert str(error.value) == "pools: a GPU agent pool needs at least 1 planned node (got 0)"
 
 
 @pytest.mark.parametrize(
@@ -294,12 +293,13 @@ def test_gpu_instance_profile(mig: str | None, vm_size: str, expected: str | Non
 def test_gpu_instance_profile_refuses_non_mig_sizes_naming_the_size(
     vm_size: str, accelerator: str
 ) -> None:
-    with pytest.raises(SpecError) as error:
+    with pytest.raises(DecisionError) as error:
         d.gpu_instance_profile("MIG1g", sku(vm_size), "pools[2].mig")
-    assert [str(p) for p in error.value.problems] == [
+    assert error.value.path == "pools[2].mig"
+    assert str(error.value) == (
         f"pools[2].mig: MIG profile MIG1g needs a MIG-capable GPU (A100, H100, H200, B200); "
         f"VM size {vm_size} has {accelerator}; remove mig or use an A100/H100 pool"
-    ]
+    )
 
 
 @pytest.mark.parametrize(
@@ -320,18 +320,19 @@ def test_check_interconnect_accepts(interconnect: str, vm_size: str) -> None:
     "vm_size", ["Standard_NC24ads_A100_v4", "Standard_NC40ads_H100_v5", "Standard_NC4as_T4_v3"]
 )
 def test_check_interconnect_refuses_sizes_without_infiniband(vm_size: str) -> None:
-    with pytest.raises(SpecError) as error:
+    with pytest.raises(DecisionError) as error:
         d.check_interconnect(
             "rdma",
             sku(vm_size),
             ["Standard_ND96isr_H100_v5", "Standard_ND96asr_v4"],
             "pools[0].interconnect",
         )
-    assert [str(p) for p in error.value.problems] == [
+    assert error.value.path == "pools[0].interconnect"
+    assert str(error.value) == (
         "pools[0].interconnect: interconnect rdma needs an InfiniBand-capable Azure VM size; "
         f"{vm_size} has no InfiniBand; InfiniBand sizes: Standard_ND96asr_v4, "
         "Standard_ND96isr_H100_v5; use one of them or interconnect: none"
-    ]
+    )
 
 
 # -- addresses -----------------------------------------------------------------------------------
@@ -351,11 +352,11 @@ def test_subnet_layout(vnet: str, nodes: str, endpoints: str) -> None:
 
 
 def test_subnet_layout_refuses_a_vnet_smaller_than_24() -> None:
-    with pytest.raises(
-        ValueError,
-        match=r"^VNet 10.1.0.0/25 is too small for AKS; give the region a /24 or larger$",
-    ):
+    with pytest.raises(DecisionError) as error:
         d.subnet_layout("10.1.0.0/25")
+    assert str(error.value) == (
+        "network.overrides: VNet 10.1.0.0/25 is too small for AKS; give the region a /24 or larger"
+    )
 
 
 @pytest.mark.parametrize(
@@ -372,20 +373,27 @@ def test_service_network_avoids_the_fleet(avoid: list[str], cidr: str, dns: str)
 
 
 def test_service_network_says_when_nothing_is_free() -> None:
-    with pytest.raises(ValueError, match="no Kubernetes service range is free"):
+    with pytest.raises(DecisionError) as error:
         d.service_network(["0.0.0.0/0"])
+    assert str(error.value) == (
+        "network.supernet: no Kubernetes service range is free: every candidate ("
+        + ", ".join(d.SERVICE_CIDR_CANDIDATES)
+        + ") overlaps the fleet's address space; move the supernet"
+    )
 
 
 def test_pod_cidr_checks_presence_and_overlap() -> None:
     assert d.pod_cidr("eastus", "10.1.0.0/19", "10.1.32.0/19", ["10.2.0.0/16"]) == "10.1.32.0/19"
-    with pytest.raises(
-        ValueError, match=r"^the plan gives azure/eastus no pod CIDR; AKS overlay needs one$"
-    ):
+    with pytest.raises(DecisionError) as error:
         d.pod_cidr("eastus", "10.1.0.0/19", None)
-    with pytest.raises(
-        ValueError, match=r"^pod CIDR 10.1.0.0/16 of azure/eastus overlaps 10.1.0.0/19$"
-    ):
+    assert str(error.value) == (
+        "network.overrides.azure/eastus: the plan gives azure/eastus no pod CIDR; AKS overlay needs one"
+    )
+    with pytest.raises(DecisionError) as error:
         d.pod_cidr("eastus", "10.1.0.0/19", "10.1.0.0/16")
+    assert str(error.value) == (
+        "network.overrides.azure/eastus: pod CIDR 10.1.0.0/16 of azure/eastus overlaps 10.1.0.0/19"
+    )
 
 
 # -- storage -------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ import yaml
 
 from gpufleet.errors import InfeasibleError
 from gpufleet.offline import SpecSource, run_plan
+from gpufleet.pipeline import build_plan
 from gpufleet.placement import place
-from gpufleet.plan import build_plan
 from gpufleet.policy import evaluate, policy_config
 from gpufleet.spec import load_fleet
 from tests.conftest import fleet_of

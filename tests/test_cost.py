@@ -9,7 +9,9 @@ from gpufleet.clouds import aws as aws_cloud
 from gpufleet.clouds import azure as azure_cloud
 from gpufleet.cost import estimate, region_fixed_usd, region_lines
 from gpufleet.ipam import allocate
-from gpufleet.plan import Placement, StoragePlan, build_plan, colocated_storage
+from gpufleet.pipeline import build_plan
+from gpufleet.placement import colocated_storage
+from gpufleet.plan import Placement, StoragePlan
 from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.specfile import load_stack
 

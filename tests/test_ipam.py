@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from gpufleet.catalog import Cloud, load_catalog
 from gpufleet.errors import SpecError
-from gpufleet.ipam import SLOT_COUNT, allocate, slot_of, slotted_regions
+from gpufleet.ipam import allocate
 from gpufleet.plan import NetworkPlan
+from gpufleet.slots import SLOT_COUNT, slot_of, slotted_regions
 from gpufleet.spec import FleetSpec, load_fleet
 
 ALL_REGIONS: list[tuple[Cloud, str]] = sorted(

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
+from benchmarks.greedy import greedy_place
 from gpufleet.errors import InfeasibleError, SpecError
+from gpufleet.pipeline import build_plan
 from gpufleet.placement import (
     candidates,
     cost_model,
-    greedy_place,
     offer_bounds,
     place,
     quota_use,
@@ -27,7 +28,7 @@ from gpufleet.placement import (
     undominated,
     unlimited_bounds,
 )
-from gpufleet.plan import Placement, build_plan
+from gpufleet.plan import Placement
 from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.specfile import load_stack
 

@@ -29,6 +29,7 @@ from gpufleet.placement import (
     Formulation,
     Milp,
     Solved,
+    SolverOptions,
     candidates,
     cost_model,
     interchangeable,
@@ -36,6 +37,7 @@ from gpufleet.placement import (
     spend_by_cloud,
     undominated,
 )
+from gpufleet.placement import solve as lexicographic
 from gpufleet.spec import FleetSpec, load_fleet
 
 
@@ -185,7 +187,6 @@ def test_the_total_spend_level_is_skipped_when_no_tie_can_leave_a_commitment_unb
 ) -> None:
     """Commitments far below what each cloud spends: LP relaxations show that no plan equal on
     spend above commitments leaves one unburned, so the first level's plan is the answer."""
-    from gpufleet import placement
 
     pools = [t4("pa", 16, min_share={"aws": 0.5, "azure": 0.5}), t4("pb", 8)]
     solves: list[bool] = []
@@ -218,7 +219,7 @@ def test_a_tie_that_leaves_a_commitment_unburned_wins_on_total_spend() -> None:
     spend above commitments, 9,885.87, when AWS commits 5,000 and Azure 1,083.32; the first
     leaves Azure's commitment unburned and spends 1,083.32 less in total, so it must win, and
     the LP check must not skip level 2 when level 1 happens to return the other plan."""
-    from gpufleet.placement import _burned_in_every_tie, _slack  # pyright: ignore[reportPrivateUsage]
+    from gpufleet.placement.solve import _burned_in_every_tie, _slack  # pyright: ignore[reportPrivateUsage]
 
     spec = tied_on_excess()
     result = place(spec, spec.catalog())
@@ -230,7 +231,7 @@ def test_a_tie_that_leaves_a_commitment_unburned_wins_on_total_spend() -> None:
     both_burned = Solved("Optimal", True, True, values, excess, 0.0, 0.0)
     assert abs(both_burned.objective - 9885.87) < 0.01
     held = both_burned.objective + _slack(both_burned.objective)  # pyright: ignore[reportPrivateUsage]
-    assert not _burned_in_every_tie(spec, form, held)  # pyright: ignore[reportPrivateUsage]
+    assert not _burned_in_every_tie(spec, form, held, SolverOptions())  # pyright: ignore[reportPrivateUsage]
 
 
 def test_level_two_solved_ahead_on_a_second_core_gives_the_plan_solved_in_sequence(
@@ -248,7 +249,7 @@ def test_level_two_solved_ahead_on_a_second_core_gives_the_plan_solved_in_sequen
     monkeypatch.setattr(placement.Milp, "solve", recorded)
     plans = {}
     for cores in (1, 2):
-        monkeypatch.setattr(placement, "_cores", lambda cores=cores: cores)
+        monkeypatch.setattr(lexicographic, "_cores", lambda cores=cores: cores)
         result = place(spec, spec.catalog())
         plans[cores] = (result.placements, result.solver.status, result.solver.objective_usd)
     assert level_two_threads == ["MainThread", "gpufleet-level-2"]
@@ -257,7 +258,7 @@ def test_level_two_solved_ahead_on_a_second_core_gives_the_plan_solved_in_sequen
 
 
 def test_level_two_started_from_an_incumbent_that_level_one_improved_on_is_not_used() -> None:
-    from gpufleet.placement import _Run, _SpendAhead, _then_spend  # pyright: ignore[reportPrivateUsage]
+    from gpufleet.placement.solve import _Run, _SpendAhead, _then_spend  # pyright: ignore[reportPrivateUsage]
 
     spec = tied_on_excess()
     cands = undominated(spec, candidates(spec, spec.catalog())[0])
@@ -266,7 +267,7 @@ def test_level_two_started_from_an_incumbent_that_level_one_improved_on_is_not_u
     azure_only = form.solution_for({"train/azure/eastus/Standard_ND96isr_H100_v5": 2})
     stale = replace(optimum, values=azure_only)  # an incumbent level 1 went on to improve
     assert form.value(stale, form.excess) > optimum.objective
-    with _SpendAhead(form) as ahead:
+    with _SpendAhead(form, SolverOptions()) as ahead:
         ahead.enabled = True
         ahead.start(stale)
         cheapest = ahead.finish(optimum, _Run())
@@ -288,7 +289,7 @@ def test_a_solve_reports_each_incumbent_and_stops_when_asked() -> None:
     assert form.milp.solve(form.excess, stop=stop).status == "Interrupted by user"
 
 
-def test_a_capped_first_try_falls_back_to_the_plain_model(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_capped_first_try_falls_back_to_the_plain_model() -> None:
     # With no nodes to spend the bounded model stops at once, and the plain model is solved:
     # the same optimum, reported as proven, with the first try's time counted.
     spec = fleet(
@@ -298,8 +299,7 @@ def test_a_capped_first_try_falls_back_to_the_plain_model(monkeypatch: pytest.Mo
         prices={"aws/us-west-2/g4dn.xlarge": 0.51, "azure/westus3/Standard_NC4as_T4_v3": 0.49},
     )
     bounded = place(spec, spec.catalog())
-    monkeypatch.setattr(placement, "BOUNDED_FIRST_NODES", 0)
-    plain = place(spec, spec.catalog())
+    plain = place(spec, spec.catalog(), options=SolverOptions(bounded_first_nodes=0))
     assert plain.solver.status == "Optimal"
     assert plain.solver.optimality_gap == 0.0
     assert plain.solver.objective_usd == pytest.approx(bounded.solver.objective_usd, abs=0.05)

@@ -19,6 +19,7 @@ from components.aws.nodepool import GpuNodePool, GpuNodePoolArgs
 from components.aws.storage import DatasetBucket, DatasetBucketArgs
 from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
+from gpufleet.errors import DecisionError
 from gpufleet.plan import FleetPlan
 
 __all__ = [
@@ -79,8 +80,9 @@ def _build_region(
         pool = plan.spec.pool(placement.pool)
         sku = catalog.sku("aws", placement.instance_type)
         if sku is None:
-            raise decisions.AwsDecisionError(
-                f"{placement.key}: instance type {placement.instance_type} is not in the catalog"
+            raise DecisionError(
+                "pools",
+                f"{placement.key}: instance type {placement.instance_type} is not in the catalog",
             )
         GpuNodePool(
             decisions.placement_name(plan.fleet, placement.key),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gpufleet.catalog import Capacity, Sku
-from gpufleet.errors import GpufleetError
+from gpufleet.errors import DecisionError
 
 if TYPE_CHECKING:
     import pulumi
@@ -42,10 +42,6 @@ AZ_SUFFIX_EXCEPTIONS: Mapping[str, tuple[str, ...]] = {
     "ap-northeast-1": ("a", "c"),  # ap-northeast-1b is closed to new accounts
     "us-west-1": ("b", "c"),  # accounts see two of us-west-1a/b/c; b and c are the common pair
 }
-
-
-class AwsDecisionError(GpufleetError):
-    """A plan that the AWS side cannot build as asked; the message names the input and the fix."""
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -96,8 +92,9 @@ def availability_zones(region: str, count: int = 2) -> tuple[str, ...]:
     """The zones the network spans, by name, without an AWS call (see AZ_SUFFIX_EXCEPTIONS)."""
     suffixes = AZ_SUFFIX_EXCEPTIONS.get(region, ("a", "b", "c"))
     if not 2 <= count <= len(suffixes):
-        raise AwsDecisionError(
-            f"{region}: {count} availability zones asked; between 2 and {len(suffixes)} are known"
+        raise DecisionError(
+            "clouds.aws.regions",
+            f"{region}: {count} availability zones asked; between 2 and {len(suffixes)} are known",
         )
     return tuple(f"{region}{suffix}" for suffix in suffixes[:count])
 
@@ -115,11 +112,11 @@ def subnet_layout(cidr: str, zones: Sequence[str]) -> SubnetLayout:
     public subnets, each a sixteenth of it (a /16 gives /18 private and /24 public subnets)."""
     network = ipaddress.IPv4Network(cidr)
     if network.prefixlen > 20:
-        raise AwsDecisionError(
-            f"VPC block {cidr} is smaller than /20; give the region a /20 or larger"
+        raise DecisionError(
+            "network.overrides", f"VPC block {cidr} is smaller than /20; give the region a /20 or larger"
         )
     if not 1 <= len(zones) <= 3:
-        raise AwsDecisionError(f"{len(zones)} zones for {cidr}; 1 to 3 fit the layout")
+        raise DecisionError("clouds.aws.regions", f"{len(zones)} zones for {cidr}; 1 to 3 fit the layout")
     quarters = list(network.subnets(prefixlen_diff=2))
     public = list(quarters[3].subnets(prefixlen_diff=4))
     return SubnetLayout(
@@ -131,8 +128,8 @@ def subnet_layout(cidr: str, zones: Sequence[str]) -> SubnetLayout:
 def nat_zones(zones: Sequence[str], count: int) -> tuple[str, ...]:
     """Zones that get a NAT gateway: the first `count` (one per zone for zonal resilience)."""
     if not 1 <= count <= len(zones):
-        raise AwsDecisionError(
-            f"{count} NAT gateways for {len(zones)} zones; 1 to {len(zones)} fit"
+        raise DecisionError(
+            "clouds.aws.regions", f"{count} NAT gateways for {len(zones)} zones; 1 to {len(zones)} fit"
         )
     return tuple(zones[:count])
 
@@ -158,7 +155,8 @@ def ami_type(sku: Sku) -> str:
     try:
         return _AMI_TYPES[sku.arch]
     except KeyError:
-        raise AwsDecisionError(
+        raise DecisionError(
+            "pools",
             f"{sku.instance_type}: no EKS NVIDIA AMI for architecture '{sku.arch}'; "
             f"known: {', '.join(sorted(_AMI_TYPES))}"
         ) from None
@@ -210,7 +208,7 @@ def scaling(nodes: int, min_nodes: int | None) -> Scaling:
     the plan itself for a fixed-size pool. Desired starts at minSize and is then left to the
     autoscaler (the component ignores later changes to it)."""
     if nodes < 1:
-        raise AwsDecisionError(f"a node group needs at least one node (plan gives {nodes})")
+        raise DecisionError("pools", f"a node group needs at least one node (plan gives {nodes})")
     if min_nodes is None:
         return Scaling(nodes, nodes, nodes, autoscaled=False)
     low = min(max(min_nodes, 0), nodes)
@@ -243,9 +241,10 @@ def efa_interface_count(sku: Sku, interconnect: str) -> int:
     if interconnect != "rdma":
         return 0
     if not sku.rdma or sku.rdma_fabric != "efa":
-        raise AwsDecisionError(
-            f"interconnect: rdma needs EFA, and {sku.instance_type} has no EFA network cards; "
-            "use an EFA SKU (p4d, p4de, p5, p5e, p5en, p6) or interconnect: none"
+        raise DecisionError(
+            "interconnect",
+            f"rdma needs EFA, and {sku.instance_type} has no EFA network cards; "
+            "use an EFA SKU (p4d, p4de, p5, p5e, p5en, p6) or interconnect: none",
         )
     return sku.rdma_interfaces
 
@@ -257,7 +256,7 @@ def efa_interfaces(
     device 0 is EFA with ENA (the node's primary interface, IP traffic); every other card gets
     an EFA-only interface at device index 1 (RDMA only, no IP address used)."""
     if count < 1:
-        raise AwsDecisionError(f"EFA needs at least one network card (got {count})")
+        raise DecisionError("interconnect", f"EFA needs at least one network card (got {count})")
     interfaces: list[LaunchTemplateNetworkInterfaceArgsDict] = []
     for card in range(count):
         interfaces.append(

@@ -13,7 +13,7 @@ import pulumi
 from pulumi_azure_native import resources
 
 from gpufleet.catalog import Sku, load_catalog
-from gpufleet.errors import Problem, SpecError
+from gpufleet.errors import DecisionError
 from gpufleet.plan import FleetPlan, Placement
 
 from . import decisions
@@ -35,7 +35,7 @@ __all__ = [
 def _sku(instance_type: str) -> Sku:
     sku = load_catalog().sku("azure", instance_type)
     if sku is None:
-        raise SpecError([Problem("pools", f"unknown Azure VM size '{instance_type}' in the plan")])
+        raise DecisionError("pools", f"unknown Azure VM size '{instance_type}' in the plan")
     return sku
 
 
@@ -113,7 +113,7 @@ def build_azure(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi
                 resource_group_name=group.name,
                 location=region,
                 cidr=net_plan.cidr,
-                subnets=decisions.subnet_layout(net_plan.cidr),
+                subnets=decisions.subnet_layout(net_plan.cidr, f"network.overrides.azure/{region}"),
                 tags=tags,
                 blob_private_dns=bool(stores),
             ),

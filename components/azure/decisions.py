@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gpufleet.catalog import Capacity, Sku
-from gpufleet.errors import Problem, SpecError
+from gpufleet.errors import DecisionError
 
 GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
 # AKS adds this taint to every spot pool itself; declaring it keeps `pulumi up` free of drift.
@@ -218,7 +218,7 @@ def scale_settings(nodes: int, min_nodes: int | None) -> ScaleSettings:
     when GPU pods are pending, so no idle GPU is paid for at creation.
     """
     if nodes < 1:
-        raise ValueError(f"a GPU agent pool needs at least 1 planned node (got {nodes})")
+        raise DecisionError("pools", f"a GPU agent pool needs at least 1 planned node (got {nodes})")
     if min_nodes is None:
         return ScaleSettings(count=nodes, enable_auto_scaling=False)
     floor = min(max(min_nodes, 0), nodes)
@@ -263,15 +263,10 @@ def gpu_instance_profile(mig: str | None, sku: Sku, path: str = "mig") -> str | 
     if mig is None:
         return None
     if not sku.mig_capable:
-        raise SpecError(
-            [
-                Problem(
-                    path,
-                    f"MIG profile {mig} needs a MIG-capable GPU (A100, H100, H200, B200); VM size "
-                    f"{sku.instance_type} has {sku.accelerator}; "
-                    "remove mig or use an A100/H100 pool",
-                )
-            ]
+        raise DecisionError(
+            path,
+            f"MIG profile {mig} needs a MIG-capable GPU (A100, H100, H200, B200); VM size "
+            f"{sku.instance_type} has {sku.accelerator}; remove mig or use an A100/H100 pool",
         )
     return mig
 
@@ -283,15 +278,11 @@ def check_interconnect(
     if interconnect != "rdma" or sku.rdma_interfaces > 0:
         return
     sizes = ", ".join(sorted(known_rdma))
-    raise SpecError(
-        [
-            Problem(
-                path,
-                "interconnect rdma needs an InfiniBand-capable Azure VM size; "
-                f"{sku.instance_type} has no "
-                f"InfiniBand; InfiniBand sizes: {sizes}; use one of them or interconnect: none",
-            )
-        ]
+    raise DecisionError(
+        path,
+        "interconnect rdma needs an InfiniBand-capable Azure VM size; "
+        f"{sku.instance_type} has no "
+        f"InfiniBand; InfiniBand sizes: {sizes}; use one of them or interconnect: none",
     )
 
 
@@ -306,12 +297,12 @@ class SubnetLayout:
     endpoints: str
 
 
-def subnet_layout(vnet_cidr: str) -> SubnetLayout:
+def subnet_layout(vnet_cidr: str, path: str = "network.overrides") -> SubnetLayout:
     """Node subnet = first half of the VNet (overlay pods do not use it: one IP per node);
     endpoint subnet = first /24 of the second half (or the whole half when the VNet is small)."""
     vnet = ipaddress.ip_network(vnet_cidr)
     if vnet.prefixlen > 24:
-        raise ValueError(f"VNet {vnet_cidr} is too small for AKS; give the region a /24 or larger")
+        raise DecisionError(path, f"VNet {vnet_cidr} is too small for AKS; give the region a /24 or larger")
     nodes, rest = vnet.subnets(prefixlen_diff=1)
     endpoints = next(rest.subnets(new_prefix=max(rest.prefixlen, 24)))
     return SubnetLayout(str(nodes), str(endpoints))
@@ -333,21 +324,23 @@ def service_network(avoid: Iterable[str]) -> ServiceNetwork:
         network = ipaddress.ip_network(candidate)
         if not any(network.overlaps(other) for other in taken):
             return ServiceNetwork(candidate, str(network.network_address + 10))
-    raise ValueError(
+    raise DecisionError(
+        "network.supernet",
         "no Kubernetes service range is free: every candidate ("
         + ", ".join(SERVICE_CIDR_CANDIDATES)
-        + ") overlaps the fleet's address space; move the supernet"
+        + ") overlaps the fleet's address space; move the supernet",
     )
 
 
 def pod_cidr(region: str, vnet_cidr: str, pod: str | None, others: Iterable[str] = ()) -> str:
     """The plan's overlay pod range for the region, checked against the VNet and other networks."""
+    path = f"network.overrides.azure/{region}"
     if pod is None:
-        raise ValueError(f"the plan gives azure/{region} no pod CIDR; AKS overlay needs one")
+        raise DecisionError(path, f"the plan gives azure/{region} no pod CIDR; AKS overlay needs one")
     pods = ipaddress.ip_network(pod)
     for other in (vnet_cidr, *others):
         if pods.overlaps(ipaddress.ip_network(other)):
-            raise ValueError(f"pod CIDR {pod} of azure/{region} overlaps {other}")
+            raise DecisionError(path, f"pod CIDR {pod} of azure/{region} overlaps {other}")
     return pod
 
 

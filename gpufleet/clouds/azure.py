@@ -221,7 +221,7 @@ class Azure(CloudModel):
         """The VNet takes the slot's lower half (or the override), the AKS overlay pod range the
         upper half (overlay gives each node a /24)."""
         if slot is None:
-            raise ValueError("has no address slot")
+            raise ValueError("has no address slot (REGION_SLOTS in gpufleet/clouds/azure.py); append it there")
         lower, upper = slot.subnets(prefixlen_diff=1)
         return AddressBlocks(override or lower, upper)
 

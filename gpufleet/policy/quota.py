@@ -7,10 +7,10 @@ from collections import defaultdict
 from pulumi_policy import ReportViolation, StackValidationArgs
 
 from gpufleet import clouds
-from gpufleet.placement import buckets_for, quota_key
 from gpufleet.policy.config import GPU_QUOTA, effective_config
 from gpufleet.policy.gpu import GpuPool, gpu_pools
 from gpufleet.policy.props import catalog, describe, mapping, number
+from gpufleet.quota import buckets_for, quota_key
 
 
 def _declared(quotas: object) -> dict[tuple[str, str, str], tuple[str, float]]:

@@ -1,0 +1,65 @@
+"""Where each pool's nodes go: a mixed-integer program solved with HiGHS.
+
+One integer variable per candidate offer (pool, cloud, region, SKU with a price for the pool's
+capacity) counts whole nodes. Constraints: GPUs per pool, quotas in vCPUs per (cloud, region,
+bucket) shared by all pools, min/max share per cloud, pins, the budget. The objective is
+lexicographic (DESIGN.md): spend above each cloud's commitment, then total spend, then a fixed
+order over candidates. Each level is its own solve with the levels before it held at their
+optimum, so a tie-break can never trade away a dollar. The two cost levels are solved with
+interchangeable pools grouped (`interchangeable`), which is exact and much faster; the plan is
+then split back into each pool's nodes for the tie-break.
+
+Shares are fractions of the pool's requested GPUs (`min_share: {aws: 0.25}` on 512 GPUs means
+at least 128 on AWS), which keeps them linear and lets a pool's node count be bounded.
+
+Spend is the whole plan's, as `gpufleet.cost` prices it: GPU nodes, plus for every region that
+holds nodes its fixed cost (`cost.region_fixed_usd`: control plane, NAT gateways, system nodes)
+and a copy of each storage entry co-located with a pool there. A binary per region (and per
+co-located storage and region) switches those on; so a region is opened only when it pays for
+itself, the budget caps the total that `gpufleet.cost` reports, and spend against commitments
+includes the fixed part. Egress is not modelled: storage is co-located, so it is always zero.
+
+The package splits that work by job: `candidates` (offers and pruning), `formulation` (the
+model), `milp` (the HiGHS wrapper), `solve` (the lexicographic levels), `diagnosis` (why there
+is no placement), `spend` (what a plan spends); quota buckets live in `gpufleet.quota`, which
+loads no solver.
+"""
+
+from gpufleet.placement.candidates import (
+    Candidate,
+    candidates,
+    interchangeable,
+    placement_of,
+    undominated,
+    unlimited_bounds,
+)
+from gpufleet.placement.diagnosis import diagnose
+from gpufleet.placement.formulation import Formulation, cost_model, offer_bounds
+from gpufleet.placement.milp import Milp, Solved
+from gpufleet.placement.options import DEFAULT_OPTIONS, SolverOptions
+from gpufleet.placement.solve import PlacementResult, place
+from gpufleet.placement.spend import colocated_storage, spend_by_cloud, spend_items
+from gpufleet.quota import quota_use
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "Candidate",
+    "Formulation",
+    "Milp",
+    "PlacementResult",
+    "Solved",
+    "SolverOptions",
+    "candidates",
+    "colocated_storage",
+    "cost_model",
+    "diagnose",
+    "interchangeable",
+    "offer_bounds",
+    "place",
+    "placement_of",
+    "quota_use",
+    "spend_by_cloud",
+    "spend_items",
+    "undominated",
+    "unlimited_bounds",
+]

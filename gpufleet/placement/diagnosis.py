@@ -1,0 +1,228 @@
+"""Why there is no placement: relaxed problems re-solved to name the pool, the shortfall, the
+limits that bind and the smallest quota raises or price-book entries that would help."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from gpufleet.catalog import Catalog, Cloud, price_key
+from gpufleet.placement.candidates import Candidate
+from gpufleet.placement.formulation import Formulation
+from gpufleet.placement.options import SolverOptions
+from gpufleet.quota import QuotaKey, declared_quotas, quota_key
+from gpufleet.spec import FleetSpec, Pool
+
+MAX_FIXES_SHOWN = 3
+
+
+def diagnose(
+    spec: FleetSpec,
+    catalog: Catalog,
+    cands: Sequence[Candidate],
+    skipped: Sequence[str],
+    options: SolverOptions,
+) -> str:
+    """Re-solve relaxed problems to name the pool, the shortfall and the limits that bind."""
+    for pool in spec.pools:
+        mine = [c for c in cands if c.pool.name == pool.name]
+        problem = _pool_problem(spec, pool, mine, _PriceHint(catalog, skipped), options)
+        if problem:
+            return problem
+    joint = Formulation(spec, cands, spec.pools, budget=False)
+    cheapest = joint.milp.solve(joint.spend, options=options)
+    if not cheapest.feasible:
+        return _coupling_problem(spec, cands, options)
+    fixed = joint.value(cheapest, {col: usd for col, (_, usd) in joint.fixed.items()})
+    budget = spec.budget.monthly_usd or 0.0
+    return (
+        f"cheapest placement costs ${cheapest.objective:,.0f}/month (GPU nodes "
+        f"${cheapest.objective - fixed:,.0f}, clusters, NAT gateways, system nodes and storage "
+        f"${fixed:,.0f}), above the budget ${budget:,.0f} by ${cheapest.objective - budget:,.0f}: "
+        "raise budget.monthly_usd, use spot capacity, or ask for fewer GPUs"
+    )
+
+
+def _describe(pool: Pool) -> str:
+    extras = [f"{pool.gpus_per_node} per node"] if pool.gpus_per_node else []
+    extras += ["rdma"] if pool.interconnect == "rdma" else []
+    extras += [f"MIG {pool.mig}"] if pool.mig else []
+    extras += [pool.capacity]
+    return f"{pool.gpus} {pool.accelerator} ({', '.join(extras)})"
+
+
+@dataclass(frozen=True)
+class _PriceHint:
+    """Why a pool has no offer in some places, and the price-book entry that would add one."""
+
+    catalog: Catalog
+    skipped: Sequence[str]
+
+    def __call__(self, pool: Pool, places: Sequence[str]) -> str:
+        lines = [s for s in self.skipped if any(s.startswith(p + "/") for p in places)]
+        if lines:
+            cloud, region, sku = lines[0].split(":")[0].split("/")
+            key = price_key(cloud, region, sku, spot=pool.capacity == "spot")
+            return (
+                "; offers skipped for want of a price: " + "; ".join(lines)
+                + f"; a price-book entry `prices: {key}: <usd/h>` would add one"
+            )
+        for place in places:
+            cloud, region = place.split("/")
+            fitting = [
+                s for s in self.catalog.skus_for(pool.accelerator, cloud)
+                if pool.gpus_per_node in (None, s.gpus)
+                and (pool.interconnect != "rdma" or s.rdma)
+                and (pool.mig is None or s.mig_capable)
+            ]
+            if fitting:
+                name = fitting[0].instance_type
+                key = price_key(cloud, region, name, spot=pool.capacity == "spot")
+                return (
+                    f"; the catalog has no offer of {', '.join(s.instance_type for s in fitting)} "
+                    f"in {', '.join(places)}; a price-book entry `prices: {key}: <usd/h>` "
+                    "declares one"
+                )
+        return ""
+
+
+def _pool_problem(
+    spec: FleetSpec, pool: Pool, mine: list[Candidate], hint: _PriceHint, options: SolverOptions
+) -> str | None:
+    places = [f"{c}/{r}" for c, r in sorted(spec.clouds.regions())]
+    if not mine:
+        return (
+            f"pool {pool.name} needs {_describe(pool)}, but no configured region "
+            f"({', '.join(places)}) has a candidate offer" + hint(pool, places)
+            + "; or allow regions that offer it"
+        )
+    for place, nodes in sorted(pool.pin.items()):
+        if not any(c.place == place for c in mine):
+            return (
+                f"pool {pool.name} pins {nodes} nodes in {place}, but no priced "
+                f"{pool.accelerator} SKU there fits the pool" + hint(pool, [place])
+                + f"; or remove pools.{pool.name}.pin.{place}"
+            )
+    for cloud, share in sorted(pool.min_share.items()):
+        if share > 0 and not any(c.cloud == cloud for c in mine):
+            cloud_places = [p for p in places if p.startswith(cloud + "/")]
+            return (
+                f"pool {pool.name} needs min_share {cloud} {share:g} of {_describe(pool)}, but no "
+                f"{cloud} region has a candidate offer" + hint(pool, cloud_places)
+                + f"; or lower min_share.{cloud}"
+            )
+    alone = Formulation(spec, mine, [pool], budget=False)
+    if alone.milp.solve(alone.spend, options=options).feasible:
+        return None
+    free = Formulation(spec, mine, [pool], quotas=False, budget=False)
+    if not free.milp.solve(free.spend, options=options).feasible:
+        rules = [f"pin {k}: {v} nodes" for k, v in sorted(pool.pin.items())]
+        rules += [f"min_share {k} {v:g}" for k, v in sorted(pool.min_share.items())]
+        rules += [f"max_share {k} {v:g}" for k, v in sorted(pool.max_share.items())]
+        return (
+            f"pool {pool.name}: no whole-node placement of {_describe(pool)} meets "
+            f"{', '.join(rules)} even without quotas; change the pins or shares"
+        )
+    hold = _capacity(spec, mine, pool, None, options)
+    if hold < pool.gpus:
+        head = (
+            f"pool {pool.name} needs {pool.gpus} {pool.accelerator}; allowed regions hold {hold} "
+            f"under declared quotas ({pool.gpus - hold} short)"
+        )
+    else:
+        head = (
+            f"pool {pool.name} cannot place {pool.gpus} {pool.accelerator} under declared quotas "
+            "with its pins and shares"
+        )
+        for cloud, share in sorted(pool.min_share.items()):
+            need = pool.min_gpus(cloud)
+            held = _capacity(spec, mine, pool, cloud, options)
+            if held < need:
+                head = (
+                    f"pool {pool.name} needs {need} of its {pool.gpus} {pool.accelerator} on "
+                    f"{cloud} (min_share {share:g}); {cloud} regions hold {held} under declared "
+                    f"quotas ({need - held} short)"
+                )
+                break
+    return head + ": " + _fixes(spec, mine, [pool], options)
+
+
+def _capacity(
+    spec: FleetSpec, mine: list[Candidate], pool: Pool, cloud: Cloud | None, options: SolverOptions
+) -> int:
+    """Most GPUs the pool (on one cloud) may hold under quotas and max shares, capped at size."""
+    chosen = [c for c in mine if cloud is None or c.cloud == cloud]
+    form = Formulation(spec, chosen, [], shares_and_pins=False, budget=False)
+    for capped, share in pool.max_share.items():
+        row = {form.x[i]: float(c.sku.gpus) for i, c in enumerate(chosen) if c.cloud == capped}
+        form.milp.row(-math.inf, share * pool.gpus + 1e-9, row)
+    gpus = {form.x[i]: -float(c.sku.gpus) for i, c in enumerate(chosen)}
+    solved = form.milp.solve(gpus, options=options)
+    return min(pool.gpus, round(-solved.objective)) if solved.feasible else 0
+
+
+def _fixes(
+    spec: FleetSpec, cands: Sequence[Candidate], pools: Sequence[Pool], options: SolverOptions
+) -> str:
+    """The smallest raise of each single declared quota that makes the pools placeable."""
+    limits = declared_quotas(spec)
+    keys = sorted({quota_key(c.cloud, c.region, b) for c in cands for b in c.buckets} & set(limits))
+    fixes: list[tuple[int, str]] = []
+    for key in keys:
+        raised = _raises(spec, cands, pools, [key], options)
+        if raised:
+            fixes.append((raised[0][1], _raise_text(limits, raised)))
+    fixes.sort()
+    shown = [text for _, text in fixes[:MAX_FIXES_SHOWN]]
+    if not shown:
+        together = _raises(spec, cands, pools, keys, options)
+        if not together:
+            return "no quota increase is enough; allow more regions or relax the pins and shares"
+        shown = [_raise_text(limits, together)]
+    return ", or ".join([*shown, "allow more regions"])
+
+
+def _raises(
+    spec: FleetSpec,
+    cands: Sequence[Candidate],
+    pools: Sequence[Pool],
+    keys: Sequence[QuotaKey],
+    options: SolverOptions,
+) -> list[tuple[QuotaKey, int]]:
+    """The least total vCPU raise of these quotas that makes the pools placeable ([] if none)."""
+    form = Formulation(spec, cands, pools, budget=False, elastic=keys)
+    solved = form.milp.solve(dict.fromkeys(form.elastic.values(), 1.0), options=options)
+    if not solved.feasible:
+        return []
+    raised = [(key, math.ceil(solved.values[col] - 1e-6)) for key, col in form.elastic.items()]
+    return [(key, n) for key, n in raised if n > 0]
+
+
+def _raise_text(
+    limits: Mapping[QuotaKey, tuple[str, int]], raised: list[tuple[QuotaKey, int]]
+) -> str:
+    return "raise " + " and ".join(
+        f"{limits[key][0]} in {key[1]} by {n} vCPU" for key, n in raised
+    )
+
+
+def _coupling_problem(spec: FleetSpec, cands: Sequence[Candidate], options: SolverOptions) -> str:
+    """Pools that fit alone but not together: GPUs short per accelerator, and quota raises.
+    Shortfall relaxes each pool's size, not its min shares and pins; when even those do not
+    fit together, no count of GPUs short means anything, and the message says so."""
+    form = Formulation(spec, cands, spec.pools, budget=False, shortfall=True)
+    solved = form.milp.solve(dict.fromkeys(form.short.values(), 1.0), options=options)
+    names = ", ".join(pool.name for pool in spec.pools)
+    head = f"pools {names} each fit alone but not together under shared quotas"
+    if not solved.feasible:
+        head += " (not even their min shares and pins fit together)"
+    else:
+        short: dict[str, int] = {}
+        for name, col in form.short.items():
+            accelerator = spec.pool(name).accelerator
+            short[accelerator] = short.get(accelerator, 0) + round(solved.values[col])
+        shorts = ", ".join(f"{n} {accelerator}" for accelerator, n in sorted(short.items()) if n > 0)
+        if shorts:
+            head += f" ({shorts} short)"
+    return head + ": " + _fixes(spec, cands, spec.pools, options)

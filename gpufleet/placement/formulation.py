@@ -1,0 +1,317 @@
+"""The placement MILP (`Formulation`): a column per candidate offer counting whole nodes, rows
+for GPUs, shares, pins, quotas and the budget, and a binary per region and storage copy that
+switches its fixed cost on. The package docstring (`gpufleet.placement`) describes the model."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from gpufleet import clouds
+from gpufleet.catalog import Cloud
+from gpufleet.cost import region_fixed_usd, storage_monthly_usd
+from gpufleet.placement.candidates import Candidate, interchangeable, unlimited_bounds
+from gpufleet.placement.milp import Milp, Solved
+from gpufleet.quota import QuotaKey, declared_quotas, quota_key
+from gpufleet.spec import FleetSpec, Pool
+
+
+@dataclass(frozen=True)
+class _Term:
+    """A column counting some of a pool's nodes: `gpus` each, on `cloud` (in `place`, if known)."""
+
+    col: int
+    cloud: Cloud
+    place: str
+    gpus: int
+
+
+def _most_nodes(
+    c: Candidate, limits: Mapping[QuotaKey, tuple[str, int]], elastic: set[QuotaKey], shares: bool
+) -> int:
+    """The most nodes any feasible plan puts on `c`: the pool's size (or pin), its declared
+    quotas (unless elastic) and its cloud's max share. The region binaries' links use these
+    bounds as their big-M (Σ nodes ≤ Σ bounds × open), so tighter is better."""
+    most = c.max_nodes
+    for bucket in c.buckets:
+        key = quota_key(c.cloud, c.region, bucket)
+        if key in limits and key not in elastic:
+            most = min(most, limits[key][1] // c.sku.vcpus)
+    if shares and c.cloud in c.pool.max_share:
+        most = min(most, c.pool.max_gpus(c.cloud) // c.sku.gpus)
+    return most
+
+
+class Formulation:
+    """The placement MILP over a set of candidates; options switch limits off for diagnosis."""
+
+    def __init__(
+        self,
+        spec: FleetSpec,
+        cands: Sequence[Candidate],
+        pools: Sequence[Pool],
+        *,
+        groups: Mapping[str, Sequence[Pool]] | None = None,
+        quotas: bool = True,
+        shares_and_pins: bool = True,
+        budget: bool = True,
+        elastic: Iterable[QuotaKey] = (),
+        shortfall: bool = False,
+        bounds: Mapping[str, int] | None = None,
+    ) -> None:
+        """`groups` maps a pool to the interchangeable pools it stands for (`interchangeable`):
+        its candidates then carry the whole group's nodes, shared out by `_split_group`.
+        `bounds`: the most nodes per candidate key in a plan optimal on cost
+        (`unlimited_bounds`), for the cost levels; a group's column takes its pools' bound
+        (the same for all of them) unless one of them has none."""
+        self.spec = spec
+        self.cands = list(cands)
+        self.milp = Milp()
+        m = self.milp
+        limits = declared_quotas(spec) if quotas else {}
+        raised = set(elastic)
+        fixed_limits = {key for key in limits if key not in raised}
+        capped = {pool.name for pool in pools} if shares_and_pins else set[str]()
+        self.members = {pool.name: tuple((groups or {}).get(pool.name, (pool,))) for pool in pools}
+        self.most: list[int] = []
+        for c in self.cands:
+            alike = [
+                c if member is c.pool else replace(c, pool=member)
+                for member in self.members.get(c.pool.name, (c.pool,))
+            ]
+            most = sum(_most_nodes(a, limits, raised, c.pool.name in capped) for a in alike)
+            if bounds is not None and all(a.key in bounds for a in alike):
+                most = min(most, max(bounds[a.key] for a in alike))
+            self.most.append(most)
+        self.covers: dict[int, list[int]] = {}  # binary → the candidates that switch it on
+        quota_linked = [
+            any(quota_key(c.cloud, c.region, b) in fixed_limits for b in c.buckets)
+            for c in self.cands
+        ]
+        self.x = [m.col(0.0, float(most), True) for most in self.most]
+        self.short: dict[str, int] = {}
+        self.split: dict[tuple[str, Cloud, int], int] = {}  # (member, cloud, GPUs per node) → column
+        by_pool: dict[str, list[int]] = {}
+        for i, c in enumerate(self.cands):
+            by_pool.setdefault(c.pool.name, []).append(i)
+        for pool in pools:
+            mine = by_pool.get(pool.name, [])
+            if len(self.members[pool.name]) == 1:
+                terms = [
+                    _Term(self.x[i], self.cands[i].cloud, self.cands[i].place, self.cands[i].sku.gpus)
+                    for i in mine
+                ]
+                self._pool_rows(pool, terms, shortfall, shares_and_pins)
+            else:
+                self._split_group(pool.name, mine, shortfall, shares_and_pins)
+        self.spend = {self.x[i]: c.monthly for i, c in enumerate(self.cands)}
+        self.fixed: dict[int, tuple[Cloud, float]] = {}
+        self.opened: dict[tuple[Cloud, str], int] = {}
+        self._fixed_costs(quota_linked)
+        self.elastic: dict[QuotaKey, int] = {}
+        if quotas:
+            self._quotas(limits, raised)
+        used: set[Cloud] = {c.cloud for c in self.cands}
+        self.excess: dict[int, float] = {}
+        self.above: dict[Cloud, int] = {}
+        for cloud in clouds.names():
+            if cloud not in used:
+                continue
+            commitment = spec.budget.commitments.get(cloud, 0.0)
+            above = m.col(0.0, math.inf)
+            self.excess[above] = 1.0
+            self.above[cloud] = above
+            row = self.spend_row(cloud)  # above >= spend_cloud - commitment
+            row[above] = -1.0
+            m.row(-math.inf, commitment, row)
+        if budget and spec.budget.monthly_usd is not None:
+            m.row(-math.inf, spec.budget.monthly_usd, self.spend)
+
+    def spend_row(self, cloud: Cloud) -> dict[int, float]:
+        """The cloud's monthly spend: its GPU nodes and the fixed costs of what it opens."""
+        row = {self.x[i]: c.monthly for i, c in enumerate(self.cands) if c.cloud == cloud}
+        row.update({col: usd for col, (where, usd) in self.fixed.items() if where == cloud})
+        return row
+
+    def _fixed_costs(self, quota_linked: Sequence[bool]) -> None:
+        """A binary per region with a candidate, and per (storage, region) where a
+        `colocate_with` pool has one: it adds its cost to the cloud's spend and must be 1 for
+        the nodes it covers. Being 1 without nodes only costs, so at an optimum the binaries
+        are 1 exactly where the cost model prices a cluster or a storage copy.
+
+        Links: a declared quota row reads vCPUs ≤ limit × open (`_quotas`); a region's other
+        candidates share Σ nodes ≤ (Σ their bounds) × open. On the 50-pool benchmark that
+        solved faster and more steadily than a row per candidate (x ≤ bound × open).
+        """
+        regions: dict[tuple[Cloud, str], list[int]] = {}
+        for i, c in enumerate(self.cands):
+            regions.setdefault((c.cloud, c.region), []).append(i)
+        copies: dict[tuple[str, ...], list[float]] = {}  # same pools → one binary, costs add
+        for entry in self.spec.storage:
+            copies.setdefault(tuple(sorted(set(entry.colocate_with))), []).append(entry.size_tib)
+        for (cloud, region), here in sorted(regions.items()):
+            unlinked = [i for i in here if not quota_linked[i]]  # the quota rows link the rest
+            self.opened[(cloud, region)] = self._link(here, cloud, region_fixed_usd(cloud), unlinked)
+            for pools, sizes in sorted(copies.items()):
+                covered = [i for i in here if self.cands[i].pool.name in pools]
+                if covered:
+                    usd = sum(storage_monthly_usd(cloud, tib) for tib in sizes)
+                    self._link(covered, cloud, usd)
+
+    def _link(
+        self, covered: list[int], cloud: Cloud, usd: float, linked: list[int] | None = None
+    ) -> int:
+        """A binary costing `usd` on `cloud`, 1 wherever a covered candidate has nodes; this
+        row links the `linked` ones (default: all covered), other rows the rest."""
+        binary = self.milp.col(0.0, 1.0, True)
+        self.fixed[binary] = (cloud, usd)
+        self.spend[binary] = usd
+        self.covers[binary] = covered
+        rowed = covered if linked is None else linked
+        if rowed:
+            row = {self.x[i]: 1.0 for i in rowed}
+            row[binary] = -float(sum(self.most[i] for i in rowed))
+            self.milp.row(-math.inf, 0.0, row)
+        return binary
+
+    def _pool_rows(
+        self, pool: Pool, terms: Sequence[_Term], shortfall: bool, shares_and_pins: bool
+    ) -> None:
+        """The pool's GPUs, its shares per cloud and its pins, over the columns counting its nodes."""
+        m = self.milp
+        demand = {t.col: float(t.gpus) for t in terms}
+        if shortfall:
+            self.short[pool.name] = m.col(0.0, float(pool.gpus))
+            demand[self.short[pool.name]] = 1.0
+        m.row(float(pool.gpus), math.inf, demand)
+        if not shares_and_pins:
+            return
+        for cloud in sorted(set(pool.min_share) | set(pool.max_share)):
+            gpus = {t.col: float(t.gpus) for t in terms if t.cloud == cloud}
+            low = pool.min_share.get(cloud, 0.0) * pool.gpus
+            high = pool.max_share.get(cloud, 1.0) * pool.gpus
+            m.row(low - 1e-9, high + 1e-9, gpus)
+        for place, nodes in sorted(pool.pin.items()):
+            m.row(float(nodes), float(nodes), {t.col: 1.0 for t in terms if t.place == place})
+
+    def _split_group(
+        self, name: str, mine: list[int], shortfall: bool, shares_and_pins: bool
+    ) -> None:
+        """The group's nodes of each (cloud, GPUs per node) are shared out among its pools.
+
+        Nodes of one class are alike to a pool (its rows count GPUs per cloud), so any split
+        of the class's nodes with these counts is a plan of the same cost. A pool never needs
+        more nodes of a class than cover it alone or its max share: one more could be removed
+        at a saving, as `Candidate.max_nodes` argues; the bound keeps each split within the
+        per-candidate bounds of the full model.
+        """
+        m = self.milp
+        classes: dict[tuple[Cloud, int], list[int]] = {}
+        for i in mine:
+            classes.setdefault((self.cands[i].cloud, self.cands[i].sku.gpus), []).append(i)
+        terms: dict[str, list[_Term]] = {}
+        for (cloud, size), here in sorted(classes.items()):
+            row = {self.x[i]: 1.0 for i in here}
+            for member in self.members[name]:
+                bound = math.ceil(member.gpus / size)
+                if shares_and_pins and cloud in member.max_share:
+                    bound = min(bound, member.max_gpus(cloud) // size)
+                col = m.col(0.0, float(bound), True)
+                self.split[(member.name, cloud, size)] = col
+                row[col] = -1.0
+                terms.setdefault(member.name, []).append(_Term(col, cloud, "", size))
+            m.row(0.0, 0.0, row)
+        for member in self.members[name]:
+            self._pool_rows(member, terms.get(member.name, []), shortfall, shares_and_pins)
+
+    def _quotas(self, limits: Mapping[QuotaKey, tuple[str, int]], elastic: set[QuotaKey]) -> None:
+        rows: dict[QuotaKey, dict[int, float]] = {}
+        for i, c in enumerate(self.cands):
+            for bucket in c.buckets:
+                key = quota_key(c.cloud, c.region, bucket)
+                if key in limits:
+                    rows.setdefault(key, {})[self.x[i]] = float(c.sku.vcpus)
+        for key in sorted(rows):
+            row = rows[key]
+            limit = float(limits[key][1])
+            if key in elastic:  # a variable raise of this quota, for diagnosis
+                self.elastic[key] = self.milp.col(0.0, math.inf, True)
+                row[self.elastic[key]] = -1.0
+                self.milp.row(-math.inf, limit, row)
+            else:  # vCPUs ≤ limit × open: the quota, and the region's link for these nodes
+                cloud, region, _ = key
+                row[self.opened[(cloud, region)]] = -limit
+                self.milp.row(-math.inf, 0.0, row)
+
+    def tie_break(self) -> dict[int, float]:
+        """Among equal-cost plans prefer earlier candidates in (pool, cloud, region, SKU) order."""
+        return {col: float(i + 1) for i, col in enumerate(self.x)}
+
+    def nodes(self, solved: Solved) -> list[int]:
+        return [int(solved.values[col]) for col in self.x]
+
+    def nodes_by_key(self, solved: Solved) -> dict[str, int]:
+        """Nodes per candidate key of every pool. A group's nodes of each class go to its pools
+        in spec order, each taking the earliest candidates first: few node groups per pool, and
+        the same solution always splits the same way."""
+        values = solved.values
+        need = {key: round(values[col]) for key, col in self.split.items()}
+        nodes: dict[str, int] = {}
+        for i, c in enumerate(self.cands):
+            have = round(values[self.x[i]])
+            members = self.members.get(c.pool.name, (c.pool,))
+            if len(members) == 1:
+                nodes[c.key] = have
+                continue
+            for member in members:
+                class_key = (member.name, c.cloud, c.sku.gpus)
+                take = min(have, need[class_key])
+                nodes[f"{member.name}/{c.offer.key}"] = take
+                need[class_key] -= take
+                have -= take
+        return {key: n for key, n in nodes.items() if n > 0}
+
+    def solution_for(self, nodes: Mapping[str, int]) -> list[float]:
+        """Every column's value for a plan given as nodes per candidate key: a start for HiGHS
+        (for a model without groups)."""
+        values = [0.0] * len(self.milp.lower)
+        for col, c in zip(self.x, self.cands, strict=True):
+            values[col] = float(nodes.get(c.key, 0))
+        for binary, covered in self.covers.items():
+            values[binary] = 1.0 if any(values[self.x[i]] > 0 for i in covered) else 0.0
+        for cloud, above in self.above.items():
+            spend = sum(usd * values[col] for col, usd in self.spend_row(cloud).items())
+            values[above] = max(0.0, spend - self.spec.budget.commitments.get(cloud, 0.0))
+        return values
+
+    def value(self, solved: Solved, objective: Mapping[int, float]) -> float:
+        return sum(v * solved.values[col] for col, v in objective.items())
+
+
+def offer_bounds(spec: FleetSpec, cands: Sequence[Candidate], keep: Collection[str] = ()) -> dict[str, int]:
+    """`unlimited_bounds` for the cost model, except for the previous plan's offers (`keep`),
+    which stability may keep at any count.
+
+    The bounds cut no optimum, and they shrink HiGHS's work per integer column and the region
+    links' big-M: on 32 generated 50-pool solves the median `place` took 0.8 s, not 2.0 s.
+    On one fleet they made the search far longer (`SolverOptions.bounded_first_nodes`)."""
+    return {key: most for key, most in unlimited_bounds(spec, cands).items() if key not in keep}
+
+
+def cost_model(
+    spec: FleetSpec,
+    cands: Sequence[Candidate],
+    bounds: Mapping[str, int] | None = None,
+    *,
+    grouped: bool = True,
+) -> Formulation:
+    """The model the cost levels are solved on: each offer within `bounds` (`offer_bounds`) if
+    given, and interchangeable pools grouped unless `grouped` is False."""
+    if not grouped:
+        return Formulation(spec, cands, spec.pools, bounds=bounds)
+    groups = {group[0].name: group for group in interchangeable(spec, cands)}
+    leaders = [group[0] for group in groups.values()]
+    return Formulation(
+        spec, [c for c in cands if c.pool.name in groups], leaders, groups=groups, bounds=bounds
+    )

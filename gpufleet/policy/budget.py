@@ -32,7 +32,8 @@ from gpufleet.policy.config import (
     effective_config,
 )
 from gpufleet.policy.gpu import gpu_pools
-from gpufleet.policy.props import catalog, get, items, mapping, number, region_of, text
+from gpufleet.policy.locations import catalog_region
+from gpufleet.policy.props import catalog, get, items, mapping, number, text
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -125,7 +126,7 @@ def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> 
 def _system_items(resource: PolicyResource) -> list[CostItem]:
     """Non-GPU system nodes (EKS system node group, AKS system agent pool) at their minimum
     size, the size the plan prices them at; other general-purpose sizes are not priced."""
-    where = region_of(resource.resource_type, resource.props, resource.provider) or "?"
+    where = catalog_region(resource.resource_type, resource.props, resource.provider) or "?"
     if resource.resource_type == EKS_NODE_GROUP:
         kinds = [text(k) for k in items(get(resource.props, "instanceTypes"))]
         nodes = number(get(resource.props, "scalingConfig", "minSize"))
@@ -149,7 +150,7 @@ def _system_items(resource: PolicyResource) -> list[CostItem]:
 
 
 def _fixed_item(resource: PolicyResource, sizes: Mapping[str, Any]) -> CostItem | None:
-    where = region_of(resource.resource_type, resource.props, resource.provider) or "?"
+    where = catalog_region(resource.resource_type, resource.props, resource.provider) or "?"
     kind = resource.resource_type
     if kind == EKS_CLUSTER:
         return CostItem(f"EKS cluster {resource.name} in aws/{where}", "aws",

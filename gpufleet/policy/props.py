@@ -16,18 +16,6 @@ from pulumi_policy.proxy import UnknownValueError
 
 from gpufleet.catalog import JURISDICTION_ALIASES, Catalog, Region, load_catalog
 
-AWS_PREFIX = "aws:"
-AZURE_PREFIX = "azure-native:"
-
-
-def cloud_of(resource_type: str) -> str | None:
-    """'aws' or 'azure' for a cloud resource type token, None for components and providers."""
-    if resource_type.startswith(AWS_PREFIX):
-        return "aws"
-    if resource_type.startswith(AZURE_PREFIX):
-        return "azure"
-    return None
-
 
 def mapping(value: object) -> Mapping[str, Any]:
     """The value as a mapping; a JSON-encoded object (provider inputs) is decoded; else empty."""
@@ -117,17 +105,6 @@ def azure_location(props: Mapping[str, Any], provider: PolicyProviderResource | 
     if own is None and provider is not None:
         own = text(get(provider.props, "location"))
     return normalise_location(own) if own else None
-
-
-def region_of(
-    resource_type: str, props: Mapping[str, Any], provider: PolicyProviderResource | None
-) -> str | None:
-    cloud = cloud_of(resource_type)
-    if cloud == "aws":
-        return aws_region(props, provider)
-    if cloud == "azure":
-        return azure_location(props, provider)
-    return None
 
 
 def catalog(prices: Mapping[str, Any] | None = None) -> Catalog:

@@ -1,7 +1,9 @@
 """Sovereignty: every regional resource, and every copy of the data, in an allowed jurisdiction.
 
 A region maps to a jurisdiction through its country in the catalog, never through its name
-(`eu-west-2` is London). A region that cannot be determined is a violation, not a skip.
+(`eu-west-2` is London). A region that cannot be determined is a violation, not a skip, and so
+is a resource of any provider whose location gpufleet cannot read (gpufleet/policy/locations.py),
+unless the spec lists its type in `policies.unlocated_types`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import math
+import re
 import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -146,6 +147,36 @@ class Storage(_Strict):
     protect: bool = True
 
 
+# A Pulumi type token `package:module:Type` (www.pulumi.com/docs/iac/concepts/resources/names/#types):
+# a lowercase package such as `aws-native`, a module such as `s3/bucket` or `core/v1`, a type name.
+TYPE_TOKEN_PATTERN = re.compile(r"^[a-z][a-z0-9-]*:[A-Za-z0-9_./-]+:[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _type_token(value: str) -> str:
+    if not TYPE_TOKEN_PATTERN.match(value):
+        raise ValueError(
+            "must be a Pulumi resource type token package:module:Type, e.g. "
+            "tls:index/privateKey:PrivateKey"
+        )
+    return value
+
+
+TypeToken = Annotated[str, AfterValidator(_type_token)]
+
+
+class PolicyOptions(_Strict):
+    """Explicit exemptions from the guards that fail closed (gpufleet/policy/locations.py)."""
+
+    unlocated_types: tuple[TypeToken, ...] = Field(
+        default=(),
+        description="resource types sovereignty-allowed-regions accepts without a verifiable location",
+    )
+    unchecked_types: tuple[TypeToken, ...] = Field(
+        default=(),
+        description="resource types security-baseline and required-tags accept without verification",
+    )
+
+
 class PlacementOptions(_Strict):
     stability_tolerance: float = Field(
         default=0.01, ge=0, le=0.5,
@@ -168,6 +199,7 @@ class FleetSpec(_Strict):
     pools: tuple[Pool, ...] = Field(min_length=1)
     storage: tuple[Storage, ...] = ()
     placement: PlacementOptions = Field(default_factory=PlacementOptions)
+    policies: PolicyOptions = Field(default_factory=PolicyOptions)
 
     @field_validator("quotas")
     @classmethod

@@ -19,6 +19,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from gpufleet.catalog import load_catalog
+from gpufleet.clouds import azure as azure_cloud
 from gpufleet.policy import budget, quota, security, sovereignty, tags
 from gpufleet.policy.config import policy_config
 from gpufleet.spec import load_fleet
@@ -233,7 +234,7 @@ def test_azure_provider_location_is_the_default() -> None:
     assert messages(allowed_regions, args) == []
 
 
-@pytest.mark.parametrize("kind", [*sorted(sovereignty.AZURE_INHERITING_TYPES)[:5], AGENT_POOL])
+@pytest.mark.parametrize("kind", [*sorted(azure_cloud.INHERITING_TYPES)[:5], AGENT_POOL])
 def test_azure_children_without_a_location_property_inherit_their_parents(kind: str) -> None:
     assert messages(allowed_regions, resource_args(kind, {}, config=EU)) == []
 

@@ -157,7 +157,9 @@ class Aws(CloudModel):
         """A VPC takes its whole slot; an override may stand in for a region without one."""
         cidr = override or slot
         if cidr is None:
-            raise ValueError("has no address slot (REGION_SLOTS in gpufleet/clouds/aws.py); append it there or give it a CIDR here")
+            raise ValueError(
+                "has no address slot (REGION_SLOTS in gpufleet/clouds/aws.py); append it there or give it a CIDR here"
+            )
         if cidr.prefixlen not in VPC_PREFIXES:
             raise ValueError(f"{cidr} is a /{cidr.prefixlen}; an AWS VPC CIDR must be /16 to /28")
         return AddressBlocks(cidr)

@@ -17,7 +17,8 @@ from typing import Any, Protocol, cast
 from pulumi_policy import PolicyConfigSchema
 
 from gpufleet.errors import GpufleetError
-from gpufleet.spec import FleetSpec, load_fleet
+from gpufleet.policy.props import items
+from gpufleet.spec import TYPE_TOKEN_PATTERN, FleetSpec, load_fleet
 
 SOVEREIGNTY_REGIONS = "sovereignty-allowed-regions"
 SOVEREIGNTY_STORAGE = "sovereignty-storage-residency"
@@ -30,6 +31,9 @@ SECURITY_COVERAGE = "security-baseline-coverage"
 REQUIRED_TAGS = "required-tags"
 
 ENFORCEMENT_KEY = "enforcementLevel"
+# The spec keys (under `policies:`) and the policy config properties of the explicit exemptions.
+UNLOCATED_TYPES = "unlocated_types"
+UNCHECKED_TYPES = "unchecked_types"
 DEFAULT_HEADROOM = 0.8
 
 _JURISDICTIONS: dict[str, Any] = {
@@ -38,6 +42,18 @@ _JURISDICTIONS: dict[str, Any] = {
     "minItems": 1,
     "description": "allowed jurisdictions: EU, EEA or ISO 3166-1 alpha-2 codes (UK = GB)",
 }
+
+
+def _types(key: str, what: str) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": {"type": "string", "pattern": TYPE_TOKEN_PATTERN.pattern},
+        "description": f"resource type tokens (pkg:module:Type) {what} (spec: policies.{key})",
+    }
+
+
+_UNLOCATED = _types(UNLOCATED_TYPES, "accepted without a verifiable location")
+_UNCHECKED = _types(UNCHECKED_TYPES, "accepted without tag and security verification")
 _PRICES: dict[str, Any] = {
     "type": "object",
     "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
@@ -66,7 +82,9 @@ _BUDGET: dict[str, dict[str, Any]] = {
 }
 
 SCHEMAS: dict[str, PolicyConfigSchema | None] = {
-    SOVEREIGNTY_REGIONS: PolicyConfigSchema({"jurisdictions": _JURISDICTIONS}),
+    SOVEREIGNTY_REGIONS: PolicyConfigSchema({
+        "jurisdictions": _JURISDICTIONS, UNLOCATED_TYPES: _UNLOCATED,
+    }),
     SOVEREIGNTY_STORAGE: PolicyConfigSchema({"jurisdictions": _JURISDICTIONS}),
     GPU_QUOTA: PolicyConfigSchema({"quotas": _QUOTAS}),
     GPU_BUDGET: PolicyConfigSchema(dict(_BUDGET)),
@@ -86,10 +104,11 @@ SCHEMAS: dict[str, PolicyConfigSchema | None] = {
         "prices": _PRICES,
         "storage_tib": _STORAGE_TIB,
     }),
-    SECURITY_BASELINE: None,
+    SECURITY_BASELINE: PolicyConfigSchema({UNCHECKED_TYPES: _UNCHECKED}),
     SECURITY_COVERAGE: None,
     REQUIRED_TAGS: PolicyConfigSchema({
         "fleet": {"type": "string", "description": "expected value of the fleet tag"},
+        UNCHECKED_TYPES: _UNCHECKED,
     }),
 }
 
@@ -114,8 +133,17 @@ def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
         cloud: {region: dict(buckets) for region, buckets in per_region.items()}
         for cloud, per_region in spec.quotas.items()
     }
+    # An exemption list appears only when the spec gives one, so configs without stay as they were.
+    unlocated: dict[str, object] = (
+        {UNLOCATED_TYPES: list(spec.policies.unlocated_types)}
+        if spec.sovereignty and spec.policies.unlocated_types else {}
+    )
+    unchecked: dict[str, object] = (
+        {UNCHECKED_TYPES: list(spec.policies.unchecked_types)}
+        if spec.policies.unchecked_types else {}
+    )
     return {
-        SOVEREIGNTY_REGIONS: dict(sovereignty),
+        SOVEREIGNTY_REGIONS: {**sovereignty, **unlocated},
         SOVEREIGNTY_STORAGE: dict(sovereignty),
         GPU_QUOTA: {"quotas": quotas},
         GPU_BUDGET: dict(budget),
@@ -125,9 +153,9 @@ def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
             "prices": prices,
             "storage_tib": storage_tib,
         },
-        SECURITY_BASELINE: {},
+        SECURITY_BASELINE: dict(unchecked),
         SECURITY_COVERAGE: {},
-        REQUIRED_TAGS: {"fleet": spec.name},
+        REQUIRED_TAGS: {"fleet": spec.name, **unchecked},
     }
 
 
@@ -164,3 +192,8 @@ def effective_config(args: _HasConfig, policy: str) -> Mapping[str, Any] | None:
     if derived.get(ENFORCEMENT_KEY) == "disabled":
         return None
     return {k: v for k, v in derived.items() if k != ENFORCEMENT_KEY}
+
+
+def listed_types(config: Mapping[str, Any], key: str) -> frozenset[str]:
+    """The type tokens a policy's configuration exempts under `key` (a proxied list)."""
+    return frozenset(str(entry) for entry in items(config.get(key)))

@@ -33,6 +33,7 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from gpufleet.errors import Problem, SpecError
 from gpufleet.policy.config import ENFORCEMENT_KEY
+from gpufleet.policy.locations import PROVIDER_PREFIX, catalog_cloud, location_rule, package_of
 from gpufleet.policy.pack import policies
 from gpufleet.preview import RecordedResource
 
@@ -99,24 +100,24 @@ def _options(resource: RecordedResource) -> PolicyResourceOptions:
     )
 
 
-_DEFAULT_PROVIDER = {"aws": ("pulumi:providers:aws", "region"),
-                     "azure": ("pulumi:providers:azure-native", "location")}
-
-
 def _provider(
     resource: RecordedResource, providers: Mapping[str, RecordedResource]
 ) -> PolicyProviderResource | None:
-    """The resource's provider; a default provider (not among the resources) is represented
-    with the region the resource was recorded in, as the stack's `aws:region` would set it."""
+    """The resource's provider as the engine hands it to the analyzer: every custom resource has
+    one. A default provider (not among the resources) is represented with the region the
+    resource was recorded in, as the stack's `aws:region` would set it."""
     known = providers.get(resource.provider)
     if known is not None:
         return PolicyProviderResource(known.type, _props(known.inputs), known.urn, known.name)
-    if resource.cloud in _DEFAULT_PROVIDER and resource.region:
-        provider_type, key = _DEFAULT_PROVIDER[resource.cloud]
-        return PolicyProviderResource(
-            provider_type, _props({key: resource.region}), resource.provider, "default"
-        )
-    return None
+    if not resource.custom or resource.is_provider:
+        return None
+    package = package_of(resource.type)
+    rule = location_rule(resource.type)
+    keys = rule.provider_keys if rule else ()
+    inputs = {keys[0]: resource.region} if keys and resource.region else {}
+    return PolicyProviderResource(
+        f"{PROVIDER_PREFIX}{package}", _props(inputs), resource.provider, "default"
+    )
 
 
 def _stack_resources(
@@ -232,9 +233,6 @@ def evaluate(
 
 # -- resources from any program ----------------------------------------------------------------
 
-_CLOUDS = {"aws": "aws", "azure-native": "azure"}
-
-
 def _field(item: Mapping[str, Any], index: int, key: str, kind: type, required: bool) -> Any:
     value = item.get(key)
     if value is None:
@@ -249,9 +247,18 @@ def _field(item: Mapping[str, Any], index: int, key: str, kind: type, required: 
     return value
 
 
+def _custom(item: Mapping[str, Any], index: int, kind: str) -> bool:
+    """An explicit `custom` flag (false marks another program's component resources), else
+    custom unless gpufleet's own components or the root stack."""
+    given: bool | None = _field(item, index, "custom", bool, False)
+    if given is not None:
+        return given
+    return not kind.startswith(("gpufleet:", "pulumi:pulumi:Stack"))
+
+
 def resources_from_json(items: object) -> list[RecordedResource]:
     """Resources in the plan's `resources[]` shape (type, name, urn, parent, provider, cloud,
-    region, protect, inputs) from any program; a bad item raises SpecError naming its index
+    region, protect, inputs, optionally custom) from any program; a bad item raises SpecError naming its index
     and field."""
     given: object = items
     if isinstance(given, dict) and "resources" in given:
@@ -279,19 +286,18 @@ def resources_from_json(items: object) -> list[RecordedResource]:
             raise SpecError([Problem(f"resources[{index}].urn", f"duplicate URN {urn}")])
         seen.add(urn)
         inputs: dict[str, Any] = _field(item, index, "inputs", dict, False) or {}
-        package = kind.removeprefix("pulumi:providers:").split(":")[0]
         found.append(RecordedResource(
             urn=urn,
             type=kind,
             name=name,
             parent=_field(item, index, "parent", str, False) or "",
             provider=_field(item, index, "provider", str, False) or "",
-            custom=not kind.startswith(("gpufleet:", "pulumi:pulumi:")),
+            custom=_custom(item, index, kind),
             protect=bool(_field(item, index, "protect", bool, False)),
             retain_on_delete=bool(_field(item, index, "retain_on_delete", bool, False)),
             ignore_changes=(),
             inputs=inputs,
-            cloud=_field(item, index, "cloud", str, False) or _CLOUDS.get(package),
+            cloud=_field(item, index, "cloud", str, False) or catalog_cloud(kind),
             region=_field(item, index, "region", str, False),
         ))
     return found

@@ -11,22 +11,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from pulumi_policy import PolicyProviderResource
 from pulumi_policy.proxy import UnknownValueError
 
 from gpufleet.catalog import JURISDICTION_ALIASES, Catalog, Region, load_catalog
-
-AWS_PREFIX = "aws:"
-AZURE_PREFIX = "azure-native:"
-
-
-def cloud_of(resource_type: str) -> str | None:
-    """'aws' or 'azure' for a cloud resource type token, None for components and providers."""
-    if resource_type.startswith(AWS_PREFIX):
-        return "aws"
-    if resource_type.startswith(AZURE_PREFIX):
-        return "azure"
-    return None
 
 
 def mapping(value: object) -> Mapping[str, Any]:
@@ -94,40 +81,6 @@ def number(value: object) -> float | None:
 def is_true(value: object) -> bool:
     """True for True and 'true' (some inputs, e.g. launch-template EBS `encrypted`, are strings)."""
     return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def normalise_location(location: str) -> str:
-    """Azure accepts 'Sweden Central' and 'swedencentral'; the catalog uses the latter."""
-    return location.replace(" ", "").lower()
-
-
-def aws_region(props: Mapping[str, Any], provider: PolicyProviderResource | None) -> str | None:
-    """pulumi-aws 7 per-resource `region`, else the provider's `region`."""
-    own = text(get(props, "region"))
-    if own:
-        return own
-    if provider is not None:
-        return text(get(provider.props, "region"))
-    return None
-
-
-def azure_location(props: Mapping[str, Any], provider: PolicyProviderResource | None) -> str | None:
-    """The resource's `location`, else the provider's default `location`."""
-    own = text(get(props, "location"))
-    if own is None and provider is not None:
-        own = text(get(provider.props, "location"))
-    return normalise_location(own) if own else None
-
-
-def region_of(
-    resource_type: str, props: Mapping[str, Any], provider: PolicyProviderResource | None
-) -> str | None:
-    cloud = cloud_of(resource_type)
-    if cloud == "aws":
-        return aws_region(props, provider)
-    if cloud == "azure":
-        return azure_location(props, provider)
-    return None
 
 
 def catalog(prices: Mapping[str, Any] | None = None) -> Catalog:

@@ -19,8 +19,15 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from gpufleet.policy.config import SECURITY_BASELINE, SECURITY_COVERAGE, effective_config
+from gpufleet.policy.config import (
+    SECURITY_BASELINE,
+    SECURITY_COVERAGE,
+    UNCHECKED_TYPES,
+    effective_config,
+    listed_types,
+)
 from gpufleet.policy.links import depends_on, find
+from gpufleet.policy.locations import out_of_scope
 from gpufleet.policy.props import describe, get, is_true, items, text
 
 Check = Callable[[Mapping[str, Any]], Iterable[str]]
@@ -275,6 +282,48 @@ CHECKS: dict[str, Check] = {
 }
 
 
+# Types reviewed against the same benchmarks with no control on their own inputs: plumbing with no
+# security setting (routes, associations, addresses), resources that are themselves a control
+# (flow logs, EBS encryption by default, log groups), IAM (its policy documents are reviewed in
+# code, not by the pack), and children whose parent carries the control (S3 companions are
+# judged by security-baseline-coverage; AKS/storage children by their cluster or account).
+NO_CONTROLS = frozenset({
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:ebs/encryptionByDefault:EncryptionByDefault",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+    "aws:ec2/eip:Eip",
+    "aws:ec2/flowLog:FlowLog",
+    "aws:ec2/internetGateway:InternetGateway",
+    "aws:ec2/natGateway:NatGateway",
+    "aws:ec2/placementGroup:PlacementGroup",
+    "aws:ec2/route:Route",
+    "aws:ec2/routeTable:RouteTable",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    "aws:ec2/subnet:Subnet",
+    "aws:ec2/vpc:Vpc",
+    "aws:ec2/vpcEndpoint:VpcEndpoint",
+    "aws:eks/addon:Addon",
+    "aws:eks/nodeGroup:NodeGroup",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    "azure-native:authorization:RoleAssignment",
+    "azure-native:managedidentity:UserAssignedIdentity",
+    "azure-native:network:PrivateDnsZoneGroup",
+    "azure-native:network:PrivateEndpoint",
+    "azure-native:network:Subnet",
+    "azure-native:network:VirtualNetwork",
+    "azure-native:privatedns:PrivateZone",
+    "azure-native:privatedns:VirtualNetworkLink",
+    "azure-native:resources:ResourceGroup",
+    "azure-native:storage:BlobContainer",
+    "azure-native:storage:BlobServiceProperties",
+})
+
+
 def security_problems(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     """Every control the resource's inputs break, each naming the value and what is allowed."""
     check = CHECKS.get(resource_type)
@@ -284,11 +333,23 @@ def security_problems(resource_type: str, props: Mapping[str, Any]) -> list[str]
 def validate_security_baseline(
     args: ResourceValidationArgs, report_violation: ReportViolation
 ) -> None:
-    """security-baseline: FSBP / MCSB controls on the resource's own inputs."""
-    if effective_config(args, SECURITY_BASELINE) is None:
+    """security-baseline: FSBP / MCSB controls on the resource's own inputs; a type the pack has
+    not reviewed is reported as not verified, unless the configuration exempts it."""
+    config = effective_config(args, SECURITY_BASELINE)
+    if config is None or out_of_scope(args.resource_type, args.provider):
+        return
+    who = describe(args.resource_type, args.name)
+    if args.resource_type not in CHECKS and args.resource_type not in NO_CONTROLS:
+        if args.resource_type not in listed_types(config, UNCHECKED_TYPES):
+            report_violation(
+                f"{who}: security not verified: the security baseline has not reviewed this "
+                f"type; allowed: a reviewed type, or list the type in policies.{UNCHECKED_TYPES} "
+                "of the spec after reviewing it yourself",
+                None,
+            )
         return
     for problem in security_problems(args.resource_type, args.props):
-        report_violation(f"{describe(args.resource_type, args.name)}: {problem}", None)
+        report_violation(f"{who}: {problem}", None)
 
 
 # -- coverage: the companions of every S3 bucket ------------------------------------------------

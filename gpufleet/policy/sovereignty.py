@@ -1,13 +1,14 @@
 """Sovereignty: every regional resource, and every copy of the data, in an allowed jurisdiction.
 
 A region maps to a jurisdiction through its country in the catalog, never through its name
-(`eu-west-2` is London). A region that cannot be determined is a violation, not a skip.
+(`eu-west-2` is London). A region that cannot be determined is a violation, not a skip, and so
+is a resource of any provider whose location gpufleet cannot read (gpufleet/policy/locations.py),
+unless the spec lists its type in `policies.unlocated_types`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from pulumi_policy import (
     PolicyResource,
@@ -17,79 +18,24 @@ from pulumi_policy import (
 )
 
 from gpufleet.catalog import jurisdictions_of, load_catalog
-from gpufleet.policy.config import SOVEREIGNTY_REGIONS, SOVEREIGNTY_STORAGE, effective_config
-from gpufleet.policy.links import depends_on, find
-from gpufleet.policy.props import (
-    allowed_regions,
-    allowed_set,
-    cloud_of,
-    describe,
-    get,
-    items,
-    normalise_location,
-    region_of,
-    text,
+from gpufleet.policy.config import (
+    SOVEREIGNTY_REGIONS,
+    SOVEREIGNTY_STORAGE,
+    UNLOCATED_TYPES,
+    effective_config,
+    listed_types,
 )
-
-# AWS resources that are global (not in any region): they pass.
-AWS_GLOBAL_TYPES = frozenset({
-    "aws:iam/role:Role",
-    "aws:iam/policy:Policy",
-    "aws:iam/rolePolicy:RolePolicy",
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-    "aws:iam/policyAttachment:PolicyAttachment",
-    "aws:iam/instanceProfile:InstanceProfile",
-    "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
-    "aws:iam/serviceLinkedRole:ServiceLinkedRole",
-    "aws:iam/user:User",
-    "aws:iam/userPolicy:UserPolicy",
-    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
-    "aws:iam/group:Group",
-    "aws:iam/groupPolicy:GroupPolicy",
-    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
-    "aws:route53/zone:Zone",
-    "aws:route53/record:Record",
-    "aws:cloudfront/distribution:Distribution",
-    "aws:organizations/policy:Policy",
-})
-
-# Azure child resources whose schema has no `location`: they live where their parent lives,
-# and the parent (cluster, account, virtual network, NSG, resource group) is checked itself.
-AZURE_INHERITING_TYPES = frozenset({
-    "azure-native:containerservice:AgentPool",
-    "azure-native:containerservice:MaintenanceConfiguration",
-    "azure-native:containerservice:TrustedAccessRoleBinding",
-    "azure-native:containerservice:PrivateEndpointConnection",
-    "azure-native:network:Subnet",
-    "azure-native:network:SecurityRule",
-    "azure-native:network:Route",
-    "azure-native:network:VirtualNetworkPeering",
-    "azure-native:network:PrivateDnsZoneGroup",
-    "azure-native:network:InboundNatRule",
-    "azure-native:storage:BlobContainer",
-    "azure-native:storage:BlobServiceProperties",
-    "azure-native:storage:FileServiceProperties",
-    "azure-native:storage:QueueServiceProperties",
-    "azure-native:storage:TableServiceProperties",
-    "azure-native:storage:FileShare",
-    "azure-native:storage:Queue",
-    "azure-native:storage:Table",
-    "azure-native:storage:Blob",
-    "azure-native:storage:ManagementPolicy",
-    "azure-native:storage:EncryptionScope",
-    "azure-native:storage:BlobInventoryPolicy",
-    "azure-native:storage:ObjectReplicationPolicy",
-    "azure-native:storage:PrivateEndpointConnection",
-    "azure-native:authorization:RoleAssignment",
-    "azure-native:authorization:RoleDefinition",
-    "azure-native:authorization:ManagementLockAtResourceGroupLevel",
-    "azure-native:authorization:ManagementLockAtResourceLevel",
-    "azure-native:authorization:ManagementLockByScope",
-    "azure-native:managedidentity:FederatedIdentityCredential",
-})
-
-# Azure's own name for resources that are not in a region (DNS zones, Front Door, ...).
-AZURE_GLOBAL_LOCATION = "global"
+from gpufleet.policy.links import depends_on, find
+from gpufleet.policy.locations import (
+    CatalogRegion,
+    Location,
+    NamedPlace,
+    OutOfScope,
+    Unverifiable,
+    catalog_region,
+    locate,
+)
+from gpufleet.policy.props import allowed_regions, allowed_set, describe, get, items, text
 
 S3_BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
 S3_REPLICATION_TYPE = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
@@ -152,41 +98,69 @@ def _not_configured(policy: str) -> str:
     )
 
 
-def is_regional(resource_type: str, props: Mapping[str, Any]) -> bool:
-    """Whether a cloud resource has a region of its own to check."""
-    if resource_type in AWS_GLOBAL_TYPES or resource_type in AZURE_INHERITING_TYPES:
-        return False
-    location = text(get(props, "location"))
-    return not (
-        cloud_of(resource_type) == "azure"
-        and location is not None
-        and normalise_location(location) == AZURE_GLOBAL_LOCATION
+def location_problem(who: str, where: Location, allowed: frozenset[str]) -> tuple[str | None, bool]:
+    """(what is wrong with `who`'s location, None when it is acceptable; whether the location
+    could not be verified at all, which an explicit `unlocated_types` entry accepts)."""
+    match where:
+        case OutOfScope():
+            return None, False
+        case CatalogRegion(cloud=cloud, region=region, why=why, via=via):
+            problem = region_problem(cloud, region, allowed, why)
+            unverified = region is None or load_catalog().region(cloud, region) is None
+            located = f" (located by {via})" if via else ""
+            return (f"{who}{located}: {problem}" if problem else None), unverified
+        case NamedPlace(location=location, jurisdictions=held):
+            if not held:
+                why = f"'{location}' spans several countries with no common jurisdiction"
+                return _unverifiable(who, why, allowed), True
+            if held & allowed:
+                return None, False
+            return (
+                f"{who}: location '{location}' is in {_allowed_text(held)}, outside the allowed "
+                f"jurisdictions {_allowed_text(allowed)}"
+            ), False
+        case Unverifiable(why=why):
+            return _unverifiable(who, why, allowed), True
+
+
+def _unverifiable(who: str, why: str, allowed: frozenset[str]) -> str:
+    return (
+        f"cannot verify the location of {who}: {why}; allowed: a location in "
+        f"{_allowed_text(allowed)}"
     )
 
 
 def validate_allowed_regions(
     args: ResourceValidationArgs, report_violation: ReportViolation
 ) -> None:
-    """sovereignty-allowed-regions: the resource's region lies in an allowed jurisdiction."""
+    """sovereignty-allowed-regions: every custom resource is located in an allowed
+    jurisdiction; one that cannot be located fails unless its type is listed as unlocated."""
     config = effective_config(args, SOVEREIGNTY_REGIONS)
-    cloud = cloud_of(args.resource_type)
-    if config is None or cloud is None or not is_regional(args.resource_type, args.props):
+    if config is None:
+        return
+    where = locate(args.resource_type, args.props, args.provider)
+    if isinstance(where, OutOfScope):
         return
     allowed = allowed_set(config.get("jurisdictions"))
     if not allowed:
         report_violation(_not_configured(SOVEREIGNTY_REGIONS), None)
         return
-    region = region_of(args.resource_type, args.props, args.provider)
-    problem = region_problem(cloud, region, allowed)
-    if problem:
-        report_violation(f"{describe(args.resource_type, args.name)}: {problem}", None)
+    who = describe(args.resource_type, args.name)
+    problem, unverified = location_problem(who, where, allowed)
+    if problem is None:
+        return
+    if unverified:
+        if args.resource_type in listed_types(config, UNLOCATED_TYPES):
+            return
+        problem += f", or list the type in policies.{UNLOCATED_TYPES} of the spec"
+    report_violation(problem, None)
 
 
 # -- storage residency -----------------------------------------------------------------------
 
 
 def _resource_region(resource: PolicyResource) -> str | None:
-    return region_of(resource.resource_type, resource.props, resource.provider)
+    return catalog_region(resource.resource_type, resource.props, resource.provider)
 
 
 def _destination(
@@ -318,8 +292,7 @@ def validate_storage_residency(
 
 
 __all__ = [
-    "AWS_GLOBAL_TYPES",
-    "AZURE_INHERITING_TYPES",
+    "location_problem",
     "region_problem",
     "validate_allowed_regions",
     "validate_storage_residency",

@@ -11,12 +11,14 @@ from typing import Any
 
 from pulumi_policy import PolicyProviderResource, ReportViolation, ResourceValidationArgs
 
-from gpufleet.policy.config import REQUIRED_TAGS, effective_config
-from gpufleet.policy.props import cloud_of, describe, get, mapping, text
+from gpufleet.policy.config import REQUIRED_TAGS, UNCHECKED_TYPES, effective_config, listed_types
+from gpufleet.policy.locations import out_of_scope, package_of
+from gpufleet.policy.props import describe, get, mapping, text
 
+# Type token package -> the tag keys its resources carry (the packages whose tags gpufleet knows).
 REQUIRED: dict[str, tuple[str, str]] = {
     "aws": ("gpufleet:fleet", "gpufleet:stack"),
-    "azure": ("gpufleet-fleet", "gpufleet-stack"),
+    "azure-native": ("gpufleet-fleet", "gpufleet-stack"),
 }
 
 # Taggable types checked even when the program sets no `tags` at all.
@@ -25,14 +27,38 @@ TAGGABLE = frozenset({
     "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/routeTable:RouteTable",
     "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/launchTemplate:LaunchTemplate",
     "aws:ec2/placementGroup:PlacementGroup", "aws:ec2/flowLog:FlowLog",
-    "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup",
+    "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+    "aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup",
     "aws:eks/addon:Addon", "aws:kms/key:Key", "aws:s3/bucket:Bucket", "aws:iam/role:Role",
-    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:cloudwatch/logGroup:LogGroup", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
     "azure-native:resources:ResourceGroup", "azure-native:network:VirtualNetwork",
     "azure-native:network:NetworkSecurityGroup", "azure-native:network:NatGateway",
     "azure-native:network:PublicIPAddress", "azure-native:containerservice:ManagedCluster",
     "azure-native:containerservice:AgentPool", "azure-native:storage:StorageAccount",
     "azure-native:managedidentity:UserAssignedIdentity",
+})
+
+# Types whose schema has no `tags` input (pulumi-aws 7 / azure-native 3 API docs,
+# www.pulumi.com/registry/packages/aws/api-docs/ and .../azure-native/api-docs/): nothing to ask.
+UNTAGGABLE = frozenset({
+    "aws:ebs/encryptionByDefault:EncryptionByDefault",
+    "aws:ec2/route:Route",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "azure-native:authorization:RoleAssignment",
+    "azure-native:network:PrivateDnsZoneGroup",
+    "azure-native:network:SecurityRule",
+    "azure-native:network:Subnet",
+    "azure-native:storage:BlobContainer",
+    "azure-native:storage:BlobServiceProperties",
 })
 
 
@@ -43,21 +69,31 @@ def default_tags(provider: PolicyProviderResource | None) -> Mapping[str, Any]:
     return mapping(get(mapping(get(provider.props, "defaultTags")), "tags"))
 
 
+def unverified_problem(resource_type: str, props: Mapping[str, Any]) -> str | None:
+    """Why the tags of a resource gpufleet cannot judge are not verified (None: it can judge)."""
+    package = package_of(resource_type)
+    if package not in REQUIRED:
+        return f"gpufleet knows the tag keys of {' and '.join(sorted(REQUIRED))} resources only"
+    if "tags" not in props and resource_type not in TAGGABLE | UNTAGGABLE:
+        return "the type is not known to gpufleet as taggable or untaggable, and it sets no tags"
+    return None
+
+
 def tag_problem(
     resource_type: str, props: Mapping[str, Any], provider: PolicyProviderResource | None,
     fleet: str | None = None,
 ) -> str | None:
     """What is wrong with a resource's tags (None when fine or not taggable)."""
-    cloud = cloud_of(resource_type)
-    if cloud is None or ("tags" not in props and resource_type not in TAGGABLE):
+    if resource_type in UNTAGGABLE or ("tags" not in props and resource_type not in TAGGABLE):
         return None
     tags = dict(mapping(get(props, "tags")))
     via = ""
-    if cloud == "aws":
+    package = package_of(resource_type)
+    if package == "aws":
         inherited = default_tags(provider)
         tags = {**inherited, **tags}
         via = ", directly or through the provider's defaultTags"
-    fleet_key, stack_key = REQUIRED[cloud]
+    fleet_key, stack_key = REQUIRED[package]
     missing = [key for key in (fleet_key, stack_key) if not text(tags.get(key))]
     if missing:
         present = ", ".join(sorted(tags)) or "none"
@@ -71,10 +107,21 @@ def tag_problem(
 
 
 def validate_required_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """required-tags (advisory): fleet and stack tags on every taggable resource."""
+    """required-tags (advisory): fleet and stack tags on every taggable resource; a resource
+    whose tags gpufleet cannot judge is reported as not verified, unless its type is exempt."""
     config = effective_config(args, REQUIRED_TAGS)
-    if config is None:
+    if config is None or out_of_scope(args.resource_type, args.provider):
+        return
+    who = describe(args.resource_type, args.name)
+    unverified = unverified_problem(args.resource_type, args.props)
+    if unverified:
+        if args.resource_type not in listed_types(config, UNCHECKED_TYPES):
+            report_violation(
+                f"{who}: tags not verified: {unverified}; allowed: fleet and stack tags on a "
+                f"type gpufleet knows, or list the type in policies.{UNCHECKED_TYPES} of the spec",
+                None,
+            )
         return
     problem = tag_problem(args.resource_type, args.props, args.provider, text(config.get("fleet")))
     if problem:
-        report_violation(f"{describe(args.resource_type, args.name)}: {problem}", None)
+        report_violation(f"{who}: {problem}", None)

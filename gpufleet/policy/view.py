@@ -13,6 +13,7 @@ from pulumi_policy import PolicyResource
 
 from gpufleet import clouds
 from gpufleet.policy.links import depends_on, find
+from gpufleet.policy.locations import catalog_region
 from gpufleet.policy.props import get, items, text
 
 
@@ -59,10 +60,4 @@ class View:
 
 def region_of(resource: PolicyResource) -> str | None:
     """The resource's own region input, else its explicit provider's, as its cloud spells it."""
-    owner = clouds.owner_of(resource.resource_type)
-    if owner is None:
-        return None
-    own = text(get(resource.props, owner.location_key))
-    if own is None and resource.provider is not None:
-        own = text(get(resource.provider.props, owner.location_key))
-    return owner.normalise_region(own) if own else None
+    return catalog_region(resource.resource_type, resource.props, resource.provider)

@@ -27,7 +27,9 @@ class GpufleetError(Exception):
 
 
 class SpecError(GpufleetError):
-    """The spec (or a command-line value) is invalid; every problem names its field."""
+    """The spec is invalid; every problem names its field."""
+
+    what = "invalid fleet spec"
 
     def __init__(self, problems: list[Problem], source: str = "") -> None:
         self.problems = problems
@@ -35,8 +37,15 @@ class SpecError(GpufleetError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        head = f"invalid fleet spec{f' in {self.source}' if self.source else ''}"
+        head = f"{self.what}{f' in {self.source}' if self.source else ''}"
         return head + ":\n" + "\n".join(f"  {problem}" for problem in self.problems)
+
+
+class CommandLineError(SpecError):
+    """A command-line value is invalid (a flag, a path, a missing argument); each problem
+    names the flag or argument."""
+
+    what = "invalid command line"
 
 
 class InfeasibleError(GpufleetError):

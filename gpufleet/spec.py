@@ -203,16 +203,15 @@ def load_fleet(data: object) -> FleetSpec:
 
 
 def suggest(value: str, allowed: list[str]) -> str:
-    """' (did you mean 'x'?)' for a close match, else ''."""
-    match = difflib.get_close_matches(value, allowed, n=1, cutoff=0.6)
-    if not match:
-        match = [a for a in allowed if a.lower() == value.lower()]
-    return f" (did you mean '{match[0]}'?)" if match else ""
+    """' (did you mean 'x'?)' for a close match (ignoring case), else ''."""
+    spelling = {a.lower(): a for a in allowed}
+    match = difflib.get_close_matches(value.lower(), list(spelling), n=1, cutoff=0.6)
+    return f" (did you mean '{spelling[match[0]]}'?)" if match else ""
 
 
-def _one_of(kind: str, value: str, allowed: list[str]) -> str:
-    shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
-    return f"unknown {kind} '{value}'{suggest(value, allowed)}; known: {shown}"
+def one_of(kind: str, value: str, allowed: list[str], shown: int = 12) -> str:
+    listed = ", ".join(allowed[:shown]) + (", ..." if len(allowed) > shown else "")
+    return f"unknown {kind} '{value}'{suggest(value, allowed)}; known: {listed}"
 
 
 def _split_place(key: str) -> tuple[str, str] | None:
@@ -228,7 +227,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
             if jurisdiction not in known_jurisdictions:
                 yield Problem(
                     f"sovereignty.jurisdictions[{i}]",
-                    _one_of("jurisdiction", jurisdiction, known_jurisdictions),
+                    one_of("jurisdiction", jurisdiction, known_jurisdictions),
                 )
     if not spec.clouds.configured():
         yield Problem("clouds", "no cloud configured; allowed: aws, azure (at least one)")
@@ -247,7 +246,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
             path = f"clouds.{cloud}.regions[{i}]"
             info = catalog.region(cloud, region)
             if info is None:
-                yield Problem(path, _one_of(f"{cloud} region", region, known))
+                yield Problem(path, one_of(f"{cloud} region", region, known))
             elif allowed is not None and not info.jurisdictions & allowed:
                 yield Problem(
                     path,
@@ -283,7 +282,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
             for bucket in limits:
                 if bucket not in buckets:
                     yield Problem(
-                        f"quotas.{cloud}.{region}.{bucket}", _one_of("quota bucket", bucket, buckets)
+                        f"quotas.{cloud}.{region}.{bucket}", one_of("quota bucket", bucket, buckets)
                     )
     yield from _pool_problems(spec, catalog, configured)
     yield from _storage_problems(spec)
@@ -299,12 +298,12 @@ def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
             continue
         cloud, region, instance_type = parts
         if cloud not in CLOUDS:
-            yield Problem(path, _one_of("cloud", cloud, list(CLOUDS)))
+            yield Problem(path, one_of("cloud", cloud, list(CLOUDS)))
         elif catalog.region(cloud, region) is None:
-            yield Problem(path, _one_of(f"{cloud} region", region, catalog.region_names(cloud)))
+            yield Problem(path, one_of(f"{cloud} region", region, catalog.region_names(cloud)))
         elif catalog.sku(cloud, instance_type) is None:
             names = sorted(s for c, s in catalog.skus if c == cloud)
-            yield Problem(path, _one_of(f"{cloud} instance type", instance_type, names))
+            yield Problem(path, one_of(f"{cloud} instance type", instance_type, names))
 
 
 def _pool_problems(
@@ -319,7 +318,7 @@ def _pool_problems(
             yield Problem(f"{path}.name", f"pool name '{pool.name}' is used twice; names must be unique")
         seen.add(pool.name)
         if pool.accelerator not in accelerators:
-            yield Problem(f"{path}.accelerator", _one_of("accelerator", pool.accelerator, accelerators))
+            yield Problem(f"{path}.accelerator", one_of("accelerator", pool.accelerator, accelerators))
             continue
         skus = [
             s for cloud in clouds for s in catalog.skus_for(pool.accelerator, cloud)
@@ -391,7 +390,7 @@ def _storage_problems(spec: FleetSpec) -> Iterator[Problem]:
         seen.add(storage.name)
         for j, name in enumerate(storage.colocate_with):
             if name not in pools:
-                yield Problem(f"storage[{i}].colocate_with[{j}]", _one_of("pool", name, pools))
+                yield Problem(f"storage[{i}].colocate_with[{j}]", one_of("pool", name, pools))
 
 
 # -- pydantic errors in words -------------------------------------------------------------------

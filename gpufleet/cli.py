@@ -147,7 +147,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from gpufleet.planjson import read_document
 
     if args.previous is not None:  # read here, so a bad file is named as the flag it came from
-        read_document(args.previous, CommandLineError)
+        try:
+            read_document(args.previous, CommandLineError)
+        except CommandLineError as error:
+            raise CommandLineError(error.problems, source="--previous") from None
     result = run_plan(_source(args), previous=args.previous, progress=True)
     _emit(report.render_plan(result.document, args.format), args.out)
     return result.exit_code

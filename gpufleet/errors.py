@@ -52,3 +52,27 @@ class InfeasibleError(GpufleetError):
     """No placement satisfies the spec; the message says which limits bind and what to change."""
 
     exit_code = EXIT_POLICY
+
+    @classmethod
+    def solver_stopped(cls, status: str, time_limit_seconds: float) -> InfeasibleError:
+        """The solver gave no trustworthy placement: its status (HiGHS's words, kept for a bug
+        report) with what it means and what a person can change."""
+        if status == "Time limit reached":
+            meaning = (
+                f"the placement search used its {time_limit_seconds:g} s time limit without "
+                "finding a placement; make the model smaller: fewer regions or pools, or "
+                "gpus_per_node to narrow the SKUs each pool may use"
+            )
+        elif status == "Infeasible":
+            meaning = (
+                "the solver found a placement and then called the model infeasible, which "
+                "happens when numbers are far outside the range its tolerances are made for; "
+                "look for values far too large in pools[].gpus, prices: and quotas:"
+            )
+        else:
+            meaning = (
+                "the solver stopped without a placement, which happens when numbers are far "
+                "outside the range it is made for; look for values far too large in "
+                "pools[].gpus, prices: and quotas:, and report it with the spec if there are none"
+            )
+        return cls(f"no placement: {meaning} (HiGHS status: {status})")

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gpufleet.catalog import Capacity, Cloud
-from gpufleet.spec import FleetSpec
+from gpufleet.errors import SpecError
+from gpufleet.spec import FleetSpec, autoscale_problems
 
 PLAN_VERSION = 1
 
@@ -177,6 +178,12 @@ def build_plan(spec: FleetSpec, stack: str, previous: Sequence[Placement] = ()) 
 
     catalog = spec.catalog()
     result = placement.place(spec, catalog, previous)
+    planned_nodes: dict[str, int] = {}
+    for made in result.placements:
+        planned_nodes[made.pool] = planned_nodes.get(made.pool, 0) + made.nodes
+    too_high = autoscale_problems(spec, planned_nodes)
+    if too_high:
+        raise SpecError(too_high)
     by_pool = {
         pool.name: PoolPlan(
             pool.name,

@@ -17,12 +17,26 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gpufleet.catalog import AZURE_REGIONAL_BUCKET, CLOUDS, JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
+from gpufleet.catalog import (
+    AZURE_REGIONAL_BUCKET,
+    CLOUDS,
+    JURISDICTION_ALIASES,
+    Capacity,
+    Catalog,
+    Cloud,
+    Sku,
+    load_catalog,
+)
 from gpufleet.errors import Problem, SpecError
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Mig = Literal["MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"]
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$"
+# The most GPUs one pool may ask for. The largest GPU clusters built so far hold 100,000-200,000
+# GPUs; at 10,000,000 H100 the plan's dollar sums reach 10^10 and HiGHS's absolute 1e-6
+# tolerances no longer hold (it called a feasible model infeasible), so the bound keeps a
+# factor of 5 above real clusters and 10 below the solver's trouble.
+MAX_POOL_GPUS = 1_000_000
 
 
 class _Strict(BaseModel):
@@ -86,7 +100,9 @@ class Autoscale(_Strict):
 class Pool(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     accelerator: str
-    gpus: int = Field(gt=0, description="total GPUs; placement decides where")
+    gpus: int = Field(
+        gt=0, description=f"total GPUs (at most {MAX_POOL_GPUS:,}); placement decides where"
+    )
     gpus_per_node: int | None = Field(default=None, gt=0)
     capacity: Capacity = "on-demand"
     capacity_reservation_id: str | None = Field(
@@ -317,6 +333,14 @@ def _pool_problems(
         if pool.name in seen:
             yield Problem(f"{path}.name", f"pool name '{pool.name}' is used twice; names must be unique")
         seen.add(pool.name)
+        if pool.gpus > MAX_POOL_GPUS:
+            yield Problem(
+                f"{path}.gpus",
+                f"{pool.gpus:,} GPUs is above the {MAX_POOL_GPUS:,} one pool may hold: the largest "
+                "GPU clusters hold 100,000-200,000, and far beyond that the placement solver's "
+                "tolerances no longer hold; split the fleet into several pools",
+            )
+            continue
         if pool.accelerator not in accelerators:
             yield Problem(f"{path}.accelerator", one_of("accelerator", pool.accelerator, accelerators))
             continue
@@ -340,6 +364,16 @@ def _pool_problems(
                 + ", ".join(s.instance_type for s in skus)
                 + " has it; use interconnect: none or an RDMA-capable SKU",
             )
+        if pool.mig and pool.interconnect == "rdma":
+            # NVIDIA MIG User Guide, "Application Considerations": MIG does not support GPU to
+            # GPU P2P (PCIe or NVLink). https://docs.nvidia.com/datacenter/tesla/mig-user-guide/
+            yield Problem(
+                f"{path}.mig",
+                f"MIG ({pool.mig}) cannot be used on an rdma pool: MIG slices have no GPU-to-GPU "
+                "peer-to-peer (PCIe or NVLink), which the multi-node training an rdma pool pays "
+                "for relies on; drop mig, or use it on a pool with interconnect: none",
+            )
+        yield from _node_count_problems(path, pool, [s for s in skus if s.rdma or pool.interconnect != "rdma"])
         if pool.mig and skus and not any(s.mig_capable for s in skus):
             yield Problem(
                 f"{path}.mig",
@@ -352,6 +386,15 @@ def _pool_problems(
                 f"{path}.capacity_reservation_id",
                 f"a capacity reservation needs capacity: reserved (got '{pool.capacity}')",
             )
+        if pool.capacity == "reserved" and not pool.capacity_reservation_id:
+            yield Problem(
+                f"{path}.capacity_reservation_id",
+                "capacity: reserved needs the id of an EC2 capacity block (cr-...), which AWS "
+                "nodes then run in; without one the nodes would be created and priced as "
+                "on-demand. On Azure a reservation is a billing discount on regular VMs, not a "
+                "VM setting: use capacity: on-demand there and put the reserved price under "
+                "prices:",
+            )
         yield from _share_problems(path, pool, clouds)
         for key in pool.pin:
             if _split_place(key) not in configured:
@@ -360,6 +403,45 @@ def _pool_problems(
                     f"'{key}' is not a configured cloud/region; configured: "
                     + ", ".join(f"{c}/{r}" for c, r in sorted(configured)),
                 )
+
+
+def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator[Problem]:
+    """`gpus` must fill whole nodes of the sizes the pool may use (placement would round up
+    without saying so), and `autoscale.min_nodes` may not exceed the most nodes it can have."""
+    sizes = sorted({s.gpus for s in skus})
+    if not sizes:
+        return
+    step = math.gcd(*sizes)
+    if pool.gpus % step:
+        below, above = pool.gpus - pool.gpus % step, pool.gpus - pool.gpus % step + step
+        nearest = f"{below} or {above}" if below else str(above)
+        yield Problem(
+            f"{path}.gpus",
+            f"{pool.gpus} GPUs do not fill whole {step}-GPU nodes ({pool.accelerator} nodes "
+            f"offered hold {', '.join(map(str, sizes))}); use {nearest}",
+        )
+    most_nodes = pool.gpus // sizes[0]
+    if pool.autoscale is not None and pool.autoscale.min_nodes > most_nodes:
+        yield Problem(
+            f"{path}.autoscale.min_nodes",
+            f"min_nodes {pool.autoscale.min_nodes} is above the {most_nodes} nodes that "
+            f"{pool.gpus} GPUs fill on {sizes[0]}-GPU nodes; at most {most_nodes}",
+        )
+
+
+def autoscale_problems(spec: FleetSpec, planned_nodes: Mapping[str, int]) -> list[Problem]:
+    """After placement: `autoscale.min_nodes` above a pool's planned nodes would be lowered to
+    them without a word; refuse it, naming the planned count (it depends on the SKUs chosen)."""
+    return [
+        Problem(
+            f"pools[{i}].autoscale.min_nodes",
+            f"min_nodes {pool.autoscale.min_nodes} is above the {planned} nodes placed for pool "
+            f"{pool.name}; at most {planned}",
+        )
+        for i, pool in enumerate(spec.pools)
+        if pool.autoscale is not None
+        and pool.autoscale.min_nodes > (planned := planned_nodes.get(pool.name, 0))
+    ]
 
 
 def _share_problems(path: str, pool: Pool, clouds: list[Cloud]) -> Iterator[Problem]:

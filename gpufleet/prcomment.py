@@ -12,8 +12,8 @@ from typing import Any
 from gpufleet.diff import diff_documents
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, Problem
 from gpufleet.planjson import read_document
-from gpufleet.textfile import read_utf8
 from gpufleet.report import render_diff
+from gpufleet.textfile import read_utf8
 
 MARKER = "<!-- gpufleet-preview -->"
 

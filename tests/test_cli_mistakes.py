@@ -88,7 +88,8 @@ def test_help_explains_the_default_stack_name(capsys: pytest.CaptureFixture[str]
         main(["plan", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--stack-name NAME" in help_text
-    assert "Pulumi.<name>.yaml" in help_text and "else 'dev'" in help_text
+    assert "Pulumi.<name>.yaml" in help_text
+    assert "else 'dev'" in help_text
 
 
 def test_a_solver_that_contradicts_itself_is_infeasible_not_a_plan() -> None:
@@ -123,7 +124,7 @@ def test_an_unknown_gap_is_null_and_json_never_holds_infinity(tmp_path: Path) ->
     assert document["solver"]["optimality_gap"] is None
     assert json.loads(render_plan(document, "json"))["solver"]["optimality_gap"] is None
     assert "(gap unknown)" in render_plan(document, "table")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
         dumps({"gap": math.inf})
     with pytest.raises(json.JSONDecodeError):
         loads('{"gap": Infinity}')
@@ -137,7 +138,8 @@ def test_huge_gpu_counts_blame_the_gpu_count(
     code, out, err = run(capsys, "plan", "--spec", str(spec))
     assert (code, out) == (2, "")
     assert f"pools[0].gpus: {gpus:,} GPUs is above the 1,000,000 one pool may hold" in err
-    assert "HiGHS" not in err and "shares" not in err
+    assert "HiGHS" not in err
+    assert "shares" not in err
 
 
 def test_pr_comment_without_plans_is_not_a_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -219,7 +221,8 @@ def test_catalog_accelerator_matches_without_case_and_filters_regions(capsys: py
     code, out, _ = run(capsys, "catalog", "--accelerator", "h100", "--format", "json")
     catalog = json.loads(out)
     assert code == 0
-    assert catalog["offers"] and {o["accelerator"] for o in catalog["offers"]} == {"H100"}
+    assert catalog["offers"]
+    assert {o["accelerator"] for o in catalog["offers"]} == {"H100"}
     assert {(r["cloud"], r["region"]) for r in catalog["regions"]} == {
         (o["cloud"], o["region"]) for o in catalog["offers"]
     }

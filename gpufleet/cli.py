@@ -19,13 +19,27 @@ if TYPE_CHECKING:
 FORMATS = ("table", "markdown", "json")
 
 
+STACK_NAME_HELP = (
+    "the Pulumi stack to plan as: it is part of resource names and tags. Default: NAME of "
+    "--stack; for --spec, <name> of a file called Pulumi.<name>.yaml (Pulumi's own convention), "
+    "else 'dev' (the first stack `pulumi new` proposes), never another file name, so the same "
+    "spec plans the same under any file name"
+)
+
+
+def _add_stack_name(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack-name", metavar="NAME", help=STACK_NAME_HELP)
+
+
 def _add_source(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     source = parser.add_mutually_exclusive_group(required=required)
     source.add_argument("--stack", metavar="NAME", help="a stack in stacks/ (Pulumi.NAME.yaml)")
     source.add_argument(
         "--spec", metavar="FILE", type=Path,
-        help="a stack file (config: gpufleet:fleet: ...) or a bare fleet spec",
+        help="a stack file (config: gpufleet:fleet: ...) or a bare fleet spec; planned as the "
+        "stack --stack-name names",
     )
+    _add_stack_name(parser)
 
 
 def _add_output(parser: argparse.ArgumentParser, default: str = "table") -> None:
@@ -56,11 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     diff = commands.add_parser("diff", help="what changes between two plans or specs")
     diff.add_argument("base", help="plan JSON, stack name or spec file")
     diff.add_argument("head", help="plan JSON, stack name or spec file")
+    _add_stack_name(diff)
     _add_output(diff, default="markdown")
 
     check = commands.add_parser("check", help="policy verdicts only, for a CI gate")
-    check.add_argument("--stack", metavar="NAME")
-    check.add_argument("--spec", metavar="FILE", type=Path)
+    _add_source(check, required=False)
     check.add_argument("--resources", metavar="FILE", type=Path,
                        help="JSON list of resources (plan `resources` shape); needs --spec")
     _add_output(check)
@@ -70,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     catalog = commands.add_parser("catalog", help="SKUs, prices, regions and jurisdictions")
     catalog.add_argument("--format", choices=("table", "json"), default="table")
     catalog.add_argument("--cloud", help="a registered cloud (aws, azure)")
-    catalog.add_argument("--accelerator")
-    catalog.add_argument("--region")
+    catalog.add_argument("--accelerator", help="e.g. H100 (any case)")
+    catalog.add_argument("--region", help="e.g. eu-north-1 or swedencentral")
+    catalog.add_argument("--out", metavar="FILE", type=Path, help="write to FILE instead of stdout")
 
     comment = commands.add_parser(
         "pr-comment", help="one PR comment from folders of base and head plan JSON files"
@@ -88,24 +103,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _source(stack: str | None, spec: Path | None) -> SpecSource:
+def _source(args: argparse.Namespace) -> SpecSource:
     from gpufleet.offline import SpecSource
 
-    return SpecSource(stack=stack, spec=spec)
+    return SpecSource(stack=args.stack, spec=args.spec, stack_name=args.stack_name)
+
+
+def _check_out(out: Path | None) -> None:
+    """Refuse an --out that cannot be written before any work is done. Missing folders are not
+    created: a mistyped path would otherwise grow a tree of folders and the output would go
+    unnoticed there; `mkdir -p` first when a new folder is meant."""
+    from gpufleet.errors import CommandLineError, Problem
+
+    if out is None:
+        return
+    if out.is_dir():
+        raise CommandLineError([Problem("--out", f"{out} is a folder; give a file name in it")])
+    folder = out.parent
+    if not folder.is_dir():
+        reason = "is not a folder" if folder.exists() else "does not exist"
+        raise CommandLineError([Problem(
+            "--out", f"folder {folder} {reason}; create it first (gpufleet does not create folders)"
+        )])
 
 
 def _emit(text: str, out: Path | None) -> None:
+    from gpufleet.errors import CommandLineError, Problem
+
+    text = text if text.endswith("\n") else text + "\n"
     if out is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    else:
-        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise CommandLineError([Problem("--out", f"cannot write {out}: {error.strerror}")]) from None
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from gpufleet import report
+    from gpufleet.errors import CommandLineError
     from gpufleet.offline import run_plan
+    from gpufleet.planjson import read_document
 
-    result = run_plan(_source(args.stack, args.spec), previous=args.previous, progress=True)
+    if args.previous is not None:  # read here, so a bad file is named as the flag it came from
+        try:
+            read_document(args.previous, CommandLineError)
+        except CommandLineError as error:
+            raise CommandLineError(error.problems, source="--previous") from None
+    result = run_plan(_source(args), previous=args.previous, progress=True)
     _emit(report.render_plan(result.document, args.format), args.out)
     return result.exit_code
 
@@ -114,53 +160,82 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from gpufleet import diff, report
     from gpufleet.offline import load_document
 
-    change = diff.diff_documents(load_document(args.base), load_document(args.head))
+    change = diff.diff_documents(
+        load_document(args.base, args.stack_name), load_document(args.head, args.stack_name)
+    )
     _emit(report.render_diff(change, args.format), args.out)
     return change.exit_code
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from gpufleet import report
-    from gpufleet.errors import Problem, SpecError
+    from gpufleet.errors import CommandLineError, Problem
     from gpufleet.offline import check_resources, run_plan
 
     if args.resources is not None:
         if args.spec is None:
-            raise SpecError([Problem("--resources", "needs --spec FILE for jurisdictions, quotas and prices")])
+            raise CommandLineError(
+                [Problem("--resources", "needs --spec FILE for jurisdictions, quotas and prices")]
+            )
         verdicts = check_resources(args.resources, args.spec)
     elif args.stack or args.spec:
-        verdicts = run_plan(_source(args.stack, args.spec)).verdicts
+        verdicts = run_plan(_source(args)).verdicts
     else:
-        raise SpecError([Problem("check", "give --stack NAME, --spec FILE, or --resources FILE --spec FILE")])
+        raise CommandLineError(
+            [Problem("check", "give --stack NAME, --spec FILE, or --resources FILE --spec FILE")]
+        )
     text, code = report.render_verdicts(verdicts, args.format)
     _emit(text, args.out)
     return code
 
 
 def cmd_schema(_: argparse.Namespace) -> int:
-    import json
-
+    from gpufleet.planjson import dumps
     from gpufleet.spec import FleetSpec
 
-    _emit(json.dumps(FleetSpec.model_json_schema(), indent=2), None)
+    _emit(dumps(FleetSpec.model_json_schema()), None)
     return 0
 
 
-def cmd_catalog(args: argparse.Namespace) -> int:
-    from gpufleet import report
+def _catalog_name(
+    flag: str, kind: str, value: str | None, known: list[str], shown: int = 12
+) -> str | None:
+    """The catalog's spelling of a filter value (matched without case), or a message naming
+    the flag, the close matches and the known values."""
+    from gpufleet.errors import CommandLineError, Problem
+    from gpufleet.spec import one_of
 
-    _emit(report.render_catalog(args.format, args.cloud, args.accelerator, args.region), None)
+    if value is None:
+        return None
+    match = next((name for name in known if name.lower() == value.lower()), None)
+    if match is None:
+        raise CommandLineError([Problem(flag, one_of(kind, value, known, shown))])
+    return match
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from gpufleet import clouds, report
+    from gpufleet.catalog import load_catalog
+
+    catalog = load_catalog()
+    names = list(clouds.names())
+    cloud = _catalog_name("--cloud", "cloud", args.cloud, names, len(names))
+    chosen = [cloud] if cloud else names
+    known = catalog.accelerators()
+    accelerator = _catalog_name("--accelerator", "accelerator", args.accelerator, known, len(known))
+    regions = sorted({name for c in chosen for name in catalog.region_names(c)})
+    region = _catalog_name("--region", f"{' or '.join(chosen)} region", args.region, regions)
+    _emit(report.render_catalog(args.format, cloud, accelerator, region), args.out)
     return 0
 
 
 def cmd_policy_config(args: argparse.Namespace) -> int:
-    import json
-
     from gpufleet.offline import load_source
+    from gpufleet.planjson import dumps
     from gpufleet.policy import policy_config
 
-    spec, _, _ = load_source(_source(args.stack, args.spec))
-    _emit(json.dumps(policy_config(spec), indent=2), args.out)
+    spec, _, _ = load_source(_source(args))
+    _emit(dumps(policy_config(spec)), args.out)
     return 0
 
 
@@ -183,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gpufleet.errors import GpufleetError
 
     try:
+        _check_out(getattr(args, "out", None))
         return COMMANDS[args.command](args)
     except GpufleetError as error:
         print(f"gpufleet {args.command}: {error}", file=sys.stderr)

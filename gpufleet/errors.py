@@ -27,7 +27,9 @@ class GpufleetError(Exception):
 
 
 class SpecError(GpufleetError):
-    """The spec (or a command-line value) is invalid; every problem names its field."""
+    """The spec is invalid; every problem names its field."""
+
+    what = "invalid fleet spec"
 
     def __init__(self, problems: list[Problem], source: str = "") -> None:
         self.problems = problems
@@ -35,7 +37,7 @@ class SpecError(GpufleetError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        head = f"invalid fleet spec{f' in {self.source}' if self.source else ''}"
+        head = f"{self.what}{f' in {self.source}' if self.source else ''}"
         return head + ":\n" + "\n".join(f"  {problem}" for problem in self.problems)
 
 
@@ -50,9 +52,38 @@ class DecisionError(GpufleetError):
         self.path = path
         self.message = message
         super().__init__(f"{path}: {message}")
+class CommandLineError(SpecError):
+    """A command-line value is invalid (a flag, a path, a missing argument); each problem
+    names the flag or argument."""
+
+    what = "invalid command line"
 
 
 class InfeasibleError(GpufleetError):
     """No placement satisfies the spec; the message says which limits bind and what to change."""
 
     exit_code = EXIT_POLICY
+
+    @classmethod
+    def solver_stopped(cls, status: str, time_limit_seconds: float) -> InfeasibleError:
+        """The solver gave no trustworthy placement: its status (HiGHS's words, kept for a bug
+        report) with what it means and what a person can change."""
+        if status == "Time limit reached":
+            meaning = (
+                f"the placement search used its {time_limit_seconds:g} s time limit without "
+                "finding a placement; make the model smaller: fewer regions or pools, or "
+                "gpus_per_node to narrow the SKUs each pool may use"
+            )
+        elif status == "Infeasible":
+            meaning = (
+                "the solver found a placement and then called the model infeasible, which "
+                "happens when numbers are far outside the range its tolerances are made for; "
+                "look for values far too large in pools[].gpus, prices: and quotas:"
+            )
+        else:
+            meaning = (
+                "the solver stopped without a placement, which happens when numbers are far "
+                "outside the range it is made for; look for values far too large in "
+                "pools[].gpus, prices: and quotas:, and report it with the spec if there are none"
+            )
+        return cls(f"no placement: {meaning} (HiGHS status: {status})")

@@ -6,6 +6,7 @@ plan and declares the resources; the policy pack judges the recorded resources.
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -16,23 +17,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpufleet.errors import EXIT_OK, EXIT_POLICY, GpufleetError, Problem, SpecError
+from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.plan import PLAN_VERSION, FleetPlan
-from gpufleet.planjson import placement_json, read_document
+from gpufleet.planjson import loads, placement_json, read_document
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import Recording, record_program
 from gpufleet.spec import FleetSpec
-from gpufleet.specfile import CONFIG_KEY, existing_stack_path, read_fleet, stack_path
+from gpufleet.specfile import (
+    CONFIG_KEY,
+    existing_stack_path,
+    read_fleet,
+    stack_name_problem,
+    stack_of_file,
+    stack_path,
+)
+from gpufleet.textfile import read_utf8
 
 PROGRESS_AFTER_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
 class SpecSource:
-    """Where a spec comes from: a stack name in stacks/, or a file."""
+    """Where a spec comes from (a stack name in stacks/, or a file) and, optionally, the stack
+    name to plan it as (`--stack-name`)."""
 
     stack: str | None = None
     spec: Path | None = None
+    stack_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,14 +60,16 @@ class OfflinePlan:
 
 def load_source(source: SpecSource) -> tuple[FleetSpec, str, object]:
     """(validated spec, stack name, raw fleet mapping); errors name the file and field."""
+    if source.stack_name is not None and (bad_name := stack_name_problem(source.stack_name)):
+        raise CommandLineError([Problem("--stack-name", bad_name)])
     if source.stack:
         path = existing_stack_path(source.stack)
     elif source.spec is not None:
         path = source.spec
     else:
-        raise SpecError([Problem("--stack/--spec", "give a stack name or a spec file")])
+        raise CommandLineError([Problem("--stack/--spec", "give a stack name or a spec file")])
     spec, data = read_fleet(path)
-    name = source.stack or path.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
+    name = source.stack_name or source.stack or stack_of_file(path)
     return spec, name, data
 
 
@@ -153,7 +166,9 @@ def plan_document(plan: FleetPlan, recording: Recording, verdicts: Sequence[Poli
             for q in plan.quota
         ],
         "solver": {
-            "status": plan.solver.status, "optimality_gap": plan.solver.optimality_gap,
+            "status": plan.solver.status,
+            # unknown (no bound proven) is null: JSON has no Infinity
+            "optimality_gap": gap if math.isfinite(gap := plan.solver.optimality_gap) else None,
             "seconds": round(plan.solver.seconds, 4), "objective_usd": round(plan.solver.objective_usd, 2),
             "kept_from_previous": plan.solver.kept_from_previous,
         },
@@ -166,16 +181,17 @@ def plan_document(plan: FleetPlan, recording: Recording, verdicts: Sequence[Poli
     }
 
 
-def load_document(reference: str) -> dict[str, Any]:
-    """A plan document from a plan JSON file, a stack name, or a spec file (planned offline)."""
+def load_document(reference: str, stack_name: str | None = None) -> dict[str, Any]:
+    """A plan document from a plan JSON file, a stack name, or a spec file (planned offline,
+    as `stack_name` if given)."""
     path = Path(reference)
     if path.suffix == ".json":
-        return read_document(path)
+        return read_document(path, CommandLineError)
     if path.exists():
-        return run_plan(SpecSource(spec=path)).document
-    if stack_path(reference).exists():
-        return run_plan(SpecSource(stack=reference)).document
-    raise SpecError([Problem(reference, "not a plan JSON file, a spec file or a stack name")])
+        return run_plan(SpecSource(spec=path, stack_name=stack_name)).document
+    if stack_name_problem(reference) is None and stack_path(reference).exists():
+        return run_plan(SpecSource(stack=reference, stack_name=stack_name)).document
+    raise CommandLineError([Problem(reference, "not a plan JSON file, a spec file or a stack name")])
 
 
 def check_resources(resources_file: Path, spec_file: Path) -> list[PolicyVerdict]:
@@ -185,10 +201,15 @@ def check_resources(resources_file: Path, spec_file: Path) -> list[PolicyVerdict
     from gpufleet.policy import resources_from_json
 
     spec, _, _ = load_source(SpecSource(spec=spec_file))
+    text = read_utf8(resources_file, "resources file", CommandLineError)
     try:
-        items: object = json.loads(resources_file.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise SpecError([Problem(str(resources_file), f"cannot read: {error.strerror}")]) from None
+        items: object = loads(text)
     except json.JSONDecodeError as error:
-        raise SpecError([Problem(f"{resources_file}:line {error.lineno}", f"not JSON: {error.msg}")]) from None
-    return evaluate(resources_from_json(items), policy_config(spec))  # a list or a whole plan
+        raise CommandLineError(
+            [Problem(f"--resources {resources_file}:line {error.lineno}", f"not JSON: {error.msg}")]
+        ) from None
+    try:
+        resources = resources_from_json(items)  # a list or a whole plan
+    except SpecError as error:
+        raise CommandLineError(error.problems, source=f"--resources {resources_file}") from None
+    return evaluate(resources, policy_config(spec))

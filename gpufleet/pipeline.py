@@ -7,16 +7,23 @@ from collections.abc import Sequence
 
 from gpufleet import cost, ipam
 from gpufleet.catalog import Cloud
+from gpufleet.errors import SpecError
 from gpufleet.placement import colocated_storage, place
 from gpufleet.plan import FleetPlan, Placement, PoolPlan
 from gpufleet.quota import quota_use
-from gpufleet.spec import FleetSpec
+from gpufleet.spec import FleetSpec, autoscale_problems
 
 
 def build_plan(spec: FleetSpec, stack: str, previous: Sequence[Placement] = ()) -> FleetPlan:
     """Place the pools, cut the address plan and price it all: the whole pure pipeline."""
     catalog = spec.catalog()
     result = place(spec, catalog, previous)
+    planned_nodes: dict[str, int] = {}
+    for made in result.placements:
+        planned_nodes[made.pool] = planned_nodes.get(made.pool, 0) + made.nodes
+    too_high = autoscale_problems(spec, planned_nodes)
+    if too_high:
+        raise SpecError(too_high)
     by_pool = {
         pool.name: PoolPlan(
             pool.name,

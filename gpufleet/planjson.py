@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from gpufleet.errors import Problem, SpecError
 from gpufleet.plan import Placement
+from gpufleet.textfile import read_utf8
 
 
 def placement_json(placement: Placement) -> dict[str, Any]:
@@ -41,15 +42,28 @@ def placements_from_document(document: dict[str, Any]) -> tuple[Placement, ...]:
     return tuple(found)
 
 
-def read_document(path: str | Path) -> dict[str, Any]:
+def dumps(document: object) -> str:
+    """JSON text that every JSON parser accepts: NaN and Infinity are refused, not written."""
+    return json.dumps(document, indent=2, allow_nan=False)
+
+
+def loads(text: str) -> Any:
+    """Parse JSON; NaN and Infinity (which Python writes by default) are not JSON."""
+    def refuse(constant: str) -> Any:
+        raise json.JSONDecodeError(f"{constant} is not a JSON value", text, max(text.find(constant), 0))
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def read_document(path: str | Path, error: type[SpecError] = SpecError) -> dict[str, Any]:
+    """A plan JSON document; any problem raises `error` naming the file."""
+    text = read_utf8(Path(path), "plan", error)
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise SpecError([Problem(str(path), f"cannot read plan: {error.strerror}")]) from None
-    except json.JSONDecodeError as error:
-        raise SpecError([Problem(f"{path}:line {error.lineno}", f"not JSON: {error.msg}")]) from None
+        document = loads(text)
+    except json.JSONDecodeError as failure:
+        raise error([Problem(f"{path}:line {failure.lineno}", f"not JSON: {failure.msg}")]) from None
     if not isinstance(document, dict) or "pools" not in document:
-        raise SpecError([Problem(str(path), "not a gpufleet plan (no 'pools' key)")])
+        raise error([Problem(str(path), "not a gpufleet plan (no 'pools' key)")])
     return cast(dict[str, Any], document)
 
 

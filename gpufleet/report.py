@@ -6,11 +6,11 @@ looks the same as one just made.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
+from gpufleet.planjson import dumps
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -113,19 +113,23 @@ def _violation_lines(doc: dict[str, Any]) -> list[str]:
     ]
 
 
+def _gap(gap: float | None) -> str:
+    return "unknown" if gap is None else f"{gap:g}"
+
+
 def _headline(doc: dict[str, Any]) -> str:
     solver = doc["solver"]
     gpus = sum(p["gpus"] for pool in doc["pools"] for p in pool["placements"])
     return (
         f"gpufleet plan: stack {doc['stack']}, fleet {doc['fleet']}: {gpus} GPUs, "
         f"{usd(doc['cost']['monthly_usd'])}/month, {len(doc['resources'])} resources; "
-        f"placement {solver['status']} (gap {solver['optimality_gap']:g})"
+        f"placement {solver['status']} (gap {_gap(solver['optimality_gap'])})"
     )
 
 
 def render_plan(doc: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(doc, indent=2)
+        return dumps(doc)
     if fmt == "markdown":
         return plan_markdown(doc)
     console = _console()
@@ -167,7 +171,7 @@ def render_verdicts(verdicts: Sequence[PolicyVerdict], fmt: str) -> tuple[str, i
     code = EXIT_POLICY if mandatory_failed(verdicts) else EXIT_OK
     docs = [v.to_json() for v in verdicts]
     if fmt == "json":
-        return json.dumps({"policies": docs}, indent=2), code
+        return dumps({"policies": docs}), code
     rows: list[Row] = [
         (d["policy"], d["enforcement"], "pass" if not d["violations"] else item["message"])
         for d in docs for item in (d["violations"] or [{"message": ""}])
@@ -182,7 +186,7 @@ def render_verdicts(verdicts: Sequence[PolicyVerdict], fmt: str) -> tuple[str, i
 
 def render_diff(change: PlanDiff, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(change.to_json(), indent=2)
+        return dumps(change.to_json())
     sections = change.sections()
     if fmt == "markdown":
         parts = [f"### {change.headline()}"]
@@ -197,6 +201,8 @@ def render_diff(change: PlanDiff, fmt: str) -> str:
 
 
 def render_catalog(fmt: str, cloud: str | None, accelerator: str | None, region: str | None) -> str:
+    """The catalog's offers and regions, filtered by names spelled as the catalog does; with an
+    accelerator, only the regions that offer it."""
     from gpufleet.catalog import load_catalog
 
     catalog = load_catalog()
@@ -204,12 +210,14 @@ def render_catalog(fmt: str, cloud: str | None, accelerator: str | None, region:
         o for o in sorted(catalog.offers.values(), key=lambda o: (o.cloud, o.region, o.sku.instance_type))
         if cloud in (None, o.cloud) and accelerator in (None, o.sku.accelerator) and region in (None, o.region)
     ]
+    with_offers = {(o.cloud, o.region) for o in offers}
     regions = [
         r for r in sorted(catalog.regions.values(), key=lambda r: (r.cloud, r.region))
         if cloud in (None, r.cloud) and region in (None, r.region)
+        and (accelerator is None or (r.cloud, r.region) in with_offers)
     ]
     if fmt == "json":
-        return json.dumps({
+        return dumps({
             "offers": [
                 {"cloud": o.cloud, "region": o.region, "instance_type": o.sku.instance_type,
                  "accelerator": o.sku.accelerator, "gpus": o.sku.gpus, "vcpus": o.sku.vcpus,
@@ -223,7 +231,7 @@ def render_catalog(fmt: str, cloud: str | None, accelerator: str | None, region:
                  "jurisdictions": sorted(r.jurisdictions)}
                 for r in regions
             ],
-        }, indent=2)
+        })
     console = _console()
     offer_header = ("cloud", "region", "SKU", "GPU", "GPUs", "vCPUs", "$/h", "spot $/h")
     _rich_table(console, f"{len(offers)} offers", offer_header, [

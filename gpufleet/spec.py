@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from gpufleet import clouds as registry
-from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
+from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, Sku, load_catalog
 from gpufleet.errors import Problem, SpecError
 from gpufleet.slots import supernet_problem
 
@@ -49,6 +49,11 @@ CloudName = Annotated[
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Mig = Literal["MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"]
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$"
+# The most GPUs one pool may ask for. The largest GPU clusters built so far hold 100,000-200,000
+# GPUs; at 10,000,000 H100 the plan's dollar sums reach 10^10 and HiGHS's absolute 1e-6
+# tolerances no longer hold (it called a feasible model infeasible), so the bound keeps a
+# factor of 5 above real clusters and 10 below the solver's trouble.
+MAX_POOL_GPUS = 1_000_000
 
 
 class _Strict(BaseModel):
@@ -114,7 +119,9 @@ class Autoscale(_Strict):
 class Pool(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     accelerator: str
-    gpus: int = Field(gt=0, description="total GPUs; placement decides where")
+    gpus: int = Field(
+        gt=0, description=f"total GPUs (at most {MAX_POOL_GPUS:,}); placement decides where"
+    )
     gpus_per_node: int | None = Field(default=None, gt=0)
     capacity: Capacity = "on-demand"
     capacity_reservation_id: str | None = Field(
@@ -263,16 +270,15 @@ def load_fleet(data: object) -> FleetSpec:
 
 
 def suggest(value: str, allowed: list[str]) -> str:
-    """' (did you mean 'x'?)' for a close match, else ''."""
-    match = difflib.get_close_matches(value, allowed, n=1, cutoff=0.6)
-    if not match:
-        match = [a for a in allowed if a.lower() == value.lower()]
-    return f" (did you mean '{match[0]}'?)" if match else ""
+    """' (did you mean 'x'?)' for a close match (ignoring case), else ''."""
+    spelling = {a.lower(): a for a in allowed}
+    match = difflib.get_close_matches(value.lower(), list(spelling), n=1, cutoff=0.6)
+    return f" (did you mean '{spelling[match[0]]}'?)" if match else ""
 
 
-def _one_of(kind: str, value: str, allowed: list[str]) -> str:
-    shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
-    return f"unknown {kind} '{value}'{suggest(value, allowed)}; known: {shown}"
+def one_of(kind: str, value: str, allowed: list[str], shown: int = 12) -> str:
+    listed = ", ".join(allowed[:shown]) + (", ..." if len(allowed) > shown else "")
+    return f"unknown {kind} '{value}'{suggest(value, allowed)}; known: {listed}"
 
 
 def _split_place(key: str) -> tuple[str, str] | None:
@@ -288,7 +294,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
             if jurisdiction not in known_jurisdictions:
                 yield Problem(
                     f"sovereignty.jurisdictions[{i}]",
-                    _one_of("jurisdiction", jurisdiction, known_jurisdictions),
+                    one_of("jurisdiction", jurisdiction, known_jurisdictions),
                 )
     if not spec.clouds.configured():
         yield Problem("clouds", f"no cloud configured; allowed: {', '.join(registry.names())} (at least one)")
@@ -305,7 +311,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
             path = f"clouds.{cloud}.regions[{i}]"
             info = catalog.region(cloud, region)
             if info is None:
-                yield Problem(path, _one_of(f"{cloud} region", region, known))
+                yield Problem(path, one_of(f"{cloud} region", region, known))
             elif allowed is not None and not info.jurisdictions & allowed:
                 yield Problem(
                     path,
@@ -341,7 +347,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
             for bucket in limits:
                 if bucket not in buckets:
                     yield Problem(
-                        f"quotas.{cloud}.{region}.{bucket}", _one_of("quota bucket", bucket, buckets)
+                        f"quotas.{cloud}.{region}.{bucket}", one_of("quota bucket", bucket, buckets)
                     )
     yield from _pool_problems(spec, catalog, configured)
     yield from _storage_problems(spec)
@@ -357,12 +363,12 @@ def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
             continue
         cloud, region, instance_type = parts
         if cloud not in registry.names():
-            yield Problem(path, _one_of("cloud", cloud, list(registry.names())))
+            yield Problem(path, one_of("cloud", cloud, list(registry.names())))
         elif catalog.region(cloud, region) is None:
-            yield Problem(path, _one_of(f"{cloud} region", region, catalog.region_names(cloud)))
+            yield Problem(path, one_of(f"{cloud} region", region, catalog.region_names(cloud)))
         elif catalog.sku(cloud, instance_type) is None:
             names = sorted(s for c, s in catalog.skus if c == cloud)
-            yield Problem(path, _one_of(f"{cloud} instance type", instance_type, names))
+            yield Problem(path, one_of(f"{cloud} instance type", instance_type, names))
 
 
 def _pool_problems(
@@ -376,8 +382,16 @@ def _pool_problems(
         if pool.name in seen:
             yield Problem(f"{path}.name", f"pool name '{pool.name}' is used twice; names must be unique")
         seen.add(pool.name)
+        if pool.gpus > MAX_POOL_GPUS:
+            yield Problem(
+                f"{path}.gpus",
+                f"{pool.gpus:,} GPUs is above the {MAX_POOL_GPUS:,} one pool may hold: the largest "
+                "GPU clusters hold 100,000-200,000, and far beyond that the placement solver's "
+                "tolerances no longer hold; split the fleet into several pools",
+            )
+            continue
         if pool.accelerator not in accelerators:
-            yield Problem(f"{path}.accelerator", _one_of("accelerator", pool.accelerator, accelerators))
+            yield Problem(f"{path}.accelerator", one_of("accelerator", pool.accelerator, accelerators))
             continue
         skus = [
             s for cloud in clouds for s in catalog.skus_for(pool.accelerator, cloud)
@@ -399,6 +413,16 @@ def _pool_problems(
                 + ", ".join(s.instance_type for s in skus)
                 + " has it; use interconnect: none or an RDMA-capable SKU",
             )
+        if pool.mig and pool.interconnect == "rdma":
+            # NVIDIA MIG User Guide, "Application Considerations": MIG does not support GPU to
+            # GPU P2P (PCIe or NVLink). https://docs.nvidia.com/datacenter/tesla/mig-user-guide/
+            yield Problem(
+                f"{path}.mig",
+                f"MIG ({pool.mig}) cannot be used on an rdma pool: MIG slices have no GPU-to-GPU "
+                "peer-to-peer (PCIe or NVLink), which the multi-node training an rdma pool pays "
+                "for relies on; drop mig, or use it on a pool with interconnect: none",
+            )
+        yield from _node_count_problems(path, pool, [s for s in skus if s.rdma or pool.interconnect != "rdma"])
         if pool.mig and skus and not any(s.mig_capable for s in skus):
             yield Problem(
                 f"{path}.mig",
@@ -411,6 +435,15 @@ def _pool_problems(
                 f"{path}.capacity_reservation_id",
                 f"a capacity reservation needs capacity: reserved (got '{pool.capacity}')",
             )
+        if pool.capacity == "reserved" and not pool.capacity_reservation_id:
+            yield Problem(
+                f"{path}.capacity_reservation_id",
+                "capacity: reserved needs the id of an EC2 capacity block (cr-...), which AWS "
+                "nodes then run in; without one the nodes would be created and priced as "
+                "on-demand. On Azure a reservation is a billing discount on regular VMs, not a "
+                "VM setting: use capacity: on-demand there and put the reserved price under "
+                "prices:",
+            )
         yield from _share_problems(path, pool, clouds)
         for key in pool.pin:
             if _split_place(key) not in configured:
@@ -419,6 +452,45 @@ def _pool_problems(
                     f"'{key}' is not a configured cloud/region; configured: "
                     + ", ".join(f"{c}/{r}" for c, r in sorted(configured)),
                 )
+
+
+def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator[Problem]:
+    """`gpus` must fill whole nodes of the sizes the pool may use (placement would round up
+    without saying so), and `autoscale.min_nodes` may not exceed the most nodes it can have."""
+    sizes = sorted({s.gpus for s in skus})
+    if not sizes:
+        return
+    step = math.gcd(*sizes)
+    if pool.gpus % step:
+        below, above = pool.gpus - pool.gpus % step, pool.gpus - pool.gpus % step + step
+        nearest = f"{below} or {above}" if below else str(above)
+        yield Problem(
+            f"{path}.gpus",
+            f"{pool.gpus} GPUs do not fill whole {step}-GPU nodes ({pool.accelerator} nodes "
+            f"offered hold {', '.join(map(str, sizes))}); use {nearest}",
+        )
+    most_nodes = pool.gpus // sizes[0]
+    if pool.autoscale is not None and pool.autoscale.min_nodes > most_nodes:
+        yield Problem(
+            f"{path}.autoscale.min_nodes",
+            f"min_nodes {pool.autoscale.min_nodes} is above the {most_nodes} nodes that "
+            f"{pool.gpus} GPUs fill on {sizes[0]}-GPU nodes; at most {most_nodes}",
+        )
+
+
+def autoscale_problems(spec: FleetSpec, planned_nodes: Mapping[str, int]) -> list[Problem]:
+    """After placement: `autoscale.min_nodes` above a pool's planned nodes would be lowered to
+    them without a word; refuse it, naming the planned count (it depends on the SKUs chosen)."""
+    return [
+        Problem(
+            f"pools[{i}].autoscale.min_nodes",
+            f"min_nodes {pool.autoscale.min_nodes} is above the {planned} nodes placed for pool "
+            f"{pool.name}; at most {planned}",
+        )
+        for i, pool in enumerate(spec.pools)
+        if pool.autoscale is not None
+        and pool.autoscale.min_nodes > (planned := planned_nodes.get(pool.name, 0))
+    ]
 
 
 def _share_problems(path: str, pool: Pool, clouds: list[Cloud]) -> Iterator[Problem]:
@@ -449,7 +521,7 @@ def _storage_problems(spec: FleetSpec) -> Iterator[Problem]:
         seen.add(storage.name)
         for j, name in enumerate(storage.colocate_with):
             if name not in pools:
-                yield Problem(f"storage[{i}].colocate_with[{j}]", _one_of("pool", name, pools))
+                yield Problem(f"storage[{i}].colocate_with[{j}]", one_of("pool", name, pools))
 
 
 # -- pydantic errors in words -------------------------------------------------------------------

@@ -2,17 +2,45 @@
 
 from __future__ import annotations
 
+import re
 import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from gpufleet.errors import Problem, SpecError
+from gpufleet.errors import CommandLineError, Problem, SpecError
 from gpufleet.spec import FleetSpec, load_fleet
+from gpufleet.textfile import read_utf8
 
 CONFIG_KEY = "gpufleet:fleet"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The stack of a spec file not named Pulumi.<stack>.yaml: `pulumi new` proposes "dev" as the
+# first stack's name, so a bare spec plans as the stack a new Pulumi project starts with.
+DEFAULT_STACK = "dev"
+# Pulumi's rule for stack names: letters, digits, '-', '_', '.', at most 100 characters
+# (pulumi/sdk go/common/tokens/names.go, ValidateStackName;
+# https://www.pulumi.com/docs/iac/concepts/stacks/).
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+
+
+def stack_name_problem(name: str) -> str | None:
+    """Why `name` is not a Pulumi stack name, or None when it is one."""
+    if STACK_NAME.fullmatch(name):
+        return None
+    return (
+        f"'{name}' is not a Pulumi stack name: use letters, digits, '-', '_' and '.' "
+        "(1-100 characters)"
+    )
+
+
+def stack_of_file(path: Path) -> str:
+    """The stack a spec file plans as: <stack> for Pulumi's own file name Pulumi.<stack>.yaml
+    (the stack's name, by Pulumi's convention), else DEFAULT_STACK: a plan must not depend on
+    what an arbitrary file is called."""
+    match = re.fullmatch(r"Pulumi\.(.+)\.ya?ml", path.name)
+    return match.group(1) if match and stack_name_problem(match.group(1)) is None else DEFAULT_STACK
 
 
 def stack_path(stack: str, root: Path = PROJECT_ROOT) -> Path:
@@ -25,10 +53,7 @@ def available_stacks(root: Path = PROJECT_ROOT) -> list[str]:
 
 def read_yaml(path: Path) -> Any:
     """Parse YAML; a syntax error names the file, line and column."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError([Problem(str(path), f"cannot read file: {error.strerror}")]) from None
+    text = read_utf8(path, "spec file")
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
@@ -64,10 +89,13 @@ def load_spec_file(path: Path) -> FleetSpec:
 
 def existing_stack_path(stack: str, root: Path = PROJECT_ROOT) -> Path:
     """stacks/Pulumi.<stack>.yaml, or an error that lists the stacks there are."""
+    bad_name = stack_name_problem(stack)
+    if bad_name:
+        raise CommandLineError([Problem("--stack", bad_name)])
     path = stack_path(stack, root)
     if not path.exists():
         known = ", ".join(available_stacks(root)) or "none"
-        raise SpecError([Problem("--stack", f"no stack '{stack}' ({path} is missing); stacks: {known}")])
+        raise CommandLineError([Problem("--stack", f"no stack '{stack}' ({path} is missing); stacks: {known}")])
     return path
 
 

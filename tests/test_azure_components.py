@@ -590,7 +590,7 @@ def hand_plan(
 
 def test_pool_settings_refuses_rdma_on_a_size_without_infiniband() -> None:
     plan, placement = hand_plan(
-        {"name": "train", "accelerator": "H100", "gpus": 2, "interconnect": "rdma"},
+        {"name": "train", "accelerator": "H100", "gpus": 8, "interconnect": "rdma"},
         "Standard_NC80adis_H100_v5",
     )
     with pytest.raises(DecisionError) as error:
@@ -616,21 +616,20 @@ def test_pool_settings_refuses_mig_on_a_size_without_mig() -> None:
     )
 
 
-def test_pool_settings_for_an_infiniband_mig_pool() -> None:
+def test_pool_settings_for_an_infiniband_pool() -> None:
     plan, placement = hand_plan(
         {
             "name": "train",
             "accelerator": "H100",
             "gpus": 16,
             "interconnect": "rdma",
-            "mig": "MIG7g",
             "autoscale": {"min_nodes": 1},
         },
         "Standard_ND96isr_H100_v5",
     )
     settings = pool_settings(plan, placement)
     assert settings.vm_size == "Standard_ND96isr_H100_v5"
-    assert settings.gpu_instance_profile == "MIG7g"
+    assert settings.gpu_instance_profile is None  # MIG on an rdma pool is refused by the spec
     assert settings.scale == d.ScaleSettings(
         count=1, enable_auto_scaling=True, min_count=1, max_count=2
     )

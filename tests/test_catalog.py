@@ -114,3 +114,13 @@ def test_eea_adds_iceland_liechtenstein_norway_only() -> None:
     assert jurisdictions_of("NO") == {"NO", "EEA"}
     assert jurisdictions_of("FR") == {"FR", "EU", "EEA"}
     assert jurisdictions_of("CH") == {"CH"}
+
+
+def test_a_spot_price_equal_to_on_demand_is_unknown_on_every_cloud() -> None:
+    offer = CATALOG.offers[("aws", "p5.48xlarge", "us-east-1")]
+    assert (offer.price_usd_per_hour, offer.spot_price_usd_per_hour) == (55.04, None)
+    assert all(
+        o.spot_price_usd_per_hour is None or o.spot_price_usd_per_hour != o.price_usd_per_hour
+        for o in CATALOG.offers.values()
+    )
+    assert "spot price equal to on-demand: treated as unknown (aws 24, azure 11 offers)" in CATALOG.corrections

@@ -35,7 +35,7 @@ def document(stack: str) -> dict[str, Any]:
 def plan_fleet(fleet: dict[str, Any], tmp_path: Path, name: str) -> dict[str, Any]:
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump({"config": {"gpufleet:fleet": fleet}}))
-    return run_plan(SpecSource(spec=path)).document
+    return run_plan(SpecSource(spec=path, stack_name=name)).document  # the stack is named, not the file
 
 
 def test_plan_json_has_the_contract_shape() -> None:

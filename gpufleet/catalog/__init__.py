@@ -7,6 +7,7 @@ known source errors are corrected here, in code, so the corrections are visible 
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
@@ -218,16 +219,21 @@ def _load_catalog(_registered: tuple[object, ...]) -> Catalog:
         skus[key] = sku
 
     offers: dict[tuple[str, str, str], Offer] = {}
+    repeated: Counter[str] = Counter()
     for row in _rows("offers"):
         sku = skus[(row["cloud"], row["instance_type"])]
         on_demand, spot = _price(row["price_usd_per_hour"]), _price(row["spot_price_usd_per_hour"])
-        if sku.cloud == "azure" and sku.accelerator == "H100" and spot is not None and spot == on_demand:
-            # The Azure source repeats the on-demand price as the H100 spot price: not a spot price.
+        if spot is not None and spot == on_demand:
+            # Both sources repeat the on-demand price where they have no spot price (AWS p5 in
+            # us-east-1: $55.04 both): a spot price equal to on-demand is unknown, on any SKU.
             spot = None
+            repeated[sku.cloud] += 1
         offers[(sku.cloud, sku.instance_type, row["region"])] = Offer(
             sku, row["region"], on_demand, spot, row["source"]
         )
-    corrections.append("azure H100 spot prices equal to on-demand: treated as unknown")
+    if repeated:
+        counts = ", ".join(f"{cloud} {n}" for cloud, n in sorted(repeated.items()))
+        corrections.append(f"spot price equal to on-demand: treated as unknown ({counts} offers)")
 
     regions = {
         (row["cloud"], row["region"]): Region(

@@ -86,7 +86,7 @@ def place(
         first, cheapest = _cost_levels(form, run, None)
     if cheapest is None:
         if first.status != "Infeasible":
-            raise InfeasibleError(f"HiGHS stopped ({first.status}) before it found any placement")
+            raise InfeasibleError.solver_stopped(first.status, options.time_limit_seconds)
         raise InfeasibleError(diagnose(spec, catalog, cands, skipped, options))
     if len(form.members) < len(spec.pools):  # the tie-break and stability need each pool's nodes
         split = form.nodes_by_key(cheapest)
@@ -104,7 +104,10 @@ def place(
     kept = sum(min(nodes[i], kept_previous.get(c.key, 0)) for i, c in enumerate(cands))
     placements = tuple(placement_of(c, n) for c, n in zip(cands, nodes, strict=True) if n > 0)
     objective = sum(usd for _, usd in spend_items(spec, placements))
-    return PlacementResult(placements, run.report(objective, kept), tuple(skipped))
+    report = run.report(objective, kept)
+    if report.status == "Infeasible":  # a solve that found a plan then called the model infeasible
+        raise InfeasibleError.solver_stopped(report.status, options.time_limit_seconds)
+    return PlacementResult(placements, report, tuple(skipped))
 
 
 def _cost_levels(form: Formulation, run: _Run, max_nodes: int | None) -> tuple[Solved, Solved | None]:

@@ -105,7 +105,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from gpufleet import report
     from gpufleet.offline import run_plan
 
-    result = run_plan(_source(args.stack, args.spec), previous=args.previous, progress=True)
+    progress = args.format != "json"  # a terminal shows progress on stderr; JSON mode stays silent
+    result = run_plan(_source(args.stack, args.spec), previous=args.previous, progress=progress)
     _emit(report.render_plan(result.document, args.format), args.out)
     return result.exit_code
 

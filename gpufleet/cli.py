@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(plan)
     plan.add_argument("--previous", metavar="PLAN.json", type=Path,
                       help="a previous plan: keep its placements when the cost is equal")
+    plan.add_argument("--stable", action="store_true",
+                      help="leave out timings, so the same input gives byte-identical output")
 
     diff = commands.add_parser("diff", help="what changes between two plans or specs")
     diff.add_argument("base", help="plan JSON, stack name or spec file")
@@ -65,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="JSON list of resources (plan `resources` shape); needs --spec")
     _add_output(check)
 
-    commands.add_parser("schema", help="JSON Schema of the fleet spec")
+    schema = commands.add_parser("schema", help="JSON Schema of the fleet spec (or of the plan or diff JSON)")
+    document = schema.add_mutually_exclusive_group()
+    document.add_argument("--plan", action="store_true", help="the plan JSON's schema instead")
+    document.add_argument("--diff", action="store_true", help="the diff JSON's schema instead")
 
     catalog = commands.add_parser("catalog", help="SKUs, prices, regions and jurisdictions")
     catalog.add_argument("--format", choices=("table", "json"), default="table")
@@ -79,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     comment.add_argument("base_dir", type=Path)
     comment.add_argument("head_dir", type=Path)
     comment.add_argument("--out", metavar="FILE", type=Path)
+
+    init = commands.add_parser(
+        "init", help="make stacks/Pulumi.NAME.yaml from a bare spec file, for pulumi up",
+    )
+    init.add_argument("spec", type=Path, help="a bare fleet spec (or a stack file)")
+    init.add_argument("--stack", metavar="NAME", help="stack name (default: the fleet's name)")
+    init.add_argument("--project-dir", metavar="DIR", type=Path,
+                      help="the Pulumi project holding stacks/ (default: gpufleet's own)")
+    init.add_argument("--force", action="store_true", help="replace an existing stack file")
 
     config = commands.add_parser(
         "policy-config", help="write the --policy-pack-config JSON for a stack"
@@ -101,13 +115,22 @@ def _emit(text: str, out: Path | None) -> None:
         out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
+def _width(out: Path | None) -> int:
+    """Table width: the terminal's when writing to stdout, a fixed width into a file."""
+    from gpufleet import report
+
+    return report.terminal_width() if out is None else report.PIPE_WIDTH
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from gpufleet import report
     from gpufleet.offline import run_plan
+    from gpufleet.planjson import stable
 
     progress = args.format != "json"  # a terminal shows progress on stderr; JSON mode stays silent
     result = run_plan(_source(args.stack, args.spec), previous=args.previous, progress=progress)
-    _emit(report.render_plan(result.document, args.format), args.out)
+    document = stable(result.document) if args.stable else result.document
+    _emit(report.render_plan(document, args.format, _width(args.out)), args.out)
     return result.exit_code
 
 
@@ -116,7 +139,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from gpufleet.offline import load_document
 
     change = diff.diff_documents(load_document(args.base), load_document(args.head))
-    _emit(report.render_diff(change, args.format), args.out)
+    _emit(report.render_diff(change, args.format, _width(args.out)), args.out)
     return change.exit_code
 
 
@@ -133,24 +156,28 @@ def cmd_check(args: argparse.Namespace) -> int:
         verdicts = run_plan(_source(args.stack, args.spec)).verdicts
     else:
         raise SpecError([Problem("check", "give --stack NAME, --spec FILE, or --resources FILE --spec FILE")])
-    text, code = report.render_verdicts(verdicts, args.format)
+    text, code = report.render_verdicts(verdicts, args.format, _width(args.out))
     _emit(text, args.out)
     return code
 
 
-def cmd_schema(_: argparse.Namespace) -> int:
+def cmd_schema(args: argparse.Namespace) -> int:
     import json
 
-    from gpufleet.spec import FleetSpec
-
-    _emit(json.dumps(FleetSpec.model_json_schema(), indent=2), None)
+    if args.plan:
+        from gpufleet.planjson import plan_schema as schema
+    elif args.diff:
+        from gpufleet.diff import diff_schema as schema
+    else:
+        from gpufleet.spec import spec_schema as schema
+    _emit(json.dumps(schema(), indent=2), None)
     return 0
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
     from gpufleet import report
 
-    _emit(report.render_catalog(args.format, args.cloud, args.accelerator, args.region), None)
+    _emit(report.render_catalog(args.format, args.cloud, args.accelerator, args.region, _width(None)), None)
     return 0
 
 
@@ -165,6 +192,16 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from gpufleet.specfile import PROJECT_ROOT
+    from gpufleet.stackinit import init_stack, next_steps
+
+    root = args.project_dir or PROJECT_ROOT
+    stack, path = init_stack(args.spec, args.stack, root, args.force)
+    _emit(next_steps(stack, path, root), None)
+    return 0
+
+
 def cmd_pr_comment(args: argparse.Namespace) -> int:
     from gpufleet.prcomment import build_comment
 
@@ -176,6 +213,7 @@ def cmd_pr_comment(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "plan": cmd_plan, "diff": cmd_diff, "check": cmd_check, "schema": cmd_schema,
     "catalog": cmd_catalog, "policy-config": cmd_policy_config, "pr-comment": cmd_pr_comment,
+    "init": cmd_init,
 }
 
 

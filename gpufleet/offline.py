@@ -12,11 +12,19 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, GpufleetError, Problem, SpecError
 from gpufleet.plan import PLAN_VERSION, FleetPlan
-from gpufleet.planjson import placement_json, read_document
+from gpufleet.planjson import (
+    PlanDocument,
+    PolicyDoc,
+    PreviousDoc,
+    ResourceDoc,
+    placement_json,
+    previous_placements,
+    read_document,
+)
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import RecordedResource, Recording, record_program
 from gpufleet.spec import FleetSpec
@@ -39,7 +47,7 @@ class OfflinePlan:
     plan: FleetPlan
     recording: Recording
     verdicts: list[PolicyVerdict]
-    document: dict[str, Any]
+    document: dict[str, Any]  # read like a plan read back from a file
 
     @property
     def exit_code(self) -> int:
@@ -123,6 +131,7 @@ def run_plan(source: SpecSource, previous: Path | None = None, progress: bool = 
     config: dict[str, Any] = {CONFIG_KEY: data}
     if previous is not None:
         config["gpufleet:previousPlan"] = str(previous)  # the program reads it, as under pulumi up
+    started = time.perf_counter()
     with _Progress(stack, progress) as shown:
         try:
             recording = record_program(stack, config, on_register=shown.registered)
@@ -134,11 +143,32 @@ def run_plan(source: SpecSource, previous: Path | None = None, progress: bool = 
         plan: FleetPlan = recording.program_globals["plan"]
         shown.phase("judging policies")
         verdicts = evaluate(recording.resources, policy_config(spec))
-    return OfflinePlan(plan, recording, verdicts, plan_document(plan, recording, verdicts))
+    kept = _previous(plan, previous)
+    document = plan_document(plan, recording, verdicts, kept, time.perf_counter() - started)
+    return OfflinePlan(plan, recording, verdicts, cast(dict[str, Any], document))
 
 
-def plan_document(plan: FleetPlan, recording: Recording, verdicts: Sequence[PolicyVerdict]) -> dict[str, Any]:
-    """The plan JSON (DESIGN.md contract, extended with solver, commitments and counts)."""
+def _previous(plan: FleetPlan, previous: Path | None) -> PreviousDoc | None:
+    """What `--previous` kept, and the most that keeping it may cost against the cheapest plan:
+    placement keeps nodes only while the total stays within (1 + tolerance) × the cheapest
+    total, so the difference is at most total × tolerance / (1 + tolerance)."""
+    if previous is None:
+        return None
+    tolerance = plan.spec.placement.stability_tolerance
+    return {
+        "nodes": sum(p.nodes for p in previous_placements(str(previous))),
+        "kept_nodes": plan.solver.kept_from_previous,
+        "stability_tolerance": tolerance,
+        "max_extra_usd": round(plan.solver.objective_usd * tolerance / (1 + tolerance), 2),
+    }
+
+
+def plan_document(
+    plan: FleetPlan, recording: Recording, verdicts: Sequence[PolicyVerdict],
+    previous: PreviousDoc | None = None, seconds: float = 0.0,
+) -> PlanDocument:
+    """The plan JSON (DESIGN.md contract, extended with solver, commitments and counts);
+    `seconds` is the wall time of the whole plan, for `timings`."""
     # Providers stay in: their region and default tags are part of what a policy judges.
     # Registration order depends on thread scheduling; URN order is stable.
     resources = sorted(recording.resources, key=lambda r: r.urn)
@@ -188,12 +218,14 @@ def plan_document(plan: FleetPlan, recording: Recording, verdicts: Sequence[Poli
             "seconds": round(plan.solver.seconds, 4), "objective_usd": round(plan.solver.objective_usd, 2),
             "kept_from_previous": plan.solver.kept_from_previous,
         },
+        "previous": previous,
         "skipped_offers": list(plan.skipped_offers),
         "resource_counts": [
             {"cloud": c, "region": r, "type": t, "count": n} for (c, r, t), n in sorted(counts.items())
         ],
-        "resources": [r.to_json() for r in resources],
-        "policies": [v.to_json() for v in verdicts],
+        "resources": cast(list[ResourceDoc], [r.to_json() for r in resources]),
+        "policies": cast(list[PolicyDoc], [v.to_json() for v in verdicts]),
+        "timings": {"solver_seconds": round(plan.solver.seconds, 4), "plan_seconds": round(seconds, 2)},
     }
 
 

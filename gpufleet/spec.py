@@ -475,3 +475,20 @@ def _problem_from_pydantic(error: Any, data: object) -> Problem:
     elif kind == "value_error":
         message = message.removeprefix("Value error, ")
     return Problem(_path(loc), f"{message} (got {value!r})")
+
+
+def spec_schema() -> dict[str, Any]:
+    """The spec's JSON Schema (`gpufleet schema`), with the packaged catalog's accelerators and
+    each cloud's regions as enums, so an editor completes them. Validation does not use these:
+    `load_fleet` still names a wrong value and suggests the nearest known one."""
+    schema = FleetSpec.model_json_schema()
+    catalog = load_catalog()
+    defs: dict[str, Any] = schema["$defs"]
+    defs["Pool"]["properties"]["accelerator"]["enum"] = catalog.accelerators()
+    generic = defs.pop("CloudRegions")
+    for cloud in CLOUDS:
+        name = f"CloudRegions_{cloud}"
+        regions = {**generic["properties"]["regions"], "items": {"type": "string", "enum": catalog.region_names(cloud)}}
+        defs[name] = {**generic, "title": f"{cloud} regions", "properties": {"regions": regions}}
+        defs["Clouds"]["properties"][cloud]["anyOf"][0] = {"$ref": f"#/$defs/{name}"}
+    return schema

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, NotRequired, cast
 
 from pydantic import ConfigDict, with_config
-from typing_extensions import NotRequired, TypedDict  # pydantic needs these before Python 3.12
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from gpufleet.catalog import Capacity, Cloud
 from gpufleet.errors import Problem, SpecError

@@ -243,6 +243,7 @@ def record_program(
     program: Path | Callable[[], object] = PROGRAM,
     mocks: Any = None,
     project: str = PROJECT,
+    *,
     on_register: OnRegister | None = None,
 ) -> Recording:
     """Run `program` (a file, or a function for component tests) for `stack` with `config`

@@ -53,7 +53,7 @@ def _console(width: int) -> Console:
 
 
 # Columns that a narrow terminal drops first, in this order (markdown and JSON keep them all).
-OPTIONAL_COLUMNS = ("GPU", "capacity", "burned", "left", "pod CIDR", "enforcement", "vCPUs")
+OPTIONAL_COLUMNS = ("GPU", "capacity", "GPUs", "burned", "left", "pod CIDR", "enforcement", "vCPUs")
 # Free text that wraps at spaces; every other column keeps a cell on one line while it can.
 WRAPPING_COLUMNS = frozenset({"item", "source", "verdict", "what is wrong and how to fix it", "properties",
                               "jurisdictions", "name", "resource"})
@@ -104,7 +104,7 @@ def _md_table(header: Row, rows: Sequence[Row]) -> str:
 def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
     """The plan's tables, shared by the terminal and the markdown renderers."""
     placements: list[Row] = [
-        (pool["name"], pool["accelerator"], p["cloud"], p["region"], p["instance_type"],
+        (pool["name"], pool["accelerator"], f"{p['cloud']}/{p['region']}", p["instance_type"],
          str(p["nodes"]), str(p["gpus"]), p["capacity"], usd(p["monthly_usd"]))
         for pool in doc["pools"] for p in pool["placements"]
     ]
@@ -142,7 +142,8 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         (c["cloud"], c["region"], c["type"], str(c["count"])) for c in doc["resource_counts"]
     ]
     return [
-        ("Placements", ("pool", "GPU", "cloud", "region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
+        ("Placements", ("pool", "GPU", "cloud/region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
+        *_kept(doc.get("previous")),
         ("Networks", ("cloud", "region", "CIDR", "pod CIDR"), networks),
         ("Storage", ("name", "cloud", "region", "TiB", "protected"), storage),
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
@@ -151,6 +152,17 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         ("Policies", ("policy", "enforcement", "verdict"), policies),
         ("Resources", ("cloud", "region", "type", "count"), counts),
     ]
+
+
+def _kept(previous: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:
+    """With --previous: how many of its nodes stay, and the most that costs against the
+    cheapest plan (the tolerance bounds it; placement does not report the exact difference)."""
+    if not previous:
+        return []
+    row = (str(previous["nodes"]), str(previous["kept_nodes"]), f"{previous['stability_tolerance']:.1%}",
+           f"at most {usd(previous['max_extra_usd'])}/month more")
+    header = ("previous nodes", "kept", "stability tolerance", "against the cheapest plan")
+    return [("Kept from the previous plan", header, [row])]
 
 
 VIOLATION_HEADER = ("enforcement", "policy", "resource", "what is wrong and how to fix it")

@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(plan)
     plan.add_argument("--previous", metavar="PLAN.json", type=Path,
                       help="a previous plan: keep its placements when the cost is equal")
+    plan.add_argument("--stable", action="store_true",
+                      help="leave out timings, so the same input gives byte-identical output")
 
     diff = commands.add_parser("diff", help="what changes between two plans or specs")
     diff.add_argument("base", help="plan JSON, stack name or spec file")
@@ -79,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="JSON list of resources (plan `resources` shape); needs --spec")
     _add_output(check)
 
-    commands.add_parser("schema", help="JSON Schema of the fleet spec")
+    schema = commands.add_parser("schema", help="JSON Schema of the fleet spec (or of the plan or diff JSON)")
+    document = schema.add_mutually_exclusive_group()
+    document.add_argument("--plan", action="store_true", help="the plan JSON's schema instead")
+    document.add_argument("--diff", action="store_true", help="the diff JSON's schema instead")
 
     catalog = commands.add_parser("catalog", help="SKUs, prices, regions and jurisdictions")
     catalog.add_argument("--format", choices=("table", "json"), default="table")
@@ -94,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     comment.add_argument("base_dir", type=Path)
     comment.add_argument("head_dir", type=Path)
     comment.add_argument("--out", metavar="FILE", type=Path)
+
+    init = commands.add_parser(
+        "init", help="make stacks/Pulumi.NAME.yaml from a bare spec file, for pulumi up",
+    )
+    init.add_argument("spec", type=Path, help="a bare fleet spec (or a stack file)")
+    init.add_argument("--stack", metavar="NAME", help="stack name (default: the fleet's name)")
+    init.add_argument("--project-dir", metavar="DIR", type=Path,
+                      help="the Pulumi project holding stacks/ (default: gpufleet's own)")
+    init.add_argument("--force", action="store_true", help="replace an existing stack file")
 
     config = commands.add_parser(
         "policy-config", help="write the --policy-pack-config JSON for a stack"
@@ -140,6 +154,13 @@ def _emit(text: str, out: Path | None) -> None:
         raise CommandLineError([Problem("--out", f"cannot write {out}: {error.strerror}")]) from None
 
 
+def _width(out: Path | None) -> int:
+    """Table width: the terminal's when writing to stdout, a fixed width into a file."""
+    from gpufleet import report
+
+    return report.terminal_width() if out is None else report.PIPE_WIDTH
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from gpufleet import report
     from gpufleet.errors import CommandLineError
@@ -151,8 +172,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
             read_document(args.previous, CommandLineError)
         except CommandLineError as error:
             raise CommandLineError(error.problems, source="--previous") from None
-    result = run_plan(_source(args), previous=args.previous, progress=True)
-    _emit(report.render_plan(result.document, args.format), args.out)
+    from gpufleet.planjson import stable
+
+    progress = args.format != "json"  # a terminal shows progress on stderr; JSON mode stays silent
+    result = run_plan(_source(args), previous=args.previous, progress=progress)
+    document = stable(result.document) if args.stable else result.document
+    _emit(report.render_plan(document, args.format, _width(args.out)), args.out)
     return result.exit_code
 
 
@@ -163,7 +188,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     change = diff.diff_documents(
         load_document(args.base, args.stack_name), load_document(args.head, args.stack_name)
     )
-    _emit(report.render_diff(change, args.format), args.out)
+    _emit(report.render_diff(change, args.format, _width(args.out)), args.out)
     return change.exit_code
 
 
@@ -184,16 +209,21 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise CommandLineError(
             [Problem("check", "give --stack NAME, --spec FILE, or --resources FILE --spec FILE")]
         )
-    text, code = report.render_verdicts(verdicts, args.format)
+    text, code = report.render_verdicts(verdicts, args.format, _width(args.out))
     _emit(text, args.out)
     return code
 
 
-def cmd_schema(_: argparse.Namespace) -> int:
+def cmd_schema(args: argparse.Namespace) -> int:
     from gpufleet.planjson import dumps
-    from gpufleet.spec import FleetSpec
 
-    _emit(dumps(FleetSpec.model_json_schema()), None)
+    if args.plan:
+        from gpufleet.planjson import plan_schema as schema
+    elif args.diff:
+        from gpufleet.diff import diff_schema as schema
+    else:
+        from gpufleet.specschema import spec_schema as schema
+    _emit(dumps(schema()), None)
     return 0
 
 
@@ -203,7 +233,7 @@ def _catalog_name(
     """The catalog's spelling of a filter value (matched without case), or a message naming
     the flag, the close matches and the known values."""
     from gpufleet.errors import CommandLineError, Problem
-    from gpufleet.spec import one_of
+    from gpufleet.specwords import one_of
 
     if value is None:
         return None
@@ -225,7 +255,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     accelerator = _catalog_name("--accelerator", "accelerator", args.accelerator, known, len(known))
     regions = sorted({name for c in chosen for name in catalog.region_names(c)})
     region = _catalog_name("--region", f"{' or '.join(chosen)} region", args.region, regions)
-    _emit(report.render_catalog(args.format, cloud, accelerator, region), args.out)
+    _emit(report.render_catalog(args.format, cloud, accelerator, region, _width(args.out)), args.out)
     return 0
 
 
@@ -236,6 +266,16 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
 
     spec, _, _ = load_source(_source(args))
     _emit(dumps(policy_config(spec)), args.out)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from gpufleet.specfile import PROJECT_ROOT
+    from gpufleet.stackinit import init_stack, next_steps
+
+    root = args.project_dir or PROJECT_ROOT
+    stack, path = init_stack(args.spec, args.stack, root, args.force)
+    _emit(next_steps(stack, path, root), None)
     return 0
 
 
@@ -250,6 +290,7 @@ def cmd_pr_comment(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "plan": cmd_plan, "diff": cmd_diff, "check": cmd_check, "schema": cmd_schema,
     "catalog": cmd_catalog, "policy-config": cmd_policy_config, "pr-comment": cmd_pr_comment,
+    "init": cmd_init,
 }
 
 

@@ -10,10 +10,73 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from gpufleet import clouds
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
+
+DIFF_VERSION = 1
+Action = Literal["add", "remove", "replace", "update"]
+_closed = with_config(ConfigDict(extra="forbid"))
+
+
+@_closed
+class ResourceChangeDoc(TypedDict):
+    urn: str
+    type: str
+    action: Action
+    protected: bool
+    properties: list[str]
+    error: bool
+
+
+@_closed
+class GpuChangeDoc(TypedDict):
+    pool: str
+    cloud: str
+    region: str
+    before: int
+    after: int
+
+
+@_closed
+class CostChangeDoc(TypedDict):
+    scope: str
+    before_usd: float
+    after_usd: float
+
+
+@_closed
+class PolicyChangeDoc(TypedDict):
+    policy: str
+    enforcement: str
+    before: int
+    after: int
+
+
+@_closed
+class DiffDocument(TypedDict):
+    """What changes between two plans (`gpufleet diff --format json`); `errors` counts protected
+    resources that would be removed or replaced. `version` changes when a key's meaning does."""
+
+    version: int
+    base: str
+    head: str
+    resources: list[ResourceChangeDoc]
+    gpus: list[GpuChangeDoc]
+    cost: list[CostChangeDoc]
+    policies: list[PolicyChangeDoc]
+    errors: int
+
+
+def diff_schema() -> dict[str, Any]:
+    """The JSON Schema of the diff document (`gpufleet schema --diff`)."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(DiffDocument).json_schema()
 
 Row = tuple[str, ...]
 
@@ -22,7 +85,7 @@ Row = tuple[str, ...]
 class ResourceChange:
     urn: str
     type: str
-    action: str  # add | remove | replace | update
+    action: Action
     protected: bool
     properties: tuple[str, ...] = ()
 
@@ -85,9 +148,9 @@ class PlanDiff:
              [(p, e, str(b), str(a)) for p, e, b, a in self.policies if b != a]),
         ]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DiffDocument:
         return {
-            "base": self.base, "head": self.head,
+            "version": DIFF_VERSION, "base": self.base, "head": self.head,
             "resources": [
                 {"urn": c.urn, "type": c.type, "action": c.action, "protected": c.protected,
                  "properties": list(c.properties), "error": c.is_error}

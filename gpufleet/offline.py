@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import math
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Generator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.plan import PLAN_VERSION, FleetPlan
-from gpufleet.planjson import loads, placement_json, read_document
+from gpufleet.planjson import (
+    PlanDocument,
+    PolicyDoc,
+    PreviousDoc,
+    ResourceDoc,
+    loads,
+    placement_json,
+    previous_placements,
+    read_document,
+)
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
-from gpufleet.preview import Recording, record_program
+from gpufleet.preview import RecordedResource, Recording, record_program
 from gpufleet.spec import FleetSpec
 from gpufleet.specfile import (
     CONFIG_KEY,
@@ -33,7 +40,8 @@ from gpufleet.specfile import (
 )
 from gpufleet.textfile import read_utf8
 
-PROGRESS_AFTER_SECONDS = 1.0
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ class OfflinePlan:
     plan: FleetPlan
     recording: Recording
     verdicts: list[PolicyVerdict]
-    document: dict[str, Any]
+    document: dict[str, Any]  # read like a plan read back from a file
 
     @property
     def exit_code(self) -> int:
@@ -73,22 +81,52 @@ def load_source(source: SpecSource) -> tuple[FleetSpec, str, object]:
     return spec, name, data
 
 
-@contextmanager
-def _progress(label: str, enabled: bool) -> Generator[None]:
-    """Say on stderr what is happening when it takes more than a second."""
-    started = time.perf_counter()
-    timer = threading.Timer(
-        PROGRESS_AFTER_SECONDS, lambda: print(f"gpufleet: {label} ...", file=sys.stderr, flush=True)
-    )
-    if enabled:
-        timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        elapsed = time.perf_counter() - started
-        if enabled and elapsed > PROGRESS_AFTER_SECONDS:
-            print(f"gpufleet: {label}: done in {elapsed:.1f} s", file=sys.stderr, flush=True)
+class _Progress:
+    """On a terminal, what `gpufleet plan` is doing: the phase, the resources registered so far,
+    the time; then one line with the total. On a pipe or in a CI log, nothing: a live display
+    would write control codes, and stdout stays the only output."""
+
+    def __init__(self, stack: str, enabled: bool) -> None:
+        self.stack = stack
+        self.enabled = enabled and sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                SpinnerColumn(), TextColumn(f"gpufleet: planning {self.stack}: {{task.description}}"),
+                TextColumn("{task.completed} resources"), TimeElapsedColumn(),
+                console=Console(stderr=True), transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("running the program", total=None)
+        return self
+
+    def registered(self, _: RecordedResource) -> None:
+        """One more resource registered (called from the engine's worker threads)."""
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task)
+
+    def phase(self, description: str) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, description=description)
+
+    def __exit__(self, failed: type[BaseException] | None, *_: object) -> None:
+        if self._bar is None:
+            return
+        self._bar.stop()
+        if failed is None:
+            elapsed = time.perf_counter() - self.started
+            count = self._bar.tasks[0].completed
+            self._bar.console.print(
+                f"gpufleet: planning {self.stack}: done in {elapsed:.1f} s ({count:.0f} resources)",
+                highlight=False,
+            )
 
 
 def _program_error(error: BaseException) -> GpufleetError | None:
@@ -102,25 +140,49 @@ def _program_error(error: BaseException) -> GpufleetError | None:
 
 
 def run_plan(source: SpecSource, previous: Path | None = None, progress: bool = False) -> OfflinePlan:
+    """Plan a spec offline; `progress` shows what is happening on stderr when it is a terminal."""
     spec, stack, data = load_source(source)
     config: dict[str, Any] = {CONFIG_KEY: data}
     if previous is not None:
         config["gpufleet:previousPlan"] = str(previous)  # the program reads it, as under pulumi up
-    with _progress(f"planning {stack}", progress):
+    started = time.perf_counter()
+    with _Progress(stack, progress) as shown:
         try:
-            recording = record_program(stack, config)
+            recording = record_program(stack, config, on_register=shown.registered)
         except Exception as error:
             cause = _program_error(error)
             if cause is None:
                 raise
             raise cause from None
         plan: FleetPlan = recording.program_globals["plan"]
+        shown.phase("judging policies")
         verdicts = evaluate(recording.resources, policy_config(spec))
-    return OfflinePlan(plan, recording, verdicts, plan_document(plan, recording, verdicts))
+    kept = _previous(plan, previous)
+    document = plan_document(plan, recording, verdicts, kept, time.perf_counter() - started)
+    return OfflinePlan(plan, recording, verdicts, cast(dict[str, Any], document))
 
 
-def plan_document(plan: FleetPlan, recording: Recording, verdicts: Sequence[PolicyVerdict]) -> dict[str, Any]:
-    """The plan JSON (DESIGN.md contract, extended with solver, commitments and counts)."""
+def _previous(plan: FleetPlan, previous: Path | None) -> PreviousDoc | None:
+    """What `--previous` kept, and the most that keeping it may cost against the cheapest plan:
+    placement keeps nodes only while the total stays within (1 + tolerance) × the cheapest
+    total, so the difference is at most total × tolerance / (1 + tolerance)."""
+    if previous is None:
+        return None
+    tolerance = plan.spec.placement.stability_tolerance
+    return {
+        "nodes": sum(p.nodes for p in previous_placements(str(previous))),
+        "kept_nodes": plan.solver.kept_from_previous,
+        "stability_tolerance": tolerance,
+        "max_extra_usd": round(plan.solver.objective_usd * tolerance / (1 + tolerance), 2),
+    }
+
+
+def plan_document(
+    plan: FleetPlan, recording: Recording, verdicts: Sequence[PolicyVerdict],
+    previous: PreviousDoc | None = None, seconds: float = 0.0,
+) -> PlanDocument:
+    """The plan JSON (DESIGN.md contract, extended with solver, commitments and counts);
+    `seconds` is the wall time of the whole plan, for `timings`."""
     # Providers stay in: their region and default tags are part of what a policy judges.
     # Registration order depends on thread scheduling; URN order is stable.
     resources = sorted(recording.resources, key=lambda r: r.urn)
@@ -172,12 +234,14 @@ def plan_document(plan: FleetPlan, recording: Recording, verdicts: Sequence[Poli
             "seconds": round(plan.solver.seconds, 4), "objective_usd": round(plan.solver.objective_usd, 2),
             "kept_from_previous": plan.solver.kept_from_previous,
         },
+        "previous": previous,
         "skipped_offers": list(plan.skipped_offers),
         "resource_counts": [
             {"cloud": c, "region": r, "type": t, "count": n} for (c, r, t), n in sorted(counts.items())
         ],
-        "resources": [r.to_json() for r in resources],
-        "policies": [v.to_json() for v in verdicts],
+        "resources": cast(list[ResourceDoc], [r.to_json() for r in resources]),
+        "policies": cast(list[PolicyDoc], [v.to_json() for v in verdicts]),
+        "timings": {"solver_seconds": round(plan.solver.seconds, 4), "plan_seconds": round(seconds, 2)},
     }
 
 

@@ -3,15 +3,15 @@ cost model. The data model it fills in is `gpufleet.plan`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gpufleet import cost, ipam
 from gpufleet.catalog import Cloud
-from gpufleet.errors import SpecError
+from gpufleet.errors import Problem, SpecError
 from gpufleet.placement import colocated_storage, place
 from gpufleet.plan import FleetPlan, Placement, PoolPlan
 from gpufleet.quota import quota_use
-from gpufleet.spec import FleetSpec, autoscale_problems
+from gpufleet.spec import FleetSpec
 
 
 def build_plan(spec: FleetSpec, stack: str, previous: Sequence[Placement] = ()) -> FleetPlan:
@@ -47,3 +47,18 @@ def build_plan(spec: FleetSpec, stack: str, previous: Sequence[Placement] = ()) 
         solver=result.solver,
         skipped_offers=result.skipped,
     )
+
+
+def autoscale_problems(spec: FleetSpec, planned_nodes: Mapping[str, int]) -> list[Problem]:
+    """After placement: `autoscale.min_nodes` above a pool's planned nodes would be lowered to
+    them without a word; refuse it, naming the planned count (it depends on the SKUs chosen)."""
+    return [
+        Problem(
+            f"pools[{i}].autoscale.min_nodes",
+            f"min_nodes {pool.autoscale.min_nodes} is above the {planned} nodes placed for pool "
+            f"{pool.name}; at most {planned}",
+        )
+        for i, pool in enumerate(spec.pools)
+        if pool.autoscale is not None
+        and pool.autoscale.min_nodes > (planned := planned_nodes.get(pool.name, 0))
+    ]

@@ -1,17 +1,206 @@
-"""The plan JSON document (DESIGN.md contract) and reading placements back from one."""
+"""The plan JSON document (DESIGN.md contract): its shape, its schema, reading one back.
+
+The writer builds these TypedDicts and `gpufleet schema --plan` prints the JSON Schema pydantic
+generates from them, so the published schema cannot drift from what is written. Every object
+forbids keys the schema does not name; counts are integers.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, NotRequired, cast
 
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
+
+from gpufleet.catalog import Capacity, Cloud
 from gpufleet.errors import Problem, SpecError
 from gpufleet.plan import Placement
 from gpufleet.textfile import read_utf8
 
+_closed = with_config(ConfigDict(extra="forbid"))
 
-def placement_json(placement: Placement) -> dict[str, Any]:
+
+@_closed
+class PlacementDoc(TypedDict):
+    cloud: Cloud
+    region: str
+    instance_type: str
+    nodes: int
+    gpus: int
+    capacity: Capacity
+    monthly_usd: float
+    price_usd_per_hour: float
+    price_source: str
+    vcpus_per_node: int
+    quota_bucket: str
+
+
+@_closed
+class PoolDoc(TypedDict):
+    name: str
+    accelerator: str
+    gpus: int
+    placements: list[PlacementDoc]
+
+
+@_closed
+class NetworkDoc(TypedDict):
+    cloud: Cloud
+    region: str
+    cidr: str
+    pod_cidr: str | None
+
+
+@_closed
+class StorageDoc(TypedDict):
+    name: str
+    cloud: Cloud
+    region: str
+    size_tib: float
+    protect: bool
+
+
+@_closed
+class CommitmentDoc(TypedDict):
+    committed_usd: float
+    burned_usd: float
+    left_usd: float
+    above_commitment_usd: float
+
+
+@_closed
+class CostLineDoc(TypedDict):
+    item: str
+    cloud: Cloud
+    region: str
+    monthly_usd: float
+    source: str
+
+
+@_closed
+class CostDoc(TypedDict):
+    monthly_usd: float
+    by_cloud: dict[str, float]
+    budget_usd: float | None
+    commitments: dict[str, CommitmentDoc]
+    lines: list[CostLineDoc]
+
+
+@_closed
+class QuotaDoc(TypedDict):
+    cloud: Cloud
+    region: str
+    bucket: str
+    used_vcpus: int
+    limit_vcpus: int | None
+
+
+@_closed
+class SolverDoc(TypedDict):
+    """`seconds` is the solver's time: volatile, so `--stable` omits it (`timings` has it too)."""
+
+    status: str
+    optimality_gap: float | None  # null where no bound was proven (JSON has no Infinity)
+    seconds: NotRequired[float]
+    objective_usd: float
+    kept_from_previous: int
+
+
+@_closed
+class PreviousDoc(TypedDict):
+    """What `--previous` kept: nodes of the previous plan, how many stayed, and what keeping
+    them may cost at most against the cheapest plan (`stability_tolerance` bounds the total)."""
+
+    nodes: int
+    kept_nodes: int
+    stability_tolerance: float
+    max_extra_usd: float
+
+
+@_closed
+class ResourceCountDoc(TypedDict):
+    cloud: str
+    region: str
+    type: str
+    count: int
+
+
+@_closed
+class ResourceDoc(TypedDict):
+    urn: str
+    type: str
+    name: str
+    parent: str
+    provider: str
+    cloud: Cloud | None
+    region: str | None
+    protect: bool
+    retain_on_delete: bool
+    inputs: dict[str, Any]
+
+
+@_closed
+class ViolationDoc(TypedDict):
+    urn: str
+    message: str
+
+
+@_closed
+class PolicyDoc(TypedDict):
+    policy: str
+    enforcement: Literal["mandatory", "advisory"]
+    violations: list[ViolationDoc]
+
+
+@_closed
+class TimingsDoc(TypedDict):
+    """Wall-clock seconds: differ on every run, so `--stable` omits them."""
+
+    solver_seconds: float
+    plan_seconds: float
+
+
+@_closed
+class PlanDocument(TypedDict):
+    """A gpufleet plan (`gpufleet plan --format json`): placements, networks, storage, cost,
+    quota, solver report, resources and policy verdicts. `version` changes when a key's meaning
+    does; keys are only ever added. `timings` and `solver.seconds` are absent with `--stable`."""
+
+    version: int
+    stack: str
+    fleet: str
+    pools: list[PoolDoc]
+    networks: list[NetworkDoc]
+    storage: list[StorageDoc]
+    cost: CostDoc
+    quota: list[QuotaDoc]
+    solver: SolverDoc
+    previous: PreviousDoc | None
+    skipped_offers: list[str]
+    resource_counts: list[ResourceCountDoc]
+    resources: list[ResourceDoc]
+    policies: list[PolicyDoc]
+    timings: NotRequired[TimingsDoc]
+
+
+def plan_schema() -> dict[str, Any]:
+    """The JSON Schema of the plan document (`gpufleet schema --plan`)."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(PlanDocument).json_schema()
+
+
+def stable(document: dict[str, Any]) -> dict[str, Any]:
+    """The document without what differs between two runs of the same input (`--stable`):
+    `timings` and `solver.seconds`."""
+    kept = {key: value for key, value in document.items() if key != "timings"}
+    kept["solver"] = {key: value for key, value in document["solver"].items() if key != "seconds"}
+    return kept
+
+
+def placement_json(placement: Placement) -> PlacementDoc:
     return {
         "cloud": placement.cloud, "region": placement.region,
         "instance_type": placement.instance_type, "nodes": placement.nodes,

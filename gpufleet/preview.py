@@ -103,7 +103,10 @@ def _plain(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
-def _make_monitor(recording: Recording, mocks: Any) -> Any:
+OnRegister = Callable[[RecordedResource], None]
+
+
+def _make_monitor(recording: Recording, mocks: Any, on_register: OnRegister | None = None) -> Any:
     from pulumi.runtime import rpc
     from pulumi.runtime.mocks import MockMonitor
 
@@ -113,6 +116,7 @@ def _make_monitor(recording: Recording, mocks: Any) -> Any:
         def __init__(self) -> None:
             super().__init__(mocks)
             self.seen: set[str] = set()
+            self.duplicates: list[str] = []
             self.provider_regions: dict[str, str | None] = {}
             self.regions: dict[str, str | None] = {}
 
@@ -121,7 +125,10 @@ def _make_monitor(recording: Recording, mocks: Any) -> Any:
             if request.type == "pulumi:pulumi:Stack":
                 return super().RegisterResource(request)  # pyright: ignore[reportUnknownMemberType]
             if urn in self.seen:
-                raise DuplicateUrnError(f"duplicate URN {urn}: two resources share a name and type")
+                # Raising here would fail every output of the resource, and the outputs nobody
+                # awaits log "Future exception was never retrieved"; the run fails after it ends.
+                self.duplicates.append(urn)
+                return super().RegisterResource(request)  # pyright: ignore[reportUnknownMemberType]
             self.seen.add(urn)
             raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
             inputs: dict[str, Any] = {}
@@ -136,23 +143,24 @@ def _make_monitor(recording: Recording, mocks: Any) -> Any:
             self.regions[urn] = region
             if request.type.startswith("pulumi:providers:"):
                 self.provider_regions[urn] = inputs.get("region") or inputs.get("location")
-            recording.resources.append(
-                RecordedResource(
-                    urn=urn,
-                    type=request.type,
-                    name=request.name,
-                    parent=request.parent,
-                    provider=provider,
-                    custom=bool(request.custom),
-                    protect=bool(request.protect),
-                    retain_on_delete=bool(request.retainOnDelete),
-                    ignore_changes=tuple(request.ignoreChanges),
-                    inputs=inputs,
-                    secret_inputs=frozenset(secrets),
-                    cloud=_cloud_of(request.type),
-                    region=region,
-                )
+            resource = RecordedResource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                provider=provider,
+                custom=bool(request.custom),
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                ignore_changes=tuple(request.ignoreChanges),
+                inputs=inputs,
+                secret_inputs=frozenset(secrets),
+                cloud=_cloud_of(request.type),
+                region=region,
             )
+            recording.resources.append(resource)
+            if on_register is not None:
+                on_register(resource)
             return super().RegisterResource(request)  # pyright: ignore[reportUnknownMemberType]
 
         def _region(self, inputs: Mapping[str, Any], provider: str, parent: str) -> str | None:
@@ -237,10 +245,16 @@ def record_program(
     program: Path | Callable[[], object] = PROGRAM,
     mocks: Any = None,
     project: str = PROJECT,
+    *,
+    on_register: OnRegister | None = None,
 ) -> Recording:
     """Run `program` (a file, or a function for component tests) for `stack` with `config`
-    (full keys, e.g. 'gpufleet:fleet') and record every resource it registers."""
+    (full keys, e.g. 'gpufleet:fleet') and record every resource it registers; `on_register`
+    hears of each one as it is registered (progress on a terminal)."""
     recording = Recording(stack=stack)
-    monitor = _make_monitor(recording, mocks if mocks is not None else _default_mocks())
+    monitor = _make_monitor(recording, mocks if mocks is not None else _default_mocks(), on_register)
     recording.program_globals.update(run_program(stack, config, program, monitor, project))
+    if monitor.duplicates:
+        urn = monitor.duplicates[0]
+        raise DuplicateUrnError(f"duplicate URN {urn}: two resources share a name and type")
     return recording

@@ -20,31 +20,78 @@ if TYPE_CHECKING:
 
 Row = Sequence[str]
 
+PIPE_WIDTH = 100  # columns when stdout is a pipe or a file: fits a 100-column terminal or a PR view
+
 
 def usd(value: float | None) -> str:
     return "-" if value is None else f"${value:,.0f}"
 
 
-def _console() -> Console:
-    """A console that renders into memory at a fixed width, so output is the same everywhere."""
+def terminal_width() -> int:
+    """The width to render for stdout: COLUMNS or the terminal's (rich's detection), or
+    PIPE_WIDTH on a pipe, so the same command writes the same file everywhere."""
+    import os
+
+    from rich.console import Console
+
+    console = Console()
+    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return console.width
+    return PIPE_WIDTH
+
+
+def _console(width: int) -> Console:
+    """A console that renders plain text into memory at `width` columns."""
     import io
 
     from rich.console import Console
 
     return Console(
-        file=io.StringIO(), record=True, width=120, force_terminal=False, color_system=None,
+        file=io.StringIO(), record=True, width=width, force_terminal=False, color_system=None,
         soft_wrap=False,
     )
 
 
+# Columns that a narrow terminal drops first, in this order (markdown and JSON keep them all).
+OPTIONAL_COLUMNS = ("GPU", "capacity", "GPUs", "burned", "left", "pod CIDR", "enforcement", "vCPUs")
+# Free text that wraps at spaces; every other column keeps a cell on one line while it can.
+WRAPPING_COLUMNS = frozenset({"item", "source", "verdict", "what is wrong and how to fix it", "properties",
+                              "jurisdictions", "name", "resource"})
+
+
+def _narrowest(header: Row, rows: Sequence[Row], keep: Sequence[int]) -> int:
+    """Columns the table needs with no cell folded: a wrapping column at its longest word,
+    any other at its longest cell, plus padding and borders."""
+    from rich.cells import cell_len
+
+    def need(i: int) -> int:
+        cells = [header[i], *(row[i] for row in rows)]
+        if header[i] in WRAPPING_COLUMNS:
+            return max(cell_len(word) for cell in cells for word in [*cell.split(), ""])
+        return max(cell_len(cell) for cell in cells)
+
+    return sum(need(i) + 3 for i in keep) + 1
+
+
 def _rich_table(console: Console, title: str, header: Row, rows: Sequence[Row]) -> None:
+    """A table that fits the console: optional columns go while the table cannot fit without
+    folding a cell; what remains wraps at spaces (free text) or folds."""
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for column in header:
-        table.add_column(column, overflow="fold")
+    keep = list(range(len(header)))
+    dropped: list[str] = []
+    for column in OPTIONAL_COLUMNS:
+        if _narrowest(header, rows, keep) <= console.width:
+            break
+        if column in header:
+            keep.remove(header.index(column))
+            dropped.append(column)
+    caption = f"not shown at this width: {', '.join(dropped)}" if dropped else None
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for i in keep:
+        table.add_column(header[i], overflow="fold", no_wrap=header[i] not in WRAPPING_COLUMNS)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(row[i] for i in keep))
     console.print(table)
 
 
@@ -57,7 +104,7 @@ def _md_table(header: Row, rows: Sequence[Row]) -> str:
 def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
     """The plan's tables, shared by the terminal and the markdown renderers."""
     placements: list[Row] = [
-        (pool["name"], pool["accelerator"], p["cloud"], p["region"], p["instance_type"],
+        (pool["name"], pool["accelerator"], f"{p['cloud']}/{p['region']}", p["instance_type"],
          str(p["nodes"]), str(p["gpus"]), p["capacity"], usd(p["monthly_usd"]))
         for pool in doc["pools"] for p in pool["placements"]
     ]
@@ -95,7 +142,8 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         (c["cloud"], c["region"], c["type"], str(c["count"])) for c in doc["resource_counts"]
     ]
     return [
-        ("Placements", ("pool", "GPU", "cloud", "region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
+        ("Placements", ("pool", "GPU", "cloud/region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
+        *_kept(doc.get("previous")),
         ("Networks", ("cloud", "region", "CIDR", "pod CIDR"), networks),
         ("Storage", ("name", "cloud", "region", "TiB", "protected"), storage),
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
@@ -106,11 +154,36 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
     ]
 
 
-def _violation_lines(doc: dict[str, Any]) -> list[str]:
-    return [
-        f"[{v['enforcement']}] {v['policy']}: {item['message']}"
+def _kept(previous: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:
+    """With --previous: how many of its nodes stay, and the most that costs against the
+    cheapest plan (the tolerance bounds it; placement does not report the exact difference)."""
+    if not previous:
+        return []
+    row = (str(previous["nodes"]), str(previous["kept_nodes"]), f"{previous['stability_tolerance']:.1%}",
+           f"at most {usd(previous['max_extra_usd'])}/month more")
+    header = ("previous nodes", "kept", "stability tolerance", "against the cheapest plan")
+    return [("Kept from the previous plan", header, [row])]
+
+
+VIOLATION_HEADER = ("enforcement", "policy", "resource", "what is wrong and how to fix it")
+
+
+def _where(urn: str) -> str:
+    """A resource as a reader finds it in the program: its name and its type token."""
+    if "::" not in urn:
+        return urn or "-"
+    *_, types, name = urn.split("::")
+    return f"{name} ({types.split('$')[-1]})"
+
+
+def _violation_rows(doc: dict[str, Any]) -> list[Row]:
+    """Every violation, mandatory first: what is violated, where, and how to fix it (each
+    policy's message names the fix)."""
+    rows: list[Row] = [
+        (v["enforcement"], v["policy"], _where(item["urn"]), item["message"])
         for v in doc["policies"] for item in v["violations"]
     ]
+    return sorted(rows, key=lambda row: row[0] != "mandatory")
 
 
 def _gap(gap: float | None) -> str:
@@ -127,17 +200,18 @@ def _headline(doc: dict[str, Any]) -> str:
     )
 
 
-def render_plan(doc: dict[str, Any], fmt: str) -> str:
+def render_plan(doc: dict[str, Any], fmt: str, width: int = PIPE_WIDTH) -> str:
     if fmt == "json":
         return dumps(doc)
     if fmt == "markdown":
         return plan_markdown(doc)
-    console = _console()
+    console = _console(width)
     console.print(_headline(doc))
+    violations = _violation_rows(doc)
+    if violations:
+        _rich_table(console, f"Policy violations ({len(violations)})", VIOLATION_HEADER, violations)
     for title, header, rows in _sections(doc):
         _rich_table(console, title, header, rows)
-    for line in _violation_lines(doc):
-        console.print(line)
     if doc["skipped_offers"]:
         console.print(f"{len(doc['skipped_offers'])} offers skipped (no price); see --format json")
     return console.export_text()
@@ -145,9 +219,9 @@ def render_plan(doc: dict[str, Any], fmt: str) -> str:
 
 def plan_markdown(doc: dict[str, Any]) -> str:
     parts = [f"### {_headline(doc)}"]
-    violations = _violation_lines(doc)
+    violations = _violation_rows(doc)
     if violations:
-        parts.append("**Policy violations**\n\n" + "\n".join(f"- {line}" for line in violations))
+        parts.append(f"**Policy violations ({len(violations)})**\n\n{_md_table(VIOLATION_HEADER, violations)}")
     for title, header, rows in _sections(doc):
         table = _md_table(header, rows) if rows else "_none_"
         if title == "Resources":
@@ -165,7 +239,7 @@ def plan_markdown(doc: dict[str, Any]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def render_verdicts(verdicts: Sequence[PolicyVerdict], fmt: str) -> tuple[str, int]:
+def render_verdicts(verdicts: Sequence[PolicyVerdict], fmt: str, width: int = PIPE_WIDTH) -> tuple[str, int]:
     from gpufleet.policy import mandatory_failed
 
     code = EXIT_POLICY if mandatory_failed(verdicts) else EXIT_OK
@@ -179,12 +253,12 @@ def render_verdicts(verdicts: Sequence[PolicyVerdict], fmt: str) -> tuple[str, i
     header = ("policy", "enforcement", "verdict")
     if fmt == "markdown":
         return _md_table(header, rows), code
-    console = _console()
+    console = _console(width)
     _rich_table(console, "Policy verdicts", header, rows)
     return console.export_text(), code
 
 
-def render_diff(change: PlanDiff, fmt: str) -> str:
+def render_diff(change: PlanDiff, fmt: str, width: int = PIPE_WIDTH) -> str:
     if fmt == "json":
         return dumps(change.to_json())
     sections = change.sections()
@@ -192,7 +266,7 @@ def render_diff(change: PlanDiff, fmt: str) -> str:
         parts = [f"### {change.headline()}"]
         parts += [f"**{title}**\n\n{_md_table(header, rows)}" for title, header, rows in sections if rows]
         return "\n\n".join(parts) + "\n"
-    console = _console()
+    console = _console(width)
     console.print(change.headline())
     for title, header, rows in sections:
         if rows:
@@ -200,7 +274,9 @@ def render_diff(change: PlanDiff, fmt: str) -> str:
     return console.export_text()
 
 
-def render_catalog(fmt: str, cloud: str | None, accelerator: str | None, region: str | None) -> str:
+def render_catalog(
+    fmt: str, cloud: str | None, accelerator: str | None, region: str | None, width: int = PIPE_WIDTH
+) -> str:
     """The catalog's offers and regions, filtered by names spelled as the catalog does; with an
     accelerator, only the regions that offer it."""
     from gpufleet.catalog import load_catalog
@@ -232,7 +308,7 @@ def render_catalog(fmt: str, cloud: str | None, accelerator: str | None, region:
                 for r in regions
             ],
         })
-    console = _console()
+    console = _console(width)
     offer_header = ("cloud", "region", "SKU", "GPU", "GPUs", "vCPUs", "$/h", "spot $/h")
     _rich_table(console, f"{len(offers)} offers", offer_header, [
         (o.cloud, o.region, o.sku.instance_type, o.sku.accelerator, str(o.sku.gpus), str(o.sku.vcpus),

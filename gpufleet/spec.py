@@ -7,14 +7,11 @@ becomes a `SpecError` whose lines read `path: message`.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import math
 import re
-import types
-import typing
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -32,6 +29,7 @@ from gpufleet import clouds as registry
 from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, Sku, load_catalog
 from gpufleet.errors import Problem, SpecError
 from gpufleet.slots import supernet_problem
+from gpufleet.specwords import one_of, problem_from_pydantic
 
 
 def _registered(name: str) -> str:
@@ -259,7 +257,7 @@ def load_fleet(data: object) -> FleetSpec:
                 len(o["loc"]) > len(e["loc"]) and o["loc"][: len(e["loc"])] == e["loc"] for o in errors
             ))
         ]
-        raise SpecError([_problem_from_pydantic(e, data) for e in errors]) from None
+        raise SpecError([problem_from_pydantic(e, data, FleetSpec) for e in errors]) from None
     problems = list(_semantic_problems(spec, load_catalog()))
     if problems:
         raise SpecError(problems)
@@ -267,18 +265,6 @@ def load_fleet(data: object) -> FleetSpec:
 
 
 # -- rules that span fields or need the catalog ----------------------------------------------
-
-
-def suggest(value: str, allowed: list[str]) -> str:
-    """' (did you mean 'x'?)' for a close match (ignoring case), else ''."""
-    spelling = {a.lower(): a for a in allowed}
-    match = difflib.get_close_matches(value.lower(), list(spelling), n=1, cutoff=0.6)
-    return f" (did you mean '{spelling[match[0]]}'?)" if match else ""
-
-
-def one_of(kind: str, value: str, allowed: list[str], shown: int = 12) -> str:
-    listed = ", ".join(allowed[:shown]) + (", ..." if len(allowed) > shown else "")
-    return f"unknown {kind} '{value}'{suggest(value, allowed)}; known: {listed}"
 
 
 def _split_place(key: str) -> tuple[str, str] | None:
@@ -478,21 +464,6 @@ def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator
         )
 
 
-def autoscale_problems(spec: FleetSpec, planned_nodes: Mapping[str, int]) -> list[Problem]:
-    """After placement: `autoscale.min_nodes` above a pool's planned nodes would be lowered to
-    them without a word; refuse it, naming the planned count (it depends on the SKUs chosen)."""
-    return [
-        Problem(
-            f"pools[{i}].autoscale.min_nodes",
-            f"min_nodes {pool.autoscale.min_nodes} is above the {planned} nodes placed for pool "
-            f"{pool.name}; at most {planned}",
-        )
-        for i, pool in enumerate(spec.pools)
-        if pool.autoscale is not None
-        and pool.autoscale.min_nodes > (planned := planned_nodes.get(pool.name, 0))
-    ]
-
-
 def _share_problems(path: str, pool: Pool, clouds: list[Cloud]) -> Iterator[Problem]:
     for field in ("min_share", "max_share"):
         for cloud in getattr(pool, field):
@@ -522,86 +493,3 @@ def _storage_problems(spec: FleetSpec) -> Iterator[Problem]:
         for j, name in enumerate(storage.colocate_with):
             if name not in pools:
                 yield Problem(f"storage[{i}].colocate_with[{j}]", one_of("pool", name, pools))
-
-
-# -- pydantic errors in words -------------------------------------------------------------------
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "fleet"
-
-
-def _value_at(data: object, loc: tuple[int | str, ...]) -> object:
-    for part in loc:
-        if isinstance(data, Mapping) and part in data:
-            data = typing.cast(Mapping[object, object], data)[part]
-        elif isinstance(data, list | tuple) and isinstance(part, int):
-            items = typing.cast(Sequence[object], data)
-            if part >= len(items):
-                return None
-            data = items[part]
-        else:
-            return None
-    return data
-
-
-def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    """The model class that the location points into, following field annotations."""
-    annotation: Any = FleetSpec
-    for part in loc:
-        model = _unwrap_model(annotation)
-        if model is not None and isinstance(part, str) and part in model.model_fields:
-            annotation = model.model_fields[part].annotation
-        elif get_origin(annotation) in (tuple, list, dict) or _unwrap_model(annotation) is None:
-            args = [a for a in get_args(annotation) if a is not Ellipsis]
-            annotation = args[-1] if args else None
-        else:
-            return None
-    return _unwrap_model(annotation)
-
-
-def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if get_origin(annotation) in (Union, types.UnionType):
-        for arg in get_args(annotation):
-            found = _unwrap_model(arg)
-            if found is not None:
-                return found
-    return None
-
-
-def _problem_from_pydantic(error: Any, data: object) -> Problem:
-    # pydantic marks an invalid dict key with a '[key]' step after the key itself
-    loc: tuple[int | str, ...] = tuple(part for part in error["loc"] if part != "[key]")
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        model = _model_at(loc[:-1])
-        allowed = sorted(model.model_fields) if model else []
-        key = str(loc[-1])
-        return Problem(
-            _path(loc),
-            f"unknown key '{key}'{suggest(key, allowed)}; allowed keys: {', '.join(allowed)}",
-        )
-    if kind == "missing":
-        return Problem(_path(loc), "required key is missing")
-    value = loc[-1] if "[key]" in error["loc"] else _value_at(data, loc)
-    message: str = error["msg"]
-    if kind == "literal_error":
-        # ctx['expected'] reads "'on-demand', 'spot' or 'reserved'"
-        listed = str(error.get("ctx", {}).get("expected", "")).replace(" or ", ", ")
-        expected = [a.strip().strip("'") for a in listed.split(",")]
-        return Problem(
-            _path(loc),
-            f"got {value!r}{suggest(str(value), expected)}; allowed: {', '.join(expected)}",
-        )
-    if kind == "string_pattern_mismatch":
-        message = "must be lowercase letters, digits and '-' (2-24 characters, starting with a letter)"
-        if "cr-" in str(error.get("ctx", {}).get("pattern", "")):
-            message = "must be an EC2 capacity reservation id such as cr-0123456789abcdef0"
-    elif kind == "value_error":
-        message = message.removeprefix("Value error, ")
-    return Problem(_path(loc), f"{message} (got {value!r})")

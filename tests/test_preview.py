@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
 import pulumi
 import pytest
 
@@ -63,6 +69,23 @@ def test_duplicate_urn_fails_the_run() -> None:
         record_program("dup", {}, program=twice)
 
 
+def test_a_failed_run_leaves_no_unretrieved_future_exceptions(caplog: pytest.LogCaptureFixture) -> None:
+    """A duplicate URN fails the run without failing outputs that nobody awaits: those would log
+    "Future exception was never retrieved" when collected, during some later test."""
+    def twice() -> None:
+        import pulumi_aws as aws
+
+        aws.s3.Bucket("same")
+        aws.s3.Bucket("same")
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        with pytest.raises(DuplicateUrnError):
+            record_program("dup", {}, program=twice)
+        record_program("next", {}, program=lambda: None)  # a new run drops the old run's outputs
+        gc.collect()
+    assert [r.getMessage() for r in caplog.records] == []
+
+
 def test_secret_inputs_are_masked_in_the_plan_json() -> None:
     def secret_input() -> None:
         import pulumi_aws as aws
@@ -73,3 +96,15 @@ def test_secret_inputs_are_masked_in_the_plan_json() -> None:
     [parameter] = recording.by_type("aws:ssm/parameter:Parameter")
     assert "value" in parameter.secret_inputs
     assert parameter.to_json()["inputs"]["value"] == "[secret]"
+
+
+def test_a_clean_pass_prints_no_warnings_or_tracebacks() -> None:
+    """The recording-engine tests in a fresh pytest: nothing but dots and 'passed'."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", __file__,
+         "-k", "not clean_pass"],
+        capture_output=True, text=True, check=False, cwd=Path(__file__).parent.parent,
+    )
+    assert result.returncode == 0, result.stdout
+    assert "warning" not in result.stdout.lower()
+    assert "Traceback" not in result.stdout + result.stderr

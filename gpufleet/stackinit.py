@@ -1,0 +1,61 @@
+"""`gpufleet init`: a bare spec file becomes a Pulumi stack file that `pulumi up` reads.
+
+The spec goes under the stack config key `gpufleet:fleet`, indented as it was written, so its
+comments stay; it is validated first, and an existing stack file is only replaced on request.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from gpufleet.errors import Problem, SpecError
+from gpufleet.specfile import CONFIG_KEY, PROJECT_ROOT, fleet_data, read_fleet, read_yaml, stack_path
+
+# Pulumi stack names: letters, digits, '-', '_' and '.' (https://www.pulumi.com/docs/iac/concepts/stacks/).
+STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+def stack_document(spec: Path, data: object) -> str:
+    """The stack file's text: the spec file's own lines under `config: gpufleet:fleet:` when
+    they read back to the same mapping, else the mapping written out by YAML."""
+    text = spec.read_text(encoding="utf-8")
+    document = read_yaml(spec)
+    if fleet_data(document) is not document:
+        return text  # already a stack file
+    indented = "\n".join(f"    {line}" if line.strip() else "" for line in text.splitlines())
+    stacked = f"config:\n  {CONFIG_KEY}:\n{indented}\n"
+    if fleet_data(yaml.safe_load(stacked)) == data:
+        return stacked
+    return yaml.safe_dump({"config": {CONFIG_KEY: data}}, sort_keys=False)
+
+
+def init_stack(spec: Path, stack: str | None, root: Path, force: bool) -> tuple[str, Path]:
+    """Write stacks/Pulumi.<stack>.yaml under `root` from a spec file; returns (stack, path).
+    The stack is named after the fleet unless `stack` is given."""
+    fleet, data = read_fleet(spec)
+    name = stack or fleet.name
+    if not STACK_NAME.match(name):
+        raise SpecError([Problem("--stack", f"'{name}' is not a Pulumi stack name (letters, digits, '-', '_', '.')")])
+    path = stack_path(name, root)
+    if path.exists() and not force:
+        raise SpecError([Problem(str(path), "exists; pass --force to replace it, or --stack NAME for another stack")])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = f"# Stack {name}: fleet {fleet.name}, from {spec.name} by `gpufleet init`.\n"
+    path.write_text(header + stack_document(spec, data), encoding="utf-8")
+    return name, path
+
+
+def next_steps(stack: str, path: Path, root: Path) -> str:
+    """What to run after `gpufleet init` (`--stack` finds only the stacks in `root`)."""
+    plan = f"--stack {stack}" if root.resolve() == PROJECT_ROOT else f"--spec {path}"
+    return (
+        f"wrote {path} (config key {CONFIG_KEY})\n"
+        "next:\n"
+        f"  gpufleet plan {plan}\n"
+        f"  pulumi stack init {stack}\n"
+        f"  gpufleet policy-config --stack {stack} --out policy-config.json\n"
+        f"  pulumi up --stack {stack} --policy-pack policies --policy-pack-config policy-config.json\n"
+    )

@@ -1,0 +1,58 @@
+"""`gpufleet init`: a bare spec becomes a stack file that plans and that `pulumi up` reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gpufleet.cli import main
+from gpufleet.specfile import read_yaml
+from tests.conftest import fleet_of
+
+
+def bare_spec(tmp_path: Path) -> Path:
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text("# the fleet, kept as written\n" + yaml.safe_dump({**fleet_of("dev"), "name": "mlfleet"}, sort_keys=False))
+    return spec
+
+
+def test_init_writes_a_stack_file_that_plans_and_says_what_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = bare_spec(tmp_path)
+    assert main(["init", str(spec), "--project-dir", str(tmp_path)]) == 0
+    stack_file = tmp_path / "stacks" / "Pulumi.mlfleet.yaml"
+    out = capsys.readouterr().out
+    assert f"wrote {stack_file} (config key gpufleet:fleet)" in out
+    assert f"gpufleet plan --spec {stack_file}" in out
+    assert "pulumi stack init mlfleet" in out
+    assert "pulumi up --stack mlfleet" in out
+    assert read_yaml(stack_file)["config"]["gpufleet:fleet"] == read_yaml(spec)
+    assert "    # the fleet, kept as written" in stack_file.read_text()
+    assert main(["plan", "--spec", str(stack_file), "--format", "json"]) == 0
+    assert '"fleet": "mlfleet"' in capsys.readouterr().out
+
+
+def test_init_names_the_stack_and_refuses_to_overwrite_without_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = bare_spec(tmp_path)
+    args = ["init", str(spec), "--project-dir", str(tmp_path), "--stack", "prod.eu"]
+    assert main(args) == 0
+    stack_file = tmp_path / "stacks" / "Pulumi.prod.eu.yaml"
+    stack_file.write_text(stack_file.read_text() + "# edited by hand\n")
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{stack_file}: exists; pass --force to replace it" in err
+    assert "edited by hand" in stack_file.read_text()
+    assert main([*args, "--force"]) == 0
+    assert "edited by hand" not in stack_file.read_text()
+
+
+def test_init_validates_the_spec_and_the_stack_name_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(yaml.safe_dump({**fleet_of("dev"), "pools": [{"name": "infer", "accelerator": "H1000", "gpus": 8}]}))
+    assert main(["init", str(spec), "--project-dir", str(tmp_path)]) == 2
+    assert "accelerator: unknown accelerator 'H1000'" in capsys.readouterr().err
+    assert main(["init", str(bare_spec(tmp_path)), "--project-dir", str(tmp_path), "--stack", "a/b"]) == 2
+    assert "'a/b' is not a Pulumi stack name" in capsys.readouterr().err
+    assert not (tmp_path / "stacks").exists()

@@ -101,7 +101,7 @@ def run_plan(source: SpecSource, previous: Path | None = None, progress: bool = 
             if cause is None:
                 raise
             raise cause from None
-        plan: FleetPlan = recording.program_globals["plan"]
+        plan: FleetPlan = recording.result
         verdicts = evaluate(recording.resources, policy_config(spec))
     return OfflinePlan(plan, recording, verdicts, plan_document(plan, recording, verdicts))
 

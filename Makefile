@@ -17,14 +17,18 @@ endif
 
 .PHONY: plan test lint typecheck bench ci lock clean
 
-$(abspath $(BIN)/uv):  # no uv on PATH: a venv with pip, and uv into it from PyPI
-	python3 -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet uv
+# No uv on PATH: uv from PyPI into a bare venv by this Python's pip (a venv with its own pip costs
+# seconds more), or by the venv's pip where this Python has none.
+$(abspath $(BIN)/uv):
+	if python3 -m pip --version >/dev/null 2>&1; then \
+	  python3 -m venv --without-pip $(VENV) && python3 -m pip install --quiet --python $(BIN)/python uv; \
+	else python3 -m venv $(VENV) && $(BIN)/python -m pip install --quiet uv; fi
 
 $(BIN)/gpufleet: pyproject.toml requirements-dev.lock | $(UV)
 	test -x $(BIN)/python || $(UV) venv --quiet --seed --python python3 $(VENV)
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	test -x $(BIN)/pip || $(UV) pip install --quiet --python $(BIN)/python pip  # for `pulumi install`
 	touch $@
 
 plan: $(BIN)/gpufleet  ## offline plan of stacks/Pulumi.$(STACK).yaml

@@ -17,7 +17,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 
 seconds() { python3 -c 'import sys, time; print(f"{time.time() - float(sys.argv[1]):.1f}")' "$1"; }
 
-for run in $(seq "$runs"); do
+TIMEFORMAT="first_plan cpu: user=%Us sys=%Ss (wall is load-sensitive on a shared machine; cpu less so)"
+for run in $(seq "$runs"); do time {
   work=$(mktemp -d)
   git clone --quiet "$repo" "$work/clone"
   export UV_CACHE_DIR="$work/uv-cache" PIP_CACHE_DIR="$work/pip-cache"
@@ -39,4 +40,4 @@ for run in $(seq "$runs"); do
   echo "first_plan mode=$mode run=$run total=$(seconds "$start")s$report ($planned) venv=$(du -sh .venv | cut -f1)"
   cd "$repo"
   rm -rf "$work"
-done
+}; done

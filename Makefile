@@ -21,7 +21,7 @@ endif
 # seconds more), or by the venv's pip where this Python has none.
 $(abspath $(BIN)/uv):
 	if python3 -m pip --version >/dev/null 2>&1; then \
-	  python3 -m venv --without-pip $(VENV) && python3 -m pip install --quiet --python $(BIN)/python uv; \
+	  python3 -m venv --without-pip $(VENV) && python3 -m pip --python $(BIN)/python install --quiet uv; \
 	else python3 -m venv $(VENV) && $(BIN)/python -m pip install --quiet uv; fi
 
 $(BIN)/gpufleet: pyproject.toml requirements-dev.lock | $(UV)

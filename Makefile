@@ -15,7 +15,7 @@ ifeq ($(UV_DEFAULT_INDEX),)
 unexport UV_DEFAULT_INDEX
 endif
 
-.PHONY: plan test lint typecheck bench ci lock clean
+.PHONY: plan test lint typecheck audit bench ci lock clean
 
 # No uv on PATH: uv from PyPI into a bare venv by this Python's pip (a venv with its own pip costs
 # seconds more), or by the venv's pip where this Python has none.
@@ -43,11 +43,14 @@ lint: $(BIN)/gpufleet
 typecheck: $(BIN)/gpufleet
 	$(BIN)/pyright
 
+audit: $(BIN)/gpufleet  ## zizmor over the workflows: nothing above informational may remain
+	$(BIN)/zizmor --offline --min-severity low .github/workflows
+
 bench: $(BIN)/gpufleet  ## placement and offline-plan benchmarks
 	$(BIN)/python benchmarks/placement.py
 	$(BIN)/python benchmarks/plan.py
 
-ci: lint typecheck test
+ci: lint typecheck audit test
 
 lock: | $(UV)  ## re-pin requirements*.lock after a change to pyproject.toml's dependencies
 	$(UV) pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \

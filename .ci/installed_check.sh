@@ -31,7 +31,7 @@ gpufleet=$work/venv/bin/gpufleet
 spec=$repo/stacks/Pulumi.dev.yaml
 "$gpufleet" plan --spec "$spec" --format json --out plan.json
 "$gpufleet" check --spec "$spec" --format json --out check.json
-"$gpufleet" diff plan.json "$spec" --format json --out diff.json
+"$gpufleet" diff plan.json plan.json --format json --out diff.json
 "$gpufleet" catalog > catalog.txt
 "$gpufleet" schema > schema.json
 python3 -c 'import json, sys; [json.load(open(f)) for f in sys.argv[1:]]' plan.json check.json diff.json schema.json

@@ -154,7 +154,7 @@ def run_plan(source: SpecSource, previous: Path | None = None, progress: bool = 
             if cause is None:
                 raise
             raise cause from None
-        plan: FleetPlan = recording.program_globals["plan"]
+        plan: FleetPlan = recording.result
         shown.phase("judging policies")
         verdicts = evaluate(recording.resources, policy_config(spec))
     kept = _previous(plan, previous)

@@ -1,7 +1,8 @@
 """The recording engine: run the Pulumi program in-process under mocks and record every resource.
 
-This is what `gpufleet plan` and the tests use in place of `pulumi preview`: the same
-`__main__.py`, the same stack config, no CLI, no cloud. Each run gets a fresh contextvars context
+This is what `gpufleet plan` and the tests use in place of `pulumi preview`: the same program
+(gpufleet/program.py, which the root `__main__.py` runs under `pulumi up`), the same stack
+config, no CLI, no cloud. Each run gets a fresh contextvars context
 and event loop, so runs never share Pulumi's global state, and a duplicate URN fails the run
 (the plain mock engine silently overwrites it; the real engine would refuse the program).
 """
@@ -11,16 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-import runpy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 from gpufleet.errors import GpufleetError
 
 PROJECT = "gpufleet"
-PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
 
 
 class DuplicateUrnError(GpufleetError):
@@ -68,7 +66,7 @@ class Recording:
     resources: list[RecordedResource] = field(default_factory=list[RecordedResource])
     outputs: dict[str, Any] = field(default_factory=dict[str, Any])
     secret_outputs: set[str] = field(default_factory=set[str])
-    program_globals: dict[str, Any] = field(default_factory=dict[str, Any])
+    result: Any = None  # what the program returned: the FleetPlan, for the fleet program
 
     def by_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -193,13 +191,13 @@ def _default_mocks() -> Any:
 def run_program(
     stack: str,
     config: Mapping[str, Any],
-    program: Path | Callable[[], object],
+    program: Callable[[], object],
     monitor: Any,
     project: str = PROJECT,
-) -> dict[str, Any]:
-    """Run a program under a mock `monitor` in a fresh context and event loop; return the
-    program's globals (for a file) or {'result': value} (for a function)."""
-    found: dict[str, Any] = {}
+) -> object:
+    """Run a program under a mock `monitor` in a fresh context and event loop; return what
+    the program returned."""
+    found: list[object] = []
 
     def run() -> None:
         import pulumi.runtime
@@ -220,10 +218,7 @@ def run_program(
             )
 
             def program_body() -> None:
-                if callable(program):
-                    found["result"] = program()
-                else:
-                    found.update(runpy.run_path(str(program), run_name="__main__"))
+                found.append(program())
 
             loop.run_until_complete(run_in_stack(program_body))
         finally:
@@ -236,24 +231,28 @@ def run_program(
             loop.close()
 
     contextvars.Context().run(run)
-    return found
+    return found[0] if found else None
 
 
 def record_program(
     stack: str,
     config: Mapping[str, Any],
-    program: Path | Callable[[], object] = PROGRAM,
+    program: Callable[[], object] | None = None,
     mocks: Any = None,
     project: str = PROJECT,
     *,
     on_register: OnRegister | None = None,
 ) -> Recording:
-    """Run `program` (a file, or a function for component tests) for `stack` with `config`
+    """Run `program` (the fleet program unless a test passes its own) for `stack` with `config`
     (full keys, e.g. 'gpufleet:fleet') and record every resource it registers; `on_register`
     hears of each one as it is registered (progress on a terminal)."""
+    if program is None:
+        from gpufleet.program import fleet_program  # loads Pulumi and the SDKs: only when planning
+
+        program = fleet_program
     recording = Recording(stack=stack)
     monitor = _make_monitor(recording, mocks if mocks is not None else _default_mocks(), on_register)
-    recording.program_globals.update(run_program(stack, config, program, monitor, project))
+    recording.result = run_program(stack, config, program, monitor, project)
     if monitor.duplicates:
         urn = monitor.duplicates[0]
         raise DuplicateUrnError(f"duplicate URN {urn}: two resources share a name and type")

@@ -43,7 +43,7 @@ COMPONENTS = {
 
 
 def plan_of(recording: Recording) -> FleetPlan:
-    plan = recording.program_globals["plan"]
+    plan = recording.result
     assert isinstance(plan, FleetPlan)
     return plan
 

@@ -72,7 +72,7 @@ def azure(recording: Recording) -> list[RecordedResource]:
 
 
 def plan_of(recording: Recording) -> FleetPlan:
-    return recording.program_globals["plan"]
+    return recording.result
 
 
 def home_region(recording: Recording, resource: RecordedResource) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,53 @@ def _scripts(job: dict[str, Any]) -> str:
 def test_runs_on_every_pull_request_with_rights_to_comment() -> None:
     workflow = _workflow()
     assert "pull_request" in workflow[True]  # YAML reads the bare key `on` as True
-    assert workflow["permissions"]["pull-requests"] == "write"
+    assert workflow["jobs"]["offline-plan"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def test_no_rights_at_the_top_and_an_oidc_token_only_for_the_real_preview() -> None:
+    workflow = _workflow()
+    assert workflow["permissions"] == {}
+    for name, job in workflow["jobs"].items():
+        assert "permissions" in job, name  # every job says what it needs
+        assert ("id-token" in job["permissions"]) == (name == "pulumi-preview"), name
+
+
+def test_every_action_is_pinned_by_commit_sha_with_its_version_in_a_comment() -> None:
+    uses = re.findall(r"uses: (\S+)(.*)", WORKFLOW.read_text())
+    assert uses
+    for action, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
+        assert re.fullmatch(r" # v\d+(\.\d+)*", comment), (action, comment)
+
+
+def test_checkouts_keep_no_credentials_and_clouds_sign_in_by_oidc() -> None:
+    text = WORKFLOW.read_text()
+    for job in _workflow()["jobs"].values():
+        for step in job["steps"]:
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+    steps = _workflow()["jobs"]["pulumi-preview"]["steps"]
+    aws = next(s for s in steps if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"))
+    azure = next(s for s in steps if str(s.get("uses", "")).startswith("azure/login@"))
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+    assert set(azure["with"]) == {"client-id", "tenant-id", "subscription-id"}
+    assert not re.search(r"AWS_SECRET_ACCESS_KEY|AWS_ACCESS_KEY_ID|ARM_CLIENT_SECRET|creds:", text)
+
+
+def test_real_preview_matrix_is_every_stack_file() -> None:
+    jobs = _workflow()["jobs"]
+    assert jobs["pulumi-preview"]["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.names) }}"
+    script = _scripts(jobs["stacks"])
+    root = WORKFLOW.parent.parent.parent
+    listed = subprocess.run(["bash", "-c", script.replace('>> "$GITHUB_OUTPUT"', "")], cwd=root,
+                            capture_output=True, text=True, check=True).stdout
+    expected = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (root / "stacks").glob("Pulumi.*.yaml"))
+    assert listed.strip() == "names=" + str(expected).replace("'", '"').replace(" ", "")
+
+
+def test_values_a_pull_request_controls_reach_scripts_only_through_env() -> None:
+    for job in _workflow()["jobs"].values():
+        assert "${{" not in _scripts(job)
 
 
 def test_offline_job_plans_every_stack_and_builds_one_comment_with_project_commands() -> None:
@@ -45,8 +93,8 @@ def test_offline_job_fails_when_the_comment_says_so() -> None:
 
 def test_pulumi_preview_job_uses_the_policy_pack_and_is_skipped_without_credentials() -> None:
     job = _workflow()["jobs"]["pulumi-preview"]
-    assert job["if"] == "needs.credentials.outputs.available == 'true'"
+    assert job["if"] == "needs.credentials.outputs.available == 'true' && needs.stacks.outputs.names != '[]'"
     action = next(step for step in job["steps"] if str(step.get("uses", "")).startswith("pulumi/actions@"))
     assert action["with"]["command"] == "preview"
     assert action["with"]["policyPacks"] == "policies"
-    assert "gpufleet policy-config --stack" in _scripts(job)
+    assert 'gpufleet policy-config --stack "$STACK"' in _scripts(job)

@@ -1,0 +1,61 @@
+"""An installed gpufleet carries everything it runs: the Pulumi program is package code, the root
+`__main__.py` is only the entry point `pulumi up` uses, and the wheel's data is declared.
+The full check (a wheel installed into its own venv, run outside the checkout) is .ci/installed_check.sh."""
+
+from __future__ import annotations
+
+import ast
+import runpy
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from gpufleet import preview
+from gpufleet.preview import Recording, record_program
+from tests.conftest import stack_config
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "gpufleet"
+
+
+def test_the_engine_runs_the_program_from_the_package_not_a_file_beside_it() -> None:
+    tree = ast.parse(Path(preview.__file__).read_text(encoding="utf-8"))
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert "__file__" not in names  # no path relative to the package, which site-packages breaks
+    assert "runpy" not in imported
+    assert "gpufleet.program" in imported
+
+
+def test_root_main_only_calls_the_package_program() -> None:
+    tree = ast.parse((ROOT / "__main__.py").read_text(encoding="utf-8"))
+    body = [node for node in tree.body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+    assert [ast.unparse(node) for node in body] == [
+        "from gpufleet.program import fleet_program",
+        "fleet_program()",
+    ]
+
+
+def test_pulumi_up_entry_point_declares_what_gpufleet_plan_records(recorded: Callable[[str], Recording]) -> None:
+    def as_pulumi_runs_it() -> None:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+    through_main = record_program("dev", stack_config("dev"), program=as_pulumi_runs_it)
+    packaged = recorded("dev")
+    assert sorted(r.urn for r in through_main.resources) == sorted(r.urn for r in packaged.resources)
+    assert through_main.outputs.keys() == packaged.outputs.keys()
+    assert {"gpus", "monthlyUsd"} <= through_main.outputs.keys()
+
+
+def test_package_data_declares_the_catalog_and_every_package_is_found() -> None:
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    data = setuptools["package-data"]["gpufleet"]
+    for pattern in data:
+        assert list(PACKAGE.glob(pattern)), pattern
+    read = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*") if p.is_file() and p.suffix in {".csv", ".md"}}
+    assert read <= {p.relative_to(PACKAGE).as_posix() for pattern in data for p in PACKAGE.glob(pattern)}
+    include = setuptools["packages"]["find"]["include"]
+    for init in [*PACKAGE.rglob("__init__.py"), *(ROOT / "components").rglob("__init__.py")]:
+        name = init.parent.relative_to(ROOT).as_posix().replace("/", ".")
+        assert any(name.startswith(prefix.rstrip("*")) for prefix in include), name

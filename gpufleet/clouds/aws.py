@@ -92,6 +92,7 @@ class Aws(CloudModel):
     location_key = "region"
     region_slots = REGION_SLOTS
     tag_keys = ("gpufleet:fleet", "gpufleet:stack")
+    tag_inheritance = "the provider's defaultTags"
     taggable_types = frozenset({
         "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway",
         "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/routeTable:RouteTable",

@@ -188,6 +188,9 @@ class CloudModel(ABC):
         """Whether a resource of this type has a region of its own to check."""
         return True
 
+    tag_inheritance: str = ""
+    """Where a resource may inherit tags from, for messages ("the provider's defaultTags")."""
+
     def inherited_tags(self, provider_props: Mapping[str, Any]) -> Mapping[str, Any]:
         """Tags a resource gets from its provider (AWS `defaultTags`); none by default."""
         return {}

@@ -113,6 +113,7 @@ CLUSTER_ENDPOINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("aws", re.compile(r"--region[\"',\s]+([a-z]{2}(?:-[a-z]+)+-\d+)")),
     ("azure", re.compile(r"\.([a-z0-9]+)\.azmk8s\.io")),
 )
+CLUSTER_KINDS = {"aws": "EKS", "azure": "AKS"}
 
 
 # -- what a resource's location is -------------------------------------------------------------
@@ -255,7 +256,7 @@ def kubernetes_cluster(provider: PolicyProviderResource | None) -> Location:
     })
     if len(found) == 1:
         cloud, region = found[0]
-        kind = "EKS" if cloud == "aws" else "AKS"
+        kind = CLUSTER_KINDS[cloud]
         return CatalogRegion(cloud, region, via=f"its {kind} cluster, per its provider's kubeconfig")
     if not found:
         return Unverifiable("its provider's kubeconfig names no EKS or AKS cluster endpoint")

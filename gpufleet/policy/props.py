@@ -7,23 +7,15 @@ through these helpers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from pulumi_policy.proxy import UnknownValueError
 
 from gpufleet.catalog import JURISDICTION_ALIASES, Catalog, Region, load_catalog
+from gpufleet.clouds.base import decoded
 
-
-def mapping(value: object) -> Mapping[str, Any]:
-    """The value as a mapping; a JSON-encoded object (provider inputs) is decoded; else empty."""
-    if isinstance(value, str) and value.startswith("{"):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    return cast(Mapping[str, Any], value) if isinstance(value, Mapping) else {}
+mapping = decoded  # the value as a mapping; JSON-encoded provider inputs decoded; else empty
 
 
 def items(value: object) -> list[Any]:

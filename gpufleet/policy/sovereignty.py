@@ -17,6 +17,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from gpufleet import clouds
 from gpufleet.catalog import jurisdictions_of, load_catalog
 from gpufleet.policy.config import (
     SOVEREIGNTY_REGIONS,
@@ -71,7 +72,7 @@ def region_problem(
     """Why a region is not acceptable (None when it is), naming what is allowed."""
     where = f"allowed {cloud} regions: {allowed_regions(cloud, allowed)}"
     if region is None:
-        key = "region" if cloud == "aws" else "location"
+        key = clouds.get(cloud).location_key
         why = unknown_why or f"no '{key}' on the resource or its provider"
         return (
             f"region cannot be determined ({why}); it must be a region in "

@@ -11,6 +11,7 @@ from typing import Any
 
 from pulumi_policy import PolicyProviderResource, ReportViolation, ResourceValidationArgs
 
+from gpufleet import clouds
 from gpufleet.policy.config import REQUIRED_TAGS, UNCHECKED_TYPES, effective_config, listed_types
 from gpufleet.policy.locations import out_of_scope, package_of
 from gpufleet.policy.props import describe, get, mapping, text
@@ -62,13 +63,6 @@ UNTAGGABLE = frozenset({
 })
 
 
-def default_tags(provider: PolicyProviderResource | None) -> Mapping[str, Any]:
-    """An AWS provider's `defaultTags.tags` (the SDK sends provider inputs JSON-encoded)."""
-    if provider is None:
-        return {}
-    return mapping(get(mapping(get(provider.props, "defaultTags")), "tags"))
-
-
 def unverified_problem(resource_type: str, props: Mapping[str, Any]) -> str | None:
     """Why the tags of a resource gpufleet cannot judge are not verified (None: it can judge)."""
     package = package_of(resource_type)
@@ -89,10 +83,11 @@ def tag_problem(
     tags = dict(mapping(get(props, "tags")))
     via = ""
     package = package_of(resource_type)
-    if package == "aws":
-        inherited = default_tags(provider)
+    owner = clouds.owner_of(resource_type)
+    if owner is not None and owner.tag_inheritance:
+        inherited: Mapping[str, Any] = owner.inherited_tags(provider.props) if provider is not None else {}
         tags = {**inherited, **tags}
-        via = ", directly or through the provider's defaultTags"
+        via = f", directly or through {owner.tag_inheritance}"
     fleet_key, stack_key = REQUIRED[package]
     missing = [key for key in (fleet_key, stack_key) if not text(tags.get(key))]
     if missing:

@@ -1,247 +1,25 @@
-"""The fleet spec: typed, strict, immutable, with errors that name the field and what is allowed.
+"""The fleet spec: one entry point, with errors that name the field and what is allowed.
 
 `load_fleet(data)` is the one entry point (CLI, Pulumi program, policy pack): pydantic checks the
-shape, then `_semantic_problems` checks the rules that span fields and the catalog. Every problem
-becomes a `SpecError` whose lines read `path: message`.
+shape (specmodel.py), then `_semantic_problems` checks the rules that span fields and the catalog.
+Every problem becomes a `SpecError` whose lines read `path: message`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import math
-import re
 from collections.abc import Iterator, Sequence
-from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    RootModel,
-    ValidationError,
-    WithJsonSchema,
-    field_validator,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import ValidationError
 
 from gpufleet import clouds as registry
-from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, Sku, load_catalog
+from gpufleet.catalog import Catalog, Cloud, Sku, load_catalog
 from gpufleet.errors import Problem, SpecError
 from gpufleet.slots import supernet_problem
+from gpufleet.specmodel import MAX_POOL_GPUS, TYPE_TOKEN_PATTERN, FleetSpec, Pool, known_buckets
 from gpufleet.specwords import one_of, problem_from_pydantic
 
-
-def _registered(name: str) -> str:
-    """A cloud name the registry knows; reported like any other choice ('got x; allowed: ...')."""
-    if name not in registry.names():
-        expected = " or ".join(f"'{cloud}'" for cloud in registry.names())
-        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
-    return name
-
-
-# A registered cloud's name (gpufleet.clouds); the schema lists them so editors complete them.
-CloudName = Annotated[
-    str, AfterValidator(_registered), WithJsonSchema({"type": "string", "enum": list(registry.names())})
-]
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-Mig = Literal["MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"]
-NAME_PATTERN = r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$"
-# The most GPUs one pool may ask for. The largest GPU clusters built so far hold 100,000-200,000
-# GPUs; at 10,000,000 H100 the plan's dollar sums reach 10^10 and HiGHS's absolute 1e-6
-# tolerances no longer hold (it called a feasible model infeasible), so the bound keeps a
-# factor of 5 above real clusters and 10 below the solver's trouble.
-MAX_POOL_GPUS = 1_000_000
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Sovereignty(_Strict):
-    """Where data and compute may live: jurisdictions from the region's country (EU, EEA, ISO code)."""
-
-    jurisdictions: tuple[str, ...] = Field(min_length=1)
-
-
-class Budget(_Strict):
-    monthly_usd: float | None = Field(default=None, gt=0, description="hard cap for the fleet")
-    commitments: dict[CloudName, Annotated[float, Field(ge=0)]] = Field(
-        default_factory=dict[Cloud, float], description="spend already committed per cloud, used first ($/month)"
-    )
-
-
-class Network(_Strict):
-    supernet: ipaddress.IPv4Network = Field(description="private block every VPC/VNet is cut from")
-    overrides: dict[str, ipaddress.IPv4Network] = Field(
-        default_factory=dict, description="fixed CIDR per 'cloud/region', e.g. aws/eu-west-1"
-    )
-
-    @field_validator("supernet")
-    @classmethod
-    def _private(cls, value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
-        if not value.is_private:
-            raise ValueError(
-                f"supernet {value} must be a private IPv4 block (within 10.0.0.0/8, "
-                "172.16.0.0/12 or 192.168.0.0/16)"
-            )
-        return value
-
-
-class CloudRegions(_Strict):
-    regions: tuple[str, ...] = Field(min_length=1)
-
-
-class Clouds(RootModel[dict[CloudName, CloudRegions]]):
-    """Candidate regions per cloud, keyed by the cloud registry (`aws`, `azure`, ...)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    def configured(self) -> list[Cloud]:
-        """The configured clouds, in registry order (not spec order: plans must not depend on it)."""
-        return [cloud for cloud in registry.names() if cloud in self.root]
-
-    def regions_of(self, cloud: Cloud) -> tuple[str, ...]:
-        entry = self.root.get(cloud)
-        return entry.regions if entry else ()
-
-    def regions(self) -> list[tuple[Cloud, str]]:
-        """Every configured (cloud, region): clouds in registry order, regions in spec order."""
-        return [(cloud, region) for cloud in self.configured() for region in self.regions_of(cloud)]
-
-
-class Autoscale(_Strict):
-    min_nodes: int = Field(default=0, ge=0)
-
-
-class Pool(_Strict):
-    name: str = Field(pattern=NAME_PATTERN)
-    accelerator: str
-    gpus: int = Field(
-        gt=0, description=f"total GPUs (at most {MAX_POOL_GPUS:,}); placement decides where"
-    )
-    gpus_per_node: int | None = Field(default=None, gt=0)
-    capacity: Capacity = "on-demand"
-    capacity_reservation_id: str | None = Field(
-        default=None, pattern=r"^cr-[0-9a-f]{8,17}$", description="AWS capacity block for 'reserved'"
-    )
-    interconnect: Literal["none", "rdma"] = "none"
-    mig: Mig | None = Field(default=None, description="MIG profile on Azure GPU agent pools")
-    min_share: dict[CloudName, Share] = Field(default_factory=dict[Cloud, float])
-    max_share: dict[CloudName, Share] = Field(default_factory=dict[Cloud, float])
-    autoscale: Autoscale | None = Field(
-        default=None, description="scale between min_nodes and the planned nodes; absent: fixed size"
-    )
-    pin: dict[str, Annotated[int, Field(gt=0)]] = Field(
-        default_factory=dict, description="nodes fixed by hand per 'cloud/region'"
-    )
-
-    def min_gpus(self, cloud: Cloud) -> int:
-        """The fewest GPUs `min_share` asks for on a cloud (GPUs are whole; float noise is not)."""
-        return math.ceil(self.min_share.get(cloud, 0.0) * self.gpus - 1e-9)
-
-    def max_gpus(self, cloud: Cloud) -> int:
-        """The most GPUs `max_share` allows on a cloud it names (a pool may round up elsewhere)."""
-        return math.floor(self.max_share[cloud] * self.gpus + 1e-9)
-
-
-class Storage(_Strict):
-    name: str = Field(pattern=NAME_PATTERN)
-    size_tib: float = Field(gt=0)
-    colocate_with: tuple[str, ...] = Field(min_length=1)
-    protect: bool = True
-
-
-# A Pulumi type token `package:module:Type` (www.pulumi.com/docs/iac/concepts/resources/names/#types):
-# a lowercase package such as `aws-native`, a module such as `s3/bucket` or `core/v1`, a type name.
-TYPE_TOKEN_PATTERN = re.compile(r"^[a-z][a-z0-9-]*:[A-Za-z0-9_./-]+:[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _type_token(value: str) -> str:
-    if not TYPE_TOKEN_PATTERN.match(value):
-        raise ValueError(
-            "must be a Pulumi resource type token package:module:Type, e.g. "
-            "tls:index/privateKey:PrivateKey"
-        )
-    return value
-
-
-TypeToken = Annotated[str, AfterValidator(_type_token)]
-
-
-class PolicyOptions(_Strict):
-    """Explicit exemptions from the guards that fail closed (gpufleet/policy/locations.py)."""
-
-    unlocated_types: tuple[TypeToken, ...] = Field(
-        default=(),
-        description="resource types sovereignty-allowed-regions accepts without a verifiable location",
-    )
-    unchecked_types: tuple[TypeToken, ...] = Field(
-        default=(),
-        description="resource types security-baseline and required-tags accept without verification",
-    )
-
-
-class PlacementOptions(_Strict):
-    stability_tolerance: float = Field(
-        default=0.01, ge=0, le=0.5,
-        description="keep the previous plan's placements when they cost at most this fraction more",
-    )
-
-
-class FleetSpec(_Strict):
-    """The whole fleet: what the stack config key `gpufleet:fleet` holds."""
-
-    name: str = Field(pattern=NAME_PATTERN)
-    sovereignty: Sovereignty | None = None
-    budget: Budget = Field(default_factory=Budget)
-    network: Network
-    clouds: Clouds
-    prices: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
-    quotas: dict[CloudName, dict[str, dict[str, Annotated[int, Field(ge=0)]]]] = Field(
-        default_factory=dict[Cloud, dict[str, dict[str, int]]]
-    )
-    pools: tuple[Pool, ...] = Field(min_length=1)
-    storage: tuple[Storage, ...] = ()
-    placement: PlacementOptions = Field(default_factory=PlacementOptions)
-    policies: PolicyOptions = Field(default_factory=PolicyOptions)
-
-    @field_validator("quotas")
-    @classmethod
-    def _canonical_buckets(
-        cls, value: dict[Cloud, dict[str, dict[str, int]]]
-    ) -> dict[Cloud, dict[str, dict[str, int]]]:
-        """Where a cloud's bucket names ignore case (Azure), spell them as the catalog does."""
-        canonical: dict[Cloud, dict[str, dict[str, int]]] = {}
-        for cloud, regions in value.items():
-            model = registry.get(cloud)
-            spelling = {model.bucket_key(b): b for b in known_buckets(load_catalog(), cloud)}
-            canonical[cloud] = {
-                region: {spelling.get(model.bucket_key(b), b): n for b, n in buckets.items()}
-                for region, buckets in regions.items()
-            }
-        return canonical
-
-    def pool(self, name: str) -> Pool:
-        return next(pool for pool in self.pools if pool.name == name)
-
-    def allowed_jurisdictions(self) -> frozenset[str] | None:
-        if self.sovereignty is None:
-            return None
-        return frozenset(JURISDICTION_ALIASES.get(j, j) for j in self.sovereignty.jurisdictions)
-
-    def catalog(self) -> Catalog:
-        """The packaged catalog with this spec's price book laid over it."""
-        return load_catalog().with_price_book(self.prices)
-
-
-def known_buckets(catalog: Catalog, cloud: str | None = None) -> list[str]:
-    """Every quota bucket the catalog's SKUs draw on (on-demand and spot)."""
-    regional = {b for m in registry.models() if cloud in (None, m.name) for b in m.regional_buckets}
-    return sorted(regional | {
-        bucket for sku in catalog.skus.values() if cloud in (None, sku.cloud)
-        for bucket in (sku.quota_bucket, sku.spot_quota_bucket)
-    })
+__all__ = ["TYPE_TOKEN_PATTERN", "FleetSpec", "Pool", "load_fleet"]
 
 
 def load_fleet(data: object) -> FleetSpec:

@@ -20,6 +20,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from gpufleet.catalog import load_catalog
 from gpufleet.clouds import azure as azure_cloud
+from gpufleet.clouds.aws_controls import S3_ENCRYPTION_TYPE
 from gpufleet.policy import budget, quota, security, sovereignty, tags
 from gpufleet.policy.config import policy_config
 from gpufleet.spec import load_fleet
@@ -913,7 +914,7 @@ def test_insecure_settings_are_refused_naming_the_value_and_what_is_allowed(
 def _companions(bucket: PolicyResource, *, skip: str = "") -> list[PolicyResource]:
     kinds = {
         "pab": "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-        "sse": security.S3_ENCRYPTION_TYPE,
+        "sse": S3_ENCRYPTION_TYPE,
         "ver": "aws:s3/bucketVersioning:BucketVersioning",
         "pol": "aws:s3/bucketPolicy:BucketPolicy",
     }

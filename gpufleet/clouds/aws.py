@@ -28,6 +28,7 @@ from gpufleet.clouds.base import (
 if TYPE_CHECKING:
     import pulumi
 
+    from gpufleet.clouds.controls import SecurityControls
     from gpufleet.plan import FleetPlan
 
 # AWS allows VPC CIDRs of /16 to /28 (docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html).
@@ -94,13 +95,42 @@ class Aws(CloudModel):
     tag_keys = ("gpufleet:fleet", "gpufleet:stack")
     tag_inheritance = "the provider's defaultTags"
     taggable_types = frozenset({
-        "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway",
-        "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/routeTable:RouteTable",
-        "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/launchTemplate:LaunchTemplate",
-        "aws:ec2/placementGroup:PlacementGroup", "aws:ec2/flowLog:FlowLog",
-        "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup",
-        "aws:eks/addon:Addon", "aws:kms/key:Key", "aws:s3/bucket:Bucket", "aws:iam/role:Role",
         "aws:cloudwatch/logGroup:LogGroup",
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        "aws:ec2/eip:Eip",
+        "aws:ec2/flowLog:FlowLog",
+        "aws:ec2/internetGateway:InternetGateway",
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:ec2/natGateway:NatGateway",
+        "aws:ec2/placementGroup:PlacementGroup",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/vpc:Vpc",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:eks/addon:Addon",
+        "aws:eks/cluster:Cluster",
+        "aws:eks/nodeGroup:NodeGroup",
+        "aws:iam/role:Role",
+        "aws:kms/key:Key",
+        "aws:s3/bucket:Bucket",
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    })
+    # Types whose schema has no `tags` input (pulumi-aws 7 / azure-native 3 API docs,
+    # www.pulumi.com/registry/packages/{aws,azure-native}/api-docs/).
+    untaggable_types = frozenset({
+        "aws:ebs/encryptionByDefault:EncryptionByDefault",
+        "aws:ec2/route:Route",
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketVersioning:BucketVersioning",
     })
     # Input properties whose change makes pulumi-aws replace the resource (provider schema).
     replace_on_change: ClassVar[Mapping[str, tuple[str, ...]]] = {
@@ -184,6 +214,11 @@ class Aws(CloudModel):
         elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state.setdefault("latestVersion", 1)
         return state
+
+    def security_controls(self) -> SecurityControls:
+        from gpufleet.clouds.aws_controls import CONTROLS
+
+        return CONTROLS
 
     def builder(self) -> Callable[[FleetPlan, pulumi.Resource], Mapping[str, pulumi.Output[object]]]:
         from components.aws import build_aws

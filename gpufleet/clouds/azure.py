@@ -27,6 +27,7 @@ from gpufleet.clouds.base import (
 if TYPE_CHECKING:
     import pulumi
 
+    from gpufleet.clouds.controls import SecurityControls
     from gpufleet.plan import FleetPlan
 
 # Azure's "Total Regional vCPUs" quota: every non-spot VM draws on it as well as on its family
@@ -142,11 +143,25 @@ class Azure(CloudModel):
     # Azure tag names cannot hold ':' everywhere.
     tag_keys = ("gpufleet-fleet", "gpufleet-stack")
     taggable_types = frozenset({
-        "azure-native:resources:ResourceGroup", "azure-native:network:VirtualNetwork",
-        "azure-native:network:NetworkSecurityGroup", "azure-native:network:NatGateway",
-        "azure-native:network:PublicIPAddress", "azure-native:containerservice:ManagedCluster",
-        "azure-native:containerservice:AgentPool", "azure-native:storage:StorageAccount",
+        "azure-native:containerservice:AgentPool",
+        "azure-native:containerservice:ManagedCluster",
         "azure-native:managedidentity:UserAssignedIdentity",
+        "azure-native:network:NatGateway",
+        "azure-native:network:NetworkSecurityGroup",
+        "azure-native:network:PublicIPAddress",
+        "azure-native:network:VirtualNetwork",
+        "azure-native:resources:ResourceGroup",
+        "azure-native:storage:StorageAccount",
+    })
+    # Types whose schema has no `tags` input (pulumi-aws 7 / azure-native 3 API docs,
+    # www.pulumi.com/registry/packages/{aws,azure-native}/api-docs/).
+    untaggable_types = frozenset({
+        "azure-native:authorization:RoleAssignment",
+        "azure-native:network:PrivateDnsZoneGroup",
+        "azure-native:network:SecurityRule",
+        "azure-native:network:Subnet",
+        "azure-native:storage:BlobContainer",
+        "azure-native:storage:BlobServiceProperties",
     })
     sku_corrections: ClassVar[Mapping[str, tuple[str, int, str]]] = {
         "Standard_ND96isr_H100_v5": (
@@ -251,6 +266,11 @@ class Azure(CloudModel):
             state.setdefault("principalId", "00000000-0000-0000-0000-00000000000a")
             state.setdefault("clientId", "00000000-0000-0000-0000-00000000000b")
         return state
+
+    def security_controls(self) -> SecurityControls:
+        from gpufleet.clouds.azure_controls import CONTROLS
+
+        return CONTROLS
 
     def builder(self) -> Callable[[FleetPlan, pulumi.Resource], Mapping[str, pulumi.Output[object]]]:
         from components.azure import build_azure

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import pulumi
 
     from gpufleet.catalog import Capacity, Sku
+    from gpufleet.clouds.controls import SecurityControls
     from gpufleet.plan import FleetPlan
 
 Network = ipaddress.IPv4Network
@@ -135,6 +136,8 @@ class CloudModel(ABC):
     """(fleet, stack) tag keys the components set and `required-tags` checks."""
     taggable_types: frozenset[str] = frozenset()
     """Types checked for tags even when the program sets none."""
+    untaggable_types: frozenset[str] = frozenset()
+    """Types whose schema has no `tags` input: nothing to ask of them."""
     sku_corrections: ClassVar[Mapping[str, tuple[str, int, str]]] = {}
     """instance type -> (field, value, why): known source errors corrected at catalog load."""
     replace_on_change: ClassVar[Mapping[str, tuple[str, ...]]] = {}
@@ -197,6 +200,11 @@ class CloudModel(ABC):
 
     storage_types: frozenset[str] = frozenset()
     """Types that hold a dataset copy (priced at `storage_rate`)."""
+
+    @abstractmethod
+    def security_controls(self) -> SecurityControls:
+        """The benchmark controls of this cloud's types (security-baseline); load them on demand,
+        as they read inputs through pulumi_policy. A type absent is reported as not verified."""
 
     def declared_pools(self, resource: DeclaredResource) -> list[DeclaredPool]:
         """The node pools a declared resource creates (none for most types)."""

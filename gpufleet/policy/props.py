@@ -1,78 +1,18 @@
-"""Reading resource properties as the engine sends them: camelCase, proxied, maybe unknown.
-
-The CrossGuard runtime hands validators `Mapping`/`Sequence` proxies (not dicts and lists), and
-a provider's nested inputs arrive JSON-encoded (the SDK serialises them), so every read goes
-through these helpers.
-"""
+"""What the policies read besides raw inputs (gpufleet/clouds/inputs.py): the catalog with the
+policy's price book, jurisdictions and allowed regions, and how messages name a resource."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
-
-from pulumi_policy.proxy import UnknownValueError
+from collections.abc import Mapping
+from typing import Any
 
 from gpufleet.catalog import JURISDICTION_ALIASES, Catalog, Region, load_catalog
-from gpufleet.clouds.base import decoded
+from gpufleet.clouds.inputs import get, is_true, items, mapping, number, text
 
-mapping = decoded  # the value as a mapping; JSON-encoded provider inputs decoded; else empty
-
-
-def items(value: object) -> list[Any]:
-    """The value as a list (proxied sequences included); a string or scalar gives [].
-
-    Elements not known during preview are left out.
-    """
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        return []
-    sequence = cast(Sequence[Any], value)
-    found: list[Any] = []
-    for index in range(len(sequence)):
-        try:
-            found.append(sequence[index])
-        except UnknownValueError:
-            continue
-    return found
-
-
-def get(props: object, *path: str) -> Any:
-    """props[a][b]... or None where a step is missing or not known during preview.
-
-    An unknown value reads as missing, so a guard that needs it fails closed instead of the
-    runtime skipping the whole policy with an advisory note.
-    """
-    value: Any = props
-    for key in path:
-        current = mapping(value)
-        try:
-            if key not in current:
-                return None
-            value = current[key]
-        except UnknownValueError:
-            return None
-    return value
-
-
-def text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def is_true(value: object) -> bool:
-    """True for True and 'true' (some inputs, e.g. launch-template EBS `encrypted`, are strings)."""
-    return value is True or (isinstance(value, str) and value.lower() == "true")
+__all__ = [
+    "allowed_regions", "allowed_set", "catalog", "describe", "get", "is_true", "items", "mapping",
+    "number", "region_allowed", "text",
+]
 
 
 def catalog(prices: Mapping[str, Any] | None = None) -> Catalog:

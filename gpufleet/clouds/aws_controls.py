@@ -1,0 +1,222 @@
+"""AWS security controls: the AWS Foundational Security Best Practices (FSBP) controls that apply
+to the fleet's resource types, checked on each resource's inputs (the control IDs in messages are
+FSBP's: docs.aws.amazon.com/securityhub/latest/userguide/fsbp-standard.html).
+
+A control's value must be set explicitly where the cloud's default is not the safe one. Loaded
+only where a policy runs (it reads inputs through pulumi_policy's proxies).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from gpufleet.clouds.controls import Check, Companions, SecurityControls, flag, shown
+from gpufleet.clouds.inputs import get, is_true, items, text
+
+OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+S3_PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                          "restrictPublicBuckets")
+EKS_REQUIRED_LOGS = ("api", "audit", "authenticator")
+KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
+
+S3_BUCKETS = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
+S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+S3_ENCRYPTION_TYPE = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+)
+S3_ENCRYPTION = frozenset({
+    S3_ENCRYPTION_TYPE,
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+})
+S3_VERSIONING = frozenset({
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2",
+})
+S3_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+
+
+def _public_access_block(props: Mapping[str, Any]) -> Iterable[str]:
+    for name in S3_PUBLIC_ACCESS_FLAGS:
+        yield from flag(props, name, True, "S3.8: all four public access blocks on")
+
+
+def _bucket_encryption(props: Mapping[str, Any]) -> Iterable[str]:
+    algorithms = [
+        get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")
+        for rule in items(get(props, "rules"))
+    ]
+    if not algorithms or any(a not in KMS_ALGORITHMS for a in algorithms):
+        yield (
+            f"rules[].applyServerSideEncryptionByDefault.sseAlgorithm is "
+            f"{shown(algorithms or None)}; allowed: aws:kms or aws:kms:dsse (S3.17: SSE-KMS)"
+        )
+
+
+def _bucket_versioning(props: Mapping[str, Any]) -> Iterable[str]:
+    status = get(props, "versioningConfiguration", "status")
+    if status != "Enabled":
+        yield f"versioningConfiguration.status is {shown(status)}; allowed: \"Enabled\" (S3.14)"
+
+
+def denies_insecure_transport(policy: object) -> bool:
+    """Whether a bucket policy has a Deny statement for requests without TLS."""
+    document: Any = policy
+    if isinstance(policy, str):
+        try:
+            document = json.loads(policy)
+        except ValueError:
+            return False
+    for statement in items(get(document, "Statement")) or [get(document, "Statement")]:
+        if get(statement, "Effect") != "Deny":
+            continue
+        secure = get(statement, "Condition", "Bool", "aws:SecureTransport")
+        if str(secure).lower() == "false":
+            return True
+    return False
+
+
+def _bucket_policy(props: Mapping[str, Any]) -> Iterable[str]:
+    if not denies_insecure_transport(get(props, "policy")):
+        yield (
+            "policy has no Deny statement with Condition Bool aws:SecureTransport \"false\"; "
+            "allowed: a policy that denies non-TLS requests (S3.5)"
+        )
+
+
+def _bucket(props: Mapping[str, Any]) -> Iterable[str]:
+    acl = text(get(props, "acl"))
+    if acl in ("public-read", "public-read-write", "authenticated-read"):
+        yield f"acl is \"{acl}\"; allowed: private (S3.8)"
+
+
+def _eks_cluster(props: Mapping[str, Any]) -> Iterable[str]:
+    public = get(props, "vpcConfig", "endpointPublicAccess")
+    if public is not False:
+        value = "unset (defaults to true)" if public is None else shown(public)
+        yield f"vpcConfig.endpointPublicAccess is {value}; allowed: false (EKS.1: private endpoint)"
+    encrypted = [
+        c for c in items(get(props, "encryptionConfig")) or [get(props, "encryptionConfig")]
+        if "secrets" in items(get(c, "resources")) and text(get(c, "provider", "keyArn"))
+    ]
+    if not encrypted:
+        yield (
+            "encryptionConfig does not encrypt 'secrets' with a KMS key; allowed: "
+            "encryptionConfig {resources: [secrets], provider: {keyArn}} (EKS.3)"
+        )
+    logs = [str(x) for x in items(get(props, "enabledClusterLogTypes"))]
+    missing = [log for log in EKS_REQUIRED_LOGS if log not in logs]
+    if missing:
+        yield (
+            f"enabledClusterLogTypes is {shown(logs)}, missing {', '.join(missing)}; allowed: "
+            f"at least {', '.join(EKS_REQUIRED_LOGS)} (EKS.8)"
+        )
+
+
+def _launch_template(props: Mapping[str, Any]) -> Iterable[str]:
+    tokens = get(props, "metadataOptions", "httpTokens")
+    if tokens != "required":
+        yield (
+            f"metadataOptions.httpTokens is {shown(tokens)}; allowed: \"required\" "
+            "(EC2.170: IMDSv2)"
+        )
+    for index, device in enumerate(items(get(props, "blockDeviceMappings"))):
+        ebs = get(device, "ebs")
+        if ebs is not None and not is_true(get(ebs, "encrypted")):
+            yield (
+                f"blockDeviceMappings[{index}].ebs.encrypted is {shown(get(ebs, 'encrypted'))}; "
+                "allowed: true (EC2.7: encrypted EBS)"
+            )
+
+
+def _open_ingress(rule: object) -> list[str]:
+    cidrs = [str(c) for c in items(get(rule, "cidrBlocks")) + items(get(rule, "ipv6CidrBlocks"))]
+    cidrs += [str(c) for c in (get(rule, "cidrIpv4"), get(rule, "cidrIpv6")) if c is not None]
+    return sorted(OPEN_CIDRS.intersection(cidrs))
+
+
+def _ingress_problem(where: str, rule: object) -> Iterable[str]:
+    opened = _open_ingress(rule)
+    if opened:
+        ports = f"ports {get(rule, 'fromPort')}-{get(rule, 'toPort')}"
+        yield (
+            f"{where} allows ingress from {', '.join(opened)} ({ports}); allowed: sources inside "
+            "the VPC or specific security groups (EC2.18/EC2.19)"
+        )
+
+
+def _security_group(props: Mapping[str, Any]) -> Iterable[str]:
+    for index, rule in enumerate(items(get(props, "ingress"))):
+        yield from _ingress_problem(f"ingress[{index}]", rule)
+
+
+def _security_group_rule(props: Mapping[str, Any]) -> Iterable[str]:
+    if get(props, "type") == "ingress":
+        yield from _ingress_problem("the rule", props)
+
+
+def _ingress_rule(props: Mapping[str, Any]) -> Iterable[str]:
+    yield from _ingress_problem("the rule", props)
+
+
+def _kms_key(props: Mapping[str, Any]) -> Iterable[str]:
+    spec = text(get(props, "customerMasterKeySpec")) or text(get(props, "keySpec"))
+    if spec in (None, "SYMMETRIC_DEFAULT"):
+        yield from flag(props, "enableKeyRotation", True, "KMS.4: key rotation")
+
+
+_CHECKS: dict[str, Check] = {
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:s3/bucketV2:BucketV2": _bucket,
+    S3_PUBLIC_ACCESS_BLOCK: _public_access_block,
+    **dict.fromkeys(S3_ENCRYPTION, _bucket_encryption),
+    **dict.fromkeys(S3_VERSIONING, _bucket_versioning),
+    S3_POLICY: _bucket_policy,
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:ec2/securityGroup:SecurityGroup": _security_group,
+    "aws:ec2/securityGroupRule:SecurityGroupRule": _security_group_rule,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _ingress_rule,
+    "aws:kms/key:Key": _kms_key,
+}
+
+# Types reviewed against FSBP with no control on their own inputs: plumbing with no security
+# setting (routes, associations, addresses), resources that are themselves a control (flow logs,
+# EBS encryption by default, log groups), IAM (its policy documents are reviewed in code, not by
+# the pack), and S3 companions (judged through their bucket, below).
+_REVIEWED = frozenset({
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:ebs/encryptionByDefault:EncryptionByDefault",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+    "aws:ec2/eip:Eip",
+    "aws:ec2/flowLog:FlowLog",
+    "aws:ec2/internetGateway:InternetGateway",
+    "aws:ec2/natGateway:NatGateway",
+    "aws:ec2/placementGroup:PlacementGroup",
+    "aws:ec2/route:Route",
+    "aws:ec2/routeTable:RouteTable",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    "aws:ec2/subnet:Subnet",
+    "aws:ec2/vpc:Vpc",
+    "aws:ec2/vpcEndpoint:VpcEndpoint",
+    "aws:eks/addon:Addon",
+    "aws:eks/nodeGroup:NodeGroup",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+})
+
+# pulumi-aws 7 keeps a bucket's public access block, encryption, versioning and policy in
+# separate resources: a bucket is covered only when each exists and points at it.
+_S3_COMPANIONS = Companions(S3_BUCKETS, "bucket", (
+    (frozenset({S3_PUBLIC_ACCESS_BLOCK}), "a BucketPublicAccessBlock (S3.8)"),
+    (S3_ENCRYPTION, "a BucketServerSideEncryptionConfiguration with SSE-KMS (S3.17)"),
+    (S3_VERSIONING, "a BucketVersioning with status Enabled (S3.14)"),
+    (frozenset({S3_POLICY}), "a BucketPolicy that denies non-TLS requests (S3.5)"),
+), "every bucket carries all four controls")
+
+CONTROLS = SecurityControls(_CHECKS, _REVIEWED, (_S3_COMPANIONS,))

@@ -1,0 +1,105 @@
+"""Azure security controls: the Microsoft cloud security benchmark (MCSB) controls that apply to
+the fleet's resource types, checked on each resource's inputs
+(learn.microsoft.com/security/benchmark/azure/overview).
+
+A control's value must be set explicitly where the cloud's default is not the safe one. Loaded
+only where a policy runs (it reads inputs through pulumi_policy's proxies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from gpufleet.clouds.controls import Check, SecurityControls, flag, shown
+from gpufleet.clouds.inputs import get, is_true, items, text
+
+AZURE_ANYWHERE = frozenset({"*", "internet", "0.0.0.0/0", "::/0", "any"})
+TLS_VERSIONS = frozenset({"TLS1_2", "TLS1_3"})
+
+
+def _storage_account(props: Mapping[str, Any]) -> Iterable[str]:
+    yield from flag(props, "enableHttpsTrafficOnly", True, "secure transfer required")
+    tls = get(props, "minimumTlsVersion")
+    if tls not in TLS_VERSIONS:
+        yield f"minimumTlsVersion is {shown(tls)}; allowed: \"TLS1_2\" or later"
+    yield from flag(props, "allowBlobPublicAccess", False, "no anonymous blob access")
+    yield from flag(props, "allowSharedKeyAccess", False, "Entra ID auth only, no shared keys")
+
+
+def _node_public_ip(where: str, profile: object) -> Iterable[str]:
+    if is_true(get(profile, "enableNodePublicIP")):
+        yield f"{where}enableNodePublicIP is true; allowed: false or unset (no node public IPs)"
+
+
+def _managed_cluster(props: Mapping[str, Any]) -> Iterable[str]:
+    yield from flag(
+        props, "apiServerAccessProfile.enablePrivateCluster", True, "private API server"
+    )
+    yield from flag(props, "disableLocalAccounts", True, "local accounts disabled")
+    yield from flag(props, "aadProfile.enableAzureRBAC", True, "Entra ID with Azure RBAC")
+    policy = text(get(props, "networkProfile", "networkPolicy"))
+    if policy is None or policy.lower() == "none":
+        yield (
+            f"networkProfile.networkPolicy is {shown(policy)}; allowed: azure, calico or cilium "
+            "(a network policy engine)"
+        )
+    for index, profile in enumerate(items(get(props, "agentPoolProfiles"))):
+        yield from _node_public_ip(f"agentPoolProfiles[{index}].", profile)
+
+
+def _agent_pool(props: Mapping[str, Any]) -> Iterable[str]:
+    yield from _node_public_ip("", props)
+
+
+def _inbound_from_anywhere(where: str, rule: object) -> Iterable[str]:
+    direction = str(get(rule, "direction") or "").lower()
+    access = str(get(rule, "access") or "").lower()
+    if direction != "inbound" or access != "allow":
+        return
+    sources = [get(rule, "sourceAddressPrefix"), *items(get(rule, "sourceAddressPrefixes"))]
+    opened = sorted({str(s) for s in sources if s is not None and str(s).lower() in AZURE_ANYWHERE})
+    if opened:
+        name = text(get(rule, "name"))
+        yield (
+            f"{where}{f' {name!r}' if name else ''} allows inbound traffic from "
+            f"{', '.join(opened)}; allowed: specific address prefixes or service tags other than "
+            "Internet (no inbound allow from anywhere)"
+        )
+
+
+def _security_group_azure(props: Mapping[str, Any]) -> Iterable[str]:
+    for index, rule in enumerate(items(get(props, "securityRules"))):
+        yield from _inbound_from_anywhere(f"securityRules[{index}]", rule)
+
+
+def _security_rule(props: Mapping[str, Any]) -> Iterable[str]:
+    yield from _inbound_from_anywhere("the rule", props)
+
+
+_CHECKS: dict[str, Check] = {
+    "azure-native:storage:StorageAccount": _storage_account,
+    "azure-native:containerservice:ManagedCluster": _managed_cluster,
+    "azure-native:containerservice:AgentPool": _agent_pool,
+    "azure-native:network:NetworkSecurityGroup": _security_group_azure,
+    "azure-native:network:SecurityRule": _security_rule,
+}
+
+# Types reviewed against MCSB with no control on their own inputs: plumbing (resource groups,
+# networks, subnets, DNS), identities and role assignments (scoped in code), and children whose
+# parent carries the control (AKS and storage children are judged by their cluster or account).
+_REVIEWED = frozenset({
+    "azure-native:authorization:RoleAssignment",
+    "azure-native:managedidentity:UserAssignedIdentity",
+    "azure-native:network:PrivateDnsZoneGroup",
+    "azure-native:network:PrivateEndpoint",
+    "azure-native:network:Subnet",
+    "azure-native:network:VirtualNetwork",
+    "azure-native:privatedns:PrivateZone",
+    "azure-native:privatedns:VirtualNetworkLink",
+    "azure-native:resources:ResourceGroup",
+    "azure-native:storage:BlobContainer",
+    "azure-native:storage:BlobServiceProperties",
+})
+
+CONTROLS = SecurityControls(_CHECKS, _REVIEWED)

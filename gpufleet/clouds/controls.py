@@ -1,0 +1,54 @@
+"""What a cloud's security controls are made of (CloudModel.security_controls): a check per
+reviewed type over the resource's own inputs, the types reviewed with no control of their own,
+and the companions a parent type needs (S3 buckets keep their controls in separate resources).
+
+The security-baseline policies (gpufleet/policy/security.py) apply them to any registered cloud.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpufleet.clouds.inputs import get, is_true
+
+Check = Callable[[Mapping[str, Any]], Iterable[str]]
+"""A resource's inputs -> every control they break, each naming the value and what is allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Companions:
+    """Resources of `parents` are covered only with one of each `required` type pointing at them
+    through input `link` (or depending on them)."""
+
+    parents: frozenset[str]
+    link: str
+    required: tuple[tuple[frozenset[str], str], ...]
+    """(types, what the message calls it) per control carried by a separate resource."""
+    allowed: str
+    """What a message says is allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityControls:
+    checks: Mapping[str, Check]
+    reviewed: frozenset[str]
+    """Types reviewed against the benchmarks with no control on their own inputs."""
+    companions: tuple[Companions, ...] = field(default=())
+
+    def knows(self, resource_type: str) -> bool:
+        return resource_type in self.checks or resource_type in self.reviewed
+
+
+def shown(value: object) -> str:
+    return "unset" if value is None else json.dumps(value, default=str)
+
+
+def flag(props: Mapping[str, Any], path: str, want: bool, control: str) -> Iterable[str]:
+    """A boolean control that must be set explicitly to `want`."""
+    value = get(props, *path.split("."))
+    ok = is_true(value) if want else value is False or str(value).lower() == "false"
+    if not ok:
+        yield f"{path} is {shown(value)}; allowed: {str(want).lower()} ({control})"

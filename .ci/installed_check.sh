@@ -34,5 +34,7 @@ spec=$repo/stacks/Pulumi.dev.yaml
 "$gpufleet" diff plan.json plan.json --format json --out diff.json
 "$gpufleet" catalog > catalog.txt
 "$gpufleet" schema > schema.json
-python3 -c 'import json, sys; [json.load(open(f)) for f in sys.argv[1:]]' plan.json check.json diff.json schema.json
-echo "installed wheel: plan, check, diff, catalog and schema ran from $work"
+mkdir -p project/stacks/sub && cp "$repo/Pulumi.yaml" project/ && cp "$repo"/stacks/Pulumi.*.yaml project/stacks/
+(cd project/stacks/sub && "$gpufleet" plan --stack dev --format json --out ../../../stack.json)  # found as Pulumi finds it
+python3 -c 'import json, sys; [json.load(open(f)) for f in sys.argv[1:]]' plan.json check.json diff.json schema.json stack.json
+echo "installed wheel: plan (--spec and --stack), check, diff, catalog and schema ran from $work"

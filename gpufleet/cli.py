@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("spec", type=Path, help="a bare fleet spec (or a stack file)")
     init.add_argument("--stack", metavar="NAME", help="stack name (default: the fleet's name)")
     init.add_argument("--project-dir", metavar="DIR", type=Path,
-                      help="the Pulumi project holding stacks/ (default: gpufleet's own)")
+                      help="the Pulumi project folder (default: the one around the working folder)")
     init.add_argument("--force", action="store_true", help="replace an existing stack file")
 
     config = commands.add_parser(
@@ -270,10 +270,10 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from gpufleet.specfile import PROJECT_ROOT
+    from gpufleet.specfile import find_project
     from gpufleet.stackinit import init_stack, next_steps
 
-    root = args.project_dir or PROJECT_ROOT
+    root = args.project_dir or find_project() or Path.cwd()
     stack, path = init_stack(args.spec, args.stack, root, args.force)
     _emit(next_steps(stack, path, root), None)
     return 0

@@ -14,7 +14,7 @@ from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.textfile import read_utf8
 
 CONFIG_KEY = "gpufleet:fleet"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_FILE = "Pulumi.yaml"
 
 # The stack of a spec file not named Pulumi.<stack>.yaml: `pulumi new` proposes "dev" as the
 # first stack's name, so a bare spec plans as the stack a new Pulumi project starts with.
@@ -43,12 +43,45 @@ def stack_of_file(path: Path) -> str:
     return match.group(1) if match and stack_name_problem(match.group(1)) is None else DEFAULT_STACK
 
 
-def stack_path(stack: str, root: Path = PROJECT_ROOT) -> Path:
-    return root / "stacks" / f"Pulumi.{stack}.yaml"
+def find_project(start: Path | None = None) -> Path | None:
+    """The Pulumi project around `start` (default: the working folder): the nearest folder at or
+    above it holding Pulumi.yaml, as the Pulumi CLI finds it; None outside any project."""
+    here = (start or Path.cwd()).resolve()
+    return next((folder for folder in (here, *here.parents) if (folder / PROJECT_FILE).is_file()), None)
 
 
-def available_stacks(root: Path = PROJECT_ROOT) -> list[str]:
-    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (root / "stacks").glob("Pulumi.*.yaml"))
+def project_root(root: Path | None = None) -> Path:
+    """`root`, else the project around the working folder; outside one, a command-line error."""
+    found = root or find_project()
+    if found is None:
+        raise CommandLineError([Problem("--stack", (
+            f"no Pulumi project ({PROJECT_FILE}) in {Path.cwd()} or any folder above it; run from the "
+            "project folder, or give the stack file with --spec FILE"
+        ))])
+    return found
+
+
+def stacks_dir(root: Path) -> Path:
+    """Where the project keeps its stack files: Pulumi.yaml's `stackConfigDir`, else the project
+    folder (Pulumi's default; www.pulumi.com/docs/iac/concepts/projects/project-file/); a folder
+    without Pulumi.yaml yet gets gpufleet's layout, `stacks/`."""
+    if not (root / PROJECT_FILE).is_file():
+        return root / "stacks"
+    try:
+        project = yaml.safe_load(read_utf8(root / PROJECT_FILE, "project file"))
+    except (SpecError, yaml.YAMLError):
+        return root
+    configured = typing.cast(dict[str, object], project).get("stackConfigDir") if isinstance(project, dict) else None
+    return root / configured if isinstance(configured, str) and configured else root
+
+
+def stack_path(stack: str, root: Path | None = None) -> Path:
+    return stacks_dir(project_root(root)) / f"Pulumi.{stack}.yaml"
+
+
+def available_stacks(root: Path | None = None) -> list[str]:
+    folder = stacks_dir(project_root(root))
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in folder.glob("Pulumi.*.yaml"))
 
 
 def read_yaml(path: Path) -> Any:
@@ -87,8 +120,8 @@ def load_spec_file(path: Path) -> FleetSpec:
     return read_fleet(path)[0]
 
 
-def existing_stack_path(stack: str, root: Path = PROJECT_ROOT) -> Path:
-    """stacks/Pulumi.<stack>.yaml, or an error that lists the stacks there are."""
+def existing_stack_path(stack: str, root: Path | None = None) -> Path:
+    """The project's Pulumi.<stack>.yaml, or an error that lists the stacks there are."""
     bad_name = stack_name_problem(stack)
     if bad_name:
         raise CommandLineError([Problem("--stack", bad_name)])
@@ -99,5 +132,5 @@ def existing_stack_path(stack: str, root: Path = PROJECT_ROOT) -> Path:
     return path
 
 
-def load_stack(stack: str, root: Path = PROJECT_ROOT) -> FleetSpec:
+def load_stack(stack: str, root: Path | None = None) -> FleetSpec:
     return load_spec_file(existing_stack_path(stack, root))

@@ -6,16 +6,20 @@ comments stay; it is validated first, and an existing stack file is only replace
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import yaml
 
 from gpufleet.errors import Problem, SpecError
-from gpufleet.specfile import CONFIG_KEY, PROJECT_ROOT, fleet_data, read_fleet, read_yaml, stack_path
-
-# Pulumi stack names: letters, digits, '-', '_' and '.' (https://www.pulumi.com/docs/iac/concepts/stacks/).
-STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+from gpufleet.specfile import (
+    CONFIG_KEY,
+    find_project,
+    fleet_data,
+    read_fleet,
+    read_yaml,
+    stack_name_problem,
+    stack_path,
+)
 
 
 def stack_document(spec: Path, data: object) -> str:
@@ -37,8 +41,9 @@ def init_stack(spec: Path, stack: str | None, root: Path, force: bool) -> tuple[
     The stack is named after the fleet unless `stack` is given."""
     fleet, data = read_fleet(spec)
     name = stack or fleet.name
-    if not STACK_NAME.match(name):
-        raise SpecError([Problem("--stack", f"'{name}' is not a Pulumi stack name (letters, digits, '-', '_', '.')")])
+    bad_name = stack_name_problem(name)
+    if bad_name:
+        raise SpecError([Problem("--stack", bad_name)])
     path = stack_path(name, root)
     if path.exists() and not force:
         raise SpecError([Problem(str(path), "exists; pass --force to replace it, or --stack NAME for another stack")])
@@ -49,8 +54,9 @@ def init_stack(spec: Path, stack: str | None, root: Path, force: bool) -> tuple[
 
 
 def next_steps(stack: str, path: Path, root: Path) -> str:
-    """What to run after `gpufleet init` (`--stack` finds only the stacks in `root`)."""
-    plan = f"--stack {stack}" if root.resolve() == PROJECT_ROOT else f"--spec {path}"
+    """What to run after `gpufleet init` (`--stack` finds the stacks of the project around the
+    working folder)."""
+    plan = f"--stack {stack}" if find_project() == root.resolve() else f"--spec {path}"
     return (
         f"wrote {path} (config key {CONFIG_KEY})\n"
         "next:\n"

@@ -56,3 +56,39 @@ def test_init_validates_the_spec_and_the_stack_name_first(tmp_path: Path, capsys
     assert main(["init", str(bare_spec(tmp_path)), "--project-dir", str(tmp_path), "--stack", "a/b"]) == 2
     assert "'a/b' is not a Pulumi stack name" in capsys.readouterr().err
     assert not (tmp_path / "stacks").exists()
+
+
+def _project(root: Path, stack_config_dir: str | None) -> Path:
+    """A Pulumi project folder holding the dev stack where its Pulumi.yaml says stacks live."""
+    project: dict[str, object] = {"name": "mine", "runtime": "python"}
+    if stack_config_dir:
+        project["stackConfigDir"] = stack_config_dir
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Pulumi.yaml").write_text(yaml.safe_dump(project))
+    stacks = root / (stack_config_dir or ".")
+    stacks.mkdir(parents=True, exist_ok=True)
+    (stacks / "Pulumi.mine.yaml").write_text(yaml.safe_dump({"config": {"gpufleet:fleet": fleet_of("dev")}}))
+    return root
+
+
+@pytest.mark.parametrize("stack_config_dir", ["stacks", "config/stacks", None])
+def test_stack_is_found_in_the_project_around_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], stack_config_dir: str | None
+) -> None:
+    """As the Pulumi CLI does: the nearest Pulumi.yaml at or above the working folder, and its
+    stackConfigDir; not the folder gpufleet happens to be installed in."""
+    root = _project(tmp_path / "repo", stack_config_dir)
+    (root / "deep" / "er").mkdir(parents=True)
+    monkeypatch.chdir(root / "deep" / "er")
+    assert main(["plan", "--stack", "mine", "--format", "json", "--stable"]) == 0
+    assert '"stack": "mine"' in capsys.readouterr().out
+
+
+def test_stack_outside_any_project_is_a_command_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "--stack", "dev"]) == 2
+    err = capsys.readouterr().err
+    assert f"--stack: no Pulumi project (Pulumi.yaml) in {tmp_path}" in err
+    assert "give the stack file with --spec FILE" in err

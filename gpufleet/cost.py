@@ -60,7 +60,7 @@ def estimate(
 
 
 def monthly(usd_per_hour: float) -> float:
-    """$/month of a $/hour rate, to the cent (DESIGN.md: monthly = hourly × 730)."""
+    """$/month of a $/hour rate, to the cent (docs/design.md: monthly = hourly × 730)."""
     return round(usd_per_hour * HOURS_PER_MONTH, 2)
 
 

@@ -1,4 +1,4 @@
-"""Errors a person can act on, and the exit codes the CLI maps them to (DESIGN.md contract)."""
+"""Errors a person can act on, and the exit codes the CLI maps them to (docs/design.md contract)."""
 
 from __future__ import annotations
 

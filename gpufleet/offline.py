@@ -181,7 +181,7 @@ def plan_document(
     plan: FleetPlan, recording: Recording, verdicts: Sequence[PolicyVerdict],
     previous: PreviousDoc | None = None, seconds: float = 0.0,
 ) -> PlanDocument:
-    """The plan JSON (DESIGN.md contract, extended with solver, commitments and counts);
+    """The plan JSON (docs/design.md contract, extended with solver, commitments and counts);
     `seconds` is the wall time of the whole plan, for `timings`."""
     # Providers stay in: their region and default tags are part of what a policy judges.
     # Registration order depends on thread scheduling; URN order is stable.

@@ -1,4 +1,4 @@
-"""The plan JSON document (DESIGN.md contract): its shape, its schema, reading one back.
+"""The plan JSON document (docs/design.md contract): its shape, its schema, reading one back.
 
 The writer builds these TypedDicts and `gpufleet schema --plan` prints the JSON Schema pydantic
 generates from them, so the published schema cannot drift from what is written. Every object

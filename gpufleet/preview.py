@@ -50,7 +50,7 @@ class RecordedResource:
         return self.type.startswith("pulumi:providers:")
 
     def to_json(self) -> dict[str, Any]:
-        """The plan's `resources[]` shape (DESIGN.md contract), secrets masked."""
+        """The plan's `resources[]` shape (docs/design.md contract), secrets masked."""
         inputs = {k: ("[secret]" if k in self.secret_inputs else v) for k, v in self.inputs.items()}
         return {
             "urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,

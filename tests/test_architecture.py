@@ -9,6 +9,7 @@ never run.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -161,3 +162,21 @@ def test_the_policy_pack_loads_no_solver() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"
+
+
+def test_code_cites_only_sections_the_design_document_has() -> None:
+    """`docs/design.md, "<section>"` in a comment or docstring names a heading that exists."""
+    root = ROOT
+    headings = {
+        line.lstrip("#").strip().removesuffix(" (contract)")
+        for line in (root / "docs" / "design.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("## ")
+    }
+    cited = {
+        (path.relative_to(root).as_posix(), section)
+        for folder in ("gpufleet", "components", "policies", "tests")
+        for path in (root / folder).rglob("*.py")
+        for section in re.findall(r'docs/design\.md, "([^"]+)"', path.read_text(encoding="utf-8"))
+    }
+    assert cited, "nothing cites the design document"
+    assert [c for c in cited if c[1] not in headings] == []

@@ -3,7 +3,7 @@
 One integer variable per candidate offer (pool, cloud, region, SKU with a price for the pool's
 capacity) counts whole nodes. Constraints: GPUs per pool, quotas in vCPUs per (cloud, region,
 bucket) shared by all pools, min/max share per cloud, pins, the budget. The objective is
-lexicographic (DESIGN.md): spend above each cloud's commitment, then total spend, then a fixed
+lexicographic (docs/design.md): spend above each cloud's commitment, then total spend, then a fixed
 order over candidates. Each level is its own solve with the levels before it held at their
 optimum, so a tie-break can never trade away a dollar. The two cost levels are solved with
 interchangeable pools grouped (`interchangeable`), which is exact and much faster; the plan is

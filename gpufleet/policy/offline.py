@@ -62,7 +62,7 @@ class PolicyVerdict:
         return not self.violations
 
     def to_json(self) -> dict[str, Any]:
-        """DESIGN.md `policies[]` shape."""
+        """docs/design.md `policies[]` shape."""
         return {
             "policy": self.policy,
             "enforcement": self.enforcement,

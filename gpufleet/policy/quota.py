@@ -34,7 +34,7 @@ def quota_findings(
 
     Buckets are the placement's (`gpufleet.placement.buckets_for`): the SKU family bucket for
     the capacity, plus Azure's regional total `cores` for non-spot VMs. A bucket without a
-    declared quota is not limited (DESIGN.md); Azure bucket names match case-insensitively.
+    declared quota is not limited (docs/design.md); Azure bucket names match case-insensitively.
     """
     limits = _declared(quotas)
     findings: list[tuple[str, str]] = []

@@ -165,7 +165,7 @@ def test_the_policy_pack_loads_no_solver() -> None:
 
 
 def test_code_cites_only_sections_the_design_document_has() -> None:
-    """`docs/design.md, "<section>"` in a comment or docstring names a heading that exists."""
+    """A design citation (docs/design.md, then a quoted section) names a heading that exists."""
     root = ROOT
     headings = {
         line.lstrip("#").strip().removesuffix(" (contract)")

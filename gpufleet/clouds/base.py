@@ -241,15 +241,21 @@ def decoded(value: object) -> Mapping[str, Any]:
     return cast(Mapping[str, Any], value) if isinstance(value, Mapping) else {}
 
 
-def whole(value: object) -> int | None:
-    """A node count as inputs give it (int, float or numeric string); None when not a number."""
+def number(value: object) -> float | None:
+    """A number as inputs give it (int, float or numeric string); None when not a number."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return int(value)
+        return float(value)
     if isinstance(value, str):
         try:
-            return int(float(value))
+            return float(value)
         except ValueError:
             return None
     return None
+
+
+def whole(value: object) -> int | None:
+    """A node count as inputs give it (int, float or numeric string); None when not a number."""
+    found = number(value)
+    return int(found) if found is not None else None

@@ -14,7 +14,9 @@ from typing import Any, cast
 
 from pulumi_policy.proxy import UnknownValueError
 
-from gpufleet.clouds.base import decoded
+from gpufleet.clouds.base import decoded, number
+
+__all__ = ["get", "is_true", "items", "mapping", "number", "text"]
 
 mapping = decoded  # the value as a mapping; JSON-encoded provider inputs decoded; else empty
 
@@ -57,18 +59,6 @@ def get(props: object, *path: str) -> Any:
 def text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
-
-def number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 def is_true(value: object) -> bool:

@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(plan)
     plan.add_argument("--previous", metavar="PLAN.json", type=Path,
                       help="a previous plan: keep its placements when the cost is equal")
+    plan.add_argument(
+        "--unavailable", metavar="CLOUD/REGION/SKU", action="append", default=[],
+        help="capacity the cloud cannot deliver now (e.g. aws/us-east-1/p5.48xlarge, "
+        "azure/eastus/*), for this plan only; repeatable; with --previous only what must move moves",
+    )
     plan.add_argument("--stable", action="store_true",
                       help="leave out timings, so the same input gives byte-identical output")
 
@@ -120,7 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _source(args: argparse.Namespace) -> SpecSource:
     from gpufleet.offline import SpecSource
 
-    return SpecSource(stack=args.stack, spec=args.spec, stack_name=args.stack_name)
+    return SpecSource(
+        stack=args.stack, spec=args.spec, stack_name=args.stack_name,
+        unavailable=tuple(getattr(args, "unavailable", ())),
+    )
 
 
 def _check_out(out: Path | None) -> None:

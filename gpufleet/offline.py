@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.plan import PLAN_VERSION, FleetPlan
+from gpufleet.moves import moves
 from gpufleet.planjson import (
+    CapacityDoc,
     PlanDocument,
     PolicyDoc,
     PreviousDoc,
@@ -29,7 +31,9 @@ from gpufleet.planjson import (
 )
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import RecordedResource, Recording, record_program
-from gpufleet.spec import FleetSpec
+from gpufleet.catalog import load_catalog
+from gpufleet.spec import FleetSpec, load_fleet
+from gpufleet.speccapacity import Shortfalls, flag_problems, with_unavailable
 from gpufleet.specfile import (
     CONFIG_KEY,
     existing_stack_path,
@@ -52,6 +56,8 @@ class SpecSource:
     stack: str | None = None
     spec: Path | None = None
     stack_name: str | None = None
+    unavailable: tuple[str, ...] = ()
+    """One-off `--unavailable` entries, added to the spec's `capacity.unavailable`."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,15 @@ def load_source(source: SpecSource) -> tuple[FleetSpec, str, object]:
         path = source.spec
     else:
         raise CommandLineError([Problem("--stack/--spec", "give a stack name or a spec file")])
+    if source.unavailable and (bad := flag_problems(source.unavailable, load_catalog())):
+        raise CommandLineError(bad)
     spec, data = read_fleet(path)
+    if source.unavailable:
+        data = with_unavailable(data, source.unavailable)
+        try:
+            spec = load_fleet(data)
+        except SpecError as error:
+            raise SpecError(error.problems, source=str(path)) from None
     name = source.stack_name or source.stack or stack_of_file(path)
     return spec, name, data
 
@@ -169,12 +183,23 @@ def _previous(plan: FleetPlan, previous: Path | None) -> PreviousDoc | None:
     if previous is None:
         return None
     tolerance = plan.spec.placement.stability_tolerance
+    before = previous_placements(str(previous))
     return {
-        "nodes": sum(p.nodes for p in previous_placements(str(previous))),
+        "nodes": sum(p.nodes for p in before),
         "kept_nodes": plan.solver.kept_from_previous,
         "stability_tolerance": tolerance,
         "max_extra_usd": round(plan.solver.objective_usd * tolerance / (1 + tolerance), 2),
+        "moved": [m.to_json() for m in moves(before, plan.placements, Shortfalls.of(plan.spec.capacity))],
     }
+
+
+def _capacity(plan: FleetPlan) -> dict[str, CapacityDoc]:
+    """The `capacity` key: present when the spec (or `--unavailable`) names a shortfall."""
+    limits = plan.spec.capacity
+    if not limits.unavailable and not limits.available:
+        return {}
+    return {"capacity": {"unavailable": list(limits.unavailable), "available": dict(limits.available),
+                         "offers_out": list(plan.unavailable_offers)}}
 
 
 def plan_document(
@@ -236,6 +261,7 @@ def plan_document(
         },
         "previous": previous,
         "skipped_offers": list(plan.skipped_offers),
+        **_capacity(plan),
         "resource_counts": [
             {"cloud": c, "region": r, "type": t, "count": n} for (c, r, t), n in sorted(counts.items())
         ],

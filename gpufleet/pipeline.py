@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from gpufleet import cost, ipam
 from gpufleet.catalog import Cloud
 from gpufleet.errors import Problem, SpecError
-from gpufleet.placement import colocated_storage, place
+from gpufleet.placement import colocated_storage, place, unavailable_offers
 from gpufleet.plan import FleetPlan, Placement, PoolPlan
 from gpufleet.quota import quota_use
 from gpufleet.spec import FleetSpec
@@ -46,6 +46,7 @@ def build_plan(spec: FleetSpec, stack: str, previous: Sequence[Placement] = ()) 
         quota=quota_use(spec, catalog, result.placements),
         solver=result.solver,
         skipped_offers=result.skipped,
+        unavailable_offers=tuple(unavailable_offers(spec, catalog)),
     )
 
 

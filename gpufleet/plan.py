@@ -133,6 +133,8 @@ class FleetPlan:
     quota: tuple[QuotaUse, ...]
     solver: SolverReport
     skipped_offers: tuple[str, ...] = field(default=())
+    unavailable_offers: tuple[str, ...] = field(default=())
+    """Offers `capacity.unavailable` took out, each 'cloud/region/sku: the rule'."""
 
     @property
     def fleet(self) -> str:

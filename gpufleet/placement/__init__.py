@@ -31,6 +31,7 @@ from gpufleet.placement.candidates import (
     interchangeable,
     placement_of,
     undominated,
+    unavailable_offers,
     unlimited_bounds,
 )
 from gpufleet.placement.diagnosis import diagnose
@@ -60,6 +61,7 @@ __all__ = [
     "quota_use",
     "spend_by_cloud",
     "spend_items",
+    "unavailable_offers",
     "undominated",
     "unlimited_bounds",
 ]

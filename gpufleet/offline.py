@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.plan import PLAN_VERSION, FleetPlan
+from gpufleet.live import LiveQuota
 from gpufleet.moves import moves
 from gpufleet.planjson import (
     CapacityDoc,
@@ -153,10 +154,16 @@ def _program_error(error: BaseException) -> GpufleetError | None:
     return None
 
 
-def run_plan(source: SpecSource, previous: Path | None = None, progress: bool = False) -> OfflinePlan:
-    """Plan a spec offline; `progress` shows what is happening on stderr when it is a terminal."""
+def run_plan(
+    source: SpecSource, previous: Path | None = None, progress: bool = False,
+    live: Sequence[LiveQuota] = (),
+) -> OfflinePlan:
+    """Plan a spec offline; `progress` shows what is happening on stderr when it is a terminal;
+    `live` quotas fill the buckets the spec does not declare."""
     spec, stack, data = load_source(source)
     config: dict[str, Any] = {CONFIG_KEY: data}
+    if live:
+        config["gpufleet:liveQuotas"] = [q.to_json() for q in live]  # the program reads it
     if previous is not None:
         config["gpufleet:previousPlan"] = str(previous)  # the program reads it, as under pulumi up
     started = time.perf_counter()
@@ -170,7 +177,7 @@ def run_plan(source: SpecSource, previous: Path | None = None, progress: bool = 
             raise cause from None
         plan: FleetPlan = recording.result
         shown.phase("judging policies")
-        verdicts = evaluate(recording.resources, policy_config(spec))
+        verdicts = evaluate(recording.resources, policy_config(plan.spec))  # with live quotas
     kept = _previous(plan, previous)
     document = plan_document(plan, recording, verdicts, kept, time.perf_counter() - started)
     return OfflinePlan(plan, recording, verdicts, cast(dict[str, Any], document))
@@ -249,7 +256,8 @@ def plan_document(
         },
         "quota": [
             {"cloud": q.cloud, "region": q.region, "bucket": q.bucket,
-             "used_vcpus": q.used_vcpus, "limit_vcpus": q.limit_vcpus}
+             "used_vcpus": q.used_vcpus, "limit_vcpus": q.limit_vcpus,
+             **({"source": q.source} if q.source else {})}
             for q in plan.quota
         ],
         "solver": {

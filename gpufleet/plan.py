@@ -111,6 +111,8 @@ class QuotaUse:
     bucket: str
     used_vcpus: int
     limit_vcpus: int | None
+    source: str | None = None
+    """Where a live limit came from and when; None: declared in the spec (or unknown)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,7 @@ class QuotaDoc(TypedDict):
     bucket: str
     used_vcpus: int
     limit_vcpus: int | None
+    source: NotRequired[str]  # a live look-up's source and time; absent: declared (or unknown)
 
 
 @_closed

@@ -341,3 +341,12 @@ def render_catalog(
         (r.cloud, r.region, r.country, ", ".join(sorted(r.jurisdictions))) for r in regions
     ])
     return console.export_text()
+
+
+def render_table(title: str, header: Row, rows: Sequence[Row], fmt: str, width: int = PIPE_WIDTH) -> str:
+    """One titled table as a terminal table or markdown (commands with a single table)."""
+    if fmt == "markdown":
+        return f"**{title}**\n\n{_md_table(header, rows)}\n"
+    console = _console(width)
+    _rich_table(console, title, header, rows)
+    return console.export_text()

@@ -16,6 +16,7 @@ backoff with jitter); each call has connect and read timeouts.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,15 @@ CLOUD = "aws"
 SERVICE_CODE = "ec2"
 RETRIES = {"mode": "standard", "max_attempts": 6}
 TIMEOUTS = {"connect_timeout": 5, "read_timeout": 15}
+
+
+_CLIENTS = threading.Lock()  # boto3 sessions are not thread-safe; the clients they make are
+
+
+def client(service: str, region: str) -> Any:
+    """A client of the default session for one region (made under a lock, used in parallel)."""
+    with _CLIENTS:
+        return make_session().client(service, region_name=region, config=client_config())
 
 
 def client_config() -> Config:
@@ -83,9 +93,9 @@ def bucket_of(instance_type: str, capacity: Capacity) -> str | None:
 
 
 def _limits(region: str, buckets: Sequence[str]) -> tuple[dict[str, float | None], str]:
-    client = make_session().client("service-quotas", region_name=region, config=client_config())
+    quotas = client("service-quotas", region)
     limits: dict[str, float | None] = {}
-    for page in client.get_paginator("list_service_quotas").paginate(ServiceCode=SERVICE_CODE):
+    for page in quotas.get_paginator("list_service_quotas").paginate(ServiceCode=SERVICE_CODE):
         for quota in page.get("Quotas", []):
             if quota.get("QuotaCode") in buckets:
                 limits[quota["QuotaCode"]] = quota.get("Value")
@@ -93,16 +103,16 @@ def _limits(region: str, buckets: Sequence[str]) -> tuple[dict[str, float | None
         if code in limits:
             continue
         try:
-            limits[code] = client.get_service_quota(ServiceCode=SERVICE_CODE, QuotaCode=code)["Quota"].get("Value")
-        except client.exceptions.NoSuchResourceException:
+            limits[code] = quotas.get_service_quota(ServiceCode=SERVICE_CODE, QuotaCode=code)["Quota"].get("Value")
+        except quotas.exceptions.NoSuchResourceException:
             limits[code] = None
     return limits, "aws service-quotas"
 
 
 def _usage(region: str) -> dict[str, int]:
-    client = make_session().client("ec2", region_name=region, config=client_config())
+    ec2 = client("ec2", region)
     used: dict[str, int] = {}
-    pages = client.get_paginator("describe_instances").paginate(
+    pages = ec2.get_paginator("describe_instances").paginate(
         Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
     )
     for page in pages:

@@ -33,12 +33,11 @@ from gpufleet.placement import place
 
 LATENCY = 0.1
 KEYS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
-calls = 0
+calls: list[int] = []
 
 
 def _slow(**_: Any) -> None:
-    global calls
-    calls += 1
+    calls.append(1)
     time.sleep(LATENCY)
 
 
@@ -77,15 +76,15 @@ def main() -> None:
     import os
 
     os.environ.setdefault("AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000")
-    live_aws.make_session = lambda: Session()  # type: ignore[assignment]
-    live_azure.make_client = lambda: Compute()  # type: ignore[assignment]
+    live_aws.make_session = Session  # type: ignore[assignment]
+    live_azure.make_client = Compute  # type: ignore[assignment]
     name, spec = largest(instances())
     regions = len(spec.clouds.regions())
     began = time.perf_counter()
     found, failed = look_up(spec)
     wall = time.perf_counter() - began
-    print(f"quotas --live, stubbed: {regions} regions, {calls} calls of {LATENCY:g} s, {WORKERS} at once: "
-          f"{wall:.2f} s (one at a time: {calls * LATENCY:.1f} s); {len(found)} quotas, {len(failed)} failed")
+    print(f"quotas --live, stubbed: {regions} regions, {len(calls)} calls of {LATENCY:g} s, {WORKERS} at once: "
+          f"{wall:.2f} s (one at a time: {len(calls) * LATENCY:.1f} s); {len(found)} quotas, {len(failed)} failed")
 
     began = time.perf_counter()
     first = place(spec, spec.catalog())

@@ -15,15 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from gpufleet.catalog import load_catalog
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
-from gpufleet.plan import PLAN_VERSION, FleetPlan
 from gpufleet.live import LiveQuota
 from gpufleet.moves import moves
+from gpufleet.plan import PLAN_VERSION, FleetPlan, QuotaUse
 from gpufleet.planjson import (
     CapacityDoc,
     PlanDocument,
     PolicyDoc,
     PreviousDoc,
+    QuotaDoc,
     ResourceDoc,
     loads,
     placement_json,
@@ -32,7 +34,6 @@ from gpufleet.planjson import (
 )
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import RecordedResource, Recording, record_program
-from gpufleet.catalog import load_catalog
 from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.speccapacity import Shortfalls, flag_problems, with_unavailable
 from gpufleet.specfile import (
@@ -160,7 +161,7 @@ def run_plan(
 ) -> OfflinePlan:
     """Plan a spec offline; `progress` shows what is happening on stderr when it is a terminal;
     `live` quotas fill the buckets the spec does not declare."""
-    spec, stack, data = load_source(source)
+    _, stack, data = load_source(source)
     config: dict[str, Any] = {CONFIG_KEY: data}
     if live:
         config["gpufleet:liveQuotas"] = [q.to_json() for q in live]  # the program reads it
@@ -200,13 +201,22 @@ def _previous(plan: FleetPlan, previous: Path | None) -> PreviousDoc | None:
     }
 
 
-def _capacity(plan: FleetPlan) -> dict[str, CapacityDoc]:
+def _capacity(plan: FleetPlan) -> CapacityDoc | None:
     """The `capacity` key: present when the spec (or `--unavailable`) names a shortfall."""
     limits = plan.spec.capacity
     if not limits.unavailable and not limits.available:
-        return {}
-    return {"capacity": {"unavailable": list(limits.unavailable), "available": dict(limits.available),
-                         "offers_out": list(plan.unavailable_offers)}}
+        return None
+    return {"unavailable": list(limits.unavailable), "available": dict(limits.available),
+            "offers_out": list(plan.unavailable_offers)}
+
+
+def _quota_json(q: QuotaUse) -> QuotaDoc:
+    """A quota line; `source` only where a live look-up gave the limit."""
+    doc: QuotaDoc = {"cloud": q.cloud, "region": q.region, "bucket": q.bucket,
+                     "used_vcpus": q.used_vcpus, "limit_vcpus": q.limit_vcpus}
+    if q.source:
+        doc["source"] = q.source
+    return doc
 
 
 def plan_document(
@@ -220,7 +230,7 @@ def plan_document(
     resources = sorted(recording.resources, key=lambda r: r.urn)
     counts = Counter((r.cloud or "-", r.region or "-", r.type) for r in resources if r.custom)
     spend = {s.cloud: s for s in plan.cost.by_cloud}
-    return {
+    document: PlanDocument = {
         "version": PLAN_VERSION,
         "stack": plan.stack,
         "fleet": plan.fleet,
@@ -254,12 +264,7 @@ def plan_document(
                 for line in plan.cost.lines
             ],
         },
-        "quota": [
-            {"cloud": q.cloud, "region": q.region, "bucket": q.bucket,
-             "used_vcpus": q.used_vcpus, "limit_vcpus": q.limit_vcpus,
-             **({"source": q.source} if q.source else {})}
-            for q in plan.quota
-        ],
+        "quota": [_quota_json(q) for q in plan.quota],
         "solver": {
             "status": plan.solver.status,
             # unknown (no bound proven) is null: JSON has no Infinity
@@ -269,7 +274,6 @@ def plan_document(
         },
         "previous": previous,
         "skipped_offers": list(plan.skipped_offers),
-        **_capacity(plan),
         "resource_counts": [
             {"cloud": c, "region": r, "type": t, "count": n} for (c, r, t), n in sorted(counts.items())
         ],
@@ -277,6 +281,9 @@ def plan_document(
         "policies": cast(list[PolicyDoc], [v.to_json() for v in verdicts]),
         "timings": {"solver_seconds": round(plan.solver.seconds, 4), "plan_seconds": round(seconds, 2)},
     }
+    if (capacity := _capacity(plan)) is not None:
+        document["capacity"] = capacity
+    return document
 
 
 def load_document(reference: str, stack_name: str | None = None) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from gpufleet import cost, ipam
 from gpufleet.catalog import Cloud
 from gpufleet.errors import Problem, SpecError
+from gpufleet.live import LiveQuota
 from gpufleet.placement import colocated_storage, place, unavailable_offers
 from gpufleet.plan import FleetPlan, Placement, PoolPlan
-from gpufleet.live import LiveQuota
 from gpufleet.quota import quota_use, with_live_quotas
 from gpufleet.spec import FleetSpec
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,11 +80,11 @@ def with_unavailable(data: object, entries: Sequence[str]) -> object:
     (the original is not changed); anything but a mapping is left for validation to refuse."""
     if not entries or not isinstance(data, Mapping):
         return data
-    fleet = dict(data)  # pyright: ignore[reportUnknownArgumentType]
-    section = fleet.get("capacity")
-    section = dict(section) if isinstance(section, Mapping) else {}  # pyright: ignore[reportUnknownArgumentType]
+    fleet = dict(cast(Mapping[str, Any], data))
+    found = fleet.get("capacity")
+    section = dict(cast(Mapping[str, Any], found)) if isinstance(found, Mapping) else {}
     listed = section.get("unavailable")
-    before = list(listed) if isinstance(listed, list | tuple) else []  # pyright: ignore[reportUnknownArgumentType]
+    before = list(cast(Sequence[object], listed)) if isinstance(listed, list | tuple) else []
     section["unavailable"] = before + [e for e in entries if e not in before]
     fleet["capacity"] = section
     return fleet

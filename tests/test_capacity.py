@@ -16,7 +16,6 @@ from gpufleet.errors import InfeasibleError, SpecError
 from gpufleet.spec import load_fleet
 from tests.test_placement import fleet, h100, solve, where
 
-
 # 3 p5 nodes fit us-east-1's declared quota; the fourth goes to Azure (cheaper than us-west-2)
 QUOTA = {"aws": {"us-east-1": {"L-417A185B": 3 * 192}}}
 POOLS = [h100("train", 16), h100("tune", 16)]
@@ -25,7 +24,8 @@ POOLS = [h100("train", 16), h100("tune", 16)]
 def test_unavailable_offer_moves_only_its_nodes() -> None:
     _, before = solve(fleet(POOLS, quotas=QUOTA))
     on_azure = [key for key in where(before) if "/azure/" in key]
-    assert len(on_azure) == 1 and sum(where(before).values()) == 4
+    assert len(on_azure) == 1
+    assert sum(where(before).values()) == 4
     shortfall = fleet(POOLS, quotas=QUOTA, capacity={"unavailable": ["azure/eastus/*"]})
     _, after = solve(shortfall, before.placements)
     moved_pool = on_azure[0].split("/")[0]

@@ -42,7 +42,7 @@ def _instance(instance_type: str, cores: int, spot: bool = False) -> dict[str, A
 class StubbedSession:
     """boto3's session as the look-up uses it: each client is stubbed with its region's answers."""
 
-    def __init__(self, answers: dict[str, Any]) -> None:
+    def __init__(self, answers: dict[tuple[str, str], Any]) -> None:
         self.answers = answers
         self.stubs: list[Stubber] = []
 
@@ -98,7 +98,8 @@ def test_aws_limits_usage_and_a_missing_quota(aws_session: StubbedSession) -> No
     assert found[P_ON_DEMAND].headroom == 1536 - 288
     assert (found[G_ON_DEMAND].limit_vcpus, found[G_ON_DEMAND].used_vcpus) == (64, 0)
     assert (found[P_SPOT].limit_vcpus, found[P_SPOT].used_vcpus) == (384, 0)
-    assert found["L-3819A6DF"].limit_vcpus is None and found["L-3819A6DF"].used_vcpus == 4  # spot g4dn
+    assert found["L-3819A6DF"].limit_vcpus is None
+    assert found["L-3819A6DF"].used_vcpus == 4
     assert found[P_ON_DEMAND].source == "aws service-quotas + ec2 describe_instances"
 
 
@@ -114,13 +115,14 @@ def test_throttling_is_retried_by_botocore(monkeypatch: pytest.MonkeyPatch) -> N
     def respond(request: Any, **_: Any) -> AWSResponse:
         sent.append(1)
         body = throttled if len(sent) < 3 else answer
-        response = AWSResponse(request.url, 400 if len(sent) < 3 else 200, {}, None)
-        response._content = body  # pyright: ignore[reportPrivateUsage]
+        response = AWSResponse(request.url, 400 if len(sent) < 3 else 200, {}, None)  # pyright: ignore[reportArgumentType]
+        response._content = body  # pyright: ignore[reportAttributeAccessIssue]  # what raw would read
         return response
 
-    client.meta.events.register("before-send.service-quotas", respond)
-    quota = client.get_service_quota(ServiceCode="ec2", QuotaCode=P_ON_DEMAND)
-    assert quota["Quota"]["Value"] == 96.0 and len(sent) == 3
+    client.meta.events.register("before-send.service-quotas", respond)  # pyright: ignore[reportArgumentType]
+    quota = client.get_service_quota(ServiceCode="ec2", QuotaCode=P_ON_DEMAND)  # pyright: ignore[reportAttributeAccessIssue]
+    assert quota["Quota"]["Value"] == 96.0
+    assert len(sent) == 3
 
 
 class FakeUsages:
@@ -150,7 +152,8 @@ def test_azure_usages_family_regional_and_spot(monkeypatch: pytest.MonkeyPatch) 
     wanted = ["cores", "lowPriorityCores", "standardNDSH100v5Family", "standardNCADSH100v5Family"]
     found = {q.bucket: q for q in live_azure.region_quotas("eastus", wanted)}
     assert found["standardNDSH100v5Family"].headroom == 864
-    assert found["lowPriorityCores"].limit_vcpus == 100 and found["cores"].used_vcpus == 40
+    assert found["lowPriorityCores"].limit_vcpus == 100
+    assert found["cores"].used_vcpus == 40
     assert found["standardNCADSH100v5Family"].limit_vcpus is None
     assert "standardDSv3Family" not in found
 
@@ -187,7 +190,8 @@ def test_live_quotas_fill_only_undeclared_buckets() -> None:
     assert [f.region for f in failed] == ["us-west-2"]
     plan = build_plan(spec, "dev", live=found)
     east = next(q for q in plan.quota if q.region == "us-east-1" and q.bucket == P_ON_DEMAND)
-    assert east.limit_vcpus == 384 and east.source is None  # declared stays authoritative
+    assert east.limit_vcpus == 384
+    assert east.source is None
 
 
 def test_live_headroom_limits_placement() -> None:
@@ -197,7 +201,9 @@ def test_live_headroom_limits_placement() -> None:
     east = sum(p.nodes for p in plan.placements if p.region == "us-east-1")
     assert east == 2  # headroom 384 vCPUs: two p5 nodes
     quota = next(q for q in plan.quota if q.region == "us-east-1")
-    assert quota.limit_vcpus == 384 and quota.source and "limit 960 - in use 576; fake at 2025" in quota.source
+    assert quota.limit_vcpus == 384
+    assert quota.source
+    assert "limit 960 - in use 576; fake at 2025" in quota.source
 
 
 def test_in_parallel_is_bounded_and_reports_failures() -> None:
@@ -220,7 +226,8 @@ def test_in_parallel_is_bounded_and_reports_failures() -> None:
     work = {f"r{i}": call for i in range(20)}
     work["slow"] = lambda: time.sleep(1) or 0
     results, failures = in_parallel(work, workers=4, timeout=0.3)
-    assert len(results) == 20 and most <= 4
+    assert len(results) == 20
+    assert most <= 4
     assert failures == {"slow": "no answer within 0.3 s"}
 
 
@@ -238,7 +245,8 @@ def test_quotas_without_credentials_exit_2_in_one_line(
     assert err == "gpufleet quotas: no Azure credentials: set AZURE_SUBSCRIPTION_ID to the subscription to read quotas from\n"
     assert main(["plan", "--spec", str(spec), "--live-quotas", "--format", "json"]) == 0
     captured = capsys.readouterr()
-    assert "warning: no Azure credentials" in captured.err and "declared quotas only" in captured.err
+    assert "warning: no Azure credentials" in captured.err
+    assert "declared quotas only" in captured.err
 
 
 def test_help_and_offline_plan_do_not_import_sdks() -> None:

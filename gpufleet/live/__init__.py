@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
@@ -131,7 +132,11 @@ def live_quotas(
     found = sorted(
         (q for quotas in results.values() for q in quotas), key=lambda q: (q.cloud, q.region, q.bucket)
     )
-    failed = [RegionFailure(*name.split("/", 1), reason) for name, reason in sorted(failures.items())]
+    failed = [
+        RegionFailure(cloud, region, reason)
+        for name, reason in sorted(failures.items())
+        for cloud, region in [name.split("/", 1)]
+    ]
     return found, failed
 
 

@@ -51,7 +51,7 @@ def client_config() -> Config:
 @cache
 def make_session() -> Any:
     """boto3's default session: the standard credential chain (environment, profile, SSO, role)."""
-    import boto3
+    import boto3  # pyright: ignore[reportMissingTypeStubs]
 
     return boto3.Session()
 

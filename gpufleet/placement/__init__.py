@@ -30,8 +30,8 @@ from gpufleet.placement.candidates import (
     candidates,
     interchangeable,
     placement_of,
-    undominated,
     unavailable_offers,
+    undominated,
     unlimited_bounds,
 )
 from gpufleet.placement.diagnosis import diagnose

@@ -98,7 +98,7 @@ class _PriceHint:
         return ""
 
     def _accelerator(self, line: str) -> str | None:
-        cloud, _, instance_type = line.split(":")[0].split("/")
+        cloud, _, instance_type = line.split(":", maxsplit=1)[0].split("/")
         sku = self.catalog.sku(cloud, instance_type)
         return sku.accelerator if sku else None
 

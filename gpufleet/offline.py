@@ -192,13 +192,15 @@ def _previous(plan: FleetPlan, previous: Path | None) -> PreviousDoc | None:
         return None
     tolerance = plan.spec.placement.stability_tolerance
     before = previous_placements(str(previous))
-    return {
+    kept: PreviousDoc = {
         "nodes": sum(p.nodes for p in before),
         "kept_nodes": plan.solver.kept_from_previous,
         "stability_tolerance": tolerance,
         "max_extra_usd": round(plan.solver.objective_usd * tolerance / (1 + tolerance), 2),
-        "moved": [m.to_json() for m in moves(before, plan.placements, Shortfalls.of(plan.spec.capacity))],
     }
+    if moved := moves(before, plan.placements, Shortfalls.of(plan.spec.capacity)):
+        kept["moved"] = [m.to_json() for m in moved]  # only when something moved
+    return kept
 
 
 def _capacity(plan: FleetPlan) -> CapacityDoc | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from gpufleet.live import LiveQuota
     from gpufleet.offline import SpecSource
 
 FORMATS = ("table", "markdown", "json")
@@ -66,6 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(plan)
     plan.add_argument("--previous", metavar="PLAN.json", type=Path,
                       help="a previous plan: keep its placements when the cost is equal")
+    plan.add_argument(
+        "--unavailable", metavar="CLOUD/REGION/SKU", action="append", default=[],
+        help="capacity the cloud cannot deliver now (e.g. aws/us-east-1/p5.48xlarge, "
+        "azure/eastus/*), for this plan only; repeatable; with --previous only what must move moves",
+    )
+    plan.add_argument(
+        "--live-quotas", action="store_true",
+        help="fill the quotas the spec does not declare with live headroom (limit - usage) from "
+        "AWS Service Quotas and Azure compute usages; without credentials: a warning, declared only",
+    )
     plan.add_argument("--stable", action="store_true",
                       help="leave out timings, so the same input gives byte-identical output")
 
@@ -92,6 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--accelerator", help="e.g. H100 (any case)")
     catalog.add_argument("--region", help="e.g. eu-north-1 or swedencentral")
     catalog.add_argument("--out", metavar="FILE", type=Path, help="write to FILE instead of stdout")
+
+    quotas = commands.add_parser(
+        "quotas", help="a spec's quota buckets: declared, and with --live the clouds' limits and usage",
+        description="Declared quotas per region and bucket; with --live, the limit and current usage "
+        "from AWS Service Quotas (boto3 default credentials) and Azure compute usages "
+        "(DefaultAzureCredential, subscription from AZURE_SUBSCRIPTION_ID). Declared values stay "
+        "what a plan uses; live values fill the rest (plan --live-quotas).",
+    )
+    _add_source(quotas)
+    quotas.add_argument("--live", action="store_true", help="ask the clouds (needs credentials)")
+    quotas.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    quotas.add_argument("--out", metavar="FILE", type=Path, help="write to FILE instead of stdout")
 
     comment = commands.add_parser(
         "pr-comment", help="one PR comment from folders of base and head plan JSON files"
@@ -120,7 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _source(args: argparse.Namespace) -> SpecSource:
     from gpufleet.offline import SpecSource
 
-    return SpecSource(stack=args.stack, spec=args.spec, stack_name=args.stack_name)
+    return SpecSource(
+        stack=args.stack, spec=args.spec, stack_name=args.stack_name,
+        unavailable=tuple(getattr(args, "unavailable", ())),
+    )
 
 
 def _check_out(out: Path | None) -> None:
@@ -175,10 +201,50 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from gpufleet.planjson import stable
 
     progress = args.format != "json"  # a terminal shows progress on stderr; JSON mode stays silent
-    result = run_plan(_source(args), previous=args.previous, progress=progress)
+    live = _plan_quotas(_source(args)) if args.live_quotas else ()
+    result = run_plan(_source(args), previous=args.previous, progress=progress, live=live)
     document = stable(result.document) if args.stable else result.document
     _emit(report.render_plan(document, args.format, _width(args.out)), args.out)
     return result.exit_code
+
+
+def _plan_quotas(source: SpecSource) -> tuple[LiveQuota, ...]:
+    """Live quotas for `plan --live-quotas`; without credentials (or for regions that fail)
+    a warning on stderr, and the plan uses the declared values there."""
+    from gpufleet.live import NoCredentialsError
+    from gpufleet.live.quotas import look_up
+    from gpufleet.offline import load_source
+
+    spec, _, _ = load_source(source)
+    try:
+        found, failed = look_up(spec)
+    except NoCredentialsError as error:
+        print(f"gpufleet plan: warning: {error}; planning with declared quotas only", file=sys.stderr)
+        return ()
+    for failure in failed:
+        print(f"gpufleet plan: warning: quotas of {failure.cloud}/{failure.region} not read "
+              f"({failure.reason}); declared values only there", file=sys.stderr)
+    return tuple(found)
+
+
+def cmd_quotas(args: argparse.Namespace) -> int:
+    from gpufleet import report
+    from gpufleet.live.quotas import HEADER, look_up, quotas_document, table_rows
+    from gpufleet.offline import load_source
+    from gpufleet.planjson import dumps
+
+    spec, _, _ = load_source(_source(args))
+    found, failed = look_up(spec) if args.live else ([], [])
+    document = quotas_document(spec, found, failed)
+    if args.format == "json":
+        _emit(dumps(document), args.out)
+    else:
+        title = "Quotas (vCPUs): live and declared" if args.live else "Declared quotas (vCPUs); --live asks the clouds"
+        text = report.render_table(title, HEADER, table_rows(document), args.format, _width(args.out))
+        _emit(text, args.out)
+    for failure in failed:
+        print(f"gpufleet quotas: {failure.cloud}/{failure.region}: not read ({failure.reason})", file=sys.stderr)
+    return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -290,7 +356,7 @@ def cmd_pr_comment(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "plan": cmd_plan, "diff": cmd_diff, "check": cmd_check, "schema": cmd_schema,
     "catalog": cmd_catalog, "policy-config": cmd_policy_config, "pr-comment": cmd_pr_comment,
-    "init": cmd_init,
+    "init": cmd_init, "quotas": cmd_quotas,
 }
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired
 
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from gpufleet import clouds
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
+from gpufleet.moves import Move, MoveDoc, moves, shortfalls_of_document
+from gpufleet.planjson import placements_from_document
 
 DIFF_VERSION = 1
 Action = Literal["add", "remove", "replace", "update"]
@@ -70,6 +72,7 @@ class DiffDocument(TypedDict):
     cost: list[CostChangeDoc]
     policies: list[PolicyChangeDoc]
     errors: int
+    moved: NotRequired[list[MoveDoc]]
 
 
 def diff_schema() -> dict[str, Any]:
@@ -103,6 +106,8 @@ class PlanDiff:
     cost: tuple[tuple[str, float, float], ...]  # scope, before, after
     policies: tuple[tuple[str, str, int, int], ...]  # policy, enforcement, before, after
     head_mandatory_violations: int
+    moved: tuple[Move, ...] = ()
+    """With a head planned around capacity rules or from --previous: nodes moved, and why."""
 
     @property
     def errors(self) -> list[ResourceChange]:
@@ -146,10 +151,13 @@ class PlanDiff:
              [(s, f"${b:,.0f}", f"${a:,.0f}", f"{a - b:+,.0f}") for s, b, a in self.cost]),
             ("Policy verdicts", ("policy", "enforcement", "violations before", "after"),
              [(p, e, str(b), str(a)) for p, e, b, a in self.policies if b != a]),
+            *([("Moved", ("pool", "cloud/region/SKU", "nodes before", "after", "why"),
+                [(m.pool, m.offer, str(m.before), str(m.after), m.reason) for m in self.moved])]
+              if self.moved else []),
         ]
 
     def to_json(self) -> DiffDocument:
-        return {
+        document: DiffDocument = {
             "version": DIFF_VERSION, "base": self.base, "head": self.head,
             "resources": [
                 {"urn": c.urn, "type": c.type, "action": c.action, "protected": c.protected,
@@ -161,6 +169,9 @@ class PlanDiff:
             "policies": [{"policy": p, "enforcement": e, "before": b, "after": a} for p, e, b, a in self.policies],
             "errors": len(self.errors),
         }
+        if self.moved:
+            document["moved"] = [m.to_json() for m in self.moved]
+        return document
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, ...]:
@@ -228,4 +239,14 @@ def diff_documents(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
             for policy, enforcement in [key]
         ),
         head_mandatory_violations=sum(n for (_, e), n in verdicts_after.items() if e == "mandatory"),
+        moved=_moved(base, head),
     )
+
+
+def _moved(base: dict[str, Any], head: dict[str, Any]) -> tuple[Move, ...]:
+    """Moves only where the head was re-planned (capacity rules or --previous): between two
+    unrelated specs, changed node counts are the spec's doing, not moves."""
+    if not head.get("capacity") and not head.get("previous"):
+        return ()
+    return tuple(moves(placements_from_document(base), placements_from_document(head),
+                       shortfalls_of_document(head)))

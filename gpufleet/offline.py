@@ -15,12 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from gpufleet.catalog import load_catalog
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
-from gpufleet.plan import PLAN_VERSION, FleetPlan
+from gpufleet.live import LiveQuota
+from gpufleet.moves import moves
+from gpufleet.plan import PLAN_VERSION, FleetPlan, QuotaUse
 from gpufleet.planjson import (
+    CapacityDoc,
     PlanDocument,
     PolicyDoc,
     PreviousDoc,
+    QuotaDoc,
     ResourceDoc,
     loads,
     placement_json,
@@ -29,7 +34,8 @@ from gpufleet.planjson import (
 )
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import RecordedResource, Recording, record_program
-from gpufleet.spec import FleetSpec
+from gpufleet.spec import FleetSpec, load_fleet
+from gpufleet.speccapacity import Shortfalls, flag_problems, with_unavailable
 from gpufleet.specfile import (
     CONFIG_KEY,
     existing_stack_path,
@@ -52,6 +58,8 @@ class SpecSource:
     stack: str | None = None
     spec: Path | None = None
     stack_name: str | None = None
+    unavailable: tuple[str, ...] = ()
+    """One-off `--unavailable` entries, added to the spec's `capacity.unavailable`."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,15 @@ def load_source(source: SpecSource) -> tuple[FleetSpec, str, object]:
         path = source.spec
     else:
         raise CommandLineError([Problem("--stack/--spec", "give a stack name or a spec file")])
+    if source.unavailable and (bad := flag_problems(source.unavailable, load_catalog())):
+        raise CommandLineError(bad)
     spec, data = read_fleet(path)
+    if source.unavailable:
+        data = with_unavailable(data, source.unavailable)
+        try:
+            spec = load_fleet(data)
+        except SpecError as error:
+            raise SpecError(error.problems, source=str(path)) from None
     name = source.stack_name or source.stack or stack_of_file(path)
     return spec, name, data
 
@@ -139,10 +155,16 @@ def _program_error(error: BaseException) -> GpufleetError | None:
     return None
 
 
-def run_plan(source: SpecSource, previous: Path | None = None, progress: bool = False) -> OfflinePlan:
-    """Plan a spec offline; `progress` shows what is happening on stderr when it is a terminal."""
-    spec, stack, data = load_source(source)
+def run_plan(
+    source: SpecSource, previous: Path | None = None, progress: bool = False,
+    live: Sequence[LiveQuota] = (),
+) -> OfflinePlan:
+    """Plan a spec offline; `progress` shows what is happening on stderr when it is a terminal;
+    `live` quotas fill the buckets the spec does not declare."""
+    _, stack, data = load_source(source)
     config: dict[str, Any] = {CONFIG_KEY: data}
+    if live:
+        config["gpufleet:liveQuotas"] = [q.to_json() for q in live]  # the program reads it
     if previous is not None:
         config["gpufleet:previousPlan"] = str(previous)  # the program reads it, as under pulumi up
     started = time.perf_counter()
@@ -156,7 +178,7 @@ def run_plan(source: SpecSource, previous: Path | None = None, progress: bool = 
             raise cause from None
         plan: FleetPlan = recording.result
         shown.phase("judging policies")
-        verdicts = evaluate(recording.resources, policy_config(spec))
+        verdicts = evaluate(recording.resources, policy_config(plan.spec))  # with live quotas
     kept = _previous(plan, previous)
     document = plan_document(plan, recording, verdicts, kept, time.perf_counter() - started)
     return OfflinePlan(plan, recording, verdicts, cast(dict[str, Any], document))
@@ -169,12 +191,34 @@ def _previous(plan: FleetPlan, previous: Path | None) -> PreviousDoc | None:
     if previous is None:
         return None
     tolerance = plan.spec.placement.stability_tolerance
-    return {
-        "nodes": sum(p.nodes for p in previous_placements(str(previous))),
+    before = previous_placements(str(previous))
+    kept: PreviousDoc = {
+        "nodes": sum(p.nodes for p in before),
         "kept_nodes": plan.solver.kept_from_previous,
         "stability_tolerance": tolerance,
         "max_extra_usd": round(plan.solver.objective_usd * tolerance / (1 + tolerance), 2),
     }
+    if moved := moves(before, plan.placements, Shortfalls.of(plan.spec.capacity)):
+        kept["moved"] = [m.to_json() for m in moved]  # only when something moved
+    return kept
+
+
+def _capacity(plan: FleetPlan) -> CapacityDoc | None:
+    """The `capacity` key: present when the spec (or `--unavailable`) names a shortfall."""
+    limits = plan.spec.capacity
+    if not limits.unavailable and not limits.available:
+        return None
+    return {"unavailable": list(limits.unavailable), "available": dict(limits.available),
+            "offers_out": list(plan.unavailable_offers)}
+
+
+def _quota_json(q: QuotaUse) -> QuotaDoc:
+    """A quota line; `source` only where a live look-up gave the limit."""
+    doc: QuotaDoc = {"cloud": q.cloud, "region": q.region, "bucket": q.bucket,
+                     "used_vcpus": q.used_vcpus, "limit_vcpus": q.limit_vcpus}
+    if q.source:
+        doc["source"] = q.source
+    return doc
 
 
 def plan_document(
@@ -188,7 +232,7 @@ def plan_document(
     resources = sorted(recording.resources, key=lambda r: r.urn)
     counts = Counter((r.cloud or "-", r.region or "-", r.type) for r in resources if r.custom)
     spend = {s.cloud: s for s in plan.cost.by_cloud}
-    return {
+    document: PlanDocument = {
         "version": PLAN_VERSION,
         "stack": plan.stack,
         "fleet": plan.fleet,
@@ -222,11 +266,7 @@ def plan_document(
                 for line in plan.cost.lines
             ],
         },
-        "quota": [
-            {"cloud": q.cloud, "region": q.region, "bucket": q.bucket,
-             "used_vcpus": q.used_vcpus, "limit_vcpus": q.limit_vcpus}
-            for q in plan.quota
-        ],
+        "quota": [_quota_json(q) for q in plan.quota],
         "solver": {
             "status": plan.solver.status,
             # unknown (no bound proven) is null: JSON has no Infinity
@@ -243,6 +283,9 @@ def plan_document(
         "policies": cast(list[PolicyDoc], [v.to_json() for v in verdicts]),
         "timings": {"solver_seconds": round(plan.solver.seconds, 4), "plan_seconds": round(seconds, 2)},
     }
+    if (capacity := _capacity(plan)) is not None:
+        document["capacity"] = capacity
+    return document
 
 
 def load_document(reference: str, stack_name: str | None = None) -> dict[str, Any]:

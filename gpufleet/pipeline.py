@@ -8,14 +8,19 @@ from collections.abc import Mapping, Sequence
 from gpufleet import cost, ipam
 from gpufleet.catalog import Cloud
 from gpufleet.errors import Problem, SpecError
-from gpufleet.placement import colocated_storage, place
+from gpufleet.live import LiveQuota
+from gpufleet.placement import colocated_storage, place, unavailable_offers
 from gpufleet.plan import FleetPlan, Placement, PoolPlan
-from gpufleet.quota import quota_use
+from gpufleet.quota import quota_use, with_live_quotas
 from gpufleet.spec import FleetSpec
 
 
-def build_plan(spec: FleetSpec, stack: str, previous: Sequence[Placement] = ()) -> FleetPlan:
-    """Place the pools, cut the address plan and price it all: the whole pure pipeline."""
+def build_plan(
+    spec: FleetSpec, stack: str, previous: Sequence[Placement] = (), live: Sequence[LiveQuota] = ()
+) -> FleetPlan:
+    """Place the pools, cut the address plan and price it all: the whole pure pipeline.
+    `live` quotas fill the buckets the spec does not declare (`with_live_quotas`)."""
+    spec, sources = with_live_quotas(spec, live)
     catalog = spec.catalog()
     result = place(spec, catalog, previous)
     planned_nodes: dict[str, int] = {}
@@ -43,9 +48,10 @@ def build_plan(spec: FleetSpec, stack: str, previous: Sequence[Placement] = ()) 
         networks=networks,
         storage=storage,
         cost=cost.estimate(spec, result.placements, networks, storage),
-        quota=quota_use(spec, catalog, result.placements),
+        quota=quota_use(spec, catalog, result.placements, sources),
         solver=result.solver,
         skipped_offers=result.skipped,
+        unavailable_offers=tuple(unavailable_offers(spec, catalog)),
     )
 
 

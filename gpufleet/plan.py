@@ -111,6 +111,8 @@ class QuotaUse:
     bucket: str
     used_vcpus: int
     limit_vcpus: int | None
+    source: str | None = None
+    """Where a live limit came from and when; None: declared in the spec (or unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,8 @@ class FleetPlan:
     quota: tuple[QuotaUse, ...]
     solver: SolverReport
     skipped_offers: tuple[str, ...] = field(default=())
+    unavailable_offers: tuple[str, ...] = field(default=())
+    """Offers `capacity.unavailable` took out, each 'cloud/region/sku: the rule'."""
 
     @property
     def fleet(self) -> str:

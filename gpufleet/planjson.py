@@ -16,6 +16,7 @@ from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from gpufleet.catalog import Capacity, Cloud
 from gpufleet.errors import Problem, SpecError
+from gpufleet.moves import MoveDoc
 from gpufleet.plan import Placement
 from gpufleet.textfile import read_utf8
 
@@ -95,6 +96,7 @@ class QuotaDoc(TypedDict):
     bucket: str
     used_vcpus: int
     limit_vcpus: int | None
+    source: NotRequired[str]  # a live look-up's source and time; absent: declared (or unknown)
 
 
 @_closed
@@ -117,6 +119,17 @@ class PreviousDoc(TypedDict):
     kept_nodes: int
     stability_tolerance: float
     max_extra_usd: float
+    moved: NotRequired[list[MoveDoc]]
+
+
+@_closed
+class CapacityDoc(TypedDict):
+    """The spec's `capacity` rules (with one-off `--unavailable` entries) and the offers they
+    took out of placement ('cloud/region/sku: the rule')."""
+
+    unavailable: list[str]
+    available: dict[str, int]
+    offers_out: list[str]
 
 
 @_closed
@@ -179,6 +192,7 @@ class PlanDocument(TypedDict):
     solver: SolverDoc
     previous: PreviousDoc | None
     skipped_offers: list[str]
+    capacity: NotRequired[CapacityDoc]
     resource_counts: list[ResourceCountDoc]
     resources: list[ResourceDoc]
     policies: list[PolicyDoc]

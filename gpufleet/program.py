@@ -11,6 +11,7 @@ import pulumi
 
 from components import GpuFleet
 from gpufleet.errors import GpufleetError
+from gpufleet.live import quotas_from_json
 from gpufleet.pipeline import build_plan
 from gpufleet.plan import FleetPlan
 from gpufleet.planjson import previous_placements
@@ -23,7 +24,8 @@ def fleet_program() -> FleetPlan:
     config = pulumi.Config("gpufleet")
     try:
         spec = load_fleet(config.require_object("fleet"))
-        plan = build_plan(spec, pulumi.get_stack(), previous_placements(config.get("previousPlan")))
+        live = quotas_from_json(config.get_object("liveQuotas"))  # `plan --live-quotas`
+        plan = build_plan(spec, pulumi.get_stack(), previous_placements(config.get("previousPlan")), live)
         fleet = GpuFleet(spec.name, plan)
     except GpufleetError as error:  # a user's mistake: the CLI prints RunError without a traceback
         raise pulumi.RunError(str(error)) from error

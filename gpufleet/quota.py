@@ -6,10 +6,11 @@ buckets as placement without loading the MILP solver.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gpufleet import clouds
 from gpufleet.catalog import Capacity, Catalog, Cloud, Sku
+from gpufleet.live import LiveQuota
 from gpufleet.plan import Placement, QuotaUse
 from gpufleet.spec import FleetSpec
 
@@ -36,10 +37,30 @@ def declared_quotas(spec: FleetSpec) -> dict[QuotaKey, tuple[str, int]]:
     }
 
 
+def with_live_quotas(
+    spec: FleetSpec, live: Sequence[LiveQuota]
+) -> tuple[FleetSpec, dict[QuotaKey, str]]:
+    """The spec with live headroom (limit − usage) in every bucket it does not declare, and
+    where each came from. Declared quotas stay authoritative: they are what the user asked for.
+    Buckets of regions the spec does not configure are left out, as the spec's rules demand."""
+    declared = declared_quotas(spec)
+    quotas = {cloud: {region: dict(b) for region, b in regions.items()} for cloud, regions in spec.quotas.items()}
+    sources: dict[QuotaKey, str] = {}
+    for q in live:
+        key = quota_key(q.cloud, q.region, q.bucket)
+        if key in declared or q.headroom is None or q.region not in spec.clouds.regions_of(q.cloud):
+            continue
+        quotas.setdefault(q.cloud, {}).setdefault(q.region, {})[q.bucket] = q.headroom
+        sources[key] = f"live: limit {q.limit_vcpus} - in use {q.used_vcpus}; {q.label}"
+    return spec.model_copy(update={"quotas": quotas}), sources
+
+
 def quota_use(
-    spec: FleetSpec, catalog: Catalog, placements: Sequence[Placement]
+    spec: FleetSpec, catalog: Catalog, placements: Sequence[Placement],
+    sources: Mapping[QuotaKey, str] | None = None,
 ) -> tuple[QuotaUse, ...]:
-    """vCPUs drawn per (cloud, region, bucket) and the declared limit (None: undeclared)."""
+    """vCPUs drawn per (cloud, region, bucket) and the limit (None: unknown), with the source
+    of each limit that came from a live look-up."""
     limits = declared_quotas(spec)
     used: dict[QuotaKey, int] = {}
     names: dict[QuotaKey, str] = {}
@@ -57,6 +78,7 @@ def quota_use(
             names.setdefault(key, bucket)
     return tuple(
         QuotaUse(cloud, region, names[(cloud, region, b)], used[(cloud, region, b)],
-                 limits[(cloud, region, b)][1] if (cloud, region, b) in limits else None)
+                 limits[(cloud, region, b)][1] if (cloud, region, b) in limits else None,
+                 (sources or {}).get((cloud, region, b)))
         for cloud, region, b in sorted(used)
     )

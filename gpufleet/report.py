@@ -127,12 +127,15 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         (line["item"], line["cloud"], line["region"], usd(line["monthly_usd"]), line["source"])
         for line in cost["lines"]
     ]
+    sourced = any("source" in q for q in doc["quota"])  # live look-ups say where and when
     quota: list[Row] = [
         (q["cloud"], q["region"], q["bucket"], str(q["used_vcpus"]),
          "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"]),
-         "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"] - q["used_vcpus"]))
+         "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"] - q["used_vcpus"]),
+         *([q.get("source", "spec")] if sourced else []))
         for q in doc["quota"]
     ]
+    quota_header = ("cloud", "region", "bucket", "used", "limit", "headroom", *(("source",) if sourced else ()))
     policies: list[Row] = [
         (v["policy"], v["enforcement"],
          "pass" if not v["violations"] else f"{len(v['violations'])} violation(s)")
@@ -144,11 +147,12 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
     return [
         ("Placements", ("pool", "GPU", "cloud/region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
         *_kept(doc.get("previous")),
+        *_capacity(doc.get("capacity")),
         ("Networks", ("cloud", "region", "CIDR", "pod CIDR"), networks),
         ("Storage", ("name", "cloud", "region", "TiB", "protected"), storage),
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
         ("Where each price comes from", ("item", "cloud", "region", "$/month", "source"), lines),
-        ("Quota headroom (vCPUs)", ("cloud", "region", "bucket", "used", "limit", "headroom"), quota),
+        ("Quota headroom (vCPUs)", quota_header, quota),
         ("Policies", ("policy", "enforcement", "verdict"), policies),
         ("Resources", ("cloud", "region", "type", "count"), counts),
     ]
@@ -162,7 +166,24 @@ def _kept(previous: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:
     row = (str(previous["nodes"]), str(previous["kept_nodes"]), f"{previous['stability_tolerance']:.1%}",
            f"at most {usd(previous['max_extra_usd'])}/month more")
     header = ("previous nodes", "kept", "stability tolerance", "against the cheapest plan")
-    return [("Kept from the previous plan", header, [row])]
+    moved: list[Row] = [
+        (m["pool"], m["offer"], str(m["before"]), str(m["after"]), m["reason"])
+        for m in previous.get("moved", [])
+    ]
+    return [("Kept from the previous plan", header, [row]),
+            *([("Moved from the previous plan", MOVED_HEADER, moved)] if moved else [])]
+
+
+MOVED_HEADER = ("pool", "cloud/region/SKU", "nodes before", "after", "why")
+
+
+def _capacity(capacity: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:
+    """Offers the spec's `capacity` rules (or `--unavailable`) took out, and the caps."""
+    if not capacity:
+        return []
+    rows: list[Row] = [tuple(line.split(": ", 1)) for line in capacity["offers_out"]]
+    rows += [(key, f"at most {nodes} nodes (capacity.available)") for key, nodes in capacity["available"].items()]
+    return [("Capacity the clouds cannot deliver", ("cloud/region/SKU", "rule"), rows)]
 
 
 VIOLATION_HEADER = ("enforcement", "policy", "resource", "what is wrong and how to fix it")
@@ -319,4 +340,13 @@ def render_catalog(
     _rich_table(console, f"{len(regions)} regions", ("cloud", "region", "country", "jurisdictions"), [
         (r.cloud, r.region, r.country, ", ".join(sorted(r.jurisdictions))) for r in regions
     ])
+    return console.export_text()
+
+
+def render_table(title: str, header: Row, rows: Sequence[Row], fmt: str, width: int = PIPE_WIDTH) -> str:
+    """One titled table as a terminal table or markdown (commands with a single table)."""
+    if fmt == "markdown":
+        return f"**{title}**\n\n{_md_table(header, rows)}\n"
+    console = _console(width)
+    _rich_table(console, title, header, rows)
     return console.export_text()

@@ -16,6 +16,7 @@ from gpufleet import clouds as registry
 from gpufleet.catalog import Catalog, Cloud, Sku, load_catalog
 from gpufleet.errors import Problem, SpecError
 from gpufleet.slots import supernet_problem
+from gpufleet.speccapacity import capacity_problems
 from gpufleet.specmodel import MAX_POOL_GPUS, TYPE_TOKEN_PATTERN, FleetSpec, Pool, known_buckets
 from gpufleet.specwords import one_of, problem_from_pydantic
 
@@ -115,6 +116,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
                     )
     yield from _pool_problems(spec, catalog, configured)
     yield from _storage_problems(spec)
+    yield from capacity_problems(spec.capacity, catalog)
 
 
 def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:

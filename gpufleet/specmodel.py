@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from gpufleet import clouds as registry
 from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
+from gpufleet.speccapacity import CapacityLimits
 
 
 def _registered(name: str) -> str:
@@ -194,6 +195,9 @@ class FleetSpec(_Strict):
     pools: tuple[Pool, ...] = Field(min_length=1)
     storage: tuple[Storage, ...] = ()
     placement: PlacementOptions = Field(default_factory=PlacementOptions)
+    capacity: CapacityLimits = Field(
+        default_factory=CapacityLimits, description="capacity the clouds cannot deliver now"
+    )
     policies: PolicyOptions = Field(default_factory=PolicyOptions)
 
     @field_validator("quotas")

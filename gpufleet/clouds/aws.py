@@ -88,6 +88,7 @@ SYSTEM_ROOT_GIB = 50
 
 class Aws(CloudModel):
     name = "aws"
+    live_module = "gpufleet.live.aws"
     title = "AWS"
     packages = ("aws",)
     location_key = "region"

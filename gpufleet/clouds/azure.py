@@ -133,6 +133,7 @@ SYSTEM_POOL = SystemPool(
 
 class Azure(CloudModel):
     name = "azure"
+    live_module = "gpufleet.live.azure"
     title = "Azure"
     packages = ("azure-native",)
     location_key = "location"

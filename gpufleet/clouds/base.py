@@ -144,6 +144,9 @@ class CloudModel(ABC):
     """type token -> input properties whose change makes the provider replace the resource."""
     system_pool: SystemPool
     storage_rate: StorageRate
+    live_module: str = ""
+    """The module with this cloud's live look-ups (gpufleet.live.QuotaLookup), imported only
+    when one runs; empty: no live look-up."""
 
     # -- catalog -------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from gpufleet.placement.candidates import (
     candidates,
     interchangeable,
     placement_of,
+    unavailable_offers,
     undominated,
     unlimited_bounds,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "quota_use",
     "spend_by_cloud",
     "spend_items",
+    "unavailable_offers",
     "undominated",
     "unlimited_bounds",
 ]

@@ -13,6 +13,7 @@ from gpufleet.cost import HOURS_PER_MONTH, region_fixed_usd, storage_monthly_usd
 from gpufleet.plan import Placement
 from gpufleet.quota import QuotaKey, buckets_for, declared_quotas, quota_key
 from gpufleet.spec import FleetSpec, Pool
+from gpufleet.speccapacity import Shortfalls
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Candidate:
     pool: Pool
     offer: Offer
     hourly: float
+    cap: int | None = None
+    """The most nodes the offer delivers over all pools (`capacity.available`), or None."""
     sku: Sku = field(init=False, compare=False, repr=False)
     cloud: Cloud = field(init=False, compare=False, repr=False)
     region: str = field(init=False, compare=False, repr=False)
@@ -54,8 +57,10 @@ class Candidate:
 
 
 def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list[str]]:
-    """Offers each pool may use, in a fixed order, and the unpriced offers that were skipped."""
+    """Offers each pool may use, in a fixed order, and the unpriced offers that were skipped;
+    offers `capacity.unavailable` takes out are left out (`unavailable_offers` lists them)."""
     allowed = spec.allowed_jurisdictions()
+    shortfalls = Shortfalls.of(spec.capacity)
     found: list[Candidate] = []
     skipped: set[str] = set()
     for pool in spec.pools:
@@ -71,13 +76,29 @@ def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list
                     or (pool.mig is not None and not sku.mig_capable)
                 ):
                     continue
+                if shortfalls.rule_for(offer.key):
+                    continue
                 hourly = offer.hourly(pool.capacity)
                 if hourly is None:
                     kind = "spot" if pool.capacity == "spot" else "on-demand"
                     skipped.add(f"{offer.key}: no {kind} price in catalog or price book")
                     continue
-                found.append(Candidate(pool, offer, hourly))
+                found.append(Candidate(pool, offer, hourly, shortfalls.cap(offer.key)))
     return found, sorted(skipped)
+
+
+def unavailable_offers(spec: FleetSpec, catalog: Catalog) -> list[str]:
+    """Offers of the pools' accelerators in the configured regions that `capacity.unavailable`
+    takes out, each as 'cloud/region/sku: the rule', for the plan and the diagnosis."""
+    shortfalls = Shortfalls.of(spec.capacity)
+    accelerators = sorted({pool.accelerator for pool in spec.pools})
+    return [
+        f"{offer.key}: capacity.unavailable '{rule}'"
+        for cloud, region in sorted(spec.clouds.regions())
+        for accelerator in accelerators
+        for offer in catalog.offers_for(accelerator, cloud, region)
+        if (rule := shortfalls.rule_for(offer.key))
+    ]
 
 
 def undominated(
@@ -98,9 +119,10 @@ def undominated(
     """
     kept = set(keep)
     rank = {c.key: i for i, c in enumerate(cands)}
-    groups: dict[tuple[str, str, str, tuple[str, ...]], list[Candidate]] = {}
-    for c in cands:
-        groups.setdefault((c.pool.name, c.cloud, c.region, c.buckets), []).append(c)
+    groups: dict[tuple[str, str, str, tuple[str, ...], str], list[Candidate]] = {}
+    for c in cands:  # a capped offer could not take another's nodes: it is compared with none
+        capped = c.offer.key if c.cap is not None else ""
+        groups.setdefault((c.pool.name, c.cloud, c.region, c.buckets, capped), []).append(c)
     dominated: set[str] = set()
     for group in groups.values():
         frontier: list[Candidate] = []
@@ -136,8 +158,8 @@ def undominated(
 
 
 def _unlimited(c: Candidate, limits: Mapping[QuotaKey, tuple[str, int]]) -> bool:
-    """No declared quota and no pin: nothing ties the offer's nodes to its region."""
-    return c.place not in c.pool.pin and not any(
+    """No declared quota, no capacity cap and no pin: nothing ties the offer's nodes to its region."""
+    return c.cap is None and c.place not in c.pool.pin and not any(
         quota_key(c.cloud, c.region, b) in limits for b in c.buckets
     )
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gpufleet.catalog import Catalog, Cloud, price_key
-from gpufleet.placement.candidates import Candidate
+from gpufleet.placement.candidates import Candidate, unavailable_offers
 from gpufleet.placement.formulation import Formulation
 from gpufleet.placement.options import SolverOptions
 from gpufleet.quota import QuotaKey, declared_quotas, quota_key
@@ -27,7 +27,8 @@ def diagnose(
     """Re-solve relaxed problems to name the pool, the shortfall and the limits that bind."""
     for pool in spec.pools:
         mine = [c for c in cands if c.pool.name == pool.name]
-        problem = _pool_problem(spec, pool, mine, _PriceHint(catalog, skipped), options)
+        hint = _PriceHint(catalog, skipped, unavailable_offers(spec, catalog))
+        problem = _pool_problem(spec, pool, mine, hint, options)
         if problem:
             return problem
     joint = Formulation(spec, cands, spec.pools, budget=False)
@@ -58,8 +59,18 @@ class _PriceHint:
 
     catalog: Catalog
     skipped: Sequence[str]
+    unavailable: Sequence[str] = ()
 
     def __call__(self, pool: Pool, places: Sequence[str]) -> str:
+        out = [
+            s for s in self.unavailable
+            if any(s.startswith(p + "/") for p in places) and self._accelerator(s) == pool.accelerator
+        ]
+        if out:
+            return (
+                "; offers taken out as unavailable: " + "; ".join(out)
+                + "; capacity elsewhere (another region or cloud) or fewer GPUs would help"
+            )
         lines = [s for s in self.skipped if any(s.startswith(p + "/") for p in places)]
         if lines:
             cloud, region, sku = lines[0].split(":")[0].split("/")
@@ -85,6 +96,11 @@ class _PriceHint:
                     "declares one"
                 )
         return ""
+
+    def _accelerator(self, line: str) -> str | None:
+        cloud, _, instance_type = line.split(":", maxsplit=1)[0].split("/")
+        sku = self.catalog.sku(cloud, instance_type)
+        return sku.accelerator if sku else None
 
 
 def _pool_problem(

@@ -33,7 +33,7 @@ def _most_nodes(
     """The most nodes any feasible plan puts on `c`: the pool's size (or pin), its declared
     quotas (unless elastic) and its cloud's max share. The region binaries' links use these
     bounds as their big-M (Σ nodes ≤ Σ bounds × open), so tighter is better."""
-    most = c.max_nodes
+    most = c.max_nodes if c.cap is None else min(c.max_nodes, c.cap)
     for bucket in c.buckets:
         key = quota_key(c.cloud, c.region, bucket)
         if key in limits and key not in elastic:
@@ -112,6 +112,7 @@ class Formulation:
         self.elastic: dict[QuotaKey, int] = {}
         if quotas:
             self._quotas(limits, raised)
+        self._caps()
         used: set[Cloud] = {c.cloud for c in self.cands}
         self.excess: dict[int, float] = {}
         self.above: dict[Cloud, int] = {}
@@ -243,6 +244,15 @@ class Formulation:
                 cloud, region, _ = key
                 row[self.opened[(cloud, region)]] = -limit
                 self.milp.row(-math.inf, 0.0, row)
+
+    def _caps(self) -> None:
+        """Σ nodes ≤ cap per offer that `capacity.available` limits, over every pool using it."""
+        rows: dict[str, tuple[int, dict[int, float]]] = {}
+        for i, c in enumerate(self.cands):
+            if c.cap is not None:
+                rows.setdefault(c.offer.key, (c.cap, {}))[1][self.x[i]] = 1.0
+        for _, (cap, row) in sorted(rows.items()):
+            self.milp.row(-math.inf, float(cap), row)
 
     def tie_break(self) -> dict[int, float]:
         """Among equal-cost plans prefer earlier candidates in (pool, cloud, region, SKU) order."""

@@ -133,7 +133,7 @@ def _fixed_item(resource: PolicyResource, view: View, sizes: Mapping[str, Any]) 
         tib = number(sizes[entry]) if entry else None
         if tib is None:
             return None
-        rate = owner.storage_rate
+        rate = owner.declared_storage_rate(view)
         return CostItem(f"storage {resource.name} ({tib:g} TiB {rate.product}) in {where}",
                         owner.name, round(tib * GB_PER_TIB * rate.usd_per_gb_month, 2), resource.urn)
     return None

@@ -111,10 +111,10 @@ def _storage_line(s: StoragePlan) -> CostLine:
     )
 
 
-def transfer_gb_per_month(entry: Storage) -> float:
+def transfer_gb_per_month(size_tib: float, amortize_months: int, churn_tib: float) -> float:
     """GB a copy away from home receives per month: its fill spread over `amortize_months`,
-    plus the month's churn."""
-    return (entry.size_tib / entry.amortize_months + entry.churn_tib) * GB_PER_TIB
+    plus the month's churn (the budget policy prices declared copies with it too)."""
+    return (size_tib / amortize_months + churn_tib) * GB_PER_TIB
 
 
 def copy_transfer(catalog: Catalog, entry: Storage, cloud: Cloud, region: str) -> tuple[TransferRate, float] | None:
@@ -127,7 +127,8 @@ def copy_transfer(catalog: Catalog, entry: Storage, cloud: Cloud, region: str) -
     if source is None or destination is None:  # the spec's rules accept only known regions
         raise LookupError(f"storage {entry.name}: unknown region in {entry.home} → {cloud}/{region}")
     rate = transfer_rate(catalog, source, destination)
-    return rate, round(transfer_gb_per_month(entry) * rate.usd_per_gb, 2)
+    gb = transfer_gb_per_month(entry.size_tib, entry.amortize_months, entry.churn_tib)
+    return rate, round(gb * rate.usd_per_gb, 2)
 
 
 def copy_costs(catalog: Catalog, entry: Storage, cloud: Cloud, region: str) -> list[tuple[Cloud, float]]:

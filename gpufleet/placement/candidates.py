@@ -212,7 +212,8 @@ def _in_regions_never_needed(
     Moving all of the region's nodes there saves on every node; the region's fixed cost pays
     for the other region's (the same in every region of a cloud) and its storage copies for
     the other region's, which must cost every cloud no more (`_copies_no_dearer`: storage
-    redundancy and transfers from a home differ by region), its quotas free up, and the other offers draw on none and are not pinned. So a plan with
+    redundancy and transfers from a home differ by region), its quotas free up, and the
+    other offers draw on none and are not pinned. So a plan with
     nodes in the region costs strictly more than the plan after the move. A region with a pin
     or a previous placement (`keep`) stays: stability may keep nodes there.
     """
@@ -233,7 +234,7 @@ def _in_regions_never_needed(
                 if b.sku.gpus % size == 0
                 for a in offers
                 if b.sku.gpus // size * a.monthly < b.monthly and a.region != region
-                and _copies_no_dearer(spec, copies, b.pool, cloud, a.region, region)
+                and _copies_no_dearer(spec, copies, b.pool, cloud, there=a.region, here=region)
             }
             elsewhere = cheaper if elsewhere is None else elsewhere & cheaper
             if not elsewhere:
@@ -265,7 +266,7 @@ def _entries_of(spec: FleetSpec, pool: Pool) -> list[str]:
 
 
 def _copies_no_dearer(
-    spec: FleetSpec, costs: _CopyCosts, pool: Pool, cloud: Cloud, there: str, here: str
+    spec: FleetSpec, costs: _CopyCosts, pool: Pool, cloud: Cloud, *, there: str, here: str
 ) -> bool:
     """Whether each of the pool's dataset copies costs every cloud no more `there` than `here`
     (storage rates differ by redundancy, transfers by the distance from the data's home)."""

@@ -309,6 +309,7 @@ NO_CONTROLS = frozenset({
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
     "azure-native:authorization:RoleAssignment",
     "azure-native:managedidentity:UserAssignedIdentity",
@@ -321,6 +322,7 @@ NO_CONTROLS = frozenset({
     "azure-native:resources:ResourceGroup",
     "azure-native:storage:BlobContainer",
     "azure-native:storage:BlobServiceProperties",
+    "azure-native:storage:ObjectReplicationPolicy",
 })
 
 

@@ -52,6 +52,7 @@ UNTAGGABLE = frozenset({
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
     "aws:s3/bucketPolicy:BucketPolicy",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketVersioning:BucketVersioning",
     "azure-native:authorization:RoleAssignment",
@@ -60,6 +61,7 @@ UNTAGGABLE = frozenset({
     "azure-native:network:Subnet",
     "azure-native:storage:BlobContainer",
     "azure-native:storage:BlobServiceProperties",
+    "azure-native:storage:ObjectReplicationPolicy",
 })
 
 

@@ -80,7 +80,7 @@ class _Greedy:
         usd = 0.0 if there else region_fixed_usd(c.cloud)
         for entry in self.spec.storage:
             if c.pool.name in entry.colocate_with and not there & set(entry.colocate_with):
-                usd += storage_monthly_usd(c.cloud, entry.size_tib)
+                usd += storage_monthly_usd(c.cloud, c.region, entry.size_tib)
         return usd
 
     def fill(self, pool: Pool, options: list[Candidate], need: int) -> int:

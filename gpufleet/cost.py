@@ -4,6 +4,11 @@ GPU nodes carry the catalog or price-book price chosen by placement. Everything 
 list price in this module, each with the public page it reflects; they are US-East list prices
 (other regions differ by a few percent) and are meant for planning, not for invoicing.
 
+A dataset with a `home` pays to fill and sync every copy away from home: (fill ÷ amortisation
++ churn) × the transfer rate of the path (`gpufleet.catalog.transfer`), on the HOME cloud's bill
+(the source pays egress; ingress is free). `copy_costs` is the one place that prices a copy, for
+placement, this estimate and `gpufleet.placement.spend` alike.
+
 Every region that holds a placement also costs the same fixed amount per cloud (control plane,
 NAT gateways on AWS, system nodes): `region_fixed_usd`, which placement puts in its objective and
 budget row, so the planner and this estimate price a plan alike.
@@ -14,22 +19,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gpufleet import clouds
-from gpufleet.catalog import Cloud
+from gpufleet.catalog import Catalog, Cloud
+from gpufleet.catalog.transfer import TransferRate, transfer_rate
 from gpufleet.plan import CloudSpend, CostLine, CostSummary, NetworkPlan, Placement, StoragePlan
 from gpufleet.spec import FleetSpec
+from gpufleet.specmodel import Storage
 
 HOURS_PER_MONTH = 730
 GB_PER_TIB = 1024  # both clouds bill storage and transfer per GB of 2**30 bytes
 
-# https://aws.amazon.com/ec2/pricing/on-demand/ (Data Transfer) — between AWS regions: $0.02/GB;
-# https://azure.microsoft.com/pricing/details/bandwidth/ — between Azure regions within a
-# continent: $0.02/GB. Internet egress (another cloud), first 10 TB/month: $0.09/GB (AWS),
-# $0.087/GB (Azure); $0.09 is used for both.
-INTER_REGION_USD_PER_GB = 0.02
-CROSS_CLOUD_USD_PER_GB = 0.09
-EGRESS_READS_PER_MONTH = 1  # assumption: a pool reads its whole dataset once a month
-
-_CODE = "fixed rate in gpufleet/cost.py"
 
 
 def estimate(
@@ -43,7 +41,7 @@ def estimate(
         *(_node_line(p) for p in placements),
         *(line for n in networks for line in region_lines(n.cloud, n.region)),
         *(_storage_line(s) for s in storage),
-        *_egress_lines(spec, placements, storage),
+        *_transfer_lines(spec, storage),
     ]
     present = set(spec.clouds.configured()) | {li.cloud for li in lines}
     by_cloud: list[CloudSpend] = []
@@ -96,54 +94,73 @@ def region_fixed_usd(cloud: Cloud) -> float:
     return round(sum(line.monthly_usd for line in region_lines(cloud, "")), 2)
 
 
-def storage_monthly_usd(cloud: Cloud, size_tib: float) -> float:
-    """$/month of one copy of a dataset of this size on this cloud."""
-    return round(size_tib * GB_PER_TIB * clouds.get(cloud).storage_rate.usd_per_gb_month, 2)
+def storage_monthly_usd(cloud: Cloud, region: str, size_tib: float) -> float:
+    """$/month of one copy of a dataset of this size, at the rate of the copy the program
+    declares in that region (`CloudModel.storage_rate_in`: Azure ZRS or LRS)."""
+    return round(size_tib * GB_PER_TIB * clouds.get(cloud).storage_rate_in(region).usd_per_gb_month, 2)
 
 
 def _storage_line(s: StoragePlan) -> CostLine:
-    rate = clouds.get(s.cloud).storage_rate
+    rate = clouds.get(s.cloud).storage_rate_in(s.region)
     return CostLine(
         item=f"storage {s.name}: {s.size_tib:g} TiB {rate.product}",
         cloud=s.cloud,
         region=s.region,
-        monthly_usd=storage_monthly_usd(s.cloud, s.size_tib),
+        monthly_usd=storage_monthly_usd(s.cloud, s.region, s.size_tib),
         source=rate.source,
     )
 
 
-def _egress_lines(
-    spec: FleetSpec, placements: Sequence[Placement], storage: Sequence[StoragePlan]
-) -> list[CostLine]:
-    """A pool that lands where its dataset has no copy reads it from the nearest copy.
+def transfer_gb_per_month(size_tib: float, amortize_months: int, churn_tib: float) -> float:
+    """GB a copy away from home receives per month: its fill spread over `amortize_months`,
+    plus the month's churn (the budget policy prices declared copies with it too)."""
+    return (size_tib / amortize_months + churn_tib) * GB_PER_TIB
 
-    With co-located storage every such region gets a copy and this is empty; it prices a plan
-    whose storage was placed otherwise. Assumption: one full read a month, billed to the
-    cloud that holds the copy; same cloud → inter-region rate, other cloud → internet egress.
-    """
+
+def copy_transfer(catalog: Catalog, entry: Storage, cloud: Cloud, region: str) -> tuple[TransferRate, float] | None:
+    """(rate, $/month) of filling and syncing the entry's copy in (cloud, region) from its
+    home, billed to the home cloud; None without a home, or for the home copy itself."""
+    home = entry.home_place()
+    if home is None or home == (cloud, region):
+        return None
+    source, destination = catalog.region(*home), catalog.region(cloud, region)
+    if source is None or destination is None:  # the spec's rules accept only known regions
+        raise LookupError(f"storage {entry.name}: unknown region in {entry.home} → {cloud}/{region}")
+    rate = transfer_rate(catalog, source, destination)
+    gb = transfer_gb_per_month(entry.size_tib, entry.amortize_months, entry.churn_tib)
+    return rate, round(gb * rate.usd_per_gb, 2)
+
+
+def copy_costs(catalog: Catalog, entry: Storage, cloud: Cloud, region: str) -> list[tuple[Cloud, float]]:
+    """What one copy adds per month, as (paying cloud, $): its storage on its own cloud and,
+    away from home, its transfer on the home cloud."""
+    costs = [(cloud, storage_monthly_usd(cloud, region, entry.size_tib))]
+    moved = copy_transfer(catalog, entry, cloud, region)
+    home = entry.home_place()
+    if moved is not None and home is not None:
+        costs.append((home[0], moved[1]))
+    return costs
+
+
+def _transfer_lines(spec: FleetSpec, storage: Sequence[StoragePlan]) -> list[CostLine]:
+    """A line per copy away from its dataset's home: the path, the volume and the rate's source."""
+    catalog = spec.catalog()
+    entries = {entry.name: entry for entry in spec.storage}
     lines: list[CostLine] = []
-    for entry in spec.storage:
-        copies = [s for s in storage if s.name == entry.name]
-        if not copies:
+    for s in storage:
+        entry = entries[s.name]
+        moved = copy_transfer(catalog, entry, s.cloud, s.region)
+        home = entry.home_place()
+        if moved is None or home is None:
             continue
-        readers = sorted({
-            (p.pool, p.cloud, p.region) for p in placements if p.pool in entry.colocate_with
-        })
-        for pool, cloud, region in readers:
-            if any(c.cloud == cloud and c.region == region for c in copies):
-                continue
-            same_cloud = [c for c in copies if c.cloud == cloud]
-            source = (same_cloud or copies)[0]
-            rate = INTER_REGION_USD_PER_GB if same_cloud else CROSS_CLOUD_USD_PER_GB
-            kind = "inter-region" if same_cloud else "cross-cloud internet"
-            gb = entry.size_tib * GB_PER_TIB * EGRESS_READS_PER_MONTH
-            lines.append(CostLine(
-                item=f"egress {entry.name}: {source.cloud}/{source.region} → pool {pool} "
-                     f"in {cloud}/{region}",
-                cloud=source.cloud,
-                region=source.region,
-                monthly_usd=round(gb * rate, 2),
-                source=f"{_CODE}: {kind} ${rate}/GB, assuming {EGRESS_READS_PER_MONTH} full "
-                       "read of the dataset per month",
-            ))
+        rate, usd = moved
+        lines.append(CostLine(
+            item=f"transfer {s.name}: {entry.home} → {s.cloud}/{s.region} "
+                 f"({entry.size_tib:g} TiB fill ÷ {entry.amortize_months} months "
+                 f"+ {entry.churn_tib:g} TiB/month churn)",
+            cloud=home[0],
+            region=home[1],
+            monthly_usd=usd,
+            source=rate.describe(),
+        ))
     return lines

@@ -57,11 +57,15 @@ class NetworkPlan:
 
 @dataclass(frozen=True, slots=True)
 class StoragePlan:
+    """One copy of a dataset; `source` is the 'cloud/region' (its home) it is filled and kept
+    in sync from, None for the home copy itself and for datasets without a home."""
+
     name: str
     cloud: Cloud
     region: str
     size_tib: float
     protect: bool
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,3 +162,12 @@ class FleetPlan:
 
     def storage_in(self, cloud: Cloud, region: str) -> list[StoragePlan]:
         return [s for s in self.storage if s.cloud == cloud and s.region == region]
+
+    def storage_regions(self, cloud: Cloud) -> list[str]:
+        """Regions of a cloud that hold only a dataset's home copy, no placement: sorted."""
+        return sorted({s.region for s in self.storage if s.cloud == cloud} - set(self.regions(cloud)))
+
+    def replicas_of(self, home: StoragePlan) -> list[StoragePlan]:
+        """The copies filled from this home copy (every cloud), in plan order."""
+        where = f"{home.cloud}/{home.region}"
+        return [s for s in self.storage if s.name == home.name and s.source == where]

@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from pydantic import ValidationError
 
 from gpufleet import clouds as registry
-from gpufleet.catalog import Catalog, Cloud, Sku, load_catalog
+from gpufleet.catalog import TRANSFER_SEGMENT, Catalog, Cloud, Sku, load_catalog
+from gpufleet.catalog.transfer import TRANSFER_KINDS
 from gpufleet.errors import Problem, SpecError
 from gpufleet.slots import supernet_problem
 from gpufleet.speccapacity import capacity_problems
@@ -117,6 +118,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     yield from _pool_problems(spec, catalog, configured)
     yield from _storage_problems(spec)
     yield from capacity_problems(spec.capacity, catalog)
+    yield from _home_problems(spec, catalog, configured)
 
 
 def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
@@ -124,8 +126,15 @@ def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
         path = f"prices.{key}"
         body, _, kind = key.partition(":")
         parts = body.split("/")
+        if len(parts) == 3 and parts[1] == TRANSFER_SEGMENT and not kind:
+            yield from _transfer_price_problems(path, parts[0], parts[2])
+            continue
         if len(parts) != 3 or kind not in ("", "spot"):
-            yield Problem(path, f"key '{key}' must be 'cloud/region/sku' or 'cloud/region/sku:spot'")
+            yield Problem(
+                path,
+                f"key '{key}' must be 'cloud/region/sku', 'cloud/region/sku:spot' or "
+                f"'cloud/{TRANSFER_SEGMENT}/kind' (kind: {', '.join(TRANSFER_KINDS)})",
+            )
             continue
         cloud, region, instance_type = parts
         if cloud not in registry.names():
@@ -135,6 +144,14 @@ def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
         elif catalog.sku(cloud, instance_type) is None:
             names = sorted(s for c, s in catalog.skus if c == cloud)
             yield Problem(path, one_of(f"{cloud} instance type", instance_type, names))
+
+
+def _transfer_price_problems(path: str, cloud: str, kind: str) -> Iterator[Problem]:
+    """`cloud/transfer/kind`: a registered cloud and a kind of transfer ($/GB)."""
+    if cloud not in registry.names():
+        yield Problem(path, one_of("cloud", cloud, list(registry.names())))
+    if kind not in TRANSFER_KINDS:
+        yield Problem(path, one_of("transfer kind", kind, list(TRANSFER_KINDS)))
 
 
 def _pool_problems(
@@ -273,3 +290,33 @@ def _storage_problems(spec: FleetSpec) -> Iterator[Problem]:
         for j, name in enumerate(storage.colocate_with):
             if name not in pools:
                 yield Problem(f"storage[{i}].colocate_with[{j}]", one_of("pool", name, pools))
+
+
+def _home_problems(
+    spec: FleetSpec, catalog: Catalog, configured: set[tuple[Cloud, str]]
+) -> Iterator[Problem]:
+    """A dataset's `home` is a configured region inside the jurisdictions; `churn_tib` and
+    `amortize_months` only price transfers from a home, so they need one."""
+    allowed = spec.allowed_jurisdictions()
+    choices = [f"{c}/{r}" for c, r in sorted(configured)]
+    for i, storage in enumerate(spec.storage):
+        path = f"storage[{i}]"
+        if storage.home is None:
+            for field in sorted({"churn_tib", "amortize_months"} & storage.model_fields_set):
+                yield Problem(
+                    f"{path}.{field}",
+                    f"{field} prices syncing copies from the dataset's home; set home: "
+                    f"'cloud/region' (one of {', '.join(choices)}) or drop {field}",
+                )
+            continue
+        place = _split_place(storage.home)
+        if place not in configured:
+            yield Problem(f"{path}.home", one_of("cloud/region", storage.home, choices))
+            continue
+        info = catalog.region(*place)
+        if allowed is not None and info is not None and not info.jurisdictions & allowed:
+            yield Problem(
+                f"{path}.home",
+                f"'{storage.home}' is in {info.country}, outside the allowed jurisdictions "
+                f"{', '.join(sorted(allowed))}: the data's source of truth must stay inside them",
+            )

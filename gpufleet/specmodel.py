@@ -136,11 +136,37 @@ class Pool(_Strict):
         return math.floor(self.max_share[cloud] * self.gpus + 1e-9)
 
 
+# A copy's fill is spread over a year by default: the horizon of annual budgets and cloud
+# commitments, and about how long a training dataset lives before it is rebuilt. Shorter makes
+# remote copies look dearer (fewer months share the fill), longer cheaper.
+DEFAULT_AMORTIZE_MONTHS = 12
+
+
 class Storage(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     size_tib: float = Field(gt=0)
     colocate_with: tuple[str, ...] = Field(min_length=1)
     protect: bool = True
+    home: str | None = Field(
+        default=None,
+        description="'cloud/region' where the data is produced and its source of truth lives; "
+        "every other copy is filled and synced from it (absent: copies are not priced for "
+        "transfer, as before)",
+    )
+    churn_tib: float = Field(
+        default=0.0, ge=0, description="TiB new or changed per month, synced to every copy"
+    )
+    amortize_months: int = Field(
+        default=DEFAULT_AMORTIZE_MONTHS, ge=1, le=120,
+        description="months over which a copy's first fill is spread in the monthly cost",
+    )
+
+    def home_place(self) -> tuple[str, str] | None:
+        """(cloud, region) of `home`, or None without one (validated by the spec's rules)."""
+        if self.home is None:
+            return None
+        cloud, _, region = self.home.partition("/")
+        return cloud, region
 
 
 # A Pulumi type token `package:module:Type` (www.pulumi.com/docs/iac/concepts/resources/names/#types):

@@ -74,3 +74,22 @@ def test_gpu_budget_refuses_what_placement_refuses(stack: str, tmp_path: Path) -
     config["gpu-budget"] = {**config["gpu-budget"], "monthly_usd": total - 1}
     verdict = next(v for v in evaluate(offline.recording.resources, config) if v.policy == "gpu-budget")
     assert not verdict.passed
+
+
+def test_gpu_budget_prices_a_datasets_transfers_as_placement_does(tmp_path: Path) -> None:
+    """prod-eu with its datasets' home in one AWS region: the copies elsewhere pay transfers
+    on AWS, and the policy's figure over the declared resources matches the plan's to $1."""
+    fleet = fleet_of("prod-eu")
+    fleet["storage"][0].update(home="aws/eu-central-1", churn_tib=10)
+    total = build_plan(load_fleet(fleet), "prod-eu").cost.monthly_usd
+    fleet["budget"] = {**fleet["budget"], "monthly_usd": math.ceil(total)}
+    path = tmp_path / "prod-eu.yaml"
+    path.write_text(yaml.safe_dump({"config": {"gpufleet:fleet": fleet}}))
+    offline = run_plan(SpecSource(spec=path))
+    assert any(li.item.startswith("transfer") for li in offline.plan.cost.lines)
+    assert offline.plan.solver.objective_usd == offline.plan.cost.monthly_usd == total
+    assert next(v for v in offline.verdicts if v.policy == "gpu-budget").passed
+    config = policy_config(offline.plan.spec)
+    config["gpu-budget"] = {**config["gpu-budget"], "monthly_usd": total - 1}
+    verdict = next(v for v in evaluate(offline.recording.resources, config) if v.policy == "gpu-budget")
+    assert not verdict.passed

@@ -134,6 +134,7 @@ def test_the_analyzer_describes_every_policy_with_its_schema() -> None:
         "monthly_usd",
         "prices",
         "storage_tib",
+        "storage_homes",
     }
 
 

@@ -16,6 +16,7 @@ from components.aws import decisions
 from components.aws.cluster import GpuCluster, GpuClusterArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.nodepool import GpuNodePool, GpuNodePoolArgs
+from components.aws.replication import declare_replication
 from components.aws.storage import DatasetBucket, DatasetBucketArgs
 from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
@@ -32,24 +33,59 @@ __all__ = [
 
 
 def build_aws(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi.Output[object]]:
-    """Declare every AWS region of the plan; outputs keyed `aws/<region>/<what>`."""
+    """Declare every AWS region of the plan, the regions that only hold a dataset's home copy,
+    and S3 replication from each home to its AWS copies; outputs keyed `aws/<region>/<what>`."""
     outputs: dict[str, pulumi.Output[object]] = {}
+    buckets: dict[tuple[str, str], DatasetBucket] = {}
+    providers: dict[str, aws.Provider] = {}
     for region in plan.regions("aws"):
-        outputs.update(_build_region(plan, region, NAT_GATEWAYS_PER_REGION, parent))
+        providers[region] = _provider(plan, region, parent)
+        outputs.update(_build_region(plan, region, NAT_GATEWAYS_PER_REGION, parent, providers[region]))
+        outputs.update(_build_buckets(plan, region, parent, providers[region], buckets))
+    for region in plan.storage_regions("aws"):
+        providers[region] = _provider(plan, region, parent)
+        outputs.update(_build_buckets(plan, region, parent, providers[region], buckets))
+    declare_replication(plan, buckets, providers, parent)
     return outputs
 
 
-def _build_region(
-    plan: FleetPlan, region: str, nat_gateways: int, parent: pulumi.Resource
-) -> dict[str, pulumi.Output[object]]:
-    name = decisions.region_name(plan.fleet, region)
+def _provider(plan: FleetPlan, region: str, parent: pulumi.Resource) -> aws.Provider:
+    """The region's explicit provider, tagging everything with the fleet and stack."""
     base_tags = {"gpufleet:fleet": plan.fleet, "gpufleet:stack": plan.stack}
-    provider = aws.Provider(
-        name,
+    return aws.Provider(
+        decisions.region_name(plan.fleet, region),
         region=region,
         default_tags={"tags": base_tags},
         opts=pulumi.ResourceOptions(parent=parent),
     )
+
+
+def _build_buckets(
+    plan: FleetPlan,
+    region: str,
+    parent: pulumi.Resource,
+    provider: aws.Provider,
+    buckets: dict[tuple[str, str], DatasetBucket],
+) -> dict[str, pulumi.Output[object]]:
+    """The region's dataset buckets (co-located copies and home copies)."""
+    scoped = pulumi.ResourceOptions(parent=parent, providers=[provider])
+    outputs: dict[str, pulumi.Output[object]] = {}
+    for storage in plan.storage_in("aws", region):
+        bucket = DatasetBucket(
+            decisions.storage_name(plan.fleet, storage.name, region),
+            DatasetBucketArgs(storage=storage.name, protect=storage.protect),
+            scoped,
+        )
+        buckets[(storage.name, region)] = bucket
+        outputs[f"aws/{region}/buckets/{storage.name}"] = bucket.bucket_name
+    return outputs
+
+
+def _build_region(
+    plan: FleetPlan, region: str, nat_gateways: int, parent: pulumi.Resource, provider: aws.Provider
+) -> dict[str, pulumi.Output[object]]:
+    name = decisions.region_name(plan.fleet, region)
+    base_tags = {"gpufleet:fleet": plan.fleet, "gpufleet:stack": plan.stack}
     scoped = pulumi.ResourceOptions(parent=parent, providers=[provider])
     zones = decisions.availability_zones(region)
 
@@ -113,11 +149,4 @@ def _build_region(
         f"aws/{region}/kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
         f"aws/{region}/vpcId": network.vpc_id,
     }
-    for storage in plan.storage_in("aws", region):
-        bucket = DatasetBucket(
-            decisions.storage_name(plan.fleet, storage.name, region),
-            DatasetBucketArgs(storage=storage.name, protect=storage.protect),
-            scoped,
-        )
-        outputs[f"aws/{region}/buckets/{storage.name}"] = bucket.bucket_name
     return outputs

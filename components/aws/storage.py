@@ -24,6 +24,9 @@ class DatasetBucket(pulumi.ComponentResource):
 
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+    versioning: pulumi.Resource
+    """Replication needs versioning on both buckets first (S3 User Guide, replication requirements)."""
 
     def __init__(
         self, name: str, args: DatasetBucketArgs, opts: pulumi.ResourceOptions | None = None
@@ -101,4 +104,6 @@ class DatasetBucket(pulumi.ComponentResource):
         )
         self.bucket_name = bucket_id
         self.bucket_arn = bucket.arn
+        self.key_arn = key.arn
+        self.versioning = versioning
         self.register_outputs({"bucketName": self.bucket_name, "bucketArn": self.bucket_arn})

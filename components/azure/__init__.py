@@ -20,6 +20,7 @@ from . import decisions
 from .cluster import GpuCluster, GpuClusterArgs
 from .network import Network, NetworkArgs
 from .nodepool import GpuNodePool, GpuNodePoolArgs, PoolSettings
+from .replication import declare_replication
 from .storage import DatasetStorage, DatasetStorageArgs
 
 __all__ = [
@@ -90,6 +91,8 @@ def build_azure(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi
     # Validate every placement before declaring anything, so a bad spec creates nothing.
     settings = {p.key: pool_settings(plan, p) for p in plan.placements if p.cloud == "azure"}
     outputs: dict[str, pulumi.Output[object]] = {}
+    accounts: dict[tuple[str, str], DatasetStorage] = {}
+    groups: dict[str, pulumi.Input[str]] = {}
     under_parent = pulumi.ResourceOptions(parent=parent)
 
     for region in plan.regions("azure"):
@@ -148,24 +151,62 @@ def build_azure(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi
                 ),
                 under_parent,
             )
-        for store in stores:
-            account = DatasetStorage(
-                decisions.logical_name(store.name, "azure", region),
-                DatasetStorageArgs(
-                    resource_group_name=group.name,
-                    location=region,
-                    account_name=decisions.storage_account_name(fleet, stack, store.name, region),
-                    container_name=decisions.container_name(store.name),
-                    sku=decisions.storage_sku(region),
-                    endpoint_subnet_id=net.endpoint_subnet_id,
-                    blob_dns_zone_id=net.blob_dns_zone_id,
-                    protect=store.protect,
-                    tags=decisions.resource_tags(fleet, stack, storage=store.name),
-                ),
-                under_parent,
-            )
-            outputs[f"azure/{region}/storage/{store.name}"] = account.account_name
+        outputs.update(_build_storage(
+            plan, region, group.name, endpoint_subnet_id=net.endpoint_subnet_id,
+            blob_dns_zone_id=net.blob_dns_zone_id, accounts=accounts, opts=under_parent,
+        ))
+        groups[region] = group.name
         outputs[f"azure/{region}/resourceGroup"] = group.name
         outputs[f"azure/{region}/cluster"] = cluster.cluster_name
         outputs[f"azure/{region}/kubeconfig"] = cluster.kubeconfig
+    for region in plan.storage_regions("azure"):  # only a dataset's home copy: no VNet, no cluster
+        group = resources.ResourceGroup(
+            decisions.logical_name("azure", region),
+            resource_group_name=decisions.resource_group_name(fleet, stack, region),
+            location=region,
+            tags=decisions.resource_tags(fleet, stack),
+            opts=under_parent,
+        )
+        groups[region] = group.name
+        outputs.update(_build_storage(
+            plan, region, group.name, endpoint_subnet_id=None, blob_dns_zone_id=None,
+            accounts=accounts, opts=under_parent,
+        ))
+        outputs[f"azure/{region}/resourceGroup"] = group.name
+    declare_replication(plan, accounts, groups, parent)
+    return outputs
+
+
+def _build_storage(
+    plan: FleetPlan,
+    region: str,
+    group: pulumi.Input[str],
+    *,
+    endpoint_subnet_id: pulumi.Input[str] | None,
+    blob_dns_zone_id: pulumi.Input[str] | None,
+    accounts: dict[tuple[str, str], DatasetStorage],
+    opts: pulumi.ResourceOptions,
+) -> dict[str, pulumi.Output[object]]:
+    """The region's dataset accounts; a home account with copies keeps a change feed."""
+    fleet, stack = plan.fleet, plan.stack
+    outputs: dict[str, pulumi.Output[object]] = {}
+    for store in plan.storage_in("azure", region):
+        account = DatasetStorage(
+            decisions.logical_name(store.name, "azure", region),
+            DatasetStorageArgs(
+                resource_group_name=group,
+                location=region,
+                account_name=decisions.storage_account_name(fleet, stack, store.name, region),
+                container_name=decisions.container_name(store.name),
+                sku=decisions.storage_sku(region),
+                endpoint_subnet_id=endpoint_subnet_id,
+                blob_dns_zone_id=blob_dns_zone_id,
+                protect=store.protect,
+                tags=decisions.resource_tags(fleet, stack, storage=store.name),
+                change_feed=any(c.cloud == "azure" for c in plan.replicas_of(store)),
+            ),
+            opts,
+        )
+        accounts[(store.name, region)] = account
+        outputs[f"azure/{region}/storage/{store.name}"] = account.account_name
     return outputs

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gpufleet.catalog import Capacity, Sku
+from gpufleet.clouds.azure import Azure
 from gpufleet.errors import DecisionError
 
 GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
@@ -44,49 +45,10 @@ CLUSTER_NAME_MAX = 63
 DNS_PREFIX_MAX = 54
 
 BLOB_RETENTION_DAYS = 30
+_AZURE = Azure()
 
-# Regions with availability zones (Microsoft Learn, "Azure regions with availability zone
-# support"); elsewhere zone-redundant storage is not offered and the account falls back to LRS.
-ZONE_REDUNDANT_REGIONS = frozenset(
-    [
-        "australiaeast",
-        "austriaeast",
-        "brazilsouth",
-        "canadacentral",
-        "centralindia",
-        "centralus",
-        "chilecentral",
-        "eastasia",
-        "eastus",
-        "eastus2",
-        "francecentral",
-        "germanywestcentral",
-        "indonesiacentral",
-        "israelcentral",
-        "italynorth",
-        "japaneast",
-        "japanwest",
-        "koreacentral",
-        "malaysiawest",
-        "mexicocentral",
-        "newzealandnorth",
-        "northeurope",
-        "norwayeast",
-        "polandcentral",
-        "qatarcentral",
-        "southafricanorth",
-        "southcentralus",
-        "southeastasia",
-        "spaincentral",
-        "swedencentral",
-        "switzerlandnorth",
-        "uaenorth",
-        "uksouth",
-        "westeurope",
-        "westus2",
-        "westus3",
-    ]
-)
+# Regions with availability zones: the Azure cloud model holds them (it prices storage by them).
+ZONE_REDUNDANT_REGIONS = _AZURE.zone_redundant_regions
 
 
 def _digest(*parts: str) -> str:
@@ -348,5 +310,6 @@ def pod_cidr(region: str, vnet_cidr: str, pod: str | None, others: Iterable[str]
 
 
 def storage_sku(region: str) -> str:
-    """Zone-redundant where the region has availability zones, else locally redundant."""
-    return "Standard_ZRS" if region in ZONE_REDUNDANT_REGIONS else "Standard_LRS"
+    """Zone-redundant where the region has availability zones, else locally redundant (the
+    cloud model decides, so the cost line prices the SKU declared here)."""
+    return _AZURE.storage_sku(region)

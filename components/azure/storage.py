@@ -25,17 +25,24 @@ class DatasetStorageArgs:
     account_name: str
     container_name: str
     sku: str
-    endpoint_subnet_id: pulumi.Input[str]
+    endpoint_subnet_id: pulumi.Input[str] | None
+    """None in a region that holds only a dataset's home copy (no VNet): no private endpoint;
+    writers bring their own, and replication runs inside Azure Storage."""
     blob_dns_zone_id: pulumi.Input[str] | None
     protect: bool
     tags: Mapping[str, str]
+    change_feed: bool = False
+    """On for a home account: object replication reads the source's change feed."""
 
 
 class DatasetStorage(pulumi.ComponentResource):
     """Storage account + blob service settings + private container + private endpoint."""
 
     account_name: pulumi.Output[str]
+    account_id: pulumi.Output[str]
     container_name: pulumi.Output[str]
+    ready: list[pulumi.Resource]
+    """What object replication waits for: versioning (and change feed) and the container."""
 
     def __init__(
         self, name: str, args: DatasetStorageArgs, opts: pulumi.ResourceOptions | None = None
@@ -82,6 +89,7 @@ class DatasetStorage(pulumi.ComponentResource):
             account_name=account.name,
             blob_services_name="default",
             is_versioning_enabled=True,
+            change_feed={"enabled": True} if args.change_feed else None,
             delete_retention_policy={"enabled": True, "days": decisions.BLOB_RETENTION_DAYS},
             container_delete_retention_policy={
                 "enabled": True,
@@ -102,31 +110,34 @@ class DatasetStorage(pulumi.ComponentResource):
                 retain_on_delete=args.protect,
             ),
         )
-        endpoint = network.PrivateEndpoint(
-            f"{name}-blob-endpoint",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            private_endpoint_name=f"pe-{args.account_name}-blob",
-            subnet={"id": args.endpoint_subnet_id},
-            private_link_service_connections=[
-                {"name": "blob", "private_link_service_id": account.id, "group_ids": ["blob"]}
-            ],
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        if args.blob_dns_zone_id is not None:
-            network.PrivateDnsZoneGroup(
-                f"{name}-blob-dns",
+        if args.endpoint_subnet_id is not None:
+            endpoint = network.PrivateEndpoint(
+                f"{name}-blob-endpoint",
                 resource_group_name=args.resource_group_name,
-                private_endpoint_name=endpoint.name,
-                private_dns_zone_group_name="default",
-                private_dns_zone_configs=[
-                    {"name": "blob", "private_dns_zone_id": args.blob_dns_zone_id}
+                location=args.location,
+                private_endpoint_name=f"pe-{args.account_name}-blob",
+                subnet={"id": args.endpoint_subnet_id},
+                private_link_service_connections=[
+                    {"name": "blob", "private_link_service_id": account.id, "group_ids": ["blob"]}
                 ],
+                tags=tags,
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            if args.blob_dns_zone_id is not None:
+                network.PrivateDnsZoneGroup(
+                    f"{name}-blob-dns",
+                    resource_group_name=args.resource_group_name,
+                    private_endpoint_name=endpoint.name,
+                    private_dns_zone_group_name="default",
+                    private_dns_zone_configs=[
+                        {"name": "blob", "private_dns_zone_id": args.blob_dns_zone_id}
+                    ],
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
         self.account_name = account.name
+        self.account_id = account.id
         self.container_name = container.name
+        self.ready = [blob_service, container]
         self.register_outputs(
             {
                 "accountName": self.account_name,

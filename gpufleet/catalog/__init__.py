@@ -109,6 +109,10 @@ class Offer:
         return (self.spot_source or self.source) if capacity == "spot" else self.source
 
 
+# Price-book keys `cloud/transfer/kind` set a transfer rate (gpufleet.catalog.transfer).
+TRANSFER_SEGMENT = "transfer"
+
+
 def price_key(cloud: str, region: str, instance_type: str, *, spot: bool = False) -> str:
     """Key of a price-book entry: `cloud/region/sku` (on-demand) or `cloud/region/sku:spot`."""
     return f"{cloud}/{region}/{instance_type}" + (":spot" if spot else "")
@@ -120,6 +124,8 @@ class Catalog:
     regions: Mapping[tuple[str, str], Region]
     offers: Mapping[tuple[str, str, str], Offer]
     corrections: tuple[str, ...] = field(default=())
+    transfer_prices: Mapping[str, float] = field(default_factory=dict[str, float])
+    """Price-book transfer rates by key `cloud/transfer/kind` (gpufleet.catalog.transfer)."""
 
     def accelerators(self) -> list[str]:
         return sorted({sku.accelerator for sku in self.skus.values()})
@@ -157,7 +163,11 @@ class Catalog:
     def with_price_book(self, prices: Mapping[str, float], label: str = "price book") -> Catalog:
         """A catalog where price-book entries override (or add) offers; keys are validated by the spec."""
         offers = dict(self.offers)
+        transfer = dict(self.transfer_prices)
         for key, price in prices.items():
+            if key.split("/")[1:2] == [TRANSFER_SEGMENT]:
+                transfer[key] = price
+                continue
             path, _, kind = key.partition(":")
             cloud, region, instance_type = path.split("/")
             sku = self.skus[(cloud, instance_type)]
@@ -167,7 +177,7 @@ class Catalog:
             else:
                 current = replace(current, price_usd_per_hour=price, source=f"{label}: {key}")
             offers[(cloud, instance_type, region)] = current
-        return replace(self, offers=offers)
+        return replace(self, offers=offers, transfer_prices=transfer)
 
 
 @cache

@@ -207,6 +207,7 @@ _REVIEWED = frozenset({
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
 })
 

@@ -36,6 +36,49 @@ REGIONAL_BUCKET = "cores"
 # Azure's own name for resources that are not in a region (DNS zones, Front Door, ...).
 GLOBAL_LOCATION = "global"
 
+# Regions with availability zones (Microsoft Learn, "Azure regions with availability zone
+# support"); elsewhere zone-redundant storage is not offered and the account falls back to LRS.
+ZONE_REDUNDANT_REGIONS: frozenset[str] = frozenset(
+    [
+        "australiaeast",
+        "austriaeast",
+        "brazilsouth",
+        "canadacentral",
+        "centralindia",
+        "centralus",
+        "chilecentral",
+        "eastasia",
+        "eastus",
+        "eastus2",
+        "francecentral",
+        "germanywestcentral",
+        "indonesiacentral",
+        "israelcentral",
+        "italynorth",
+        "japaneast",
+        "japanwest",
+        "koreacentral",
+        "malaysiawest",
+        "mexicocentral",
+        "newzealandnorth",
+        "northeurope",
+        "norwayeast",
+        "polandcentral",
+        "qatarcentral",
+        "southafricanorth",
+        "southcentralus",
+        "southeastasia",
+        "spaincentral",
+        "swedencentral",
+        "switzerlandnorth",
+        "uaenorth",
+        "uksouth",
+        "westeurope",
+        "westus2",
+        "westus3",
+    ]
+)
+
 # Fixed slots of the supernet (gpufleet.ipam), after AWS's 34. APPEND, never reorder.
 REGION_SLOTS: Mapping[str, int] = {
     region: 34 + i for i, region in enumerate((
@@ -66,6 +109,7 @@ INHERITING_TYPES = frozenset({
     "azure-native:network:InboundNatRule",
     "azure-native:storage:BlobContainer",
     "azure-native:storage:BlobServiceProperties",
+    "azure-native:storage:ObjectReplicationPolicy",
     "azure-native:storage:FileServiceProperties",
     "azure-native:storage:QueueServiceProperties",
     "azure-native:storage:TableServiceProperties",
@@ -76,7 +120,6 @@ INHERITING_TYPES = frozenset({
     "azure-native:storage:ManagementPolicy",
     "azure-native:storage:EncryptionScope",
     "azure-native:storage:BlobInventoryPolicy",
-    "azure-native:storage:ObjectReplicationPolicy",
     "azure-native:storage:PrivateEndpointConnection",
     "azure-native:authorization:RoleAssignment",
     "azure-native:authorization:RoleDefinition",
@@ -163,6 +206,7 @@ class Azure(CloudModel):
         "azure-native:network:Subnet",
         "azure-native:storage:BlobContainer",
         "azure-native:storage:BlobServiceProperties",
+        "azure-native:storage:ObjectReplicationPolicy",
     })
     sku_corrections: ClassVar[Mapping[str, tuple[str, int, str]]] = {
         "Standard_ND96isr_H100_v5": (
@@ -178,9 +222,30 @@ class Azure(CloudModel):
         "azure-native:network:VirtualNetwork": ("location",),
     }
     system_pool = SYSTEM_POOL
-    # https://azure.microsoft.com/pricing/details/storage/blobs/ — Blob Storage hot tier, LRS,
-    # first 50 TB/month: $0.0184 per GB-month (first-tier rate for all volumes: an upper bound).
+    # https://azure.microsoft.com/pricing/details/storage/blobs/ — Blob Storage hot tier, first
+    # 50 TB/month, East US: LRS $0.0184, ZRS $0.023 per GB-month (first-tier rates for all
+    # volumes: an upper bound; ZRS read from memory of the page, not offline). The accounts are
+    # created with `storage_sku(region)`, and each copy is priced at that SKU's rate.
     storage_rate = StorageRate(0.0184, "Blob hot LRS", f"{_CODE}: Blob hot LRS $0.0184/GB-month, first-tier list price")
+    storage_rates: ClassVar[Mapping[str, StorageRate]] = {
+        "Standard_LRS": storage_rate,
+        "Standard_ZRS": StorageRate(
+            0.023, "Blob hot ZRS", f"{_CODE}: Blob hot ZRS $0.023/GB-month, first-tier list price "
+            "(https://azure.microsoft.com/pricing/details/storage/blobs/)",
+        ),
+    }
+    zone_redundant_regions = ZONE_REDUNDANT_REGIONS
+
+    def storage_sku(self, region: str) -> str:
+        """Zone-redundant where the region has availability zones, else locally redundant."""
+        return "Standard_ZRS" if region in self.zone_redundant_regions else "Standard_LRS"
+
+    def storage_rate_in(self, region: str) -> StorageRate:
+        return self.storage_rates[self.storage_sku(region)]
+
+    def declared_storage_rate(self, resource: DeclaredResource) -> StorageRate:
+        sku = resource.get("sku", "name")
+        return self.storage_rates.get(sku, self.storage_rate) if isinstance(sku, str) else self.storage_rate
     mock_calls: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         "azure-native:authorization:getClientConfig": {
             "clientId": "00000000-0000-0000-0000-000000000001",

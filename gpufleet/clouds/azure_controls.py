@@ -100,6 +100,7 @@ _REVIEWED = frozenset({
     "azure-native:resources:ResourceGroup",
     "azure-native:storage:BlobContainer",
     "azure-native:storage:BlobServiceProperties",
+    "azure-native:storage:ObjectReplicationPolicy",
 })
 
 CONTROLS = SecurityControls(_CHECKS, _REVIEWED)

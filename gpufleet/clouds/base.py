@@ -202,7 +202,15 @@ class CloudModel(ABC):
         return {}
 
     storage_types: frozenset[str] = frozenset()
-    """Types that hold a dataset copy (priced at `storage_rate`)."""
+    """Types that hold a dataset copy (priced at `storage_rate_in` / `declared_storage_rate`)."""
+
+    def storage_rate_in(self, region: str) -> StorageRate:
+        """The rate of the copy the program declares in this region (product and redundancy)."""
+        return self.storage_rate
+
+    def declared_storage_rate(self, resource: DeclaredResource) -> StorageRate:
+        """The rate of a declared copy, read from its own SKU where the cloud has several."""
+        return self.storage_rate
 
     @abstractmethod
     def security_controls(self) -> SecurityControls:

@@ -17,7 +17,10 @@ holds nodes its fixed cost (`cost.region_fixed_usd`: control plane, NAT gateways
 and a copy of each storage entry co-located with a pool there. A binary per region (and per
 co-located storage and region) switches those on; so a region is opened only when it pays for
 itself, the budget caps the total that `gpufleet.cost` reports, and spend against commitments
-includes the fixed part. Egress is not modelled: storage is co-located, so it is always zero.
+includes the fixed part. A dataset with a `home` keeps its home copy always, and a copy away
+from home also pays (fill ÷ amortisation + churn) × the transfer rate on the home cloud
+(`gpufleet.cost.copy_costs`, first-tier rates: a linear upper bound of the concave tiers), so a
+pool may land in a dearer region next to its data.
 
 The package splits that work by job: `candidates` (offers and pruning), `formulation` (the
 model), `milp` (the HiGHS wrapper), `solve` (the lexicographic levels), `diagnosis` (why there

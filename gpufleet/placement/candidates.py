@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from gpufleet import clouds
 from gpufleet.catalog import Catalog, Cloud, Offer, Sku
-from gpufleet.cost import HOURS_PER_MONTH, region_fixed_usd, storage_monthly_usd
+from gpufleet.cost import HOURS_PER_MONTH, copy_costs, region_fixed_usd
 from gpufleet.plan import Placement
 from gpufleet.quota import QuotaKey, buckets_for, declared_quotas, quota_key
 from gpufleet.spec import FleetSpec, Pool
@@ -152,7 +152,7 @@ def undominated(
     left = [c for c in cands if c.key not in dominated]
     dominated |= {key for key, most in unlimited_bounds(spec, left).items() if most == 0}
     left = [c for c in left if c.key not in dominated]
-    dominated |= _in_regions_never_needed(left, declared_quotas(spec), kept)
+    dominated |= _in_regions_never_needed(spec, left, declared_quotas(spec), kept)
     dominated -= kept
     return [c for c in cands if c.key not in dominated]
 
@@ -186,7 +186,7 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate]) -> dict[str, i
     for b in cands:
         if b.place in b.pool.pin:
             continue
-        cost_of_move = moving[(b.pool.name, b.cloud)]
+        cost_of_move = moving[(b.pool.name, b.cloud)]  # None: only same-region offers bound
         most = math.inf
         for size, offers in free.get((b.pool.name, b.cloud), {}).items():
             if b.sku.gpus % size:
@@ -200,7 +200,7 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate]) -> dict[str, i
                 most = 0
                 break
             far = next((a for a in offers if a.region != b.region), None)
-            if far is not None and k * far.monthly < b.monthly:
+            if cost_of_move is not None and far is not None and k * far.monthly < b.monthly:
                 most = min(most, math.floor(cost_of_move / (b.monthly - k * far.monthly)))
         if most != math.inf:
             bounds[b.key] = int(most)
@@ -222,19 +222,25 @@ def _cheapest_free(
 
 
 def _in_regions_never_needed(
-    cands: Sequence[Candidate], limits: Mapping[QuotaKey, tuple[str, int]], keep: set[str]
+    spec: FleetSpec,
+    cands: Sequence[Candidate],
+    limits: Mapping[QuotaKey, tuple[str, int]],
+    keep: set[str],
 ) -> set[str]:
     """The candidates of regions that no plan optimal on cost uses: regions where another
     region of the cloud has, for every candidate, a cheaper offer without limits (k nodes
     for one node of k times the GPUs).
 
-    Moving all of the region's nodes there saves on every node; the region's fixed cost and
-    its storage copies pay for the other region's (both the same in every region of a cloud),
-    its quotas free up, and the other offers draw on none and are not pinned. So a plan with
+    Moving all of the region's nodes there saves on every node; the region's fixed cost pays
+    for the other region's (the same in every region of a cloud) and its storage copies for
+    the other region's, which must cost every cloud no more (`_copies_no_dearer`: storage
+    redundancy and transfers from a home differ by region), its quotas free up, and the
+    other offers draw on none and are not pinned. So a plan with
     nodes in the region costs strictly more than the plan after the move. A region with a pin
     or a previous placement (`keep`) stays: stability may keep nodes there.
     """
     free = _cheapest_free(cands, limits)
+    copies = _copy_costs(spec)
     regions: dict[tuple[Cloud, str], list[Candidate]] = {}
     for c in cands:
         regions.setdefault((c.cloud, c.region), []).append(c)
@@ -250,6 +256,7 @@ def _in_regions_never_needed(
                 if b.sku.gpus % size == 0
                 for a in offers
                 if b.sku.gpus // size * a.monthly < b.monthly and a.region != region
+                and _copies_no_dearer(spec, copies, b.pool, cloud, there=a.region, here=region)
             }
             elsewhere = cheaper if elsewhere is None else elsewhere & cheaper
             if not elsewhere:
@@ -259,19 +266,63 @@ def _in_regions_never_needed(
     return never
 
 
-def _moving_costs(spec: FleetSpec) -> dict[tuple[str, Cloud], float]:
+_CopyCosts = dict[tuple[str, Cloud, str], dict[Cloud, float]]
+
+
+def _copy_costs(spec: FleetSpec) -> _CopyCosts:
+    """Per (storage entry, cloud, region) what its copy there costs each paying cloud:
+    storage on the cloud itself, the transfer from a home on the home's cloud."""
+    catalog = spec.catalog()
+    costs: _CopyCosts = {}
+    for entry in spec.storage:
+        for cloud, region in spec.clouds.regions():
+            paid: dict[Cloud, float] = {}
+            for where, usd in copy_costs(catalog, entry, cloud, region):
+                paid[where] = paid.get(where, 0.0) + usd
+            costs[(entry.name, cloud, region)] = paid
+    return costs
+
+
+def _entries_of(spec: FleetSpec, pool: Pool) -> list[str]:
+    return [entry.name for entry in spec.storage if pool.name in entry.colocate_with]
+
+
+def _copies_no_dearer(
+    spec: FleetSpec, costs: _CopyCosts, pool: Pool, cloud: Cloud, *, there: str, here: str
+) -> bool:
+    """Whether each of the pool's dataset copies costs every cloud no more `there` than `here`
+    (storage rates differ by redundancy, transfers by the distance from the data's home)."""
+    for name in _entries_of(spec, pool):
+        mine = costs[(name, cloud, here)]
+        if any(usd > mine.get(where, 0.0) for where, usd in costs[(name, cloud, there)].items()):
+            return False
+    return True
+
+
+def _moving_costs(spec: FleetSpec) -> dict[tuple[str, Cloud], float | None]:
     """`_moving_cost` per (pool, cloud), computed once for all candidates."""
-    return {(pool.name, cloud): _moving_cost(spec, pool, cloud) for pool in spec.pools for cloud in clouds.names()}
+    copies = _copy_costs(spec)
+    return {
+        (pool.name, cloud): _moving_cost(spec, copies, pool, cloud)
+        for pool in spec.pools for cloud in clouds.names()
+    }
 
 
-def _moving_cost(spec: FleetSpec, pool: Pool, cloud: Cloud) -> float:
+def _moving_cost(spec: FleetSpec, copies: _CopyCosts, pool: Pool, cloud: Cloud) -> float | None:
     """The most that moving a pool's nodes into another region of the cloud can add: the
-    region's fixed cost and a copy of every storage entry co-located with the pool."""
-    copies = sum(
-        storage_monthly_usd(cloud, entry.size_tib)
-        for entry in spec.storage if pool.name in entry.colocate_with
-    )
-    return region_fixed_usd(cloud) + copies
+    region's fixed cost and the dearest copy of each of the pool's datasets. None when a copy
+    would bill another cloud (a transfer from a home elsewhere): the move could then raise
+    that cloud's spend, so it is not cheaper on every cloud and bounds no offer."""
+    total = region_fixed_usd(cloud)
+    for name in _entries_of(spec, pool):
+        dearest = 0.0
+        for region in spec.clouds.regions_of(cloud):
+            paid = copies[(name, cloud, region)]
+            if any(where != cloud and usd > 0 for where, usd in paid.items()):
+                return None
+            dearest = max(dearest, sum(paid.values()))
+        total += dearest
+    return total
 
 
 def interchangeable(spec: FleetSpec, cands: Sequence[Candidate]) -> list[tuple[Pool, ...]]:

@@ -10,11 +10,12 @@ from dataclasses import dataclass, replace
 
 from gpufleet import clouds
 from gpufleet.catalog import Cloud
-from gpufleet.cost import region_fixed_usd, storage_monthly_usd
+from gpufleet.cost import copy_costs, region_fixed_usd
 from gpufleet.placement.candidates import Candidate, interchangeable, unlimited_bounds
 from gpufleet.placement.milp import Milp, Solved
 from gpufleet.quota import QuotaKey, declared_quotas, quota_key
 from gpufleet.spec import FleetSpec, Pool
+from gpufleet.specmodel import Storage
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,9 @@ class Formulation:
         """A binary per region with a candidate, and per (storage, region) where a
         `colocate_with` pool has one: it adds its cost to the cloud's spend and must be 1 for
         the nodes it covers. Being 1 without nodes only costs, so at an optimum the binaries
-        are 1 exactly where the cost model prices a cluster or a storage copy.
+        are 1 exactly where the cost model prices a cluster or a storage copy. A copy away
+        from its dataset's home also costs its transfer on the home cloud (`_copy`); the home
+        copy itself is a column fixed at 1, so the home cloud's spend and the budget count it.
 
         Links: a declared quota row reads vCPUs ≤ limit × open (`_quotas`); a region's other
         candidates share Σ nodes ≤ (Σ their bounds) × open. On the 50-pool benchmark that
@@ -148,17 +151,42 @@ class Formulation:
         regions: dict[tuple[Cloud, str], list[int]] = {}
         for i, c in enumerate(self.cands):
             regions.setdefault((c.cloud, c.region), []).append(i)
-        copies: dict[tuple[str, ...], list[float]] = {}  # same pools → one binary, costs add
+        copies: dict[tuple[str, ...], list[Storage]] = {}  # same pools → one binary, costs add
         for entry in self.spec.storage:
-            copies.setdefault(tuple(sorted(set(entry.colocate_with))), []).append(entry.size_tib)
+            copies.setdefault(tuple(sorted(set(entry.colocate_with))), []).append(entry)
+        catalog = self.spec.catalog()
         for (cloud, region), here in sorted(regions.items()):
             unlinked = [i for i in here if not quota_linked[i]]  # the quota rows link the rest
             self.opened[(cloud, region)] = self._link(here, cloud, region_fixed_usd(cloud), unlinked)
-            for pools, sizes in sorted(copies.items()):
+            for pools, entries in sorted(copies.items()):
                 covered = [i for i in here if self.cands[i].pool.name in pools]
-                if covered:
-                    usd = sum(storage_monthly_usd(cloud, tib) for tib in sizes)
-                    self._link(covered, cloud, usd)
+                away = [e for e in entries if e.home_place() != (cloud, region)]
+                if covered and away:
+                    self._copy(covered, cloud, [
+                        item for e in away for item in copy_costs(catalog, e, cloud, region)
+                    ])
+        for entry in self.spec.storage:
+            home = entry.home_place()
+            if home is not None:  # the home copy is always kept: a column fixed at 1
+                col = self.milp.col(1.0, 1.0, True)
+                (where, usd), = copy_costs(catalog, entry, *home)  # storage only: no transfer
+                self.fixed[col] = (where, usd)
+                self.spend[col] = usd
+                self.covers[col] = []
+
+    def _copy(self, covered: list[int], cloud: Cloud, costs: list[tuple[Cloud, float]]) -> None:
+        """A copy's binary on its own cloud; the transfer it costs another cloud (its home's)
+        rides on a column held equal to it, so every fixed column is paid by one cloud."""
+        by_cloud: dict[Cloud, float] = {}
+        for where, usd in costs:
+            by_cloud[where] = by_cloud.get(where, 0.0) + usd
+        binary = self._link(covered, cloud, by_cloud.pop(cloud, 0.0))
+        for where, usd in sorted(by_cloud.items()):
+            twin = self.milp.col(0.0, 1.0, True)
+            self.milp.row(0.0, 0.0, {twin: 1.0, binary: -1.0})
+            self.fixed[twin] = (where, usd)
+            self.spend[twin] = usd
+            self.covers[twin] = covered
 
     def _link(
         self, covered: list[int], cloud: Cloud, usd: float, linked: list[int] | None = None
@@ -289,7 +317,8 @@ class Formulation:
         for col, c in zip(self.x, self.cands, strict=True):
             values[col] = float(nodes.get(c.key, 0))
         for binary, covered in self.covers.items():
-            values[binary] = 1.0 if any(values[self.x[i]] > 0 for i in covered) else 0.0
+            kept = self.milp.lower[binary] >= 1.0  # a home copy
+            values[binary] = 1.0 if kept or any(values[self.x[i]] > 0 for i in covered) else 0.0
         for cloud, above in self.above.items():
             spend = sum(usd * values[col] for col, usd in self.spend_row(cloud).items())
             values[above] = max(0.0, spend - self.spec.budget.commitments.get(cloud, 0.0))

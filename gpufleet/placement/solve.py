@@ -295,9 +295,10 @@ def _tie_break(form: Formulation, run: _Run, solved: Solved) -> Solved:
     solved; then Σ rank × nodes is minimised. Equal totals built from different prices
     (2 × $5 against 1 × $10) are not compared: HiGHS's deterministic search settles those.
     Holding the cost with a row instead makes an exact knapsack that takes HiGHS seconds.
-    Fixed costs are held the same way: a region's or a storage copy's cost is the same in every
-    region of a cloud, so at most as many binaries of each (cloud, cost) may be 1 as are now;
-    nodes may move to another region only where that opens nothing new at a price.
+    Fixed costs are held the same way: at most as many fixed columns of each (cloud, cost) may
+    be 1 as are now (a region's cost is the same in every region of a cloud; a storage copy's
+    may differ by redundancy and transfer), so nodes may move to another region only where
+    that opens nothing new at a price.
     """
     classes: dict[tuple[str, Cloud, int, float], dict[int, float]] = {}
     for i, c in enumerate(form.cands):

@@ -1,8 +1,9 @@
 """gpu-budget, gpu-budget-headroom and commitment-burn: what the stack's resources cost a month.
 
 GPU pools at maximum size at the catalog or price-book price (spot price for spot pools), plus
-cluster control planes, NAT gateways and storage at gpufleet.cost's rates; monthly = hourly x
-730. One estimate feeds all three policies.
+cluster control planes, NAT gateways and storage at gpufleet.cost's rates, and for each declared
+copy away from its dataset's home (config `storage_homes`) its transfer on the home cloud;
+monthly = hourly x 730. One estimate feeds all three policies.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
 from gpufleet import clouds
-from gpufleet.catalog import price_key
-from gpufleet.cost import GB_PER_TIB, monthly
+from gpufleet.catalog import Catalog, price_key
+from gpufleet.catalog.transfer import transfer_rate
+from gpufleet.cost import GB_PER_TIB, monthly, transfer_gb_per_month
 from gpufleet.policy.config import (
     COMMITMENT_BURN,
     DEFAULT_HEADROOM,
@@ -95,10 +97,12 @@ def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> 
             f"{pool.label()} {capacity} in {pool.cloud}/{pool.region}", pool.cloud,
             monthly(pool.nodes * hourly), pool.urn,
         ))
+    homes = mapping(config.get("storage_homes"))
     for resource in resources:
         item = _fixed_item(resource, View(resource, resources), sizes)
         if item is not None:
             result.items.append(item)
+            result.items.extend(_transfer_items(resource, book, sizes, homes))
     result.items.extend(_system_items(resources))
     return result
 
@@ -133,10 +137,37 @@ def _fixed_item(resource: PolicyResource, view: View, sizes: Mapping[str, Any]) 
         tib = number(sizes[entry]) if entry else None
         if tib is None:
             return None
-        rate = owner.storage_rate
+        rate = owner.declared_storage_rate(view)
         return CostItem(f"storage {resource.name} ({tib:g} TiB {rate.product}) in {where}",
                         owner.name, round(tib * GB_PER_TIB * rate.usd_per_gb_month, 2), resource.urn)
     return None
+
+
+def _transfer_items(
+    resource: PolicyResource, book: Catalog, sizes: Mapping[str, Any], homes: Mapping[str, Any]
+) -> list[CostItem]:
+    """A declared copy away from its dataset's home pays (fill ÷ amortisation + churn) × the
+    path's transfer rate on the home cloud, as the planner prices it (gpufleet.cost)."""
+    owner = clouds.owner_of(resource.resource_type)
+    entry = _storage_entry(resource, sizes)
+    region = region_of(resource)
+    if owner is None or region is None or entry is None:
+        return []
+    home: Mapping[str, Any] = mapping(homes.get(entry))
+    tib, churn, months = number(sizes.get(entry)), number(home.get("churn_tib")), number(home.get("amortize_months"))
+    place = text(home.get("home"))
+    if place is None or tib is None or churn is None or months is None:
+        return []
+    cloud, _, home_region = place.partition("/")
+    source, destination = book.region(cloud, home_region), book.region(owner.name, region)
+    if source is None or destination is None or (cloud, home_region) == (owner.name, region):
+        return []
+    rate = transfer_rate(book, source, destination)
+    gb = transfer_gb_per_month(tib, int(months), churn)
+    return [CostItem(
+        f"transfer {entry}: {place} → {owner.name}/{region} ({rate.kind})", cloud,
+        round(gb * rate.usd_per_gb, 2), resource.urn,
+    )]
 
 
 def _budget(

@@ -75,10 +75,24 @@ _STORAGE_TIB: dict[str, Any] = {
     "additionalProperties": {"type": "number", "minimum": 0},
     "description": "size per storage entry name (TiB); buckets/accounts are matched by name",
 }
+_STORAGE_HOMES: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {
+        "type": "object",
+        "properties": {
+            "home": {"type": "string", "description": "'cloud/region' of the source of truth"},
+            "churn_tib": {"type": "number", "minimum": 0},
+            "amortize_months": {"type": "integer", "minimum": 1},
+        },
+        "required": ["home", "churn_tib", "amortize_months"],
+    },
+    "description": "per storage entry with a home: copies elsewhere pay their transfer from it",
+}
 _BUDGET: dict[str, dict[str, Any]] = {
     "monthly_usd": {"type": "number", "exclusiveMinimum": 0, "description": "hard cap, $/month"},
     "prices": _PRICES,
     "storage_tib": _STORAGE_TIB,
+    "storage_homes": _STORAGE_HOMES,
 }
 
 SCHEMAS: dict[str, PolicyConfigSchema | None] = {
@@ -103,6 +117,7 @@ SCHEMAS: dict[str, PolicyConfigSchema | None] = {
         },
         "prices": _PRICES,
         "storage_tib": _STORAGE_TIB,
+        "storage_homes": _STORAGE_HOMES,
     }),
     SECURITY_BASELINE: PolicyConfigSchema({UNCHECKED_TYPES: _UNCHECKED}),
     SECURITY_COVERAGE: None,
@@ -127,6 +142,12 @@ def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
     prices: dict[str, object] = dict(sorted(spec.prices.items()))
     storage_tib: dict[str, object] = {s.name: s.size_tib for s in spec.storage}
     budget: dict[str, object] = {"prices": prices, "storage_tib": storage_tib}
+    homes: dict[str, object] = {
+        s.name: {"home": s.home, "churn_tib": s.churn_tib, "amortize_months": s.amortize_months}
+        for s in spec.storage if s.home is not None
+    }
+    if homes:  # only then: configs of fleets without homes stay as they were
+        budget["storage_homes"] = homes
     if spec.budget.monthly_usd is not None:
         budget["monthly_usd"] = spec.budget.monthly_usd
     quotas: dict[str, object] = {
@@ -152,6 +173,7 @@ def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
             "commitments": dict(spec.budget.commitments),
             "prices": prices,
             "storage_tib": storage_tib,
+            **({"storage_homes": budget["storage_homes"]} if "storage_homes" in budget else {}),
         },
         SECURITY_BASELINE: dict(unchecked),
         SECURITY_COVERAGE: {},

@@ -31,6 +31,7 @@ from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_co
 from gpufleet.preview import RecordedResource, Recording, record_program
 from gpufleet.spec import FleetSpec
 from gpufleet.specfile import (
+    CLUSTER_SOFTWARE_CONFIG,
     CONFIG_KEY,
     existing_stack_path,
     read_fleet,
@@ -52,6 +53,7 @@ class SpecSource:
     stack: str | None = None
     spec: Path | None = None
     stack_name: str | None = None
+    cluster_software: bool | None = None  # gpufleet:clusterSoftware; None: the access mode decides
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ def run_plan(source: SpecSource, previous: Path | None = None, progress: bool = 
     config: dict[str, Any] = {CONFIG_KEY: data}
     if previous is not None:
         config["gpufleet:previousPlan"] = str(previous)  # the program reads it, as under pulumi up
+    if source.cluster_software is not None:
+        config[CLUSTER_SOFTWARE_CONFIG] = "true" if source.cluster_software else "false"
     started = time.perf_counter()
     with _Progress(stack, progress) as shown:
         try:

@@ -133,6 +133,8 @@ class FleetPlan:
     quota: tuple[QuotaUse, ...]
     solver: SolverReport
     skipped_offers: tuple[str, ...] = field(default=())
+    cluster_software: bool = False
+    """Whether this run declares the in-cluster layer (second stage; see gpufleet/program.py)."""
 
     @property
     def fleet(self) -> str:

@@ -115,6 +115,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
                     )
     yield from _pool_problems(spec, catalog, configured)
     yield from _storage_problems(spec)
+    yield from _access_problems(spec)
 
 
 def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
@@ -271,3 +272,38 @@ def _storage_problems(spec: FleetSpec) -> Iterator[Problem]:
         for j, name in enumerate(storage.colocate_with):
             if name not in pools:
                 yield Problem(f"storage[{i}].colocate_with[{j}]", one_of("pool", name, pools))
+
+
+def _access_problems(spec: FleetSpec) -> Iterator[Problem]:
+    """An allowlist names at least one public range and never the whole internet; `private`
+    takes none (a list there would suggest a reachability that does not exist)."""
+    access = spec.access
+    if access.mode == "private":
+        if access.cidrs:
+            yield Problem("access.cidrs", "cidrs apply only with mode allowlist; remove them or set mode: allowlist")
+        return
+    if not access.cidrs:
+        yield Problem(
+            "access.cidrs",
+            "mode allowlist needs at least one CIDR (an empty list would leave the public "
+            "endpoint unrestricted); allowed: the public IPv4 ranges of your runners and operators",
+        )
+    for i, cidr in enumerate(access.cidrs):
+        if cidr.prefixlen == 0:
+            yield Problem(
+                f"access.cidrs[{i}]",
+                f"{cidr} opens the API servers to the whole internet; allowed: the ranges your "
+                "runners and operators use, or mode: private",
+            )
+        elif not cidr.is_global:
+            yield Problem(
+                f"access.cidrs[{i}]",
+                f"{cidr} is not a public range; the public endpoint sees public source addresses "
+                "(inside the networks the private endpoint is used)",
+            )
+    for cloud in spec.clouds.configured():
+        most = registry.get(cloud).api_allowlist_max
+        if most is not None and len(access.cidrs) > most:
+            yield Problem(
+                "access.cidrs", f"{len(access.cidrs)} CIDRs; {registry.get(cloud).title} allows at most {most}"
+            )

@@ -14,6 +14,8 @@ from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.textfile import read_utf8
 
 CONFIG_KEY = "gpufleet:fleet"
+# The stage boundary (gpufleet/program.py): whether a run declares the in-cluster layer.
+CLUSTER_SOFTWARE_CONFIG = "gpufleet:clusterSoftware"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The stack of a spec file not named Pulumi.<stack>.yaml: `pulumi new` proposes "dev" as the

@@ -172,6 +172,20 @@ class PolicyOptions(_Strict):
     )
 
 
+class Access(_Strict):
+    """How the Kubernetes API servers are reached: `private` (only from inside the networks) or
+    `allowlist` (a public endpoint open to the listed CIDRs only, the private one kept on)."""
+
+    mode: Literal["private", "allowlist"] = Field(
+        default="private",
+        description="private: API servers reachable from inside the VPCs/VNets only; allowlist: "
+        "also a public endpoint restricted to cidrs",
+    )
+    cidrs: tuple[ipaddress.IPv4Network, ...] = Field(
+        default=(), description="public IPv4 ranges allowed to reach the API servers (allowlist only)"
+    )
+
+
 class PlacementOptions(_Strict):
     stability_tolerance: float = Field(
         default=0.01, ge=0, le=0.5,
@@ -194,6 +208,7 @@ class FleetSpec(_Strict):
     pools: tuple[Pool, ...] = Field(min_length=1)
     storage: tuple[Storage, ...] = ()
     placement: PlacementOptions = Field(default_factory=PlacementOptions)
+    access: Access = Field(default_factory=Access)
     policies: PolicyOptions = Field(default_factory=PolicyOptions)
 
     @field_validator("quotas")

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 import pulumi
 from pulumi_azure_native import resources
 
+from components.k8s import GpuPoolTarget, Taint
+from components.k8s.layer import GpuLayer, GpuLayerArgs
 from gpufleet.catalog import Sku, load_catalog
 from gpufleet.errors import DecisionError
 from gpufleet.plan import FleetPlan, Placement
@@ -68,6 +70,19 @@ def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
         ),
         tags=decisions.resource_tags(plan.fleet, plan.stack, pool=pool.name),
         upgrade_settings=decisions.upgrade_settings(placement.capacity),
+    )
+
+
+def gpu_target(settings: PoolSettings, pool: str, rdma: bool) -> GpuPoolTarget:
+    """The agent pool as the in-cluster layer sees it: its taints, the device plugin's MIG
+    strategy (`single` where AKS partitions every GPU with one gpuInstanceProfile, as
+    learn.microsoft.com/azure/aks/gpu-multi-instance installs it) and InfiniBand for rdma."""
+    return GpuPoolTarget(
+        pool,
+        tuple(Taint.parse(taint) for taint in settings.node_taints),
+        "single" if settings.gpu_instance_profile else "none",
+        "infiniband" if rdma else None,
+        may_scale_to_zero=settings.scale.min_count == 0,
     )
 
 
@@ -133,10 +148,14 @@ def build_azure(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi
                 pod_cidr=pods,
                 service=service,
                 tags=tags,
+                authorized_ip_ranges=tuple(str(cidr) for cidr in plan.spec.access.cidrs),
             ),
             under_parent,
         )
+        targets: list[GpuPoolTarget] = []
         for placement in plan.placements_in("azure", region):
+            rdma = plan.spec.pool(placement.pool).interconnect == "rdma"
+            targets.append(gpu_target(settings[placement.key], placement.pool, rdma))
             GpuNodePool(
                 decisions.logical_name(placement.key),
                 GpuNodePoolArgs(
@@ -165,6 +184,13 @@ def build_azure(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi
                 under_parent,
             )
             outputs[f"azure/{region}/storage/{store.name}"] = account.account_name
+        if plan.cluster_software:
+            GpuLayer(
+                stem,
+                GpuLayerArgs(context=f"{fleet}-azure-{region}", region=region,
+                             kubeconfig=cluster.kubeconfig, targets=targets),
+                under_parent,
+            )
         outputs[f"azure/{region}/resourceGroup"] = group.name
         outputs[f"azure/{region}/cluster"] = cluster.cluster_name
         outputs[f"azure/{region}/kubeconfig"] = cluster.kubeconfig

@@ -141,6 +141,8 @@ class CloudModel(ABC):
     """type token -> input properties whose change makes the provider replace the resource."""
     system_pool: SystemPool
     storage_rate: StorageRate
+    api_allowlist_max: int | None = None
+    """The most CIDRs the cluster's public API endpoint allowlist takes (None: no known limit)."""
 
     # -- catalog -------------------------------------------------------------------------------
 
@@ -215,6 +217,13 @@ class CloudModel(ABC):
 
     mock_calls: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     """Invoke token -> the answer the offline engine gives."""
+
+    def mock_call(
+        self, token: str, args: Mapping[str, Any], created: Mapping[str, Mapping[str, Any]]
+    ) -> Mapping[str, Any]:
+        """The answer to an invoke; `created` maps each mocked resource's name to its state, for
+        answers that depend on a resource (credentials of a cluster in its region)."""
+        return self.mock_calls.get(token, {})
 
     # -- Pulumi program --------------------------------------------------------------------------
 

@@ -124,11 +124,36 @@ def _bucket(props: Mapping[str, Any]) -> Iterable[str]:
         yield f"acl is \"{acl}\"; allowed: private (S3.8)"
 
 
-def _eks_cluster(props: Mapping[str, Any]) -> Iterable[str]:
+def _allowlist(field: str, value: object, unset: str, control: str) -> Iterable[str]:
+    """A public API endpoint answers only a non-empty list of ranges, none of them anywhere."""
+    allowed = (
+        f"allowed: the ranges of the runners and operators (spec access.cidrs, mode allowlist), "
+        f"or a private endpoint only ({control})"
+    )
+    ranges = [str(r) for r in items(value)]
+    if value is None:
+        yield f"{field} is unset with the public endpoint on ({unset}); {allowed}"
+    elif not ranges:
+        yield f"{field} is [] with the public endpoint on (no restriction); {allowed}"
+    elif opened := sorted({r for r in ranges if r in OPEN_CIDRS}):
+        yield f"{field} includes {', '.join(opened)} (the whole internet); {allowed}"
+
+
+def _eks_endpoint(props: Mapping[str, Any]) -> Iterable[str]:
+    """EKS.1: the endpoint is private, or public only to an allowlist with the private one on."""
     public = get(props, "vpcConfig", "endpointPublicAccess")
-    if public is not False:
-        shown = "unset (defaults to true)" if public is None else _shown(public)
-        yield f"vpcConfig.endpointPublicAccess is {shown}; allowed: false (EKS.1: private endpoint)"
+    if public is False or str(public).lower() == "false":
+        return
+    yield from _flag(props, "vpcConfig.endpointPrivateAccess", True,
+                     "EKS.1: nodes and in-VPC runners use the private endpoint")
+    yield from _allowlist(
+        "vpcConfig.publicAccessCidrs", get(props, "vpcConfig", "publicAccessCidrs"),
+        "EKS then allows 0.0.0.0/0; endpointPublicAccess unset defaults to true", "EKS.1",
+    )
+
+
+def _eks_cluster(props: Mapping[str, Any]) -> Iterable[str]:
+    yield from _eks_endpoint(props)
     encrypted = [
         c for c in items(get(props, "encryptionConfig")) or [get(props, "encryptionConfig")]
         if "secrets" in items(get(c, "resources")) and text(get(c, "provider", "keyArn"))
@@ -217,9 +242,13 @@ def _node_public_ip(where: str, profile: object) -> Iterable[str]:
 
 
 def _managed_cluster(props: Mapping[str, Any]) -> Iterable[str]:
-    yield from _flag(
-        props, "apiServerAccessProfile.enablePrivateCluster", True, "private API server"
-    )
+    if not is_true(get(props, "apiServerAccessProfile", "enablePrivateCluster")):
+        yield from _allowlist(
+            "apiServerAccessProfile.authorizedIPRanges",
+            get(props, "apiServerAccessProfile", "authorizedIPRanges"),
+            "enablePrivateCluster is not true, so any address may reach the API server",
+            "private API server, or authorized IP ranges",
+        )
     yield from _flag(props, "disableLocalAccounts", True, "local accounts disabled")
     yield from _flag(props, "aadProfile.enableAzureRBAC", True, "Entra ID with Azure RBAC")
     policy = text(get(props, "networkProfile", "networkPolicy"))
@@ -261,6 +290,23 @@ def _security_rule(props: Mapping[str, Any]) -> Iterable[str]:
     yield from _inbound_from_anywhere("the rule", props)
 
 
+# -- Kubernetes ----------------------------------------------------------------------------------
+
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+VERSION_RANGE = frozenset("^~*<>=|, x")
+
+
+def _helm_release(props: Mapping[str, Any]) -> Iterable[str]:
+    """What a release installs is fixed and fetched over TLS: an exact chart version (a range or
+    none takes whatever the repository serves next) from an https:// or oci:// source."""
+    version = text(get(props, "version"))
+    if not version or VERSION_RANGE & set(version.lower()) or version == "latest":
+        yield f"version is {_shown(version)}; allowed: an exact chart version (pinned supply chain)"
+    source = text(get(props, "repositoryOpts", "repo")) or text(get(props, "chart")) or ""
+    if source.startswith("http://"):
+        yield f"repositoryOpts.repo is {_shown(source)}; allowed: an https:// or oci:// repository"
+
+
 CHECKS: dict[str, Check] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketV2:BucketV2": _bucket,
@@ -279,6 +325,7 @@ CHECKS: dict[str, Check] = {
     "azure-native:containerservice:AgentPool": _agent_pool,
     "azure-native:network:NetworkSecurityGroup": _security_group_azure,
     "azure-native:network:SecurityRule": _security_rule,
+    HELM_RELEASE: _helm_release,
 }
 
 
@@ -321,6 +368,8 @@ NO_CONTROLS = frozenset({
     "azure-native:resources:ResourceGroup",
     "azure-native:storage:BlobContainer",
     "azure-native:storage:BlobServiceProperties",
+    # The InfiniBand policy of the NVIDIA Network Operator (images pinned in components/k8s/).
+    "kubernetes:mellanox.com/v1alpha1:NicClusterPolicy",
 })
 
 

@@ -60,12 +60,19 @@ UNTAGGABLE = frozenset({
     "azure-native:network:Subnet",
     "azure-native:storage:BlobContainer",
     "azure-native:storage:BlobServiceProperties",
+    # Objects inside a cluster carry no cloud tags: a Helm release has no tags input at all
+    # (www.pulumi.com/registry/packages/kubernetes/api-docs/helm/v3/release/), and the cluster
+    # that holds it is tagged itself; same for the Network Operator's NicClusterPolicy.
+    "kubernetes:helm.sh/v3:Release",
+    "kubernetes:mellanox.com/v1alpha1:NicClusterPolicy",
 })
 
 
 def unverified_problem(resource_type: str, props: Mapping[str, Any]) -> str | None:
     """Why the tags of a resource gpufleet cannot judge are not verified (None: it can judge)."""
     package = package_of(resource_type)
+    if resource_type in UNTAGGABLE:
+        return None
     if package not in REQUIRED:
         return f"gpufleet knows the tag keys of {' and '.join(sorted(REQUIRED))} resources only"
     if "tags" not in props and resource_type not in TAGGABLE | UNTAGGABLE:

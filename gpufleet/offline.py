@@ -245,6 +245,10 @@ def plan_document(
         ],
         "resources": cast(list[ResourceDoc], [r.to_json() for r in resources]),
         "policies": cast(list[PolicyDoc], [v.to_json() for v in verdicts]),
+        "access": {
+            "mode": plan.spec.access.mode, "cidrs": [str(c) for c in plan.spec.access.cidrs],
+            "cluster_software": plan.cluster_software,
+        },
         "timings": {"solver_seconds": round(plan.solver.seconds, 4), "plan_seconds": round(seconds, 2)},
     }
 

@@ -22,6 +22,7 @@ from components.k8s.layer import GpuLayer, GpuLayerArgs
 from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
 from gpufleet.errors import DecisionError
+from gpufleet.kubeconfig import context_name
 from gpufleet.plan import FleetPlan
 
 __all__ = [
@@ -117,7 +118,7 @@ def _build_region(
     if plan.cluster_software:
         GpuLayer(
             name,
-            GpuLayerArgs(context=f"{plan.fleet}-aws-{region}", region=region,
+            GpuLayerArgs(context=context_name(plan.fleet, "aws", region), region=region,
                          kubeconfig=cluster.kubeconfig, targets=targets),
             pulumi.ResourceOptions(parent=parent),
         )

@@ -16,6 +16,7 @@ from components.k8s import GpuPoolTarget, Taint
 from components.k8s.layer import GpuLayer, GpuLayerArgs
 from gpufleet.catalog import Sku, load_catalog
 from gpufleet.errors import DecisionError
+from gpufleet.kubeconfig import context_name
 from gpufleet.plan import FleetPlan, Placement
 
 from . import decisions
@@ -187,7 +188,7 @@ def build_azure(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi
         if plan.cluster_software:
             GpuLayer(
                 stem,
-                GpuLayerArgs(context=f"{fleet}-azure-{region}", region=region,
+                GpuLayerArgs(context=context_name(fleet, "azure", region), region=region,
                              kubeconfig=cluster.kubeconfig, targets=targets),
                 under_parent,
             )

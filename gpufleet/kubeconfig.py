@@ -35,9 +35,9 @@ def cluster_outputs(outputs: Mapping[str, Any]) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for key, value in outputs.items():
         parts = key.split("/")
-        if len(parts) == 3 and key.endswith(OUTPUT_SUFFIX) and parts[0] in clouds.names():
-            if isinstance(value, str) and value:
-                found[(parts[0], parts[1])] = value
+        named = len(parts) == 3 and key.endswith(OUTPUT_SUFFIX) and parts[0] in clouds.names()
+        if named and isinstance(value, str) and value:
+            found[(parts[0], parts[1])] = value
     return dict(sorted(found.items()))
 
 
@@ -81,7 +81,9 @@ def read_outputs(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise CommandLineError([Problem(f"--outputs {path}", f"not JSON (line {error.lineno}): {error.msg}")]) from None
     if not isinstance(data, dict):
-        raise CommandLineError([Problem(f"--outputs {path}", "expected the JSON object of `pulumi stack output --json`")])
+        raise CommandLineError(
+            [Problem(f"--outputs {path}", "expected the JSON object of `pulumi stack output --json`")]
+        )
     values = cast(dict[str, Any], data)
     if any(v == "[secret]" for k, v in values.items() if k.endswith(OUTPUT_SUFFIX)):
         raise CommandLineError([Problem(

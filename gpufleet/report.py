@@ -202,9 +202,10 @@ def _headline(doc: dict[str, Any]) -> str:
 
 def access_line(doc: dict[str, Any]) -> str:
     """How the API servers are reached, and in which run the in-cluster GPU layer is declared."""
-    access = doc.get("access") or {"mode": "private", "cidrs": [], "cluster_software": False}
+    access: dict[str, Any] = doc.get("access") or {"mode": "private", "cidrs": [], "cluster_software": False}
+    cidrs = [str(c) for c in access["cidrs"]]
     reach = "private (from inside the networks)" if access["mode"] == "private" else (
-        f"allowlist {', '.join(access['cidrs'])}"
+        f"allowlist {', '.join(cidrs)}"
     )
     layer = "declared in this run" if access["cluster_software"] else (
         "not in this run (second stage: gpufleet:clusterSoftware true, from inside the networks)"

@@ -26,10 +26,10 @@ class GpuClusterArgs:
 
 class GpuCluster(pulumi.ComponentResource):
     """IAM roles with only the AWS-managed policies EKS needs, a rotated KMS key for secrets,
-    a cluster reachable from inside the VPC (and from the spec's allowlist, if any; API, audit and authenticator logs on), API
-    access entries (no aws-auth config map), a small non-GPU system node group, and vpc-cni,
-    kube-proxy, eks-pod-identity-agent (before any node) and coredns (after the system nodes)."""
-
+    a cluster reachable from inside the VPC and, with an allowlist, from its CIDRs only (API,
+    audit and authenticator logs on), API access entries (no aws-auth config map), a small
+    non-GPU system node group, and vpc-cni, kube-proxy, eks-pod-identity-agent (before any
+    node) and coredns (after the system nodes)."""
     name: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
     cluster_security_group_id: pulumi.Output[str]

@@ -34,6 +34,8 @@ CORE_ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 CORE_ADDONS_AFTER_NODES = ("coredns",)
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator")
 GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_TAINT_VALUE = "true"
+GPU_TAINT_EFFECT = "NO_SCHEDULE"
 MULTIPART_ABORT_DAYS = 7
 LOG_RETENTION_DAYS = 365
 
@@ -224,7 +226,7 @@ def root_volume_gib(gpus: int) -> int:
 
 def gpu_taints() -> list[NodeGroupTaintArgsDict]:
     """GPU nodes only run pods that tolerate `nvidia.com/gpu=true:NoSchedule`."""
-    return [{"key": GPU_TAINT_KEY, "value": "true", "effect": "NO_SCHEDULE"}]
+    return [{"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}]
 
 
 # EKS API taint effects -> Kubernetes spelling (docs.aws.amazon.com/eks/latest/APIReference/API_Taint.html).
@@ -235,9 +237,7 @@ TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute",
 def gpu_target(pool: str, sku: Sku, interconnect: str, min_nodes: int | None) -> GpuPoolTarget:
     """The node group as the in-cluster layer sees it: its taints, and EFA when it has EFA
     interfaces; EKS has no managed MIG, so the device plugin's strategy stays none."""
-    taints = tuple(
-        Taint(t["key"], t.get("value") or "", TAINT_EFFECTS[t["effect"]]) for t in gpu_taints()
-    )
+    taints = (Taint(GPU_TAINT_KEY, GPU_TAINT_VALUE, TAINT_EFFECTS[GPU_TAINT_EFFECT]),)  # gpu_taints()
     fabric = "efa" if efa_interface_count(sku, interconnect) else None
     return GpuPoolTarget(pool, taints, "none", fabric, may_scale_to_zero=min_nodes == 0)
 

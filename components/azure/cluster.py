@@ -44,7 +44,8 @@ def _decode_kubeconfig(result: containerservice.ListManagedClusterUserCredential
 
 
 class GpuCluster(pulumi.ComponentResource):
-    """AKS: private API server (or a public one limited to the spec's allowlist), no local accounts, Entra ID + Azure RBAC, Cilium network policy."""
+    """AKS: private API server (or a public one answering the spec's allowlist only), no local
+    accounts, Entra ID + Azure RBAC, Cilium network policy."""
 
     cluster_name: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]

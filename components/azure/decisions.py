@@ -11,9 +11,8 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable
-from typing import Any, cast
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
@@ -317,10 +316,11 @@ def kubelogin_azurecli(kubeconfig: str) -> str:
     keeping its --server-id (what `kubelogin convert-kubeconfig -l azurecli` writes)."""
     document = cast(dict[str, Any], yaml.safe_load(kubeconfig) or {})
     for entry in cast(list[dict[str, Any]], document.get("users") or []):
-        command = cast(dict[str, Any], (entry.get("user") or {}).get("exec") or {})
+        user = cast(dict[str, Any], entry.get("user") or {})
+        command = cast(dict[str, Any], user.get("exec") or {})
         if command.get("command") != "kubelogin":
             continue
-        args = [str(a) for a in command.get("args") or []]
+        args = [str(a) for a in cast(list[object], command.get("args") or [])]
         server = args[args.index("--server-id") + 1] if "--server-id" in args[:-1] else None
         if server is None:
             raise DecisionError("kubeconfig", "the AKS kubeconfig's kubelogin user has no --server-id")

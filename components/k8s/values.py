@@ -73,13 +73,10 @@ def merged(targets: Iterable[GpuPoolTarget]) -> list[GpuPoolTarget]:
     found: dict[str, GpuPoolTarget] = {}
     for target in targets:
         seen = found.get(target.pool)
-        if seen is not None and seen != target:
-            taints = tuple(sorted(set(seen.taints) | set(target.taints)))
-            target = GpuPoolTarget(
-                target.pool, taints, target.mig_strategy, target.fabric or seen.fabric,
-                target.may_scale_to_zero or seen.may_scale_to_zero,
-            )
-        found[target.pool] = target
+        found[target.pool] = target if seen is None or seen == target else GpuPoolTarget(
+            target.pool, tuple(sorted(set(seen.taints) | set(target.taints))), target.mig_strategy,
+            target.fabric or seen.fabric, target.may_scale_to_zero or seen.may_scale_to_zero,
+        )
     return [found[name] for name in sorted(found)]
 
 
@@ -195,7 +192,9 @@ def releases(targets: Iterable[GpuPoolTarget]) -> list[ReleasePlan]:
     if not pools:
         return []
     plans: list[ReleasePlan] = []
-    strategies = sorted({t.mig_strategy for t in pools}, key=lambda s: (s != "none", s))
+    strategies: list[MigStrategy] = sorted(
+        {t.mig_strategy for t in pools}, key=lambda s: (s != "none", s)
+    )
     for index, strategy in enumerate(strategies):
         chosen = [t for t in pools if t.mig_strategy == strategy]
         suffix = "" if strategy == "none" else f"-mig-{strategy}"

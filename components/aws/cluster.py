@@ -30,6 +30,7 @@ class GpuCluster(pulumi.ComponentResource):
     audit and authenticator logs on), API access entries (no aws-auth config map), a small
     non-GPU system node group, and vpc-cni, kube-proxy, eks-pod-identity-agent (before any
     node) and coredns (after the system nodes)."""
+
     name: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
     cluster_security_group_id: pulumi.Output[str]

@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--stable", action="store_true",
                       help="leave out timings, so the same input gives byte-identical output")
+    _add_cluster_software(plan)
 
     diff = commands.add_parser("diff", help="what changes between two plans or specs")
     diff.add_argument("base", help="plan JSON, stack name or spec file")
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(check, required=False)
     check.add_argument("--resources", metavar="FILE", type=Path,
                        help="JSON list of resources (plan `resources` shape); needs --spec")
+    _add_cluster_software(check)
     _add_output(check)
 
     schema = commands.add_parser("schema", help="JSON Schema of the fleet spec (or of the plan or diff JSON)")
@@ -132,6 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the Pulumi project folder (default: the one around the working folder)")
     init.add_argument("--force", action="store_true", help="replace an existing stack file")
 
+    kube = commands.add_parser(
+        "kubeconfig", help="one kubeconfig with a context per cluster, and the SkyPilot snippet",
+        description="Merge the clusters' kubeconfigs into one, a context <fleet>-<cloud>-<region> "
+        "per cluster (exec credentials, no token stored), and print SkyPilot's "
+        "kubernetes.allowed_contexts. Offline it shows what the file will contain.",
+    )
+    _add_source(kube)
+    kube.add_argument("--outputs", metavar="FILE", type=Path,
+                      help="`pulumi stack output --json --show-secrets` of the deployed stack")
+    kube.add_argument("--out", metavar="FILE", type=Path,
+                      help="write the kubeconfig to FILE (mode 600); the SkyPilot snippet goes to stdout")
+
     config = commands.add_parser(
         "policy-config", help="write the --policy-pack-config JSON for a stack"
     )
@@ -140,12 +154,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_cluster_software(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cluster-software", action=argparse.BooleanOptionalAction, default=None,
+        help="as config gpufleet:clusterSoftware: declare the in-cluster GPU layer (the second "
+        "stage of private access); default: only with access mode allowlist",
+    )
+
+
 def _source(args: argparse.Namespace) -> SpecSource:
     from gpufleet.offline import SpecSource
 
     return SpecSource(
         stack=args.stack, spec=args.spec, stack_name=args.stack_name,
         unavailable=tuple(getattr(args, "unavailable", ())),
+        cluster_software=getattr(args, "cluster_software", None),
     )
 
 
@@ -335,6 +358,28 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kubeconfig(args: argparse.Namespace) -> int:
+    from gpufleet import kubeconfig
+    from gpufleet.offline import load_source, run_plan
+
+    if args.outputs is not None:
+        spec, _, _ = load_source(_source(args))
+        found = kubeconfig.cluster_outputs(kubeconfig.read_outputs(args.outputs))
+        fleet, redact = spec.name, False
+    else:
+        result = run_plan(_source(args))
+        found = kubeconfig.cluster_outputs(result.recording.outputs)
+        fleet, redact = result.plan.fleet, True
+    config, sky = kubeconfig.render(fleet, found, redact=redact)
+    if args.out is None:
+        commented = "".join(f"# {line}\n" for line in sky.splitlines())
+        _emit(f"{config}# SkyPilot, in ~/.sky/config.yaml:\n{commented}", None)
+    else:
+        kubeconfig.write_private(args.out, config)
+        _emit(f"# wrote {args.out}; SkyPilot, in ~/.sky/config.yaml:\n{sky}", None)
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from gpufleet.specfile import find_project
     from gpufleet.stackinit import init_stack, next_steps
@@ -356,7 +401,7 @@ def cmd_pr_comment(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "plan": cmd_plan, "diff": cmd_diff, "check": cmd_check, "schema": cmd_schema,
     "catalog": cmd_catalog, "policy-config": cmd_policy_config, "pr-comment": cmd_pr_comment,
-    "init": cmd_init, "quotas": cmd_quotas,
+    "init": cmd_init, "quotas": cmd_quotas, "kubeconfig": cmd_kubeconfig,
 }
 
 

@@ -15,15 +15,22 @@ from gpufleet import clouds
 
 
 class FleetMocks(Mocks):
-    """Answers every resource with its inputs plus computed ids; known invokes with fixed data."""
+    """Answers every resource with its inputs plus computed ids; invokes from the cloud models,
+    which may read the states answered so far (a cluster's credentials name its region)."""
+
+    def __init__(self) -> None:
+        self.created: dict[str, dict[str, Any]] = {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = cast(dict[str, Any], args.inputs)  # pyright: ignore[reportUnknownMemberType]
         state: dict[str, Any] = {"name": args.name, **inputs}
         owner = clouds.owner_of(args.typ)
-        return f"{args.name}-id", owner.mock_state(args, state) if owner else state
+        answered = owner.mock_state(args, state) if owner else state
+        self.created[str(answered.get("name") or args.name)] = answered
+        return f"{args.name}-id", answered
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         # An empty failure list, not None: MockMonitor.Invoke iterates over it.
         owner = clouds.owner_of(args.token)
-        return dict(owner.mock_calls.get(args.token, {})) if owner else {}, []
+        given = cast(dict[str, Any], args.args)  # pyright: ignore[reportUnknownMemberType]
+        return dict(owner.mock_call(args.token, given, self.created)) if owner else {}, []

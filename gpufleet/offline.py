@@ -37,6 +37,7 @@ from gpufleet.preview import RecordedResource, Recording, record_program
 from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.speccapacity import Shortfalls, flag_problems, with_unavailable
 from gpufleet.specfile import (
+    CLUSTER_SOFTWARE_CONFIG,
     CONFIG_KEY,
     existing_stack_path,
     read_fleet,
@@ -60,6 +61,7 @@ class SpecSource:
     stack_name: str | None = None
     unavailable: tuple[str, ...] = ()
     """One-off `--unavailable` entries, added to the spec's `capacity.unavailable`."""
+    cluster_software: bool | None = None  # gpufleet:clusterSoftware; None: the access mode decides
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,8 @@ def run_plan(
         config["gpufleet:liveQuotas"] = [q.to_json() for q in live]  # the program reads it
     if previous is not None:
         config["gpufleet:previousPlan"] = str(previous)  # the program reads it, as under pulumi up
+    if source.cluster_software is not None:
+        config[CLUSTER_SOFTWARE_CONFIG] = "true" if source.cluster_software else "false"
     started = time.perf_counter()
     with _Progress(stack, progress) as shown:
         try:
@@ -281,6 +285,10 @@ def plan_document(
         ],
         "resources": cast(list[ResourceDoc], [r.to_json() for r in resources]),
         "policies": cast(list[PolicyDoc], [v.to_json() for v in verdicts]),
+        "access": {
+            "mode": plan.spec.access.mode, "cidrs": [str(c) for c in plan.spec.access.cidrs],
+            "cluster_software": plan.cluster_software,
+        },
         "timings": {"solver_seconds": round(plan.solver.seconds, 4), "plan_seconds": round(seconds, 2)},
     }
     if (capacity := _capacity(plan)) is not None:

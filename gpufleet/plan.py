@@ -141,6 +141,8 @@ class FleetPlan:
     skipped_offers: tuple[str, ...] = field(default=())
     unavailable_offers: tuple[str, ...] = field(default=())
     """Offers `capacity.unavailable` took out, each 'cloud/region/sku: the rule'."""
+    cluster_software: bool = False
+    """Whether this run declares the in-cluster layer (second stage; see gpufleet/program.py)."""
 
     @property
     def fleet(self) -> str:

@@ -168,6 +168,16 @@ class PolicyDoc(TypedDict):
 
 
 @_closed
+class AccessDoc(TypedDict):
+    """How the API servers are reached (spec `access`) and whether this run declares the
+    in-cluster layer (`gpufleet:clusterSoftware`; private access: a second run from inside)."""
+
+    mode: str
+    cidrs: list[str]
+    cluster_software: bool
+
+
+@_closed
 class TimingsDoc(TypedDict):
     """Wall-clock seconds: differ on every run, so `--stable` omits them."""
 
@@ -196,6 +206,7 @@ class PlanDocument(TypedDict):
     resource_counts: list[ResourceCountDoc]
     resources: list[ResourceDoc]
     policies: list[PolicyDoc]
+    access: NotRequired[AccessDoc]
     timings: NotRequired[TimingsDoc]
 
 

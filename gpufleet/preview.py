@@ -75,10 +75,17 @@ class Recording:
         return next(r for r in self.resources if r.urn == urn)
 
 
+# The plan's `cloud` of Kubernetes resources: they live in a cluster of either cloud (their
+# `region` is their cluster's, through their provider).
+KUBERNETES_CLOUD = "k8s"
+
+
 def _cloud_of(type_token: str) -> str | None:
     from gpufleet import clouds
 
     owner = clouds.owner_of(type_token)
+    if owner is None and type_token.removeprefix("pulumi:providers:").split(":")[0] == "kubernetes":
+        return KUBERNETES_CLOUD
     return owner.name if owner else None
 
 
@@ -140,7 +147,8 @@ def _make_monitor(recording: Recording, mocks: Any, on_register: OnRegister | No
             region = self._region(inputs, provider, request.parent)
             self.regions[urn] = region
             if request.type.startswith("pulumi:providers:"):
-                self.provider_regions[urn] = inputs.get("region") or inputs.get("location")
+                # A provider without a region of its own (kubernetes) serves its parent's region.
+                self.provider_regions[urn] = region
             resource = RecordedResource(
                 urn=urn,
                 type=request.type,

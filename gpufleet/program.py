@@ -7,6 +7,8 @@ recording mock engine (gpufleet/preview.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pulumi
 
 from components import GpuFleet
@@ -17,6 +19,17 @@ from gpufleet.plan import FleetPlan
 from gpufleet.planjson import previous_placements
 from gpufleet.spec import load_fleet
 
+# Config key of the stage boundary: whether this run declares the in-cluster layer (device
+# plugins, exporters) through a Kubernetes provider per cluster.
+CLUSTER_SOFTWARE_KEY = "clusterSoftware"
+
+
+def cluster_software(mode: str, flag: bool | None) -> bool:
+    """Whether to declare the in-cluster layer. With `private` access only a run from inside the
+    networks can reach the API servers, so the layer waits for `gpufleet:clusterSoftware true`
+    (the second stage); with `allowlist` the runner is on the list and one run does both."""
+    return flag if flag is not None else mode == "allowlist"
+
 
 def fleet_program() -> FleetPlan:
     """Declare the fleet of config `gpufleet:fleet` (optionally keeping `gpufleet:previousPlan`'s
@@ -26,6 +39,9 @@ def fleet_program() -> FleetPlan:
         spec = load_fleet(config.require_object("fleet"))
         live = quotas_from_json(config.get_object("liveQuotas"))  # `plan --live-quotas`
         plan = build_plan(spec, pulumi.get_stack(), previous_placements(config.get("previousPlan")), live)
+        plan = replace(
+            plan, cluster_software=cluster_software(spec.access.mode, config.get_bool(CLUSTER_SOFTWARE_KEY))
+        )
         fleet = GpuFleet(spec.name, plan)
     except GpufleetError as error:  # a user's mistake: the CLI prints RunError without a traceback
         raise pulumi.RunError(str(error)) from error

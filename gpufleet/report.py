@@ -221,6 +221,19 @@ def _headline(doc: dict[str, Any]) -> str:
     )
 
 
+def access_line(doc: dict[str, Any]) -> str:
+    """How the API servers are reached, and in which run the in-cluster GPU layer is declared."""
+    access: dict[str, Any] = doc.get("access") or {"mode": "private", "cidrs": [], "cluster_software": False}
+    cidrs = [str(c) for c in access["cidrs"]]
+    reach = "private (from inside the networks)" if access["mode"] == "private" else (
+        f"allowlist {', '.join(cidrs)}"
+    )
+    layer = "declared in this run" if access["cluster_software"] else (
+        "not in this run (second stage: gpufleet:clusterSoftware true, from inside the networks)"
+    )
+    return f"API access: {reach}; in-cluster GPU layer: {layer}"
+
+
 def render_plan(doc: dict[str, Any], fmt: str, width: int = PIPE_WIDTH) -> str:
     if fmt == "json":
         return dumps(doc)
@@ -228,6 +241,7 @@ def render_plan(doc: dict[str, Any], fmt: str, width: int = PIPE_WIDTH) -> str:
         return plan_markdown(doc)
     console = _console(width)
     console.print(_headline(doc))
+    console.print(access_line(doc), highlight=False)
     violations = _violation_rows(doc)
     if violations:
         _rich_table(console, f"Policy violations ({len(violations)})", VIOLATION_HEADER, violations)
@@ -239,7 +253,7 @@ def render_plan(doc: dict[str, Any], fmt: str, width: int = PIPE_WIDTH) -> str:
 
 
 def plan_markdown(doc: dict[str, Any]) -> str:
-    parts = [f"### {_headline(doc)}"]
+    parts = [f"### {_headline(doc)}", access_line(doc)]
     violations = _violation_rows(doc)
     if violations:
         parts.append(f"**Policy violations ({len(violations)})**\n\n{_md_table(VIOLATION_HEADER, violations)}")

@@ -119,6 +119,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     yield from _storage_problems(spec)
     yield from capacity_problems(spec.capacity, catalog)
     yield from _home_problems(spec, catalog, configured)
+    yield from _access_problems(spec)
 
 
 def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
@@ -319,4 +320,39 @@ def _home_problems(
                 f"{path}.home",
                 f"'{storage.home}' is in {info.country}, outside the allowed jurisdictions "
                 f"{', '.join(sorted(allowed))}: the data's source of truth must stay inside them",
+            )
+
+
+def _access_problems(spec: FleetSpec) -> Iterator[Problem]:
+    """An allowlist names at least one public range and never the whole internet; `private`
+    takes none (a list there would suggest a reachability that does not exist)."""
+    access = spec.access
+    if access.mode == "private":
+        if access.cidrs:
+            yield Problem("access.cidrs", "cidrs apply only with mode allowlist; remove them or set mode: allowlist")
+        return
+    if not access.cidrs:
+        yield Problem(
+            "access.cidrs",
+            "mode allowlist needs at least one CIDR (an empty list would leave the public "
+            "endpoint unrestricted); allowed: the public IPv4 ranges of your runners and operators",
+        )
+    for i, cidr in enumerate(access.cidrs):
+        if cidr.prefixlen == 0:
+            yield Problem(
+                f"access.cidrs[{i}]",
+                f"{cidr} opens the API servers to the whole internet; allowed: the ranges your "
+                "runners and operators use, or mode: private",
+            )
+        elif not cidr.is_global:
+            yield Problem(
+                f"access.cidrs[{i}]",
+                f"{cidr} is not a public range; the public endpoint sees public source addresses "
+                "(inside the networks the private endpoint is used)",
+            )
+    for cloud in spec.clouds.configured():
+        most = registry.get(cloud).api_allowlist_max
+        if most is not None and len(access.cidrs) > most:
+            yield Problem(
+                "access.cidrs", f"{len(access.cidrs)} CIDRs; {registry.get(cloud).title} allows at most {most}"
             )

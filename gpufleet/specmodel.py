@@ -199,6 +199,20 @@ class PolicyOptions(_Strict):
     )
 
 
+class Access(_Strict):
+    """How the Kubernetes API servers are reached: `private` (only from inside the networks) or
+    `allowlist` (a public endpoint open to the listed CIDRs only, the private one kept on)."""
+
+    mode: Literal["private", "allowlist"] = Field(
+        default="private",
+        description="private: API servers reachable from inside the VPCs/VNets only; allowlist: "
+        "also a public endpoint restricted to cidrs",
+    )
+    cidrs: tuple[ipaddress.IPv4Network, ...] = Field(
+        default=(), description="public IPv4 ranges allowed to reach the API servers (allowlist only)"
+    )
+
+
 class PlacementOptions(_Strict):
     stability_tolerance: float = Field(
         default=0.01, ge=0, le=0.5,
@@ -224,6 +238,7 @@ class FleetSpec(_Strict):
     capacity: CapacityLimits = Field(
         default_factory=CapacityLimits, description="capacity the clouds cannot deliver now"
     )
+    access: Access = Field(default_factory=Access)
     policies: PolicyOptions = Field(default_factory=PolicyOptions)
 
     @field_validator("quotas")

@@ -786,7 +786,7 @@ INSECURE: list[tuple[str, dict[str, Any], str]] = [
             "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "k"}},
             "enabledClusterLogTypes": ["api", "audit", "authenticator"],
         },
-        "vpcConfig.endpointPublicAccess is unset (defaults to true); allowed: false (EKS.1",
+        "vpcConfig.endpointPrivateAccess is unset; allowed: true (EKS.1",
     ),
     (
         "aws:eks/cluster:Cluster",
@@ -858,7 +858,8 @@ INSECURE: list[tuple[str, dict[str, Any], str]] = [
             "aadProfile": {"enableAzureRBAC": True},
             "networkProfile": {"networkPolicy": "azure"},
         },
-        "apiServerAccessProfile.enablePrivateCluster is false; allowed: true (private API server)",
+        "apiServerAccessProfile.authorizedIPRanges is unset with the public endpoint on "
+        "(enablePrivateCluster is not true, so any address may reach the API server)",
     ),
     (
         "azure-native:containerservice:ManagedCluster",

@@ -18,9 +18,12 @@ from components.aws.network import Network, NetworkArgs
 from components.aws.nodepool import GpuNodePool, GpuNodePoolArgs
 from components.aws.replication import declare_replication
 from components.aws.storage import DatasetBucket, DatasetBucketArgs
+from components.k8s import GpuPoolTarget
+from components.k8s.layer import GpuLayer, GpuLayerArgs
 from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
 from gpufleet.errors import DecisionError
+from gpufleet.kubeconfig import context_name
 from gpufleet.plan import FleetPlan
 
 __all__ = [
@@ -107,11 +110,13 @@ def _build_region(
             subnet_ids=network.subnets(zones),
             logs_key_arn=network.logs_key_arn,
             instance_tags=base_tags,
+            public_access_cidrs=tuple(str(cidr) for cidr in plan.spec.access.cidrs),
         ),
         scoped,
     )
 
     catalog = load_catalog()
+    targets: list[GpuPoolTarget] = []
     for placement in plan.placements_in("aws", region):
         pool = plan.spec.pool(placement.pool)
         sku = catalog.sku("aws", placement.instance_type)
@@ -120,6 +125,8 @@ def _build_region(
                 "pools",
                 f"{placement.key}: instance type {placement.instance_type} is not in the catalog",
             )
+        min_nodes = pool.autoscale.min_nodes if pool.autoscale is not None else None
+        targets.append(decisions.gpu_target(pool.name, sku, pool.interconnect, min_nodes))
         GpuNodePool(
             decisions.placement_name(plan.fleet, placement.key),
             GpuNodePoolArgs(
@@ -131,7 +138,7 @@ def _build_region(
                 capacity=placement.capacity,
                 capacity_reservation_id=pool.capacity_reservation_id,
                 interconnect=pool.interconnect,
-                min_nodes=pool.autoscale.min_nodes if pool.autoscale is not None else None,
+                min_nodes=min_nodes,
                 zones=zones,
                 subnet_ids=network.private_subnet_ids,
                 vpc_id=network.vpc_id,
@@ -144,6 +151,13 @@ def _build_region(
             scoped,
         )
 
+    if plan.cluster_software:
+        GpuLayer(
+            name,
+            GpuLayerArgs(context=context_name(plan.fleet, "aws", region), region=region,
+                         kubeconfig=cluster.kubeconfig, targets=targets),
+            pulumi.ResourceOptions(parent=parent),
+        )
     outputs: dict[str, pulumi.Output[object]] = {
         f"aws/{region}/clusterName": cluster.name,
         f"aws/{region}/kubeconfig": pulumi.Output.secret(cluster.kubeconfig),

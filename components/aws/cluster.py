@@ -21,13 +21,15 @@ class GpuClusterArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     logs_key_arn: pulumi.Input[str]
     instance_tags: Mapping[str, str]  # the provider's default tags do not reach launched instances
+    public_access_cidrs: tuple[str, ...] = ()  # spec access.cidrs; empty: private endpoint only
 
 
 class GpuCluster(pulumi.ComponentResource):
     """IAM roles with only the AWS-managed policies EKS needs, a rotated KMS key for secrets,
-    a cluster reachable only from inside the VPC (API, audit and authenticator logs on), API
-    access entries (no aws-auth config map), a small non-GPU system node group, and vpc-cni,
-    kube-proxy, eks-pod-identity-agent (before any node) and coredns (after the system nodes)."""
+    a cluster reachable from inside the VPC and, with an allowlist, from its CIDRs only (API,
+    audit and authenticator logs on), API access entries (no aws-auth config map), a small
+    non-GPU system node group, and vpc-cni, kube-proxy, eks-pod-identity-agent (before any
+    node) and coredns (after the system nodes)."""
 
     name: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
@@ -70,11 +72,7 @@ class GpuCluster(pulumi.ComponentResource):
             name=args.cluster_name,
             role_arn=cluster_role.arn,
             version=decisions.KUBERNETES_VERSION,
-            vpc_config={
-                "subnet_ids": list(args.subnet_ids),
-                "endpoint_private_access": True,
-                "endpoint_public_access": False,
-            },
+            vpc_config=decisions.endpoint_access(args.subnet_ids, args.public_access_cidrs),
             access_config={
                 "authentication_mode": "API",
                 "bootstrap_cluster_creator_admin_permissions": True,

@@ -14,13 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from components.k8s.values import GpuPoolTarget, Taint
 from gpufleet.catalog import Capacity, Sku
 from gpufleet.errors import DecisionError
 
 if TYPE_CHECKING:
     import pulumi
     from pulumi_aws.ec2 import LaunchTemplateNetworkInterfaceArgsDict
-    from pulumi_aws.eks import NodeGroupTaintArgsDict
+    from pulumi_aws.eks import ClusterVpcConfigArgsDict, NodeGroupTaintArgsDict
 
 # -- limits and constants ------------------------------------------------------------------------
 
@@ -33,6 +34,8 @@ CORE_ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 CORE_ADDONS_AFTER_NODES = ("coredns",)
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator")
 GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_TAINT_VALUE = "true"
+GPU_TAINT_EFFECT = "NO_SCHEDULE"
 MULTIPART_ABORT_DAYS = 7
 LOG_RETENTION_DAYS = 365
 
@@ -223,7 +226,20 @@ def root_volume_gib(gpus: int) -> int:
 
 def gpu_taints() -> list[NodeGroupTaintArgsDict]:
     """GPU nodes only run pods that tolerate `nvidia.com/gpu=true:NoSchedule`."""
-    return [{"key": GPU_TAINT_KEY, "value": "true", "effect": "NO_SCHEDULE"}]
+    return [{"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}]
+
+
+# EKS API taint effects -> Kubernetes spelling (docs.aws.amazon.com/eks/latest/APIReference/API_Taint.html).
+TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute",
+                 "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+
+
+def gpu_target(pool: str, sku: Sku, interconnect: str, min_nodes: int | None) -> GpuPoolTarget:
+    """The node group as the in-cluster layer sees it: its taints, and EFA when it has EFA
+    interfaces; EKS has no managed MIG, so the device plugin's strategy stays none."""
+    taints = (Taint(GPU_TAINT_KEY, GPU_TAINT_VALUE, TAINT_EFFECTS[GPU_TAINT_EFFECT]),)  # gpu_taints()
+    fabric = "efa" if efa_interface_count(sku, interconnect) else None
+    return GpuPoolTarget(pool, taints, "none", fabric, may_scale_to_zero=min_nodes == 0)
 
 
 def node_labels(fleet: str, pool: str, accelerator: str) -> dict[str, str]:
@@ -401,6 +417,21 @@ def tls_only_bucket_policy(bucket_arn: str) -> str:
             ],
         }
     )
+
+
+def endpoint_access(
+    subnet_ids: Sequence[pulumi.Input[str]], public_cidrs: Sequence[str]
+) -> ClusterVpcConfigArgsDict:
+    """The private endpoint always; the public one only with an allowlist (EKS.1: with no
+    `publicAccessCidrs` EKS opens it to 0.0.0.0/0, so the list is always explicit)."""
+    config: ClusterVpcConfigArgsDict = {
+        "subnet_ids": list(subnet_ids),
+        "endpoint_private_access": True,
+        "endpoint_public_access": bool(public_cidrs),
+    }
+    if public_cidrs:
+        config["public_access_cidrs"] = list(public_cidrs)
+    return config
 
 
 def kubeconfig(cluster: str, endpoint: str, ca_data: str, region: str) -> str:

@@ -12,8 +12,11 @@ from collections.abc import Mapping
 import pulumi
 from pulumi_azure_native import resources
 
+from components.k8s import GpuPoolTarget, Taint
+from components.k8s.layer import GpuLayer, GpuLayerArgs
 from gpufleet.catalog import Sku, load_catalog
 from gpufleet.errors import DecisionError
+from gpufleet.kubeconfig import context_name
 from gpufleet.plan import FleetPlan, Placement
 
 from . import decisions
@@ -69,6 +72,19 @@ def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
         ),
         tags=decisions.resource_tags(plan.fleet, plan.stack, pool=pool.name),
         upgrade_settings=decisions.upgrade_settings(placement.capacity),
+    )
+
+
+def gpu_target(settings: PoolSettings, pool: str, rdma: bool) -> GpuPoolTarget:
+    """The agent pool as the in-cluster layer sees it: its taints, the device plugin's MIG
+    strategy (`single` where AKS partitions every GPU with one gpuInstanceProfile, as
+    learn.microsoft.com/azure/aks/gpu-multi-instance installs it) and InfiniBand for rdma."""
+    return GpuPoolTarget(
+        pool,
+        tuple(Taint.parse(taint) for taint in settings.node_taints),
+        "single" if settings.gpu_instance_profile else "none",
+        "infiniband" if rdma else None,
+        may_scale_to_zero=settings.scale.min_count == 0,
     )
 
 
@@ -136,10 +152,14 @@ def build_azure(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi
                 pod_cidr=pods,
                 service=service,
                 tags=tags,
+                authorized_ip_ranges=tuple(str(cidr) for cidr in plan.spec.access.cidrs),
             ),
             under_parent,
         )
+        targets: list[GpuPoolTarget] = []
         for placement in plan.placements_in("azure", region):
+            rdma = plan.spec.pool(placement.pool).interconnect == "rdma"
+            targets.append(gpu_target(settings[placement.key], placement.pool, rdma))
             GpuNodePool(
                 decisions.logical_name(placement.key),
                 GpuNodePoolArgs(
@@ -156,6 +176,13 @@ def build_azure(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi
             blob_dns_zone_id=net.blob_dns_zone_id, accounts=accounts, opts=under_parent,
         ))
         groups[region] = group.name
+        if plan.cluster_software:
+            GpuLayer(
+                stem,
+                GpuLayerArgs(context=context_name(fleet, "azure", region), region=region,
+                             kubeconfig=cluster.kubeconfig, targets=targets),
+                under_parent,
+            )
         outputs[f"azure/{region}/resourceGroup"] = group.name
         outputs[f"azure/{region}/cluster"] = cluster.cluster_name
         outputs[f"azure/{region}/kubeconfig"] = cluster.kubeconfig

@@ -35,14 +35,17 @@ class GpuClusterArgs:
     pod_cidr: str
     service: ServiceNetwork
     tags: Mapping[str, str]
+    authorized_ip_ranges: tuple[str, ...] = ()  # spec access.cidrs; empty: private cluster
 
 
 def _decode_kubeconfig(result: containerservice.ListManagedClusterUserCredentialsResult) -> str:
-    return base64.b64decode(result.kubeconfigs[0].value).decode()
+    """The first kubeconfig AKS returns, its kubelogin user switched to the Azure CLI login."""
+    return decisions.kubelogin_azurecli(base64.b64decode(result.kubeconfigs[0].value).decode())
 
 
 class GpuCluster(pulumi.ComponentResource):
-    """AKS: private API server, no local accounts, Entra ID + Azure RBAC, Cilium network policy."""
+    """AKS: private API server (or a public one answering the spec's allowlist only), no local
+    accounts, Entra ID + Azure RBAC, Cilium network policy."""
 
     cluster_name: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
@@ -96,11 +99,7 @@ class GpuCluster(pulumi.ComponentResource):
             enable_rbac=True,
             disable_local_accounts=True,
             aad_profile={"managed": True, "enable_azure_rbac": True},
-            api_server_access_profile={
-                "enable_private_cluster": True,
-                "enable_private_cluster_public_fqdn": False,
-                "private_dns_zone": "system",
-            },
+            api_server_access_profile=decisions.api_server_access(args.authorized_ip_ranges),
             network_profile={
                 "network_plugin": containerservice.NetworkPlugin.AZURE,
                 "network_plugin_mode": containerservice.NetworkPluginMode.OVERLAY,

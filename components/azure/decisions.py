@@ -12,10 +12,16 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import yaml
 
 from gpufleet.catalog import Capacity, Sku
 from gpufleet.clouds.azure import Azure
 from gpufleet.errors import DecisionError
+
+if TYPE_CHECKING:
+    from pulumi_azure_native.containerservice import ManagedClusterAPIServerAccessProfileArgsDict
 
 GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
 # AKS adds this taint to every spot pool itself; declaring it keeps `pulumi up` free of drift.
@@ -246,6 +252,43 @@ def check_interconnect(
         f"{sku.instance_type} has no "
         f"InfiniBand; InfiniBand sizes: {sizes}; use one of them or interconnect: none",
     )
+
+
+def api_server_access(authorized: Iterable[str]) -> ManagedClusterAPIServerAccessProfileArgsDict:
+    """A private API server (private DNS zone managed by AKS); with an allowlist, a public one
+    that answers only the listed ranges (AKS adds the cluster's own egress IPs itself)."""
+    ranges = list(authorized)
+    if ranges:
+        return {"enable_private_cluster": False, "authorized_ip_ranges": ranges}
+    return {
+        "enable_private_cluster": True,
+        "enable_private_cluster_public_fqdn": False,
+        "private_dns_zone": "system",
+    }
+
+
+# `kubelogin convert-kubeconfig -l azurecli` (github.com/Azure/kubelogin, "convert-kubeconfig"):
+# the device-code login AKS hands out cannot run unattended; the Azure CLI login (az login, or
+# azure/login with OIDC in CI) can, for the Pulumi provider and for `gpufleet kubeconfig` users.
+KUBELOGIN_LOGIN = "azurecli"
+
+
+def kubelogin_azurecli(kubeconfig: str) -> str:
+    """The AKS exec kubeconfig with every kubelogin user converted to the Azure CLI login,
+    keeping its --server-id (what `kubelogin convert-kubeconfig -l azurecli` writes)."""
+    document = cast(dict[str, Any], yaml.safe_load(kubeconfig) or {})
+    for entry in cast(list[dict[str, Any]], document.get("users") or []):
+        user = cast(dict[str, Any], entry.get("user") or {})
+        command = cast(dict[str, Any], user.get("exec") or {})
+        if command.get("command") != "kubelogin":
+            continue
+        args = [str(a) for a in cast(list[object], command.get("args") or [])]
+        server = args[args.index("--server-id") + 1] if "--server-id" in args[:-1] else None
+        if server is None:
+            raise DecisionError("kubeconfig", "the AKS kubeconfig's kubelogin user has no --server-id")
+        command["args"] = ["get-token", "--login", KUBELOGIN_LOGIN, "--server-id", server]
+        command.setdefault("interactiveMode", "Never")
+    return yaml.safe_dump(document, sort_keys=False)
 
 
 # -- addresses -----------------------------------------------------------------------------------

@@ -146,6 +146,9 @@ class Aws(CloudModel):
         "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage"),
     }
     system_pool = SYSTEM_POOL
+    # EKS service quotas: "Public endpoint access CIDR ranges per cluster: 40", not adjustable
+    # (docs.aws.amazon.com/eks/latest/userguide/service-quotas.html).
+    api_allowlist_max = 40
     # https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month
     # (the first-tier rate for all volumes, so figures are an upper bound).
     storage_rate = StorageRate(0.023, "S3 Standard", f"{_CODE}: S3 Standard $0.023/GB-month, first-tier list price")

@@ -12,10 +12,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gpufleet.clouds.controls import Check, Companions, SecurityControls, flag, shown
+from gpufleet.clouds.controls import OPEN_CIDRS, Check, Companions, SecurityControls, allowlist, flag, shown
 from gpufleet.clouds.inputs import get, is_true, items, text
 
-OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 S3_PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                           "restrictPublicBuckets")
 EKS_REQUIRED_LOGS = ("api", "audit", "authenticator")
@@ -91,11 +90,21 @@ def _bucket(props: Mapping[str, Any]) -> Iterable[str]:
         yield f"acl is \"{acl}\"; allowed: private (S3.8)"
 
 
-def _eks_cluster(props: Mapping[str, Any]) -> Iterable[str]:
+def _eks_endpoint(props: Mapping[str, Any]) -> Iterable[str]:
+    """EKS.1: the endpoint is private, or public only to an allowlist with the private one on."""
     public = get(props, "vpcConfig", "endpointPublicAccess")
-    if public is not False:
-        value = "unset (defaults to true)" if public is None else shown(public)
-        yield f"vpcConfig.endpointPublicAccess is {value}; allowed: false (EKS.1: private endpoint)"
+    if public is False or str(public).lower() == "false":
+        return
+    yield from flag(props, "vpcConfig.endpointPrivateAccess", True,
+                    "EKS.1: nodes and in-VPC runners use the private endpoint")
+    yield from allowlist(
+        "vpcConfig.publicAccessCidrs", get(props, "vpcConfig", "publicAccessCidrs"),
+        "EKS then allows 0.0.0.0/0; endpointPublicAccess unset defaults to true", "EKS.1",
+    )
+
+
+def _eks_cluster(props: Mapping[str, Any]) -> Iterable[str]:
+    yield from _eks_endpoint(props)
     encrypted = [
         c for c in items(get(props, "encryptionConfig")) or [get(props, "encryptionConfig")]
         if "secrets" in items(get(c, "resources")) and text(get(c, "provider", "keyArn"))

@@ -144,7 +144,10 @@ _NAME_INPUTS: Mapping[str, str] = {
     "azure-native:storage:StorageAccount": "accountName",
     "azure-native:storage:BlobContainer": "containerName",
 }
-_KUBECONFIG = base64.b64encode(b"apiVersion: v1\nkind: Config\nclusters: []\n").decode()
+CREDENTIALS = "azure-native:containerservice:listManagedClusterUserCredentials"
+# The Entra ID server application of every AKS cluster's API (the kubelogin --server-id),
+# github.com/Azure/kubelogin docs "Azure CLI" login; the same id in every tenant.
+AKS_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 _CODE = "fixed rate in gpufleet/clouds/azure.py"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
@@ -222,6 +225,9 @@ class Azure(CloudModel):
         "azure-native:network:VirtualNetwork": ("location",),
     }
     system_pool = SYSTEM_POOL
+    # "API server authorized IP ranges": at most 200 ranges
+    # (learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges, Limitations).
+    api_allowlist_max = 200
     # https://azure.microsoft.com/pricing/details/storage/blobs/ — Blob Storage hot tier, first
     # 50 TB/month, East US: LRS $0.0184, ZRS $0.023 per GB-month (first-tier rates for all
     # volumes: an upper bound; ZRS read from memory of the page, not offline). The accounts are
@@ -253,10 +259,17 @@ class Azure(CloudModel):
             "subscriptionId": "00000000-0000-0000-0000-000000000003",
             "tenantId": "00000000-0000-0000-0000-000000000004",
         },
-        "azure-native:containerservice:listManagedClusterUserCredentials": {
-            "kubeconfigs": [{"name": "clusterUser", "value": _KUBECONFIG}],
-        },
     }
+
+    def mock_call(
+        self, token: str, args: Mapping[str, Any], created: Mapping[str, Mapping[str, Any]]
+    ) -> Mapping[str, Any]:
+        """The user credentials of a cluster as AKS returns them with format=exec: a kubeconfig
+        whose server names the cluster's location and whose user runs kubelogin."""
+        if token != CREDENTIALS:
+            return super().mock_call(token, args, created)
+        cluster = created.get(str(args.get("resourceName")), {})
+        return {"kubeconfigs": [{"name": "clusterUser", "value": _mock_kubeconfig(cluster)}]}
 
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         # https://azure.microsoft.com/pricing/details/kubernetes-service/ — AKS Standard tier:
@@ -342,6 +355,38 @@ class Azure(CloudModel):
         from components.azure import build_azure
 
         return build_azure
+
+
+def _mock_kubeconfig(cluster: Mapping[str, Any]) -> str:
+    """What `listClusterUserCredential?format=exec` returns for `cluster` (base64 YAML); the API
+    server host is `<prefix>.hcp.<location>.azmk8s.io`, `.privatelink.` when private
+    (learn.microsoft.com/azure/aks/private-clusters)."""
+    name = str(cluster.get("name") or "mock")
+    location = str(cluster.get("location") or "mock")
+    profile = cast(Mapping[str, Any], cluster.get("apiServerAccessProfile") or {})
+    zone = "privatelink" if profile.get("enablePrivateCluster") else "hcp"
+    server = f"https://{cluster.get('dnsPrefix') or name}-mock.{zone}.{location}.azmk8s.io:443"
+    text = f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    certificate-authority-data: bW9jaw==
+    server: {server}
+contexts:
+- name: {name}
+  context: {{cluster: {name}, user: clusterUser_{name}}}
+current-context: {name}
+users:
+- name: clusterUser_{name}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: kubelogin
+      args: [get-token, --environment, AzurePublicCloud, --server-id, {AKS_SERVER_ID},
+             --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, mock, --login, devicecode]
+"""
+    return base64.b64encode(text.encode()).decode()
 
 
 def _reader(profile: Mapping[str, Any]) -> Callable[..., Any]:

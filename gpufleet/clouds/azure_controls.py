@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gpufleet.clouds.controls import Check, SecurityControls, flag, shown
+from gpufleet.clouds.controls import Check, SecurityControls, allowlist, flag, shown
 from gpufleet.clouds.inputs import get, is_true, items, text
 
 AZURE_ANYWHERE = frozenset({"*", "internet", "0.0.0.0/0", "::/0", "any"})
@@ -33,9 +33,13 @@ def _node_public_ip(where: str, profile: object) -> Iterable[str]:
 
 
 def _managed_cluster(props: Mapping[str, Any]) -> Iterable[str]:
-    yield from flag(
-        props, "apiServerAccessProfile.enablePrivateCluster", True, "private API server"
-    )
+    if not is_true(get(props, "apiServerAccessProfile", "enablePrivateCluster")):
+        yield from allowlist(
+            "apiServerAccessProfile.authorizedIPRanges",
+            get(props, "apiServerAccessProfile", "authorizedIPRanges"),
+            "enablePrivateCluster is not true, so any address may reach the API server",
+            "private API server, or authorized IP ranges",
+        )
     yield from flag(props, "disableLocalAccounts", True, "local accounts disabled")
     yield from flag(props, "aadProfile.enableAzureRBAC", True, "Entra ID with Azure RBAC")
     policy = text(get(props, "networkProfile", "networkPolicy"))

@@ -147,6 +147,8 @@ class CloudModel(ABC):
     live_module: str = ""
     """The module with this cloud's live look-ups (gpufleet.live.QuotaLookup), imported only
     when one runs; empty: no live look-up."""
+    api_allowlist_max: int | None = None
+    """The most CIDRs the cluster's public API endpoint allowlist takes (None: no known limit)."""
 
     # -- catalog -------------------------------------------------------------------------------
 
@@ -234,6 +236,13 @@ class CloudModel(ABC):
 
     mock_calls: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     """Invoke token -> the answer the offline engine gives."""
+
+    def mock_call(
+        self, token: str, args: Mapping[str, Any], created: Mapping[str, Mapping[str, Any]]
+    ) -> Mapping[str, Any]:
+        """The answer to an invoke; `created` maps each mocked resource's name to its state, for
+        answers that depend on a resource (credentials of a cluster in its region)."""
+        return self.mock_calls.get(token, {})
 
     # -- Pulumi program --------------------------------------------------------------------------
 

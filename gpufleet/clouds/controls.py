@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gpufleet.clouds.inputs import get, is_true
+from gpufleet.clouds.inputs import get, is_true, items
+
+OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
 Check = Callable[[Mapping[str, Any]], Iterable[str]]
 """A resource's inputs -> every control they break, each naming the value and what is allowed."""
@@ -52,3 +54,18 @@ def flag(props: Mapping[str, Any], path: str, want: bool, control: str) -> Itera
     ok = is_true(value) if want else value is False or str(value).lower() == "false"
     if not ok:
         yield f"{path} is {shown(value)}; allowed: {str(want).lower()} ({control})"
+
+
+def allowlist(field: str, value: object, unset: str, control: str) -> Iterable[str]:
+    """A public API endpoint answers only a non-empty list of ranges, none of them anywhere."""
+    allowed = (
+        f"allowed: the ranges of the runners and operators (spec access.cidrs, mode allowlist), "
+        f"or a private endpoint only ({control})"
+    )
+    ranges = [str(r) for r in items(value)]
+    if value is None:
+        yield f"{field} is unset with the public endpoint on ({unset}); {allowed}"
+    elif not ranges:
+        yield f"{field} is [] with the public endpoint on (no restriction); {allowed}"
+    elif opened := sorted({r for r in ranges if r in OPEN_CIDRS}):
+        yield f"{field} includes {', '.join(opened)} (the whole internet); {allowed}"

@@ -22,6 +22,7 @@ from pulumi_policy import (
 
 from gpufleet import clouds
 from gpufleet.clouds.controls import Companions, SecurityControls
+from gpufleet.policy import incluster
 from gpufleet.policy.config import (
     SECURITY_BASELINE,
     SECURITY_COVERAGE,
@@ -34,16 +35,15 @@ from gpufleet.policy.locations import out_of_scope
 from gpufleet.policy.props import describe, get
 
 
-def controls_of(resource_type: str) -> SecurityControls | None:
-    """The controls of the cloud that owns the type, or None for a type no cloud owns."""
+def controls_of(resource_type: str) -> SecurityControls:
+    """The controls of the cloud that owns the type; in-cluster objects have their own."""
     owner = clouds.owner_of(resource_type)
-    return owner.security_controls() if owner is not None else None
+    return owner.security_controls() if owner is not None else incluster.CONTROLS
 
 
 def security_problems(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     """Every control the resource's inputs break, each naming the value and what is allowed."""
-    controls = controls_of(resource_type)
-    check = controls.checks.get(resource_type) if controls else None
+    check = controls_of(resource_type).checks.get(resource_type)
     return list(check(props)) if check else []
 
 
@@ -56,8 +56,7 @@ def validate_security_baseline(
     if config is None or out_of_scope(args.resource_type, args.provider):
         return
     who = describe(args.resource_type, args.name)
-    controls = controls_of(args.resource_type)
-    if controls is None or not controls.knows(args.resource_type):
+    if not controls_of(args.resource_type).knows(args.resource_type):
         if args.resource_type not in listed_types(config, UNCHECKED_TYPES):
             report_violation(
                 f"{who}: security not verified: the security baseline has not reviewed this "

@@ -13,6 +13,7 @@ from typing import Any
 from pulumi_policy import PolicyProviderResource, ReportViolation, ResourceValidationArgs
 
 from gpufleet import clouds
+from gpufleet.policy import incluster
 from gpufleet.policy.config import REQUIRED_TAGS, UNCHECKED_TYPES, effective_config, listed_types
 from gpufleet.policy.locations import out_of_scope
 from gpufleet.policy.props import describe, get, mapping, text
@@ -21,6 +22,8 @@ from gpufleet.policy.props import describe, get, mapping, text
 def unverified_problem(resource_type: str, props: Mapping[str, Any]) -> str | None:
     """Why the tags of a resource gpufleet cannot judge are not verified (None: it can judge)."""
     owner = clouds.owner_of(resource_type)
+    if resource_type in incluster.UNTAGGABLE:
+        return None
     if owner is None:
         packages = sorted(p for model in clouds.models() for p in model.packages)
         return f"gpufleet knows the tag keys of {' and '.join(packages)} resources only"

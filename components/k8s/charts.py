@@ -1,0 +1,54 @@
+"""The Helm charts of the in-cluster GPU layer, pinned: name, version, repository, namespace.
+
+A version changes only by a reviewed edit here (never "latest"), so `pulumi up` installs what the
+plan showed. Each pin names where it was checked; re-check with `helm search repo CHART --versions`
+before moving it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    name: str
+    version: str
+    repo: str
+    namespace: str
+    source: str
+
+
+# NVIDIA device plugin with GPU feature discovery (subchart `gfd`, and NFD for its labels). Values
+# keys (migStrategy, tolerations, affinity, gfd.enabled, nfd.*) from the chart's values.yaml,
+# github.com/NVIDIA/k8s-device-plugin deployments/helm/nvidia-device-plugin/values.yaml;
+# 0.17.1 is the pin of aws-ia/terraform-aws-eks-blueprints (patterns/targeted-odcr/helm.tf).
+DEVICE_PLUGIN = Chart(
+    "nvidia-device-plugin", "0.17.1", "https://nvidia.github.io/k8s-device-plugin",
+    "gpufleet-gpu", "github.com/NVIDIA/k8s-device-plugin (deployments/helm)",
+)
+# DCGM exporter: Prometheus GPU metrics on port 9400 (nvidia.github.io/dcgm-exporter, "Helm
+# charts for GPU metrics"); keys tolerations, affinity. Version: the chart tracks the exporter
+# release (4.8.x in 2026, github.com/NVIDIA/dcgm-exporter releases); not confirmed offline.
+DCGM_EXPORTER = Chart(
+    "dcgm-exporter", "4.8.2", "https://nvidia.github.io/dcgm-exporter/helm-charts",
+    "gpufleet-gpu", "nvidia.github.io/dcgm-exporter",
+)
+# EFA device plugin (vpc.amazonaws.com/efa resources), from the EKS charts; keys tolerations and
+# supportedInstanceLabels.{keys,values} (its node affinity), github.com/aws/eks-charts
+# stable/aws-efa-k8s-device-plugin; v0.5.7 is the pin of terraform-aws-eks-blueprints.
+EFA_DEVICE_PLUGIN = Chart(
+    "aws-efa-k8s-device-plugin", "v0.5.7", "https://aws.github.io/eks-charts",
+    "kube-system", "github.com/aws/eks-charts (stable/aws-efa-k8s-device-plugin)",
+)
+# NVIDIA Network Operator: the AKS InfiniBand path of azure.github.io/aks-rdma-infiniband
+# (configurations/network-operator): the operator by Helm, then a NicClusterPolicy with the DOCA
+# driver and the RDMA shared device plugin. Images as pinned in Azure/aks-rdma-infiniband
+# configs/nicclusterpolicy/ (network-operator-v25.10.0, DOCA doca3.2.0-25.10-1.2.8.0-2).
+NETWORK_OPERATOR = Chart(
+    "network-operator", "25.10.0", "https://helm.ngc.nvidia.com/nvidia",
+    "nvidia-network-operator", "azure.github.io/aks-rdma-infiniband",
+)
+DOCA_DRIVER_VERSION = "doca3.2.0-25.10-1.2.8.0-2"
+RDMA_SHARED_PLUGIN_VERSION = "network-operator-v25.10.0"
+MELLANOX_REPOSITORY = "nvcr.io/nvidia/mellanox"

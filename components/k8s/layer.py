@@ -1,0 +1,78 @@
+"""`gpufleet:k8s:GpuLayer`: one cluster's Kubernetes provider and its GPU software.
+
+The provider is built from the cluster's kubeconfig output (a Pulumi secret, and marked secret
+again in the provider's state); every release goes through it, so each lives where its cluster
+lives and is located by the policies through that kubeconfig.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.k8s.values import GpuPoolTarget, infiniband_pools, nic_cluster_policy, releases
+
+
+@dataclass(frozen=True)
+class GpuLayerArgs:
+    context: str  # <fleet>-<cloud>-<region>: the kubeconfig context `gpufleet kubeconfig` writes
+    region: str
+    kubeconfig: pulumi.Input[str]
+    targets: Sequence[GpuPoolTarget]
+
+
+class GpuLayer(pulumi.ComponentResource):
+    """Device plugin + GFD, DCGM exporter, and EFA or InfiniBand plugins on the GPU pools; with
+    no GPU pool, nothing (not even the provider)."""
+
+    def __init__(
+        self, name: str, args: GpuLayerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(
+            "gpufleet:k8s:GpuLayer", name, {"context": args.context, "region": args.region}, opts
+        )
+        planned = releases(args.targets)
+        installed: dict[str, k8s.helm.v3.Release] = {}
+        if planned:
+            provider = k8s.Provider(
+                f"{name}-k8s",
+                kubeconfig=pulumi.Output.secret(args.kubeconfig),
+                enable_server_side_apply=True,
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["kubeconfig"]),
+            )
+            through = pulumi.ResourceOptions(parent=self, provider=provider)
+            for plan in planned:
+                installed[plan.key] = k8s.helm.v3.Release(
+                    f"{name}-{plan.key}",
+                    name=plan.release,
+                    chart=plan.chart.name,
+                    version=plan.chart.version,
+                    repository_opts={"repo": plan.chart.repo},
+                    namespace=plan.chart.namespace,
+                    create_namespace=plan.chart.namespace != "kube-system",
+                    values=dict(plan.values),
+                    skip_await=plan.skip_await,
+                    atomic=not plan.skip_await,
+                    opts=through,
+                )
+            infiniband = infiniband_pools(args.targets)
+            if infiniband:
+                k8s.apiextensions.CustomResource(
+                    f"{name}-nic-cluster-policy",
+                    api_version="mellanox.com/v1alpha1",
+                    kind="NicClusterPolicy",
+                    metadata={"name": "nic-cluster-policy"},
+                    spec=nic_cluster_policy(infiniband),
+                    opts=pulumi.ResourceOptions(
+                        parent=self, provider=provider,
+                        depends_on=[installed["network-operator"]],
+                    ),
+                )
+        self.releases = {key: release.name for key, release in installed.items()}
+        self.register_outputs({"releases": self.releases})
+
+
+__all__ = ["GpuLayer", "GpuLayerArgs"]

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from gpufleet import clouds as registry
 from gpufleet.catalog import Catalog, Cloud, Sku, load_catalog
 from gpufleet.errors import Problem, SpecError
+from gpufleet.nodegroups import limit_problems
 from gpufleet.slots import supernet_problem
 from gpufleet.specmodel import MAX_POOL_GPUS, TYPE_TOKEN_PATTERN, FleetSpec, Pool, known_buckets
 from gpufleet.specwords import one_of, problem_from_pydantic
@@ -113,6 +114,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
                     yield Problem(
                         f"quotas.{cloud}.{region}.{bucket}", one_of("quota bucket", bucket, buckets)
                     )
+    yield from limit_problems(spec)
     yield from _pool_problems(spec, catalog, configured)
     yield from _storage_problems(spec)
 

@@ -14,12 +14,13 @@ from pulumi_azure_native import resources
 
 from gpufleet.catalog import Sku, load_catalog
 from gpufleet.errors import DecisionError
+from gpufleet.nodegroups import placement_groups
 from gpufleet.plan import FleetPlan, Placement
 
 from . import decisions
 from .cluster import GpuCluster, GpuClusterArgs
 from .network import Network, NetworkArgs
-from .nodepool import GpuNodePool, GpuNodePoolArgs, PoolSettings
+from .nodepool import AgentPoolGroup, GpuNodePool, GpuNodePoolArgs, PoolSettings
 from .storage import DatasetStorage, DatasetStorageArgs
 
 __all__ = [
@@ -54,12 +55,17 @@ def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
     decisions.check_interconnect(
         pool.interconnect, sku, _rdma_sizes(), f"pools[{index}].interconnect"
     )
+    parts = placement_groups(plan, placement, pool.autoscale.min_nodes if pool.autoscale else None)
     return PoolSettings(
-        agent_pool_name=decisions.agent_pool_name(placement.key, placement.pool),
-        vm_size=placement.instance_type,
-        scale=decisions.scale_settings(
-            placement.nodes, pool.autoscale.min_nodes if pool.autoscale else None
+        groups=tuple(
+            AgentPoolGroup(
+                part.suffix,
+                decisions.agent_pool_name(placement.key, placement.pool, part.suffix),
+                decisions.scale_settings(part.nodes, part.min_nodes),
+            )
+            for part in parts
         ),
+        vm_size=placement.instance_type,
         priority=decisions.priority_settings(placement.capacity),
         gpu_instance_profile=decisions.gpu_instance_profile(pool.mig, sku, f"pools[{index}].mig"),
         node_taints=decisions.node_taints(placement.capacity),

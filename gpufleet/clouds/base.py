@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import pulumi
 
     from gpufleet.catalog import Capacity, Sku
+    from gpufleet.catalog.limits import Limit
     from gpufleet.plan import FleetPlan
 
 Network = ipaddress.IPv4Network
@@ -62,7 +63,8 @@ class DeclaredResource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class DeclaredPool:
-    """A node pool as declared (EKS node group, AKS agent pool): what budget and quota count."""
+    """A node pool as declared (EKS node group, AKS agent pool): what budget and quota count;
+    `cluster` (its cluster's name, where known) is what deploy-readiness counts per cluster."""
 
     name: str
     instance_types: tuple[str, ...]
@@ -70,6 +72,7 @@ class DeclaredPool:
     max_nodes: int
     spot: bool
     region: str | None
+    cluster: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,18 @@ class CloudModel(ABC):
     """type token -> input properties whose change makes the provider replace the resource."""
     system_pool: SystemPool
     storage_rate: StorageRate
+    group_noun: str = "node group"
+    """What the cloud calls one node pool of a cluster (EKS node group, AKS agent pool)."""
+    limit_keys: ClassVar[Mapping[str, str]] = {}
+    """Role -> key in catalog/data/limits.csv of the cluster limits placement respects. Roles:
+    `nodes_per_group`, `groups_per_cluster` and, where the cloud documents one,
+    `nodes_per_cluster`. The key is also the name a spec raises it by (`limits:`)."""
+    name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {}
+    """type token -> (input, name kind of catalog/data/name_rules.csv) for every physical name
+    the cloud checks (deploy-readiness); list inputs name the key of each item after a dot."""
+    autonamed_types: frozenset[str] = frozenset()
+    """Types whose name input, when absent, Pulumi fills in: the logical name plus '-' and 7
+    random characters (deploy-readiness checks that shape)."""
 
     # -- catalog -------------------------------------------------------------------------------
 
@@ -158,6 +173,14 @@ class CloudModel(ABC):
     def bucket_key(self, bucket: str) -> str:
         """The spelling under which a bucket is compared (Azure family names ignore case)."""
         return bucket.lower() if self.buckets_case_insensitive else bucket
+
+    # -- deploy limits -------------------------------------------------------------------------
+
+    def cluster_limits(self) -> Mapping[str, Limit]:
+        """Role -> the limit (value, whether raisable, source) from the sourced limits table."""
+        from gpufleet.catalog.limits import limit
+
+        return {role: limit(self.name, key) for role, key in self.limit_keys.items()}
 
     # -- cost ----------------------------------------------------------------------------------
 

@@ -82,11 +82,21 @@ class ClusterLimits:
         )
 
 
+Declared = Mapping[str, Mapping[str, Mapping[str, int]]]
+"""Limits as the spec declares them: cloud -> region -> limit key -> value."""
+
+
 def cluster_limits(spec: FleetSpec, cloud: str, region: str) -> ClusterLimits:
     """The limits of the cluster in (cloud, region): the table's defaults, the spec's overrides."""
+    return limits_in(spec.limits, cloud, region)
+
+
+def limits_in(declared_limits: Declared, cloud: str, region: str | None) -> ClusterLimits:
+    """The limits of the cluster in (cloud, region) under declared overrides (a region not
+    known: the defaults)."""
     model = clouds.get(cloud)
     sources = model.cluster_limits()
-    declared = spec.limits.get(cloud, {}).get(region, {})
+    declared = declared_limits.get(cloud, {}).get(region, {}) if region else {}
 
     def value(role: str) -> int | None:
         limit = sources.get(role)
@@ -96,7 +106,7 @@ def cluster_limits(spec: FleetSpec, cloud: str, region: str) -> ClusterLimits:
     if per_group is None or groups is None:
         raise ValueError(f"cloud {cloud} declares no nodes_per_group / groups_per_cluster limit keys")
     return ClusterLimits(
-        cloud, region, per_group, groups, value("nodes_per_cluster"), model.system_pool.max_nodes, sources
+        cloud, region or "?", per_group, groups, value("nodes_per_cluster"), model.system_pool.max_nodes, sources
     )
 
 

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
+from gpufleet.nodegroups import region_groups
 from gpufleet.plan import PLAN_VERSION, FleetPlan
 from gpufleet.planjson import (
     PlanDocument,
     PolicyDoc,
     PreviousDoc,
     ResourceDoc,
+    cluster_docs,
     loads,
     placement_json,
     previous_placements,
@@ -227,6 +229,7 @@ def plan_document(
              "used_vcpus": q.used_vcpus, "limit_vcpus": q.limit_vcpus}
             for q in plan.quota
         ],
+        "clusters": cluster_docs(region_groups(plan)),
         "solver": {
             "status": plan.solver.status,
             # unknown (no bound proven) is null: JSON has no Infinity

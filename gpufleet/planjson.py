@@ -8,6 +8,7 @@ forbids keys the schema does not name; counts are integers.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, NotRequired, cast
 
@@ -16,6 +17,7 @@ from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from gpufleet.catalog import Capacity, Cloud
 from gpufleet.errors import Problem, SpecError
+from gpufleet.nodegroups import RegionGroups
 from gpufleet.plan import Placement
 from gpufleet.textfile import read_utf8
 
@@ -98,6 +100,23 @@ class QuotaDoc(TypedDict):
 
 
 @_closed
+class ClusterDoc(TypedDict):
+    """One region's cluster against its limits (gpufleet.nodegroups): GPU node groups / agent
+    pools (the system pool not counted) and GPU nodes, beside the limits in force (the spec's
+    `limits:` or the documented defaults; `nodes_limit` null where the cloud has none)."""
+
+    cloud: Cloud
+    region: str
+    groups: int
+    groups_limit: int
+    largest_group_nodes: int
+    nodes_per_group_limit: int
+    nodes: int
+    nodes_limit: int | None
+    sources: list[str]
+
+
+@_closed
 class SolverDoc(TypedDict):
     """`seconds` is the solver's time: volatile, so `--stable` omits it (`timings` has it too)."""
 
@@ -165,7 +184,7 @@ class TimingsDoc(TypedDict):
 @_closed
 class PlanDocument(TypedDict):
     """A gpufleet plan (`gpufleet plan --format json`): placements, networks, storage, cost,
-    quota, solver report, resources and policy verdicts. `version` changes when a key's meaning
+    quota, clusters against their limits, solver report, resources and policy verdicts. `version` changes when a key's meaning
     does; keys are only ever added. `timings` and `solver.seconds` are absent with `--stable`."""
 
     version: int
@@ -176,6 +195,7 @@ class PlanDocument(TypedDict):
     storage: list[StorageDoc]
     cost: CostDoc
     quota: list[QuotaDoc]
+    clusters: list[ClusterDoc]
     solver: SolverDoc
     previous: PreviousDoc | None
     skipped_offers: list[str]
@@ -259,3 +279,17 @@ def read_document(path: str | Path, error: type[SpecError] = SpecError) -> dict[
 def previous_placements(path: str | None) -> tuple[Placement, ...]:
     """Placements of a previous plan file, or none when no path is given."""
     return placements_from_document(read_document(path)) if path else ()
+
+
+def cluster_docs(regions: Sequence[RegionGroups]) -> list[ClusterDoc]:
+    """Each region's cluster against its limits, for the plan document."""
+    return [
+        {
+            "cloud": r.limits.cloud, "region": r.limits.region, "groups": r.group_count,
+            "groups_limit": r.limits.gpu_groups, "largest_group_nodes": r.largest_group,
+            "nodes_per_group_limit": r.limits.nodes_per_group, "nodes": r.nodes,
+            "nodes_limit": r.limits.gpu_nodes,
+            "sources": sorted({limit.source for limit in r.limits.sources.values()}),
+        }
+        for r in regions
+    ]

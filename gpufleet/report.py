@@ -133,6 +133,12 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
          "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"] - q["used_vcpus"]))
         for q in doc["quota"]
     ]
+    clusters: list[Row] = [
+        (c["cloud"], c["region"], f"{c['groups']} / {c['groups_limit']}",
+         f"{c['largest_group_nodes']} / {c['nodes_per_group_limit']}",
+         f"{c['nodes']} / {'-' if c['nodes_limit'] is None else c['nodes_limit']}")
+        for c in doc.get("clusters", [])
+    ]
     policies: list[Row] = [
         (v["policy"], v["enforcement"],
          "pass" if not v["violations"] else f"{len(v['violations'])} violation(s)")
@@ -149,6 +155,8 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
         ("Where each price comes from", ("item", "cloud", "region", "$/month", "source"), lines),
         ("Quota headroom (vCPUs)", ("cloud", "region", "bucket", "used", "limit", "headroom"), quota),
+        ("Clusters against their limits (GPU pools; system pool not counted)",
+         ("cloud", "region", "groups / limit", "largest group / nodes per group", "nodes / limit"), clusters),
         ("Policies", ("policy", "enforcement", "verdict"), policies),
         ("Resources", ("cloud", "region", "type", "count"), counts),
     ]

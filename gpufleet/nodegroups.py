@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gpufleet import clouds
+from gpufleet.catalog.limits import Limit, limit
 from gpufleet.errors import Problem
 from gpufleet.specwords import one_of
 
 if TYPE_CHECKING:
-    from gpufleet.catalog.limits import Limit
     from gpufleet.plan import FleetPlan, Placement
     from gpufleet.specmodel import FleetSpec
 
@@ -70,20 +70,25 @@ class ClusterLimits:
     def raise_hint(self, role: str, value: int) -> str:
         """How to get `value` for a role's limit: the spec key to declare once the cloud raised
         it, or why it cannot be raised."""
-        limit = self.sources[role]
+        found = self.sources[role]
         where = f"{self.cloud}/{self.region}"
-        if not limit.adjustable:
-            return f"{where} {limit.key} is fixed at {limit.value} ({limit.source}); allow more regions"
-        if limit.maximum is not None and value > limit.maximum:
-            return f"{where} {limit.key} can be raised to {limit.maximum} at most ({limit.source}); allow more regions"
+        if not found.adjustable:
+            return f"{where} {found.key} is fixed at {found.value} ({found.source}); allow more regions"
+        if found.maximum is not None and value > found.maximum:
+            return f"{where} {found.key} can be raised to {found.maximum} at most ({found.source}); allow more regions"
         return (
-            f"raise {where} {limit.key} to {value} ({limit.source}) and declare it as "
-            f"`limits: {{{self.cloud}: {{{self.region}: {{{limit.key}: {value}}}}}}}`"
+            f"raise {where} {found.key} to {value} ({found.source}) and declare it as "
+            f"`limits: {{{self.cloud}: {{{self.region}: {{{found.key}: {value}}}}}}}`"
         )
 
 
 Declared = Mapping[str, Mapping[str, Mapping[str, int]]]
 """Limits as the spec declares them: cloud -> region -> limit key -> value."""
+
+
+def cloud_limits(cloud: str) -> Mapping[str, Limit]:
+    """Role -> limit (value, raisable, source) of a cloud's cluster limits (`CloudModel.limit_keys`)."""
+    return {role: limit(cloud, key) for role, key in clouds.get(cloud).limit_keys.items()}
 
 
 def cluster_limits(spec: FleetSpec, cloud: str, region: str) -> ClusterLimits:
@@ -95,12 +100,12 @@ def limits_in(declared_limits: Declared, cloud: str, region: str | None) -> Clus
     """The limits of the cluster in (cloud, region) under declared overrides (a region not
     known: the defaults)."""
     model = clouds.get(cloud)
-    sources = model.cluster_limits()
+    sources = cloud_limits(cloud)
     declared = declared_limits.get(cloud, {}).get(region, {}) if region else {}
 
     def value(role: str) -> int | None:
-        limit = sources.get(role)
-        return None if limit is None else declared.get(limit.key, limit.value)
+        found = sources.get(role)
+        return None if found is None else declared.get(found.key, found.value)
 
     per_group, groups = value("nodes_per_group"), value("groups_per_cluster")
     if per_group is None or groups is None:
@@ -190,22 +195,22 @@ def limit_problems(spec: FleetSpec) -> Iterator[Problem]:
     the model)."""
     configured = set(spec.clouds.regions())
     for cloud, per_region in spec.limits.items():
-        sources = {limit.key: limit for limit in clouds.get(cloud).cluster_limits().values()}
+        sources = {found.key: found for found in cloud_limits(cloud).values()}
         for region, declared in per_region.items():
             if (cloud, region) not in configured:
                 yield Problem(f"limits.{cloud}.{region}", f"region '{region}' is not under clouds.{cloud}.regions")
             for key, value in declared.items():
                 path = f"limits.{cloud}.{region}.{key}"
-                limit = sources.get(key)
-                if limit is None:
+                known = sources.get(key)
+                if known is None:
                     yield Problem(path, one_of(f"{cloud} limit", key, sorted(sources)))
-                elif not limit.adjustable:
+                elif not known.adjustable:
                     yield Problem(path, (
-                        f"{key} is fixed at {limit.value} {limit.unit} and cannot be raised "
-                        f"({limit.source}); remove it and allow more regions instead"
+                        f"{key} is fixed at {known.value} {known.unit} and cannot be raised "
+                        f"({known.source}); remove it and allow more regions instead"
                     ))
-                elif limit.maximum is not None and value > limit.maximum:
+                elif known.maximum is not None and value > known.maximum:
                     yield Problem(path, (
-                        f"{value} is above the most {cloud} allows for {key}, {limit.maximum} "
-                        f"{limit.unit} ({limit.source}); at most {limit.maximum}"
+                        f"{value} is above the most {cloud} allows for {key}, {known.maximum} "
+                        f"{known.unit} ({known.source}); at most {known.maximum}"
                     ))

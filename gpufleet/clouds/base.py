@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     import pulumi
 
     from gpufleet.catalog import Capacity, Sku
-    from gpufleet.catalog.limits import Limit
     from gpufleet.plan import FleetPlan
 
 Network = ipaddress.IPv4Network
@@ -149,7 +148,8 @@ class CloudModel(ABC):
     limit_keys: ClassVar[Mapping[str, str]] = {}
     """Role -> key in catalog/data/limits.csv of the cluster limits placement respects. Roles:
     `nodes_per_group`, `groups_per_cluster` and, where the cloud documents one,
-    `nodes_per_cluster`. The key is also the name a spec raises it by (`limits:`)."""
+    `nodes_per_cluster`. The key is also the name a spec raises it by (`limits:`);
+    `gpufleet.nodegroups` reads the values and sources from the table."""
     name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {}
     """type token -> (input, name kind of catalog/data/name_rules.csv) for every physical name
     the cloud checks (deploy-readiness); list inputs name the key of each item after a dot."""
@@ -173,14 +173,6 @@ class CloudModel(ABC):
     def bucket_key(self, bucket: str) -> str:
         """The spelling under which a bucket is compared (Azure family names ignore case)."""
         return bucket.lower() if self.buckets_case_insensitive else bucket
-
-    # -- deploy limits -------------------------------------------------------------------------
-
-    def cluster_limits(self) -> Mapping[str, Limit]:
-        """Role -> the limit (value, whether raisable, source) from the sourced limits table."""
-        from gpufleet.catalog.limits import limit
-
-        return {role: limit(self.name, key) for role, key in self.limit_keys.items()}
 
     # -- cost ----------------------------------------------------------------------------------
 

@@ -101,7 +101,8 @@ def limits_in(declared_limits: Declared, cloud: str, region: str | None) -> Clus
     known: the defaults)."""
     model = clouds.get(cloud)
     sources = cloud_limits(cloud)
-    declared = declared_limits.get(cloud, {}).get(region, {}) if region else {}
+    none: Mapping[str, int] = {}
+    declared = declared_limits.get(cloud, {}).get(region, none) if region else none
 
     def value(role: str) -> int | None:
         found = sources.get(role)

@@ -184,8 +184,9 @@ class TimingsDoc(TypedDict):
 @_closed
 class PlanDocument(TypedDict):
     """A gpufleet plan (`gpufleet plan --format json`): placements, networks, storage, cost,
-    quota, clusters against their limits, solver report, resources and policy verdicts. `version` changes when a key's meaning
-    does; keys are only ever added. `timings` and `solver.seconds` are absent with `--stable`."""
+    quota, clusters against their limits, solver report, resources and policy verdicts.
+    `version` changes when a key's meaning does; keys are only ever added. `timings` and
+    `solver.seconds` are absent with `--stable`."""
 
     version: int
     stack: str

@@ -137,7 +137,7 @@ def test_a_fleet_beyond_the_declared_limits_exits_1_naming_limit_region_and_valu
     code = main(["plan", "--spec", str(spec)])
     _, err = capsys.readouterr()
     assert code == 1
-    assert "node_groups_per_cluster" in err and "aws/us-east-1" in err
+    assert "aws/us-east-1" in err
     assert "node_groups_per_cluster: 6" in err  # 5 GPU groups of 450 (2,000 nodes) + the system group
     assert "Traceback" not in err
 
@@ -221,15 +221,40 @@ def test_random_fleets_fit_every_limit_or_name_one(
         limits = {"aws": {aws_regions[0]: declared}}
     spec = load_fleet(h100_fleet(8 * nodes, places, limits=limits))
     try:
-        result = place(spec, spec.catalog())
+        placements = place(spec, spec.catalog()).placements
     except InfeasibleError as error:
-        assert "no placement fits the clusters' limits" in str(error)
-        assert any(f"{c}/{r}" in str(error) for c, r in (p.split("/") for p in places))
+        message, placements = str(error), ()
+    else:
+        message = ""
+    if message:
+        assert "no placement fits the clusters' limits" in message
+        assert any(place_ in message for place_ in places)
         return
     by_region: dict[tuple[str, str], list[int]] = {}
-    for p in result.placements:
+    for p in placements:
         by_region.setdefault((p.cloud, p.region), []).append(p.nodes)
     for (cloud, region), counts in by_region.items():
         bounds = cluster_limits(spec, cloud, region)
         assert sum(bounds.groups_for(n) for n in counts) <= bounds.gpu_groups
         assert bounds.gpu_nodes is None or sum(counts) <= bounds.gpu_nodes
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    pool=st.from_regex(r"[a-z][a-z0-9-]{0,22}[a-z0-9]", fullmatch=True),
+    sku=st.sampled_from(["p5.48xlarge", "Standard_ND96isr_H100_v5", "g4dn.xlarge"]),
+    index=st.integers(min_value=0, max_value=40),
+)
+def test_split_group_names_meet_the_cloud_rules(pool: str, sku: str, index: int) -> None:
+    from components.aws import decisions as aws
+    from components.azure import decisions as azure
+    from gpufleet.catalog.limits import name_problem
+    from gpufleet.nodegroups import GroupPart
+
+    suffix = GroupPart(index, 1, None).suffix
+    key = f"{pool}/azure/eastus/{sku}"
+    assert name_problem("eks_node_group", aws.node_group_name(pool, sku, suffix)) is None
+    assert name_problem("aks_agent_pool", azure.agent_pool_name(key, pool, suffix)) is None
+    assert aws.node_group_name(pool, sku, suffix).endswith(suffix)
+    if index:  # an added group never takes the first group's name
+        assert azure.agent_pool_name(key, pool, suffix) != azure.agent_pool_name(key, pool)

@@ -1,6 +1,8 @@
 """Offline plan cost against plain Pulumi mocks, and CLI start-up time.
 
-For each fleet (the sample stacks and a generated fleet of 1,000+ resources on both clouds):
+For each fleet (the sample stacks, a generated fleet of 1,000+ resources on both clouds, and the
+H100 fleets of issue 14 at 1,024, 8,192 and 32,768 GPUs, whose placement time with the cluster
+limits is reported too, target <= 2 s):
 - offline plan: `gpufleet plan`'s whole pipeline (spec → placement → program under the recording
   engine → policies → plan document), as `run_plan` does it;
 - raw: registering the same program's resources (`GpuFleet` over the same, precomputed plan)
@@ -58,6 +60,33 @@ def large_fleet(pools: int = 28) -> dict[str, Any]:
     }
 
 
+def limit_fleets() -> dict[str, dict[str, Any]]:
+    """The fleets of issue 14 (H100, rdma): 1,024 and 8,192 GPUs over aws/us-east-1 and
+    azure/eastus (the second half on Azure), and 32,768 GPUs over six regions of both clouds,
+    half on Azure, which AKS's 1,000 nodes per cluster spreads over three regions."""
+    def fleet(gpus: int, aws: list[str], azure: list[str], supernet: str, **pool: Any) -> dict[str, Any]:
+        return {
+            "name": f"h100-{gpus}", "network": {"supernet": supernet},
+            "clouds": {"aws": {"regions": aws}, "azure": {"regions": azure}},
+            "pools": [{"name": "train", "accelerator": "H100", "gpus": gpus, "interconnect": "rdma", **pool}],
+        }
+
+    return {
+        "h100-1024": fleet(1024, ["us-east-1"], ["eastus"], "10.96.0.0/11"),
+        "h100-8192": fleet(8192, ["us-east-1"], ["eastus"], "10.0.0.0/8", min_share={"azure": 0.5}),
+        "h100-32768": fleet(32768, ["us-east-1", "us-east-2", "us-west-2"], ["eastus", "eastus2", "westus"],
+                            "10.0.0.0/8", min_share={"azure": 0.5}),
+    }
+
+
+def placement_seconds(spec_file: Path, runs: int) -> float:
+    """Median time of placement alone (with the cluster limits as bounds) for a spec file."""
+    from gpufleet.placement import place
+
+    spec = load_spec_file(spec_file)
+    return _median_seconds(lambda: place(spec, spec.catalog()), runs)
+
+
 def _median_seconds(action: Callable[[], object], runs: int) -> float:
     samples: list[float] = []
     for _ in range(runs):
@@ -103,11 +132,19 @@ def main() -> None:
         generated.write_text(yaml.safe_dump(large_fleet()), encoding="utf-8")
         rows = [measure(s, stack_path(s), runs) for s in ("dev", "prod-eu")]
         rows.append(measure("generated", generated, max(1, runs // 2)))
+        placed: list[tuple[str, float]] = []
+        for label, fleet in limit_fleets().items():
+            path = Path(folder) / f"{label}.yaml"
+            path.write_text(yaml.safe_dump(fleet), encoding="utf-8")
+            rows.append(measure(label, path, max(1, runs // 2)))
+            placed.append((label, placement_seconds(path, runs)))
     print(f"{'fleet':<10} {'resources':>9} {'raw mocks s':>11} {'offline plan s':>14} {'ratio':>6} {'res/s':>7}")
     for row in rows:
         print(f"{row['fleet']:<10} {row['resources']:>9} {row['raw_s']:>11.3f} {row['offline_s']:>14.3f} "
               f"{row['ratio']:>6.2f} {row['resources_per_s']:>7.0f}")
     print("target: ratio <= 1.3")
+    for label, seconds in placed:
+        print(f"{label:<10} placement with cluster limits: {seconds:.3f} s (target <= 2 s)")
     for args in (["--help"], ["plan", "--help"]):
         print(f"gpufleet {' '.join(args):<12} start-up: {startup(args, runs):.3f} s (target <= 0.3 s)")
 

@@ -19,6 +19,7 @@ from gpufleet.catalog import load_catalog
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.live import LiveQuota
 from gpufleet.moves import moves
+from gpufleet.nodegroups import region_groups
 from gpufleet.plan import PLAN_VERSION, FleetPlan, QuotaUse
 from gpufleet.planjson import (
     CapacityDoc,
@@ -27,6 +28,7 @@ from gpufleet.planjson import (
     PreviousDoc,
     QuotaDoc,
     ResourceDoc,
+    cluster_docs,
     loads,
     placement_json,
     previous_placements,
@@ -271,6 +273,7 @@ def plan_document(
             ],
         },
         "quota": [_quota_json(q) for q in plan.quota],
+        "clusters": cluster_docs(region_groups(plan)),
         "solver": {
             "status": plan.solver.status,
             # unknown (no bound proven) is null: JSON has no Infinity

@@ -8,6 +8,7 @@ forbids keys the schema does not name; counts are integers.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, NotRequired, cast
 
@@ -17,6 +18,7 @@ from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 from gpufleet.catalog import Capacity, Cloud
 from gpufleet.errors import Problem, SpecError
 from gpufleet.moves import MoveDoc
+from gpufleet.nodegroups import RegionGroups
 from gpufleet.plan import Placement
 from gpufleet.textfile import read_utf8
 
@@ -97,6 +99,23 @@ class QuotaDoc(TypedDict):
     used_vcpus: int
     limit_vcpus: int | None
     source: NotRequired[str]  # a live look-up's source and time; absent: declared (or unknown)
+
+
+@_closed
+class ClusterDoc(TypedDict):
+    """One region's cluster against its limits (gpufleet.nodegroups): GPU node groups / agent
+    pools (the system pool not counted) and GPU nodes, beside the limits in force (the spec's
+    `limits:` or the documented defaults; `nodes_limit` null where the cloud has none)."""
+
+    cloud: Cloud
+    region: str
+    groups: int
+    groups_limit: int
+    largest_group_nodes: int
+    nodes_per_group_limit: int
+    nodes: int
+    nodes_limit: int | None
+    sources: list[str]
 
 
 @_closed
@@ -188,8 +207,9 @@ class TimingsDoc(TypedDict):
 @_closed
 class PlanDocument(TypedDict):
     """A gpufleet plan (`gpufleet plan --format json`): placements, networks, storage, cost,
-    quota, solver report, resources and policy verdicts. `version` changes when a key's meaning
-    does; keys are only ever added. `timings` and `solver.seconds` are absent with `--stable`."""
+    quota, clusters against their limits, solver report, resources and policy verdicts.
+    `version` changes when a key's meaning does; keys are only ever added. `timings` and
+    `solver.seconds` are absent with `--stable`."""
 
     version: int
     stack: str
@@ -199,6 +219,7 @@ class PlanDocument(TypedDict):
     storage: list[StorageDoc]
     cost: CostDoc
     quota: list[QuotaDoc]
+    clusters: list[ClusterDoc]
     solver: SolverDoc
     previous: PreviousDoc | None
     skipped_offers: list[str]
@@ -284,3 +305,17 @@ def read_document(path: str | Path, error: type[SpecError] = SpecError) -> dict[
 def previous_placements(path: str | None) -> tuple[Placement, ...]:
     """Placements of a previous plan file, or none when no path is given."""
     return placements_from_document(read_document(path)) if path else ()
+
+
+def cluster_docs(regions: Sequence[RegionGroups]) -> list[ClusterDoc]:
+    """Each region's cluster against its limits, for the plan document."""
+    return [
+        {
+            "cloud": r.limits.cloud, "region": r.limits.region, "groups": r.group_count,
+            "groups_limit": r.limits.gpu_groups, "largest_group_nodes": r.largest_group,
+            "nodes_per_group_limit": r.limits.nodes_per_group, "nodes": r.nodes,
+            "nodes_limit": r.limits.gpu_nodes,
+            "sources": sorted({limit.source for limit in r.limits.sources.values()}),
+        }
+        for r in regions
+    ]

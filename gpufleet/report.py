@@ -136,6 +136,12 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         for q in doc["quota"]
     ]
     quota_header = ("cloud", "region", "bucket", "used", "limit", "headroom", *(("source",) if sourced else ()))
+    clusters: list[Row] = [
+        (c["cloud"], c["region"], f"{c['groups']} / {c['groups_limit']}",
+         f"{c['largest_group_nodes']} / {c['nodes_per_group_limit']}",
+         f"{c['nodes']} / {'-' if c['nodes_limit'] is None else c['nodes_limit']}")
+        for c in doc.get("clusters", [])
+    ]
     policies: list[Row] = [
         (v["policy"], v["enforcement"],
          "pass" if not v["violations"] else f"{len(v['violations'])} violation(s)")
@@ -153,6 +159,8 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
         ("Where each price comes from", ("item", "cloud", "region", "$/month", "source"), lines),
         ("Quota headroom (vCPUs)", quota_header, quota),
+        ("Clusters against their limits (GPU pools; system pool not counted)",
+         ("cloud", "region", "groups / limit", "largest group / nodes per group", "nodes / limit"), clusters),
         ("Policies", ("policy", "enforcement", "verdict"), policies),
         ("Resources", ("cloud", "region", "type", "count"), counts),
     ]

@@ -16,6 +16,7 @@ from gpufleet import clouds as registry
 from gpufleet.catalog import TRANSFER_SEGMENT, Catalog, Cloud, Sku, load_catalog
 from gpufleet.catalog.transfer import TRANSFER_KINDS
 from gpufleet.errors import Problem, SpecError
+from gpufleet.nodegroups import limit_problems
 from gpufleet.slots import supernet_problem
 from gpufleet.speccapacity import capacity_problems
 from gpufleet.specmodel import MAX_POOL_GPUS, TYPE_TOKEN_PATTERN, FleetSpec, Pool, known_buckets
@@ -115,6 +116,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
                     yield Problem(
                         f"quotas.{cloud}.{region}.{bucket}", one_of("quota bucket", bucket, buckets)
                     )
+    yield from limit_problems(spec)
     yield from _pool_problems(spec, catalog, configured)
     yield from _storage_problems(spec)
     yield from capacity_problems(spec.capacity, catalog)

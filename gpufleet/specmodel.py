@@ -232,6 +232,11 @@ class FleetSpec(_Strict):
     quotas: dict[CloudName, dict[str, dict[str, Annotated[int, Field(ge=0)]]]] = Field(
         default_factory=dict[Cloud, dict[str, dict[str, int]]]
     )
+    limits: dict[CloudName, dict[str, dict[str, Annotated[int, Field(gt=0, strict=True)]]]] = Field(
+        default_factory=dict[Cloud, dict[str, dict[str, int]]],
+        description="cluster limits the cloud raised for this account: cloud -> region -> limit key "
+        "(nodes_per_node_group, node_groups_per_cluster; nodes_per_cluster for azure) -> value",
+    )
     pools: tuple[Pool, ...] = Field(min_length=1)
     storage: tuple[Storage, ...] = ()
     placement: PlacementOptions = Field(default_factory=PlacementOptions)

@@ -630,7 +630,7 @@ def test_pool_settings_for_an_infiniband_pool() -> None:
     settings = pool_settings(plan, placement)
     assert settings.vm_size == "Standard_ND96isr_H100_v5"
     assert settings.gpu_instance_profile is None  # MIG on an rdma pool is refused by the spec
-    assert settings.scale == d.ScaleSettings(
+    assert settings.groups[0].scale == d.ScaleSettings(
         count=1, enable_auto_scaling=True, min_count=1, max_count=2
     )
     assert settings.node_labels["gpufleet.io/interconnect"] == "infiniband"

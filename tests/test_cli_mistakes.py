@@ -96,9 +96,13 @@ def test_help_explains_the_default_stack_name(capsys: pytest.CaptureFixture[str]
 def test_a_solver_that_contradicts_itself_is_infeasible_not_a_plan() -> None:
     # 10,000,000 H100 (above the spec's bound, so validated by pydantic alone): HiGHS found a
     # placement and called the model infeasible; the plan said "placement Infeasible", exit 0.
+    # The cluster limits are lifted (pydantic alone does not refuse it), so that they do not
+    # make the model infeasible before the solver can contradict itself.
+    lifted = {"nodes_per_node_group": 10_000_000, "nodes_per_cluster": 10_000_000, "nodes_per_agent_pool": 10_000_000}
     spec = FleetSpec.model_validate({
         "name": "mlfleet", "network": {"supernet": "10.64.0.0/10"},
         "clouds": {"aws": {"regions": ["us-east-1"]}, "azure": {"regions": ["eastus"]}},
+        "limits": {"aws": {"us-east-1": lifted}, "azure": {"eastus": lifted}},
         "pools": [{"name": "train", "accelerator": "H100", "gpus": 10_000_000, "gpus_per_node": 8,
                    "min_share": {"aws": 0.25, "azure": 0.25}}],
     })

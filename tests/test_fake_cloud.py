@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pytest
@@ -45,6 +45,11 @@ OFFERS = [
      "spot_price_usd_per_hour": "", "source": SOURCE}
     for region, price in (("fk-frankfurt", "20.00"), ("fk-virginia", "18.00"))
 ]
+LIMITS = [
+    {"cloud": "fakecloud", "key": key, "value": value, "unit": unit, "adjustable": "yes", "maximum": "",
+     "source": SOURCE, "confidence": "confirmed", "notes": ""}
+    for key, value, unit in (("pools_per_cluster", "10", "pools"), ("nodes_per_pool", "100", "nodes"))
+]
 REGIONS = [
     {"cloud": "fakecloud", "region": "fk-frankfurt", "display_name": "Fake Frankfurt", "country": "DE", "source": SOURCE},
     {"cloud": "fakecloud", "region": "fk-virginia", "display_name": "Fake Virginia", "country": "US", "source": SOURCE},
@@ -67,9 +72,11 @@ class FakeCloud(CloudModel):
     system_pool = SystemPool("fk.small", 1, 2, 0.05, SOURCE)
     storage_rate = StorageRate(0.01, "Fake Blob", SOURCE)
     storage_types = frozenset({BUCKET})
+    group_noun = "pool"
+    limit_keys: ClassVar[Mapping[str, str]] = {"nodes_per_group": "nodes_per_pool", "groups_per_cluster": "pools_per_cluster"}
 
     def catalog_rows(self, table: str, packaged: Iterable[Mapping[str, str]]) -> list[Mapping[str, str]]:
-        return list({"skus": SKUS, "offers": OFFERS, "regions": REGIONS}.get(table, []))
+        return list({"skus": SKUS, "offers": OFFERS, "regions": REGIONS, "limits": LIMITS}.get(table, []))
 
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         return (FixedCost("Fake control plane", 0.25, 1, SOURCE, CLUSTER),)

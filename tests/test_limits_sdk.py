@@ -116,3 +116,22 @@ def test_azure_name_rules_agree_with_the_sdk_validation(kind: str, package: str,
         assert _ours(kind, source, name) == _sdk_accepts(validation, name)
 
     agrees()
+
+
+def test_eks_create_cluster_name_is_the_checked_cluster_name_shape() -> None:
+    """deploy-readiness checks the EKS cluster's `name` input against ClusterName: CreateCluster
+    takes its `name` in that shape."""
+    model = _botocore_model("eks")
+    request = model["shapes"][model["operations"]["CreateCluster"]["input"]["shape"]]
+    assert request["members"]["name"]["shape"] == "ClusterName"
+    nodegroup = model["shapes"][model["operations"]["CreateNodegroup"]["input"]["shape"]]
+    assert "nodegroupName" in nodegroup["required"]
+
+
+def test_eks_node_group_scaling_has_no_model_maximum() -> None:
+    """botocore's model bounds no node group size: the 450 nodes per managed node group are a
+    service quota (catalog/data/limits.csv), so the planner, not the SDK, must respect them."""
+    model = _botocore_model("eks")
+    config = model["shapes"]["NodegroupScalingConfig"]["members"]
+    for member in ("minSize", "maxSize", "desiredSize"):
+        assert "max" not in model["shapes"][config[member]["shape"]]

@@ -47,6 +47,7 @@ EXPECTED_LEVELS = {
     "security-baseline": "mandatory",
     "security-baseline-coverage": "mandatory",
     "required-tags": "advisory",
+    "deploy-readiness": "mandatory",
 }
 
 

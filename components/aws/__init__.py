@@ -24,6 +24,7 @@ from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
+from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import FleetPlan
 
 __all__ = [
@@ -139,6 +140,7 @@ def _build_region(
                 capacity_reservation_id=pool.capacity_reservation_id,
                 interconnect=pool.interconnect,
                 min_nodes=min_nodes,
+                nodes_per_group=cluster_limits(plan.spec, "aws", region).nodes_per_group,
                 zones=zones,
                 subnet_ids=network.private_subnet_ids,
                 vpc_id=network.vpc_id,

@@ -83,9 +83,11 @@ def cluster_name(fleet: str, stack: str, region: str) -> str:
     return bounded(f"{fleet}-{stack}-{region}", CLUSTER_NAME_MAX)
 
 
-def node_group_name(pool: str, instance_type: str) -> str:
-    """Physical node group name (unique within its cluster, at most 63 characters)."""
-    return bounded(slug(f"{pool}-{instance_type}"), NODE_GROUP_NAME_MAX)
+def node_group_name(pool: str, instance_type: str, suffix: str = "") -> str:
+    """Physical node group name (unique within its cluster, at most 63 characters); `suffix`
+    (`-g2`, ...) names the extra groups of a placement split to fit (gpufleet.nodegroups) and
+    is kept whole when the name is shortened."""
+    return bounded(slug(f"{pool}-{instance_type}"), NODE_GROUP_NAME_MAX - len(suffix)) + suffix
 
 
 # -- availability zones and addresses ------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""`gpufleet:aws:GpuNodePool`: one EKS managed node group for one placement of a pool."""
+"""`gpufleet:aws:GpuNodePool`: the EKS managed node groups of one placement of a pool.
+
+One group while the placement fits the EKS quota of nodes per managed node group; beyond it,
+more groups (`gpufleet.nodegroups.split`) that share the launch template and, with rdma, the
+placement group, the zone and the EFA security group. The first group keeps the placement's
+names of old; the others add `-g2`, `-g3`, ... so growing never replaces a group.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import pulumi_aws as aws
 from components.aws import decisions
 from components.aws.launch import LaunchTemplateSpec, node_launch_template
 from gpufleet.catalog import Capacity, Sku
+from gpufleet.nodegroups import split
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,7 @@ class GpuNodePoolArgs:
     capacity_reservation_id: str | None
     interconnect: str
     min_nodes: int | None  # None: fixed size
+    nodes_per_group: int  # the region's EKS nodes per managed node group (gpufleet.nodegroups)
     zones: tuple[str, ...]
     subnet_ids: Mapping[str, pulumi.Input[str]]
     vpc_id: pulumi.Input[str]
@@ -42,7 +50,7 @@ class GpuNodePool(pulumi.ComponentResource):
     SKU: one zone, a cluster placement group, one EFA interface per network card and a
     security group open only to itself."""
 
-    node_group_name: pulumi.Output[str]
+    node_group_names: list[pulumi.Output[str]]
 
     def __init__(
         self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None
@@ -51,7 +59,7 @@ class GpuNodePool(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         efa_cards = decisions.efa_interface_count(args.sku, args.interconnect)
         zones = decisions.node_zones(args.zones, efa=efa_cards > 0)
-        size = decisions.scaling(args.nodes, args.min_nodes)
+        parts = split(args.nodes, args.min_nodes, args.nodes_per_group)
         tags = {"gpufleet:pool": args.pool}
 
         interfaces: list[aws.ec2.LaunchTemplateNetworkInterfaceArgsDict] = []
@@ -103,30 +111,33 @@ class GpuNodePool(pulumi.ComponentResource):
             ),
             child,
         )
-        group = aws.eks.NodeGroup(
-            f"{name}-ng",
-            cluster_name=args.cluster_name,
-            node_group_name=decisions.node_group_name(args.pool, args.sku.instance_type),
-            node_role_arn=args.node_role_arn,
-            subnet_ids=[args.subnet_ids[zone] for zone in zones],
-            instance_types=[args.sku.instance_type],
-            ami_type=decisions.ami_type(args.sku),
-            capacity_type=decisions.capacity_type(args.capacity, args.capacity_reservation_id),
-            scaling_config={
-                "min_size": size.min_size,
-                "max_size": size.max_size,
-                "desired_size": size.desired_size,
-            },
-            update_config={"max_unavailable": 1},
-            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
-            labels=decisions.node_labels(args.fleet, args.pool, args.accelerator),
-            taints=decisions.gpu_taints(),
-            tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=list(args.depends_on),
-                ignore_changes=["scalingConfig.desiredSize"] if size.autoscaled else None,
-            ),
-        )
-        self.node_group_name = group.node_group_name
-        self.register_outputs({"nodeGroupName": self.node_group_name})
+        self.node_group_names = []
+        for part in parts:
+            size = decisions.scaling(part.nodes, part.min_nodes)
+            group = aws.eks.NodeGroup(
+                f"{name}-ng{part.suffix}",
+                cluster_name=args.cluster_name,
+                node_group_name=decisions.node_group_name(args.pool, args.sku.instance_type, part.suffix),
+                node_role_arn=args.node_role_arn,
+                subnet_ids=[args.subnet_ids[zone] for zone in zones],
+                instance_types=[args.sku.instance_type],
+                ami_type=decisions.ami_type(args.sku),
+                capacity_type=decisions.capacity_type(args.capacity, args.capacity_reservation_id),
+                scaling_config={
+                    "min_size": size.min_size,
+                    "max_size": size.max_size,
+                    "desired_size": size.desired_size,
+                },
+                update_config={"max_unavailable": 1},
+                launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+                labels=decisions.node_labels(args.fleet, args.pool, args.accelerator),
+                taints=decisions.gpu_taints(),
+                tags=tags,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=list(args.depends_on),
+                    ignore_changes=["scalingConfig.desiredSize"] if size.autoscaled else None,
+                ),
+            )
+            self.node_group_names.append(group.node_group_name)
+        self.register_outputs({"nodeGroupNames": self.node_group_names})

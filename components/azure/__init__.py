@@ -17,12 +17,13 @@ from components.k8s.layer import GpuLayer, GpuLayerArgs
 from gpufleet.catalog import Sku, load_catalog
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
+from gpufleet.nodegroups import placement_groups
 from gpufleet.plan import FleetPlan, Placement
 
 from . import decisions
 from .cluster import GpuCluster, GpuClusterArgs
 from .network import Network, NetworkArgs
-from .nodepool import GpuNodePool, GpuNodePoolArgs, PoolSettings
+from .nodepool import AgentPoolGroup, GpuNodePool, GpuNodePoolArgs, PoolSettings
 from .replication import declare_replication
 from .storage import DatasetStorage, DatasetStorageArgs
 
@@ -58,12 +59,17 @@ def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
     decisions.check_interconnect(
         pool.interconnect, sku, _rdma_sizes(), f"pools[{index}].interconnect"
     )
+    parts = placement_groups(plan, placement, pool.autoscale.min_nodes if pool.autoscale else None)
     return PoolSettings(
-        agent_pool_name=decisions.agent_pool_name(placement.key, placement.pool),
-        vm_size=placement.instance_type,
-        scale=decisions.scale_settings(
-            placement.nodes, pool.autoscale.min_nodes if pool.autoscale else None
+        groups=tuple(
+            AgentPoolGroup(
+                part.suffix,
+                decisions.agent_pool_name(placement.key, placement.pool, part.suffix),
+                decisions.scale_settings(part.nodes, part.min_nodes),
+            )
+            for part in parts
         ),
+        vm_size=placement.instance_type,
         priority=decisions.priority_settings(placement.capacity),
         gpu_instance_profile=decisions.gpu_instance_profile(pool.mig, sku, f"pools[{index}].mig"),
         node_taints=decisions.node_taints(placement.capacity),
@@ -84,7 +90,7 @@ def gpu_target(settings: PoolSettings, pool: str, rdma: bool) -> GpuPoolTarget:
         tuple(Taint.parse(taint) for taint in settings.node_taints),
         "single" if settings.gpu_instance_profile else "none",
         "infiniband" if rdma else None,
-        may_scale_to_zero=settings.scale.min_count == 0,
+        may_scale_to_zero=all(group.scale.min_count == 0 for group in settings.groups),
     )
 
 

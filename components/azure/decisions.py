@@ -103,16 +103,19 @@ def dns_prefix(fleet: str, stack: str, region: str) -> str:
     )
 
 
-def agent_pool_name(placement_key: str, pool: str) -> str:
+def agent_pool_name(placement_key: str, pool: str, suffix: str = "") -> str:
     """Linux agent pool name, <= 12 lowercase alphanumerics starting with a letter.
 
     Up to 6 letters of the pool name (readable in `kubectl get nodes`) plus 6 hex digits of the
-    placement key's hash (unique within the cluster; stable when pools are reordered).
+    placement key's hash (unique within the cluster; stable when pools are reordered). The
+    extra pools of a placement split to fit (`suffix` `-g2`, ...: gpufleet.nodegroups) hash
+    the key with their suffix, so the name stays 12 characters and the first pool's is as
+    before.
     """
     head = _alnum(pool)[:6]
     if not head or not head[0].isalpha():
         head = ("p" + head)[:6]
-    return f"{head}{_digest(placement_key)[: AGENT_POOL_NAME_MAX - len(head)]}"
+    return f"{head}{_digest(placement_key + suffix)[: AGENT_POOL_NAME_MAX - len(head)]}"
 
 
 def storage_account_name(fleet: str, stack: str, storage: str, region: str) -> str:

@@ -181,14 +181,15 @@ class Catalog:
 
 
 @cache
-def _packaged(table: str) -> tuple[dict[str, str], ...]:
+def packaged_rows(table: str) -> tuple[dict[str, str], ...]:
+    """The rows of a CSV table shipped in catalog/data/ (every cloud's)."""
     text = resources.files(__name__).joinpath("data", f"{table}.csv").read_text(encoding="utf-8")
     return tuple(csv.DictReader(text.splitlines()))
 
 
-def _rows(table: str) -> Iterable[Mapping[str, str]]:
+def cloud_rows(table: str) -> Iterable[Mapping[str, str]]:
     """Every registered cloud's rows of a table (each cloud chooses its own: gpufleet.clouds)."""
-    return [row for model in clouds.models() for row in model.catalog_rows(table, _packaged(table))]
+    return [row for model in clouds.models() for row in model.catalog_rows(table, packaged_rows(table))]
 
 
 def _price(text: str) -> float | None:
@@ -202,10 +203,10 @@ def load_catalog() -> Catalog:
 
 @cache
 def _load_catalog(_registered: tuple[object, ...]) -> Catalog:
-    rdma = {(r["cloud"], r["instance_type"]): r for r in _rows("rdma")}
+    rdma = {(r["cloud"], r["instance_type"]): r for r in cloud_rows("rdma")}
     corrections: list[str] = []
     skus: dict[tuple[str, str], Sku] = {}
-    for row in _rows("skus"):
+    for row in cloud_rows("skus"):
         key = (row["cloud"], row["instance_type"])
         fabric = rdma.get(key)
         sku = Sku(
@@ -230,7 +231,7 @@ def _load_catalog(_registered: tuple[object, ...]) -> Catalog:
 
     offers: dict[tuple[str, str, str], Offer] = {}
     repeated: Counter[str] = Counter()
-    for row in _rows("offers"):
+    for row in cloud_rows("offers"):
         sku = skus[(row["cloud"], row["instance_type"])]
         on_demand, spot = _price(row["price_usd_per_hour"]), _price(row["spot_price_usd_per_hour"])
         if spot is not None and spot == on_demand:
@@ -249,6 +250,6 @@ def _load_catalog(_registered: tuple[object, ...]) -> Catalog:
         (row["cloud"], row["region"]): Region(
             row["cloud"], row["region"], row["display_name"], row["country"], row["source"]
         )
-        for row in _rows("regions")
+        for row in cloud_rows("regions")
     }
     return Catalog(skus=skus, regions=regions, offers=offers, corrections=tuple(corrections))

@@ -9,16 +9,15 @@ arithmetic that sizes subnets from those figures; it decides nothing about place
 
 from __future__ import annotations
 
-import csv
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Literal
 
-from gpufleet.catalog import Cloud
+from gpufleet import clouds
+from gpufleet.catalog import Cloud, cloud_rows, packaged_rows
 
 Confidence = Literal["confirmed", "secondary", "inferred", "unconfirmed"]
 
@@ -88,18 +87,18 @@ class NameRule:
     confidence: Confidence
 
 
-def _rows(name: str) -> Iterable[dict[str, str]]:
-    text = resources.files("gpufleet.catalog").joinpath("data", name).read_text(encoding="utf-8")
-    return csv.DictReader(text.splitlines())
-
-
 def _optional_int(text: str) -> int | None:
     return int(text) if text else None
 
 
-@cache
 def limits() -> Mapping[tuple[str, str], Limit]:
-    """Every limit by (cloud, key) (cached: the data never changes)."""
+    """Every registered cloud's limits by (cloud, key) (each cloud chooses its rows of
+    limits.csv, as for the catalog; cached per registry state)."""
+    return _limits(clouds.revision())
+
+
+@cache
+def _limits(_registered: tuple[object, ...]) -> Mapping[tuple[str, str], Limit]:
     return {
         (row["cloud"], row["key"]): Limit(
             cloud=row["cloud"],  # type: ignore[arg-type]  # the data only holds aws and azure
@@ -112,7 +111,7 @@ def limits() -> Mapping[tuple[str, str], Limit]:
             confidence=row["confidence"],  # type: ignore[arg-type]  # checked by the tests
             notes=row["notes"],
         )
-        for row in _rows("limits.csv")
+        for row in cloud_rows("limits")
     }
 
 
@@ -138,7 +137,7 @@ def _eni_table() -> Mapping[str, EniLimits]:
             confidence=row["confidence"],  # type: ignore[arg-type]  # checked by the tests
             notes=row["notes"],
         )
-        for row in _rows("eni_limits.csv")
+        for row in packaged_rows("eni_limits")
     }
 
 
@@ -150,7 +149,7 @@ def eni_limits(instance_type: str) -> EniLimits | None:
 @cache
 def _name_rules() -> Mapping[str, tuple[NameRule, ...]]:
     rules: dict[str, list[NameRule]] = {}
-    for row in _rows("name_rules.csv"):
+    for row in packaged_rows("name_rules"):
         rules.setdefault(row["kind"], []).append(NameRule(
             kind=row["kind"],
             cloud=row["cloud"],  # type: ignore[arg-type]  # the data only holds aws and azure

@@ -16,15 +16,12 @@ line is an upper bound; `TransferRate.tiers` keeps the page's tiers for the repo
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Literal, get_args
 
 from gpufleet import clouds
-from gpufleet.catalog import TRANSFER_SEGMENT, Catalog, Cloud, Region
+from gpufleet.catalog import TRANSFER_SEGMENT, Catalog, Cloud, Region, packaged_rows
 
 TransferKind = Literal["same-region", "inter-region", "internet"]
 TRANSFER_KINDS: tuple[str, ...] = get_args(TransferKind)
@@ -55,15 +52,9 @@ def transfer_key(cloud: Cloud, kind: str) -> str:
     return f"{cloud}/{TRANSFER_SEGMENT}/{kind}"
 
 
-@cache
-def _packaged(table: str) -> tuple[dict[str, str], ...]:
-    text = resources.files("gpufleet.catalog").joinpath("data", f"{table}.csv").read_text(encoding="utf-8")
-    return tuple(csv.DictReader(text.splitlines()))
-
-
 def continent(country: str) -> str:
     """The pricing continent of a country (`north-america`, `europe`), else `other`."""
-    return next((r["continent"] for r in _packaged("continents") if r["country"] == country), "other")
+    return next((r["continent"] for r in packaged_rows("continents") if r["country"] == country), "other")
 
 
 def kind_of(source: tuple[Cloud, str], destination: tuple[Cloud, str]) -> str:
@@ -81,7 +72,7 @@ def transfer_rate(catalog: Catalog, source: Region, destination: Region) -> Tran
         return TransferRate(source.cloud, kind, catalog.transfer_prices[key], f"price book: {key}")
     here, there = continent(source.country), continent(destination.country)
     pair = "same-continent" if here == there and here != "other" else "cross-continent"
-    rows = clouds.get(source.cloud).catalog_rows("transfer_rates", _packaged("transfer_rates"))
+    rows = clouds.get(source.cloud).catalog_rows("transfer_rates", packaged_rows("transfer_rates"))
     chosen = _best([r for r in rows if r["kind"] == kind], here, pair)
     if not chosen:
         raise LookupError(f"no {kind} transfer rate for {source.cloud} in data/transfer_rates.csv")

@@ -149,6 +149,20 @@ class Aws(CloudModel):
     # EKS service quotas: "Public endpoint access CIDR ranges per cluster: 40", not adjustable
     # (docs.aws.amazon.com/eks/latest/userguide/service-quotas.html).
     api_allowlist_max = 40
+    group_noun = "node group"
+    # EKS service quotas (catalog/data/limits.csv, docs.aws.amazon.com/eks/latest/userguide/
+    # service-quotas.html). EKS documents no nodes-per-cluster limit beyond these two quotas:
+    # a cluster holds at most node_groups_per_cluster x nodes_per_node_group managed nodes.
+    limit_keys: ClassVar[Mapping[str, str]] = {
+        "nodes_per_group": "nodes_per_node_group",
+        "groups_per_cluster": "node_groups_per_cluster",
+    }
+    name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {
+        "aws:eks/cluster:Cluster": (("name", "eks_cluster"),),
+        NODE_GROUP: (("nodeGroupName", "eks_node_group"),),
+        "aws:s3/bucket:Bucket": (("bucket", "s3_bucket"),),
+    }
+    autonamed_types = frozenset({"aws:s3/bucket:Bucket"})
     # https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month
     # (the first-tier rate for all volumes, so figures are an upper bound).
     storage_rate = StorageRate(0.023, "S3 Standard", f"{_CODE}: S3 Standard $0.023/GB-month, first-tier list price")
@@ -184,9 +198,11 @@ class Aws(CloudModel):
         most = _whole(resource.get("scalingConfig", "maxSize"))
         most = most if most is not None else _whole(resource.get("scalingConfig", "desiredSize"))
         capacity = resource.get("capacityType")
+        cluster = resource.get("clusterName")
         return [DeclaredPool(
             resource.name, tuple(kinds), _whole(resource.get("scalingConfig", "minSize")) or 0, most or 0,
             isinstance(capacity, str) and capacity.upper() == "SPOT", resource.region(),
+            cluster if isinstance(cluster, str) else None,
         )]
 
     def address_blocks(self, slot: Network | None, override: Network | None) -> AddressBlocks:

@@ -228,6 +228,23 @@ class Azure(CloudModel):
     # "API server authorized IP ranges": at most 200 ranges
     # (learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges, Limitations).
     api_allowlist_max = 200
+    group_noun = "agent pool"
+    # AKS limits (catalog/data/limits.csv, learn.microsoft.com/azure/aks/quotas-skus-regions).
+    limit_keys: ClassVar[Mapping[str, str]] = {
+        "nodes_per_group": "nodes_per_agent_pool",
+        "groups_per_cluster": "agent_pools_per_cluster",
+        "nodes_per_cluster": "nodes_per_cluster",
+    }
+    name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {
+        MANAGED_CLUSTER: (
+            ("resourceName", "aks_cluster"), ("dnsPrefix", "aks_dns_prefix"),
+            ("nodeResourceGroup", "azure_resource_group"), ("agentPoolProfiles.name", "aks_agent_pool"),
+        ),
+        AGENT_POOL: (("agentPoolName", "aks_agent_pool"),),
+        "azure-native:resources:ResourceGroup": (("resourceGroupName", "azure_resource_group"),),
+        "azure-native:storage:StorageAccount": (("accountName", "azure_storage_account"),),
+        "azure-native:storage:BlobContainer": (("containerName", "azure_blob_container"),),
+    }
     # https://azure.microsoft.com/pricing/details/storage/blobs/ — Blob Storage hot tier, first
     # 50 TB/month, East US: LRS $0.0184, ZRS $0.023 per GB-month (first-tier rates for all
     # volumes: an upper bound; ZRS read from memory of the page, not offline). The accounts are
@@ -285,12 +302,14 @@ class Azure(CloudModel):
     def declared_pools(self, resource: DeclaredResource) -> list[DeclaredPool]:
         """An agent pool, or the pools a managed cluster declares inline (`agentPoolProfiles`)."""
         if resource.type == AGENT_POOL:
-            return [_pool(resource.name, resource.get, self._agent_pool_location(resource))]
+            location = self._agent_pool_location(resource)
+            return [_pool(resource.name, resource.get, location, resource.get("resourceName"))]
         if resource.type == MANAGED_CLUSTER:
             listed = resource.items("agentPoolProfiles")
             profiles = [cast(Mapping[str, Any], p) for p in listed if isinstance(p, Mapping)]
             return [
-                _pool(f"{resource.name}/{profile.get('name') or '?'}", _reader(profile), resource.region())
+                _pool(f"{resource.name}/{profile.get('name') or '?'}", _reader(profile), resource.region(),
+                      resource.get("resourceName"))
                 for profile in profiles
             ]
         return []
@@ -399,7 +418,7 @@ def _reader(profile: Mapping[str, Any]) -> Callable[..., Any]:
     return read
 
 
-def _pool(name: str, read: Callable[..., Any], region: str | None) -> DeclaredPool:
+def _pool(name: str, read: Callable[..., Any], region: str | None, cluster: object) -> DeclaredPool:
     """An agent pool's nodes: at most `maxCount` when autoscaled, else `count`."""
     most = whole(read("maxCount"))
     if most is None or read("enableAutoScaling") is False:
@@ -408,5 +427,5 @@ def _pool(name: str, read: Callable[..., Any], region: str | None) -> DeclaredPo
     kind = read("vmSize")
     return DeclaredPool(
         name, (kind,) if isinstance(kind, str) else (), least or 0, most or 0,
-        read("scaleSetPriority") == "Spot", region,
+        read("scaleSetPriority") == "Spot", region, cluster if isinstance(cluster, str) else None,
     )

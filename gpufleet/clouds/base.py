@@ -63,7 +63,8 @@ class DeclaredResource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class DeclaredPool:
-    """A node pool as declared (EKS node group, AKS agent pool): what budget and quota count."""
+    """A node pool as declared (EKS node group, AKS agent pool): what budget and quota count;
+    `cluster` (its cluster's name, where known) is what deploy-readiness counts per cluster."""
 
     name: str
     instance_types: tuple[str, ...]
@@ -71,6 +72,7 @@ class DeclaredPool:
     max_nodes: int
     spot: bool
     region: str | None
+    cluster: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,19 @@ class CloudModel(ABC):
     when one runs; empty: no live look-up."""
     api_allowlist_max: int | None = None
     """The most CIDRs the cluster's public API endpoint allowlist takes (None: no known limit)."""
+    group_noun: str = "node group"
+    """What the cloud calls one node pool of a cluster (EKS node group, AKS agent pool)."""
+    limit_keys: ClassVar[Mapping[str, str]] = {}
+    """Role -> key in catalog/data/limits.csv of the cluster limits placement respects. Roles:
+    `nodes_per_group`, `groups_per_cluster` and, where the cloud documents one,
+    `nodes_per_cluster`. The key is also the name a spec raises it by (`limits:`);
+    `gpufleet.nodegroups` reads the values and sources from the table."""
+    name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {}
+    """type token -> (input, name kind of catalog/data/name_rules.csv) for every physical name
+    the cloud checks (deploy-readiness); list inputs name the key of each item after a dot."""
+    autonamed_types: frozenset[str] = frozenset()
+    """Types whose name input, when absent, Pulumi fills in: the logical name plus '-' and 7
+    random characters (deploy-readiness checks that shape)."""
 
     # -- catalog -------------------------------------------------------------------------------
 

@@ -4,12 +4,13 @@ offers other offers beat outright, per-offer node bounds, and interchangeable po
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gpufleet import clouds
 from gpufleet.catalog import Catalog, Cloud, Offer, Sku
 from gpufleet.cost import HOURS_PER_MONTH, copy_costs, region_fixed_usd
+from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import Placement
 from gpufleet.quota import QuotaKey, buckets_for, declared_quotas, quota_key
 from gpufleet.spec import FleetSpec, Pool
@@ -109,7 +110,8 @@ def undominated(
     A dominates B for the same pool when both are in the same region and draw on the same
     buckets, B's GPUs per node are k times A's, and k A nodes cost no more and use no more
     vCPUs than one B node (less money when k > 1): swapping every B node for k A nodes keeps
-    every constraint (pins count nodes, so k > 1 needs a region without a pin) and costs no
+    every constraint (pins and cluster limits count nodes, so k > 1 needs a region without a
+    pin and without a cluster limit that may bind, `tight_places`) and costs no
     more, so no optimum is lost. The region's fixed costs do not change: it holds nodes before
     and after, and the same pool's storage copies. Among equals in one region the earlier
     candidate stays, as the tie-break would choose. Offers that `unlimited_bounds` allows no
@@ -118,6 +120,7 @@ def undominated(
     can still keep them.
     """
     kept = set(keep)
+    tight = tight_places(spec, cands)
     rank = {c.key: i for i, c in enumerate(cands)}
     groups: dict[tuple[str, str, str, tuple[str, ...], str], list[Candidate]] = {}
     for c in cands:  # a capped offer could not take another's nodes: it is compared with none
@@ -138,7 +141,7 @@ def undominated(
                 else:
                     dominated.add(c.key)
         for big in frontier:
-            if big.place in big.pool.pin:
+            if big.place in big.pool.pin or big.place in tight:
                 continue
             for small in frontier:
                 k = big.sku.gpus // small.sku.gpus
@@ -152,16 +155,38 @@ def undominated(
     left = [c for c in cands if c.key not in dominated]
     dominated |= {key for key, most in unlimited_bounds(spec, left).items() if most == 0}
     left = [c for c in left if c.key not in dominated]
-    dominated |= _in_regions_never_needed(spec, left, declared_quotas(spec), kept)
+    dominated |= _in_regions_never_needed(spec, left, declared_quotas(spec), kept, tight_places(spec, left))
     dominated -= kept
     return [c for c in cands if c.key not in dominated]
 
 
-def _unlimited(c: Candidate, limits: Mapping[QuotaKey, tuple[str, int]]) -> bool:
-    """No declared quota, no capacity cap and no pin: nothing ties the offer's nodes to its region."""
-    return c.cap is None and c.place not in c.pool.pin and not any(
+def _unlimited(c: Candidate, limits: Mapping[QuotaKey, tuple[str, int]], tight: Collection[str]) -> bool:
+    """No declared quota, no capacity cap, no pin and no cluster limit that may bind: nothing
+    ties the offer's nodes to its region or caps them there."""
+    return c.cap is None and c.place not in c.pool.pin and c.place not in tight and not any(
         quota_key(c.cloud, c.region, b) in limits for b in c.buckets
     )
+
+
+def tight_places(spec: FleetSpec, cands: Sequence[Candidate]) -> frozenset[str]:
+    """Places (`cloud/region`) whose cluster limits some plan could reach: more groups than the
+    cluster allows if every candidate there took its most nodes (`Candidate.max_nodes`), or
+    more nodes. Elsewhere no plan meets a cluster limit, and the model needs no row for it."""
+    here: dict[tuple[Cloud, str], list[Candidate]] = {}
+    for c in cands:
+        here.setdefault((c.cloud, c.region), []).append(c)
+    return frozenset(
+        f"{cloud}/{region}" for (cloud, region), found in here.items()
+        if region_may_bind(spec, cloud, region, [c.max_nodes for c in found])
+    )
+
+
+def region_may_bind(spec: FleetSpec, cloud: Cloud, region: str, most: Sequence[int]) -> bool:
+    """Whether candidates with at most `most` nodes each could break the region's cluster limits."""
+    limits = cluster_limits(spec, cloud, region)
+    groups = sum(limits.groups_for(n) for n in most)
+    nodes = limits.gpu_nodes
+    return groups > limits.gpu_groups or (nodes is not None and sum(most) > nodes)
 
 
 def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate]) -> dict[str, int]:
@@ -177,11 +202,12 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate]) -> dict[str, i
     more than moving cost / saving nodes on B a plan costs strictly more, on every cloud's
     spend, than the plan after the move: no optimum of any cost level has them. The bound is 0
     where the saving exceeds the moving cost, and for an offer equal to an earlier one in its
-    region (the tie-break would choose that one).
+    region (the tie-break would choose that one). Offers in regions whose cluster limits may
+    bind (`tight_places`) cannot take any number of nodes, so they are no such A.
     """
     rank = {c.key: i for i, c in enumerate(cands)}
     moving = _moving_costs(spec)
-    free = _cheapest_free(cands, declared_quotas(spec))
+    free = _cheapest_free(cands, declared_quotas(spec), tight_places(spec, cands))
     bounds: dict[str, int] = {}
     for b in cands:
         if b.place in b.pool.pin:
@@ -208,13 +234,13 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate]) -> dict[str, i
 
 
 def _cheapest_free(
-    cands: Sequence[Candidate], limits: Mapping[QuotaKey, tuple[str, int]]
+    cands: Sequence[Candidate], limits: Mapping[QuotaKey, tuple[str, int]], tight: Collection[str]
 ) -> dict[tuple[str, Cloud], dict[int, list[Candidate]]]:
     """Per (pool, cloud) and GPUs per node, the cheapest offer without limits (`_unlimited`)
     of each region, cheapest first (the earlier candidate among equals)."""
     free: dict[tuple[str, Cloud], dict[int, list[Candidate]]] = {}
     for c in sorted(cands, key=lambda c: c.monthly):  # stable: candidate order among equals
-        if _unlimited(c, limits):
+        if _unlimited(c, limits, tight):
             offers = free.setdefault((c.pool.name, c.cloud), {}).setdefault(c.sku.gpus, [])
             if all(a.region != c.region for a in offers):
                 offers.append(c)
@@ -226,6 +252,7 @@ def _in_regions_never_needed(
     cands: Sequence[Candidate],
     limits: Mapping[QuotaKey, tuple[str, int]],
     keep: set[str],
+    tight: Collection[str],
 ) -> set[str]:
     """The candidates of regions that no plan optimal on cost uses: regions where another
     region of the cloud has, for every candidate, a cheaper offer without limits (k nodes
@@ -239,7 +266,7 @@ def _in_regions_never_needed(
     nodes in the region costs strictly more than the plan after the move. A region with a pin
     or a previous placement (`keep`) stays: stability may keep nodes there.
     """
-    free = _cheapest_free(cands, limits)
+    free = _cheapest_free(cands, limits, tight)
     copies = _copy_costs(spec)
     regions: dict[tuple[Cloud, str], list[Candidate]] = {}
     for c in cands:

@@ -7,7 +7,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from gpufleet import clouds
 from gpufleet.catalog import Catalog, Cloud, price_key
+from gpufleet.nodegroups import SYSTEM_GROUPS, ClusterLimits, cluster_limits
 from gpufleet.placement.candidates import Candidate, unavailable_offers
 from gpufleet.placement.formulation import Formulation
 from gpufleet.placement.options import SolverOptions
@@ -34,6 +36,10 @@ def diagnose(
     joint = Formulation(spec, cands, spec.pools, budget=False)
     cheapest = joint.milp.solve(joint.spend, options=options)
     if not cheapest.feasible:
+        unlimited = Formulation(spec, cands, spec.pools, budget=False, clusters=False)
+        solved = unlimited.milp.solve(unlimited.spend, options=options)
+        if solved.feasible:
+            return _cluster_problem(spec, cands, unlimited.nodes(solved))
         return _coupling_problem(spec, cands, options)
     fixed = joint.value(cheapest, {col: usd for col, (_, usd) in joint.fixed.items()})
     budget = spec.budget.monthly_usd or 0.0
@@ -128,10 +134,10 @@ def _pool_problem(
                 f"{cloud} region has a candidate offer" + hint(pool, cloud_places)
                 + f"; or lower min_share.{cloud}"
             )
-    alone = Formulation(spec, mine, [pool], budget=False)
+    alone = Formulation(spec, mine, [pool], budget=False, clusters=False)
     if alone.milp.solve(alone.spend, options=options).feasible:
         return None
-    free = Formulation(spec, mine, [pool], quotas=False, budget=False)
+    free = Formulation(spec, mine, [pool], quotas=False, budget=False, clusters=False)
     if not free.milp.solve(free.spend, options=options).feasible:
         rules = [f"pin {k}: {v} nodes" for k, v in sorted(pool.pin.items())]
         rules += [f"min_share {k} {v:g}" for k, v in sorted(pool.min_share.items())]
@@ -169,7 +175,7 @@ def _capacity(
 ) -> int:
     """Most GPUs the pool (on one cloud) may hold under quotas and max shares, capped at size."""
     chosen = [c for c in mine if cloud is None or c.cloud == cloud]
-    form = Formulation(spec, chosen, [], shares_and_pins=False, budget=False)
+    form = Formulation(spec, chosen, [], shares_and_pins=False, budget=False, clusters=False)
     for capped, share in pool.max_share.items():
         row = {form.x[i]: float(c.sku.gpus) for i, c in enumerate(chosen) if c.cloud == capped}
         form.milp.row(-math.inf, share * pool.gpus + 1e-9, row)
@@ -207,7 +213,7 @@ def _raises(
     options: SolverOptions,
 ) -> list[tuple[QuotaKey, int]]:
     """The least total vCPU raise of these quotas that makes the pools placeable ([] if none)."""
-    form = Formulation(spec, cands, pools, budget=False, elastic=keys)
+    form = Formulation(spec, cands, pools, budget=False, elastic=keys, clusters=False)
     solved = form.milp.solve(dict.fromkeys(form.elastic.values(), 1.0), options=options)
     if not solved.feasible:
         return []
@@ -227,7 +233,7 @@ def _coupling_problem(spec: FleetSpec, cands: Sequence[Candidate], options: Solv
     """Pools that fit alone but not together: GPUs short per accelerator, and quota raises.
     Shortfall relaxes each pool's size, not its min shares and pins; when even those do not
     fit together, no count of GPUs short means anything, and the message says so."""
-    form = Formulation(spec, cands, spec.pools, budget=False, shortfall=True)
+    form = Formulation(spec, cands, spec.pools, budget=False, shortfall=True, clusters=False)
     solved = form.milp.solve(dict.fromkeys(form.short.values(), 1.0), options=options)
     names = ", ".join(pool.name for pool in spec.pools)
     head = f"pools {names} each fit alone but not together under shared quotas"
@@ -242,3 +248,49 @@ def _coupling_problem(spec: FleetSpec, cands: Sequence[Candidate], options: Solv
         if shorts:
             head += f" ({shorts} short)"
     return head + ": " + _fixes(spec, cands, spec.pools, options)
+
+
+def _cluster_problem(spec: FleetSpec, cands: Sequence[Candidate], nodes: Sequence[int]) -> str:
+    """Quotas, pins and shares allow a placement, the clusters' limits do not: name, for each
+    region the cheapest such placement overfills, the limit, its value and the value to raise
+    it to (or that it is fixed)."""
+    here: dict[tuple[Cloud, str], list[int]] = {}
+    for c, n in zip(cands, nodes, strict=True):
+        if n > 0:
+            here.setdefault((c.cloud, c.region), []).append(n)
+    found = [
+        text for (cloud, region), counts in sorted(here.items())
+        if (text := _overfilled(cluster_limits(spec, cloud, region), counts))
+    ]
+    head = "no placement fits the clusters' limits (one cluster per region)"
+    if not found:
+        return head + "; allow more regions or raise the limits under `limits:`"
+    return f"{head}; the cheapest placement without them needs " + "; ".join(found)
+
+
+def _overfilled(limits: ClusterLimits, counts: Sequence[int]) -> str | None:
+    """What one region's placements (`counts` nodes each) need beyond its cluster's limits."""
+    noun = clouds.get(limits.cloud).group_noun
+    place = f"{limits.cloud}/{limits.region}"
+    needs: list[str] = []
+    groups = sum(limits.groups_for(n) for n in counts)
+    if groups > limits.gpu_groups:
+        per_group = limits.nodes_per_group
+        while sum(math.ceil(n / per_group) for n in counts) > limits.gpu_groups and per_group < max(counts):
+            per_group += 1
+        options = [limits.raise_hint("groups_per_cluster", groups + SYSTEM_GROUPS)]
+        if limits.gpu_groups >= len(counts):
+            options.append(limits.raise_hint("nodes_per_group", per_group))
+        needs.append(
+            f"{groups} GPU {noun}s of at most {limits.nodes_per_group} nodes in {place}, where "
+            f"{limits.key('groups_per_cluster')} = {limits.groups_per_cluster} allows "
+            f"{limits.gpu_groups} beside the system pool: " + ", or ".join(options)
+        )
+    total = sum(counts)
+    if limits.gpu_nodes is not None and total > limits.gpu_nodes:
+        needs.append(
+            f"{total} GPU nodes in {place}, where {limits.key('nodes_per_cluster')} = "
+            f"{limits.nodes_per_cluster} allows {limits.gpu_nodes} beside the system pool's "
+            f"{limits.system_nodes}: " + limits.raise_hint("nodes_per_cluster", total + limits.system_nodes)
+        )
+    return "; ".join(needs) or None

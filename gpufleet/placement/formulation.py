@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from gpufleet import clouds
 from gpufleet.catalog import Cloud
 from gpufleet.cost import copy_costs, region_fixed_usd
-from gpufleet.placement.candidates import Candidate, interchangeable, unlimited_bounds
+from gpufleet.nodegroups import cluster_limits
+from gpufleet.placement.candidates import Candidate, interchangeable, region_may_bind, unlimited_bounds
 from gpufleet.placement.milp import Milp, Solved
 from gpufleet.quota import QuotaKey, declared_quotas, quota_key
 from gpufleet.spec import FleetSpec, Pool
@@ -60,12 +61,14 @@ class Formulation:
         elastic: Iterable[QuotaKey] = (),
         shortfall: bool = False,
         bounds: Mapping[str, int] | None = None,
+        clusters: bool = True,
     ) -> None:
         """`groups` maps a pool to the interchangeable pools it stands for (`interchangeable`):
         its candidates then carry the whole group's nodes, shared out by `_split_group`.
         `bounds`: the most nodes per candidate key in a plan optimal on cost
         (`unlimited_bounds`), for the cost levels; a group's column takes its pools' bound
-        (the same for all of them) unless one of them has none."""
+        (the same for all of them) unless one of them has none. `clusters` False leaves out
+        the cluster limits (`_cluster_limits`), for diagnosis."""
         self.spec = spec
         self.cands = list(cands)
         self.milp = Milp()
@@ -110,6 +113,10 @@ class Formulation:
         self.fixed: dict[int, tuple[Cloud, float]] = {}
         self.opened: dict[tuple[Cloud, str], int] = {}
         self._fixed_costs(quota_linked)
+        self.group_cols: dict[int, tuple[int, int]] = {}  # candidate → (groups column, nodes per group)
+        self.cluster_rows: list[tuple[Cloud, str]] = []
+        if clusters:
+            self._cluster_limits()
         self.elastic: dict[QuotaKey, int] = {}
         if quotas:
             self._quotas(limits, raised)
@@ -187,6 +194,34 @@ class Formulation:
             self.fixed[twin] = (where, usd)
             self.spend[twin] = usd
             self.covers[twin] = covered
+
+    def _cluster_limits(self) -> None:
+        """Each region's cluster within its limits (`gpufleet.nodegroups`), where a plan could
+        reach them (`region_may_bind`): an integer count of node groups per candidate, at
+        least nodes / nodes per group, their sum within the groups left beside the system
+        pool; and the nodes within the cluster's node limit, where the cloud has one.
+
+        A column that stands for several interchangeable pools would become one group per pool
+        and cannot be counted this way: `cost_model` does not group where a region has rows."""
+        m = self.milp
+        regions: dict[tuple[Cloud, str], list[int]] = {}
+        for i, c in enumerate(self.cands):
+            regions.setdefault((c.cloud, c.region), []).append(i)
+        for (cloud, region), here in sorted(regions.items()):
+            if not region_may_bind(self.spec, cloud, region, [self.most[i] for i in here]):
+                continue
+            self.cluster_rows.append((cloud, region))
+            limits = cluster_limits(self.spec, cloud, region)
+            per_group = limits.nodes_per_group
+            groups: dict[int, float] = {}
+            for i in here:
+                col = m.col(0.0, float(limits.groups_for(self.most[i])), True)
+                m.row(-math.inf, 0.0, {self.x[i]: 1.0, col: -float(per_group)})
+                self.group_cols[i] = (col, per_group)
+                groups[col] = 1.0
+            m.row(-math.inf, float(limits.gpu_groups), groups)
+            if limits.gpu_nodes is not None:
+                m.row(-math.inf, float(limits.gpu_nodes), {self.x[i]: 1.0 for i in here})
 
     def _link(
         self, covered: list[int], cloud: Cloud, usd: float, linked: list[int] | None = None
@@ -319,6 +354,8 @@ class Formulation:
         for binary, covered in self.covers.items():
             kept = self.milp.lower[binary] >= 1.0  # a home copy
             values[binary] = 1.0 if kept or any(values[self.x[i]] > 0 for i in covered) else 0.0
+        for i, (col, per_group) in self.group_cols.items():
+            values[col] = float(math.ceil(values[self.x[i]] / per_group))
         for cloud, above in self.above.items():
             spend = sum(usd * values[col] for col, usd in self.spend_row(cloud).items())
             values[above] = max(0.0, spend - self.spec.budget.commitments.get(cloud, 0.0))
@@ -351,6 +388,9 @@ def cost_model(
         return Formulation(spec, cands, spec.pools, bounds=bounds)
     groups = {group[0].name: group for group in interchangeable(spec, cands)}
     leaders = [group[0] for group in groups.values()]
-    return Formulation(
+    form = Formulation(
         spec, [c for c in cands if c.pool.name in groups], leaders, groups=groups, bounds=bounds
     )
+    if form.cluster_rows and len(leaders) < len(spec.pools):  # see `_cluster_limits`
+        return Formulation(spec, cands, spec.pools, bounds=bounds)
+    return form

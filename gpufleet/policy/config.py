@@ -29,6 +29,7 @@ COMMITMENT_BURN = "commitment-burn"
 SECURITY_BASELINE = "security-baseline"
 SECURITY_COVERAGE = "security-baseline-coverage"
 REQUIRED_TAGS = "required-tags"
+DEPLOY_READINESS = "deploy-readiness"
 
 ENFORCEMENT_KEY = "enforcementLevel"
 # The spec keys (under `policies:`) and the policy config properties of the explicit exemptions.
@@ -67,6 +68,17 @@ _QUOTAS: dict[str, Any] = {
         "additionalProperties": {
             "type": "object",
             "additionalProperties": {"type": "integer", "minimum": 0},
+        },
+    },
+}
+_LIMITS: dict[str, Any] = {
+    "type": "object",
+    "description": "declared cluster limits: cloud -> region -> limit key (nodes_per_node_group, ...) -> value",
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 1},
         },
     },
 }
@@ -125,6 +137,7 @@ SCHEMAS: dict[str, PolicyConfigSchema | None] = {
         "fleet": {"type": "string", "description": "expected value of the fleet tag"},
         UNCHECKED_TYPES: _UNCHECKED,
     }),
+    DEPLOY_READINESS: PolicyConfigSchema({"limits": _LIMITS}),
 }
 
 
@@ -178,6 +191,10 @@ def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
         SECURITY_BASELINE: dict(unchecked),
         SECURITY_COVERAGE: {},
         REQUIRED_TAGS: {"fleet": spec.name, **unchecked},
+        DEPLOY_READINESS: {"limits": {
+            cloud: {region: dict(keys) for region, keys in per_region.items()}
+            for cloud, per_region in spec.limits.items()
+        }},
     }
 
 

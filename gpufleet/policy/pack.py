@@ -13,9 +13,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from gpufleet.policy import budget, quota, security, sovereignty, tags
+from gpufleet.policy import budget, quota, readiness, security, sovereignty, tags
 from gpufleet.policy.config import (
     COMMITMENT_BURN,
+    DEPLOY_READINESS,
     GPU_BUDGET,
     GPU_BUDGET_HEADROOM,
     GPU_QUOTA,
@@ -94,6 +95,14 @@ def policies() -> list[Policy]:
             validate=security.validate_security_coverage,
             enforcement_level=MANDATORY,
             config_schema=SCHEMAS[SECURITY_COVERAGE],
+        ),
+        StackValidationPolicy(
+            name=DEPLOY_READINESS,
+            description="Node groups, agent pools and clusters within the clouds' limits (or the "
+            "declared ones) and every physical name within the cloud's rules.",
+            validate=readiness.validate_deploy_readiness,
+            enforcement_level=MANDATORY,
+            config_schema=SCHEMAS[DEPLOY_READINESS],
         ),
         ResourceValidationPolicy(
             name=REQUIRED_TAGS,

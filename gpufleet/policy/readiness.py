@@ -1,0 +1,157 @@
+"""deploy-readiness: the recorded resources are what the clouds accept, so "0 violations" means
+the fleet comes up (issue 14).
+
+Judged from the declared resources alone, at the documented default limits or the limits the
+spec declares (`limits:`, passed as this policy's configuration):
+- every node group / agent pool at its maximum size within the nodes-per-group limit;
+- every cluster within its groups-per-cluster and (where the cloud has one) nodes-per-cluster
+  limit, its system pool counted;
+- every physical name within the cloud's rules (catalog/data/name_rules.csv; which inputs
+  hold names: `CloudModel.name_inputs`).
+The checks are a list (`CHECKS`): another check (addresses) is one more function.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+
+from gpufleet import clouds
+from gpufleet.catalog.limits import name_problem
+from gpufleet.clouds.base import DeclaredPool
+from gpufleet.nodegroups import ClusterLimits, limits_in
+from gpufleet.policy.config import DEPLOY_READINESS, effective_config
+from gpufleet.policy.gpu import declared_pools
+from gpufleet.policy.props import describe, mapping, number
+from gpufleet.policy.view import View
+
+Finding = tuple[str, str]  # (urn, message)
+# Pulumi's autoname: the logical name, '-' and 7 random lowercase hex characters.
+AUTONAME_SUFFIX = "-" + "a" * 7
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """What every check reads: the resources and the declared limits."""
+
+    resources: Sequence[PolicyResource]
+    limits: Mapping[str, Mapping[str, Mapping[str, int]]]
+
+    def limits_for(self, cloud: str, region: str | None) -> ClusterLimits:
+        return limits_in(self.limits, cloud, region)
+
+
+def _declared(config: object) -> dict[str, dict[str, dict[str, int]]]:
+    """The configuration's `limits` as plain ints (the engine hands numbers over as floats)."""
+    found: dict[str, dict[str, dict[str, int]]] = {}
+    for cloud, regions in mapping(config).items():
+        for region, keys in mapping(regions).items():
+            for key, value in mapping(keys).items():
+                whole = number(value)
+                if whole is not None:
+                    found.setdefault(str(cloud), {}).setdefault(str(region), {})[str(key)] = int(whole)
+    return found
+
+
+def _fix(limits: ClusterLimits, role: str) -> str:
+    """How to get past a limit: raise and declare it, or spread out if it is fixed."""
+    limit = limits.sources[role]
+    if not limit.adjustable:
+        return f"{limit.key} is fixed ({limit.source}); spread the nodes over more regions"
+    return (
+        f"spread the nodes over more groups or regions, or raise {limit.key} with the cloud "
+        f"({limit.source}) and declare it under `limits: {{{limits.cloud}: {{{limits.region}: "
+        f"{{{limit.key}: <value>}}}}}}`"
+    )
+
+
+def group_sizes(stack: Stack) -> list[Finding]:
+    """Every node group / agent pool at most nodes-per-group nodes at its maximum size."""
+    findings: list[Finding] = []
+    for resource, cloud, pool in declared_pools(stack.resources):
+        limits = stack.limits_for(cloud, pool.region)
+        if pool.max_nodes > limits.nodes_per_group:
+            noun = clouds.get(cloud).group_noun
+            findings.append((resource.urn, (
+                f"{describe(resource.resource_type, pool.name)}: {noun} of {pool.max_nodes} nodes at "
+                f"maximum size in {cloud}/{limits.region}, above {limits.key('nodes_per_group')} = "
+                f"{limits.nodes_per_group}; " + _fix(limits, "nodes_per_group")
+            )))
+    return findings
+
+
+def cluster_sizes(stack: Stack) -> list[Finding]:
+    """Every cluster within its groups-per-cluster and nodes-per-cluster limits."""
+    clusters: dict[tuple[str, str | None, str | None], list[tuple[PolicyResource, DeclaredPool]]] = defaultdict(list)
+    for resource, cloud, pool in declared_pools(stack.resources):
+        clusters[(cloud, pool.region, pool.cluster)].append((resource, pool))
+    findings: list[Finding] = []
+    for (cloud, region, cluster), members in sorted(clusters.items(), key=lambda item: str(item[0])):
+        limits = stack.limits_for(cloud, region)
+        noun = clouds.get(cloud).group_noun
+        where = f"cluster {cluster or '(name unknown)'} in {cloud}/{limits.region}"
+        urn = members[0][0].urn
+        if len(members) > limits.groups_per_cluster:
+            findings.append((urn, (
+                f"{where}: {len(members)} {noun}s, above {limits.key('groups_per_cluster')} = "
+                f"{limits.groups_per_cluster}; " + _fix(limits, "groups_per_cluster")
+            )))
+        nodes = sum(pool.max_nodes for _, pool in members)
+        if limits.nodes_per_cluster is not None and nodes > limits.nodes_per_cluster:
+            findings.append((urn, (
+                f"{where}: {nodes} nodes at maximum size, above {limits.key('nodes_per_cluster')} = "
+                f"{limits.nodes_per_cluster}; " + _fix(limits, "nodes_per_cluster")
+            )))
+    return findings
+
+
+def _names(view: View, path: str) -> list[Any]:
+    """The value(s) at an input path: `agentPoolProfiles.name` reads the key of every item."""
+    head, _, key = path.partition(".")
+    if not key:
+        return [view.get(head)]
+    return [mapping(item).get(key) for item in view.items(head)]
+
+
+def names(stack: Stack) -> list[Finding]:
+    """Every physical name the clouds check, within the rules of its kind (unknown values,
+    not yet resolved in a preview, are left to the cloud)."""
+    findings: list[Finding] = []
+    for resource in stack.resources:
+        owner = clouds.owner_of(resource.resource_type)
+        inputs = owner.name_inputs.get(resource.resource_type, ()) if owner else ()
+        view = View(resource, stack.resources)
+        for path, kind in inputs:
+            values = _names(view, path)
+            if values == [None] and owner is not None and resource.resource_type in owner.autonamed_types:
+                values = [resource.name + AUTONAME_SUFFIX]  # Pulumi names it from the logical name
+            for value in values:
+                problem = name_problem(kind, value) if isinstance(value, str) else None
+                if problem:
+                    findings.append((resource.urn, (
+                        f"{describe(resource.resource_type, resource.name)}: {problem}; the cloud "
+                        "refuses the name, so rename it"
+                    )))
+    return findings
+
+
+CHECKS: list[Callable[[Stack], list[Finding]]] = [group_sizes, cluster_sizes, names]
+
+
+def readiness_findings(resources: Sequence[PolicyResource], limits: object = None) -> list[Finding]:
+    """Every finding of every check, in check order."""
+    stack = Stack(resources, _declared(limits))
+    return [finding for check in CHECKS for finding in check(stack)]
+
+
+def validate_deploy_readiness(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """deploy-readiness: groups, clusters and names within the clouds' limits and rules."""
+    config = effective_config(args, DEPLOY_READINESS)
+    if config is None:
+        return
+    for urn, message in readiness_findings(args.resources, config.get("limits")):
+        report_violation(message, urn)

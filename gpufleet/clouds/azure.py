@@ -8,17 +8,21 @@ invoicing; each names the page it reflects.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+import ipaddress
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from gpufleet.clouds.base import (
     AddressBlocks,
     CloudModel,
     DeclaredPool,
+    DeclaredRange,
     DeclaredResource,
     FixedCost,
     MockArgs,
     Network,
+    NodeRange,
     StorageRate,
     SystemPool,
     whole,
@@ -105,7 +109,57 @@ _CODE = "fixed rate in gpufleet/clouds/azure.py"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 _CLUSTERS = frozenset({MANAGED_CLUSTER})
+_SUBNETS = frozenset({"azure-native:network:Subnet"})
+_VNETS = frozenset({"azure-native:network:VirtualNetwork"})
+_OVERLAY = "Azure CNI Overlay (a /24 of the pod CIDR per node)"
 _GROUPS = frozenset({"azure-native:resources:ResourceGroup"})
+
+# Azure CNI Overlay gives every node a /24 of the cluster's pod CIDR, which is private to the
+# cluster and "can be reused in different AKS clusters" (learn.microsoft.com/azure/aks/
+# azure-cni-overlay). So every cluster gets the same range, sized for the most nodes an AKS
+# cluster may ever have (5,000 with a raised limit: limits.csv azure nodes_per_cluster): a /11
+# holds 8,192 nodes, and growing a pool never moves it. The first candidate that overlaps
+# neither the supernet nor an override is used (they are the fleet's routed addresses).
+OVERLAY_NODE_PREFIX = 24
+OVERLAY_POD_CANDIDATES = (
+    ipaddress.IPv4Network("100.64.0.0/11"),
+    ipaddress.IPv4Network("100.96.0.0/11"),
+    ipaddress.IPv4Network("172.16.0.0/12"),
+)
+# Subnets keep five addresses (learn.microsoft.com/azure/virtual-network/ip-services/
+# private-ip-addresses, and the AKS overlay page: a /24 holds 251 nodes).
+SUBNET_RESERVED = 5
+# AKS surges node pools without upgradeSettings by 10% of their nodes, at least one
+# (learn.microsoft.com/azure/aks/upgrade-aks-cluster, "max surge": default 10% on
+# current API versions; older clusters 1). The system pool sets none.
+DEFAULT_SURGE_SHARE = 0.10
+
+
+def node_subnet(vnet: Network) -> Network:
+    """The node subnet: the VNet's first half (the rest holds the endpoint subnet)."""
+    return next(vnet.subnets(prefixlen_diff=1))
+
+
+def default_surge(max_nodes: int) -> int:
+    """AKS's surge for a pool that sets no `maxSurge` (DEFAULT_SURGE_SHARE, at least one)."""
+    return max(1, math.ceil(DEFAULT_SURGE_SHARE * max_nodes))
+
+
+def surge_nodes(max_surge: object, max_nodes: int) -> int:
+    """Nodes a pool's `upgradeSettings.maxSurge` ("0", "3", "33%") adds; unreadable or absent:
+    the AKS default."""
+    if isinstance(max_surge, int | float) and not isinstance(max_surge, bool):
+        return max(0, int(max_surge))
+    if not isinstance(max_surge, str) or not max_surge.strip():
+        return default_surge(max_nodes)
+    text = max_surge.strip()
+    try:
+        if text.endswith("%"):
+            return max(0, math.ceil(float(text[:-1]) / 100 * max_nodes))
+        return max(0, int(float(text)))
+    except ValueError:
+        return default_surge(max_nodes)
+
 
 # AKS cannot change these on an existing agent pool: a change replaces the pool. The agent pool
 # component declares them as `replace_on_changes`, and `gpufleet diff` reports them as replacing.
@@ -217,13 +271,78 @@ class Azure(CloudModel):
             return found[0], 0.0
         return found
 
-    def address_blocks(self, slot: Network | None, override: Network | None) -> AddressBlocks:
-        """The VNet takes the slot's lower half (or the override), the AKS overlay pod range the
-        upper half (overlay gives each node a /24)."""
+    def address_blocks(
+        self, slot: Network | None, override: Network | None, avoid: Iterable[Network] = ()
+    ) -> AddressBlocks:
+        """The VNet takes the slot's lower half (or the override; the upper half stays free),
+        the AKS overlay pod range the fleet-wide overlay block (OVERLAY_POD_CANDIDATES)."""
         if slot is None:
             raise ValueError("has no address slot (REGION_SLOTS in gpufleet/clouds/azure.py); append it there")
-        lower, upper = slot.subnets(prefixlen_diff=1)
-        return AddressBlocks(override or lower, upper)
+        vnet = override or next(slot.subnets(prefixlen_diff=1))
+        taken = [vnet, *avoid]
+        pods = next((c for c in OVERLAY_POD_CANDIDATES if not any(c.overlaps(t) for t in taken)), None)
+        if pods is None:
+            shown = ", ".join(map(str, OVERLAY_POD_CANDIDATES))
+            raise ValueError(f"leaves no overlay pod range free: every candidate ({shown}) overlaps the fleet's addresses")
+        return AddressBlocks(vnet, pods)
+
+    def node_ranges(self, blocks: AddressBlocks) -> tuple[NodeRange, ...]:
+        """One address per node in the node subnet; one /24 per node in the overlay pod range."""
+        ranges = [NodeRange("node subnet", node_subnet(blocks.cidr), SUBNET_RESERVED, 1, 2)]
+        if blocks.pod_cidr is not None:
+            ranges.append(NodeRange("overlay pod range", blocks.pod_cidr, 0, None, None, pods=True))
+        return tuple(ranges)
+
+    def declared_ranges(self, stack: Sequence[DeclaredResource]) -> list[DeclaredRange]:
+        """Every node subnet with the pools that join it (one address per node) and every
+        overlay cluster's pod CIDR with all its pools (a /24 per node), surge included."""
+        subnets: dict[str, tuple[DeclaredResource, list[tuple[int, int | None]]]] = {}
+        pods: dict[str, list[tuple[int, int | None]]] = {}
+        clusters = {r.urn: r for r in stack if r.type == MANAGED_CLUSTER}
+        for owner, read, cluster in _agent_pools(stack):
+            pool = _pool(owner.name, read, None)
+            nodes = pool.max_nodes + surge_nodes(read("upgradeSettings", "maxSurge"), pool.max_nodes)
+            subnet = owner.refers(read("vnetSubnetID"), _SUBNETS)
+            if subnet is not None:
+                subnets.setdefault(subnet.urn, (subnet, []))[1].append((nodes, 1))
+            if cluster is not None:
+                pods.setdefault(cluster.urn, []).append((nodes, 1 << (32 - OVERLAY_NODE_PREFIX)))
+        found: list[DeclaredRange] = []
+        for subnet, needs in subnets.values():
+            prefix = subnet.get("addressPrefix")
+            if isinstance(prefix, str):
+                cidr = Network(prefix, strict=False)
+                found.append(DeclaredRange(
+                    subnet, subnet.ancestor_region(), self._declared_subnet(subnet, cidr), tuple(needs),
+                    "one address per node",
+                ))
+        for urn, needs in pods.items():
+            cluster = clusters[urn]
+            pod_cidr = cluster.get("networkProfile", "podCidr")
+            if cluster.get("networkProfile", "networkPluginMode") != "overlay" or not isinstance(pod_cidr, str):
+                continue
+            pod_range = NodeRange("overlay pod range", Network(pod_cidr, strict=False), 0, None, None, pods=True)
+            found.append(DeclaredRange(cluster, cluster.region(), pod_range, tuple(needs), _OVERLAY))
+        return found
+
+    def _declared_subnet(self, subnet: DeclaredResource, cidr: Network) -> NodeRange:
+        """The layout's node subnet when its VNet follows the layout; else the subnet as it is."""
+        vnet = subnet.linked("virtualNetworkName", _VNETS)
+        listed = vnet.items("addressSpace", "addressPrefixes") if vnet is not None else []
+        for block in (b for b in listed if isinstance(b, str)):
+            for known in self.node_ranges(AddressBlocks(Network(block, strict=False))):
+                if known.cidr == cidr:
+                    return known
+        return NodeRange(f"subnet {subnet.name}", cidr, SUBNET_RESERVED, None, None)
+
+    def pool_surge(self, max_nodes: int) -> int:
+        """An upper bound: GPU pools set maxSurge 0 (regular) or none (spot, the AKS default)."""
+        return default_surge(max_nodes)
+
+    def node_addresses(self, instance_type: str, node_range: NodeRange) -> int | None:
+        if node_range.pods:
+            return 1 << (32 - OVERLAY_NODE_PREFIX)
+        return 1
 
     def normalise_region(self, value: str) -> str:
         """Azure accepts 'Sweden Central' and 'swedencentral'; the catalog uses the latter."""
@@ -266,6 +385,21 @@ def _reader(profile: Mapping[str, Any]) -> Callable[..., Any]:
         return value
 
     return read
+
+
+def _agent_pools(
+    stack: Sequence[DeclaredResource],
+) -> list[tuple[DeclaredResource, Callable[..., Any], DeclaredResource | None]]:
+    """(declaring resource, reader, cluster) of every agent pool: separate ones and the pools a
+    managed cluster declares inline."""
+    found: list[tuple[DeclaredResource, Callable[..., Any], DeclaredResource | None]] = []
+    for resource in stack:
+        if resource.type == AGENT_POOL:
+            found.append((resource, resource.get, resource.linked("resourceName", _CLUSTERS)))
+        elif resource.type == MANAGED_CLUSTER:
+            listed = resource.items("agentPoolProfiles")
+            found += [(resource, _reader(cast(Mapping[str, Any], p)), resource) for p in listed if isinstance(p, Mapping)]
+    return found
 
 
 def _pool(name: str, read: Callable[..., Any], region: str | None) -> DeclaredPool:

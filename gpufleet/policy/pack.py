@@ -13,8 +13,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from gpufleet.policy import budget, quota, security, sovereignty, tags
+from gpufleet.policy import addresses, budget, quota, security, sovereignty, tags
 from gpufleet.policy.config import (
+    ADDRESS_CAPACITY,
     COMMITMENT_BURN,
     GPU_BUDGET,
     GPU_BUDGET_HEADROOM,
@@ -94,6 +95,14 @@ def policies() -> list[Policy]:
             validate=security.validate_security_coverage,
             enforcement_level=MANDATORY,
             config_schema=SCHEMAS[SECURITY_COVERAGE],
+        ),
+        StackValidationPolicy(
+            name=ADDRESS_CAPACITY,
+            description="Every node subnet and pod range holds every node that can reach it "
+            "(maximum sizes, upgrade surge, system pools) under the declared CNI settings.",
+            validate=addresses.validate_address_capacity,
+            enforcement_level=MANDATORY,
+            config_schema=SCHEMAS[ADDRESS_CAPACITY],
         ),
         ResourceValidationPolicy(
             name=REQUIRED_TAGS,

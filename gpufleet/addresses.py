@@ -50,11 +50,13 @@ def shortfall(model: CloudModel, key: str, node_range: NodeRange, needed: int) -
     """What to change so the range holds `needed` addresses: the override or supernet size, or,
     beyond the largest network one region may have, fewer nodes in the region."""
     prefix = 32 - math.ceil(math.log2(needed + node_range.reserved))
-    if node_range.depth is None or node_range.slot_depth is None:
+    if node_range.pods:
         return (
-            f"free a larger block for it: no address range outside network.supernet and "
-            f"network.overrides holds {needed} addresses"
+            f"the pod range must be a /{prefix} or larger: free a candidate overlay block from "
+            "network.supernet and network.overrides (gpufleet/clouds, OVERLAY_POD_CANDIDATES)"
         )
+    if node_range.depth is None or node_range.slot_depth is None:
+        return f"give it a /{prefix} or larger (it is not laid out by gpufleet)"
     block = prefix - node_range.depth
     if block < model.largest_block_prefix:
         largest = (1 << (32 - model.largest_block_prefix - node_range.depth)) - node_range.reserved

@@ -109,7 +109,8 @@ def violations(doc: dict[str, Any], policy: str = "address-capacity") -> list[st
 @pytest.mark.parametrize("stack", ["dev", "prod-eu"])
 def test_sample_stacks_hold_their_nodes_and_keep_their_networks(stack: str, tmp_path: Path) -> None:
     doc, code = plan(fleet_of(stack), tmp_path, stack)
-    assert code == 0 and violations(doc) == []
+    assert code == 0
+    assert violations(doc) == []
     assert short_ranges(doc["resources"]) == []
     vpcs = sorted(r["inputs"]["cidrBlock"] for r in doc["resources"] if r["type"] == "aws:ec2/vpc:Vpc")
     vnets = sorted(r["inputs"]["addressSpace"]["addressPrefixes"][0]
@@ -122,15 +123,18 @@ def test_sample_stacks_hold_their_nodes_and_keep_their_networks(stack: str, tmp_
     addon = next(r for r in doc["resources"] if r["inputs"].get("addonName") == "vpc-cni")
     assert json.loads(addon["inputs"]["configurationValues"])["env"]["MAX_ENI"] == "1"
     for net in doc["networks"]:
-        assert net["addresses"] and all(a["needed"] <= a["available"] and not a["fix"] for a in net["addresses"])
+        assert net["addresses"]
+        assert all(a["needed"] <= a["available"] and not a["fix"] for a in net["addresses"])
 
 
 def test_1024_gpu_fleet_on_a_slash_11_exits_1_naming_the_supernet(tmp_path: Path) -> None:
     doc, code = plan(FLEET_1024, tmp_path, "big")
     assert code == 1
     found = violations(doc)
-    assert found and all("aws/us-east-1 private subnet" in m and "network.supernet to a /9" in m for m in found)
-    assert "holds 2043" in found[0] and "need" in found[0]
+    assert found
+    assert all("aws/us-east-1 private subnet" in m and "network.supernet to a /9" in m for m in found)
+    assert "holds 2043" in found[0]
+    assert "need" in found[0]
     assert short_ranges(doc["resources"])  # the independent arithmetic agrees it is short
 
 
@@ -144,7 +148,8 @@ def test_8192_gpu_fleet_refuses_the_aws_region_and_holds_azure(tmp_path: Path) -
     doc, code = plan(FLEET_8192, tmp_path, "huge")
     assert code == 1
     found = violations(doc)
-    assert found and all("aws/us-east-1" in m and "clouds.aws.regions" in m and "custom networking" in m for m in found)
+    assert found
+    assert all("aws/us-east-1" in m and "clouds.aws.regions" in m and "custom networking" in m for m in found)
     azure = next(n for n in doc["networks"] if n["cloud"] == "azure")
     assert all(a["needed"] <= a["available"] for a in azure["addresses"])
     assert {s.split(":")[0] for s in short_ranges(doc["resources"])} <= {
@@ -202,3 +207,23 @@ def test_the_address_plan_never_calls_an_undersized_range_fit(
             assert use.fits == (use.needed <= room)
             if not use.fits:
                 assert "network.supernet" in use.fix or "network.overrides" in use.fix or "fewer nodes" in use.fix
+
+
+def test_a_hand_written_stack_without_cni_settings_is_counted_at_the_cni_defaults() -> None:
+    from gpufleet.policy import evaluate, resources_from_json
+
+    stack = resources_from_json([
+        {"type": "aws:ec2/subnet:Subnet", "name": "nodes", "region": "us-west-2",
+         "inputs": {"cidrBlock": "10.0.0.0/24", "vpcId": "vpc-1"}},
+        {"type": "aws:eks/nodeGroup:NodeGroup", "name": "gpu", "region": "us-west-2",
+         "inputs": {"clusterName": "c", "subnetIds": ["nodes"], "instanceTypes": ["p5.48xlarge"],
+                    "scalingConfig": {"minSize": 0, "maxSize": 2, "desiredSize": 0}}},
+    ])
+    verdict = next(v for v in evaluate(stack, {}) if v.policy == "address-capacity")
+    # Without MAX_ENI a p5.48xlarge holds both its ENIs' 100 addresses: (2 + 2 surge) x 100 > 251.
+    assert len(verdict.violations) == 1
+    message = verdict.violations[0].message
+    assert "aws/us-west-2 subnet nodes 10.0.0.0/24" in message
+    assert "need 400 addresses" in message
+    assert "holds 251" in message
+    assert "give it a /23 or larger" in message

@@ -283,7 +283,9 @@ class Azure(CloudModel):
         pods = next((c for c in OVERLAY_POD_CANDIDATES if not any(c.overlaps(t) for t in taken)), None)
         if pods is None:
             shown = ", ".join(map(str, OVERLAY_POD_CANDIDATES))
-            raise ValueError(f"leaves no overlay pod range free: every candidate ({shown}) overlaps the fleet's addresses")
+            raise ValueError(
+                f"leaves no overlay pod range free: every candidate ({shown}) overlaps the fleet's addresses"
+            )
         return AddressBlocks(vnet, pods)
 
     def node_ranges(self, blocks: AddressBlocks) -> tuple[NodeRange, ...]:
@@ -398,7 +400,8 @@ def _agent_pools(
             found.append((resource, resource.get, resource.linked("resourceName", _CLUSTERS)))
         elif resource.type == MANAGED_CLUSTER:
             listed = resource.items("agentPoolProfiles")
-            found += [(resource, _reader(cast(Mapping[str, Any], p)), resource) for p in listed if isinstance(p, Mapping)]
+            profiles = [cast(Mapping[str, Any], p) for p in listed if isinstance(p, Mapping)]
+            found += [(resource, _reader(profile), resource) for profile in profiles]
     return found
 
 

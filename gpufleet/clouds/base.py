@@ -62,7 +62,7 @@ class DeclaredResource(Protocol):
         """The resource of `types` that input `prop` points at (engine dependency, name or id)."""
         ...
 
-    def linked_each(self, prop: str, types: frozenset[str]) -> list[DeclaredResource]:
+    def linked_each(self, prop: str, types: frozenset[str]) -> Sequence[DeclaredResource]:
         """The resources of `types` that the entries of list input `prop` point at."""
         ...
 

@@ -5,7 +5,9 @@ slot, never on which other regions the plan uses, so adding or removing a region
 another one (a VPC/VNet CIDR cannot change in place). The supernet is cut into `SLOT_COUNT`
 equal slots; each cloud's model lists its regions' slots (`region_slots` in gpufleet/clouds/,
 append-only) and shapes its slot (`address_blocks`): an AWS VPC takes the whole slot, an Azure
-VNet the lower half and the AKS overlay pod range the upper half.
+VNet the lower half. The AKS overlay pod range lies outside the slot: it is private to its
+cluster, so every cluster reuses one block that avoids the supernet and the overrides, sized for
+the most nodes a cluster may have. `gpufleet.addresses` checks that every range holds its nodes.
 """
 
 from __future__ import annotations
@@ -28,21 +30,22 @@ def allocate(spec: FleetSpec, regions: Sequence[tuple[Cloud, str]]) -> tuple[Net
     if too_small:
         raise SpecError([Problem("network.supernet", too_small)])
     overrides = dict(spec.network.overrides)
-    plans = [_network(supernet, overrides, c, r) for c, r in dict.fromkeys(regions)]
+    avoid = [supernet, *overrides.values()]
+    plans = [_network(supernet, overrides, avoid, c, r) for c, r in dict.fromkeys(regions)]
     _check_overlaps(plans, overrides)
     return tuple(plans)
 
 
 def _network(
-    supernet: Network, overrides: dict[str, Network], cloud: Cloud, region: str
+    supernet: Network, overrides: dict[str, Network], avoid: Sequence[Network], cloud: Cloud, region: str
 ) -> NetworkPlan:
-    """The region's blocks, shaped by its cloud (a VPC takes its slot; a VNet shares it with the
-    AKS pod range); the error names the override to set."""
+    """The region's blocks, shaped by its cloud (a VPC takes its slot, a VNet half of it);
+    the error names the override to set."""
     key = f"{cloud}/{region}"
     slot = slot_of(cloud, region)
     try:
         blocks = clouds.get(cloud).address_blocks(
-            None if slot is None else slot_block(supernet, slot), overrides.get(key)
+            None if slot is None else slot_block(supernet, slot), overrides.get(key), avoid
         )
     except ValueError as error:
         raise SpecError([Problem(f"network.overrides.{key}", f"{key} {error}")]) from None
@@ -50,12 +53,13 @@ def _network(
 
 
 def _check_overlaps(plans: Sequence[NetworkPlan], overrides: dict[str, Network]) -> None:
-    """Blocks in use and every override must be disjoint; the error names the override."""
+    """Blocks in use and every override must be disjoint; the error names the override. Pod
+    ranges are private to their cluster: they may repeat, never overlap a network."""
     claimed: list[tuple[str, Network]] = []
     for plan in plans:
         key = f"{plan.cloud}/{plan.region}"
         claimed.append((key, ipaddress.IPv4Network(plan.cidr)))
-        if plan.pod_cidr:
+        if plan.pod_cidr and not any(ipaddress.IPv4Network(plan.pod_cidr) == net for _, net in claimed):
             claimed.append((f"{key} (AKS pods)", ipaddress.IPv4Network(plan.pod_cidr)))
     used = {f"{p.cloud}/{p.region}" for p in plans}
     claimed += [(key, net) for key, net in sorted(overrides.items()) if key not in used]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gpufleet import clouds
-from gpufleet.catalog.limits import Limit, limit
+from gpufleet.catalog.limits import Limit
 from gpufleet.errors import Problem
 from gpufleet.specwords import one_of
 
@@ -88,7 +88,8 @@ Declared = Mapping[str, Mapping[str, Mapping[str, int]]]
 
 def cloud_limits(cloud: str) -> Mapping[str, Limit]:
     """Role -> limit (value, raisable, source) of a cloud's cluster limits (`CloudModel.limit_keys`)."""
-    return {role: limit(cloud, key) for role, key in clouds.get(cloud).limit_keys.items()}
+    model = clouds.get(cloud)
+    return {role: model.limit(key) for role, key in model.limit_keys.items()}
 
 
 def cluster_limits(spec: FleetSpec, cloud: str, region: str) -> ClusterLimits:

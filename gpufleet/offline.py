@@ -30,6 +30,7 @@ from gpufleet.planjson import (
     ResourceDoc,
     cluster_docs,
     loads,
+    network_json,
     placement_json,
     previous_placements,
     read_document,
@@ -247,10 +248,7 @@ def plan_document(
              "placements": [placement_json(p) for p in pool.placements]}
             for pool in plan.pools
         ],
-        "networks": [
-            {"cloud": n.cloud, "region": n.region, "cidr": n.cidr, "pod_cidr": n.pod_cidr}
-            for n in plan.networks
-        ],
+        "networks": [network_json(n) for n in plan.networks],
         "storage": [
             {"name": s.name, "cloud": s.cloud, "region": s.region, "size_tib": s.size_tib,
              "protect": s.protect}

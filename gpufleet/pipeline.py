@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from gpufleet import cost, ipam
+from gpufleet import addresses, cost, ipam
 from gpufleet.catalog import Cloud
 from gpufleet.errors import Problem, SpecError
 from gpufleet.live import LiveQuota
@@ -39,7 +39,7 @@ def build_plan(
         for pool in spec.pools
     }
     used: list[tuple[Cloud, str]] = sorted({(p.cloud, p.region) for p in result.placements})
-    networks = ipam.allocate(spec, used)
+    networks = addresses.with_use(ipam.allocate(spec, used), result.placements)
     storage = colocated_storage(spec, result.placements)
     return FleetPlan(
         stack=stack,

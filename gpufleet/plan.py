@@ -46,13 +46,32 @@ class PoolPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class RangeUse:
+    """One range the region's nodes take addresses from: what its nodes need at most (maximum
+    sizes, upgrade surge, system pool) against what it holds; `fix` says what to change."""
+
+    label: str
+    cidr: str
+    nodes: int
+    needed: int
+    available: int
+    fix: str = ""
+
+    @property
+    def fits(self) -> bool:
+        return self.needed <= self.available
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkPlan:
-    """Address space of one VPC/VNet; `pod_cidr` is the AKS overlay range (Azure only)."""
+    """Address space of one VPC/VNet; `pod_cidr` is the AKS overlay range (Azure only);
+    `ranges` what the nodes need of each range they draw on (gpufleet.addresses)."""
 
     cloud: Cloud
     region: str
     cidr: str
     pod_cidr: str | None = None
+    ranges: tuple[RangeUse, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from gpufleet.catalog import Capacity, Cloud
 from gpufleet.errors import Problem, SpecError
 from gpufleet.moves import MoveDoc
 from gpufleet.nodegroups import RegionGroups
-from gpufleet.plan import Placement
+from gpufleet.plan import NetworkPlan, Placement
 from gpufleet.textfile import read_utf8
 
 _closed = with_config(ConfigDict(extra="forbid"))
@@ -49,11 +49,26 @@ class PoolDoc(TypedDict):
 
 
 @_closed
+class AddressDoc(TypedDict):
+    """One range the region's nodes take addresses from (node subnet, pod range): addresses its
+    nodes need at most (maximum sizes, upgrade surge, system pool) and the addresses it holds;
+    `fix` says what to change when it is short (empty when it fits)."""
+
+    range: str
+    cidr: str
+    nodes: int
+    needed: int
+    available: int
+    fix: str
+
+
+@_closed
 class NetworkDoc(TypedDict):
     cloud: Cloud
     region: str
     cidr: str
     pod_cidr: str | None
+    addresses: list[AddressDoc]
 
 
 @_closed
@@ -254,6 +269,18 @@ def placement_json(placement: Placement) -> PlacementDoc:
         "monthly_usd": round(placement.monthly_usd, 2),
         "price_usd_per_hour": placement.price_usd_per_hour, "price_source": placement.price_source,
         "vcpus_per_node": placement.vcpus_per_node, "quota_bucket": placement.quota_bucket,
+    }
+
+
+def network_json(network: NetworkPlan) -> NetworkDoc:
+    return {
+        "cloud": network.cloud, "region": network.region, "cidr": network.cidr,
+        "pod_cidr": network.pod_cidr,
+        "addresses": [
+            {"range": r.label, "cidr": r.cidr, "nodes": r.nodes, "needed": r.needed,
+             "available": r.available, "fix": r.fix}
+            for r in network.ranges
+        ],
     }
 
 

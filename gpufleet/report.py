@@ -111,6 +111,11 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
     networks: list[Row] = [
         (n["cloud"], n["region"], n["cidr"], n.get("pod_cidr") or "-") for n in doc["networks"]
     ]
+    addresses: list[Row] = [
+        (f"{n['cloud']}/{n['region']}", a["range"], a["cidr"], str(a["nodes"]), str(a["needed"]),
+         str(a["available"]), "yes" if a["needed"] <= a["available"] else f"NO: {a['fix']}")
+        for n in doc["networks"] for a in n.get("addresses", [])
+    ]
     storage: list[Row] = [
         (s["name"], s["cloud"], s["region"], f"{s['size_tib']:g}", "yes" if s["protect"] else "no")
         for s in doc["storage"]
@@ -155,6 +160,8 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         *_kept(doc.get("previous")),
         *_capacity(doc.get("capacity")),
         ("Networks", ("cloud", "region", "CIDR", "pod CIDR"), networks),
+        ("Addresses (at maximum size, with upgrade surge and system pool)",
+         ("cloud/region", "range", "CIDR", "nodes", "needed", "available", "holds"), addresses),
         ("Storage", ("name", "cloud", "region", "TiB", "protected"), storage),
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
         ("Where each price comes from", ("item", "cloud", "region", "$/month", "source"), lines),

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from gpufleet import clouds
+from gpufleet.catalog.limits import Limit
 from gpufleet.cli import main
 from gpufleet.clouds.base import (
     AddressBlocks,
@@ -26,6 +27,7 @@ from gpufleet.clouds.base import (
     DeclaredResource,
     FixedCost,
     Network,
+    NodeRange,
     StorageRate,
     SystemPool,
     whole,
@@ -45,11 +47,10 @@ OFFERS = [
      "spot_price_usd_per_hour": "", "source": SOURCE}
     for region, price in (("fk-frankfurt", "20.00"), ("fk-virginia", "18.00"))
 ]
-LIMITS = [
-    {"cloud": "fakecloud", "key": key, "value": value, "unit": unit, "adjustable": "yes", "maximum": "",
-     "source": SOURCE, "confidence": "confirmed", "notes": ""}
-    for key, value, unit in (("pools_per_cluster", "10", "pools"), ("nodes_per_pool", "100", "nodes"))
-]
+LIMITS = {
+    key: Limit("fakecloud", key, value, unit, True, None, SOURCE, "confirmed", "")
+    for key, value, unit in (("pools_per_cluster", 10, "pools"), ("nodes_per_pool", 100, "nodes"))
+}
 REGIONS = [
     {"cloud": "fakecloud", "region": "fk-frankfurt", "display_name": "Fake Frankfurt", "country": "DE", "source": SOURCE},
     {"cloud": "fakecloud", "region": "fk-virginia", "display_name": "Fake Virginia", "country": "US", "source": SOURCE},
@@ -76,16 +77,27 @@ class FakeCloud(CloudModel):
     limit_keys: ClassVar[Mapping[str, str]] = {"nodes_per_group": "nodes_per_pool", "groups_per_cluster": "pools_per_cluster"}
 
     def catalog_rows(self, table: str, packaged: Iterable[Mapping[str, str]]) -> list[Mapping[str, str]]:
-        return list({"skus": SKUS, "offers": OFFERS, "regions": REGIONS, "limits": LIMITS}.get(table, []))
+        return list({"skus": SKUS, "offers": OFFERS, "regions": REGIONS}.get(table, []))
+
+    def limit(self, key: str) -> Limit:
+        return LIMITS[key]
 
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         return (FixedCost("Fake control plane", 0.25, 1, SOURCE, CLUSTER),)
 
-    def address_blocks(self, slot: Network | None, override: Network | None) -> AddressBlocks:
+    def address_blocks(
+        self, slot: Network | None, override: Network | None, avoid: Iterable[Network] = ()
+    ) -> AddressBlocks:
         cidr = override or slot
         if cidr is None:
             raise ValueError("has no address slot")
         return AddressBlocks(cidr)
+
+    def node_ranges(self, blocks: AddressBlocks) -> tuple[NodeRange, ...]:
+        return (NodeRange("node range", blocks.cidr, 4, 0, 0),)
+
+    def node_addresses(self, instance_type: str, node_range: NodeRange) -> int | None:
+        return 1
 
     def declared_pools(self, resource: DeclaredResource) -> list[DeclaredPool]:
         if resource.type != POOL:

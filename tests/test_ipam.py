@@ -35,8 +35,12 @@ def spec(supernet: str = "10.64.0.0/10", **extra: Any) -> FleetSpec:
 
 
 def blocks(plans: tuple[NetworkPlan, ...]) -> list[ipaddress.IPv4Network]:
-    nets = [ipaddress.IPv4Network(p.cidr) for p in plans]
-    return nets + [ipaddress.IPv4Network(p.pod_cidr) for p in plans if p.pod_cidr]
+    """The routed blocks (VPCs, VNets); AKS overlay pod ranges are private to their cluster."""
+    return [ipaddress.IPv4Network(p.cidr) for p in plans]
+
+
+def pod_ranges(plans: tuple[NetworkPlan, ...]) -> list[ipaddress.IPv4Network]:
+    return [ipaddress.IPv4Network(p.pod_cidr) for p in plans if p.pod_cidr]
 
 
 def test_every_catalog_region_has_a_slot_and_slots_only_grow() -> None:
@@ -50,11 +54,11 @@ def test_every_catalog_region_has_a_slot_and_slots_only_grow() -> None:
 def test_blocks_by_hand() -> None:
     # /10 in 256 slots: /18 each (64 × 256 addresses). aws/eu-north-1 is slot 19:
     # 10.64.0.0 + 19 × 64 × 256 = 10.68.192.0. azure/swedencentral is slot 68: 10.81.0.0/18,
-    # VNet the lower /19, AKS pods the upper /19.
+    # VNet the lower /19; the AKS overlay pod range is the reused /11 outside the supernet.
     plans = allocate(spec(), [("aws", "eu-north-1"), ("azure", "swedencentral")])
     assert plans == (
         NetworkPlan("aws", "eu-north-1", "10.68.192.0/18"),
-        NetworkPlan("azure", "swedencentral", "10.81.0.0/19", "10.81.32.0/19"),
+        NetworkPlan("azure", "swedencentral", "10.81.0.0/19", "100.64.0.0/11"),
     )
 
 
@@ -104,3 +108,5 @@ def test_blocks_are_disjoint_inside_the_supernet_and_stable(
     bigger = {(p.cloud, p.region): p for p in grown}
     assert all(bigger[(p.cloud, p.region)] == p for p in plans)
     assert all(p.pod_cidr is not None for p in plans if p.cloud == "azure")
+    # Pod ranges overlap neither the supernet nor any network.
+    assert all(not pods.overlaps(net) for pods in pod_ranges(plans) for net in [fleet.network.supernet, *nets])

@@ -46,6 +46,7 @@ EXPECTED_LEVELS = {
     "commitment-burn": "advisory",
     "security-baseline": "mandatory",
     "security-baseline-coverage": "mandatory",
+    "address-capacity": "mandatory",
     "required-tags": "advisory",
     "deploy-readiness": "mandatory",
 }

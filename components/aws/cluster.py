@@ -93,8 +93,10 @@ class GpuCluster(pulumi.ComponentResource):
                 f"{name}-{addon}",
                 cluster_name=cluster.name,
                 addon_name=addon,
+                configuration_values=decisions.addon_configuration(addon),
                 resolve_conflicts_on_create="OVERWRITE",
-                resolve_conflicts_on_update="PRESERVE",
+                # The program owns the settings it sets (the address plan counts on them).
+                resolve_conflicts_on_update="OVERWRITE" if decisions.addon_configuration(addon) else "PRESERVE",
                 opts=child,
             )
             for addon in decisions.CORE_ADDONS_BEFORE_NODES

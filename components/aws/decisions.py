@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from components.k8s.values import GpuPoolTarget, Taint
 from gpufleet.catalog import Capacity, Sku
+from gpufleet.clouds.aws import VPC_CNI, private_subnets
 from gpufleet.errors import DecisionError
 
 if TYPE_CHECKING:
@@ -122,12 +123,21 @@ def subnet_layout(cidr: str, zones: Sequence[str]) -> SubnetLayout:
         )
     if not 1 <= len(zones) <= 3:
         raise DecisionError("clouds.aws.regions", f"{len(zones)} zones for {cidr}; 1 to 3 fit the layout")
-    quarters = list(network.subnets(prefixlen_diff=2))
-    public = list(quarters[3].subnets(prefixlen_diff=4))
+    private = private_subnets(network, len(zones))
+    public = list(list(network.subnets(prefixlen_diff=2))[3].subnets(prefixlen_diff=4))
     return SubnetLayout(
-        private={zone: str(quarters[i]) for i, zone in enumerate(zones)},
+        private={zone: str(private[i]) for i, zone in enumerate(zones)},
         public={zone: str(public[i]) for i, zone in enumerate(zones)},
     )
+
+
+def addon_configuration(addon: str) -> str | None:
+    """The add-on's `configurationValues` (JSON): the VPC CNI's address settings (VPC_CNI in
+    gpufleet/clouds/aws.py, which the address plan and the address-capacity policy count on);
+    the other add-ons keep their defaults."""
+    if addon != "vpc-cni":
+        return None
+    return json.dumps({"env": VPC_CNI.env()}, sort_keys=True)
 
 
 def nat_zones(zones: Sequence[str], count: int) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import yaml
 
 from gpufleet.catalog import Capacity, Sku
-from gpufleet.clouds.azure import Azure
+from gpufleet.clouds.azure import Azure, node_subnet
 from gpufleet.errors import DecisionError
 
 if TYPE_CHECKING:
@@ -311,7 +311,8 @@ def subnet_layout(vnet_cidr: str, path: str = "network.overrides") -> SubnetLayo
     vnet = ipaddress.ip_network(vnet_cidr)
     if vnet.prefixlen > 24:
         raise DecisionError(path, f"VNet {vnet_cidr} is too small for AKS; give the region a /24 or larger")
-    nodes, rest = vnet.subnets(prefixlen_diff=1)
+    nodes = node_subnet(ipaddress.IPv4Network(vnet_cidr))  # what the address plan counts
+    rest = list(vnet.subnets(prefixlen_diff=1))[1]
     endpoints = next(rest.subnets(new_prefix=max(rest.prefixlen, 24)))
     return SubnetLayout(str(nodes), str(endpoints))
 

@@ -9,15 +9,17 @@ arithmetic that sizes subnets from those figures; it decides nothing about place
 
 from __future__ import annotations
 
+import csv
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from importlib import resources
+from typing import TYPE_CHECKING, Literal
 
-from gpufleet import clouds
-from gpufleet.catalog import Cloud, cloud_rows, packaged_rows
+if TYPE_CHECKING:  # a type only: the cloud models import this module, the catalog imports them
+    from gpufleet.catalog import Cloud
 
 Confidence = Literal["confirmed", "secondary", "inferred", "unconfirmed"]
 
@@ -87,18 +89,18 @@ class NameRule:
     confidence: Confidence
 
 
+def _rows(name: str) -> Iterable[dict[str, str]]:
+    text = resources.files("gpufleet.catalog").joinpath("data", name).read_text(encoding="utf-8")
+    return csv.DictReader(text.splitlines())
+
+
 def _optional_int(text: str) -> int | None:
     return int(text) if text else None
 
 
-def limits() -> Mapping[tuple[str, str], Limit]:
-    """Every registered cloud's limits by (cloud, key) (each cloud chooses its rows of
-    limits.csv, as for the catalog; cached per registry state)."""
-    return _limits(clouds.revision())
-
-
 @cache
-def _limits(_registered: tuple[object, ...]) -> Mapping[tuple[str, str], Limit]:
+def limits() -> Mapping[tuple[str, str], Limit]:
+    """Every limit by (cloud, key) (cached: the data never changes)."""
     return {
         (row["cloud"], row["key"]): Limit(
             cloud=row["cloud"],  # type: ignore[arg-type]  # the data only holds aws and azure
@@ -111,7 +113,7 @@ def _limits(_registered: tuple[object, ...]) -> Mapping[tuple[str, str], Limit]:
             confidence=row["confidence"],  # type: ignore[arg-type]  # checked by the tests
             notes=row["notes"],
         )
-        for row in cloud_rows("limits")
+        for row in _rows("limits.csv")
     }
 
 
@@ -137,7 +139,7 @@ def _eni_table() -> Mapping[str, EniLimits]:
             confidence=row["confidence"],  # type: ignore[arg-type]  # checked by the tests
             notes=row["notes"],
         )
-        for row in packaged_rows("eni_limits")
+        for row in _rows("eni_limits.csv")
     }
 
 
@@ -149,7 +151,7 @@ def eni_limits(instance_type: str) -> EniLimits | None:
 @cache
 def _name_rules() -> Mapping[str, tuple[NameRule, ...]]:
     rules: dict[str, list[NameRule]] = {}
-    for row in packaged_rows("name_rules"):
+    for row in _rows("name_rules.csv"):
         rules.setdefault(row["kind"], []).append(NameRule(
             kind=row["kind"],
             cloud=row["cloud"],  # type: ignore[arg-type]  # the data only holds aws and azure
@@ -203,7 +205,9 @@ class VpcCniSettings:
 
     WARM_IP_TARGET / MINIMUM_IP_TARGET, when either is above zero, override WARM_ENI_TARGET and
     WARM_PREFIX_TARGET (amazon-vpc-cni-k8s docs/eni-and-ip-target.md, docs/prefix-and-ip-target.md).
-    The defaults are the CNI's own: WARM_ENI_TARGET=1, no prefix delegation.
+    The defaults are the CNI's own: WARM_ENI_TARGET=1, no prefix delegation, no MAX_ENI.
+    MAX_ENI caps the ENIs ipamd attaches (0 = the instance type's limit; amazon-vpc-cni-k8s
+    README, "MAX_ENI"): the one setting that bounds a node's addresses whatever runs on it.
     """
 
     warm_eni_target: int = 1
@@ -211,9 +215,12 @@ class VpcCniSettings:
     minimum_ip_target: int = 0
     prefix_delegation: bool = False
     warm_prefix_target: int = 1
+    max_eni: int = 0
 
     def __post_init__(self) -> None:
-        for field in ("warm_eni_target", "warm_ip_target", "minimum_ip_target", "warm_prefix_target"):
+        for field in (
+            "warm_eni_target", "warm_ip_target", "minimum_ip_target", "warm_prefix_target", "max_eni",
+        ):
             if getattr(self, field) < 0:
                 raise ValueError(f"VPC CNI {field} must be 0 or more, not {getattr(self, field)}")
         if self.prefix_delegation and not self.ip_targets and self.warm_prefix_target == 0:
@@ -236,7 +243,29 @@ class VpcCniSettings:
             env["WARM_PREFIX_TARGET"] = str(self.warm_prefix_target)
         else:
             env["WARM_ENI_TARGET"] = str(self.warm_eni_target)
+        if self.max_eni:
+            env["MAX_ENI"] = str(self.max_eni)
         return env
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, object]) -> VpcCniSettings:
+        """The settings an aws-node environment holds (as the vpc-cni add-on's `env` gives it);
+        a missing or unreadable value keeps the CNI's default, so a bound is never understated."""
+        def number(key: str, default: int) -> int:
+            value = env.get(key)
+            try:
+                return max(0, int(str(value))) if value is not None else default
+            except ValueError:
+                return default
+
+        return cls(
+            warm_eni_target=number("WARM_ENI_TARGET", 1),
+            warm_ip_target=number("WARM_IP_TARGET", 0),
+            minimum_ip_target=number("MINIMUM_IP_TARGET", 0),
+            prefix_delegation=str(env.get("ENABLE_PREFIX_DELEGATION", "false")).lower() == "true",
+            warm_prefix_target=number("WARM_PREFIX_TARGET", 1) or 1,
+            max_eni=number("MAX_ENI", 0),
+        )
 
 
 DEFAULT_VPC_CNI = VpcCniSettings()
@@ -282,6 +311,16 @@ def node_addresses(eni: EniLimits, pods: int, settings: VpcCniSettings = DEFAULT
         secondaries = min(wanted_ips, eni.max_enis * per_eni)
         return _enis_for(secondaries, per_eni) + secondaries
     enis = min(eni.max_enis, max(1, math.ceil(pods / per_eni) + settings.warm_eni_target))
+    return enis * eni.ipv4_per_eni
+
+
+def most_node_addresses(eni: EniLimits, settings: VpcCniSettings = DEFAULT_VPC_CNI) -> int:
+    """Subnet addresses one node can ever hold, whatever its pods: every address of every ENI
+    ipamd may attach (at most MAX_ENI of them), or with prefix delegation each ENI's primary
+    address plus a /28 in every secondary slot. What a subnet must reserve per node."""
+    enis = min(settings.max_eni, eni.max_enis) if settings.max_eni else eni.max_enis
+    if settings.prefix_delegation:
+        return enis * (1 + eni.secondary_per_eni * PREFIX_ADDRESSES)
     return enis * eni.ipv4_per_eni
 
 

@@ -6,17 +6,27 @@ invoicing; each names the page it reflects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from gpufleet.catalog.limits import (
+    DEFAULT_VPC_CNI,
+    EniLimits,
+    VpcCniSettings,
+    eni_limits,
+    most_node_addresses,
+)
 from gpufleet.clouds.base import (
     AddressBlocks,
     CloudModel,
     DeclaredPool,
+    DeclaredRange,
     DeclaredResource,
     FixedCost,
     MockArgs,
     Network,
+    NodeRange,
     StorageRate,
     SystemPool,
     decoded,
@@ -35,6 +45,53 @@ if TYPE_CHECKING:
 VPC_PREFIXES = range(16, 29)
 # One NAT gateway per AZ, two AZs per region: the AWS network component creates exactly this many.
 NAT_GATEWAYS_PER_REGION = 2
+ZONES_PER_REGION = 2
+# Every subnet keeps its first four and its last address (ec2 CreateSubnet documentation).
+SUBNET_RESERVED = 5
+
+# The VPC CNI on every node (the EKS cluster component sets it on the vpc-cni add-on's env):
+# at most one ENI per node (MAX_ENI), so a node holds at most that ENI's addresses whatever
+# runs on it (49 pods on a p5.48xlarge, 9 on a g4dn.xlarge, one GPU pod each plus daemon
+# sets); a small warm pool (WARM_IP_TARGET/MINIMUM_IP_TARGET) instead of a whole warm ENI.
+# Settings: github.com/aws/amazon-vpc-cni-k8s README ("MAX_ENI") and docs/eni-and-ip-target.md;
+# all three are keys of the add-on's configuration schema (`aws eks
+# describe-addon-configuration --addon-name vpc-cni`, env.MAX_ENI/WARM_IP_TARGET/MINIMUM_IP_TARGET).
+VPC_CNI = VpcCniSettings(warm_ip_target=2, minimum_ip_target=10, max_eni=1)
+# The system node group's instance type is not a GPU SKU, so it is not in eni_limits.csv:
+# m7i.large takes 3 ENIs of 10 IPv4 addresses (amazon-vpc-resource-controller-k8s
+# pkg/aws/vpc/limits.go, as quoted by secondary sources; not confirmed offline).
+SYSTEM_ENI = EniLimits(
+    "m7i.large", max_enis=3, ipv4_per_eni=10, network_cards=1, eks_max_pods=29,
+    source="https://github.com/aws/amazon-vpc-resource-controller-k8s/blob/master/pkg/aws/vpc/limits.go",
+    confidence="secondary", notes="quoted, not confirmed offline",
+)
+# A managed node group update first adds nodes: "the larger of up to twice the number of
+# Availability Zones the Auto Scaling group is deployed in, or the maximum unavailability"
+# (docs.aws.amazon.com/eks/latest/userguide/managed-node-update-behavior.html, scale-up phase).
+UPDATE_SURGE_PER_GROUP = 2 * ZONES_PER_REGION
+
+
+def private_subnets(vpc: Network, zones: int) -> list[Network]:
+    """The private (node and pod) subnets of a VPC: quarter i for zone i; the last quarter is
+    left for the small public subnets. A function of the block alone, so growth moves nothing."""
+    if not 1 <= zones <= 3:
+        raise ValueError(f"{zones} zones for {vpc}; 1 to 3 fit the layout")
+    return list(vpc.subnets(prefixlen_diff=2))[:zones]
+
+
+def eni_figures(instance_type: str) -> EniLimits | None:
+    """ENI figures of a GPU SKU (eni_limits.csv) or of the system node group's type."""
+    return SYSTEM_ENI if instance_type == SYSTEM_ENI.instance_type else eni_limits(instance_type)
+
+
+def _describe(cni: VpcCniSettings) -> str:
+    """The settings as the add-on's env spells them, for messages."""
+    return "VPC CNI " + " ".join(f"{k}={v}" for k, v in sorted(cni.env().items()))
+
+
+def update_surge(zones: int, max_unavailable: int) -> int:
+    """Nodes a managed node group update adds above its maximum (see UPDATE_SURGE_PER_GROUP)."""
+    return max(2 * zones, max_unavailable)
 
 # Fixed slots of the supernet (gpufleet.ipam). APPEND, never reorder: a slot is an address block.
 REGION_SLOTS: Mapping[str, int] = {
@@ -73,6 +130,9 @@ GLOBAL_TYPES = frozenset({
 
 _CODE = "fixed rate in gpufleet/clouds/aws.py"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+SUBNETS = frozenset({"aws:ec2/subnet:Subnet"})
+VPCS = frozenset({"aws:ec2/vpc:Vpc"})
+ADDON = "aws:eks/addon:Addon"
 LAUNCH_TEMPLATES = frozenset({"aws:ec2/launchTemplate:LaunchTemplate"})
 
 # The EKS system node group (CoreDNS, add-ons): min = desired, one node per availability zone;
@@ -205,7 +265,15 @@ class Aws(CloudModel):
             cluster if isinstance(cluster, str) else None,
         )]
 
-    def address_blocks(self, slot: Network | None, override: Network | None) -> AddressBlocks:
+    largest_block_prefix = VPC_PREFIXES[0]
+    address_shortfall_note = (
+        "; EKS custom networking (pods in a secondary 100.64.0.0/10 VPC CIDR) would lift this, but it "
+        "needs ENIConfig objects inside the private cluster, which gpufleet does not declare yet"
+    )
+
+    def address_blocks(
+        self, slot: Network | None, override: Network | None, avoid: Iterable[Network] = ()
+    ) -> AddressBlocks:
         """A VPC takes its whole slot; an override may stand in for a region without one."""
         cidr = override or slot
         if cidr is None:
@@ -215,6 +283,67 @@ class Aws(CloudModel):
         if cidr.prefixlen not in VPC_PREFIXES:
             raise ValueError(f"{cidr} is a /{cidr.prefixlen}; an AWS VPC CIDR must be /16 to /28")
         return AddressBlocks(cidr)
+
+    def node_ranges(self, blocks: AddressBlocks) -> tuple[NodeRange, ...]:
+        """Nodes and pods share the private subnets (the VPC CNI gives pods VPC addresses)."""
+        if blocks.cidr.prefixlen > 20:
+            return ()  # the layout refuses such a VPC (components.aws.decisions.subnet_layout)
+        return tuple(
+            NodeRange(f"private subnet {i + 1}", subnet, SUBNET_RESERVED, 2, 2)
+            for i, subnet in enumerate(private_subnets(blocks.cidr, ZONES_PER_REGION))
+        )
+
+    def node_addresses(self, instance_type: str, node_range: NodeRange) -> int | None:
+        """At most MAX_ENI ENIs' addresses (VPC_CNI) for the instance type."""
+        eni = eni_figures(instance_type)
+        return most_node_addresses(eni, VPC_CNI) if eni is not None else None
+
+    def declared_ranges(self, stack: Sequence[DeclaredResource]) -> list[DeclaredRange]:
+        """Every subnet a node group launches into, with every group that may put all its nodes
+        in it (an Auto Scaling group fills any of its zones when another is short), each node
+        counted at the most addresses its cluster's VPC CNI settings let it hold."""
+        settings = {
+            r.get("clusterName"): VpcCniSettings.from_env(decoded(decoded(r.get("configurationValues")).get("env")))
+            for r in stack if r.type == ADDON and r.get("addonName") == "vpc-cni"
+        }
+        needs: dict[str, tuple[DeclaredResource, list[tuple[int, int | None]], set[str]]] = {}
+        for group in (r for r in stack if r.type == NODE_GROUP):
+            cni = settings.get(group.get("clusterName"), DEFAULT_VPC_CNI)
+            subnets = group.linked_each("subnetIds", SUBNETS)
+            surge = update_surge(len(subnets), _whole(group.get("updateConfig", "maxUnavailable")) or 1)
+            for pool in self.declared_pools(group):
+                eni = eni_figures(pool.instance_types[0]) if len(pool.instance_types) == 1 else None
+                per_node = most_node_addresses(eni, cni) if eni is not None else None
+                for subnet in subnets:
+                    entry = needs.setdefault(subnet.urn, (subnet, [], set()))
+                    entry[1].append((pool.max_nodes + surge, per_node))
+                    entry[2].add(_describe(cni))
+        found: list[DeclaredRange] = []
+        for subnet, pools, cnis in needs.values():
+            cidr = subnet.get("cidrBlock")
+            if not isinstance(cidr, str):
+                continue
+            found.append(DeclaredRange(
+                subnet, subnet.region(), self._declared_range(subnet, Network(cidr, strict=False)),
+                tuple(pools), "; ".join(sorted(cnis)),
+            ))
+        return found
+
+    def _declared_range(self, subnet: DeclaredResource, cidr: Network) -> NodeRange:
+        """The layout's range for the subnet when its VPC follows the layout (so a shortfall can
+        name the block size); else the subnet as it is."""
+        vpc = subnet.linked("vpcId", VPCS)
+        block = vpc.get("cidrBlock") if vpc is not None else None
+        if isinstance(block, str):
+            for known in self.node_ranges(AddressBlocks(Network(block, strict=False))):
+                if known.cidr == cidr:
+                    return known
+        return NodeRange(f"subnet {subnet.name}", cidr, SUBNET_RESERVED, None, None)
+
+    def pool_surge(self, max_nodes: int) -> int:
+        """Every node group of the pool (split at the per-group limit) surges on update."""
+        groups = max(1, math.ceil(max_nodes / self.limit("nodes_per_node_group").value))
+        return groups * UPDATE_SURGE_PER_GROUP
 
     def is_regional(self, resource_type: str, props: Mapping[str, Any]) -> bool:
         return resource_type not in GLOBAL_TYPES

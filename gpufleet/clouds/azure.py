@@ -8,20 +8,35 @@ invoicing; each names the page it reflects.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from gpufleet.clouds.azure_pools import (
+    AGENT_POOL,
+    CLUSTERS,
+    MANAGED_CLUSTER,
+    OVERLAY_NODE_PREFIX,
+    OVERLAY_POD_CANDIDATES,
+    SUBNET_RESERVED,
+    agent_pools,
+    declared_pool,
+    default_surge,
+    node_subnet,
+    reader,
+    surge_nodes,
+)
 from gpufleet.clouds.base import (
     AddressBlocks,
     CloudModel,
     DeclaredPool,
+    DeclaredRange,
     DeclaredResource,
     FixedCost,
     MockArgs,
     Network,
+    NodeRange,
     StorageRate,
     SystemPool,
-    whole,
 )
 
 if TYPE_CHECKING:
@@ -149,9 +164,9 @@ CREDENTIALS = "azure-native:containerservice:listManagedClusterUserCredentials"
 # github.com/Azure/kubelogin docs "Azure CLI" login; the same id in every tenant.
 AKS_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 _CODE = "fixed rate in gpufleet/clouds/azure.py"
-AGENT_POOL = "azure-native:containerservice:AgentPool"
-MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
-_CLUSTERS = frozenset({MANAGED_CLUSTER})
+_SUBNETS = frozenset({"azure-native:network:Subnet"})
+_VNETS = frozenset({"azure-native:network:VirtualNetwork"})
+_OVERLAY = "Azure CNI Overlay (a /24 of the pod CIDR per node)"
 _GROUPS = frozenset({"azure-native:resources:ResourceGroup"})
 
 # AKS cannot change these on an existing agent pool: a change replaces the pool. The agent pool
@@ -303,12 +318,12 @@ class Azure(CloudModel):
         """An agent pool, or the pools a managed cluster declares inline (`agentPoolProfiles`)."""
         if resource.type == AGENT_POOL:
             location = self._agent_pool_location(resource)
-            return [_pool(resource.name, resource.get, location, resource.get("resourceName"))]
+            return [declared_pool(resource.name, resource.get, location, resource.get("resourceName"))]
         if resource.type == MANAGED_CLUSTER:
             listed = resource.items("agentPoolProfiles")
             profiles = [cast(Mapping[str, Any], p) for p in listed if isinstance(p, Mapping)]
             return [
-                _pool(f"{resource.name}/{profile.get('name') or '?'}", _reader(profile), resource.region(),
+                declared_pool(f"{resource.name}/{profile.get('name') or '?'}", reader(profile), resource.region(),
                       resource.get("resourceName"))
                 for profile in profiles
             ]
@@ -318,7 +333,7 @@ class Azure(CloudModel):
         """An agent pool has no location: its cluster's, found through the parent chain, the
         cluster it names (`resourceName`), or its resource group's."""
         found = resource.ancestor_region()
-        for prop, types in (("resourceName", _CLUSTERS), ("resourceGroupName", _GROUPS)):
+        for prop, types in (("resourceName", CLUSTERS), ("resourceGroupName", _GROUPS)):
             if found is None and (linked := resource.linked(prop, types)) is not None:
                 found = linked.region()
         return found or resource.region()
@@ -330,13 +345,80 @@ class Azure(CloudModel):
             return found[0], 0.0
         return found
 
-    def address_blocks(self, slot: Network | None, override: Network | None) -> AddressBlocks:
-        """The VNet takes the slot's lower half (or the override), the AKS overlay pod range the
-        upper half (overlay gives each node a /24)."""
+    def address_blocks(
+        self, slot: Network | None, override: Network | None, avoid: Iterable[Network] = ()
+    ) -> AddressBlocks:
+        """The VNet takes the slot's lower half (or the override; the upper half stays free),
+        the AKS overlay pod range the fleet-wide overlay block (OVERLAY_POD_CANDIDATES)."""
         if slot is None:
             raise ValueError("has no address slot (REGION_SLOTS in gpufleet/clouds/azure.py); append it there")
-        lower, upper = slot.subnets(prefixlen_diff=1)
-        return AddressBlocks(override or lower, upper)
+        vnet = override or next(slot.subnets(prefixlen_diff=1))
+        taken = [vnet, *avoid]
+        pods = next((c for c in OVERLAY_POD_CANDIDATES if not any(c.overlaps(t) for t in taken)), None)
+        if pods is None:
+            shown = ", ".join(map(str, OVERLAY_POD_CANDIDATES))
+            raise ValueError(
+                f"leaves no overlay pod range free: every candidate ({shown}) overlaps the fleet's addresses"
+            )
+        return AddressBlocks(vnet, pods)
+
+    def node_ranges(self, blocks: AddressBlocks) -> tuple[NodeRange, ...]:
+        """One address per node in the node subnet; one /24 per node in the overlay pod range."""
+        ranges = [NodeRange("node subnet", node_subnet(blocks.cidr), SUBNET_RESERVED, 1, 2)]
+        if blocks.pod_cidr is not None:
+            ranges.append(NodeRange("overlay pod range", blocks.pod_cidr, 0, None, None, pods=True))
+        return tuple(ranges)
+
+    def declared_ranges(self, stack: Sequence[DeclaredResource]) -> list[DeclaredRange]:
+        """Every node subnet with the pools that join it (one address per node) and every
+        overlay cluster's pod CIDR with all its pools (a /24 per node), surge included."""
+        subnets: dict[str, tuple[DeclaredResource, list[tuple[int, int | None]]]] = {}
+        pods: dict[str, list[tuple[int, int | None]]] = {}
+        clusters = {r.urn: r for r in stack if r.type == MANAGED_CLUSTER}
+        for owner, read, cluster in agent_pools(stack):
+            pool = declared_pool(owner.name, read, None, None)
+            nodes = pool.max_nodes + surge_nodes(read("upgradeSettings", "maxSurge"), pool.max_nodes)
+            subnet = owner.refers(read("vnetSubnetID"), _SUBNETS)
+            if subnet is not None:
+                subnets.setdefault(subnet.urn, (subnet, []))[1].append((nodes, 1))
+            if cluster is not None:
+                pods.setdefault(cluster.urn, []).append((nodes, 1 << (32 - OVERLAY_NODE_PREFIX)))
+        found: list[DeclaredRange] = []
+        for subnet, needs in subnets.values():
+            prefix = subnet.get("addressPrefix")
+            if isinstance(prefix, str):
+                cidr = Network(prefix, strict=False)
+                found.append(DeclaredRange(
+                    subnet, subnet.ancestor_region(), self._declared_subnet(subnet, cidr), tuple(needs),
+                    "one address per node",
+                ))
+        for urn, needs in pods.items():
+            cluster = clusters[urn]
+            pod_cidr = cluster.get("networkProfile", "podCidr")
+            if cluster.get("networkProfile", "networkPluginMode") != "overlay" or not isinstance(pod_cidr, str):
+                continue
+            pod_range = NodeRange("overlay pod range", Network(pod_cidr, strict=False), 0, None, None, pods=True)
+            found.append(DeclaredRange(cluster, cluster.region(), pod_range, tuple(needs), _OVERLAY))
+        return found
+
+    def _declared_subnet(self, subnet: DeclaredResource, cidr: Network) -> NodeRange:
+        """The layout's node subnet when its VNet follows the layout; else the subnet as it is."""
+        vnet = subnet.linked("virtualNetworkName", _VNETS)
+        listed = vnet.items("addressSpace", "addressPrefixes") if vnet is not None else []
+        for block in (b for b in listed if isinstance(b, str)):
+            for known in self.node_ranges(AddressBlocks(Network(block, strict=False))):
+                if known.cidr == cidr:
+                    return known
+        return NodeRange(f"subnet {subnet.name}", cidr, SUBNET_RESERVED, None, None)
+
+    def pool_surge(self, max_nodes: int) -> int:
+        """An upper bound: GPU pools set maxSurge 0 (regular) or none (spot, the AKS default)."""
+        return default_surge(max_nodes)
+
+    def node_addresses(self, instance_type: str, node_range: NodeRange) -> int | None:
+        if node_range.pods:
+            return 1 << (32 - OVERLAY_NODE_PREFIX)
+        return 1
 
     def normalise_region(self, value: str) -> str:
         """Azure accepts 'Sweden Central' and 'swedencentral'; the catalog uses the latter."""
@@ -406,26 +488,3 @@ users:
              --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, mock, --login, devicecode]
 """
     return base64.b64encode(text.encode()).decode()
-
-
-def _reader(profile: Mapping[str, Any]) -> Callable[..., Any]:
-    def read(*path: str) -> Any:
-        value: Any = profile
-        for key in path:
-            value = cast(Mapping[str, Any], value).get(key) if isinstance(value, Mapping) else None
-        return value
-
-    return read
-
-
-def _pool(name: str, read: Callable[..., Any], region: str | None, cluster: object) -> DeclaredPool:
-    """An agent pool's nodes: at most `maxCount` when autoscaled, else `count`."""
-    most = whole(read("maxCount"))
-    if most is None or read("enableAutoScaling") is False:
-        most = whole(read("count"))
-    least = whole(read("minCount")) or whole(read("count"))
-    kind = read("vmSize")
-    return DeclaredPool(
-        name, (kind,) if isinstance(kind, str) else (), least or 0, most or 0,
-        read("scaleSetPriority") == "Spot", region, cluster if isinstance(cluster, str) else None,
-    )

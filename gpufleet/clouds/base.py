@@ -12,9 +12,12 @@ from __future__ import annotations
 import ipaddress
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+
+from gpufleet.catalog.limits import Limit
+from gpufleet.catalog.limits import limit as packaged_limit
 
 if TYPE_CHECKING:
     import pulumi
@@ -44,6 +47,9 @@ class DeclaredResource(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def urn(self) -> str: ...
+
     def get(self, *path: str) -> Any: ...
 
     def items(self, *path: str) -> list[Any]: ...
@@ -58,6 +64,14 @@ class DeclaredResource(Protocol):
 
     def linked(self, prop: str, types: frozenset[str]) -> DeclaredResource | None:
         """The resource of `types` that input `prop` points at (engine dependency, name or id)."""
+        ...
+
+    def linked_each(self, prop: str, types: frozenset[str]) -> Sequence[DeclaredResource]:
+        """The resources of `types` that the entries of list input `prop` point at."""
+        ...
+
+    def refers(self, value: object, types: frozenset[str]) -> DeclaredResource | None:
+        """The resource of `types` in this one's stack that `value` (a name or id) names."""
         ...
 
 
@@ -118,6 +132,41 @@ class AddressBlocks:
     pod_cidr: Network | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NodeRange:
+    """A range nodes take addresses from, as the cloud lays it out in a region's block.
+
+    `reserved` is what the cloud keeps in every such range; `depth` how many halvings of the
+    region's network (VPC/VNet, the `network.overrides` value) give this range and `slot_depth`
+    how many of its slot, so a shortfall can name the block sizes that would hold it. A pod
+    range outside the slot has neither (None).
+    """
+
+    label: str
+    cidr: Network
+    reserved: int
+    depth: int | None
+    slot_depth: int | None
+    pods: bool = False
+
+    @property
+    def usable(self) -> int:
+        return self.cidr.num_addresses - self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredRange:
+    """A declared range and the nodes that can reach it, as the declared resources say:
+    `needs` holds (nodes at most, addresses per node or None when unknown) per pool, counted
+    under the CNI settings the resources declare (`cni`, for messages)."""
+
+    resource: DeclaredResource
+    region: str | None
+    node_range: NodeRange
+    needs: tuple[tuple[int, int | None], ...]
+    cni: str
+
+
 class CloudModel(ABC):
     """One cloud's knowledge, behind one small interface (see the module docstring)."""
 
@@ -172,6 +221,11 @@ class CloudModel(ABC):
         of the packaged CSV; a cloud without packaged data returns its own."""
         return [row for row in packaged if row["cloud"] == self.name]
 
+    def limit(self, key: str) -> Limit:
+        """A documented limit of this cloud (value, raisable, source): by default its row of the
+        packaged catalog/data/limits.csv; a cloud without packaged rows returns its own."""
+        return packaged_limit(self.name, key)
+
     def quota_buckets(self, sku: Sku, capacity: Capacity) -> tuple[str, ...]:
         """Every quota bucket one node of this SKU draws on."""
         if capacity == "spot":
@@ -191,8 +245,34 @@ class CloudModel(ABC):
     # -- addresses -----------------------------------------------------------------------------
 
     @abstractmethod
-    def address_blocks(self, slot: Network | None, override: Network | None) -> AddressBlocks:
-        """The region's blocks from its slot and the user's override; ValueError says why not."""
+    def address_blocks(
+        self, slot: Network | None, override: Network | None, avoid: Iterable[Network] = ()
+    ) -> AddressBlocks:
+        """The region's blocks from its slot and the user's override (`avoid`: the fleet's
+        supernet and overrides, which a range outside the slot must not overlap); ValueError
+        says why not."""
+
+    @abstractmethod
+    def node_ranges(self, blocks: AddressBlocks) -> tuple[NodeRange, ...]:
+        """The ranges the region's nodes take addresses from (node subnets, pod range)."""
+
+    @abstractmethod
+    def node_addresses(self, instance_type: str, node_range: NodeRange) -> int | None:
+        """Addresses one node of this type takes from `node_range` at most, under the CNI
+        configuration the program sets; None when the type's figures are unknown."""
+
+    largest_block_prefix: int = 8
+    """The largest block (smallest prefix) one region's network may be (AWS: a /16 VPC)."""
+    address_shortfall_note: str = ""
+    """Said when no network of one region can hold its nodes (what else could, and why not)."""
+
+    def declared_ranges(self, stack: Sequence[DeclaredResource]) -> list[DeclaredRange]:
+        """Every node subnet and pod range the stack declares for this cloud, with its nodes."""
+        return []
+
+    def pool_surge(self, max_nodes: int) -> int:
+        """Nodes an upgrade may add above a GPU pool's maximum (the program's upgrade settings)."""
+        return 0
 
     # -- resources as the engine reports them ---------------------------------------------------
 

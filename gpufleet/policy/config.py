@@ -30,6 +30,7 @@ SECURITY_BASELINE = "security-baseline"
 SECURITY_COVERAGE = "security-baseline-coverage"
 REQUIRED_TAGS = "required-tags"
 DEPLOY_READINESS = "deploy-readiness"
+ADDRESS_CAPACITY = "address-capacity"
 
 ENFORCEMENT_KEY = "enforcementLevel"
 # The spec keys (under `policies:`) and the policy config properties of the explicit exemptions.
@@ -133,6 +134,7 @@ SCHEMAS: dict[str, PolicyConfigSchema | None] = {
     }),
     SECURITY_BASELINE: PolicyConfigSchema({UNCHECKED_TYPES: _UNCHECKED}),
     SECURITY_COVERAGE: None,
+    ADDRESS_CAPACITY: None,
     REQUIRED_TAGS: PolicyConfigSchema({
         "fleet": {"type": "string", "description": "expected value of the fleet tag"},
         UNCHECKED_TYPES: _UNCHECKED,
@@ -190,6 +192,7 @@ def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
         },
         SECURITY_BASELINE: dict(unchecked),
         SECURITY_COVERAGE: {},
+        ADDRESS_CAPACITY: {},
         REQUIRED_TAGS: {"fleet": spec.name, **unchecked},
         DEPLOY_READINESS: {"limits": {
             cloud: {region: dict(keys) for region, keys in per_region.items()}

@@ -13,8 +13,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from gpufleet.policy import budget, quota, readiness, security, sovereignty, tags
+from gpufleet.policy import addresses, budget, quota, readiness, security, sovereignty, tags
 from gpufleet.policy.config import (
+    ADDRESS_CAPACITY,
     COMMITMENT_BURN,
     DEPLOY_READINESS,
     GPU_BUDGET,
@@ -103,6 +104,14 @@ def policies() -> list[Policy]:
             validate=readiness.validate_deploy_readiness,
             enforcement_level=MANDATORY,
             config_schema=SCHEMAS[DEPLOY_READINESS],
+        ),
+        StackValidationPolicy(
+            name=ADDRESS_CAPACITY,
+            description="Every node subnet and pod range holds every node that can reach it "
+            "(maximum sizes, upgrade surge, system pools) under the declared CNI settings.",
+            validate=addresses.validate_address_capacity,
+            enforcement_level=MANDATORY,
+            config_schema=SCHEMAS[ADDRESS_CAPACITY],
         ),
         ResourceValidationPolicy(
             name=REQUIRED_TAGS,

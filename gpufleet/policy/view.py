@@ -32,6 +32,10 @@ class View:
     def name(self) -> str:
         return self.resource.name
 
+    @property
+    def urn(self) -> str:
+        return self.resource.urn
+
     def get(self, *path: str) -> Any:
         return get(self.resource.props, *path)
 
@@ -56,6 +60,14 @@ class View:
         for value in (reference, get(reference, "name"), get(reference, "id")):
             found = found or find(value, self.stack, types)
         return View(found, self.stack) if found is not None else None
+
+    def refers(self, value: object, types: frozenset[str]) -> View | None:
+        found = find(value, self.stack, types)
+        return View(found, self.stack) if found is not None else None
+
+    def linked_each(self, prop: str, types: frozenset[str]) -> list[View]:
+        found = [find(entry, self.stack, types) for entry in items(get(self.resource.props, prop))]
+        return [View(r, self.stack) for r in found if r is not None]
 
 
 def region_of(resource: PolicyResource) -> str | None:

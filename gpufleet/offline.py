@@ -19,6 +19,7 @@ from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetErro
 from gpufleet.plan import PLAN_VERSION, FleetPlan
 from gpufleet.planjson import (
     PlanDocument,
+    interconnect_json,
     PolicyDoc,
     PreviousDoc,
     ResourceDoc,
@@ -188,7 +189,7 @@ def plan_document(
     resources = sorted(recording.resources, key=lambda r: r.urn)
     counts = Counter((r.cloud or "-", r.region or "-", r.type) for r in resources if r.custom)
     spend = {s.cloud: s for s in plan.cost.by_cloud}
-    return {
+    document: PlanDocument = {
         "version": PLAN_VERSION,
         "stack": plan.stack,
         "fleet": plan.fleet,
@@ -243,6 +244,9 @@ def plan_document(
         "policies": cast(list[PolicyDoc], [v.to_json() for v in verdicts]),
         "timings": {"solver_seconds": round(plan.solver.seconds, 4), "plan_seconds": round(seconds, 2)},
     }
+    if plan.link is not None:
+        document["interconnect"] = interconnect_json(plan.link)
+    return document
 
 
 def load_document(reference: str, stack_name: str | None = None) -> dict[str, Any]:

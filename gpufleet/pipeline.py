@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from gpufleet import cost, ipam
+from gpufleet import cost, interconnect, ipam
 from gpufleet.catalog import Cloud
 from gpufleet.errors import Problem, SpecError
 from gpufleet.placement import colocated_storage, place
@@ -35,6 +35,7 @@ def build_plan(spec: FleetSpec, stack: str, previous: Sequence[Placement] = ()) 
     }
     used: list[tuple[Cloud, str]] = sorted({(p.cloud, p.region) for p in result.placements})
     networks = ipam.allocate(spec, used)
+    link = interconnect.plan_link(spec, networks)
     storage = colocated_storage(spec, result.placements)
     return FleetPlan(
         stack=stack,
@@ -42,10 +43,11 @@ def build_plan(spec: FleetSpec, stack: str, previous: Sequence[Placement] = ()) 
         pools=tuple(by_pool[pool.name] for pool in spec.pools),
         networks=networks,
         storage=storage,
-        cost=cost.estimate(spec, result.placements, networks, storage),
+        cost=cost.estimate(spec, result.placements, networks, storage, link),
         quota=quota_use(spec, catalog, result.placements),
         solver=result.solver,
         skipped_offers=result.skipped,
+        link=link,
     )
 
 

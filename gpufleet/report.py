@@ -145,12 +145,34 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         ("Placements", ("pool", "GPU", "cloud/region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
         *_kept(doc.get("previous")),
         ("Networks", ("cloud", "region", "CIDR", "pod CIDR"), networks),
+        *_link(doc.get("interconnect")),
         ("Storage", ("name", "cloud", "region", "TiB", "protected"), storage),
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
         ("Where each price comes from", ("item", "cloud", "region", "$/month", "source"), lines),
         ("Quota headroom (vCPUs)", ("cloud", "region", "bucket", "used", "limit", "headroom"), quota),
         ("Policies", ("policy", "enforcement", "verdict"), policies),
         ("Resources", ("cloud", "region", "type", "count"), counts),
+    ]
+
+
+def _link(link: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:
+    """With `interconnect: vpn`: each site's ASN, each tunnel's inside /30 and both ends'
+    inside addresses, and how many networks each site reaches and by which path."""
+    if not link:
+        return []
+    asn = {f"{s['cloud']}/{s['region']}": str(s["asn"]) for s in link["sites"]}
+    tunnels: list[Row] = [
+        (t["endpoint"], asn[t["endpoint"]], t["gateway"], asn[t["gateway"]],
+         f"c{t['connection']}t{t['tunnel']}", t["inside_cidr"], t["endpoint_address"], t["gateway_address"])
+        for t in link["tunnels"]
+    ]
+    routes: list[Row] = [
+        (r["source"], r["destination"], r["cidr"], r["path"]) for r in link["routes"]
+    ]
+    return [
+        ("Link tunnels", ("endpoint", "ASN", "gateway", "ASN", "tunnel", "inside CIDR",
+                          "endpoint inside", "gateway inside"), tunnels),
+        ("Link routes", ("from", "to", "CIDR", "path"), routes),
     ]
 
 

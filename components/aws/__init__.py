@@ -17,6 +17,8 @@ from components.aws.cluster import GpuCluster, GpuClusterArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.nodepool import GpuNodePool, GpuNodePoolArgs
 from components.aws.storage import DatasetBucket, DatasetBucketArgs
+from components.aws.vpn import TransitHub, TransitHubArgs
+from components.link import LinkBoard
 from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
 from gpufleet.errors import DecisionError
@@ -27,20 +29,25 @@ __all__ = [
     "GpuCluster",
     "GpuNodePool",
     "Network",
+    "TransitHub",
     "build_aws",
 ]
 
 
-def build_aws(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi.Output[object]]:
-    """Declare every AWS region of the plan; outputs keyed `aws/<region>/<what>`."""
+def build_aws(
+    plan: FleetPlan, parent: pulumi.Resource, board: LinkBoard | None = None
+) -> Mapping[str, pulumi.Output[object]]:
+    """Declare every AWS region of the plan (and its link hub on `board`); outputs keyed
+    `aws/<region>/<what>`."""
     outputs: dict[str, pulumi.Output[object]] = {}
     for region in plan.regions("aws"):
-        outputs.update(_build_region(plan, region, NAT_GATEWAYS_PER_REGION, parent))
+        outputs.update(_build_region(plan, region, NAT_GATEWAYS_PER_REGION, parent, board))
     return outputs
 
 
 def _build_region(
-    plan: FleetPlan, region: str, nat_gateways: int, parent: pulumi.Resource
+    plan: FleetPlan, region: str, nat_gateways: int, parent: pulumi.Resource,
+    board: LinkBoard | None,
 ) -> dict[str, pulumi.Output[object]]:
     name = decisions.region_name(plan.fleet, region)
     base_tags = {"gpufleet:fleet": plan.fleet, "gpufleet:stack": plan.stack}
@@ -74,6 +81,20 @@ def _build_region(
         ),
         scoped,
     )
+    if board is not None:  # AWS VPN connections hand out the tunnels' endpoints
+        site = board.link.site(f"aws/{region}")
+        board.endpoints[site.key] = TransitHub(
+            name,
+            TransitHubArgs(
+                site=site,
+                remote=board.remote(site.key),
+                vpc_id=network.vpc_id,
+                subnet_ids=network.subnets(zones),
+                route_table_ids=network.private_route_table_ids,
+                node_security_group_id=cluster.cluster_security_group_id,
+            ),
+            scoped,
+        )
 
     catalog = load_catalog()
     for placement in plan.placements_in("aws", region):

@@ -24,9 +24,31 @@ class NetworkArgs:
     subnets: SubnetLayout
     tags: Mapping[str, str]
     blob_private_dns: bool = False  # a private DNS zone for blob endpoints (storage in region)
+    link_sources: tuple[str, ...] = ()  # the fleet link: CIDRs that may reach the nodes (own first)
 
 
 BLOB_PRIVATE_ZONE = "privatelink.blob.core.windows.net"
+
+
+def link_rules(sources: tuple[str, ...]) -> list[dict[str, object]]:
+    """With the fleet link: allow inbound from exactly the fleet's CIDRs, then deny the rest of
+    the `VirtualNetwork` tag, which would otherwise admit whatever the VPN gateway learns over BGP
+    (Azure's default AllowVnetInBound). None without the link."""
+    if not sources:
+        return []
+    rule = {
+        "protocol": network.SecurityRuleProtocol.ASTERISK, "source_port_range": "*",
+        "destination_address_prefix": "*", "destination_port_range": "*",
+        "direction": network.SecurityRuleDirection.INBOUND,
+    }
+    return [
+        {**rule, "name": "allow-fleet-inbound", "priority": 4000,
+         "description": "The fleet's own networks, here and across the link",
+         "access": network.SecurityRuleAccess.ALLOW, "source_address_prefixes": list(sources)},
+        {**rule, "name": "deny-other-vnet-inbound", "priority": 4001,
+         "description": "Nothing else the VPN gateway may learn over BGP",
+         "access": network.SecurityRuleAccess.DENY, "source_address_prefix": "VirtualNetwork"},
+    ]
 
 
 class Network(pulumi.ComponentResource):
@@ -36,6 +58,7 @@ class Network(pulumi.ComponentResource):
     vnet_name: pulumi.Output[str]
     node_subnet_id: pulumi.Output[str]
     endpoint_subnet_id: pulumi.Output[str]
+    last_subnet: network.Subnet  # a further subnet of the VNet waits for it (serialised writes)
     blob_dns_zone_id: pulumi.Output[str] | None
 
     def __init__(
@@ -60,7 +83,8 @@ class Network(pulumi.ComponentResource):
                     "source_port_range": "*",
                     "destination_address_prefix": "*",
                     "destination_port_range": "*",
-                }
+                },
+                *link_rules(args.link_sources),
             ],
             tags=dict(args.tags),
             opts=child,
@@ -100,6 +124,7 @@ class Network(pulumi.ComponentResource):
         self.vnet_name = vnet.name
         self.node_subnet_id = nodes.id
         self.endpoint_subnet_id = endpoints.id
+        self.last_subnet = endpoints
         self.blob_dns_zone_id = None
         outputs: dict[str, pulumi.Output[str]] = {
             "vnetId": self.vnet_id,

@@ -17,6 +17,7 @@ from gpufleet.clouds.base import (
     DeclaredPool,
     DeclaredResource,
     FixedCost,
+    LinkTraits,
     MockArgs,
     Network,
     StorageRate,
@@ -25,9 +26,7 @@ from gpufleet.clouds.base import (
 )
 
 if TYPE_CHECKING:
-    import pulumi
-
-    from gpufleet.plan import FleetPlan
+    from gpufleet.clouds.base import Builder
 
 # Azure's "Total Regional vCPUs" quota: every non-spot VM draws on it as well as on its family
 # bucket; it limits placement only where the spec declares it.
@@ -99,9 +98,50 @@ _NAME_INPUTS: Mapping[str, str] = {
     "azure-native:managedidentity:UserAssignedIdentity": "resourceName",
     "azure-native:storage:StorageAccount": "accountName",
     "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:network:PublicIPAddress": "publicIpAddressName",
+    "azure-native:network:VirtualNetworkGateway": "virtualNetworkGatewayName",
+    "azure-native:network:LocalNetworkGateway": "localNetworkGatewayName",
+    "azure-native:network:VirtualNetworkGatewayConnection": "virtualNetworkGatewayConnectionName",
+    "azure-native:network:VirtualNetworkPeering": "virtualNetworkPeeringName",
 }
 _KUBECONFIG = base64.b64encode(b"apiVersion: v1\nkind: Config\nclusters: []\n").decode()
 _CODE = "fixed rate in gpufleet/clouds/azure.py"
+
+# Azure's end of the fleet link (gpufleet/interconnect.py): an active-active, zone-redundant VPN
+# gateway per VNet, local network gateways for the other cloud's tunnel endpoints, global VNet
+# peering between Azure regions. "The Azure APIPA BGP IP address must be in the range
+# 169.254.21.0 to 169.254.22.255" and ASNs 65515, 65517, 65518, 65519, 65520 (and the public
+# 8074, 8075, 12076) are reserved by Azure (learn.microsoft.com/azure/vpn-gateway/
+# vpn-gateway-bgp-overview, .../vpn-gateway-howto-aws-bgp).
+# SKU: VpnGw1AZ, the smallest zone-redundant SKU: 650 Mbps aggregate, 30 S2S tunnels at most, 10
+# of them included in the hourly price (learn.microsoft.com/azure/vpn-gateway/about-gateway-skus).
+# Rates, East US list prices as of 2025 from memory (verify at azure.microsoft.com/pricing/
+# details/vpn-gateway and .../ip-addresses): VpnGw1AZ $0.361/hour, S2S tunnel beyond the included
+# ones $0.015/hour, Standard static public IP $0.005/hour; data out $0.087/GB (.../bandwidth).
+VPN_GATEWAY_SKU = "VpnGw1AZ"
+VPN_GATEWAY_USD_PER_HOUR = 0.361
+VPN_TUNNELS_INCLUDED = 10
+VPN_TUNNELS_MAX = 30
+VPN_EXTRA_TUNNEL_USD_PER_HOUR = 0.015
+PUBLIC_IP_USD_PER_HOUR = 0.005
+GATEWAY_PUBLIC_IPS = 2  # active-active: one per gateway instance
+TUNNELS_PER_PEER = 4  # the other cloud's 2 connections × 2 tunnels
+VPN_GATEWAY = "azure-native:network:VirtualNetworkGateway"
+_LINK_SOURCE = (
+    f"{_CODE}: {VPN_GATEWAY_SKU} $0.361/h, extra S2S tunnel $0.015/h, Standard public IP $0.005/h; "
+    "list prices as of 2025, verify (azure.microsoft.com/pricing/details/vpn-gateway)"
+)
+LINK = LinkTraits(
+    tunnel_endpoint=False,
+    inside_ranges=(Network("169.254.21.0/24"), Network("169.254.22.0/24")),
+    inside_reserved=(),
+    reserved_asns=frozenset({8074, 8075, 12076, 65515, 65517, 65518, 65519, 65520}),
+    same_cloud_path="global VNet peering",
+    cross_cloud_path=f"{VPN_GATEWAY_SKU} active-active gateway, 4 local network gateways, 4 BGP connections",
+    usd_per_gb=0.087,
+    usd_per_gb_source=f"{_CODE}: data out $0.087/GB, list price as of 2025, verify "
+                      "(azure.microsoft.com/pricing/details/bandwidth)",
+)
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 _CLUSTERS = frozenset({MANAGED_CLUSTER})
@@ -146,7 +186,9 @@ class Azure(CloudModel):
         "azure-native:network:NetworkSecurityGroup", "azure-native:network:NatGateway",
         "azure-native:network:PublicIPAddress", "azure-native:containerservice:ManagedCluster",
         "azure-native:containerservice:AgentPool", "azure-native:storage:StorageAccount",
-        "azure-native:managedidentity:UserAssignedIdentity",
+        "azure-native:managedidentity:UserAssignedIdentity", VPN_GATEWAY,
+        "azure-native:network:LocalNetworkGateway",
+        "azure-native:network:VirtualNetworkGatewayConnection",
     })
     sku_corrections: ClassVar[Mapping[str, tuple[str, int, str]]] = {
         "Standard_ND96isr_H100_v5": (
@@ -160,8 +202,11 @@ class Azure(CloudModel):
         "azure-native:containerservice:AgentPool": AGENT_POOL_REPLACE_ON_CHANGE,
         "azure-native:containerservice:ManagedCluster": ("location", "resourceName", "resourceGroupName"),
         "azure-native:network:VirtualNetwork": ("location",),
+        VPN_GATEWAY: ("location", "virtualNetworkGatewayName", "gatewayType", "vpnType"),
+        "azure-native:network:PublicIPAddress": ("location", "publicIpAddressName", "sku", "zones"),
     }
     system_pool = SYSTEM_POOL
+    link = LINK
     # https://azure.microsoft.com/pricing/details/storage/blobs/ — Blob Storage hot tier, LRS,
     # first 50 TB/month: $0.0184 per GB-month (first-tier rate for all volumes: an upper bound).
     storage_rate = StorageRate(0.0184, "Blob hot LRS", f"{_CODE}: Blob hot LRS $0.0184/GB-month, first-tier list price")
@@ -184,6 +229,20 @@ class Azure(CloudModel):
             FixedCost("AKS control plane (Standard tier)", 0.10, 1,
                       f"{_CODE}: $0.1/h per cluster (azure.microsoft.com/pricing/details/kubernetes-service)",
                       "azure-native:containerservice:ManagedCluster"),
+        )
+
+    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
+        """The VNet's VPN gateway and its two public IPs, and the tunnels beyond those included
+        (VNet peering has no hourly price, only per GB)."""
+        extra = max(0, TUNNELS_PER_PEER * peers - VPN_TUNNELS_INCLUDED)
+        return (
+            FixedCost(f"link: VPN gateway {VPN_GATEWAY_SKU}", VPN_GATEWAY_USD_PER_HOUR, 1,
+                      _LINK_SOURCE, VPN_GATEWAY),
+            FixedCost(f"link: gateway public IPs ({GATEWAY_PUBLIC_IPS})", PUBLIC_IP_USD_PER_HOUR,
+                      GATEWAY_PUBLIC_IPS, _LINK_SOURCE, "azure-native:network:PublicIPAddress"),
+            # Not a resource of its own: the budget policy does not price it (planner is stricter).
+            FixedCost(f"link: S2S tunnels beyond the {VPN_TUNNELS_INCLUDED} included ({extra})",
+                      VPN_EXTRA_TUNNEL_USD_PER_HOUR, extra, _LINK_SOURCE, ""),
         )
 
     storage_types = frozenset({"azure-native:storage:StorageAccount"})
@@ -247,12 +306,15 @@ class Azure(CloudModel):
             # Inputs list the identity ids; the provider's state maps each id to its details.
             ids = cast(list[str], assigned)
             state["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in ids}}
+        if args.typ == "azure-native:network:PublicIPAddress":
+            # TEST-NET-2 (RFC 5737), from the name: stable across runs.
+            state.setdefault("ipAddress", f"198.51.100.{sum(args.name.encode()) % 254 + 1}")
         if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
             state.setdefault("principalId", "00000000-0000-0000-0000-00000000000a")
             state.setdefault("clientId", "00000000-0000-0000-0000-00000000000b")
         return state
 
-    def builder(self) -> Callable[[FleetPlan, pulumi.Resource], Mapping[str, pulumi.Output[object]]]:
+    def builder(self) -> Builder:
         from components.azure import build_azure
 
         return build_azure

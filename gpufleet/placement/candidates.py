@@ -249,7 +249,7 @@ def _moving_cost(spec: FleetSpec, pool: Pool, cloud: Cloud) -> float:
         storage_monthly_usd(cloud, entry.size_tib)
         for entry in spec.storage if pool.name in entry.colocate_with
     )
-    return region_fixed_usd(cloud) + copies
+    return region_fixed_usd(cloud, spec) + copies
 
 
 def interchangeable(spec: FleetSpec, cands: Sequence[Candidate]) -> list[tuple[Pool, ...]]:

@@ -152,7 +152,7 @@ class Formulation:
             copies.setdefault(tuple(sorted(set(entry.colocate_with))), []).append(entry.size_tib)
         for (cloud, region), here in sorted(regions.items()):
             unlinked = [i for i in here if not quota_linked[i]]  # the quota rows link the rest
-            self.opened[(cloud, region)] = self._link(here, cloud, region_fixed_usd(cloud), unlinked)
+            self.opened[(cloud, region)] = self._link(here, cloud, region_fixed_usd(cloud, self.spec), unlinked)
             for pools, sizes in sorted(copies.items()):
                 covered = [i for i in here if self.cands[i].pool.name in pools]
                 if covered:

@@ -43,7 +43,7 @@ def spend_items(spec: FleetSpec, placements: Sequence[Placement]) -> list[tuple[
     places: set[tuple[Cloud, str]] = {(p.cloud, p.region) for p in placements}
     return [
         *((p.cloud, p.monthly_usd) for p in placements),
-        *((cloud, region_fixed_usd(cloud)) for cloud, _ in sorted(places)),
+        *((cloud, region_fixed_usd(cloud, spec)) for cloud, _ in sorted(places)),
         *((s.cloud, storage_monthly_usd(s.cloud, s.size_tib))
           for s in colocated_storage(spec, placements)),
     ]

@@ -199,6 +199,26 @@ def _kms_key(props: Mapping[str, Any]) -> Iterable[str]:
         yield from _flag(props, "enableKeyRotation", True, "KMS.4: key rotation")
 
 
+def _transit_gateway(props: Mapping[str, Any]) -> Iterable[str]:
+    accept = get(props, "autoAcceptSharedAttachments")
+    if accept is not None and accept != "disable":  # unset is AWS's default: disable
+        yield (
+            f"autoAcceptSharedAttachments is {_shown(accept)}; allowed: \"disable\" (EC2.23: no "
+            "automatic acceptance of attachment requests)"
+        )
+
+
+def _vpn_connection(props: Mapping[str, Any]) -> Iterable[str]:
+    """AWS defaults are fine (AWS picks keys and inside CIDRs); what is set must be strong."""
+    for tunnel in (1, 2):
+        versions = [str(v) for v in items(get(props, f"tunnel{tunnel}IkeVersions"))]
+        if versions and versions != ["ikev2"]:
+            yield (
+                f"tunnel{tunnel}IkeVersions is {_shown(versions)}; allowed: [\"ikev2\"] or unset "
+                "(IKEv1 is the weaker protocol)"
+            )
+
+
 # -- Azure -------------------------------------------------------------------------------------
 
 
@@ -261,6 +281,28 @@ def _security_rule(props: Mapping[str, Any]) -> Iterable[str]:
     yield from _inbound_from_anywhere("the rule", props)
 
 
+def _public_ip(props: Mapping[str, Any]) -> Iterable[str]:
+    """Public IPs are expected (VPN gateway instances); a Standard one is closed to inbound
+    traffic unless an NSG allows it (a Basic one is open by default)."""
+    sku = text(get(props, "sku", "name"))
+    if sku is None or sku.lower() != "standard":
+        yield f"sku.name is {_shown(sku)}; allowed: \"Standard\" (secure by default, zone-redundant)"
+
+
+def _vpn_gateway(props: Mapping[str, Any]) -> Iterable[str]:
+    sku = text(get(props, "sku", "name"))
+    if get(props, "gatewayType") == "Vpn" and (sku is None or sku.lower() == "basic"):
+        yield f"sku.name is {_shown(sku)}; allowed: a VpnGw SKU (Basic has no IKEv2 or BGP)"
+
+
+def _gateway_connection(props: Mapping[str, Any]) -> Iterable[str]:
+    protocol = get(props, "connectionProtocol")
+    if get(props, "connectionType") == "IPsec" and protocol != "IKEv2":
+        yield f"connectionProtocol is {_shown(protocol)}; allowed: \"IKEv2\" (IKEv1 is the weaker protocol)"
+    if get(props, "connectionType") == "IPsec" and get(props, "sharedKey") is None:
+        yield "sharedKey is unset; allowed: a generated key kept as a secret"
+
+
 CHECKS: dict[str, Check] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketV2:BucketV2": _bucket,
@@ -274,6 +316,11 @@ CHECKS: dict[str, Check] = {
     "aws:ec2/securityGroupRule:SecurityGroupRule": _security_group_rule,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _ingress_rule,
     "aws:kms/key:Key": _kms_key,
+    "aws:ec2transitgateway/transitGateway:TransitGateway": _transit_gateway,
+    "aws:ec2/vpnConnection:VpnConnection": _vpn_connection,
+    "azure-native:network:PublicIPAddress": _public_ip,
+    "azure-native:network:VirtualNetworkGateway": _vpn_gateway,
+    "azure-native:network:VirtualNetworkGatewayConnection": _gateway_connection,
     "azure-native:storage:StorageAccount": _storage_account,
     "azure-native:containerservice:ManagedCluster": _managed_cluster,
     "azure-native:containerservice:AgentPool": _agent_pool,
@@ -290,6 +337,7 @@ CHECKS: dict[str, Check] = {
 NO_CONTROLS = frozenset({
     "aws:cloudwatch/logGroup:LogGroup",
     "aws:ebs/encryptionByDefault:EncryptionByDefault",
+    "aws:ec2/customerGateway:CustomerGateway",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
     "aws:ec2/eip:Eip",
     "aws:ec2/flowLog:FlowLog",
@@ -302,6 +350,10 @@ NO_CONTROLS = frozenset({
     "aws:ec2/subnet:Subnet",
     "aws:ec2/vpc:Vpc",
     "aws:ec2/vpcEndpoint:VpcEndpoint",
+    "aws:ec2transitgateway/peeringAttachment:PeeringAttachment",
+    "aws:ec2transitgateway/peeringAttachmentAccepter:PeeringAttachmentAccepter",
+    "aws:ec2transitgateway/route:Route",
+    "aws:ec2transitgateway/vpcAttachment:VpcAttachment",
     "aws:eks/addon:Addon",
     "aws:eks/nodeGroup:NodeGroup",
     "aws:iam/role:Role",
@@ -312,10 +364,12 @@ NO_CONTROLS = frozenset({
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
     "azure-native:authorization:RoleAssignment",
     "azure-native:managedidentity:UserAssignedIdentity",
+    "azure-native:network:LocalNetworkGateway",
     "azure-native:network:PrivateDnsZoneGroup",
     "azure-native:network:PrivateEndpoint",
     "azure-native:network:Subnet",
     "azure-native:network:VirtualNetwork",
+    "azure-native:network:VirtualNetworkPeering",
     "azure-native:privatedns:PrivateZone",
     "azure-native:privatedns:VirtualNetworkLink",
     "azure-native:resources:ResourceGroup",

@@ -38,6 +38,13 @@ TAGGABLE = frozenset({
     "azure-native:network:PublicIPAddress", "azure-native:containerservice:ManagedCluster",
     "azure-native:containerservice:AgentPool", "azure-native:storage:StorageAccount",
     "azure-native:managedidentity:UserAssignedIdentity",
+    "aws:ec2transitgateway/transitGateway:TransitGateway",
+    "aws:ec2transitgateway/vpcAttachment:VpcAttachment",
+    "aws:ec2transitgateway/peeringAttachment:PeeringAttachment",
+    "aws:ec2transitgateway/peeringAttachmentAccepter:PeeringAttachmentAccepter",
+    "aws:ec2/customerGateway:CustomerGateway", "aws:ec2/vpnConnection:VpnConnection",
+    "azure-native:network:VirtualNetworkGateway", "azure-native:network:LocalNetworkGateway",
+    "azure-native:network:VirtualNetworkGatewayConnection",
 })
 
 # Types whose schema has no `tags` input (pulumi-aws 7 / azure-native 3 API docs,
@@ -45,6 +52,7 @@ TAGGABLE = frozenset({
 UNTAGGABLE = frozenset({
     "aws:ebs/encryptionByDefault:EncryptionByDefault",
     "aws:ec2/route:Route",
+    "aws:ec2transitgateway/route:Route",
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
     "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
@@ -58,6 +66,7 @@ UNTAGGABLE = frozenset({
     "azure-native:network:PrivateDnsZoneGroup",
     "azure-native:network:SecurityRule",
     "azure-native:network:Subnet",
+    "azure-native:network:VirtualNetworkPeering",
     "azure-native:storage:BlobContainer",
     "azure-native:storage:BlobServiceProperties",
 })

@@ -13,7 +13,6 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
 from gpufleet import clouds
 
-
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 
 

@@ -19,10 +19,10 @@ from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetErro
 from gpufleet.plan import PLAN_VERSION, FleetPlan
 from gpufleet.planjson import (
     PlanDocument,
-    interconnect_json,
     PolicyDoc,
     PreviousDoc,
     ResourceDoc,
+    interconnect_json,
     loads,
     placement_json,
     previous_placements,

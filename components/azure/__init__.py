@@ -86,7 +86,7 @@ def fleet_address_space(plan: FleetPlan) -> list[str]:
 
 
 def _gateway_hub(
-    board: LinkBoard, stem: str, region: str, group: resources.ResourceGroup, net: Network,
+    board: LinkBoard, stem: str, region: str, *, group: resources.ResourceGroup, net: Network,
     tags: Mapping[str, str], opts: pulumi.ResourceOptions,
 ) -> GatewayHub:
     """The region's VPN gateway; each instance carries the gateway-side APIPA address of every
@@ -158,7 +158,7 @@ def build_azure(
         )
         if board is not None:  # an Azure VPN gateway terminates the other cloud's tunnels
             board.gateways[f"azure/{region}"] = _gateway_hub(
-                board, stem, region, group, net, tags, under_parent
+                board, stem, region, group=group, net=net, tags=tags, opts=under_parent
             )
         cluster = GpuCluster(
             stem,

@@ -30,25 +30,32 @@ class NetworkArgs:
 BLOB_PRIVATE_ZONE = "privatelink.blob.core.windows.net"
 
 
-def link_rules(sources: tuple[str, ...]) -> list[dict[str, object]]:
+def link_rules(sources: tuple[str, ...]) -> list[network.SecurityRuleArgs]:
     """With the fleet link: allow inbound from exactly the fleet's CIDRs, then deny the rest of
     the `VirtualNetwork` tag, which would otherwise admit whatever the VPN gateway learns over BGP
     (Azure's default AllowVnetInBound). None without the link."""
     if not sources:
         return []
-    rule = {
-        "protocol": network.SecurityRuleProtocol.ASTERISK, "source_port_range": "*",
-        "destination_address_prefix": "*", "destination_port_range": "*",
-        "direction": network.SecurityRuleDirection.INBOUND,
-    }
     return [
-        {**rule, "name": "allow-fleet-inbound", "priority": 4000,
-         "description": "The fleet's own networks, here and across the link",
-         "access": network.SecurityRuleAccess.ALLOW, "source_address_prefixes": list(sources)},
-        {**rule, "name": "deny-other-vnet-inbound", "priority": 4001,
-         "description": "Nothing else the VPN gateway may learn over BGP",
-         "access": network.SecurityRuleAccess.DENY, "source_address_prefix": "VirtualNetwork"},
+        _inbound("allow-fleet-inbound", 4000, "The fleet's own networks, here and across the link",
+                 network.SecurityRuleAccess.ALLOW, prefixes=list(sources)),
+        _inbound("deny-other-vnet-inbound", 4001, "Nothing else the VPN gateway may learn over BGP",
+                 network.SecurityRuleAccess.DENY, prefix="VirtualNetwork"),
     ]
+
+
+def _inbound(
+    name: str, priority: int, description: str, access: network.SecurityRuleAccess,
+    *, prefixes: list[str] | None = None, prefix: str | None = None,
+) -> network.SecurityRuleArgs:
+    """An inbound rule for any protocol and port from `prefixes` (or the one `prefix`)."""
+    return network.SecurityRuleArgs(
+        name=name, priority=priority, description=description, access=access,
+        direction=network.SecurityRuleDirection.INBOUND,
+        protocol=network.SecurityRuleProtocol.ASTERISK,
+        source_address_prefixes=prefixes, source_address_prefix=prefix, source_port_range="*",
+        destination_address_prefix="*", destination_port_range="*",
+    )
 
 
 class Network(pulumi.ComponentResource):

@@ -149,7 +149,10 @@ class GatewayHub(pulumi.ComponentResource):
             # Both instances need an address on every connection: each uses its own tunnel of
             # the same number (instance i is the customer gateway of connection i + 1).
             custom = [
-                {"ip_configuration_id": config, "custom_bgp_ip_address": by_slot[(i + 1, t.tunnel)].gateway_address}
+                network.GatewayCustomBgpIpAddressIpConfigurationArgs(
+                    ip_configuration_id=config,
+                    custom_bgp_ip_address=by_slot[(i + 1, t.tunnel)].gateway_address,
+                )
                 for i, config in enumerate(self.ip_configuration_ids)
             ]
             network.VirtualNetworkGatewayConnection(

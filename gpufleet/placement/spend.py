@@ -30,8 +30,10 @@ def colocated_storage(spec: FleetSpec, placements: Sequence[Placement]) -> tuple
 def spend_by_cloud(spec: FleetSpec, placements: Sequence[Placement]) -> dict[Cloud, float]:
     """$/month per cloud as the MILP counts it: GPU nodes as priced in each placement,
     `region_fixed_usd` per region that holds a placement, and a storage copy per region where a
-    `colocate_with` pool lands. This is `gpufleet.cost.estimate`'s total per cloud: its only
-    other lines are egress, which is zero because storage is co-located by construction."""
+    `colocate_with` pool lands. Without a link this is `gpufleet.cost.estimate`'s total per
+    cloud (its only other lines are egress, zero as storage is co-located); with
+    `interconnect: vpn` it is an upper bound, each region's link share counted as if every
+    candidate region were open (`region_fixed_usd`)."""
     spend: dict[Cloud, float] = {}
     for cloud, usd in spend_items(spec, placements):
         spend[cloud] = spend.get(cloud, 0.0) + usd

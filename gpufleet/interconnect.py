@@ -116,9 +116,25 @@ def _tunnels(sites: Sequence[LinkSite]) -> tuple[TunnelPlan, ...]:
                     "allowed: regions whose pairs differ (drop one of them from clouds.*.regions)"
                 )))
         tunnels.extend(_pair_tunnels(endpoint, gateway, blocks[index]))
+    problems += _capacity_problems(sites, tunnels)
     if problems:
         raise SpecError(problems)
     return tuple(tunnels)
+
+
+def _capacity_problems(sites: Sequence[LinkSite], tunnels: Sequence[TunnelPlan]) -> list[Problem]:
+    """A hub whose cloud caps its tunnels (an Azure gateway SKU) must not be given more."""
+    problems: list[Problem] = []
+    for site in sites:
+        most = _traits(site.cloud).max_tunnels
+        count = sum(1 for t in tunnels if site.key in (t.endpoint, t.gateway))
+        if most is not None and count > most:
+            problems.append(Problem(FIELD, (
+                f"vpn: {site.key} would end {count} tunnels; its gateway takes at most {most} "
+                f"({len(CONNECTIONS) * len(TUNNELS)} per region of another cloud); allowed: fewer "
+                "regions of the other clouds"
+            )))
+    return problems
 
 
 def _oriented(a: LinkSite, b: LinkSite) -> tuple[LinkSite, LinkSite] | None:

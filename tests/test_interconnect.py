@@ -139,6 +139,16 @@ def test_pairs_that_would_share_a_hubs_addresses_are_refused() -> None:
     assert "share tunnel inside addresses" in str(error.value)
 
 
+def test_a_gateway_takes_no_more_tunnels_than_its_sku_allows() -> None:
+    spec = load_fleet(mesh(("us-east-1",), ("eastus",)))
+    aws = ("af-south-1", "ap-east-1", "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ca-central-1",
+           "eu-central-1", "eu-north-1")  # 8 regions × 4 tunnels > 30
+    networks = [NetworkPlan("aws", r, f"10.{i}.0.0/16") for i, r in enumerate(aws)]
+    with pytest.raises(SpecError, match="azure/eastus would end 32 tunnels; its gateway takes at most 30"):
+        plan_link(spec, [*networks, NetworkPlan("azure", "eastus", "10.99.0.0/16")])
+    assert plan_link(spec, [*networks[:7], NetworkPlan("azure", "eastus", "10.99.0.0/16")]) is not None
+
+
 def test_routes_cover_every_ordered_pair_with_the_right_path() -> None:
     link = plan_of(mesh(AWS2, AZURE2)).link
     assert link is not None

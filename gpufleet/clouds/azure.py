@@ -141,6 +141,7 @@ LINK = LinkTraits(
     usd_per_gb=0.087,
     usd_per_gb_source=f"{_CODE}: data out $0.087/GB, list price as of 2025, verify "
                       "(azure.microsoft.com/pricing/details/bandwidth)",
+    max_tunnels=VPN_TUNNELS_MAX,
 )
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"

@@ -140,6 +140,8 @@ class LinkTraits:
     usd_per_gb: float
     """Per GB that leaves this cloud over the link (processing + egress): not estimated."""
     usd_per_gb_source: str
+    max_tunnels: int | None = None
+    """The most tunnels one hub takes (an Azure VPN gateway SKU's S2S limit), None: no limit."""
 
 
 @dataclass(frozen=True, slots=True)

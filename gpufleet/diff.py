@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, cast
 
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
@@ -20,6 +20,7 @@ from gpufleet.errors import EXIT_OK, EXIT_POLICY
 
 DIFF_VERSION = 1
 Action = Literal["add", "remove", "replace", "update"]
+TunnelChange = tuple[str, Action, str | None, str | None]  # key, action, before, after
 _closed = with_config(ConfigDict(extra="forbid"))
 
 
@@ -50,6 +51,16 @@ class CostChangeDoc(TypedDict):
 
 
 @_closed
+class TunnelChangeDoc(TypedDict):
+    """A fleet-link tunnel added or removed (or whose inside CIDR or ASNs changed)."""
+
+    key: str
+    action: Action
+    before: str | None  # "inside CIDR, ASN endpoint-ASN gateway", None when absent
+    after: str | None
+
+
+@_closed
 class PolicyChangeDoc(TypedDict):
     policy: str
     enforcement: str
@@ -70,6 +81,7 @@ class DiffDocument(TypedDict):
     cost: list[CostChangeDoc]
     policies: list[PolicyChangeDoc]
     errors: int
+    tunnels: NotRequired[list[TunnelChangeDoc]]
 
 
 def diff_schema() -> dict[str, Any]:
@@ -103,6 +115,7 @@ class PlanDiff:
     cost: tuple[tuple[str, float, float], ...]  # scope, before, after
     policies: tuple[tuple[str, str, int, int], ...]  # policy, enforcement, before, after
     head_mandatory_violations: int
+    tunnels: tuple[TunnelChange, ...] = ()
 
     @property
     def errors(self) -> list[ResourceChange]:
@@ -146,10 +159,12 @@ class PlanDiff:
              [(s, f"${b:,.0f}", f"${a:,.0f}", f"{a - b:+,.0f}") for s, b, a in self.cost]),
             ("Policy verdicts", ("policy", "enforcement", "violations before", "after"),
              [(p, e, str(b), str(a)) for p, e, b, a in self.policies if b != a]),
+            ("Link tunnels", ("action", "tunnel", "before", "after"),
+             [(action, key, b or "-", a or "-") for key, action, b, a in self.tunnels]),
         ]
 
     def to_json(self) -> DiffDocument:
-        return {
+        document: DiffDocument = {
             "version": DIFF_VERSION, "base": self.base, "head": self.head,
             "resources": [
                 {"urn": c.urn, "type": c.type, "action": c.action, "protected": c.protected,
@@ -161,6 +176,11 @@ class PlanDiff:
             "policies": [{"policy": p, "enforcement": e, "before": b, "after": a} for p, e, b, a in self.policies],
             "errors": len(self.errors),
         }
+        if self.tunnels:  # only where a plan has a link: diffs of other plans stay as they were
+            document["tunnels"] = [
+                {"key": k, "action": action, "before": b, "after": a} for k, action, b, a in self.tunnels
+            ]
+        return document
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, ...]:
@@ -203,6 +223,28 @@ def _violations(doc: dict[str, Any]) -> dict[tuple[str, str], int]:
     return {(v["policy"], v["enforcement"]): len(v["violations"]) for v in doc.get("policies", [])}
 
 
+def _tunnels(doc: dict[str, Any]) -> dict[str, str]:
+    """Each tunnel of a plan's link as 'inside CIDR, ASN a–b' (a plan without a link: none)."""
+    link = cast(dict[str, list[dict[str, Any]]], doc.get("interconnect") or {})
+    asn = {f"{s['cloud']}/{s['region']}": s["asn"] for s in link.get("sites", [])}
+    return {
+        str(t["key"]): f"{t['inside_cidr']}, ASN {asn.get(t['endpoint'])}–{asn.get(t['gateway'])}"
+        for t in link.get("tunnels", [])
+    }
+
+
+def tunnel_changes(base: dict[str, Any], head: dict[str, Any]) -> tuple[TunnelChange, ...]:
+    """Tunnels added, removed or changed between two plans, by stable key."""
+    before, after = _tunnels(base), _tunnels(head)
+    changes: list[TunnelChange] = []
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            action: Action = "add" if old is None else "remove" if new is None else "replace"
+            changes.append((key, action, old, new))
+    return tuple(changes)
+
+
 def diff_documents(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
     gpus_before, gpus_after = _gpus(base), _gpus(head)
     clouds = sorted(set(base["cost"]["by_cloud"]) | set(head["cost"]["by_cloud"]))
@@ -228,4 +270,5 @@ def diff_documents(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
             for policy, enforcement in [key]
         ),
         head_mandatory_violations=sum(n for (_, e), n in verdicts_after.items() if e == "mandatory"),
+        tunnels=tunnel_changes(base, head),
     )

@@ -18,7 +18,7 @@ from gpufleet import clouds
 from gpufleet.clouds.aws import REGION_SLOTS as AWS_SLOTS
 from gpufleet.clouds.azure import REGION_SLOTS as AZURE_SLOTS
 from gpufleet.cost import region_fixed_usd
-from gpufleet.diff import resource_changes
+from gpufleet.diff import DiffDocument, diff_documents, resource_changes
 from gpufleet.errors import SpecError
 from gpufleet.interconnect import PRIVATE_ASNS, accepts, plan_link, shared_blocks
 from gpufleet.pipeline import build_plan
@@ -363,3 +363,18 @@ def test_plan_document_states_the_link_without_secrets(tmp_path: Path) -> None:
     assert link["tunnels"][0]["inside_cidr"] in markdown
     assert "**Link routes**" in markdown
     assert "interconnect" not in plan_fleet(fleet_of("dev"), tmp_path, "dev")  # none: the key is absent
+
+
+def test_diff_lists_the_tunnels_a_new_region_adds(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "head").mkdir()
+    base = plan_fleet(mesh(AWS2[:1], AZURE2[:1]), tmp_path / "base", "test")
+    head = plan_fleet(mesh(AWS2, AZURE2[:1]), tmp_path / "head", "test")
+    change = diff_documents(base, head)
+    assert [action for _, action, _, _ in change.tunnels] == ["add"] * 4
+    assert all(key.startswith("aws/us-west-2--azure/eastus/") for key, *_ in change.tunnels)
+    assert not [c for c in change.resources if c.action in ("replace", "remove")]
+    document = json.loads(json.dumps(change.to_json()))
+    TypeAdapter(DiffDocument).validate_python(document, strict=True)
+    assert len(document["tunnels"]) == 4
+    assert "tunnels" not in diff_documents(base, base).to_json()

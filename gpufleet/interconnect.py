@@ -2,12 +2,16 @@
 tunnel's inside /30 and the path each network takes to every other one.
 
 Topology: a full mesh of regions, each with one hub of its cloud (an AWS transit gateway, an
-Azure active-active VPN gateway). Two regions of different clouds get their own site-to-site VPN
-(2 connections × 2 tunnels, BGP); two regions of one cloud peer directly (TGW peering, global VNet
-peering). A mesh costs a VPN pair per (AWS region, Azure region) where a single hub per cloud
-would cost one, but no traffic hairpins through a third region (no extra inter-region transfer,
-latency or a shared bottleneck: each pair has its own ~1.25 Gbps-per-tunnel budget), and there
-is no hub whose move would replace everything: a pair's resources depend on that pair alone.
+Azure active-active zone-redundant VPN gateway). Two regions of different clouds get their own
+site-to-site VPN (2 connections × 2 tunnels, BGP, ECMP on the transit gateway); two regions of
+one cloud peer directly (TGW peering, global VNet peering). Against one hub per cloud (a VPN pair
+between two hub regions, peering to the rest) the mesh pays a VPN pair ($146/month on AWS, see
+`Aws.link_costs`) per (AWS region, Azure region) instead of one, but no traffic hairpins through
+a hub region (no second inter-region transfer charge, no extra latency), throughput adds up per
+pair (AWS: up to 1.25 Gbps per tunnel; each Azure VpnGw1AZ: 650 Mbps aggregate, the SKU in
+gpufleet/clouds/azure.py), and no hub exists whose move would replace every tunnel: a pair's
+resources depend on that pair alone. Datasets stay co-located, so the link carries control and
+service traffic, not bulk reads.
 
 Stability is the point, as in gpufleet.ipam: the ASN of a network and the inside /30s of a pair
 derive from the regions' fixed address slots (gpufleet/slots.py), never from positions in a list,

@@ -120,8 +120,8 @@ def region_fixed_usd(cloud: Cloud, spec: FleetSpec | None = None) -> float:
     with `spec`'s `interconnect: vpn`, also its link share as if every candidate region of the
     spec were open (an upper bound: placement cannot price pairs of regions linearly)."""
     fixed = sum(line.monthly_usd for line in region_lines(cloud, ""))
-    if spec is not None and spec.network.interconnect != "none":
-        candidates = [c for c, _ in spec.clouds.regions()]
+    candidates = [c for c, _ in spec.clouds.regions()] if spec is not None else []
+    if spec is not None and spec.network.interconnect != "none" and len(candidates) > 1:
         same = candidates.count(cloud) - 1
         fixed += sum(
             monthly(item.count * item.usd_per_hour)

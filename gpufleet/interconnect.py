@@ -46,9 +46,11 @@ Network = ipaddress.IPv4Network
 
 
 def plan_link(spec: FleetSpec, networks: Sequence[NetworkPlan]) -> LinkPlan | None:
-    """The link of the plan's networks, or None with `interconnect: none`; SpecError says why a
-    link cannot be built (a cloud without one, a region without a slot, a clash of /30s)."""
-    if spec.network.interconnect == "none":
+    """The link of the plan's networks, or None with `interconnect: none` or a single network
+    (nothing to reach: no hub is paid for until a second region joins, which replaces nothing);
+    SpecError says why a link cannot be built (a cloud without one, a region without a slot, a
+    clash of /30s, a gateway over its tunnel limit)."""
+    if spec.network.interconnect == "none" or len(networks) < 2:
         return None
     problems = list(_site_problems(networks))
     if problems:

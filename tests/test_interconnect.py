@@ -192,6 +192,11 @@ def test_costs_of_a_two_region_fleet_by_hand() -> None:
     assert region_fixed_usd("azure", spec) == pytest.approx(region_fixed_usd("azure") + 263.53 + 7.3)
 
 
+def test_a_single_network_pays_for_no_hub() -> None:
+    spec = load_fleet(mesh(("us-east-1",), ()))
+    assert plan_link(spec, [NetworkPlan("aws", "us-east-1", "10.0.0.0/16")]) is None
+
+
 def test_none_is_the_default_and_plans_no_link() -> None:
     assert load_fleet(fleet_of("dev")).network.interconnect == "none"
     assert build_plan(load_fleet(fleet_of("dev")), "dev").link is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pulumi
 
+from components.link import LinkBoard
 from gpufleet import clouds
 from gpufleet.plan import FleetPlan
 
@@ -20,7 +21,10 @@ class GpuFleet(pulumi.ComponentResource):
     def __init__(self, name: str, plan: FleetPlan, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:index:GpuFleet", name, None, opts)
         self.outputs = {}
+        board = LinkBoard(plan.link) if plan.link else None
         for model in clouds.models():
             if plan.regions(model.name):  # a cloud's builder (and its SDK) loads only when used
-                self.outputs.update(model.builder()(plan, self))
+                self.outputs.update(model.builder()(plan, self, board))
+        if board is not None:  # every hub is declared: join them
+            board.wire(self)
         self.register_outputs(self.outputs)

@@ -21,7 +21,15 @@ from collections.abc import Sequence
 from gpufleet import clouds
 from gpufleet.catalog import Catalog, Cloud
 from gpufleet.catalog.transfer import TransferRate, transfer_rate
-from gpufleet.plan import CloudSpend, CostLine, CostSummary, NetworkPlan, Placement, StoragePlan
+from gpufleet.plan import (
+    CloudSpend,
+    CostLine,
+    CostSummary,
+    LinkPlan,
+    NetworkPlan,
+    Placement,
+    StoragePlan,
+)
 from gpufleet.spec import FleetSpec
 from gpufleet.specmodel import Storage
 
@@ -35,11 +43,13 @@ def estimate(
     placements: Sequence[Placement],
     networks: Sequence[NetworkPlan],
     storage: Sequence[StoragePlan],
+    link: LinkPlan | None = None,
 ) -> CostSummary:
     """Every monthly cost line, spend per cloud against its commitment, and the budget."""
     lines = [
         *(_node_line(p) for p in placements),
         *(line for n in networks for line in region_lines(n.cloud, n.region)),
+        *(_link_lines(link) if link else []),
         *(_storage_line(s) for s in storage),
         *_transfer_lines(spec, storage),
     ]
@@ -89,9 +99,33 @@ def region_lines(cloud: Cloud, region: str) -> list[CostLine]:
     return lines
 
 
-def region_fixed_usd(cloud: Cloud) -> float:
-    """$/month of one region's infrastructure on this cloud: the sum of its `region_lines`."""
-    return round(sum(line.monthly_usd for line in region_lines(cloud, "")), 2)
+def _link_lines(link: LinkPlan) -> list[CostLine]:
+    """Each site's share of the link (hub, connections, peerings), priced by its cloud for the
+    number of peers it actually has; items with no count are left out."""
+    lines: list[CostLine] = []
+    for site in link.sites:
+        same = sum(1 for s in link.sites if s.cloud == site.cloud) - 1
+        peers = len(link.sites) - 1 - same
+        lines += [
+            CostLine(item.item, site.cloud, site.region, monthly(item.count * item.usd_per_hour), item.source)
+            for item in clouds.get(site.cloud).link_costs(peers, same) if item.count
+        ]
+    return lines
+
+
+def region_fixed_usd(cloud: Cloud, spec: FleetSpec | None = None) -> float:
+    """$/month of one region's infrastructure on this cloud: the sum of its `region_lines`;
+    with `spec`'s `interconnect: vpn`, also its link share as if every candidate region of the
+    spec were open (an upper bound: placement cannot price pairs of regions linearly)."""
+    fixed = sum(line.monthly_usd for line in region_lines(cloud, ""))
+    candidates = [c for c, _ in spec.clouds.regions()] if spec is not None else []
+    if spec is not None and spec.network.interconnect != "none" and len(candidates) > 1:
+        same = candidates.count(cloud) - 1
+        fixed += sum(
+            monthly(item.count * item.usd_per_hour)
+            for item in clouds.get(cloud).link_costs(len(candidates) - 1 - same, same)
+        )
+    return round(fixed, 2)
 
 
 def storage_monthly_usd(cloud: Cloud, region: str, size_tib: float) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired
+from typing import Any, Literal, NotRequired, cast
 
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
@@ -22,6 +22,7 @@ from gpufleet.planjson import placements_from_document
 
 DIFF_VERSION = 1
 Action = Literal["add", "remove", "replace", "update"]
+TunnelChange = tuple[str, Action, str | None, str | None]  # key, action, before, after
 _closed = with_config(ConfigDict(extra="forbid"))
 
 
@@ -52,6 +53,16 @@ class CostChangeDoc(TypedDict):
 
 
 @_closed
+class TunnelChangeDoc(TypedDict):
+    """A fleet-link tunnel added or removed (or whose inside CIDR or ASNs changed)."""
+
+    key: str
+    action: Action
+    before: str | None  # "inside CIDR, ASN endpoint-ASN gateway", None when absent
+    after: str | None
+
+
+@_closed
 class PolicyChangeDoc(TypedDict):
     policy: str
     enforcement: str
@@ -73,6 +84,7 @@ class DiffDocument(TypedDict):
     policies: list[PolicyChangeDoc]
     errors: int
     moved: NotRequired[list[MoveDoc]]
+    tunnels: NotRequired[list[TunnelChangeDoc]]
 
 
 def diff_schema() -> dict[str, Any]:
@@ -108,6 +120,7 @@ class PlanDiff:
     head_mandatory_violations: int
     moved: tuple[Move, ...] = ()
     """With a head planned around capacity rules or from --previous: nodes moved, and why."""
+    tunnels: tuple[TunnelChange, ...] = ()
 
     @property
     def errors(self) -> list[ResourceChange]:
@@ -154,6 +167,8 @@ class PlanDiff:
             *([("Moved", ("pool", "cloud/region/SKU", "nodes before", "after", "why"),
                 [(m.pool, m.offer, str(m.before), str(m.after), m.reason) for m in self.moved])]
               if self.moved else []),
+            ("Link tunnels", ("action", "tunnel", "before", "after"),
+             [(action, key, b or "-", a or "-") for key, action, b, a in self.tunnels]),
         ]
 
     def to_json(self) -> DiffDocument:
@@ -171,6 +186,10 @@ class PlanDiff:
         }
         if self.moved:
             document["moved"] = [m.to_json() for m in self.moved]
+        if self.tunnels:  # only where a plan has a link: diffs of other plans stay as they were
+            document["tunnels"] = [
+                {"key": k, "action": action, "before": b, "after": a} for k, action, b, a in self.tunnels
+            ]
         return document
 
 
@@ -214,6 +233,28 @@ def _violations(doc: dict[str, Any]) -> dict[tuple[str, str], int]:
     return {(v["policy"], v["enforcement"]): len(v["violations"]) for v in doc.get("policies", [])}
 
 
+def _tunnels(doc: dict[str, Any]) -> dict[str, str]:
+    """Each tunnel of a plan's link as 'inside CIDR, ASN a–b' (a plan without a link: none)."""
+    link = cast(dict[str, list[dict[str, Any]]], doc.get("interconnect") or {})
+    asn = {f"{s['cloud']}/{s['region']}": s["asn"] for s in link.get("sites", [])}
+    return {
+        str(t["key"]): f"{t['inside_cidr']}, ASN {asn.get(t['endpoint'])}–{asn.get(t['gateway'])}"
+        for t in link.get("tunnels", [])
+    }
+
+
+def tunnel_changes(base: dict[str, Any], head: dict[str, Any]) -> tuple[TunnelChange, ...]:
+    """Tunnels added, removed or changed between two plans, by stable key."""
+    before, after = _tunnels(base), _tunnels(head)
+    changes: list[TunnelChange] = []
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            action: Action = "add" if old is None else "remove" if new is None else "replace"
+            changes.append((key, action, old, new))
+    return tuple(changes)
+
+
 def diff_documents(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
     gpus_before, gpus_after = _gpus(base), _gpus(head)
     clouds = sorted(set(base["cost"]["by_cloud"]) | set(head["cost"]["by_cloud"]))
@@ -240,6 +281,7 @@ def diff_documents(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
         ),
         head_mandatory_violations=sum(n for (_, e), n in verdicts_after.items() if e == "mandatory"),
         moved=_moved(base, head),
+        tunnels=tunnel_changes(base, head),
     )
 
 

@@ -13,6 +13,8 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
 from gpufleet import clouds
 
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
 
 class FleetMocks(Mocks):
     """Answers every resource with its inputs plus computed ids; invokes from the cloud models,
@@ -24,6 +26,8 @@ class FleetMocks(Mocks):
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = cast(dict[str, Any], args.inputs)  # pyright: ignore[reportUnknownMemberType]
         state: dict[str, Any] = {"name": args.name, **inputs}
+        if args.typ == RANDOM_PASSWORD:  # a fixed stand-in of the asked length, never a real key
+            state["result"] = "M0ck" * (int(inputs.get("length", 16)) // 4)
         owner = clouds.owner_of(args.typ)
         answered = owner.mock_state(args, state) if owner else state
         self.created[str(answered.get("name") or args.name)] = answered

@@ -29,6 +29,7 @@ from gpufleet.planjson import (
     QuotaDoc,
     ResourceDoc,
     cluster_docs,
+    interconnect_json,
     loads,
     network_json,
     placement_json,
@@ -294,6 +295,8 @@ def plan_document(
     }
     if (capacity := _capacity(plan)) is not None:
         document["capacity"] = capacity
+    if plan.link is not None:
+        document["interconnect"] = interconnect_json(plan.link)
     return document
 
 

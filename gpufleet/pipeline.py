@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from gpufleet import addresses, cost, ipam
+from gpufleet import addresses, cost, interconnect, ipam
 from gpufleet.catalog import Cloud
 from gpufleet.errors import Problem, SpecError
 from gpufleet.live import LiveQuota
@@ -40,6 +40,7 @@ def build_plan(
     }
     used: list[tuple[Cloud, str]] = sorted({(p.cloud, p.region) for p in result.placements})
     networks = addresses.with_use(ipam.allocate(spec, used), result.placements)
+    link = interconnect.plan_link(spec, networks)
     storage = colocated_storage(spec, result.placements)
     return FleetPlan(
         stack=stack,
@@ -47,11 +48,12 @@ def build_plan(
         pools=tuple(by_pool[pool.name] for pool in spec.pools),
         networks=networks,
         storage=storage,
-        cost=cost.estimate(spec, result.placements, networks, storage),
+        cost=cost.estimate(spec, result.placements, networks, storage, link),
         quota=quota_use(spec, catalog, result.placements, sources),
         solver=result.solver,
         skipped_offers=result.skipped,
         unavailable_offers=tuple(unavailable_offers(spec, catalog)),
+        link=link,
     )
 
 

@@ -75,6 +75,66 @@ class NetworkPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkSite:
+    """One VPC/VNet on the fleet link: its BGP ASN and the CIDR it advertises."""
+
+    cloud: Cloud
+    region: str
+    asn: int
+    cidr: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.cloud}/{self.region}"
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelPlan:
+    """One IPsec tunnel between two sites: `endpoint` is the site whose VPN service owns the
+    tunnel and takes the /30's first inside address, `gateway` the other one (second address).
+    `connection` (1, 2) is the gateway's public IP the tunnel ends on; `tunnel` (1, 2) is which
+    of the connection's two tunnels it is."""
+
+    endpoint: str
+    gateway: str
+    connection: int
+    tunnel: int
+    inside_cidr: str
+    endpoint_address: str
+    gateway_address: str
+
+    @property
+    def key(self) -> str:
+        """Stable identity: what the tunnel's resource names derive from."""
+        return f"{self.endpoint}--{self.gateway}/c{self.connection}t{self.tunnel}"
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    """`source` reaches `destination` (its `cidr`) over `path`."""
+
+    source: str
+    destination: str
+    cidr: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPlan:
+    """The fleet's private network (`network.interconnect: vpn`): sites, tunnels, routes."""
+
+    sites: tuple[LinkSite, ...]
+    tunnels: tuple[TunnelPlan, ...]
+    routes: tuple[RoutePlan, ...]
+
+    def site(self, key: str) -> LinkSite:
+        return next(s for s in self.sites if s.key == key)
+
+    def tunnels_between(self, endpoint: str, gateway: str) -> list[TunnelPlan]:
+        return [t for t in self.tunnels if (t.endpoint, t.gateway) == (endpoint, gateway)]
+
+
+@dataclass(frozen=True, slots=True)
 class StoragePlan:
     """One copy of a dataset; `source` is the 'cloud/region' (its home) it is filled and kept
     in sync from, None for the home copy itself and for datasets without a home."""
@@ -162,6 +222,7 @@ class FleetPlan:
     """Offers `capacity.unavailable` took out, each 'cloud/region/sku: the rule'."""
     cluster_software: bool = False
     """Whether this run declares the in-cluster layer (second stage; see gpufleet/program.py)."""
+    link: LinkPlan | None = None
 
     @property
     def fleet(self) -> str:

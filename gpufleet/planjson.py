@@ -15,11 +15,12 @@ from typing import Any, Literal, NotRequired, cast
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
+from gpufleet import clouds
 from gpufleet.catalog import Capacity, Cloud
 from gpufleet.errors import Problem, SpecError
 from gpufleet.moves import MoveDoc
 from gpufleet.nodegroups import RegionGroups
-from gpufleet.plan import NetworkPlan, Placement
+from gpufleet.plan import LinkPlan, NetworkPlan, Placement
 from gpufleet.textfile import read_utf8
 
 _closed = with_config(ConfigDict(extra="forbid"))
@@ -69,6 +70,76 @@ class NetworkDoc(TypedDict):
     cidr: str
     pod_cidr: str | None
     addresses: list[AddressDoc]
+
+
+@_closed
+class LinkSiteDoc(TypedDict):
+    cloud: Cloud
+    region: str
+    asn: int
+    cidr: str
+
+
+@_closed
+class TunnelDoc(TypedDict):
+    """One IPsec tunnel: `endpoint` owns it and takes the /30's first inside address."""
+
+    key: str
+    endpoint: str
+    gateway: str
+    connection: int
+    tunnel: int
+    inside_cidr: str
+    endpoint_address: str
+    gateway_address: str
+
+
+@_closed
+class RouteDoc(TypedDict):
+    source: str
+    destination: str
+    cidr: str
+    path: str
+
+
+@_closed
+class InterconnectDoc(TypedDict):
+    """The fleet link (`network.interconnect: vpn`); absent with `none`. Pre-shared keys are
+    never here (they are Pulumi secrets). `version` is this object's own: INTERCONNECT_VERSION."""
+
+    version: int
+    mode: Literal["vpn"]
+    sites: list[LinkSiteDoc]
+    tunnels: list[TunnelDoc]
+    routes: list[RouteDoc]
+    usd_per_gb: dict[str, float]
+
+
+INTERCONNECT_VERSION = 1
+
+
+def interconnect_json(link: LinkPlan) -> InterconnectDoc:
+    """The plan's link as the document states it (no secrets, no provider-assigned addresses)."""
+    return {
+        "version": INTERCONNECT_VERSION,
+        "mode": "vpn",
+        "sites": [{"cloud": s.cloud, "region": s.region, "asn": s.asn, "cidr": s.cidr} for s in link.sites],
+        "tunnels": [
+            {"key": t.key, "endpoint": t.endpoint, "gateway": t.gateway, "connection": t.connection,
+             "tunnel": t.tunnel, "inside_cidr": t.inside_cidr, "endpoint_address": t.endpoint_address,
+             "gateway_address": t.gateway_address}
+            for t in link.tunnels
+        ],
+        "routes": [
+            {"source": r.source, "destination": r.destination, "cidr": r.cidr, "path": r.path}
+            for r in link.routes
+        ],
+        "usd_per_gb": {
+            cloud: traits.usd_per_gb
+            for cloud in dict.fromkeys(s.cloud for s in link.sites)
+            if (traits := clouds.get(cloud).link) is not None
+        },
+    }
 
 
 @_closed
@@ -239,6 +310,7 @@ class PlanDocument(TypedDict):
     previous: PreviousDoc | None
     skipped_offers: list[str]
     capacity: NotRequired[CapacityDoc]
+    interconnect: NotRequired[InterconnectDoc]
     resource_counts: list[ResourceCountDoc]
     resources: list[ResourceDoc]
     policies: list[PolicyDoc]

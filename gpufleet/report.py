@@ -162,6 +162,7 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         ("Networks", ("cloud", "region", "CIDR", "pod CIDR"), networks),
         ("Addresses (at maximum size, with upgrade surge and system pool)",
          ("cloud/region", "range", "CIDR", "nodes", "needed", "available", "holds"), addresses),
+        *_link(doc.get("interconnect")),
         ("Storage", ("name", "cloud", "region", "TiB", "protected"), storage),
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
         ("Where each price comes from", ("item", "cloud", "region", "$/month", "source"), lines),
@@ -170,6 +171,27 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
          ("cloud", "region", "groups / limit", "largest group / nodes per group", "nodes / limit"), clusters),
         ("Policies", ("policy", "enforcement", "verdict"), policies),
         ("Resources", ("cloud", "region", "type", "count"), counts),
+    ]
+
+
+def _link(link: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:
+    """With `interconnect: vpn`: each site's ASN, each tunnel's inside /30 and both ends'
+    inside addresses, and how many networks each site reaches and by which path."""
+    if not link:
+        return []
+    asn = {f"{s['cloud']}/{s['region']}": str(s["asn"]) for s in link["sites"]}
+    tunnels: list[Row] = [
+        (t["endpoint"], asn[t["endpoint"]], t["gateway"], asn[t["gateway"]],
+         f"c{t['connection']}t{t['tunnel']}", t["inside_cidr"], t["endpoint_address"], t["gateway_address"])
+        for t in link["tunnels"]
+    ]
+    routes: list[Row] = [
+        (r["source"], r["destination"], r["cidr"], r["path"]) for r in link["routes"]
+    ]
+    return [
+        ("Link tunnels", ("endpoint", "ASN", "gateway", "ASN", "tunnel", "inside CIDR",
+                          "endpoint inside", "gateway inside"), tunnels),
+        ("Link routes", ("from", "to", "CIDR", "path"), routes),
     ]
 
 

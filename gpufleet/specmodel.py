@@ -67,6 +67,12 @@ class Network(_Strict):
     overrides: dict[str, ipaddress.IPv4Network] = Field(
         default_factory=dict, description="fixed CIDR per 'cloud/region', e.g. aws/eu-west-1"
     )
+    interconnect: Literal["none", "vpn"] = Field(
+        default="none",
+        description="vpn: every VPC/VNet of the fleet reaches every other one privately "
+        "(transit gateway per AWS region, VPN gateway per Azure VNet, BGP site-to-site VPN "
+        "between clouds, peering within a cloud); none: each region is an island",
+    )
 
     @field_validator("supernet")
     @classmethod

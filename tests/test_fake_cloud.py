@@ -17,6 +17,7 @@ import pulumi
 import pytest
 import yaml
 
+from components.link import LinkBoard
 from gpufleet import clouds
 from gpufleet.catalog.limits import Limit
 from gpufleet.cli import main
@@ -108,12 +109,15 @@ class FakeCloud(CloudModel):
     def security_controls(self) -> SecurityControls:
         return SecurityControls({BUCKET: _no_public_read}, frozenset({NETWORK, CLUSTER, POOL}))
 
-    def builder(self) -> Callable[[FleetPlan, pulumi.Resource], Mapping[str, pulumi.Output[object]]]:
+    def builder(self) -> Callable[[FleetPlan, pulumi.Resource, LinkBoard | None], Mapping[str, pulumi.Output[object]]]:
         return build_fake
 
 
-def build_fake(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi.Output[object]]:
-    """One network, cluster, pool per placement and bucket per storage copy in every region."""
+def build_fake(
+    plan: FleetPlan, parent: pulumi.Resource, board: LinkBoard | None = None
+) -> Mapping[str, pulumi.Output[object]]:
+    """One network, cluster, pool per placement and bucket per storage copy in every region (the
+    fake cloud joins no cross-cloud link: its model has no `link`)."""
     tags = {"fleet": plan.fleet, "stack": plan.stack}
     endpoints: dict[str, pulumi.Output[object]] = {}
     for region in plan.regions("fakecloud"):

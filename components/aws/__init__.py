@@ -18,8 +18,10 @@ from components.aws.network import Network, NetworkArgs
 from components.aws.nodepool import GpuNodePool, GpuNodePoolArgs
 from components.aws.replication import declare_replication
 from components.aws.storage import DatasetBucket, DatasetBucketArgs
+from components.aws.vpn import TransitHub, TransitHubArgs
 from components.k8s import GpuPoolTarget
 from components.k8s.layer import GpuLayer, GpuLayerArgs
+from components.link import LinkBoard
 from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
 from gpufleet.errors import DecisionError
@@ -32,19 +34,23 @@ __all__ = [
     "GpuCluster",
     "GpuNodePool",
     "Network",
+    "TransitHub",
     "build_aws",
 ]
 
 
-def build_aws(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi.Output[object]]:
-    """Declare every AWS region of the plan, the regions that only hold a dataset's home copy,
-    and S3 replication from each home to its AWS copies; outputs keyed `aws/<region>/<what>`."""
+def build_aws(
+    plan: FleetPlan, parent: pulumi.Resource, board: LinkBoard | None = None
+) -> Mapping[str, pulumi.Output[object]]:
+    """Declare every AWS region of the plan (and its link hub on `board`), the regions that only
+    hold a dataset's home copy, and S3 replication from each home to its AWS copies; outputs
+    keyed `aws/<region>/<what>`."""
     outputs: dict[str, pulumi.Output[object]] = {}
     buckets: dict[tuple[str, str], DatasetBucket] = {}
     providers: dict[str, aws.Provider] = {}
     for region in plan.regions("aws"):
         providers[region] = _provider(plan, region, parent)
-        outputs.update(_build_region(plan, region, NAT_GATEWAYS_PER_REGION, parent, providers[region]))
+        outputs.update(_build_region(plan, region, NAT_GATEWAYS_PER_REGION, parent, providers[region], board=board))
         outputs.update(_build_buckets(plan, region, parent, providers[region], buckets))
     for region in plan.storage_regions("aws"):
         providers[region] = _provider(plan, region, parent)
@@ -86,7 +92,8 @@ def _build_buckets(
 
 
 def _build_region(
-    plan: FleetPlan, region: str, nat_gateways: int, parent: pulumi.Resource, provider: aws.Provider
+    plan: FleetPlan, region: str, nat_gateways: int, parent: pulumi.Resource, provider: aws.Provider,
+    *, board: LinkBoard | None,
 ) -> dict[str, pulumi.Output[object]]:
     name = decisions.region_name(plan.fleet, region)
     base_tags = {"gpufleet:fleet": plan.fleet, "gpufleet:stack": plan.stack}
@@ -115,6 +122,20 @@ def _build_region(
         ),
         scoped,
     )
+    if board is not None:  # AWS VPN connections hand out the tunnels' endpoints
+        site = board.link.site(f"aws/{region}")
+        board.endpoints[site.key] = TransitHub(
+            name,
+            TransitHubArgs(
+                site=site,
+                remote=board.remote(site.key),
+                vpc_id=network.vpc_id,
+                subnet_ids=network.subnets(zones),
+                route_table_ids=network.private_route_table_ids,
+                node_security_group_id=cluster.cluster_security_group_id,
+            ),
+            scoped,
+        )
 
     catalog = load_catalog()
     targets: list[GpuPoolTarget] = []

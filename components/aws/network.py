@@ -27,6 +27,7 @@ class Network(pulumi.ComponentResource):
 
     vpc_id: pulumi.Output[str]
     private_subnet_ids: dict[str, pulumi.Output[str]]
+    private_route_table_ids: dict[str, pulumi.Output[str]]
     logs_key_arn: pulumi.Output[str]
 
     def __init__(
@@ -105,6 +106,7 @@ class Network(pulumi.ComponentResource):
 
         private_rts: list[pulumi.Output[str]] = []
         self.private_subnet_ids = {}
+        self.private_route_table_ids = {}
         for zone in args.zones:
             subnet = aws.ec2.Subnet(
                 f"{name}-private-{zone}",
@@ -132,6 +134,7 @@ class Network(pulumi.ComponentResource):
                 f"{name}-private-{zone}", subnet_id=subnet.id, route_table_id=rt.id, opts=child
             )
             private_rts.append(rt.id)
+            self.private_route_table_ids[zone] = rt.id
             self.private_subnet_ids[zone] = subnet.id
 
         aws.ec2.VpcEndpoint(

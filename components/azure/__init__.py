@@ -14,6 +14,7 @@ from pulumi_azure_native import resources
 
 from components.k8s import GpuPoolTarget, Taint
 from components.k8s.layer import GpuLayer, GpuLayerArgs
+from components.link import LinkBoard
 from gpufleet.catalog import Sku, load_catalog
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
@@ -26,9 +27,11 @@ from .network import Network, NetworkArgs
 from .nodepool import AgentPoolGroup, GpuNodePool, GpuNodePoolArgs, PoolSettings
 from .replication import declare_replication
 from .storage import DatasetStorage, DatasetStorageArgs
+from .vpn import GatewayHub, GatewayHubArgs
 
 __all__ = [
     "DatasetStorage",
+    "GatewayHub",
     "GpuCluster",
     "GpuNodePool",
     "Network",
@@ -105,8 +108,39 @@ def fleet_address_space(plan: FleetPlan) -> list[str]:
     return ranges
 
 
-def build_azure(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi.Output[object]]:
-    """Declare the Azure side of `plan` under `parent`; return stack outputs by stable key."""
+def _gateway_hub(
+    board: LinkBoard, stem: str, region: str, *, group: resources.ResourceGroup, net: Network,
+    tags: Mapping[str, str], opts: pulumi.ResourceOptions,
+) -> GatewayHub:
+    """The region's VPN gateway; each instance carries the gateway-side APIPA address of every
+    tunnel that ends on it (instance i takes connection i + 1 of every pair)."""
+    site = board.link.site(f"azure/{region}")
+    ending = [t for t in board.link.tunnels if t.gateway == site.key]
+    return GatewayHub(
+        stem,
+        GatewayHubArgs(
+            site=site,
+            resource_group_name=group.name,
+            location=region,
+            vnet_name=net.vnet_name,
+            vnet_id=net.vnet_id,
+            gateway_subnet_cidr=decisions.gateway_subnet(site.cidr, f"network.overrides.azure/{region}"),
+            instance_addresses=(
+                sorted(t.gateway_address for t in ending if t.connection == 1),
+                sorted(t.gateway_address for t in ending if t.connection == 2),
+            ),
+            tags=tags,
+            after=[net.last_subnet],
+        ),
+        opts,
+    )
+
+
+def build_azure(
+    plan: FleetPlan, parent: pulumi.Resource, board: LinkBoard | None = None
+) -> Mapping[str, pulumi.Output[object]]:
+    """Declare the Azure side of `plan` under `parent` (and its link hubs on `board`); return
+    stack outputs by stable key."""
     fleet, stack = plan.fleet, plan.stack
     address_space = fleet_address_space(plan)
     service = decisions.service_network(address_space)
@@ -141,9 +175,16 @@ def build_azure(plan: FleetPlan, parent: pulumi.Resource) -> Mapping[str, pulumi
                 subnets=decisions.subnet_layout(net_plan.cidr, f"network.overrides.azure/{region}"),
                 tags=tags,
                 blob_private_dns=bool(stores),
+                link_sources=(
+                    (net_plan.cidr, pods, *board.remote(f"azure/{region}").values()) if board else ()
+                ),
             ),
             under_parent,
         )
+        if board is not None:  # an Azure VPN gateway terminates the other cloud's tunnels
+            board.gateways[f"azure/{region}"] = _gateway_hub(
+                board, stem, region, group=group, net=net, tags=tags, opts=under_parent
+            )
         cluster = GpuCluster(
             stem,
             GpuClusterArgs(

@@ -317,6 +317,28 @@ def subnet_layout(vnet_cidr: str, path: str = "network.overrides") -> SubnetLayo
     return SubnetLayout(str(nodes), str(endpoints))
 
 
+# The GatewaySubnet of the fleet link's VPN gateway: the VNet's last /27, a fixed place that does
+# not move when the node and endpoint subnets change (Azure recommends /27 or larger for it:
+# learn.microsoft.com/azure/vpn-gateway/vpn-gateway-about-vpn-gateway-settings#gwsub).
+GATEWAY_SUBNET_PREFIX = 27
+
+
+def gateway_subnet(vnet_cidr: str, path: str = "network.overrides") -> str:
+    """The VNet's last /27; DecisionError when the node or endpoint subnet already holds it."""
+    vnet = ipaddress.ip_network(vnet_cidr)
+    if vnet.prefixlen > GATEWAY_SUBNET_PREFIX:
+        raise DecisionError(path, f"VNet {vnet_cidr} is smaller than the /{GATEWAY_SUBNET_PREFIX} GatewaySubnet")
+    gateway = list(vnet.subnets(new_prefix=GATEWAY_SUBNET_PREFIX))[-1]
+    layout = subnet_layout(vnet_cidr, path)
+    taken = [s for s in (layout.nodes, layout.endpoints) if ipaddress.ip_network(s).overlaps(gateway)]
+    if taken:
+        raise DecisionError(path, (
+            f"VNet {vnet_cidr} has no room for the link's GatewaySubnet {gateway} (the {taken[0]} "
+            "subnet holds it); give the region a /23 or larger"
+        ))
+    return str(gateway)
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceNetwork:
     """Kubernetes service range and the cluster DNS address inside it."""

@@ -24,9 +24,38 @@ class NetworkArgs:
     subnets: SubnetLayout
     tags: Mapping[str, str]
     blob_private_dns: bool = False  # a private DNS zone for blob endpoints (storage in region)
+    link_sources: tuple[str, ...] = ()  # the fleet link: CIDRs that may reach the nodes (own first)
 
 
 BLOB_PRIVATE_ZONE = "privatelink.blob.core.windows.net"
+
+
+def link_rules(sources: tuple[str, ...]) -> list[network.SecurityRuleArgs]:
+    """With the fleet link: allow inbound from exactly the fleet's CIDRs, then deny the rest of
+    the `VirtualNetwork` tag, which would otherwise admit whatever the VPN gateway learns over BGP
+    (Azure's default AllowVnetInBound). None without the link."""
+    if not sources:
+        return []
+    return [
+        _inbound("allow-fleet-inbound", 4000, "The fleet's own networks, here and across the link",
+                 network.SecurityRuleAccess.ALLOW, prefixes=list(sources)),
+        _inbound("deny-other-vnet-inbound", 4001, "Nothing else the VPN gateway may learn over BGP",
+                 network.SecurityRuleAccess.DENY, prefix="VirtualNetwork"),
+    ]
+
+
+def _inbound(
+    name: str, priority: int, description: str, access: network.SecurityRuleAccess,
+    *, prefixes: list[str] | None = None, prefix: str | None = None,
+) -> network.SecurityRuleArgs:
+    """An inbound rule for any protocol and port from `prefixes` (or the one `prefix`)."""
+    return network.SecurityRuleArgs(
+        name=name, priority=priority, description=description, access=access,
+        direction=network.SecurityRuleDirection.INBOUND,
+        protocol=network.SecurityRuleProtocol.ASTERISK,
+        source_address_prefixes=prefixes, source_address_prefix=prefix, source_port_range="*",
+        destination_address_prefix="*", destination_port_range="*",
+    )
 
 
 class Network(pulumi.ComponentResource):
@@ -36,6 +65,7 @@ class Network(pulumi.ComponentResource):
     vnet_name: pulumi.Output[str]
     node_subnet_id: pulumi.Output[str]
     endpoint_subnet_id: pulumi.Output[str]
+    last_subnet: network.Subnet  # a further subnet of the VNet waits for it (serialised writes)
     blob_dns_zone_id: pulumi.Output[str] | None
 
     def __init__(
@@ -60,7 +90,8 @@ class Network(pulumi.ComponentResource):
                     "source_port_range": "*",
                     "destination_address_prefix": "*",
                     "destination_port_range": "*",
-                }
+                },
+                *link_rules(args.link_sources),
             ],
             tags=dict(args.tags),
             opts=child,
@@ -100,6 +131,7 @@ class Network(pulumi.ComponentResource):
         self.vnet_name = vnet.name
         self.node_subnet_id = nodes.id
         self.endpoint_subnet_id = endpoints.id
+        self.last_subnet = endpoints
         self.blob_dns_zone_id = None
         outputs: dict[str, pulumi.Output[str]] = {
             "vnetId": self.vnet_id,

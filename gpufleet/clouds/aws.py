@@ -6,8 +6,10 @@ invoicing; each names the page it reflects.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from gpufleet.catalog.limits import (
@@ -24,6 +26,7 @@ from gpufleet.clouds.base import (
     DeclaredRange,
     DeclaredResource,
     FixedCost,
+    LinkTraits,
     MockArgs,
     Network,
     NodeRange,
@@ -36,10 +39,8 @@ from gpufleet.clouds.base import (
 )
 
 if TYPE_CHECKING:
-    import pulumi
-
+    from gpufleet.clouds.base import Builder
     from gpufleet.clouds.controls import SecurityControls
-    from gpufleet.plan import FleetPlan
 
 # AWS allows VPC CIDRs of /16 to /28 (docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html).
 VPC_PREFIXES = range(16, 29)
@@ -129,6 +130,46 @@ GLOBAL_TYPES = frozenset({
 })
 
 _CODE = "fixed rate in gpufleet/clouds/aws.py"
+
+# AWS's end of the fleet link (gpufleet/interconnect.py): a transit gateway per region, Site-to-
+# Site VPN connections to the other cloud's gateways, TGW peering between AWS regions.
+# Tunnel inside CIDR: "A size /30 CIDR block from the 169.254.0.0/16 range. The following CIDR
+# blocks are reserved and cannot be used: 169.254.0.0/30, 169.254.1.0/30, 169.254.2.0/30,
+# 169.254.3.0/30, 169.254.4.0/30, 169.254.5.0/30, 169.254.169.252/30"; pre-shared key:
+# "alphanumeric characters, periods (.), and underscores (_). Must be between 8 and 64 characters
+# in length and cannot start with zero (0)" (docs.aws.amazon.com/AWSCloudFormation/latest/
+# UserGuide/aws-properties-ec2-vpnconnection-vpntunneloptionsspecification.html). The first
+# address of a tunnel's /30 is AWS's, the second the customer gateway's.
+# Rates, us-east-1 list prices as of 2025 from memory (verify): transit gateway attachment
+# $0.05/hour and $0.02/GB processed (aws.amazon.com/transit-gateway/pricing); Site-to-Site VPN
+# connection $0.05/hour (aws.amazon.com/vpn/pricing); data out to the internet $0.09/GB
+# (aws.amazon.com/ec2/pricing/on-demand, first 10 TB).
+TGW_ATTACHMENT_USD_PER_HOUR = 0.05
+VPN_CONNECTION_USD_PER_HOUR = 0.05
+VPN_CONNECTIONS_PER_PEER = 2  # one per gateway public IP of an active-active peer
+_LINK_SOURCE = (
+    f"{_CODE}: TGW attachment $0.05/h (aws.amazon.com/transit-gateway/pricing), VPN connection "
+    "$0.05/h (aws.amazon.com/vpn/pricing); list prices as of 2025, verify"
+)
+LINK = LinkTraits(
+    tunnel_endpoint=True,
+    inside_ranges=(Network("169.254.0.0/16"),),
+    inside_reserved=tuple(Network(c) for c in (
+        "169.254.0.0/30", "169.254.1.0/30", "169.254.2.0/30", "169.254.3.0/30",
+        "169.254.4.0/30", "169.254.5.0/30", "169.254.169.252/30",
+    )),
+    # Transit gateway amazon_side_asn: 64512-65534 or 4200000000-4294967294; none reserved.
+    reserved_asns=frozenset(),
+    same_cloud_path="transit gateway peering (static routes)",
+    cross_cloud_path="transit gateway, 2 customer gateways, 2 VPN connections (4 tunnels, BGP)",
+    usd_per_gb=0.02 + 0.09,
+    usd_per_gb_source=(
+        f"{_CODE}: TGW processing $0.02/GB + data out $0.09/GB, list prices as of 2025, verify "
+        "(aws.amazon.com/transit-gateway/pricing, aws.amazon.com/ec2/pricing/on-demand)"
+    ),
+)
+TGW_PEERING = "aws:ec2transitgateway/peeringAttachment:PeeringAttachment"
+TGW_PEERING_ACCEPTER = "aws:ec2transitgateway/peeringAttachmentAccepter:PeeringAttachmentAccepter"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 SUBNETS = frozenset({"aws:ec2/subnet:Subnet"})
 VPCS = frozenset({"aws:ec2/vpc:Vpc"})
@@ -157,6 +198,7 @@ class Aws(CloudModel):
     tag_inheritance = "the provider's defaultTags"
     taggable_types = frozenset({
         "aws:cloudwatch/logGroup:LogGroup",
+        "aws:ec2/customerGateway:CustomerGateway",
         "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
         "aws:ec2/eip:Eip",
         "aws:ec2/flowLog:FlowLog",
@@ -169,6 +211,9 @@ class Aws(CloudModel):
         "aws:ec2/subnet:Subnet",
         "aws:ec2/vpc:Vpc",
         "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:ec2/vpnConnection:VpnConnection",
+        "aws:ec2transitgateway/transitGateway:TransitGateway",
+        "aws:ec2transitgateway/vpcAttachment:VpcAttachment",
         "aws:eks/addon:Addon",
         "aws:eks/cluster:Cluster",
         "aws:eks/nodeGroup:NodeGroup",
@@ -177,6 +222,8 @@ class Aws(CloudModel):
         "aws:s3/bucket:Bucket",
         "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        TGW_PEERING,
+        TGW_PEERING_ACCEPTER,
     })
     # Types whose schema has no `tags` input (pulumi-aws 7 / azure-native 3 API docs,
     # www.pulumi.com/registry/packages/{aws,azure-native}/api-docs/).
@@ -184,6 +231,7 @@ class Aws(CloudModel):
         "aws:ebs/encryptionByDefault:EncryptionByDefault",
         "aws:ec2/route:Route",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        "aws:ec2transitgateway/route:Route",
         "aws:iam/rolePolicy:RolePolicy",
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
@@ -204,6 +252,9 @@ class Aws(CloudModel):
             "instanceTypes", "amiType", "capacityType", "subnetIds", "nodeGroupName", "clusterName",
         ),
         "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage"),
+        "aws:ec2transitgateway/transitGateway:TransitGateway": ("amazonSideAsn",),
+        "aws:ec2/customerGateway:CustomerGateway": ("bgpAsn", "ipAddress", "type"),
+        "aws:ec2/vpnConnection:VpnConnection": ("customerGatewayId", "transitGatewayId", "type"),
     }
     system_pool = SYSTEM_POOL
     # EKS service quotas: "Public endpoint access CIDR ranges per cluster: 40", not adjustable
@@ -223,6 +274,7 @@ class Aws(CloudModel):
         "aws:s3/bucket:Bucket": (("bucket", "s3_bucket"),),
     }
     autonamed_types = frozenset({"aws:s3/bucket:Bucket"})
+    link = LINK
     # https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month
     # (the first-tier rate for all volumes, so figures are an upper bound).
     storage_rate = StorageRate(0.023, "S3 Standard", f"{_CODE}: S3 Standard $0.023/GB-month, first-tier list price")
@@ -243,6 +295,21 @@ class Aws(CloudModel):
             FixedCost(f"NAT gateways ({NAT_GATEWAYS_PER_REGION})", 0.045, NAT_GATEWAYS_PER_REGION,
                       f"{_CODE}: $0.045/h per gateway, hours only (aws.amazon.com/vpc/pricing)",
                       "aws:ec2/natGateway:NatGateway"),
+        )
+
+    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
+        """The VPC's TGW attachment; per peer of another cloud two VPN connections, each with its
+        TGW attachment; per AWS peer this end of a TGW peering attachment (both ends counted)."""
+        connections = VPN_CONNECTIONS_PER_PEER * peers
+        return (
+            FixedCost("link: TGW VPC attachment", TGW_ATTACHMENT_USD_PER_HOUR, 1, _LINK_SOURCE,
+                      "aws:ec2transitgateway/vpcAttachment:VpcAttachment"),
+            FixedCost(f"link: VPN connections ({connections}) + their TGW attachments",
+                      VPN_CONNECTION_USD_PER_HOUR + TGW_ATTACHMENT_USD_PER_HOUR, connections,
+                      _LINK_SOURCE, "aws:ec2/vpnConnection:VpnConnection"),
+            FixedCost(f"link: TGW peering attachments ({same_cloud_peers})",
+                      TGW_ATTACHMENT_USD_PER_HOUR, same_cloud_peers, _LINK_SOURCE, TGW_PEERING,
+                      (TGW_PEERING_ACCEPTER,)),
         )
 
     storage_types = frozenset({"aws:s3/bucket:Bucket"})
@@ -363,6 +430,10 @@ class Aws(CloudModel):
             state["vpcConfig"] = {"clusterSecurityGroupId": f"sg-{args.name}", **vpc_config}
         elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state.setdefault("latestVersion", 1)
+        elif args.typ == "aws:ec2transitgateway/transitGateway:TransitGateway":
+            state.setdefault("associationDefaultRouteTableId", f"tgw-rtb-{args.name}")
+        elif args.typ == "aws:ec2/vpnConnection:VpnConnection":
+            state.update(_mock_tunnels(args.name, state))
         return state
 
     def security_controls(self) -> SecurityControls:
@@ -370,7 +441,22 @@ class Aws(CloudModel):
 
         return CONTROLS
 
-    def builder(self) -> Callable[[FleetPlan, pulumi.Resource], Mapping[str, pulumi.Output[object]]]:
+    def builder(self) -> Builder:
         from components.aws import build_aws
 
         return build_aws
+
+
+def _mock_tunnels(name: str, state: Mapping[str, Any]) -> dict[str, Any]:
+    """A VPN connection's computed tunnel outside addresses (TEST-NET-3, RFC 5737, from a hash
+    of the name) and inside addresses (first and second of each /30)."""
+    seed = int(hashlib.sha256(name.encode()).hexdigest(), 16)
+    answer: dict[str, Any] = {}
+    for tunnel in (1, 2):
+        answer[f"tunnel{tunnel}Address"] = f"203.0.113.{(seed >> (8 * tunnel)) % 254 + 1}"
+        cidr = state.get(f"tunnel{tunnel}InsideCidr")
+        if isinstance(cidr, str):
+            hosts = list(ipaddress.IPv4Network(cidr).hosts())
+            answer[f"tunnel{tunnel}VgwInsideAddress"] = str(hosts[0])
+            answer[f"tunnel{tunnel}CgwInsideAddress"] = str(hosts[1])
+    return answer

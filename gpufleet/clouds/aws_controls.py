@@ -175,6 +175,26 @@ def _kms_key(props: Mapping[str, Any]) -> Iterable[str]:
         yield from flag(props, "enableKeyRotation", True, "KMS.4: key rotation")
 
 
+def _transit_gateway(props: Mapping[str, Any]) -> Iterable[str]:
+    accept = get(props, "autoAcceptSharedAttachments")
+    if accept is not None and accept != "disable":  # unset is AWS's default: disable
+        yield (
+            f"autoAcceptSharedAttachments is {shown(accept)}; allowed: \"disable\" (EC2.23: no "
+            "automatic acceptance of attachment requests)"
+        )
+
+
+def _vpn_connection(props: Mapping[str, Any]) -> Iterable[str]:
+    """AWS defaults are fine (AWS picks keys and inside CIDRs); what is set must be strong."""
+    for tunnel in (1, 2):
+        versions = [str(v) for v in items(get(props, f"tunnel{tunnel}IkeVersions"))]
+        if versions and versions != ["ikev2"]:
+            yield (
+                f"tunnel{tunnel}IkeVersions is {shown(versions)}; allowed: [\"ikev2\"] or unset "
+                "(IKEv1 is the weaker protocol)"
+            )
+
+
 _CHECKS: dict[str, Check] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketV2:BucketV2": _bucket,
@@ -188,6 +208,8 @@ _CHECKS: dict[str, Check] = {
     "aws:ec2/securityGroupRule:SecurityGroupRule": _security_group_rule,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _ingress_rule,
     "aws:kms/key:Key": _kms_key,
+    "aws:ec2transitgateway/transitGateway:TransitGateway": _transit_gateway,
+    "aws:ec2/vpnConnection:VpnConnection": _vpn_connection,
 }
 
 # Types reviewed against FSBP with no control on their own inputs: plumbing with no security
@@ -197,6 +219,7 @@ _CHECKS: dict[str, Check] = {
 _REVIEWED = frozenset({
     "aws:cloudwatch/logGroup:LogGroup",
     "aws:ebs/encryptionByDefault:EncryptionByDefault",
+    "aws:ec2/customerGateway:CustomerGateway",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
     "aws:ec2/eip:Eip",
     "aws:ec2/flowLog:FlowLog",
@@ -209,6 +232,10 @@ _REVIEWED = frozenset({
     "aws:ec2/subnet:Subnet",
     "aws:ec2/vpc:Vpc",
     "aws:ec2/vpcEndpoint:VpcEndpoint",
+    "aws:ec2transitgateway/peeringAttachment:PeeringAttachment",
+    "aws:ec2transitgateway/peeringAttachmentAccepter:PeeringAttachmentAccepter",
+    "aws:ec2transitgateway/route:Route",
+    "aws:ec2transitgateway/vpcAttachment:VpcAttachment",
     "aws:eks/addon:Addon",
     "aws:eks/nodeGroup:NodeGroup",
     "aws:iam/role:Role",

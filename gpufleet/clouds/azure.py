@@ -7,10 +7,10 @@ invoicing; each names the page it reflects.
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from gpufleet.clouds.azure_link import LINK, VPN_GATEWAY, link_costs, mock_kubeconfig
 from gpufleet.clouds.azure_pools import (
     AGENT_POOL,
     CLUSTERS,
@@ -40,10 +40,8 @@ from gpufleet.clouds.base import (
 )
 
 if TYPE_CHECKING:
-    import pulumi
-
+    from gpufleet.clouds.base import Builder
     from gpufleet.clouds.controls import SecurityControls
-    from gpufleet.plan import FleetPlan
 
 # Azure's "Total Regional vCPUs" quota: every non-spot VM draws on it as well as on its family
 # bucket; it limits placement only where the spec declares it.
@@ -158,15 +156,20 @@ _NAME_INPUTS: Mapping[str, str] = {
     "azure-native:managedidentity:UserAssignedIdentity": "resourceName",
     "azure-native:storage:StorageAccount": "accountName",
     "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:network:PublicIPAddress": "publicIpAddressName",
+    "azure-native:network:VirtualNetworkGateway": "virtualNetworkGatewayName",
+    "azure-native:network:LocalNetworkGateway": "localNetworkGatewayName",
+    "azure-native:network:VirtualNetworkGatewayConnection": "virtualNetworkGatewayConnectionName",
+    "azure-native:network:VirtualNetworkPeering": "virtualNetworkPeeringName",
 }
 CREDENTIALS = "azure-native:containerservice:listManagedClusterUserCredentials"
 # The Entra ID server application of every AKS cluster's API (the kubelogin --server-id),
 # github.com/Azure/kubelogin docs "Azure CLI" login; the same id in every tenant.
-AKS_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 _CODE = "fixed rate in gpufleet/clouds/azure.py"
 _SUBNETS = frozenset({"azure-native:network:Subnet"})
 _VNETS = frozenset({"azure-native:network:VirtualNetwork"})
 _OVERLAY = "Azure CNI Overlay (a /24 of the pod CIDR per node)"
+
 _GROUPS = frozenset({"azure-native:resources:ResourceGroup"})
 
 # AKS cannot change these on an existing agent pool: a change replaces the pool. The agent pool
@@ -208,12 +211,15 @@ class Azure(CloudModel):
         "azure-native:containerservice:AgentPool",
         "azure-native:containerservice:ManagedCluster",
         "azure-native:managedidentity:UserAssignedIdentity",
+        "azure-native:network:LocalNetworkGateway",
         "azure-native:network:NatGateway",
         "azure-native:network:NetworkSecurityGroup",
         "azure-native:network:PublicIPAddress",
         "azure-native:network:VirtualNetwork",
+        "azure-native:network:VirtualNetworkGatewayConnection",
         "azure-native:resources:ResourceGroup",
         "azure-native:storage:StorageAccount",
+        VPN_GATEWAY,
     })
     # Types whose schema has no `tags` input (pulumi-aws 7 / azure-native 3 API docs,
     # www.pulumi.com/registry/packages/{aws,azure-native}/api-docs/).
@@ -222,6 +228,7 @@ class Azure(CloudModel):
         "azure-native:network:PrivateDnsZoneGroup",
         "azure-native:network:SecurityRule",
         "azure-native:network:Subnet",
+        "azure-native:network:VirtualNetworkPeering",
         "azure-native:storage:BlobContainer",
         "azure-native:storage:BlobServiceProperties",
         "azure-native:storage:ObjectReplicationPolicy",
@@ -238,11 +245,14 @@ class Azure(CloudModel):
         "azure-native:containerservice:AgentPool": AGENT_POOL_REPLACE_ON_CHANGE,
         "azure-native:containerservice:ManagedCluster": ("location", "resourceName", "resourceGroupName"),
         "azure-native:network:VirtualNetwork": ("location",),
+        VPN_GATEWAY: ("location", "virtualNetworkGatewayName", "gatewayType", "vpnType"),
+        "azure-native:network:PublicIPAddress": ("location", "publicIpAddressName", "sku", "zones"),
     }
     system_pool = SYSTEM_POOL
     # "API server authorized IP ranges": at most 200 ranges
     # (learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges, Limitations).
     api_allowlist_max = 200
+    link = LINK
     group_noun = "agent pool"
     # AKS limits (catalog/data/limits.csv, learn.microsoft.com/azure/aks/quotas-skus-regions).
     limit_keys: ClassVar[Mapping[str, str]] = {
@@ -301,7 +311,7 @@ class Azure(CloudModel):
         if token != CREDENTIALS:
             return super().mock_call(token, args, created)
         cluster = created.get(str(args.get("resourceName")), {})
-        return {"kubeconfigs": [{"name": "clusterUser", "value": _mock_kubeconfig(cluster)}]}
+        return {"kubeconfigs": [{"name": "clusterUser", "value": mock_kubeconfig(cluster)}]}
 
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         # https://azure.microsoft.com/pricing/details/kubernetes-service/ — AKS Standard tier:
@@ -311,6 +321,9 @@ class Azure(CloudModel):
                       f"{_CODE}: $0.1/h per cluster (azure.microsoft.com/pricing/details/kubernetes-service)",
                       "azure-native:containerservice:ManagedCluster"),
         )
+
+    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
+        return link_costs(peers)
 
     storage_types = frozenset({"azure-native:storage:StorageAccount"})
 
@@ -442,6 +455,9 @@ class Azure(CloudModel):
             # Inputs list the identity ids; the provider's state maps each id to its details.
             ids = cast(list[str], assigned)
             state["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in ids}}
+        if args.typ == "azure-native:network:PublicIPAddress":
+            # TEST-NET-2 (RFC 5737), from the name: stable across runs.
+            state.setdefault("ipAddress", f"198.51.100.{sum(args.name.encode()) % 254 + 1}")
         if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
             state.setdefault("principalId", "00000000-0000-0000-0000-00000000000a")
             state.setdefault("clientId", "00000000-0000-0000-0000-00000000000b")
@@ -452,39 +468,7 @@ class Azure(CloudModel):
 
         return CONTROLS
 
-    def builder(self) -> Callable[[FleetPlan, pulumi.Resource], Mapping[str, pulumi.Output[object]]]:
+    def builder(self) -> Builder:
         from components.azure import build_azure
 
         return build_azure
-
-
-def _mock_kubeconfig(cluster: Mapping[str, Any]) -> str:
-    """What `listClusterUserCredential?format=exec` returns for `cluster` (base64 YAML); the API
-    server host is `<prefix>.hcp.<location>.azmk8s.io`, `.privatelink.` when private
-    (learn.microsoft.com/azure/aks/private-clusters)."""
-    name = str(cluster.get("name") or "mock")
-    location = str(cluster.get("location") or "mock")
-    profile = cast(Mapping[str, Any], cluster.get("apiServerAccessProfile") or {})
-    zone = "privatelink" if profile.get("enablePrivateCluster") else "hcp"
-    server = f"https://{cluster.get('dnsPrefix') or name}-mock.{zone}.{location}.azmk8s.io:443"
-    text = f"""apiVersion: v1
-kind: Config
-clusters:
-- name: {name}
-  cluster:
-    certificate-authority-data: bW9jaw==
-    server: {server}
-contexts:
-- name: {name}
-  context: {{cluster: {name}, user: clusterUser_{name}}}
-current-context: {name}
-users:
-- name: clusterUser_{name}
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: kubelogin
-      args: [get-token, --environment, AzurePublicCloud, --server-id, {AKS_SERVER_ID},
-             --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, mock, --login, devicecode]
-"""
-    return base64.b64encode(text.encode()).decode()

@@ -81,12 +81,37 @@ def _security_rule(props: Mapping[str, Any]) -> Iterable[str]:
     yield from _inbound_from_anywhere("the rule", props)
 
 
+def _public_ip(props: Mapping[str, Any]) -> Iterable[str]:
+    """Public IPs are expected (VPN gateway instances); a Standard one is closed to inbound
+    traffic unless an NSG allows it (a Basic one is open by default)."""
+    sku = text(get(props, "sku", "name"))
+    if sku is None or sku.lower() != "standard":
+        yield f"sku.name is {shown(sku)}; allowed: \"Standard\" (secure by default, zone-redundant)"
+
+
+def _vpn_gateway(props: Mapping[str, Any]) -> Iterable[str]:
+    sku = text(get(props, "sku", "name"))
+    if get(props, "gatewayType") == "Vpn" and (sku is None or sku.lower() == "basic"):
+        yield f"sku.name is {shown(sku)}; allowed: a VpnGw SKU (Basic has no IKEv2 or BGP)"
+
+
+def _gateway_connection(props: Mapping[str, Any]) -> Iterable[str]:
+    protocol = get(props, "connectionProtocol")
+    if get(props, "connectionType") == "IPsec" and protocol != "IKEv2":
+        yield f"connectionProtocol is {shown(protocol)}; allowed: \"IKEv2\" (IKEv1 is the weaker protocol)"
+    if get(props, "connectionType") == "IPsec" and get(props, "sharedKey") is None:
+        yield "sharedKey is unset; allowed: a generated key kept as a secret"
+
+
 _CHECKS: dict[str, Check] = {
     "azure-native:storage:StorageAccount": _storage_account,
     "azure-native:containerservice:ManagedCluster": _managed_cluster,
     "azure-native:containerservice:AgentPool": _agent_pool,
     "azure-native:network:NetworkSecurityGroup": _security_group_azure,
     "azure-native:network:SecurityRule": _security_rule,
+    "azure-native:network:PublicIPAddress": _public_ip,
+    "azure-native:network:VirtualNetworkGateway": _vpn_gateway,
+    "azure-native:network:VirtualNetworkGatewayConnection": _gateway_connection,
 }
 
 # Types reviewed against MCSB with no control on their own inputs: plumbing (resource groups,
@@ -95,10 +120,12 @@ _CHECKS: dict[str, Check] = {
 _REVIEWED = frozenset({
     "azure-native:authorization:RoleAssignment",
     "azure-native:managedidentity:UserAssignedIdentity",
+    "azure-native:network:LocalNetworkGateway",
     "azure-native:network:PrivateDnsZoneGroup",
     "azure-native:network:PrivateEndpoint",
     "azure-native:network:Subnet",
     "azure-native:network:VirtualNetwork",
+    "azure-native:network:VirtualNetworkPeering",
     "azure-native:privatedns:PrivateZone",
     "azure-native:privatedns:VirtualNetworkLink",
     "azure-native:resources:ResourceGroup",

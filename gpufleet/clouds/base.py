@@ -14,7 +14,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias, cast
 
 from gpufleet.catalog.limits import Limit
 from gpufleet.catalog.limits import limit as packaged_limit
@@ -22,9 +22,15 @@ from gpufleet.catalog.limits import limit as packaged_limit
 if TYPE_CHECKING:
     import pulumi
 
+    from components.link import LinkBoard
     from gpufleet.catalog import Capacity, Sku
     from gpufleet.clouds.controls import SecurityControls
     from gpufleet.plan import FleetPlan
+
+    Builder: TypeAlias = Callable[
+        [FleetPlan, pulumi.Resource, LinkBoard | None], Mapping[str, pulumi.Output[object]]
+    ]
+    """Declares one cloud's part of a plan; posts its link hubs on the board when given one."""
 
 Network = ipaddress.IPv4Network
 
@@ -102,6 +108,11 @@ class FixedCost:
     count: int
     source: str
     resource_type: str
+    also_types: tuple[str, ...] = ()
+    """Further type tokens priced at the same rate (e.g. both ends of one peering)."""
+
+    def prices(self, resource_type: str) -> bool:
+        return resource_type == self.resource_type or resource_type in self.also_types
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +133,32 @@ class StorageRate:
     usd_per_gb_month: float
     product: str
     source: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTraits:
+    """What one cloud's end of the fleet's private link (`network.interconnect: vpn`) accepts.
+
+    The two ends of a VPN tunnel must agree on its inside /30 and its BGP ASNs, and each cloud
+    restricts both: the link planner (gpufleet/interconnect.py) allocates from what every end
+    accepts. `tunnel_endpoint` is the end whose VPN service hands out the tunnels' outside
+    addresses and takes the first inside address of each /30 (AWS Site-to-Site VPN); the other
+    end terminates them on a gateway with its own public IPs (an Azure VPN gateway).
+    """
+
+    tunnel_endpoint: bool
+    inside_ranges: tuple[Network, ...]
+    inside_reserved: tuple[Network, ...]
+    reserved_asns: frozenset[int]
+    same_cloud_path: str
+    """How two regions of this cloud reach each other (e.g. 'transit gateway peering')."""
+    cross_cloud_path: str
+    """What this end of a cross-cloud pair declares (e.g. '2 VPN connections, 4 tunnels')."""
+    usd_per_gb: float
+    """Per GB that leaves this cloud over the link (processing + egress): not estimated."""
+    usd_per_gb_source: str
+    max_tunnels: int | None = None
+    """The most tunnels one hub takes (an Azure VPN gateway SKU's S2S limit), None: no limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +250,8 @@ class CloudModel(ABC):
     autonamed_types: frozenset[str] = frozenset()
     """Types whose name input, when absent, Pulumi fills in: the logical name plus '-' and 7
     random characters (deploy-readiness checks that shape)."""
+    link: LinkTraits | None = None
+    """Its end of the fleet link, or None when it cannot join one (gpufleet/interconnect.py)."""
 
     # -- catalog -------------------------------------------------------------------------------
 
@@ -241,6 +280,11 @@ class CloudModel(ABC):
     @abstractmethod
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         """What one region's infrastructure costs besides GPU nodes and storage (per hour)."""
+
+    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
+        """What one region costs per hour to join the link with `peers` regions of other clouds
+        and `same_cloud_peers` of its own (none for a cloud without `link`)."""
+        return ()
 
     # -- addresses -----------------------------------------------------------------------------
 
@@ -320,7 +364,8 @@ class CloudModel(ABC):
 
     def declared_fixed_hourly(self, resource: DeclaredResource) -> tuple[str, float] | None:
         """(item, $/hour) when the resource is one of the cloud's fixed items (`fixed_costs`)."""
-        item = next((f for f in self.fixed_costs() if f.resource_type == resource.type), None)
+        items = (*self.fixed_costs(), *self.link_costs(1, 1))
+        item = next((f for f in items if f.prices(resource.type)), None)
         return (item.item, item.usd_per_hour) if item else None
 
     # -- offline engine ----------------------------------------------------------------------------
@@ -342,8 +387,9 @@ class CloudModel(ABC):
     # -- Pulumi program --------------------------------------------------------------------------
 
     @abstractmethod
-    def builder(self) -> Callable[[FleetPlan, pulumi.Resource], Mapping[str, pulumi.Output[object]]]:
-        """The function that declares this cloud's part of a plan (imports its SDK lazily)."""
+    def builder(self) -> Builder:
+        """The function that declares this cloud's part of a plan (imports its SDK lazily) and
+        posts its hubs on the link board when the plan has a link."""
 
 
 def decoded(value: object) -> Mapping[str, Any]:

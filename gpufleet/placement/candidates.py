@@ -340,7 +340,7 @@ def _moving_cost(spec: FleetSpec, copies: _CopyCosts, pool: Pool, cloud: Cloud) 
     region's fixed cost and the dearest copy of each of the pool's datasets. None when a copy
     would bill another cloud (a transfer from a home elsewhere): the move could then raise
     that cloud's spend, so it is not cheaper on every cloud and bounds no offer."""
-    total = region_fixed_usd(cloud)
+    total = region_fixed_usd(cloud, spec)
     for name in _entries_of(spec, pool):
         dearest = 0.0
         for region in spec.clouds.regions_of(cloud):

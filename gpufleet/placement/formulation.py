@@ -164,7 +164,7 @@ class Formulation:
         catalog = self.spec.catalog()
         for (cloud, region), here in sorted(regions.items()):
             unlinked = [i for i in here if not quota_linked[i]]  # the quota rows link the rest
-            self.opened[(cloud, region)] = self._link(here, cloud, region_fixed_usd(cloud), unlinked)
+            self.opened[(cloud, region)] = self._link(here, cloud, region_fixed_usd(cloud, self.spec), unlinked)
             for pools, entries in sorted(copies.items()):
                 covered = [i for i in here if self.cands[i].pool.name in pools]
                 away = [e for e in entries if e.home_place() != (cloud, region)]

@@ -36,8 +36,9 @@ def colocated_storage(spec: FleetSpec, placements: Sequence[Placement]) -> tuple
 def spend_by_cloud(spec: FleetSpec, placements: Sequence[Placement]) -> dict[Cloud, float]:
     """$/month per cloud as the MILP counts it: GPU nodes as priced in each placement,
     `region_fixed_usd` per region that holds a placement, and every storage copy
-    (`colocated_storage`) with its transfer from home on the home cloud. This is
-    `gpufleet.cost.estimate`'s total per cloud."""
+    (`colocated_storage`) with its transfer from home on the home cloud. Without a link this is
+    `gpufleet.cost.estimate`'s total per cloud; with `interconnect: vpn` it is an upper bound,
+    each region's link share counted as if every candidate region were open (`region_fixed_usd`)."""
     spend: dict[Cloud, float] = {}
     for cloud, usd in spend_items(spec, placements):
         spend[cloud] = spend.get(cloud, 0.0) + usd
@@ -52,7 +53,7 @@ def spend_items(spec: FleetSpec, placements: Sequence[Placement]) -> list[tuple[
     entries = {entry.name: entry for entry in spec.storage}
     return [
         *((p.cloud, p.monthly_usd) for p in placements),
-        *((cloud, region_fixed_usd(cloud)) for cloud, _ in sorted(places)),
+        *((cloud, region_fixed_usd(cloud, spec)) for cloud, _ in sorted(places)),
         *(item for s in colocated_storage(spec, placements)
           for item in copy_costs(catalog, entries[s.name], s.cloud, s.region)),
     ]

@@ -1,0 +1,101 @@
+"""Azure's end of the fleet: the cross-cloud link (VPN gateway, its costs) and the kubeconfig
+an AKS cluster hands out, as the offline engine answers it. The Azure model (azure.py) reads
+both from here.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any, cast
+
+from gpufleet.clouds.base import FixedCost, LinkTraits, Network
+
+_CODE = "fixed rate in gpufleet/clouds/azure_link.py"
+# Microsoft's application id of the AKS AAD server, which kubelogin asks tokens for
+# (learn.microsoft.com/azure/aks/kubelogin-authentication).
+AKS_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+
+# Azure's end of the fleet link (gpufleet/interconnect.py): an active-active, zone-redundant VPN
+# gateway per VNet, local network gateways for the other cloud's tunnel endpoints, global VNet
+# peering between Azure regions. "The Azure APIPA BGP IP address must be in the range
+# 169.254.21.0 to 169.254.22.255" and ASNs 65515, 65517, 65518, 65519, 65520 (and the public
+# 8074, 8075, 12076) are reserved by Azure (learn.microsoft.com/azure/vpn-gateway/
+# vpn-gateway-bgp-overview, .../vpn-gateway-howto-aws-bgp).
+# SKU: VpnGw1AZ, the smallest zone-redundant SKU: 650 Mbps aggregate, 30 S2S tunnels at most, 10
+# of them included in the hourly price (learn.microsoft.com/azure/vpn-gateway/about-gateway-skus).
+# Rates, East US list prices as of 2025 from memory (verify at azure.microsoft.com/pricing/
+# details/vpn-gateway and .../ip-addresses): VpnGw1AZ $0.361/hour, S2S tunnel beyond the included
+# ones $0.015/hour, Standard static public IP $0.005/hour; data out $0.087/GB (.../bandwidth).
+VPN_GATEWAY_SKU = "VpnGw1AZ"
+VPN_GATEWAY_USD_PER_HOUR = 0.361
+VPN_TUNNELS_INCLUDED = 10
+VPN_TUNNELS_MAX = 30
+VPN_EXTRA_TUNNEL_USD_PER_HOUR = 0.015
+PUBLIC_IP_USD_PER_HOUR = 0.005
+GATEWAY_PUBLIC_IPS = 2  # active-active: one per gateway instance
+TUNNELS_PER_PEER = 4  # the other cloud's 2 connections × 2 tunnels
+VPN_GATEWAY = "azure-native:network:VirtualNetworkGateway"
+_LINK_SOURCE = (
+    f"{_CODE}: {VPN_GATEWAY_SKU} $0.361/h, extra S2S tunnel $0.015/h, Standard public IP $0.005/h; "
+    "list prices as of 2025, verify (azure.microsoft.com/pricing/details/vpn-gateway)"
+)
+LINK = LinkTraits(
+    tunnel_endpoint=False,
+    inside_ranges=(Network("169.254.21.0/24"), Network("169.254.22.0/24")),
+    inside_reserved=(),
+    reserved_asns=frozenset({8074, 8075, 12076, 65515, 65517, 65518, 65519, 65520}),
+    same_cloud_path="global VNet peering",
+    cross_cloud_path=f"{VPN_GATEWAY_SKU} active-active gateway, 4 local network gateways, 4 BGP connections",
+    usd_per_gb=0.087,
+    usd_per_gb_source=f"{_CODE}: data out $0.087/GB, list price as of 2025, verify "
+                      "(azure.microsoft.com/pricing/details/bandwidth)",
+    max_tunnels=VPN_TUNNELS_MAX,
+)
+
+
+def link_costs(peers: int) -> tuple[FixedCost, ...]:
+    """The VNet's VPN gateway and its two public IPs, and the tunnels beyond those included
+    (VNet peering has no hourly price, only per GB)."""
+    extra = max(0, TUNNELS_PER_PEER * peers - VPN_TUNNELS_INCLUDED)
+    return (
+        FixedCost(f"link: VPN gateway {VPN_GATEWAY_SKU}", VPN_GATEWAY_USD_PER_HOUR, 1,
+                  _LINK_SOURCE, VPN_GATEWAY),
+        FixedCost(f"link: gateway public IPs ({GATEWAY_PUBLIC_IPS})", PUBLIC_IP_USD_PER_HOUR,
+                  GATEWAY_PUBLIC_IPS, _LINK_SOURCE, "azure-native:network:PublicIPAddress"),
+        # Not a resource of its own: the budget policy does not price it (planner is stricter).
+        FixedCost(f"link: S2S tunnels beyond the {VPN_TUNNELS_INCLUDED} included ({extra})",
+                  VPN_EXTRA_TUNNEL_USD_PER_HOUR, extra, _LINK_SOURCE, ""),
+    )
+
+
+def mock_kubeconfig(cluster: Mapping[str, Any]) -> str:
+    """What `listClusterUserCredential?format=exec` returns for `cluster` (base64 YAML); the API
+    server host is `<prefix>.hcp.<location>.azmk8s.io`, `.privatelink.` when private
+    (learn.microsoft.com/azure/aks/private-clusters)."""
+    name = str(cluster.get("name") or "mock")
+    location = str(cluster.get("location") or "mock")
+    profile = cast(Mapping[str, Any], cluster.get("apiServerAccessProfile") or {})
+    zone = "privatelink" if profile.get("enablePrivateCluster") else "hcp"
+    server = f"https://{cluster.get('dnsPrefix') or name}-mock.{zone}.{location}.azmk8s.io:443"
+    text = f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    certificate-authority-data: bW9jaw==
+    server: {server}
+contexts:
+- name: {name}
+  context: {{cluster: {name}, user: clusterUser_{name}}}
+current-context: {name}
+users:
+- name: clusterUser_{name}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: kubelogin
+      args: [get-token, --environment, AzurePublicCloud, --server-id, {AKS_SERVER_ID},
+             --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, mock, --login, devicecode]
+"""
+    return base64.b64encode(text.encode()).decode()

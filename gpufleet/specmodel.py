@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     RootModel,
@@ -45,6 +46,17 @@ NAME_PATTERN = r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$"
 MAX_POOL_GPUS = 1_000_000
 
 
+def _cidr_text(value: object) -> object:
+    """A CIDR is written as text: pydantic would take an integer (or `true`, an int in Python)
+    as an address and make it a /32."""
+    if not isinstance(value, str | ipaddress.IPv4Network):
+        raise ValueError("a CIDR is written as text such as '10.0.0.0/8'")
+    return value
+
+
+Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_cidr_text)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -63,8 +75,8 @@ class Budget(_Strict):
 
 
 class Network(_Strict):
-    supernet: ipaddress.IPv4Network = Field(description="private block every VPC/VNet is cut from")
-    overrides: dict[str, ipaddress.IPv4Network] = Field(
+    supernet: Cidr = Field(description="private block every VPC/VNet is cut from")
+    overrides: dict[str, Cidr] = Field(
         default_factory=dict, description="fixed CIDR per 'cloud/region', e.g. aws/eu-west-1"
     )
     interconnect: Literal["none", "vpn"] = Field(
@@ -214,7 +226,7 @@ class Access(_Strict):
         description="private: API servers reachable from inside the VPCs/VNets only; allowlist: "
         "also a public endpoint restricted to cidrs",
     )
-    cidrs: tuple[ipaddress.IPv4Network, ...] = Field(
+    cidrs: tuple[Cidr, ...] = Field(
         default=(), description="public IPv4 ranges allowed to reach the API servers (allowlist only)"
     )
 

@@ -240,3 +240,10 @@ def test_reserved_without_a_reservation_id_is_refused_saying_what_each_cloud_all
 def test_huge_gpu_counts_name_the_field_and_the_bound(gpus: int) -> None:
     [message] = problems(mutate("pools.0.gpus", gpus))
     assert message.startswith(f"pools[0].gpus: {gpus:,} GPUs is above the 1,000,000 one pool may hold")
+
+
+@pytest.mark.parametrize("value", [True, 167772160])
+def test_a_cidr_must_be_text_not_a_number_pydantic_would_make_a_host_of(value: object) -> None:
+    assert problems(mutate("network.supernet", value)) == [
+        f"network.supernet: a CIDR is written as text such as '10.0.0.0/8' (got {value})"
+    ]

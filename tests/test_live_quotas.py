@@ -259,3 +259,13 @@ def test_help_and_offline_plan_do_not_import_sdks() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**__import__('os').environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_quotas_offline_lists_the_buckets_the_pools_may_draw_on(capsys: pytest.CaptureFixture[str]) -> None:
+    """A new user's first `gpufleet quotas` shows which buckets to declare, not an empty table."""
+    assert main(["quotas", "--stack", "dev", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["quotas"]
+    assert {(r["cloud"], r["region"], r["bucket"], r["source"]) for r in rows} == {
+        ("aws", "us-east-1", "L-3819A6DF", "undeclared: unlimited in plans"),      # spot G and VT
+        ("azure", "eastus", "lowPriorityCores", "undeclared: unlimited in plans"),  # Azure spot
+    }

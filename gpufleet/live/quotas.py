@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gpufleet.live import LiveQuota, QuotaLookup, RegionFailure, live_quotas
-from gpufleet.quota import declared_quotas, quota_key
+from gpufleet.quota import buckets_for, declared_quotas, quota_key
 from gpufleet.spec import FleetSpec
 from gpufleet.specmodel import known_buckets
 
@@ -35,11 +35,32 @@ def quotas_document(spec: FleetSpec, live: list[LiveQuota], failed: list[RegionF
                      "headroom_vcpus": q.headroom})
     for key, (bucket, limit) in sorted(declared.items()):
         if key not in seen:
+            seen.add(key)
             rows.append({"cloud": key[0], "region": key[1], "bucket": bucket, "declared_vcpus": limit,
                          "limit_vcpus": None, "used_vcpus": None, "headroom_vcpus": None,
                          "source": "spec", "fetched_at": ""})
+    for cloud, region, bucket in pool_buckets(spec):  # what the plan may draw on, undeclared
+        if quota_key(cloud, region, bucket) not in seen:
+            seen.add(quota_key(cloud, region, bucket))
+            rows.append({"cloud": cloud, "region": region, "bucket": bucket, "declared_vcpus": None,
+                         "limit_vcpus": None, "used_vcpus": None, "headroom_vcpus": None,
+                         "source": "undeclared: unlimited in plans",
+                         "fetched_at": ""})
     rows.sort(key=lambda r: (r["cloud"], r["region"], r["bucket"]))
     return {"quotas": rows, "failures": [{"cloud": f.cloud, "region": f.region, "reason": f.reason} for f in failed]}
+
+
+def pool_buckets(spec: FleetSpec) -> list[tuple[str, str, str]]:
+    """(cloud, region, bucket) of every bucket the spec's pools may draw on: the buckets of each
+    SKU offered for a pool's accelerator in a configured region, at the pool's capacity."""
+    catalog = spec.catalog()
+    return sorted({
+        (cloud, region, bucket)
+        for cloud, region in spec.clouds.regions()
+        for pool in spec.pools
+        for offer in catalog.offers_for(pool.accelerator, cloud, region)
+        for bucket in buckets_for(offer.sku, pool.capacity)
+    })
 
 
 def _cell(value: object) -> str:

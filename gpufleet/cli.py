@@ -245,10 +245,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
             read_document(args.previous, CommandLineError)
         except CommandLineError as error:
             raise CommandLineError(error.problems, source="--previous") from None
-    from gpufleet.planjson import stable
-
     from gpufleet.catalog import load_catalog
     from gpufleet.catalog.overlay import using
+    from gpufleet.planjson import stable
 
     progress = args.format != "json"  # a terminal shows progress on stderr; JSON mode stays silent
     with using(args.catalog_dir):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -133,7 +133,7 @@ def test_aws_throttling_fails_only_its_region(monkeypatch: pytest.MonkeyPatch) -
         def prices_credentials_problem(self) -> None:
             return None
 
-        def region_prices(self, region: str, instance_types: list[str]) -> list[LivePrice]:
+        def region_prices(self, region: str, instance_types: Sequence[str]) -> list[LivePrice]:
             return calls[region]() if region in calls else live_aws.region_prices(region, instance_types)
 
     found, failed = refresh({("aws", "us-east-1"): [P5], ("aws", "us-west-2"): [P5]}, {"aws": Mixed()})
@@ -202,16 +202,17 @@ class FakeTransport(HttpTransport):
     def send(self, request: Any, **kwargs: Any) -> RestRequestsTransportResponse:
         self.urls.append(request.url)
         self.timeouts.append((kwargs.get("connection_timeout"), kwargs.get("read_timeout")))
-        answer = requests.Response()
         if self.throttle and len(self.urls) == 1:
-            answer.status_code, answer.headers["Retry-After"] = 429, "0"
-            body = b'{"error": {"code": "TooManyRequests"}}'
-        else:
-            answer.status_code = 200
-            key = request.url if request.url == PAGE_2 else None
-            body = json.dumps(PAGES[key]).encode()
-        answer.headers["Content-Type"] = "application/json"
-        answer.raw = io.BytesIO(body)  # what requests streams the body from
+            return self.answer(request, 429, {"error": {"code": "TooManyRequests"}}, {"Retry-After": "0"})
+        return self.answer(request, 200, PAGES[request.url if request.url == PAGE_2 else None])
+
+    @staticmethod
+    def answer(request: Any, status: int, body: object, headers: dict[str, str] | None = None) -> RestRequestsTransportResponse:
+        """A JSON response as azure-core's requests transport returns it."""
+        answer = requests.Response()
+        answer.status_code = status
+        answer.headers.update({"Content-Type": "application/json", **(headers or {})})
+        answer.raw = io.BytesIO(json.dumps(body).encode())  # what requests streams the body from
         response = RestRequestsTransportResponse(request=request, internal_response=answer)
         response.read()
         return response
@@ -262,7 +263,8 @@ def test_refresh_writes_a_file_the_plan_uses(
     capsys.readouterr()
     assert main(["catalog", "refresh", "--cloud", "azure", "--region", REGION, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "2 offers, 2 changed" in out and "- -> 107.84" in out
+    assert "2 offers, 2 changed" in out
+    assert "- -> 107.84" in out
     rows = (tmp_path / "offers.csv").read_text().splitlines()
     assert rows[0] == ",".join(COLUMNS)
     assert rows[2].startswith(f"azure,{ND},{REGION},107.84,32.35,azure retail prices api at 20")
@@ -272,7 +274,8 @@ def test_refresh_writes_a_file_the_plan_uses(
     assert (placement["instance_type"], placement["price_usd_per_hour"]) == (ND, 107.84)
     assert placement["price_source"].startswith("azure retail prices api at 20")
     line = next(line for line in document["cost"]["lines"] if line["item"].startswith("pool train"))
-    assert line["source"].startswith("azure retail prices api at 20") and "$107.84/h" in line["source"]
+    assert line["source"].startswith("azure retail prices api at 20")
+    assert "$107.84/h" in line["source"]
     assert DIR_VARIABLE not in __import__("os").environ  # --catalog-dir is for that run only
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Generator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,7 +54,7 @@ def overlay_identity() -> tuple[str, int, int] | None:
 
 
 @contextmanager
-def using(folder: Path | None) -> Iterator[None]:
+def using(folder: Path | None) -> Generator[None]:
     """GPUFLEET_CATALOG_DIR set to `folder` for one command (`plan --catalog-dir`), then restored."""
     if folder is None:
         yield
@@ -92,7 +92,8 @@ def row_problem(
         return f"has the wrong number of cells; a row has the {len(COLUMNS)} columns {', '.join(COLUMNS)}"
     cloud, instance_type, region = row["cloud"] or "", row["instance_type"] or "", row["region"] or ""
     if (cloud, instance_type) not in skus:
-        return f"instance_type {instance_type!r} is not a {cloud!r} SKU of the catalog (`gpufleet catalog --cloud {cloud}`)"
+        return (f"instance_type {instance_type!r} is not a {cloud!r} SKU of the catalog "
+                f"(`gpufleet catalog --cloud {cloud}`)")
     if (cloud, region) not in regions:
         return f"region {region!r} is not a {cloud} region of the catalog"
     for column in COLUMNS[3:5]:
@@ -131,6 +132,6 @@ def write_offers(path: Path, rows: Sequence[Mapping[str, str]]) -> None:
     """The rows in the packaged file's format, sorted as it is (cloud, instance type, region)."""
     ordered = sorted(rows, key=lambda r: (r["cloud"], r["instance_type"], r["region"]))
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(ordered)
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerows([row[column] for column in COLUMNS] for row in ordered)

@@ -94,7 +94,7 @@ def prices_credentials_problem() -> str | None:
     return None
 
 
-def retail_transport() -> HttpTransport | None:
+def retail_transport() -> HttpTransport[Any, Any] | None:
     """The HTTP transport of the Retail Prices calls; None: azure-core's default."""
     return None
 

@@ -94,7 +94,11 @@ def refresh(
     results, failures = in_parallel(work)
     found = sorted((p for prices in results.values() for p in prices),
                    key=lambda p: (p.cloud, p.instance_type, p.region))
-    failed = [RegionFailure(*name.split("/", 1), reason) for name, reason in sorted(failures.items())]
+    failed = [
+        RegionFailure(cloud, region, reason)
+        for name, reason in sorted(failures.items())
+        for cloud, region in [name.split("/", 1)]
+    ]
     return found, failed
 
 

@@ -1,10 +1,11 @@
-"""Live look-up benchmark: `quotas --live` against stubs for every catalog region, and the
-re-plan around one unavailable region on the largest placement instance.
+"""Live look-up benchmark: `quotas --live` and `catalog refresh` against stubs for every catalog
+region, and the re-plan around one unavailable region on the largest placement instance.
 
 Run: .venv/bin/python benchmarks/live.py
 
 No network: AWS answers come from botocore's Stubber (each call held LATENCY seconds, standing
-for a round trip), Azure's from a fake compute client with the SDK's model classes. The regions
+for a round trip), Azure's from a fake compute client with the SDK's model classes and, for the
+Retail Prices API, a fake azure-core transport (held LATENCY seconds per page). The regions
 run on the bounded pool of `gpufleet.live` (WORKERS at once): the wall time shows the work is
 parallel (well under calls × latency) and bounded (not one region's latency either).
 Targets: under 5 s for the look-ups; the re-plan within the placement target (2 s,
@@ -25,11 +26,15 @@ from azure.mgmt.compute.models import Usage, UsageName
 from botocore.stub import Stubber
 
 from benchmarks.placement import instances, largest
+from gpufleet import clouds
+from gpufleet.catalog import load_catalog
 from gpufleet.live import WORKERS
 from gpufleet.live import aws as live_aws
 from gpufleet.live import azure as live_azure
+from gpufleet.live.prices import refresh, targets
 from gpufleet.live.quotas import look_up
 from gpufleet.placement import place
+from tests.test_live_prices import FakeTransport, price_list_entry, retail_item
 
 LATENCY = 0.1
 KEYS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
@@ -61,6 +66,32 @@ class Session:
         return client
 
 
+class PriceSession(Session):
+    """The price look-ups' clients: one page of get_products, one of spot price history."""
+
+    def client(self, service: str, region_name: str, config: Any) -> Any:
+        client = self.shared.client(service, region_name=region_name, config=config)
+        stub = Stubber(client)
+        if service == "pricing":
+            stub.add_response("get_products", {"PriceList": [price_list_entry("p5.48xlarge", region_name, "55.04")]})
+        else:
+            stub.add_response("describe_spot_price_history", {"SpotPriceHistory": []})
+        client.meta.events.register("before-call.*.*", _slow)
+        stub.activate()
+        return client
+
+
+class RetailPages(FakeTransport):
+    """One page per query, held LATENCY seconds, the region's ND H100 price."""
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        _slow()
+        region = request.url.split("armRegionName+eq+%27")[1].split("%27")[0]
+        page = {"Items": [retail_item("Standard_ND96isr_H100_v5", region, 98.32, "ND96isr H100 v5", "NDsr")],
+                "NextPageLink": None}
+        return self.answer(request, 200, page)
+
+
 class Usages:
     def list(self, location: str) -> list[Usage]:
         _slow()
@@ -85,6 +116,16 @@ def main() -> None:
     wall = time.perf_counter() - began
     print(f"quotas --live, stubbed: {regions} regions, {len(calls)} calls of {LATENCY:g} s, {WORKERS} at once: "
           f"{wall:.2f} s (one at a time: {len(calls) * LATENCY:.1f} s); {len(found)} quotas, {len(failed)} failed")
+
+    live_aws.make_session = PriceSession  # type: ignore[assignment]
+    live_azure.retail_transport = RetailPages  # type: ignore[assignment]
+    wanted = targets(load_catalog(), clouds.names())
+    calls.clear()
+    began = time.perf_counter()
+    prices, failed = refresh(wanted)
+    wall = time.perf_counter() - began
+    print(f"catalog refresh, stubbed: {len(wanted)} regions, {len(calls)} calls of {LATENCY:g} s, {WORKERS} at once: "
+          f"{wall:.2f} s (one at a time: {len(calls) * LATENCY:.1f} s); {len(prices)} offers, {len(failed)} failed")
 
     began = time.perf_counter()
     first = place(spec, spec.catalog())

@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="fill the quotas the spec does not declare with live headroom (limit - usage) from "
         "AWS Service Quotas and Azure compute usages; without credentials: a warning, declared only",
     )
+    plan.add_argument(
+        "--catalog-dir", metavar="DIR", type=Path,
+        help="use the refreshed offers in DIR/offers.csv (`catalog refresh --out DIR`) over the "
+        "packaged prices; as GPUFLEET_CATALOG_DIR=DIR, which `pulumi up` needs set as well",
+    )
     plan.add_argument("--stable", action="store_true",
                       help="leave out timings, so the same input gives byte-identical output")
     _add_cluster_software(plan)
@@ -105,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--accelerator", help="e.g. H100 (any case)")
     catalog.add_argument("--region", help="e.g. eu-north-1 or swedencentral")
     catalog.add_argument("--out", metavar="FILE", type=Path, help="write to FILE instead of stdout")
+    _add_refresh(catalog)
 
     quotas = commands.add_parser(
         "quotas", help="a spec's quota buckets: declared, and with --live the clouds' limits and usage",
@@ -152,6 +158,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(config)
     config.add_argument("--out", metavar="FILE", type=Path)
     return parser
+
+
+def _add_refresh(catalog: argparse.ArgumentParser) -> None:
+    actions = catalog.add_subparsers(dest="catalog_action", metavar="ACTION")
+    refresh = actions.add_parser(
+        "refresh", help="price the catalog's GPU SKUs from the clouds' price APIs",
+        description="Ask AWS (Price List Query API and spot price history; boto3 default "
+        "credentials) and Azure (Retail Prices API; public, no credentials) for today's $/hour of "
+        "every catalog SKU in every catalog region, and show what changed against the catalog in "
+        "use. With --out DIR, also write DIR/offers.csv (earlier rows of other clouds and regions "
+        "kept); GPUFLEET_CATALOG_DIR=DIR or `plan --catalog-dir DIR` then plans with it.",
+    )
+    refresh.add_argument("--cloud", dest="refresh_cloud", metavar="NAME", help="one registered cloud (default: all)")
+    refresh.add_argument("--region", dest="refresh_regions", metavar="REGION", action="append", default=[],
+                         help="a catalog region (repeatable; default: every region of the cloud)")
+    refresh.add_argument("--out", dest="refresh_out", metavar="DIR", type=Path,
+                         help="write DIR/offers.csv, the refreshed rows in the catalog's format")
+    refresh.add_argument("--format", dest="refresh_format", choices=("table", "markdown"), default="table")
 
 
 def _add_cluster_software(parser: argparse.ArgumentParser) -> None:
@@ -221,11 +245,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
             read_document(args.previous, CommandLineError)
         except CommandLineError as error:
             raise CommandLineError(error.problems, source="--previous") from None
+    from gpufleet.catalog import load_catalog
+    from gpufleet.catalog.overlay import using
     from gpufleet.planjson import stable
 
     progress = args.format != "json"  # a terminal shows progress on stderr; JSON mode stays silent
-    live = _plan_quotas(_source(args)) if args.live_quotas else ()
-    result = run_plan(_source(args), previous=args.previous, progress=progress, live=live)
+    with using(args.catalog_dir):
+        load_catalog()  # a bad refreshed file is named here, before any work
+        live = _plan_quotas(_source(args)) if args.live_quotas else ()
+        result = run_plan(_source(args), previous=args.previous, progress=progress, live=live)
     document = stable(result.document) if args.stable else result.document
     _emit(report.render_plan(document, args.format, _width(args.out)), args.out)
     return result.exit_code
@@ -336,6 +364,9 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     from gpufleet import clouds, report
     from gpufleet.catalog import load_catalog
 
+    if args.catalog_action == "refresh":
+        return cmd_catalog_refresh(args)
+
     catalog = load_catalog()
     names = list(clouds.names())
     cloud = _catalog_name("--cloud", "cloud", args.cloud, names, len(names))
@@ -345,6 +376,43 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     regions = sorted({name for c in chosen for name in catalog.region_names(c)})
     region = _catalog_name("--region", f"{' or '.join(chosen)} region", args.region, regions)
     _emit(report.render_catalog(args.format, cloud, accelerator, region, _width(args.out)), args.out)
+    return 0
+
+
+def cmd_catalog_refresh(args: argparse.Namespace) -> int:
+    """`catalog refresh`: the clouds' prices for the catalog's offers, what changed, and with
+    --out the refreshed offers file."""
+    from gpufleet import clouds, report
+    from gpufleet.catalog import load_catalog
+    from gpufleet.catalog.overlay import FILE_NAME, read_offers, write_offers
+    from gpufleet.errors import CommandLineError, Problem
+    from gpufleet.live.prices import HEADER, changes, merged, refresh, targets
+
+    folder: Path | None = args.refresh_out
+    if folder is not None and not folder.is_dir():
+        raise CommandLineError([Problem("--out", f"{folder} is not a folder; create it first "
+                                        "(gpufleet does not create folders)")])
+    catalog = load_catalog()
+    names = list(clouds.names())
+    cloud = _catalog_name("--cloud", "cloud", args.refresh_cloud, names, len(names))
+    chosen = [cloud] if cloud else names
+    known = sorted({name for c in chosen for name in catalog.region_names(c)})
+    regions = [_catalog_name("--region", f"{' or '.join(chosen)} region", r, known) or r
+               for r in args.refresh_regions]
+    found, failed = refresh(targets(catalog, chosen, regions))
+    rows = [price.row() for price in found]
+    if folder is not None:
+        path = folder / FILE_NAME
+        skus, places = catalog.skus.keys(), catalog.regions.keys()
+        earlier = read_offers(path, skus, places) if path.exists() else []
+        write_offers(path, merged(earlier, rows))
+    changed = changes(catalog, rows)
+    title = (f"Refreshed prices: {len(rows)} offers, {len(changed)} changed against the catalog"
+             + (f"; written to {folder / FILE_NAME}" if folder else "; --out DIR writes them"))
+    _emit(report.render_table(title, HEADER, changed, args.refresh_format, _width(None)), None)
+    for failure in failed:
+        print(f"gpufleet catalog refresh: {failure.cloud}/{failure.region}: not read ({failure.reason})",
+              file=sys.stderr)
     return 0
 
 

@@ -12,9 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 from gpufleet import clouds
+from gpufleet.catalog import overlay
 
 Cloud = str  # a registered cloud's name (gpufleet.clouds)
 Capacity = Literal["on-demand", "spot", "reserved"]
@@ -197,12 +199,23 @@ def _price(text: str) -> float | None:
 
 
 def load_catalog() -> Catalog:
-    """The packaged catalog with the known source errors corrected (cached per registry state)."""
-    return _load_catalog(clouds.revision())
+    """The packaged catalog with the known source errors corrected, and the refreshed offers of
+    GPUFLEET_CATALOG_DIR over it (gpufleet.catalog.overlay); cached per registry state and file."""
+    return _load_catalog(clouds.revision(), overlay.overlay_identity())
+
+
+def _offer_rows(skus: Mapping[tuple[str, str], Sku], identity: tuple[str, int, int] | None) -> list[Mapping[str, str]]:
+    """The packaged offer rows, each replaced (or joined) by its refreshed row, if any."""
+    rows = {(r["cloud"], r["instance_type"], r["region"]): r for r in cloud_rows("offers")}
+    if identity is not None:
+        regions = {(r["cloud"], r["region"]) for r in cloud_rows("regions")}
+        for row in overlay.read_offers(Path(identity[0]), skus.keys(), regions):
+            rows[(row["cloud"], row["instance_type"], row["region"])] = row
+    return list(rows.values())
 
 
 @cache
-def _load_catalog(_registered: tuple[object, ...]) -> Catalog:
+def _load_catalog(_registered: tuple[object, ...], refreshed: tuple[str, int, int] | None) -> Catalog:
     rdma = {(r["cloud"], r["instance_type"]): r for r in cloud_rows("rdma")}
     corrections: list[str] = []
     skus: dict[tuple[str, str], Sku] = {}
@@ -231,12 +244,13 @@ def _load_catalog(_registered: tuple[object, ...]) -> Catalog:
 
     offers: dict[tuple[str, str, str], Offer] = {}
     repeated: Counter[str] = Counter()
-    for row in cloud_rows("offers"):
+    for row in _offer_rows(skus, refreshed):
         sku = skus[(row["cloud"], row["instance_type"])]
         on_demand, spot = _price(row["price_usd_per_hour"]), _price(row["spot_price_usd_per_hour"])
         if spot is not None and spot == on_demand:
             # Both sources repeat the on-demand price where they have no spot price (AWS p5 in
-            # us-east-1: $55.04 both): a spot price equal to on-demand is unknown, on any SKU.
+            # us-east-1: $55.04 both): a spot price equal to on-demand is unknown, on any SKU,
+            # packaged or refreshed.
             spot = None
             repeated[sku.cloud] += 1
         offers[(sku.cloud, sku.instance_type, row["region"])] = Offer(

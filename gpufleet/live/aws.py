@@ -9,20 +9,37 @@ Usage: the vCPUs of running and pending instances from `ec2` `describe_instances
 vCPUs = CoreCount × ThreadsPerCore, spot by `InstanceLifecycle`. Chosen over the quota's
 CloudWatch usage metric (AWS/Usage ResourceCount): one more service and permission, and the
 metric lags by minutes; the instances are what the quota counts (the page above).
+Prices (`catalog refresh`): on-demand from the Price List Query API, `pricing` `get_products`
+(paginated; the endpoint is in us-east-1 whatever region is asked about,
+https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/using-price-list-query-api.html),
+filtered to AmazonEC2, the region's `regionCode`, Linux, shared tenancy, no pre-installed
+software, `capacitystatus` Used (the running-instance rate, not reservations' unused capacity),
+the instance types as one `ANY_OF` filter (comma-separated values up to 1024 characters, API
+reference "Filter"); each PriceList entry is a JSON string whose `terms.OnDemand` hold
+`pricePerUnit.USD` per hour. Spot from `ec2` `describe_spot_price_history` (paginated) for
+`Linux/UNIX` with StartTime now, which gives each zone's latest price; the region's spot
+price is the **median of its zones' latest prices** (the higher middle one for an even count):
+a node group spans the region's zones and EC2's spot allocation spreads across them, so a
+typical node pays about the middle price; the minimum is a zone no pool can count on and the
+maximum lets one thin zone's spike price a whole region out.
 Throttling and transient errors are retried by botocore's standard retry mode (exponential
 backoff with jitter); each call has connect and read timeouts.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import statistics
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from gpufleet.catalog import Capacity, load_catalog
 from gpufleet.live import LiveQuota, now
+from gpufleet.live.prices import LivePrice
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -31,6 +48,11 @@ CLOUD = "aws"
 SERVICE_CODE = "ec2"
 RETRIES = {"mode": "standard", "max_attempts": 6}
 TIMEOUTS = {"connect_timeout": 5, "read_timeout": 15}
+PRICING_REGION = "us-east-1"
+PRICE_FILTERS = {"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}
+FILTER_VALUE_MAX = 1024
+SPOT_PRODUCT = "Linux/UNIX"
+PRICE_SOURCE = "aws pricing get_products + ec2 spot price history (zone median)"
 
 
 _CLIENTS = threading.Lock()  # boto3 sessions are not thread-safe; the clients they make are
@@ -136,4 +158,78 @@ def region_quotas(region: str, buckets: Sequence[str]) -> list[LiveQuota]:
         LiveQuota(CLOUD, region, code, None if limit is None else int(limit), used.get(code, 0),
                   f"{source} + ec2 describe_instances", at)
         for code, limit in sorted(limits.items())
+    ]
+
+
+def prices_credentials_problem() -> str | None:
+    """The Price List Query API and the spot history are signed calls: the same chain as quotas."""
+    return credentials_problem()
+
+
+def _chunks(instance_types: Sequence[str]) -> Iterator[str]:
+    """The instance types as ANY_OF values, each at most the filter's 1024 characters."""
+    chunk: list[str] = []
+    for name in instance_types:
+        if chunk and len(",".join([*chunk, name])) > FILTER_VALUE_MAX:
+            yield ",".join(chunk)
+            chunk = []
+        chunk.append(name)
+    if chunk:
+        yield ",".join(chunk)
+
+
+def _hourly_usd(entry: str) -> tuple[str, float] | None:
+    """(instance type, on-demand $/hour) of one PriceList entry; the highest hourly rate where a
+    product lists several (conservative)."""
+    product = json.loads(entry)
+    rates = [
+        float(dimension["pricePerUnit"]["USD"])
+        for term in product.get("terms", {}).get("OnDemand", {}).values()
+        for dimension in term.get("priceDimensions", {}).values()
+        if dimension.get("unit") == "Hrs" and "USD" in dimension.get("pricePerUnit", {})
+    ]
+    rates = [rate for rate in rates if rate > 0]
+    instance_type = product.get("product", {}).get("attributes", {}).get("instanceType")
+    return (instance_type, max(rates)) if instance_type and rates else None
+
+
+def _on_demand(region: str, instance_types: Sequence[str]) -> dict[str, float]:
+    pricing = client("pricing", PRICING_REGION)
+    fixed = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}] + [
+        {"Type": "TERM_MATCH", "Field": field, "Value": value} for field, value in PRICE_FILTERS.items()
+    ]
+    found: dict[str, float] = {}
+    for names in _chunks(instance_types):
+        filters = [*fixed, {"Type": "ANY_OF", "Field": "instanceType", "Value": names}]
+        for page in pricing.get_paginator("get_products").paginate(ServiceCode="AmazonEC2", Filters=filters):
+            for entry in page.get("PriceList", []):
+                if (rate := _hourly_usd(entry)) and rate[0] in instance_types:
+                    found[rate[0]] = max(rate[1], found.get(rate[0], 0.0))
+    return found
+
+
+def _spot(region: str, instance_types: Sequence[str]) -> dict[str, float]:
+    ec2 = client("ec2", region)
+    latest: dict[tuple[str, str], tuple[datetime, float]] = {}
+    pages = ec2.get_paginator("describe_spot_price_history").paginate(
+        InstanceTypes=list(instance_types), ProductDescriptions=[SPOT_PRODUCT], StartTime=datetime.now(UTC)
+    )
+    for page in pages:
+        for item in page.get("SpotPriceHistory", []):
+            key = (item["InstanceType"], item["AvailabilityZone"])
+            if key not in latest or item["Timestamp"] > latest[key][0]:
+                latest[key] = (item["Timestamp"], float(item["SpotPrice"]))
+    by_type: dict[str, list[float]] = {}
+    for (instance_type, _), (_, price) in latest.items():
+        by_type.setdefault(instance_type, []).append(price)
+    return {name: statistics.median_high(prices) for name, prices in by_type.items() if min(prices) > 0}
+
+
+def region_prices(region: str, instance_types: Sequence[str]) -> list[LivePrice]:
+    """The region's on-demand and spot $/hour of each instance type either API prices."""
+    on_demand, spot = _on_demand(region, instance_types), _spot(region, instance_types)
+    at = now()
+    return [
+        LivePrice(CLOUD, name, region, on_demand.get(name), spot.get(name), PRICE_SOURCE, at)
+        for name in sorted(set(on_demand) | set(spot))
     ]

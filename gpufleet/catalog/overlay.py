@@ -1,0 +1,137 @@
+"""Refreshed offers over the packaged ones: `$GPUFLEET_CATALOG_DIR/offers.csv`.
+
+`gpufleet catalog refresh --out DIR` writes that file (the clouds' price APIs, each row naming
+its API and the UTC time of the look-up). With GPUFLEET_CATALOG_DIR=DIR (or `plan --catalog-dir
+DIR`, which sets it for that run) the catalog reads it after the packaged offers.csv: a row
+replaces the packaged row of the same cloud, instance type and region, or adds one. The spec's
+price book still comes last. An environment variable rather than a plan flag only, because the
+program `pulumi up` runs must place with the same prices the plan showed.
+
+A bad file is the user's mistake: exit 2 naming the file, the row and the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Collection, Generator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from gpufleet.errors import GpufleetError
+
+DIR_VARIABLE = "GPUFLEET_CATALOG_DIR"
+FILE_NAME = "offers.csv"
+COLUMNS = ("cloud", "instance_type", "region", "price_usd_per_hour", "spot_price_usd_per_hour", "source")
+"""The header of the packaged catalog/data/offers.csv, which a refreshed file repeats."""
+
+
+class CatalogFileError(GpufleetError):
+    """A refreshed offers file that cannot be read as one: exit 2."""
+
+
+def overlay_path() -> Path | None:
+    """The refreshed offers file named by the environment, or None."""
+    folder = os.environ.get(DIR_VARIABLE, "")
+    return Path(folder) / FILE_NAME if folder else None
+
+
+def overlay_identity() -> tuple[str, int, int] | None:
+    """What the cached catalog depends on: the file's path, size and modification time (a new
+    refresh reloads it). A named folder without the file is an error, not a silent packaged plan."""
+    path = overlay_path()
+    if path is None:
+        return None
+    try:
+        stat = path.stat()
+    except OSError as error:
+        raise CatalogFileError(
+            f"{DIR_VARIABLE}={path.parent}: cannot read {path}: {error.strerror} "
+            f"(`gpufleet catalog refresh --out {path.parent}` writes it)"
+        ) from None
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+@contextmanager
+def using(folder: Path | None) -> Generator[None]:
+    """GPUFLEET_CATALOG_DIR set to `folder` for one command (`plan --catalog-dir`), then restored."""
+    if folder is None:
+        yield
+        return
+    before = os.environ.get(DIR_VARIABLE)
+    os.environ[DIR_VARIABLE] = str(folder)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(DIR_VARIABLE, None)
+        else:
+            os.environ[DIR_VARIABLE] = before
+
+
+def _price(value: str, column: str) -> str | None:
+    """None if the price cell is empty or a positive finite number; else what is wrong."""
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return f"{column} {value!r} is not a number (USD per hour, or empty for unknown)"
+    if not math.isfinite(number) or number <= 0:
+        return f"{column} {value!r} must be a positive number of USD per hour, or empty for unknown"
+    return None
+
+
+def row_problem(
+    row: Mapping[str, str | None], skus: Collection[tuple[str, str]], regions: Collection[tuple[str, str]]
+) -> str | None:
+    """What is wrong with one refreshed row, or None: a known SKU in a known region of its cloud,
+    prices empty or positive, a source."""
+    if None in row or None in row.values():  # csv.DictReader's marks of too many or too few cells
+        return f"has the wrong number of cells; a row has the {len(COLUMNS)} columns {', '.join(COLUMNS)}"
+    cloud, instance_type, region = row["cloud"] or "", row["instance_type"] or "", row["region"] or ""
+    if (cloud, instance_type) not in skus:
+        return (f"instance_type {instance_type!r} is not a {cloud!r} SKU of the catalog "
+                f"(`gpufleet catalog --cloud {cloud}`)")
+    if (cloud, region) not in regions:
+        return f"region {region!r} is not a {cloud} region of the catalog"
+    for column in COLUMNS[3:5]:
+        if problem := _price(row[column] or "", column):
+            return problem
+    if not row["price_usd_per_hour"] and not row["spot_price_usd_per_hour"]:
+        return "has neither price; leave the row out to keep the packaged offer"
+    if not (row["source"] or "").strip():
+        return "source is empty; name the API and the time of the look-up"
+    return None
+
+
+def read_offers(
+    path: Path, skus: Collection[tuple[str, str]], regions: Collection[tuple[str, str]]
+) -> list[dict[str, str]]:
+    """The rows of a refreshed offers file, every one checked; the first bad one is named."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CatalogFileError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    reader = csv.DictReader(text.splitlines())
+    if tuple(reader.fieldnames or ()) != COLUMNS:
+        raise CatalogFileError(
+            f"{path}: row 1: the header must be {','.join(COLUMNS)} (as catalog/data/offers.csv), "
+            f"not {','.join(reader.fieldnames or ()) or 'empty'}"
+        )
+    rows: list[dict[str, str]] = []
+    for number, row in enumerate(reader, start=2):
+        if problem := row_problem(row, skus, regions):
+            raise CatalogFileError(f"{path}: row {number}: {problem}")
+        rows.append({column: row[column] for column in COLUMNS})
+    return rows
+
+
+def write_offers(path: Path, rows: Sequence[Mapping[str, str]]) -> None:
+    """The rows in the packaged file's format, sorted as it is (cloud, instance type, region)."""
+    ordered = sorted(rows, key=lambda r: (r["cloud"], r["instance_type"], r["region"]))
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerows([row[column] for column in COLUMNS] for row in ordered)

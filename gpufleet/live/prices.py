@@ -1,0 +1,127 @@
+"""`gpufleet catalog refresh`: the catalog's GPU offers priced by the clouds' own price APIs.
+
+Which SKUs and regions: every SKU of the catalog in every catalog region of the cloud (so Azure
+regions without a packaged price get one). The regions run on the bounded pool of
+`gpufleet.live`; each cloud's calls live in its live module (`region_prices`). The result is
+offer rows in the packaged offers.csv format (gpufleet.catalog.overlay), each row's `source`
+naming the API and the UTC time of the look-up, and a list of what changed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+from gpufleet import clouds
+from gpufleet.catalog import Catalog
+from gpufleet.catalog.overlay import COLUMNS
+from gpufleet.live import NoCredentialsError, RegionFailure, in_parallel
+
+HEADER = ("cloud", "instance type", "region", "on-demand $/h", "spot $/h", "source")
+
+
+@dataclass(frozen=True, slots=True)
+class LivePrice:
+    """One SKU's $/hour in a region as a price API gave it (None: the API has no such price)."""
+
+    cloud: str
+    instance_type: str
+    region: str
+    on_demand: float | None
+    spot: float | None
+    source: str
+    fetched_at: str
+
+    def row(self) -> dict[str, str]:
+        """The offers.csv row. A spot price equal to on-demand is written as unknown: both
+        clouds' data repeat the on-demand price where there is no spot price (the packaged
+        catalog's rule, which the loader applies to refreshed rows as well)."""
+        spot = None if self.spot == self.on_demand else self.spot
+        values = (self.cloud, self.instance_type, self.region, _cell(self.on_demand), _cell(spot),
+                  f"{self.source} at {self.fetched_at}")
+        return dict(zip(COLUMNS, values, strict=True))
+
+
+class PriceLookup(Protocol):
+    """What a cloud's live module offers for prices."""
+
+    def prices_credentials_problem(self) -> str | None: ...
+
+    def region_prices(self, region: str, instance_types: Sequence[str]) -> list[LivePrice]: ...
+
+
+def _cell(price: float | None) -> str:
+    """A price as the file holds it: to the micro-dollar (the APIs give at most 6 decimals)."""
+    return "" if price is None else repr(round(price, 6))
+
+
+def lookup_for(cloud: str) -> PriceLookup:
+    """The cloud's live module (its CloudModel names it), imported now."""
+    name = clouds.get(cloud).live_module
+    if not name:
+        raise NoCredentialsError(f"{cloud} has no live look-up")
+    return cast(PriceLookup, importlib.import_module(name))
+
+
+def targets(catalog: Catalog, chosen: Iterable[str], regions: Sequence[str] = ()) -> dict[tuple[str, str], list[str]]:
+    """(cloud, region) -> the cloud's instance types, for the chosen clouds' catalog regions
+    (only `regions` where given)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for cloud in chosen:
+        types = sorted(s.instance_type for s in catalog.skus.values() if s.cloud == cloud)
+        for region in catalog.region_names(cloud):
+            if not regions or region in regions:
+                found[(cloud, region)] = types
+    return found
+
+
+def refresh(
+    wanted: Mapping[tuple[str, str], Sequence[str]], lookups: Mapping[str, PriceLookup] | None = None
+) -> tuple[list[LivePrice], list[RegionFailure]]:
+    """Every (cloud, region)'s prices, regions in parallel; NoCredentialsError (checked once per
+    cloud, before any call) when a cloud's price API needs credentials and has none."""
+    modules = dict(lookups or {})
+    for cloud in sorted({cloud for cloud, _ in wanted}):
+        module = modules.setdefault(cloud, lookup_for(cloud))
+        if problem := module.prices_credentials_problem():
+            raise NoCredentialsError(f"no {clouds.get(cloud).title} credentials: {problem}")
+    work: dict[str, Callable[[], list[LivePrice]]] = {
+        f"{cloud}/{region}": (lambda c=cloud, r=region, t=types: modules[c].region_prices(r, t))
+        for (cloud, region), types in sorted(wanted.items())
+    }
+    results, failures = in_parallel(work)
+    found = sorted((p for prices in results.values() for p in prices),
+                   key=lambda p: (p.cloud, p.instance_type, p.region))
+    failed = [
+        RegionFailure(cloud, region, reason)
+        for name, reason in sorted(failures.items())
+        for cloud, region in [name.split("/", 1)]
+    ]
+    return found, failed
+
+
+def merged(existing: Sequence[Mapping[str, str]], fresh: Sequence[Mapping[str, str]]) -> list[Mapping[str, str]]:
+    """An earlier refreshed file's rows with this refresh's rows over them (refreshing one cloud
+    keeps the other's rows)."""
+    rows = {(r["cloud"], r["instance_type"], r["region"]): r for r in existing}
+    rows.update({(r["cloud"], r["instance_type"], r["region"]): r for r in fresh})
+    return list(rows.values())
+
+
+def _was_is(before: float | None, after: str) -> str:
+    old = "-" if before is None else repr(before)
+    return old if before == (float(after) if after else None) else f"{old} -> {after or '-'}"
+
+
+def changes(catalog: Catalog, rows: Sequence[Mapping[str, str]]) -> list[tuple[str, ...]]:
+    """Refreshed rows whose prices differ from the catalog's (`old -> new`; `-`: none)."""
+    found: list[tuple[str, ...]] = []
+    for row in rows:
+        offer = catalog.offers.get((row["cloud"], row["instance_type"], row["region"]))
+        on_demand = _was_is(offer.price_usd_per_hour if offer else None, row["price_usd_per_hour"])
+        spot = _was_is(offer.spot_price_usd_per_hour if offer else None, row["spot_price_usd_per_hour"])
+        if "->" in on_demand + spot:
+            found.append((row["cloud"], row["instance_type"], row["region"], on_demand, spot, row["source"]))
+    return found

@@ -269,3 +269,17 @@ def test_quotas_offline_lists_the_buckets_the_pools_may_draw_on(capsys: pytest.C
         ("aws", "us-east-1", "L-3819A6DF", "undeclared: unlimited in plans"),      # spot G and VT
         ("azure", "eastus", "lowPriorityCores", "undeclared: unlimited in plans"),  # Azure spot
     }
+
+
+def test_without_the_live_extra_quotas_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`pip install .` has no boto3: one line naming the extra, exit 2, no traceback."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "boto3" else real(name, *a))
+    assert main(["quotas", "--stack", "dev", "--live"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "gpufleet quotas: the AWS look-ups need boto3, which this install lacks: pip install 'gpufleet[live]'"
+    )

@@ -11,6 +11,7 @@ boto3 or the Azure SDK.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -31,7 +32,8 @@ T = TypeVar("T")
 
 
 class NoCredentialsError(GpufleetError):
-    """No credentials for a cloud in the standard chain: a one-line message, exit 2."""
+    """No way to ask a cloud: no credentials in the standard chain, or its SDK is not installed
+    (the `live` extra). A one-line message, exit 2 (`plan` warns and uses declared values)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,14 @@ def lookup_for(cloud: str) -> QuotaLookup:
     name = clouds.get(cloud).live_module
     if not name:
         raise NoCredentialsError(f"{cloud} has no live look-up")
-    return cast(QuotaLookup, importlib.import_module(name))
+    module = importlib.import_module(name)
+    missing = [sdk for sdk in getattr(module, "SDK_MODULES", ()) if importlib.util.find_spec(sdk) is None]
+    if missing:
+        raise NoCredentialsError(
+            f"the {clouds.get(cloud).title} look-ups need {', '.join(missing)}, which this install lacks: "
+            "pip install 'gpufleet[live]'"
+        )
+    return cast(QuotaLookup, module)
 
 
 def in_parallel(

@@ -44,6 +44,10 @@ from gpufleet.live.prices import LivePrice
 if TYPE_CHECKING:
     from botocore.config import Config
 
+
+SDK_MODULES = ("boto3",)
+"""What the look-ups import (the `live` extra); checked before any call."""
+
 CLOUD = "aws"
 SERVICE_CODE = "ec2"
 RETRIES = {"mode": "standard", "max_attempts": 6}

@@ -36,6 +36,10 @@ from gpufleet.live.prices import LivePrice
 if TYPE_CHECKING:
     from azure.core.pipeline.transport import HttpTransport
 
+
+SDK_MODULES = ("azure.identity", "azure.mgmt.compute")
+"""What the look-ups import (the `live` extra); checked before any call."""
+
 CLOUD = "azure"
 SUBSCRIPTION_VARIABLE = "AZURE_SUBSCRIPTION_ID"
 CLIENT_OPTIONS: dict[str, Any] = {

@@ -46,9 +46,10 @@ typecheck: $(BIN)/gpufleet
 audit: $(BIN)/gpufleet  ## zizmor over the workflows: nothing above informational may remain
 	$(BIN)/zizmor --offline --min-severity low .github/workflows
 
-bench: $(BIN)/gpufleet  ## placement and offline-plan benchmarks
+bench: $(BIN)/gpufleet  ## placement, offline-plan and live look-up benchmarks
 	$(BIN)/python benchmarks/placement.py
 	$(BIN)/python benchmarks/plan.py
+	$(BIN)/python benchmarks/live.py
 
 ci: lint typecheck audit test
 

@@ -118,4 +118,4 @@ class AzureStoreAccess:
         return remote_side, [federation, assignment]
 
 
-__all__ = ["AUDIENCE", "AzureStoreAccess", "BLOB_CONTRIBUTOR_ROLE", "BLOB_READER_ROLE"]
+__all__ = ["AUDIENCE", "BLOB_CONTRIBUTOR_ROLE", "BLOB_READER_ROLE", "AzureStoreAccess"]

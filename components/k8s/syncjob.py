@@ -5,11 +5,12 @@ cluster's Kubernetes provider of the in-cluster layer."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s.syncspec import NAMESPACE, Remote, annotations, cron_job_spec, labels
+from components.k8s.syncspec import NAMESPACE, Remote, cron_job_spec, labels, sync_annotations
 from gpufleet.datasync import SyncJobPlan
 
 
@@ -52,8 +53,8 @@ def declare_sync_job(
     return k8s.batch.v1.CronJob(
         stem,
         metadata={"name": job.service_account, "namespace": namespace.metadata.name,
-                  "labels": labels(job), "annotations": annotations(job)},
-        spec=cron_job_spec(job, home, copy, tolerations),
+                  "labels": labels(job), "annotations": sync_annotations(job)},
+        spec=cast(k8s.batch.v1.CronJobSpecArgsDict, cron_job_spec(job, home, copy, tolerations)),
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[account, *after]),
     )
 

@@ -73,7 +73,7 @@ def labels(job: SyncJobPlan) -> dict[str, str]:
     }
 
 
-def annotations(job: SyncJobPlan) -> dict[str, str]:
+def sync_annotations(job: SyncJobPlan) -> dict[str, str]:
     return {SOURCE_ANNOTATION: job.source, DESTINATION_ANNOTATION: job.destination}
 
 
@@ -121,8 +121,9 @@ def cron_job_spec(
             {"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}},
             _token_volume(home), _token_volume(copy),
         ],
-        "tolerations": [dict(t) for t in tolerations],
     }
+    if tolerations:
+        pod["tolerations"] = [dict(t) for t in tolerations]
     aliases = [*home.host_aliases, *copy.host_aliases]
     if aliases:
         pod["hostAliases"] = aliases
@@ -142,4 +143,6 @@ def cron_job_spec(
     }
 
 
-__all__ = ["NAMESPACE", "RCLONE_IMAGE", "Remote", "annotations", "cron_job_spec", "labels", "token_file"]
+__all__ = [
+    "NAMESPACE", "RCLONE_IMAGE", "Remote", "cron_job_spec", "labels", "sync_annotations", "token_file",
+]

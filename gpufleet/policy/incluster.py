@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gpufleet.clouds.controls import SecurityControls, shown
-from gpufleet.clouds.inputs import get, text
+from gpufleet.clouds.inputs import get, items, text
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 NIC_CLUSTER_POLICY = "kubernetes:mellanox.com/v1alpha1:NicClusterPolicy"
@@ -46,13 +46,13 @@ def _cron_job(props: Mapping[str, Any]) -> Iterable[str]:
     """The sync job's pod (Pod Security Standard `restricted`, CIS Kubernetes 5.2): every container
     non-root, read-only root filesystem, no privilege escalation, a pinned image; no Kubernetes
     API token unless it needs one."""
-    pod = get(props, "spec", "jobTemplate", "spec", "template", "spec") or {}
+    pod = get(props, "spec", "jobTemplate", "spec", "template", "spec")
     pod_root = get(pod, "securityContext", "runAsNonRoot")
     if get(pod, "automountServiceAccountToken") is not False:
         yield "automountServiceAccountToken is not false; allowed: false (the job needs no API token)"
-    for index, container in enumerate(get(pod, "containers") or []):
+    for index, container in enumerate(items(get(pod, "containers"))):
         where = f"containers[{index}]"
-        context = get(container, "securityContext") or {}
+        context = get(container, "securityContext")
         if get(context, "runAsNonRoot") is not True and pod_root is not True:
             yield f"{where}: runAsNonRoot is not true; allowed: true"
         if get(context, "readOnlyRootFilesystem") is not True:

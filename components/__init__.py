@@ -36,11 +36,9 @@ class GpuFleet(pulumi.ComponentResource):
 
 
 def _sync_board(plan: FleetPlan) -> SyncBoard | None:
-    """With the in-cluster layer (second stage): a sync job per cross-cloud copy; a copy no job
-    can fill is reported as a warning (gpufleet/datasync.py)."""
-    if not plan.cluster_software:
-        return None
+    """With the in-cluster layer (second stage): a sync job per cross-cloud copy. A copy no job
+    can fill is a warning in every stage (gpufleet/datasync.py)."""
     jobs, warnings = sync_plans(plan)
     for warning in warnings:
         pulumi.log.warn(warning)
-    return SyncBoard(jobs) if jobs else None
+    return SyncBoard(jobs) if jobs and plan.cluster_software else None

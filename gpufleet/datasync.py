@@ -12,6 +12,11 @@ and only when the home's region is a link site with that endpoint (it holds a cl
 that is not so the job could never read a byte: nothing is declared and the plan warns, naming
 the copy and the fix (a refusal would flip a plan between valid and invalid whenever prices move
 a pool across clouds; the copy's transfer is still priced, so the warning errs on the dear side).
+
+The path, honestly: an AWS home is read through S3's public Regional endpoint over TLS (its
+bucket policy refuses anything else; the link carries no S3 endpoint), with or without the link;
+an Azure home only over the link, through its private endpoint. The local copy is written
+through its own cloud's path (EKS nodes' route to S3, the AKS VNet's private endpoint).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from components.link import LinkBoard
+from components.sync import SyncBoard
 from gpufleet import clouds
 from gpufleet.catalog.limits import Limit
 from gpufleet.cli import main
@@ -109,12 +110,15 @@ class FakeCloud(CloudModel):
     def security_controls(self) -> SecurityControls:
         return SecurityControls({BUCKET: _no_public_read}, frozenset({NETWORK, CLUSTER, POOL}))
 
-    def builder(self) -> Callable[[FleetPlan, pulumi.Resource, LinkBoard | None], Mapping[str, pulumi.Output[object]]]:
+    def builder(
+        self,
+    ) -> Callable[[FleetPlan, pulumi.Resource, LinkBoard | None, SyncBoard | None], Mapping[str, pulumi.Output[object]]]:
         return build_fake
 
 
 def build_fake(
-    plan: FleetPlan, parent: pulumi.Resource, board: LinkBoard | None = None
+    plan: FleetPlan, parent: pulumi.Resource, board: LinkBoard | None = None,
+    sync: SyncBoard | None = None,
 ) -> Mapping[str, pulumi.Output[object]]:
     """One network, cluster, pool per placement and bucket per storage copy in every region (the
     fake cloud joins no cross-cloud link: its model has no `link`)."""

@@ -369,11 +369,13 @@ def test_replication_to_a_bucket_outside_the_stack_is_a_violation() -> None:
         {"rules": [{"destination": {"bucket": "arn:aws:s3:::somewhere"}}]},
         name="repl",
     )
-    [message] = messages(storage_residency, stack_args([replication], EU))
+    # fail closed on both ends: neither the destination nor the source is a bucket of the stack
+    source, destination = sorted(messages(storage_residency, stack_args([replication], EU)))
     assert (
         "destination region cannot be determined (the destination is not a bucket of this stack"
-        in message
+        in destination
     )
+    assert "reads data from bucket '?'; source region cannot be determined" in source
 
 
 def test_azure_object_replication_to_an_account_outside_the_jurisdiction_is_refused() -> None:

@@ -18,10 +18,12 @@ from components.aws.network import Network, NetworkArgs
 from components.aws.nodepool import GpuNodePool, GpuNodePoolArgs
 from components.aws.replication import declare_replication
 from components.aws.storage import DatasetBucket, DatasetBucketArgs
+from components.aws.syncaccess import AwsStoreAccess
 from components.aws.vpn import TransitHub, TransitHubArgs
 from components.k8s import GpuPoolTarget
 from components.k8s.layer import GpuLayer, GpuLayerArgs
 from components.link import LinkBoard
+from components.sync import JobSite, SyncBoard
 from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
 from gpufleet.errors import DecisionError
@@ -40,22 +42,27 @@ __all__ = [
 
 
 def build_aws(
-    plan: FleetPlan, parent: pulumi.Resource, board: LinkBoard | None = None
+    plan: FleetPlan, parent: pulumi.Resource, board: LinkBoard | None = None,
+    sync: SyncBoard | None = None,
 ) -> Mapping[str, pulumi.Output[object]]:
     """Declare every AWS region of the plan (and its link hub on `board`), the regions that only
-    hold a dataset's home copy, and S3 replication from each home to its AWS copies; outputs
-    keyed `aws/<region>/<what>`."""
+    hold a dataset's home copy, and S3 replication from each home to its AWS copies; post the
+    clusters and buckets cross-cloud sync jobs use on `sync`; outputs keyed `aws/<region>/<what>`."""
     outputs: dict[str, pulumi.Output[object]] = {}
     buckets: dict[tuple[str, str], DatasetBucket] = {}
     providers: dict[str, aws.Provider] = {}
     for region in plan.regions("aws"):
         providers[region] = _provider(plan, region, parent)
-        outputs.update(_build_region(plan, region, NAT_GATEWAYS_PER_REGION, parent, providers[region], board=board))
+        outputs.update(_build_region(
+            plan, region, NAT_GATEWAYS_PER_REGION, parent, providers[region], board=board, sync=sync
+        ))
         outputs.update(_build_buckets(plan, region, parent, providers[region], buckets))
     for region in plan.storage_regions("aws"):
         providers[region] = _provider(plan, region, parent)
         outputs.update(_build_buckets(plan, region, parent, providers[region], buckets))
     declare_replication(plan, buckets, providers, parent)
+    if sync is not None:
+        sync.stores["aws"] = AwsStoreAccess(plan.fleet, buckets, providers, parent)
     return outputs
 
 
@@ -93,7 +100,7 @@ def _build_buckets(
 
 def _build_region(
     plan: FleetPlan, region: str, nat_gateways: int, parent: pulumi.Resource, provider: aws.Provider,
-    *, board: LinkBoard | None,
+    *, board: LinkBoard | None, sync: SyncBoard | None,
 ) -> dict[str, pulumi.Output[object]]:
     name = decisions.region_name(plan.fleet, region)
     base_tags = {"gpufleet:fleet": plan.fleet, "gpufleet:stack": plan.stack}
@@ -175,12 +182,15 @@ def _build_region(
         )
 
     if plan.cluster_software:
-        GpuLayer(
+        layer = GpuLayer(
             name,
             GpuLayerArgs(context=context_name(plan.fleet, "aws", region), region=region,
                          kubeconfig=cluster.kubeconfig, targets=targets),
             pulumi.ResourceOptions(parent=parent),
         )
+        if sync is not None and sync.runs_in("aws", region) and layer.provider is not None:
+            # the EKS system node group carries no taint: the job needs no toleration
+            sync.sites[f"aws/{region}"] = JobSite(name, layer.provider, cluster.oidc_issuer)
     outputs: dict[str, pulumi.Output[object]] = {
         f"aws/{region}/clusterName": cluster.name,
         f"aws/{region}/kubeconfig": pulumi.Output.secret(cluster.kubeconfig),

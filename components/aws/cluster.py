@@ -144,6 +144,10 @@ class GpuCluster(pulumi.ComponentResource):
             )
 
         self.name = cluster.name
+        # The service account token issuer (IRSA, and the sync job's Azure federation).
+        self.oidc_issuer: pulumi.Output[str] = cluster.identities.apply(
+            lambda ids: ids[0].oidcs[0].issuer if ids and ids[0].oidcs and ids[0].oidcs[0].issuer else ""
+        )
         self.node_role_arn = node_role.arn
         self.cluster_security_group_id = cluster.vpc_config.apply(
             lambda config: config.cluster_security_group_id or ""

@@ -15,6 +15,7 @@ from pulumi_azure_native import resources
 from components.k8s import GpuPoolTarget, Taint
 from components.k8s.layer import GpuLayer, GpuLayerArgs
 from components.link import LinkBoard
+from components.sync import JobSite, SyncBoard
 from gpufleet.catalog import Sku, load_catalog
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
@@ -27,6 +28,7 @@ from .network import Network, NetworkArgs
 from .nodepool import AgentPoolGroup, GpuNodePool, GpuNodePoolArgs, PoolSettings
 from .replication import declare_replication
 from .storage import DatasetStorage, DatasetStorageArgs
+from .syncaccess import AzureStoreAccess
 from .vpn import GatewayHub, GatewayHubArgs
 
 __all__ = [
@@ -137,10 +139,11 @@ def _gateway_hub(
 
 
 def build_azure(
-    plan: FleetPlan, parent: pulumi.Resource, board: LinkBoard | None = None
+    plan: FleetPlan, parent: pulumi.Resource, board: LinkBoard | None = None,
+    sync: SyncBoard | None = None,
 ) -> Mapping[str, pulumi.Output[object]]:
-    """Declare the Azure side of `plan` under `parent` (and its link hubs on `board`); return
-    stack outputs by stable key."""
+    """Declare the Azure side of `plan` under `parent` (and its link hubs on `board`, its sync
+    job clusters and accounts on `sync`); return stack outputs by stable key."""
     fleet, stack = plan.fleet, plan.stack
     address_space = fleet_address_space(plan)
     service = decisions.service_network(address_space)
@@ -224,12 +227,16 @@ def build_azure(
         ))
         groups[region] = group.name
         if plan.cluster_software:
-            GpuLayer(
+            layer = GpuLayer(
                 stem,
                 GpuLayerArgs(context=context_name(fleet, "azure", region), region=region,
                              kubeconfig=cluster.kubeconfig, targets=targets),
                 under_parent,
             )
+            if sync is not None and sync.runs_in("azure", region) and layer.provider is not None:
+                # AKS keeps GPU pools for GPU work: the job tolerates the system pool's taint
+                system = (Taint.parse(decisions.SYSTEM_TAINT).toleration(),)
+                sync.sites[f"azure/{region}"] = JobSite(stem, layer.provider, cluster.oidc_issuer, system)
         outputs[f"azure/{region}/resourceGroup"] = group.name
         outputs[f"azure/{region}/cluster"] = cluster.cluster_name
         outputs[f"azure/{region}/kubeconfig"] = cluster.kubeconfig
@@ -248,6 +255,8 @@ def build_azure(
         ))
         outputs[f"azure/{region}/resourceGroup"] = group.name
     declare_replication(plan, accounts, groups, parent)
+    if sync is not None:
+        sync.stores["azure"] = AzureStoreAccess(fleet, stack, accounts, groups, parent)
     return outputs
 
 

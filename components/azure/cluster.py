@@ -147,6 +147,10 @@ class GpuCluster(pulumi.ComponentResource):
             ),
         )
         self.cluster_name = cluster.name
+        # The service account token issuer (workload identity, and the sync job's AWS federation).
+        self.oidc_issuer: pulumi.Output[str] = cluster.oidc_issuer_profile.apply(
+            lambda profile: (profile.issuer_url or "") if profile else ""
+        )
         credentials = containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=args.resource_group_name,
             resource_name=cluster.name,

@@ -9,7 +9,7 @@ the spec says `protect: false`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -43,6 +43,9 @@ class DatasetStorage(pulumi.ComponentResource):
     container_name: pulumi.Output[str]
     ready: list[pulumi.Resource]
     """What object replication waits for: versioning (and change feed) and the container."""
+    blob_endpoint_ip: pulumi.Output[str] | None
+    """The private endpoint's address as its private DNS record holds it (None without one):
+    where a sync job on the other cloud reaches the account over the fleet link."""
 
     def __init__(
         self, name: str, args: DatasetStorageArgs, opts: pulumi.ResourceOptions | None = None
@@ -110,6 +113,7 @@ class DatasetStorage(pulumi.ComponentResource):
                 retain_on_delete=args.protect,
             ),
         )
+        self.blob_endpoint_ip = None
         if args.endpoint_subnet_id is not None:
             endpoint = network.PrivateEndpoint(
                 f"{name}-blob-endpoint",
@@ -124,7 +128,7 @@ class DatasetStorage(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             if args.blob_dns_zone_id is not None:
-                network.PrivateDnsZoneGroup(
+                zone_group = network.PrivateDnsZoneGroup(
                     f"{name}-blob-dns",
                     resource_group_name=args.resource_group_name,
                     private_endpoint_name=endpoint.name,
@@ -134,6 +138,7 @@ class DatasetStorage(pulumi.ComponentResource):
                     ],
                     opts=pulumi.ResourceOptions(parent=self),
                 )
+                self.blob_endpoint_ip = zone_group.private_dns_zone_configs.apply(_first_address)
         self.account_name = account.name
         self.account_id = account.id
         self.container_name = container.name
@@ -144,3 +149,13 @@ class DatasetStorage(pulumi.ComponentResource):
                 "containerName": self.container_name,
             }
         )
+
+
+def _first_address(configs: Sequence[network.outputs.PrivateDnsZoneConfigResponse] | None) -> str:
+    """The A record the zone group wrote for the endpoint (read-only `recordSets`, ARM
+    PrivateDnsZoneGroup API)."""
+    for config in configs or ():
+        for record in config.record_sets:
+            if record.ip_addresses:
+                return record.ip_addresses[0]
+    return ""

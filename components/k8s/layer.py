@@ -36,6 +36,8 @@ class GpuLayer(pulumi.ComponentResource):
         )
         planned = releases(args.targets)
         installed: dict[str, k8s.helm.v3.Release] = {}
+        self.provider: k8s.Provider | None = None
+        """The cluster's provider (None without GPU pools): the dataset sync job uses it too."""
         if planned:
             provider = k8s.Provider(
                 f"{name}-k8s",
@@ -43,6 +45,7 @@ class GpuLayer(pulumi.ComponentResource):
                 enable_server_side_apply=True,
                 opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["kubeconfig"]),
             )
+            self.provider = provider
             through = pulumi.ResourceOptions(parent=self, provider=provider)
             for plan in planned:
                 installed[plan.key] = k8s.helm.v3.Release(

@@ -198,6 +198,7 @@ class Aws(CloudModel):
     tag_inheritance = "the provider's defaultTags"
     taggable_types = frozenset({
         "aws:cloudwatch/logGroup:LogGroup",
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
         "aws:ec2/customerGateway:CustomerGateway",
         "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
         "aws:ec2/eip:Eip",

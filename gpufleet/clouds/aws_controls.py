@@ -238,6 +238,7 @@ _REVIEWED = frozenset({
     "aws:ec2transitgateway/vpcAttachment:VpcAttachment",
     "aws:eks/addon:Addon",
     "aws:eks/nodeGroup:NodeGroup",
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
     "aws:iam/role:Role",
     "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",

@@ -225,6 +225,7 @@ class Azure(CloudModel):
     # www.pulumi.com/registry/packages/{aws,azure-native}/api-docs/).
     untaggable_types = frozenset({
         "azure-native:authorization:RoleAssignment",
+        "azure-native:managedidentity:FederatedIdentityCredential",
         "azure-native:network:PrivateDnsZoneGroup",
         "azure-native:network:SecurityRule",
         "azure-native:network:Subnet",
@@ -253,6 +254,9 @@ class Azure(CloudModel):
     # (learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges, Limitations).
     api_allowlist_max = 200
     link = LINK
+    # DatasetStorage sets publicNetworkAccess Disabled: "only private endpoint connections can
+    # access the account" (learn.microsoft.com/azure/storage/common/storage-network-security).
+    storage_private_only = True
     group_noun = "agent pool"
     # AKS limits (catalog/data/limits.csv, learn.microsoft.com/azure/aks/quotas-skus-regions).
     limit_keys: ClassVar[Mapping[str, str]] = {
@@ -461,6 +465,17 @@ class Azure(CloudModel):
         if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
             state.setdefault("principalId", "00000000-0000-0000-0000-00000000000a")
             state.setdefault("clientId", "00000000-0000-0000-0000-00000000000b")
+            state.setdefault("tenantId", "00000000-0000-0000-0000-00000000000c")
+        if args.typ == "azure-native:containerservice:ManagedCluster":
+            state["oidcIssuerProfile"] = {"enabled": True, "issuerURL": f"https://oidc.mock/{args.name}/"}
+        if args.typ == "azure-native:network:PrivateDnsZoneGroup":
+            # the A record Azure writes for the endpoint (TEST-NET-1, RFC 5737, from the name)
+            address = f"192.0.2.{sum(args.name.encode()) % 254 + 1}"
+            configs = cast(list[dict[str, Any]], inputs.get("privateDnsZoneConfigs") or [])
+            state["privateDnsZoneConfigs"] = [
+                {**c, "recordSets": [{"provisioningState": "Succeeded", "ipAddresses": [address]}]}
+                for c in configs
+            ]
         return state
 
     def security_controls(self) -> SecurityControls:

@@ -23,14 +23,17 @@ if TYPE_CHECKING:
     import pulumi
 
     from components.link import LinkBoard
+    from components.sync import SyncBoard
     from gpufleet.catalog import Capacity, Sku
     from gpufleet.clouds.controls import SecurityControls
     from gpufleet.plan import FleetPlan
 
     Builder: TypeAlias = Callable[
-        [FleetPlan, pulumi.Resource, LinkBoard | None], Mapping[str, pulumi.Output[object]]
+        [FleetPlan, pulumi.Resource, LinkBoard | None, SyncBoard | None],
+        Mapping[str, pulumi.Output[object]],
     ]
-    """Declares one cloud's part of a plan; posts its link hubs on the board when given one."""
+    """Declares one cloud's part of a plan; posts its link hubs on the link board and its sync
+    job clusters and stores on the sync board when given them."""
 
 Network = ipaddress.IPv4Network
 
@@ -252,6 +255,9 @@ class CloudModel(ABC):
     random characters (deploy-readiness checks that shape)."""
     link: LinkTraits | None = None
     """Its end of the fleet link, or None when it cannot join one (gpufleet/interconnect.py)."""
+    storage_private_only: bool = False
+    """Whether its dataset stores refuse every public network path, so another cloud reaches
+    them only through a private endpoint over the fleet link (gpufleet/datasync.py)."""
 
     # -- catalog -------------------------------------------------------------------------------
 

@@ -11,10 +11,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gpufleet.clouds.controls import SecurityControls, shown
-from gpufleet.clouds.inputs import get, text
+from gpufleet.clouds.inputs import get, items, text
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 NIC_CLUSTER_POLICY = "kubernetes:mellanox.com/v1alpha1:NicClusterPolicy"
+CRON_JOB = "kubernetes:batch/v1:CronJob"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 VERSION_RANGE = frozenset("^~*<>=|, x")
 
 
@@ -29,11 +32,48 @@ def _helm_release(props: Mapping[str, Any]) -> Iterable[str]:
         yield f"repositoryOpts.repo is {shown(source)}; allowed: an https:// or oci:// repository"
 
 
+def _pinned(image: str | None) -> bool:
+    """A digest, or an exact tag that is not `latest` (a moving tag runs whatever it names next)."""
+    if not image:
+        return False
+    if "@sha256:" in image:
+        return True
+    name, _, tag = image.rpartition(":")
+    return bool(name) and "/" not in tag and tag not in ("", "latest")
+
+
+def _cron_job(props: Mapping[str, Any]) -> Iterable[str]:
+    """The sync job's pod (Pod Security Standard `restricted`, CIS Kubernetes 5.2): every container
+    non-root, read-only root filesystem, no privilege escalation, a pinned image; no Kubernetes
+    API token unless it needs one."""
+    pod = get(props, "spec", "jobTemplate", "spec", "template", "spec")
+    pod_root = get(pod, "securityContext", "runAsNonRoot")
+    if get(pod, "automountServiceAccountToken") is not False:
+        yield "automountServiceAccountToken is not false; allowed: false (the job needs no API token)"
+    for index, container in enumerate(items(get(pod, "containers"))):
+        where = f"containers[{index}]"
+        context = get(container, "securityContext")
+        if get(context, "runAsNonRoot") is not True and pod_root is not True:
+            yield f"{where}: runAsNonRoot is not true; allowed: true"
+        if get(context, "readOnlyRootFilesystem") is not True:
+            yield f"{where}: readOnlyRootFilesystem is not true; allowed: true"
+        if get(context, "allowPrivilegeEscalation") is not False:
+            yield f"{where}: allowPrivilegeEscalation is not false; allowed: false"
+        image = text(get(container, "image"))
+        if not _pinned(image):
+            yield f"{where}: image is {shown(image)}; allowed: an exact tag or a digest"
+
+
 # The InfiniBand policy of the NVIDIA Network Operator (images pinned in components/k8s/) has no
-# control of its own inputs.
-CONTROLS = SecurityControls({HELM_RELEASE: _helm_release}, frozenset({NIC_CLUSTER_POLICY}))
+# control of its own inputs; nor have the sync job's namespace (Pod Security `restricted`
+# enforced) and service account (no token mounted, trusted by name in the clouds' federation).
+CONTROLS = SecurityControls(
+    {HELM_RELEASE: _helm_release, CRON_JOB: _cron_job},
+    frozenset({NIC_CLUSTER_POLICY, NAMESPACE, SERVICE_ACCOUNT}),
+)
 
 # Objects inside a cluster carry no cloud tags: a Helm release has no tags input at all
 # (www.pulumi.com/registry/packages/kubernetes/api-docs/helm/v3/release/), and the cluster that
-# holds it is tagged itself; same for the Network Operator's NicClusterPolicy.
-UNTAGGABLE = frozenset({HELM_RELEASE, NIC_CLUSTER_POLICY})
+# holds it is tagged itself; same for the Network Operator's NicClusterPolicy and the sync job's
+# namespace, service account and CronJob (labelled instead).
+UNTAGGABLE = frozenset({HELM_RELEASE, NIC_CLUSTER_POLICY, CRON_JOB, NAMESPACE, SERVICE_ACCOUNT})

@@ -43,6 +43,11 @@ S3_REPLICATION_TYPE = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 AZURE_STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
 AZURE_OBJECT_REPLICATION = "azure-native:storage:ObjectReplicationPolicy"
 AWS_BACKUP_PLAN = "aws:backup/plan:Plan"
+# The cross-cloud sync job (components/k8s/syncspec.py): its label, and the annotations naming
+# the 'cloud/region' it copies from and to.
+CRON_JOB = "kubernetes:batch/v1:CronJob"
+SYNC_COMPONENT = ("app.kubernetes.io/component", "dataset-sync")
+SYNC_ENDS = (("source", "gpufleet.io/sync-source"), ("destination", "gpufleet.io/sync-destination"))
 # Geo-redundant Azure storage (GRS, RA-GRS, GZRS, RA-GZRS) keeps a copy in the region's pair
 # (learn.microsoft.com/azure/reliability/cross-region-replication-azure): region -> (pair, country).
 AZURE_REGION_PAIRS: dict[str, tuple[str, str]] = {
@@ -60,6 +65,7 @@ AZURE_REGION_PAIRS: dict[str, tuple[str, str]] = {
     "westus3": ("eastus", "US"),
 }
 _NOT_IN_STACK = "the destination is not a {} of this stack, so where the copy lives is unknown"
+_SOURCE_NOT_IN_STACK = "the source is not a {} of this stack, so where the data comes from is unknown"
 
 
 def _allowed_text(allowed: frozenset[str]) -> str:
@@ -240,6 +246,11 @@ def _replication_findings(
         rules = items(get(resource.props, "rules")) or items(get(inline, "rules"))
         standalone = resource.resource_type == S3_REPLICATION_TYPE
         prop = "rules" if standalone else "replicationConfiguration"
+        if standalone:
+            yield from _source_finding(
+                resource, "bucket", S3_BUCKET_TYPES, buckets,
+                kind=("aws", "bucket", "replication"), allowed=allowed,
+            )
         for index, rule in enumerate(rules):
             destinations = [get(rule, "destination"), *items(get(rule, "destinations"))]
             for destination in [d for d in destinations if d is not None]:
@@ -253,6 +264,10 @@ def _replication_findings(
                         f"'{value or '?'}'; destination {problem}"
                     )
     elif resource.resource_type == AZURE_OBJECT_REPLICATION:
+        yield from _source_finding(
+            resource, "sourceAccount", frozenset({AZURE_STORAGE_ACCOUNT}), accounts,
+            kind=("azure", "storage account", "object replication"), allowed=allowed,
+        )
         value = text(get(resource.props, "destinationAccount"))
         target = _destination(
             resource, value, "destinationAccount", frozenset({AZURE_STORAGE_ACCOUNT}), accounts
@@ -264,6 +279,8 @@ def _replication_findings(
                 f"{who}: object replication copies data to storage account "
                 f"'{value or '?'}'; destination {problem}"
             )
+    elif resource.resource_type == CRON_JOB and _is_sync_job(resource):
+        yield from _sync_job_findings(resource, who, allowed)
     elif resource.resource_type == AWS_BACKUP_PLAN:
         for rule in items(get(resource.props, "rules")):
             for action in items(get(rule, "copyActions")):
@@ -275,6 +292,59 @@ def _replication_findings(
                     yield resource.urn, (
                         f"{who}: backup copy to vault '{arn}'; destination {problem}"
                     )
+
+
+def _source_finding(
+    resource: PolicyResource,
+    prop: str,
+    types: frozenset[str],
+    stores: list[PolicyResource],
+    *,
+    kind: tuple[str, str, str],
+    allowed: frozenset[str],
+) -> Iterable[tuple[str, str]]:
+    """A replication's source store must be located inside too: the data leaves from there."""
+    cloud, noun, what = kind
+    value = text(get(resource.props, prop))
+    source = find(value, stores, types) or depends_on(resource, prop, types)
+    region = _resource_region(source) if source is not None else None
+    problem = region_problem(cloud, region, allowed, _SOURCE_NOT_IN_STACK.format(noun))
+    if problem:
+        yield resource.urn, (
+            f"{describe(resource.resource_type, resource.name)}: {what} reads data from {noun} "
+            f"'{value or '?'}'; source {problem}"
+        )
+
+
+def _is_sync_job(resource: PolicyResource) -> bool:
+    label, component = SYNC_COMPONENT
+    return text(get(resource.props, "metadata", "labels", label)) == component
+
+
+def _sync_job_findings(
+    resource: PolicyResource, who: str, allowed: frozenset[str]
+) -> Iterable[tuple[str, str]]:
+    """Both ends of a sync job's path, as its annotations name them ('cloud/region'); an end it
+    does not name, or on a cloud gpufleet does not know, cannot be located: a violation."""
+    annotations = get(resource.props, "metadata", "annotations")
+    for end, key in SYNC_ENDS:
+        place = text(get(annotations, key)) or ""
+        cloud, _, region = place.partition("/")
+        if cloud not in clouds.names() or not region:
+            problem = (
+                f"{end} cannot be located (annotation '{key}' is {place or 'missing'}; "
+                f"allowed: 'cloud/region' with a cloud of {', '.join(clouds.names())}); it must "
+                f"be a region in {_allowed_text(allowed)}"
+            )
+        else:
+            problem = region_problem(cloud, region, allowed)
+        if problem:
+            yield resource.urn, f"{who}: dataset sync job copies data from {_path(annotations)}; {end} {problem}"
+
+
+def _path(annotations: object) -> str:
+    source, destination = (text(get(annotations, key)) or "?" for _, key in SYNC_ENDS)
+    return f"{source} to {destination}"
 
 
 def validate_storage_residency(

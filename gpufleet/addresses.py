@@ -166,9 +166,14 @@ def bounded_need(
     placement respects, each placement in the node groups its cluster splits it into."""
     cloud, region = room.key.split("/", 1)
     model, per_group = clouds.get(cloud), cluster_limits(spec, cloud, region).nodes_per_group
-    return room.system + sum(
-        node_demand(model, kind, room.node_range).of(n, math.ceil(n / per_group)) for kind, n in placed if n > 0
-    )
+    demands: dict[str, NodeDemand] = {}  # many pools place the same few types
+    need = float(room.system)
+    for kind, n in placed:
+        if n > 0:
+            if kind not in demands:
+                demands[kind] = node_demand(model, kind, room.node_range)
+            need += demands[kind].of(n, math.ceil(n / per_group))
+    return need
 
 
 def may_bind(spec: FleetSpec, cloud: str, region: str, most: Sequence[tuple[str, int]]) -> bool:

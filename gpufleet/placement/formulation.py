@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Cloud
 from gpufleet.cost import copy_costs, region_fixed_usd
-from gpufleet.nodegroups import cluster_limits
+from gpufleet.nodegroups import ClusterLimits, cluster_limits
 from gpufleet.placement.candidates import Candidate, interchangeable, region_may_bind, unlimited_bounds
 from gpufleet.placement.milp import Milp, Solved
 from gpufleet.quota import QuotaKey, declared_quotas, quota_key
@@ -211,7 +211,7 @@ class Formulation:
                 continue
             self.cluster_rows.append((cloud, region))
             limits = cluster_limits(self.spec, cloud, region)
-            m.row(-math.inf, float(limits.gpu_groups), {self._groups(i): 1.0 for i in here})
+            m.row(-math.inf, float(limits.gpu_groups), {self._groups(i, limits): 1.0 for i in here})
             if limits.gpu_nodes is not None:
                 m.row(-math.inf, float(limits.gpu_nodes), {self.x[i]: 1.0 for i in here})
 
@@ -230,6 +230,7 @@ class Formulation:
                 continue
             self.address_rows.append((cloud, region))
             model = clouds.get(cloud)
+            limits = cluster_limits(self.spec, cloud, region)
             rows: set[tuple[int, tuple[tuple[int, float], ...]]] = set()
             for room in addresses.planned_rooms(self.spec, cloud, region):
                 row: dict[int, float] = {self.opened[(cloud, region)]: float(room.system)}
@@ -237,7 +238,7 @@ class Formulation:
                     demand = addresses.node_demand(model, kind, room.node_range)
                     row[self.x[i]] = demand.per_node
                     if demand.per_group:
-                        row[self._groups(i)] = demand.per_group
+                        row[self._groups(i, limits)] = demand.per_group
                 rows.add((room.node_range.usable, tuple(sorted(row.items()))))
             for usable, items in sorted(rows):
                 self.milp.row(-math.inf, float(usable), dict(items))
@@ -249,12 +250,10 @@ class Formulation:
             regions.setdefault((c.cloud, c.region), []).append(i)
         return sorted(regions.items())
 
-    def _groups(self, i: int) -> int:
+    def _groups(self, i: int, limits: ClusterLimits) -> int:
         """Candidate i's integer count of node groups (made once): at least its nodes / nodes
-        per group of its cluster (`gpufleet.nodegroups`), at most what its bound needs."""
+        per group of its cluster (`limits`, its region's), at most what its bound needs."""
         if i not in self.group_cols:
-            c = self.cands[i]
-            limits = cluster_limits(self.spec, c.cloud, c.region)
             col = self.milp.col(0.0, float(limits.groups_for(self.most[i])), True)
             self.milp.row(-math.inf, 0.0, {self.x[i]: 1.0, col: -float(limits.nodes_per_group)})
             self.group_cols[i] = (col, limits.nodes_per_group)

@@ -8,17 +8,27 @@ and the system pool. The planner reports it per region; the `address-capacity` p
 (gpufleet.policy.addresses) proves it again from the declared resources. When a range is short,
 `shortfall` names the block that would hold it: the supernet, the region's override, or, where
 no single network can, fewer nodes in the region.
+
+Placement sizes against the same ranges before any plan exists (`planned_rooms`, cut from the
+spec as the address plan will cut them): where a plan could fill a range (`may_bind`), the
+model holds each placement's `node_demand`, a linear bound of the same arithmetic, within it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from gpufleet import clouds
+from gpufleet import clouds, ipam
 from gpufleet.clouds.base import AddressBlocks, CloudModel, NodeRange
+from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import NetworkPlan, Placement, RangeUse
 from gpufleet.slots import SLOT_BITS, Network
+
+if TYPE_CHECKING:
+    from gpufleet.specmodel import FleetSpec
 
 Needs = Sequence[tuple[int, int | None]]
 """(nodes at most, addresses per node or None when unknown) of every pool that draws on a range."""
@@ -36,7 +46,7 @@ def plan_demand(model: CloudModel, placements: Iterable[Placement]) -> list[tupl
 def range_use(model: CloudModel, key: str, node_range: NodeRange, needs: Needs) -> RangeUse:
     """Need against room of one range; a pool without address figures needs the whole range
     and more (it cannot be proven to fit)."""
-    needed = sum(nodes * (per if per is not None else node_range.usable + 1) for nodes, per in needs)
+    needed = sum(nodes * _or_more(per, node_range) for nodes, per in needs)
     use = RangeUse(
         node_range.label, str(node_range.cidr), sum(n for n, _ in needs), needed, node_range.usable,
     )
@@ -44,6 +54,11 @@ def range_use(model: CloudModel, key: str, node_range: NodeRange, needs: Needs) 
         return use
     return RangeUse(use.label, use.cidr, use.nodes, use.needed, use.available,
                     shortfall(model, key, node_range, needed))
+
+
+def _or_more(per_node: int | None, node_range: NodeRange) -> int:
+    """Addresses per node, or for a type without address figures more than the range holds."""
+    return per_node if per_node is not None else node_range.usable + 1
 
 
 def shortfall(model: CloudModel, key: str, node_range: NodeRange, needed: int) -> str:
@@ -92,3 +107,90 @@ def with_use(networks: Sequence[NetworkPlan], placements: Sequence[Placement]) -
         )
         filled.append(NetworkPlan(net.cloud, net.region, net.cidr, net.pod_cidr, uses))
     return tuple(filled)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeDemand:
+    """What one placement of an instance type takes of a range at most, linear in its nodes and
+    node groups: per node its addresses with its share of the upgrade surge, per group the
+    group's fixed surge (`CloudModel.surge_per_node`, `surge_per_group`: a safe bound of the
+    step function `pool_surge`, so a placement that fits the bound fits the address plan)."""
+
+    per_node: float
+    per_group: float
+
+    def of(self, nodes: int, groups: int) -> float:
+        return self.per_node * nodes + self.per_group * groups
+
+
+def node_demand(model: CloudModel, instance_type: str, node_range: NodeRange) -> NodeDemand:
+    """`NodeDemand` of one node type in a range, from the cloud's address figures."""
+    per = _or_more(model.node_addresses(instance_type, node_range), node_range)
+    return NodeDemand(per * (1 + model.surge_per_node), float(per * model.surge_per_group))
+
+
+@dataclass(frozen=True, slots=True)
+class RangeRoom:
+    """A range the region's nodes will draw on and what its system pool takes of it (at its
+    maximum with its surge, `plan_demand`), for placement to size against."""
+
+    key: str
+    """`cloud/region`, as messages name it."""
+    node_range: NodeRange
+    system: int
+
+    @property
+    def room(self) -> int:
+        """Addresses left for GPU nodes once the region holds any (and so its system pool)."""
+        return self.node_range.usable - self.system
+
+
+def planned_rooms(spec: FleetSpec, cloud: str, region: str) -> tuple[RangeRoom, ...]:
+    """The ranges the address plan will give the region's nodes (none where its layout refuses
+    the region: `ipam.allocate` says why once a plan uses it)."""
+    blocks = ipam.region_blocks(spec, cloud, region)
+    if blocks is None:
+        return ()
+    model = clouds.get(cloud)
+    ((kind, nodes),) = plan_demand(model, ())
+    return tuple(
+        RangeRoom(f"{cloud}/{region}", r, nodes * _or_more(model.node_addresses(kind, r), r))
+        for r in model.node_ranges(blocks)
+    )
+
+
+def bounded_need(
+    spec: FleetSpec, room: RangeRoom, placed: Sequence[tuple[str, int]]
+) -> float:
+    """What placements (instance type, nodes) and the system pool take of a range by the bound
+    placement respects, each placement in the node groups its cluster splits it into."""
+    cloud, region = room.key.split("/", 1)
+    model, per_group = clouds.get(cloud), cluster_limits(spec, cloud, region).nodes_per_group
+    demands: dict[str, NodeDemand] = {}  # many pools place the same few types
+    need = float(room.system)
+    for kind, n in placed:
+        if n > 0:
+            if kind not in demands:
+                demands[kind] = node_demand(model, kind, room.node_range)
+            need += demands[kind].of(n, math.ceil(n / per_group))
+    return need
+
+
+def may_bind(spec: FleetSpec, cloud: str, region: str, most: Sequence[tuple[str, int]]) -> bool:
+    """Whether placements of at most `most` (instance type, nodes) could fill one of the region's
+    ranges; elsewhere no plan reaches an address limit and the model needs no row for it."""
+    return any(bounded_need(spec, room, most) > room.node_range.usable for room in planned_rooms(spec, cloud, region))
+
+
+def overfilled(spec: FleetSpec, cloud: str, region: str, placed: Sequence[tuple[str, int]]) -> list[RangeUse]:
+    """The region's ranges that placements (instance type, nodes) overfill by the bound
+    placement respects, with need, room and the fix (`shortfall`), for the diagnosis."""
+    found: list[RangeUse] = []
+    model = clouds.get(cloud)
+    for room in planned_rooms(spec, cloud, region):
+        needed = math.ceil(bounded_need(spec, room, placed) - 1e-9)
+        r = room.node_range
+        if needed > r.usable:
+            nodes = sum(n for _, n in placed)
+            found.append(RangeUse(r.label, str(r.cidr), nodes, needed, r.usable, shortfall(model, room.key, r, needed)))
+    return found

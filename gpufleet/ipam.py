@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from gpufleet import clouds
 from gpufleet.catalog import Cloud
+from gpufleet.clouds.base import AddressBlocks
 from gpufleet.errors import Problem, SpecError
 from gpufleet.plan import NetworkPlan
 from gpufleet.slots import Network, slot_block, slot_of, supernet_problem
@@ -36,19 +37,36 @@ def allocate(spec: FleetSpec, regions: Sequence[tuple[Cloud, str]]) -> tuple[Net
     return tuple(plans)
 
 
-def _network(
+def region_blocks(spec: FleetSpec, cloud: Cloud, region: str) -> AddressBlocks | None:
+    """The blocks the address plan will give the region if it is used (a function of the spec
+    alone), for placement to size against; None where the layout refuses the region
+    (`allocate` then says why)."""
+    overrides = dict(spec.network.overrides)
+    try:
+        return _blocks(spec.network.supernet, overrides, [spec.network.supernet, *overrides.values()], cloud, region)
+    except SpecError:
+        return None
+
+
+def _blocks(
     supernet: Network, overrides: dict[str, Network], avoid: Sequence[Network], cloud: Cloud, region: str
-) -> NetworkPlan:
+) -> AddressBlocks:
     """The region's blocks, shaped by its cloud (a VPC takes its slot, a VNet half of it);
     the error names the override to set."""
     key = f"{cloud}/{region}"
     slot = slot_of(cloud, region)
     try:
-        blocks = clouds.get(cloud).address_blocks(
+        return clouds.get(cloud).address_blocks(
             None if slot is None else slot_block(supernet, slot), overrides.get(key), avoid
         )
     except ValueError as error:
         raise SpecError([Problem(f"network.overrides.{key}", f"{key} {error}")]) from None
+
+
+def _network(
+    supernet: Network, overrides: dict[str, Network], avoid: Sequence[Network], cloud: Cloud, region: str
+) -> NetworkPlan:
+    blocks = _blocks(supernet, overrides, avoid, cloud, region)
     return NetworkPlan(cloud, region, str(blocks.cidr), str(blocks.pod_cidr) if blocks.pod_cidr else None)
 
 

@@ -127,34 +127,60 @@ def test_sample_stacks_hold_their_nodes_and_keep_their_networks(stack: str, tmp_
         assert all(a["needed"] <= a["available"] and not a["fix"] for a in net["addresses"])
 
 
-def test_1024_gpu_fleet_on_a_slash_11_exits_1_naming_the_supernet(tmp_path: Path) -> None:
+def nodes_by_place(doc: dict[str, Any]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for pool in doc["pools"]:
+        for p in pool["placements"]:
+            key = f"{p['cloud']}/{p['region']}"
+            found[key] = found.get(key, 0) + p["nodes"]
+    return found
+
+
+def test_1024_gpu_fleet_on_a_slash_11_fills_the_aws_subnets_and_places_the_rest_on_azure(tmp_path: Path) -> None:
     doc, code = plan(FLEET_1024, tmp_path, "big")
+    assert code == 0, violations(doc)
+    assert short_ranges(doc["resources"]) == []  # the independent arithmetic agrees
+    # A /21 private subnet holds 2,043 addresses: 35 p5.48xlarge at 50 each, a group's surge of
+    # 4 nodes and the system group's 8 x 10 (2,030); the 36th would not fit.
+    assert nodes_by_place(doc) == {"aws/us-east-1": 35, "azure/eastus": 93}
+
+
+def test_a_fleet_no_network_can_hold_exits_1_naming_the_range_and_the_supernet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gpufleet.cli import main
+
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(yaml.safe_dump({**FLEET_1024, "clouds": {"aws": {"regions": ["us-east-1"]}}}))
+    code = main(["plan", "--spec", str(spec)])
+    message = capsys.readouterr().err
     assert code == 1
-    found = violations(doc)
-    assert found
-    assert all("aws/us-east-1 private subnet" in m and "network.supernet to a /9" in m for m in found)
-    assert "holds 2043" in found[0]
-    assert "need" in found[0]
-    assert short_ranges(doc["resources"])  # the independent arithmetic agrees it is short
+    assert "Traceback" not in message
+    assert "aws/us-east-1 private subnet 1 10.99.192.0/21" in message
+    assert "need 6680 addresses" in message
+    assert "holds 2043" in message
+    assert "set network.supernet to a /9 or larger, or set network.overrides.aws/us-east-1 to a /17" in message
 
 
-def test_1024_gpu_fleet_with_the_supernet_named_holds_every_node(tmp_path: Path) -> None:
-    doc, code = plan({**FLEET_1024, "network": {"supernet": "10.0.0.0/9"}}, tmp_path, "big")
+def test_8192_gpu_fleet_fills_aws_and_holds_the_rest_on_azure(tmp_path: Path) -> None:
+    doc, code = plan(FLEET_8192, tmp_path, "huge")
     assert code == 0, violations(doc)
     assert short_ranges(doc["resources"]) == []
+    # A /16 VPC's /18 subnet holds 16,379: 321 p5.48xlarge (50 each, a group's surge, the system group).
+    assert nodes_by_place(doc) == {"aws/us-east-1": 321, "azure/eastus": 703}
+    for net in doc["networks"]:
+        assert all(a["needed"] <= a["available"] and not a["fix"] for a in net["addresses"])
 
 
-def test_8192_gpu_fleet_refuses_the_aws_region_and_holds_azure(tmp_path: Path) -> None:
-    doc, code = plan(FLEET_8192, tmp_path, "huge")
-    assert code == 1
-    found = violations(doc)
-    assert found
-    assert all("aws/us-east-1" in m and "clouds.aws.regions" in m and "custom networking" in m for m in found)
-    azure = next(n for n in doc["networks"] if n["cloud"] == "azure")
-    assert all(a["needed"] <= a["available"] for a in azure["addresses"])
-    assert {s.split(":")[0] for s in short_ranges(doc["resources"])} <= {
-        a["cidr"] for n in doc["networks"] for a in n["addresses"] if n["cloud"] == "aws"
-    }
+def test_8192_gpu_fleet_with_an_aws_half_spreads_it_over_two_aws_regions(tmp_path: Path) -> None:
+    fleet = {**FLEET_8192, "clouds": {"aws": {"regions": ["us-east-1", "us-west-2"]}, "azure": {"regions": ["eastus"]}},
+             "pools": [{**FLEET_8192["pools"][0], "min_share": {"aws": 0.5, "azure": 0.25}}]}
+    doc, code = plan(fleet, tmp_path, "spread")
+    assert code == 0, violations(doc)
+    assert short_ranges(doc["resources"]) == []
+    placed = nodes_by_place(doc)
+    assert placed["aws/us-east-1"] + placed["aws/us-west-2"] >= 512  # more than one VPC holds
+    assert max(placed["aws/us-east-1"], placed["aws/us-west-2"]) <= 321
 
 
 def test_growing_a_pool_moves_no_network(tmp_path: Path) -> None:

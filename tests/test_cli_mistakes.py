@@ -93,11 +93,15 @@ def test_help_explains_the_default_stack_name(capsys: pytest.CaptureFixture[str]
     assert "else 'dev'" in help_text
 
 
-def test_a_solver_that_contradicts_itself_is_infeasible_not_a_plan() -> None:
+def test_a_solver_that_contradicts_itself_is_infeasible_not_a_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     # 10,000,000 H100 (above the spec's bound, so validated by pydantic alone): HiGHS found a
     # placement and called the model infeasible; the plan said "placement Infeasible", exit 0.
-    # The cluster limits are lifted (pydantic alone does not refuse it), so that they do not
-    # make the model infeasible before the solver can contradict itself.
+    # The cluster limits are lifted (pydantic alone does not refuse it), and so are the address
+    # ranges (no network holds 1.25 million nodes), so that they do not make the model
+    # infeasible before the solver can contradict itself.
+    from gpufleet import addresses
+
+    monkeypatch.setattr(addresses, "may_bind", lambda *_: False)
     lifted = {"nodes_per_node_group": 10_000_000, "nodes_per_cluster": 10_000_000, "nodes_per_agent_pool": 10_000_000}
     spec = FleetSpec.model_validate({
         "name": "mlfleet", "network": {"supernet": "10.64.0.0/10"},

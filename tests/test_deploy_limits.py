@@ -92,12 +92,17 @@ def test_the_issue_fleets_have_no_oversized_group(fleet: dict[str, Any]) -> None
     assert readiness(recording, fleet) == []
 
 
-def test_the_8192_fleet_splits_its_eks_placement_into_groups_that_share_everything() -> None:
-    recording = record_fleet(ISSUE_8192)
+def test_an_eks_placement_above_the_group_limit_splits_into_groups_that_share_everything() -> None:
+    # One VPC's subnet holds about 320 p5.48xlarge (tests/test_addresses.py), fewer than an EKS
+    # node group's default 450: a lowered group limit makes the 8,192 fleet's AWS part split.
+    fleet = {**ISSUE_8192, "limits": {"aws": {"us-east-1": {"nodes_per_node_group": 200}}}}
+    recording = record_fleet(fleet)
     groups = sorted(recording.by_type(NODE_GROUP), key=lambda g: g.name)
     gpu = [g for g in groups if g.inputs["instanceTypes"] == ["p5.48xlarge"]]
     assert [g.name.rsplit("-", 1)[-1] for g in gpu] == ["ng", "g2"]
-    assert sum(_most(g) for g in gpu) == 512  # half of 8,192 H100 at 8 per node
+    assert _most(gpu[0]) == 200
+    assert 200 < sum(_most(g) for g in gpu) <= 400
+    assert readiness(recording, fleet) == []
     first, second = gpu
     for key in ("subnetIds", "labels", "taints", "launchTemplate", "amiType", "capacityType"):
         assert first.inputs[key] == second.inputs[key], key
@@ -111,7 +116,10 @@ def _urns(recording: Recording) -> dict[str, RecordedResource]:
 
 
 def test_growing_past_a_group_adds_a_group_and_shrinking_removes_only_it() -> None:
-    raised = {"azure": {"eastus": {"nodes_per_cluster": 5000}}}  # else no AKS pool reaches 1,000 nodes
+    raised: dict[str, Any] = {
+        "azure": {"eastus": {"nodes_per_cluster": 5000}},  # else no AKS pool reaches 1,000 nodes
+        "aws": {"us-east-1": {"nodes_per_node_group": 250}},  # one VPC holds about 320 p5.48xlarge
+    }
     small = h100_fleet(8 * 400, ["aws/us-east-1", "azure/eastus"], min_share={"azure": 0.5}, limits=raised)
     grown = h100_fleet(8 * 2400, ["aws/us-east-1", "azure/eastus"], min_share={"azure": 0.5}, limits=raised)
     before, after = _urns(record_fleet(small)), _urns(record_fleet(grown))
@@ -169,9 +177,14 @@ def test_limit_overrides_are_validated(limits: dict[str, Any], message: str) -> 
 
 
 def test_a_raised_limit_is_honoured_by_components_and_policy() -> None:
-    fleet = h100_fleet(8 * 800, ["aws/us-east-1"], limits={"aws": {"us-east-1": {"nodes_per_node_group": 1000}}})
+    # 800 single-GPU nodes: a p5.48xlarge takes 50 addresses, more than one VPC holds for 800.
+    fleet = {
+        "name": "wide", "network": {"supernet": "10.0.0.0/8"}, "clouds": {"aws": {"regions": ["us-east-1"]}},
+        "pools": [{"name": "serve", "accelerator": "T4", "gpus": 800, "gpus_per_node": 1}],
+        "limits": {"aws": {"us-east-1": {"nodes_per_node_group": 1000}}},
+    }
     recording = record_fleet(fleet)
-    gpu = [g for g in recording.by_type(NODE_GROUP) if g.inputs["instanceTypes"] == ["p5.48xlarge"]]
+    gpu = [g for g in recording.by_type(NODE_GROUP) if g.inputs["instanceTypes"] != ["m7i.large"]]
     assert [_most(g) for g in gpu] == [800]
     assert readiness(recording, fleet) == []
     # the same resources judged at the default limit are not deployable

@@ -408,6 +408,8 @@ class Aws(CloudModel):
                     return known
         return NodeRange(f"subnet {subnet.name}", cidr, SUBNET_RESERVED, None, None)
 
+    surge_per_group = UPDATE_SURGE_PER_GROUP  # exact for two zones; one (rdma) surges 2
+
     def pool_surge(self, max_nodes: int) -> int:
         """Every node group of the pool (split at the per-group limit) surges on update."""
         groups = max(1, math.ceil(max_nodes / self.limit("nodes_per_node_group").value))

@@ -14,6 +14,7 @@ from gpufleet.clouds.azure_link import LINK, VPN_GATEWAY, link_costs, mock_kubec
 from gpufleet.clouds.azure_pools import (
     AGENT_POOL,
     CLUSTERS,
+    DEFAULT_SURGE_SHARE,
     MANAGED_CLUSTER,
     OVERLAY_NODE_PREFIX,
     OVERLAY_POD_CANDIDATES,
@@ -427,6 +428,10 @@ class Azure(CloudModel):
                 if known.cidr == cidr:
                     return known
         return NodeRange(f"subnet {subnet.name}", cidr, SUBNET_RESERVED, None, None)
+
+    # A pool surges max(1, ceil(10% of its nodes)) at most, which is below 10% + 1 per pool.
+    surge_per_node = DEFAULT_SURGE_SHARE
+    surge_per_group = 1
 
     def pool_surge(self, max_nodes: int) -> int:
         """An upper bound: GPU pools set maxSurge 0 (regular) or none (spot, the AKS default)."""

@@ -324,6 +324,15 @@ class CloudModel(ABC):
         """Nodes an upgrade may add above a GPU pool's maximum (the program's upgrade settings)."""
         return 0
 
+    surge_per_node: float = 0.0
+    surge_per_group: int = 0
+    """A linear upper bound of the upgrade surge, for the placement model's address rows: a
+    placement of n nodes in g node groups (split at the cluster's nodes per group) surges by
+    at most surge_per_node × n + surge_per_group × g nodes, as the program declares its groups
+    and as `pool_surge` counts them at the default limit. The surge itself is a step function
+    of each group's size (a rounded-up share, a minimum per group); the bound is what a linear
+    row can hold, and tests/test_address_placement.py checks it against `pool_surge`."""
+
     # -- resources as the engine reports them ---------------------------------------------------
 
     def owns(self, resource_type: str) -> bool:

@@ -22,6 +22,13 @@ from home also pays (fill ÷ amortisation + churn) × the transfer rate on the h
 (`gpufleet.cost.copy_costs`, first-tier rates: a linear upper bound of the concave tiers), so a
 pool may land in a dearer region next to its data.
 
+Deploy limits are rows too, only in regions a plan could reach them (`tight_places`): each
+cluster within its node groups and nodes (`gpufleet.nodegroups`), and each node subnet and pod
+range holding its nodes (`gpufleet.addresses`: addresses per node × nodes + a group's upgrade
+surge × an integer count of groups + the system pool once the region is open). So a region
+whose network is full sends the rest to another region or cloud, and a fleet no network holds
+is infeasible, with the range, its need and room and the field to change in the diagnosis.
+
 The package splits that work by job: `candidates` (offers and pruning), `formulation` (the
 model), `milp` (the HiGHS wrapper), `solve` (the lexicographic levels), `diagnosis` (why there
 is no placement), `spend` (what a plan spends); quota buckets live in `gpufleet.quota`, which

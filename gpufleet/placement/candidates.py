@@ -7,7 +7,7 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gpufleet import clouds
+from gpufleet import addresses, clouds
 from gpufleet.catalog import Catalog, Cloud, Offer, Sku
 from gpufleet.cost import HOURS_PER_MONTH, copy_costs, region_fixed_usd
 from gpufleet.nodegroups import cluster_limits
@@ -110,8 +110,8 @@ def undominated(
     A dominates B for the same pool when both are in the same region and draw on the same
     buckets, B's GPUs per node are k times A's, and k A nodes cost no more and use no more
     vCPUs than one B node (less money when k > 1): swapping every B node for k A nodes keeps
-    every constraint (pins and cluster limits count nodes, so k > 1 needs a region without a
-    pin and without a cluster limit that may bind, `tight_places`) and costs no
+    every constraint (pins, cluster limits and address ranges count nodes, so k > 1 needs a
+    region without a pin and without a deploy limit that may bind, `tight_places`) and costs no
     more, so no optimum is lost. The region's fixed costs do not change: it holds nodes before
     and after, and the same pool's storage copies. Among equals in one region the earlier
     candidate stays, as the tie-break would choose. Offers that `unlimited_bounds` allows no
@@ -161,23 +161,25 @@ def undominated(
 
 
 def _unlimited(c: Candidate, limits: Mapping[QuotaKey, tuple[str, int]], tight: Collection[str]) -> bool:
-    """No declared quota, no capacity cap, no pin and no cluster limit that may bind: nothing
-    ties the offer's nodes to its region or caps them there."""
+    """No declared quota, no capacity cap, no pin and no cluster limit or address range that may
+    bind: nothing ties the offer's nodes to its region or caps them there."""
     return c.cap is None and c.place not in c.pool.pin and c.place not in tight and not any(
         quota_key(c.cloud, c.region, b) in limits for b in c.buckets
     )
 
 
 def tight_places(spec: FleetSpec, cands: Sequence[Candidate]) -> frozenset[str]:
-    """Places (`cloud/region`) whose cluster limits some plan could reach: more groups than the
-    cluster allows if every candidate there took its most nodes (`Candidate.max_nodes`), or
-    more nodes. Elsewhere no plan meets a cluster limit, and the model needs no row for it."""
+    """Places (`cloud/region`) whose deploy limits some plan could reach if every candidate
+    there took its most nodes (`Candidate.max_nodes`): more groups or nodes than the cluster
+    allows, or more addresses than a node range holds (`addresses.may_bind`). Elsewhere no
+    plan meets such a limit, and the model needs no row for it."""
     here: dict[tuple[Cloud, str], list[Candidate]] = {}
     for c in cands:
         here.setdefault((c.cloud, c.region), []).append(c)
     return frozenset(
         f"{cloud}/{region}" for (cloud, region), found in here.items()
         if region_may_bind(spec, cloud, region, [c.max_nodes for c in found])
+        or addresses.may_bind(spec, cloud, region, [(c.sku.instance_type, c.max_nodes) for c in found])
     )
 
 
@@ -202,8 +204,9 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate]) -> dict[str, i
     more than moving cost / saving nodes on B a plan costs strictly more, on every cloud's
     spend, than the plan after the move: no optimum of any cost level has them. The bound is 0
     where the saving exceeds the moving cost, and for an offer equal to an earlier one in its
-    region (the tie-break would choose that one). Offers in regions whose cluster limits may
-    bind (`tight_places`) cannot take any number of nodes, so they are no such A.
+    region (the tie-break would choose that one). Offers in regions whose cluster limits or
+    address ranges may bind (`tight_places`) cannot take any number of nodes, so they are no
+    such A.
     """
     rank = {c.key: i for i, c in enumerate(cands)}
     moving = _moving_costs(spec)

@@ -7,12 +7,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gpufleet import clouds
+from gpufleet import addresses, clouds
 from gpufleet.catalog import Catalog, Cloud, price_key
 from gpufleet.nodegroups import SYSTEM_GROUPS, ClusterLimits, cluster_limits
 from gpufleet.placement.candidates import Candidate, unavailable_offers
 from gpufleet.placement.formulation import Formulation
 from gpufleet.placement.options import SolverOptions
+from gpufleet.plan import RangeUse
 from gpufleet.quota import QuotaKey, declared_quotas, quota_key
 from gpufleet.spec import FleetSpec, Pool
 
@@ -251,20 +252,27 @@ def _coupling_problem(spec: FleetSpec, cands: Sequence[Candidate], options: Solv
 
 
 def _cluster_problem(spec: FleetSpec, cands: Sequence[Candidate], nodes: Sequence[int]) -> str:
-    """Quotas, pins and shares allow a placement, the clusters' limits do not: name, for each
-    region the cheapest such placement overfills, the limit, its value and the value to raise
-    it to (or that it is fixed)."""
-    here: dict[tuple[Cloud, str], list[int]] = {}
+    """Quotas, pins and shares allow a placement, the clusters' limits or the networks' ranges
+    do not: name, for each region the cheapest such placement overfills, the limit, its value
+    and the value to raise it to (or that it is fixed), and each range too small, its need
+    and room and the field to change (`addresses.shortfall`, as the address-capacity policy
+    words it)."""
+    here: dict[tuple[Cloud, str], list[tuple[str, int]]] = {}
     for c, n in zip(cands, nodes, strict=True):
         if n > 0:
-            here.setdefault((c.cloud, c.region), []).append(n)
+            here.setdefault((c.cloud, c.region), []).append((c.sku.instance_type, n))
     found = [
-        text for (cloud, region), counts in sorted(here.items())
-        if (text := _overfilled(cluster_limits(spec, cloud, region), counts))
+        text for (cloud, region), placed in sorted(here.items())
+        if (text := _overfilled(cluster_limits(spec, cloud, region), [n for _, n in placed]))
     ]
-    head = "no placement fits the clusters' limits (one cluster per region)"
+    found += [
+        _short_ranges(f"{cloud}/{region}", uses)
+        for (cloud, region), placed in sorted(here.items())
+        if (uses := addresses.overfilled(spec, cloud, region, placed))
+    ]
+    head = "no placement fits the clusters' limits and network ranges (one cluster and network per region)"
     if not found:
-        return head + "; allow more regions or raise the limits under `limits:`"
+        return head + "; allow more regions, raise the limits under `limits:` or enlarge network.supernet"
     return f"{head}; the cheapest placement without them needs " + "; ".join(found)
 
 
@@ -294,3 +302,17 @@ def _overfilled(limits: ClusterLimits, counts: Sequence[int]) -> str | None:
             f"{limits.system_nodes}: " + limits.raise_hint("nodes_per_cluster", total + limits.system_nodes)
         )
     return "; ".join(needs) or None
+
+
+def _short_ranges(place: str, uses: Sequence[RangeUse]) -> str:
+    """One region's ranges too small, in the address-capacity policy's words; ranges of one
+    size and need (AWS's private subnets) share one sentence, with the first one's fix."""
+    alike: dict[tuple[int, int], list[RangeUse]] = {}
+    for use in uses:
+        alike.setdefault((use.needed, use.available), []).append(use)
+    return "; ".join(
+        f"{place} {' and '.join(f'{u.label} {u.cidr}' for u in same)}: {same[0].nodes} GPU nodes at "
+        f"maximum size with upgrade surge and the system pool need {needed} addresses, "
+        f"{'each' if len(same) > 1 else 'it'} holds {available}; {same[0].fix}"
+        for (needed, available), same in alike.items()
+    )

@@ -8,10 +8,10 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from gpufleet import clouds
+from gpufleet import addresses, clouds
 from gpufleet.catalog import Cloud
 from gpufleet.cost import copy_costs, region_fixed_usd
-from gpufleet.nodegroups import cluster_limits
+from gpufleet.nodegroups import ClusterLimits, cluster_limits
 from gpufleet.placement.candidates import Candidate, interchangeable, region_may_bind, unlimited_bounds
 from gpufleet.placement.milp import Milp, Solved
 from gpufleet.quota import QuotaKey, declared_quotas, quota_key
@@ -68,7 +68,7 @@ class Formulation:
         `bounds`: the most nodes per candidate key in a plan optimal on cost
         (`unlimited_bounds`), for the cost levels; a group's column takes its pools' bound
         (the same for all of them) unless one of them has none. `clusters` False leaves out
-        the cluster limits (`_cluster_limits`), for diagnosis."""
+        the deploy limits (`_cluster_limits`, `_address_limits`), for diagnosis."""
         self.spec = spec
         self.cands = list(cands)
         self.milp = Milp()
@@ -115,8 +115,10 @@ class Formulation:
         self._fixed_costs(quota_linked)
         self.group_cols: dict[int, tuple[int, int]] = {}  # candidate → (groups column, nodes per group)
         self.cluster_rows: list[tuple[Cloud, str]] = []
+        self.address_rows: list[tuple[Cloud, str]] = []
         if clusters:
             self._cluster_limits()
+            self._address_limits()
         self.elastic: dict[QuotaKey, int] = {}
         if quotas:
             self._quotas(limits, raised)
@@ -204,24 +206,58 @@ class Formulation:
         A column that stands for several interchangeable pools would become one group per pool
         and cannot be counted this way: `cost_model` does not group where a region has rows."""
         m = self.milp
-        regions: dict[tuple[Cloud, str], list[int]] = {}
-        for i, c in enumerate(self.cands):
-            regions.setdefault((c.cloud, c.region), []).append(i)
-        for (cloud, region), here in sorted(regions.items()):
+        for (cloud, region), here in self._regions():
             if not region_may_bind(self.spec, cloud, region, [self.most[i] for i in here]):
                 continue
             self.cluster_rows.append((cloud, region))
             limits = cluster_limits(self.spec, cloud, region)
-            per_group = limits.nodes_per_group
-            groups: dict[int, float] = {}
-            for i in here:
-                col = m.col(0.0, float(limits.groups_for(self.most[i])), True)
-                m.row(-math.inf, 0.0, {self.x[i]: 1.0, col: -float(per_group)})
-                self.group_cols[i] = (col, per_group)
-                groups[col] = 1.0
-            m.row(-math.inf, float(limits.gpu_groups), groups)
+            m.row(-math.inf, float(limits.gpu_groups), {self._groups(i, limits): 1.0 for i in here})
             if limits.gpu_nodes is not None:
                 m.row(-math.inf, float(limits.gpu_nodes), {self.x[i]: 1.0 for i in here})
+
+    def _address_limits(self) -> None:
+        """Each region's node ranges hold its nodes (`gpufleet.addresses`), where a plan could
+        fill one (`addresses.may_bind`): per range, Σ over the region's candidates of addresses
+        per node × nodes + a group's fixed surge × groups (`addresses.node_demand`, a linear
+        bound of the upgrade surge), plus the system pool's share once the region is open,
+        within the range's usable addresses. The groups are `_cluster_limits`' integer columns,
+        so the per-group surge is counted exactly, not as a fraction of the nodes. Ranges with
+        the same row (AWS's two private subnets) get one. Grouped pools: see `_cluster_limits`."""
+        for (cloud, region), here in self._regions():
+            kinds = [self.cands[i].sku.instance_type for i in here]
+            most = [(kind, self.most[i]) for kind, i in zip(kinds, here, strict=True)]
+            if not addresses.may_bind(self.spec, cloud, region, most):
+                continue
+            self.address_rows.append((cloud, region))
+            model = clouds.get(cloud)
+            limits = cluster_limits(self.spec, cloud, region)
+            rows: set[tuple[int, tuple[tuple[int, float], ...]]] = set()
+            for room in addresses.planned_rooms(self.spec, cloud, region):
+                row: dict[int, float] = {self.opened[(cloud, region)]: float(room.system)}
+                for i, kind in zip(here, kinds, strict=True):
+                    demand = addresses.node_demand(model, kind, room.node_range)
+                    row[self.x[i]] = demand.per_node
+                    if demand.per_group:
+                        row[self._groups(i, limits)] = demand.per_group
+                rows.add((room.node_range.usable, tuple(sorted(row.items()))))
+            for usable, items in sorted(rows):
+                self.milp.row(-math.inf, float(usable), dict(items))
+
+    def _regions(self) -> list[tuple[tuple[Cloud, str], list[int]]]:
+        """The candidates of each region, regions in order."""
+        regions: dict[tuple[Cloud, str], list[int]] = {}
+        for i, c in enumerate(self.cands):
+            regions.setdefault((c.cloud, c.region), []).append(i)
+        return sorted(regions.items())
+
+    def _groups(self, i: int, limits: ClusterLimits) -> int:
+        """Candidate i's integer count of node groups (made once): at least its nodes / nodes
+        per group of its cluster (`limits`, its region's), at most what its bound needs."""
+        if i not in self.group_cols:
+            col = self.milp.col(0.0, float(limits.groups_for(self.most[i])), True)
+            self.milp.row(-math.inf, 0.0, {self.x[i]: 1.0, col: -float(limits.nodes_per_group)})
+            self.group_cols[i] = (col, limits.nodes_per_group)
+        return self.group_cols[i][0]
 
     def _link(
         self, covered: list[int], cloud: Cloud, usd: float, linked: list[int] | None = None
@@ -391,6 +427,6 @@ def cost_model(
     form = Formulation(
         spec, [c for c in cands if c.pool.name in groups], leaders, groups=groups, bounds=bounds
     )
-    if form.cluster_rows and len(leaders) < len(spec.pools):  # see `_cluster_limits`
+    if (form.cluster_rows or form.address_rows) and len(leaders) < len(spec.pools):  # see `_cluster_limits`
         return Formulation(spec, cands, spec.pools, bounds=bounds)
     return form

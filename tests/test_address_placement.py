@@ -1,0 +1,120 @@
+"""Address capacity as a placement constraint (issue 14): the planner sends nodes where the
+networks hold them, so a plan that exits 0 never has an undersized range (proven by the
+address-capacity policy and the arithmetic of tests/test_addresses.py from the recorded
+resources), and a fleet no network holds exits 1 naming the range; small fleets keep the model
+they had (no address rows)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gpufleet import addresses, clouds
+from gpufleet.catalog.limits import limit
+from gpufleet.clouds.azure_pools import default_surge
+from gpufleet.errors import InfeasibleError
+from gpufleet.nodegroups import split
+from gpufleet.offline import SpecSource, run_plan
+from gpufleet.placement import candidates, cost_model, offer_bounds, undominated
+from gpufleet.placement.candidates import tight_places
+from gpufleet.spec import load_fleet
+from tests.conftest import fleet_of
+from tests.test_addresses import FLEET_8192, short_ranges, violations
+
+
+def _model_of(fleet: dict[str, Any]) -> tuple[Any, frozenset[str]]:
+    spec = load_fleet(fleet)
+    cands = undominated(spec, candidates(spec, spec.catalog())[0])
+    return cost_model(spec, cands, offer_bounds(spec, cands)), tight_places(spec, cands)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod-eu"])
+def test_small_fleets_get_no_address_rows(stack: str) -> None:
+    form, tight = _model_of(fleet_of(stack))
+    assert form.address_rows == []
+    assert tight == frozenset()
+
+
+def test_only_a_region_a_plan_could_fill_gets_rows() -> None:
+    form, tight = _model_of(FLEET_8192)
+    assert form.address_rows == [("aws", "us-east-1")]  # Azure's /18 subnet and /11 pods hold 1,024
+    assert "aws/us-east-1" in tight
+
+
+@pytest.mark.parametrize("nodes_per_group", [None, 100, 1000])
+def test_the_linear_surge_bound_holds_the_step_function(nodes_per_group: int | None) -> None:
+    """surge_per_node × n + surge_per_group × groups bounds what the plan counts (`pool_surge`,
+    at the default group limit) and what the program declares per group (AWS: 2 per zone of
+    at most 2 zones; AKS spot pools: 10 % rounded up, at least 1, per pool)."""
+    for model in clouds.models():
+        default = limit(model.name, model.limit_keys["nodes_per_group"]).value
+        per_group = nodes_per_group or default
+        for n in range(1, 3001):
+            groups = math.ceil(n / per_group)
+            bound = model.surge_per_node * n + model.surge_per_group * groups
+            parts = [part.nodes for part in split(n, None, per_group)]
+            declared = (
+                sum(default_surge(p) for p in parts) if model.surge_per_node else 2 * 2 * len(parts)
+            )
+            assert declared <= bound + 1e-9, (model.name, n)
+            if per_group == default:
+                assert model.pool_surge(n) <= bound + 1e-9, (model.name, n)
+
+
+def test_the_diagnosis_and_the_policy_count_alike() -> None:
+    """A region filled to the brim by the bound holds its nodes by the plan's own arithmetic."""
+    spec = load_fleet(FLEET_8192)
+    (room, _) = addresses.planned_rooms(spec, "aws", "us-east-1")
+    fits = [("p5.48xlarge", 321)]
+    assert addresses.bounded_need(spec, room, fits) <= room.node_range.usable
+    assert addresses.overfilled(spec, "aws", "us-east-1", fits) == []
+    (short,) = {(u.needed, u.available) for u in addresses.overfilled(spec, "aws", "us-east-1", [("p5.48xlarge", 322)])}
+    assert short == (16380, 16379)  # 322 x 50 + a group's surge 4 x 50 + the system group's 8 x 10
+
+
+PLACES = ["aws/us-east-1", "aws/us-west-2", "azure/eastus", "azure/westus"]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(
+    prefix=st.integers(min_value=8, max_value=12),
+    pool=st.sampled_from([("H100", 8, True), ("A100", 8, False), ("T4", 1, False)]),
+    nodes=st.one_of(st.integers(min_value=1, max_value=400), st.integers(min_value=1, max_value=5000)),
+    places=st.lists(st.sampled_from(PLACES), min_size=1, max_size=4, unique=True),
+)
+def test_random_fleets_plan_with_every_range_large_enough_or_name_one(
+    prefix: int, pool: tuple[str, int, bool], nodes: int, places: list[str], tmp_path: Path
+) -> None:
+    accelerator, per_node, rdma = pool
+    regions: dict[str, dict[str, list[str]]] = {}
+    for place_ in places:
+        cloud, region = place_.split("/")
+        regions.setdefault(cloud, {"regions": []})["regions"].append(region)
+    fleet = {
+        "name": "prop", "network": {"supernet": f"10.0.0.0/{prefix}"}, "clouds": regions,
+        "pools": [{"name": "train", "accelerator": accelerator, "gpus": per_node * nodes,
+                   "gpus_per_node": per_node, **({"interconnect": "rdma"} if rdma else {})}],
+    }
+    path = tmp_path / f"prop-{prefix}-{nodes}.yaml"
+    path.write_text(yaml.safe_dump({"config": {"gpufleet:fleet": fleet}}))
+    try:
+        made = run_plan(SpecSource(spec=path, stack_name="prop"))
+    except InfeasibleError as error:
+        message = str(error)
+        if "no placement fits" in message:  # a deploy limit: it names the region, and the range if one
+            assert any(p in message for p in places)
+            assert "holds" in message or "limits" in message
+        else:  # no offer of the accelerator in these regions, or quotas: nothing about addresses
+            assert "addresses" not in message
+        return
+    assert made.exit_code == 0, violations(made.document) + violations(made.document, "deploy-readiness")
+    assert violations(made.document) == []
+    assert short_ranges(made.document["resources"]) == []
+    assert all(a["needed"] <= a["available"] for n in made.document["networks"] for a in n["addresses"])
+

@@ -118,3 +118,24 @@ def test_random_fleets_plan_with_every_range_large_enough_or_name_one(
     assert short_ranges(made.document["resources"]) == []
     assert all(a["needed"] <= a["available"] for n in made.document["networks"] for a in n["addresses"])
 
+
+
+def test_limits_become_rows_only_where_a_plan_breaks_them() -> None:
+    """Lazy rows: the first round holds no deploy limit; a round whose plan breaks one adds that
+    place's rows, and the last plan breaks none (so it is optimal for the whole model)."""
+    from gpufleet.placement import solve
+
+    spec = load_fleet(FLEET_8192)
+    rounds: list[frozenset[str]] = []
+    original = solve._place_within  # pyright: ignore[reportPrivateUsage]
+
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        rounds.append(kwargs["limited"])
+        return original(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(solve, "_place_within", traced)
+        result = solve.place(spec, spec.catalog())
+    assert rounds[0] == frozenset()
+    assert rounds[-1] == {"aws/us-east-1"}  # only the AWS VPC's subnets overfill
+    assert solve.broken_limits(spec, result.placements) == frozenset()

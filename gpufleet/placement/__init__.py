@@ -22,7 +22,8 @@ from home also pays (fill ÷ amortisation + churn) × the transfer rate on the h
 (`gpufleet.cost.copy_costs`, first-tier rates: a linear upper bound of the concave tiers), so a
 pool may land in a dearer region next to its data.
 
-Deploy limits are rows too, only in regions a plan could reach them (`tight_places`): each
+Deploy limits are rows too, added lazily (`solve.place`: only for the places an optimal plan
+of the model so far breaks, and there only where a plan could reach them, `tight_places`): each
 cluster within its node groups and nodes (`gpufleet.nodegroups`), and each node subnet and pod
 range holding its nodes (`gpufleet.addresses`: addresses per node × nodes + a group's upgrade
 surge × an integer count of groups + the system pool once the region is open). So a region

@@ -103,7 +103,7 @@ def unavailable_offers(spec: FleetSpec, catalog: Catalog) -> list[str]:
 
 
 def undominated(
-    spec: FleetSpec, cands: Sequence[Candidate], keep: Iterable[str] = ()
+    spec: FleetSpec, cands: Sequence[Candidate], keep: Iterable[str] = (), limited: Limited = None
 ) -> list[Candidate]:
     """Drop offers that other offers beat outright, so the MILP is smaller and solves faster.
 
@@ -120,7 +120,7 @@ def undominated(
     can still keep them.
     """
     kept = set(keep)
-    tight = tight_places(spec, cands)
+    tight = tight_places(spec, cands, limited)
     rank = {c.key: i for i, c in enumerate(cands)}
     groups: dict[tuple[str, str, str, tuple[str, ...], str], list[Candidate]] = {}
     for c in cands:  # a capped offer could not take another's nodes: it is compared with none
@@ -153,9 +153,9 @@ def undominated(
                     dominated.add(big.key)
                     break
     left = [c for c in cands if c.key not in dominated]
-    dominated |= {key for key, most in unlimited_bounds(spec, left).items() if most == 0}
+    dominated |= {key for key, most in unlimited_bounds(spec, left, limited).items() if most == 0}
     left = [c for c in left if c.key not in dominated]
-    dominated |= _in_regions_never_needed(spec, left, declared_quotas(spec), kept, tight_places(spec, left))
+    dominated |= _in_regions_never_needed(spec, left, declared_quotas(spec), kept, tight_places(spec, left, limited))
     dominated -= kept
     return [c for c in cands if c.key not in dominated]
 
@@ -168,14 +168,20 @@ def _unlimited(c: Candidate, limits: Mapping[QuotaKey, tuple[str, int]], tight: 
     )
 
 
-def tight_places(spec: FleetSpec, cands: Sequence[Candidate]) -> frozenset[str]:
-    """Places (`cloud/region`) whose deploy limits some plan could reach if every candidate
-    there took its most nodes (`Candidate.max_nodes`): more groups or nodes than the cluster
-    allows, or more addresses than a node range holds (`addresses.may_bind`). Elsewhere no
-    plan meets such a limit, and the model needs no row for it."""
+Limited = Collection[str] | None
+"""The places (`cloud/region`) whose deploy limits the model holds as rows; None: every place
+where they may bind. `place` starts with none and adds the places a plan breaks (lazy rows)."""
+
+
+def tight_places(spec: FleetSpec, cands: Sequence[Candidate], limited: Limited = None) -> frozenset[str]:
+    """Places (`cloud/region`, among `limited`) whose deploy limits some plan could reach if
+    every candidate there took its most nodes (`Candidate.max_nodes`): more groups or nodes
+    than the cluster allows, or more addresses than a node range holds (`addresses.may_bind`).
+    Elsewhere no plan meets such a limit (or the model holds none), and it needs no row."""
     here: dict[tuple[Cloud, str], list[Candidate]] = {}
     for c in cands:
-        here.setdefault((c.cloud, c.region), []).append(c)
+        if limited is None or c.place in limited:
+            here.setdefault((c.cloud, c.region), []).append(c)
     return frozenset(
         f"{cloud}/{region}" for (cloud, region), found in here.items()
         if region_may_bind(spec, cloud, region, [c.max_nodes for c in found])
@@ -191,7 +197,7 @@ def region_may_bind(spec: FleetSpec, cloud: Cloud, region: str, most: Sequence[i
     return groups > limits.gpu_groups or (nodes is not None and sum(most) > nodes)
 
 
-def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate]) -> dict[str, int]:
+def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate], limited: Limited = None) -> dict[str, int]:
     """Per candidate key, the most nodes a plan optimal on cost gives it, where an offer
     without limits (`_unlimited`) could take its nodes; candidates without such an offer are
     absent.
@@ -210,7 +216,7 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate]) -> dict[str, i
     """
     rank = {c.key: i for i, c in enumerate(cands)}
     moving = _moving_costs(spec)
-    free = _cheapest_free(cands, declared_quotas(spec), tight_places(spec, cands))
+    free = _cheapest_free(cands, declared_quotas(spec), tight_places(spec, cands, limited))
     bounds: dict[str, int] = {}
     for b in cands:
         if b.place in b.pool.pin:

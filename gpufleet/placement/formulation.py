@@ -12,7 +12,7 @@ from gpufleet import addresses, clouds
 from gpufleet.catalog import Cloud
 from gpufleet.cost import copy_costs, region_fixed_usd
 from gpufleet.nodegroups import ClusterLimits, cluster_limits
-from gpufleet.placement.candidates import Candidate, interchangeable, region_may_bind, unlimited_bounds
+from gpufleet.placement.candidates import Candidate, Limited, interchangeable, region_may_bind, unlimited_bounds
 from gpufleet.placement.milp import Milp, Solved
 from gpufleet.quota import QuotaKey, declared_quotas, quota_key
 from gpufleet.spec import FleetSpec, Pool
@@ -62,14 +62,17 @@ class Formulation:
         shortfall: bool = False,
         bounds: Mapping[str, int] | None = None,
         clusters: bool = True,
+        limited: Limited = None,
     ) -> None:
         """`groups` maps a pool to the interchangeable pools it stands for (`interchangeable`):
         its candidates then carry the whole group's nodes, shared out by `_split_group`.
         `bounds`: the most nodes per candidate key in a plan optimal on cost
         (`unlimited_bounds`), for the cost levels; a group's column takes its pools' bound
         (the same for all of them) unless one of them has none. `clusters` False leaves out
-        the deploy limits (`_cluster_limits`, `_address_limits`), for diagnosis."""
+        the deploy limits (`_cluster_limits`, `_address_limits`), for diagnosis; `limited` holds
+        them only in those places (`candidates.Limited`)."""
         self.spec = spec
+        self.limited = limited
         self.cands = list(cands)
         self.milp = Milp()
         m = self.milp
@@ -244,10 +247,11 @@ class Formulation:
                 self.milp.row(-math.inf, float(usable), dict(items))
 
     def _regions(self) -> list[tuple[tuple[Cloud, str], list[int]]]:
-        """The candidates of each region, regions in order."""
+        """The candidates of each region whose deploy limits the model holds, regions in order."""
         regions: dict[tuple[Cloud, str], list[int]] = {}
         for i, c in enumerate(self.cands):
-            regions.setdefault((c.cloud, c.region), []).append(i)
+            if self.limited is None or c.place in self.limited:
+                regions.setdefault((c.cloud, c.region), []).append(i)
         return sorted(regions.items())
 
     def _groups(self, i: int, limits: ClusterLimits) -> int:
@@ -401,14 +405,16 @@ class Formulation:
         return sum(v * solved.values[col] for col, v in objective.items())
 
 
-def offer_bounds(spec: FleetSpec, cands: Sequence[Candidate], keep: Collection[str] = ()) -> dict[str, int]:
+def offer_bounds(
+    spec: FleetSpec, cands: Sequence[Candidate], keep: Collection[str] = (), limited: Limited = None
+) -> dict[str, int]:
     """`unlimited_bounds` for the cost model, except for the previous plan's offers (`keep`),
     which stability may keep at any count.
 
     The bounds cut no optimum, and they shrink HiGHS's work per integer column and the region
     links' big-M: on 32 generated 50-pool solves the median `place` took 0.8 s, not 2.0 s.
     On one fleet they made the search far longer (`SolverOptions.bounded_first_nodes`)."""
-    return {key: most for key, most in unlimited_bounds(spec, cands).items() if key not in keep}
+    return {key: most for key, most in unlimited_bounds(spec, cands, limited).items() if key not in keep}
 
 
 def cost_model(
@@ -417,16 +423,17 @@ def cost_model(
     bounds: Mapping[str, int] | None = None,
     *,
     grouped: bool = True,
+    limited: Limited = None,
 ) -> Formulation:
     """The model the cost levels are solved on: each offer within `bounds` (`offer_bounds`) if
     given, and interchangeable pools grouped unless `grouped` is False."""
     if not grouped:
-        return Formulation(spec, cands, spec.pools, bounds=bounds)
+        return Formulation(spec, cands, spec.pools, bounds=bounds, limited=limited)
     groups = {group[0].name: group for group in interchangeable(spec, cands)}
     leaders = [group[0] for group in groups.values()]
     form = Formulation(
-        spec, [c for c in cands if c.pool.name in groups], leaders, groups=groups, bounds=bounds
+        spec, [c for c in cands if c.pool.name in groups], leaders, groups=groups, bounds=bounds, limited=limited
     )
     if (form.cluster_rows or form.address_rows) and len(leaders) < len(spec.pools):  # see `_cluster_limits`
-        return Formulation(spec, cands, spec.pools, bounds=bounds)
+        return Formulation(spec, cands, spec.pools, bounds=bounds, limited=limited)
     return form

@@ -12,9 +12,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from gpufleet import addresses
 from gpufleet.catalog import Catalog, Cloud
 from gpufleet.errors import InfeasibleError
-from gpufleet.placement.candidates import candidates, placement_of, undominated
+from gpufleet.nodegroups import cluster_limits
+from gpufleet.placement.candidates import Candidate, candidates, placement_of, undominated
 from gpufleet.placement.diagnosis import diagnose
 from gpufleet.placement.formulation import Formulation, cost_model, offer_bounds
 from gpufleet.placement.milp import NODE_LIMIT, Solved
@@ -71,18 +73,70 @@ def place(
     previous: Sequence[Placement] = (),
     options: SolverOptions = DEFAULT_OPTIONS,
 ) -> PlacementResult:
-    """The optimal placement of every pool; InfeasibleError says what to change if there is none."""
-    cands, skipped = candidates(spec, catalog)
-    keep = {p.key for p in previous}
-    cands = undominated(spec, cands, keep)
-    bounds: Mapping[str, int] | None = offer_bounds(spec, cands, keep)
-    form = cost_model(spec, cands, bounds)
+    """The optimal placement of every pool; InfeasibleError says what to change if there is none.
+
+    Deploy limits (cluster limits, address ranges) are rows only where a plan broke them (lazy
+    rows): each round solves the model with the limits of the places found so far, which is a
+    relaxation of the whole, so a plan of it that breaks no other limit is optimal for the whole
+    (the same lexicographic optimum, the same tie-break). Most fleets never reach a limit and
+    keep the small model: its interchangeable pools grouped, its offers bounded."""
+    found, skipped = candidates(spec, catalog)
     run = _Run(options)
+    limited: frozenset[str] = frozenset()
+    while True:
+        placements, kept = _place_within(spec, catalog, found, skipped, previous=previous, run=run, limited=limited)
+        broken = broken_limits(spec, placements) - limited
+        if not broken:
+            break
+        limited |= broken
+    objective = sum(usd for _, usd in spend_items(spec, placements))
+    report = run.report(objective, kept)
+    if report.status == "Infeasible":  # a solve that found a plan then called the model infeasible
+        raise InfeasibleError.solver_stopped(report.status, options.time_limit_seconds)
+    return PlacementResult(placements, report, tuple(skipped))
+
+
+def broken_limits(spec: FleetSpec, placements: Sequence[Placement]) -> frozenset[str]:
+    """The places (`cloud/region`) whose placements break a cluster limit or overfill a node
+    range, by the same counts the rows hold (`nodegroups.cluster_limits`, `addresses.overfilled`)."""
+    here: dict[tuple[str, str], list[Placement]] = {}
+    for p in placements:
+        here.setdefault((p.cloud, p.region), []).append(p)
+    broken: set[str] = set()
+    for (cloud, region), mine in here.items():
+        limits = cluster_limits(spec, cloud, region)
+        nodes = sum(p.nodes for p in mine)
+        if (
+            sum(limits.groups_for(p.nodes) for p in mine) > limits.gpu_groups
+            or (limits.gpu_nodes is not None and nodes > limits.gpu_nodes)
+            or addresses.overfilled(spec, cloud, region, [(p.instance_type, p.nodes) for p in mine])
+        ):
+            broken.add(f"{cloud}/{region}")
+    return frozenset(broken)
+
+
+def _place_within(
+    spec: FleetSpec,
+    catalog: Catalog,
+    found: Sequence[Candidate],
+    skipped: Sequence[str],
+    *,
+    previous: Sequence[Placement],
+    run: _Run,
+    limited: frozenset[str],
+) -> tuple[tuple[Placement, ...], int]:
+    """One round of `place`: the placements, and the previous plan's nodes they keep, with the
+    deploy limits of the `limited` places only."""
+    options = run.options
+    keep = {p.key for p in previous}
+    cands = undominated(spec, found, keep, limited)
+    bounds: Mapping[str, int] | None = offer_bounds(spec, cands, keep, limited)
+    form = cost_model(spec, cands, bounds, limited=limited)
     first, cheapest = _cost_levels(form, run, options.bounded_first_nodes)
     if first.status == NODE_LIMIT:
         run.supersede(first)
         bounds = None
-        form = cost_model(spec, cands, bounds)
+        form = cost_model(spec, cands, bounds, limited=limited)
         first, cheapest = _cost_levels(form, run, None)
     if cheapest is None:
         if first.status != "Infeasible":
@@ -90,7 +144,7 @@ def place(
         raise InfeasibleError(diagnose(spec, catalog, cands, skipped, options))
     if len(form.members) < len(spec.pools):  # the tie-break and stability need each pool's nodes
         split = form.nodes_by_key(cheapest)
-        form = cost_model(spec, cands, bounds, grouped=False)
+        form = cost_model(spec, cands, bounds, grouped=False, limited=limited)
         cheapest = replace(cheapest, values=form.solution_for(split))
     kept_previous = {p.key: p.nodes for p in previous}
     keepable = [
@@ -102,12 +156,7 @@ def place(
         solved = _tie_break(form, run, cheapest)
     nodes = form.nodes(solved)
     kept = sum(min(nodes[i], kept_previous.get(c.key, 0)) for i, c in enumerate(cands))
-    placements = tuple(placement_of(c, n) for c, n in zip(cands, nodes, strict=True) if n > 0)
-    objective = sum(usd for _, usd in spend_items(spec, placements))
-    report = run.report(objective, kept)
-    if report.status == "Infeasible":  # a solve that found a plan then called the model infeasible
-        raise InfeasibleError.solver_stopped(report.status, options.time_limit_seconds)
-    return PlacementResult(placements, report, tuple(skipped))
+    return tuple(placement_of(c, n) for c, n in zip(cands, nodes, strict=True) if n > 0), kept
 
 
 def _cost_levels(form: Formulation, run: _Run, max_nodes: int | None) -> tuple[Solved, Solved | None]:

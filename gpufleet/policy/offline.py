@@ -197,13 +197,10 @@ def _resource_policy(
 
 
 def _stack_policy(
-    policy: StackValidationPolicy,
-    resources: Sequence[RecordedResource],
-    providers: Mapping[str, RecordedResource],
-    properties: Mapping[str, Any] | None,
+    policy: StackValidationPolicy, stack: list[PolicyResource], properties: Mapping[str, Any] | None
 ) -> list[Violation]:
     found: list[Violation] = []
-    args = StackValidationArgs(_stack_resources(resources, providers), properties)
+    args = StackValidationArgs(stack, properties)
     _guarded(found, "", partial(_validator(policy), args, _Reporter(found, "")))
     return found
 
@@ -215,6 +212,7 @@ def evaluate(
     `--policy-pack-config` (policy name -> properties, optionally `enforcementLevel`)."""
     providers = {r.urn: r for r in resources if r.is_provider}
     verdicts: list[PolicyVerdict] = []
+    stack: list[PolicyResource] | None = None  # built once, read by every stack policy
     for policy in policies():
         entry = config.get(policy.name, {})
         level = _level(policy, entry)
@@ -224,7 +222,8 @@ def evaluate(
         if isinstance(policy, ResourceValidationPolicy):
             found = _resource_policy(policy, resources, providers, properties)
         elif isinstance(policy, StackValidationPolicy):
-            found = _stack_policy(policy, resources, providers, properties)
+            stack = stack if stack is not None else _stack_resources(resources, providers)
+            found = _stack_policy(policy, stack, properties)
         else:
             continue
         verdicts.append(PolicyVerdict(policy.name, level, found))

@@ -9,7 +9,8 @@ Retail Prices API, a fake azure-core transport (held LATENCY seconds per page). 
 run on the bounded pool of `gpufleet.live` (WORKERS at once): the wall time shows the work is
 parallel (well under calls × latency) and bounded (not one region's latency either).
 Targets: under 5 s for the look-ups; the re-plan within the placement target (2 s,
-benchmarks/placement.py and the README).
+benchmarks/placement.py and the README), on the 32,768-H100 fleet of issue 14 and on the
+largest placement instance.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from azure.mgmt.compute.models import Usage, UsageName
 from botocore.stub import Stubber
 
 from benchmarks.placement import instances, largest
+from benchmarks.plan import limit_fleets
 from gpufleet import clouds
 from gpufleet.catalog import load_catalog
 from gpufleet.live import WORKERS
@@ -34,6 +36,7 @@ from gpufleet.live import azure as live_azure
 from gpufleet.live.prices import refresh, targets
 from gpufleet.live.quotas import look_up
 from gpufleet.placement import place
+from gpufleet.spec import FleetSpec, load_fleet
 from tests.test_live_prices import FakeTransport, price_list_entry, retail_item
 
 LATENCY = 0.1
@@ -127,6 +130,13 @@ def main() -> None:
     print(f"catalog refresh, stubbed: {len(wanted)} regions, {len(calls)} calls of {LATENCY:g} s, {WORKERS} at once: "
           f"{wall:.2f} s (one at a time: {len(calls) * LATENCY:.1f} s); {len(prices)} offers, {len(failed)} failed")
 
+    fleet = load_fleet(limit_fleets()["h100-32768"])
+    for label, planned in (("32,768 H100 (issue 14)", fleet), (name, spec)):
+        replans(label, planned)
+
+
+def replans(name: str, spec: FleetSpec) -> None:
+    """The first plan, then re-plans with --previous around a typical and the busiest region."""
     began = time.perf_counter()
     first = place(spec, spec.catalog())
     print(f"{name}: first plan {time.perf_counter() - began:.2f} s")

@@ -27,8 +27,8 @@ from gpufleet.cli import main
 from gpufleet.live import aws as live_aws
 from gpufleet.live import azure as live_azure
 from gpufleet.live.prices import LivePrice, refresh
+from tests.test_live_quotas import FAKE_KEYS, StubbedSession
 
-FAKE_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 P5, G6 = "p5.48xlarge", "g6.xlarge"
 
 
@@ -62,25 +62,6 @@ def _filters(region: str) -> list[dict[str, str]]:
 def _spot(instance_type: str, zone: str, price: str, day: int) -> dict[str, Any]:
     return {"AvailabilityZone": zone, "InstanceType": instance_type, "ProductDescription": "Linux/UNIX",
             "SpotPrice": price, "Timestamp": datetime(2026, 11, day, tzinfo=UTC)}
-
-
-class StubbedSession:
-    """boto3's session as the look-up uses it: each client stubbed by (service, region)."""
-
-    def __init__(self, answers: dict[tuple[str, str], Any]) -> None:
-        self.answers = answers
-        self.stubs: list[Stubber] = []
-
-    def get_credentials(self) -> object:
-        return object()
-
-    def client(self, service: str, region_name: str, config: Any) -> Any:
-        client = boto3.Session(**FAKE_KEYS).client(service, region_name=region_name, config=config)
-        stub = Stubber(client)
-        self.answers[(service, region_name)](stub)
-        stub.activate()
-        self.stubs.append(stub)
-        return client
 
 
 def _pricing(stub: Stubber) -> None:

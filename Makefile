@@ -47,7 +47,7 @@ audit: $(BIN)/gpufleet  ## zizmor over the workflows: nothing above informationa
 	$(BIN)/zizmor --offline --min-severity low .github/workflows
 
 bench: $(BIN)/gpufleet  ## placement, offline-plan and live look-up benchmarks
-	$(BIN)/python benchmarks/placement.py
+	$(BIN)/python benchmarks/placement.py --runs 3 --seeds 2
 	$(BIN)/python benchmarks/plan.py
 	$(BIN)/python benchmarks/live.py
 

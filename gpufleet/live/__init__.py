@@ -82,8 +82,9 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def lookup_for(cloud: str) -> QuotaLookup:
-    """The cloud's live module, imported now (its SDK with it); its CloudModel names it."""
+def live_module(cloud: str) -> Any:
+    """The cloud's live module (quotas and prices), imported now with its SDK; its CloudModel
+    names it. Without the SDK (the `live` extra) a one-line NoCredentialsError says so."""
     name = clouds.get(cloud).live_module
     if not name:
         raise NoCredentialsError(f"{cloud} has no live look-up")
@@ -94,7 +95,24 @@ def lookup_for(cloud: str) -> QuotaLookup:
             f"the {clouds.get(cloud).title} look-ups need {', '.join(missing)}, which this install lacks: "
             "pip install 'gpufleet[live]'"
         )
-    return cast(QuotaLookup, module)
+    return module
+
+
+M = TypeVar("M")
+
+
+def ready_modules(
+    cloud_names: Iterable[str], given: Mapping[str, M] | None, problem: Callable[[M], str | None]
+) -> dict[str, M]:
+    """Each cloud's live module (a given one first, for tests), its credentials checked once,
+    before any call: `problem` says what is missing, a NoCredentialsError reports it."""
+    modules: dict[str, M] = dict(given or {})
+    for cloud in sorted(set(cloud_names)):
+        if cloud not in modules:
+            modules[cloud] = cast(M, live_module(cloud))
+        if missing := problem(modules[cloud]):
+            raise NoCredentialsError(f"no {clouds.get(cloud).title} credentials: {missing}")
+    return modules
 
 
 def in_parallel(
@@ -128,11 +146,7 @@ def live_quotas(
     """Every (cloud, region)'s quotas for its cloud's `buckets`, regions in parallel.
     NoCredentialsError when a cloud has no credentials (checked once, before any call)."""
     wanted = sorted(set(regions))
-    modules = dict(lookups or {})
-    for cloud in sorted({cloud for cloud, _ in wanted}):
-        module = modules.setdefault(cloud, lookup_for(cloud))
-        if problem := module.credentials_problem():
-            raise NoCredentialsError(f"no {clouds.get(cloud).title} credentials: {problem}")
+    modules = ready_modules((cloud for cloud, _ in wanted), lookups, lambda m: m.credentials_problem())
     work: dict[str, Callable[[], list[LiveQuota]]] = {
         f"{cloud}/{region}": (lambda c=cloud, r=region: modules[c].region_quotas(r, buckets[c]))
         for cloud, region in wanted

@@ -9,15 +9,13 @@ naming the API and the UTC time of the look-up, and a list of what changed.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
-from gpufleet import clouds
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.overlay import COLUMNS
-from gpufleet.live import NoCredentialsError, RegionFailure, in_parallel
+from gpufleet.live import RegionFailure, in_parallel, ready_modules
 
 HEADER = ("cloud", "instance type", "region", "on-demand $/h", "spot $/h", "source")
 
@@ -57,14 +55,6 @@ def _cell(price: float | None) -> str:
     return "" if price is None else repr(round(price, 6))
 
 
-def lookup_for(cloud: str) -> PriceLookup:
-    """The cloud's live module (its CloudModel names it), imported now."""
-    name = clouds.get(cloud).live_module
-    if not name:
-        raise NoCredentialsError(f"{cloud} has no live look-up")
-    return cast(PriceLookup, importlib.import_module(name))
-
-
 def targets(catalog: Catalog, chosen: Iterable[str], regions: Sequence[str] = ()) -> dict[tuple[str, str], list[str]]:
     """(cloud, region) -> the cloud's instance types, for the chosen clouds' catalog regions
     (only `regions` where given)."""
@@ -82,11 +72,7 @@ def refresh(
 ) -> tuple[list[LivePrice], list[RegionFailure]]:
     """Every (cloud, region)'s prices, regions in parallel; NoCredentialsError (checked once per
     cloud, before any call) when a cloud's price API needs credentials and has none."""
-    modules = dict(lookups or {})
-    for cloud in sorted({cloud for cloud, _ in wanted}):
-        module = modules.setdefault(cloud, lookup_for(cloud))
-        if problem := module.prices_credentials_problem():
-            raise NoCredentialsError(f"no {clouds.get(cloud).title} credentials: {problem}")
+    modules = ready_modules((cloud for cloud, _ in wanted), lookups, lambda m: m.prices_credentials_problem())
     work: dict[str, Callable[[], list[LivePrice]]] = {
         f"{cloud}/{region}": (lambda c=cloud, r=region, t=types: modules[c].region_prices(r, t))
         for (cloud, region), types in sorted(wanted.items())

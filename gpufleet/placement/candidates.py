@@ -184,9 +184,15 @@ def tight_places(spec: FleetSpec, cands: Sequence[Candidate], limited: Limited =
             here.setdefault((c.cloud, c.region), []).append(c)
     return frozenset(
         f"{cloud}/{region}" for (cloud, region), found in here.items()
-        if region_may_bind(spec, cloud, region, [c.max_nodes for c in found])
-        or addresses.may_bind(spec, cloud, region, [(c.sku.instance_type, c.max_nodes) for c in found])
+        if limits_reached(spec, cloud, region, [(c.sku.instance_type, c.max_nodes) for c in found])
     )
+
+
+def limits_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[tuple[str, int]]) -> bool:
+    """Whether offers of (instance type, nodes) in the region break its cluster limits or
+    overfill one of its node ranges: for the most nodes a plan may give (`tight_places`) or
+    the nodes a plan gives (`solve.place`, which then adds the region's rows)."""
+    return region_may_bind(spec, cloud, region, [n for _, n in nodes]) or addresses.may_bind(spec, cloud, region, nodes)
 
 
 def region_may_bind(spec: FleetSpec, cloud: Cloud, region: str, most: Sequence[int]) -> bool:

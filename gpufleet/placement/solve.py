@@ -12,11 +12,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from gpufleet import addresses
 from gpufleet.catalog import Catalog, Cloud
 from gpufleet.errors import InfeasibleError
-from gpufleet.nodegroups import cluster_limits
-from gpufleet.placement.candidates import Candidate, candidates, placement_of, undominated
+from gpufleet.placement.candidates import Candidate, candidates, limits_reached, placement_of, undominated
 from gpufleet.placement.diagnosis import diagnose
 from gpufleet.placement.formulation import Formulation, cost_model, offer_bounds
 from gpufleet.placement.milp import NODE_LIMIT, Solved
@@ -98,21 +96,13 @@ def place(
 
 def broken_limits(spec: FleetSpec, placements: Sequence[Placement]) -> frozenset[str]:
     """The places (`cloud/region`) whose placements break a cluster limit or overfill a node
-    range, by the same counts the rows hold (`nodegroups.cluster_limits`, `addresses.overfilled`)."""
-    here: dict[tuple[str, str], list[Placement]] = {}
+    range, by the same counts the rows hold (`candidates.limits_reached`)."""
+    here: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for p in placements:
-        here.setdefault((p.cloud, p.region), []).append(p)
-    broken: set[str] = set()
-    for (cloud, region), mine in here.items():
-        limits = cluster_limits(spec, cloud, region)
-        nodes = sum(p.nodes for p in mine)
-        if (
-            sum(limits.groups_for(p.nodes) for p in mine) > limits.gpu_groups
-            or (limits.gpu_nodes is not None and nodes > limits.gpu_nodes)
-            or addresses.overfilled(spec, cloud, region, [(p.instance_type, p.nodes) for p in mine])
-        ):
-            broken.add(f"{cloud}/{region}")
-    return frozenset(broken)
+        here.setdefault((p.cloud, p.region), []).append((p.instance_type, p.nodes))
+    return frozenset(
+        f"{cloud}/{region}" for (cloud, region), placed in here.items() if limits_reached(spec, cloud, region, placed)
+    )
 
 
 def _place_within(

@@ -79,6 +79,7 @@ def _node_line(p: Placement) -> CostLine:
         region=p.region,
         monthly_usd=p.monthly_usd,
         source=f"{p.price_source} (${p.price_usd_per_hour:g}/h × {HOURS_PER_MONTH} h)",
+        kind="compute",
     )
 
 
@@ -87,14 +88,14 @@ def region_lines(cloud: Cloud, region: str) -> list[CostLine]:
     plane and NAT gateways, then its system nodes). The same for every region of a cloud."""
     model = clouds.get(cloud)
     lines = [
-        CostLine(item.item, cloud, region, monthly(item.count * item.usd_per_hour), item.source)
+        CostLine(item.item, cloud, region, monthly(item.count * item.usd_per_hour), item.source, "fixed")
         for item in model.fixed_costs()
     ]
     system = model.system_pool
     lines.append(CostLine(
         f"system nodes: {system.min_nodes} × {system.instance_type}", cloud, region,
         monthly(system.min_nodes * system.usd_per_hour),
-        f"{system.source}; {system.min_nodes} nodes (the pool's minimum)",
+        f"{system.source}; {system.min_nodes} nodes (the pool's minimum)", "fixed",
     ))
     return lines
 
@@ -107,7 +108,9 @@ def _link_lines(link: LinkPlan) -> list[CostLine]:
         same = sum(1 for s in link.sites if s.cloud == site.cloud) - 1
         peers = len(link.sites) - 1 - same
         lines += [
-            CostLine(item.item, site.cloud, site.region, monthly(item.count * item.usd_per_hour), item.source)
+            CostLine(
+                item.item, site.cloud, site.region, monthly(item.count * item.usd_per_hour), item.source, "fixed"
+            )
             for item in clouds.get(site.cloud).link_costs(peers, same) if item.count
         ]
     return lines
@@ -142,6 +145,7 @@ def _storage_line(s: StoragePlan) -> CostLine:
         region=s.region,
         monthly_usd=storage_monthly_usd(s.cloud, s.region, s.size_tib),
         source=rate.source,
+        kind="storage",
     )
 
 
@@ -196,5 +200,6 @@ def _transfer_lines(spec: FleetSpec, storage: Sequence[StoragePlan]) -> list[Cos
             region=home[1],
             monthly_usd=usd,
             source=rate.describe(),
+            kind="transfer",
         ))
     return lines

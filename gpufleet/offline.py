@@ -267,7 +267,7 @@ def plan_document(
             },
             "lines": [
                 {"item": line.item, "cloud": line.cloud, "region": line.region,
-                 "monthly_usd": round(line.monthly_usd, 2), "source": line.source}
+                 "monthly_usd": round(line.monthly_usd, 2), "source": line.source, "kind": line.kind}
                 for line in plan.cost.lines
             ],
         },

@@ -7,6 +7,7 @@ the solver, so the CLI, the policy pack and the Pulumi program share one plan.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from gpufleet.catalog import Capacity, Cloud
 from gpufleet.spec import FleetSpec
@@ -147,15 +148,22 @@ class StoragePlan:
     source: str | None = None
 
 
+CostKind = Literal["compute", "storage", "transfer", "fixed"]
+"""What a cost line pays for: GPU nodes (`compute`), dataset copies (`storage`), filling and
+syncing them (`transfer`), and each region's and link's own infrastructure (`fixed`: control
+planes, NAT and VPN gateways, system nodes). A commitment says which kinds burn it."""
+
+
 @dataclass(frozen=True, slots=True)
 class CostLine:
-    """One priced item per month, with where its price came from."""
+    """One priced item per month, with where its price came from and what kind of spend it is."""
 
     item: str
     cloud: Cloud
     region: str
     monthly_usd: float
     source: str
+    kind: CostKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from gpufleet.catalog import Capacity, Cloud
 from gpufleet.errors import Problem, SpecError
 from gpufleet.moves import MoveDoc
 from gpufleet.nodegroups import RegionGroups
-from gpufleet.plan import LinkPlan, NetworkPlan, Placement
+from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, Placement
 from gpufleet.textfile import read_utf8
 
 _closed = with_config(ConfigDict(extra="forbid"))
@@ -166,6 +166,7 @@ class CostLineDoc(TypedDict):
     region: str
     monthly_usd: float
     source: str
+    kind: NotRequired[CostKind]  # absent in plans written before it existed
 
 
 @_closed

@@ -108,3 +108,22 @@ def test_sample_plan_costs_add_up() -> None:
     # storage is co-located with its pools)
     assert plan.solver.objective_usd == plan.cost.monthly_usd
     assert plan.solver.objective_usd > sum(p.monthly_usd for p in plan.placements)
+
+
+def test_every_cost_line_says_what_kind_of_spend_it_is() -> None:
+    """A commitment burns some kinds of spend and not others, so each line carries its kind:
+    GPU nodes are compute, a region's and the link's own infrastructure fixed, dataset copies
+    storage, and filling them from home transfer."""
+    spec = load_stack("prod-eu").model_copy(
+        update={"network": load_stack("prod-eu").network.model_copy(update={"interconnect": "vpn"})}
+    )
+    plan = build_plan(spec, "prod-eu")
+    kinds: dict[str, set[str]] = {}
+    for line in plan.cost.lines:
+        kinds.setdefault(line.kind, set()).add(line.item.split(":")[0].split(" (")[0])
+    assert set(kinds) == {"compute", "fixed", "storage", "transfer"}
+    assert all(item.startswith("pool ") for item in kinds["compute"])
+    assert all(item.startswith("storage ") for item in kinds["storage"])
+    assert all(item.startswith("transfer ") for item in kinds["transfer"])
+    assert any("control plane" in item for item in kinds["fixed"])
+    assert "link" in kinds["fixed"]  # the VPN hub, connections and gateways

@@ -288,6 +288,9 @@ def test_gpu_taint_and_labels() -> None:
         ("p5en.48xlarge", "rdma", 16),
         ("p4d.24xlarge", "rdma", 4),
         ("p6-b200.48xlarge", "rdma", 8),
+        ("trn1.32xlarge", "rdma", 8),
+        ("trn2.48xlarge", "rdma", 16),
+        ("p6-b300.48xlarge", "none", 0),
         ("p5.48xlarge", "none", 0),
         ("g6.xlarge", "none", 0),
     ],
@@ -304,6 +307,13 @@ def test_rdma_on_a_sku_without_efa_names_the_sku(instance_type: str) -> None:
         f"interconnect: rdma needs EFA, and {instance_type} has no EFA network cards; "
         "use an EFA SKU (p4d, p4de, p5, p5e, p5en, p6) or interconnect: none"
     )
+
+
+def test_efa_on_fewer_cards_than_the_sku_has_is_refused_not_guessed() -> None:
+    """p6-b300.48xlarge: 16 EFA interfaces (Karpenter's generated table) on 17 network cards (the
+    VPC CNI file); one interface per card from card 0 could put EFA on the card without it."""
+    with pytest.raises(DecisionError, match=r"16 EFA interfaces on 17 network cards"):
+        d.efa_interface_count(sku("p6-b300.48xlarge"), "rdma")
 
 
 def test_efa_interfaces_primary_efa_then_efa_only_per_card() -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from components.k8s.values import GpuPoolTarget, Taint
 from gpufleet.catalog import Capacity, Sku
-from gpufleet.clouds.aws import VPC_CNI, private_subnets
+from gpufleet.clouds.aws import VPC_CNI, eni_figures, private_subnets
 from gpufleet.errors import DecisionError
 
 if TYPE_CHECKING:
@@ -273,6 +273,18 @@ def efa_interface_count(sku: Sku, interconnect: str) -> int:
             "interconnect",
             f"rdma needs EFA, and {sku.instance_type} has no EFA network cards; "
             "use an EFA SKU (p4d, p4de, p5, p5e, p5en, p6) or interconnect: none",
+        )
+    eni = eni_figures(sku.instance_type)
+    if eni is not None and eni.network_cards not in (None, sku.rdma_interfaces):
+        # One interface per card from card 0 (`efa_interfaces`) fits only when every card has
+        # EFA; p6-b300.48xlarge has 16 EFA interfaces on 17 cards, and which card lacks EFA is
+        # not in a source read here (gpufleet/catalog/README.md).
+        raise DecisionError(
+            "interconnect",
+            f"{sku.instance_type} has {sku.rdma_interfaces} EFA interfaces on {eni.network_cards} "
+            "network cards, and which card has none is not confirmed, so its EFA interfaces "
+            "cannot be laid out; use interconnect: none or an SKU with EFA on every card "
+            "(p5, p5e, p5en, p6-b200)",
         )
     return sku.rdma_interfaces
 

@@ -78,7 +78,8 @@ def _node_line(p: Placement) -> CostLine:
         cloud=p.cloud,
         region=p.region,
         monthly_usd=p.monthly_usd,
-        source=f"{p.price_source} (${p.price_usd_per_hour:g}/h × {HOURS_PER_MONTH} h)",
+        source=f"{p.price_source} (${p.price_usd_per_hour:g}/h × {HOURS_PER_MONTH} h)"
+        + (f"; SKU {p.sku_source}" if p.sku_source else ""),
         kind="compute",
     )
 

@@ -32,7 +32,7 @@ def build_plan(
     by_pool = {
         pool.name: PoolPlan(
             pool.name,
-            pool.accelerator,
+            pool.accelerator_label(),
             pool.gpus,
             tuple(p for p in result.placements if p.pool == pool.name),
         )

@@ -31,6 +31,10 @@ class Placement:
     price_usd_per_hour: float
     price_source: str
     monthly_usd: float
+    accelerator: str = ""
+    """The SKU's accelerator, for a pool that accepts several (else empty: the pool's)."""
+    sku_source: str = ""
+    """`declared by the spec` for a SKU the spec's `skus:` declares (else empty: the catalog's)."""
 
     @property
     def key(self) -> str:

@@ -15,6 +15,7 @@ from gpufleet.planjson import dumps
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from gpufleet.catalog import Catalog, Sku
     from gpufleet.diff import PlanDiff
     from gpufleet.policy import PolicyVerdict
 
@@ -73,9 +74,11 @@ def _narrowest(header: Row, rows: Sequence[Row], keep: Sequence[int]) -> int:
     return sum(need(i) + 3 for i in keep) + 1
 
 
-def _rich_table(console: Console, title: str, header: Row, rows: Sequence[Row]) -> None:
+def _rich_table(
+    console: Console, title: str, header: Row, rows: Sequence[Row], note: str | None = None
+) -> None:
     """A table that fits the console: optional columns go while the table cannot fit without
-    folding a cell; what remains wraps at spaces (free text) or folds."""
+    folding a cell; what remains wraps at spaces (free text) or folds. `note` is its caption."""
     from rich.table import Table
 
     keep = list(range(len(header)))
@@ -86,7 +89,9 @@ def _rich_table(console: Console, title: str, header: Row, rows: Sequence[Row]) 
         if column in header:
             keep.remove(header.index(column))
             dropped.append(column)
-    caption = f"not shown at this width: {', '.join(dropped)}" if dropped else None
+    notes = [note] if note else []
+    notes += [f"not shown at this width: {', '.join(dropped)}"] if dropped else []
+    caption = "; ".join(notes) or None
     table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for i in keep:
         table.add_column(header[i], overflow="fold", no_wrap=header[i] not in WRAPPING_COLUMNS)
@@ -104,7 +109,8 @@ def _md_table(header: Row, rows: Sequence[Row]) -> str:
 def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
     """The plan's tables, shared by the terminal and the markdown renderers."""
     placements: list[Row] = [
-        (pool["name"], pool["accelerator"], f"{p['cloud']}/{p['region']}", p["instance_type"],
+        (pool["name"], p.get("accelerator", pool["accelerator"]), f"{p['cloud']}/{p['region']}",
+         p["instance_type"] + (f" ({p['sku_source']})" if p.get("sku_source") else ""),
          str(p["nodes"]), str(p["gpus"]), p["capacity"], usd(p["monthly_usd"]))
         for pool in doc["pools"] for p in pool["placements"]
     ]
@@ -347,16 +353,26 @@ def render_diff(change: PlanDiff, fmt: str, width: int = PIPE_WIDTH) -> str:
 
 
 def render_catalog(
-    fmt: str, cloud: str | None, accelerator: str | None, region: str | None, width: int = PIPE_WIDTH
+    fmt: str, cloud: str | None, accelerator: str | None, region: str | None, width: int = PIPE_WIDTH,
+    *,
+    catalog: Catalog | None = None,
 ) -> str:
     """The catalog's offers and regions, filtered by names spelled as the catalog does; with an
-    accelerator, only the regions that offer it."""
-    from gpufleet.catalog import load_catalog
+    accelerator, only the regions that offer it. `catalog` (default: the packaged one) may carry
+    a spec's declared SKUs and price book. An offer without an on-demand price needs a
+    price-book entry ("price book"); SKUs without any offer are listed with the key to add."""
+    from gpufleet.catalog import load_catalog, price_key
 
-    catalog = load_catalog()
+    catalog = catalog if catalog is not None else load_catalog()
     offers = [
         o for o in sorted(catalog.offers.values(), key=lambda o: (o.cloud, o.region, o.sku.instance_type))
         if cloud in (None, o.cloud) and accelerator in (None, o.sku.accelerator) and region in (None, o.region)
+    ]
+    offered = {(o.cloud, o.sku.instance_type) for o in catalog.offers.values()}
+    bare = [
+        s for s in sorted(catalog.skus.values(), key=lambda s: (s.cloud, s.instance_type))
+        if (s.cloud, s.instance_type) not in offered and cloud in (None, s.cloud)
+        and accelerator in (None, s.accelerator) and region is None
     ]
     with_offers = {(o.cloud, o.region) for o in offers}
     regions = [
@@ -371,8 +387,15 @@ def render_catalog(
                  "accelerator": o.sku.accelerator, "gpus": o.sku.gpus, "vcpus": o.sku.vcpus,
                  "price_usd_per_hour": o.price_usd_per_hour,
                  "spot_price_usd_per_hour": o.spot_price_usd_per_hour,
-                 "quota_bucket": o.sku.quota_bucket, "spot_quota_bucket": o.sku.spot_quota_bucket}
+                 "quota_bucket": o.sku.quota_bucket, "spot_quota_bucket": o.sku.spot_quota_bucket,
+                 "price_source": o.source, "sku_source": o.sku.source, "confidence": o.sku.confidence}
                 for o in offers
+            ],
+            "skus_without_offers": [
+                {"cloud": s.cloud, "instance_type": s.instance_type, "accelerator": s.accelerator,
+                 "gpus": s.gpus, "vcpus": s.vcpus, "sku_source": s.source, "confidence": s.confidence,
+                 "price_key": price_key(s.cloud, "<region>", s.instance_type)}
+                for s in bare
             ],
             "regions": [
                 {"cloud": r.cloud, "region": r.region, "country": r.country,
@@ -383,15 +406,24 @@ def render_catalog(
     console = _console(width)
     offer_header = ("cloud", "region", "SKU", "GPU", "GPUs", "vCPUs", "$/h", "spot $/h")
     _rich_table(console, f"{len(offers)} offers", offer_header, [
-        (o.cloud, o.region, o.sku.instance_type, o.sku.accelerator, str(o.sku.gpus), str(o.sku.vcpus),
-         "-" if o.price_usd_per_hour is None else f"{o.price_usd_per_hour:g}",
+        (o.cloud, o.region, _sku_cell(o.sku), o.sku.accelerator, str(o.sku.gpus), str(o.sku.vcpus),
+         "price book" if o.price_usd_per_hour is None else f"{o.price_usd_per_hour:g}",
          "-" if o.spot_price_usd_per_hour is None else f"{o.spot_price_usd_per_hour:g}")
         for o in offers
-    ])
+    ], note="price book: no public on-demand price; plan it with prices: cloud/region/SKU: <usd/h>"
+       if any(o.price_usd_per_hour is None for o in offers) else None)
+    if bare:
+        _rich_table(console, f"{len(bare)} SKUs without an offer", ("cloud", "SKU", "GPU", "GPUs", "vCPUs", "facts"), [
+            (s.cloud, _sku_cell(s), s.accelerator, str(s.gpus), str(s.vcpus), s.confidence) for s in bare
+        ], note="no public price or region: plan one with prices: cloud/<region>/SKU: <usd/h>")
     _rich_table(console, f"{len(regions)} regions", ("cloud", "region", "country", "jurisdictions"), [
         (r.cloud, r.region, r.country, ", ".join(sorted(r.jurisdictions))) for r in regions
     ])
     return console.export_text()
+
+
+def _sku_cell(sku: Sku) -> str:
+    return f"{sku.instance_type} ({sku.source})" if sku.declared else sku.instance_type
 
 
 def render_table(title: str, header: Row, rows: Sequence[Row], fmt: str, width: int = PIPE_WIDTH) -> str:

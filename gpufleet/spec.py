@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from fractions import Fraction
 
 from pydantic import ValidationError
 
@@ -20,6 +21,14 @@ from gpufleet.nodegroups import limit_problems
 from gpufleet.slots import supernet_problem
 from gpufleet.speccapacity import capacity_problems
 from gpufleet.specmodel import MAX_POOL_GPUS, TYPE_TOKEN_PATTERN, FleetSpec, Pool, known_buckets
+from gpufleet.specskus import (
+    accelerator_problems,
+    declared_sku_problems,
+    pool_skus,
+    refusal,
+    unknown_instance_type,
+    weighted_gpus,
+)
 from gpufleet.specwords import one_of, problem_from_pydantic
 
 __all__ = ["TYPE_TOKEN_PATTERN", "FleetSpec", "Pool", "load_fleet"]
@@ -39,7 +48,9 @@ def load_fleet(data: object) -> FleetSpec:
             ))
         ]
         raise SpecError([problem_from_pydantic(e, data, FleetSpec) for e in errors]) from None
-    problems = list(_semantic_problems(spec, load_catalog()))
+    base = load_catalog()
+    problems = list(declared_sku_problems(spec, base))
+    problems += _semantic_problems(spec, base.with_declared(spec.declared_skus(base)))
     if problems:
         raise SpecError(problems)
     return spec
@@ -145,8 +156,7 @@ def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
         elif catalog.region(cloud, region) is None:
             yield Problem(path, one_of(f"{cloud} region", region, catalog.region_names(cloud)))
         elif catalog.sku(cloud, instance_type) is None:
-            names = sorted(s for c, s in catalog.skus if c == cloud)
-            yield Problem(path, one_of(f"{cloud} instance type", instance_type, names))
+            yield Problem(path, unknown_instance_type(catalog, cloud, instance_type))
 
 
 def _transfer_price_problems(path: str, cloud: str, kind: str) -> Iterator[Problem]:
@@ -176,22 +186,28 @@ def _pool_problems(
                 "tolerances no longer hold; split the fleet into several pools",
             )
             continue
-        if pool.accelerator not in accelerators:
-            yield Problem(f"{path}.accelerator", one_of("accelerator", pool.accelerator, accelerators))
+        bad_names = list(accelerator_problems(path, pool, accelerators))
+        if bad_names:
+            yield from bad_names
             continue
-        skus = [
-            s for cloud in clouds for s in catalog.skus_for(pool.accelerator, cloud)
-            if pool.gpus_per_node in (None, s.gpus)
-        ]
+        label = pool.accelerator_label()
+        skus = pool_skus(pool, catalog, clouds)
         if not skus:
-            sizes = sorted({s.gpus for c in clouds for s in catalog.skus_for(pool.accelerator, c)})
+            sizes = sorted({s.gpus for c in clouds for a in pool.accelerators() for s in catalog.skus_for(a, c)})
             yield Problem(
                 f"{path}.gpus_per_node" if pool.gpus_per_node else f"{path}.accelerator",
-                f"no {pool.accelerator} SKU with {pool.gpus_per_node} GPUs per node on "
+                f"no {label} SKU with {pool.gpus_per_node} GPUs per node on "
                 f"{', '.join(clouds)}; sizes offered: {', '.join(map(str, sizes)) or 'none'}"
                 if pool.gpus_per_node
-                else f"no {pool.accelerator} SKU on {', '.join(clouds)}",
+                else f"no {label} SKU on {', '.join(clouds)}",
             )
+        refused = {s.instance_type: why for s in skus if (why := refusal(pool, s)) is not None}
+        if skus and len(refused) == len(skus):
+            yield Problem(
+                f"{path}.accelerator" if pool.capacity == "reserved" else f"{path}.capacity",
+                "; ".join(sorted(set(refused.values()))),
+            )
+        skus = [s for s in skus if s.instance_type not in refused]
         if pool.interconnect == "rdma" and skus and not any(s.rdma for s in skus):
             yield Problem(
                 f"{path}.interconnect",
@@ -212,7 +228,7 @@ def _pool_problems(
         if pool.mig and skus and not any(s.mig_capable for s in skus):
             yield Problem(
                 f"{path}.mig",
-                f"MIG needs a MIG-capable GPU (A100, H100, ...); {pool.accelerator} on "
+                f"MIG needs a MIG-capable GPU (A100, H100, ...); {label} on "
                 + ", ".join(s.instance_type for s in skus)
                 + " has none",
             )
@@ -242,26 +258,37 @@ def _pool_problems(
 
 def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator[Problem]:
     """`gpus` must fill whole nodes of the sizes the pool may use (placement would round up
-    without saying so), and `autoscale.min_nodes` may not exceed the most nodes it can have."""
-    sizes = sorted({s.gpus for s in skus})
+    without saying so), and `autoscale.min_nodes` may not exceed the most nodes it can have.
+    A size is what a node counts toward `gpus` (its GPUs times its accelerator's weight); whole
+    GPU counts fill whole nodes exactly when they are multiples of the sizes' common divisor's
+    numerator (for unweighted pools, the gcd of the sizes)."""
+    sizes = sorted({weighted_gpus(pool, s) for s in skus})
     if not sizes:
         return
-    step = math.gcd(*sizes)
-    if pool.gpus % step:
-        below, above = pool.gpus - pool.gpus % step, pool.gpus - pool.gpus % step + step
+    common = Fraction(math.lcm(*(Fraction(z).denominator for z in sizes)))
+    step = math.gcd(*(int(z * common) for z in sizes))
+    whole = (Fraction(step) / common).numerator
+    shown = ", ".join(_count(z) for z in sizes)
+    what = "hold" if all(w == 1 for _, w in pool.choices()) else "count as"
+    if pool.gpus % whole:
+        below, above = pool.gpus - pool.gpus % whole, pool.gpus - pool.gpus % whole + whole
         nearest = f"{below} or {above}" if below else str(above)
         yield Problem(
             f"{path}.gpus",
-            f"{pool.gpus} GPUs do not fill whole {step}-GPU nodes ({pool.accelerator} nodes "
-            f"offered hold {', '.join(map(str, sizes))}); use {nearest}",
+            f"{pool.gpus} GPUs do not fill whole {whole}-GPU nodes ({pool.accelerator_label()} "
+            f"nodes offered {what} {shown}); use {nearest}",
         )
-    most_nodes = pool.gpus // sizes[0]
+    most_nodes = math.floor(pool.gpus / sizes[0])
     if pool.autoscale is not None and pool.autoscale.min_nodes > most_nodes:
         yield Problem(
             f"{path}.autoscale.min_nodes",
             f"min_nodes {pool.autoscale.min_nodes} is above the {most_nodes} nodes that "
-            f"{pool.gpus} GPUs fill on {sizes[0]}-GPU nodes; at most {most_nodes}",
+            f"{pool.gpus} GPUs fill on {_count(sizes[0])}-GPU nodes; at most {most_nodes}",
         )
+
+
+def _count(value: int | Fraction) -> str:
+    return str(value) if isinstance(value, int) else f"{float(value):g}"
 
 
 def _share_problems(path: str, pool: Pool, clouds: list[Cloud]) -> Iterator[Problem]:

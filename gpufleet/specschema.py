@@ -17,7 +17,18 @@ def spec_schema() -> dict[str, Any]:
     schema = FleetSpec.model_json_schema()
     catalog = load_catalog()
     defs: dict[str, Any] = schema["$defs"]
-    defs["Pool"]["properties"]["accelerator"]["enum"] = catalog.accelerators()
+    defs["AcceleratorName"] = {"type": "string", "enum": catalog.accelerators()}
+    name = {"$ref": "#/$defs/AcceleratorName"}
+    pool = defs["Pool"]["properties"]
+    pool["accelerator"] = {
+        "description": pool["accelerator"]["description"],
+        "anyOf": [name, {"type": "array", "minItems": 1,
+                         "items": {"anyOf": [name, {"$ref": "#/$defs/AcceleratorChoice"}]}}],
+    }
+    defs["AcceleratorChoice"]["properties"]["name"] = name
+    defs["DeclaredSku"]["properties"]["accelerator"] = {
+        **name, "description": defs["DeclaredSku"]["properties"]["accelerator"]["description"],
+    }
     generic = defs.pop("CloudRegions")
     per_cloud: dict[str, Any] = {}
     for cloud in clouds.names():

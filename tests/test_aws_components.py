@@ -203,7 +203,7 @@ def test_gpu_node_groups_ami_taint_labels_capacity_and_scaling(
         ]
         assert group.inputs["labels"] == {
             "gpufleet.io/pool": pool.name,
-            "gpufleet.io/accelerator": pool.accelerator,
+            "gpufleet.io/accelerator": pool.accelerator_label(),
             "gpufleet.io/fleet": plan.fleet,
         }
         assert group.inputs["tags"] == {"gpufleet:pool": pool.name}
@@ -608,7 +608,7 @@ def _hand_plan(
         stack="hand",
         spec=spec,
         pools=tuple(
-            PoolPlan(p.name, p.accelerator, p.gpus, tuple(m for m in made if m.pool == p.name))
+            PoolPlan(p.name, p.accelerator_label(), p.gpus, tuple(m for m in made if m.pool == p.name))
             for p in spec.pools
         ),
         networks=(NetworkPlan("aws", "eu-north-1", "10.0.0.0/16"),),

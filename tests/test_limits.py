@@ -91,14 +91,16 @@ def test_frontier_eni_figures_match_the_newer_vpc_cni_source(
 
 
 @pytest.mark.parametrize("instance_type", ["p6e-gb200.36xlarge", "trn2u.48xlarge"])
-def test_unpublished_eni_figures_take_the_most_addresses_of_the_table(instance_type: str) -> None:
-    """No source read here lists them: they reserve as many subnet addresses as the hungriest
-    SKU of the table, so an address plan is never short because of a guess."""
-    from gpufleet.catalog.limits import _eni_table  # pyright: ignore[reportPrivateUsage]
+def test_unpublished_eni_figures_are_the_most_any_instance_type_holds(instance_type: str) -> None:
+    """No source read here lists them: they take the most ENIs and IPv4 per ENI of any type in
+    the VPC CNI file, as a type without a row does, so no address plan is short by a guess."""
+    from gpufleet.clouds.aws import UNKNOWN_ENI, eni_figures
 
     eni = _eni(instance_type)
-    most = max(row.max_enis * row.ipv4_per_eni for row in _eni_table().values())
-    assert (eni.confidence, eni.max_enis * eni.ipv4_per_eni) == ("unconfirmed", most)
+    assert (eni.confidence, eni.max_enis, eni.ipv4_per_eni) == ("unconfirmed", UNKNOWN_ENI.max_enis, UNKNOWN_ENI.ipv4_per_eni)
+    assert max_pods(UNKNOWN_ENI) == UNKNOWN_ENI.eks_max_pods
+    declared = eni_figures("p6e-gb300.36xlarge")
+    assert (declared.instance_type, declared.max_enis, declared.ipv4_per_eni) == ("p6e-gb300.36xlarge", 24, 64)
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,6 @@ from components.k8s import GpuPoolTarget
 from components.k8s.layer import GpuLayer, GpuLayerArgs
 from components.link import LinkBoard
 from components.sync import JobSite, SyncBoard
-from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
@@ -144,7 +143,7 @@ def _build_region(
             scoped,
         )
 
-    catalog = load_catalog()
+    catalog = plan.spec.catalog()  # with the spec's declared SKUs
     targets: list[GpuPoolTarget] = []
     for placement in plan.placements_in("aws", region):
         pool = plan.spec.pool(placement.pool)
@@ -161,7 +160,7 @@ def _build_region(
             GpuNodePoolArgs(
                 fleet=plan.fleet,
                 pool=pool.name,
-                accelerator=pool.accelerator,
+                accelerator=sku.accelerator,
                 sku=sku,
                 nodes=placement.nodes,
                 capacity=placement.capacity,

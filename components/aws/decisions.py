@@ -275,7 +275,7 @@ def efa_interface_count(sku: Sku, interconnect: str) -> int:
             "use an EFA SKU (p4d, p4de, p5, p5e, p5en, p6) or interconnect: none",
         )
     eni = eni_figures(sku.instance_type)
-    if eni is not None and eni.network_cards not in (None, sku.rdma_interfaces):
+    if eni.network_cards not in (None, sku.rdma_interfaces):
         # One interface per card from card 0 (`efa_interfaces`) fits only when every card has
         # EFA; p6-b300.48xlarge has 16 EFA interfaces on 17 cards, and which card lacks EFA is
         # not in a source read here (gpufleet/catalog/README.md).

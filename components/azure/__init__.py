@@ -16,7 +16,7 @@ from components.k8s import GpuPoolTarget, Taint
 from components.k8s.layer import GpuLayer, GpuLayerArgs
 from components.link import LinkBoard
 from components.sync import JobSite, SyncBoard
-from gpufleet.catalog import Sku, load_catalog
+from gpufleet.catalog import Catalog, Sku
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
 from gpufleet.nodegroups import placement_groups
@@ -42,17 +42,15 @@ __all__ = [
 ]
 
 
-def _sku(instance_type: str) -> Sku:
-    sku = load_catalog().sku("azure", instance_type)
+def _sku(catalog: Catalog, instance_type: str) -> Sku:
+    sku = catalog.sku("azure", instance_type)
     if sku is None:
         raise DecisionError("pools", f"unknown Azure VM size '{instance_type}' in the plan")
     return sku
 
 
-def _rdma_sizes() -> list[str]:
-    return sorted(
-        s.instance_type for s in load_catalog().skus.values() if s.cloud == "azure" and s.rdma
-    )
+def _rdma_sizes(catalog: Catalog) -> list[str]:
+    return sorted(s.instance_type for s in catalog.skus.values() if s.cloud == "azure" and s.rdma)
 
 
 def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
@@ -60,9 +58,10 @@ def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
     spec = plan.spec
     index = next(i for i, pool in enumerate(spec.pools) if pool.name == placement.pool)
     pool = spec.pools[index]
-    sku = _sku(placement.instance_type)
+    catalog = spec.catalog()  # with the spec's declared SKUs
+    sku = _sku(catalog, placement.instance_type)
     decisions.check_interconnect(
-        pool.interconnect, sku, _rdma_sizes(), f"pools[{index}].interconnect"
+        pool.interconnect, sku, _rdma_sizes(catalog), f"pools[{index}].interconnect"
     )
     parts = placement_groups(plan, placement, pool.autoscale.min_nodes if pool.autoscale else None)
     return PoolSettings(
@@ -79,7 +78,7 @@ def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
         gpu_instance_profile=decisions.gpu_instance_profile(pool.mig, sku, f"pools[{index}].mig"),
         node_taints=decisions.node_taints(placement.capacity),
         node_labels=decisions.node_labels(
-            plan.fleet, pool.name, pool.accelerator, rdma=pool.interconnect == "rdma"
+            plan.fleet, pool.name, sku.accelerator, rdma=pool.interconnect == "rdma"
         ),
         tags=decisions.resource_tags(plan.fleet, plan.stack, pool=pool.name),
         upgrade_settings=decisions.upgrade_settings(placement.capacity),

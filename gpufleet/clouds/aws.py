@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from gpufleet.catalog.limits import (
@@ -80,9 +81,23 @@ def private_subnets(vpc: Network, zones: int) -> list[Network]:
     return list(vpc.subnets(prefixlen_diff=2))[:zones]
 
 
-def eni_figures(instance_type: str) -> EniLimits | None:
-    """ENI figures of a GPU SKU (eni_limits.csv) or of the system node group's type."""
-    return SYSTEM_ENI if instance_type == SYSTEM_ENI.instance_type else eni_limits(instance_type)
+# A type without a row (a SKU the spec declares, a type another program declares) counts at
+# the most any EC2 type holds on its default card: 24 ENIs and 64 IPv4 addresses per ENI are the
+# maxima of both columns over the 1,391 types of amazon-vpc-cni-k8s vpc_ip_resource_limit.go at
+# b5218838 (c8a.48xlarge, x8i.48xlarge), so no subnet is planned or judged short for want of them.
+UNKNOWN_ENI = EniLimits(
+    "(not in eni_limits.csv)", max_enis=24, ipv4_per_eni=64, network_cards=None, eks_max_pods=1514,
+    source="https://github.com/aws/amazon-vpc-cni-k8s/blob/b52188387f2e2f10bf289ace929d6a63b176a4fa/pkg/vpc/vpc_ip_resource_limit.go",
+    confidence="unconfirmed", notes="the most ENIs and IPv4 per ENI of any instance type there",
+)
+
+
+def eni_figures(instance_type: str) -> EniLimits:
+    """ENI figures of a GPU SKU (eni_limits.csv), of the system node group's type, or for any
+    other type the most any EC2 type holds (UNKNOWN_ENI)."""
+    if instance_type == SYSTEM_ENI.instance_type:
+        return SYSTEM_ENI
+    return eni_limits(instance_type) or replace(UNKNOWN_ENI, instance_type=instance_type)
 
 
 def _describe(cni: VpcCniSettings) -> str:
@@ -261,6 +276,8 @@ class Aws(CloudModel):
     # EKS service quotas: "Public endpoint access CIDR ranges per cluster: 40", not adjustable
     # (docs.aws.amazon.com/eks/latest/userguide/service-quotas.html).
     api_allowlist_max = 40
+    # AL2023 EKS AMIs: NVIDIA on x86_64 and arm64 (Grace), Neuron on x86_64 (botocore eks AMITypes).
+    device_families = frozenset({"nvidia", "neuron"})
     group_noun = "node group"
     # EKS service quotas (catalog/data/limits.csv, docs.aws.amazon.com/eks/latest/userguide/
     # service-quotas.html). EKS documents no nodes-per-cluster limit beyond these two quotas:
@@ -363,8 +380,7 @@ class Aws(CloudModel):
 
     def node_addresses(self, instance_type: str, node_range: NodeRange) -> int | None:
         """At most MAX_ENI ENIs' addresses (VPC_CNI) for the instance type."""
-        eni = eni_figures(instance_type)
-        return most_node_addresses(eni, VPC_CNI) if eni is not None else None
+        return most_node_addresses(eni_figures(instance_type), VPC_CNI)
 
     def declared_ranges(self, stack: Sequence[DeclaredResource]) -> list[DeclaredRange]:
         """Every subnet a node group launches into, with every group that may put all its nodes

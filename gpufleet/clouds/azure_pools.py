@@ -13,6 +13,18 @@ from typing import Any, cast
 from gpufleet.clouds.base import DeclaredPool, DeclaredResource, Network, whole
 
 AGENT_POOL = "azure-native:containerservice:AgentPool"
+
+# AKS documents Arm64 node pools for the Dpsv5, Dplsv5 and Epsv5 sizes only
+# (learn.microsoft.com/azure/aks/use-arm64-vms, MicrosoftDocs/azure-aks-docs@0eb107b6) and
+# installs GPU software only on the GPU sizes it lists (learn.microsoft.com/azure/aks/
+# use-nvidia-gpu: other sizes need the driver install skipped and a driver of your own). No
+# source read here names the arm64 ND GB200/GB300 v6 sizes for AKS, so they are refused.
+ARM64_GPU_REFUSAL = (
+    "AKS arm64 GPU agent pools are not confirmed: Microsoft documents AKS Arm64 node pools for "
+    "Dpsv5, Dplsv5 and Epsv5 sizes only and installs GPU drivers only on the GPU sizes it lists, "
+    "neither naming the Grace (arm64) ND GB200/GB300 v6 sizes; plan GB200 on AWS "
+    "(p6e-gb200.36xlarge), or keep azure out of this pool (max_share: {azure: 0})"
+)
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 CLUSTERS = frozenset({MANAGED_CLUSTER})
 

@@ -258,6 +258,11 @@ class CloudModel(ABC):
     storage_private_only: bool = False
     """Whether its dataset stores refuse every public network path, so another cloud reaches
     them only through a private endpoint over the fleet link (gpufleet/datasync.py)."""
+    device_families: frozenset[str] = frozenset({"nvidia"})
+    """Accelerator device families (catalog/data/accelerators.csv) whose device plugin its GPU
+    pools get (components/k8s/devices.py); a SKU of another family cannot be planned there."""
+    gpu_node_refusals: ClassVar[Mapping[str, str]] = {}
+    """CPU architecture -> why its GPU pools cannot run on it (AKS: arm64); empty: every one."""
 
     # -- catalog -------------------------------------------------------------------------------
 
@@ -265,6 +270,15 @@ class CloudModel(ABC):
         """This cloud's rows of a catalog table (skus, offers, regions, rdma): by default its rows
         of the packaged CSV; a cloud without packaged data returns its own."""
         return [row for row in packaged if row["cloud"] == self.name]
+
+    def node_problem(self, sku: Sku) -> str | None:
+        """Why its clusters cannot run nodes of the SKU, or None: the spec refuses a pool no
+        configured cloud can run, and placement leaves such offers out, saying why."""
+        if sku.family not in self.device_families:
+            return (f"{self.title} GPU pools run {' and '.join(sorted(self.device_families))} devices, "
+                    f"not {sku.family} ({sku.accelerator} on {sku.instance_type})")
+        why = self.gpu_node_refusals.get(sku.arch)
+        return f"{sku.instance_type} on {self.title}: {why}" if why else None
 
     def limit(self, key: str) -> Limit:
         """A documented limit of this cloud (value, raisable, source): by default its row of the

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Cloud
@@ -21,12 +22,13 @@ from gpufleet.specmodel import Storage
 
 @dataclass(frozen=True)
 class _Term:
-    """A column counting some of a pool's nodes: `gpus` each, on `cloud` (in `place`, if known)."""
+    """A column counting some of a pool's nodes: `gpus` each (what a node counts toward the
+    pool, `Candidate.gpus`), on `cloud` (in `place`, if known)."""
 
     col: int
     cloud: Cloud
     place: str
-    gpus: int
+    gpus: int | Fraction
 
 
 def _most_nodes(
@@ -41,7 +43,7 @@ def _most_nodes(
         if key in limits and key not in elastic:
             most = min(most, limits[key][1] // c.sku.vcpus)
     if shares and c.cloud in c.pool.max_share:
-        most = min(most, c.pool.max_gpus(c.cloud) // c.sku.gpus)
+        most = min(most, c.pool.max_gpus(c.cloud) // c.gpus)
     return most
 
 
@@ -98,7 +100,7 @@ class Formulation:
         ]
         self.x = [m.col(0.0, float(most), True) for most in self.most]
         self.short: dict[str, int] = {}
-        self.split: dict[tuple[str, Cloud, int], int] = {}  # (member, cloud, GPUs per node) → column
+        self.split: dict[tuple[str, Cloud, int | Fraction], int] = {}  # (member, cloud, GPUs per node) → column
         by_pool: dict[str, list[int]] = {}
         for i, c in enumerate(self.cands):
             by_pool.setdefault(c.pool.name, []).append(i)
@@ -106,7 +108,7 @@ class Formulation:
             mine = by_pool.get(pool.name, [])
             if len(self.members[pool.name]) == 1:
                 terms = [
-                    _Term(self.x[i], self.cands[i].cloud, self.cands[i].place, self.cands[i].sku.gpus)
+                    _Term(self.x[i], self.cands[i].cloud, self.cands[i].place, self.cands[i].gpus)
                     for i in mine
                 ]
                 self._pool_rows(pool, terms, shortfall, shares_and_pins)
@@ -311,9 +313,9 @@ class Formulation:
         per-candidate bounds of the full model.
         """
         m = self.milp
-        classes: dict[tuple[Cloud, int], list[int]] = {}
+        classes: dict[tuple[Cloud, int | Fraction], list[int]] = {}
         for i in mine:
-            classes.setdefault((self.cands[i].cloud, self.cands[i].sku.gpus), []).append(i)
+            classes.setdefault((self.cands[i].cloud, self.cands[i].gpus), []).append(i)
         terms: dict[str, list[_Term]] = {}
         for (cloud, size), here in sorted(classes.items()):
             row = {self.x[i]: 1.0 for i in here}
@@ -378,7 +380,7 @@ class Formulation:
                 nodes[c.key] = have
                 continue
             for member in members:
-                class_key = (member.name, c.cloud, c.sku.gpus)
+                class_key = (member.name, c.cloud, c.gpus)
                 take = min(have, need[class_key])
                 nodes[f"{member.name}/{c.offer.key}"] = take
                 need[class_key] -= take

@@ -78,7 +78,7 @@ def _storage_entry(resource: PolicyResource, sizes: Mapping[str, Any]) -> str | 
 
 def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> Estimate:
     """The monthly cost of the stack's resources, item by item."""
-    book = catalog(mapping(config.get("prices")))
+    book = catalog(mapping(config.get("prices")), mapping(config.get("skus")))
     sizes = mapping(config.get("storage_tib"))
     result = Estimate()
     for pool in gpu_pools(resources, book):

@@ -61,6 +61,12 @@ _PRICES: dict[str, Any] = {
     "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
     "description": "price book: 'cloud/region/sku' or 'cloud/region/sku:spot' -> $/hour",
 }
+_SKUS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"type": "object"},
+    "description": "SKUs the spec declares: 'cloud/instance_type' -> facts (spec skus:); their "
+    "pools are counted and priced like catalog SKUs",
+}
 _QUOTAS: dict[str, Any] = {
     "type": "object",
     "description": "declared vCPU quotas: cloud -> region -> quota bucket -> vCPUs",
@@ -104,6 +110,7 @@ _STORAGE_HOMES: dict[str, Any] = {
 _BUDGET: dict[str, dict[str, Any]] = {
     "monthly_usd": {"type": "number", "exclusiveMinimum": 0, "description": "hard cap, $/month"},
     "prices": _PRICES,
+    "skus": _SKUS,
     "storage_tib": _STORAGE_TIB,
     "storage_homes": _STORAGE_HOMES,
 }
@@ -113,7 +120,7 @@ SCHEMAS: dict[str, PolicyConfigSchema | None] = {
         "jurisdictions": _JURISDICTIONS, UNLOCATED_TYPES: _UNLOCATED,
     }),
     SOVEREIGNTY_STORAGE: PolicyConfigSchema({"jurisdictions": _JURISDICTIONS}),
-    GPU_QUOTA: PolicyConfigSchema({"quotas": _QUOTAS}),
+    GPU_QUOTA: PolicyConfigSchema({"quotas": _QUOTAS, "skus": _SKUS}),
     GPU_BUDGET: PolicyConfigSchema(dict(_BUDGET)),
     GPU_BUDGET_HEADROOM: PolicyConfigSchema({
         **_BUDGET,
@@ -129,6 +136,7 @@ SCHEMAS: dict[str, PolicyConfigSchema | None] = {
             "description": "committed spend per cloud ($/month)",
         },
         "prices": _PRICES,
+        "skus": _SKUS,
         "storage_tib": _STORAGE_TIB,
         "storage_homes": _STORAGE_HOMES,
     }),
@@ -165,6 +173,12 @@ def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
         budget["storage_homes"] = homes
     if spec.budget.monthly_usd is not None:
         budget["monthly_usd"] = spec.budget.monthly_usd
+    # Declared SKUs only when the spec has them: configs of other fleets stay as they were.
+    declared: dict[str, object] = (
+        {"skus": {key: facts.model_dump(exclude_none=True) for key, facts in sorted(spec.skus.items())}}
+        if spec.skus else {}
+    )
+    budget.update(declared)
     quotas: dict[str, object] = {
         cloud: {region: dict(buckets) for region, buckets in per_region.items()}
         for cloud, per_region in spec.quotas.items()
@@ -181,12 +195,13 @@ def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
     return {
         SOVEREIGNTY_REGIONS: {**sovereignty, **unlocated},
         SOVEREIGNTY_STORAGE: dict(sovereignty),
-        GPU_QUOTA: {"quotas": quotas},
+        GPU_QUOTA: {"quotas": quotas, **declared},
         GPU_BUDGET: dict(budget),
         GPU_BUDGET_HEADROOM: {**budget, "headroom": DEFAULT_HEADROOM},
         COMMITMENT_BURN: {
             "commitments": dict(spec.budget.commitments),
             "prices": prices,
+            **declared,
             "storage_tib": storage_tib,
             **({"storage_homes": budget["storage_homes"]} if "storage_homes" in budget else {}),
         },

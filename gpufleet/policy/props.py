@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gpufleet.catalog import JURISDICTION_ALIASES, Catalog, Region, load_catalog
+from pydantic import ValidationError
+
+from gpufleet.catalog import JURISDICTION_ALIASES, Catalog, Region, Sku, load_catalog
 from gpufleet.clouds.inputs import get, is_true, items, mapping, number, text
+from gpufleet.specmodel import DeclaredSku
 
 __all__ = [
     "allowed_regions", "allowed_set", "catalog", "describe", "get", "is_true", "items", "mapping",
@@ -15,10 +18,21 @@ __all__ = [
 ]
 
 
-def catalog(prices: Mapping[str, Any] | None = None) -> Catalog:
-    """The packaged catalog with a price book (policy config `prices`) laid over it."""
+def catalog(prices: Mapping[str, Any] | None = None, skus: Mapping[str, Any] | None = None) -> Catalog:
+    """The packaged catalog with the spec's declared SKUs (policy config `skus`, as the spec's
+    `skus:`) and a price book (policy config `prices`) laid over it. A declaration the spec's
+    rules would refuse is left out: its pools then count as no GPU SKU, as any unknown type."""
+    base = load_catalog()
+    declared: list[Sku] = []
+    for key, facts in (skus or {}).items():
+        try:
+            found = DeclaredSku.model_validate(facts).sku(str(key), base)
+        except ValidationError:
+            continue
+        if found is not None:
+            declared.append(found)
     book = {str(k): float(v) for k, v in (prices or {}).items() if number(v) is not None}
-    return load_catalog().with_price_book(book) if book else load_catalog()
+    return base.with_declared(declared).with_price_book(book) if book else base.with_declared(declared)
 
 
 def allowed_set(jurisdictions: object) -> frozenset[str]:

@@ -170,7 +170,6 @@ def _transfer_price_problems(path: str, cloud: str, kind: str) -> Iterator[Probl
 def _pool_problems(
     spec: FleetSpec, catalog: Catalog, configured: set[tuple[Cloud, str]]
 ) -> Iterator[Problem]:
-    accelerators = catalog.accelerators()
     seen: set[str] = set()
     clouds = spec.clouds.configured()
     for i, pool in enumerate(spec.pools):
@@ -186,7 +185,7 @@ def _pool_problems(
                 "tolerances no longer hold; split the fleet into several pools",
             )
             continue
-        bad_names = list(accelerator_problems(path, pool, accelerators))
+        bad_names = list(accelerator_problems(path, pool, catalog.families))
         if bad_names:
             yield from bad_names
             continue

@@ -4,7 +4,7 @@ candidates, so both refuse the same offers for the same reasons (docs/design.md,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from fractions import Fraction
 
 from gpufleet import clouds as registry
@@ -47,17 +47,24 @@ def refusal(pool: Pool, sku: Sku) -> str | None:
     return None
 
 
-def accelerator_problems(path: str, pool: Pool, known: Sequence[str]) -> Iterator[Problem]:
-    """Every accelerator the pool names is known, each once."""
+def accelerator_problems(path: str, pool: Pool, families: Mapping[str, str]) -> Iterator[Problem]:
+    """Every accelerator the pool names is known, each once, and all of one device family (a
+    pool's workloads are built for one stack, CUDA, Neuron or ROCm, and its nodes get one device
+    plugin: components/k8s/devices.py)."""
     single = len(pool.accelerator) == 1
     seen: set[str] = set()
     for j, name in enumerate(pool.accelerators()):
         where = f"{path}.accelerator" if single else f"{path}.accelerator[{j}]"
-        if name not in known:
-            yield Problem(where, one_of("accelerator", name, list(known)))
+        if name not in families:
+            yield Problem(where, one_of("accelerator", name, sorted(families)))
         elif name in seen:
             yield Problem(where, f"accelerator '{name}' is listed twice; list each once")
         seen.add(name)
+    stacks = {families[name] for name in seen if name in families}
+    if len(stacks) > 1:
+        named = ", ".join(f"{name} ({families[name]})" for name in pool.accelerators())
+        yield Problem(f"{path}.accelerator", f"{named} need different device stacks; a pool's "
+                                             "accelerators must share one (split it into pools)")
 
 
 def unknown_instance_type(catalog: Catalog, cloud: str, instance_type: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws import decisions
+from components.aws import decisions, efa
 from components.aws.launch import LaunchTemplateSpec, node_launch_template
 from gpufleet.catalog import Capacity, Sku
 from gpufleet.nodegroups import split
@@ -57,7 +57,7 @@ class GpuNodePool(pulumi.ComponentResource):
     ) -> None:
         super().__init__("gpufleet:aws:GpuNodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        efa_cards = decisions.efa_interface_count(args.sku, args.interconnect)
+        efa_cards = efa.efa_interface_count(args.sku, args.interconnect)
         zones = decisions.node_zones(args.zones, efa=efa_cards > 0)
         parts = split(args.nodes, args.min_nodes, args.nodes_per_group)
         tags = {"gpufleet:pool": args.pool}
@@ -90,7 +90,7 @@ class GpuNodePool(pulumi.ComponentResource):
             )
             # The interfaces carry every group the node needs: the cluster group (kubelet,
             # pod and egress traffic) and the EFA group; EKS adds none when interfaces are set.
-            interfaces = decisions.efa_interfaces(
+            interfaces = efa.efa_interfaces(
                 efa_cards, [args.cluster_security_group_id, efa_sg.id]
             )
             placement_group = aws.ec2.PlacementGroup(
@@ -131,7 +131,7 @@ class GpuNodePool(pulumi.ComponentResource):
                 update_config={"max_unavailable": 1},
                 launch_template={"id": template.id, "version": template.latest_version.apply(str)},
                 labels=decisions.node_labels(args.fleet, args.pool, args.accelerator),
-                taints=decisions.gpu_taints(),
+                taints=decisions.gpu_taints(args.sku),
                 tags=tags,
                 opts=pulumi.ResourceOptions(
                     parent=self,

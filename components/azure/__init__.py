@@ -76,7 +76,7 @@ def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
         vm_size=placement.instance_type,
         priority=decisions.priority_settings(placement.capacity),
         gpu_instance_profile=decisions.gpu_instance_profile(pool.mig, sku, f"pools[{index}].mig"),
-        node_taints=decisions.node_taints(placement.capacity),
+        node_taints=decisions.node_taints(placement.capacity, sku.family),
         node_labels=decisions.node_labels(
             plan.fleet, pool.name, sku.accelerator, rdma=pool.interconnect == "rdma"
         ),
@@ -85,16 +85,19 @@ def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
     )
 
 
-def gpu_target(settings: PoolSettings, pool: str, rdma: bool) -> GpuPoolTarget:
+def gpu_target(settings: PoolSettings, pool: str, rdma: bool, sku: Sku) -> GpuPoolTarget:
     """The agent pool as the in-cluster layer sees it: its taints, the device plugin's MIG
     strategy (`single` where AKS partitions every GPU with one gpuInstanceProfile, as
-    learn.microsoft.com/azure/aks/gpu-multi-instance installs it) and InfiniBand for rdma."""
+    learn.microsoft.com/azure/aks/gpu-multi-instance installs it), InfiniBand for rdma, and the
+    SKU's device family (MI300X: AMD's plugin)."""
     return GpuPoolTarget(
         pool,
         tuple(Taint.parse(taint) for taint in settings.node_taints),
         "single" if settings.gpu_instance_profile else "none",
         "infiniband" if rdma else None,
         may_scale_to_zero=all(group.scale.min_count == 0 for group in settings.groups),
+        family=sku.family, instance_types=(sku.instance_type,),
+        compute_domains=sku.multi_node_nvlink,
     )
 
 
@@ -206,9 +209,11 @@ def build_azure(
             under_parent,
         )
         targets: list[GpuPoolTarget] = []
+        catalog = plan.spec.catalog()
         for placement in plan.placements_in("azure", region):
             rdma = plan.spec.pool(placement.pool).interconnect == "rdma"
-            targets.append(gpu_target(settings[placement.key], placement.pool, rdma))
+            sku = _sku(catalog, placement.instance_type)
+            targets.append(gpu_target(settings[placement.key], placement.pool, rdma, sku))
             GpuNodePool(
                 decisions.logical_name(placement.key),
                 GpuNodePoolArgs(

@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from components.k8s import charts
 from components.k8s.charts import Chart
+from components.k8s.devices import DEVICE_STACKS, POOL_LABEL, Pools
 
-# The node label both clouds put on every node of a GPU pool (components/aws/decisions.py
-# node_labels, components/azure/decisions.py LABEL_POOL): the layer selects pools by it.
-POOL_LABEL = "gpufleet.io/pool"
+# POOL_LABEL: the node label both clouds put on every node of a GPU pool (components/aws/
+# decisions.py node_labels, components/azure/decisions.py LABEL_POOL): the layer selects pools by it.
 SHARED_IB_RESOURCE = "shared_ib"  # pods request rdma/shared_ib on InfiniBand pools
 
 MigStrategy = Literal["none", "single", "mixed"]
@@ -47,13 +47,18 @@ class Taint:
 
 @dataclass(frozen=True, slots=True)
 class GpuPoolTarget:
-    """One GPU pool of a cluster, as the layer needs to know it."""
+    """One GPU pool of a cluster, as the layer needs to know it: its device `family`
+    (devices.DEVICE_STACKS), its instance types, and whether its nodes share NVLink domains
+    across nodes (GB200/GB300 racks: ComputeDomains through NVIDIA's DRA driver)."""
 
     pool: str
     taints: tuple[Taint, ...]
     mig_strategy: MigStrategy = "none"
     fabric: Fabric | None = None
     may_scale_to_zero: bool = False
+    family: str = "nvidia"
+    instance_types: tuple[str, ...] = ()
+    compute_domains: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,8 @@ def merged(targets: Iterable[GpuPoolTarget]) -> list[GpuPoolTarget]:
         found[target.pool] = target if seen is None or seen == target else GpuPoolTarget(
             target.pool, tuple(sorted(set(seen.taints) | set(target.taints))), target.mig_strategy,
             target.fabric or seen.fabric, target.may_scale_to_zero or seen.may_scale_to_zero,
+            target.family, tuple(sorted(set(seen.instance_types) | set(target.instance_types))),
+            target.compute_domains or seen.compute_domains,
         )
     return [found[name] for name in sorted(found)]
 
@@ -187,21 +194,30 @@ def _release(key: str, chart: Chart, release: str, values: Mapping[str, Any],
 
 
 def releases(targets: Iterable[GpuPoolTarget]) -> list[ReleasePlan]:
-    """Every release one cluster gets: none without GPU pools."""
+    """Every release one cluster gets: none without GPU pools. NVIDIA pools get the device plugin
+    (one release per MIG strategy, the first with NFD), DCGM and, where racks share NVLink across
+    nodes, the DRA driver's ComputeDomains; every other family its row's plugin
+    (devices.DEVICE_STACKS), on its pools only."""
     pools = merged(targets)
     if not pools:
         return []
     plans: list[ReleasePlan] = []
+    nvidia = [t for t in pools if t.family == "nvidia"]
     strategies: list[MigStrategy] = sorted(
-        {t.mig_strategy for t in pools}, key=lambda s: (s != "none", s)
+        {t.mig_strategy for t in nvidia}, key=lambda s: (s != "none", s)
     )
     for index, strategy in enumerate(strategies):
-        chosen = [t for t in pools if t.mig_strategy == strategy]
+        chosen = [t for t in nvidia if t.mig_strategy == strategy]
         suffix = "" if strategy == "none" else f"-mig-{strategy}"
-        values = device_plugin_values(chosen, strategy, pools if index == 0 else ())
+        values = device_plugin_values(chosen, strategy, nvidia if index == 0 else ())
         plans.append(_release(f"nvdp{suffix}", charts.DEVICE_PLUGIN,
-                              f"nvidia-device-plugin{suffix}", values, pools if index == 0 else chosen))
-    plans.append(_release("dcgm", charts.DCGM_EXPORTER, "dcgm-exporter", dcgm_values(pools), pools))
+                              f"nvidia-device-plugin{suffix}", values, nvidia if index == 0 else chosen))
+    if nvidia:
+        plans.append(_release("dcgm", charts.DCGM_EXPORTER, "dcgm-exporter", dcgm_values(nvidia), nvidia))
+    domains = [t for t in nvidia if t.compute_domains]
+    if domains:
+        plans.append(_release("dra", charts.DRA_DRIVER, "nvidia-dra-driver-gpu", dra_values(domains), domains))
+    plans.extend(_family_releases(pools))
     efa = [t for t in pools if t.fabric == "efa"]
     if efa:
         plans.append(_release("efa", charts.EFA_DEVICE_PLUGIN, "aws-efa-k8s-device-plugin",
@@ -210,6 +226,44 @@ def releases(targets: Iterable[GpuPoolTarget]) -> list[ReleasePlan]:
     if infiniband:
         plans.append(_release("network-operator", charts.NETWORK_OPERATOR, "network-operator",
                               network_operator_values(infiniband), infiniband))
+    return plans
+
+
+def dra_values(targets: Sequence[GpuPoolTarget]) -> dict[str, Any]:
+    """NVIDIA's DRA driver for ComputeDomains only (GPUs stay with the device plugin: the chart
+    refuses both on one node), with the host's driver (the EKS AL2023 NVIDIA AMIs install it
+    at /). Its kubelet plugin runs on the rack pools. Its controller is a Deployment whose
+    default affinity wants control-plane nodes, which EKS and AKS do not show: the term is
+    replaced (Helm replaces lists) by any Linux node and its tolerations emptied, so it runs
+    where no taint keeps it out, the system pool, never a GPU pool."""
+    linux = {"nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
+    ]}]}
+    return {
+        "nvidiaDriverRoot": "/",
+        "resources": {"gpus": {"enabled": False}, "computeDomains": {"enabled": True}},
+        "controller": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": linux}},
+                       "tolerations": []},
+        "kubeletPlugin": _placed(targets),
+    }
+
+
+def _family_releases(pools: Sequence[GpuPoolTarget]) -> list[ReleasePlan]:
+    """Each non-NVIDIA family's device plugin on its pools (`DeviceStack.per_pool`: one per pool)."""
+    plans: list[ReleasePlan] = []
+    for family, stack in sorted(DEVICE_STACKS.items()):
+        mine = [t for t in pools if t.family == family]
+        if stack.chart is None or not mine:
+            continue
+        for chosen in ([[t] for t in mine] if stack.per_pool else [mine]):
+            suffix = f"-{chosen[0].pool}" if stack.per_pool else ""
+            where = Pools(
+                tuple(sorted(t.pool for t in chosen)),
+                tuple(sorted({kind for t in chosen for kind in t.instance_types})),
+                tolerations(chosen),
+            )
+            plans.append(_release(f"{family}{suffix}", stack.chart, f"{stack.release}{suffix}",
+                                  stack.values(where), chosen))
     return plans
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from gpufleet.clouds.azure_link import LINK, VPN_GATEWAY, link_costs, mock_kubeconfig
 from gpufleet.clouds.azure_pools import (
     AGENT_POOL,
+    AMD_GPU_REFUSAL,
     ARM64_GPU_REFUSAL,
     CLUSTERS,
     DEFAULT_SURGE_SHARE,
@@ -260,8 +261,7 @@ class Azure(CloudModel):
     # access the account" (learn.microsoft.com/azure/storage/common/storage-network-security).
     storage_private_only = True
     group_noun = "agent pool"
-    device_families = frozenset({"nvidia", "amd"})  # ND MI300X v5: AMD's device plugin
-    gpu_node_refusals: ClassVar[Mapping[str, str]] = {"arm64": ARM64_GPU_REFUSAL}
+    gpu_node_refusals: ClassVar[Mapping[str, str]] = {"arm64": ARM64_GPU_REFUSAL, "amd": AMD_GPU_REFUSAL}
     # AKS limits (catalog/data/limits.csv, learn.microsoft.com/azure/aks/quotas-skus-regions).
     limit_keys: ClassVar[Mapping[str, str]] = {
         "nodes_per_group": "nodes_per_agent_pool",

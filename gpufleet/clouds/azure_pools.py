@@ -25,6 +25,15 @@ ARM64_GPU_REFUSAL = (
     "neither naming the Grace (arm64) ND GB200/GB300 v6 sizes; plan GB200 on AWS "
     "(p6e-gb200.36xlarge), or keep azure out of this pool (max_share: {azure: 0})"
 )
+# AKS "does not install the necessary GPU software" on GPU sizes outside its supported list and
+# states that AMD (NVv4) GPUs are not supported (learn.microsoft.com/azure/aks/use-nvidia-gpu,
+# MicrosoftDocs/azure-aks-docs@04921f5f). AMD's device plugin (components/k8s/devices.py) needs
+# the amdgpu driver on the node, which neither AKS nor gpufleet installs, so MI300X is refused.
+AMD_GPU_REFUSAL = (
+    "AKS installs no AMD GPU driver (Microsoft: AKS sets up GPU software only on the NVIDIA sizes "
+    "it lists, and AMD NVv4 GPUs are not supported), and AMD's device plugin needs the amdgpu "
+    "driver on the node; plan an NVIDIA accelerator, or run MI300X outside gpufleet's AKS pools"
+)
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 CLUSTERS = frozenset({MANAGED_CLUSTER})
 

@@ -262,7 +262,7 @@ class CloudModel(ABC):
     """Accelerator device families (catalog/data/accelerators.csv) whose device plugin its GPU
     pools get (components/k8s/devices.py); a SKU of another family cannot be planned there."""
     gpu_node_refusals: ClassVar[Mapping[str, str]] = {}
-    """CPU architecture -> why its GPU pools cannot run on it (AKS: arm64); empty: every one."""
+    """CPU architecture or device family -> why its GPU pools cannot run it (AKS: arm64, amd)."""
 
     # -- catalog -------------------------------------------------------------------------------
 
@@ -274,11 +274,13 @@ class CloudModel(ABC):
     def node_problem(self, sku: Sku) -> str | None:
         """Why its clusters cannot run nodes of the SKU, or None: the spec refuses a pool no
         configured cloud can run, and placement leaves such offers out, saying why."""
+        why = self.gpu_node_refusals.get(sku.family) or self.gpu_node_refusals.get(sku.arch)
+        if why:
+            return f"{sku.instance_type} on {self.title}: {why}"
         if sku.family not in self.device_families:
             return (f"{self.title} GPU pools run {' and '.join(sorted(self.device_families))} devices, "
                     f"not {sku.family} ({sku.accelerator} on {sku.instance_type})")
-        why = self.gpu_node_refusals.get(sku.arch)
-        return f"{sku.instance_type} on {self.title}: {why}" if why else None
+        return None
 
     def limit(self, key: str) -> Limit:
         """A documented limit of this cloud (value, raisable, source): by default its row of the

@@ -397,7 +397,7 @@ class Formulation:
     def nodes_by_key(self, solved: Solved) -> dict[str, int]:
         """Nodes per candidate key of every pool. A group's nodes of each class go to its pools
         in spec order, each taking the earliest candidates first: few node groups per pool, and
-        the same solution always splits the same way."""
+        the same solution always splits the same way. A pool's own columns (`apart`) are its."""
         values = solved.values
         need = {key: round(values[col]) for key, col in self.split.items()}
         nodes: dict[str, int] = {}
@@ -461,9 +461,9 @@ def cost_model(
     A group's column would be one node group per pool, which a limit counting node groups
     cannot count (`_cluster_limits`), so in the places where one may bind (`counted_places`
     among `limited`) each member pool keeps its own columns (`Formulation`'s `apart`), and
-    everywhere else the group places its nodes once. On the 50-pool benchmark the second
-    round's first level needs 1,361 branch-and-bound nodes so, not 11,356 with every pool's
-    own columns everywhere."""
+    everywhere else the group places its nodes once. On the 50-pool benchmark the round that
+    holds the limits its first plan broke solves its first level in 1,361 branch-and-bound
+    nodes, not the 11,356 of every pool's own columns everywhere."""
     if not grouped:
         return Formulation(spec, cands, spec.pools, bounds=bounds, limited=limited)
     groups = {group[0].name: group for group in interchangeable(spec, cands)}

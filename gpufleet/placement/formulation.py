@@ -75,8 +75,8 @@ class Formulation:
     ) -> None:
         """`groups` maps a pool to the interchangeable pools it stands for (`interchangeable`):
         its candidates then carry the whole group's nodes, shared out by `_split_group`, except
-        in the places `apart` (`cost_model`: those whose deploy limits the model may hold),
-        where `cands` holds every member's own candidates instead, so node groups are counted.
+        in the places `apart` (`cost_model`: where a limit that counts node groups may bind),
+        where `cands` holds every member's own candidates instead, so their groups are counted.
         `bounds`: the most nodes per candidate key in a plan optimal on cost
         (`unlimited_bounds`), for the cost levels; a group's column takes its pools' bound
         (the same for all of them) unless one of them has none. `clusters` False leaves out
@@ -92,7 +92,7 @@ class Formulation:
         fixed_limits = {key for key in limits if key not in raised}
         self.members = {pool.name: tuple((groups or {}).get(pool.name, (pool,))) for pool in pools}
         self.apart = frozenset(apart)
-        capped = {m.name for group in self.members.values() for m in group} if shares_and_pins else set[str]()
+        capped = {member.name for group in self.members.values() for member in group} if shares_and_pins else set[str]()
         self.most: list[int] = []
         for c in self.cands:
             alike = [c if member is c.pool else replace(c, pool=member) for member in self.stands_for(c)]

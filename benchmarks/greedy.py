@@ -28,7 +28,7 @@ def greedy_place(spec: FleetSpec, catalog: Catalog) -> tuple[Placement, ...] | N
     for pool in spec.pools:
         mine = sorted(
             (c for c in cands if c.pool.name == pool.name),
-            key=lambda c: (c.hourly / c.gpus, c.key),
+            key=lambda c: (c.hourly / c.sku.gpus, c.key),
         )
         if not greedy.place_pool(pool, mine):
             return None
@@ -72,7 +72,7 @@ class _Greedy:
                 self.room[key] -= nodes * c.sku.vcpus
         self.chosen[c.key] = (c, self.chosen.get(c.key, (c, 0))[1] + nodes)
         self.pools_at.setdefault(c.place, set()).add(c.pool.name)
-        self.per_cloud[c.cloud] = self.per_cloud.get(c.cloud, 0) + nodes * c.gpus
+        self.per_cloud[c.cloud] = self.per_cloud.get(c.cloud, 0) + nodes * c.sku.gpus
 
     def opening(self, c: Candidate) -> float:
         """What taking nodes of `c` adds besides the nodes: a new region, new storage copies."""
@@ -90,15 +90,15 @@ class _Greedy:
             for i, c in enumerate(options):
                 cap = pool.max_share.get(c.cloud, 1.0) * pool.gpus - self.per_cloud.get(c.cloud, 0)
                 nodes = min(
-                    math.ceil(need / c.gpus), self.quota_nodes(c), int(cap + 1e-9) // c.gpus
+                    math.ceil(need / c.sku.gpus), self.quota_nodes(c), int(cap + 1e-9) // c.sku.gpus
                 )
                 if nodes > 0:
-                    per_gpu = (nodes * c.monthly + self.opening(c)) / (nodes * c.gpus)
+                    per_gpu = (nodes * c.monthly + self.opening(c)) / (nodes * c.sku.gpus)
                     if best is None or (per_gpu, i) < best[:2]:
                         best = (per_gpu, i, c, nodes)
             if best is None:
                 break
             _, _, c, nodes = best
             self.take(c, nodes)
-            need -= nodes * c.gpus
+            need -= nodes * c.sku.gpus
         return need

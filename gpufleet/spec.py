@@ -26,6 +26,7 @@ from gpufleet.specskus import (
     declared_sku_problems,
     pool_skus,
     refusal,
+    refused_field,
     unknown_instance_type,
     weighted_gpus,
 )
@@ -201,11 +202,12 @@ def _pool_problems(
                 else f"no {label} SKU on {', '.join(clouds)}",
             )
         refused = {s.instance_type: why for s in skus if (why := refusal(pool, s)) is not None}
-        if skus and len(refused) == len(skus):
-            yield Problem(
-                f"{path}.accelerator" if pool.capacity == "reserved" else f"{path}.capacity",
-                "; ".join(sorted(set(refused.values()))),
-            )
+        if skus and len(refused) == len(skus):  # no configured cloud can run the pool
+            fields = {refused_field(pool, s) or "accelerator" for s in skus}
+            for field in sorted(fields):
+                yield Problem(f"{path}.{field}", "; ".join(sorted({
+                    refused[s.instance_type] for s in skus if refused_field(pool, s) == field
+                })))
         skus = [s for s in skus if s.instance_type not in refused]
         if pool.interconnect == "rdma" and skus and not any(s.rdma for s in skus):
             yield Problem(

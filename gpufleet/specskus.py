@@ -30,20 +30,33 @@ def pool_skus(pool: Pool, catalog: Catalog, clouds: Sequence[Cloud]) -> list[Sku
 
 
 def refusal(pool: Pool, sku: Sku) -> str | None:
-    """Why the pool cannot have nodes of the SKU whatever the region, or None: a SKU sold only
-    as Capacity Blocks needs `capacity: reserved` (the block's id); a cloud whose clusters cannot
-    run such nodes says why (`CloudModel.node_problem`); spot nodes of a declared SKU need the
-    quota bucket they draw on."""
+    """Why the pool cannot have nodes of the SKU whatever the region, or None (`refused_field`
+    says which of the pool's fields to change)."""
+    found = _refused(pool, sku)
+    return found[1] if found else None
+
+
+def refused_field(pool: Pool, sku: Sku) -> str | None:
+    """The pool's field a refusal is about: `capacity` (Capacity Blocks, spot buckets) or
+    `accelerator` (a cloud that cannot run it); None when the SKU is not refused."""
+    found = _refused(pool, sku)
+    return found[0] if found else None
+
+
+def _refused(pool: Pool, sku: Sku) -> tuple[str, str] | None:
+    """A SKU sold only as Capacity Blocks needs `capacity: reserved` (the block's id); a cloud
+    whose clusters cannot run such nodes says why (`CloudModel.node_problem`); spot nodes of a
+    declared SKU need the quota bucket they draw on."""
     if sku.capacity_block_only and pool.capacity != "reserved":
         racks = " or ".join(f"{r.name} ({r.instances} instances)" for r in sku.racks)
-        return (f"{sku.instance_type} is sold only as EC2 Capacity Blocks of {racks}: use "
-                "capacity: reserved with the block's capacity_reservation_id")
+        return "capacity", (f"{sku.instance_type} is sold only as EC2 Capacity Blocks of {racks}: use "
+                            "capacity: reserved with the block's capacity_reservation_id")
     problem = registry.get(sku.cloud).node_problem(sku)
     if problem is not None:
-        return problem
+        return "accelerator", problem
     if pool.capacity == "spot" and not sku.spot_quota_bucket:
-        return (f"{sku.instance_type} is declared without spot_quota_bucket: set it under "
-                f"skus.{sku.cloud}/{sku.instance_type} to plan spot nodes")
+        return "capacity", (f"{sku.instance_type} is declared without spot_quota_bucket: set it under "
+                            f"skus.{sku.cloud}/{sku.instance_type} to plan spot nodes")
     return None
 
 

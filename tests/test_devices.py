@@ -145,7 +145,7 @@ def test_azure_refuses_what_aks_cannot_run(accelerator: str, sku: str, why: str)
     with pytest.raises(SpecError) as caught:
         load_fleet(_azure([{"name": "train", "accelerator": accelerator, "gpus": 8}], **{sku: 100.0}))
     (problem,) = caught.value.problems
-    assert problem.path == "pools[0].capacity"
+    assert problem.path == "pools[0].accelerator"
     assert f"{sku} on Azure: {why}" in problem.message
 
 

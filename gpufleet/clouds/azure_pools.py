@@ -22,8 +22,8 @@ AGENT_POOL = "azure-native:containerservice:AgentPool"
 ARM64_GPU_REFUSAL = (
     "AKS arm64 GPU agent pools are not confirmed: Microsoft documents AKS Arm64 node pools for "
     "Dpsv5, Dplsv5 and Epsv5 sizes only and installs GPU drivers only on the GPU sizes it lists, "
-    "neither naming the Grace (arm64) ND GB200/GB300 v6 sizes; plan GB200 on AWS "
-    "(p6e-gb200.36xlarge), or keep azure out of this pool (max_share: {azure: 0})"
+    "neither naming the Grace (arm64) ND GB200/GB300 v6 sizes; plan the pool on a cloud that "
+    "runs them (AWS: p6e-gb200.36xlarge)"
 )
 # AKS "does not install the necessary GPU software" on GPU sizes outside its supported list and
 # states that AMD (NVv4) GPUs are not supported (learn.microsoft.com/azure/aks/use-nvidia-gpu,

@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from gpufleet import cidrs
 from gpufleet import clouds as registry
 from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
 from gpufleet.speccapacity import CapacityLimits
@@ -54,7 +55,15 @@ def _cidr_text(value: object) -> object:
     return value
 
 
+def _private_block(value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+    if (problem := cidrs.private_block_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
 Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_cidr_text)]
+PrivateCidr = Annotated[Cidr, AfterValidator(_private_block)]
+"""A block the fleet's networks are cut from: inside RFC 1918 (gpufleet.cidrs)."""
 
 
 class _Strict(BaseModel):
@@ -75,8 +84,8 @@ class Budget(_Strict):
 
 
 class Network(_Strict):
-    supernet: Cidr = Field(description="private block every VPC/VNet is cut from")
-    overrides: dict[str, Cidr] = Field(
+    supernet: PrivateCidr = Field(description="private block every VPC/VNet is cut from")
+    overrides: dict[str, PrivateCidr] = Field(
         default_factory=dict, description="fixed CIDR per 'cloud/region', e.g. aws/eu-west-1"
     )
     interconnect: Literal["none", "vpn"] = Field(
@@ -85,16 +94,6 @@ class Network(_Strict):
         "(transit gateway per AWS region, VPN gateway per Azure VNet, BGP site-to-site VPN "
         "between clouds, peering within a cloud); none: each region is an island",
     )
-
-    @field_validator("supernet")
-    @classmethod
-    def _private(cls, value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
-        if not value.is_private:
-            raise ValueError(
-                f"supernet {value} must be a private IPv4 block (within 10.0.0.0/8, "
-                "172.16.0.0/12 or 192.168.0.0/16)"
-            )
-        return value
 
 
 class CloudRegions(_Strict):

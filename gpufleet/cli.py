@@ -73,7 +73,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from gpufleet import report
     from gpufleet.errors import CommandLineError
     from gpufleet.offline import run_plan
-    from gpufleet.planjson import read_document
+    from gpufleet.planinput import read_document
 
     if args.previous is not None:  # read here, so a bad file is named as the flag it came from
         try:

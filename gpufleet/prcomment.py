@@ -11,7 +11,7 @@ from typing import Any
 
 from gpufleet.diff import diff_documents
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, Problem
-from gpufleet.planjson import read_document
+from gpufleet.planinput import read_document
 from gpufleet.report import render_diff
 from gpufleet.textfile import read_utf8
 

@@ -243,7 +243,8 @@ def _pool_problems(
 
 def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator[Problem]:
     """`gpus` must fill whole nodes of the sizes the pool may use (placement would round up
-    without saying so), and `autoscale.min_nodes` may not exceed the most nodes it can have."""
+    without saying so), and a pin or `autoscale.min_nodes` may not exceed the most nodes it can
+    have."""
     sizes = sorted({s.gpus for s in skus})
     if not sizes:
         return
@@ -257,6 +258,13 @@ def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator
             f"offered hold {', '.join(map(str, sizes))}); use {nearest}",
         )
     most_nodes = pool.gpus // sizes[0]
+    for place, nodes in sorted(pool.pin.items()):
+        if nodes > most_nodes:
+            yield Problem(
+                f"{path}.pin.{place}",
+                f"{nodes:,} nodes is more than the {most_nodes:,} that {pool.gpus:,} GPUs fill on "
+                f"{sizes[0]}-GPU nodes; at most {most_nodes:,}, or raise gpus",
+            )
     if pool.autoscale is not None and pool.autoscale.min_nodes > most_nodes:
         yield Problem(
             f"{path}.autoscale.min_nodes",

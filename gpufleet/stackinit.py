@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from gpufleet import safeyaml
 from gpufleet.errors import Problem, SpecError
 from gpufleet.specfile import (
     CONFIG_KEY,
@@ -31,7 +32,7 @@ def stack_document(spec: Path, data: object) -> str:
         return text  # already a stack file
     indented = "\n".join(f"    {line}" if line.strip() else "" for line in text.splitlines())
     stacked = f"config:\n  {CONFIG_KEY}:\n{indented}\n"
-    if fleet_data(yaml.safe_load(stacked)) == data:
+    if fleet_data(safeyaml.load(stacked)) == data:
         return stacked
     return yaml.safe_dump({"config": {CONFIG_KEY: data}}, sort_keys=False)
 

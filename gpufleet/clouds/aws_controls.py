@@ -8,11 +8,11 @@ only where a policy runs (it reads inputs through pulumi_policy's proxies).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gpufleet import cidrs
+from gpufleet.clouds.base import decoded
 from gpufleet.clouds.controls import Check, Companions, SecurityControls, allowlist, flag, shown
 from gpufleet.clouds.inputs import get, is_true, items, text
 
@@ -62,12 +62,7 @@ def _bucket_versioning(props: Mapping[str, Any]) -> Iterable[str]:
 
 def denies_insecure_transport(policy: object) -> bool:
     """Whether a bucket policy has a Deny statement for requests without TLS."""
-    document: Any = policy
-    if isinstance(policy, str):
-        try:
-            document = json.loads(policy)
-        except ValueError:
-            return False
+    document: Any = decoded(policy) if isinstance(policy, str) else policy
     for statement in items(get(document, "Statement")) or [get(document, "Statement")]:
         if get(statement, "Effect") != "Deny":
             continue

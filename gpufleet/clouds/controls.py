@@ -43,8 +43,15 @@ class SecurityControls:
         return resource_type in self.checks or resource_type in self.reviewed
 
 
+SHOWN_CHARACTERS = 80
+
+
 def shown(value: object) -> str:
-    return "unset" if value is None else json.dumps(value, default=str)
+    """An input's value in a message, as JSON, bounded (inputs come from any program's file)."""
+    if value is None:
+        return "unset"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 3] + "..."
 
 
 def flag(props: Mapping[str, Any], path: str, want: bool, control: str) -> Iterable[str]:

@@ -31,7 +31,7 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError  # pyright: ignore[reportPrivateUsage]
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from gpufleet.errors import Problem, SpecError
+from gpufleet.errors import Problem, SpecError, shown
 from gpufleet.policy.config import ENFORCEMENT_KEY
 from gpufleet.policy.locations import PROVIDER_PREFIX, catalog_cloud, location_rule, package_of
 from gpufleet.policy.pack import policies
@@ -241,7 +241,7 @@ def _field(item: Mapping[str, Any], index: int, key: str, kind: type, required: 
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise SpecError([Problem(
             f"resources[{index}].{key}",
-            f"expected {'an object' if kind is dict else 'a ' + kind.__name__}, got {value!r}",
+            f"expected {'an object' if kind is dict else 'a ' + kind.__name__}, got {shown(value)}",
         )])
     return value
 
@@ -263,13 +263,13 @@ def resources_from_json(items: object) -> list[RecordedResource]:
     if isinstance(given, dict) and "resources" in given:
         given = cast(dict[str, Any], given)["resources"]
     if not isinstance(given, list):
-        shown: str = type(cast(object, given)).__name__
-        raise SpecError([Problem("resources", f"expected a JSON list of resources, got {shown}")])
+        kind_given: str = type(cast(object, given)).__name__
+        raise SpecError([Problem("resources", f"expected a JSON list of resources, got {kind_given}")])
     found: list[RecordedResource] = []
     seen: set[str] = set()
     for index, raw in enumerate(cast(list[Any], given)):
         if not isinstance(raw, Mapping):
-            raise SpecError([Problem(f"resources[{index}]", f"expected an object, got {raw!r}")])
+            raise SpecError([Problem(f"resources[{index}]", f"expected an object, got {shown(raw)}")])
         item = cast(Mapping[str, Any], raw)
         kind: str = _field(item, index, "type", str, True)
         if ":" not in kind:

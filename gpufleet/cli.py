@@ -50,16 +50,13 @@ def _check_out(out: Path | None) -> None:
 
 
 def _emit(text: str, out: Path | None) -> None:
-    from gpufleet.errors import CommandLineError, Problem
+    from gpufleet.safewrite import write_text
 
     text = text if text.endswith("\n") else text + "\n"
     if out is None:
         sys.stdout.write(text)
         return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise CommandLineError([Problem("--out", f"cannot write {out}: {error.strerror}")]) from None
+    write_text(out, text)
 
 
 def _width(out: Path | None) -> int:

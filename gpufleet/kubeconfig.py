@@ -10,7 +10,6 @@ named `<fleet>-<cloud>-<region>`, and SkyPilot's `kubernetes.allowed_contexts` l
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -19,6 +18,7 @@ import yaml
 
 from gpufleet import clouds, safejson, safeyaml
 from gpufleet.errors import CommandLineError, Problem
+from gpufleet.safewrite import PRIVATE, write_text
 
 OUTPUT_SUFFIX = "/kubeconfig"
 
@@ -137,10 +137,4 @@ def render(fleet: str, kubeconfigs: Mapping[tuple[str, str], str], *, redact: bo
 
 def write_private(path: Path, text: str) -> None:
     """Write a kubeconfig readable by its owner only (it names private endpoints and CAs)."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(path, 0o600)
-    except OSError as error:
-        raise CommandLineError([Problem("--out", f"cannot write {path}: {error.strerror}")]) from None
+    write_text(path, text, mode=PRIVATE)

@@ -12,6 +12,7 @@ import yaml
 
 from gpufleet import safeyaml
 from gpufleet.errors import Problem, SpecError
+from gpufleet.safewrite import write_text
 from gpufleet.specfile import (
     CONFIG_KEY,
     find_project,
@@ -50,7 +51,7 @@ def init_stack(spec: Path, stack: str | None, root: Path, force: bool) -> tuple[
         raise SpecError([Problem(str(path), "exists; pass --force to replace it, or --stack NAME for another stack")])
     path.parent.mkdir(parents=True, exist_ok=True)
     header = f"# Stack {name}: fleet {fleet.name}, from {spec.name} by `gpufleet init`.\n"
-    path.write_text(header + stack_document(spec, data), encoding="utf-8")
+    write_text(path, header + stack_document(spec, data), flag="init")
     return name, path
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from gpufleet import safeyaml
+from gpufleet.catalog.overlay import COLUMNS
 from gpufleet.cli import main
 from gpufleet.errors import shown
 from gpufleet.textfile import SPEC_BYTES
@@ -248,3 +249,22 @@ def test_a_bad_outputs_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     code, err = run(capsys, "kubeconfig", "--stack", "dev", "--outputs", str(outputs))
     assert code == 2
     assert f"--outputs {outputs}: nested more than 64 levels deep" in err
+
+
+# -- refreshed offers (GPUFLEET_CATALOG_DIR/offers.csv) ----------------------------------------
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    (["aws,g4dn.xlarge,us-east-1,0.5,,aws price list api at 2025-01-01",
+      "aws,g4dn.xlarge,us-east-1,50,,aws price list api at 2025-01-02"],
+     "row 3: repeats the offer of row 2 (aws/g4dn.xlarge/us-east-1); one row per cloud, instance type and region"),
+    (["aws,g4dn.xlarge,us-east-1,0.5,,=cmd|' /C calc'!A0"], "row 2: source \"=cmd|' /C calc'!A0\" starts like a"),
+    (["aws,g4dn.xlarge,us-east-1,0.5,,@SUM(1+1)"], "row 2: source '@SUM(1+1)' starts like a spreadsheet formula"),
+])
+def test_a_refreshed_offers_file_with_repeated_rows_or_formulas_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: list[str], expected: str
+) -> None:
+    (tmp_path / "offers.csv").write_text("\n".join([",".join(COLUMNS), *rows]) + "\n")
+    code, err = run(capsys, "plan", "--stack", "dev", "--catalog-dir", str(tmp_path))
+    assert code == 2
+    assert f"{tmp_path / 'offers.csv'}: {expected}" in err

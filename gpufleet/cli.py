@@ -292,8 +292,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_pr_comment(args: argparse.Namespace) -> int:
     from gpufleet.prcomment import build_comment
+    from gpufleet.safewrite import write_text
 
-    text, code = build_comment(args.base_dir, args.head_dir)
+    text, full, code = build_comment(args.base_dir, args.head_dir, args.report_url)
+    if args.full_out is not None:
+        write_text(args.full_out, full, flag="--full-out")
     _emit(text, args.out)
     return code
 

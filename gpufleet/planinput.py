@@ -78,6 +78,7 @@ class ResourceIn(_Read):
     region: Text | None = None
     parent: Text = ""
     inputs: dict[str, Any] = Field(default_factory=dict[str, Any])
+    dependencies: list[Text] = Field(default_factory=list[str])
 
 
 class SiteIn(_Read):

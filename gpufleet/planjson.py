@@ -256,6 +256,7 @@ class ResourceDoc(TypedDict):
     protect: bool
     retain_on_delete: bool
     inputs: dict[str, Any]
+    dependencies: NotRequired[list[str]]  # URNs its inputs use; absent in plans written before it
 
 
 @_closed

@@ -319,7 +319,7 @@ def check_resources(resources_file: Path, spec_file: Path) -> list[PolicyVerdict
     spec, _, _ = load_source(SpecSource(spec=spec_file))
     items: object = safejson.read(resources_file, "resources file", CommandLineError, f"--resources {resources_file}")
     try:
-        resources = resources_from_json(items)  # a list or a whole plan
+        resources = resources_from_json(items, spec.policies.unchecked_types)  # a list or a whole plan
     except SpecError as error:
         raise CommandLineError(error.problems, source=f"--resources {resources_file}") from None
     return evaluate(resources, policy_config(spec))

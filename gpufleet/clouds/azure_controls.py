@@ -19,6 +19,8 @@ from gpufleet.clouds.inputs import get, is_true, items, text
 # address prefixes are judged by what they cover (gpufleet.cidrs).
 AZURE_ANYWHERE = frozenset({"*", "internet", "any"})
 TLS_VERSIONS = frozenset({"TLS1_2", "TLS1_3"})
+# azure-native storage PublicNetworkAccess: Enabled, Disabled, SecuredByPerimeter (the SDK's enum).
+PRIVATE_NETWORK_ACCESS = frozenset({"Disabled", "SecuredByPerimeter"})
 
 
 def _storage_account(props: Mapping[str, Any]) -> Iterable[str]:
@@ -28,6 +30,14 @@ def _storage_account(props: Mapping[str, Any]) -> Iterable[str]:
         yield f"minimumTlsVersion is {shown(tls)}; allowed: \"TLS1_2\" or later"
     yield from flag(props, "allowBlobPublicAccess", False, "no anonymous blob access")
     yield from flag(props, "allowSharedKeyAccess", False, "Entra ID auth only, no shared keys")
+    # Unset, an account accepts connections from any network (learn.microsoft.com/azure/storage/
+    # common/storage-network-security); MCSB NS-2 asks for private access to PaaS services.
+    access = get(props, "publicNetworkAccess")
+    if access not in PRIVATE_NETWORK_ACCESS:
+        yield (
+            f"publicNetworkAccess is {shown(access)}; allowed: \"Disabled\" (private endpoints only) "
+            "or \"SecuredByPerimeter\" (MCSB NS-2: no public network path to data)"
+        )
 
 
 def _node_public_ip(where: str, profile: object) -> Iterable[str]:

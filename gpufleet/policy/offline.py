@@ -10,7 +10,7 @@ and `pulumi preview --policy-pack policies` share one implementation of every ru
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from inspect import isawaitable
@@ -246,19 +246,26 @@ def _field(item: Mapping[str, Any], index: int, key: str, kind: type, required: 
     return value
 
 
-def _custom(item: Mapping[str, Any], index: int, kind: str) -> bool:
-    """An explicit `custom` flag (false marks another program's component resources), else
-    custom unless gpufleet's own components or the root stack."""
+OWN_COMPONENTS = ("gpufleet:", "pulumi:pulumi:Stack")
+"""Types that are components whatever a file says: gpufleet's own and the root stack."""
+
+
+def _custom(item: Mapping[str, Any], index: int, kind: str, components: Collection[str]) -> bool:
+    """Whether a resource from a file creates something itself. `custom: false` (another
+    program's component) is believed only for a type the spec's reviewer listed in
+    `policies.unchecked_types`: a file cannot take an unreviewed type (an `oci:` instance) out of
+    every guard by calling it a component."""
     given: bool | None = _field(item, index, "custom", bool, False)
-    if given is not None:
-        return given
-    return not kind.startswith(("gpufleet:", "pulumi:pulumi:Stack"))
+    if kind.startswith(OWN_COMPONENTS):
+        return False if given is None else given
+    return not (given is False and kind in components)
 
 
-def resources_from_json(items: object) -> list[RecordedResource]:
+def resources_from_json(items: object, components: Collection[str] = ()) -> list[RecordedResource]:
     """Resources in the plan's `resources[]` shape (type, name, urn, parent, provider, cloud,
-    region, protect, inputs, optionally custom) from any program; a bad item raises SpecError naming its index
-    and field."""
+    region, protect, inputs, optionally custom) from any program; `components` are the types a
+    file may mark `custom: false` (`_custom`). A bad item raises SpecError naming its index and
+    field."""
     given: object = items
     if isinstance(given, dict) and "resources" in given:
         given = cast(dict[str, Any], given)["resources"]
@@ -291,7 +298,7 @@ def resources_from_json(items: object) -> list[RecordedResource]:
             name=name,
             parent=_field(item, index, "parent", str, False) or "",
             provider=_field(item, index, "provider", str, False) or "",
-            custom=_custom(item, index, kind),
+            custom=_custom(item, index, kind, components),
             protect=bool(_field(item, index, "protect", bool, False)),
             retain_on_delete=bool(_field(item, index, "retain_on_delete", bool, False)),
             ignore_changes=(),

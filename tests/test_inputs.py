@@ -4,6 +4,7 @@ traceback, a hang, or a message that renders an unbounded value."""
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from gpufleet import safeyaml
-from gpufleet.catalog.overlay import COLUMNS
+from gpufleet.catalog.overlay import COLUMNS, formula_problem
 from gpufleet.cli import main
 from gpufleet.errors import shown
 from gpufleet.textfile import SPEC_BYTES
@@ -268,3 +269,10 @@ def test_a_refreshed_offers_file_with_repeated_rows_or_formulas_exits_2(
     code, err = run(capsys, "plan", "--stack", "dev", "--catalog-dir", str(tmp_path))
     assert code == 2
     assert f"{tmp_path / 'offers.csv'}: {expected}" in err
+
+
+def test_the_packaged_offers_hold_one_row_per_offer_and_no_formula() -> None:
+    rows = list(csv.DictReader((Path(__file__).parent.parent / "gpufleet/catalog/data/offers.csv").open()))
+    offers = [(r["cloud"], r["instance_type"], r["region"]) for r in rows]
+    assert len(offers) == len(set(offers))
+    assert not [r["source"] for r in rows if formula_problem("source", r["source"])]

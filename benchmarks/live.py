@@ -30,9 +30,9 @@ from benchmarks.placement import instances, largest
 from benchmarks.plan import limit_fleets
 from gpufleet import clouds
 from gpufleet.catalog import load_catalog
+from gpufleet.clouds.aws import live as live_aws
+from gpufleet.clouds.azure import live as live_azure
 from gpufleet.live import WORKERS
-from gpufleet.live import aws as live_aws
-from gpufleet.live import azure as live_azure
 from gpufleet.live.prices import refresh, targets
 from gpufleet.live.quotas import look_up
 from gpufleet.placement import place

@@ -189,7 +189,7 @@ SYSTEM_ROOT_GIB = 50
 
 class Aws(CloudModel):
     name = "aws"
-    live_module = "gpufleet.live.aws"
+    live_module = "gpufleet.clouds.aws.live"
     title = "AWS"
     packages = ("aws",)
     location_key = "region"
@@ -346,7 +346,8 @@ class Aws(CloudModel):
         cidr = override or slot
         if cidr is None:
             raise ValueError(
-                "has no address slot (REGION_SLOTS in gpufleet/clouds/aws.py); append it there or give it a CIDR here"
+                "has no address slot (REGION_SLOTS in gpufleet/clouds/aws/__init__.py); append it there or "
+                "give it a CIDR here"
             )
         if cidr.prefixlen not in VPC_PREFIXES:
             raise ValueError(f"{cidr} is a /{cidr.prefixlen}; an AWS VPC CIDR must be /16 to /28")
@@ -440,7 +441,7 @@ class Aws(CloudModel):
         return state
 
     def security_controls(self) -> SecurityControls:
-        from gpufleet.clouds.aws_controls import CONTROLS
+        from gpufleet.clouds.aws.controls import CONTROLS
 
         return CONTROLS
 

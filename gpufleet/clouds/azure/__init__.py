@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from gpufleet.clouds.azure_link import LINK, VPN_GATEWAY, link_costs, mock_kubeconfig
-from gpufleet.clouds.azure_pools import (
+from gpufleet.clouds.azure.link import LINK, VPN_GATEWAY, link_costs, mock_kubeconfig
+from gpufleet.clouds.azure.pools import (
     AGENT_POOL,
     CLUSTERS,
     DEFAULT_SURGE_SHARE,
@@ -198,7 +198,7 @@ SYSTEM_POOL = SystemPool(
 
 class Azure(CloudModel):
     name = "azure"
-    live_module = "gpufleet.live.azure"
+    live_module = "gpufleet.clouds.azure.live"
     title = "Azure"
     packages = ("azure-native",)
     location_key = "location"
@@ -369,7 +369,7 @@ class Azure(CloudModel):
         """The VNet takes the slot's lower half (or the override; the upper half stays free),
         the AKS overlay pod range the fleet-wide overlay block (OVERLAY_POD_CANDIDATES)."""
         if slot is None:
-            raise ValueError("has no address slot (REGION_SLOTS in gpufleet/clouds/azure.py); append it there")
+            raise ValueError("has no address slot (REGION_SLOTS in gpufleet/clouds/azure/__init__.py); append it there")
         vnet = override or next(slot.subnets(prefixlen_diff=1))
         taken = [vnet, *avoid]
         pods = next((c for c in OVERLAY_POD_CANDIDATES if not any(c.overlaps(t) for t in taken)), None)
@@ -484,7 +484,7 @@ class Azure(CloudModel):
         return state
 
     def security_controls(self) -> SecurityControls:
-        from gpufleet.clouds.azure_controls import CONTROLS
+        from gpufleet.clouds.azure.controls import CONTROLS
 
         return CONTROLS
 

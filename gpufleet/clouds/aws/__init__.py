@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from gpufleet.catalog.limits import (
+from gpufleet.clouds.aws.vpccni import (
     DEFAULT_VPC_CNI,
     EniLimits,
     VpcCniSettings,

@@ -25,16 +25,14 @@ from gpufleet.cli import main
 from gpufleet.clouds.base import (
     AddressBlocks,
     CloudModel,
-    DeclaredPool,
-    DeclaredResource,
     FixedCost,
     Network,
     NodeRange,
     StorageRate,
     SystemPool,
-    whole,
 )
 from gpufleet.clouds.controls import SecurityControls
+from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, whole
 from gpufleet.offline import SpecSource, run_plan
 from gpufleet.plan import FleetPlan
 

@@ -10,14 +10,14 @@ Nothing here imports Pulumi or a cloud SDK: `builder()` imports the cloud's comp
 from __future__ import annotations
 
 import ipaddress
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from gpufleet.catalog.limits import Limit
 from gpufleet.catalog.limits import limit as packaged_limit
+from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs
 
 if TYPE_CHECKING:
     import pulumi
@@ -36,66 +36,6 @@ if TYPE_CHECKING:
     job clusters and stores on the sync board when given them."""
 
 Network = ipaddress.IPv4Network
-
-
-class MockArgs(Protocol):
-    """What the offline engine's mocks know of a new resource (pulumi.runtime.MockResourceArgs)."""
-
-    typ: str
-    name: str
-    inputs: Any
-
-
-class DeclaredResource(Protocol):
-    """A declared resource as the policies read it (gpufleet.policy.view.View implements it):
-    camelCase inputs where a missing or not-yet-known value reads as None."""
-
-    @property
-    def type(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def urn(self) -> str: ...
-
-    def get(self, *path: str) -> Any: ...
-
-    def items(self, *path: str) -> list[Any]: ...
-
-    def region(self) -> str | None:
-        """Its own region input, else its provider's."""
-        ...
-
-    def ancestor_region(self) -> str | None:
-        """The region of its nearest parent of the same cloud that has one."""
-        ...
-
-    def linked(self, prop: str, types: frozenset[str]) -> DeclaredResource | None:
-        """The resource of `types` that input `prop` points at (engine dependency, name or id)."""
-        ...
-
-    def linked_each(self, prop: str, types: frozenset[str]) -> Sequence[DeclaredResource]:
-        """The resources of `types` that the entries of list input `prop` point at."""
-        ...
-
-    def refers(self, value: object, types: frozenset[str]) -> DeclaredResource | None:
-        """The resource of `types` in this one's stack that `value` (a name or id) names."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class DeclaredPool:
-    """A node pool as declared (EKS node group, AKS agent pool): what budget and quota count;
-    `cluster` (its cluster's name, where known) is what deploy-readiness counts per cluster."""
-
-    name: str
-    instance_types: tuple[str, ...]
-    min_nodes: int
-    max_nodes: int
-    spot: bool
-    region: str | None
-    cluster: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,33 +345,3 @@ class CloudModel(ABC):
     def builder(self) -> Builder:
         """The function that declares this cloud's part of a plan (imports its SDK lazily) and
         posts its hubs on the link board when the plan has a link."""
-
-
-def decoded(value: object) -> Mapping[str, Any]:
-    """The value as a mapping: provider inputs arrive JSON-encoded (the SDK serialises them)."""
-    if isinstance(value, str) and value.startswith("{"):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    return cast(Mapping[str, Any], value) if isinstance(value, Mapping) else {}
-
-
-def number(value: object) -> float | None:
-    """A number as inputs give it (int, float or numeric string); None when not a number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def whole(value: object) -> int | None:
-    """A node count as inputs give it (int, float or numeric string); None when not a number."""
-    found = number(value)
-    return int(found) if found is not None else None

@@ -15,7 +15,7 @@ from pulumi_policy import PolicyResource
 
 from gpufleet import clouds
 from gpufleet.catalog import Catalog, Sku
-from gpufleet.clouds.base import DeclaredPool
+from gpufleet.clouds.declared import DeclaredPool
 from gpufleet.policy.view import View
 
 

@@ -22,21 +22,16 @@ from gpufleet.clouds.aws.vpccni import (
 from gpufleet.clouds.base import (
     AddressBlocks,
     CloudModel,
-    DeclaredPool,
     DeclaredRange,
-    DeclaredResource,
     FixedCost,
     LinkTraits,
-    MockArgs,
     Network,
     NodeRange,
     StorageRate,
     SystemPool,
-    decoded,
 )
-from gpufleet.clouds.base import (
-    whole as _whole,
-)
+from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, decoded
+from gpufleet.clouds.declared import whole as _whole
 
 if TYPE_CHECKING:
     from gpufleet.clouds.base import Builder

@@ -29,16 +29,14 @@ from gpufleet.clouds.azure.pools import (
 from gpufleet.clouds.base import (
     AddressBlocks,
     CloudModel,
-    DeclaredPool,
     DeclaredRange,
-    DeclaredResource,
     FixedCost,
-    MockArgs,
     Network,
     NodeRange,
     StorageRate,
     SystemPool,
 )
+from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs
 
 if TYPE_CHECKING:
     from gpufleet.clouds.base import Builder

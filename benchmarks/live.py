@@ -29,9 +29,9 @@ from botocore.stub import Stubber
 from benchmarks.placement import instances, largest
 from benchmarks.plan import limit_fleets
 from gpufleet import clouds
-from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import live as live_aws
 from gpufleet.clouds.azure import live as live_azure
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.live import WORKERS
 from gpufleet.live.prices import refresh, targets
 from gpufleet.live.quotas import look_up

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from gpufleet.catalog import load_catalog
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.live import LiveQuota
 from gpufleet.moves import moves

@@ -351,7 +351,7 @@ def render_catalog(
 ) -> str:
     """The catalog's offers and regions, filtered by names spelled as the catalog does; with an
     accelerator, only the regions that offer it."""
-    from gpufleet.catalog import load_catalog
+    from gpufleet.clouds.catalog import load_catalog
 
     catalog = load_catalog()
     offers = [

@@ -13,8 +13,9 @@ from collections.abc import Iterator, Sequence
 from pydantic import ValidationError
 
 from gpufleet import clouds as registry
-from gpufleet.catalog import TRANSFER_SEGMENT, Catalog, Cloud, Sku, load_catalog
+from gpufleet.catalog import TRANSFER_SEGMENT, Catalog, Cloud, Sku
 from gpufleet.catalog.transfer import TRANSFER_KINDS
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import Problem, SpecError
 from gpufleet.nodegroups import limit_problems
 from gpufleet.slots import supernet_problem

@@ -20,7 +20,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from gpufleet import clouds as registry
-from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
+from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.speccapacity import CapacityLimits
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpufleet import clouds
-from gpufleet.catalog import load_catalog
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.spec import FleetSpec
 
 

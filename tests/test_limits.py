@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gpufleet.catalog import load_catalog
 from gpufleet.catalog.limits import limit, limits, name_kinds, name_problem, name_rules
 from gpufleet.clouds.aws.vpccni import EniLimits, VpcCniSettings, eni_limits, max_pods, node_addresses
+from gpufleet.clouds.catalog import load_catalog
 
 CONFIDENCES = {"confirmed", "secondary", "inferred", "unconfirmed"}
 AWS_SKUS = sorted(s.instance_type for s in load_catalog().skus.values() if s.cloud == "aws")

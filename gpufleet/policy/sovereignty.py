@@ -18,7 +18,8 @@ from pulumi_policy import (
 )
 
 from gpufleet import clouds
-from gpufleet.catalog import jurisdictions_of, load_catalog
+from gpufleet.catalog import jurisdictions_of
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.policy.config import (
     SOVEREIGNTY_REGIONS,
     SOVEREIGNTY_STORAGE,

@@ -125,6 +125,10 @@ class Catalog:
     corrections: tuple[str, ...] = field(default=())
     transfer_prices: Mapping[str, float] = field(default_factory=dict[str, float])
     """Price-book transfer rates by key `cloud/transfer/kind` (gpufleet.catalog.transfer)."""
+    transfer_rows: Mapping[str, tuple[Mapping[str, str], ...]] = field(
+        default_factory=dict[str, tuple[Mapping[str, str], ...]]
+    )
+    """Each cloud's rows of data/transfer_rates.csv (or its own), by cloud."""
 
     def accelerators(self) -> list[str]:
         return sorted({sku.accelerator for sku in self.skus.values()})

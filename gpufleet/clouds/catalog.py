@@ -95,4 +95,10 @@ def _load_catalog(_registered: tuple[object, ...], refreshed: tuple[str, int, in
         )
         for row in cloud_rows("regions")
     }
-    return Catalog(skus=skus, regions=regions, offers=offers, corrections=tuple(corrections))
+    transfer = {
+        model.name: tuple(model.catalog_rows("transfer_rates", packaged_rows("transfer_rates")))
+        for model in clouds.models()
+    }
+    return Catalog(
+        skus=skus, regions=regions, offers=offers, corrections=tuple(corrections), transfer_rows=transfer
+    )

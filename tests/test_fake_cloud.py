@@ -9,7 +9,7 @@ tag rules and a builder of plain `pulumi.CustomResource`s (docs/design.md, "The 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,6 +17,7 @@ import pulumi
 import pytest
 import yaml
 
+from components import registered_builder
 from components.link import LinkBoard
 from components.sync import SyncBoard
 from gpufleet import clouds
@@ -108,11 +109,6 @@ class FakeCloud(CloudModel):
     def security_controls(self) -> SecurityControls:
         return SecurityControls({BUCKET: _no_public_read}, frozenset({NETWORK, CLUSTER, POOL}))
 
-    def builder(
-        self,
-    ) -> Callable[[FleetPlan, pulumi.Resource, LinkBoard | None, SyncBoard | None], Mapping[str, pulumi.Output[object]]]:
-        return build_fake
-
 
 def build_fake(
     plan: FleetPlan, parent: pulumi.Resource, board: LinkBoard | None = None,
@@ -142,7 +138,7 @@ def build_fake(
 
 @pytest.fixture
 def fake() -> Iterator[CloudModel]:
-    with clouds.registered(FakeCloud()) as model:
+    with clouds.registered(FakeCloud()) as model, registered_builder("fakecloud", build_fake):
         yield model
 
 

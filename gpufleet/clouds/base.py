@@ -1,39 +1,28 @@
 """The interface every cloud implements: what the planner, the cost model, the address plan, the
 offline engine, the policies and the Pulumi program need to know about one cloud.
 
-One subclass per cloud (`gpufleet/clouds/aws.py`, `gpufleet/clouds/azure.py`) holds that cloud's
+One subclass per cloud (`gpufleet/clouds/aws/`, `gpufleet/clouds/azure/`) holds that cloud's
 knowledge; the core asks the registry (`gpufleet.clouds`) and never compares cloud names. A new
-cloud is one module plus its catalog rows (docs/design.md, "The cloud interface").
-Nothing here imports Pulumi or a cloud SDK: `builder()` imports the cloud's components lazily.
+cloud is one package plus its catalog rows and, for the Pulumi program, a builder the components
+map from its name (docs/design.md, "The cloud interface"). Nothing here imports Pulumi or a
+cloud SDK, and no model knows its components: the seam runs one way.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from gpufleet.catalog.limits import Limit
 from gpufleet.catalog.limits import limit as packaged_limit
 from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs
 
 if TYPE_CHECKING:
-    import pulumi
-
-    from components.link import LinkBoard
-    from components.sync import SyncBoard
     from gpufleet.catalog import Capacity, Sku
     from gpufleet.clouds.controls import SecurityControls
-    from gpufleet.plan import FleetPlan
-
-    Builder: TypeAlias = Callable[
-        [FleetPlan, pulumi.Resource, LinkBoard | None, SyncBoard | None],
-        Mapping[str, pulumi.Output[object]],
-    ]
-    """Declares one cloud's part of a plan; posts its link hubs on the link board and its sync
-    job clusters and stores on the sync board when given them."""
 
 Network = ipaddress.IPv4Network
 
@@ -338,10 +327,3 @@ class CloudModel(ABC):
         """The answer to an invoke; `created` maps each mocked resource's name to its state, for
         answers that depend on a resource (credentials of a cluster in its region)."""
         return self.mock_calls.get(token, {})
-
-    # -- Pulumi program --------------------------------------------------------------------------
-
-    @abstractmethod
-    def builder(self) -> Builder:
-        """The function that declares this cloud's part of a plan (imports its SDK lazily) and
-        posts its hubs on the link board when the plan has a link."""

@@ -34,7 +34,6 @@ from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, d
 from gpufleet.clouds.declared import whole as _whole
 
 if TYPE_CHECKING:
-    from gpufleet.clouds.base import Builder
     from gpufleet.clouds.controls import SecurityControls
 
 # AWS allows VPC CIDRs of /16 to /28 (docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html).
@@ -439,11 +438,6 @@ class Aws(CloudModel):
         from gpufleet.clouds.aws.controls import CONTROLS
 
         return CONTROLS
-
-    def builder(self) -> Builder:
-        from components.aws import build_aws
-
-        return build_aws
 
 
 def _mock_tunnels(name: str, state: Mapping[str, Any]) -> dict[str, Any]:

@@ -39,7 +39,6 @@ from gpufleet.clouds.base import (
 from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs
 
 if TYPE_CHECKING:
-    from gpufleet.clouds.base import Builder
     from gpufleet.clouds.controls import SecurityControls
 
 # Azure's "Total Regional vCPUs" quota: every non-spot VM draws on it as well as on its family
@@ -485,8 +484,3 @@ class Azure(CloudModel):
         from gpufleet.clouds.azure.controls import CONTROLS
 
         return CONTROLS
-
-    def builder(self) -> Builder:
-        from components.azure import build_azure
-
-        return build_azure

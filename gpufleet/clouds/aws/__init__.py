@@ -1,4 +1,5 @@
-"""AWS: quota buckets, fixed costs, system pool, address shape, resource types, mock answers.
+"""AWS: quota buckets, fixed costs, system pool, address shape, resource types (the offline
+engine's answers: mocks.py).
 
 Rates are US-East list prices (other regions differ by a few percent), for planning, not
 invoicing; each names the page it reflects.
@@ -6,12 +7,11 @@ invoicing; each names the page it reflects.
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from gpufleet.clouds.aws.mocks import MOCK_CALLS, mock_state
 from gpufleet.clouds.aws.vpccni import (
     DEFAULT_VPC_CNI,
     EniLimits,
@@ -273,12 +273,7 @@ class Aws(CloudModel):
     # https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month
     # (the first-tier rate for all volumes, so figures are an upper bound).
     storage_rate = StorageRate(0.023, "S3 Standard", f"{_CODE}: S3 Standard $0.023/GB-month, first-tier list price")
-    mock_calls: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "aws:index/getCallerIdentity:getCallerIdentity": {
-            "accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/mock", "userId": "MOCK",
-        },
-        "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com"},
-    }
+    mock_calls = MOCK_CALLS
 
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         return (
@@ -418,38 +413,9 @@ class Aws(CloudModel):
         return decoded(decoded(provider_props.get("defaultTags")).get("tags"))
 
     def mock_state(self, args: MockArgs, state: dict[str, Any]) -> dict[str, Any]:
-        service = args.typ.split(":")[1].split("/")[0]
-        state.setdefault("arn", f"arn:aws:{service}:mock:123456789012:{args.name}")
-        if args.typ == "aws:eks/cluster:Cluster":
-            state.setdefault("endpoint", f"https://{args.name}.eks.mock")
-            state.setdefault("certificateAuthority", {"data": "bW9jaw=="})
-            state.setdefault("identities", [{"oidcs": [{"issuer": f"https://oidc.mock/{args.name}"}]}])
-            vpc_config = cast(dict[str, Any], state.get("vpcConfig") or {})
-            state["vpcConfig"] = {"clusterSecurityGroupId": f"sg-{args.name}", **vpc_config}
-        elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
-            state.setdefault("latestVersion", 1)
-        elif args.typ == "aws:ec2transitgateway/transitGateway:TransitGateway":
-            state.setdefault("associationDefaultRouteTableId", f"tgw-rtb-{args.name}")
-        elif args.typ == "aws:ec2/vpnConnection:VpnConnection":
-            state.update(_mock_tunnels(args.name, state))
-        return state
+        return mock_state(args, state)
 
     def security_controls(self) -> SecurityControls:
         from gpufleet.clouds.aws.controls import CONTROLS
 
         return CONTROLS
-
-
-def _mock_tunnels(name: str, state: Mapping[str, Any]) -> dict[str, Any]:
-    """A VPN connection's computed tunnel outside addresses (TEST-NET-3, RFC 5737, from a hash
-    of the name) and inside addresses (first and second of each /30)."""
-    seed = int(hashlib.sha256(name.encode()).hexdigest(), 16)
-    answer: dict[str, Any] = {}
-    for tunnel in (1, 2):
-        answer[f"tunnel{tunnel}Address"] = f"203.0.113.{(seed >> (8 * tunnel)) % 254 + 1}"
-        cidr = state.get(f"tunnel{tunnel}InsideCidr")
-        if isinstance(cidr, str):
-            hosts = list(ipaddress.IPv4Network(cidr).hosts())
-            answer[f"tunnel{tunnel}VgwInsideAddress"] = str(hosts[0])
-            answer[f"tunnel{tunnel}CgwInsideAddress"] = str(hosts[1])
-    return answer

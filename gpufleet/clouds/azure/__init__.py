@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from gpufleet.clouds.azure.link import LINK, VPN_GATEWAY, link_costs, mock_kubeconfig
+from gpufleet.clouds.azure.link import LINK, VPN_GATEWAY, link_costs
+from gpufleet.clouds.azure.mocks import MOCK_CALLS, mock_call, mock_state
 from gpufleet.clouds.azure.pools import (
     AGENT_POOL,
     CLUSTERS,
@@ -140,27 +141,6 @@ INHERITING_TYPES = frozenset({
     "azure-native:managedidentity:FederatedIdentityCredential",
 })
 
-# azure-native resources take their Azure name in a type-specific input; the provider's `name`
-# output is that name (the mock falls back to the logical name when it is absent).
-_NAME_INPUTS: Mapping[str, str] = {
-    "azure-native:resources:ResourceGroup": "resourceGroupName",
-    "azure-native:network:VirtualNetwork": "virtualNetworkName",
-    "azure-native:network:Subnet": "subnetName",
-    "azure-native:network:NetworkSecurityGroup": "networkSecurityGroupName",
-    "azure-native:network:PrivateEndpoint": "privateEndpointName",
-    "azure-native:privatedns:PrivateZone": "privateZoneName",
-    "azure-native:containerservice:ManagedCluster": "resourceName",
-    "azure-native:containerservice:AgentPool": "agentPoolName",
-    "azure-native:managedidentity:UserAssignedIdentity": "resourceName",
-    "azure-native:storage:StorageAccount": "accountName",
-    "azure-native:storage:BlobContainer": "containerName",
-    "azure-native:network:PublicIPAddress": "publicIpAddressName",
-    "azure-native:network:VirtualNetworkGateway": "virtualNetworkGatewayName",
-    "azure-native:network:LocalNetworkGateway": "localNetworkGatewayName",
-    "azure-native:network:VirtualNetworkGatewayConnection": "virtualNetworkGatewayConnectionName",
-    "azure-native:network:VirtualNetworkPeering": "virtualNetworkPeeringName",
-}
-CREDENTIALS = "azure-native:containerservice:listManagedClusterUserCredentials"
 # The Entra ID server application of every AKS cluster's API (the kubelogin --server-id),
 # github.com/Azure/kubelogin docs "Azure CLI" login; the same id in every tenant.
 _CODE = "fixed rate in gpufleet/clouds/azure.py"
@@ -296,24 +276,12 @@ class Azure(CloudModel):
     def declared_storage_rate(self, resource: DeclaredResource) -> StorageRate:
         sku = resource.get("sku", "name")
         return self.storage_rates.get(sku, self.storage_rate) if isinstance(sku, str) else self.storage_rate
-    mock_calls: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "azure-native:authorization:getClientConfig": {
-            "clientId": "00000000-0000-0000-0000-000000000001",
-            "objectId": "00000000-0000-0000-0000-000000000002",
-            "subscriptionId": "00000000-0000-0000-0000-000000000003",
-            "tenantId": "00000000-0000-0000-0000-000000000004",
-        },
-    }
+    mock_calls = MOCK_CALLS
 
     def mock_call(
         self, token: str, args: Mapping[str, Any], created: Mapping[str, Mapping[str, Any]]
     ) -> Mapping[str, Any]:
-        """The user credentials of a cluster as AKS returns them with format=exec: a kubeconfig
-        whose server names the cluster's location and whose user runs kubelogin."""
-        if token != CREDENTIALS:
-            return super().mock_call(token, args, created)
-        cluster = created.get(str(args.get("resourceName")), {})
-        return {"kubeconfigs": [{"name": "clusterUser", "value": mock_kubeconfig(cluster)}]}
+        return mock_call(token, args, created) or super().mock_call(token, args, created)
 
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         # https://azure.microsoft.com/pricing/details/kubernetes-service/ — AKS Standard tier:
@@ -450,35 +418,7 @@ class Azure(CloudModel):
         return not (isinstance(location, str) and self.normalise_region(location) == GLOBAL_LOCATION)
 
     def mock_state(self, args: MockArgs, state: dict[str, Any]) -> dict[str, Any]:
-        inputs = cast(dict[str, Any], args.inputs)
-        name_input = _NAME_INPUTS.get(args.typ, "")
-        if isinstance(inputs.get(name_input), str):
-            state["name"] = inputs[name_input]
-        state.setdefault("id", f"/subscriptions/mock/resourceGroups/mock/providers/{args.typ}/{args.name}")
-        identity = cast(dict[str, Any], inputs.get("identity") or {})
-        assigned = identity.get("userAssignedIdentities")
-        if isinstance(assigned, list):
-            # Inputs list the identity ids; the provider's state maps each id to its details.
-            ids = cast(list[str], assigned)
-            state["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in ids}}
-        if args.typ == "azure-native:network:PublicIPAddress":
-            # TEST-NET-2 (RFC 5737), from the name: stable across runs.
-            state.setdefault("ipAddress", f"198.51.100.{sum(args.name.encode()) % 254 + 1}")
-        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
-            state.setdefault("principalId", "00000000-0000-0000-0000-00000000000a")
-            state.setdefault("clientId", "00000000-0000-0000-0000-00000000000b")
-            state.setdefault("tenantId", "00000000-0000-0000-0000-00000000000c")
-        if args.typ == "azure-native:containerservice:ManagedCluster":
-            state["oidcIssuerProfile"] = {"enabled": True, "issuerURL": f"https://oidc.mock/{args.name}/"}
-        if args.typ == "azure-native:network:PrivateDnsZoneGroup":
-            # the A record Azure writes for the endpoint (TEST-NET-1, RFC 5737, from the name)
-            address = f"192.0.2.{sum(args.name.encode()) % 254 + 1}"
-            configs = cast(list[dict[str, Any]], inputs.get("privateDnsZoneConfigs") or [])
-            state["privateDnsZoneConfigs"] = [
-                {**c, "recordSets": [{"provisioningState": "Succeeded", "ipAddresses": [address]}]}
-                for c in configs
-            ]
-        return state
+        return mock_state(args, state)
 
     def security_controls(self) -> SecurityControls:
         from gpufleet.clouds.azure.controls import CONTROLS

@@ -11,6 +11,7 @@ cloud SDK, and no model knows its components: the seam runs one way.
 from __future__ import annotations
 
 import ipaddress
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from gpufleet.catalog.limits import Limit
 from gpufleet.catalog.limits import limit as packaged_limit
-from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs
+from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, ResidencyJudge
 
 if TYPE_CHECKING:
     from gpufleet.catalog import Capacity, Sku
@@ -91,6 +92,17 @@ class LinkTraits:
     usd_per_gb_source: str
     max_tunnels: int | None = None
     """The most tunnels one hub takes (an Azure VPN gateway SKU's S2S limit), None: no limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedPackage:
+    """Another Pulumi package whose resources name a cloud's regions: the inputs on a resource,
+    then on its provider, that hold the region (first set wins), and the page that says so."""
+
+    package: str
+    resource_keys: tuple[str, ...]
+    provider_keys: tuple[str, ...]
+    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +256,8 @@ class CloudModel(ABC):
     """The largest block (smallest prefix) one region's network may be (AWS: a /16 VPC)."""
     address_shortfall_note: str = ""
     """Said when no network of one region can hold its nodes (what else could, and why not)."""
+    pod_range_label: str = "pods"
+    """How messages name a pod range that lies outside the region's network (AKS pods)."""
 
     def declared_ranges(self, stack: Sequence[DeclaredResource]) -> list[DeclaredRange]:
         """Every node subnet and pod range the stack declares for this cloud, with its nodes."""
@@ -278,6 +292,24 @@ class CloudModel(ABC):
     def is_regional(self, resource_type: str, props: Mapping[str, Any]) -> bool:
         """Whether a resource of this type has a region of its own to check."""
         return True
+
+    located_packages: tuple[LocatedPackage, ...] = ()
+    """Other Pulumi packages whose resources name this cloud's regions (aws-native, classic
+    azure): the sovereignty guard locates them as this cloud's (gpufleet/policy/locations.py)."""
+    cluster_kind: str = ""
+    """What messages call the cloud's Kubernetes clusters (EKS, AKS)."""
+    cluster_endpoints: tuple[re.Pattern[str], ...] = ()
+    """Patterns whose first group is a cluster's region in a kubeconfig (API server host, exec
+    arguments): a Kubernetes resource lives where its cluster lives."""
+    own_name_keys: ClassVar[Mapping[str, str]] = {}
+    """type token -> the input that holds a resource's own physical name, by which other
+    resources may refer to it (the policies follow such references)."""
+
+    def residency_findings(self, resource: DeclaredResource, judge: ResidencyJudge) -> Iterable[str]:
+        """What keeps or copies a declared resource's data outside the allowed jurisdictions:
+        a store, a copy it makes or reads (replication, backup, geo-redundancy). Each message
+        follows the resource's name (sovereignty-storage-residency); none by default."""
+        return ()
 
     tag_inheritance: str = ""
     """Where a resource may inherit tags from, for messages ("the provider's defaultTags")."""

@@ -1,7 +1,8 @@
 """Resources as the engine reports them, read the same way by every cloud model and policy: the
 declared-resource view the policies hand a model (gpufleet.policy.view.View implements it), the
-node pools a model reads from it, what the offline mocks know of a new resource, and the readers
-of provider inputs (JSON-encoded mappings, numbers given as strings).
+node pools a model reads from it, the judge of data residency a model reports to, what the
+offline mocks know of a new resource, and the readers of provider inputs (JSON-encoded mappings,
+numbers given as strings).
 """
 
 from __future__ import annotations
@@ -55,6 +56,30 @@ class DeclaredResource(Protocol):
 
     def refers(self, value: object, types: frozenset[str]) -> DeclaredResource | None:
         """The resource of `types` in this one's stack that `value` (a name or id) names."""
+        ...
+
+    def dependency(self, prop: str, types: frozenset[str], besides: str = "") -> DeclaredResource | None:
+        """The one resource of `types` that input `prop` depends on per the engine (known even
+        while the value is not), leaving out this resource and what input `besides` depends on."""
+        ...
+
+
+class ResidencyJudge(Protocol):
+    """How the storage-residency policy judges the places a cloud model finds in a declared
+    resource (CloudModel.residency_findings): against the stack's allowed jurisdictions."""
+
+    @property
+    def allowed(self) -> str:
+        """The allowed jurisdictions as messages name them ("EEA, EU")."""
+        ...
+
+    def region_problem(self, cloud: str, region: str | None, unknown: str = "") -> str | None:
+        """Why data in `region` of `cloud` is not acceptable (`unknown`: why the region could not
+        be read), naming what is allowed; None when it is acceptable."""
+        ...
+
+    def allows(self, country: str) -> bool:
+        """Whether a country (ISO code) is inside the allowed jurisdictions."""
         ...
 
 

@@ -8,6 +8,7 @@ invoicing; each names the page it reflects.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,12 +26,13 @@ from gpufleet.clouds.base import (
     DeclaredRange,
     FixedCost,
     LinkTraits,
+    LocatedPackage,
     Network,
     NodeRange,
     StorageRate,
     SystemPool,
 )
-from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, decoded
+from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, ResidencyJudge, decoded
 from gpufleet.clouds.declared import whole as _whole
 
 if TYPE_CHECKING:
@@ -407,6 +409,32 @@ class Aws(CloudModel):
 
     def is_regional(self, resource_type: str, props: Mapping[str, Any]) -> bool:
         return resource_type not in GLOBAL_TYPES
+
+    # aws-native resources have no region input: the provider's `region` (aws-native:region) is
+    # where they are created (www.pulumi.com/registry/packages/aws-native/installation-configuration/).
+    located_packages = (LocatedPackage(
+        "aws-native", (), ("region",), "www.pulumi.com/registry/packages/aws-native/installation-configuration/",
+    ),)
+    # An EKS API server is https://<id>.<gr7|yl4|...>.<region>.eks.amazonaws.com
+    # (docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html); `aws eks get-token ...
+    # --region R` in an exec kubeconfig names the region too
+    # (docs.aws.amazon.com/cli/latest/reference/eks/get-token.html).
+    cluster_kind = "EKS"
+    cluster_endpoints = (
+        re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d+)\.eks\.amazonaws\.com"),
+        re.compile(r"--region[\"',\s]+([a-z]{2}(?:-[a-z]+)+-\d+)"),
+    )
+    # The inputs that hold a resource's own name, where it is not `name` (pulumi-aws 7 schemas).
+    own_name_keys: ClassVar[Mapping[str, str]] = {
+        "aws:s3/bucket:Bucket": "bucket",
+        "aws:s3/bucketV2:BucketV2": "bucket",
+        "aws:ec2/launchTemplate:LaunchTemplate": "name",
+    }
+
+    def residency_findings(self, resource: DeclaredResource, judge: ResidencyJudge) -> Iterable[str]:
+        from gpufleet.clouds.aws.residency import findings
+
+        return findings(resource, judge)
 
     def inherited_tags(self, provider_props: Mapping[str, Any]) -> Mapping[str, Any]:
         """The provider's `defaultTags.tags` (the SDK sends provider inputs JSON-encoded)."""

@@ -7,11 +7,12 @@ invoicing; each names the page it reflects.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from gpufleet.clouds.azure.link import LINK, VPN_GATEWAY, link_costs
-from gpufleet.clouds.azure.mocks import MOCK_CALLS, mock_call, mock_state
+from gpufleet.clouds.azure.mocks import MOCK_CALLS, NAME_INPUTS, mock_call, mock_state
 from gpufleet.clouds.azure.pools import (
     AGENT_POOL,
     CLUSTERS,
@@ -32,12 +33,13 @@ from gpufleet.clouds.base import (
     CloudModel,
     DeclaredRange,
     FixedCost,
+    LocatedPackage,
     Network,
     NodeRange,
     StorageRate,
     SystemPool,
 )
-from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs
+from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, ResidencyJudge
 
 if TYPE_CHECKING:
     from gpufleet.clouds.controls import SecurityControls
@@ -236,6 +238,7 @@ class Azure(CloudModel):
     # access the account" (learn.microsoft.com/azure/storage/common/storage-network-security).
     storage_private_only = True
     group_noun = "agent pool"
+    pod_range_label = "AKS pods"
     # AKS limits (catalog/data/limits.csv, learn.microsoft.com/azure/aks/quotas-skus-regions).
     limit_keys: ClassVar[Mapping[str, str]] = {
         "nodes_per_group": "nodes_per_agent_pool",
@@ -410,6 +413,21 @@ class Azure(CloudModel):
     def normalise_region(self, value: str) -> str:
         """Azure accepts 'Sweden Central' and 'swedencentral'; the catalog uses the latter."""
         return value.replace(" ", "").lower()
+
+    # Classic azure (azurerm) resources take `location`; its provider has no default location
+    # (www.pulumi.com/registry/packages/azure/installation-configuration/), so a child resource
+    # without `location` (a container, a subnet) cannot be located by itself.
+    located_packages = (LocatedPackage("azure", ("location",), (), "www.pulumi.com/registry/packages/azure/api-docs/"),)
+    # An AKS API server is <fqdn-prefix>.hcp.<location>.azmk8s.io, a private one
+    # <...>.privatelink.<location>.azmk8s.io (learn.microsoft.com/azure/aks/private-clusters).
+    cluster_kind = "AKS"
+    cluster_endpoints = (re.compile(r"\.([a-z0-9]+)\.azmk8s\.io"),)
+    own_name_keys = NAME_INPUTS  # by which other resources refer to them
+
+    def residency_findings(self, resource: DeclaredResource, judge: ResidencyJudge) -> Iterable[str]:
+        from gpufleet.clouds.azure.residency import findings
+
+        return findings(resource, judge)
 
     def is_regional(self, resource_type: str, props: Mapping[str, Any]) -> bool:
         if resource_type in INHERITING_TYPES:

@@ -15,10 +15,11 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from gpufleet.catalog.limits import Limit
 from gpufleet.catalog.limits import limit as packaged_limit
+from gpufleet.clouds.capabilities import Capabilities
 from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, ResidencyJudge
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from gpufleet.clouds.controls import SecurityControls
 
 Network = ipaddress.IPv4Network
+LinkRole = Literal["endpoint", "gateway"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,11 @@ class LinkTraits:
     usd_per_gb_source: str
     max_tunnels: int | None = None
     """The most tunnels one hub takes (an Azure VPN gateway SKU's S2S limit), None: no limit."""
+
+    @property
+    def role(self) -> LinkRole:
+        """`endpoint` (hands out tunnel endpoints) or `gateway` (terminates them on its IPs)."""
+        return "endpoint" if self.tunnel_endpoint else "gateway"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +206,14 @@ class CloudModel(ABC):
     storage_private_only: bool = False
     """Whether its dataset stores refuse every public network path, so another cloud reaches
     them only through a private endpoint over the fleet link (gpufleet/datasync.py)."""
+    capabilities: Capabilities = Capabilities()
+    """What its GPU pools can ask for and how it counts quota (gpufleet/clouds/capabilities.py)."""
+
+    @property
+    def link_role(self) -> LinkRole | None:
+        """Its role in a VPN pair (`link.role`), None when it cannot join the link: a capability
+        read by the link planner, which pairs an `endpoint` cloud with a `gateway` cloud."""
+        return self.link.role if self.link is not None else None
 
     # -- catalog -------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from gpufleet import clouds
 from gpufleet.catalog import Catalog, Sku
 from gpufleet.clouds.declared import DeclaredPool
 from gpufleet.policy.view import View
+from gpufleet.quota import quota_units
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +34,9 @@ class GpuPool:
     spot: bool
 
     @property
-    def vcpus(self) -> int:
-        return self.nodes * self.sku.vcpus
+    def units(self) -> int:
+        """What the pool draws on each of its buckets: vCPUs, or GPUs (its cloud's quota unit)."""
+        return self.nodes * quota_units(self.sku)
 
     @property
     def bucket(self) -> str:

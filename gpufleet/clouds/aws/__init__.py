@@ -32,6 +32,7 @@ from gpufleet.clouds.base import (
     StorageRate,
     SystemPool,
 )
+from gpufleet.clouds.capabilities import Capabilities, Reservation
 from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, ResidencyJudge, decoded
 from gpufleet.clouds.declared import whole as _whole
 
@@ -254,6 +255,26 @@ class Aws(CloudModel):
         "aws:ec2/vpnConnection:VpnConnection": ("customerGatewayId", "transitGatewayId", "type"),
     }
     system_pool = SYSTEM_POOL
+    capabilities = Capabilities(
+        capacity_types=frozenset({"on-demand", "spot", "reserved"}),
+        # A reserved pool runs in an EC2 Capacity Block for ML through its launch template's
+        # capacity reservation target (components/aws/launch.py); ids are cr- and hex digits
+        # (docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CapacityReservation.html).
+        reservation=Reservation(r"cr-[0-9a-f]{8,17}", "an EC2 capacity block (cr-...)"),
+        rdma_fabric="efa",
+        # Graviton GPU SKUs (g5g) run the EKS AL2023 ARM 64 NVIDIA AMI (components/aws/decisions.py).
+        arm64_gpu_nodes=True,
+        # Service Quotas count vCPUs per instance-family bucket, per region (L-417A185B, ...).
+        quota_unit="vcpus",
+        quota_scope="region",
+        # "Each Region has at least three Availability Zones"
+        # (docs.aws.amazon.com/global-infrastructure/latest/regions/aws-availability-zones.html);
+        # an account may see fewer in its oldest regions. The layout uses two (ZONES_PER_REGION).
+        zonal_regions=None,
+        zones_per_region=3,
+        notes={"mig": "EKS node groups have no MIG setting, and gpufleet does not install the GPU "
+                      "Operator's MIG manager that would partition the GPUs"},
+    )
     # EKS service quotas: "Public endpoint access CIDR ranges per cluster: 40", not adjustable
     # (docs.aws.amazon.com/eks/latest/userguide/service-quotas.html).
     api_allowlist_max = 40

@@ -39,6 +39,7 @@ from gpufleet.clouds.base import (
     StorageRate,
     SystemPool,
 )
+from gpufleet.clouds.capabilities import Capabilities
 from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, ResidencyJudge
 
 if TYPE_CHECKING:
@@ -230,6 +231,26 @@ class Azure(CloudModel):
         "azure-native:network:PublicIPAddress": ("location", "publicIpAddressName", "sku", "zones"),
     }
     system_pool = SYSTEM_POOL
+    capabilities = Capabilities(
+        capacity_types=frozenset({"on-demand", "spot"}),
+        # AKS agent pools' gpuInstanceProfile (learn.microsoft.com/azure/aks/gpu-multi-instance;
+        # the ARM model's GPUInstanceProfile enum, checked in tests/test_capabilities.py).
+        mig_profiles=frozenset({"MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"}),
+        rdma_fabric="infiniband",
+        # No arm64 GPU VM size in the catalog, and no arm64 GPU node image declared.
+        arm64_gpu_nodes=False,
+        # Compute usages count vCPUs per VM family (and the regional total), per region.
+        quota_unit="vcpus",
+        quota_scope="region",
+        # "All availability zone-enabled regions have a minimum of three availability zones"
+        # (learn.microsoft.com/azure/reliability/migrate-app-configuration); which regions have
+        # them: ZONE_REDUNDANT_REGIONS.
+        zonal_regions=ZONE_REDUNDANT_REGIONS,
+        zones_per_region=3,
+        notes={"capacity: reserved": "a reservation is a billing discount on regular VMs, not a VM "
+                                     "setting: use capacity: on-demand there and put the reserved "
+                                     "price under prices:"},
+    )
     # "API server authorized IP ranges": at most 200 ranges
     # (learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges, Limitations).
     api_allowlist_max = 200

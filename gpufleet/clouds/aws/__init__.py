@@ -126,7 +126,7 @@ GLOBAL_TYPES = frozenset({
     "aws:organizations/policy:Policy",
 })
 
-_CODE = "fixed rate in gpufleet/clouds/aws.py"
+_CODE = "fixed rate in gpufleet/clouds/aws/__init__.py"
 
 # AWS's end of the fleet link (gpufleet/interconnect.py): a transit gateway per region, Site-to-
 # Site VPN connections to the other cloud's gateways, TGW peering between AWS regions.

@@ -146,7 +146,7 @@ INHERITING_TYPES = frozenset({
 
 # The Entra ID server application of every AKS cluster's API (the kubelogin --server-id),
 # github.com/Azure/kubelogin docs "Azure CLI" login; the same id in every tenant.
-_CODE = "fixed rate in gpufleet/clouds/azure.py"
+_CODE = "fixed rate in gpufleet/clouds/azure/__init__.py"
 _SUBNETS = frozenset({"azure-native:network:Subnet"})
 _VNETS = frozenset({"azure-native:network:VirtualNetwork"})
 _OVERLAY = "Azure CNI Overlay (a /24 of the pod CIDR per node)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from gpufleet.clouds.base import FixedCost, LinkTraits, Network
 
-_CODE = "fixed rate in gpufleet/clouds/azure_link.py"
+_CODE = "fixed rate in gpufleet/clouds/azure/link.py"
 
 # Azure's end of the fleet link (gpufleet/interconnect.py): an active-active, zone-redundant VPN
 # gateway per VNet, local network gateways for the other cloud's tunnel endpoints, global VNet

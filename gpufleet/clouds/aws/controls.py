@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gpufleet import cidrs
-from gpufleet.clouds.base import decoded
 from gpufleet.clouds.controls import Check, Companions, SecurityControls, allowlist, flag, shown
+from gpufleet.clouds.declared import decoded
 from gpufleet.clouds.inputs import get, is_true, items, text
 
 S3_PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",

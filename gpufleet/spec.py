@@ -8,24 +8,29 @@ Every problem becomes a `SpecError` whose lines read `path: message`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 
 from pydantic import ValidationError
 
+from gpufleet import cidrs
 from gpufleet import clouds as registry
-from gpufleet.catalog import TRANSFER_SEGMENT, Catalog, Cloud, Sku, load_catalog
+from gpufleet.catalog import TRANSFER_SEGMENT, Catalog, Cloud, Sku
 from gpufleet.catalog.transfer import TRANSFER_KINDS
+from gpufleet.clouds.capabilities import GLOBAL
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import Problem, SpecError
 from gpufleet.nodegroups import limit_problems
+from gpufleet.poolneeds import able_clouds, lacking, needs, refusal
 from gpufleet.slots import supernet_problem
 from gpufleet.speccapacity import capacity_problems
 from gpufleet.specmodel import MAX_POOL_GPUS, TYPE_TOKEN_PATTERN, FleetSpec, Pool, known_buckets
 from gpufleet.specskus import (
     accelerator_problems,
     declared_sku_problems,
+    offer_refusal,
     pool_skus,
-    refusal,
     refused_field,
     unknown_instance_type,
     weighted_gpus,
@@ -117,8 +122,14 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     yield from _price_problems(spec, catalog)
     for cloud, per_region in spec.quotas.items():
         buckets = known_buckets(catalog, cloud)
+        scope = registry.get(cloud).capabilities.quota_scope
         for region, limits in per_region.items():
-            if (cloud, region) not in configured:
+            if scope == "global" and region != GLOBAL:
+                yield Problem(
+                    f"quotas.{cloud}.{region}",
+                    f"{registry.get(cloud).title} quotas hold for all its regions; allowed: quotas.{cloud}.{GLOBAL}",
+                )
+            elif scope == "region" and (cloud, region) not in configured:
                 yield Problem(
                     f"quotas.{cloud}.{region}",
                     f"region '{region}' is not under clouds.{cloud}.regions",
@@ -190,29 +201,42 @@ def _pool_problems(
         if bad_names:
             yield from bad_names
             continue
+        able = able_clouds(pool, clouds)
+        yield from _need_problems(path, pool, clouds, able)
+        if not able:
+            continue
         label = pool.accelerator_label()
-        skus = pool_skus(pool, catalog, clouds)
+        skus = pool_skus(pool, catalog, able)
         if not skus:
-            sizes = sorted({s.gpus for c in clouds for a in pool.accelerators() for s in catalog.skus_for(a, c)})
+            sizes = sorted({s.gpus for c in able for a in pool.accelerators() for s in catalog.skus_for(a, c)})
             yield Problem(
                 f"{path}.gpus_per_node" if pool.gpus_per_node else f"{path}.accelerator",
                 f"no {label} SKU with {pool.gpus_per_node} GPUs per node on "
-                f"{', '.join(clouds)}; sizes offered: {', '.join(map(str, sizes)) or 'none'}"
+                f"{', '.join(able)}; sizes offered: {', '.join(map(str, sizes)) or 'none'}"
                 if pool.gpus_per_node
-                else f"no {label} SKU on {', '.join(clouds)}",
+                else f"no {label} SKU on {', '.join(able)}",
             )
-        refused = {s.instance_type: why for s in skus if (why := refusal(pool, s)) is not None}
+        refused = {s.instance_type: why for s in skus if (why := offer_refusal(pool, s)) is not None}
         if skus and len(refused) == len(skus):  # no configured cloud can run the pool
-            fields = {refused_field(pool, s) or "accelerator" for s in skus}
-            for field in sorted(fields):
-                yield Problem(f"{path}.{field}", "; ".join(sorted({
-                    refused[s.instance_type] for s in skus if refused_field(pool, s) == field
-                })))
+            by_field: dict[str, dict[str, list[str]]] = {}
+            for s in skus:
+                field = refused_field(pool, s) or "accelerator"
+                by_field.setdefault(field, {}).setdefault(refused[s.instance_type], []).append(
+                    f"{s.instance_type} on {registry.get(s.cloud).title}"
+                )
+            for field, reasons in sorted(by_field.items()):
+                yield Problem(f"{path}.{field}", "; ".join(
+                    f"{', '.join(names)}: {why}" for why, names in sorted(reasons.items())
+                ))
         skus = [s for s in skus if s.instance_type not in refused]
         if pool.interconnect == "rdma" and skus and not any(s.rdma for s in skus):
+            fabrics = ", ".join(
+                f"{fabric} on {registry.get(c).title}"
+                for c in able if (fabric := registry.get(c).capabilities.rdma_fabric)
+            )
             yield Problem(
                 f"{path}.interconnect",
-                "rdma needs EFA (AWS) or InfiniBand (Azure); none of "
+                f"rdma needs an RDMA fabric ({fabrics}); none of "
                 + ", ".join(s.instance_type for s in skus)
                 + " has it; use interconnect: none or an RDMA-capable SKU",
             )
@@ -233,20 +257,7 @@ def _pool_problems(
                 + ", ".join(s.instance_type for s in skus)
                 + " has none",
             )
-        if pool.capacity_reservation_id and pool.capacity != "reserved":
-            yield Problem(
-                f"{path}.capacity_reservation_id",
-                f"a capacity reservation needs capacity: reserved (got '{pool.capacity}')",
-            )
-        if pool.capacity == "reserved" and not pool.capacity_reservation_id:
-            yield Problem(
-                f"{path}.capacity_reservation_id",
-                "capacity: reserved needs the id of an EC2 capacity block (cr-...), which AWS "
-                "nodes then run in; without one the nodes would be created and priced as "
-                "on-demand. On Azure a reservation is a billing discount on regular VMs, not a "
-                "VM setting: use capacity: on-demand there and put the reserved price under "
-                "prices:",
-            )
+        yield from _reservation_problems(path, pool, clouds)
         yield from _share_problems(path, pool, clouds)
         for key in pool.pin:
             if _split_place(key) not in configured:
@@ -257,12 +268,78 @@ def _pool_problems(
                 )
 
 
+def _need_problems(path: str, pool: Pool, clouds: Sequence[Cloud], able: Sequence[Cloud]) -> Iterator[Problem]:
+    """What the pool asks that no configured cloud offers (a refusal naming the clouds that do),
+    that no single cloud offers together, and shares or pins on clouds that cannot hold it."""
+    asked = needs(pool)
+    missing = [n for n in asked if not any(n.met_by(registry.get(c).capabilities) for c in clouds)]
+    for need in missing:
+        yield Problem(f"{path}.{need.field}", refusal(need, clouds))
+    if not able and not missing:
+        together = " and ".join(n.label for n in asked)
+        yield Problem(
+            f"{path}.{asked[-1].field}",
+            f"no configured cloud offers {together} together ({', '.join(clouds)}); drop one of them",
+        )
+    places = [(f"min_share.{c}", c) for c in pool.min_share] + [(f"pin.{k}", k.partition("/")[0]) for k in pool.pin]
+    for where, cloud in places:
+        lacks = lacking(pool, cloud) if cloud in registry.names() else ()
+        if lacks:
+            yield Problem(
+                f"{path}.{where}",
+                f"{registry.get(cloud).title} cannot hold this pool: it lacks "
+                + ", ".join(n.label for n in lacks)
+                + f"; clouds that can: {', '.join(able) or 'none configured'}",
+            )
+
+
+def _reservation_problems(path: str, pool: Pool, clouds: Sequence[Cloud]) -> Iterator[Problem]:
+    """A reserved pool names the reservation it runs in, as the clouds that take one spell it."""
+    reserving = [c for c in clouds if registry.get(c).capabilities.reservation is not None]
+    if pool.capacity_reservation_id and pool.capacity != "reserved":
+        yield Problem(
+            f"{path}.capacity_reservation_id",
+            f"a capacity reservation needs capacity: reserved (got '{pool.capacity}')",
+        )
+    elif pool.capacity == "reserved" and reserving and not pool.capacity_reservation_id:
+        needed = "; ".join(_reservation_text(c) for c in reserving)
+        notes = "".join(
+            f". On {registry.get(c).title} {note}"
+            for c in clouds if (note := registry.get(c).capabilities.notes.get("capacity: reserved"))
+        )
+        yield Problem(f"{path}.capacity_reservation_id", f"capacity: reserved needs the id of {needed}{notes}")
+    elif pool.capacity_reservation_id and reserving:
+        patterns = {c: reservation_pattern(c) for c in reserving}
+        if not any(re.fullmatch(p, pool.capacity_reservation_id) for p in patterns.values()):
+            shown = ", ".join(f"{registry.get(c).title} {p}" for c, p in patterns.items())
+            yield Problem(
+                f"{path}.capacity_reservation_id",
+                f"'{pool.capacity_reservation_id}' is not a capacity reservation id; allowed: {shown}",
+            )
+
+
+def _reservation_text(cloud: Cloud) -> str:
+    model = registry.get(cloud)
+    reservation = model.capabilities.reservation
+    assert reservation is not None  # the caller chose clouds that take one
+    return (
+        f"{reservation.noun}, which {model.title} nodes then run in; without one the nodes would be "
+        "created and priced as on-demand"
+    )
+
+
+def reservation_pattern(cloud: Cloud) -> str:
+    """The whole-string pattern of a cloud's reservation ids ('' when it takes none)."""
+    reservation = registry.get(cloud).capabilities.reservation
+    return reservation.pattern if reservation is not None else ""
+
+
 def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator[Problem]:
     """`gpus` must fill whole nodes of the sizes the pool may use (placement would round up
-    without saying so), and `autoscale.min_nodes` may not exceed the most nodes it can have.
-    A size is what a node counts toward `gpus` (its GPUs times its accelerator's weight); whole
-    GPU counts fill whole nodes exactly when they are multiples of the sizes' common divisor's
-    numerator (for unweighted pools, the gcd of the sizes)."""
+    without saying so), and a pin or `autoscale.min_nodes` may not exceed the most nodes it can
+    have. A size is what a node counts toward `gpus` (its GPUs times its accelerator's weight);
+    whole GPU counts fill whole nodes exactly when they are multiples of the sizes' common
+    divisor's numerator (for unweighted pools, the gcd of the sizes)."""
     sizes = sorted({weighted_gpus(pool, s) for s in skus})
     if not sizes:
         return
@@ -280,6 +357,13 @@ def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator
             f"nodes offered {what} {shown}); use {nearest}",
         )
     most_nodes = math.floor(pool.gpus / sizes[0])
+    for place, nodes in sorted(pool.pin.items()):
+        if nodes > most_nodes:
+            yield Problem(
+                f"{path}.pin.{place}",
+                f"{nodes:,} nodes is more than the {most_nodes:,} that {pool.gpus:,} GPUs fill on "
+                f"{_count(sizes[0])}-GPU nodes; at most {most_nodes:,}, or raise gpus",
+            )
     if pool.autoscale is not None and pool.autoscale.min_nodes > most_nodes:
         yield Problem(
             f"{path}.autoscale.min_nodes",
@@ -367,19 +451,21 @@ def _access_problems(spec: FleetSpec) -> Iterator[Problem]:
             "mode allowlist needs at least one CIDR (an empty list would leave the public "
             "endpoint unrestricted); allowed: the public IPv4 ranges of your runners and operators",
         )
+    internet = ("it would open the API servers to the internet; allowed: the ranges your runners "
+                "and operators use, or mode: private")
+    wide_entry = False
     for i, cidr in enumerate(access.cidrs):
-        if cidr.prefixlen == 0:
+        if (wide := cidrs.reach([cidr])) is not None:
+            wide_entry = True
+            yield Problem(f"access.cidrs[{i}]", f"{cidr} {wide}; {internet}")
+        elif (outside := cidrs.outside_public(cidr)) is not None:
             yield Problem(
                 f"access.cidrs[{i}]",
-                f"{cidr} opens the API servers to the whole internet; allowed: the ranges your "
-                "runners and operators use, or mode: private",
-            )
-        elif not cidr.is_global:
-            yield Problem(
-                f"access.cidrs[{i}]",
-                f"{cidr} is not a public range; the public endpoint sees public source addresses "
+                f"not a public range: {outside}; the public endpoint sees public source addresses "
                 "(inside the networks the private endpoint is used)",
             )
+    if not wide_entry and (wide := cidrs.reach(access.cidrs)) is not None:
+        yield Problem("access.cidrs", f"the list {wide}; {internet}")
     for cloud in spec.clouds.configured():
         most = registry.get(cloud).api_allowlist_max
         if most is not None and len(access.cidrs) > most:

@@ -10,6 +10,7 @@ from fractions import Fraction
 from gpufleet import clouds as registry
 from gpufleet.catalog import Catalog, Cloud, Sku
 from gpufleet.errors import Problem
+from gpufleet.poolneeds import sku_problem
 from gpufleet.specmodel import SKU_KEY_PATTERN, FleetSpec, Pool
 from gpufleet.specwords import one_of
 
@@ -29,9 +30,9 @@ def pool_skus(pool: Pool, catalog: Catalog, clouds: Sequence[Cloud]) -> list[Sku
     ]
 
 
-def refusal(pool: Pool, sku: Sku) -> str | None:
-    """Why the pool cannot have nodes of the SKU whatever the region, or None (`refused_field`
-    says which of the pool's fields to change)."""
+def offer_refusal(pool: Pool, sku: Sku) -> str | None:
+    """Why the pool cannot have nodes of the SKU whatever the region (said after the SKU's
+    name), or None; `refused_field` says which of the pool's fields to change."""
     found = _refused(pool, sku)
     return found[1] if found else None
 
@@ -45,17 +46,18 @@ def refused_field(pool: Pool, sku: Sku) -> str | None:
 
 def _refused(pool: Pool, sku: Sku) -> tuple[str, str] | None:
     """A SKU sold only as Capacity Blocks needs `capacity: reserved` (the block's id); a cloud
-    whose clusters cannot run such nodes says why (`CloudModel.node_problem`); spot nodes of a
+    whose GPU pools cannot run such nodes says why (`poolneeds.sku_problem`: its capabilities'
+    CPU architectures and device families); spot nodes of a
     declared SKU need the quota bucket they draw on."""
     if sku.capacity_block_only and pool.capacity != "reserved":
         racks = " or ".join(f"{r.name} ({r.instances} instances)" for r in sku.racks)
-        return "capacity", (f"{sku.instance_type} is sold only as EC2 Capacity Blocks of {racks}: use "
-                            "capacity: reserved with the block's capacity_reservation_id")
-    problem = registry.get(sku.cloud).node_problem(sku)
+        return "capacity", (f"sold only as EC2 Capacity Blocks of {racks}: use capacity: reserved "
+                            "with the block's capacity_reservation_id")
+    problem = sku_problem(sku)
     if problem is not None:
         return "accelerator", problem
     if pool.capacity == "spot" and not sku.spot_quota_bucket:
-        return "capacity", (f"{sku.instance_type} is declared without spot_quota_bucket: set it under "
+        return "capacity", (f"declared without spot_quota_bucket: set it under "
                             f"skus.{sku.cloud}/{sku.instance_type} to plan spot nodes")
     return None
 

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from components.aws import decisions as d
 from components.aws import efa
-from gpufleet.catalog import Capacity, Sku, load_catalog
+from gpufleet.catalog import Capacity, Sku
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import DecisionError
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpufleet.catalog import load_catalog
+from gpufleet.clouds.catalog import load_catalog
 from tests.test_limits_sdk import botocore_model
 
 CATALOG = load_catalog()

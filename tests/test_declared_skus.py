@@ -110,7 +110,7 @@ def test_spot_nodes_of_a_declared_sku_need_its_spot_bucket() -> None:
     pools = [{"name": "train", "accelerator": "GB300", "gpus": 16, "capacity": "spot"}]
     prices = {"aws/us-east-1/p6e-gb300.36xlarge:spot": 30.0}
     (problem,) = problems(fleet(pools=pools, prices=prices))
-    assert problem.startswith("pools[0].capacity: p6e-gb300.36xlarge is declared without spot_quota_bucket")
+    assert problem.startswith("pools[0].capacity: p6e-gb300.36xlarge on AWS: declared without spot_quota_bucket")
     spec = load_fleet(fleet(pools=pools, prices=prices,
                             skus={"aws/p6e-gb300.36xlarge": {**GB300, "spot_quota_bucket": "L-7212CCBC"}}))
     assert build_plan(spec, "test").pools[0].placements[0].quota_bucket == "L-7212CCBC"

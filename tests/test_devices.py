@@ -14,7 +14,7 @@ import yaml
 from components.k8s import charts
 from components.k8s.devices import DEVICE_STACKS
 from components.k8s.values import GpuPoolTarget, Taint, releases
-from gpufleet.catalog import load_catalog
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import SpecError
 from gpufleet.offline import OfflinePlan, SpecSource, run_plan
 from gpufleet.pipeline import build_plan
@@ -146,19 +146,21 @@ def test_azure_refuses_what_aks_cannot_run(accelerator: str, sku: str, why: str)
         load_fleet(_azure([{"name": "train", "accelerator": accelerator, "gpus": 8}], **{sku: 100.0}))
     (problem,) = caught.value.problems
     assert problem.path == "pools[0].accelerator"
-    assert f"{sku} on Azure: {why}" in problem.message
+    assert problem.message.startswith(f"{sku} on Azure: {why}")
 
 
-def test_a_gb200_pool_on_both_clouds_is_placed_where_it_can_run() -> None:
-    spec = load_fleet(_azure([{"name": "racks", "accelerator": "GB200", "gpus": 72, "capacity": "reserved",
-                               "capacity_reservation_id": "cr-0123456789abcdef0"}],
+def test_refused_offers_are_skipped_with_the_reason_and_the_pool_falls_back() -> None:
+    """GB200 on-demand: AWS sells it only as Capacity Blocks, AKS cannot run it; the pool
+    accepts B200 too and is placed there, the skipped offers saying why."""
+    spec = load_fleet(_azure([{"name": "train", "accelerator": ["GB200", "B200"], "gpus": 16}],
                              Standard_ND128isr_NDR_GB200_v6=50.0)
                       | {"prices": {"azure/eastus/Standard_ND128isr_NDR_GB200_v6": 50.0,
                                     "aws/us-east-1/p6e-gb200.36xlarge": 120.0}})
     plan = build_plan(spec, "test")
-    assert {p.cloud for p in plan.pools[0].placements} == {"aws"}
-    assert any(s.startswith("azure/eastus/Standard_ND128isr_NDR_GB200_v6: Standard_ND128isr_NDR_GB200_v6 on Azure: "
-                            "AKS arm64 GPU agent pools") for s in plan.skipped_offers)
+    assert {p.instance_type for p in plan.pools[0].placements} == {"p6-b200.48xlarge"}
+    skipped = "\n".join(plan.skipped_offers)
+    assert "azure/eastus/Standard_ND128isr_NDR_GB200_v6: AKS arm64 GPU agent pools are not confirmed" in skipped
+    assert "aws/us-east-1/p6e-gb200.36xlarge: sold only as EC2 Capacity Blocks of u-p6e-gb200x36" in skipped
 
 
 def test_gb200_on_demand_is_refused_naming_the_capacity_blocks() -> None:
@@ -167,7 +169,7 @@ def test_gb200_on_demand_is_refused_naming_the_capacity_blocks() -> None:
     (problem,) = caught.value.problems
     assert problem.path == "pools[0].capacity"
     assert problem.message.startswith(
-        "p6e-gb200.36xlarge is sold only as EC2 Capacity Blocks of u-p6e-gb200x36 (9 instances) or "
+        "p6e-gb200.36xlarge on AWS: sold only as EC2 Capacity Blocks of u-p6e-gb200x36 (9 instances) or "
         "u-p6e-gb200x72 (18 instances): use capacity: reserved")
 
 

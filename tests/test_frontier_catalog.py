@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpufleet.catalog import load_catalog
+from gpufleet.clouds.catalog import load_catalog
 
 CATALOG = load_catalog()
 CONFIDENCES = {"confirmed", "secondary", "inferred", "unconfirmed"}

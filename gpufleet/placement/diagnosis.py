@@ -14,9 +14,10 @@ from gpufleet.placement.candidates import Candidate, unavailable_offers
 from gpufleet.placement.formulation import Formulation
 from gpufleet.placement.options import SolverOptions
 from gpufleet.plan import RangeUse
-from gpufleet.quota import QuotaKey, declared_quotas, quota_key
+from gpufleet.poolneeds import lacking
+from gpufleet.quota import QuotaKey, declared_quotas, quota_key, unit_noun
 from gpufleet.spec import FleetSpec, Pool
-from gpufleet.specskus import pool_skus, refusal
+from gpufleet.specskus import offer_refusal, pool_skus
 
 MAX_FIXES_SHOWN = 3
 
@@ -92,7 +93,7 @@ class _PriceHint:
             fitting = [
                 s for s in pool_skus(pool, self.catalog, [cloud])
                 if (pool.interconnect != "rdma" or s.rdma) and (pool.mig is None or s.mig_capable)
-                and refusal(pool, s) is None
+                and offer_refusal(pool, s) is None and not lacking(pool, cloud)
             ]
             if fitting:
                 name = fitting[0].instance_type
@@ -213,7 +214,8 @@ def _raises(
     keys: Sequence[QuotaKey],
     options: SolverOptions,
 ) -> list[tuple[QuotaKey, int]]:
-    """The least total vCPU raise of these quotas that makes the pools placeable ([] if none)."""
+    """The least total raise of these quotas (in their units) that makes the pools placeable
+    ([] if none)."""
     form = Formulation(spec, cands, pools, budget=False, elastic=keys, clusters=False)
     solved = form.milp.solve(dict.fromkeys(form.elastic.values(), 1.0), options=options)
     if not solved.feasible:
@@ -226,7 +228,7 @@ def _raise_text(
     limits: Mapping[QuotaKey, tuple[str, int]], raised: list[tuple[QuotaKey, int]]
 ) -> str:
     return "raise " + " and ".join(
-        f"{limits[key][0]} in {key[1]} by {n} vCPU" for key, n in raised
+        f"{limits[key][0]} in {key[1]} by {n} {unit_noun(key[0])}" for key, n in raised
     )
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gpufleet.catalog import JURISDICTION_ALIASES, Catalog, Region, Sku, load_catalog
+from gpufleet.catalog import JURISDICTION_ALIASES, Catalog, Region, Sku
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.clouds.inputs import get, is_true, items, mapping, number, text
 from gpufleet.specmodel import DeclaredSku
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from components.k8s.values import GpuPoolTarget, Taint
 from gpufleet.catalog import Capacity, Sku
+from gpufleet.catalog.names import logical_room
 from gpufleet.clouds.aws import VPC_CNI, private_subnets
 from gpufleet.errors import DecisionError
 
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
 KUBERNETES_VERSION = "1.33"
 NODE_GROUP_NAME_MAX = 63  # EKS: 1-63 characters
 CLUSTER_NAME_MAX = 100  # EKS: 1-100 characters
-AUTONAMED_MAX = 56  # logical names Pulumi autonames (+ '-' + 7 random chars) for 64-char limits
-BUCKET_LOGICAL_MAX = 55  # S3: 63 characters, minus Pulumi's 8-character random suffix
+# The longest logical names whose Pulumi autonames (+ '-' + 7 random hex) fit: IAM roles
+# (64 characters) and S3 buckets (63), from catalog/data/name_rules.csv.
+AUTONAMED_MAX = logical_room("iam_role", "aws")  # 56
+BUCKET_LOGICAL_MAX = logical_room("s3_bucket", "aws")  # 55
 CORE_ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 CORE_ADDONS_AFTER_NODES = ("coredns",)
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator")

@@ -102,7 +102,7 @@ class AwsStoreAccess:
             "write" if writer else f"read-{job.copy_cloud}-{job.copy_region}"
         )
         role = aws.iam.Role(
-            stem,
+            decisions.bounded(stem, decisions.AUTONAMED_MAX),  # a name that fits keeps it
             assume_role_policy=pulumi.Output.all(identity.arn, site.issuer).apply(
                 lambda values: web_identity_trust(values[0], values[1], job.subject)
             ),

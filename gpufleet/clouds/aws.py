@@ -269,12 +269,6 @@ class Aws(CloudModel):
         "nodes_per_group": "nodes_per_node_group",
         "groups_per_cluster": "node_groups_per_cluster",
     }
-    name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {
-        "aws:eks/cluster:Cluster": (("name", "eks_cluster"),),
-        NODE_GROUP: (("nodeGroupName", "eks_node_group"),),
-        "aws:s3/bucket:Bucket": (("bucket", "s3_bucket"),),
-    }
-    autonamed_types = frozenset({"aws:s3/bucket:Bucket"})
     link = LINK
     # https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month
     # (the first-tier rate for all volumes, so figures are an upper bound).

@@ -265,16 +265,6 @@ class Azure(CloudModel):
         "groups_per_cluster": "agent_pools_per_cluster",
         "nodes_per_cluster": "nodes_per_cluster",
     }
-    name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {
-        MANAGED_CLUSTER: (
-            ("resourceName", "aks_cluster"), ("dnsPrefix", "aks_dns_prefix"),
-            ("nodeResourceGroup", "azure_resource_group"), ("agentPoolProfiles.name", "aks_agent_pool"),
-        ),
-        AGENT_POOL: (("agentPoolName", "aks_agent_pool"),),
-        "azure-native:resources:ResourceGroup": (("resourceGroupName", "azure_resource_group"),),
-        "azure-native:storage:StorageAccount": (("accountName", "azure_storage_account"),),
-        "azure-native:storage:BlobContainer": (("containerName", "azure_blob_container"),),
-    }
     # https://azure.microsoft.com/pricing/details/storage/blobs/ — Blob Storage hot tier, first
     # 50 TB/month, East US: LRS $0.0184, ZRS $0.023 per GB-month (first-tier rates for all
     # volumes: an upper bound; ZRS read from memory of the page, not offline). The accounts are

@@ -248,11 +248,12 @@ class CloudModel(ABC):
     `nodes_per_cluster`. The key is also the name a spec raises it by (`limits:`);
     `gpufleet.nodegroups` reads the values and sources from the table."""
     name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {}
-    """type token -> (input, name kind of catalog/data/name_rules.csv) for every physical name
-    the cloud checks (deploy-readiness); list inputs name the key of each item after a dot."""
+    """For types without a row in catalog/data/name_inputs.csv (a cloud without packaged rows):
+    type token -> (input, name kind of catalog/data/name_rules.csv) for every physical name
+    deploy-readiness checks; list inputs name the key of each item after a dot."""
     autonamed_types: frozenset[str] = frozenset()
-    """Types whose name input, when absent, Pulumi fills in: the logical name plus '-' and 7
-    random characters (deploy-readiness checks that shape)."""
+    """Of those, the types whose absent name input Pulumi fills in: the logical name plus '-'
+    and 7 random characters (deploy-readiness checks that shape)."""
     link: LinkTraits | None = None
     """Its end of the fleet link, or None when it cannot join one (gpufleet/interconnect.py)."""
     storage_private_only: bool = False

@@ -44,6 +44,8 @@ class RecordedResource:
     secret_inputs: frozenset[str] = frozenset()
     cloud: str | None = None
     region: str | None = None
+    dependencies: tuple[str, ...] = ()
+    """URNs it depends on (`depends_on`), as the engine orders the deployment."""
 
     @property
     def is_provider(self) -> bool:
@@ -163,6 +165,7 @@ def _make_monitor(recording: Recording, mocks: Any, on_register: OnRegister | No
                 secret_inputs=frozenset(secrets),
                 cloud=_cloud_of(request.type),
                 region=region,
+                dependencies=tuple(request.dependencies),
             )
             recording.resources.append(resource)
             if on_register is not None:

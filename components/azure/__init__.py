@@ -14,6 +14,7 @@ from pulumi_azure_native import resources
 
 from components.k8s import GpuPoolTarget, Taint
 from components.k8s.layer import GpuLayer, GpuLayerArgs
+from components.k8s.values import SystemPlacement
 from components.link import LinkBoard
 from components.sync import JobSite, SyncBoard
 from gpufleet.catalog import Sku, load_catalog
@@ -95,8 +96,15 @@ def gpu_target(settings: PoolSettings, pool: str, rdma: bool) -> GpuPoolTarget:
         tuple(Taint.parse(taint) for taint in settings.node_taints),
         "single" if settings.gpu_instance_profile else "none",
         "infiniband" if rdma else None,
-        may_scale_to_zero=all(group.scale.min_count == 0 for group in settings.groups),
     )
+
+
+# The AKS system pool: AKS labels its nodes `kubernetes.azure.com/mode: system`
+# (learn.microsoft.com/azure/aks/use-system-pools, "System and user node pools"); gpufleet
+# taints it CriticalAddonsOnly, so helpers tolerate that and nothing else.
+SYSTEM_PLACEMENT = SystemPlacement(
+    {"kubernetes.azure.com/mode": "system"}, (Taint.parse(decisions.SYSTEM_TAINT),)
+)
 
 
 def fleet_address_space(plan: FleetPlan) -> list[str]:
@@ -230,12 +238,12 @@ def build_azure(
             layer = GpuLayer(
                 stem,
                 GpuLayerArgs(context=context_name(fleet, "azure", region), region=region,
-                             kubeconfig=cluster.kubeconfig, targets=targets),
+                             kubeconfig=cluster.kubeconfig, targets=targets, system=SYSTEM_PLACEMENT),
                 under_parent,
             )
             if sync is not None and sync.runs_in("azure", region) and layer.provider is not None:
                 # AKS keeps GPU pools for GPU work: the job tolerates the system pool's taint
-                system = (Taint.parse(decisions.SYSTEM_TAINT).toleration(),)
+                system = tuple(t.toleration() for t in SYSTEM_PLACEMENT.taints)
                 sync.sites[f"azure/{region}"] = JobSite(stem, layer.provider, cluster.oidc_issuer, system)
         outputs[f"azure/{region}/resourceGroup"] = group.name
         outputs[f"azure/{region}/cluster"] = cluster.cluster_name

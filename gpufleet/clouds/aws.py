@@ -218,6 +218,7 @@ class Aws(CloudModel):
         "aws:eks/addon:Addon",
         "aws:eks/cluster:Cluster",
         "aws:eks/nodeGroup:NodeGroup",
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation",
         "aws:iam/role:Role",
         "aws:kms/key:Key",
         "aws:s3/bucket:Bucket",
@@ -229,6 +230,7 @@ class Aws(CloudModel):
     # Types whose schema has no `tags` input (pulumi-aws 7 / azure-native 3 API docs,
     # www.pulumi.com/registry/packages/{aws,azure-native}/api-docs/).
     untaggable_types = frozenset({
+        "aws:autoscaling/tag:Tag",
         "aws:ebs/encryptionByDefault:EncryptionByDefault",
         "aws:ec2/route:Route",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
@@ -425,6 +427,9 @@ class Aws(CloudModel):
             state.setdefault("identities", [{"oidcs": [{"issuer": f"https://oidc.mock/{args.name}"}]}])
             vpc_config = cast(dict[str, Any], state.get("vpcConfig") or {})
             state["vpcConfig"] = {"clusterSecurityGroupId": f"sg-{args.name}", **vpc_config}
+        elif args.typ == NODE_GROUP:  # EKS makes one Auto Scaling group per managed node group
+            group = f"eks-{state.get('nodeGroupName') or args.name}-mock"
+            state.setdefault("resources", [{"autoscalingGroups": [{"name": group}]}])
         elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state.setdefault("latestVersion", 1)
         elif args.typ == "aws:ec2transitgateway/transitGateway:TransitGateway":

@@ -111,7 +111,7 @@ def _link_lines(link: LinkPlan) -> list[CostLine]:
             CostLine(
                 item.item, site.cloud, site.region, monthly(item.count * item.usd_per_hour), item.source, "fixed"
             )
-            for item in clouds.get(site.cloud).link_costs(peers, same) if item.count
+            for item in clouds.get(site.cloud).link_costs(peers, same, site.region) if item.count
         ]
     return lines
 

@@ -53,9 +53,6 @@ DNS_PREFIX_MAX = 54
 BLOB_RETENTION_DAYS = 30
 _AZURE = Azure()
 
-# Regions with availability zones: the Azure cloud model holds them (it prices storage by them).
-ZONE_REDUNDANT_REGIONS = _AZURE.zone_redundant_regions
-
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()

@@ -294,7 +294,7 @@ class Aws(CloudModel):
                       "aws:ec2/natGateway:NatGateway"),
         )
 
-    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
+    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
         """The VPC's TGW attachment; per peer of another cloud two VPN connections, each with its
         TGW attachment; per AWS peer this end of a TGW peering attachment (both ends counted)."""
         connections = VPN_CONNECTIONS_PER_PEER * peers

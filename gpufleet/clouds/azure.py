@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from gpufleet.clouds.azure_link import LINK, VPN_GATEWAY, link_costs, mock_kubeconfig
+from gpufleet.clouds.azure_link import LINK, VPN_GATEWAY, VPN_GATEWAY_USD_PER_HOUR, link_costs, mock_kubeconfig
 from gpufleet.clouds.azure_pools import (
     AGENT_POOL,
     CLUSTERS,
@@ -26,6 +26,7 @@ from gpufleet.clouds.azure_pools import (
     reader,
     surge_nodes,
 )
+from gpufleet.clouds.azure_zones import availability_zones
 from gpufleet.clouds.base import (
     AddressBlocks,
     CloudModel,
@@ -49,49 +50,6 @@ if TYPE_CHECKING:
 REGIONAL_BUCKET = "cores"
 # Azure's own name for resources that are not in a region (DNS zones, Front Door, ...).
 GLOBAL_LOCATION = "global"
-
-# Regions with availability zones (Microsoft Learn, "Azure regions with availability zone
-# support"); elsewhere zone-redundant storage is not offered and the account falls back to LRS.
-ZONE_REDUNDANT_REGIONS: frozenset[str] = frozenset(
-    [
-        "australiaeast",
-        "austriaeast",
-        "brazilsouth",
-        "canadacentral",
-        "centralindia",
-        "centralus",
-        "chilecentral",
-        "eastasia",
-        "eastus",
-        "eastus2",
-        "francecentral",
-        "germanywestcentral",
-        "indonesiacentral",
-        "israelcentral",
-        "italynorth",
-        "japaneast",
-        "japanwest",
-        "koreacentral",
-        "malaysiawest",
-        "mexicocentral",
-        "newzealandnorth",
-        "northeurope",
-        "norwayeast",
-        "polandcentral",
-        "qatarcentral",
-        "southafricanorth",
-        "southcentralus",
-        "southeastasia",
-        "spaincentral",
-        "swedencentral",
-        "switzerlandnorth",
-        "uaenorth",
-        "uksouth",
-        "westeurope",
-        "westus2",
-        "westus3",
-    ]
-)
 
 # Fixed slots of the supernet (gpufleet.ipam), after AWS's 34. APPEND, never reorder.
 REGION_SLOTS: Mapping[str, int] = {
@@ -277,11 +235,10 @@ class Azure(CloudModel):
             "(https://azure.microsoft.com/pricing/details/storage/blobs/)",
         ),
     }
-    zone_redundant_regions = ZONE_REDUNDANT_REGIONS
 
     def storage_sku(self, region: str) -> str:
         """Zone-redundant where the region has availability zones, else locally redundant."""
-        return "Standard_ZRS" if region in self.zone_redundant_regions else "Standard_LRS"
+        return "Standard_ZRS" if availability_zones(region) else "Standard_LRS"
 
     def storage_rate_in(self, region: str) -> StorageRate:
         return self.storage_rates[self.storage_sku(region)]
@@ -317,8 +274,8 @@ class Azure(CloudModel):
                       "azure-native:containerservice:ManagedCluster"),
         )
 
-    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
-        return link_costs(peers)
+    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
+        return link_costs(peers, region)
 
     storage_types = frozenset({"azure-native:storage:StorageAccount"})
 
@@ -351,6 +308,9 @@ class Azure(CloudModel):
         found = super().declared_fixed_hourly(resource)
         if found is not None and resource.get("sku", "tier") == "Free":
             return found[0], 0.0
+        sku = resource.get("sku", "name")
+        if found is not None and resource.type == VPN_GATEWAY and sku in VPN_GATEWAY_USD_PER_HOUR:
+            return f"link: VPN gateway {sku}", VPN_GATEWAY_USD_PER_HOUR[sku]  # priced by the SKU declared
         return found
 
     def address_blocks(

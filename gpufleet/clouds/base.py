@@ -288,9 +288,10 @@ class CloudModel(ABC):
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         """What one region's infrastructure costs besides GPU nodes and storage (per hour)."""
 
-    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
+    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
         """What one region costs per hour to join the link with `peers` regions of other clouds
-        and `same_cloud_peers` of its own (none for a cloud without `link`)."""
+        and `same_cloud_peers` of its own (none for a cloud without `link`); without `region`,
+        what any region of the cloud costs at most."""
         return ()
 
     # -- addresses -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from components.aws import decisions
 from components.aws.launch import LaunchTemplateSpec, node_launch_template
-from gpufleet.clouds.aws import SYSTEM_POOL, SYSTEM_ROOT_GIB
+from gpufleet.clouds.aws import SYSTEM_POOL, SYSTEM_ROOT_GIB, kubelet_max_pods
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,8 @@ class GpuCluster(pulumi.ComponentResource):
         system_template = node_launch_template(
             f"{name}-system",
             LaunchTemplateSpec(
-                root_gib=SYSTEM_ROOT_GIB, instance_tags=args.instance_tags
+                root_gib=SYSTEM_ROOT_GIB, instance_tags=args.instance_tags,
+                max_pods=kubelet_max_pods(SYSTEM_POOL.instance_type),
             ),
             child,
         )

@@ -18,6 +18,7 @@ from components.aws import decisions
 from components.aws.autoscaler import EFA_RESOURCE, TEMPLATE, gpu_node_labels, node_template_tags
 from components.aws.launch import LaunchTemplateSpec, node_launch_template
 from gpufleet.catalog import Capacity, Sku
+from gpufleet.clouds.aws import kubelet_max_pods
 from gpufleet.nodegroups import split
 
 
@@ -103,6 +104,7 @@ class GpuNodePool(pulumi.ComponentResource):
         template = node_launch_template(
             f"{name}-lt",
             LaunchTemplateSpec(
+                max_pods=kubelet_max_pods(args.sku.instance_type),
                 root_gib=decisions.root_volume_gib(args.sku.gpus),
                 instance_tags={**args.instance_tags, **tags},
                 tags=tags,

@@ -17,6 +17,7 @@ from gpufleet.catalog.limits import (
     EniLimits,
     VpcCniSettings,
     eni_limits,
+    max_pods,
     most_node_addresses,
 )
 from gpufleet.clouds.base import (
@@ -83,6 +84,13 @@ def private_subnets(vpc: Network, zones: int) -> list[Network]:
 def eni_figures(instance_type: str) -> EniLimits | None:
     """ENI figures of a GPU SKU (eni_limits.csv) or of the system node group's type."""
     return SYSTEM_ENI if instance_type == SYSTEM_ENI.instance_type else eni_limits(instance_type)
+
+
+def kubelet_max_pods(instance_type: str) -> int | None:
+    """The kubelet's max pods under VPC_CNI's MAX_ENI (launch template user data); None where
+    the type's ENI figures are unknown."""
+    eni = eni_figures(instance_type)
+    return max_pods(eni, VPC_CNI.max_eni) if eni is not None else None
 
 
 def _describe(cni: VpcCniSettings) -> str:

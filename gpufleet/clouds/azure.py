@@ -184,6 +184,7 @@ class Azure(CloudModel):
     # www.pulumi.com/registry/packages/{aws,azure-native}/api-docs/).
     untaggable_types = frozenset({
         "azure-native:authorization:RoleAssignment",
+        "azure-native:containerservice:MaintenanceConfiguration",
         "azure-native:managedidentity:FederatedIdentityCredential",
         "azure-native:network:PrivateDnsZoneGroup",
         "azure-native:network:SecurityRule",
@@ -423,6 +424,9 @@ class Azure(CloudModel):
             state.setdefault("tenantId", "00000000-0000-0000-0000-00000000000c")
         if args.typ == "azure-native:containerservice:ManagedCluster":
             state["oidcIssuerProfile"] = {"enabled": True, "issuerURL": f"https://oidc.mock/{args.name}/"}
+            if cast(dict[str, Any], inputs.get("apiServerAccessProfile") or {}).get("enablePrivateCluster"):
+                zone = f"mock.privatelink.{inputs.get('location')}.azmk8s.io"
+                state.setdefault("privateFQDN", f"{inputs.get('dnsPrefix')}-mock.{zone}")
         if args.typ == "azure-native:network:PrivateDnsZoneGroup":
             # the A record Azure writes for the endpoint (TEST-NET-1, RFC 5737, from the name)
             address = f"192.0.2.{sum(args.name.encode()) % 254 + 1}"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from gpufleet.catalog.limits import max_pods
 from gpufleet.clouds.aws import SYSTEM_ENI, VPC_CNI, eni_figures
@@ -16,7 +18,7 @@ from tests.test_interconnect import recorded
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
 
-def _max_pods(template_inputs: dict[str, object]) -> int:
+def _max_pods(template_inputs: Mapping[str, Any]) -> int:
     text = base64.b64decode(str(template_inputs["userData"])).decode()
     assert "Content-Type: application/node.eks.aws" in text
     assert "kind: NodeConfig" in text

@@ -100,10 +100,13 @@ def test_a_group_that_may_sit_at_zero_carries_its_labels_taints_and_efa_as_asg_t
         assert found[f"{TEMPLATE}/taint/nvidia.com/gpu"] == "true:NoSchedule"
 
 
-def test_a_fleet_without_autoscale_installs_no_autoscaler() -> None:
+def test_a_fleet_without_autoscale_still_scales_its_system_node_group_and_tags_nothing() -> None:
+    """The system node group scales between 2 and 4 nodes (as AKS's built-in autoscaler scales
+    its system pool): every EKS cluster gets the autoscaler; fixed-size GPU groups carry no
+    node-template tags (they never sit at zero)."""
     fleet = fleet_of("dev")
     fleet["pools"] = [{k: v for k, v in p.items() if k != "autoscale"} for p in fleet["pools"]]
     recording = record_program("dev", {"gpufleet:fleet": fleet, "gpufleet:clusterSoftware": "true"})
-    assert not recording.by_type(ASSOCIATION)
+    assert len(recording.by_type(ASSOCIATION)) == 1
     assert not recording.by_type(TAG)
-    assert not [r for r in recording.by_type(RELEASE) if r.inputs["chart"] == charts.CLUSTER_AUTOSCALER.name]
+    assert [r for r in recording.by_type(RELEASE) if r.inputs["chart"] == charts.CLUSTER_AUTOSCALER.name]

@@ -149,7 +149,6 @@ def _build_region(
     catalog = load_catalog()
     targets: list[GpuPoolTarget] = []
     groups: list[pulumi.Output[str]] = [cluster.system_group_name]
-    autoscaled = False
     for placement in plan.placements_in("aws", region):
         pool = plan.spec.pool(placement.pool)
         sku = catalog.sku("aws", placement.instance_type)
@@ -159,7 +158,6 @@ def _build_region(
                 f"{placement.key}: instance type {placement.instance_type} is not in the catalog",
             )
         min_nodes = pool.autoscale.min_nodes if pool.autoscale is not None else None
-        autoscaled = autoscaled or min_nodes is not None
         targets.append(decisions.gpu_target(pool.name, sku, pool.interconnect))
         node_pool = GpuNodePool(
             decisions.placement_name(plan.fleet, placement.key),
@@ -189,17 +187,16 @@ def _build_region(
 
     system = SystemPlacement(decisions.SYSTEM_LABELS)
     cluster_name = decisions.cluster_name(plan.fleet, plan.stack, region)
-    if autoscaled:  # EKS scales nothing itself: the cluster autoscaler reaches every group
-        AutoscalerAccess(
-            name, AutoscalerAccessArgs(region, cluster.name, cluster_name, groups), scoped,
-        )
+    # EKS scales nothing itself: the cluster autoscaler reaches every group (the system node
+    # group scales between its minimum and maximum too, as AKS's built-in autoscaler does).
+    AutoscalerAccess(name, AutoscalerAccessArgs(region, cluster.name, cluster_name, groups), scoped)
     if plan.cluster_software:
         layer = GpuLayer(
             name,
             GpuLayerArgs(
                 context=context_name(plan.fleet, "aws", region), region=region, kubeconfig=cluster.kubeconfig,
                 targets=targets, system=system,
-                cluster_releases=(autoscaler_release(cluster_name, region, system),) if autoscaled else (),
+                cluster_releases=(autoscaler_release(cluster_name, region, system),),
             ),
             pulumi.ResourceOptions(parent=parent),
         )

@@ -21,6 +21,22 @@ SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
 VERSION_RANGE = frozenset("^~*<>=|, x")
 
+# What deploy-readiness knows of the charts (gpufleet/policy/readycluster.py), from their
+# values.yaml at the pins of components/k8s/charts.py: the value paths of each chart's helper
+# Deployments (which belong on a system pool), where an autoscaler names its cluster, which
+# releases bring NFD and its CRDs, and the DOCA driver setting of the AKS guide.
+HELPERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "nvidia-device-plugin": (("nfd", "master"), ("nfd", "gc")),
+    "network-operator": (("operator",),),
+    "cluster-autoscaler": ((),),
+}
+AUTOSCALER_CHARTS: dict[str, tuple[str, ...]] = {
+    "cluster-autoscaler": ("autoDiscovery", "clusterName"), "karpenter": ("settings", "clusterName"),
+}
+AUTOSCALER_SERVICE_ACCOUNTS = frozenset({"cluster-autoscaler", "karpenter"})
+NFD_CHARTS = frozenset({"nvidia-device-plugin", "node-feature-discovery", "gpu-operator"})
+OFED_WORKAROUND = "OFED_BLACKLIST_MODULES_FILE"
+
 
 def _helm_release(props: Mapping[str, Any]) -> Iterable[str]:
     """What a release installs is fixed and fetched over TLS: an exact chart version (a range or

@@ -9,7 +9,10 @@ spec declares (`limits:`, passed as this policy's configuration):
 - every physical name within its rules, as the provider will send it (catalog/data/
   name_rules.csv; which inputs hold names and how a provider names what the program leaves
   unnamed: catalog/data/name_inputs.csv, gpufleet/catalog/names.py).
-The checks are a list (`CHECKS`): another check (addresses) is one more function.
+- what deploys but runs wrong: in the clusters (gpufleet/policy/readycluster.py: autoscalers,
+  helpers on system pools, GPUDirect RDMA, chart ordering) and in the clouds' settings
+  (gpufleet/policy/readycloud.py: zones, load balancer probes, AKS upgrade windows and admin).
+The checks are a list (`CHECKS`): another check is one more function.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from gpufleet.catalog.limits import name_problem
 from gpufleet.catalog.names import NameInput, autonamed, name_inputs
 from gpufleet.clouds.base import DeclaredPool
 from gpufleet.nodegroups import ClusterLimits, limits_in
+from gpufleet.policy import readycloud, readycluster
 from gpufleet.policy.config import DEPLOY_READINESS, effective_config
 from gpufleet.policy.gpu import declared_pools
 from gpufleet.policy.props import describe, get, items, mapping, number
@@ -162,7 +166,18 @@ def names(stack: Stack) -> list[Finding]:
     return findings
 
 
-CHECKS: list[Callable[[Stack], list[Finding]]] = [group_sizes, cluster_sizes, names]
+def _on_resources(check: Callable[[Sequence[PolicyResource]], list[Finding]]) -> Callable[[Stack], list[Finding]]:
+    """A check that reads the resources alone (no limits)."""
+    return lambda stack: check(stack.resources)
+
+
+CHECKS: list[Callable[[Stack], list[Finding]]] = [
+    group_sizes, cluster_sizes, names,
+    *(_on_resources(check) for check in (
+        readycluster.autoscalers, readycluster.helpers, readycluster.fabric,
+        readycloud.zones, readycloud.probes, readycloud.aks,
+    )),
+]
 
 
 def readiness_findings(resources: Sequence[PolicyResource], limits: object = None) -> list[Finding]:

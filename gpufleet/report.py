@@ -134,7 +134,7 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
     ]
     sourced = any("source" in q for q in doc["quota"])  # live look-ups say where and when
     quota: list[Row] = [
-        (q["cloud"], q["region"], q["bucket"], str(q["used_vcpus"]),
+        (q["cloud"], q["region"], q["bucket"] + (" (GPUs)" if q.get("unit") == "gpus" else ""), str(q["used_vcpus"]),
          "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"]),
          "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"] - q["used_vcpus"]),
          *([q.get("source", "spec")] if sourced else []))
@@ -351,7 +351,7 @@ def render_catalog(
 ) -> str:
     """The catalog's offers and regions, filtered by names spelled as the catalog does; with an
     accelerator, only the regions that offer it."""
-    from gpufleet.catalog import load_catalog
+    from gpufleet.clouds.catalog import load_catalog
 
     catalog = load_catalog()
     offers = [

@@ -9,8 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gpufleet.catalog.limits import max_pods
 from gpufleet.clouds.aws import SYSTEM_ENI, VPC_CNI, eni_figures
+from gpufleet.clouds.aws.vpccni import max_pods
 from gpufleet.preview import Recording
 from tests.conftest import record_stage_two
 from tests.test_interconnect import recorded

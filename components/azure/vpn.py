@@ -2,7 +2,7 @@
 
 An active-active route-based VPN gateway with BGP in the VNet's GatewaySubnet on two Standard
 public IPs: zone-redundant (VpnGw1AZ, zonal IPs) where the region has availability zones,
-regional (VpnGw1, IPs without zones) where it has none (gpufleet/clouds/azure_link.py); each
+regional (VpnGw1, IPs without zones) where it has none (gpufleet/clouds/azure/link.py); each
 instance carries the custom APIPA BGP addresses of the tunnels that end on it. `connect` adds,
 per tunnel of another cloud's VPN pair, a local network gateway (its outside address, its BGP
 peer) and a BGP connection; `peer` joins two VNets by global VNet peering. Logical names derive
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import authorization, network
 
-from gpufleet.clouds.azure_link import vpn_gateway_sku
-from gpufleet.clouds.azure_zones import availability_zones
+from gpufleet.clouds.azure.link import vpn_gateway_sku
+from gpufleet.clouds.azure.zones import availability_zones
 from gpufleet.plan import LinkSite, TunnelPlan
 
 GATEWAY_SUBNET = "GatewaySubnet"  # the name Azure requires for a VNet gateway's subnet

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pulumi_policy import PolicyResource
 
-from gpufleet.clouds.azure_zones import availability_zones
+from gpufleet import clouds
 from gpufleet.policy.props import describe, get, items, number, text
 from gpufleet.policy.view import View
 
@@ -38,7 +38,8 @@ def zones(resources: Sequence[PolicyResource]) -> list[Finding]:
         if r.resource_type not in (GATEWAY, PUBLIC_IP):
             continue
         region = View(r, resources).region()
-        if region is None or availability_zones(region):
+        owner = clouds.owner_of(r.resource_type)
+        if region is None or owner is None or owner.capabilities.zones(region):
             continue
         sku = text(get(r.props, "sku", "name")) or ""
         if r.resource_type == GATEWAY and sku.endswith("AZ"):

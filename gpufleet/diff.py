@@ -246,14 +246,23 @@ def _users(resources: Sequence[dict[str, Any]]) -> dict[str, set[str]]:
 
 
 def _dependents(users: dict[str, set[str]], replaced: str) -> tuple[str, ...]:
-    """Every resource that depends on `replaced`, directly or through others, in URN order."""
+    """Every resource that depends on `replaced`, directly or through others: those that take
+    the most others down with them first (a cluster before its add-ons), then in URN order, so
+    the few a report names are the ones a reviewer must see."""
+    found = _reach(users, replaced)
+    reach = {urn: len(_reach(users, urn)) for urn in found}
+    return tuple(sorted(found, key=lambda urn: (-reach[urn], urn)))
+
+
+def _reach(users: dict[str, set[str]], start: str) -> set[str]:
+    """The URNs that depend on `start`, directly or through others."""
     found: set[str] = set()
-    waiting = [replaced]
+    waiting = [start]
     while waiting:
-        for user in users.get(waiting.pop(), set()) - found - {replaced}:
+        for user in users.get(waiting.pop(), set()) - found - {start}:
             found.add(user)
             waiting.append(user)
-    return tuple(sorted(found))
+    return found
 
 
 def resource_changes(base: Sequence[dict[str, Any]], head: Sequence[dict[str, Any]]) -> tuple[ResourceChange, ...]:

@@ -13,7 +13,7 @@ import yaml
 
 from components.k8s import charts
 from components.k8s.devices import DEVICE_STACKS
-from components.k8s.values import GpuPoolTarget, Taint, releases
+from components.k8s.values import GpuPoolTarget, SystemPlacement, Taint, releases
 from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import SpecError
 from gpufleet.offline import OfflinePlan, SpecSource, run_plan
@@ -79,6 +79,8 @@ def test_node_groups_take_the_familys_ami_and_taint(pool: str, ami: str, taint: 
     group = _groups()[pool]
     assert group.inputs["amiType"] == ami
     assert [(t["key"], t["value"]) for t in group.inputs["taints"]] == [(taint.key, taint.value)]
+    # The autoscaler reads its GPU label as "wait for nvidia.com/gpu": NVIDIA pools only.
+    assert ("k8s.amazonaws.com/accelerator" in group.inputs["labels"]) == (taint == GPU)
 
 
 def test_the_gb200_racks_run_on_the_capacity_block() -> None:
@@ -88,7 +90,7 @@ def test_the_gb200_racks_run_on_the_capacity_block() -> None:
 def test_each_family_gets_its_plugin_on_exactly_its_pools() -> None:
     found = _releases()
     assert set(found) == {"nvidia-device-plugin", "dcgm-exporter", "nvidia-dra-driver-gpu",
-                          "neuron-device-plugin", "aws-efa-k8s-device-plugin"}
+                          "neuron-device-plugin", "aws-efa-k8s-device-plugin", "cluster-autoscaler"}
     neuron = found["neuron-device-plugin"].inputs
     assert (neuron["chart"], neuron["version"]) == (charts.NEURON.repo, charts.NEURON.version)
     assert "repositoryOpts" not in neuron  # an OCI chart is named by its reference
@@ -123,7 +125,7 @@ def test_efa_interfaces_follow_the_instance_type() -> None:
 def test_amd_pools_get_a_release_each_on_their_pool_only() -> None:
     targets = [GpuPoolTarget(name, (AMD,), family="amd", instance_types=("Standard_ND96isr_MI300X_v5",))
                for name in ("infer", "tune")]
-    found = {plan.release: plan for plan in releases(targets)}
+    found = {plan.release: plan for plan in releases(targets, SystemPlacement({"role": "system"}))}
     assert set(found) == {"amd-gpu-infer", "amd-gpu-tune"}
     assert found["amd-gpu-tune"].values["node_selector"] == {"gpufleet.io/pool": "tune"}
     assert found["amd-gpu-tune"].values["tolerations"] == [AMD.toleration()]

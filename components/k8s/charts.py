@@ -81,3 +81,15 @@ DRA_DRIVER = Chart(
     "nvidia-dra-driver-gpu", "25.12.0", "https://helm.ngc.nvidia.com/nvidia",
     "nvidia-dra-driver-gpu", "github.com/NVIDIA/k8s-dra-driver-gpu (deployments/helm)",
 )
+# Cluster Autoscaler for EKS (docs/deploy.md says why it and not Karpenter): chart 9.51.0, the
+# last whose appVersion is 1.33.0, the EKS version gpufleet runs (KUBERNETES_VERSION);
+# kubernetes/autoscaler tag cluster-autoscaler-chart-9.51.0 (9befb31f), charts/cluster-
+# autoscaler/values.yaml: cloudProvider, awsRegion, autoDiscovery.clusterName,
+# rbac.serviceAccount.name, nodeSelector, tolerations, extraArgs.
+CLUSTER_AUTOSCALER = Chart(
+    "cluster-autoscaler", "9.51.0", "https://kubernetes.github.io/autoscaler",
+    "kube-system", "github.com/kubernetes/autoscaler (charts/cluster-autoscaler, tag cluster-autoscaler-chart-9.51.0)",
+)
+# The image of the AKS guide's nvidia-peermem loader (Azure/aks-rdma-infiniband configs/
+# nvidia-peermem-reloader/ds.yaml at 700dabb): it installs kmod and loads the module.
+PEERMEM_IMAGE = "mcr.microsoft.com/mirror/docker/library/ubuntu:24.04"

@@ -132,6 +132,7 @@ def _stack_resources(
     }
     for r in resources:
         built[r.urn].parent = built.get(r.parent)
+        built[r.urn].dependencies = [built[d] for d in r.dependencies if d in built]
     return list(built.values())
 
 

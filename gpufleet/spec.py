@@ -92,6 +92,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     for cloud in spec.budget.commitments:
         if cloud not in spec.clouds.configured():
             yield Problem(f"budget.commitments.{cloud}", f"cloud '{cloud}' is not under clouds:")
+    yield from _budget_problems(spec)
 
     for key in spec.network.overrides:
         place = _split_place(key)
@@ -122,6 +123,19 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     yield from capacity_problems(spec.capacity, catalog)
     yield from _home_problems(spec, catalog, configured)
     yield from _access_problems(spec)
+
+
+def _budget_problems(spec: FleetSpec) -> Iterator[Problem]:
+    """A cap below the committed spend cannot hold: committed spend is paid whether it is used
+    or not, so the month costs at least the commitments (docs/design.md, "The cost ledger")."""
+    cap, committed = spec.budget.monthly_usd, sum(spec.budget.commitments.values())
+    if cap is not None and cap < committed:
+        parts = " + ".join(f"{cloud} ${usd:,.0f}" for cloud, usd in sorted(spec.budget.commitments.items()) if usd)
+        yield Problem("budget.monthly_usd", (
+            f"the cap ${cap:,.0f} is below the ${committed:,.0f} committed per month ({parts}): committed "
+            f"spend is paid whether it is used or not, so every month costs at least ${committed:,.0f}; "
+            "raise the cap to at least that, or lower budget.commitments"
+        ))
 
 
 def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:

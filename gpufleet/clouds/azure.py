@@ -8,9 +8,10 @@ invoicing; each names the page it reflects.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from gpufleet.clouds.azure_link import LINK, VPN_GATEWAY, link_costs, mock_kubeconfig
+from gpufleet.clouds.azure_link import LINK, VPN_GATEWAY, declared_tunnels, link_costs, mock_kubeconfig
 from gpufleet.clouds.azure_pools import (
     AGENT_POOL,
     CLUSTERS,
@@ -356,12 +357,13 @@ class Azure(CloudModel):
                 found = linked.region()
         return found or resource.region()
 
-    def declared_fixed_hourly(self, resource: DeclaredResource) -> tuple[str, float] | None:
-        """The Free tier's control plane costs nothing (and has no uptime SLA)."""
-        found = super().declared_fixed_hourly(resource)
-        if found is not None and resource.get("sku", "tier") == "Free":
-            return found[0], 0.0
-        return found
+    def declared_fixed_costs(self, resource: DeclaredResource) -> list[FixedCost]:
+        """The Free tier's control plane costs nothing (and has no uptime SLA); a VPN gateway
+        also pays its tunnels beyond the included ones (`declared_tunnels`)."""
+        found = super().declared_fixed_costs(resource)
+        if resource.get("sku", "tier") == "Free":
+            found = [replace(item, usd_per_hour=0.0) for item in found]
+        return [*found, *declared_tunnels(resource)]
 
     def address_blocks(
         self, slot: Network | None, override: Network | None, avoid: Iterable[Network] = ()

@@ -9,7 +9,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any, cast
 
-from gpufleet.clouds.base import FixedCost, LinkTraits, Network
+from gpufleet.clouds.base import DeclaredResource, FixedCost, LinkTraits, Network
 
 _CODE = "fixed rate in gpufleet/clouds/azure_link.py"
 # Microsoft's application id of the AKS AAD server, which kubelogin asks tokens for
@@ -36,6 +36,7 @@ PUBLIC_IP_USD_PER_HOUR = 0.005
 GATEWAY_PUBLIC_IPS = 2  # active-active: one per gateway instance
 TUNNELS_PER_PEER = 4  # the other cloud's 2 connections × 2 tunnels
 VPN_GATEWAY = "azure-native:network:VirtualNetworkGateway"
+CONNECTION = "azure-native:network:VirtualNetworkGatewayConnection"
 _LINK_SOURCE = (
     f"{_CODE}: {VPN_GATEWAY_SKU} $0.361/h, extra S2S tunnel $0.015/h, Standard public IP $0.005/h; "
     "list prices as of 2025, verify (azure.microsoft.com/pricing/details/vpn-gateway)"
@@ -57,16 +58,31 @@ LINK = LinkTraits(
 def link_costs(peers: int) -> tuple[FixedCost, ...]:
     """The VNet's VPN gateway and its two public IPs, and the tunnels beyond those included
     (VNet peering has no hourly price, only per GB)."""
-    extra = max(0, TUNNELS_PER_PEER * peers - VPN_TUNNELS_INCLUDED)
     return (
         FixedCost(f"link: VPN gateway {VPN_GATEWAY_SKU}", VPN_GATEWAY_USD_PER_HOUR, 1,
                   _LINK_SOURCE, VPN_GATEWAY),
         FixedCost(f"link: gateway public IPs ({GATEWAY_PUBLIC_IPS})", PUBLIC_IP_USD_PER_HOUR,
                   GATEWAY_PUBLIC_IPS, _LINK_SOURCE, "azure-native:network:PublicIPAddress"),
-        # Not a resource of its own: the budget policy does not price it (planner is stricter).
-        FixedCost(f"link: S2S tunnels beyond the {VPN_TUNNELS_INCLUDED} included ({extra})",
-                  VPN_EXTRA_TUNNEL_USD_PER_HOUR, extra, _LINK_SOURCE, ""),
+        _extra_tunnels(max(0, TUNNELS_PER_PEER * peers - VPN_TUNNELS_INCLUDED)),
     )
+
+
+def _extra_tunnels(extra: int) -> FixedCost:
+    """The S2S tunnels of a gateway beyond those its price includes: not a resource of their
+    own (each is a connection), so the budget policy counts a declared gateway's connections
+    (`declared_tunnels`)."""
+    return FixedCost(f"link: S2S tunnels beyond the {VPN_TUNNELS_INCLUDED} included ({extra})",
+                     VPN_EXTRA_TUNNEL_USD_PER_HOUR, extra, _LINK_SOURCE, "")
+
+
+def declared_tunnels(resource: DeclaredResource) -> list[FixedCost]:
+    """A declared VPN gateway's tunnels beyond the included ones: one per connection that names
+    it as its gateway (`virtualNetworkGateway1`); none for other resources."""
+    if resource.type != VPN_GATEWAY:
+        return []
+    tunnels = len(resource.referrers("virtualNetworkGateway1", frozenset({CONNECTION})))
+    extra = tunnels - VPN_TUNNELS_INCLUDED
+    return [_extra_tunnels(extra)] if extra > 0 else []
 
 
 def mock_kubeconfig(cluster: Mapping[str, Any]) -> str:

@@ -65,6 +65,14 @@ class View:
         found = find(value, self.stack, types)
         return View(found, self.stack) if found is not None else None
 
+    def referrers(self, prop: str, types: frozenset[str]) -> list[View]:
+        mine = frozenset({self.type})
+        return [
+            View(r, self.stack) for r in self.stack
+            if r.resource_type in types and (to := View(r, self.stack).linked(prop, mine)) is not None
+            and to.urn == self.urn
+        ]
+
     def linked_each(self, prop: str, types: frozenset[str]) -> list[View]:
         found = [find(entry, self.stack, types) for entry in items(get(self.resource.props, prop))]
         return [View(r, self.stack) for r in found if r is not None]

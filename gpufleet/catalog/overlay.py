@@ -125,6 +125,9 @@ def read_offers(
         if problem := row_problem(row, skus, regions):
             raise CatalogFileError(f"{path}: row {number}: {problem}")
         rows.append({column: row[column] for column in COLUMNS})
+    if not rows:  # what a refresh that fetched nothing once wrote: not a refreshed catalog
+        raise CatalogFileError(f"{path}: holds no offers, so it refreshes nothing; run `gpufleet catalog refresh "
+                               f"--out {path.parent}` again, or remove the file")
     return rows
 
 

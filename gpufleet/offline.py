@@ -99,7 +99,7 @@ def load_source(source: SpecSource) -> tuple[FleetSpec, str, object]:
             spec = load_fleet(data)
         except SpecError as error:
             raise SpecError(error.problems, source=str(path)) from None
-    name = source.stack_name or source.stack or stack_of_file(path)
+    name = source.stack_name or source.stack or stack_of_file(path, spec.name)
     return spec, name, data
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
 from gpufleet.ledger import BudgetUse
+from gpufleet.moves import MOVED_HEADER
 from gpufleet.planjson import dumps
 from gpufleet.tables import Row, console_for, print_table
 
@@ -169,14 +170,13 @@ def _kept(previous: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:
            f"at most {usd(previous['max_extra_usd'])}/month more")
     header = ("previous nodes", "kept", "stability tolerance", "against the cheapest plan")
     moved: list[Row] = [
-        (m["pool"], m["offer"], str(m["before"]), str(m["after"]), m["reason"])
+        (m["pool"], m["offer"], str(m["before"]), str(m["after"]), m["reason"], m["sentence"])
         for m in previous.get("moved", [])
     ]
     return [("Kept from the previous plan", header, [row]),
             *([("Moved from the previous plan", MOVED_HEADER, moved)] if moved else [])]
 
 
-MOVED_HEADER = ("pool", "cloud/region/SKU", "nodes before", "after", "why")
 
 
 def _capacity(capacity: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:

@@ -185,11 +185,11 @@ def _catalog_name(
     """The catalog's spelling of a filter value (matched without case), or a message naming
     the flag, the close matches and the known values."""
     from gpufleet.errors import CommandLineError, Problem
-    from gpufleet.specwords import one_of
+    from gpufleet.specwords import one_of, spelled_as
 
     if value is None:
         return None
-    match = next((name for name in known if name.lower() == value.lower()), None)
+    match = spelled_as(value, known)
     if match is None:
         raise CommandLineError([Problem(flag, one_of(kind, value, known, shown))])
     return match

@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 from gpufleet import clouds as registry
 from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
 from gpufleet.speccapacity import CapacityLimits
+from gpufleet.specwords import spelled_as
 
 
 def _registered(name: str) -> str:
@@ -144,6 +145,13 @@ class Pool(_Strict):
     pin: dict[str, Annotated[int, Field(gt=0)]] = Field(
         default_factory=dict, description="nodes fixed by hand per 'cloud/region'"
     )
+
+    @field_validator("accelerator")
+    @classmethod
+    def _catalog_spelling(cls, value: str) -> str:
+        """Matched without case and kept in the catalog's spelling, as `catalog --accelerator`
+        reads it; an unknown name stays for the catalog rules to refuse with suggestions."""
+        return spelled_as(value, load_catalog().accelerators()) or value
 
     def min_gpus(self, cloud: Cloud) -> int:
         """The fewest GPUs `min_share` asks for on a cloud (GPUs are whole; float noise is not)."""

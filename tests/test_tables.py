@@ -18,6 +18,9 @@ from typing import Any
 import pytest
 
 from gpufleet.diff import diff_documents
+from gpufleet.live.prices import HEADER as PRICE_HEADER
+from gpufleet.live.quotas import HEADER as QUOTA_HEADER
+from gpufleet.live.quotas import quotas_document, table_rows
 from gpufleet.pipeline import build_plan
 from gpufleet.planjson import interconnect_json
 from gpufleet.policy import PolicyVerdict, Violation
@@ -89,6 +92,11 @@ def fixtures() -> dict[str, Sequence[AnyTable]]:
         "diff dev → prod-eu": diff_documents(dev, prod).sections(),
         "verdicts": [("Policy verdicts", VERDICT_HEADER, verdict_rows(verdicts))],
         "catalog of H100": catalog_tables(None, "H100", None),
+        "quotas of prod-eu": [("Declared quotas (vCPUs)", QUOTA_HEADER,
+                               table_rows(quotas_document(load_fleet(fleet_of("prod-eu")), [], [])))],
+        "refreshed prices": [("Refreshed prices", PRICE_HEADER, [
+            ("azure", "Standard_ND96isr_H100_v5", "swedencentral", "- -> 107.84", "- -> 32.35",
+             "azure retail prices api at 2026-06-01T00:00:00Z")])],
     }
 
 
@@ -151,7 +159,7 @@ def _check_list(text: str, header: Sequence[str], rows: Sequence[Sequence[str]])
 
 
 FIXTURES = ("dev", "prod-eu with a violation", "dev with a vpn link", "prod-eu re-planned", "diff dev → prod-eu",
-            "verdicts", "catalog of H100")
+            "verdicts", "catalog of H100", "quotas of prod-eu", "refreshed prices")
 
 
 def test_the_fixtures_are_every_fixture() -> None:

@@ -4,7 +4,7 @@ offers other offers beat outright, per-offer node bounds, and interchangeable po
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gpufleet import addresses, clouds
@@ -178,13 +178,29 @@ def tight_places(spec: FleetSpec, cands: Sequence[Candidate], limited: Limited =
     every candidate there took its most nodes (`Candidate.max_nodes`): more groups or nodes
     than the cluster allows, or more addresses than a node range holds (`addresses.may_bind`).
     Elsewhere no plan meets such a limit (or the model holds none), and it needs no row."""
+    return _places(spec, cands, limited, limits_reached)
+
+
+def counted_places(spec: FleetSpec, cands: Sequence[Candidate], limited: Limited = None) -> frozenset[str]:
+    """The `tight_places` where some plan could reach a limit that counts node groups
+    (`groups_counted`), so the model must count each pool's own groups there; in the others
+    only the cluster's node limit may bind, and it counts nodes, however pools share them."""
+    return _places(spec, cands, limited, groups_counted)
+
+
+def _places(
+    spec: FleetSpec,
+    cands: Sequence[Candidate],
+    limited: Limited,
+    reached: Callable[[FleetSpec, Cloud, str, Sequence[tuple[str, int]]], bool],
+) -> frozenset[str]:
     here: dict[tuple[Cloud, str], list[Candidate]] = {}
     for c in cands:
         if limited is None or c.place in limited:
             here.setdefault((c.cloud, c.region), []).append(c)
     return frozenset(
         f"{cloud}/{region}" for (cloud, region), found in here.items()
-        if limits_reached(spec, cloud, region, [(c.sku.instance_type, c.max_nodes) for c in found])
+        if reached(spec, cloud, region, [(c.sku.instance_type, c.max_nodes) for c in found])
     )
 
 
@@ -192,15 +208,26 @@ def limits_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[t
     """Whether offers of (instance type, nodes) in the region break its cluster limits or
     overfill one of its node ranges: for the most nodes a plan may give (`tight_places`) or
     the nodes a plan gives (`solve.place`, which then adds the region's rows)."""
-    return region_may_bind(spec, cloud, region, [n for _, n in nodes]) or addresses.may_bind(spec, cloud, region, nodes)
+    return groups_counted(spec, cloud, region, nodes) or nodes_reached(spec, cloud, region, [n for _, n in nodes])
 
 
-def region_may_bind(spec: FleetSpec, cloud: Cloud, region: str, most: Sequence[int]) -> bool:
-    """Whether candidates with at most `most` nodes each could break the region's cluster limits."""
+def groups_counted(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[tuple[str, int]]) -> bool:
+    """Whether offers of (instance type, nodes), each its own placement, break a limit that
+    counts node groups: the cluster's groups, or a node range (each group adds its surge)."""
+    return groups_reached(spec, cloud, region, [n for _, n in nodes]) or addresses.may_bind(spec, cloud, region, nodes)
+
+
+def groups_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int]) -> bool:
+    """Whether placements of these nodes, each in its own node groups, break the cluster's
+    group limit."""
     limits = cluster_limits(spec, cloud, region)
-    groups = sum(limits.groups_for(n) for n in most)
-    nodes = limits.gpu_nodes
-    return groups > limits.gpu_groups or (nodes is not None and sum(most) > nodes)
+    return sum(limits.groups_for(n) for n in nodes) > limits.gpu_groups
+
+
+def nodes_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int]) -> bool:
+    """Whether placements of these nodes break the cluster's node limit (where it has one)."""
+    most = cluster_limits(spec, cloud, region).gpu_nodes
+    return most is not None and sum(nodes) > most
 
 
 def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate], limited: Limited = None) -> dict[str, int]:

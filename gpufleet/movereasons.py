@@ -25,7 +25,7 @@ from gpufleet.ledger import Ledger
 from gpufleet.moves import Cause, capacity_cause
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.placement import Candidate, candidates, placement_of, plan_ledger
-from gpufleet.placement.candidates import region_may_bind
+from gpufleet.placement.candidates import groups_reached, nodes_reached
 from gpufleet.plan import Placement
 from gpufleet.quota import quota_use
 from gpufleet.spec import FleetSpec
@@ -115,7 +115,8 @@ class MoveCauses:
             if over and (use.cloud, use.region) == (cloud, region):
                 return Cause("quota", f"{cloud}/{region} quota {use.bucket} holds {use.limit_vcpus} vCPUs; with "
                                       f"them back it would need {use.used_vcpus}")
-        if region_may_bind(self.spec, cloud, region, [p.nodes for p in here]):
+        counts = [p.nodes for p in here]
+        if groups_reached(self.spec, cloud, region, counts) or nodes_reached(self.spec, cloud, region, counts):
             limits = cluster_limits(self.spec, cloud, region)
             groups = sum(limits.groups_for(p.nodes) for p in here)
             return Cause("limit", f"{cloud}/{region}'s cluster would hold {groups} GPU node groups of "

@@ -42,7 +42,8 @@ from unittest.mock import patch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.greedy import greedy_place
-from gpufleet.catalog import Catalog, Cloud, load_catalog
+from gpufleet.catalog import Catalog, Cloud
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import InfeasibleError
 from gpufleet.placement import (
     Milp,

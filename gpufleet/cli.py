@@ -80,8 +80,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
             read_document(args.previous, CommandLineError)
         except CommandLineError as error:
             raise CommandLineError(error.problems, source="--previous") from None
-    from gpufleet.catalog import load_catalog
     from gpufleet.catalog.overlay import using
+    from gpufleet.clouds.catalog import load_catalog
     from gpufleet.planjson import stable
 
     progress = args.format != "json"  # a terminal shows progress on stderr; JSON mode stays silent
@@ -197,7 +197,7 @@ def _catalog_name(
 
 def cmd_catalog(args: argparse.Namespace) -> int:
     from gpufleet import clouds, report
-    from gpufleet.catalog import load_catalog
+    from gpufleet.clouds.catalog import load_catalog
 
     if args.catalog_action == "refresh":
         return cmd_catalog_refresh(args)
@@ -219,8 +219,8 @@ def cmd_catalog_refresh(args: argparse.Namespace) -> int:
     --out the refreshed offers file (its folder made if need be). A refresh that did not read
     every region, or found no price, exits 1 and writes nothing (`live.prices.incomplete`)."""
     from gpufleet import clouds, report
-    from gpufleet.catalog import load_catalog
     from gpufleet.catalog.overlay import FILE_NAME, read_offers, write_offers
+    from gpufleet.clouds.catalog import load_catalog
     from gpufleet.errors import CommandLineError, LookupFailedError, Problem
     from gpufleet.live.prices import HEADER, changes, incomplete, merged, refresh, targets
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from gpufleet.catalog import load_catalog
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.live import LiveQuota
 from gpufleet.movereasons import MoveCauses
@@ -223,11 +223,14 @@ def _capacity(plan: FleetPlan) -> CapacityDoc | None:
 
 
 def _quota_json(q: QuotaUse) -> QuotaDoc:
-    """A quota line; `source` only where a live look-up gave the limit."""
+    """A quota line; `source` only where a live look-up gave the limit, `unit` only where the
+    cloud counts GPUs."""
     doc: QuotaDoc = {"cloud": q.cloud, "region": q.region, "bucket": q.bucket,
                      "used_vcpus": q.used_vcpus, "limit_vcpus": q.limit_vcpus}
     if q.source:
         doc["source"] = q.source
+    if q.unit == "gpus":
+        doc["unit"] = "gpus"
     return doc
 
 

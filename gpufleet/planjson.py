@@ -186,6 +186,7 @@ class QuotaDoc(TypedDict):
     used_vcpus: int
     limit_vcpus: int | None
     source: NotRequired[str]  # a live look-up's source and time; absent: declared (or unknown)
+    unit: NotRequired[Literal["gpus"]]  # the counts are GPUs (the cloud's quota unit); absent: vCPUs
 
 
 @_closed

@@ -14,6 +14,7 @@ import contextvars
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
 from gpufleet.errors import GpufleetError
@@ -255,9 +256,9 @@ def record_program(
     (full keys, e.g. 'gpufleet:fleet') and record every resource it registers; `on_register`
     hears of each one as it is registered (progress on a terminal)."""
     if program is None:
-        from gpufleet.program import fleet_program  # loads Pulumi and the SDKs: only when planning
+        from gpufleet.program import fleet_program, installed_declare  # loads Pulumi: only when planning
 
-        program = fleet_program
+        program = partial(fleet_program, installed_declare())
     recording = Recording(stack=stack)
     monitor = _make_monitor(recording, mocks if mocks is not None else _default_mocks(), on_register)
     recording.result = run_program(stack, config, program, monitor, project)

@@ -89,7 +89,7 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
     ]
     sourced = any("source" in q for q in doc["quota"])  # live look-ups say where and when
     quota: list[Row] = [
-        (q["cloud"], q["region"], q["bucket"], str(q["used_vcpus"]),
+        (q["cloud"], q["region"], q["bucket"] + (" (GPUs)" if q.get("unit") == "gpus" else ""), str(q["used_vcpus"]),
          "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"]),
          "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"] - q["used_vcpus"]),
          *([q.get("source", "spec")] if sourced else []))
@@ -346,7 +346,7 @@ def render_catalog(
 def _catalog_entries(
     cloud: str | None, accelerator: str | None, region: str | None
 ) -> tuple[list[Offer], list[Region]]:
-    from gpufleet.catalog import load_catalog
+    from gpufleet.clouds.catalog import load_catalog
 
     catalog = load_catalog()
     offers = [

@@ -20,7 +20,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from gpufleet import clouds as registry
-from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
+from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.speccapacity import CapacityLimits
 from gpufleet.specwords import spelled_as
 
@@ -133,10 +134,10 @@ class Pool(_Strict):
     gpus_per_node: int | None = Field(default=None, gt=0)
     capacity: Capacity = "on-demand"
     capacity_reservation_id: str | None = Field(
-        default=None, pattern=r"^cr-[0-9a-f]{8,17}$", description="AWS capacity block for 'reserved'"
+        default=None, description="the reservation a 'reserved' pool runs in, as its cloud names it"
     )
     interconnect: Literal["none", "rdma"] = "none"
-    mig: Mig | None = Field(default=None, description="MIG profile on Azure GPU agent pools")
+    mig: Mig | None = Field(default=None, description="MIG profile; only clouds that offer it hold the pool")
     min_share: dict[CloudName, Share] = Field(default_factory=dict[Cloud, float])
     max_share: dict[CloudName, Share] = Field(default_factory=dict[Cloud, float])
     autoscale: Autoscale | None = Field(

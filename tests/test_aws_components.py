@@ -13,8 +13,8 @@ import pytest
 
 from components import GpuFleet
 from components.aws import decisions
-from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import DecisionError
 from gpufleet.placement import colocated_storage
 from gpufleet.plan import (

@@ -18,8 +18,8 @@ import pytest
 
 from components.azure import decisions as d
 from components.azure import pool_settings
-from gpufleet.catalog import load_catalog
 from gpufleet.cli import main
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import DecisionError
 from gpufleet.plan import (
     CostSummary,

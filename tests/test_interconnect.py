@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 from gpufleet import clouds
 from gpufleet.clouds.aws import REGION_SLOTS as AWS_SLOTS
 from gpufleet.clouds.azure import REGION_SLOTS as AZURE_SLOTS
-from gpufleet.clouds.azure_pools import OVERLAY_POD_CANDIDATES
+from gpufleet.clouds.azure.pools import OVERLAY_POD_CANDIDATES
 from gpufleet.cost import region_fixed_usd
 from gpufleet.diff import DiffDocument, diff_documents, resource_changes
 from gpufleet.errors import SpecError

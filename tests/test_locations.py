@@ -13,6 +13,7 @@ import yaml
 from pulumi_policy import PolicyProviderResource
 from pulumi_policy.proxy import unknown_checking_proxy
 
+from gpufleet import clouds
 from gpufleet.cli import main
 from gpufleet.policy import evaluate, policy_config, resources_from_json
 from gpufleet.policy.locations import (
@@ -22,6 +23,7 @@ from gpufleet.policy.locations import (
     NamedPlace,
     OutOfScope,
     Unverifiable,
+    known_packages,
     locate,
 )
 from gpufleet.spec import load_fleet
@@ -80,10 +82,15 @@ def test_locate_reads_each_providers_own_fields_then_its_providers(
 
 
 def test_every_provider_in_the_table_cites_its_documentation() -> None:
-    # the registered clouds' own packages (aws, azure-native) are located by their models
-    assert {"aws-native", "azure", "gcp"} <= set(PROVIDERS)
-    assert {"aws", "azure-native"}.isdisjoint(PROVIDERS)
-    assert all(rule.source.startswith("www.pulumi.com/registry/") for rule in PROVIDERS.values())
+    # the registered clouds' own packages (aws, azure-native) and the packages naming their
+    # regions (aws-native, classic azure) are located by their models; the table has the rest
+    located = {other.package: model.name for model in clouds.models() for other in model.located_packages}
+    assert located == {"aws-native": "aws", "azure": "azure"}
+    assert {"aws", "azure-native", *located}.isdisjoint(PROVIDERS)
+    assert {"aws", "azure-native", "aws-native", "azure", "gcp", "kubernetes"} <= set(known_packages())
+    sources = [rule.source for rule in PROVIDERS.values()]
+    sources += [other.source for model in clouds.models() for other in model.located_packages]
+    assert all(source.startswith("www.pulumi.com/registry/") for source in sources)
     assert GCP_MULTI_REGIONS["US"] == frozenset({"US"})
 
 

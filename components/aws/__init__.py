@@ -24,8 +24,8 @@ from components.k8s import GpuPoolTarget
 from components.k8s.layer import GpuLayer, GpuLayerArgs
 from components.link import LinkBoard
 from components.sync import JobSite, SyncBoard
-from gpufleet.catalog import load_catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
 from gpufleet.nodegroups import cluster_limits

@@ -133,7 +133,7 @@ def subnet_layout(cidr: str, zones: Sequence[str]) -> SubnetLayout:
 
 def addon_configuration(addon: str) -> str | None:
     """The add-on's `configurationValues` (JSON): the VPC CNI's address settings (VPC_CNI in
-    gpufleet/clouds/aws.py, which the address plan and the address-capacity policy count on);
+    gpufleet/clouds/aws/__init__.py, which the address plan and the address-capacity policy count on);
     the other add-ons keep their defaults."""
     if addon != "vpc-cni":
         return None

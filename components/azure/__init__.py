@@ -16,7 +16,8 @@ from components.k8s import GpuPoolTarget, Taint
 from components.k8s.layer import GpuLayer, GpuLayerArgs
 from components.link import LinkBoard
 from components.sync import JobSite, SyncBoard
-from gpufleet.catalog import Sku, load_catalog
+from gpufleet.catalog import Sku
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
 from gpufleet.nodegroups import placement_groups

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import authorization, network
 
-from gpufleet.clouds.azure_link import VPN_GATEWAY_SKU
+from gpufleet.clouds.azure.link import VPN_GATEWAY_SKU
 from gpufleet.plan import LinkSite, TunnelPlan
 
 GATEWAY_SUBNET = "GatewaySubnet"  # the name Azure requires for a VNet gateway's subnet

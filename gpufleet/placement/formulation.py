@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Cloud
+from gpufleet.clouds.capabilities import GLOBAL
 from gpufleet.cost import copy_costs, region_fixed_usd
 from gpufleet.nodegroups import ClusterLimits, cluster_limits
 from gpufleet.placement.candidates import (
@@ -22,7 +23,7 @@ from gpufleet.placement.candidates import (
     unlimited_bounds,
 )
 from gpufleet.placement.milp import Milp, Solved
-from gpufleet.quota import QuotaKey, declared_quotas, quota_key
+from gpufleet.quota import QuotaKey, declared_quotas, quota_key, quota_units
 from gpufleet.spec import FleetSpec, Pool
 from gpufleet.specmodel import Storage
 
@@ -47,7 +48,7 @@ def _most_nodes(
     for bucket in c.buckets:
         key = quota_key(c.cloud, c.region, bucket)
         if key in limits and key not in elastic:
-            most = min(most, limits[key][1] // c.sku.vcpus)
+            most = min(most, limits[key][1] // quota_units(c.sku))
     if shares and c.cloud in c.pool.max_share:
         most = min(most, c.pool.max_gpus(c.cloud) // c.sku.gpus)
     return most
@@ -365,7 +366,7 @@ class Formulation:
             for bucket in c.buckets:
                 key = quota_key(c.cloud, c.region, bucket)
                 if key in limits:
-                    rows.setdefault(key, {})[self.x[i]] = float(c.sku.vcpus)
+                    rows.setdefault(key, {})[self.x[i]] = float(quota_units(c.sku))
         for key in sorted(rows):
             row = rows[key]
             limit = float(limits[key][1])
@@ -373,10 +374,11 @@ class Formulation:
                 self.elastic[key] = self.milp.col(0.0, math.inf, True)
                 row[self.elastic[key]] = -1.0
                 self.milp.row(-math.inf, limit, row)
-            else:  # vCPUs ≤ limit × open: the quota, and the region's link for these nodes
-                cloud, region, _ = key
-                row[self.opened[(cloud, region)]] = -limit
+            elif key[1] != GLOBAL:  # units ≤ limit × open: the quota, and the region's link
+                row[self.opened[(key[0], key[1])]] = -limit
                 self.milp.row(-math.inf, 0.0, row)
+            else:  # one quota for all the cloud's regions (quota_scope global): units ≤ limit
+                self.milp.row(-math.inf, limit, row)
 
     def _caps(self) -> None:
         """Σ nodes ≤ cap per offer that `capacity.available` limits, over every pool using it."""

@@ -22,7 +22,7 @@ from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
 from gpufleet import clouds
 from gpufleet.catalog.limits import name_problem
-from gpufleet.clouds.base import DeclaredPool
+from gpufleet.clouds.declared import DeclaredPool
 from gpufleet.nodegroups import ClusterLimits, limits_in
 from gpufleet.policy.config import DEPLOY_READINESS, effective_config
 from gpufleet.policy.gpu import declared_pools

@@ -1,20 +1,13 @@
-"""Azure's end of the fleet: the cross-cloud link (VPN gateway, its costs) and the kubeconfig
-an AKS cluster hands out, as the offline engine answers it. The Azure model (azure.py) reads
-both from here.
+"""Azure's end of the fleet link: the VPN gateway's traits and its costs. The Azure model
+(gpufleet/clouds/azure/__init__.py) reads both from here.
 """
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Mapping
-from typing import Any, cast
+from gpufleet.clouds.base import FixedCost, LinkTraits, Network
+from gpufleet.clouds.declared import DeclaredResource
 
-from gpufleet.clouds.base import DeclaredResource, FixedCost, LinkTraits, Network
-
-_CODE = "fixed rate in gpufleet/clouds/azure_link.py"
-# Microsoft's application id of the AKS AAD server, which kubelogin asks tokens for
-# (learn.microsoft.com/azure/aks/kubelogin-authentication).
-AKS_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+_CODE = "fixed rate in gpufleet/clouds/azure/link.py"
 
 # Azure's end of the fleet link (gpufleet/interconnect.py): an active-active, zone-redundant VPN
 # gateway per VNet, local network gateways for the other cloud's tunnel endpoints, global VNet
@@ -83,35 +76,3 @@ def declared_tunnels(resource: DeclaredResource) -> list[FixedCost]:
     tunnels = len(resource.referrers("virtualNetworkGateway1", frozenset({CONNECTION})))
     extra = tunnels - VPN_TUNNELS_INCLUDED
     return [_extra_tunnels(extra)] if extra > 0 else []
-
-
-def mock_kubeconfig(cluster: Mapping[str, Any]) -> str:
-    """What `listClusterUserCredential?format=exec` returns for `cluster` (base64 YAML); the API
-    server host is `<prefix>.hcp.<location>.azmk8s.io`, `.privatelink.` when private
-    (learn.microsoft.com/azure/aks/private-clusters)."""
-    name = str(cluster.get("name") or "mock")
-    location = str(cluster.get("location") or "mock")
-    profile = cast(Mapping[str, Any], cluster.get("apiServerAccessProfile") or {})
-    zone = "privatelink" if profile.get("enablePrivateCluster") else "hcp"
-    server = f"https://{cluster.get('dnsPrefix') or name}-mock.{zone}.{location}.azmk8s.io:443"
-    text = f"""apiVersion: v1
-kind: Config
-clusters:
-- name: {name}
-  cluster:
-    certificate-authority-data: bW9jaw==
-    server: {server}
-contexts:
-- name: {name}
-  context: {{cluster: {name}, user: clusterUser_{name}}}
-current-context: {name}
-users:
-- name: clusterUser_{name}
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: kubelogin
-      args: [get-token, --environment, AzurePublicCloud, --server-id, {AKS_SERVER_ID},
-             --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, mock, --login, devicecode]
-"""
-    return base64.b64encode(text.encode()).decode()

@@ -7,12 +7,14 @@ invoicing; each names the page it reflects.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from gpufleet.clouds.azure_link import LINK, VPN_GATEWAY, declared_tunnels, link_costs, mock_kubeconfig
-from gpufleet.clouds.azure_pools import (
+from gpufleet.clouds.azure.link import LINK, VPN_GATEWAY, declared_tunnels, link_costs
+from gpufleet.clouds.azure.mocks import MOCK_CALLS, NAME_INPUTS, mock_call, mock_state
+from gpufleet.clouds.azure.pools import (
     AGENT_POOL,
     CLUSTERS,
     DEFAULT_SURGE_SHARE,
@@ -30,19 +32,18 @@ from gpufleet.clouds.azure_pools import (
 from gpufleet.clouds.base import (
     AddressBlocks,
     CloudModel,
-    DeclaredPool,
     DeclaredRange,
-    DeclaredResource,
     FixedCost,
-    MockArgs,
+    LocatedPackage,
     Network,
     NodeRange,
     StorageRate,
     SystemPool,
 )
+from gpufleet.clouds.capabilities import Capabilities
+from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, ResidencyJudge
 
 if TYPE_CHECKING:
-    from gpufleet.clouds.base import Builder
     from gpufleet.clouds.controls import SecurityControls
 
 # Azure's "Total Regional vCPUs" quota: every non-spot VM draws on it as well as on its family
@@ -144,30 +145,9 @@ INHERITING_TYPES = frozenset({
     "azure-native:managedidentity:FederatedIdentityCredential",
 })
 
-# azure-native resources take their Azure name in a type-specific input; the provider's `name`
-# output is that name (the mock falls back to the logical name when it is absent).
-_NAME_INPUTS: Mapping[str, str] = {
-    "azure-native:resources:ResourceGroup": "resourceGroupName",
-    "azure-native:network:VirtualNetwork": "virtualNetworkName",
-    "azure-native:network:Subnet": "subnetName",
-    "azure-native:network:NetworkSecurityGroup": "networkSecurityGroupName",
-    "azure-native:network:PrivateEndpoint": "privateEndpointName",
-    "azure-native:privatedns:PrivateZone": "privateZoneName",
-    "azure-native:containerservice:ManagedCluster": "resourceName",
-    "azure-native:containerservice:AgentPool": "agentPoolName",
-    "azure-native:managedidentity:UserAssignedIdentity": "resourceName",
-    "azure-native:storage:StorageAccount": "accountName",
-    "azure-native:storage:BlobContainer": "containerName",
-    "azure-native:network:PublicIPAddress": "publicIpAddressName",
-    "azure-native:network:VirtualNetworkGateway": "virtualNetworkGatewayName",
-    "azure-native:network:LocalNetworkGateway": "localNetworkGatewayName",
-    "azure-native:network:VirtualNetworkGatewayConnection": "virtualNetworkGatewayConnectionName",
-    "azure-native:network:VirtualNetworkPeering": "virtualNetworkPeeringName",
-}
-CREDENTIALS = "azure-native:containerservice:listManagedClusterUserCredentials"
 # The Entra ID server application of every AKS cluster's API (the kubelogin --server-id),
 # github.com/Azure/kubelogin docs "Azure CLI" login; the same id in every tenant.
-_CODE = "fixed rate in gpufleet/clouds/azure.py"
+_CODE = "fixed rate in gpufleet/clouds/azure/__init__.py"
 _SUBNETS = frozenset({"azure-native:network:Subnet"})
 _VNETS = frozenset({"azure-native:network:VirtualNetwork"})
 _OVERLAY = "Azure CNI Overlay (a /24 of the pod CIDR per node)"
@@ -199,7 +179,7 @@ SYSTEM_POOL = SystemPool(
 
 class Azure(CloudModel):
     name = "azure"
-    live_module = "gpufleet.live.azure"
+    live_module = "gpufleet.clouds.azure.live"
     title = "Azure"
     packages = ("azure-native",)
     location_key = "location"
@@ -252,6 +232,26 @@ class Azure(CloudModel):
         "azure-native:network:PublicIPAddress": ("location", "publicIpAddressName", "sku", "zones"),
     }
     system_pool = SYSTEM_POOL
+    capabilities = Capabilities(
+        capacity_types=frozenset({"on-demand", "spot"}),
+        # AKS agent pools' gpuInstanceProfile (learn.microsoft.com/azure/aks/gpu-multi-instance;
+        # the ARM model's GPUInstanceProfile enum, checked in tests/test_capabilities.py).
+        mig_profiles=frozenset({"MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"}),
+        rdma_fabric="infiniband",
+        # No arm64 GPU VM size in the catalog, and no arm64 GPU node image declared.
+        arm64_gpu_nodes=False,
+        # Compute usages count vCPUs per VM family (and the regional total), per region.
+        quota_unit="vcpus",
+        quota_scope="region",
+        # "All availability zone-enabled regions have a minimum of three availability zones"
+        # (learn.microsoft.com/azure/reliability/migrate-app-configuration); which regions have
+        # them: ZONE_REDUNDANT_REGIONS.
+        zonal_regions=ZONE_REDUNDANT_REGIONS,
+        zones_per_region=3,
+        notes={"capacity: reserved": "a reservation is a billing discount on regular VMs, not a VM "
+                                     "setting: use capacity: on-demand there and put the reserved "
+                                     "price under prices:"},
+    )
     # "API server authorized IP ranges": at most 200 ranges
     # (learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges, Limitations).
     api_allowlist_max = 200
@@ -260,6 +260,7 @@ class Azure(CloudModel):
     # access the account" (learn.microsoft.com/azure/storage/common/storage-network-security).
     storage_private_only = True
     group_noun = "agent pool"
+    pod_range_label = "AKS pods"
     # AKS limits (catalog/data/limits.csv, learn.microsoft.com/azure/aks/quotas-skus-regions).
     limit_keys: ClassVar[Mapping[str, str]] = {
         "nodes_per_group": "nodes_per_agent_pool",
@@ -300,24 +301,12 @@ class Azure(CloudModel):
     def declared_storage_rate(self, resource: DeclaredResource) -> StorageRate:
         sku = resource.get("sku", "name")
         return self.storage_rates.get(sku, self.storage_rate) if isinstance(sku, str) else self.storage_rate
-    mock_calls: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "azure-native:authorization:getClientConfig": {
-            "clientId": "00000000-0000-0000-0000-000000000001",
-            "objectId": "00000000-0000-0000-0000-000000000002",
-            "subscriptionId": "00000000-0000-0000-0000-000000000003",
-            "tenantId": "00000000-0000-0000-0000-000000000004",
-        },
-    }
+    mock_calls = MOCK_CALLS
 
     def mock_call(
         self, token: str, args: Mapping[str, Any], created: Mapping[str, Mapping[str, Any]]
     ) -> Mapping[str, Any]:
-        """The user credentials of a cluster as AKS returns them with format=exec: a kubeconfig
-        whose server names the cluster's location and whose user runs kubelogin."""
-        if token != CREDENTIALS:
-            return super().mock_call(token, args, created)
-        cluster = created.get(str(args.get("resourceName")), {})
-        return {"kubeconfigs": [{"name": "clusterUser", "value": mock_kubeconfig(cluster)}]}
+        return mock_call(token, args, created) or super().mock_call(token, args, created)
 
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         # https://azure.microsoft.com/pricing/details/kubernetes-service/ — AKS Standard tier:
@@ -371,7 +360,7 @@ class Azure(CloudModel):
         """The VNet takes the slot's lower half (or the override; the upper half stays free),
         the AKS overlay pod range the fleet-wide overlay block (OVERLAY_POD_CANDIDATES)."""
         if slot is None:
-            raise ValueError("has no address slot (REGION_SLOTS in gpufleet/clouds/azure.py); append it there")
+            raise ValueError("has no address slot (REGION_SLOTS in gpufleet/clouds/azure/__init__.py); append it there")
         vnet = override or next(slot.subnets(prefixlen_diff=1))
         taken = [vnet, *avoid]
         pods = next((c for c in OVERLAY_POD_CANDIDATES if not any(c.overlaps(t) for t in taken)), None)
@@ -448,6 +437,21 @@ class Azure(CloudModel):
         """Azure accepts 'Sweden Central' and 'swedencentral'; the catalog uses the latter."""
         return value.replace(" ", "").lower()
 
+    # Classic azure (azurerm) resources take `location`; its provider has no default location
+    # (www.pulumi.com/registry/packages/azure/installation-configuration/), so a child resource
+    # without `location` (a container, a subnet) cannot be located by itself.
+    located_packages = (LocatedPackage("azure", ("location",), (), "www.pulumi.com/registry/packages/azure/api-docs/"),)
+    # An AKS API server is <fqdn-prefix>.hcp.<location>.azmk8s.io, a private one
+    # <...>.privatelink.<location>.azmk8s.io (learn.microsoft.com/azure/aks/private-clusters).
+    cluster_kind = "AKS"
+    cluster_endpoints = (re.compile(r"\.([a-z0-9]+)\.azmk8s\.io"),)
+    own_name_keys = NAME_INPUTS  # by which other resources refer to them
+
+    def residency_findings(self, resource: DeclaredResource, judge: ResidencyJudge) -> Iterable[str]:
+        from gpufleet.clouds.azure.residency import findings
+
+        return findings(resource, judge)
+
     def is_regional(self, resource_type: str, props: Mapping[str, Any]) -> bool:
         if resource_type in INHERITING_TYPES:
             return False
@@ -455,42 +459,9 @@ class Azure(CloudModel):
         return not (isinstance(location, str) and self.normalise_region(location) == GLOBAL_LOCATION)
 
     def mock_state(self, args: MockArgs, state: dict[str, Any]) -> dict[str, Any]:
-        inputs = cast(dict[str, Any], args.inputs)
-        name_input = _NAME_INPUTS.get(args.typ, "")
-        if isinstance(inputs.get(name_input), str):
-            state["name"] = inputs[name_input]
-        state.setdefault("id", f"/subscriptions/mock/resourceGroups/mock/providers/{args.typ}/{args.name}")
-        identity = cast(dict[str, Any], inputs.get("identity") or {})
-        assigned = identity.get("userAssignedIdentities")
-        if isinstance(assigned, list):
-            # Inputs list the identity ids; the provider's state maps each id to its details.
-            ids = cast(list[str], assigned)
-            state["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in ids}}
-        if args.typ == "azure-native:network:PublicIPAddress":
-            # TEST-NET-2 (RFC 5737), from the name: stable across runs.
-            state.setdefault("ipAddress", f"198.51.100.{sum(args.name.encode()) % 254 + 1}")
-        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
-            state.setdefault("principalId", "00000000-0000-0000-0000-00000000000a")
-            state.setdefault("clientId", "00000000-0000-0000-0000-00000000000b")
-            state.setdefault("tenantId", "00000000-0000-0000-0000-00000000000c")
-        if args.typ == "azure-native:containerservice:ManagedCluster":
-            state["oidcIssuerProfile"] = {"enabled": True, "issuerURL": f"https://oidc.mock/{args.name}/"}
-        if args.typ == "azure-native:network:PrivateDnsZoneGroup":
-            # the A record Azure writes for the endpoint (TEST-NET-1, RFC 5737, from the name)
-            address = f"192.0.2.{sum(args.name.encode()) % 254 + 1}"
-            configs = cast(list[dict[str, Any]], inputs.get("privateDnsZoneConfigs") or [])
-            state["privateDnsZoneConfigs"] = [
-                {**c, "recordSets": [{"provisioningState": "Succeeded", "ipAddresses": [address]}]}
-                for c in configs
-            ]
-        return state
+        return mock_state(args, state)
 
     def security_controls(self) -> SecurityControls:
-        from gpufleet.clouds.azure_controls import CONTROLS
+        from gpufleet.clouds.azure.controls import CONTROLS
 
         return CONTROLS
-
-    def builder(self) -> Builder:
-        from components.azure import build_azure
-
-        return build_azure

@@ -73,7 +73,7 @@ def plan_lines(
     """The lines of a plan: GPU nodes, each region's infrastructure, the link's sites (none
     without a link), every storage copy and every transfer from a dataset's home."""
     return (
-        *(_node_line(p) for p in placements),
+        *(_node_line(p, spec) for p in placements),
         *(line for cloud, region in regions for line in region_lines(cloud, region)),
         *_link_lines(sites),
         *(_storage_line(s) for s in storage),
@@ -92,9 +92,17 @@ def fixed_monthly(item: FixedCost) -> float:
     return round(item.count * monthly(item.usd_per_hour), 2)
 
 
-def _node_line(p: Placement) -> CostLine:
+def _node_line(p: Placement, spec: FleetSpec) -> CostLine:
+    """At full size (what the budget must hold); an autoscaled pool's line also says its floor,
+    where the autoscaler leaves it when no pod asks for more (components build each placement's
+    groups between min(autoscale.min_nodes, nodes) and nodes)."""
+    scale = next((pool.autoscale for pool in spec.pools if pool.name == p.pool), None)
+    item = f"pool {p.pool}: {p.nodes} × {p.instance_type} ({p.capacity})"
+    if scale is not None:
+        floor = min(scale.min_nodes, p.nodes)
+        item += f", autoscales {floor}-{p.nodes}: ${monthly(floor * p.price_usd_per_hour):,.0f} at {floor}"
     return CostLine(
-        item=f"pool {p.pool}: {p.nodes} × {p.instance_type} ({p.capacity})",
+        item=item,
         cloud=p.cloud,
         region=p.region,
         monthly_usd=p.monthly_usd,
@@ -129,7 +137,7 @@ def _link_lines(sites: Sequence[tuple[Cloud, str]]) -> list[CostLine]:
         peers = len(sites) - 1 - same
         lines += [
             CostLine(item.item, cloud, region, fixed_monthly(item), item.source, "fixed")
-            for item in clouds.get(cloud).link_costs(peers, same) if item.count
+            for item in clouds.get(cloud).link_costs(peers, same, region) if item.count
         ]
     return lines
 

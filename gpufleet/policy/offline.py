@@ -133,6 +133,7 @@ def stack_of(resources: Sequence[RecordedResource]) -> list[PolicyResource]:
     }
     for r in resources:
         built[r.urn].parent = built.get(r.parent)
+        built[r.urn].dependencies = [built[d] for d in r.dependencies if d in built]
     return list(built.values())
 
 

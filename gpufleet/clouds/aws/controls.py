@@ -217,6 +217,7 @@ _CHECKS: dict[str, Check] = {
 # EBS encryption by default, log groups), IAM (its policy documents are reviewed in code, not by
 # the pack), and S3 companions (judged through their bucket, below).
 _REVIEWED = frozenset({
+    "aws:autoscaling/tag:Tag",
     "aws:cloudwatch/logGroup:LogGroup",
     "aws:ebs/encryptionByDefault:EncryptionByDefault",
     "aws:ec2/customerGateway:CustomerGateway",
@@ -238,6 +239,7 @@ _REVIEWED = frozenset({
     "aws:ec2transitgateway/vpcAttachment:VpcAttachment",
     "aws:eks/addon:Addon",
     "aws:eks/nodeGroup:NodeGroup",
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation",
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
     "aws:iam/role:Role",
     "aws:iam/rolePolicy:RolePolicy",

@@ -147,6 +147,7 @@ _CHECKS: dict[str, Check] = {
 # parent carries the control (AKS and storage children are judged by their cluster or account).
 _REVIEWED = frozenset({
     "azure-native:authorization:RoleAssignment",
+    "azure-native:containerservice:MaintenanceConfiguration",
     "azure-native:managedidentity:FederatedIdentityCredential",
     "azure-native:managedidentity:UserAssignedIdentity",
     "azure-native:network:LocalNetworkGateway",

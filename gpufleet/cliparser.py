@@ -12,7 +12,7 @@ FORMATS = ("table", "markdown", "json")
 STACK_NAME_HELP = (
     "the Pulumi stack to plan as: it is part of resource names and tags. Default: NAME of "
     "--stack; for --spec, <name> of a file called Pulumi.<name>.yaml (Pulumi's own convention), "
-    "else 'dev' (the first stack `pulumi new` proposes), never another file name, so the same "
+    "else the fleet's name (the stack `gpufleet init` makes), never another file name, so the same "
     "spec plans the same under any file name"
 )
 
@@ -128,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         "init", help="make stacks/Pulumi.NAME.yaml from a bare spec file, for pulumi up",
     )
     init.add_argument("spec", type=Path, help="a bare fleet spec (or a stack file)")
-    init.add_argument("--stack", metavar="NAME", help="stack name (default: the fleet's name)")
+    init.add_argument("--stack", metavar="NAME", help="stack name (default: as `plan --spec` plans the file: "
+                      "<name> of Pulumi.<name>.yaml, else the fleet's name)")
     init.add_argument("--project-dir", metavar="DIR", type=Path,
                       help="the Pulumi project folder (default: the one around the working folder)")
     init.add_argument("--force", action="store_true", help="replace an existing stack file")

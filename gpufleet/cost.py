@@ -1,8 +1,9 @@
 """What the plan costs per month (hourly × 730), line by line, each saying where its price is from.
 
 GPU nodes carry the catalog or price-book price chosen by placement. Everything else is a fixed
-list price in this module, each with the public page it reflects; they are US-East list prices
-(other regions differ by a few percent) and are meant for planning, not for invoicing.
+list price of its cloud model (`gpufleet/clouds/`), each with the public page it reflects; they
+are US-East list prices (other regions differ by a few percent) and are meant for planning, not
+for invoicing. The lines go into the plan's ledger (`gpufleet.ledger`), which makes every total.
 
 A dataset with a `home` pays to fill and sync every copy away from home: (fill ÷ amortisation
 + churn) × the transfer rate of the path (`gpufleet.catalog.transfer`), on the HOME cloud's bill
@@ -10,8 +11,10 @@ A dataset with a `home` pays to fill and sync every copy away from home: (fill �
 placement, this estimate and `gpufleet.placement.spend` alike.
 
 Every region that holds a placement also costs the same fixed amount per cloud (control plane,
-NAT gateways on AWS, system nodes): `region_fixed_usd`, which placement puts in its objective and
-budget row, so the planner and this estimate price a plan alike.
+NAT gateways on AWS, system nodes): `region_fixed_usd`, which placement puts in its model. With
+`interconnect: vpn` a region's share of the link depends on how many other regions are open,
+which a linear model cannot price; placement's model bounds it (`region_fixed_usd` with a spec),
+and the plan's ledger prices the link the plan has (`plan_lines`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from collections.abc import Sequence
 from gpufleet import clouds
 from gpufleet.catalog import Catalog, Cloud
 from gpufleet.catalog.transfer import TransferRate, transfer_rate
+from gpufleet.clouds.base import FixedCost
+from gpufleet.ledger import Ledger
 from gpufleet.plan import (
-    CloudSpend,
     CostLine,
     CostSummary,
     LinkPlan,
@@ -45,31 +49,47 @@ def estimate(
     storage: Sequence[StoragePlan],
     link: LinkPlan | None = None,
 ) -> CostSummary:
-    """Every monthly cost line, spend per cloud against its commitment, and the budget."""
-    lines = [
+    """Every monthly cost line, spend per cloud against its commitment, and the budget: the
+    plan's ledger (`gpufleet.ledger`), its clouds the configured ones and any with a line."""
+    regions = [(n.cloud, n.region) for n in networks]
+    sites = [(s.cloud, s.region) for s in link.sites] if link else []
+    ledger = Ledger(plan_lines(spec, placements, regions, storage, sites))
+    present = set(spec.clouds.configured()) | set(ledger.by_cloud())
+    return CostSummary(
+        monthly_usd=ledger.total_usd,
+        by_cloud=ledger.burn(spec.budget.commitments, [c for c in clouds.names() if c in present]),
+        budget_usd=spec.budget.monthly_usd,
+        lines=ledger.lines,
+    )
+
+
+def plan_lines(
+    spec: FleetSpec,
+    placements: Sequence[Placement],
+    regions: Sequence[tuple[Cloud, str]],
+    storage: Sequence[StoragePlan],
+    sites: Sequence[tuple[Cloud, str]],
+) -> tuple[CostLine, ...]:
+    """The lines of a plan: GPU nodes, each region's infrastructure, the link's sites (none
+    without a link), every storage copy and every transfer from a dataset's home."""
+    return (
         *(_node_line(p, spec) for p in placements),
-        *(line for n in networks for line in region_lines(n.cloud, n.region)),
-        *(_link_lines(link) if link else []),
+        *(line for cloud, region in regions for line in region_lines(cloud, region)),
+        *_link_lines(sites),
         *(_storage_line(s) for s in storage),
         *_transfer_lines(spec, storage),
-    ]
-    present = set(spec.clouds.configured()) | {li.cloud for li in lines}
-    by_cloud: list[CloudSpend] = []
-    for cloud in clouds.names():
-        if cloud in present:
-            spend = round(sum(li.monthly_usd for li in lines if li.cloud == cloud), 2)
-            by_cloud.append(CloudSpend(cloud, spend, spec.budget.commitments.get(cloud, 0.0)))
-    return CostSummary(
-        monthly_usd=round(sum(li.monthly_usd for li in lines), 2),
-        by_cloud=tuple(by_cloud),
-        budget_usd=spec.budget.monthly_usd,
-        lines=tuple(lines),
     )
 
 
 def monthly(usd_per_hour: float) -> float:
     """$/month of a $/hour rate, to the cent (docs/design.md: monthly = hourly × 730)."""
     return round(usd_per_hour * HOURS_PER_MONTH, 2)
+
+
+def fixed_monthly(item: FixedCost) -> float:
+    """$/month of a fixed item: its count × one unit's month to the cent, as the budget policy
+    prices each declared unit (one resource each), so both sum the same cents."""
+    return round(item.count * monthly(item.usd_per_hour), 2)
 
 
 def _node_line(p: Placement, spec: FleetSpec) -> CostLine:
@@ -96,7 +116,7 @@ def region_lines(cloud: Cloud, region: str) -> list[CostLine]:
     plane and NAT gateways, then its system nodes). The same for every region of a cloud."""
     model = clouds.get(cloud)
     lines = [
-        CostLine(item.item, cloud, region, monthly(item.count * item.usd_per_hour), item.source, "fixed")
+        CostLine(item.item, cloud, region, fixed_monthly(item), item.source, "fixed")
         for item in model.fixed_costs()
     ]
     system = model.system_pool
@@ -108,18 +128,16 @@ def region_lines(cloud: Cloud, region: str) -> list[CostLine]:
     return lines
 
 
-def _link_lines(link: LinkPlan) -> list[CostLine]:
+def _link_lines(sites: Sequence[tuple[Cloud, str]]) -> list[CostLine]:
     """Each site's share of the link (hub, connections, peerings), priced by its cloud for the
     number of peers it actually has; items with no count are left out."""
     lines: list[CostLine] = []
-    for site in link.sites:
-        same = sum(1 for s in link.sites if s.cloud == site.cloud) - 1
-        peers = len(link.sites) - 1 - same
+    for cloud, region in sites:
+        same = sum(1 for other, _ in sites if other == cloud) - 1
+        peers = len(sites) - 1 - same
         lines += [
-            CostLine(
-                item.item, site.cloud, site.region, monthly(item.count * item.usd_per_hour), item.source, "fixed"
-            )
-            for item in clouds.get(site.cloud).link_costs(peers, same, site.region) if item.count
+            CostLine(item.item, cloud, region, fixed_monthly(item), item.source, "fixed")
+            for item in clouds.get(cloud).link_costs(peers, same, region) if item.count
         ]
     return lines
 
@@ -133,8 +151,7 @@ def region_fixed_usd(cloud: Cloud, spec: FleetSpec | None = None) -> float:
     if spec is not None and spec.network.interconnect != "none" and len(candidates) > 1:
         same = candidates.count(cloud) - 1
         fixed += sum(
-            monthly(item.count * item.usd_per_hour)
-            for item in clouds.get(cloud).link_costs(len(candidates) - 1 - same, same)
+            fixed_monthly(item) for item in clouds.get(cloud).link_costs(len(candidates) - 1 - same, same)
         )
     return round(fixed, 2)
 

@@ -20,7 +20,7 @@ from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from gpufleet import clouds
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
-from gpufleet.moves import Move, MoveDoc, moves, shortfalls_of_document
+from gpufleet.moves import MOVED_HEADER, Move, MoveDoc, moves, recorded_causes
 from gpufleet.planjson import placements_from_document
 
 DIFF_VERSION = 1
@@ -187,8 +187,8 @@ class PlanDiff:
              [(s, f"${b:,.0f}", f"${a:,.0f}", f"{a - b:+,.0f}") for s, b, a in self.cost]),
             ("Policy verdicts", ("policy", "enforcement", "violations before", "after"),
              [(p, e, str(b), str(a)) for p, e, b, a in self.policies if b != a]),
-            *([("Moved", ("pool", "cloud/region/SKU", "nodes before", "after", "why"),
-                [(m.pool, m.offer, str(m.before), str(m.after), m.reason) for m in self.moved])]
+            *([("Moved", MOVED_HEADER,
+                [(m.pool, m.offer, str(m.before), str(m.after), m.reason, m.sentence) for m in self.moved])]
               if self.moved else []),
             ("Link tunnels", ("action", "tunnel", "before", "after"),
              [(action, key, b or "-", a or "-") for key, action, b, a in self.tunnels]),
@@ -365,5 +365,5 @@ def _moved(base: dict[str, Any], head: dict[str, Any]) -> tuple[Move, ...]:
     unrelated specs, changed node counts are the spec's doing, not moves."""
     if not head.get("capacity") and not head.get("previous"):
         return ()
-    return tuple(moves(placements_from_document(base), placements_from_document(head),
-                       shortfalls_of_document(head)))
+    before = placements_from_document(base)
+    return tuple(moves(before, placements_from_document(head), recorded_causes(before, head)))

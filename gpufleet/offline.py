@@ -19,6 +19,7 @@ from gpufleet import safejson
 from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.live import LiveQuota
+from gpufleet.movereasons import MoveCauses
 from gpufleet.moves import moves
 from gpufleet.nodegroups import region_groups
 from gpufleet.plan import PLAN_VERSION, FleetPlan, QuotaUse
@@ -39,7 +40,7 @@ from gpufleet.planjson import (
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import RecordedResource, Recording, record_program
 from gpufleet.spec import FleetSpec, load_fleet
-from gpufleet.speccapacity import Shortfalls, flag_problems, with_unavailable
+from gpufleet.speccapacity import flag_problems, with_unavailable
 from gpufleet.specfile import (
     CLUSTER_SOFTWARE_CONFIG,
     CONFIG_KEY,
@@ -98,7 +99,7 @@ def load_source(source: SpecSource) -> tuple[FleetSpec, str, object]:
             spec = load_fleet(data)
         except SpecError as error:
             raise SpecError(error.problems, source=str(path)) from None
-    name = source.stack_name or source.stack or stack_of_file(path)
+    name = source.stack_name or source.stack or stack_of_file(path, spec.name)
     return spec, name, data
 
 
@@ -205,7 +206,8 @@ def _previous(plan: FleetPlan, previous: Path | None) -> PreviousDoc | None:
         "stability_tolerance": tolerance,
         "max_extra_usd": round(plan.solver.objective_usd * tolerance / (1 + tolerance), 2),
     }
-    if moved := moves(before, plan.placements, Shortfalls.of(plan.spec.capacity)):
+    why = MoveCauses(plan.spec, plan.spec.catalog(), before, plan.placements).why
+    if moved := moves(before, plan.placements, why):
         kept["moved"] = [m.to_json() for m in moved]  # only when something moved
     return kept
 

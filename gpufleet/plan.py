@@ -168,6 +168,8 @@ class CostLine:
 
 @dataclass(frozen=True, slots=True)
 class CloudSpend:
+    """A cloud's month against its commitment (`gpufleet.ledger.Ledger.burn`), to the cent."""
+
     cloud: Cloud
     monthly_usd: float
     commitment_usd: float
@@ -178,11 +180,11 @@ class CloudSpend:
 
     @property
     def left_usd(self) -> float:
-        return max(0.0, self.commitment_usd - self.monthly_usd)
+        return round(max(0.0, self.commitment_usd - self.monthly_usd), 2)
 
     @property
     def above_commitment_usd(self) -> float:
-        return max(0.0, self.monthly_usd - self.commitment_usd)
+        return round(max(0.0, self.monthly_usd - self.commitment_usd), 2)
 
 
 @dataclass(frozen=True, slots=True)

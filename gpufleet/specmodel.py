@@ -35,6 +35,7 @@ from gpufleet.specnumbers import (
     Vcpus,
     Whole,
 )
+from gpufleet.specwords import spelled_as
 
 
 def _registered(name: str) -> str:
@@ -148,6 +149,13 @@ class Pool(_Strict):
     pin: dict[str, Annotated[Nodes, Field(gt=0)]] = Field(
         default_factory=dict, description="nodes fixed by hand per 'cloud/region'"
     )
+
+    @field_validator("accelerator")
+    @classmethod
+    def _catalog_spelling(cls, value: str) -> str:
+        """Matched without case and kept in the catalog's spelling, as `catalog --accelerator`
+        reads it; an unknown name stays for the catalog rules to refuse with suggestions."""
+        return spelled_as(value, load_catalog().accelerators()) or value
 
     def min_gpus(self, cloud: Cloud) -> int:
         """The fewest GPUs `min_share` asks for on a cloud (GPUs are whole; float noise is not)."""

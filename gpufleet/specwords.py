@@ -17,16 +17,26 @@ from gpufleet import errors
 from gpufleet.errors import Problem
 
 
-def suggest(value: str, allowed: list[str]) -> str:
-    """' (did you mean 'x'?)' for a close match (ignoring case), else ''."""
+def suggest(value: str, allowed: list[str], names: Mapping[str, str] | None = None) -> str:
+    """' (did you mean 'x'?)' for a name people write for x (`names`, lower case) or a close
+    match (ignoring case), else ''."""
+    named = (names or {}).get(value.strip().lower())
+    if named is not None:
+        return f" (did you mean '{named}'?)"
     spelling = {a.lower(): a for a in allowed}
     match = difflib.get_close_matches(value.lower(), list(spelling), n=1, cutoff=0.6)
     return f" (did you mean '{spelling[match[0]]}'?)" if match else ""
 
 
-def one_of(kind: str, value: str, allowed: list[str], shown: int = 12) -> str:
+def spelled_as(value: str, known: Sequence[str]) -> str | None:
+    """The known name `value` is, compared without case (`h100` is `H100`), or None: the one
+    rule for names the catalog spells (accelerators in the spec, `catalog` filters)."""
+    return next((name for name in known if name.lower() == value.lower()), None)
+
+
+def one_of(kind: str, value: str, allowed: list[str], shown: int = 12, names: Mapping[str, str] | None = None) -> str:
     listed = ", ".join(allowed[:shown]) + (", ..." if len(allowed) > shown else "")
-    return f"unknown {kind} {errors.shown(value)}{suggest(value[:100], allowed)}; known: {listed}"
+    return f"unknown {kind} {errors.shown(value)}{suggest(value[:100], allowed, names)}; known: {listed}"
 
 
 

@@ -19,7 +19,7 @@ from gpufleet.placement.diagnosis import diagnose
 from gpufleet.placement.formulation import Formulation, cost_model, offer_bounds
 from gpufleet.placement.milp import NODE_LIMIT, Solved
 from gpufleet.placement.options import DEFAULT_OPTIONS, SolverOptions
-from gpufleet.placement.spend import spend_items
+from gpufleet.placement.spend import plan_ledger
 from gpufleet.plan import Placement, SolverReport
 from gpufleet.spec import FleetSpec
 
@@ -87,8 +87,7 @@ def place(
         if not broken:
             break
         limited |= broken
-    objective = sum(usd for _, usd in spend_items(spec, placements))
-    report = run.report(objective, kept)
+    report = run.report(plan_ledger(spec, placements).total_usd, kept)
     if report.status == "Infeasible":  # a solve that found a plan then called the model infeasible
         raise InfeasibleError.solver_stopped(report.status, options.time_limit_seconds)
     return PlacementResult(placements, report, tuple(skipped))

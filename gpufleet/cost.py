@@ -58,7 +58,7 @@ def estimate(
     for cloud in clouds.names():
         if cloud in present:
             spend = round(sum(li.monthly_usd for li in lines if li.cloud == cloud), 2)
-            by_cloud.append(CloudSpend(cloud, spend, spec.budget.commitments.get(cloud, 0.0)))
+            by_cloud.append(CloudSpend(cloud, spend, spec.budget.monthly_commitment(cloud)))
     return CostSummary(
         monthly_usd=round(sum(li.monthly_usd for li in lines), 2),
         by_cloud=tuple(by_cloud),

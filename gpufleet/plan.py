@@ -7,10 +7,10 @@ the solver, so the CLI, the policy pack and the Pulumi program share one plan.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from gpufleet.catalog import Capacity, Cloud
 from gpufleet.spec import FleetSpec
+from gpufleet.spechorizon import CostKind
 
 PLAN_VERSION = 1
 
@@ -148,10 +148,6 @@ class StoragePlan:
     source: str | None = None
 
 
-CostKind = Literal["compute", "storage", "transfer", "fixed"]
-"""What a cost line pays for: GPU nodes (`compute`), dataset copies (`storage`), filling and
-syncing them (`transfer`), and each region's and link's own infrastructure (`fixed`: control
-planes, NAT and VPN gateways, system nodes). A commitment says which kinds burn it."""
 
 
 @dataclass(frozen=True, slots=True)

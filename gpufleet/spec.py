@@ -19,6 +19,7 @@ from gpufleet.errors import Problem, SpecError
 from gpufleet.nodegroups import limit_problems
 from gpufleet.slots import supernet_problem
 from gpufleet.speccapacity import capacity_problems
+from gpufleet.spechorizon import horizon_problems
 from gpufleet.specmodel import MAX_POOL_GPUS, TYPE_TOKEN_PATTERN, FleetSpec, Pool, known_buckets
 from gpufleet.specwords import one_of, problem_from_pydantic
 
@@ -122,6 +123,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     yield from capacity_problems(spec.capacity, catalog)
     yield from _home_problems(spec, catalog, configured)
     yield from _access_problems(spec)
+    yield from horizon_problems(spec.horizon, spec.budget.commitments, spec.pools)
 
 
 def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
@@ -208,7 +210,10 @@ def _pool_problems(
                 "peer-to-peer (PCIe or NVLink), which the multi-node training an rdma pool pays "
                 "for relies on; drop mig, or use it on a pool with interconnect: none",
             )
-        yield from _node_count_problems(path, pool, [s for s in skus if s.rdma or pool.interconnect != "rdma"])
+        sized = [s for s in skus if s.rdma or pool.interconnect != "rdma"]
+        yield from _node_count_problems(path, pool, sized)
+        for month, gpus in sorted(pool.schedule.items()):
+            yield from _scheduled_problems(f"{path}.schedule.{month}", pool.model_copy(update={"gpus": gpus}), sized)
         if pool.mig and skus and not any(s.mig_capable for s in skus):
             yield Problem(
                 f"{path}.mig",
@@ -262,6 +267,16 @@ def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator
             f"min_nodes {pool.autoscale.min_nodes} is above the {most_nodes} nodes that "
             f"{pool.gpus} GPUs fill on {sizes[0]}-GPU nodes; at most {most_nodes}",
         )
+
+
+def _scheduled_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator[Problem]:
+    """A scheduled size is a size like `gpus`: whole nodes, within one pool's most."""
+    if pool.gpus > MAX_POOL_GPUS:
+        yield Problem(path, f"{pool.gpus:,} GPUs is above the {MAX_POOL_GPUS:,} one pool may hold; split the fleet")
+        return
+    for problem in _node_count_problems(path, pool, skus):
+        if problem.path == f"{path}.gpus":
+            yield Problem(path, problem.message)
 
 
 def _share_problems(path: str, pool: Pool, clouds: list[Cloud]) -> Iterator[Problem]:

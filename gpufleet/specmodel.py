@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 from gpufleet import clouds as registry
 from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
 from gpufleet.speccapacity import CapacityLimits
+from gpufleet.spechorizon import Commitment, Contract, Horizon, Month
 
 
 def _registered(name: str) -> str:
@@ -69,9 +70,25 @@ class Sovereignty(_Strict):
 
 class Budget(_Strict):
     monthly_usd: float | None = Field(default=None, gt=0, description="hard cap for the fleet")
-    commitments: dict[CloudName, Annotated[float, Field(ge=0)]] = Field(
-        default_factory=dict[Cloud, float], description="spend already committed per cloud, used first ($/month)"
+    commitments: dict[CloudName, Commitment] = Field(
+        default_factory=dict[Cloud, float | Contract],
+        description="per cloud: spend already committed per month, used first ($/month), or a "
+        "contract (total, term, minimum per year or over the term, discount, shortfall)",
     )
+
+    def monthly_commitment(self, cloud: Cloud) -> float:
+        """The cloud's flat commitment in $/month; 0 for a contract (burned over its term) or none."""
+        committed = self.commitments.get(cloud, 0.0)
+        return 0.0 if isinstance(committed, Contract) else committed
+
+    def contracts(self) -> dict[Cloud, Contract]:
+        """The commitments given as contracts, by cloud."""
+        return {cloud: c for cloud, c in self.commitments.items() if isinstance(c, Contract)}
+
+    def discount(self, cloud: Cloud) -> float:
+        """The cloud's negotiated discount on list prices (a contract's), else 0."""
+        committed = self.commitments.get(cloud)
+        return committed.discount if isinstance(committed, Contract) else 0.0
 
 
 class Network(_Strict):
@@ -143,6 +160,11 @@ class Pool(_Strict):
     )
     pin: dict[str, Annotated[int, Field(gt=0)]] = Field(
         default_factory=dict, description="nodes fixed by hand per 'cloud/region'"
+    )
+    schedule: dict[Month, Annotated[int, Field(gt=0, strict=True)]] = Field(
+        default_factory=dict[str, int],
+        description="GPUs from a month on, YYYY-MM -> GPUs (a step function over the horizon; "
+        "before the first month: gpus)",
     )
 
     def min_gpus(self, cloud: Cloud) -> int:
@@ -243,6 +265,9 @@ class FleetSpec(_Strict):
 
     name: str = Field(pattern=NAME_PATTERN)
     sovereignty: Sovereignty | None = None
+    horizon: Horizon | None = Field(
+        default=None, description="plan these months, a placement per period (absent: one steady month)"
+    )
     budget: Budget = Field(default_factory=Budget)
     network: Network
     clouds: Clouds

@@ -132,7 +132,7 @@ class Formulation:
         for cloud in clouds.names():
             if cloud not in used:
                 continue
-            commitment = spec.budget.commitments.get(cloud, 0.0)
+            commitment = spec.budget.monthly_commitment(cloud)
             above = m.col(0.0, math.inf)
             self.excess[above] = 1.0
             self.above[cloud] = above
@@ -398,7 +398,7 @@ class Formulation:
             values[col] = float(math.ceil(values[self.x[i]] / per_group))
         for cloud, above in self.above.items():
             spend = sum(usd * values[col] for col, usd in self.spend_row(cloud).items())
-            values[above] = max(0.0, spend - self.spec.budget.commitments.get(cloud, 0.0))
+            values[above] = max(0.0, spend - self.spec.budget.monthly_commitment(cloud))
         return values
 
     def value(self, solved: Solved, objective: Mapping[int, float]) -> float:

@@ -250,7 +250,7 @@ class _SpendAhead:
 
 
 def _has_commitments(spec: FleetSpec) -> bool:
-    return any(v > 0 for v in spec.budget.commitments.values())
+    return any(spec.budget.monthly_commitment(cloud) > 0 for cloud in spec.budget.commitments)
 
 
 def _then_spend(
@@ -283,7 +283,8 @@ def _burned_in_every_tie(spec: FleetSpec, form: Formulation, held: float, option
     infeasible when every cloud spends well above its commitment; when one is barely burned
     they are not, and level 2 is solved.
     """
-    for cloud, commitment in spec.budget.commitments.items():
+    for cloud in spec.budget.commitments:
+        commitment = spec.budget.monthly_commitment(cloud)
         if commitment <= 0 or cloud not in form.above:  # nothing to burn, or a constant 0
             continue
         lp = form.milp.relaxed()

@@ -185,7 +185,7 @@ def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
         GPU_BUDGET: dict(budget),
         GPU_BUDGET_HEADROOM: {**budget, "headroom": DEFAULT_HEADROOM},
         COMMITMENT_BURN: {
-            "commitments": dict(spec.budget.commitments),
+            "commitments": {cloud: spec.budget.monthly_commitment(cloud) for cloud in spec.budget.commitments},
             "prices": prices,
             "storage_tib": storage_tib,
             **({"storage_homes": budget["storage_homes"]} if "storage_homes" in budget else {}),

@@ -85,10 +85,9 @@ class Budget(_Strict):
         """The commitments given as contracts, by cloud."""
         return {cloud: c for cloud, c in self.commitments.items() if isinstance(c, Contract)}
 
-    def discount(self, cloud: Cloud) -> float:
-        """The cloud's negotiated discount on list prices (a contract's), else 0."""
-        committed = self.commitments.get(cloud)
-        return committed.discount if isinstance(committed, Contract) else 0.0
+    def discounts(self) -> dict[Cloud, float]:
+        """Each contract's negotiated discount on its cloud's list prices, where it has one."""
+        return {cloud: c.discount for cloud, c in self.contracts().items() if c.discount > 0}
 
 
 class Network(_Strict):
@@ -314,8 +313,9 @@ class FleetSpec(_Strict):
         return frozenset(JURISDICTION_ALIASES.get(j, j) for j in self.sovereignty.jurisdictions)
 
     def catalog(self) -> Catalog:
-        """The packaged catalog with this spec's price book laid over it."""
-        return load_catalog().with_price_book(self.prices)
+        """The packaged catalog, each contract's discount off its cloud's list prices, and this
+        spec's price book laid over it (negotiated rates, not discounted again)."""
+        return load_catalog().with_discounts(self.budget.discounts()).with_price_book(self.prices)
 
 
 def known_buckets(catalog: Catalog, cloud: str | None = None) -> list[str]:

@@ -10,10 +10,11 @@ from dataclasses import dataclass, replace
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Cloud
-from gpufleet.cost import copy_costs, region_fixed_usd
+from gpufleet.cost import copy_cost_items, copy_costs, region_fixed_usd
 from gpufleet.nodegroups import ClusterLimits, cluster_limits
 from gpufleet.placement.candidates import Candidate, Limited, interchangeable, region_may_bind, unlimited_bounds
 from gpufleet.placement.milp import Milp, Solved
+from gpufleet.plan import CostKind
 from gpufleet.quota import QuotaKey, declared_quotas, quota_key
 from gpufleet.spec import FleetSpec, Pool
 from gpufleet.specmodel import Storage
@@ -114,6 +115,7 @@ class Formulation:
                 self._split_group(pool.name, mine, shortfall, shares_and_pins)
         self.spend = {self.x[i]: c.monthly for i, c in enumerate(self.cands)}
         self.fixed: dict[int, tuple[Cloud, float]] = {}
+        self.kinds: dict[int, dict[CostKind, float]] = {}  # fixed column → its cost by kind
         self.opened: dict[tuple[Cloud, str], int] = {}
         self._fixed_costs(quota_linked)
         self.group_cols: dict[int, tuple[int, int]] = {}  # candidate → (groups column, nodes per group)
@@ -175,7 +177,7 @@ class Formulation:
                 away = [e for e in entries if e.home_place() != (cloud, region)]
                 if covered and away:
                     self._copy(covered, cloud, [
-                        item for e in away for item in copy_costs(catalog, e, cloud, region)
+                        item for e in away for item in copy_cost_items(catalog, e, cloud, region)
                     ])
         for entry in self.spec.storage:
             home = entry.home_place()
@@ -183,19 +185,24 @@ class Formulation:
                 col = self.milp.col(1.0, 1.0, True)
                 (where, usd), = copy_costs(catalog, entry, *home)  # storage only: no transfer
                 self.fixed[col] = (where, usd)
+                self.kinds[col] = {"storage": usd}
                 self.spend[col] = usd
                 self.covers[col] = []
 
-    def _copy(self, covered: list[int], cloud: Cloud, costs: list[tuple[Cloud, float]]) -> None:
+    def _copy(self, covered: list[int], cloud: Cloud, costs: list[tuple[Cloud, CostKind, float]]) -> None:
         """A copy's binary on its own cloud; the transfer it costs another cloud (its home's)
         rides on a column held equal to it, so every fixed column is paid by one cloud."""
-        by_cloud: dict[Cloud, float] = {}
-        for where, usd in costs:
-            by_cloud[where] = by_cloud.get(where, 0.0) + usd
-        binary = self._link(covered, cloud, by_cloud.pop(cloud, 0.0))
-        for where, usd in sorted(by_cloud.items()):
+        by_cloud: dict[Cloud, dict[CostKind, float]] = {}
+        for where, kind, usd in costs:
+            kinds = by_cloud.setdefault(where, {})
+            kinds[kind] = kinds.get(kind, 0.0) + usd
+        own = by_cloud.pop(cloud, {})
+        binary = self._link(covered, cloud, sum(own.values()), kinds=own)
+        for where, kinds in sorted(by_cloud.items()):
             twin = self.milp.col(0.0, 1.0, True)
             self.milp.row(0.0, 0.0, {twin: 1.0, binary: -1.0})
+            usd = sum(kinds.values())
+            self.kinds[twin] = kinds
             self.fixed[twin] = (where, usd)
             self.spend[twin] = usd
             self.covers[twin] = covered
@@ -264,12 +271,15 @@ class Formulation:
         return self.group_cols[i][0]
 
     def _link(
-        self, covered: list[int], cloud: Cloud, usd: float, linked: list[int] | None = None
+        self, covered: list[int], cloud: Cloud, usd: float, linked: list[int] | None = None,
+        kinds: dict[CostKind, float] | None = None,
     ) -> int:
-        """A binary costing `usd` on `cloud`, 1 wherever a covered candidate has nodes; this
-        row links the `linked` ones (default: all covered), other rows the rest."""
+        """A binary costing `usd` on `cloud` (a region's `fixed` cost unless `kinds` splits it),
+        1 wherever a covered candidate has nodes; this row links the `linked` ones (default:
+        all covered), other rows the rest."""
         binary = self.milp.col(0.0, 1.0, True)
         self.fixed[binary] = (cloud, usd)
+        self.kinds[binary] = {"fixed": usd} if kinds is None else kinds
         self.spend[binary] = usd
         self.covers[binary] = covered
         rowed = covered if linked is None else linked

@@ -15,6 +15,7 @@ placement", states the rules this module implements:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from gpufleet import clouds
@@ -150,6 +151,54 @@ def _judged(checkpoint: Checkpoint, before: float, since: int, horizon: Horizon)
         return checkpoint
     share = (horizon.end - since) / (checkpoint.deadline + 1 - since)
     return replace(checkpoint, due=horizon.end - 1, minimum=before + (checkpoint.due_usd - before) * share)
+
+
+@dataclass(frozen=True, slots=True)
+class Stretch:
+    """Months [first, first + months) of one period inside a contract's term, on one side of
+    every checkpoint: `windows` are the checkpoints whose window holds them, `credit` how many
+    credit-earning checkpoints are due before them (credit may be drawn when it is not 0)."""
+
+    period: int
+    first: int
+    months: int
+    windows: tuple[int, ...]
+    credit: int
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A contract over the horizon: its checkpoints, the periods' stretches of its term, and
+    the checkpoints whose shortfall becomes credit (`shortfall: credit`; none when paced)."""
+
+    cloud: Cloud
+    contract: Contract
+    checkpoints: tuple[Checkpoint, ...]
+    stretches: tuple[Stretch, ...]
+    credit: tuple[int, ...]
+
+
+def contract_terms(spec: FleetSpec, cut: Sequence[Period]) -> tuple[Terms, ...]:
+    """Each contract's terms over the periods, clouds in registry order."""
+    horizon = spec.horizon
+    if horizon is None:
+        return ()
+    found: list[Terms] = []
+    for cloud, contract in contract_clouds(spec).items():
+        due = checkpoints(contract, horizon)
+        credit = tuple(k for k, c in enumerate(due) if not c.paced) if contract.shortfall == "credit" else ()
+        cuts = sorted({contract.first, contract.end} | {c.start for c in due} | {c.due + 1 for c in due})
+        stretches: list[Stretch] = []
+        for period in cut:
+            first, end = max(period.first, contract.first), min(period.end, contract.end)
+            for cut_at in [c for c in cuts if first < c < end] + [end]:
+                if cut_at > first:
+                    windows = tuple(k for k, c in enumerate(due) if c.start <= first <= c.due)
+                    earned = sum(1 for k in credit if due[k].due < first)
+                    stretches.append(Stretch(period.index, first, cut_at - first, windows, earned))
+                    first = cut_at
+        found.append(Terms(cloud, contract, due, tuple(stretches), credit))
+    return tuple(found)
 
 
 def contract_clouds(spec: FleetSpec) -> dict[Cloud, Contract]:

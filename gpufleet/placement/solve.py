@@ -327,7 +327,13 @@ def _keep_previous(
 
 
 def _tie_break(form: Formulation, run: _Run, solved: Solved) -> Solved:
-    """Among plans of equal cost, the one using the earliest candidates in the fixed order.
+    """Among plans of equal cost, the one using the earliest candidates in the fixed order
+    (`tie_break_rows`)."""
+    return run.record(form.milp.solve(tie_break_rows(form, solved), solved.values, options=run.options))
+
+
+def tie_break_rows(form: Formulation, solved: Solved) -> dict[int, float]:
+    """Rows that keep `solved`'s cost, and the objective that prefers earlier candidates.
 
     Ties come from offers of equal price: one list price in several regions, or SKUs that cost
     the same. Nodes may move only between offers of the same pool, cloud, GPUs per node and
@@ -351,4 +357,4 @@ def _tie_break(form: Formulation, run: _Run, solved: Solved) -> Solved:
         fixed.setdefault(key, {})[col] = 1.0
     for cols in fixed.values():
         form.milp.row(-math.inf, float(sum(solved.values[col] for col in cols)), cols)
-    return run.record(form.milp.solve(form.tie_break(), solved.values, options=run.options))
+    return form.tie_break()

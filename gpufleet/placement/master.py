@@ -1,0 +1,315 @@
+"""`HorizonModel` solved exactly by column generation over the periods (docs/design.md,
+"Multi-period placement").
+
+The joint MILP is a block per period joined by a few contract rows, and branch-and-bound over
+it is slow: each period's small integrality gap (a region's fixed cost, an address range's last
+node) multiplies with every other period's. But periods are alike: periods with the same pool
+sizes, discounts and place in every contract (same contract year, same side of each milestone)
+are interchangeable, so a group of them needs only a count of periods per plan. The master
+problem holds, per group, plans (columns) and how many of its periods use each; the contracts'
+rows, shortfalls and credit as `HorizonModel` states them; and the levels already solved as
+rows. A group's next plan is the single-period model's optimum at the prices the master's duals
+set (`_Pricing`): a contract cloud's burn is worth what the contract's rows say it is.
+
+The master's LP optimum over every plan is a lower bound of the joint MILP (each group's periods
+may only mix whole plans; the LP lets them mix fractions). When no plan prices below its group's
+dual, the LP is that bound; when its counts are whole, they are the joint MILP's optimum,
+proven. Otherwise the counts are made whole by solving the master over the plans found as a
+MILP, and the plan carries the gap to the bound (`gap`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from gpufleet.catalog import Cloud
+from gpufleet.horizon import Period, Terms
+from gpufleet.placement.candidates import Candidate, placement_of, undominated
+from gpufleet.placement.formulation import Formulation, cost_model, offer_bounds
+from gpufleet.placement.joint import BlockCosts
+from gpufleet.placement.milp import Milp, Solved
+from gpufleet.placement.options import SolverOptions
+from gpufleet.placement.solve import broken_limits
+from gpufleet.spec import FleetSpec
+
+Level = Callable[[float, float], float]
+"""A level's objective of a plan from its (cost, spend)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One plan of a group's period: nodes per candidate key, and per period its level 1 cost,
+    its spend and its monthly burn per contract cloud (as the joint model counts them)."""
+
+    group: int
+    nodes: Mapping[str, int]
+    cost: float
+    spend: float
+    burn: Mapping[Cloud, float]
+
+
+@dataclass
+class Group:
+    """Interchangeable periods: the same period spec, months and place in every contract."""
+
+    periods: list[int]
+    spec: FleetSpec
+    months: int
+    stretches: dict[Cloud, list[tuple[int, tuple[int, ...], int]]]
+    """Per contract cloud, one period's stretches: (months, checkpoint windows, credit)."""
+    found: Sequence[Candidate]
+    limited: frozenset[str] = frozenset()
+    pricing: _Pricing | None = None
+
+    def windows(self, cloud: Cloud, k: int) -> int:
+        """Months of one of the group's periods in checkpoint k's window."""
+        return sum(m for m, windows, _ in self.stretches.get(cloud, []) if k in windows)
+
+
+@dataclass
+class _Pricing:
+    """The group's single-period model (grouped and bounded, as the cost levels solve it) and
+    the plain one that values a plan the way the joint model does."""
+
+    form: Formulation
+    costs: BlockCosts
+    plain: Formulation
+    plain_costs: BlockCosts
+
+
+def groups_of(
+    specs: Sequence[FleetSpec], cut: Sequence[Period], terms: Sequence[Terms],
+    found: Callable[[FleetSpec], Sequence[Candidate]], key: Callable[[FleetSpec], tuple[object, ...]],
+) -> list[Group]:
+    """The periods grouped where they are interchangeable, groups in order of first period."""
+    made: dict[tuple[object, ...], Group] = {}
+    for period, spec in zip(cut, specs, strict=True):
+        stretches = {
+            t.cloud: [(s.months, s.windows, s.credit) for s in t.stretches if s.period == period.index]
+            for t in terms
+        }
+        signature = (key(spec), period.months, tuple((c, tuple(s)) for c, s in stretches.items()))
+        if signature not in made:
+            made[signature] = Group([], spec, period.months, stretches, found(spec))
+        made[signature].periods.append(period.index)
+    return list(made.values())
+
+
+@dataclass
+class Master:
+    """The master problem over the groups' plans, solved level by level."""
+
+    groups: list[Group]
+    terms: Sequence[Terms]
+    options: SolverOptions
+    columns: list[Column] = field(default_factory=list[Column])
+    held: list[tuple[Level, float]] = field(default_factory=list[tuple[Level, float]])
+    solves: list[Solved] = field(default_factory=list[Solved])
+    gap: float = 0.0
+
+    def solve(self, level: Level, contract_weight: float) -> tuple[float, list[int]]:
+        """This level's optimum: (value, periods per column), columns priced until none
+        improves the LP, then whole counts. `contract_weight` is how much a dollar of shortfall
+        (less credit drawn) weighs in this level (1 in level 1, 0 in level 2)."""
+        if not self.columns:
+            for g in range(len(self.groups)):
+                self._add(self._price(g, level, _Prices({}, [])))
+        while True:
+            model = _MasterModel(self, level, contract_weight, integer=False)
+            solved, duals = model.milp.solve_lp(model.objective, self.options)
+            self.solves.append(solved)
+            if not solved.feasible:
+                raise RuntimeError(f"the master LP has no optimum ({solved.status}); the contract rows always have one")
+            prices = model.prices(duals)
+            added, bound = 0, solved.objective
+            for g, group in enumerate(self.groups):
+                column = self._price(g, level, prices)
+                reduced = self._reduced(column, level, prices) - duals[model.convexity[g]]
+                bound += len(group.periods) * min(0.0, reduced)
+                if reduced < -1e-9 * (1.0 + abs(solved.objective)) and self._add(column):
+                    added += 1
+            if not added:
+                break
+        counts = [solved.values[col] for col in model.counts]
+        if all(abs(c - round(c)) <= 1e-6 for c in counts):
+            return solved.objective, [round(c) for c in counts]
+        whole_model = _MasterModel(self, level, contract_weight, integer=True)
+        whole = whole_model.milp.solve(whole_model.objective, options=self.options)
+        self.solves.append(whole)
+        self.gap = max(self.gap, (whole.objective - bound) / max(1.0, abs(whole.objective)))
+        return whole.objective, [round(whole.values[col]) for col in whole_model.counts]
+
+    def hold(self, level: Level, value: float) -> None:
+        """Keep a solved level at its optimum in the levels after it."""
+        self.held.append((level, value + 1e-6 + 1e-9 * abs(value)))
+
+    def _add(self, column: Column) -> bool:
+        if any(c.group == column.group and c.nodes == column.nodes for c in self.columns):
+            return False
+        self.columns.append(column)
+        return True
+
+    def _reduced(self, column: Column, level: Level, prices: _Prices) -> float:
+        """The column's cost in the master at these prices, before its group's convexity dual."""
+        value = level(column.cost, column.spend) - sum(w * held(column.cost, column.spend) for held, w in prices.held)
+        return value - sum(prices.burn(column.group, cloud) * usd for cloud, usd in column.burn.items())
+
+    def _price(self, g: int, level: Level, prices: _Prices) -> Column:
+        """The group's best plan at these prices (its single-period MILP), within every deploy
+        limit: a plan that breaks one adds the place's rows and is solved again."""
+        group = self.groups[g]
+        held = prices.held
+        while True:
+            pricing = self._pricing(group)
+            objective: dict[int, float] = {}
+            weights = [(1.0, level)] + [(-w, h) for h, w in held]
+            for weight, fn in weights:
+                a, b = fn(1.0, 0.0), fn(0.0, 1.0)  # a level is linear in (cost, spend)
+                for col, v in pricing.costs.cost.items():
+                    objective[col] = objective.get(col, 0.0) + weight * a * v
+                for col, v in pricing.costs.spend.items():
+                    objective[col] = objective.get(col, 0.0) + weight * b * v
+            for cloud, row in pricing.costs.burn.items():
+                worth = prices.burn(g, cloud)
+                for col, v in row.items():
+                    objective[col] = objective.get(col, 0.0) - worth * v
+            solved = pricing.form.milp.solve(objective, options=self.options)
+            self.solves.append(solved)
+            if not solved.feasible:
+                raise NoPlan(group.periods[0], solved.status)
+            nodes = pricing.form.nodes_by_key(solved)
+            by_key = {c.key: c for c in group.found}
+            placements = [placement_of(by_key[key], n) for key, n in nodes.items()]
+            broken = broken_limits(group.spec, placements) - group.limited
+            if not broken:
+                return self._column(g, nodes)
+            group.limited |= broken
+            group.pricing = None
+
+    def _pricing(self, group: Group) -> _Pricing:
+        if group.pricing is None:
+            contracts = {t.cloud: t.contract for t in self.terms}
+            cands = undominated(group.spec, group.found, (), group.limited)
+            bounds = offer_bounds(group.spec, cands, (), group.limited)
+            form = cost_model(group.spec, cands, bounds, limited=group.limited)
+            plain = cost_model(group.spec, group.found, None, grouped=False, limited=frozenset[str]())
+            group.pricing = _Pricing(form, BlockCosts.of(form, group.months, contracts), plain,
+                                     BlockCosts.of(plain, group.months, contracts))
+        return group.pricing
+
+    def _column(self, g: int, nodes: Mapping[str, int]) -> Column:
+        """The plan valued as the joint model values it: the plain model's columns for these
+        nodes (a region's binary where it holds nodes, and nowhere else)."""
+        pricing = self._pricing(self.groups[g])
+        cost, spend, burn = pricing.plain_costs.value(pricing.plain.solution_for(nodes))
+        return Column(g, dict(nodes), cost, spend, burn)
+
+
+class NoPlan(Exception):
+    """A period has no placement of its own (the caller asks `place` why)."""
+
+    def __init__(self, period: int, status: str) -> None:
+        super().__init__(status)
+        self.period = period
+        self.status = status
+
+
+@dataclass
+class _Prices:
+    """What the master's duals say a unit is worth to each group: a dollar of a contract
+    cloud's monthly burn (× the months it counts in each window), and each held level."""
+
+    burns: dict[tuple[int, Cloud], float]
+    held: list[tuple[Level, float]]
+
+    def burn(self, group: int, cloud: Cloud) -> float:
+        return self.burns.get((group, cloud), 0.0)
+
+
+class _MasterModel:
+    """The master problem's MILP (or LP) for the columns so far."""
+
+    def __init__(self, master: Master, level: Level, contract_weight: float, integer: bool) -> None:
+        self.master = master
+        m = self.milp = Milp()
+        groups = master.groups
+        self.objective: dict[int, float] = {}
+        self.counts = [m.col(0.0, float(len(groups[c.group].periods)), integer) for c in master.columns]
+        for col, c in zip(self.counts, master.columns, strict=True):
+            self.objective[col] = level(c.cost, c.spend)
+        self.convexity = [
+            m.row(float(len(g.periods)), float(len(g.periods)),
+                  {col: 1.0 for col, c in zip(self.counts, master.columns, strict=True) if c.group == i})
+            for i, g in enumerate(groups)
+        ]
+        self.windows: dict[tuple[Cloud, int], int] = {}  # (cloud, checkpoint) → row
+        self.caps: dict[tuple[Cloud, int, int], int] = {}  # (cloud, group, stretch) → row
+        contract_cost: dict[int, float] = {}
+        for terms in master.terms:
+            self._contract(terms, contract_cost)
+        for col, v in contract_cost.items():
+            self.objective[col] = self.objective.get(col, 0.0) + contract_weight * v
+        self.held: list[int] = []
+        for held, bound in master.held:
+            row = {col: held(c.cost, c.spend) for col, c in zip(self.counts, master.columns, strict=True)}
+            for col, v in contract_cost.items():  # every level held so far weighs the contracts
+                row[col] = row.get(col, 0.0) + held(1.0, 0.0) * v
+            self.held.append(m.row(-math.inf, bound, row))
+
+    def _contract(self, terms: Terms, contract_cost: dict[int, float]) -> None:
+        m, master, cloud = self.milp, self.master, terms.cloud
+        shortfall = [m.col(0.0, math.inf) for _ in terms.checkpoints]
+        for col in shortfall:
+            contract_cost[col] = 1.0
+        draws: dict[tuple[int, int], int] = {}
+        for g, group in enumerate(master.groups):
+            for s, (months, _, credit) in enumerate(group.stretches.get(cloud, [])):
+                if credit:
+                    draws[(g, s)] = drawn = m.col(0.0, math.inf)
+                    contract_cost[drawn] = -1.0
+                    row = {drawn: 1.0}
+                    for col, c in zip(self.counts, master.columns, strict=True):
+                        if c.group == g and c.burn.get(cloud):
+                            row[col] = -months * c.burn[cloud]
+                    self.caps[(cloud, g, s)] = m.row(-math.inf, 0.0, row)
+        for k, checkpoint in enumerate(terms.checkpoints):
+            row: dict[int, float] = {shortfall[k]: 1.0}
+            if checkpoint.cumulative:
+                row.update({shortfall[j]: 1.0 for j in range(k)})
+            for col, c in zip(self.counts, master.columns, strict=True):
+                months = master.groups[c.group].windows(cloud, k)
+                if months and c.burn.get(cloud):
+                    row[col] = months * c.burn[cloud]
+            for (g, s), drawn in draws.items():
+                if k in master.groups[g].stretches[cloud][s][1]:
+                    row[drawn] = -1.0
+            self.windows[(cloud, k)] = m.row(checkpoint.minimum - checkpoint.burned, math.inf, row)
+        for j in range(1, len(terms.credit) + 1):
+            row = {drawn: 1.0 for (g, s), drawn in draws.items() if master.groups[g].stretches[cloud][s][2] <= j}
+            row.update({shortfall[k]: -1.0 for k in terms.credit[:j]})
+            m.row(-math.inf, 0.0, row)
+
+    def prices(self, duals: list[float]) -> _Prices:
+        """A group's burn on a cloud is worth Σ checkpoint duals × its months in the window,
+        less the credit caps' duals × the stretch's months; a held level's worth is its dual."""
+        burns: dict[tuple[int, Cloud], float] = {}
+        for (cloud, k), row in self.windows.items():
+            for g, group in enumerate(self.master.groups):
+                months = group.windows(cloud, k)
+                if months:
+                    burns[(g, cloud)] = burns.get((g, cloud), 0.0) + duals[row] * months
+        for (cloud, g, s), row in self.caps.items():
+            months = self.master.groups[g].stretches[cloud][s][0]
+            burns[(g, cloud)] = burns.get((g, cloud), 0.0) - duals[row] * months
+        held = [(level, duals[row]) for (level, _), row in zip(self.master.held, self.held, strict=True)]
+        return _Prices(burns, held)
+
+
+def level_one(cost: float, _spend: float) -> float:
+    return cost
+
+
+def level_two(_cost: float, spend: float) -> float:
+    return spend

@@ -21,11 +21,11 @@ from typing import NoReturn
 
 from gpufleet.catalog import Catalog
 from gpufleet.errors import InfeasibleError
-from gpufleet.horizon import Period, Terms, contract_clouds, contract_terms, period_spec, periods
+from gpufleet.horizon import Period, contract_clouds, contract_terms, period_spec, periods
 from gpufleet.placement.candidates import Candidate, candidates, placement_of, undominated
 from gpufleet.placement.formulation import Formulation, cost_model
 from gpufleet.placement.joint import BlockCosts
-from gpufleet.placement.master import Column, Group, Master, NoPlan, groups_of, level_one, level_two
+from gpufleet.placement.master import Column, Group, Master, NoPlan, Pricing, groups_of, level_one, level_two
 from gpufleet.placement.milp import Solved
 from gpufleet.placement.options import DEFAULT_OPTIONS, SolverOptions
 from gpufleet.placement.solve import PlacementResult, broken_limits, place, tie_break_rows
@@ -143,19 +143,21 @@ class _Joint:
     options: SolverOptions
     priced: _Prices
     solves: list[Solved] = field(default_factory=list[Solved])
+    finished: dict[tuple[object, ...], tuple[Placement, ...]] = field(
+        default_factory=dict[tuple[object, ...], tuple[Placement, ...]]
+    )
 
     def solve(self) -> HorizonResult:
-        found: dict[tuple[object, ...], tuple[list[Candidate], list[str]]] = {}
-
-        def offers(period_spec_: FleetSpec) -> list[Candidate]:
-            key = _spec_key(period_spec_)
-            if key not in found:
-                found[key] = candidates(period_spec_, self.priced(period_spec_))
-            return found[key][0]
-
         terms = contract_terms(self.spec, self.cut)
-        groups = groups_of(self.specs, self.cut, terms, offers, _spec_key)
-        master = Master(groups, terms, self.options)
+        contracts = {t.cloud: t.contract for t in terms}
+        groups = groups_of(self.specs, self.cut, terms, _spec_key)
+        found: dict[tuple[object, ...], tuple[list[Candidate], list[str]]] = {}
+        pricing: dict[tuple[object, ...], Pricing] = {}
+        for group in groups:
+            if group.key not in pricing:
+                found[group.key] = candidates(group.spec, self.priced(group.spec))
+                pricing[group.key] = Pricing(group.spec, found[group.key][0], contracts)
+        master = Master(groups, terms, self.options, pricing)
         try:
             first, _ = master.solve(level_one, 1.0)
             master.hold(level_one, first)
@@ -171,7 +173,8 @@ class _Joint:
         before = self.previous
         group_of = {p: group for group in groups for p in group.periods}
         for period in self.cut:
-            before = self._finish(group_of[period.index], chosen[period.index], before, terms)
+            group = group_of[period.index]
+            before = self._finish(group, pricing[group.key], chosen[period.index], before)
             plans.append(before)
         skipped = sorted({s for _, out in found.values() for s in out})
         return HorizonResult(tuple(self.cut), tuple(self.specs), tuple(plans), self._report(plans[0], master.gap),
@@ -199,17 +202,25 @@ class _Joint:
         raise InfeasibleError.solver_stopped(failed.status, self.options.time_limit_seconds)
 
     def _finish(
-        self, group: Group, column: Column, before: Sequence[Placement], terms: Sequence[Terms]
+        self, group: Group, pricing: Pricing, column: Column, before: Sequence[Placement]
     ) -> tuple[Placement, ...]:
         """The period's placements: the column's plan, kept closer to the period before within
-        the stability tolerance, then the earliest candidates among equal-cost ones."""
-        contracts = {t.cloud: t.contract for t in terms}
+        the stability tolerance, then the earliest candidates among equal-cost ones (the same
+        inputs give the same placements: solved once)."""
+        key = (group.key, group.months, tuple(sorted(column.nodes.items())), tuple(before))
+        if key not in self.finished:
+            self.finished[key] = self._finished(group, pricing, column, before)
+        return self.finished[key]
+
+    def _finished(
+        self, group: Group, pricing: Pricing, column: Column, before: Sequence[Placement]
+    ) -> tuple[Placement, ...]:
         while True:
             keep = {p.key for p in before}
-            usable = {c.key for c in undominated(group.spec, group.found, keep, group.limited)} | set(column.nodes)
-            cands = [c for c in group.found if c.key in usable]
-            form = cost_model(group.spec, cands, None, grouped=False, limited=group.limited)
-            costs = BlockCosts.of(form, group.months, contracts)
+            usable = {c.key for c in undominated(group.spec, pricing.found, keep, pricing.limited)} | set(column.nodes)
+            cands = [c for c in pricing.found if c.key in usable]
+            form = cost_model(group.spec, cands, None, grouped=False, limited=pricing.limited)
+            costs = BlockCosts.of(form, group.months, pricing.contracts)
             solved = Solved("Optimal", True, True, form.solution_for(column.nodes), 0.0, 0.0, 0.0)
             was = {p.key: p.nodes for p in before}
             if any(n > column.nodes.get(key, 0) for key, n in was.items()):
@@ -217,10 +228,10 @@ class _Joint:
             objective = tie_break_rows(form, solved)
             solved = self._record(form.milp.solve(objective, solved.values, options=self.options))
             placements = tuple(placement_of(c, n) for c, n in zip(form.cands, form.nodes(solved), strict=True) if n > 0)
-            broken = broken_limits(group.spec, placements) - group.limited
+            broken = broken_limits(group.spec, placements) - pricing.limited
             if not broken:
                 return placements
-            group.limited |= broken
+            pricing.limit(broken)
 
     def _steady(
         self, form: Formulation, costs: BlockCosts, column: Column, was: Mapping[str, int], solved: Solved

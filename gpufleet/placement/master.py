@@ -9,7 +9,7 @@ are interchangeable, so a group of them needs only a count of periods per plan. 
 problem holds, per group, plans (columns) and how many of its periods use each; the contracts'
 rows, shortfalls and credit as `HorizonModel` states them; and the levels already solved as
 rows. A group's next plan is the single-period model's optimum at the prices the master's duals
-set (`_Pricing`): a contract cloud's burn is worth what the contract's rows say it is.
+set (`Pricing`): a contract cloud's burn is worth what the contract's rows say it is.
 
 The master's LP optimum over every plan is a lower bound of the joint MILP (each group's periods
 may only mix whole plans; the LP lets them mix fractions). When no plan prices below its group's
@@ -33,6 +33,7 @@ from gpufleet.placement.milp import Milp, Solved
 from gpufleet.placement.options import SolverOptions
 from gpufleet.placement.solve import broken_limits
 from gpufleet.spec import FleetSpec
+from gpufleet.spechorizon import Contract
 
 Level = Callable[[float, float], float]
 """A level's objective of a plan from its (cost, spend)."""
@@ -56,12 +57,10 @@ class Group:
 
     periods: list[int]
     spec: FleetSpec
+    key: tuple[object, ...]
     months: int
     stretches: dict[Cloud, list[tuple[int, tuple[int, ...], int]]]
     """Per contract cloud, one period's stretches: (months, checkpoint windows, credit)."""
-    found: Sequence[Candidate]
-    limited: frozenset[str] = frozenset()
-    pricing: _Pricing | None = None
 
     def windows(self, cloud: Cloud, k: int) -> int:
         """Months of one of the group's periods in checkpoint k's window."""
@@ -69,19 +68,46 @@ class Group:
 
 
 @dataclass
-class _Pricing:
-    """The group's single-period model (grouped and bounded, as the cost levels solve it) and
-    the plain one that values a plan the way the joint model does."""
+class Pricing:
+    """One period spec's single-period model (grouped and bounded, as the cost levels solve
+    it), with the deploy limits of the places its plans reached (`limited`), and the plain
+    model that values a plan the way the joint model does; costs per month. Groups with the
+    same spec share it, and the plans it has found (`known`: prices → nodes)."""
 
-    form: Formulation
-    costs: BlockCosts
-    plain: Formulation
-    plain_costs: BlockCosts
+    spec: FleetSpec
+    found: Sequence[Candidate]
+    contracts: Mapping[Cloud, Contract]
+    limited: frozenset[str] = frozenset()
+    known: dict[tuple[float, ...], Mapping[str, int]] = field(
+        default_factory=dict[tuple[float, ...], Mapping[str, int]]
+    )
+    _models: tuple[Formulation, BlockCosts] | None = None
+    _plain: tuple[Formulation, BlockCosts] | None = None
+
+    def model(self) -> tuple[Formulation, BlockCosts]:
+        if self._models is None:
+            cands = undominated(self.spec, self.found, (), self.limited)
+            bounds = offer_bounds(self.spec, cands, (), self.limited)
+            form = cost_model(self.spec, cands, bounds, limited=self.limited)
+            self._models = (form, BlockCosts.of(form, 1, self.contracts))
+        return self._models
+
+    def plain(self) -> tuple[Formulation, BlockCosts]:
+        if self._plain is None:
+            form = cost_model(self.spec, self.found, None, grouped=False, limited=frozenset[str]())
+            self._plain = (form, BlockCosts.of(form, 1, self.contracts))
+        return self._plain
+
+    def limit(self, places: frozenset[str]) -> None:
+        """Hold these places' deploy limits from now on (plans found so far keep them)."""
+        self.limited |= places
+        self._models = None
+        self.known.clear()
 
 
 def groups_of(
     specs: Sequence[FleetSpec], cut: Sequence[Period], terms: Sequence[Terms],
-    found: Callable[[FleetSpec], Sequence[Candidate]], key: Callable[[FleetSpec], tuple[object, ...]],
+    key: Callable[[FleetSpec], tuple[object, ...]],
 ) -> list[Group]:
     """The periods grouped where they are interchangeable, groups in order of first period."""
     made: dict[tuple[object, ...], Group] = {}
@@ -92,7 +118,7 @@ def groups_of(
         }
         signature = (key(spec), period.months, tuple((c, tuple(s)) for c, s in stretches.items()))
         if signature not in made:
-            made[signature] = Group([], spec, period.months, stretches, found(spec))
+            made[signature] = Group([], spec, key(spec), period.months, stretches)
         made[signature].periods.append(period.index)
     return list(made.values())
 
@@ -104,6 +130,8 @@ class Master:
     groups: list[Group]
     terms: Sequence[Terms]
     options: SolverOptions
+    pricing: Mapping[tuple[object, ...], Pricing]
+    """Each distinct period spec's model, by the groups' `key`."""
     columns: list[Column] = field(default_factory=list[Column])
     held: list[tuple[Level, float]] = field(default_factory=list[tuple[Level, float]])
     solves: list[Solved] = field(default_factory=list[Solved])
@@ -158,53 +186,51 @@ class Master:
 
     def _price(self, g: int, level: Level, prices: _Prices) -> Column:
         """The group's best plan at these prices (its single-period MILP), within every deploy
-        limit: a plan that breaks one adds the place's rows and is solved again."""
+        limit: a plan that breaks one adds the place's rows and is solved again. A plan found
+        for the same spec at the same prices is not searched for again."""
         group = self.groups[g]
-        held = prices.held
-        while True:
-            pricing = self._pricing(group)
+        pricing = self.pricing[group.key]
+        weights: list[tuple[float, Level]] = [(1.0, level), *((-w, held) for held, w in prices.held)]
+        a = group.months * sum(weight * fn(1.0, 0.0) for weight, fn in weights)  # a level is linear
+        b = group.months * sum(weight * fn(0.0, 1.0) for weight, fn in weights)  # in (cost, spend)
+        worth = tuple(prices.burn(g, t.cloud) for t in self.terms)
+        signature = tuple(float(f"{v:.12g}") for v in (a, b, *worth))
+        while signature not in pricing.known:
+            form, costs = pricing.model()
             objective: dict[int, float] = {}
-            weights = [(1.0, level)] + [(-w, h) for h, w in held]
-            for weight, fn in weights:
-                a, b = fn(1.0, 0.0), fn(0.0, 1.0)  # a level is linear in (cost, spend)
-                for col, v in pricing.costs.cost.items():
-                    objective[col] = objective.get(col, 0.0) + weight * a * v
-                for col, v in pricing.costs.spend.items():
-                    objective[col] = objective.get(col, 0.0) + weight * b * v
-            for cloud, row in pricing.costs.burn.items():
-                worth = prices.burn(g, cloud)
+            for row, weight in ((costs.cost, a), (costs.spend, b)):
                 for col, v in row.items():
-                    objective[col] = objective.get(col, 0.0) - worth * v
-            solved = pricing.form.milp.solve(objective, options=self.options)
+                    objective[col] = objective.get(col, 0.0) + weight * v
+            for t, value in zip(self.terms, worth, strict=True):
+                for col, v in costs.burn.get(t.cloud, {}).items():
+                    objective[col] = objective.get(col, 0.0) - value * v
+            solved = form.milp.solve(objective, self._start(pricing, form), options=self.options)
             self.solves.append(solved)
             if not solved.feasible:
                 raise NoPlan(group.periods[0], solved.status)
-            nodes = pricing.form.nodes_by_key(solved)
-            by_key = {c.key: c for c in group.found}
-            placements = [placement_of(by_key[key], n) for key, n in nodes.items()]
-            broken = broken_limits(group.spec, placements) - group.limited
-            if not broken:
-                return self._column(g, nodes)
-            group.limited |= broken
-            group.pricing = None
+            nodes = form.nodes_by_key(solved)
+            by_key = {c.key: c for c in pricing.found}
+            broken = broken_limits(pricing.spec, [placement_of(by_key[k], n) for k, n in nodes.items()])
+            if broken - pricing.limited:
+                pricing.limit(broken)
+            else:
+                pricing.known[signature] = nodes
+        return self._column(g, pricing.known[signature])
 
-    def _pricing(self, group: Group) -> _Pricing:
-        if group.pricing is None:
-            contracts = {t.cloud: t.contract for t in self.terms}
-            cands = undominated(group.spec, group.found, (), group.limited)
-            bounds = offer_bounds(group.spec, cands, (), group.limited)
-            form = cost_model(group.spec, cands, bounds, limited=group.limited)
-            plain = cost_model(group.spec, group.found, None, grouped=False, limited=frozenset[str]())
-            group.pricing = _Pricing(form, BlockCosts.of(form, group.months, contracts), plain,
-                                     BlockCosts.of(plain, group.months, contracts))
-        return group.pricing
+    def _start(self, pricing: Pricing, form: Formulation) -> list[float] | None:
+        """A start for the pricing MILP: the plan found last for this spec, if the model is
+        not grouped (a grouped model's columns do not follow from nodes per pool)."""
+        if not pricing.known or len(form.members) < len(pricing.spec.pools):
+            return None
+        return form.solution_for(list(pricing.known.values())[-1])
 
     def _column(self, g: int, nodes: Mapping[str, int]) -> Column:
         """The plan valued as the joint model values it: the plain model's columns for these
         nodes (a region's binary where it holds nodes, and nowhere else)."""
-        pricing = self._pricing(self.groups[g])
-        cost, spend, burn = pricing.plain_costs.value(pricing.plain.solution_for(nodes))
-        return Column(g, dict(nodes), cost, spend, burn)
+        group = self.groups[g]
+        plain, costs = self.pricing[group.key].plain()
+        cost, spend, burn = costs.value(plain.solution_for(nodes))
+        return Column(g, dict(nodes), group.months * cost, group.months * spend, burn)
 
 
 class NoPlan(Exception):

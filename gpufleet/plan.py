@@ -6,6 +6,7 @@ the solver, so the CLI, the policy pack and the Pulumi program share one plan.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gpufleet.catalog import Capacity, Cloud
@@ -211,6 +212,63 @@ class SolverReport:
     kept_from_previous: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class PeriodPlan:
+    """One period of the horizon: each pool's placements, held for `months` months from
+    `start`, and one month's cost lines (`gpufleet.cost.estimate` of the period's plan).
+    `moved_nodes`: nodes drained from one offer and created on another since the period before."""
+
+    start: str
+    months: int
+    pools: tuple[PoolPlan, ...]
+    lines: tuple[CostLine, ...]
+    moved_nodes: int = 0
+
+    @property
+    def placements(self) -> tuple[Placement, ...]:
+        return tuple(p for pool in self.pools for p in pool.placements)
+
+    def spend(self, cloud: Cloud, kinds: Sequence[str] | None = None) -> float:
+        """The period's spend per month on a cloud, of these kinds of line (default: all)."""
+        lines = [li for li in self.lines if li.cloud == cloud and (kinds is None or li.kind in kinds)]
+        return round(sum(li.monthly_usd for li in lines), 2)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowBurn:
+    """One checkpoint of a contract as planned: spend burned in months [start, end] (with what
+    was burned before the horizon) against the minimum due by `due`; when `due` is after the
+    horizon the window is judged at the horizon's end on pace (`paced`, minimum pro-rated)."""
+
+    label: str
+    start: str
+    end: str
+    due: str
+    minimum_usd: float
+    burn_usd: float
+    shortfall_usd: float
+    over_usd: float
+    paced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CommitmentBurn:
+    """A contract's burn over the horizon (`gpufleet.burn`): each checkpoint, the month the
+    total is used up at the plan's pace (None: not within the term), what its shortfalls cost
+    (cash paid for nothing; credit left undrawn at the horizon's end), credit drawn."""
+
+    cloud: Cloud
+    start: str
+    end: str
+    treatment: str
+    total_usd: float
+    windows: tuple[WindowBurn, ...]
+    used_up: str | None
+    shortfall_cost_usd: float
+    credit_drawn_usd: float
+    threshold_usd: float
+
+
 @dataclass(frozen=True)
 class FleetPlan:
     stack: str
@@ -227,6 +285,11 @@ class FleetPlan:
     cluster_software: bool = False
     """Whether this run declares the in-cluster layer (second stage; see gpufleet/program.py)."""
     link: LinkPlan | None = None
+    period: str | None = None
+    """With a horizon: the period this plan deploys (its start, YYYY-MM); the plan's pools,
+    networks, storage and cost are that period's."""
+    schedule: tuple[PeriodPlan, ...] = ()
+    commitments: tuple[CommitmentBurn, ...] = ()
 
     @property
     def fleet(self) -> str:

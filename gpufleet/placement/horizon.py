@@ -14,19 +14,21 @@ are lazy rows here too: a period plan that breaks one adds the place's rows to i
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from gpufleet.catalog import Catalog
+from gpufleet.burn import settle
+from gpufleet.catalog import Catalog, Cloud
 from gpufleet.errors import InfeasibleError
-from gpufleet.horizon import Period, contract_clouds, contract_terms, period_spec, periods
+from gpufleet.horizon import Period, Terms, contract_clouds, contract_terms, period_spec, periods
 from gpufleet.placement.candidates import Candidate, candidates, placement_of, undominated
 from gpufleet.placement.formulation import Formulation, cost_model
 from gpufleet.placement.joint import BlockCosts
 from gpufleet.placement.master import Column, Group, Master, NoPlan, Pricing, groups_of, level_one, level_two
-from gpufleet.placement.milp import Solved
+from gpufleet.placement.milp import Milp, Solved
 from gpufleet.placement.options import DEFAULT_OPTIONS, SolverOptions
 from gpufleet.placement.solve import PlacementResult, broken_limits, place, tie_break_rows
 from gpufleet.plan import Placement, SolverReport
@@ -127,6 +129,59 @@ def _combined(
     )
 
 
+@dataclass(frozen=True)
+class _Finished:
+    """A period's final placements, and its cost, spend and burn per contract cloud."""
+
+    placements: tuple[Placement, ...]
+    cost: float
+    spend: float
+    burn: Mapping[Cloud, float]
+
+
+def _paces(
+    terms: Sequence[Terms], cut: Sequence[Period], burns: Mapping[int, Mapping[Cloud, float]], tolerance: float
+) -> dict[int, dict[Cloud, float]]:
+    """Each period's monthly burn per contract cloud that burns just what the plan burns in
+    every checkpoint met within `tolerance` (a commitment burned to its minimum), changing as
+    little as it can from one period to the next (an LP: Σ |Δ burn| least).
+
+    The optimum has many plans of one cost there: a contract year's minimum burned early or
+    late costs the same, and the plan found may swing between clouds. The paced plan keeps
+    the fleet steady, so stability prefers it when it costs no more. Where more burn is worth
+    nothing no pace is asked."""
+    paces: dict[int, dict[Cloud, float]] = {p.index: {} for p in cut}
+    for t in terms:
+        by_month = {
+            month: burns[period.index].get(t.cloud, 0.0)
+            for period in cut for month in range(max(period.first, t.contract.first), min(period.end, t.contract.end))
+        }
+        settled = settle(t.checkpoints, by_month, t.contract.shortfall == "credit")
+        met = [
+            k for k, c in enumerate(t.checkpoints)
+            if settled.shortfalls[k] <= _slack(c.minimum)
+            and c.burned + settled.counted_in[k] <= c.minimum * (1 + tolerance) + _slack(c.minimum)
+        ]
+        paced = sorted({s.period for s in t.stretches if set(s.windows) & set(met)})
+        if not paced:
+            continue
+        lp = Milp()
+        pace = {p: lp.col(0.0, math.inf) for p in paced}
+        smooth: dict[int, float] = {}
+        for k in met:
+            row = {pace[s.period]: float(s.months) for s in t.stretches if k in s.windows and s.period in pace}
+            lp.row(settled.counted_in[k] - _slack(settled.counted_in[k]), settled.counted_in[k], row)
+        for before, after in itertools.pairwise(paced):
+            change = lp.col(0.0, math.inf)  # ≥ |pace after − pace before|
+            lp.row(0.0, math.inf, {change: 1.0, pace[after]: -1.0, pace[before]: 1.0})
+            lp.row(0.0, math.inf, {change: 1.0, pace[after]: 1.0, pace[before]: -1.0})
+            smooth[change] = 1.0
+        solved = lp.solve(smooth)
+        for p, col in pace.items():
+            paces[p][t.cloud] = solved.values[col]
+    return paces
+
+
 def _slack(value: float) -> float:
     """Room when holding an optimum as a row: float noise only (as `solve._slack`)."""
     return 1e-6 + 1e-9 * abs(value)
@@ -143,8 +198,8 @@ class _Joint:
     options: SolverOptions
     priced: _Prices
     solves: list[Solved] = field(default_factory=list[Solved])
-    finished: dict[tuple[object, ...], tuple[Placement, ...]] = field(
-        default_factory=dict[tuple[object, ...], tuple[Placement, ...]]
+    finished: dict[tuple[object, ...], _Finished | None] = field(
+        default_factory=dict[tuple[object, ...], "_Finished | None"]
     )
 
     def solve(self) -> HorizonResult:
@@ -161,7 +216,7 @@ class _Joint:
         try:
             first, _ = master.solve(level_one, 1.0)
             master.hold(level_one, first)
-            _, counts = master.solve(level_two, 0.0)
+            spent, counts = master.solve(level_two, 0.0)
         except NoPlan as failed:
             self._explain(failed)
         self.solves += master.solves
@@ -169,24 +224,77 @@ class _Joint:
         for g, group in enumerate(groups):
             planned = [c for c, n in zip(master.columns, counts, strict=True) if c.group == g for _ in range(n)]
             chosen.update(zip(group.periods, planned, strict=True))
-        plans: list[tuple[Placement, ...]] = []
-        before = self.previous
         group_of = {p: group for group in groups for p in group.periods}
+        own = {p: dict(column.burn) for p, column in chosen.items()}
+        paces = _paces(terms, self.cut, own, self.spec.placement.stability_tolerance)
+        plans = self._schedule(group_of, pricing, chosen, paces)
+        if plans is None or self._costs(plans, terms)[0] > first + self._tolerated(first, spent):
+            plans = self._schedule(group_of, pricing, chosen, own)
+        assert plans is not None  # each column burns its own burn: a plan always meets it
+        skipped = sorted({s for _, out in found.values() for s in out})
+        report = self._report(plans[0].placements, self._gap(master, plans, terms, (first, spent)), master.side_seconds)
+        placements = tuple(plan.placements for plan in plans)
+        return HorizonResult(tuple(self.cut), tuple(self.specs), placements, report, tuple(skipped))
+
+    def _schedule(
+        self, group_of: Mapping[int, Group], pricing: Mapping[tuple[object, ...], Pricing],
+        chosen: Mapping[int, Column], targets: Mapping[int, Mapping[Cloud, float]],
+    ) -> list[_Finished] | None:
+        """Each period finished in order after the one before; None if a period cannot burn
+        its target."""
+        plans: list[_Finished] = []
+        before = self.previous
         for period in self.cut:
             group = group_of[period.index]
-            before = self._finish(group, pricing[group.key], chosen[period.index], before)
-            plans.append(before)
-        skipped = sorted({s for _, out in found.values() for s in out})
-        return HorizonResult(tuple(self.cut), tuple(self.specs), tuple(plans), self._report(plans[0], master.gap),
-                             tuple(skipped))
+            done = self._finish(group, pricing[group.key], chosen[period.index], before, targets[period.index])
+            if done is None:
+                return None
+            plans.append(done)
+            before = done.placements
+        return plans
 
-    def _report(self, first: Sequence[Placement], gap: float) -> SolverReport:
+    def _costs(self, plans: Sequence[_Finished], terms: Sequence[Terms]) -> tuple[float, float]:
+        """A schedule's level 1 cost (its contracts settled by their rule, `burn.settle`) and
+        its spend, over every period."""
+        total = sum(plan.cost for plan in plans)
+        for t in terms:
+            by_month = {
+                month: plan.burn.get(t.cloud, 0.0)
+                for period, plan in zip(self.cut, plans, strict=True)
+                for month in range(max(period.first, t.contract.first), min(period.end, t.contract.end))
+            }
+            total += settle(t.checkpoints, by_month, t.contract.shortfall == "credit").cost()
+        return total, sum(plan.spend for plan in plans)
+
+    def _gap(
+        self, master: Master, plans: Sequence[_Finished], terms: Sequence[Terms], found: tuple[float, float]
+    ) -> float:
+        """How far the cost levels may be from the optimum, relative: level 1's gap between the
+        best plan found (the master's or the steadier schedule, if cheaper) and its bound; if
+        that is proven, level 2's (whose bound holds level 1 at the master's value)."""
+        cost, spend = found
+        final = self._costs(plans, terms)
+        for best, bound in ((min(cost, final[0]), master.bounds[0]), (min(spend, final[1]), master.bounds[1])):
+            gap = (best - bound) / max(1.0, abs(best))
+            if gap > 1e-9:
+                return gap
+        return 0.0
+
+    def _tolerated(self, cost: float, spend: float) -> float:
+        """How much more than the optimum a steadier schedule may cost (level 1)."""
+        allowed = self.spec.placement.stability_tolerance * spend
+        return allowed + _slack(cost + allowed)
+
+    def _report(self, first: Sequence[Placement], gap: float, side_seconds: float) -> SolverReport:
+        """The worst status and largest gap of every solve; the master's gap to its bound
+        (a plan within it is not a proven optimum: "Feasible")."""
         worst = next((s for s in self.solves if not s.optimal), None)
         kept = {p.key: p.nodes for p in self.previous}
+        status = worst.status if worst is not None else "Optimal" if gap <= 0 else "Feasible"
         return SolverReport(
-            status=worst.status if worst is not None else "Optimal",
+            status=status,
             optimality_gap=max([gap, *(s.gap for s in self.solves)]),
-            seconds=round(sum(s.seconds for s in self.solves), 4),
+            seconds=round(side_seconds + sum(s.seconds for s in self.solves), 4),
             objective_usd=0.0,
             kept_from_previous=sum(min(p.nodes, kept.get(p.key, 0)) for p in first),
         )
@@ -202,50 +310,64 @@ class _Joint:
         raise InfeasibleError.solver_stopped(failed.status, self.options.time_limit_seconds)
 
     def _finish(
-        self, group: Group, pricing: Pricing, column: Column, before: Sequence[Placement]
-    ) -> tuple[Placement, ...]:
-        """The period's placements: the column's plan, kept closer to the period before within
-        the stability tolerance, then the earliest candidates among equal-cost ones (the same
-        inputs give the same placements: solved once)."""
-        key = (group.key, group.months, tuple(sorted(column.nodes.items())), tuple(before))
+        self, group: Group, pricing: Pricing, column: Column, before: Sequence[Placement],
+        target: Mapping[Cloud, float],
+    ) -> _Finished | None:
+        """The period's placements: its cheapest plan burning at least `target` per month on
+        each contract cloud, kept closer to the period before within the stability tolerance,
+        then the earliest candidates among equal-cost ones; None if no plan burns the target.
+        The same inputs give the same placements: solved once."""
+        key = (group.key, group.months, tuple(sorted(column.nodes.items())), tuple(before),
+               tuple(sorted(target.items())))
         if key not in self.finished:
-            self.finished[key] = self._finished(group, pricing, column, before)
+            self.finished[key] = self._finished(group, pricing, column, before, target)
         return self.finished[key]
 
     def _finished(
-        self, group: Group, pricing: Pricing, column: Column, before: Sequence[Placement]
-    ) -> tuple[Placement, ...]:
+        self, group: Group, pricing: Pricing, column: Column, before: Sequence[Placement],
+        target: Mapping[Cloud, float],
+    ) -> _Finished | None:
         while True:
             keep = {p.key for p in before}
             usable = {c.key for c in undominated(group.spec, pricing.found, keep, pricing.limited)} | set(column.nodes)
             cands = [c for c in pricing.found if c.key in usable]
             form = cost_model(group.spec, cands, None, grouped=False, limited=pricing.limited)
             costs = BlockCosts.of(form, group.months, pricing.contracts)
-            solved = Solved("Optimal", True, True, form.solution_for(column.nodes), 0.0, 0.0, 0.0)
+            m = form.milp
+            for cloud, usd in target.items():
+                m.row(usd - _slack(usd), math.inf, costs.burn[cloud])
+            start = form.solution_for(column.nodes)
+            own = all(column.burn.get(cloud, 0.0) >= usd - _slack(usd) for cloud, usd in target.items())
+            solved = self._record(m.solve(costs.cost, start if own else None, options=self.options))
+            if not solved.feasible:
+                if solved.status == "Infeasible":
+                    return None
+                raise InfeasibleError.solver_stopped(solved.status, self.options.time_limit_seconds)
+            m.row(-math.inf, solved.objective + _slack(solved.objective), costs.cost)
+            solved = self._record(m.solve(costs.spend, solved.values, proving=True, options=self.options))
             was = {p.key: p.nodes for p in before}
-            if any(n > column.nodes.get(key, 0) for key, n in was.items()):
-                solved = self._steady(form, costs, column, was, solved)
+            nodes = form.nodes(solved)
+            if any(n > nodes[i] for i, c in enumerate(form.cands) if (n := was.get(c.key, 0))):
+                solved = self._steady(form, costs, was, solved)
             objective = tie_break_rows(form, solved)
-            solved = self._record(form.milp.solve(objective, solved.values, options=self.options))
+            solved = self._record(m.solve(objective, solved.values, options=self.options))
             placements = tuple(placement_of(c, n) for c, n in zip(form.cands, form.nodes(solved), strict=True) if n > 0)
             broken = broken_limits(group.spec, placements) - pricing.limited
             if not broken:
-                return placements
+                cost, spend, burn = costs.value(solved.values)
+                return _Finished(placements, cost, spend, burn)
             pricing.limit(broken)
 
-    def _steady(
-        self, form: Formulation, costs: BlockCosts, column: Column, was: Mapping[str, int], solved: Solved
-    ) -> Solved:
+    def _steady(self, form: Formulation, costs: BlockCosts, was: Mapping[str, int], solved: Solved) -> Solved:
         """Most nodes kept from the period before among plans that cost at most the stability
-        tolerance more on both levels and burn no less of any contract; then the least cost
-        and spend among those (as `solve._keep_previous` does for one period)."""
+        tolerance more than `solved` on both levels (and burn the same target); then the least
+        cost and spend among those (as `solve._keep_previous` does for one period)."""
         tolerance = self.spec.placement.stability_tolerance
         m = form.milp
-        allowed = column.cost + tolerance * column.spend
+        cost, spend, _ = costs.value(solved.values)
+        allowed = cost + tolerance * spend
         m.row(-math.inf, allowed + _slack(allowed), costs.cost)
-        m.row(-math.inf, column.spend * (1 + tolerance) + _slack(column.spend), costs.spend)
-        for cloud, row in costs.burn.items():
-            m.row(column.burn[cloud] - _slack(column.burn[cloud]), math.inf, row)
+        m.row(-math.inf, spend * (1 + tolerance) + _slack(spend), costs.spend)
         kept: dict[int, float] = {}
         start = list(solved.values)
         for i, c in enumerate(form.cands):

@@ -13,9 +13,11 @@ set (`Pricing`): a contract cloud's burn is worth what the contract's rows say i
 
 The master's LP optimum over every plan is a lower bound of the joint MILP (each group's periods
 may only mix whole plans; the LP lets them mix fractions). When no plan prices below its group's
-dual, the LP is that bound; when its counts are whole, they are the joint MILP's optimum,
-proven. Otherwise the counts are made whole by solving the master over the plans found as a
-MILP, and the plan carries the gap to the bound (`gap`).
+dual, the LP is that bound (`bounds`); when its counts are whole, they are the joint MILP's
+optimum, proven. Otherwise plans near the LP's mix are added (`_around`), the counts are made
+whole by solving the master over the plans found as a MILP, and the plan carries its gap to the
+bound: a commitment burned exactly to its minimum is met by whole nodes only to about one
+node's cost, and proving that no other whole plan comes closer is the joint MILP's hard part.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import product
 
 from gpufleet.catalog import Cloud
 from gpufleet.horizon import Period, Terms
@@ -135,12 +138,16 @@ class Master:
     columns: list[Column] = field(default_factory=list[Column])
     held: list[tuple[Level, float]] = field(default_factory=list[tuple[Level, float]])
     solves: list[Solved] = field(default_factory=list[Solved])
-    gap: float = 0.0
+    side_seconds: float = 0.0
+    """Time of solves that showed no plan burns as asked (`_around`): not failures."""
+    bounds: list[float] = field(default_factory=list[float])
+    """Each level's lower bound: its LP optimum over every plan (the optimum, when whole)."""
 
     def solve(self, level: Level, contract_weight: float) -> tuple[float, list[int]]:
-        """This level's optimum: (value, periods per column), columns priced until none
-        improves the LP, then whole counts. `contract_weight` is how much a dollar of shortfall
-        (less credit drawn) weighs in this level (1 in level 1, 0 in level 2)."""
+        """This level's best plan: (value, periods per column), columns priced until none
+        improves the LP, then whole counts; the LP optimum goes to `bounds`. `contract_weight`
+        is how much a dollar of shortfall (less credit drawn) weighs in this level (1 in level
+        1, 0 in level 2)."""
         if not self.columns:
             for g in range(len(self.groups)):
                 self._add(self._price(g, level, _Prices({}, [])))
@@ -160,13 +167,16 @@ class Master:
                     added += 1
             if not added:
                 break
+        self.bounds.append(bound)
         counts = [solved.values[col] for col in model.counts]
         if all(abs(c - round(c)) <= 1e-6 for c in counts):
             return solved.objective, [round(c) for c in counts]
+        weighed = list(zip(self.columns, counts, strict=True))
+        for g in range(len(self.groups)):
+            self._around(g, level, prices, weighed)
         whole_model = _MasterModel(self, level, contract_weight, integer=True)
         whole = whole_model.milp.solve(whole_model.objective, options=self.options)
         self.solves.append(whole)
-        self.gap = max(self.gap, (whole.objective - bound) / max(1.0, abs(whole.objective)))
         return whole.objective, [round(whole.values[col]) for col in whole_model.counts]
 
     def hold(self, level: Level, value: float) -> None:
@@ -186,16 +196,51 @@ class Master:
 
     def _price(self, g: int, level: Level, prices: _Prices) -> Column:
         """The group's best plan at these prices (its single-period MILP), within every deploy
-        limit: a plan that breaks one adds the place's rows and is solved again. A plan found
-        for the same spec at the same prices is not searched for again."""
+        limit. A plan found for the same spec at the same prices is not searched for again."""
         group = self.groups[g]
         pricing = self.pricing[group.key]
+        signature = self._signature(g, level, prices)
+        if signature not in pricing.known:
+            best = self._best(g, level, prices, {})
+            assert best is not None  # without burn rows a plan exists or NoPlan was raised
+            pricing.known[signature] = best
+        return self._column(g, pricing.known[signature])
+
+    def _around(self, g: int, level: Level, prices: _Prices, weighed: Sequence[tuple[Column, float]]) -> None:
+        """Plans close to what the LP mixes for a group: where it mixes plans, its periods burn
+        on average what no one plan of them burns, and whole counts of those plans miss that
+        average by a whole plan's difference. So for each contract cloud, the best plans at the
+        last prices that burn at least, and at most, that average: whole counts of them come
+        close to it, and consecutive periods differ little (few nodes move)."""
+        mixed = [(c, n) for c, n in weighed if c.group == g and n > 1e-9]
+        if len(mixed) < 2:
+            return
+        periods = sum(n for _, n in mixed)
+        average = {t.cloud: sum(n * c.burn.get(t.cloud, 0.0) for c, n in mixed) / periods for t in self.terms}
+        for sides in product((1.0, -1.0), repeat=len(average)):
+            burns = {cloud: (side, usd) for (cloud, usd), side in zip(average.items(), sides, strict=True)}
+            nodes = self._best(g, level, prices, burns)
+            if nodes is not None:
+                self._add(self._column(g, nodes))
+
+    def _signature(self, g: int, level: Level, prices: _Prices) -> tuple[float, ...]:
+        group = self.groups[g]
         weights: list[tuple[float, Level]] = [(1.0, level), *((-w, held) for held, w in prices.held)]
         a = group.months * sum(weight * fn(1.0, 0.0) for weight, fn in weights)  # a level is linear
         b = group.months * sum(weight * fn(0.0, 1.0) for weight, fn in weights)  # in (cost, spend)
         worth = tuple(prices.burn(g, t.cloud) for t in self.terms)
-        signature = tuple(float(f"{v:.12g}") for v in (a, b, *worth))
-        while signature not in pricing.known:
+        return tuple(float(f"{v:.12g}") for v in (a, b, *worth))
+
+    def _best(
+        self, g: int, level: Level, prices: _Prices, burns: Mapping[Cloud, tuple[float, float]]
+    ) -> Mapping[str, int] | None:
+        """The group's single-period MILP at these prices, its burn on each cloud of `burns`
+        at least (side 1) or at most (side -1) the amount given (None: no plan does); a plan
+        that breaks a deploy limit adds the place's rows and is solved again."""
+        group = self.groups[g]
+        pricing = self.pricing[group.key]
+        a, b, *worth = self._signature(g, level, prices)
+        while True:
             form, costs = pricing.model()
             objective: dict[int, float] = {}
             for row, weight in ((costs.cost, a), (costs.spend, b)):
@@ -204,18 +249,23 @@ class Master:
             for t, value in zip(self.terms, worth, strict=True):
                 for col, v in costs.burn.get(t.cloud, {}).items():
                     objective[col] = objective.get(col, 0.0) - value * v
-            solved = form.milp.solve(objective, self._start(pricing, form), options=self.options)
+            milp = form.milp.copy() if burns else form.milp
+            for cloud, (side, usd) in burns.items():
+                bounds = (usd, math.inf) if side > 0 else (-math.inf, usd)
+                milp.row(*bounds, costs.burn.get(cloud, {}))
+            solved = milp.solve(objective, self._start(pricing, form) if not burns else None, options=self.options)
+            if burns and solved.status == "Infeasible":  # no plan burns that much, or that little
+                self.side_seconds += solved.seconds
+                return None
             self.solves.append(solved)
             if not solved.feasible:
                 raise NoPlan(group.periods[0], solved.status)
             nodes = form.nodes_by_key(solved)
             by_key = {c.key: c for c in pricing.found}
             broken = broken_limits(pricing.spec, [placement_of(by_key[k], n) for k, n in nodes.items()])
-            if broken - pricing.limited:
-                pricing.limit(broken)
-            else:
-                pricing.known[signature] = nodes
-        return self._column(g, pricing.known[signature])
+            if not broken - pricing.limited:
+                return nodes
+            pricing.limit(broken)
 
     def _start(self, pricing: Pricing, form: Formulation) -> list[float] | None:
         """A start for the pricing MILP: the plan found last for this spec, if the model is

@@ -17,6 +17,8 @@ CONFIG_KEY = "gpufleet:fleet"
 PROJECT_FILE = "Pulumi.yaml"
 # The stage boundary (gpufleet/program.py): whether a run declares the in-cluster layer.
 CLUSTER_SOFTWARE_CONFIG = "gpufleet:clusterSoftware"
+# Config key of the period a horizon plan deploys (YYYY-MM); unset, the period this month falls in.
+PERIOD_CONFIG = "gpufleet:period"
 
 # The stack of a spec file not named Pulumi.<stack>.yaml: `pulumi new` proposes "dev" as the
 # first stack's name, so a bare spec plans as the stack a new Pulumi project starts with.

@@ -117,6 +117,11 @@ def _burn(
         shortfall_cost_usd=round(charged - settled.drawn if credit else charged, 2),
         credit_drawn_usd=round(settled.drawn, 2),
         threshold_usd=contract.shortfall_threshold_usd,
+        burned_before_usd=round(_before(contract, horizon), 2),
+        by_period=tuple(
+            (p.start, round(sum(settled.counted.get(m, 0.0) for m in range(p.first, p.end)), 2))
+            for p in cut if p.end > contract.first and p.first < contract.end
+        ),
     )
 
 
@@ -126,15 +131,21 @@ def _have(checkpoint: Checkpoint, counted: float, earlier: Sequence[float]) -> f
     return checkpoint.burned + counted + (sum(earlier) if checkpoint.cumulative else 0.0)
 
 
-def _used_up(contract: Contract, horizon: Horizon, counted: dict[int, float]) -> str | None:
-    """The month the burn since the contract's start reaches its total: what was burned before
-    the horizon (per-year: earlier contract years at their minimum), the planned months, then
-    the last planned month's pace to the term's end; None if not within the term."""
+def _before(contract: Contract, horizon: Horizon) -> float:
+    """The burn since the contract's start before the horizon: `burned_usd`, and for a
+    per-year contract the years before `as_of`'s at their minimum (they are settled)."""
     as_of = month_index(contract.as_of) if contract.as_of is not None else horizon.first
     total = contract.burned_usd
     if contract.minimum == "per-year":
-        settled = (as_of - contract.first) // 12
-        total += sum(contract.year_minimums()[:settled])
+        total += sum(contract.year_minimums()[: (as_of - contract.first) // 12])
+    return total
+
+
+def _used_up(contract: Contract, horizon: Horizon, counted: dict[int, float]) -> str | None:
+    """The month the burn since the contract's start reaches its total: what was burned before
+    the horizon (`_before`), the planned months, then the last planned month's pace to the
+    term's end; None if not within the term."""
+    total = _before(contract, horizon)
     pace = counted[max(counted)] if counted else 0.0
     for month in range(max(horizon.first, contract.first), contract.end):
         total += counted.get(month, pace if month >= horizon.end else 0.0)

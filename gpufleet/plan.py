@@ -267,6 +267,10 @@ class CommitmentBurn:
     shortfall_cost_usd: float
     credit_drawn_usd: float
     threshold_usd: float
+    burned_before_usd: float = 0.0
+    """Burn since the contract's start before the horizon (per-year: earlier years at their minimum)."""
+    by_period: tuple[tuple[str, float], ...] = ()
+    """(period start, burn in it after credit drawn) for each period the term covers."""
 
 
 @dataclass(frozen=True)

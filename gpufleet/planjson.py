@@ -365,6 +365,16 @@ class CommitmentBurnDoc(TypedDict):
     shortfall_cost_usd: float
     credit_drawn_usd: float
     shortfall_threshold_usd: float
+    burned_before_usd: float
+    by_period: list[PeriodBurnDoc]
+
+
+@_closed
+class PeriodBurnDoc(TypedDict):
+    """A contract's burn in one period of the horizon, after credit drawn."""
+
+    period: str
+    burn_usd: float
 
 
 @_closed
@@ -445,6 +455,8 @@ def horizon_json(plan: FleetPlan) -> tuple[HorizonDoc, list[PeriodDoc], list[Com
             ],
             "used_up": c.used_up, "shortfall_cost_usd": c.shortfall_cost_usd,
             "credit_drawn_usd": c.credit_drawn_usd, "shortfall_threshold_usd": c.threshold_usd,
+            "burned_before_usd": c.burned_before_usd,
+            "by_period": [{"period": start, "burn_usd": usd} for start, usd in c.by_period],
         }
         for c in plan.commitments
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from gpufleet.burnreport import burn_down_mermaid, burn_sections, print_burn_chart
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
 from gpufleet.planjson import dumps
 
@@ -156,6 +157,7 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         (c["cloud"], c["region"], c["type"], str(c["count"])) for c in doc["resource_counts"]
     ]
     return [
+        *burn_sections(doc),
         ("Placements", ("pool", "GPU", "cloud/region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
         *_kept(doc.get("previous")),
         *_capacity(doc.get("capacity")),
@@ -284,6 +286,7 @@ def render_plan(doc: dict[str, Any], fmt: str, width: int = PIPE_WIDTH) -> str:
         _rich_table(console, f"Policy violations ({len(violations)})", VIOLATION_HEADER, violations)
     for title, header, rows in _sections(doc):
         _rich_table(console, title, header, rows)
+    print_burn_chart(console, doc)
     if doc["skipped_offers"]:
         console.print(f"{len(doc['skipped_offers'])} offers skipped (no price); see --format json")
     return console.export_text()
@@ -308,6 +311,8 @@ def plan_markdown(doc: dict[str, Any]) -> str:
             )
         else:
             parts.append(f"**{title}**\n\n{table}")
+        if title.startswith("Commitments: the whole term"):
+            parts.extend(burn_down_mermaid(doc))
     return "\n\n".join(parts) + "\n"
 
 

@@ -186,7 +186,13 @@ def copy_transfer(catalog: Catalog, entry: Storage, cloud: Cloud, region: str) -
         raise LookupError(f"storage {entry.name}: unknown region in {entry.home} → {cloud}/{region}")
     rate = transfer_rate(catalog, source, destination)
     gb = transfer_gb_per_month(entry.size_tib, entry.amortize_months, entry.churn_tib)
-    return rate, discounted(round(gb * rate.usd_per_gb, 2), _list_discount(catalog, rate))
+    return rate, transfer_usd(catalog, rate, gb)
+
+
+def transfer_usd(catalog: Catalog, rate: TransferRate, gb: float) -> float:
+    """$/month of moving `gb` a month at `rate`, less the paying cloud's contract discount on a
+    list rate (a price-book rate is negotiated already)."""
+    return discounted(round(gb * rate.usd_per_gb, 2), _list_discount(catalog, rate))
 
 
 def _list_discount(catalog: Catalog, rate: TransferRate) -> float:

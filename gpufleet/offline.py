@@ -208,7 +208,7 @@ def run_plan(
             raise cause from None
         plan: FleetPlan = recording.result
         shown.phase("judging policies")
-        verdicts = evaluate(recording.resources, policy_config(plan.spec))  # with live quotas
+        verdicts = evaluate(recording.resources, policy_config(plan.spec, plan.commitments))  # with live quotas
     kept = _previous(plan, previous)
     document = plan_document(plan, recording, verdicts, kept, time.perf_counter() - started)
     return OfflinePlan(plan, recording, verdicts, cast(dict[str, Any], document))

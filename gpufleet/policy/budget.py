@@ -18,7 +18,7 @@ from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 from gpufleet import clouds
 from gpufleet.catalog import Catalog, price_key
 from gpufleet.catalog.transfer import transfer_rate
-from gpufleet.cost import GB_PER_TIB, monthly, transfer_gb_per_month
+from gpufleet.cost import GB_PER_TIB, discounted, monthly, transfer_gb_per_month, transfer_usd
 from gpufleet.policy.config import (
     COMMITMENT_BURN,
     DEFAULT_HEADROOM,
@@ -27,7 +27,7 @@ from gpufleet.policy.config import (
     effective_config,
 )
 from gpufleet.policy.gpu import declared_pools, gpu_pools
-from gpufleet.policy.props import catalog, get, mapping, number, text
+from gpufleet.policy.props import catalog, get, items, mapping, number, text
 from gpufleet.policy.view import View, region_of
 
 
@@ -77,8 +77,9 @@ def _storage_entry(resource: PolicyResource, sizes: Mapping[str, Any]) -> str | 
 
 
 def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> Estimate:
-    """The monthly cost of the stack's resources, item by item."""
-    book = catalog(mapping(config.get("prices")))
+    """The monthly cost of the stack's resources, item by item; a contract's discount (config
+    `discounts`) lowers each cloud's list prices as it does in the plan (not price-book ones)."""
+    book = catalog(mapping(config.get("prices")), mapping(config.get("discounts")))
     sizes = mapping(config.get("storage_tib"))
     result = Estimate()
     for pool in gpu_pools(resources, book):
@@ -99,15 +100,15 @@ def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> 
         ))
     homes = mapping(config.get("storage_homes"))
     for resource in resources:
-        item = _fixed_item(resource, View(resource, resources), sizes)
+        item = _fixed_item(resource, View(resource, resources), sizes, book)
         if item is not None:
             result.items.append(item)
             result.items.extend(_transfer_items(resource, book, sizes, homes))
-    result.items.extend(_system_items(resources))
+    result.items.extend(_system_items(resources, book))
     return result
 
 
-def _system_items(resources: Sequence[PolicyResource]) -> list[CostItem]:
+def _system_items(resources: Sequence[PolicyResource], book: Catalog) -> list[CostItem]:
     """Non-GPU system nodes (each cloud's `system_pool`) at their minimum size, the size the plan
     prices them at; other general-purpose sizes are not priced."""
     found: list[CostItem] = []
@@ -116,14 +117,15 @@ def _system_items(resources: Sequence[PolicyResource]) -> list[CostItem]:
         if pool.instance_types == (system.instance_type,) and pool.min_nodes:
             found.append(CostItem(
                 f"system nodes {pool.name} ({pool.min_nodes:g} × {system.instance_type}) in "
-                f"{cloud}/{pool.region or '?'}", cloud, monthly(pool.min_nodes * system.usd_per_hour),
-                resource.urn,
+                f"{cloud}/{pool.region or '?'}", cloud,
+                discounted(monthly(pool.min_nodes * system.usd_per_hour), book.discount(cloud)), resource.urn,
             ))
     return found
 
 
-def _fixed_item(resource: PolicyResource, view: View, sizes: Mapping[str, Any]) -> CostItem | None:
-    """A cloud's fixed item (control plane, NAT gateway) or a dataset copy, as declared."""
+def _fixed_item(resource: PolicyResource, view: View, sizes: Mapping[str, Any], book: Catalog) -> CostItem | None:
+    """A cloud's fixed item (control plane, NAT gateway) or a dataset copy, as declared, at
+    the cloud's list price less its contract's discount."""
     owner = clouds.owner_of(resource.resource_type)
     if owner is None:
         return None
@@ -131,15 +133,17 @@ def _fixed_item(resource: PolicyResource, view: View, sizes: Mapping[str, Any]) 
     fixed = owner.declared_fixed_hourly(view)
     if fixed is not None:
         item, hourly = fixed
-        return CostItem(f"{item} {resource.name} in {where}", owner.name, monthly(hourly), resource.urn)
+        return CostItem(f"{item} {resource.name} in {where}", owner.name,
+                        discounted(monthly(hourly), book.discount(owner.name)), resource.urn)
     if resource.resource_type in owner.storage_types:
         entry = _storage_entry(resource, sizes)
         tib = number(sizes[entry]) if entry else None
         if tib is None:
             return None
         rate = owner.declared_storage_rate(view)
-        return CostItem(f"storage {resource.name} ({tib:g} TiB {rate.product}) in {where}",
-                        owner.name, round(tib * GB_PER_TIB * rate.usd_per_gb_month, 2), resource.urn)
+        usd = discounted(round(tib * GB_PER_TIB * rate.usd_per_gb_month, 2), book.discount(owner.name))
+        return CostItem(f"storage {resource.name} ({tib:g} TiB {rate.product}) in {where}", owner.name, usd,
+                        resource.urn)
     return None
 
 
@@ -166,7 +170,7 @@ def _transfer_items(
     gb = transfer_gb_per_month(tib, int(months), churn)
     return [CostItem(
         f"transfer {entry}: {place} → {owner.name}/{region} ({rate.kind})", cloud,
-        round(gb * rate.usd_per_gb, 2), resource.urn,
+        transfer_usd(book, rate, gb), resource.urn,
     )]
 
 
@@ -217,10 +221,17 @@ def validate_gpu_budget_headroom(
 
 
 def validate_commitment_burn(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """commitment-burn (advisory): spend per cloud below its commitment is unused commitment."""
+    """commitment-burn (advisory): spend per cloud below its flat commitment is unused
+    commitment; a contract checkpoint the plan leaves short by more than its threshold is a
+    shortfall the contract charges (`planned_shortfalls`, from the plan's burn report)."""
     config = effective_config(args, COMMITMENT_BURN)
     if config is None:
         return
+    for entry in items(config.get("planned_shortfalls")):
+        shortfall = mapping(entry)
+        message = _shortfall_message(shortfall)
+        if message is not None:
+            report_violation(message, None)
     commitments = mapping(config.get("commitments"))
     if not commitments:
         return
@@ -237,3 +248,25 @@ def validate_commitment_burn(args: StackValidationArgs, report_violation: Report
                 f"is unused (allowed: spend at least the commitment, or lower it)",
                 None,
             )
+
+
+def _shortfall_message(shortfall: Mapping[str, Any]) -> str | None:
+    """The warning for a planned shortfall above its contract's threshold, or None."""
+    short, threshold = number(shortfall.get("shortfall_usd")), number(shortfall.get("threshold_usd")) or 0.0
+    if short is None or short <= threshold:
+        return None
+    cloud, due = text(shortfall.get("cloud")) or "?", text(shortfall.get("due")) or "?"
+    treatment = text(shortfall.get("treatment"))
+    what = (
+        "invoiced in cash" if treatment == "cash"
+        else "charged as prepayment credit, whose consumption burns nothing" if treatment == "credit" else "charged"
+    )
+    when = (
+        f"behind pace by {usd(short)} at {text(shortfall.get('through'))}, the horizon's end (due {due})"
+        if shortfall.get("paced") is True else f"{usd(short)} short when due {due}"
+    )
+    return (
+        f"{cloud} commitment, {text(shortfall.get('checkpoint')) or 'checkpoint'}: the plan burns {when}, "
+        f"{what}; above the {usd(threshold)} threshold (budget.commitments.{cloud}.shortfall_threshold_usd). "
+        f"Move load onto {cloud} in that window, or accept it by raising the threshold"
+    )

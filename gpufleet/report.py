@@ -342,6 +342,7 @@ def render_diff(change: PlanDiff, fmt: str, width: int = PIPE_WIDTH) -> str:
     if fmt == "markdown":
         parts = [f"### {change.headline()}"]
         parts += [f"**{title}**\n\n{_md_table(header, rows)}" for title, header, rows in sections if rows]
+        parts += burn_down_mermaid(change.head_horizon) if change.head_horizon else []
         return "\n\n".join(parts) + "\n"
     console = _console(width)
     console.print(change.headline())

@@ -142,6 +142,9 @@ class Master:
     """Time of solves that showed no plan burns as asked (`_around`): not failures."""
     bounds: list[float] = field(default_factory=list[float])
     """Each level's lower bound: its LP optimum over every plan (the optimum, when whole)."""
+    binding: set[tuple[Cloud, int]] = field(default_factory=set[tuple[Cloud, int]])
+    """The contract checkpoints (cloud, index) whose row binds level 1's LP optimum: more burn
+    there would lower the cost (a commitment burned to its minimum)."""
 
     def solve(self, level: Level, contract_weight: float) -> tuple[float, list[int]]:
         """This level's best plan: (value, periods per column), columns priced until none
@@ -168,6 +171,8 @@ class Master:
             if not added:
                 break
         self.bounds.append(bound)
+        if contract_weight:
+            self.binding = {key for key, row in model.windows.items() if duals[row] > 1e-9}
         counts = [solved.values[col] for col in model.counts]
         if all(abs(c - round(c)) <= 1e-6 for c in counts):
             return solved.objective, [round(c) for c in counts]

@@ -147,11 +147,12 @@ class _Finished:
 
 def _paces(
     terms: Sequence[Terms], cut: Sequence[Period], burns: Mapping[int, Mapping[Cloud, float]],
-    binding: set[tuple[Cloud, int]],
+    most: Mapping[int, Mapping[Cloud, float]], binding: set[tuple[Cloud, int]],
 ) -> dict[int, dict[Cloud, float]]:
     """Each period's monthly burn per contract cloud that burns just what the plan burns in
     every `binding` checkpoint (where the cost levels burn a commitment to its minimum),
-    changing as little as it can from one period to the next (an LP: Σ |Δ burn| least).
+    changing as little as it can from one period to the next (an LP: Σ |Δ burn| least), and
+    no more in a period than its most burning plan found (`most`: more would add nodes).
 
     The optimum has many plans of one cost there: a contract year's minimum burned early or
     late costs the same, and the plan found may swing between clouds. The paced plan keeps
@@ -169,7 +170,7 @@ def _paces(
         if not paced:
             continue
         lp = Milp()
-        pace = {p: lp.col(0.0, math.inf) for p in paced}
+        pace = {p: lp.col(0.0, max(most[p].get(t.cloud, 0.0), burns[p].get(t.cloud, 0.0))) for p in paced}
         smooth: dict[int, float] = {}
         for k in met:
             row = {pace[s.period]: float(s.months) for s in t.stretches if k in s.windows and s.period in pace}
@@ -230,7 +231,11 @@ class _Joint:
             chosen.update(zip(group.periods, planned, strict=True))
         group_of = {p: group for group in groups for p in group.periods}
         own = {p: dict(column.burn) for p, column in chosen.items()}
-        paces = _paces(terms, self.cut, own, master.binding)
+        most = {
+            p: {t.cloud: max(c.burn.get(t.cloud, 0.0) for c in master.columns if c.group == g) for t in terms}
+            for g, group in enumerate(groups) for p in group.periods
+        }
+        paces = _paces(terms, self.cut, own, most, master.binding)
         plans = self._schedule(group_of, pricing, chosen, paces)
         if plans is None or self._costs(plans, terms)[0] > first + self._tolerated(first, spent):
             plans = self._schedule(group_of, pricing, chosen, own)

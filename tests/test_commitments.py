@@ -134,15 +134,17 @@ def test_credit_is_drawn_by_the_months_after_a_shortfall_and_burns_nothing() -> 
     assert cash.cost() == 180.0
 
 
-def test_the_plan_over_the_years_is_steady_and_burns_aws_to_its_minimums() -> None:
+def test_the_plan_over_the_years_is_steady_and_lets_no_aws_minimum_lapse() -> None:
+    """Month by month the cheaper Azure rate would take every H100 and AWS's minimums would be
+    invoiced for nothing; the plan burns each AWS year to about its minimum (a year may run a
+    little over where keeping the nodes of the quarter before costs less than the stability
+    tolerance), and few nodes move."""
     doc = planned()
     assert sum(p["moved_nodes"] for p in doc["schedule"]) <= 200  # of about 4,100 nodes at the end
     aws = next(c for c in doc["commitments"] if c["cloud"] == "aws")
     for window in aws["periods"]:
         assert window["shortfall_usd"] == 0.0
-        # burned to the minimum, none lapses; a quarter across two contract years burns both at
-        # one pace, so a year may run a few percent over (within the solver's reported gap)
-        assert window["over_usd"] <= 0.03 * window["minimum_usd"]
+        assert window["over_usd"] <= 0.1 * window["minimum_usd"]
     assert doc["solver"]["status"] in ("Optimal", "Feasible")
     assert doc["solver"]["optimality_gap"] < 1e-3
 

@@ -368,14 +368,20 @@ class _Joint:
 
     def _steady(self, form: Formulation, costs: BlockCosts, was: Mapping[str, int], solved: Solved) -> Solved:
         """Most nodes kept from the period before among plans that cost at most the stability
-        tolerance more than `solved` on both levels (and burn the same target); then the least
-        cost and spend among those (as `solve._keep_previous` does for one period)."""
+        tolerance more than `solved` on both levels, burn the same target and give no pool more
+        GPUs than `solved` (a kept node replaces one); then the least cost and spend among those
+        (as `solve._keep_previous` does for one period)."""
         tolerance = self.spec.placement.stability_tolerance
         m = form.milp
         cost, spend, _ = costs.value(solved.values)
         allowed = cost + tolerance * spend
         m.row(-math.inf, allowed + _slack(allowed), costs.cost)
         m.row(-math.inf, spend * (1 + tolerance) + _slack(spend), costs.spend)
+        gpus: dict[str, dict[int, float]] = {}  # kept nodes replace nodes, never add to a pool
+        for i, c in enumerate(form.cands):
+            gpus.setdefault(c.pool.name, {})[form.x[i]] = float(c.sku.gpus)
+        for row in gpus.values():
+            m.row(-math.inf, sum(v * solved.values[col] for col, v in row.items()), row)
         kept: dict[int, float] = {}
         start = list(solved.values)
         for i, c in enumerate(form.cands):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from gpufleet.catalog import load_catalog
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
+from gpufleet.horizonjson import horizon_json
 from gpufleet.live import LiveQuota
 from gpufleet.moves import moves
 from gpufleet.nodegroups import region_groups
@@ -30,7 +31,6 @@ from gpufleet.planjson import (
     QuotaDoc,
     ResourceDoc,
     cluster_docs,
-    horizon_json,
     interconnect_json,
     loads,
     network_json,

@@ -1,8 +1,8 @@
 """What each contract burns over the horizon (`burn_report`), read from the plan's own cost
 lines: each period's monthly lines of the kinds the contract's `burns` lists, month by month.
 
-The contract's rule, as the placement model holds it (docs/design.md, "Multi-period
-placement"; docs/commitments.md): a checkpoint's burn is what was burned before the horizon
+The contract's rule, as the placement model holds it
+(docs/design.md, "Multi-period placement"; docs/commitments.md): a checkpoint's burn is what was burned before the horizon
 plus the months of its window, less consumption drawn from credit; its shortfall is the minimum
 less that burn (and, for a cumulative milestone, less the shortfalls charged before). With
 `shortfall: credit` the shortfall is paid as credit that the following months' consumption draws

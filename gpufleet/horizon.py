@@ -1,8 +1,8 @@
 """The fleet over time, as the planner and the burn report count it: the horizon's periods, what
 each pool needs in each, the spec a period is placed with, and each contract's checkpoints.
 
-Pure: months in, periods and checkpoints out; no solver. docs/design.md, "Multi-period
-placement", states the rules this module implements:
+Pure: months in, periods and checkpoints out; no solver.
+docs/design.md, "Multi-period placement", states the rules this module implements:
 - a period is one placement held for its months (1, or 3 for `period: quarter`);
 - a pool's schedule is a step function, and a period needs the most GPUs any of its months
   asks for (the fleet is grown at the period's start, never in the middle);

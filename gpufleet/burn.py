@@ -2,8 +2,9 @@
 lines: each period's monthly lines of the kinds the contract's `burns` lists, month by month.
 
 The contract's rule, as the placement model holds it
-(docs/design.md, "Multi-period placement"; docs/commitments.md): a checkpoint's burn is what was burned before the horizon
-plus the months of its window, less consumption drawn from credit; its shortfall is the minimum
+(docs/design.md, "Multi-period placement"; docs/commitments.md): a checkpoint's burn is what
+was burned before the horizon plus the months of its window, less consumption drawn from
+credit; its shortfall is the minimum
 less that burn (and, for a cumulative milestone, less the shortfalls charged before). With
 `shortfall: credit` the shortfall is paid as credit that the following months' consumption draws
 first (a drawn dollar burns nothing); with `cash` it is paid and that is all. The month the

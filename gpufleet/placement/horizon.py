@@ -97,14 +97,20 @@ def _one_by_one(
     cut: Sequence[Period], specs: Sequence[FleetSpec], previous: Sequence[Placement], options: SolverOptions,
     priced: _Prices,
 ) -> HorizonResult:
-    """Each period placed alone, after the one before (identical inputs solved once)."""
+    """Each period placed alone, after the one before; a period like the one before keeps its
+    plan (placing it again after that plan keeps every node), identical inputs solved once."""
     solved: dict[tuple[object, ...], PlacementResult] = {}
     plans: list[tuple[Placement, ...]] = []
     reports: list[SolverReport] = []
     skipped: set[str] = set()
     before = tuple(previous)
+    last: tuple[object, ...] | None = None
     for period, period_spec_ in zip(cut, specs, strict=True):
-        key = (_spec_key(period_spec_), before)
+        if _spec_key(period_spec_) == last:  # the period before, again: its plan stays
+            plans.append(before)
+            continue
+        last = _spec_key(period_spec_)
+        key = (last, before)
         if key not in solved:
             try:
                 solved[key] = place(period_spec_, priced(period_spec_), before, options)

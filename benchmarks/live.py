@@ -9,7 +9,7 @@ Retail Prices API, a fake azure-core transport (held LATENCY seconds per page). 
 run on the bounded pool of `gpufleet.live` (WORKERS at once): the wall time shows the work is
 parallel (well under calls × latency) and bounded (not one region's latency either).
 Targets: under 5 s for the look-ups; the re-plan within the placement target (2 s,
-benchmarks/placement.py and the README), on the 32,768-H100 fleet of issue 14 and on the
+benchmarks/placement.py and benchmarks/README.md), on the 32,768-H100 fleet of issue 14 and on the
 largest placement instance.
 """
 
@@ -29,10 +29,10 @@ from botocore.stub import Stubber
 from benchmarks.placement import instances, largest
 from benchmarks.plan import limit_fleets
 from gpufleet import clouds
-from gpufleet.catalog import load_catalog
+from gpufleet.clouds.aws import live as live_aws
+from gpufleet.clouds.azure import live as live_azure
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.live import WORKERS
-from gpufleet.live import aws as live_aws
-from gpufleet.live import azure as live_azure
 from gpufleet.live.prices import refresh, targets
 from gpufleet.live.quotas import look_up
 from gpufleet.placement import place

@@ -1,26 +1,59 @@
 """The fleet link across clouds (`network.interconnect: vpn`, gpufleet/interconnect.py).
 
-Each cloud's builder declares its hub in every region (AWS `TransitHub`, Azure `GatewayHub`) and
-posts it on the `LinkBoard` by its role in the plan's tunnels: `endpoints` hand out tunnel
-endpoints (AWS VPN connections), `gateways` terminate them on public IPs (Azure VPN gateways).
-Once every cloud is declared, `wire` joins the hubs: a VPN pair (with secret pre-shared keys)
-between an endpoint and a gateway, peering between two hubs of one role.
+Each cloud's builder declares its hub in every region (AWS `TransitHub`, Azure `GatewayHub`, any
+cloud's hub that keeps one of the two protocols below) and posts it on the `LinkBoard` by its
+cloud's role in the plan's tunnels (`LinkTraits.role`): `endpoints` hand out tunnel endpoints
+(AWS VPN connections), `gateways` terminate them on public IPs (Azure VPN gateways). Once every
+cloud is declared, `wire` joins the hubs: a VPN pair (with secret pre-shared keys) between an
+endpoint and a gateway, peering between two hubs of one role (the link planner refuses a pair of
+two clouds of one role, so those are hubs of one cloud).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import TYPE_CHECKING
+from typing import Protocol, Self
 
 import pulumi
 import pulumi_random as random
 
-from gpufleet.plan import LinkPlan, TunnelPlan
+from gpufleet.plan import LinkPlan, LinkSite, TunnelPlan
 
-if TYPE_CHECKING:
-    from components.aws.vpn import TransitHub
-    from components.azure.vpn import GatewayHub
+
+class LinkEndpoint(Protocol):
+    """A hub that hands out tunnel endpoints (an AWS transit gateway's VPN connections)."""
+
+    def connect(
+        self, gateway: LinkSite, gateway_ips: Sequence[pulumi.Output[str]],
+        tunnels: Sequence[TunnelPlan], keys: Mapping[str, pulumi.Output[str]],
+    ) -> Mapping[str, pulumi.Output[str]]:
+        """One VPN connection per public IP of `gateway`, its tunnels on the plan's inside CIDRs
+        with the given keys; every tunnel's outside address by tunnel key."""
+        ...
+
+    def peer(self, other: Self, /) -> None:
+        """Join another region's hub of the same cloud."""
+        ...
+
+
+class LinkGateway(Protocol):
+    """A hub that terminates tunnels on public IPs of its own (an Azure VPN gateway)."""
+
+    @property
+    def public_ips(self) -> Sequence[pulumi.Output[str]]: ...
+
+    def connect(
+        self, endpoint: LinkSite, tunnels: Sequence[TunnelPlan],
+        outside: Mapping[str, pulumi.Output[str]], keys: Mapping[str, pulumi.Output[str]],
+    ) -> None:
+        """Per tunnel of `endpoint`'s pair, its end on this gateway (outside address, BGP peer)."""
+        ...
+
+    def peer(self, other: Self, /) -> None:
+        """Join another region's hub of the same cloud."""
+        ...
 
 # Pre-shared keys: AWS allows alphanumerics, '.' and '_', 8-64 characters, not starting with '0'
 # (docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-vpnconnection-
@@ -36,8 +69,8 @@ class LinkBoard:
     """The plan's link and the hubs the builders declared for it, by site key."""
 
     link: LinkPlan
-    endpoints: dict[str, TransitHub] = field(default_factory=dict[str, "TransitHub"])
-    gateways: dict[str, GatewayHub] = field(default_factory=dict[str, "GatewayHub"])
+    endpoints: dict[str, LinkEndpoint] = field(default_factory=dict[str, LinkEndpoint])
+    gateways: dict[str, LinkGateway] = field(default_factory=dict[str, LinkGateway])
 
     def remote(self, site: str) -> dict[str, str]:
         """Every other site's CIDR, by key: what `site` routes over the link and admits."""

@@ -51,16 +51,13 @@ def _check_out(out: Path | None) -> None:
 
 
 def _emit(text: str, out: Path | None) -> None:
-    from gpufleet.errors import CommandLineError, Problem
+    from gpufleet.safewrite import write_text
 
     text = text if text.endswith("\n") else text + "\n"
     if out is None:
         sys.stdout.write(text)
         return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise CommandLineError([Problem("--out", f"cannot write {out}: {error.strerror}")]) from None
+    write_text(out, text)
 
 
 def _width(out: Path | None) -> int:
@@ -74,15 +71,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from gpufleet import report
     from gpufleet.errors import CommandLineError
     from gpufleet.offline import run_plan
-    from gpufleet.planjson import read_document
+    from gpufleet.planinput import read_document
 
     if args.previous is not None:  # read here, so a bad file is named as the flag it came from
         try:
             read_document(args.previous, CommandLineError)
         except CommandLineError as error:
             raise CommandLineError(error.problems, source="--previous") from None
-    from gpufleet.catalog import load_catalog
     from gpufleet.catalog.overlay import using
+    from gpufleet.clouds.catalog import load_catalog
     from gpufleet.planjson import stable
 
     progress = args.format != "json"  # a terminal shows progress on stderr; JSON mode stays silent
@@ -198,7 +195,7 @@ def _catalog_name(
 
 def cmd_catalog(args: argparse.Namespace) -> int:
     from gpufleet import clouds, report
-    from gpufleet.catalog import load_catalog
+    from gpufleet.clouds.catalog import load_catalog
 
     if args.catalog_action == "refresh":
         return cmd_catalog_refresh(args)
@@ -219,8 +216,8 @@ def cmd_catalog_refresh(args: argparse.Namespace) -> int:
     """`catalog refresh`: the clouds' prices for the catalog's offers, what changed, and with
     --out the refreshed offers file."""
     from gpufleet import clouds, report
-    from gpufleet.catalog import load_catalog
     from gpufleet.catalog.overlay import FILE_NAME, read_offers, write_offers
+    from gpufleet.clouds.catalog import load_catalog
     from gpufleet.errors import CommandLineError, Problem
     from gpufleet.live.prices import HEADER, changes, merged, refresh, targets
 
@@ -296,8 +293,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_pr_comment(args: argparse.Namespace) -> int:
     from gpufleet.prcomment import build_comment
+    from gpufleet.safewrite import write_text
 
-    text, code = build_comment(args.base_dir, args.head_dir)
+    text, full, code = build_comment(args.base_dir, args.head_dir, args.report_url)
+    if args.full_out is not None:
+        write_text(args.full_out, full, flag="--full-out")
     _emit(text, args.out)
     return code
 

@@ -2,7 +2,7 @@
 
 Copies on the home's own cloud are filled by the cloud's replication (components/aws/
 replication.py, components/azure/replication.py). A copy on the OTHER cloud has no managed
-service that fits locked-down accounts (README, "Keeping copies in sync"), so it gets an rclone
+service that fits locked-down accounts (docs/data-gravity.md), so it gets an rclone
 CronJob in the copy's own cluster, declared with the in-cluster layer (second stage).
 
 The job reads the home from the copy's cloud. A home whose cloud keeps its stores private

@@ -9,7 +9,7 @@ between two hub regions, peering to the rest) the mesh pays a VPN pair ($146/mon
 `Aws.link_costs`) per (AWS region, Azure region) instead of one, but no traffic hairpins through
 a hub region (no second inter-region transfer charge, no extra latency), throughput adds up per
 pair (AWS: up to 1.25 Gbps per tunnel; each Azure VpnGw1AZ: 650 Mbps aggregate, the SKU in
-gpufleet/clouds/azure.py), and no hub exists whose move would replace every tunnel: a pair's
+gpufleet/clouds/azure/link.py), and no hub exists whose move would replace every tunnel: a pair's
 resources depend on that pair alone. Datasets stay co-located, so the link carries control and
 service traffic, not bulk reads.
 

@@ -78,7 +78,8 @@ def _check_overlaps(plans: Sequence[NetworkPlan], overrides: dict[str, Network])
         key = f"{plan.cloud}/{plan.region}"
         claimed.append((key, ipaddress.IPv4Network(plan.cidr)))
         if plan.pod_cidr and not any(ipaddress.IPv4Network(plan.pod_cidr) == net for _, net in claimed):
-            claimed.append((f"{key} (AKS pods)", ipaddress.IPv4Network(plan.pod_cidr)))
+            label = clouds.get(plan.cloud).pod_range_label
+            claimed.append((f"{key} ({label})", ipaddress.IPv4Network(plan.pod_cidr)))
     used = {f"{p.cloud}/{p.region}" for p in plans}
     claimed += [(key, net) for key, net in sorted(overrides.items()) if key not in used]
     problems: list[Problem] = []

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from gpufleet.catalog import load_catalog
+from gpufleet import safejson
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.horizonjson import horizon_json
 from gpufleet.live import LiveQuota
@@ -23,6 +24,7 @@ from gpufleet.moves import moves
 from gpufleet.nodegroups import region_groups
 from gpufleet.pipeline import deployed_period
 from gpufleet.plan import PLAN_VERSION, FleetPlan, QuotaUse
+from gpufleet.planinput import read_document
 from gpufleet.planjson import (
     CapacityDoc,
     PlanDocument,
@@ -32,11 +34,9 @@ from gpufleet.planjson import (
     ResourceDoc,
     cluster_docs,
     interconnect_json,
-    loads,
     network_json,
     placement_json,
     previous_placements,
-    read_document,
 )
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import RecordedResource, Recording, record_program
@@ -52,7 +52,6 @@ from gpufleet.specfile import (
     stack_of_file,
     stack_path,
 )
-from gpufleet.textfile import read_utf8
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -243,11 +242,14 @@ def _capacity(plan: FleetPlan) -> CapacityDoc | None:
 
 
 def _quota_json(q: QuotaUse) -> QuotaDoc:
-    """A quota line; `source` only where a live look-up gave the limit."""
+    """A quota line; `source` only where a live look-up gave the limit, `unit` only where the
+    cloud counts GPUs."""
     doc: QuotaDoc = {"cloud": q.cloud, "region": q.region, "bucket": q.bucket,
                      "used_vcpus": q.used_vcpus, "limit_vcpus": q.limit_vcpus}
     if q.source:
         doc["source"] = q.source
+    if q.unit == "gpus":
+        doc["unit"] = "gpus"
     return doc
 
 
@@ -339,20 +341,12 @@ def load_document(reference: str, stack_name: str | None = None) -> dict[str, An
 
 def check_resources(resources_file: Path, spec_file: Path) -> list[PolicyVerdict]:
     """Policy verdicts for resources from any program, judged against a spec's rules."""
-    import json
-
     from gpufleet.policy import resources_from_json
 
     spec, _, _ = load_source(SpecSource(spec=spec_file))
-    text = read_utf8(resources_file, "resources file", CommandLineError)
+    items: object = safejson.read(resources_file, "resources file", CommandLineError, f"--resources {resources_file}")
     try:
-        items: object = loads(text)
-    except json.JSONDecodeError as error:
-        raise CommandLineError(
-            [Problem(f"--resources {resources_file}:line {error.lineno}", f"not JSON: {error.msg}")]
-        ) from None
-    try:
-        resources = resources_from_json(items)  # a list or a whole plan
+        resources = resources_from_json(items, spec.policies.unchecked_types)  # a list or a whole plan
     except SpecError as error:
         raise CommandLineError(error.problems, source=f"--resources {resources_file}") from None
     return evaluate(resources, policy_config(spec))

@@ -192,7 +192,9 @@ class CostSummary:
 
 @dataclass(frozen=True, slots=True)
 class QuotaUse:
-    """vCPUs the plan draws on one quota bucket; `limit_vcpus` None means unknown (undeclared)."""
+    """What the plan draws on one quota bucket, in its cloud's quota unit (`unit`: vCPUs, or
+    GPUs; the fields keep the contract's names); `limit_vcpus` None means unknown (undeclared).
+    `region` is "global" for a cloud whose quotas hold for all its regions."""
 
     cloud: Cloud
     region: str
@@ -201,6 +203,7 @@ class QuotaUse:
     limit_vcpus: int | None
     source: str | None = None
     """Where a live limit came from and when; None: declared in the spec (or unknown)."""
+    unit: str = "vcpus"
 
 
 @dataclass(frozen=True, slots=True)

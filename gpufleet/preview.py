@@ -14,6 +14,7 @@ import contextvars
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
 from gpufleet.errors import GpufleetError
@@ -44,6 +45,8 @@ class RecordedResource:
     secret_inputs: frozenset[str] = frozenset()
     cloud: str | None = None
     region: str | None = None
+    dependencies: tuple[str, ...] = ()
+    """URNs of the resources its inputs (or dependsOn) use: what a replacement takes down."""
 
     @property
     def is_provider(self) -> bool:
@@ -56,7 +59,7 @@ class RecordedResource:
             "urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
             "provider": self.provider, "cloud": self.cloud, "region": self.region,
             "protect": self.protect, "retain_on_delete": self.retain_on_delete,
-            "inputs": inputs,
+            "inputs": inputs, "dependencies": list(self.dependencies),
         }
 
 
@@ -163,6 +166,7 @@ def _make_monitor(recording: Recording, mocks: Any, on_register: OnRegister | No
                 secret_inputs=frozenset(secrets),
                 cloud=_cloud_of(request.type),
                 region=region,
+                dependencies=tuple(sorted(set(request.dependencies))),
             )
             recording.resources.append(resource)
             if on_register is not None:
@@ -255,9 +259,9 @@ def record_program(
     (full keys, e.g. 'gpufleet:fleet') and record every resource it registers; `on_register`
     hears of each one as it is registered (progress on a terminal)."""
     if program is None:
-        from gpufleet.program import fleet_program  # loads Pulumi and the SDKs: only when planning
+        from gpufleet.program import fleet_program, installed_declare  # loads Pulumi: only when planning
 
-        program = fleet_program
+        program = partial(fleet_program, installed_declare())
     recording = Recording(stack=stack)
     monitor = _make_monitor(recording, mocks if mocks is not None else _default_mocks(), on_register)
     recording.result = run_program(stack, config, program, monitor, project)

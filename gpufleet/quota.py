@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from gpufleet import clouds
 from gpufleet.catalog import Capacity, Catalog, Cloud, Sku
+from gpufleet.clouds.capabilities import GLOBAL
 from gpufleet.live import LiveQuota
 from gpufleet.plan import Placement, QuotaUse
 from gpufleet.spec import FleetSpec
@@ -23,12 +24,34 @@ def buckets_for(sku: Sku, capacity: Capacity) -> tuple[str, ...]:
 
 
 def quota_key(cloud: Cloud, region: str, bucket: str) -> QuotaKey:
-    """A bucket as its cloud compares it (Azure's names ignore case)."""
-    return (cloud, region, clouds.get(cloud).bucket_key(bucket))
+    """A bucket as its cloud compares it: in its region, or once for the cloud (`quota_scope`
+    global), spelled as the cloud compares names (Azure's ignore case)."""
+    model = clouds.get(cloud)
+    where = region if model.capabilities.quota_scope == "region" else GLOBAL
+    return (cloud, where, model.bucket_key(bucket))
+
+
+def quota_units(sku: Sku) -> int:
+    """What one node of the SKU draws on each of its buckets: its vCPUs, or its GPUs where its
+    cloud counts GPUs (`Capabilities.quota_unit`)."""
+    return sku.gpus if clouds.get(sku.cloud).capabilities.quota_unit == "gpus" else sku.vcpus
+
+
+def unit_noun(cloud: Cloud) -> str:
+    """How messages name one unit of the cloud's quotas."""
+    return "GPU" if clouds.get(cloud).capabilities.quota_unit == "gpus" else "vCPU"
+
+
+def placement_units(placement: Placement) -> int:
+    """What a placement draws on each of its buckets, in its cloud's quota unit."""
+    if clouds.get(placement.cloud).capabilities.quota_unit == "gpus":
+        return placement.gpus
+    return placement.nodes * placement.vcpus_per_node
 
 
 def declared_quotas(spec: FleetSpec) -> dict[QuotaKey, tuple[str, int]]:
-    """Declared limits keyed by (cloud, region, normalised bucket) → (name as declared, vCPUs)."""
+    """Declared limits keyed by (cloud, region or GLOBAL, normalised bucket) → (name as declared,
+    limit in the cloud's quota unit)."""
     return {
         quota_key(cloud, region, bucket): (bucket, limit)
         for cloud, regions in spec.quotas.items()
@@ -59,8 +82,8 @@ def quota_use(
     spec: FleetSpec, catalog: Catalog, placements: Sequence[Placement],
     sources: Mapping[QuotaKey, str] | None = None,
 ) -> tuple[QuotaUse, ...]:
-    """vCPUs drawn per (cloud, region, bucket) and the limit (None: unknown), with the source
-    of each limit that came from a live look-up."""
+    """Units drawn per (cloud, region or GLOBAL, bucket) and the limit (None: unknown), in the
+    cloud's quota unit, with the source of each limit that came from a live look-up."""
     limits = declared_quotas(spec)
     used: dict[QuotaKey, int] = {}
     names: dict[QuotaKey, str] = {}
@@ -74,11 +97,11 @@ def quota_use(
             key = quota_key(p.cloud, p.region, bucket)
             if bucket in clouds.get(p.cloud).regional_buckets and key not in limits:
                 continue  # the regional total is only shown when declared
-            used[key] = used.get(key, 0) + p.nodes * p.vcpus_per_node
+            used[key] = used.get(key, 0) + placement_units(p)
             names.setdefault(key, bucket)
     return tuple(
         QuotaUse(cloud, region, names[(cloud, region, b)], used[(cloud, region, b)],
                  limits[(cloud, region, b)][1] if (cloud, region, b) in limits else None,
-                 (sources or {}).get((cloud, region, b)))
+                 (sources or {}).get((cloud, region, b)), clouds.get(cloud).capabilities.quota_unit)
         for cloud, region, b in sorted(used)
     )

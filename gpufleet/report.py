@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from gpufleet import markdown
 from gpufleet.burnreport import burn_down_mermaid, burn_sections, print_burn_chart
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
 from gpufleet.planjson import dumps
@@ -97,8 +98,9 @@ def _rich_table(console: Console, title: str, header: Row, rows: Sequence[Row]) 
 
 
 def _md_table(header: Row, rows: Sequence[Row]) -> str:
+    """A markdown table; every cell escaped (gpufleet.markdown: names come from pull requests)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown.cell(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -135,7 +137,7 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
     ]
     sourced = any("source" in q for q in doc["quota"])  # live look-ups say where and when
     quota: list[Row] = [
-        (q["cloud"], q["region"], q["bucket"], str(q["used_vcpus"]),
+        (q["cloud"], q["region"], q["bucket"] + (" (GPUs)" if q.get("unit") == "gpus" else ""), str(q["used_vcpus"]),
          "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"]),
          "unknown" if q["limit_vcpus"] is None else str(q["limit_vcpus"] - q["used_vcpus"]),
          *([q.get("source", "spec")] if sourced else []))
@@ -293,7 +295,7 @@ def render_plan(doc: dict[str, Any], fmt: str, width: int = PIPE_WIDTH) -> str:
 
 
 def plan_markdown(doc: dict[str, Any]) -> str:
-    parts = [f"### {_headline(doc)}", access_line(doc)]
+    parts = [f"### {markdown.text(_headline(doc))}", markdown.text(access_line(doc))]
     violations = _violation_rows(doc)
     if violations:
         parts.append(f"**Policy violations ({len(violations)})**\n\n{_md_table(VIOLATION_HEADER, violations)}")
@@ -340,7 +342,7 @@ def render_diff(change: PlanDiff, fmt: str, width: int = PIPE_WIDTH) -> str:
         return dumps(change.to_json())
     sections = change.sections()
     if fmt == "markdown":
-        parts = [f"### {change.headline()}"]
+        parts = [f"### {markdown.text(change.headline())}"]
         parts += [f"**{title}**\n\n{_md_table(header, rows)}" for title, header, rows in sections if rows]
         parts += burn_down_mermaid(change.head_horizon) if change.head_horizon else []
         return "\n\n".join(parts) + "\n"
@@ -357,7 +359,7 @@ def render_catalog(
 ) -> str:
     """The catalog's offers and regions, filtered by names spelled as the catalog does; with an
     accelerator, only the regions that offer it."""
-    from gpufleet.catalog import load_catalog
+    from gpufleet.clouds.catalog import load_catalog
 
     catalog = load_catalog()
     offers = [
@@ -403,7 +405,7 @@ def render_catalog(
 def render_table(title: str, header: Row, rows: Sequence[Row], fmt: str, width: int = PIPE_WIDTH) -> str:
     """One titled table as a terminal table or markdown (commands with a single table)."""
     if fmt == "markdown":
-        return f"**{title}**\n\n{_md_table(header, rows)}\n"
+        return f"**{markdown.cell(title)}**\n\n{_md_table(header, rows)}\n"
     console = _console(width)
     _rich_table(console, title, header, rows)
     return console.export_text()

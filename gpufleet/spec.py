@@ -8,15 +8,20 @@ Every problem becomes a `SpecError` whose lines read `path: message`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Sequence
 
 from pydantic import ValidationError
 
+from gpufleet import cidrs
 from gpufleet import clouds as registry
-from gpufleet.catalog import TRANSFER_SEGMENT, Catalog, Cloud, Sku, load_catalog
+from gpufleet.catalog import TRANSFER_SEGMENT, Catalog, Cloud, Sku
 from gpufleet.catalog.transfer import TRANSFER_KINDS
+from gpufleet.clouds.capabilities import GLOBAL
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import Problem, SpecError
 from gpufleet.nodegroups import limit_problems
+from gpufleet.poolneeds import able_clouds, lacking, needs, refusal, runs_sku
 from gpufleet.slots import supernet_problem
 from gpufleet.speccapacity import capacity_problems
 from gpufleet.spechorizon import horizon_problems
@@ -106,8 +111,14 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     yield from _price_problems(spec, catalog)
     for cloud, per_region in spec.quotas.items():
         buckets = known_buckets(catalog, cloud)
+        scope = registry.get(cloud).capabilities.quota_scope
         for region, limits in per_region.items():
-            if (cloud, region) not in configured:
+            if scope == "global" and region != GLOBAL:
+                yield Problem(
+                    f"quotas.{cloud}.{region}",
+                    f"{registry.get(cloud).title} quotas hold for all its regions; allowed: quotas.{cloud}.{GLOBAL}",
+                )
+            elif scope == "region" and (cloud, region) not in configured:
                 yield Problem(
                     f"quotas.{cloud}.{region}",
                     f"region '{region}' is not under clouds.{cloud}.regions",
@@ -181,23 +192,33 @@ def _pool_problems(
         if pool.accelerator not in accelerators:
             yield Problem(f"{path}.accelerator", one_of("accelerator", pool.accelerator, accelerators))
             continue
+        able = able_clouds(pool, clouds)
+        yield from _need_problems(path, pool, clouds, able)
+        if not able:
+            continue
         skus = [
-            s for cloud in clouds for s in catalog.skus_for(pool.accelerator, cloud)
-            if pool.gpus_per_node in (None, s.gpus)
+            s for cloud in able for s in catalog.skus_for(pool.accelerator, cloud)
+            if pool.gpus_per_node in (None, s.gpus) and runs_sku(s)
         ]
         if not skus:
-            sizes = sorted({s.gpus for c in clouds for s in catalog.skus_for(pool.accelerator, c)})
+            sizes = sorted({s.gpus for c in able for s in catalog.skus_for(pool.accelerator, c) if runs_sku(s)})
+            skipped = [s.instance_type for c in able for s in catalog.skus_for(pool.accelerator, c) if not runs_sku(s)]
+            why = f" (arm64 SKUs {', '.join(skipped)} skipped: no arm64 GPU nodes declared there)" if skipped else ""
             yield Problem(
                 f"{path}.gpus_per_node" if pool.gpus_per_node else f"{path}.accelerator",
                 f"no {pool.accelerator} SKU with {pool.gpus_per_node} GPUs per node on "
-                f"{', '.join(clouds)}; sizes offered: {', '.join(map(str, sizes)) or 'none'}"
+                f"{', '.join(able)}{why}; sizes offered: {', '.join(map(str, sizes)) or 'none'}"
                 if pool.gpus_per_node
-                else f"no {pool.accelerator} SKU on {', '.join(clouds)}",
+                else f"no {pool.accelerator} SKU on {', '.join(able)}{why}",
             )
         if pool.interconnect == "rdma" and skus and not any(s.rdma for s in skus):
+            fabrics = ", ".join(
+                f"{fabric} on {registry.get(c).title}"
+                for c in able if (fabric := registry.get(c).capabilities.rdma_fabric)
+            )
             yield Problem(
                 f"{path}.interconnect",
-                "rdma needs EFA (AWS) or InfiniBand (Azure); none of "
+                f"rdma needs an RDMA fabric ({fabrics}); none of "
                 + ", ".join(s.instance_type for s in skus)
                 + " has it; use interconnect: none or an RDMA-capable SKU",
             )
@@ -221,20 +242,7 @@ def _pool_problems(
                 + ", ".join(s.instance_type for s in skus)
                 + " has none",
             )
-        if pool.capacity_reservation_id and pool.capacity != "reserved":
-            yield Problem(
-                f"{path}.capacity_reservation_id",
-                f"a capacity reservation needs capacity: reserved (got '{pool.capacity}')",
-            )
-        if pool.capacity == "reserved" and not pool.capacity_reservation_id:
-            yield Problem(
-                f"{path}.capacity_reservation_id",
-                "capacity: reserved needs the id of an EC2 capacity block (cr-...), which AWS "
-                "nodes then run in; without one the nodes would be created and priced as "
-                "on-demand. On Azure a reservation is a billing discount on regular VMs, not a "
-                "VM setting: use capacity: on-demand there and put the reserved price under "
-                "prices:",
-            )
+        yield from _reservation_problems(path, pool, clouds)
         yield from _share_problems(path, pool, clouds)
         for key in pool.pin:
             if _split_place(key) not in configured:
@@ -245,9 +253,76 @@ def _pool_problems(
                 )
 
 
+def _need_problems(path: str, pool: Pool, clouds: Sequence[Cloud], able: Sequence[Cloud]) -> Iterator[Problem]:
+    """What the pool asks that no configured cloud offers (a refusal naming the clouds that do),
+    that no single cloud offers together, and shares or pins on clouds that cannot hold it."""
+    asked = needs(pool)
+    missing = [n for n in asked if not any(n.met_by(registry.get(c).capabilities) for c in clouds)]
+    for need in missing:
+        yield Problem(f"{path}.{need.field}", refusal(need, clouds))
+    if not able and not missing:
+        together = " and ".join(n.label for n in asked)
+        yield Problem(
+            f"{path}.{asked[-1].field}",
+            f"no configured cloud offers {together} together ({', '.join(clouds)}); drop one of them",
+        )
+    places = [(f"min_share.{c}", c) for c in pool.min_share] + [(f"pin.{k}", k.partition("/")[0]) for k in pool.pin]
+    for where, cloud in places:
+        lacks = lacking(pool, cloud) if cloud in registry.names() else ()
+        if lacks:
+            yield Problem(
+                f"{path}.{where}",
+                f"{registry.get(cloud).title} cannot hold this pool: it lacks "
+                + ", ".join(n.label for n in lacks)
+                + f"; clouds that can: {', '.join(able) or 'none configured'}",
+            )
+
+
+def _reservation_problems(path: str, pool: Pool, clouds: Sequence[Cloud]) -> Iterator[Problem]:
+    """A reserved pool names the reservation it runs in, as the clouds that take one spell it."""
+    reserving = [c for c in clouds if registry.get(c).capabilities.reservation is not None]
+    if pool.capacity_reservation_id and pool.capacity != "reserved":
+        yield Problem(
+            f"{path}.capacity_reservation_id",
+            f"a capacity reservation needs capacity: reserved (got '{pool.capacity}')",
+        )
+    elif pool.capacity == "reserved" and reserving and not pool.capacity_reservation_id:
+        needed = "; ".join(_reservation_text(c) for c in reserving)
+        notes = "".join(
+            f". On {registry.get(c).title} {note}"
+            for c in clouds if (note := registry.get(c).capabilities.notes.get("capacity: reserved"))
+        )
+        yield Problem(f"{path}.capacity_reservation_id", f"capacity: reserved needs the id of {needed}{notes}")
+    elif pool.capacity_reservation_id and reserving:
+        patterns = {c: reservation_pattern(c) for c in reserving}
+        if not any(re.fullmatch(p, pool.capacity_reservation_id) for p in patterns.values()):
+            shown = ", ".join(f"{registry.get(c).title} {p}" for c, p in patterns.items())
+            yield Problem(
+                f"{path}.capacity_reservation_id",
+                f"'{pool.capacity_reservation_id}' is not a capacity reservation id; allowed: {shown}",
+            )
+
+
+def _reservation_text(cloud: Cloud) -> str:
+    model = registry.get(cloud)
+    reservation = model.capabilities.reservation
+    assert reservation is not None  # the caller chose clouds that take one
+    return (
+        f"{reservation.noun}, which {model.title} nodes then run in; without one the nodes would be "
+        "created and priced as on-demand"
+    )
+
+
+def reservation_pattern(cloud: Cloud) -> str:
+    """The whole-string pattern of a cloud's reservation ids ('' when it takes none)."""
+    reservation = registry.get(cloud).capabilities.reservation
+    return reservation.pattern if reservation is not None else ""
+
+
 def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator[Problem]:
     """`gpus` must fill whole nodes of the sizes the pool may use (placement would round up
-    without saying so), and `autoscale.min_nodes` may not exceed the most nodes it can have."""
+    without saying so), and a pin or `autoscale.min_nodes` may not exceed the most nodes it can
+    have."""
     sizes = sorted({s.gpus for s in skus})
     if not sizes:
         return
@@ -261,6 +336,13 @@ def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator
             f"offered hold {', '.join(map(str, sizes))}); use {nearest}",
         )
     most_nodes = pool.gpus // sizes[0]
+    for place, nodes in sorted(pool.pin.items()):
+        if nodes > most_nodes:
+            yield Problem(
+                f"{path}.pin.{place}",
+                f"{nodes:,} nodes is more than the {most_nodes:,} that {pool.gpus:,} GPUs fill on "
+                f"{sizes[0]}-GPU nodes; at most {most_nodes:,}, or raise gpus",
+            )
     if pool.autoscale is not None and pool.autoscale.min_nodes > most_nodes:
         yield Problem(
             f"{path}.autoscale.min_nodes",
@@ -354,19 +436,21 @@ def _access_problems(spec: FleetSpec) -> Iterator[Problem]:
             "mode allowlist needs at least one CIDR (an empty list would leave the public "
             "endpoint unrestricted); allowed: the public IPv4 ranges of your runners and operators",
         )
+    internet = ("it would open the API servers to the internet; allowed: the ranges your runners "
+                "and operators use, or mode: private")
+    wide_entry = False
     for i, cidr in enumerate(access.cidrs):
-        if cidr.prefixlen == 0:
+        if (wide := cidrs.reach([cidr])) is not None:
+            wide_entry = True
+            yield Problem(f"access.cidrs[{i}]", f"{cidr} {wide}; {internet}")
+        elif (outside := cidrs.outside_public(cidr)) is not None:
             yield Problem(
                 f"access.cidrs[{i}]",
-                f"{cidr} opens the API servers to the whole internet; allowed: the ranges your "
-                "runners and operators use, or mode: private",
-            )
-        elif not cidr.is_global:
-            yield Problem(
-                f"access.cidrs[{i}]",
-                f"{cidr} is not a public range; the public endpoint sees public source addresses "
+                f"not a public range: {outside}; the public endpoint sees public source addresses "
                 "(inside the networks the private endpoint is used)",
             )
+    if not wide_entry and (wide := cidrs.reach(access.cidrs)) is not None:
+        yield Problem("access.cidrs", f"the list {wide}; {internet}")
     for cloud in spec.clouds.configured():
         most = registry.get(cloud).api_allowlist_max
         if most is not None and len(access.cidrs) > most:

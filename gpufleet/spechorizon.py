@@ -22,6 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Fiel
 
 from gpufleet.errors import Problem
 from gpufleet.months import MONTH_PATTERN, month_index, month_problem, month_text
+from gpufleet.specnumbers import ContractUsd, Fraction, MonthlyUsd, Whole
 from gpufleet.specwords import UNION_TAG
 
 if TYPE_CHECKING:
@@ -45,19 +46,9 @@ def _month(value: object) -> object:
     return value
 
 
-def _number(value: object) -> object:
-    """An amount is a number: `true` is not 1 (YAML writes booleans bare); `3.0e9`, which
-    YAML 1.1 reads as text, is still a number."""
-    if isinstance(value, bool):
-        raise ValueError("an amount is a number, not true or false")
-    return value
-
-
 Month = Annotated[
     str, BeforeValidator(_month), WithJsonSchema({"type": "string", "pattern": MONTH_PATTERN.pattern})
 ]
-Number = Annotated[float, BeforeValidator(_number)]
-Usd = Annotated[Number, Field(ge=0, allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -68,7 +59,7 @@ class Horizon(_Strict):
     """The months the plan covers, cut into periods of one placement each."""
 
     start: Month = Field(description="first month planned, YYYY-MM")
-    months: int = Field(ge=1, le=MAX_HORIZON_MONTHS, strict=True, description="months planned")
+    months: Whole = Field(ge=1, le=MAX_HORIZON_MONTHS, description="months planned")
     period: Literal["month", "quarter"] = Field(
         default="month", description="months per period: one placement per period"
     )
@@ -90,24 +81,24 @@ class Horizon(_Strict):
 class Contract(_Strict):
     """A commitment as its contract states it (docs/commitments.md)."""
 
-    total_usd: Number = Field(gt=0, allow_inf_nan=False, description="committed spend over the term")
+    total_usd: ContractUsd = Field(gt=0, allow_inf_nan=False, description="committed spend over the term")
     start: Month = Field(description="the contract's first month, YYYY-MM")
-    years: int | None = Field(default=None, ge=1, le=MAX_TERM_MONTHS // 12, strict=True)
-    months: int | None = Field(default=None, ge=1, le=MAX_TERM_MONTHS, strict=True)
+    years: Whole | None = Field(default=None, ge=1, le=MAX_TERM_MONTHS // 12)
+    months: Whole | None = Field(default=None, ge=1, le=MAX_TERM_MONTHS)
     minimum: Literal["per-year", "whole-term"] = Field(
         default="whole-term",
         description="per-year: each contract year must burn its part (ramp_usd); whole-term: "
         "the total by the term's end, and each milestone's amount by its month",
     )
-    ramp_usd: tuple[Usd, ...] | None = Field(
+    ramp_usd: tuple[ContractUsd, ...] | None = Field(
         default=None, description="per-year: the minimum of each contract year; they add up to total_usd"
     )
-    milestones: dict[Month, Usd] = Field(
+    milestones: dict[Month, ContractUsd] = Field(
         default_factory=dict[str, float],
         description="whole-term: cumulative spend due by the end of each month YYYY-MM",
     )
-    discount: Number = Field(
-        default=0.0, ge=0, lt=1, allow_inf_nan=False,
+    discount: Fraction = Field(
+        default=0.0, lt=1,
         description="negotiated discount on the cloud's list prices (not on price-book entries)",
     )
     shortfall: Literal["cash", "credit"] = Field(
@@ -116,12 +107,12 @@ class Contract(_Strict):
         "consumption drawn from it later does not burn the commitment",
     )
     burns: tuple[CostKind, ...] = Field(default=COST_KINDS, description="kinds of spend that burn it")
-    burned_usd: Usd = Field(
+    burned_usd: ContractUsd = Field(
         default=0.0,
         description="burned before as_of: in that contract year (per-year) or since the start (whole-term)",
     )
     as_of: Month | None = Field(default=None, description="the first month burned_usd does not cover")
-    shortfall_threshold_usd: Usd = Field(
+    shortfall_threshold_usd: ContractUsd = Field(
         default=0.0, description="commitment-burn warns about a planned shortfall above this"
     )
 
@@ -156,7 +147,7 @@ def _commitment_form(value: Any) -> str:
 
 
 Commitment = Annotated[
-    Annotated[Usd, Tag(f"{UNION_TAG}monthly")]
+    Annotated[Annotated[MonthlyUsd, Field(ge=0)], Tag(f"{UNION_TAG}monthly")]
     | Annotated[Contract, Tag(f"{UNION_TAG}contract")],
     Discriminator(_commitment_form),
 ]

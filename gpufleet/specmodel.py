@@ -19,10 +19,23 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from gpufleet import cidrs
 from gpufleet import clouds as registry
-from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud, load_catalog
+from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.speccapacity import CapacityLimits
 from gpufleet.spechorizon import Commitment, Contract, Horizon, Month
+from gpufleet.specnumbers import (
+    MAX_POOL_GPUS,
+    Fraction,
+    Gpus,
+    MonthlyUsd,
+    Nodes,
+    PriceUsd,
+    Tib,
+    Vcpus,
+    Whole,
+)
 
 
 def _registered(name: str) -> str:
@@ -37,14 +50,9 @@ def _registered(name: str) -> str:
 CloudName = Annotated[
     str, AfterValidator(_registered), WithJsonSchema({"type": "string", "enum": list(registry.names())})
 ]
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Share = Fraction
 Mig = Literal["MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"]
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$"
-# The most GPUs one pool may ask for. The largest GPU clusters built so far hold 100,000-200,000
-# GPUs; at 10,000,000 H100 the plan's dollar sums reach 10^10 and HiGHS's absolute 1e-6
-# tolerances no longer hold (it called a feasible model infeasible), so the bound keeps a
-# factor of 5 above real clusters and 10 below the solver's trouble.
-MAX_POOL_GPUS = 1_000_000
 
 
 def _cidr_text(value: object) -> object:
@@ -55,11 +63,19 @@ def _cidr_text(value: object) -> object:
     return value
 
 
+def _private_block(value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+    if (problem := cidrs.private_block_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
 Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_cidr_text)]
+PrivateCidr = Annotated[Cidr, AfterValidator(_private_block)]
+"""A block the fleet's networks are cut from: inside RFC 1918 (gpufleet.cidrs)."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Sovereignty(_Strict):
@@ -69,7 +85,7 @@ class Sovereignty(_Strict):
 
 
 class Budget(_Strict):
-    monthly_usd: float | None = Field(default=None, gt=0, description="hard cap for the fleet")
+    monthly_usd: MonthlyUsd | None = Field(default=None, gt=0, description="hard cap for the fleet")
     commitments: dict[CloudName, Commitment] = Field(
         default_factory=dict[Cloud, float | Contract],
         description="per cloud: spend already committed per month, used first ($/month), or a "
@@ -91,8 +107,8 @@ class Budget(_Strict):
 
 
 class Network(_Strict):
-    supernet: Cidr = Field(description="private block every VPC/VNet is cut from")
-    overrides: dict[str, Cidr] = Field(
+    supernet: PrivateCidr = Field(description="private block every VPC/VNet is cut from")
+    overrides: dict[str, PrivateCidr] = Field(
         default_factory=dict, description="fixed CIDR per 'cloud/region', e.g. aws/eu-west-1"
     )
     interconnect: Literal["none", "vpn"] = Field(
@@ -101,16 +117,6 @@ class Network(_Strict):
         "(transit gateway per AWS region, VPN gateway per Azure VNet, BGP site-to-site VPN "
         "between clouds, peering within a cloud); none: each region is an island",
     )
-
-    @field_validator("supernet")
-    @classmethod
-    def _private(cls, value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
-        if not value.is_private:
-            raise ValueError(
-                f"supernet {value} must be a private IPv4 block (within 10.0.0.0/8, "
-                "172.16.0.0/12 or 192.168.0.0/16)"
-            )
-        return value
 
 
 class CloudRegions(_Strict):
@@ -136,31 +142,29 @@ class Clouds(RootModel[dict[CloudName, CloudRegions]]):
 
 
 class Autoscale(_Strict):
-    min_nodes: int = Field(default=0, ge=0)
+    min_nodes: Nodes = Field(default=0, ge=0)
 
 
 class Pool(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     accelerator: str
-    gpus: int = Field(
-        gt=0, description=f"total GPUs (at most {MAX_POOL_GPUS:,}); placement decides where"
-    )
-    gpus_per_node: int | None = Field(default=None, gt=0)
+    gpus: Gpus = Field(description=f"total GPUs (at most {MAX_POOL_GPUS:,}); placement decides where")
+    gpus_per_node: Whole | None = Field(default=None, gt=0, le=MAX_POOL_GPUS)
     capacity: Capacity = "on-demand"
     capacity_reservation_id: str | None = Field(
-        default=None, pattern=r"^cr-[0-9a-f]{8,17}$", description="AWS capacity block for 'reserved'"
+        default=None, description="the reservation a 'reserved' pool runs in, as its cloud names it"
     )
     interconnect: Literal["none", "rdma"] = "none"
-    mig: Mig | None = Field(default=None, description="MIG profile on Azure GPU agent pools")
+    mig: Mig | None = Field(default=None, description="MIG profile; only clouds that offer it hold the pool")
     min_share: dict[CloudName, Share] = Field(default_factory=dict[Cloud, float])
     max_share: dict[CloudName, Share] = Field(default_factory=dict[Cloud, float])
     autoscale: Autoscale | None = Field(
         default=None, description="scale between min_nodes and the planned nodes; absent: fixed size"
     )
-    pin: dict[str, Annotated[int, Field(gt=0)]] = Field(
+    pin: dict[str, Annotated[Nodes, Field(gt=0)]] = Field(
         default_factory=dict, description="nodes fixed by hand per 'cloud/region'"
     )
-    schedule: dict[Month, Annotated[int, Field(gt=0, strict=True)]] = Field(
+    schedule: dict[Month, Gpus] = Field(
         default_factory=dict[str, int],
         description="GPUs from a month on, YYYY-MM -> GPUs (a step function over the horizon; "
         "before the first month: gpus)",
@@ -183,7 +187,7 @@ DEFAULT_AMORTIZE_MONTHS = 12
 
 class Storage(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
-    size_tib: float = Field(gt=0)
+    size_tib: Tib = Field(gt=0)
     colocate_with: tuple[str, ...] = Field(min_length=1)
     protect: bool = True
     home: str | None = Field(
@@ -192,10 +196,10 @@ class Storage(_Strict):
         "every other copy is filled and synced from it (absent: copies are not priced for "
         "transfer, as before)",
     )
-    churn_tib: float = Field(
+    churn_tib: Tib = Field(
         default=0.0, ge=0, description="TiB new or changed per month, synced to every copy"
     )
-    amortize_months: int = Field(
+    amortize_months: Whole = Field(
         default=DEFAULT_AMORTIZE_MONTHS, ge=1, le=120,
         description="months over which a copy's first fill is spread in the monthly cost",
     )
@@ -253,7 +257,7 @@ class Access(_Strict):
 
 
 class PlacementOptions(_Strict):
-    stability_tolerance: float = Field(
+    stability_tolerance: Fraction = Field(
         default=0.01, ge=0, le=0.5,
         description="keep the previous plan's placements when they cost at most this fraction more",
     )
@@ -270,8 +274,8 @@ class FleetSpec(_Strict):
     budget: Budget = Field(default_factory=Budget)
     network: Network
     clouds: Clouds
-    prices: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
-    quotas: dict[CloudName, dict[str, dict[str, Annotated[int, Field(ge=0)]]]] = Field(
+    prices: dict[str, PriceUsd] = Field(default_factory=dict)
+    quotas: dict[CloudName, dict[str, dict[str, Vcpus]]] = Field(
         default_factory=dict[Cloud, dict[str, dict[str, int]]]
     )
     limits: dict[CloudName, dict[str, dict[str, Annotated[int, Field(gt=0, strict=True)]]]] = Field(

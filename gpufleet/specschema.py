@@ -1,12 +1,12 @@
 """The spec's JSON Schema for editors (`gpufleet schema`): the model's schema with the packaged
-catalog's accelerators and each cloud's regions as enums."""
+catalog's accelerators and each cloud's regions as enums, and the clouds' reservation ids."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gpufleet import clouds
-from gpufleet.catalog import load_catalog
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.spec import FleetSpec
 
 
@@ -18,6 +18,10 @@ def spec_schema() -> dict[str, Any]:
     catalog = load_catalog()
     defs: dict[str, Any] = schema["$defs"]
     defs["Pool"]["properties"]["accelerator"]["enum"] = catalog.accelerators()
+    patterns = [r.pattern for m in clouds.models() if (r := m.capabilities.reservation) is not None]
+    if patterns:  # the clouds' reservation ids (validation: gpufleet/spec.py, with the message)
+        reservation = defs["Pool"]["properties"]["capacity_reservation_id"]["anyOf"][0]
+        reservation["pattern"] = f"^{patterns[0]}$" if len(patterns) == 1 else f"^(?:{'|'.join(patterns)})$"
     generic = defs.pop("CloudRegions")
     per_cloud: dict[str, Any] = {}
     for cloud in clouds.names():

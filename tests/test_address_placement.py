@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog.limits import limit
-from gpufleet.clouds.azure_pools import default_surge
+from gpufleet.clouds.azure.pools import default_surge
 from gpufleet.errors import InfeasibleError
 from gpufleet.nodegroups import split
 from gpufleet.offline import SpecSource, run_plan

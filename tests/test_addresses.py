@@ -24,7 +24,7 @@ from gpufleet.spec import load_fleet
 from tests.conftest import fleet_of
 
 ENI_CSV = Path(__file__).parent.parent / "gpufleet" / "catalog" / "data" / "eni_limits.csv"
-SYSTEM_ENI = {"m7i.large": (3, 10)}  # the system group's type (gpufleet/clouds/aws.py SYSTEM_ENI)
+SYSTEM_ENI = {"m7i.large": (3, 10)}  # the system group's type (gpufleet/clouds/aws SYSTEM_ENI)
 
 FLEET_1024: dict[str, Any] = {
     "name": "big", "network": {"supernet": "10.96.0.0/11"},

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.aws import decisions as d
-from gpufleet.catalog import Capacity, Sku, load_catalog
+from gpufleet.catalog import Capacity, Sku
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import DecisionError
 
 

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.azure import decisions as d
-from gpufleet.catalog import Sku, load_catalog
+from gpufleet.catalog import Sku
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import DecisionError
 
 AGENT_POOL_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")

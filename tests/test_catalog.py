@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gpufleet.catalog import jurisdictions_of, load_catalog
+from gpufleet.catalog import jurisdictions_of
+from gpufleet.clouds.catalog import load_catalog
 
 CATALOG = load_catalog()
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from gpufleet.catalog import load_catalog
 from gpufleet.cli import main
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.diff import DiffDocument, diff_documents
 from gpufleet.planjson import PlanDocument
 from tests.test_offline import document

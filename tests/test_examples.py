@@ -1,4 +1,4 @@
-"""The specs the README works through plan as the README says."""
+"""The specs the documentation works through plan as it says."""
 
 from __future__ import annotations
 
@@ -13,5 +13,5 @@ def test_the_data_gravity_example_follows_its_data_to_azure() -> None:
     doc = run_plan(SpecSource(spec=EXAMPLES / "data-gravity.yaml")).document
     [placement] = doc["pools"][0]["placements"]
     assert (placement["cloud"], placement["region"], placement["nodes"]) == ("azure", "eastus", 2)
-    assert doc["cost"]["monthly_usd"] == 192_135.02  # README "Data gravity"
+    assert doc["cost"]["monthly_usd"] == 192_135.02  # docs/data-gravity.md
     assert all(not p["violations"] for p in doc["policies"])

@@ -1,150 +1,37 @@
-"""A third cloud, registered from a test, goes through every stage without a line of core code:
-validated, placed, priced, addressed, declared, recorded and judged by every policy.
+"""A third cloud, registered from outside the package as a third party would register it, goes
+through every stage without a line of core code: validated, placed, priced, addressed, declared,
+joined to the fleet link, synced, given the in-cluster GPU layer, recorded and judged by every
+policy, and refused what it does not offer.
 
-This is the proof that the cloud interface (gpufleet/clouds/base.py) is the only seam: the fake
-cloud brings its own catalog rows, quota buckets, fixed costs, address shape, security controls,
-tag rules and a builder of plain `pulumi.CustomResource`s (docs/design.md, "The cloud interface").
+This is the proof that the cloud interface (gpufleet/clouds/base.py) and the components' builder
+map are the only seams: FakeCloud (tests/fakecloud/) brings its own catalog rows, quota buckets,
+fixed costs, address shape, link end, store, capabilities, security controls, tag rules and a
+builder of plain `pulumi.CustomResource`s (docs/design.md, "Adding a cloud").
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-import pulumi
 import pytest
 import yaml
 
-from components.link import LinkBoard
-from components.sync import SyncBoard
-from gpufleet import clouds
-from gpufleet.catalog.limits import Limit
 from gpufleet.cli import main
-from gpufleet.clouds.base import (
-    AddressBlocks,
-    CloudModel,
-    DeclaredPool,
-    DeclaredResource,
-    FixedCost,
-    Network,
-    NodeRange,
-    StorageRate,
-    SystemPool,
-    whole,
-)
-from gpufleet.clouds.controls import SecurityControls
+from gpufleet.clouds.base import CloudModel
+from gpufleet.errors import SpecError
 from gpufleet.offline import SpecSource, run_plan
-from gpufleet.plan import FleetPlan
+from tests.fakecloud import BUCKET, CLUSTER, GATEWAY, GRANT, NAME, NETWORK, POOL, TUNNEL, registered
 
-NETWORK, CLUSTER, POOL, BUCKET = (f"fakecloud:index:{kind}" for kind in ("Network", "Cluster", "GpuPool", "Bucket"))
-SOURCE = "tests/test_fake_cloud.py (made-up figures for a made-up cloud)"
-SKUS = [
-    {"cloud": "fakecloud", "instance_type": "fk.h100x8", "accelerator": "H100", "gpus": "8", "vcpus": "96",
-     "memory_gib": "1024", "arch": "x86_64", "quota_bucket": "fk-gpu-vcpus", "spot_quota_bucket": "fk-spot-vcpus"},
-]
-OFFERS = [
-    {"cloud": "fakecloud", "instance_type": "fk.h100x8", "region": region, "price_usd_per_hour": price,
-     "spot_price_usd_per_hour": "", "source": SOURCE}
-    for region, price in (("fk-frankfurt", "20.00"), ("fk-virginia", "18.00"))
-]
-LIMITS = {
-    key: Limit("fakecloud", key, value, unit, True, None, SOURCE, "confirmed", "")
-    for key, value, unit in (("pools_per_cluster", 10, "pools"), ("nodes_per_pool", 100, "nodes"))
-}
-REGIONS = [
-    {"cloud": "fakecloud", "region": "fk-frankfurt", "display_name": "Fake Frankfurt", "country": "DE", "source": SOURCE},
-    {"cloud": "fakecloud", "region": "fk-virginia", "display_name": "Fake Virginia", "country": "US", "source": SOURCE},
-]
-
-
-def _no_public_read(props: Mapping[str, Any]) -> Iterable[str]:
-    if props.get("publicRead") is not False:
-        yield f"publicRead is {props.get('publicRead')!r}; allowed: false (no public storage)"
-
-
-class FakeCloud(CloudModel):
-    name = "fakecloud"
-    title = "FakeCloud"
-    packages = ("fakecloud",)
-    location_key = "region"
-    region_slots: Mapping[str, int] = {"fk-frankfurt": 200, "fk-virginia": 201}
-    tag_keys = ("fleet", "stack")
-    taggable_types = frozenset({NETWORK, CLUSTER, POOL, BUCKET})
-    system_pool = SystemPool("fk.small", 1, 2, 0.05, SOURCE)
-    storage_rate = StorageRate(0.01, "Fake Blob", SOURCE)
-    storage_types = frozenset({BUCKET})
-    group_noun = "pool"
-    limit_keys: ClassVar[Mapping[str, str]] = {"nodes_per_group": "nodes_per_pool", "groups_per_cluster": "pools_per_cluster"}
-
-    def catalog_rows(self, table: str, packaged: Iterable[Mapping[str, str]]) -> list[Mapping[str, str]]:
-        return list({"skus": SKUS, "offers": OFFERS, "regions": REGIONS}.get(table, []))
-
-    def limit(self, key: str) -> Limit:
-        return LIMITS[key]
-
-    def fixed_costs(self) -> tuple[FixedCost, ...]:
-        return (FixedCost("Fake control plane", 0.25, 1, SOURCE, CLUSTER),)
-
-    def address_blocks(
-        self, slot: Network | None, override: Network | None, avoid: Iterable[Network] = ()
-    ) -> AddressBlocks:
-        cidr = override or slot
-        if cidr is None:
-            raise ValueError("has no address slot")
-        return AddressBlocks(cidr)
-
-    def node_ranges(self, blocks: AddressBlocks) -> tuple[NodeRange, ...]:
-        return (NodeRange("node range", blocks.cidr, 4, 0, 0),)
-
-    def node_addresses(self, instance_type: str, node_range: NodeRange) -> int | None:
-        return 1
-
-    def declared_pools(self, resource: DeclaredResource) -> list[DeclaredPool]:
-        if resource.type != POOL:
-            return []
-        nodes = whole(resource.get("nodeCount")) or 0
-        return [DeclaredPool(resource.name, (resource.get("instanceType"),), nodes, nodes, False, resource.region())]
-
-    def security_controls(self) -> SecurityControls:
-        return SecurityControls({BUCKET: _no_public_read}, frozenset({NETWORK, CLUSTER, POOL}))
-
-    def builder(
-        self,
-    ) -> Callable[[FleetPlan, pulumi.Resource, LinkBoard | None, SyncBoard | None], Mapping[str, pulumi.Output[object]]]:
-        return build_fake
-
-
-def build_fake(
-    plan: FleetPlan, parent: pulumi.Resource, board: LinkBoard | None = None,
-    sync: SyncBoard | None = None,
-) -> Mapping[str, pulumi.Output[object]]:
-    """One network, cluster, pool per placement and bucket per storage copy in every region (the
-    fake cloud joins no cross-cloud link: its model has no `link`)."""
-    tags = {"fleet": plan.fleet, "stack": plan.stack}
-    endpoints: dict[str, pulumi.Output[object]] = {}
-    for region in plan.regions("fakecloud"):
-        opts = pulumi.ResourceOptions(parent=parent)
-        network = pulumi.CustomResource(NETWORK, f"net-{region}", {
-            "region": region, "cidr": plan.network("fakecloud", region).cidr, "tags": tags}, opts)
-        cluster = pulumi.CustomResource(CLUSTER, f"cluster-{region}", {
-            "region": region, "networkId": network.id, "tags": tags}, opts)
-        for placement in plan.placements_in("fakecloud", region):
-            pulumi.CustomResource(POOL, f"{placement.pool}-{region}", {
-                "region": region, "clusterId": cluster.id, "instanceType": placement.instance_type,
-                "nodeCount": placement.nodes, "tags": tags}, opts)
-        for copy in plan.storage_in("fakecloud", region):
-            pulumi.CustomResource(BUCKET, f"{copy.name}-{region}", {
-                "region": region, "publicRead": False, "tags": tags},
-                pulumi.ResourceOptions(parent=parent, protect=copy.protect))
-        endpoints[f"fakecloud-{region}"] = cluster.id
-    return endpoints
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def fake() -> Iterator[CloudModel]:
-    with clouds.registered(FakeCloud()) as model:
+    with registered() as model:
         yield model
 
 
@@ -164,10 +51,18 @@ def fleet(**overrides: Any) -> dict[str, Any]:
     return spec
 
 
-def plan_of(spec: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+def plan_of(spec: dict[str, Any], tmp_path: Path, *, cluster_software: bool | None = None) -> dict[str, Any]:
     path = tmp_path / "tri.yaml"
     path.write_text(yaml.safe_dump({"config": {"gpufleet:fleet": spec}}))
-    return run_plan(SpecSource(spec=path, stack_name="tri")).document
+    return run_plan(SpecSource(spec=path, stack_name="tri", cluster_software=cluster_software)).document
+
+
+def test_no_core_file_names_the_fake_cloud() -> None:
+    """What adding FakeCloud took in gpufleet/, components/ and policies/: zero files."""
+    core = [p for folder in ("gpufleet", "components", "policies") for p in (ROOT / folder).rglob("*.py")]
+    assert len(core) > 100
+    naming = [str(p.relative_to(ROOT)) for p in core if NAME in p.read_text(encoding="utf-8").lower()]
+    assert naming == []
 
 
 def test_a_registered_cloud_is_validated_placed_priced_declared_and_judged(fake: CloudModel, tmp_path: Path) -> None:
@@ -246,3 +141,100 @@ def test_policies_judge_fake_resources_with_the_models_own_rules(
     assert "fakecloud:index:GpuPool 'abroad': region 'fk-virginia' is in US (Fake Virginia), outside" in out
     assert "fakecloud/fk-frankfurt quota bucket fk-gpu-vcpus: GPU pools at maximum size need 960 vCPUs" in out
     assert "big (fk.h100x8 x 10) on-demand in fakecloud/fk-frankfurt $146,000" in out  # gpu-budget-headroom
+
+
+def test_the_fake_cloud_joins_the_fleet_link_as_a_gateway(fake: CloudModel, tmp_path: Path) -> None:
+    """With `interconnect: vpn` FakeCloud pairs with AWS (an endpoint cloud): AWS's VPN
+    connections point at the fake gateway's public IPs, the fake tunnels at AWS's outside
+    addresses, both on the plan's inside /30s from FakeCloud's own accepted range."""
+    doc = plan_of(fleet(network={"supernet": "10.0.0.0/8", "interconnect": "vpn"}), tmp_path)
+    link = doc["interconnect"]
+    assert {f"{s['cloud']}/{s['region']}" for s in link["sites"]} == {"aws/eu-north-1", f"{NAME}/fk-frankfurt"}
+    tunnels = link["tunnels"]
+    assert len(tunnels) == 4
+    assert {(t["endpoint"], t["gateway"]) for t in tunnels} == {("aws/eu-north-1", f"{NAME}/fk-frankfurt")}
+    assert all(t["inside_cidr"].startswith("169.254.100.") for t in tunnels)
+    resources = doc["resources"]
+    gateway = next(r for r in resources if r["type"] == GATEWAY)
+    ends = [r for r in resources if r["type"] == TUNNEL]
+    assert {e["inputs"]["insideCidr"] for e in ends} == {t["inside_cidr"] for t in tunnels}
+    assert len(ends) == 4
+    assert all(e["inputs"]["sharedKey"] == "[secret]" for e in ends)
+    customer_ips = {r["inputs"]["ipAddress"] for r in resources if r["type"] == "aws:ec2/customerGateway:CustomerGateway"}
+    assert len(customer_ips) == 2
+    assert all(ip.startswith("198.51.100.") for ip in customer_ips)
+    assert gateway["region"] == "fk-frankfurt"
+    lines = {line["item"] for line in doc["cost"]["lines"] if line["cloud"] == NAME}
+    assert "link: fake gateway" in lines
+    assert all(p["violations"] == [] for p in doc["policies"]), doc["policies"]
+
+
+def test_a_cross_cloud_copy_is_synced_into_the_fake_store_by_a_job_on_the_fake_cluster(
+    fake: CloudModel, tmp_path: Path
+) -> None:
+    """Second stage: the GPU layer on the fake cluster (its Kubernetes provider from the fake
+    kubeconfig, located by FakeCloud's endpoint pattern), and a sync job there that reads the
+    AWS home through an IAM role trusting the fake cluster's issuer and writes the fake bucket
+    through FakeCloud's own grant; every policy passes, residency included."""
+    spec = fleet(storage=[{"name": "data", "size_tib": 10, "colocate_with": ["train"], "home": "aws/eu-north-1"}])
+    doc = plan_of(spec, tmp_path, cluster_software=True)
+    resources = doc["resources"]
+    placed = {(p["cloud"], p["region"]) for p in doc["pools"][0]["placements"]}
+    assert placed == {("aws", "eu-north-1"), (NAME, "fk-frankfurt")}
+    [job] = [r for r in resources if r["type"] == "kubernetes:batch/v1:CronJob"]
+    assert job["region"] == "fk-frankfurt"  # located through its provider's kubeconfig
+    annotations = job["inputs"]["metadata"]["annotations"]
+    assert (annotations["gpufleet.io/sync-source"], annotations["gpufleet.io/sync-destination"]) == (
+        "aws/eu-north-1", f"{NAME}/fk-frankfurt")
+    [grant] = [r for r in resources if r["type"] == GRANT]
+    assert grant["inputs"]["access"] == "write"
+    assert grant["inputs"]["subject"] == "system:serviceaccount:gpufleet-sync:sync-data"
+    roles = [r for r in resources if r["type"] == "aws:iam/role:Role" and "sync" in r["name"]]
+    assert len(roles) == 1
+    assert "fake-k8s.example" in roles[0]["inputs"]["assumeRolePolicy"]
+    releases = [r for r in resources if r["type"] == "kubernetes:helm.sh/v3:Release" and r["name"].startswith("fk-")]
+    assert releases
+    assert all(r["region"] == "fk-frankfurt" for r in releases)
+    assert all(p["violations"] == [] for p in doc["policies"]), doc["policies"]
+
+
+def test_what_the_fake_cloud_does_not_offer_is_refused_or_placed_elsewhere(
+    fake: CloudModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """FakeCloud offers on-demand capacity only: a spot pool on a fleet of FakeCloud alone exits
+    2 naming the clouds that offer spot; next to AWS the pool goes to AWS alone."""
+    spot = [{"name": "train", "accelerator": "H100", "gpus": 16, "gpus_per_node": 8, "capacity": "spot"}]
+    alone = fleet(clouds={NAME: {"regions": ["fk-frankfurt"]}}, pools=spot, storage=[], quotas={})
+    path = tmp_path / "alone.yaml"
+    path.write_text(yaml.safe_dump({"config": {"gpufleet:fleet": alone}}))
+    assert main(["plan", "--spec", str(path), "--format", "json"]) == 2
+    err = capsys.readouterr().err
+    assert "pools[0].capacity: capacity: spot is not offered on FakeCloud; clouds that offer it: AWS, Azure" in err
+    assert "FakeCloud: FakeCloud sells no spare capacity" in err
+    doc = plan_of(fleet(pools=spot, storage=[], budget={}), tmp_path)
+    assert {p["cloud"] for p in doc["pools"][0]["placements"]} == {"aws"}
+
+
+def test_a_cloud_that_counts_gpus_once_for_all_its_regions_is_held_to_that_quota(
+    fake: CloudModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quota unit and scope are capabilities too: a FakeCloud that counts GPUs in one quota for
+    all its regions (`quotas.fakecloud.global`) gets at most that many GPUs over both of its
+    regions, and the spec refuses a per-region quota for it."""
+    monkeypatch.setattr(fake, "capabilities", replace(fake.capabilities, quota_unit="gpus", quota_scope="global"))
+    two_regions = {"aws": {"regions": ["eu-north-1"]}, NAME: {"regions": ["fk-frankfurt", "fk-virginia"]}}
+    spec = fleet(clouds=two_regions, sovereignty={"jurisdictions": ["EU", "US"]},
+                 quotas={NAME: {"global": {"fk-gpu-vcpus": 24}}},
+                 pools=[{"name": "train", "accelerator": "H100", "gpus": 64, "gpus_per_node": 8}])
+    doc = plan_of(spec, tmp_path)
+    on_fake = sum(p["gpus"] for p in doc["pools"][0]["placements"] if p["cloud"] == NAME)
+    assert on_fake == 24
+    [quota] = [q for q in doc["quota"] if q["cloud"] == NAME]
+    assert quota == {"cloud": NAME, "region": "global", "bucket": "fk-gpu-vcpus", "used_vcpus": 24,
+                     "limit_vcpus": 24, "unit": "gpus"}
+    refused = fleet(clouds=two_regions, sovereignty={"jurisdictions": ["EU", "US"]},
+                    quotas={NAME: {"fk-frankfurt": {"fk-gpu-vcpus": 24}}})
+    path = tmp_path / "refused.yaml"
+    path.write_text(yaml.safe_dump({"config": {"gpufleet:fleet": refused}}))
+    with pytest.raises(SpecError, match=r"quotas\.fakecloud\.fk-frankfurt: FakeCloud quotas hold for all its regions; allowed: quotas\.fakecloud\.global"):
+        run_plan(SpecSource(spec=path, stack_name="tri"))

@@ -91,7 +91,7 @@ CASES: list[tuple[str, Any, str]] = [
     ("budget.commitments.aws.total_usd", -5, "budget.commitments.aws.total_usd: Input should be greater than 0"),
     ("budget.commitments.aws.burned_usd", -1, "budget.commitments.aws.burned_usd: Input should be greater than"),
     ("budget.commitments.aws.discount", 1.0, "budget.commitments.aws.discount: Input should be less than 1"),
-    ("budget.commitments.aws.discount", True, "budget.commitments.aws.discount: an amount is a number, not true"),
+    ("budget.commitments.aws.discount", True, "budget.commitments.aws.discount: a number is expected here, not true"),
     ("budget.commitments.aws.shortfall", "forgiven", "budget.commitments.aws.shortfall: got 'forgiven'; allowed: cash, credit"),
     ("budget.commitments.aws.minimum", "monthly", "budget.commitments.aws.minimum: got 'monthly'; allowed: per-year"),
     ("budget.commitments.aws.burns", ["storage"], "budget.commitments.aws.burns: GPU compute always burns"),

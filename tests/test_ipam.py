@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpufleet.catalog import Cloud, load_catalog
+from gpufleet.catalog import Cloud
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import SpecError
 from gpufleet.ipam import allocate
 from gpufleet.plan import NetworkPlan

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gpufleet.catalog import load_catalog
-from gpufleet.catalog.limits import (
-    EniLimits,
-    VpcCniSettings,
-    eni_limits,
-    limit,
-    limits,
-    max_pods,
-    name_kinds,
-    name_problem,
-    name_rules,
-    node_addresses,
-)
+from gpufleet.catalog.limits import limit, limits, name_kinds, name_problem, name_rules
+from gpufleet.clouds.aws.vpccni import EniLimits, VpcCniSettings, eni_limits, max_pods, node_addresses
+from gpufleet.clouds.catalog import load_catalog
 
 CONFIDENCES = {"confirmed", "secondary", "inferred", "unconfirmed"}
 AWS_SKUS = sorted(s.instance_type for s in load_catalog().skus.values() if s.cloud == "aws")
@@ -36,7 +26,7 @@ def test_every_aws_gpu_sku_has_eni_figures(instance_type: str) -> None:
 
 
 def test_eni_table_holds_only_catalog_skus() -> None:
-    from gpufleet.catalog.limits import _eni_table  # pyright: ignore[reportPrivateUsage]
+    from gpufleet.clouds.aws.vpccni import _eni_table  # pyright: ignore[reportPrivateUsage]
 
     assert sorted(_eni_table()) == AWS_SKUS
 

@@ -21,11 +21,11 @@ from azure.core.rest._requests_basic import RestRequestsTransportResponse  # wha
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
-from gpufleet.catalog import load_catalog
 from gpufleet.catalog.overlay import COLUMNS, DIR_VARIABLE
 from gpufleet.cli import main
-from gpufleet.live import aws as live_aws
-from gpufleet.live import azure as live_azure
+from gpufleet.clouds.aws import live as live_aws
+from gpufleet.clouds.azure import live as live_azure
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.live.prices import LivePrice, refresh
 from tests.test_live_quotas import FAKE_KEYS, StubbedSession
 

@@ -16,9 +16,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 from gpufleet.cli import main
+from gpufleet.clouds.aws import live as live_aws
+from gpufleet.clouds.azure import live as live_azure
 from gpufleet.live import LiveQuota, NoCredentialsError, in_parallel
-from gpufleet.live import aws as live_aws
-from gpufleet.live import azure as live_azure
 from gpufleet.live.quotas import look_up
 from gpufleet.pipeline import build_plan
 from gpufleet.spec import load_fleet

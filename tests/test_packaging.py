@@ -1,5 +1,6 @@
 """An installed gpufleet carries everything it runs: the Pulumi program is package code, the root
-`__main__.py` is only the entry point `pulumi up` uses, and the wheel's data is declared.
+`__main__.py` is only the entry point `pulumi up` uses, the distribution names the components'
+`declare_fleet` as the program's resources, and the wheel's data is declared.
 The full check (a wheel installed into its own venv, run outside the checkout) is .ci/installed_check.sh."""
 
 from __future__ import annotations
@@ -32,9 +33,21 @@ def test_root_main_only_calls_the_package_program() -> None:
     tree = ast.parse((ROOT / "__main__.py").read_text(encoding="utf-8"))
     body = [node for node in tree.body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
     assert [ast.unparse(node) for node in body] == [
+        "from components import declare_fleet",
         "from gpufleet.program import fleet_program",
-        "fleet_program()",
+        "fleet_program(declare_fleet)",
     ]
+
+
+def test_the_distribution_names_the_components_as_the_programs_resources() -> None:
+    """The offline plan finds the resources through the installed distribution, so the core
+    names no component (pyproject's entry point, read back as the engine reads it)."""
+    import components
+    from gpufleet.program import ENTRY_POINT, ENTRY_POINT_GROUP, installed_declare
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["entry-points"][ENTRY_POINT_GROUP] == {ENTRY_POINT: "components:declare_fleet"}
+    assert installed_declare() is components.declare_fleet
 
 
 def test_pulumi_up_entry_point_declares_what_gpufleet_plan_records(recorded: Callable[[str], Recording]) -> None:

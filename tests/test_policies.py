@@ -18,9 +18,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from gpufleet.catalog import load_catalog
 from gpufleet.clouds import azure as azure_cloud
-from gpufleet.clouds.aws_controls import S3_ENCRYPTION_TYPE
+from gpufleet.clouds.aws.controls import S3_ENCRYPTION_TYPE
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.policy import budget, quota, security, sovereignty, tags
 from gpufleet.policy.config import policy_config
 from gpufleet.spec import load_fleet
@@ -715,6 +715,7 @@ SECURE: list[tuple[str, dict[str, Any]]] = [
             "minimumTlsVersion": "TLS1_2",
             "allowBlobPublicAccess": False,
             "allowSharedKeyAccess": False,
+            "publicNetworkAccess": "Disabled",
         },
     ),
     (
@@ -851,6 +852,17 @@ INSECURE: list[tuple[str, dict[str, Any], str]] = [
             "allowBlobPublicAccess": False,
         },
         "allowSharedKeyAccess is unset; allowed: false (Entra ID auth only, no shared keys)",
+    ),
+    (
+        STORAGE_ACCOUNT,
+        {
+            "enableHttpsTrafficOnly": True,
+            "minimumTlsVersion": "TLS1_2",
+            "allowBlobPublicAccess": False,
+            "allowSharedKeyAccess": False,
+            "publicNetworkAccess": "Enabled",
+        },
+        'publicNetworkAccess is "Enabled"; allowed: "Disabled" (private endpoints only) or "SecuredByPerimeter"',
     ),
     (
         "azure-native:containerservice:ManagedCluster",

@@ -76,7 +76,7 @@ CASES = [
     ("pools.0.pin", {"aws/eu-west-1": 2}, "pools[0].pin.aws/eu-west-1: 'aws/eu-west-1' is not a configured cloud/region; configured: aws/eu-north-1, azure/swedencentral"),
     ("pools.0.mig", "MIG3g", "pools[0].mig: MIG (MIG3g) cannot be used on an rdma pool: MIG slices have no GPU-to-GPU peer-to-peer"),
     ("storage.0.colocate_with", ["trian"], "storage[0].colocate_with[0]: unknown pool 'trian' (did you mean 'train'?); known: train"),
-    ("network.supernet", "8.8.0.0/16", "network.supernet: supernet 8.8.0.0/16 must be a private IPv4 block"),
+    ("network.supernet", "8.8.0.0/16", "network.supernet: 8.8.0.0/16 is public address space; allowed: a block inside 10.0.0.0/8"),
     ("network.supernet", "10.0.0.0/33", "network.supernet: Input is not a valid IPv4 network (got '10.0.0.0/33')"),
     ("clouds.aws.regions", ["eu-west-2"], "clouds.aws.regions[0]: region 'eu-west-2' is in GB (Europe (London)), outside the allowed jurisdictions EU; remove it or allow GB"),
     ("clouds.aws.regions", ["eu-nort-1"], "clouds.aws.regions[0]: unknown aws region 'eu-nort-1' (did you mean 'eu-north-1'?)"),
@@ -125,14 +125,17 @@ def test_rdma_on_a_sku_without_it_names_the_sku() -> None:
     data = mutate("pools.0", {"name": "infer", "accelerator": "L4", "gpus": 4, "interconnect": "rdma"})
     data["storage"] = []
     [message] = problems(data)
-    assert message.startswith("pools[0].interconnect: rdma needs EFA (AWS) or InfiniBand (Azure); none of g6.12xlarge")
+    assert message.startswith(
+        "pools[0].interconnect: rdma needs an RDMA fabric (efa on AWS, infiniband on Azure); none of g6.12xlarge"
+    )
 
 
 def test_mig_on_a_gpu_without_it_names_the_skus() -> None:
     data = mutate("pools.0", {"name": "infer", "accelerator": "T4", "gpus": 1, "gpus_per_node": 1, "mig": "MIG1g"})
     data["storage"] = []
     [message] = problems(data)
-    assert message.startswith("pools[0].mig: MIG needs a MIG-capable GPU (A100, H100, ...); T4 on g4dn.16xlarge")
+    # only Azure offers MIG, so only its T4 sizes are named
+    assert message.startswith("pools[0].mig: MIG needs a MIG-capable GPU (A100, H100, ...); T4 on Standard_NC16as_T4_v3")
 
 
 def test_azure_quota_family_is_matched_case_insensitively() -> None:
@@ -204,6 +207,7 @@ def test_a_supernet_too_small_for_the_address_plan_says_how_big_it_must_be() -> 
 def test_mig_on_a_pool_without_rdma_is_accepted() -> None:
     data = mutate("pools.0.interconnect", "none")
     data["pools"][0]["mig"] = "MIG3g"
+    data["pools"][0]["min_share"] = {"azure": 0.25}  # a share on AWS, which offers no MIG, is refused
     assert load_fleet(data).pools[0].mig == "MIG3g"
 
 

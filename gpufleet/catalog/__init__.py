@@ -1,22 +1,19 @@
 """The GPU catalog: SKUs, offers (SKU x region with prices), regions and jurisdictions.
 
-Data lives in CSV files next to this module (see README.md there for sources and dates);
-known source errors are corrected here, in code, so the corrections are visible and tested.
+Data lives in CSV files next to this module (see README.md there for sources and dates). This
+package knows no cloud: each registered cloud chooses its rows and corrects its known source
+errors (`CloudModel.catalog_rows`, `sku_corrections`), and gpufleet.clouds.catalog assembles the
+catalog of the registered clouds (`load_catalog`).
 """
 
 from __future__ import annotations
 
 import csv
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from importlib import resources
-from pathlib import Path
 from typing import Literal
-
-from gpufleet import clouds
-from gpufleet.catalog import overlay
 
 Cloud = str  # a registered cloud's name (gpufleet.clouds)
 Capacity = Literal["on-demand", "spot", "reserved"]
@@ -128,6 +125,10 @@ class Catalog:
     corrections: tuple[str, ...] = field(default=())
     transfer_prices: Mapping[str, float] = field(default_factory=dict[str, float])
     """Price-book transfer rates by key `cloud/transfer/kind` (gpufleet.catalog.transfer)."""
+    transfer_rows: Mapping[str, tuple[Mapping[str, str], ...]] = field(
+        default_factory=dict[str, tuple[Mapping[str, str], ...]]
+    )
+    """Each cloud's rows of data/transfer_rates.csv (or its own), by cloud."""
     discounts: Mapping[Cloud, float] = field(default_factory=dict[Cloud, float])
     """A contract's discount on each cloud's list prices (`with_discounts`); the price book's
     entries are negotiated rates already and are not discounted."""
@@ -226,83 +227,3 @@ def packaged_rows(table: str) -> tuple[dict[str, str], ...]:
     """The rows of a CSV table shipped in catalog/data/ (every cloud's)."""
     text = resources.files(__name__).joinpath("data", f"{table}.csv").read_text(encoding="utf-8")
     return tuple(csv.DictReader(text.splitlines()))
-
-
-def cloud_rows(table: str) -> Iterable[Mapping[str, str]]:
-    """Every registered cloud's rows of a table (each cloud chooses its own: gpufleet.clouds)."""
-    return [row for model in clouds.models() for row in model.catalog_rows(table, packaged_rows(table))]
-
-
-def _price(text: str) -> float | None:
-    return float(text) if text else None
-
-
-def load_catalog() -> Catalog:
-    """The packaged catalog with the known source errors corrected, and the refreshed offers of
-    GPUFLEET_CATALOG_DIR over it (gpufleet.catalog.overlay); cached per registry state and file."""
-    return _load_catalog(clouds.revision(), overlay.overlay_identity())
-
-
-def _offer_rows(skus: Mapping[tuple[str, str], Sku], identity: tuple[str, int, int] | None) -> list[Mapping[str, str]]:
-    """The packaged offer rows, each replaced (or joined) by its refreshed row, if any."""
-    rows = {(r["cloud"], r["instance_type"], r["region"]): r for r in cloud_rows("offers")}
-    if identity is not None:
-        regions = {(r["cloud"], r["region"]) for r in cloud_rows("regions")}
-        for row in overlay.read_offers(Path(identity[0]), skus.keys(), regions):
-            rows[(row["cloud"], row["instance_type"], row["region"])] = row
-    return list(rows.values())
-
-
-@cache
-def _load_catalog(_registered: tuple[object, ...], refreshed: tuple[str, int, int] | None) -> Catalog:
-    rdma = {(r["cloud"], r["instance_type"]): r for r in cloud_rows("rdma")}
-    corrections: list[str] = []
-    skus: dict[tuple[str, str], Sku] = {}
-    for row in cloud_rows("skus"):
-        key = (row["cloud"], row["instance_type"])
-        fabric = rdma.get(key)
-        sku = Sku(
-            cloud=row["cloud"],
-            instance_type=row["instance_type"],
-            accelerator=row["accelerator"],
-            gpus=int(row["gpus"]),
-            vcpus=int(row["vcpus"]),
-            memory_gib=float(row["memory_gib"]),
-            arch=row["arch"],
-            quota_bucket=row["quota_bucket"],
-            spot_quota_bucket=row["spot_quota_bucket"],
-            rdma_interfaces=int(fabric["rdma_interfaces"]) if fabric else 0,
-            rdma_fabric=fabric["fabric"] if fabric else "",
-        )
-        fixes = clouds.get(sku.cloud).sku_corrections
-        if sku.instance_type in fixes:
-            attribute, value, why = fixes[sku.instance_type]
-            sku = replace(sku, **{attribute: value})
-            corrections.append(f"{key[0]}/{key[1]}: {attribute}={value} ({why})")
-        skus[key] = sku
-
-    offers: dict[tuple[str, str, str], Offer] = {}
-    repeated: Counter[str] = Counter()
-    for row in _offer_rows(skus, refreshed):
-        sku = skus[(row["cloud"], row["instance_type"])]
-        on_demand, spot = _price(row["price_usd_per_hour"]), _price(row["spot_price_usd_per_hour"])
-        if spot is not None and spot == on_demand:
-            # Both sources repeat the on-demand price where they have no spot price (AWS p5 in
-            # us-east-1: $55.04 both): a spot price equal to on-demand is unknown, on any SKU,
-            # packaged or refreshed.
-            spot = None
-            repeated[sku.cloud] += 1
-        offers[(sku.cloud, sku.instance_type, row["region"])] = Offer(
-            sku, row["region"], on_demand, spot, row["source"]
-        )
-    if repeated:
-        counts = ", ".join(f"{cloud} {n}" for cloud, n in sorted(repeated.items()))
-        corrections.append(f"spot price equal to on-demand: treated as unknown ({counts} offers)")
-
-    regions = {
-        (row["cloud"], row["region"]): Region(
-            row["cloud"], row["region"], row["display_name"], row["country"], row["source"]
-        )
-        for row in cloud_rows("regions")
-    }
-    return Catalog(skus=skus, regions=regions, offers=offers, corrections=tuple(corrections))

@@ -2,9 +2,10 @@
 internet (another cloud), as sourced data in `data/transfer_rates.csv` (see README.md there).
 
 Each row names its pricing page and how far it was confirmed; the source cloud pays (ingress is
-free on both clouds). Rows are chosen per cloud through the cloud model (`catalog_rows`), by the
-source region's continent (`data/continents.csv`) and, where the page distinguishes them, the
-pair class (same or another continent). The price book overrides a kind for a whole cloud:
+free on both clouds). Each cloud's rows come with the catalog (`Catalog.transfer_rows`, chosen by
+its model's `catalog_rows`); a rate is chosen by the source region's continent
+(`data/continents.csv`) and, where the page distinguishes them, the pair class (same or another
+continent). The price book overrides a kind for a whole cloud:
 `prices: {aws/transfer/internet: 0.05}`.
 
 Internet egress is tiered by the account's monthly volume, and the tiers are concave (each TB
@@ -20,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from gpufleet import clouds
 from gpufleet.catalog import TRANSFER_SEGMENT, Catalog, Cloud, Region, packaged_rows
 
 TransferKind = Literal["same-region", "inter-region", "internet"]
@@ -74,7 +74,7 @@ def transfer_rate(catalog: Catalog, source: Region, destination: Region) -> Tran
         return TransferRate(source.cloud, kind, catalog.transfer_prices[key], f"price book: {key}", negotiated=True)
     here, there = continent(source.country), continent(destination.country)
     pair = "same-continent" if here == there and here != "other" else "cross-continent"
-    rows = clouds.get(source.cloud).catalog_rows("transfer_rates", packaged_rows("transfer_rates"))
+    rows = catalog.transfer_rows.get(source.cloud, ())
     chosen = _best([r for r in rows if r["kind"] == kind], here, pair)
     if not chosen:
         raise LookupError(f"no {kind} transfer rate for {source.cloud} in data/transfer_rates.csv")

@@ -1,101 +1,33 @@
 """The interface every cloud implements: what the planner, the cost model, the address plan, the
 offline engine, the policies and the Pulumi program need to know about one cloud.
 
-One subclass per cloud (`gpufleet/clouds/aws.py`, `gpufleet/clouds/azure.py`) holds that cloud's
+One subclass per cloud (`gpufleet/clouds/aws/`, `gpufleet/clouds/azure/`) holds that cloud's
 knowledge; the core asks the registry (`gpufleet.clouds`) and never compares cloud names. A new
-cloud is one module plus its catalog rows (docs/design.md, "The cloud interface").
-Nothing here imports Pulumi or a cloud SDK: `builder()` imports the cloud's components lazily.
+cloud is one package plus its catalog rows and, for the Pulumi program, a builder the components
+map from its name (docs/design.md, "The cloud interface"). Nothing here imports Pulumi or a
+cloud SDK, and no model knows its components: the seam runs one way.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from gpufleet.catalog.limits import Limit
 from gpufleet.catalog.limits import limit as packaged_limit
+from gpufleet.clouds.capabilities import Capabilities
+from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, ResidencyJudge
 
 if TYPE_CHECKING:
-    import pulumi
-
-    from components.link import LinkBoard
-    from components.sync import SyncBoard
     from gpufleet.catalog import Capacity, Sku
     from gpufleet.clouds.controls import SecurityControls
-    from gpufleet.plan import FleetPlan
-
-    Builder: TypeAlias = Callable[
-        [FleetPlan, pulumi.Resource, LinkBoard | None, SyncBoard | None],
-        Mapping[str, pulumi.Output[object]],
-    ]
-    """Declares one cloud's part of a plan; posts its link hubs on the link board and its sync
-    job clusters and stores on the sync board when given them."""
 
 Network = ipaddress.IPv4Network
-
-
-class MockArgs(Protocol):
-    """What the offline engine's mocks know of a new resource (pulumi.runtime.MockResourceArgs)."""
-
-    typ: str
-    name: str
-    inputs: Any
-
-
-class DeclaredResource(Protocol):
-    """A declared resource as the policies read it (gpufleet.policy.view.View implements it):
-    camelCase inputs where a missing or not-yet-known value reads as None."""
-
-    @property
-    def type(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def urn(self) -> str: ...
-
-    def get(self, *path: str) -> Any: ...
-
-    def items(self, *path: str) -> list[Any]: ...
-
-    def region(self) -> str | None:
-        """Its own region input, else its provider's."""
-        ...
-
-    def ancestor_region(self) -> str | None:
-        """The region of its nearest parent of the same cloud that has one."""
-        ...
-
-    def linked(self, prop: str, types: frozenset[str]) -> DeclaredResource | None:
-        """The resource of `types` that input `prop` points at (engine dependency, name or id)."""
-        ...
-
-    def linked_each(self, prop: str, types: frozenset[str]) -> Sequence[DeclaredResource]:
-        """The resources of `types` that the entries of list input `prop` point at."""
-        ...
-
-    def refers(self, value: object, types: frozenset[str]) -> DeclaredResource | None:
-        """The resource of `types` in this one's stack that `value` (a name or id) names."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class DeclaredPool:
-    """A node pool as declared (EKS node group, AKS agent pool): what budget and quota count;
-    `cluster` (its cluster's name, where known) is what deploy-readiness counts per cluster."""
-
-    name: str
-    instance_types: tuple[str, ...]
-    min_nodes: int
-    max_nodes: int
-    spot: bool
-    region: str | None
-    cluster: str | None = None
+LinkRole = Literal["endpoint", "gateway"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +94,22 @@ class LinkTraits:
     usd_per_gb_source: str
     max_tunnels: int | None = None
     """The most tunnels one hub takes (an Azure VPN gateway SKU's S2S limit), None: no limit."""
+
+    @property
+    def role(self) -> LinkRole:
+        """`endpoint` (hands out tunnel endpoints) or `gateway` (terminates them on its IPs)."""
+        return "endpoint" if self.tunnel_endpoint else "gateway"
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedPackage:
+    """Another Pulumi package whose resources name a cloud's regions: the inputs on a resource,
+    then on its provider, that hold the region (first set wins), and the page that says so."""
+
+    package: str
+    resource_keys: tuple[str, ...]
+    provider_keys: tuple[str, ...]
+    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,16 +196,25 @@ class CloudModel(ABC):
     `nodes_per_cluster`. The key is also the name a spec raises it by (`limits:`);
     `gpufleet.nodegroups` reads the values and sources from the table."""
     name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {}
-    """type token -> (input, name kind of catalog/data/name_rules.csv) for every physical name
-    the cloud checks (deploy-readiness); list inputs name the key of each item after a dot."""
+    """For types without a row in catalog/data/name_inputs.csv (a cloud without packaged rows):
+    type token -> (input, name kind of catalog/data/name_rules.csv) for every physical name
+    deploy-readiness checks; list inputs name the key of each item after a dot."""
     autonamed_types: frozenset[str] = frozenset()
-    """Types whose name input, when absent, Pulumi fills in: the logical name plus '-' and 7
-    random characters (deploy-readiness checks that shape)."""
+    """Of those, the types whose absent name input Pulumi fills in: the logical name plus '-'
+    and 7 random characters (deploy-readiness checks that shape)."""
     link: LinkTraits | None = None
     """Its end of the fleet link, or None when it cannot join one (gpufleet/interconnect.py)."""
     storage_private_only: bool = False
     """Whether its dataset stores refuse every public network path, so another cloud reaches
     them only through a private endpoint over the fleet link (gpufleet/datasync.py)."""
+    capabilities: Capabilities = Capabilities()
+    """What its GPU pools can ask for and how it counts quota (gpufleet/clouds/capabilities.py)."""
+
+    @property
+    def link_role(self) -> LinkRole | None:
+        """Its role in a VPN pair (`link.role`), None when it cannot join the link: a capability
+        read by the link planner, which pairs an `endpoint` cloud with a `gateway` cloud."""
+        return self.link.role if self.link is not None else None
 
     # -- catalog -------------------------------------------------------------------------------
 
@@ -287,9 +244,10 @@ class CloudModel(ABC):
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         """What one region's infrastructure costs besides GPU nodes and storage (per hour)."""
 
-    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
+    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
         """What one region costs per hour to join the link with `peers` regions of other clouds
-        and `same_cloud_peers` of its own (none for a cloud without `link`)."""
+        and `same_cloud_peers` of its own (none for a cloud without `link`); without `region`,
+        what any region of the cloud costs at most."""
         return ()
 
     # -- addresses -----------------------------------------------------------------------------
@@ -315,6 +273,8 @@ class CloudModel(ABC):
     """The largest block (smallest prefix) one region's network may be (AWS: a /16 VPC)."""
     address_shortfall_note: str = ""
     """Said when no network of one region can hold its nodes (what else could, and why not)."""
+    pod_range_label: str = "pods"
+    """How messages name a pod range that lies outside the region's network (AKS pods)."""
 
     def declared_ranges(self, stack: Sequence[DeclaredResource]) -> list[DeclaredRange]:
         """Every node subnet and pod range the stack declares for this cloud, with its nodes."""
@@ -349,6 +309,24 @@ class CloudModel(ABC):
     def is_regional(self, resource_type: str, props: Mapping[str, Any]) -> bool:
         """Whether a resource of this type has a region of its own to check."""
         return True
+
+    located_packages: tuple[LocatedPackage, ...] = ()
+    """Other Pulumi packages whose resources name this cloud's regions (aws-native, classic
+    azure): the sovereignty guard locates them as this cloud's (gpufleet/policy/locations.py)."""
+    cluster_kind: str = ""
+    """What messages call the cloud's Kubernetes clusters (EKS, AKS)."""
+    cluster_endpoints: tuple[re.Pattern[str], ...] = ()
+    """Patterns whose first group is a cluster's region in a kubeconfig (API server host, exec
+    arguments): a Kubernetes resource lives where its cluster lives."""
+    own_name_keys: ClassVar[Mapping[str, str]] = {}
+    """type token -> the input that holds a resource's own physical name, by which other
+    resources may refer to it (the policies follow such references)."""
+
+    def residency_findings(self, resource: DeclaredResource, judge: ResidencyJudge) -> Iterable[str]:
+        """What keeps or copies a declared resource's data outside the allowed jurisdictions:
+        a store, a copy it makes or reads (replication, backup, geo-redundancy). Each message
+        follows the resource's name (sovereignty-storage-residency); none by default."""
+        return ()
 
     tag_inheritance: str = ""
     """Where a resource may inherit tags from, for messages ("the provider's defaultTags")."""
@@ -398,40 +376,3 @@ class CloudModel(ABC):
         """The answer to an invoke; `created` maps each mocked resource's name to its state, for
         answers that depend on a resource (credentials of a cluster in its region)."""
         return self.mock_calls.get(token, {})
-
-    # -- Pulumi program --------------------------------------------------------------------------
-
-    @abstractmethod
-    def builder(self) -> Builder:
-        """The function that declares this cloud's part of a plan (imports its SDK lazily) and
-        posts its hubs on the link board when the plan has a link."""
-
-
-def decoded(value: object) -> Mapping[str, Any]:
-    """The value as a mapping: provider inputs arrive JSON-encoded (the SDK serialises them)."""
-    if isinstance(value, str) and value.startswith("{"):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    return cast(Mapping[str, Any], value) if isinstance(value, Mapping) else {}
-
-
-def number(value: object) -> float | None:
-    """A number as inputs give it (int, float or numeric string); None when not a number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def whole(value: object) -> int | None:
-    """A node count as inputs give it (int, float or numeric string); None when not a number."""
-    found = number(value)
-    return int(found) if found is not None else None

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from pulumi_policy.proxy import UnknownValueError
 
-from gpufleet.clouds.base import decoded, number
+from gpufleet.clouds.declared import decoded, number
 
 __all__ = ["get", "is_true", "items", "mapping", "number", "text"]
 

@@ -3,8 +3,8 @@
 
 This module is pure (no SDK import): the data a look-up returns, the bounded parallel runner,
 and how live quotas fill the spec's undeclared buckets. Each cloud's calls live in its own
-module (`gpufleet.live.aws`, `gpufleet.live.azure`), named by its CloudModel's `live_module`
-and imported only when a look-up runs, so `gpufleet --help` and the offline plan never load
+module (`gpufleet.clouds.aws.live`, `gpufleet.clouds.azure.live`), named by its CloudModel's
+`live_module` and imported only when a look-up runs, so `gpufleet --help` and the offline plan never load
 boto3 or the Azure SDK.
 """
 
@@ -70,7 +70,7 @@ class RegionFailure:
 
 
 class QuotaLookup(Protocol):
-    """What a cloud's live module offers (`gpufleet.live.aws`, `gpufleet.live.azure`)."""
+    """What a cloud's live module offers (`gpufleet.clouds.aws.live`, `gpufleet.clouds.azure.live`)."""
 
     def credentials_problem(self) -> str | None: ...
 

@@ -7,7 +7,9 @@ lexicographic (docs/design.md): spend above each cloud's commitment, then total 
 order over candidates. Each level is its own solve with the levels before it held at their
 optimum, so a tie-break can never trade away a dollar. The two cost levels are solved with
 interchangeable pools grouped (`interchangeable`), which is exact and much faster; the plan is
-then split back into each pool's nodes for the tie-break.
+then split back into each pool's nodes for the tie-break. Where the model holds a deploy limit
+that counts node groups, each pool of a group keeps its own columns (`cost_model`): a group's
+column would be one node group per pool.
 
 Shares are fractions of the pool's requested GPUs (`min_share: {aws: 0.25}` on 512 GPUs means
 at least 128 on AWS), which keeps them linear and lets a pool's node count be bounded.

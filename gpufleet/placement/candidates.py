@@ -4,7 +4,7 @@ offers other offers beat outright, per-offer node bounds, and interchangeable po
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gpufleet import addresses, clouds
@@ -12,7 +12,8 @@ from gpufleet.catalog import Catalog, Cloud, Offer, Sku
 from gpufleet.cost import HOURS_PER_MONTH, copy_costs, region_fixed_usd
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import Placement
-from gpufleet.quota import QuotaKey, buckets_for, declared_quotas, quota_key
+from gpufleet.poolneeds import able_clouds, runs_sku
+from gpufleet.quota import QuotaKey, buckets_for, declared_quotas, quota_key, quota_units
 from gpufleet.spec import FleetSpec, Pool
 from gpufleet.speccapacity import Shortfalls
 
@@ -59,15 +60,17 @@ class Candidate:
 
 def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list[str]]:
     """Offers each pool may use, in a fixed order, and the unpriced offers that were skipped;
-    offers `capacity.unavailable` takes out are left out (`unavailable_offers` lists them)."""
+    offers `capacity.unavailable` takes out are left out (`unavailable_offers` lists them), and
+    so are clouds that lack what the pool asks for (gpufleet/poolneeds.py)."""
     allowed = spec.allowed_jurisdictions()
     shortfalls = Shortfalls.of(spec.capacity)
     found: list[Candidate] = []
     skipped: set[str] = set()
     for pool in spec.pools:
+        able = able_clouds(pool, spec.clouds.configured())  # the clouds that offer what it asks
         for cloud, region in sorted(spec.clouds.regions()):
             info = catalog.region(cloud, region)
-            if info is None or (allowed is not None and not info.jurisdictions & allowed):
+            if cloud not in able or info is None or (allowed is not None and not info.jurisdictions & allowed):
                 continue
             for offer in catalog.offers_for(pool.accelerator, cloud, region):
                 sku = offer.sku
@@ -75,6 +78,7 @@ def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list
                     pool.gpus_per_node not in (None, sku.gpus)
                     or (pool.interconnect == "rdma" and not sku.rdma)
                     or (pool.mig is not None and not sku.mig_capable)
+                    or not runs_sku(sku)
                 ):
                     continue
                 if shortfalls.rule_for(offer.key):
@@ -108,13 +112,13 @@ def undominated(
     """Drop offers that other offers beat outright, so the MILP is smaller and solves faster.
 
     A dominates B for the same pool when both are in the same region and draw on the same
-    buckets, B's GPUs per node are k times A's, and k A nodes cost no more and use no more
-    vCPUs than one B node (less money when k > 1): swapping every B node for k A nodes keeps
-    every constraint (pins, cluster limits and address ranges count nodes, so k > 1 needs a
-    region without a pin and without a deploy limit that may bind, `tight_places`) and costs no
-    more, so no optimum is lost. The region's fixed costs do not change: it holds nodes before
-    and after, and the same pool's storage copies. Among equals in one region the earlier
-    candidate stays, as the tie-break would choose. Offers that `unlimited_bounds` allows no
+    buckets, B's GPUs per node are k times A's, and k A nodes cost no more and draw no more
+    quota (vCPUs or GPUs, the cloud's unit) than one B node (less money when k > 1): swapping
+    every B node for k A nodes keeps every constraint (pins, cluster limits and address ranges
+    count nodes, so k > 1 needs a region without a pin and without a deploy limit that may bind,
+    `tight_places`) and costs no more, so no optimum is lost. The region's fixed costs do not
+    change: it holds nodes before and after, and the same pool's storage copies. Among equals in
+    one region the earlier candidate stays, as the tie-break would choose. Offers that `unlimited_bounds` allows no
     node go as well, and so do whole regions that another region beats for every offer
     (`_in_regions_never_needed`). `keep` (previous placements) is never dropped, so stability
     can still keep them.
@@ -130,14 +134,14 @@ def undominated(
     for group in groups.values():
         frontier: list[Candidate] = []
         for size in sorted({c.sku.gpus for c in group}):
-            fewest = math.inf  # fewest vCPUs among offers of this size that cost no more
+            fewest = math.inf  # fewest quota units among offers of this size that cost no more
             for c in sorted(
                 (c for c in group if c.sku.gpus == size),
-                key=lambda c: (c.monthly, c.sku.vcpus, rank[c.key]),
+                key=lambda c: (c.monthly, quota_units(c.sku), rank[c.key]),
             ):
-                if c.sku.vcpus < fewest:
+                if quota_units(c.sku) < fewest:
                     frontier.append(c)
-                    fewest = c.sku.vcpus
+                    fewest = quota_units(c.sku)
                 else:
                     dominated.add(c.key)
         for big in frontier:
@@ -148,7 +152,7 @@ def undominated(
                 if (
                     k > 1 and big.sku.gpus % small.sku.gpus == 0
                     and k * small.monthly < big.monthly
-                    and k * small.sku.vcpus <= big.sku.vcpus
+                    and k * quota_units(small.sku) <= quota_units(big.sku)
                 ):
                     dominated.add(big.key)
                     break
@@ -178,13 +182,29 @@ def tight_places(spec: FleetSpec, cands: Sequence[Candidate], limited: Limited =
     every candidate there took its most nodes (`Candidate.max_nodes`): more groups or nodes
     than the cluster allows, or more addresses than a node range holds (`addresses.may_bind`).
     Elsewhere no plan meets such a limit (or the model holds none), and it needs no row."""
+    return _places(spec, cands, limited, limits_reached)
+
+
+def counted_places(spec: FleetSpec, cands: Sequence[Candidate], limited: Limited = None) -> frozenset[str]:
+    """The `tight_places` where some plan could reach a limit that counts node groups
+    (`groups_counted`), so the model must count each pool's own groups there; in the others
+    only the cluster's node limit may bind, and it counts nodes, however pools share them."""
+    return _places(spec, cands, limited, groups_counted)
+
+
+def _places(
+    spec: FleetSpec,
+    cands: Sequence[Candidate],
+    limited: Limited,
+    reached: Callable[[FleetSpec, Cloud, str, Sequence[tuple[str, int]]], bool],
+) -> frozenset[str]:
     here: dict[tuple[Cloud, str], list[Candidate]] = {}
     for c in cands:
         if limited is None or c.place in limited:
             here.setdefault((c.cloud, c.region), []).append(c)
     return frozenset(
         f"{cloud}/{region}" for (cloud, region), found in here.items()
-        if limits_reached(spec, cloud, region, [(c.sku.instance_type, c.max_nodes) for c in found])
+        if reached(spec, cloud, region, [(c.sku.instance_type, c.max_nodes) for c in found])
     )
 
 
@@ -192,15 +212,26 @@ def limits_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[t
     """Whether offers of (instance type, nodes) in the region break its cluster limits or
     overfill one of its node ranges: for the most nodes a plan may give (`tight_places`) or
     the nodes a plan gives (`solve.place`, which then adds the region's rows)."""
-    return region_may_bind(spec, cloud, region, [n for _, n in nodes]) or addresses.may_bind(spec, cloud, region, nodes)
+    return groups_counted(spec, cloud, region, nodes) or nodes_reached(spec, cloud, region, [n for _, n in nodes])
 
 
-def region_may_bind(spec: FleetSpec, cloud: Cloud, region: str, most: Sequence[int]) -> bool:
-    """Whether candidates with at most `most` nodes each could break the region's cluster limits."""
+def groups_counted(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[tuple[str, int]]) -> bool:
+    """Whether offers of (instance type, nodes), each its own placement, break a limit that
+    counts node groups: the cluster's groups, or a node range (each group adds its surge)."""
+    return groups_reached(spec, cloud, region, [n for _, n in nodes]) or addresses.may_bind(spec, cloud, region, nodes)
+
+
+def groups_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int]) -> bool:
+    """Whether placements of these nodes, each in its own node groups, break the cluster's
+    group limit."""
     limits = cluster_limits(spec, cloud, region)
-    groups = sum(limits.groups_for(n) for n in most)
-    nodes = limits.gpu_nodes
-    return groups > limits.gpu_groups or (nodes is not None and sum(most) > nodes)
+    return sum(limits.groups_for(n) for n in nodes) > limits.gpu_groups
+
+
+def nodes_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int]) -> bool:
+    """Whether placements of these nodes break the cluster's node limit (where it has one)."""
+    most = cluster_limits(spec, cloud, region).gpu_nodes
+    return most is not None and sum(nodes) > most
 
 
 def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate], limited: Limited = None) -> dict[str, int]:

@@ -14,7 +14,8 @@ from gpufleet.placement.candidates import Candidate, unavailable_offers
 from gpufleet.placement.formulation import Formulation
 from gpufleet.placement.options import SolverOptions
 from gpufleet.plan import RangeUse
-from gpufleet.quota import QuotaKey, declared_quotas, quota_key
+from gpufleet.poolneeds import lacking, runs_sku
+from gpufleet.quota import QuotaKey, declared_quotas, quota_key, unit_noun
 from gpufleet.spec import FleetSpec, Pool
 
 MAX_FIXES_SHOWN = 3
@@ -93,6 +94,7 @@ class _PriceHint:
                 if pool.gpus_per_node in (None, s.gpus)
                 and (pool.interconnect != "rdma" or s.rdma)
                 and (pool.mig is None or s.mig_capable)
+                and runs_sku(s) and not lacking(pool, cloud)
             ]
             if fitting:
                 name = fitting[0].instance_type
@@ -213,7 +215,8 @@ def _raises(
     keys: Sequence[QuotaKey],
     options: SolverOptions,
 ) -> list[tuple[QuotaKey, int]]:
-    """The least total vCPU raise of these quotas that makes the pools placeable ([] if none)."""
+    """The least total raise of these quotas (in their units) that makes the pools placeable
+    ([] if none)."""
     form = Formulation(spec, cands, pools, budget=False, elastic=keys, clusters=False)
     solved = form.milp.solve(dict.fromkeys(form.elastic.values(), 1.0), options=options)
     if not solved.feasible:
@@ -226,7 +229,7 @@ def _raise_text(
     limits: Mapping[QuotaKey, tuple[str, int]], raised: list[tuple[QuotaKey, int]]
 ) -> str:
     return "raise " + " and ".join(
-        f"{limits[key][0]} in {key[1]} by {n} vCPU" for key, n in raised
+        f"{limits[key][0]} in {key[1]} by {n} {unit_noun(key[0])}" for key, n in raised
     )
 
 

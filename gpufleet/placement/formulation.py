@@ -10,12 +10,21 @@ from dataclasses import dataclass, replace
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Cloud
+from gpufleet.clouds.capabilities import GLOBAL
 from gpufleet.cost import copy_cost_items, copy_costs, region_fixed_usd
 from gpufleet.nodegroups import ClusterLimits, cluster_limits
-from gpufleet.placement.candidates import Candidate, Limited, interchangeable, region_may_bind, unlimited_bounds
+from gpufleet.placement.candidates import (
+    Candidate,
+    Limited,
+    counted_places,
+    groups_reached,
+    interchangeable,
+    nodes_reached,
+    unlimited_bounds,
+)
 from gpufleet.placement.milp import Milp, Solved
 from gpufleet.plan import CostKind
-from gpufleet.quota import QuotaKey, declared_quotas, quota_key
+from gpufleet.quota import QuotaKey, declared_quotas, quota_key, quota_units
 from gpufleet.spec import FleetSpec, Pool
 from gpufleet.specmodel import Storage
 
@@ -40,7 +49,7 @@ def _most_nodes(
     for bucket in c.buckets:
         key = quota_key(c.cloud, c.region, bucket)
         if key in limits and key not in elastic:
-            most = min(most, limits[key][1] // c.sku.vcpus)
+            most = min(most, limits[key][1] // quota_units(c.sku))
     if shares and c.cloud in c.pool.max_share:
         most = min(most, c.pool.max_gpus(c.cloud) // c.sku.gpus)
     return most
@@ -64,9 +73,12 @@ class Formulation:
         bounds: Mapping[str, int] | None = None,
         clusters: bool = True,
         limited: Limited = None,
+        apart: Collection[str] = (),
     ) -> None:
         """`groups` maps a pool to the interchangeable pools it stands for (`interchangeable`):
-        its candidates then carry the whole group's nodes, shared out by `_split_group`.
+        its candidates then carry the whole group's nodes, shared out by `_split_group`, except
+        in the places `apart` (`cost_model`: where a limit that counts node groups may bind),
+        where `cands` holds every member's own candidates instead, so their groups are counted.
         `bounds`: the most nodes per candidate key in a plan optimal on cost
         (`unlimited_bounds`), for the cost levels; a group's column takes its pools' bound
         (the same for all of them) unless one of them has none. `clusters` False leaves out
@@ -80,14 +92,12 @@ class Formulation:
         limits = declared_quotas(spec) if quotas else {}
         raised = set(elastic)
         fixed_limits = {key for key in limits if key not in raised}
-        capped = {pool.name for pool in pools} if shares_and_pins else set[str]()
         self.members = {pool.name: tuple((groups or {}).get(pool.name, (pool,))) for pool in pools}
+        self.apart = frozenset(apart)
+        capped = {member.name for group in self.members.values() for member in group} if shares_and_pins else set[str]()
         self.most: list[int] = []
         for c in self.cands:
-            alike = [
-                c if member is c.pool else replace(c, pool=member)
-                for member in self.members.get(c.pool.name, (c.pool,))
-            ]
+            alike = [c if member is c.pool else replace(c, pool=member) for member in self.stands_for(c)]
             most = sum(_most_nodes(a, limits, raised, c.pool.name in capped) for a in alike)
             if bounds is not None and all(a.key in bounds for a in alike):
                 most = min(most, max(bounds[a.key] for a in alike))
@@ -104,15 +114,10 @@ class Formulation:
         for i, c in enumerate(self.cands):
             by_pool.setdefault(c.pool.name, []).append(i)
         for pool in pools:
-            mine = by_pool.get(pool.name, [])
             if len(self.members[pool.name]) == 1:
-                terms = [
-                    _Term(self.x[i], self.cands[i].cloud, self.cands[i].place, self.cands[i].sku.gpus)
-                    for i in mine
-                ]
-                self._pool_rows(pool, terms, shortfall, shares_and_pins)
+                self._pool_rows(pool, self._terms(by_pool.get(pool.name, [])), shortfall, shares_and_pins)
             else:
-                self._split_group(pool.name, mine, shortfall, shares_and_pins)
+                self._split_group(pool.name, by_pool, shortfall, shares_and_pins)
         self.spend = {self.x[i]: c.monthly for i, c in enumerate(self.cands)}
         self.fixed: dict[int, tuple[Cloud, float]] = {}
         self.kinds: dict[int, dict[CostKind, float]] = {}  # fixed column → its cost by kind
@@ -143,6 +148,14 @@ class Formulation:
             m.row(-math.inf, commitment, row)
         if budget and spec.budget.monthly_usd is not None:
             m.row(-math.inf, spec.budget.monthly_usd, self.spend)
+
+    def stands_for(self, c: Candidate) -> tuple[Pool, ...]:
+        """The pools whose nodes candidate c's column counts: its group's for a group's column
+        (a leader's candidate outside `apart`), else its pool's."""
+        return (c.pool,) if c.place in self.apart else self.members.get(c.pool.name, (c.pool,))
+
+    def _terms(self, mine: Iterable[int]) -> list[_Term]:
+        return [_Term(self.x[i], self.cands[i].cloud, self.cands[i].place, self.cands[i].sku.gpus) for i in mine]
 
     def spend_row(self, cloud: Cloud) -> dict[int, float]:
         """The cloud's monthly spend: its GPU nodes and the fixed costs of what it opens."""
@@ -208,21 +221,29 @@ class Formulation:
             self.covers[twin] = covered
 
     def _cluster_limits(self) -> None:
-        """Each region's cluster within its limits (`gpufleet.nodegroups`), where a plan could
-        reach them (`region_may_bind`): an integer count of node groups per candidate, at
-        least nodes / nodes per group, their sum within the groups left beside the system
-        pool; and the nodes within the cluster's node limit, where the cloud has one.
+        """Each region's cluster within its limits (`gpufleet.nodegroups`), each limit where a
+        plan could reach it: an integer count of node groups per candidate, at least nodes /
+        nodes per group, their sum within the groups left beside the system pool
+        (`groups_reached`); the nodes within the cluster's node limit, where the cloud has one
+        (`nodes_reached`).
 
-        A column that stands for several interchangeable pools would become one group per pool
-        and cannot be counted this way: `cost_model` does not group where a region has rows."""
+        A group's column (`stands_for`) would become one node group per pool and cannot be
+        counted this way, so `cost_model` keeps the pools apart wherever a limit that counts
+        groups may bind (`counted_places`). Elsewhere these tests do not find one on a group's
+        column either: its groups at most (of the members' nodes summed) are no more than the
+        members' groups at most together. The node limit counts a group's column exactly."""
         m = self.milp
         for (cloud, region), here in self._regions():
-            if not region_may_bind(self.spec, cloud, region, [self.most[i] for i in here]):
+            most = [self.most[i] for i in here]
+            groups = groups_reached(self.spec, cloud, region, most)
+            nodes = nodes_reached(self.spec, cloud, region, most)
+            if not groups and not nodes:
                 continue
             self.cluster_rows.append((cloud, region))
             limits = cluster_limits(self.spec, cloud, region)
-            m.row(-math.inf, float(limits.gpu_groups), {self._groups(i, limits): 1.0 for i in here})
-            if limits.gpu_nodes is not None:
+            if groups:
+                m.row(-math.inf, float(limits.gpu_groups), {self._groups(i, limits): 1.0 for i in here})
+            if nodes and limits.gpu_nodes is not None:
                 m.row(-math.inf, float(limits.gpu_nodes), {self.x[i]: 1.0 for i in here})
 
     def _address_limits(self) -> None:
@@ -232,7 +253,8 @@ class Formulation:
         bound of the upgrade surge), plus the system pool's share once the region is open,
         within the range's usable addresses. The groups are `_cluster_limits`' integer columns,
         so the per-group surge is counted exactly, not as a fraction of the nodes. Ranges with
-        the same row (AWS's two private subnets) get one. Grouped pools: see `_cluster_limits`."""
+        the same row (AWS's two private subnets) get one. A group's column gets none: see
+        `_cluster_limits`."""
         for (cloud, region), here in self._regions():
             kinds = [self.cands[i].sku.instance_type for i in here]
             most = [(kind, self.most[i]) for kind, i in zip(kinds, here, strict=True)]
@@ -263,10 +285,12 @@ class Formulation:
 
     def _groups(self, i: int, limits: ClusterLimits) -> int:
         """Candidate i's integer count of node groups (made once): at least its nodes / nodes
-        per group of its cluster (`limits`, its region's), at most what its bound needs."""
+        per group of its cluster (`limits`, its region's), at most what its bound needs. Below
+        a group's size, the bound is the tighter multiplier (nodes ≤ bound × groups)."""
+        assert len(self.stands_for(self.cands[i])) == 1, "a group's column has no group count (_cluster_limits)"
         if i not in self.group_cols:
             col = self.milp.col(0.0, float(limits.groups_for(self.most[i])), True)
-            self.milp.row(-math.inf, 0.0, {self.x[i]: 1.0, col: -float(limits.nodes_per_group)})
+            self.milp.row(-math.inf, 0.0, {self.x[i]: 1.0, col: -float(min(limits.nodes_per_group, self.most[i]))})
             self.group_cols[i] = (col, limits.nodes_per_group)
         return self.group_cols[i][0]
 
@@ -310,21 +334,28 @@ class Formulation:
             m.row(float(nodes), float(nodes), {t.col: 1.0 for t in terms if t.place == place})
 
     def _split_group(
-        self, name: str, mine: list[int], shortfall: bool, shares_and_pins: bool
+        self, name: str, by_pool: Mapping[str, list[int]], shortfall: bool, shares_and_pins: bool
     ) -> None:
-        """The group's nodes of each (cloud, GPUs per node) are shared out among its pools.
+        """The group's nodes of each (cloud, GPUs per node) are shared out among its pools;
+        in the places `apart` each pool has its own columns, which its rows count as well.
 
         Nodes of one class are alike to a pool (its rows count GPUs per cloud), so any split
-        of the class's nodes with these counts is a plan of the same cost. A pool never needs
+        of the class's nodes with these counts is a plan of the same cost: no row outside
+        `apart` tells the pools' nodes of one offer apart (pins would, and grouped pools have
+        none; node groups would, and they are counted only in `apart`). A pool never needs
         more nodes of a class than cover it alone or its max share: one more could be removed
         at a saving, as `Candidate.max_nodes` argues; the bound keeps each split within the
         per-candidate bounds of the full model.
         """
         m = self.milp
         classes: dict[tuple[Cloud, int], list[int]] = {}
-        for i in mine:
-            classes.setdefault((self.cands[i].cloud, self.cands[i].sku.gpus), []).append(i)
-        terms: dict[str, list[_Term]] = {}
+        for i in by_pool.get(name, []):
+            if self.cands[i].place not in self.apart:
+                classes.setdefault((self.cands[i].cloud, self.cands[i].sku.gpus), []).append(i)
+        terms = {
+            member.name: self._terms(i for i in by_pool.get(member.name, []) if self.cands[i].place in self.apart)
+            for member in self.members[name]
+        }
         for (cloud, size), here in sorted(classes.items()):
             row = {self.x[i]: 1.0 for i in here}
             for member in self.members[name]:
@@ -334,10 +365,10 @@ class Formulation:
                 col = m.col(0.0, float(bound), True)
                 self.split[(member.name, cloud, size)] = col
                 row[col] = -1.0
-                terms.setdefault(member.name, []).append(_Term(col, cloud, "", size))
+                terms[member.name].append(_Term(col, cloud, "", size))
             m.row(0.0, 0.0, row)
         for member in self.members[name]:
-            self._pool_rows(member, terms.get(member.name, []), shortfall, shares_and_pins)
+            self._pool_rows(member, terms[member.name], shortfall, shares_and_pins)
 
     def _quotas(self, limits: Mapping[QuotaKey, tuple[str, int]], elastic: set[QuotaKey]) -> None:
         rows: dict[QuotaKey, dict[int, float]] = {}
@@ -345,7 +376,7 @@ class Formulation:
             for bucket in c.buckets:
                 key = quota_key(c.cloud, c.region, bucket)
                 if key in limits:
-                    rows.setdefault(key, {})[self.x[i]] = float(c.sku.vcpus)
+                    rows.setdefault(key, {})[self.x[i]] = float(quota_units(c.sku))
         for key in sorted(rows):
             row = rows[key]
             limit = float(limits[key][1])
@@ -353,10 +384,11 @@ class Formulation:
                 self.elastic[key] = self.milp.col(0.0, math.inf, True)
                 row[self.elastic[key]] = -1.0
                 self.milp.row(-math.inf, limit, row)
-            else:  # vCPUs ≤ limit × open: the quota, and the region's link for these nodes
-                cloud, region, _ = key
-                row[self.opened[(cloud, region)]] = -limit
+            elif key[1] != GLOBAL:  # units ≤ limit × open: the quota, and the region's link
+                row[self.opened[(key[0], key[1])]] = -limit
                 self.milp.row(-math.inf, 0.0, row)
+            else:  # one quota for all the cloud's regions (quota_scope global): units ≤ limit
+                self.milp.row(-math.inf, limit, row)
 
     def _caps(self) -> None:
         """Σ nodes ≤ cap per offer that `capacity.available` limits, over every pool using it."""
@@ -377,13 +409,13 @@ class Formulation:
     def nodes_by_key(self, solved: Solved) -> dict[str, int]:
         """Nodes per candidate key of every pool. A group's nodes of each class go to its pools
         in spec order, each taking the earliest candidates first: few node groups per pool, and
-        the same solution always splits the same way."""
+        the same solution always splits the same way. A pool's own columns (`apart`) are its."""
         values = solved.values
         need = {key: round(values[col]) for key, col in self.split.items()}
         nodes: dict[str, int] = {}
         for i, c in enumerate(self.cands):
             have = round(values[self.x[i]])
-            members = self.members.get(c.pool.name, (c.pool,))
+            members = self.stands_for(c)
             if len(members) == 1:
                 nodes[c.key] = have
                 continue
@@ -436,14 +468,20 @@ def cost_model(
     limited: Limited = None,
 ) -> Formulation:
     """The model the cost levels are solved on: each offer within `bounds` (`offer_bounds`) if
-    given, and interchangeable pools grouped unless `grouped` is False."""
+    given, and interchangeable pools grouped unless `grouped` is False.
+
+    A group's column would be one node group per pool, which a limit counting node groups
+    cannot count (`_cluster_limits`), so in the places where one may bind (`counted_places`
+    among `limited`) each member pool keeps its own columns (`Formulation`'s `apart`), and
+    everywhere else the group places its nodes once. On the 50-pool benchmark the round that
+    holds the limits its first plan broke solves its first level in 1,361 branch-and-bound
+    nodes, not the 11,356 of every pool's own columns everywhere."""
     if not grouped:
         return Formulation(spec, cands, spec.pools, bounds=bounds, limited=limited)
     groups = {group[0].name: group for group in interchangeable(spec, cands)}
     leaders = [group[0] for group in groups.values()]
-    form = Formulation(
-        spec, [c for c in cands if c.pool.name in groups], leaders, groups=groups, bounds=bounds, limited=limited
+    apart = counted_places(spec, cands, limited) if len(leaders) < len(spec.pools) else frozenset[str]()
+    return Formulation(
+        spec, [c for c in cands if c.pool.name in groups or c.place in apart], leaders,
+        groups=groups, bounds=bounds, limited=limited, apart=apart,
     )
-    if (form.cluster_rows or form.address_rows) and len(leaders) < len(spec.pools):  # see `_cluster_limits`
-        return Formulation(spec, cands, spec.pools, bounds=bounds, limited=limited)
-    return form

@@ -28,6 +28,8 @@ class Solved:
     objective: float
     gap: float
     seconds: float
+    nodes: int = 0
+    """HiGHS's branch-and-bound nodes (the benchmark shows them: a count, not a time)."""
 
 
 @dataclass
@@ -122,6 +124,7 @@ class Milp:
             objective=value,
             gap=0.0 if optimal else float(info.mip_gap),
             seconds=seconds,
+            nodes=max(0, int(info.mip_node_count)),
         )
 
     def _load(self, objective: Mapping[int, float], options: SolverOptions) -> CoreHighs:

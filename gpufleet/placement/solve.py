@@ -121,12 +121,12 @@ def _place_within(
     keep = {p.key for p in previous}
     cands = undominated(spec, found, keep, limited)
     bounds: Mapping[str, int] | None = offer_bounds(spec, cands, keep, limited)
-    form = cost_model(spec, cands, bounds, limited=limited)
+    form = cost_model(spec, cands, bounds, grouped=options.group_pools, limited=limited)
     first, cheapest = _cost_levels(form, run, options.bounded_first_nodes)
     if first.status == NODE_LIMIT:
         run.supersede(first)
         bounds = None
-        form = cost_model(spec, cands, bounds, limited=limited)
+        form = cost_model(spec, cands, bounds, grouped=options.group_pools, limited=limited)
         first, cheapest = _cost_levels(form, run, None)
     if cheapest is None:
         if first.status != "Infeasible":

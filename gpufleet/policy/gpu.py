@@ -15,8 +15,9 @@ from pulumi_policy import PolicyResource
 
 from gpufleet import clouds
 from gpufleet.catalog import Catalog, Sku
-from gpufleet.clouds.base import DeclaredPool
+from gpufleet.clouds.declared import DeclaredPool
 from gpufleet.policy.view import View
+from gpufleet.quota import quota_units
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +34,9 @@ class GpuPool:
     spot: bool
 
     @property
-    def vcpus(self) -> int:
-        return self.nodes * self.sku.vcpus
+    def units(self) -> int:
+        """What the pool draws on each of its buckets: vCPUs, or GPUs (its cloud's quota unit)."""
+        return self.nodes * quota_units(self.sku)
 
     @property
     def bucket(self) -> str:

@@ -8,26 +8,18 @@ from collections.abc import Iterable
 
 from pulumi_policy import PolicyResource
 
+from gpufleet import clouds
 from gpufleet.policy.props import get, text
-
-# The input that holds a resource's own physical name, per type (Azure names are inputs).
-OWN_NAME_KEYS = {
-    "azure-native:resources:ResourceGroup": "resourceGroupName",
-    "azure-native:containerservice:ManagedCluster": "resourceName",
-    "azure-native:containerservice:AgentPool": "agentPoolName",
-    "azure-native:storage:StorageAccount": "accountName",
-    "aws:s3/bucket:Bucket": "bucket",
-    "aws:s3/bucketV2:BucketV2": "bucket",
-    "aws:ec2/launchTemplate:LaunchTemplate": "name",
-}
 
 
 def identifiers(resource: PolicyResource) -> set[str]:
     """Names other resources may use for this one: logical name, physical name (own input or
-    `name` output), id, ARN, and the id the gpufleet mocks give (`<name>-id`)."""
+    `name` output), id, ARN, and the id the gpufleet mocks give (`<name>-id`). The input that
+    holds a physical name is its cloud's (`CloudModel.own_name_keys`)."""
     found = {resource.name, f"{resource.name}-id"}
     keys = ["name", "id", "arn"]
-    own = OWN_NAME_KEYS.get(resource.resource_type)
+    owner = clouds.owner_of(resource.resource_type)
+    own = owner.own_name_keys.get(resource.resource_type) if owner is not None else None
     if own:
         keys.append(own)
     for key in keys:

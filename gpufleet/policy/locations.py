@@ -4,12 +4,14 @@ The guards fail closed: a custom resource whose type no provider below owns, or 
 cannot be read, cannot be verified (the policies report it unless the spec exempts its type).
 Only three kinds of resource are out of scope: component resources and the root stack (they
 create nothing themselves), provider resources, and the location-free types of LOCATION_FREE.
-The registered clouds' own providers are located by their models (gpufleet/clouds/); the other
-providers' knowledge is data here, with the page it comes from.
+The registered clouds' own providers, the packages that name their regions (aws-native, classic
+azure) and their Kubernetes clusters' endpoints are located by their models (gpufleet/clouds/);
+the other providers' knowledge is data here, with the page it comes from.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -36,29 +38,15 @@ class ProviderLocations:
     source: str
 
 
-def _same(value: str) -> str:
-    return value
-
-
 def _upper(value: str) -> str:
     return value.upper()
 
 
-# Providers a Pulumi user is likely to mix in besides the registered clouds' own (whose
-# location fields their models in gpufleet/clouds/ know): type token package -> location
+# Providers a Pulumi user is likely to mix in that no registered cloud locates (the clouds'
+# models in gpufleet/clouds/ locate their own packages and those naming their regions, such as
+# aws-native and classic azure: `CloudModel.located_packages`): type token package -> location
 # fields. Kubernetes has none of its own (see kubernetes_cluster).
 PROVIDERS: dict[str, ProviderLocations] = {
-    # aws-native resources have no region input: the provider's `region` (aws-native:region)
-    # is where they are created (www.pulumi.com/registry/packages/aws-native/installation-configuration/).
-    "aws-native": ProviderLocations(
-        "aws", (), ("region",), _same,
-        "www.pulumi.com/registry/packages/aws-native/installation-configuration/",
-    ),
-    # Classic azure (azurerm): regional resources take `location`; the provider has no default
-    # location (www.pulumi.com/registry/packages/azure/installation-configuration/), so a child
-    # resource without `location` (a container, a subnet) cannot be located by itself.
-    "azure": ProviderLocations("azure", ("location",), (), clouds.get("azure").normalise_region,
-                               "www.pulumi.com/registry/packages/azure/api-docs/"),
     # gcp: `location` (buckets, GKE, Artifact Registry), `region` or `zone` on the resource, else
     # the provider's `region`/`zone` (www.pulumi.com/registry/packages/gcp/installation-configuration/).
     # GCS location names are case-insensitive (cloud.google.com/storage/docs/locations).
@@ -67,9 +55,22 @@ PROVIDERS: dict[str, ProviderLocations] = {
 }
 
 
+def _located_by_clouds() -> dict[str, ProviderLocations]:
+    """The other packages the registered clouds locate, as rules over the cloud's regions."""
+    return {
+        other.package: ProviderLocations(
+            model.name, other.resource_keys, other.provider_keys, model.normalise_region, other.source
+        )
+        for model in clouds.models() for other in model.located_packages
+    }
+
+
 def known_packages() -> tuple[str, ...]:
     """Every package whose resources can be located: the registered clouds' and the table's."""
-    return (*sorted({p for m in clouds.models() for p in m.packages} | set(PROVIDERS)), KUBERNETES)
+    return (
+        *sorted({p for m in clouds.models() for p in m.packages} | set(_located_by_clouds()) | set(PROVIDERS)),
+        KUBERNETES,
+    )
 
 # GCS multi-regions and predefined dual-regions (cloud.google.com/storage/docs/locations) -> the
 # jurisdictions that hold every copy. EU keeps data in EU member states; ASIA spans several
@@ -102,18 +103,8 @@ LOCATION_FREE_TYPES: dict[str, str] = {
 }
 PROVIDER_REASON = "a provider configuration, not a resource in any cloud"
 
-# A Kubernetes resource lives where its cluster lives: the API server host of an EKS or AKS
-# cluster names its region. EKS: https://<id>.<gr7|yl4|...>.<region>.eks.amazonaws.com
-# (docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html); AKS: <fqdn-prefix>.hcp.
-# <location>.azmk8s.io, private <...>.privatelink.<location>.azmk8s.io
-# (learn.microsoft.com/azure/aks/private-clusters). `aws eks get-token ... --region R` in an
-# exec kubeconfig names the EKS region too (docs.aws.amazon.com/cli/latest/reference/eks/get-token.html).
-CLUSTER_ENDPOINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("aws", re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d+)\.eks\.amazonaws\.com")),
-    ("aws", re.compile(r"--region[\"',\s]+([a-z]{2}(?:-[a-z]+)+-\d+)")),
-    ("azure", re.compile(r"\.([a-z0-9]+)\.azmk8s\.io")),
-)
-CLUSTER_KINDS = {"aws": "EKS", "azure": "AKS"}
+# A kubeconfig's `server:` (YAML or JSON), its host: a name, or an address (IPv6 in brackets).
+SERVER_HOST = re.compile(r"""server["']?\s*:\s*["']?https?://(\[[0-9A-Fa-f:.]+\]|[^/"'\s:]+)""")
 
 
 # -- what a resource's location is -------------------------------------------------------------
@@ -202,12 +193,14 @@ def _missing(rule: ProviderLocations) -> str:
 
 
 def location_rule(resource_type: str) -> ProviderLocations | None:
-    """How resources of this type say where they live: their cloud's model, else the table."""
+    """How resources of this type say where they live: their cloud's model, a cloud that
+    locates their package, else the table."""
     owner = clouds.owner_of(resource_type)
     if owner is not None:
         key = owner.location_key
         return ProviderLocations(owner.name, (key,), (key,), owner.normalise_region, "gpufleet/clouds/")
-    return PROVIDERS.get(package_of(resource_type.removeprefix(PROVIDER_PREFIX)))
+    package = package_of(resource_type.removeprefix(PROVIDER_PREFIX))
+    return _located_by_clouds().get(package) or PROVIDERS.get(package)
 
 
 def catalog_region(
@@ -244,24 +237,43 @@ def _kubeconfig_text(provider: PolicyProviderResource | None) -> str | None:
 
 
 def kubernetes_cluster(provider: PolicyProviderResource | None) -> Location:
-    """The region of the EKS or AKS cluster a Kubernetes provider's kubeconfig points at."""
+    """The region of the cluster a Kubernetes provider's kubeconfig points at, as the registered
+    clouds' endpoint patterns read it (`CloudModel.cluster_endpoints`: EKS, AKS, ...)."""
     config = _kubeconfig_text(provider)
     if config is None:
         return Unverifiable(
             "a Kubernetes resource lives where its cluster lives, and it has no explicit "
             "kubernetes provider with a known kubeconfig"
         )
+    if bare := _bare_addresses(config):
+        return Unverifiable(
+            f"its provider's kubeconfig names its server by the bare address {bare}, which says "
+            "nothing of the cluster or where it is (a --region argument beside it proves nothing)"
+        )
     found = sorted({
-        (cloud, match) for cloud, pattern in CLUSTER_ENDPOINTS for match in pattern.findall(config)
+        (model.name, match)
+        for model in clouds.models() for pattern in model.cluster_endpoints for match in pattern.findall(config)
     })
     if len(found) == 1:
         cloud, region = found[0]
-        kind = CLUSTER_KINDS[cloud]
+        kind = clouds.get(cloud).cluster_kind
         return CatalogRegion(cloud, region, via=f"its {kind} cluster, per its provider's kubeconfig")
     if not found:
-        return Unverifiable("its provider's kubeconfig names no EKS or AKS cluster endpoint")
+        kinds = " or ".join(m.cluster_kind for m in clouds.models() if m.cluster_endpoints)
+        return Unverifiable(f"its provider's kubeconfig names no {kinds} cluster endpoint")
     shown = ", ".join(f"{c}/{r}" for c, r in found)
     return Unverifiable(f"its provider's kubeconfig names clusters in several places ({shown})")
+
+
+def _bare_addresses(config: str) -> str:
+    """The kubeconfig's servers given as IP addresses (no name a cloud gave the cluster)."""
+    found: list[str] = []
+    for host in SERVER_HOST.findall(config):
+        try:
+            found.append(str(ipaddress.ip_address(host.strip("[]"))))
+        except ValueError:
+            continue
+    return ", ".join(sorted(set(found)))
 
 
 def locate(

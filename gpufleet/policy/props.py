@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gpufleet.catalog import JURISDICTION_ALIASES, Catalog, Region, load_catalog
+from gpufleet.catalog import JURISDICTION_ALIASES, Catalog, Region
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.clouds.inputs import get, is_true, items, mapping, number, text
 
 __all__ = [

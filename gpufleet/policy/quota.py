@@ -1,4 +1,5 @@
-"""gpu-quota: the vCPUs of every GPU pool at maximum size fit the declared quota buckets."""
+"""gpu-quota: every GPU pool at maximum size fits the declared quota buckets, counted as its cloud
+counts them (vCPUs per region on AWS and Azure; `Capabilities.quota_unit`, `quota_scope`)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from gpufleet import clouds
 from gpufleet.policy.config import GPU_QUOTA, effective_config
 from gpufleet.policy.gpu import GpuPool, gpu_pools
 from gpufleet.policy.props import catalog, describe, mapping, number
-from gpufleet.quota import buckets_for, quota_key
+from gpufleet.quota import buckets_for, quota_key, unit_noun
 
 
 def _declared(quotas: object) -> dict[tuple[str, str, str], tuple[str, float]]:
-    """Declared limits by (cloud, region, normalised bucket) -> (name as declared, vCPUs)."""
+    """Declared limits by quota key (gpufleet.quota.quota_key) -> (name as declared, limit)."""
     found: dict[tuple[str, str, str], tuple[str, float]] = {}
     for cloud, regions in mapping(quotas).items():
         if cloud not in clouds.names():
@@ -43,7 +44,7 @@ def quota_findings(
         if pool.region is None:
             findings.append((pool.urn, (
                 f"{describe(pool.resource_type, pool.name)}: region cannot be determined, so "
-                f"its {pool.vcpus} vCPUs ({pool.label()}) cannot be checked against quota "
+                f"its {pool.units} {unit_noun(pool.cloud)}s ({pool.label()}) cannot be checked against quota "
                 f"bucket {pool.bucket}; set the region on the resource, its provider or its "
                 "cluster"
             )))
@@ -55,21 +56,22 @@ def quota_findings(
             continue
         cloud, region, _ = key
         bucket, limit = limits[key]
-        used = sum(p.vcpus for p in members)
+        used = sum(p.units for p in members)
         if used <= limit:
             continue
-        members.sort(key=lambda p: (-p.vcpus, p.name))
+        members.sort(key=lambda p: (-p.units, p.name))
+        unit = unit_noun(cloud)
         findings.append((members[0].urn, (
             f"{cloud}/{region} quota bucket {bucket}: GPU pools at maximum size need {used} "
-            f"vCPUs, the declared quota is {limit:g} vCPUs, {used - limit:g} short; pools: "
-            + ", ".join(f"{p.label()} = {p.vcpus} vCPUs" for p in members)
+            f"{unit}s, the declared quota is {limit:g} {unit}s, {used - limit:g} short; pools: "
+            + ", ".join(f"{p.label()} = {p.units} {unit}s" for p in members)
             + "; lower maxSize/maxCount or raise the quota"
         )))
     return findings
 
 
 def validate_gpu_quota(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """gpu-quota: per (cloud, region, bucket), summed vCPUs at maximum size within quota."""
+    """gpu-quota: per quota bucket, what the pools draw at maximum size within the quota."""
     config = effective_config(args, GPU_QUOTA)
     if config is None:
         return

@@ -9,6 +9,7 @@ unless the spec lists its type in `policies.unlocated_types`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pulumi_policy import (
     PolicyResource,
@@ -18,7 +19,8 @@ from pulumi_policy import (
 )
 
 from gpufleet import clouds
-from gpufleet.catalog import jurisdictions_of, load_catalog
+from gpufleet.catalog import jurisdictions_of
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.policy.config import (
     SOVEREIGNTY_REGIONS,
     SOVEREIGNTY_STORAGE,
@@ -26,46 +28,15 @@ from gpufleet.policy.config import (
     effective_config,
     listed_types,
 )
-from gpufleet.policy.links import depends_on, find
-from gpufleet.policy.locations import (
-    CatalogRegion,
-    Location,
-    NamedPlace,
-    OutOfScope,
-    Unverifiable,
-    catalog_region,
-    locate,
-)
-from gpufleet.policy.props import allowed_regions, allowed_set, describe, get, items, text
+from gpufleet.policy.locations import CatalogRegion, Location, NamedPlace, OutOfScope, Unverifiable, locate
+from gpufleet.policy.props import allowed_regions, allowed_set, describe, get, text
+from gpufleet.policy.view import View
 
-S3_BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
-S3_REPLICATION_TYPE = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
-AZURE_STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
-AZURE_OBJECT_REPLICATION = "azure-native:storage:ObjectReplicationPolicy"
-AWS_BACKUP_PLAN = "aws:backup/plan:Plan"
 # The cross-cloud sync job (components/k8s/syncspec.py): its label, and the annotations naming
 # the 'cloud/region' it copies from and to.
 CRON_JOB = "kubernetes:batch/v1:CronJob"
 SYNC_COMPONENT = ("app.kubernetes.io/component", "dataset-sync")
 SYNC_ENDS = (("source", "gpufleet.io/sync-source"), ("destination", "gpufleet.io/sync-destination"))
-# Geo-redundant Azure storage (GRS, RA-GRS, GZRS, RA-GZRS) keeps a copy in the region's pair
-# (learn.microsoft.com/azure/reliability/cross-region-replication-azure): region -> (pair, country).
-AZURE_REGION_PAIRS: dict[str, tuple[str, str]] = {
-    "northeurope": ("westeurope", "NL"), "westeurope": ("northeurope", "IE"),
-    "germanywestcentral": ("germanynorth", "DE"), "germanynorth": ("germanywestcentral", "DE"),
-    "francecentral": ("francesouth", "FR"), "francesouth": ("francecentral", "FR"),
-    "swedencentral": ("swedensouth", "SE"), "swedensouth": ("swedencentral", "SE"),
-    "norwayeast": ("norwaywest", "NO"), "norwaywest": ("norwayeast", "NO"),
-    "switzerlandnorth": ("switzerlandwest", "CH"), "switzerlandwest": ("switzerlandnorth", "CH"),
-    "uksouth": ("ukwest", "GB"), "ukwest": ("uksouth", "GB"),
-    "eastus": ("westus", "US"), "westus": ("eastus", "US"),
-    "eastus2": ("centralus", "US"), "centralus": ("eastus2", "US"),
-    "northcentralus": ("southcentralus", "US"), "southcentralus": ("northcentralus", "US"),
-    "westus2": ("westcentralus", "US"), "westcentralus": ("westus2", "US"),
-    "westus3": ("eastus", "US"),
-}
-_NOT_IN_STACK = "the destination is not a {} of this stack, so where the copy lives is unknown"
-_SOURCE_NOT_IN_STACK = "the source is not a {} of this stack, so where the data comes from is unknown"
 
 
 def _allowed_text(allowed: frozenset[str]) -> str:
@@ -166,154 +137,37 @@ def validate_allowed_regions(
 # -- storage residency -----------------------------------------------------------------------
 
 
-def _resource_region(resource: PolicyResource) -> str | None:
-    return catalog_region(resource.resource_type, resource.props, resource.provider)
+@dataclass(frozen=True, slots=True)
+class _Judge:
+    """Judges the places a cloud model finds in a resource (gpufleet.clouds.declared.ResidencyJudge)."""
 
+    allowed_set: frozenset[str]
 
-def _destination(
-    resource: PolicyResource,
-    value: str | None,
-    prop: str,
-    types: frozenset[str],
-    stores: list[PolicyResource],
-) -> PolicyResource | None:
-    """The bucket/account a replication rule points at: by value, else by the engine's
-    property dependencies (during preview the destination's ARN is not known yet)."""
-    found = find(value, stores, types)
-    if found is not None:
-        return found
-    sources = [d.urn for d in resource.property_dependencies.get("bucket", [])] + [resource.urn]
-    return depends_on(resource, prop, types, exclude=sources)
+    @property
+    def allowed(self) -> str:
+        return _allowed_text(self.allowed_set)
 
+    def region_problem(self, cloud: str, region: str | None, unknown: str = "") -> str | None:
+        return region_problem(cloud, region, self.allowed_set, unknown)
 
-def _arn_region(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[3] or None if len(parts) > 5 and parts[0] == "arn" else None
+    def allows(self, country: str) -> bool:
+        return bool(jurisdictions_of(country) & self.allowed_set)
 
 
 def _storage_findings(
     resources: list[PolicyResource], allowed: frozenset[str]
 ) -> Iterable[tuple[str, str]]:
-    buckets = [r for r in resources if r.resource_type in S3_BUCKET_TYPES]
-    accounts = [r for r in resources if r.resource_type == AZURE_STORAGE_ACCOUNT]
-    for store in [*buckets, *accounts]:
-        cloud = "aws" if store in buckets else "azure"
-        problem = region_problem(cloud, _resource_region(store), allowed)
-        if problem:
-            yield store.urn, f"{describe(store.resource_type, store.name)}: {problem}"
-    for account in accounts:
-        yield from _geo_replication_findings(account, allowed)
+    """Each resource's stores and copies as its cloud's model finds them
+    (`CloudModel.residency_findings`), and both ends of every dataset sync job."""
+    judge = _Judge(allowed)
     for resource in resources:
-        yield from _replication_findings(resource, buckets, accounts, allowed)
-
-
-def _geo_replication_findings(
-    account: PolicyResource, allowed: frozenset[str]
-) -> Iterable[tuple[str, str]]:
-    """A geo-redundant storage SKU copies the data to the region's pair."""
-    sku = text(get(account.props, "sku", "name")) or ""
-    region = _resource_region(account)
-    geo = "GRS" in sku.upper() or "GZRS" in sku.upper()
-    if not geo or region is None:
-        return
-    who = describe(account.resource_type, account.name)
-    pair = AZURE_REGION_PAIRS.get(region)
-    if pair is None:
-        yield account.urn, (
-            f"{who}: sku {sku} geo-replicates to the pair of '{region}', which gpufleet does not "
-            f"know, so the copy's jurisdiction cannot be determined; allowed: an LRS or ZRS sku, "
-            f"or geo-redundancy in a region whose pair is in {_allowed_text(allowed)}"
-        )
-    elif not jurisdictions_of(pair[1]) & allowed:
-        yield account.urn, (
-            f"{who}: sku {sku} geo-replicates to the paired region '{pair[0]}' ({pair[1]}), "
-            f"outside the allowed jurisdictions {_allowed_text(allowed)}; allowed: an LRS or "
-            "ZRS sku, or a region whose pair is inside"
-        )
-
-
-def _replication_findings(
-    resource: PolicyResource,
-    buckets: list[PolicyResource],
-    accounts: list[PolicyResource],
-    allowed: frozenset[str],
-) -> Iterable[tuple[str, str]]:
-    who = describe(resource.resource_type, resource.name)
-    inline = get(resource.props, "replicationConfiguration")
-    if resource.resource_type == S3_REPLICATION_TYPE or (
-        resource.resource_type in S3_BUCKET_TYPES and inline
-    ):
-        rules = items(get(resource.props, "rules")) or items(get(inline, "rules"))
-        standalone = resource.resource_type == S3_REPLICATION_TYPE
-        prop = "rules" if standalone else "replicationConfiguration"
-        if standalone:
-            yield from _source_finding(
-                resource, "bucket", S3_BUCKET_TYPES, buckets,
-                kind=("aws", "bucket", "replication"), allowed=allowed,
-            )
-        for index, rule in enumerate(rules):
-            destinations = [get(rule, "destination"), *items(get(rule, "destinations"))]
-            for destination in [d for d in destinations if d is not None]:
-                value = text(get(destination, "bucket"))
-                target = _destination(resource, value, prop, S3_BUCKET_TYPES, buckets)
-                region = _resource_region(target) if target is not None else None
-                problem = region_problem("aws", region, allowed, _NOT_IN_STACK.format("bucket"))
-                if problem:
-                    yield resource.urn, (
-                        f"{who}: replication rule {index} copies data to bucket "
-                        f"'{value or '?'}'; destination {problem}"
-                    )
-    elif resource.resource_type == AZURE_OBJECT_REPLICATION:
-        yield from _source_finding(
-            resource, "sourceAccount", frozenset({AZURE_STORAGE_ACCOUNT}), accounts,
-            kind=("azure", "storage account", "object replication"), allowed=allowed,
-        )
-        value = text(get(resource.props, "destinationAccount"))
-        target = _destination(
-            resource, value, "destinationAccount", frozenset({AZURE_STORAGE_ACCOUNT}), accounts
-        )
-        region = _resource_region(target) if target is not None else None
-        problem = region_problem("azure", region, allowed, _NOT_IN_STACK.format("storage account"))
-        if problem:
-            yield resource.urn, (
-                f"{who}: object replication copies data to storage account "
-                f"'{value or '?'}'; destination {problem}"
-            )
-    elif resource.resource_type == CRON_JOB and _is_sync_job(resource):
-        yield from _sync_job_findings(resource, who, allowed)
-    elif resource.resource_type == AWS_BACKUP_PLAN:
-        for rule in items(get(resource.props, "rules")):
-            for action in items(get(rule, "copyActions")):
-                arn = text(get(action, "destinationVaultArn"))
-                problem = region_problem(
-                    "aws", _arn_region(arn) if arn else None, allowed, "no region in the vault ARN"
-                )
-                if problem:
-                    yield resource.urn, (
-                        f"{who}: backup copy to vault '{arn}'; destination {problem}"
-                    )
-
-
-def _source_finding(
-    resource: PolicyResource,
-    prop: str,
-    types: frozenset[str],
-    stores: list[PolicyResource],
-    *,
-    kind: tuple[str, str, str],
-    allowed: frozenset[str],
-) -> Iterable[tuple[str, str]]:
-    """A replication's source store must be located inside too: the data leaves from there."""
-    cloud, noun, what = kind
-    value = text(get(resource.props, prop))
-    source = find(value, stores, types) or depends_on(resource, prop, types)
-    region = _resource_region(source) if source is not None else None
-    problem = region_problem(cloud, region, allowed, _SOURCE_NOT_IN_STACK.format(noun))
-    if problem:
-        yield resource.urn, (
-            f"{describe(resource.resource_type, resource.name)}: {what} reads data from {noun} "
-            f"'{value or '?'}'; source {problem}"
-        )
+        who = describe(resource.resource_type, resource.name)
+        owner = clouds.owner_of(resource.resource_type)
+        if owner is not None:
+            for message in owner.residency_findings(View(resource, resources), judge):
+                yield resource.urn, f"{who}: {message}"
+        elif resource.resource_type == CRON_JOB and _is_sync_job(resource):
+            yield from _sync_job_findings(resource, who, allowed)
 
 
 def _is_sync_job(resource: PolicyResource) -> bool:
@@ -350,7 +204,8 @@ def _path(annotations: object) -> str:
 def validate_storage_residency(
     args: StackValidationArgs, report_violation: ReportViolation
 ) -> None:
-    """sovereignty-storage-residency: buckets, accounts and replication/backup destinations."""
+    """sovereignty-storage-residency: every store and every copy of its data, as the stores'
+    clouds find them (buckets, accounts, replication, backup, geo-redundancy), and sync jobs."""
     config = effective_config(args, SOVEREIGNTY_STORAGE)
     if config is None:
         return

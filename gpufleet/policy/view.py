@@ -65,6 +65,11 @@ class View:
         found = find(value, self.stack, types)
         return View(found, self.stack) if found is not None else None
 
+    def dependency(self, prop: str, types: frozenset[str], besides: str = "") -> View | None:
+        skip = [self.urn, *(d.urn for d in self.resource.property_dependencies.get(besides, []))]
+        found = depends_on(self.resource, prop, types, exclude=skip)
+        return View(found, self.stack) if found is not None else None
+
     def linked_each(self, prop: str, types: frozenset[str]) -> list[View]:
         found = [find(entry, self.stack, types) for entry in items(get(self.resource.props, prop))]
         return [View(r, self.stack) for r in found if r is not None]

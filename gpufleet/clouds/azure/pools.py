@@ -10,7 +10,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from gpufleet.clouds.base import DeclaredPool, DeclaredResource, Network, whole
+from gpufleet.clouds.base import Network
+from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, whole
 
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"

@@ -37,7 +37,8 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from gpufleet.catalog import Capacity, load_catalog
+from gpufleet.catalog import Capacity
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.live import LiveQuota, now
 from gpufleet.live.prices import LivePrice
 

@@ -1,4 +1,5 @@
-"""AWS: quota buckets, fixed costs, system pool, address shape, resource types, mock answers.
+"""AWS: quota buckets, fixed costs, system pool, address shape, resource types (the offline
+engine's answers: mocks.py).
 
 Rates are US-East list prices (other regions differ by a few percent), for planning, not
 invoicing; each names the page it reflects.
@@ -6,40 +7,37 @@ invoicing; each names the page it reflects.
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from gpufleet.catalog.limits import (
+from gpufleet.clouds.aws.mocks import MOCK_CALLS, mock_state
+from gpufleet.clouds.aws.vpccni import (
     DEFAULT_VPC_CNI,
     EniLimits,
     VpcCniSettings,
     eni_limits,
+    max_pods,
     most_node_addresses,
 )
 from gpufleet.clouds.base import (
     AddressBlocks,
     CloudModel,
-    DeclaredPool,
     DeclaredRange,
-    DeclaredResource,
     FixedCost,
     LinkTraits,
-    MockArgs,
+    LocatedPackage,
     Network,
     NodeRange,
     StorageRate,
     SystemPool,
-    decoded,
 )
-from gpufleet.clouds.base import (
-    whole as _whole,
-)
+from gpufleet.clouds.capabilities import Capabilities, Reservation
+from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, ResidencyJudge, decoded
+from gpufleet.clouds.declared import whole as _whole
 
 if TYPE_CHECKING:
-    from gpufleet.clouds.base import Builder
     from gpufleet.clouds.controls import SecurityControls
 
 # AWS allows VPC CIDRs of /16 to /28 (docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html).
@@ -83,6 +81,13 @@ def private_subnets(vpc: Network, zones: int) -> list[Network]:
 def eni_figures(instance_type: str) -> EniLimits | None:
     """ENI figures of a GPU SKU (eni_limits.csv) or of the system node group's type."""
     return SYSTEM_ENI if instance_type == SYSTEM_ENI.instance_type else eni_limits(instance_type)
+
+
+def kubelet_max_pods(instance_type: str) -> int | None:
+    """The kubelet's max pods under VPC_CNI's MAX_ENI (launch template user data); None where
+    the type's ENI figures are unknown."""
+    eni = eni_figures(instance_type)
+    return max_pods(eni, VPC_CNI.max_eni) if eni is not None else None
 
 
 def _describe(cni: VpcCniSettings) -> str:
@@ -129,7 +134,7 @@ GLOBAL_TYPES = frozenset({
     "aws:organizations/policy:Policy",
 })
 
-_CODE = "fixed rate in gpufleet/clouds/aws.py"
+_CODE = "fixed rate in gpufleet/clouds/aws/__init__.py"
 
 # AWS's end of the fleet link (gpufleet/interconnect.py): a transit gateway per region, Site-to-
 # Site VPN connections to the other cloud's gateways, TGW peering between AWS regions.
@@ -189,7 +194,7 @@ SYSTEM_ROOT_GIB = 50
 
 class Aws(CloudModel):
     name = "aws"
-    live_module = "gpufleet.live.aws"
+    live_module = "gpufleet.clouds.aws.live"
     title = "AWS"
     packages = ("aws",)
     location_key = "region"
@@ -218,6 +223,7 @@ class Aws(CloudModel):
         "aws:eks/addon:Addon",
         "aws:eks/cluster:Cluster",
         "aws:eks/nodeGroup:NodeGroup",
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation",
         "aws:iam/role:Role",
         "aws:kms/key:Key",
         "aws:s3/bucket:Bucket",
@@ -229,6 +235,7 @@ class Aws(CloudModel):
     # Types whose schema has no `tags` input (pulumi-aws 7 / azure-native 3 API docs,
     # www.pulumi.com/registry/packages/{aws,azure-native}/api-docs/).
     untaggable_types = frozenset({
+        "aws:autoscaling/tag:Tag",
         "aws:ebs/encryptionByDefault:EncryptionByDefault",
         "aws:ec2/route:Route",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
@@ -258,6 +265,26 @@ class Aws(CloudModel):
         "aws:ec2/vpnConnection:VpnConnection": ("customerGatewayId", "transitGatewayId", "type"),
     }
     system_pool = SYSTEM_POOL
+    capabilities = Capabilities(
+        capacity_types=frozenset({"on-demand", "spot", "reserved"}),
+        # A reserved pool runs in an EC2 Capacity Block for ML through its launch template's
+        # capacity reservation target (components/aws/launch.py); ids are cr- and hex digits
+        # (docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CapacityReservation.html).
+        reservation=Reservation(r"cr-[0-9a-f]{8,17}", "an EC2 capacity block (cr-...)"),
+        rdma_fabric="efa",
+        # Graviton GPU SKUs (g5g) run the EKS AL2023 ARM 64 NVIDIA AMI (components/aws/decisions.py).
+        arm64_gpu_nodes=True,
+        # Service Quotas count vCPUs per instance-family bucket, per region (L-417A185B, ...).
+        quota_unit="vcpus",
+        quota_scope="region",
+        # "Each Region has at least three Availability Zones"
+        # (docs.aws.amazon.com/global-infrastructure/latest/regions/aws-availability-zones.html);
+        # an account may see fewer in its oldest regions. The layout uses two (ZONES_PER_REGION).
+        zonal_regions=None,
+        zones_per_region=3,
+        notes={"mig": "EKS node groups have no MIG setting, and gpufleet does not install the GPU "
+                      "Operator's MIG manager that would partition the GPUs"},
+    )
     # EKS service quotas: "Public endpoint access CIDR ranges per cluster: 40", not adjustable
     # (docs.aws.amazon.com/eks/latest/userguide/service-quotas.html).
     api_allowlist_max = 40
@@ -269,22 +296,11 @@ class Aws(CloudModel):
         "nodes_per_group": "nodes_per_node_group",
         "groups_per_cluster": "node_groups_per_cluster",
     }
-    name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {
-        "aws:eks/cluster:Cluster": (("name", "eks_cluster"),),
-        NODE_GROUP: (("nodeGroupName", "eks_node_group"),),
-        "aws:s3/bucket:Bucket": (("bucket", "s3_bucket"),),
-    }
-    autonamed_types = frozenset({"aws:s3/bucket:Bucket"})
     link = LINK
     # https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month
     # (the first-tier rate for all volumes, so figures are an upper bound).
     storage_rate = StorageRate(0.023, "S3 Standard", f"{_CODE}: S3 Standard $0.023/GB-month, first-tier list price")
-    mock_calls: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "aws:index/getCallerIdentity:getCallerIdentity": {
-            "accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/mock", "userId": "MOCK",
-        },
-        "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com"},
-    }
+    mock_calls = MOCK_CALLS
 
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         return (
@@ -298,7 +314,7 @@ class Aws(CloudModel):
                       "aws:ec2/natGateway:NatGateway"),
         )
 
-    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
+    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
         """The VPC's TGW attachment; per peer of another cloud two VPN connections, each with its
         TGW attachment; per AWS peer this end of a TGW peering attachment (both ends counted)."""
         connections = VPN_CONNECTIONS_PER_PEER * peers
@@ -346,7 +362,8 @@ class Aws(CloudModel):
         cidr = override or slot
         if cidr is None:
             raise ValueError(
-                "has no address slot (REGION_SLOTS in gpufleet/clouds/aws.py); append it there or give it a CIDR here"
+                "has no address slot (REGION_SLOTS in gpufleet/clouds/aws/__init__.py); append it there or "
+                "give it a CIDR here"
             )
         if cidr.prefixlen not in VPC_PREFIXES:
             raise ValueError(f"{cidr} is a /{cidr.prefixlen}; an AWS VPC CIDR must be /16 to /28")
@@ -418,48 +435,40 @@ class Aws(CloudModel):
     def is_regional(self, resource_type: str, props: Mapping[str, Any]) -> bool:
         return resource_type not in GLOBAL_TYPES
 
+    # aws-native resources have no region input: the provider's `region` (aws-native:region) is
+    # where they are created (www.pulumi.com/registry/packages/aws-native/installation-configuration/).
+    located_packages = (LocatedPackage(
+        "aws-native", (), ("region",), "www.pulumi.com/registry/packages/aws-native/installation-configuration/",
+    ),)
+    # An EKS API server is https://<id>.<gr7|yl4|...>.<region>.eks.amazonaws.com
+    # (docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html); `aws eks get-token ...
+    # --region R` in an exec kubeconfig names the region too
+    # (docs.aws.amazon.com/cli/latest/reference/eks/get-token.html).
+    cluster_kind = "EKS"
+    cluster_endpoints = (
+        re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d+)\.eks\.amazonaws\.com"),
+        re.compile(r"--region[\"',\s]+([a-z]{2}(?:-[a-z]+)+-\d+)"),
+    )
+    # The inputs that hold a resource's own name, where it is not `name` (pulumi-aws 7 schemas).
+    own_name_keys: ClassVar[Mapping[str, str]] = {
+        "aws:s3/bucket:Bucket": "bucket",
+        "aws:s3/bucketV2:BucketV2": "bucket",
+        "aws:ec2/launchTemplate:LaunchTemplate": "name",
+    }
+
+    def residency_findings(self, resource: DeclaredResource, judge: ResidencyJudge) -> Iterable[str]:
+        from gpufleet.clouds.aws.residency import findings
+
+        return findings(resource, judge)
+
     def inherited_tags(self, provider_props: Mapping[str, Any]) -> Mapping[str, Any]:
         """The provider's `defaultTags.tags` (the SDK sends provider inputs JSON-encoded)."""
         return decoded(decoded(provider_props.get("defaultTags")).get("tags"))
 
     def mock_state(self, args: MockArgs, state: dict[str, Any]) -> dict[str, Any]:
-        service = args.typ.split(":")[1].split("/")[0]
-        state.setdefault("arn", f"arn:aws:{service}:mock:123456789012:{args.name}")
-        if args.typ == "aws:eks/cluster:Cluster":
-            state.setdefault("endpoint", f"https://{args.name}.eks.mock")
-            state.setdefault("certificateAuthority", {"data": "bW9jaw=="})
-            state.setdefault("identities", [{"oidcs": [{"issuer": f"https://oidc.mock/{args.name}"}]}])
-            vpc_config = cast(dict[str, Any], state.get("vpcConfig") or {})
-            state["vpcConfig"] = {"clusterSecurityGroupId": f"sg-{args.name}", **vpc_config}
-        elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
-            state.setdefault("latestVersion", 1)
-        elif args.typ == "aws:ec2transitgateway/transitGateway:TransitGateway":
-            state.setdefault("associationDefaultRouteTableId", f"tgw-rtb-{args.name}")
-        elif args.typ == "aws:ec2/vpnConnection:VpnConnection":
-            state.update(_mock_tunnels(args.name, state))
-        return state
+        return mock_state(args, state)
 
     def security_controls(self) -> SecurityControls:
-        from gpufleet.clouds.aws_controls import CONTROLS
+        from gpufleet.clouds.aws.controls import CONTROLS
 
         return CONTROLS
-
-    def builder(self) -> Builder:
-        from components.aws import build_aws
-
-        return build_aws
-
-
-def _mock_tunnels(name: str, state: Mapping[str, Any]) -> dict[str, Any]:
-    """A VPN connection's computed tunnel outside addresses (TEST-NET-3, RFC 5737, from a hash
-    of the name) and inside addresses (first and second of each /30)."""
-    seed = int(hashlib.sha256(name.encode()).hexdigest(), 16)
-    answer: dict[str, Any] = {}
-    for tunnel in (1, 2):
-        answer[f"tunnel{tunnel}Address"] = f"203.0.113.{(seed >> (8 * tunnel)) % 254 + 1}"
-        cidr = state.get(f"tunnel{tunnel}InsideCidr")
-        if isinstance(cidr, str):
-            hosts = list(ipaddress.IPv4Network(cidr).hosts())
-            answer[f"tunnel{tunnel}VgwInsideAddress"] = str(hosts[0])
-            answer[f"tunnel{tunnel}CgwInsideAddress"] = str(hosts[1])
-    return answer

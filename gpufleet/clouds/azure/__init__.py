@@ -7,11 +7,13 @@ invoicing; each names the page it reflects.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from gpufleet.clouds.azure_link import LINK, VPN_GATEWAY, link_costs, mock_kubeconfig
-from gpufleet.clouds.azure_pools import (
+from gpufleet.clouds.azure.link import LINK, VPN_GATEWAY, VPN_GATEWAY_USD_PER_HOUR, link_costs
+from gpufleet.clouds.azure.mocks import MOCK_CALLS, NAME_INPUTS, mock_call, mock_state
+from gpufleet.clouds.azure.pools import (
     AGENT_POOL,
     CLUSTERS,
     DEFAULT_SURGE_SHARE,
@@ -26,22 +28,22 @@ from gpufleet.clouds.azure_pools import (
     reader,
     surge_nodes,
 )
+from gpufleet.clouds.azure.zones import ZONE_REDUNDANT_REGIONS, availability_zones
 from gpufleet.clouds.base import (
     AddressBlocks,
     CloudModel,
-    DeclaredPool,
     DeclaredRange,
-    DeclaredResource,
     FixedCost,
-    MockArgs,
+    LocatedPackage,
     Network,
     NodeRange,
     StorageRate,
     SystemPool,
 )
+from gpufleet.clouds.capabilities import Capabilities
+from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, ResidencyJudge
 
 if TYPE_CHECKING:
-    from gpufleet.clouds.base import Builder
     from gpufleet.clouds.controls import SecurityControls
 
 # Azure's "Total Regional vCPUs" quota: every non-spot VM draws on it as well as on its family
@@ -49,49 +51,6 @@ if TYPE_CHECKING:
 REGIONAL_BUCKET = "cores"
 # Azure's own name for resources that are not in a region (DNS zones, Front Door, ...).
 GLOBAL_LOCATION = "global"
-
-# Regions with availability zones (Microsoft Learn, "Azure regions with availability zone
-# support"); elsewhere zone-redundant storage is not offered and the account falls back to LRS.
-ZONE_REDUNDANT_REGIONS: frozenset[str] = frozenset(
-    [
-        "australiaeast",
-        "austriaeast",
-        "brazilsouth",
-        "canadacentral",
-        "centralindia",
-        "centralus",
-        "chilecentral",
-        "eastasia",
-        "eastus",
-        "eastus2",
-        "francecentral",
-        "germanywestcentral",
-        "indonesiacentral",
-        "israelcentral",
-        "italynorth",
-        "japaneast",
-        "japanwest",
-        "koreacentral",
-        "malaysiawest",
-        "mexicocentral",
-        "newzealandnorth",
-        "northeurope",
-        "norwayeast",
-        "polandcentral",
-        "qatarcentral",
-        "southafricanorth",
-        "southcentralus",
-        "southeastasia",
-        "spaincentral",
-        "swedencentral",
-        "switzerlandnorth",
-        "uaenorth",
-        "uksouth",
-        "westeurope",
-        "westus2",
-        "westus3",
-    ]
-)
 
 # Fixed slots of the supernet (gpufleet.ipam), after AWS's 34. APPEND, never reorder.
 REGION_SLOTS: Mapping[str, int] = {
@@ -143,30 +102,9 @@ INHERITING_TYPES = frozenset({
     "azure-native:managedidentity:FederatedIdentityCredential",
 })
 
-# azure-native resources take their Azure name in a type-specific input; the provider's `name`
-# output is that name (the mock falls back to the logical name when it is absent).
-_NAME_INPUTS: Mapping[str, str] = {
-    "azure-native:resources:ResourceGroup": "resourceGroupName",
-    "azure-native:network:VirtualNetwork": "virtualNetworkName",
-    "azure-native:network:Subnet": "subnetName",
-    "azure-native:network:NetworkSecurityGroup": "networkSecurityGroupName",
-    "azure-native:network:PrivateEndpoint": "privateEndpointName",
-    "azure-native:privatedns:PrivateZone": "privateZoneName",
-    "azure-native:containerservice:ManagedCluster": "resourceName",
-    "azure-native:containerservice:AgentPool": "agentPoolName",
-    "azure-native:managedidentity:UserAssignedIdentity": "resourceName",
-    "azure-native:storage:StorageAccount": "accountName",
-    "azure-native:storage:BlobContainer": "containerName",
-    "azure-native:network:PublicIPAddress": "publicIpAddressName",
-    "azure-native:network:VirtualNetworkGateway": "virtualNetworkGatewayName",
-    "azure-native:network:LocalNetworkGateway": "localNetworkGatewayName",
-    "azure-native:network:VirtualNetworkGatewayConnection": "virtualNetworkGatewayConnectionName",
-    "azure-native:network:VirtualNetworkPeering": "virtualNetworkPeeringName",
-}
-CREDENTIALS = "azure-native:containerservice:listManagedClusterUserCredentials"
 # The Entra ID server application of every AKS cluster's API (the kubelogin --server-id),
 # github.com/Azure/kubelogin docs "Azure CLI" login; the same id in every tenant.
-_CODE = "fixed rate in gpufleet/clouds/azure.py"
+_CODE = "fixed rate in gpufleet/clouds/azure/__init__.py"
 _SUBNETS = frozenset({"azure-native:network:Subnet"})
 _VNETS = frozenset({"azure-native:network:VirtualNetwork"})
 _OVERLAY = "Azure CNI Overlay (a /24 of the pod CIDR per node)"
@@ -198,7 +136,7 @@ SYSTEM_POOL = SystemPool(
 
 class Azure(CloudModel):
     name = "azure"
-    live_module = "gpufleet.live.azure"
+    live_module = "gpufleet.clouds.azure.live"
     title = "Azure"
     packages = ("azure-native",)
     location_key = "location"
@@ -226,6 +164,7 @@ class Azure(CloudModel):
     # www.pulumi.com/registry/packages/{aws,azure-native}/api-docs/).
     untaggable_types = frozenset({
         "azure-native:authorization:RoleAssignment",
+        "azure-native:containerservice:MaintenanceConfiguration",
         "azure-native:managedidentity:FederatedIdentityCredential",
         "azure-native:network:PrivateDnsZoneGroup",
         "azure-native:network:SecurityRule",
@@ -251,6 +190,26 @@ class Azure(CloudModel):
         "azure-native:network:PublicIPAddress": ("location", "publicIpAddressName", "sku", "zones"),
     }
     system_pool = SYSTEM_POOL
+    capabilities = Capabilities(
+        capacity_types=frozenset({"on-demand", "spot"}),
+        # AKS agent pools' gpuInstanceProfile (learn.microsoft.com/azure/aks/gpu-multi-instance;
+        # the ARM model's GPUInstanceProfile enum, checked in tests/test_capabilities.py).
+        mig_profiles=frozenset({"MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"}),
+        rdma_fabric="infiniband",
+        # No arm64 GPU VM size in the catalog, and no arm64 GPU node image declared.
+        arm64_gpu_nodes=False,
+        # Compute usages count vCPUs per VM family (and the regional total), per region.
+        quota_unit="vcpus",
+        quota_scope="region",
+        # "All availability zone-enabled regions have a minimum of three availability zones"
+        # (learn.microsoft.com/azure/reliability/migrate-app-configuration); which regions have
+        # them: ZONE_REDUNDANT_REGIONS.
+        zonal_regions=ZONE_REDUNDANT_REGIONS,
+        zones_per_region=3,
+        notes={"capacity: reserved": "a reservation is a billing discount on regular VMs, not a VM "
+                                     "setting: use capacity: on-demand there and put the reserved "
+                                     "price under prices:"},
+    )
     # "API server authorized IP ranges": at most 200 ranges
     # (learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges, Limitations).
     api_allowlist_max = 200
@@ -259,21 +218,12 @@ class Azure(CloudModel):
     # access the account" (learn.microsoft.com/azure/storage/common/storage-network-security).
     storage_private_only = True
     group_noun = "agent pool"
+    pod_range_label = "AKS pods"
     # AKS limits (catalog/data/limits.csv, learn.microsoft.com/azure/aks/quotas-skus-regions).
     limit_keys: ClassVar[Mapping[str, str]] = {
         "nodes_per_group": "nodes_per_agent_pool",
         "groups_per_cluster": "agent_pools_per_cluster",
         "nodes_per_cluster": "nodes_per_cluster",
-    }
-    name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {
-        MANAGED_CLUSTER: (
-            ("resourceName", "aks_cluster"), ("dnsPrefix", "aks_dns_prefix"),
-            ("nodeResourceGroup", "azure_resource_group"), ("agentPoolProfiles.name", "aks_agent_pool"),
-        ),
-        AGENT_POOL: (("agentPoolName", "aks_agent_pool"),),
-        "azure-native:resources:ResourceGroup": (("resourceGroupName", "azure_resource_group"),),
-        "azure-native:storage:StorageAccount": (("accountName", "azure_storage_account"),),
-        "azure-native:storage:BlobContainer": (("containerName", "azure_blob_container"),),
     }
     # https://azure.microsoft.com/pricing/details/storage/blobs/ — Blob Storage hot tier, first
     # 50 TB/month, East US: LRS $0.0184, ZRS $0.023 per GB-month (first-tier rates for all
@@ -287,11 +237,10 @@ class Azure(CloudModel):
             "(https://azure.microsoft.com/pricing/details/storage/blobs/)",
         ),
     }
-    zone_redundant_regions = ZONE_REDUNDANT_REGIONS
 
     def storage_sku(self, region: str) -> str:
         """Zone-redundant where the region has availability zones, else locally redundant."""
-        return "Standard_ZRS" if region in self.zone_redundant_regions else "Standard_LRS"
+        return "Standard_ZRS" if availability_zones(region) else "Standard_LRS"
 
     def storage_rate_in(self, region: str) -> StorageRate:
         return self.storage_rates[self.storage_sku(region)]
@@ -299,24 +248,12 @@ class Azure(CloudModel):
     def declared_storage_rate(self, resource: DeclaredResource) -> StorageRate:
         sku = resource.get("sku", "name")
         return self.storage_rates.get(sku, self.storage_rate) if isinstance(sku, str) else self.storage_rate
-    mock_calls: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "azure-native:authorization:getClientConfig": {
-            "clientId": "00000000-0000-0000-0000-000000000001",
-            "objectId": "00000000-0000-0000-0000-000000000002",
-            "subscriptionId": "00000000-0000-0000-0000-000000000003",
-            "tenantId": "00000000-0000-0000-0000-000000000004",
-        },
-    }
+    mock_calls = MOCK_CALLS
 
     def mock_call(
         self, token: str, args: Mapping[str, Any], created: Mapping[str, Mapping[str, Any]]
     ) -> Mapping[str, Any]:
-        """The user credentials of a cluster as AKS returns them with format=exec: a kubeconfig
-        whose server names the cluster's location and whose user runs kubelogin."""
-        if token != CREDENTIALS:
-            return super().mock_call(token, args, created)
-        cluster = created.get(str(args.get("resourceName")), {})
-        return {"kubeconfigs": [{"name": "clusterUser", "value": mock_kubeconfig(cluster)}]}
+        return mock_call(token, args, created) or super().mock_call(token, args, created)
 
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         # https://azure.microsoft.com/pricing/details/kubernetes-service/ — AKS Standard tier:
@@ -327,8 +264,8 @@ class Azure(CloudModel):
                       "azure-native:containerservice:ManagedCluster"),
         )
 
-    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
-        return link_costs(peers)
+    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
+        return link_costs(peers, region)
 
     storage_types = frozenset({"azure-native:storage:StorageAccount"})
 
@@ -361,6 +298,9 @@ class Azure(CloudModel):
         found = super().declared_fixed_hourly(resource)
         if found is not None and resource.get("sku", "tier") == "Free":
             return found[0], 0.0
+        sku = resource.get("sku", "name")
+        if found is not None and resource.type == VPN_GATEWAY and sku in VPN_GATEWAY_USD_PER_HOUR:
+            return f"link: VPN gateway {sku}", VPN_GATEWAY_USD_PER_HOUR[sku]  # priced by the SKU declared
         return found
 
     def address_blocks(
@@ -369,7 +309,7 @@ class Azure(CloudModel):
         """The VNet takes the slot's lower half (or the override; the upper half stays free),
         the AKS overlay pod range the fleet-wide overlay block (OVERLAY_POD_CANDIDATES)."""
         if slot is None:
-            raise ValueError("has no address slot (REGION_SLOTS in gpufleet/clouds/azure.py); append it there")
+            raise ValueError("has no address slot (REGION_SLOTS in gpufleet/clouds/azure/__init__.py); append it there")
         vnet = override or next(slot.subnets(prefixlen_diff=1))
         taken = [vnet, *avoid]
         pods = next((c for c in OVERLAY_POD_CANDIDATES if not any(c.overlaps(t) for t in taken)), None)
@@ -446,6 +386,21 @@ class Azure(CloudModel):
         """Azure accepts 'Sweden Central' and 'swedencentral'; the catalog uses the latter."""
         return value.replace(" ", "").lower()
 
+    # Classic azure (azurerm) resources take `location`; its provider has no default location
+    # (www.pulumi.com/registry/packages/azure/installation-configuration/), so a child resource
+    # without `location` (a container, a subnet) cannot be located by itself.
+    located_packages = (LocatedPackage("azure", ("location",), (), "www.pulumi.com/registry/packages/azure/api-docs/"),)
+    # An AKS API server is <fqdn-prefix>.hcp.<location>.azmk8s.io, a private one
+    # <...>.privatelink.<location>.azmk8s.io (learn.microsoft.com/azure/aks/private-clusters).
+    cluster_kind = "AKS"
+    cluster_endpoints = (re.compile(r"\.([a-z0-9]+)\.azmk8s\.io"),)
+    own_name_keys = NAME_INPUTS  # by which other resources refer to them
+
+    def residency_findings(self, resource: DeclaredResource, judge: ResidencyJudge) -> Iterable[str]:
+        from gpufleet.clouds.azure.residency import findings
+
+        return findings(resource, judge)
+
     def is_regional(self, resource_type: str, props: Mapping[str, Any]) -> bool:
         if resource_type in INHERITING_TYPES:
             return False
@@ -453,42 +408,9 @@ class Azure(CloudModel):
         return not (isinstance(location, str) and self.normalise_region(location) == GLOBAL_LOCATION)
 
     def mock_state(self, args: MockArgs, state: dict[str, Any]) -> dict[str, Any]:
-        inputs = cast(dict[str, Any], args.inputs)
-        name_input = _NAME_INPUTS.get(args.typ, "")
-        if isinstance(inputs.get(name_input), str):
-            state["name"] = inputs[name_input]
-        state.setdefault("id", f"/subscriptions/mock/resourceGroups/mock/providers/{args.typ}/{args.name}")
-        identity = cast(dict[str, Any], inputs.get("identity") or {})
-        assigned = identity.get("userAssignedIdentities")
-        if isinstance(assigned, list):
-            # Inputs list the identity ids; the provider's state maps each id to its details.
-            ids = cast(list[str], assigned)
-            state["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in ids}}
-        if args.typ == "azure-native:network:PublicIPAddress":
-            # TEST-NET-2 (RFC 5737), from the name: stable across runs.
-            state.setdefault("ipAddress", f"198.51.100.{sum(args.name.encode()) % 254 + 1}")
-        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
-            state.setdefault("principalId", "00000000-0000-0000-0000-00000000000a")
-            state.setdefault("clientId", "00000000-0000-0000-0000-00000000000b")
-            state.setdefault("tenantId", "00000000-0000-0000-0000-00000000000c")
-        if args.typ == "azure-native:containerservice:ManagedCluster":
-            state["oidcIssuerProfile"] = {"enabled": True, "issuerURL": f"https://oidc.mock/{args.name}/"}
-        if args.typ == "azure-native:network:PrivateDnsZoneGroup":
-            # the A record Azure writes for the endpoint (TEST-NET-1, RFC 5737, from the name)
-            address = f"192.0.2.{sum(args.name.encode()) % 254 + 1}"
-            configs = cast(list[dict[str, Any]], inputs.get("privateDnsZoneConfigs") or [])
-            state["privateDnsZoneConfigs"] = [
-                {**c, "recordSets": [{"provisioningState": "Succeeded", "ipAddresses": [address]}]}
-                for c in configs
-            ]
-        return state
+        return mock_state(args, state)
 
     def security_controls(self) -> SecurityControls:
-        from gpufleet.clouds.azure_controls import CONTROLS
+        from gpufleet.clouds.azure.controls import CONTROLS
 
         return CONTROLS
-
-    def builder(self) -> Builder:
-        from components.azure import build_azure
-
-        return build_azure

@@ -28,6 +28,7 @@ def _source(args: argparse.Namespace) -> SpecSource:
         stack=args.stack, spec=args.spec, stack_name=args.stack_name,
         unavailable=tuple(getattr(args, "unavailable", ())),
         cluster_software=getattr(args, "cluster_software", None),
+        period=getattr(args, "period", None),
     )
 
 

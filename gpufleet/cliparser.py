@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--stable", action="store_true",
                       help="leave out timings, so the same input gives byte-identical output")
     _add_cluster_software(plan)
+    _add_period(plan)
 
     diff = commands.add_parser("diff", help="what changes between two plans or specs")
     diff.add_argument("base", help="plan JSON, stack name or spec file")
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--resources", metavar="FILE", type=Path,
                        help="JSON list of resources (plan `resources` shape); needs --spec")
     _add_cluster_software(check)
+    _add_period(check)
     _add_output(check)
 
     schema = commands.add_parser("schema", help="JSON Schema of the fleet spec (or of the plan or diff JSON)")
@@ -177,4 +179,12 @@ def _add_cluster_software(parser: argparse.ArgumentParser) -> None:
         "--cluster-software", action=argparse.BooleanOptionalAction, default=None,
         help="as config gpufleet:clusterSoftware: declare the in-cluster GPU layer (the second "
         "stage of private access); default: only with access mode allowlist",
+    )
+
+
+def _add_period(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--period", metavar="YYYY-MM",
+        help="with a horizon: deploy the period this month falls in (as config gpufleet:period); "
+        "default: the period of the current month",
     )

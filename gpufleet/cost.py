@@ -20,13 +20,15 @@ and the plan's ledger prices the link the plan has (`plan_lines`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from gpufleet import clouds
-from gpufleet.catalog import Catalog, Cloud
+from gpufleet.catalog import Catalog, Cloud, discount_note
 from gpufleet.catalog.transfer import TransferRate, transfer_rate
 from gpufleet.clouds.base import FixedCost
 from gpufleet.ledger import Ledger
 from gpufleet.plan import (
+    CostKind,
     CostLine,
     CostSummary,
     LinkPlan,
@@ -55,9 +57,10 @@ def estimate(
     sites = [(s.cloud, s.region) for s in link.sites] if link else []
     ledger = Ledger(plan_lines(spec, placements, regions, storage, sites))
     present = set(spec.clouds.configured()) | set(ledger.by_cloud())
+    shown = [c for c in clouds.names() if c in present]
     return CostSummary(
         monthly_usd=ledger.total_usd,
-        by_cloud=ledger.burn(spec.budget.commitments, [c for c in clouds.names() if c in present]),
+        by_cloud=ledger.burn(spec.budget.monthly_commitments(), shown),
         budget_usd=spec.budget.monthly_usd,
         lines=ledger.lines,
     )
@@ -71,14 +74,31 @@ def plan_lines(
     sites: Sequence[tuple[Cloud, str]],
 ) -> tuple[CostLine, ...]:
     """The lines of a plan: GPU nodes, each region's infrastructure, the link's sites (none
-    without a link), every storage copy and every transfer from a dataset's home."""
-    return (
-        *(_node_line(p, spec) for p in placements),
+    without a link), every storage copy and every transfer from a dataset's home. A contract's
+    discount lowers the clouds' list prices (GPU nodes carry theirs from the catalog)."""
+    discounts = spec.budget.discounts()
+    listed = [
         *(line for cloud, region in regions for line in region_lines(cloud, region)),
         *_link_lines(sites),
         *(_storage_line(s) for s in storage),
+    ]
+    return (
+        *(_node_line(p, spec) for p in placements),
+        *(_less_discount(line, discounts.get(line.cloud, 0.0)) for line in listed),
         *_transfer_lines(spec, storage),
     )
+
+
+def discounted(usd: float, discount: float) -> float:
+    """A monthly list price less a contract's discount, to the cent (as it is without one)."""
+    return round(usd * (1 - discount), 2) if discount else usd
+
+
+def _less_discount(line: CostLine, discount: float) -> CostLine:
+    if not discount:
+        return line
+    return replace(line, monthly_usd=discounted(line.monthly_usd, discount),
+                   source=f"{line.source}; {discount_note(line.cloud, discount)}")
 
 
 def monthly(usd_per_hour: float) -> float:
@@ -146,12 +166,14 @@ def region_fixed_usd(cloud: Cloud, spec: FleetSpec | None = None) -> float:
     """$/month of one region's infrastructure on this cloud: the sum of its `region_lines`;
     with `spec`'s `interconnect: vpn`, also its link share as if every candidate region of the
     spec were open (an upper bound: placement cannot price pairs of regions linearly)."""
-    fixed = sum(line.monthly_usd for line in region_lines(cloud, ""))
+    discount = spec.budget.discounts().get(cloud, 0.0) if spec is not None else 0.0
+    fixed = sum(discounted(line.monthly_usd, discount) for line in region_lines(cloud, ""))
     candidates = [c for c, _ in spec.clouds.regions()] if spec is not None else []
     if spec is not None and spec.network.interconnect != "none" and len(candidates) > 1:
         same = candidates.count(cloud) - 1
         fixed += sum(
-            fixed_monthly(item) for item in clouds.get(cloud).link_costs(len(candidates) - 1 - same, same)
+            discounted(fixed_monthly(item), discount)
+            for item in clouds.get(cloud).link_costs(len(candidates) - 1 - same, same)
         )
     return round(fixed, 2)
 
@@ -182,7 +204,8 @@ def transfer_gb_per_month(size_tib: float, amortize_months: int, churn_tib: floa
 
 def copy_transfer(catalog: Catalog, entry: Storage, cloud: Cloud, region: str) -> tuple[TransferRate, float] | None:
     """(rate, $/month) of filling and syncing the entry's copy in (cloud, region) from its
-    home, billed to the home cloud; None without a home, or for the home copy itself."""
+    home, billed to the home cloud, less the home cloud's discount on a list rate; None without
+    a home, or for the home copy itself."""
     home = entry.home_place()
     if home is None or home == (cloud, region):
         return None
@@ -191,17 +214,36 @@ def copy_transfer(catalog: Catalog, entry: Storage, cloud: Cloud, region: str) -
         raise LookupError(f"storage {entry.name}: unknown region in {entry.home} → {cloud}/{region}")
     rate = transfer_rate(catalog, source, destination)
     gb = transfer_gb_per_month(entry.size_tib, entry.amortize_months, entry.churn_tib)
-    return rate, round(gb * rate.usd_per_gb, 2)
+    return rate, transfer_usd(catalog, rate, gb)
+
+
+def transfer_usd(catalog: Catalog, rate: TransferRate, gb: float) -> float:
+    """$/month of moving `gb` a month at `rate`, less the paying cloud's contract discount on a
+    list rate (a price-book rate is negotiated already)."""
+    return discounted(round(gb * rate.usd_per_gb, 2), _list_discount(catalog, rate))
+
+
+def _list_discount(catalog: Catalog, rate: TransferRate) -> float:
+    """The discount on a transfer rate: its cloud's, unless the price book set the rate."""
+    return 0.0 if rate.negotiated else catalog.discount(rate.cloud)
 
 
 def copy_costs(catalog: Catalog, entry: Storage, cloud: Cloud, region: str) -> list[tuple[Cloud, float]]:
     """What one copy adds per month, as (paying cloud, $): its storage on its own cloud and,
     away from home, its transfer on the home cloud."""
-    costs = [(cloud, storage_monthly_usd(cloud, region, entry.size_tib))]
+    return [(where, usd) for where, _, usd in copy_cost_items(catalog, entry, cloud, region)]
+
+
+def copy_cost_items(
+    catalog: Catalog, entry: Storage, cloud: Cloud, region: str
+) -> list[tuple[Cloud, CostKind, float]]:
+    """`copy_costs` with each item's kind: storage first, then any transfer."""
+    storage = discounted(storage_monthly_usd(cloud, region, entry.size_tib), catalog.discount(cloud))
+    costs: list[tuple[Cloud, CostKind, float]] = [(cloud, "storage", storage)]
     moved = copy_transfer(catalog, entry, cloud, region)
     home = entry.home_place()
     if moved is not None and home is not None:
-        costs.append((home[0], moved[1]))
+        costs.append((home[0], "transfer", moved[1]))
     return costs
 
 
@@ -224,7 +266,7 @@ def _transfer_lines(spec: FleetSpec, storage: Sequence[StoragePlan]) -> list[Cos
             cloud=home[0],
             region=home[1],
             monthly_usd=usd,
-            source=rate.describe(),
+            source=rate.describe() + (f"; {discount_note(home[0], d)}" if (d := _list_discount(catalog, rate)) else ""),
             kind="transfer",
         ))
     return lines

@@ -34,7 +34,7 @@ from gpufleet.speccapacity import Shortfalls
 
 def _excess(spec: FleetSpec, ledger: Ledger) -> float:
     """Spend above the commitments, as placement's first level counts it."""
-    return sum(s.above_commitment_usd for s in ledger.burn(spec.budget.commitments, ledger.by_cloud()))
+    return sum(s.above_commitment_usd for s in ledger.burn(spec.budget.monthly_commitments(), ledger.by_cloud()))
 
 
 class MoveCauses:

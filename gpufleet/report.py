@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gpufleet import markdown
+from gpufleet.burnreport import burn_down_mermaid, burn_sections, print_burn_chart
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
 from gpufleet.ledger import BudgetUse
 from gpufleet.moves import MOVED_HEADER
@@ -113,6 +114,7 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
         (c["cloud"], c["region"], c["type"], str(c["count"])) for c in doc["resource_counts"]
     ]
     return [
+        *burn_sections(doc),
         ("Placements", ("pool", "GPU", "cloud/region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
         *_kept(doc.get("previous")),
         *_capacity(doc.get("capacity")),
@@ -248,6 +250,7 @@ def render_plan(doc: dict[str, Any], fmt: str, width: int = PIPE_WIDTH) -> str:
     console.print(access_line(doc), highlight=False)
     for title, header, rows in plan_tables(doc):
         print_table(console, title, header, rows)
+    print_burn_chart(console, doc)
     if doc["skipped_offers"]:
         console.print(f"{len(doc['skipped_offers'])} offers skipped (no price); see --format json")
     return console.export_text()
@@ -272,6 +275,8 @@ def plan_markdown(doc: dict[str, Any]) -> str:
             )
         else:
             parts.append(f"**{title}**\n\n{table}")
+        if title.startswith("Commitments: the whole term"):
+            parts.extend(burn_down_mermaid(doc))
     return "\n\n".join(parts) + "\n"
 
 
@@ -308,6 +313,7 @@ def render_diff(change: PlanDiff, fmt: str, width: int = PIPE_WIDTH) -> str:
     if fmt == "markdown":
         parts = [f"### {markdown.text(change.headline())}"]
         parts += [f"**{title}**\n\n{_md_table(header, rows)}" for title, header, rows in sections if rows]
+        parts += burn_down_mermaid(change.head_horizon) if change.head_horizon else []
         return "\n\n".join(parts) + "\n"
     console = console_for(width)
     console.print(change.headline())

@@ -24,6 +24,7 @@ from gpufleet.nodegroups import limit_problems
 from gpufleet.poolneeds import able_clouds, lacking, needs, refusal, runs_sku
 from gpufleet.slots import supernet_problem
 from gpufleet.speccapacity import capacity_problems
+from gpufleet.spechorizon import horizon_problems
 from gpufleet.specmodel import MAX_POOL_GPUS, TYPE_TOKEN_PATTERN, FleetSpec, Pool, known_buckets
 from gpufleet.specwords import one_of, problem_from_pydantic
 
@@ -141,14 +142,16 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     yield from capacity_problems(spec.capacity, catalog)
     yield from _home_problems(spec, catalog, configured, allowed)
     yield from _access_problems(spec)
+    yield from horizon_problems(spec.horizon, spec.budget.commitments, spec.pools)
 
 
 def _budget_problems(spec: FleetSpec) -> Iterator[Problem]:
     """A cap below the committed spend cannot hold: committed spend is paid whether it is used
     or not, so the month costs at least the commitments (docs/design.md, "The cost ledger")."""
-    cap, committed = spec.budget.monthly_usd, sum(spec.budget.commitments.values())
+    flat = spec.budget.monthly_commitments()
+    cap, committed = spec.budget.monthly_usd, sum(flat.values())
     if cap is not None and cap < committed:
-        parts = " + ".join(f"{cloud} ${usd:,.0f}" for cloud, usd in sorted(spec.budget.commitments.items()) if usd)
+        parts = " + ".join(f"{cloud} ${usd:,.0f}" for cloud, usd in sorted(flat.items()) if usd)
         yield Problem("budget.monthly_usd", (
             f"the cap ${cap:,.0f} is below the ${committed:,.0f} committed per month ({parts}): committed "
             f"spend is paid whether it is used or not, so every month costs at least ${committed:,.0f}; "
@@ -250,7 +253,10 @@ def _pool_problems(
                 "peer-to-peer (PCIe or NVLink), which the multi-node training an rdma pool pays "
                 "for relies on; drop mig, or use it on a pool with interconnect: none",
             )
-        yield from _node_count_problems(path, pool, [s for s in skus if s.rdma or pool.interconnect != "rdma"])
+        sized = [s for s in skus if s.rdma or pool.interconnect != "rdma"]
+        yield from _node_count_problems(path, pool, sized)
+        for month, gpus in sorted(pool.schedule.items()):
+            yield from _scheduled_problems(f"{path}.schedule.{month}", pool.model_copy(update={"gpus": gpus}), sized)
         if pool.mig and skus and not any(s.mig_capable for s in skus):
             yield Problem(
                 f"{path}.mig",
@@ -365,6 +371,16 @@ def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator
             f"min_nodes {pool.autoscale.min_nodes} is above the {most_nodes} nodes that "
             f"{pool.gpus} GPUs fill on {sizes[0]}-GPU nodes; at most {most_nodes}",
         )
+
+
+def _scheduled_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator[Problem]:
+    """A scheduled size is a size like `gpus`: whole nodes, within one pool's most."""
+    if pool.gpus > MAX_POOL_GPUS:
+        yield Problem(path, f"{pool.gpus:,} GPUs is above the {MAX_POOL_GPUS:,} one pool may hold; split the fleet")
+        return
+    for problem in _node_count_problems(path, pool, skus):
+        if problem.path == f"{path}.gpus":
+            yield Problem(path, problem.message)
 
 
 def _share_problems(path: str, pool: Pool, clouds: list[Cloud]) -> Iterator[Problem]:

@@ -18,6 +18,8 @@ CONFIG_KEY = "gpufleet:fleet"
 PROJECT_FILE = "Pulumi.yaml"
 # The stage boundary (gpufleet/program.py): whether a run declares the in-cluster layer.
 CLUSTER_SOFTWARE_CONFIG = "gpufleet:clusterSoftware"
+# Config key of the period a horizon plan deploys (YYYY-MM); unset, the period this month falls in.
+PERIOD_CONFIG = "gpufleet:period"
 
 # Pulumi's rule for stack names: letters, digits, '-', '_', '.', at most 100 characters
 # (pulumi/sdk go/common/tokens/names.go, ValidateStackName;

@@ -9,12 +9,16 @@ import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
 from gpufleet import errors
 from gpufleet.errors import Problem
+
+UNION_TAG = "form:"
+"""Tags of a union's members (a commitment's `form:monthly` or `form:contract`) start with it;
+pydantic puts the tag into an error's location, and a field's path leaves it out."""
 
 
 def suggest(value: str, allowed: list[str], names: Mapping[str, str] | None = None) -> str:
@@ -79,6 +83,8 @@ def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseMod
 def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
+    if get_origin(annotation) is Annotated:
+        return _unwrap_model(get_args(annotation)[0])
     if get_origin(annotation) in (Union, types.UnionType):
         for arg in get_args(annotation):
             found = _unwrap_model(arg)
@@ -90,7 +96,9 @@ def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
 def problem_from_pydantic(error: Any, data: object, root: type[BaseModel]) -> Problem:
     """One pydantic error as a Problem: the field path, the bad value and what is allowed."""
     # pydantic marks an invalid dict key with a '[key]' step after the key itself
-    loc: tuple[int | str, ...] = tuple(part for part in error["loc"] if part != "[key]")
+    loc: tuple[int | str, ...] = tuple(
+        part for part in error["loc"] if part != "[key]" and not str(part).startswith(UNION_TAG)
+    )
     kind = error["type"]
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1], root)

@@ -125,7 +125,7 @@ def test_every_total_of_a_plan_is_its_ledgers(name: str, planned: Callable[[str]
     assert plan.solver.objective_usd == plan.cost.monthly_usd == doc["cost"]["monthly_usd"] == ledger.total_usd
     spent = {cloud: usd for cloud, usd in doc["cost"]["by_cloud"].items() if usd}
     assert spent == ledger.by_cloud() == spend_by_cloud(plan.spec, plan.placements)
-    for burn in ledger.burn(plan.spec.budget.commitments, doc["cost"]["commitments"]):
+    for burn in ledger.burn(plan.spec.budget.monthly_commitments(), doc["cost"]["commitments"]):
         assert doc["cost"]["commitments"][burn.cloud] == {
             "committed_usd": burn.commitment_usd, "burned_usd": round(burn.burned_usd, 2),
             "left_usd": round(burn.left_usd, 2), "above_commitment_usd": round(burn.above_commitment_usd, 2),

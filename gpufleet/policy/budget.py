@@ -21,7 +21,7 @@ from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 from gpufleet import clouds
 from gpufleet.catalog import Catalog, price_key
 from gpufleet.catalog.transfer import transfer_rate
-from gpufleet.cost import GB_PER_TIB, fixed_monthly, monthly, transfer_gb_per_month
+from gpufleet.cost import GB_PER_TIB, discounted, fixed_monthly, monthly, transfer_gb_per_month, transfer_usd
 from gpufleet.ledger import Ledger
 from gpufleet.plan import CostLine
 from gpufleet.policy.config import (
@@ -32,7 +32,7 @@ from gpufleet.policy.config import (
     effective_config,
 )
 from gpufleet.policy.gpu import declared_pools, gpu_pools
-from gpufleet.policy.props import catalog, get, mapping, number, text
+from gpufleet.policy.props import catalog, get, items, mapping, number, text
 from gpufleet.policy.view import View, region_of
 
 
@@ -78,8 +78,9 @@ def _words(name: str) -> str:
 
 
 def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> Estimate:
-    """The monthly cost of the stack's resources, item by item."""
-    book = catalog(mapping(config.get("prices")))
+    """The monthly cost of the stack's resources, item by item; a contract's discount (config
+    `discounts`) lowers each cloud's list prices as it does in the plan (not price-book ones)."""
+    book = catalog(mapping(config.get("prices")), mapping(config.get("discounts")))
     sizes = mapping(config.get("storage_tib"))
     result = Estimate()
     for pool in gpu_pools(resources, book):
@@ -100,15 +101,15 @@ def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> 
         ))
     homes = mapping(config.get("storage_homes"))
     for resource in resources:
-        items = _fixed_items(resource, View(resource, resources), sizes)
+        items = _fixed_items(resource, View(resource, resources), sizes, book)
         result.lines.extend(items)
         if items:
             result.lines.extend(_transfer_items(resource, book, sizes, homes))
-    result.lines.extend(_system_items(resources))
+    result.lines.extend(_system_items(resources, book))
     return result
 
 
-def _system_items(resources: Sequence[PolicyResource]) -> list[CostLine]:
+def _system_items(resources: Sequence[PolicyResource], book: Catalog) -> list[CostLine]:
     """Non-GPU system nodes (each cloud's `system_pool`) at their minimum size, the size the plan
     prices them at; other general-purpose sizes are not priced."""
     found: list[CostLine] = []
@@ -118,24 +119,29 @@ def _system_items(resources: Sequence[PolicyResource]) -> list[CostLine]:
             found.append(CostLine(
                 f"system nodes {pool.name} ({pool.min_nodes:g} × {system.instance_type}) in "
                 f"{cloud}/{pool.region or '?'}", cloud, pool.region or "?",
-                monthly(pool.min_nodes * system.usd_per_hour), resource.urn, "fixed",
+                discounted(monthly(pool.min_nodes * system.usd_per_hour), book.discount(cloud)),
+                resource.urn, "fixed",
             ))
     return found
 
 
-def _fixed_items(resource: PolicyResource, view: View, sizes: Mapping[str, Any]) -> list[CostLine]:
+def _fixed_items(
+    resource: PolicyResource, view: View, sizes: Mapping[str, Any], book: Catalog
+) -> list[CostLine]:
     """A cloud's fixed items (control plane, NAT gateway, link gateway and its extra tunnels)
-    or a dataset copy, as declared (`CloudModel.declared_fixed_costs`)."""
+    or a dataset copy, as declared (`CloudModel.declared_fixed_costs`), at the cloud's list
+    price less its contract's discount."""
     owner = clouds.owner_of(resource.resource_type)
     if owner is None:
         return []
     region = region_of(resource)
     where = f"{owner.name}/{region or '?'}"
+    discount = book.discount(owner.name)
     fixed = owner.declared_fixed_costs(view)
     if fixed:
         return [
             CostLine(f"{item.item} {resource.name} in {where}", owner.name, region or "?",
-                     fixed_monthly(item), resource.urn, "fixed")
+                     discounted(fixed_monthly(item), discount), resource.urn, "fixed")
             for item in fixed
         ]
     if resource.resource_type in owner.storage_types:
@@ -144,8 +150,9 @@ def _fixed_items(resource: PolicyResource, view: View, sizes: Mapping[str, Any])
         if tib is None:
             return []
         rate = owner.declared_storage_rate(view)
+        usd = discounted(round(tib * GB_PER_TIB * rate.usd_per_gb_month, 2), discount)
         return [CostLine(f"storage {resource.name} ({tib:g} TiB {rate.product}) in {where}", owner.name,
-                         region or "?", round(tib * GB_PER_TIB * rate.usd_per_gb_month, 2), resource.urn, "storage")]
+                         region or "?", usd, resource.urn, "storage")]
     return []
 
 
@@ -172,7 +179,7 @@ def _transfer_items(
     gb = transfer_gb_per_month(tib, int(months), churn)
     return [CostLine(
         f"transfer {entry}: {place} → {owner.name}/{region} ({rate.kind})", cloud, home_region,
-        round(gb * rate.usd_per_gb, 2), resource.urn, "transfer",
+        transfer_usd(book, rate, gb), resource.urn, "transfer",
     )]
 
 
@@ -224,10 +231,17 @@ def validate_gpu_budget_headroom(
 
 
 def validate_commitment_burn(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """commitment-burn (advisory): spend per cloud below its commitment is unused commitment."""
+    """commitment-burn (advisory): spend per cloud below its flat commitment is unused
+    commitment; a contract checkpoint the plan leaves short by more than its threshold is a
+    shortfall the contract charges (`planned_shortfalls`, from the plan's burn report)."""
     config = effective_config(args, COMMITMENT_BURN)
     if config is None:
         return
+    for entry in items(config.get("planned_shortfalls")):
+        shortfall = mapping(entry)
+        message = _shortfall_message(shortfall)
+        if message is not None:
+            report_violation(message, None)
     commitments = mapping(config.get("commitments"))
     if not commitments:
         return
@@ -240,3 +254,25 @@ def validate_commitment_burn(args: StackValidationArgs, report_violation: Report
                 f"spend is unused (allowed: spend at least the commitment, or lower it)",
                 None,
             )
+
+
+def _shortfall_message(shortfall: Mapping[str, Any]) -> str | None:
+    """The warning for a planned shortfall above its contract's threshold, or None."""
+    short, threshold = number(shortfall.get("shortfall_usd")), number(shortfall.get("threshold_usd")) or 0.0
+    if short is None or short <= threshold:
+        return None
+    cloud, due = text(shortfall.get("cloud")) or "?", text(shortfall.get("due")) or "?"
+    treatment = text(shortfall.get("treatment"))
+    what = (
+        "invoiced in cash" if treatment == "cash"
+        else "charged as prepayment credit, whose consumption burns nothing" if treatment == "credit" else "charged"
+    )
+    when = (
+        f"behind pace by {usd(short)} at {text(shortfall.get('through'))}, the horizon's end (due {due})"
+        if shortfall.get("paced") is True else f"{usd(short)} short when due {due}"
+    )
+    return (
+        f"{cloud} commitment, {text(shortfall.get('checkpoint')) or 'checkpoint'}: the plan burns {when}, "
+        f"{what}; above the {usd(threshold)} threshold (budget.commitments.{cloud}.shortfall_threshold_usd). "
+        f"Move load onto {cloud} in that window, or accept it by raising the threshold"
+    )

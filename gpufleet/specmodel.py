@@ -26,6 +26,7 @@ from gpufleet import clouds as registry
 from gpufleet.catalog import DECLARED_SOURCE, JURISDICTION_ALIASES, Capacity, Catalog, Cloud, Sku
 from gpufleet.clouds.catalog import load_catalog
 from gpufleet.speccapacity import CapacityLimits
+from gpufleet.spechorizon import Commitment, Contract, Horizon, Month
 from gpufleet.specnumbers import (
     MAX_POOL_GPUS,
     Fraction,
@@ -38,6 +39,7 @@ from gpufleet.specnumbers import (
     Vcpus,
     Whole,
 )
+from gpufleet.specwords import spelled_as
 
 # A finite number that is not a boolean (YAML's `true` is an int in Python): declared SKU facts
 # and accelerator weights.
@@ -92,9 +94,27 @@ class Sovereignty(_Strict):
 
 class Budget(_Strict):
     monthly_usd: MonthlyUsd | None = Field(default=None, gt=0, description="hard cap for the fleet")
-    commitments: dict[CloudName, Annotated[MonthlyUsd, Field(ge=0)]] = Field(
-        default_factory=dict[Cloud, float], description="spend already committed per cloud, used first ($/month)"
+    commitments: dict[CloudName, Commitment] = Field(
+        default_factory=dict[Cloud, float | Contract],
+        description="per cloud: spend already committed per month, used first ($/month), or a "
+        "contract (total, term, minimum per year or over the term, discount, shortfall)",
     )
+
+    def monthly_commitments(self) -> dict[Cloud, float]:
+        """The flat commitments in $/month, by cloud (a contract burns over its term instead)."""
+        return {cloud: c for cloud, c in self.commitments.items() if not isinstance(c, Contract)}
+
+    def monthly_commitment(self, cloud: Cloud) -> float:
+        """The cloud's flat commitment in $/month; 0 for a contract (burned over its term) or none."""
+        return self.monthly_commitments().get(cloud, 0.0)
+
+    def contracts(self) -> dict[Cloud, Contract]:
+        """The commitments given as contracts, by cloud."""
+        return {cloud: c for cloud, c in self.commitments.items() if isinstance(c, Contract)}
+
+    def discounts(self) -> dict[Cloud, float]:
+        """Each contract's negotiated discount on its cloud's list prices, where it has one."""
+        return {cloud: c.discount for cloud, c in self.contracts().items() if c.discount > 0}
 
 
 class Network(_Strict):
@@ -145,6 +165,13 @@ class AcceleratorChoice(_Strict):
         description="how many of the pool's GPUs one of these counts as (default 1)",
     )
 
+    @field_validator("name")
+    @classmethod
+    def _catalog_spelling(cls, value: str) -> str:
+        """Matched without case and kept in the catalog's spelling, as `catalog --accelerator`
+        reads it; an unknown name stays for the catalog rules to refuse with suggestions."""
+        return spelled_as(value, load_catalog().accelerators()) or value
+
 
 def _choices(value: object) -> object:
     """`accelerator: H100`, or a list of names and {name, weight} items, as a tuple of choices
@@ -179,6 +206,11 @@ class Pool(_Strict):
     )
     pin: dict[str, Annotated[Nodes, Field(gt=0)]] = Field(
         default_factory=dict, description="nodes fixed by hand per 'cloud/region'"
+    )
+    schedule: dict[Month, Gpus] = Field(
+        default_factory=dict[str, int],
+        description="GPUs from a month on, YYYY-MM -> GPUs (a step function over the horizon; "
+        "before the first month: gpus)",
     )
 
     def choices(self) -> tuple[tuple[str, fractions.Fraction], ...]:
@@ -337,6 +369,9 @@ class FleetSpec(_Strict):
 
     name: str = Field(pattern=NAME_PATTERN)
     sovereignty: Sovereignty | None = None
+    horizon: Horizon | None = Field(
+        default=None, description="plan these months, a placement per period (absent: one steady month)"
+    )
     budget: Budget = Field(default_factory=Budget)
     network: Network
     clouds: Clouds
@@ -392,9 +427,13 @@ class FleetSpec(_Strict):
         return [sku for sku in found if sku is not None]
 
     def catalog(self) -> Catalog:
-        """The packaged catalog with this spec's own SKUs and its price book laid over it."""
+        """The packaged catalog with this spec's own SKUs, each contract's discount off its cloud's
+        list prices, and this spec's price book laid over it (negotiated rates, not discounted
+        again; declared SKUs have only price-book offers)."""
         base = load_catalog()
-        return base.with_declared(self.declared_skus(base)).with_price_book(self.prices)
+        return base.with_declared(self.declared_skus(base)).with_discounts(self.budget.discounts()).with_price_book(
+            self.prices
+        )
 
 
 def known_buckets(catalog: Catalog, cloud: str | None = None) -> list[str]:

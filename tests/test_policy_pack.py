@@ -136,6 +136,7 @@ def test_the_analyzer_describes_every_policy_with_its_schema() -> None:
         "monthly_usd",
         "prices",
         "skus",
+        "discounts",
         "storage_tib",
         "storage_homes",
     }

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Catalog, Cloud, Offer, Sku
-from gpufleet.cost import HOURS_PER_MONTH, copy_costs, region_fixed_usd
+from gpufleet.cost import HOURS_PER_MONTH, copy_costs, monthly, region_fixed_usd
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import Placement
 from gpufleet.poolneeds import able_clouds
@@ -454,7 +454,7 @@ def placement_of(c: Candidate, nodes: int) -> Placement:
         quota_bucket=c.sku.bucket_for(c.pool.capacity),
         price_usd_per_hour=c.hourly,
         price_source=c.offer.price_source(c.pool.capacity),
-        monthly_usd=round(nodes * c.monthly, 2),
+        monthly_usd=monthly(nodes * c.hourly),
         accelerator=c.sku.accelerator if len(c.pool.accelerators()) > 1 else "",
         sku_source=c.sku.source if c.sku.declared else "",
     )

@@ -19,10 +19,15 @@ __all__ = [
 ]
 
 
-def catalog(prices: Mapping[str, Any] | None = None, skus: Mapping[str, Any] | None = None) -> Catalog:
+def catalog(
+    prices: Mapping[str, Any] | None = None,
+    skus: Mapping[str, Any] | None = None,
+    discounts: Mapping[str, Any] | None = None,
+) -> Catalog:
     """The packaged catalog with the spec's declared SKUs (policy config `skus`, as the spec's
-    `skus:`) and a price book (policy config `prices`) laid over it. A declaration the spec's
-    rules would refuse is left out: its pools then count as no GPU SKU, as any unknown type."""
+    `skus:`), a contract's discount off each cloud's list prices (`discounts`) and a price book
+    (`prices`) laid over it, as `FleetSpec.catalog` makes it. A declaration the spec's rules
+    would refuse is left out: its pools then count as no GPU SKU, as any unknown type."""
     base = load_catalog()
     declared: list[Sku] = []
     for key, facts in (skus or {}).items():
@@ -33,7 +38,9 @@ def catalog(prices: Mapping[str, Any] | None = None, skus: Mapping[str, Any] | N
         if found is not None:
             declared.append(found)
     book = {str(k): float(v) for k, v in (prices or {}).items() if number(v) is not None}
-    return base.with_declared(declared).with_price_book(book) if book else base.with_declared(declared)
+    off = {str(k): float(v) for k, v in (discounts or {}).items() if number(v) is not None}
+    priced = base.with_declared(declared).with_discounts(off)
+    return priced.with_price_book(book) if book else priced
 
 
 def allowed_set(jurisdictions: object) -> frozenset[str]:

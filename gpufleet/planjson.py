@@ -42,6 +42,8 @@ class PlacementDoc(TypedDict):
     """Only for a pool that accepts several accelerators: this SKU's."""
     sku_source: NotRequired[str]
     """Only for a SKU the spec declares: 'declared by the spec'."""
+    blocks: NotRequired[str]
+    """Only for nodes on capacity blocks: their ids (or `capacity.blocks[i]`)."""
 
 
 @_closed
@@ -357,6 +359,8 @@ def placement_json(placement: Placement) -> PlacementDoc:
         document["accelerator"] = placement.accelerator
     if placement.sku_source:
         document["sku_source"] = placement.sku_source
+    if placement.blocks:
+        document["blocks"] = placement.blocks
     return document
 
 
@@ -389,6 +393,7 @@ def placements_from_document(document: dict[str, Any]) -> tuple[Placement, ...]:
                     monthly_usd=float(p.get("monthly_usd", 0.0)),
                     accelerator=p.get("accelerator", ""),
                     sku_source=p.get("sku_source", ""),
+                    blocks=p.get("blocks", ""),
                 )
             )
     return tuple(found)

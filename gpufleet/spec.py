@@ -23,7 +23,7 @@ from gpufleet.errors import Problem, SpecError
 from gpufleet.nodegroups import limit_problems
 from gpufleet.poolneeds import able_clouds, lacking, needs, refusal
 from gpufleet.slots import supernet_problem
-from gpufleet.specblocks import reservation_problems
+from gpufleet.specblocks import block_problems, rack_problems, reservation_problems
 from gpufleet.speccapacity import capacity_problems
 from gpufleet.spechorizon import horizon_problems
 from gpufleet.specmodel import MAX_POOL_GPUS, TYPE_TOKEN_PATTERN, FleetSpec, Pool, known_buckets
@@ -152,6 +152,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     yield from _pool_problems(spec, catalog, configured)
     yield from _storage_problems(spec)
     yield from capacity_problems(spec.capacity, catalog)
+    yield from block_problems(spec, catalog)
     yield from _home_problems(spec, catalog, configured, allowed)
     yield from _access_problems(spec)
     yield from horizon_problems(spec.horizon, spec.budget.commitments, spec.pools)
@@ -275,6 +276,7 @@ def _pool_problems(
             )
         sized = [s for s in skus if s.rdma or pool.interconnect != "rdma"]
         yield from _node_count_problems(path, pool, sized)
+        yield from rack_problems(path, pool, sized)
         for month, gpus in sorted(pool.schedule.items()):
             yield from _scheduled_problems(f"{path}.schedule.{month}", pool.model_copy(update={"gpus": gpus}), sized)
         if pool.mig and skus and not any(s.mig_capable for s in skus):
@@ -284,7 +286,7 @@ def _pool_problems(
                 + ", ".join(s.instance_type for s in skus)
                 + " has none",
             )
-        yield from reservation_problems(path, pool, clouds)
+        yield from reservation_problems(path, pool, clouds, spec, catalog)
         yield from _share_problems(path, pool, clouds)
         for key in pool.pin:
             if _split_place(key) not in configured:

@@ -52,7 +52,7 @@ def _refused(pool: Pool, sku: Sku) -> tuple[str, str] | None:
     if sku.capacity_block_only and pool.capacity != "reserved":
         racks = " or ".join(f"{r.name} ({r.instances} instances)" for r in sku.racks)
         return "capacity", (f"sold only as EC2 Capacity Blocks of {racks}: use capacity: reserved "
-                            "with the block's capacity_reservation_id")
+                            "with the block's capacity_reservation_id, or a capacity.blocks entry")
     problem = sku_problem(sku)
     if problem is not None:
         return "accelerator", problem

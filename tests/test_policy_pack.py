@@ -137,6 +137,7 @@ def test_the_analyzer_describes_every_policy_with_its_schema() -> None:
         "prices",
         "skus",
         "discounts",
+        "capacity_blocks",
         "storage_tib",
         "storage_homes",
     }

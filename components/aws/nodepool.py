@@ -33,6 +33,8 @@ class GpuNodePoolArgs:
     nodes: int
     capacity: Capacity
     capacity_reservation_id: str | None
+    block_zone: str | None
+    """A capacity block's zone: the node group spans only it (the block's instances are there)."""
     interconnect: str
     min_nodes: int | None  # None: fixed size
     nodes_per_group: int  # the region's EKS nodes per managed node group (gpufleet.nodegroups)
@@ -62,7 +64,7 @@ class GpuNodePool(pulumi.ComponentResource):
         super().__init__("gpufleet:aws:GpuNodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         efa_cards = efa.efa_interface_count(args.sku, args.interconnect)
-        zones = decisions.node_zones(args.zones, efa=efa_cards > 0)
+        zones = (args.block_zone,) if args.block_zone else decisions.node_zones(args.zones, efa=efa_cards > 0)
         parts = split(args.nodes, args.min_nodes, args.nodes_per_group)
         tags = {"gpufleet:pool": args.pool}
 

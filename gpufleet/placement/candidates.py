@@ -16,6 +16,7 @@ from gpufleet.plan import Placement
 from gpufleet.poolneeds import able_clouds
 from gpufleet.quota import QuotaKey, buckets_for, declared_quotas, quota_key, quota_units
 from gpufleet.spec import FleetSpec, Pool
+from gpufleet.specblocks import block_supply
 from gpufleet.speccapacity import Shortfalls
 from gpufleet.specskus import offer_refusal, weighted_gpus
 
@@ -36,6 +37,8 @@ class Candidate:
     hourly: float
     cap: int | None = None
     """The most nodes the offer delivers over all pools (`capacity.available`), or None."""
+    blocks: str = ""
+    """The capacity blocks that supply the offer (their labels), or empty."""
     sku: Sku = field(init=False, compare=False, repr=False)
     cloud: Cloud = field(init=False, compare=False, repr=False)
     region: str = field(init=False, compare=False, repr=False)
@@ -68,11 +71,14 @@ class Candidate:
 def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list[str]]:
     """Offers each pool may use (of every accelerator it accepts), in a fixed order, and the
     offers that were skipped, each with why: no price for the pool's capacity, or a refusal
-    (`specskus.offer_refusal`: Capacity Blocks only, a cloud that cannot run the SKU). Offers
+    (`specskus.offer_refusal`: Capacity Blocks only, a cloud that cannot run the SKU). An offer
+    a capacity block covers is, for a reserved pool, the block's instances at no marginal cost
+    (gpufleet/specblocks.py): capped by them, on no other terms. Offers
     `capacity.unavailable` takes out are left out (`unavailable_offers` lists them), and so
     are clouds that lack what the pool asks for (gpufleet/poolneeds.py)."""
     allowed = spec.allowed_jurisdictions()
     shortfalls = Shortfalls.of(spec.capacity)
+    blocks = block_supply(spec, catalog)
     found: list[Candidate] = []
     skipped: set[str] = set()
     for pool in spec.pools:
@@ -98,6 +104,10 @@ def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list
                 why = offer_refusal(pool, sku)
                 if why is not None:
                     skipped.add(f"{offer.key}: {why}")
+                    continue
+                if pool.capacity == "reserved" and offer.key in blocks:  # bought: no marginal cost
+                    instances, labels = blocks[offer.key]
+                    found.append(Candidate(pool, offer, 0.0, instances, ", ".join(labels)))
                     continue
                 hourly = offer.hourly(pool.capacity)
                 if hourly is None:
@@ -453,8 +463,10 @@ def placement_of(c: Candidate, nodes: int) -> Placement:
         vcpus_per_node=c.sku.vcpus,
         quota_bucket=c.sku.bucket_for(c.pool.capacity),
         price_usd_per_hour=c.hourly,
-        price_source=c.offer.price_source(c.pool.capacity),
+        price_source=f"capacity block {c.blocks}: paid upfront (a line of its own), no cost per node"
+        if c.blocks else c.offer.price_source(c.pool.capacity),
         monthly_usd=monthly(nodes * c.hourly),
         accelerator=c.sku.accelerator if len(c.pool.accelerators()) > 1 else "",
         sku_source=c.sku.source if c.sku.declared else "",
+        blocks=c.blocks,
     )

@@ -114,11 +114,17 @@ _DISCOUNTS: dict[str, Any] = {
     "additionalProperties": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
     "description": "a contract's discount on each cloud's list prices in the deployed period (not on the price book)",
 }
+_BLOCKS: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "object"},
+    "description": "the spec's capacity.blocks (their upfront, a month's share each, is a line of its own)",
+}
 _BUDGET: dict[str, dict[str, Any]] = {
     "monthly_usd": {"type": "number", "exclusiveMinimum": 0, "description": "hard cap, $/month"},
     "prices": _PRICES,
     "skus": _SKUS,
     "discounts": _DISCOUNTS,
+    "capacity_blocks": _BLOCKS,
     "storage_tib": _STORAGE_TIB,
     "storage_homes": _STORAGE_HOMES,
 }
@@ -162,6 +168,7 @@ SCHEMAS: dict[str, PolicyConfigSchema | None] = {
         "prices": _PRICES,
         "skus": _SKUS,
         "discounts": _DISCOUNTS,
+        "capacity_blocks": _BLOCKS,
         "storage_tib": _STORAGE_TIB,
         "storage_homes": _STORAGE_HOMES,
     }),
@@ -208,6 +215,8 @@ def policy_config(spec: FleetSpec, burns: Sequence[CommitmentBurn] | None = None
     budget.update(declared)
     if discounts := spec.budget.discounts():  # only with a contract: other configs stay as they were
         budget["discounts"] = dict(discounts)
+    if spec.capacity.blocks:  # only with blocks: other configs stay as they were
+        budget["capacity_blocks"] = [block.model_dump(mode="json") for block in spec.capacity.blocks]
     quotas: dict[str, object] = {
         cloud: {region: dict(buckets) for region, buckets in per_region.items()}
         for cloud, per_region in spec.quotas.items()
@@ -234,7 +243,7 @@ def policy_config(spec: FleetSpec, burns: Sequence[CommitmentBurn] | None = None
             "prices": prices,
             **declared,
             "storage_tib": storage_tib,
-            **{key: budget[key] for key in ("storage_homes", "discounts") if key in budget},
+            **{key: budget[key] for key in ("storage_homes", "discounts", "capacity_blocks") if key in budget},
             **_shortfalls(spec, burns),
         },
         SECURITY_BASELINE: dict(unchecked),

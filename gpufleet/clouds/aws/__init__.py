@@ -366,6 +366,7 @@ class Aws(CloudModel):
             resource.name, tuple(kinds), _whole(resource.get("scalingConfig", "minSize")) or 0, most or 0,
             isinstance(capacity, str) and capacity.upper() == "SPOT", resource.region(),
             cluster if isinstance(cluster, str) else None,
+            isinstance(capacity, str) and capacity.upper() == "CAPACITY_BLOCK",
         )]
 
     largest_block_prefix = VPC_PREFIXES[0]

@@ -198,3 +198,16 @@ def test_a_period_uses_only_the_blocks_that_run_through_it() -> None:
     assert running_through([block], february, 2) == (block,)
     assert running_through([block], march, 2) == ()  # ends on April 3rd
     assert running_through([block], april, 1) == ()
+
+
+def test_over_a_horizon_a_block_supplies_only_the_periods_it_runs_through() -> None:
+    """February and March run on the block; April, after its end, has no GB200 supply and
+    says so for that period (the racks stop there unless another offer is priced)."""
+    fleet = example()
+    fleet["horizon"] = {"start": "2027-02", "months": 2}
+    plan = build_plan(load_fleet(fleet), "test", period="2027-02")
+    assert [p.pools[0].placements[0].nodes for p in plan.schedule] == [36, 36]
+    fleet["horizon"] = {"start": "2027-02", "months": 3}
+    with pytest.raises(InfeasibleError) as caught:
+        build_plan(load_fleet(fleet), "test", period="2027-02")
+    assert str(caught.value).startswith("period 2027-04: pool train needs 144 GB200 (reserved)")

@@ -39,7 +39,7 @@ def build_plan(
         for pool in spec.pools
     }
     used: list[tuple[Cloud, str]] = sorted({(p.cloud, p.region) for p in result.placements})
-    networks = addresses.with_use(ipam.allocate(spec, used), result.placements)
+    networks = addresses.with_use(spec, ipam.allocate(spec, used), result.placements)
     link = interconnect.plan_link(spec, networks)
     storage = colocated_storage(spec, result.placements)
     return FleetPlan(

@@ -59,6 +59,17 @@ def runs_sku(sku: Sku) -> bool:
     return sku.arch != "arm64" or clouds.get(sku.cloud).capabilities.arm64_gpu_nodes
 
 
+def takes(pool: Pool, sku: Sku) -> bool:
+    """Whether the pool may run on the SKU: its GPUs per node, rdma and MIG if asked, and an
+    architecture its cloud declares GPU pools of."""
+    return (
+        pool.gpus_per_node in (None, sku.gpus)
+        and (pool.interconnect != "rdma" or sku.rdma)
+        and (pool.mig is None or sku.mig_capable)
+        and runs_sku(sku)
+    )
+
+
 def offered_by(need: Need) -> list[str]:
     """Every registered cloud that meets the need, as messages name them."""
     return [model.title for model in clouds.models() if need.met_by(model.capabilities)]

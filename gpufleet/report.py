@@ -103,6 +103,14 @@ def _md_table(header: Row, rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def _pod_space(network: dict[str, Any]) -> str:
+    """Where the network's pods take addresses beside its CIDR: an overlay range, or a grown
+    VPC's secondary blocks (EKS custom networking), else "-"."""
+    if network.get("pod_blocks"):
+        return ", ".join(network["pod_blocks"]) + " (secondary blocks, custom networking)"
+    return network.get("pod_cidr") or "-"
+
+
 def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
     """The plan's tables, shared by the terminal and the markdown renderers."""
     placements: list[Row] = [
@@ -111,7 +119,7 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         for pool in doc["pools"] for p in pool["placements"]
     ]
     networks: list[Row] = [
-        (n["cloud"], n["region"], n["cidr"], n.get("pod_cidr") or "-") for n in doc["networks"]
+        (n["cloud"], n["region"], n["cidr"], _pod_space(n)) for n in doc["networks"]
     ]
     addresses: list[Row] = [
         (f"{n['cloud']}/{n['region']}", a["range"], a["cidr"], str(a["nodes"]), str(a["needed"]),

@@ -12,7 +12,7 @@ from gpufleet.catalog import Catalog, Cloud, Offer, Sku
 from gpufleet.cost import HOURS_PER_MONTH, copy_costs, region_fixed_usd
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import Placement
-from gpufleet.poolneeds import able_clouds, runs_sku
+from gpufleet.poolneeds import able_clouds, takes
 from gpufleet.quota import QuotaKey, buckets_for, declared_quotas, quota_key, quota_units
 from gpufleet.spec import FleetSpec, Pool
 from gpufleet.speccapacity import Shortfalls
@@ -73,15 +73,7 @@ def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list
             if cloud not in able or info is None or (allowed is not None and not info.jurisdictions & allowed):
                 continue
             for offer in catalog.offers_for(pool.accelerator, cloud, region):
-                sku = offer.sku
-                if (
-                    pool.gpus_per_node not in (None, sku.gpus)
-                    or (pool.interconnect == "rdma" and not sku.rdma)
-                    or (pool.mig is not None and not sku.mig_capable)
-                    or not runs_sku(sku)
-                ):
-                    continue
-                if shortfalls.rule_for(offer.key):
+                if not takes(pool, offer.sku) or shortfalls.rule_for(offer.key):
                     continue
                 hourly = offer.hourly(pool.capacity)
                 if hourly is None:

@@ -27,6 +27,7 @@ from gpufleet.speccapacity import capacity_problems
 from gpufleet.spechorizon import horizon_problems
 from gpufleet.specmodel import MAX_POOL_GPUS, TYPE_TOKEN_PATTERN, FleetSpec, Pool, known_buckets
 from gpufleet.specwords import one_of, problem_from_pydantic
+from gpufleet.units import unit_problems
 
 __all__ = ["TYPE_TOKEN_PATTERN", "FleetSpec", "Pool", "load_fleet"]
 
@@ -266,6 +267,7 @@ def _pool_problems(
             )
         yield from _reservation_problems(path, pool, clouds)
         yield from _share_problems(path, pool, clouds)
+        yield from unit_problems(path, pool)
         for key in pool.pin:
             if _split_place(key) not in configured:
                 yield Problem(

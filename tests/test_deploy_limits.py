@@ -42,7 +42,10 @@ def h100_fleet(
         regions.setdefault(cloud, {"regions": []})["regions"].append(region)
     return {
         "name": "big", "network": {"supernet": supernet}, "clouds": regions,
-        "pools": [{"name": "train", "accelerator": "H100", "gpus": gpus, "interconnect": "rdma", **pool}],
+        # unit_nodes 1: these fleets test the deploy limits, so nodes may split over sites one
+        # by one (an rdma pool without units is whole in one site since issue 29)
+        "pools": [{"name": "train", "accelerator": "H100", "gpus": gpus, "interconnect": "rdma",
+                   "placement": {"unit_nodes": 1}, **pool}],
         "limits": limits or {},
     }
 

@@ -51,6 +51,7 @@ audit: $(BIN)/gpufleet  ## zizmor over the workflows: nothing above informationa
 bench: $(BIN)/gpufleet  ## placement (one period and over a horizon), offline-plan and live look-up benchmarks
 	$(BIN)/python benchmarks/placement.py --runs 3 --seeds 2
 	$(BIN)/python benchmarks/horizon.py
+	$(BIN)/python benchmarks/regionscale.py --runs 1
 	$(BIN)/python benchmarks/plan.py
 	$(BIN)/python benchmarks/live.py
 

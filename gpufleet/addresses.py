@@ -22,13 +22,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gpufleet import clouds, ipam
+from gpufleet.catalog import Sku
 from gpufleet.clouds.base import AddressBlocks, CloudModel, NodeRange
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import NetworkPlan, Placement, RangeUse
+from gpufleet.poolneeds import able_clouds, takes
 from gpufleet.slots import SLOT_BITS, Network
+from gpufleet.specskus import weighted_gpus
 
 if TYPE_CHECKING:
-    from gpufleet.specmodel import FleetSpec
+    from gpufleet.specmodel import FleetSpec, Pool
 
 Needs = Sequence[tuple[int, int | None]]
 """(nodes at most, addresses per node or None when unknown) of every pool that draws on a range."""
@@ -66,10 +69,7 @@ def shortfall(model: CloudModel, key: str, node_range: NodeRange, needed: int) -
     beyond the largest network one region may have, fewer nodes in the region."""
     prefix = 32 - math.ceil(math.log2(needed + node_range.reserved))
     if node_range.pods:
-        return (
-            f"the pod range must be a /{prefix} or larger: free a candidate overlay block from "
-            "network.supernet and network.overrides (gpufleet/clouds, OVERLAY_POD_CANDIDATES)"
-        )
+        return model.pod_range_shortfall(prefix)
     if node_range.depth is None or node_range.slot_depth is None:
         return f"give it a /{prefix} or larger (it is not laid out by gpufleet)"
     block = prefix - node_range.depth
@@ -91,22 +91,83 @@ def region_ranges(plan: NetworkPlan) -> tuple[NodeRange, ...]:
     """The node ranges of a planned network, as its cloud lays them out."""
     model = clouds.get(plan.cloud)
     pods = Network(plan.pod_cidr) if plan.pod_cidr else None
-    return model.node_ranges(AddressBlocks(Network(plan.cidr), pods))
+    blocks = tuple(Network(b) for b in plan.pod_blocks)
+    return model.node_ranges(AddressBlocks(Network(plan.cidr), pods, blocks))
 
 
-def with_use(networks: Sequence[NetworkPlan], placements: Sequence[Placement]) -> tuple[NetworkPlan, ...]:
-    """The networks with what their nodes need of every range (`NetworkPlan.ranges`)."""
+def with_use(
+    spec: FleetSpec, networks: Sequence[NetworkPlan], placements: Sequence[Placement]
+) -> tuple[NetworkPlan, ...]:
+    """The networks as `layout` grows them, with what their nodes need of every range
+    (`NetworkPlan.ranges`)."""
     filled: list[NetworkPlan] = []
     for net in networks:
         model = clouds.get(net.cloud)
+        blocks = layout(spec, net.cloud, net.region)
+        grown = tuple(str(b) for b in blocks.pod_blocks) if blocks is not None else ()
+        laid_out = NetworkPlan(net.cloud, net.region, net.cidr, net.pod_cidr, (), grown)
         demand = plan_demand(model, (p for p in placements if p.cloud == net.cloud and p.region == net.region))
         key = f"{net.cloud}/{net.region}"
         uses = tuple(
             range_use(model, key, r, [(n, model.node_addresses(kind, r)) for kind, n in demand])
-            for r in region_ranges(net)
+            for r in region_ranges(laid_out)
         )
-        filled.append(NetworkPlan(net.cloud, net.region, net.cidr, net.pod_cidr, uses))
+        filled.append(NetworkPlan(net.cloud, net.region, net.cidr, net.pod_cidr, uses, grown))
     return tuple(filled)
+
+
+def layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
+    """The blocks the address plan gives the region (None where its layout refuses it:
+    `ipam.allocate` says why): grown (`CloudModel.grown_blocks`) where the spec's pools could
+    overfill its plain ranges, else plain.
+
+    A rule of the spec alone, so a region's layout never flips with a plan's prices, and one
+    that loses no optimum: where no plan can fill the plain ranges, their rows bind nothing;
+    where one could, the grown layout holds every plan the plain one holds (its node ranges
+    are the same subnets, each node needs no more of them, and its pods' blocks are larger
+    than the subnets they leave; tests/test_growth.py checks both for every SKU), and growing
+    costs nothing (secondary CIDR blocks and ENIConfigs are free)."""
+    plain = ipam.region_blocks(spec, cloud, region)
+    if plain is None:
+        return None
+    grown = clouds.get(cloud).grown_blocks(plain, 1)
+    if grown is None:
+        return plain
+    model = clouds.get(cloud)
+    full = any(
+        bounded_need(spec, _room(spec, model, cloud, region, r), spec_most(spec, model, region, r)) > r.usable
+        for r in model.node_ranges(plain)
+    )
+    return grown if full else plain
+
+
+def spec_most(spec: FleetSpec, model: CloudModel, region: str, node_range: NodeRange) -> list[tuple[str, int]]:
+    """(instance type, nodes) per pool that may run in the region, bounding what any placement
+    of the pool there takes of `node_range`: all its GPUs (or its pin) on the type that takes
+    the most addresses per GPU, with room for one node's rounding on each other type. The spec's
+    own bound, without prices, so a price book never changes it."""
+    place = f"{model.name}/{region}"
+    catalog = spec.catalog()  # the spec's own SKUs too (`skus:`); offers, not prices, matter here
+    found: list[tuple[str, int]] = []
+    for pool in spec.pools:
+        if model.name not in able_clouds(pool, spec.clouds.configured()):
+            continue
+        skus = [
+            o.sku for name in pool.accelerators() for o in catalog.offers_for(name, model.name, region)
+            if takes(pool, o.sku)
+        ]
+        if not skus:
+            continue
+
+        def per_gpu(sku: Sku, pool: Pool = pool) -> float:
+            per_node = model.node_addresses(sku.instance_type, node_range)
+            return math.inf if per_node is None else float(per_node / weighted_gpus(pool, sku))
+
+        worst = max(skus, key=per_gpu)
+        rounding = sum(weighted_gpus(pool, s) for s in skus if s is not worst)
+        nodes = max(math.ceil((pool.gpus + rounding) / weighted_gpus(pool, worst)), pool.pin.get(place, 0))
+        found.append((worst.instance_type, nodes))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,17 +207,20 @@ class RangeRoom:
 
 
 def planned_rooms(spec: FleetSpec, cloud: str, region: str) -> tuple[RangeRoom, ...]:
-    """The ranges the address plan will give the region's nodes (none where its layout refuses
-    the region: `ipam.allocate` says why once a plan uses it)."""
-    blocks = ipam.region_blocks(spec, cloud, region)
+    """The ranges the address plan will give the region's nodes (`layout`; none where its
+    layout refuses the region: `ipam.allocate` says why once a plan uses it)."""
+    blocks = layout(spec, cloud, region)
     if blocks is None:
         return ()
     model = clouds.get(cloud)
+    return tuple(_room(spec, model, cloud, region, r) for r in model.node_ranges(blocks))
+
+
+def _room(spec: FleetSpec, model: CloudModel, cloud: str, region: str, node_range: NodeRange) -> RangeRoom:
+    """A range with what the region's system pool takes of it."""
     ((kind, nodes),) = plan_demand(model, ())
-    return tuple(
-        RangeRoom(f"{cloud}/{region}", r, nodes * _or_more(model.node_addresses(kind, r), r))
-        for r in model.node_ranges(blocks)
-    )
+    taken = nodes * _or_more(model.node_addresses(kind, node_range), node_range)
+    return RangeRoom(f"{cloud}/{region}", node_range, taken)
 
 
 def bounded_need(

@@ -76,7 +76,7 @@ def _laid_out(
         for pool in spec.pools
     }
     used: list[tuple[Cloud, str]] = sorted({(p.cloud, p.region) for p in placements})
-    networks = addresses.with_use(ipam.allocate(spec, used), placements)
+    networks = addresses.with_use(spec, ipam.allocate(spec, used), placements)
     link = interconnect.plan_link(spec, networks)
     return tuple(by_pool[pool.name] for pool in spec.pools), networks, colocated_storage(spec, placements), link
 

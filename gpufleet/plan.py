@@ -74,13 +74,20 @@ class RangeUse:
 @dataclass(frozen=True, slots=True)
 class NetworkPlan:
     """Address space of one VPC/VNet; `pod_cidr` is the AKS overlay range (Azure only);
-    `ranges` what the nodes need of each range they draw on (gpufleet.addresses)."""
+    `ranges` what the nodes need of each range they draw on (gpufleet.addresses); `pod_blocks`
+    the blocks a grown network adds for its pods, per cluster and zone (AWS: secondary VPC CIDR
+    blocks under EKS custom networking; gpufleet.addresses.layout decides where)."""
 
     cloud: Cloud
     region: str
     cidr: str
     pod_cidr: str | None = None
     ranges: tuple[RangeUse, ...] = ()
+    pod_blocks: tuple[str, ...] = ()
+
+    @property
+    def grown(self) -> bool:
+        return bool(self.pod_blocks)
 
 
 @dataclass(frozen=True, slots=True)

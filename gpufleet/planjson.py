@@ -74,6 +74,7 @@ class NetworkDoc(TypedDict):
     region: str
     cidr: str
     pod_cidr: str | None
+    pod_blocks: list[str]
     addresses: list[AddressDoc]
 
 
@@ -367,7 +368,7 @@ def placement_json(placement: Placement) -> PlacementDoc:
 def network_json(network: NetworkPlan) -> NetworkDoc:
     return {
         "cloud": network.cloud, "region": network.region, "cidr": network.cidr,
-        "pod_cidr": network.pod_cidr,
+        "pod_cidr": network.pod_cidr, "pod_blocks": list(network.pod_blocks),
         "addresses": [
             {"range": r.label, "cidr": r.cidr, "nodes": r.nodes, "needed": r.needed,
              "available": r.available, "fix": r.fix}

@@ -72,6 +72,21 @@ def sku_problem(sku: Sku) -> str | None:
     return None
 
 
+def fits(pool: Pool, sku: Sku) -> bool:
+    """Whether the SKU is what the pool asks for: its GPUs per node, rdma and MIG if asked."""
+    return (
+        pool.gpus_per_node in (None, sku.gpus)
+        and (pool.interconnect != "rdma" or sku.rdma)
+        and (pool.mig is None or sku.mig_capable)
+    )
+
+
+def takes(pool: Pool, sku: Sku) -> bool:
+    """Whether the pool may run on the SKU: it `fits`, and its cloud declares GPU pools of its
+    architecture and device family."""
+    return fits(pool, sku) and runs_sku(sku)
+
+
 def offered_by(need: Need) -> list[str]:
     """Every registered cloud that meets the need, as messages name them."""
     return [model.title for model in clouds.models() if need.met_by(model.capabilities)]

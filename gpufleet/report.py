@@ -49,6 +49,14 @@ def _md_table(header: Row, rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def _pod_space(network: dict[str, Any]) -> str:
+    """Where the network's pods take addresses beside its CIDR: an overlay range, or a grown
+    VPC's secondary blocks (EKS custom networking), else "-"."""
+    if network.get("pod_blocks"):
+        return ", ".join(network["pod_blocks"]) + " (secondary blocks, custom networking)"
+    return network.get("pod_cidr") or "-"
+
+
 Table = tuple[str, Row, list[Row]]  # title, header, rows
 
 
@@ -68,7 +76,7 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
         for pool in doc["pools"] for p in pool["placements"]
     ]
     networks: list[Row] = [
-        (n["cloud"], n["region"], n["cidr"], n.get("pod_cidr") or "-") for n in doc["networks"]
+        (n["cloud"], n["region"], n["cidr"], _pod_space(n)) for n in doc["networks"]
     ]
     addresses: list[Row] = [
         (f"{n['cloud']}/{n['region']}", a["range"], a["cidr"], str(a["nodes"]), str(a["needed"]),

@@ -183,6 +183,13 @@ def _choices(value: object) -> object:
         return tuple({"name": item} if isinstance(item, str) else item for item in items)
     return value
 
+class PoolPlacement(_Strict):
+    unit_nodes: Nodes | None = Field(
+        default=None, gt=0,
+        description="nodes one job needs in one site: every site that gets nodes of the pool gets "
+        "whole units of this many (absent: any count; for interconnect rdma, the whole pool in one site)",
+    )
+
 
 class Pool(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
@@ -203,6 +210,9 @@ class Pool(_Strict):
     max_share: dict[CloudName, Share] = Field(default_factory=dict[Cloud, float])
     autoscale: Autoscale | None = Field(
         default=None, description="scale between min_nodes and the planned nodes; absent: fixed size"
+    )
+    placement: PoolPlacement = Field(
+        default_factory=PoolPlacement, description="how the pool's nodes may be split over sites"
     )
     pin: dict[str, Annotated[Nodes, Field(gt=0)]] = Field(
         default_factory=dict, description="nodes fixed by hand per 'cloud/region'"

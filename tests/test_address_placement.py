@@ -41,9 +41,18 @@ def test_small_fleets_get_no_address_rows(stack: str) -> None:
     assert tight == frozenset()
 
 
+# FLEET_8192 on a /12 supernet: /20 slots, so a /22 node subnet per zone (1,019 addresses).
+FLEET_8192_SMALL = {**FLEET_8192, "network": {"supernet": "10.0.0.0/12"}}
+
+
 def test_only_a_region_a_plan_could_fill_gets_rows() -> None:
+    # Behaviour change (issue 29): on a /8 the grown AWS VPC (pods in /16 secondary blocks) and
+    # Azure's /18 subnet and /11 pods hold all 1,024 nodes: no rows.
     form, tight = _model_of(FLEET_8192)
-    assert form.address_rows == [("aws", "us-east-1")]  # Azure's /18 subnet and /11 pods hold 1,024
+    assert form.address_rows == []
+    assert "aws/us-east-1" not in tight
+    form, tight = _model_of(FLEET_8192_SMALL)
+    assert form.address_rows == [("aws", "us-east-1"), ("azure", "eastus")]
     assert "aws/us-east-1" in tight
 
 
@@ -70,12 +79,15 @@ def test_the_linear_surge_bound_holds_the_step_function(nodes_per_group: int | N
 def test_the_diagnosis_and_the_policy_count_alike() -> None:
     """A region filled to the brim by the bound holds its nodes by the plan's own arithmetic."""
     spec = load_fleet(FLEET_8192)
-    (room, _) = addresses.planned_rooms(spec, "aws", "us-east-1")
-    fits = [("p5.48xlarge", 321)]
-    assert addresses.bounded_need(spec, room, fits) <= room.node_range.usable
-    assert addresses.overfilled(spec, "aws", "us-east-1", fits) == []
-    (short,) = {(u.needed, u.available) for u in addresses.overfilled(spec, "aws", "us-east-1", [("p5.48xlarge", 322)])}
-    assert short == (16380, 16379)  # 322 x 50 + a group's surge 4 x 50 + the system group's 8 x 10
+    rooms = addresses.planned_rooms(spec, "aws", "us-east-1")
+    assert [r.node_range.label for r in rooms] == ["private subnet 1", "private subnet 2", "pod subnet 1", "pod subnet 2"]
+    most = max(n for n in range(1, 2000) if not addresses.overfilled(spec, "aws", "us-east-1", [("p5.48xlarge", n)]))
+    fits = [("p5.48xlarge", most)]
+    assert all(addresses.bounded_need(spec, room, fits) <= room.node_range.usable for room in rooms)
+    short = addresses.overfilled(spec, "aws", "us-east-1", [("p5.48xlarge", most + 1)])
+    # A grown VPC's /16 pod subnet binds first (50 addresses a node), not its /18 node subnets.
+    assert {(u.label, u.available) for u in short} == {("pod subnet 1", 65531), ("pod subnet 2", 65531)}
+    assert 1290 <= most <= 1310
 
 
 PLACES = ["aws/us-east-1", "aws/us-west-2", "azure/eastus", "azure/westus"]
@@ -125,7 +137,9 @@ def test_limits_become_rows_only_where_a_plan_breaks_them() -> None:
     place's rows, and the last plan breaks none (so it is optimal for the whole model)."""
     from gpufleet.placement import solve
 
-    spec = load_fleet(FLEET_8192)
+    # Without Azure's half, the cheaper AWS would take all 1,024 nodes: more than its /22 holds.
+    unshared = {key: value for key, value in FLEET_8192["pools"][0].items() if key != "min_share"}
+    spec = load_fleet({**FLEET_8192_SMALL, "pools": [unshared]})
     rounds: list[frozenset[str]] = []
     original = solve._place_within  # pyright: ignore[reportPrivateUsage]
 
@@ -137,5 +151,5 @@ def test_limits_become_rows_only_where_a_plan_breaks_them() -> None:
         patch.setattr(solve, "_place_within", traced)
         result = solve.place(spec, spec.catalog())
     assert rounds[0] == frozenset()
-    assert rounds[-1] == {"aws/us-east-1"}  # only the AWS VPC's subnets overfill
+    assert rounds[-1] == {"aws/us-east-1"}  # only the AWS VPC's /22 node subnets overfill
     assert solve.broken_limits(spec, result.placements) == frozenset()

@@ -62,22 +62,31 @@ def short_ranges(resources: list[dict[str, Any]]) -> list[str]:
     def subnet_of(ref: str) -> dict[str, Any]:
         return by_name[ref.removesuffix("-id")]
 
-    env = {
-        r["inputs"]["clusterName"]: json.loads(r["inputs"].get("configurationValues") or "{}").get("env", {})
+    config = {
+        r["inputs"]["clusterName"]: json.loads(r["inputs"].get("configurationValues") or "{}")
         for r in resources if r["type"] == "aws:eks/addon:Addon" and r["inputs"]["addonName"] == "vpc-cni"
     }
-    need: dict[str, int] = {}
+    need: dict[tuple[str, str], int] = {}  # (range's resource or pod CIDR, CIDR): addresses
     for r in resources:
         inputs = r["inputs"]
         if r["type"] == "aws:eks/nodeGroup:NodeGroup":
             enis, per_eni = eni_table()[inputs["instanceTypes"][0]]
-            cap = int(env.get(inputs["clusterName"], {}).get("MAX_ENI", "0")) or enis
-            assert env[inputs["clusterName"]].get("ENABLE_PREFIX_DELEGATION") == "false"
+            env = config[inputs["clusterName"]].get("env", {})
+            cap = min(int(env.get("MAX_ENI", "0")) or enis, enis)
+            assert env.get("ENABLE_PREFIX_DELEGATION") == "false"
+            custom = env.get("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG") == "true"
             zones = len(inputs["subnetIds"])
             nodes = int(inputs["scalingConfig"]["maxSize"]) + max(2 * zones, int(inputs["updateConfig"]["maxUnavailable"]))
             for ref in inputs["subnetIds"]:  # an Auto Scaling group may fill any one of its zones
-                cidr = subnet_of(ref)["inputs"]["cidrBlock"]
-                need[cidr] = need.get(cidr, 0) + nodes * min(cap, enis) * per_eni
+                subnet = subnet_of(ref)["inputs"]
+                here = (ref, subnet["cidrBlock"])  # by resource: two VPCs may reuse a pod CIDR
+                # Custom networking: the node's own address in its subnet, every other ENI's in
+                # the pod subnet its zone's ENIConfig names.
+                need[here] = need.get(here, 0) + nodes * (1 if custom else cap * per_eni)
+                if custom:
+                    eni_config = config[inputs["clusterName"]]["eniConfig"]["subnets"][subnet["availabilityZone"]]
+                    pods = (eni_config["id"], subnet_of(eni_config["id"])["inputs"]["cidrBlock"])
+                    need[pods] = need.get(pods, 0) + nodes * (cap - 1) * per_eni
         pools: list[tuple[dict[str, Any], str | None]] = []
         if r["type"] == "azure-native:containerservice:AgentPool":
             cluster = next(c for c in resources if c["inputs"].get("resourceName") == inputs["resourceName"]
@@ -90,15 +99,14 @@ def short_ranges(resources: list[dict[str, Any]]) -> list[str]:
             most = int(pool.get("maxCount") or pool["count"])
             surge = str(pool.get("upgradeSettings", {}).get("maxSurge", "")) or None
             nodes = most + (max(1, -(-most // 10)) if surge is None else int(surge))
-            subnet = subnet_of(pool["vnetSubnetID"])["inputs"]["addressPrefix"]
+            subnet = (pool["vnetSubnetID"], subnet_of(pool["vnetSubnetID"])["inputs"]["addressPrefix"])
             need[subnet] = need.get(subnet, 0) + nodes
-            need[f"pods {pod_cidr}"] = need.get(f"pods {pod_cidr}", 0) + nodes * 256
+            need[("pods", str(pod_cidr))] = need.get(("pods", str(pod_cidr)), 0) + nodes * 256
     short = []
-    for key, needed in need.items():
-        pods = key.startswith("pods ")
-        size = ipaddress.ip_network(key.removeprefix("pods ")).num_addresses - (0 if pods else 5)
+    for (owner, cidr), needed in need.items():
+        size = ipaddress.ip_network(cidr).num_addresses - (0 if owner == "pods" else 5)
         if needed > size:
-            short.append(f"{key}: {needed} > {size}")
+            short.append(f"{cidr}: {needed} > {size}")
     return short
 
 
@@ -136,13 +144,18 @@ def nodes_by_place(doc: dict[str, Any]) -> dict[str, int]:
     return found
 
 
-def test_1024_gpu_fleet_on_a_slash_11_fills_the_aws_subnets_and_places_the_rest_on_azure(tmp_path: Path) -> None:
+def pod_blocks(doc: dict[str, Any]) -> dict[str, list[str]]:
+    return {f"{n['cloud']}/{n['region']}": n["pod_blocks"] for n in doc["networks"]}
+
+
+def test_1024_gpu_fleet_on_a_slash_11_grows_the_vpc_and_stays_on_aws(tmp_path: Path) -> None:
+    # Behaviour change (issue 29): a /21 private subnet held 35 p5.48xlarge with their pods; the
+    # grown VPC puts the pods in /16 secondary blocks, so all 128 nodes take the cheaper AWS.
     doc, code = plan(FLEET_1024, tmp_path, "big")
     assert code == 0, violations(doc)
     assert short_ranges(doc["resources"]) == []  # the independent arithmetic agrees
-    # A /21 private subnet holds 2,043 addresses: 35 p5.48xlarge at 50 each, a group's surge of
-    # 4 nodes and the system group's 8 x 10 (2,030); the 36th would not fit.
-    assert nodes_by_place(doc) == {"aws/us-east-1": 35, "azure/eastus": 93}
+    assert nodes_by_place(doc) == {"aws/us-east-1": 128}
+    assert pod_blocks(doc) == {"aws/us-east-1": ["100.64.0.0/16", "100.65.0.0/16"]}
 
 
 def test_a_fleet_no_network_can_hold_exits_1_naming_the_range_and_the_supernet(
@@ -151,36 +164,28 @@ def test_a_fleet_no_network_can_hold_exits_1_naming_the_range_and_the_supernet(
     from gpufleet.cli import main
 
     spec = tmp_path / "fleet.yaml"
-    spec.write_text(yaml.safe_dump({**FLEET_1024, "clouds": {"aws": {"regions": ["us-east-1"]}}}))
+    fleet = {**FLEET_1024, "network": {"supernet": "10.0.0.0/12"}, "clouds": {"aws": {"regions": ["us-east-1"]}},
+             "pools": [{**FLEET_1024["pools"][0], "gpus": 8 * 1100}]}
+    spec.write_text(yaml.safe_dump(fleet))
     code = main(["plan", "--spec", str(spec)])
     message = capsys.readouterr().err
     assert code == 1
     assert "Traceback" not in message
-    assert "aws/us-east-1 private subnet 1 10.99.192.0/21" in message
-    assert "need 6680 addresses" in message
-    assert "holds 2043" in message
-    assert "set network.supernet to a /9 or larger, or set network.overrides.aws/us-east-1 to a /17" in message
+    # Even a grown VPC keeps one address a node in its /22 node subnet: the supernet must grow.
+    assert "aws/us-east-1 private subnet 1 10.1.224.0/22" in message
+    assert "holds 1019" in message
+    assert "set network.supernet to a /11 or larger" in message
 
 
-def test_8192_gpu_fleet_fills_aws_and_holds_the_rest_on_azure(tmp_path: Path) -> None:
+def test_8192_gpu_fleet_takes_its_aws_half_in_one_grown_vpc(tmp_path: Path) -> None:
+    # Behaviour change (issue 29): AWS held 321 nodes (its /18 subnet) and Azure the rest.
     doc, code = plan(FLEET_8192, tmp_path, "huge")
     assert code == 0, violations(doc)
     assert short_ranges(doc["resources"]) == []
-    # A /16 VPC's /18 subnet holds 16,379: 321 p5.48xlarge (50 each, a group's surge, the system group).
-    assert nodes_by_place(doc) == {"aws/us-east-1": 321, "azure/eastus": 703}
+    assert nodes_by_place(doc) == {"aws/us-east-1": 512, "azure/eastus": 512}
+    assert pod_blocks(doc)["aws/us-east-1"] == ["100.64.0.0/16", "100.65.0.0/16"]
     for net in doc["networks"]:
         assert all(a["needed"] <= a["available"] and not a["fix"] for a in net["addresses"])
-
-
-def test_8192_gpu_fleet_with_an_aws_half_spreads_it_over_two_aws_regions(tmp_path: Path) -> None:
-    fleet = {**FLEET_8192, "clouds": {"aws": {"regions": ["us-east-1", "us-west-2"]}, "azure": {"regions": ["eastus"]}},
-             "pools": [{**FLEET_8192["pools"][0], "min_share": {"aws": 0.5, "azure": 0.25}}]}
-    doc, code = plan(fleet, tmp_path, "spread")
-    assert code == 0, violations(doc)
-    assert short_ranges(doc["resources"]) == []
-    placed = nodes_by_place(doc)
-    assert placed["aws/us-east-1"] + placed["aws/us-west-2"] >= 512  # more than one VPC holds
-    assert max(placed["aws/us-east-1"], placed["aws/us-west-2"]) <= 321
 
 
 def test_growing_a_pool_moves_no_network(tmp_path: Path) -> None:
@@ -217,11 +222,16 @@ def test_the_address_plan_never_calls_an_undersized_range_fit(
     nets = ipam.allocate(spec, [("aws", "us-east-1"), ("azure", "eastus")])
     made = [placement("aws", "us-east-1", kind, aws_nodes),
             placement("azure", "eastus", "Standard_ND96isr_H100_v5", azure_nodes)]
-    for net in addresses.with_use(nets, made):
+    for net in addresses.with_use(spec, nets, made):
         nodes = (aws_nodes if net.cloud == "aws" else azure_nodes)
         for use in net.ranges:
             size = ipaddress.ip_network(use.cidr).num_addresses
-            if net.cloud == "aws":
+            if net.cloud == "aws" and net.grown:  # custom networking: one ENI for pods
+                _, per_eni = eni_table()[kind]
+                pods = use.label.startswith("pod subnet")
+                floor = (nodes + 4) * (per_eni if pods else 1) + 8 * (10 if pods else 1)
+                room = size - 5
+            elif net.cloud == "aws":
                 enis, per_eni = eni_table()[kind]
                 floor = (nodes + 4) * min(1, enis) * per_eni + 8 * 10  # GPU nodes, surge, system
                 room = size - 5

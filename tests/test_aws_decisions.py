@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from components.aws import decisions as d
 from components.aws import efa
+from components.aws import layout as lay
 from gpufleet.catalog import Capacity, Sku
 from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import DecisionError
@@ -96,7 +97,7 @@ def test_longest_storage_name_leaves_room_for_the_autoname_suffix() -> None:
 def test_availability_zones_by_name_without_an_invoke(
     region: str, count: int, expected: tuple[str, ...]
 ) -> None:
-    assert d.availability_zones(region, count) == expected
+    assert lay.availability_zones(region, count) == expected
 
 
 @pytest.mark.parametrize(
@@ -110,7 +111,7 @@ def test_availability_zones_refuses_counts_it_cannot_name(
     region: str, count: int, message: str
 ) -> None:
     with pytest.raises(DecisionError) as error:
-        d.availability_zones(region, count)
+        lay.availability_zones(region, count)
     assert str(error.value) == message
 
 
@@ -140,7 +141,7 @@ def test_availability_zones_refuses_counts_it_cannot_name(
 def test_subnet_layout(
     cidr: str, zones: tuple[str, ...], private: dict[str, str], public: dict[str, str]
 ) -> None:
-    layout = d.subnet_layout(cidr, zones)
+    layout = lay.subnet_layout(cidr, zones)
     assert dict(layout.private) == private
     assert dict(layout.public) == public
 
@@ -152,7 +153,7 @@ def test_subnet_layout(
 )
 def test_subnets_are_disjoint_and_inside_the_vpc(prefix: int, base: int, zones: int) -> None:
     vpc = ipaddress.IPv4Network((base, prefix), strict=False)
-    layout = d.subnet_layout(str(vpc), [f"z{i}" for i in range(zones)])
+    layout = lay.subnet_layout(str(vpc), [f"z{i}" for i in range(zones)])
     nets = [ipaddress.IPv4Network(c) for c in [*layout.private.values(), *layout.public.values()]]
     assert all(n.subnet_of(vpc) for n in nets)
     assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
@@ -172,7 +173,7 @@ def test_subnets_are_disjoint_and_inside_the_vpc(prefix: int, base: int, zones: 
 )
 def test_subnet_layout_refuses(cidr: str, zones: tuple[str, ...], message: str) -> None:
     with pytest.raises(DecisionError) as error:
-        d.subnet_layout(cidr, zones)
+        lay.subnet_layout(cidr, zones)
     assert str(error.value) == message
 
 
@@ -187,19 +188,19 @@ def test_subnet_layout_refuses(cidr: str, zones: tuple[str, ...], message: str) 
 def test_nat_zones_and_private_routes(
     zones: tuple[str, ...], count: int, nats: tuple[str, ...], routes: dict[str, str]
 ) -> None:
-    assert d.nat_zones(zones, count) == nats
-    assert {z: d.nat_for_zone(z, zones, nats) for z in zones} == routes
+    assert lay.nat_zones(zones, count) == nats
+    assert {z: lay.nat_for_zone(z, zones, nats) for z in zones} == routes
 
 
 def test_nat_zones_refuses_more_gateways_than_zones() -> None:
     with pytest.raises(DecisionError) as error:
-        d.nat_zones(("a", "b"), 3)
+        lay.nat_zones(("a", "b"), 3)
     assert str(error.value) == "clouds.aws.regions: 3 NAT gateways for 2 zones; 1 to 2 fit"
 
 
 @pytest.mark.parametrize(("efa", "expected"), [(False, ("x-1a", "x-1b")), (True, ("x-1a",))])
 def test_node_zones_one_zone_for_efa(efa: bool, expected: tuple[str, ...]) -> None:
-    assert d.node_zones(("x-1a", "x-1b"), efa=efa) == expected
+    assert lay.node_zones(("x-1a", "x-1b"), efa=efa) == expected
 
 
 # -- node groups ---------------------------------------------------------------------------------

@@ -140,7 +140,11 @@ def test_the_plan_over_the_years_is_steady_and_lets_no_aws_minimum_lapse() -> No
     little over where keeping the nodes of the quarter before costs less than the stability
     tolerance), and few nodes move."""
     doc = planned()
-    assert sum(p["moved_nodes"] for p in doc["schedule"]) <= 200  # of about 4,100 nodes at the end
+    # Of about 4,100 nodes at the end; the example's training pools move in whole units of 8
+    # nodes since issue 29 (one job, one site).
+    moved = [p["moved_nodes"] for p in doc["schedule"]]
+    assert sum(moved) <= 200
+    assert all(n % 8 == 0 for n in moved)
     aws = next(c for c in doc["commitments"] if c["cloud"] == "aws")
     for window in aws["periods"]:
         assert window["shortfall_usd"] == 0.0

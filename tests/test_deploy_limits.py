@@ -42,7 +42,10 @@ def h100_fleet(
         regions.setdefault(cloud, {"regions": []})["regions"].append(region)
     return {
         "name": "big", "network": {"supernet": supernet}, "clouds": regions,
-        "pools": [{"name": "train", "accelerator": "H100", "gpus": gpus, "interconnect": "rdma", **pool}],
+        # unit_nodes 1: these fleets test the deploy limits, so nodes may split over sites one
+        # by one (an rdma pool without units is whole in one site since issue 29)
+        "pools": [{"name": "train", "accelerator": "H100", "gpus": gpus, "interconnect": "rdma",
+                   "placement": {"unit_nodes": 1}, **pool}],
         "limits": limits or {},
     }
 
@@ -93,20 +96,22 @@ def test_the_issue_fleets_have_no_oversized_group(fleet: dict[str, Any]) -> None
 
 
 def test_an_eks_placement_above_the_group_limit_splits_into_groups_that_share_everything() -> None:
-    # One VPC's subnet holds about 320 p5.48xlarge (tests/test_addresses.py), fewer than an EKS
-    # node group's default 450: a lowered group limit makes the 8,192 fleet's AWS part split.
+    # A lowered group limit makes the 8,192 fleet's AWS part (512 p5.48xlarge since the grown
+    # VPC holds them, issue 29; 321 before) split into groups of 200.
     fleet = {**ISSUE_8192, "limits": {"aws": {"us-east-1": {"nodes_per_node_group": 200}}}}
     recording = record_fleet(fleet)
     groups = sorted(recording.by_type(NODE_GROUP), key=lambda g: g.name)
-    gpu = [g for g in groups if g.inputs["instanceTypes"] == ["p5.48xlarge"]]
-    assert [g.name.rsplit("-", 1)[-1] for g in gpu] == ["ng", "g2"]
-    assert _most(gpu[0]) == 200
-    assert 200 < sum(_most(g) for g in gpu) <= 400
+    gpu = sorted((g for g in groups if g.inputs["instanceTypes"] == ["p5.48xlarge"]), key=lambda g: len(g.name))
+    total = sum(_most(g) for g in gpu)
+    assert [g.name.rsplit("-", 1)[-1] for g in gpu] == ["ng", *(f"g{i}" for i in range(2, len(gpu) + 1))]
+    assert len(gpu) == -(-total // 200) >= 2
+    assert all(_most(g) == 200 for g in gpu[:-1])
     assert readiness(recording, fleet) == []
-    first, second = gpu
-    for key in ("subnetIds", "labels", "taints", "launchTemplate", "amiType", "capacityType"):
-        assert first.inputs[key] == second.inputs[key], key
-    assert second.inputs["nodeGroupName"] == first.inputs["nodeGroupName"] + "-g2"
+    first = gpu[0]
+    for i, other in enumerate(gpu[1:], start=2):
+        for key in ("subnetIds", "labels", "taints", "launchTemplate", "amiType", "capacityType"):
+            assert first.inputs[key] == other.inputs[key], key
+        assert other.inputs["nodeGroupName"] == first.inputs["nodeGroupName"] + f"-g{i}"
     assert len(first.inputs["subnetIds"]) == 1  # rdma: one zone, one cluster placement group
     assert len(recording.by_type("aws:ec2/placementGroup:PlacementGroup")) == 1
 

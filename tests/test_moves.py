@@ -122,15 +122,9 @@ def test_the_issues_unavailable_h200_moves_only_what_network_space_requires() ->
     by_reason: dict[str, set[str]] = {}
     for move in found:
         by_reason.setdefault(move.reason, set()).add(move.pool)
-    assert by_reason == {"unavailable": {"h200"}, "address": {"train-b200", "train-h100"}}
-    (landed,) = [m.offer for m in found if m.pool == "h200" and m.after > m.before]
-    place = "/".join(landed.split("/")[:2])
-    left = [m for m in found if m.reason == "address" and m.after < m.before]
-    assert left
-    assert all(m.offer.startswith(place) for m in left)
-    assert all("h200 moved in there" in m.sentence for m in left)
-    moved_out = sum(m.before - m.after for m in left)
-    assert moved_out <= h200.nodes  # never more nodes than the H200 brought in
+    # Behaviour change (issue 29): the region the H200 lands in grows (EKS custom networking)
+    # and holds it beside what it held, so network space moves nothing else any more.
+    assert by_reason == {"unavailable": {"h200"}}
 
 
 def test_the_plan_json_and_table_carry_reason_and_sentence(tmp_path: Path) -> None:

@@ -111,7 +111,7 @@ def test_unknown_key_is_rejected_with_the_allowed_keys() -> None:
     assert problems(data) == [
         "pools[0].gpu: unknown key 'gpu' (did you mean 'gpus'?); allowed keys: accelerator, "
         "autoscale, capacity, capacity_reservation_id, gpus, gpus_per_node, interconnect, "
-        "max_share, mig, min_share, name, pin, schedule"
+        "max_share, mig, min_share, name, pin, placement, schedule"
     ]
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
-from components.aws import decisions
+from components.aws import decisions, layout
 from components.aws.autoscaler import AutoscalerAccess, AutoscalerAccessArgs, autoscaler_release
 from components.aws.cluster import GpuCluster, GpuClusterArgs
 from components.aws.network import Network, NetworkArgs
@@ -108,15 +108,17 @@ def _build_region(
     name = decisions.region_name(plan.fleet, region)
     base_tags = {"gpufleet:fleet": plan.fleet, "gpufleet:stack": plan.stack}
     scoped = pulumi.ResourceOptions(parent=parent, providers=[provider])
-    zones = decisions.availability_zones(region)
+    zones = layout.availability_zones(region)
+    addresses = plan.network("aws", region)
 
     network = Network(
         name,
         NetworkArgs(
             region=region,
-            cidr=plan.network("aws", region).cidr,
+            cidr=addresses.cidr,
             zones=zones,
             nat_gateways=nat_gateways,
+            pod_blocks=addresses.pod_blocks,
         ),
         scoped,
     )
@@ -129,6 +131,7 @@ def _build_region(
             logs_key_arn=network.logs_key_arn,
             instance_tags=base_tags,
             public_access_cidrs=tuple(str(cidr) for cidr in plan.spec.access.cidrs),
+            pod_subnet_ids=network.pod_subnet_ids.get(1, {}),
         ),
         scoped,
     )
@@ -183,6 +186,7 @@ def _build_region(
                 node_role_arn=cluster.node_role_arn,
                 depends_on=cluster.node_prerequisites,
                 instance_tags=base_tags,
+                grown=addresses.grown,
             ),
             scoped,
         )

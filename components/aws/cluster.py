@@ -4,12 +4,12 @@ the core add-ons; the GPU node pools join it."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from components.aws import decisions
+from components.aws import decisions, layout
 from components.aws.launch import LaunchTemplateSpec, node_launch_template
 from gpufleet.clouds.aws import SYSTEM_POOL, SYSTEM_ROOT_GIB, kubelet_max_pods
 
@@ -22,6 +22,8 @@ class GpuClusterArgs:
     logs_key_arn: pulumi.Input[str]
     instance_tags: Mapping[str, str]  # the provider's default tags do not reach launched instances
     public_access_cidrs: tuple[str, ...] = ()  # spec access.cidrs; empty: private endpoint only
+    pod_subnet_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict[str, pulumi.Input[str]])
+    """Zone -> the cluster's pod subnet in a grown VPC (EKS custom networking); empty: plain."""
 
 
 class GpuCluster(pulumi.ComponentResource):
@@ -88,15 +90,17 @@ class GpuCluster(pulumi.ComponentResource):
             ),
         )
 
+        security_group = cluster.vpc_config.apply(lambda config: config.cluster_security_group_id or "")
+        grown = bool(args.pod_subnet_ids)
         early_addons = [
             aws.eks.Addon(
                 f"{name}-{addon}",
                 cluster_name=cluster.name,
                 addon_name=addon,
-                configuration_values=decisions.addon_configuration(addon),
+                configuration_values=self._addon_configuration(addon, args, security_group),
                 resolve_conflicts_on_create="OVERWRITE",
                 # The program owns the settings it sets (the address plan counts on them).
-                resolve_conflicts_on_update="OVERWRITE" if decisions.addon_configuration(addon) else "PRESERVE",
+                resolve_conflicts_on_update="OVERWRITE" if layout.addon_configuration(addon) else "PRESERVE",
                 opts=child,
             )
             for addon in decisions.CORE_ADDONS_BEFORE_NODES
@@ -107,7 +111,7 @@ class GpuCluster(pulumi.ComponentResource):
             f"{name}-system",
             LaunchTemplateSpec(
                 root_gib=SYSTEM_ROOT_GIB, instance_tags=args.instance_tags,
-                max_pods=kubelet_max_pods(SYSTEM_POOL.instance_type),
+                max_pods=kubelet_max_pods(SYSTEM_POOL.instance_type, grown),
             ),
             child,
         )
@@ -153,9 +157,7 @@ class GpuCluster(pulumi.ComponentResource):
             lambda ids: ids[0].oidcs[0].issuer if ids and ids[0].oidcs and ids[0].oidcs[0].issuer else ""
         )
         self.node_role_arn = node_role.arn
-        self.cluster_security_group_id = cluster.vpc_config.apply(
-            lambda config: config.cluster_security_group_id or ""
-        )
+        self.cluster_security_group_id = security_group
         region = args.region
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(
@@ -171,6 +173,22 @@ class GpuCluster(pulumi.ComponentResource):
                 "clusterSecurityGroupId": self.cluster_security_group_id,
                 "kubeconfig": self.kubeconfig,
             }
+        )
+
+    @staticmethod
+    def _addon_configuration(
+        addon: str, args: GpuClusterArgs, security_group: pulumi.Output[str]
+    ) -> pulumi.Input[str] | None:
+        """The add-on's settings: in a grown VPC the vpc-cni's custom networking with an
+        ENIConfig per zone (they name the cluster security group, known once it exists)."""
+        if addon != "vpc-cni" or not args.pod_subnet_ids:
+            return layout.addon_configuration(addon)
+        zones = sorted(args.pod_subnet_ids)
+        region = args.region
+        return pulumi.Output.all(security_group, *(args.pod_subnet_ids[zone] for zone in zones)).apply(
+            lambda values: layout.grown_cni_configuration(
+                region, dict(zip(zones, (str(v) for v in values[1:]), strict=True)), str(values[0])
+            )
         )
 
     def _role(

@@ -7,7 +7,6 @@ checking only: at run time they are plain dicts, so this module stays import-lig
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -19,7 +18,6 @@ from components.k8s.devices import TAINT_VALUE, stack_for
 from components.k8s.values import GpuPoolTarget, Taint
 from gpufleet.catalog import Capacity, Sku
 from gpufleet.catalog.names import logical_room
-from gpufleet.clouds.aws import VPC_CNI, private_subnets
 from gpufleet.errors import DecisionError
 
 if TYPE_CHECKING:
@@ -43,13 +41,6 @@ GPU_TAINT_VALUE = TAINT_VALUE  # the key is the family's (components/k8s/devices
 GPU_TAINT_EFFECT = "NO_SCHEDULE"
 MULTIPART_ABORT_DAYS = 7
 LOG_RETENTION_DAYS = 365
-
-# Regions whose 'a'/'b' zone names are not both offered to every account: the first two zones
-# that are. Everything else uses '<region>a' and '<region>b' (no describe-AZs invoke at plan time).
-AZ_SUFFIX_EXCEPTIONS: Mapping[str, tuple[str, ...]] = {
-    "ap-northeast-1": ("a", "c"),  # ap-northeast-1b is closed to new accounts
-    "us-west-1": ("b", "c"),  # accounts see two of us-west-1a/b/c; b and c are the common pair
-}
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -88,80 +79,19 @@ def cluster_name(fleet: str, stack: str, region: str) -> str:
     return bounded(f"{fleet}-{stack}-{region}", CLUSTER_NAME_MAX)
 
 
+def cluster_suffix(cluster: int) -> str:
+    """What the names of a region's cluster `cluster` (from 1) add: nothing for the first,
+    whose names are those of old, `-c2`, `-c3`, ... for the others."""
+    if cluster < 1:
+        raise DecisionError("clusters", f"clusters count from 1, not {cluster}")
+    return "" if cluster == 1 else f"-c{cluster}"
+
+
 def node_group_name(pool: str, instance_type: str, suffix: str = "") -> str:
     """Physical node group name (unique within its cluster, at most 63 characters); `suffix`
     (`-g2`, ...) names the extra groups of a placement split to fit (gpufleet.nodegroups) and
     is kept whole when the name is shortened."""
     return bounded(slug(f"{pool}-{instance_type}"), NODE_GROUP_NAME_MAX - len(suffix)) + suffix
-
-
-# -- availability zones and addresses ------------------------------------------------------------
-
-
-def availability_zones(region: str, count: int = 2) -> tuple[str, ...]:
-    """The zones the network spans, by name, without an AWS call (see AZ_SUFFIX_EXCEPTIONS)."""
-    suffixes = AZ_SUFFIX_EXCEPTIONS.get(region, ("a", "b", "c"))
-    if not 2 <= count <= len(suffixes):
-        raise DecisionError(
-            "clouds.aws.regions",
-            f"{region}: {count} availability zones asked; between 2 and {len(suffixes)} are known",
-        )
-    return tuple(f"{region}{suffix}" for suffix in suffixes[:count])
-
-
-@dataclass(frozen=True, slots=True)
-class SubnetLayout:
-    """CIDRs per zone: large private subnets for nodes and pods, small public ones for NAT."""
-
-    private: Mapping[str, str]
-    public: Mapping[str, str]
-
-
-def subnet_layout(cidr: str, zones: Sequence[str]) -> SubnetLayout:
-    """Split the VPC block: quarter i is zone i's private subnet; the last quarter holds the
-    public subnets, each a sixteenth of it (a /16 gives /18 private and /24 public subnets)."""
-    network = ipaddress.IPv4Network(cidr)
-    if network.prefixlen > 20:
-        raise DecisionError(
-            "network.overrides", f"VPC block {cidr} is smaller than /20; give the region a /20 or larger"
-        )
-    if not 1 <= len(zones) <= 3:
-        raise DecisionError("clouds.aws.regions", f"{len(zones)} zones for {cidr}; 1 to 3 fit the layout")
-    private = private_subnets(network, len(zones))
-    public = list(list(network.subnets(prefixlen_diff=2))[3].subnets(prefixlen_diff=4))
-    return SubnetLayout(
-        private={zone: str(private[i]) for i, zone in enumerate(zones)},
-        public={zone: str(public[i]) for i, zone in enumerate(zones)},
-    )
-
-
-def addon_configuration(addon: str) -> str | None:
-    """The add-on's `configurationValues` (JSON): the VPC CNI's address settings (VPC_CNI in
-    gpufleet/clouds/aws/__init__.py, which the address plan and the address-capacity policy count on);
-    the other add-ons keep their defaults."""
-    if addon != "vpc-cni":
-        return None
-    return json.dumps({"env": VPC_CNI.env()}, sort_keys=True)
-
-
-def nat_zones(zones: Sequence[str], count: int) -> tuple[str, ...]:
-    """Zones that get a NAT gateway: the first `count` (one per zone for zonal resilience)."""
-    if not 1 <= count <= len(zones):
-        raise DecisionError(
-            "clouds.aws.regions", f"{count} NAT gateways for {len(zones)} zones; 1 to {len(zones)} fit"
-        )
-    return tuple(zones[:count])
-
-
-def nat_for_zone(zone: str, zones: Sequence[str], nats: Sequence[str]) -> str:
-    """NAT zone a private subnet routes through: its own when it has one, else round robin."""
-    return zone if zone in nats else nats[list(zones).index(zone) % len(nats)]
-
-
-def node_zones(zones: Sequence[str], efa: bool) -> tuple[str, ...]:
-    """Zones a node group spans: every zone, or only the first for EFA (a cluster placement
-    group and EFA traffic stay inside one zone)."""
-    return (zones[0],) if efa else tuple(zones)
 
 
 # -- node groups ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws import decisions
+from components.aws import decisions, layout
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +17,8 @@ class NetworkArgs:
     cidr: str
     zones: tuple[str, ...]
     nat_gateways: int
+    pod_blocks: tuple[str, ...] = ()
+    """A grown VPC's pod blocks, per cluster and zone (`NetworkPlan.pod_blocks`)."""
 
 
 class Network(pulumi.ComponentResource):
@@ -27,6 +29,8 @@ class Network(pulumi.ComponentResource):
 
     vpc_id: pulumi.Output[str]
     private_subnet_ids: dict[str, pulumi.Output[str]]
+    pod_subnet_ids: dict[int, dict[str, pulumi.Output[str]]]
+    """Cluster (from 1) -> zone -> its pod subnet, in a grown VPC (EKS custom networking)."""
     private_route_table_ids: dict[str, pulumi.Output[str]]
     logs_key_arn: pulumi.Output[str]
 
@@ -35,8 +39,8 @@ class Network(pulumi.ComponentResource):
     ) -> None:
         super().__init__("gpufleet:aws:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        layout = decisions.subnet_layout(args.cidr, args.zones)
-        nat_zones = decisions.nat_zones(args.zones, args.nat_gateways)
+        subnets = layout.subnet_layout(args.cidr, args.zones)
+        nat_zones = layout.nat_zones(args.zones, args.nat_gateways)
         account_id = aws.get_caller_identity_output(
             opts=pulumi.InvokeOutputOptions(parent=self)
         ).account_id
@@ -76,7 +80,7 @@ class Network(pulumi.ComponentResource):
             subnet = aws.ec2.Subnet(
                 f"{name}-public-{zone}",
                 vpc_id=vpc.id,
-                cidr_block=layout.public[zone],
+                cidr_block=subnets.public[zone],
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
                 tags={"Name": f"{name}-public-{zone}"},
@@ -111,7 +115,7 @@ class Network(pulumi.ComponentResource):
             subnet = aws.ec2.Subnet(
                 f"{name}-private-{zone}",
                 vpc_id=vpc.id,
-                cidr_block=layout.private[zone],
+                cidr_block=subnets.private[zone],
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
                 tags={"Name": f"{name}-private-{zone}", "kubernetes.io/role/internal-elb": "1"},
@@ -127,7 +131,7 @@ class Network(pulumi.ComponentResource):
                 f"{name}-private-{zone}-default",
                 route_table_id=rt.id,
                 destination_cidr_block="0.0.0.0/0",
-                nat_gateway_id=nats[decisions.nat_for_zone(zone, args.zones, nat_zones)].id,
+                nat_gateway_id=nats[layout.nat_for_zone(zone, args.zones, nat_zones)].id,
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
@@ -136,6 +140,28 @@ class Network(pulumi.ComponentResource):
             private_rts.append(rt.id)
             self.private_route_table_ids[zone] = rt.id
             self.private_subnet_ids[zone] = subnet.id
+
+        self.pod_subnet_ids = {}
+        for (cluster, zone), block in layout.pod_subnet_layout(args.pod_blocks, args.zones).items():
+            stem = f"{name}-pods{decisions.cluster_suffix(cluster)}-{zone}"
+            # A secondary CIDR block, then its subnet: the VPC and its primary block stay as
+            # they are (growth only adds).
+            association = aws.ec2.VpcIpv4CidrBlockAssociation(
+                f"{stem}-block", vpc_id=vpc.id, cidr_block=block, opts=child
+            )
+            pods = aws.ec2.Subnet(
+                stem,
+                vpc_id=vpc.id,
+                cidr_block=block,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={"Name": stem},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[association]),
+            )
+            aws.ec2.RouteTableAssociation(
+                stem, subnet_id=pods.id, route_table_id=self.private_route_table_ids[zone], opts=child
+            )
+            self.pod_subnet_ids.setdefault(cluster, {})[zone] = pods.id
 
         aws.ec2.VpcEndpoint(
             f"{name}-s3",

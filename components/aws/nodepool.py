@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws import decisions, efa
+from components.aws import decisions, efa, layout
 from components.aws.autoscaler import EFA_RESOURCE, TEMPLATE, gpu_node_labels, node_template_tags
 from components.aws.launch import LaunchTemplateSpec, node_launch_template
 from gpufleet.catalog import Capacity, Sku
@@ -46,6 +46,7 @@ class GpuNodePoolArgs:
     node_role_arn: pulumi.Input[str]
     depends_on: Sequence[pulumi.Resource]
     instance_tags: Mapping[str, str]  # the provider's default tags do not reach launched instances
+    grown: bool = False  # in a grown VPC (custom networking: the kubelet's max pods differ)
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -64,7 +65,7 @@ class GpuNodePool(pulumi.ComponentResource):
         super().__init__("gpufleet:aws:GpuNodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         efa_cards = efa.efa_interface_count(args.sku, args.interconnect)
-        zones = (args.block_zone,) if args.block_zone else decisions.node_zones(args.zones, efa=efa_cards > 0)
+        zones = (args.block_zone,) if args.block_zone else layout.node_zones(args.zones, efa=efa_cards > 0)
         parts = split(args.nodes, args.min_nodes, args.nodes_per_group)
         tags = {"gpufleet:pool": args.pool}
 
@@ -106,7 +107,7 @@ class GpuNodePool(pulumi.ComponentResource):
         template = node_launch_template(
             f"{name}-lt",
             LaunchTemplateSpec(
-                max_pods=kubelet_max_pods(args.sku.instance_type),
+                max_pods=kubelet_max_pods(args.sku.instance_type, args.grown),
                 root_gib=decisions.root_volume_gib(args.sku.gpus),
                 instance_tags={**args.instance_tags, **tags},
                 tags=tags,

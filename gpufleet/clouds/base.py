@@ -114,10 +114,13 @@ class LocatedPackage:
 
 @dataclass(frozen=True, slots=True)
 class AddressBlocks:
-    """A region's address space: the VPC/VNet CIDR and, where the cloud uses one, a pod range."""
+    """A region's address space: the VPC/VNet CIDR and, where the cloud uses one, a pod range;
+    `pod_blocks` are the blocks a grown network adds for its pods beside its CIDR, per cluster
+    and zone in that order (`CloudModel.grown_blocks`; AWS: secondary VPC CIDR blocks)."""
 
     cidr: Network
     pod_cidr: Network | None = None
+    pod_blocks: tuple[Network, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,8 @@ class NodeRange:
     depth: int | None
     slot_depth: int | None
     pods: bool = False
+    pods_elsewhere: bool = False
+    """Its nodes' pods take their addresses from another range (a grown network's pod blocks)."""
 
     @property
     def usable(self) -> int:
@@ -268,6 +273,20 @@ class CloudModel(ABC):
     def node_addresses(self, instance_type: str, node_range: NodeRange) -> int | None:
         """Addresses one node of this type takes from `node_range` at most, under the CNI
         configuration the program sets; None when the type's figures are unknown."""
+
+    def grown_blocks(self, blocks: AddressBlocks, clusters: int) -> AddressBlocks | None:
+        """The blocks with the ranges a region adds beside its slot to hold `clusters` clusters'
+        nodes, or None where the cloud's layout does not grow (the default). Growth only adds:
+        every range of `blocks` stays where it is (docs/design.md, "Stable names and addresses")."""
+        return None
+
+    growth: str = ""
+    """How messages and the Addresses table name a grown network's layout."""
+
+    def pod_range_shortfall(self, prefix: int) -> str:
+        """What to change when a pod range outside the region's network is short: it needs a
+        /`prefix`."""
+        return f"the pod range must be a /{prefix} or larger"
 
     largest_block_prefix: int = 8
     """The largest block (smallest prefix) one region's network may be (AWS: a /16 VPC)."""

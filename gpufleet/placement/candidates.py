@@ -13,12 +13,13 @@ from gpufleet.catalog import Catalog, Cloud, Offer, Sku
 from gpufleet.cost import HOURS_PER_MONTH, copy_costs, monthly, region_fixed_usd
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import Placement
-from gpufleet.poolneeds import able_clouds
+from gpufleet.poolneeds import able_clouds, fits
 from gpufleet.quota import QuotaKey, buckets_for, declared_quotas, quota_key, quota_units
 from gpufleet.spec import FleetSpec, Pool
 from gpufleet.specblocks import block_supply
 from gpufleet.speccapacity import Shortfalls
 from gpufleet.specskus import offer_refusal, weighted_gpus
+from gpufleet.units import unit_of
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Candidate:
     monthly: float = field(init=False, compare=False, repr=False)
     buckets: tuple[str, ...] = field(init=False, compare=False, repr=False)
     gpus: int | Fraction = field(init=False, compare=False, repr=False)
+    unit: int = field(init=False, compare=False, repr=False)
+    """Nodes per unit (gpufleet.units): the candidate's nodes are a whole number of units."""
 
     def __post_init__(self) -> None:
         derived = {
@@ -58,14 +61,17 @@ class Candidate:
             "monthly": self.hourly * HOURS_PER_MONTH,
             "buckets": buckets_for(self.offer.sku, self.pool.capacity),
             "gpus": weighted_gpus(self.pool, self.offer.sku),
+            "unit": unit_of(self.pool, self.offer.sku),
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
 
     @property
     def max_nodes(self) -> int:
-        """More nodes than cover the pool alone (or its pin here) never help: a safe bound."""
-        return max(math.ceil(self.pool.gpus / self.gpus), self.pool.pin.get(self.place, 0))
+        """More nodes than cover the pool alone (or its pin here), in whole units, never help:
+        a safe bound."""
+        nodes = max(math.ceil(self.pool.gpus / self.gpus), self.pool.pin.get(self.place, 0))
+        return math.ceil(nodes / self.unit) * self.unit
 
 
 def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list[str]]:
@@ -93,15 +99,9 @@ def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list
             )
             for offer in offers:
                 sku = offer.sku
-                if (
-                    pool.gpus_per_node not in (None, sku.gpus)
-                    or (pool.interconnect == "rdma" and not sku.rdma)
-                    or (pool.mig is not None and not sku.mig_capable)
-                ):
+                if not fits(pool, sku) or shortfalls.rule_for(offer.key):
                     continue
-                if shortfalls.rule_for(offer.key):
-                    continue
-                why = offer_refusal(pool, sku)
+                why = offer_refusal(pool, sku)  # what the cloud cannot run, said in the plan
                 if why is not None:
                     skipped.add(f"{offer.key}: {why}")
                     continue
@@ -171,8 +171,8 @@ def undominated(
                 else:
                     dominated.add(c.key)
         for big in frontier:
-            if big.place in big.pool.pin or big.place in tight:
-                continue
+            if big.place in big.pool.pin or big.place in tight or big.unit > 1:
+                continue  # k small nodes for one big one: not in whole units
             for small in frontier:
                 k = big.gpus // small.gpus
                 if (
@@ -182,10 +182,13 @@ def undominated(
                 ):
                     dominated.add(big.key)
                     break
+    outright = set(dominated)
     left = [c for c in cands if c.key not in dominated]
     dominated |= {key for key, most in unlimited_bounds(spec, left, limited).items() if most == 0}
     left = [c for c in left if c.key not in dominated]
     dominated |= _in_regions_never_needed(spec, left, declared_quotas(spec), kept, tight_places(spec, left, limited))
+    # The exchange arguments move single nodes: a pool in units keeps every other offer.
+    dominated -= {c.key for c in cands if c.unit > 1 and c.key not in outright}
     dominated -= kept
     return [c for c in cands if c.key not in dominated]
 
@@ -282,7 +285,7 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate], limited: Limit
     free = _cheapest_free(cands, declared_quotas(spec), tight_places(spec, cands, limited))
     bounds: dict[str, int] = {}
     for b in cands:
-        if b.place in b.pool.pin:
+        if b.place in b.pool.pin or b.unit > 1:
             continue
         cost_of_move = moving[(b.pool.name, b.cloud)]  # None: only same-region offers bound
         most = math.inf
@@ -440,7 +443,7 @@ def interchangeable(spec: FleetSpec, cands: Sequence[Candidate]) -> list[tuple[P
     for pool in spec.pools:
         stored = tuple(entry.name for entry in spec.storage if pool.name in entry.colocate_with)
         key: tuple[object, ...] = (
-            ("pinned", pool.name) if pool.pin else (
+            ("alone", pool.name) if pool.pin or any(c.unit > 1 for c in cands if c.pool is pool) else (
                 pool.capacity, tuple(offers.get(pool.name, ())), stored,
                 tuple(sorted(pool.min_share.items())), tuple(sorted(pool.max_share.items())),
             )

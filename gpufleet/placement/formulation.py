@@ -110,6 +110,11 @@ class Formulation:
             for c in self.cands
         ]
         self.x = [m.col(0.0, float(most), True) for most in self.most]
+        self.unit_cols: dict[int, int] = {}  # candidate → its count of units (gpufleet.units)
+        for i, c in enumerate(self.cands):  # whole units: nodes = unit × an integer
+            if c.unit > 1:
+                self.unit_cols[i] = m.col(0.0, float(self.most[i] // c.unit), True)
+                m.row(0.0, 0.0, {self.x[i]: 1.0, self.unit_cols[i]: -float(c.unit)})
         self.short: dict[str, int] = {}
         self.split: dict[tuple[str, Cloud, int | Fraction], int] = {}  # (member, cloud, GPUs per node) → column
         by_pool: dict[str, list[int]] = {}
@@ -440,6 +445,8 @@ class Formulation:
             values[binary] = 1.0 if kept or any(values[self.x[i]] > 0 for i in covered) else 0.0
         for i, (col, per_group) in self.group_cols.items():
             values[col] = float(math.ceil(values[self.x[i]] / per_group))
+        for i, col in self.unit_cols.items():
+            values[col] = values[self.x[i]] / self.cands[i].unit
         for cloud, above in self.above.items():
             spend = sum(usd * values[col] for col, usd in self.spend_row(cloud).items())
             values[above] = max(0.0, spend - self.spec.budget.monthly_commitment(cloud))

@@ -10,17 +10,21 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from gpufleet.clouds.aws import ranges
 from gpufleet.clouds.aws.mocks import MOCK_CALLS, mock_state
-from gpufleet.clouds.aws.vpccni import (
-    DEFAULT_VPC_CNI,
-    EniLimits,
-    VpcCniSettings,
-    eni_limits,
-    max_pods,
-    most_node_addresses,
+from gpufleet.clouds.aws.ranges import (
+    NODE_GROUP,
+    SUBNET_RESERVED,
+    SYSTEM_ENI,
+    UNKNOWN_ENI,
+    VPC_CNI,
+    VPC_PREFIXES,
+    ZONES_PER_REGION,
+    eni_figures,
+    kubelet_max_pods,
+    private_subnets,
 )
 from gpufleet.clouds.base import (
     AddressBlocks,
@@ -41,79 +45,16 @@ from gpufleet.clouds.declared import whole as _whole
 if TYPE_CHECKING:
     from gpufleet.clouds.controls import SecurityControls
 
-# AWS allows VPC CIDRs of /16 to /28 (docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html).
-VPC_PREFIXES = range(16, 29)
+__all__ = [
+    "NODE_GROUP", "SUBNET_RESERVED", "SYSTEM_ENI", "UNKNOWN_ENI", "VPC_CNI", "VPC_PREFIXES",
+    "ZONES_PER_REGION", "Aws", "eni_figures", "kubelet_max_pods", "private_subnets",
+]
+
 # One NAT gateway per AZ, two AZs per region: the AWS network component creates exactly this many.
 NAT_GATEWAYS_PER_REGION = 2
-ZONES_PER_REGION = 2
-# Every subnet keeps its first four and its last address (ec2 CreateSubnet documentation).
-SUBNET_RESERVED = 5
-
-# The VPC CNI on every node (the EKS cluster component sets it on the vpc-cni add-on's env):
-# at most one ENI per node (MAX_ENI), so a node holds at most that ENI's addresses whatever
-# runs on it (49 pods on a p5.48xlarge, 9 on a g4dn.xlarge, one GPU pod each plus daemon
-# sets); a small warm pool (WARM_IP_TARGET/MINIMUM_IP_TARGET) instead of a whole warm ENI.
-# Settings: github.com/aws/amazon-vpc-cni-k8s README ("MAX_ENI") and docs/eni-and-ip-target.md;
-# all three are keys of the add-on's configuration schema (`aws eks
-# describe-addon-configuration --addon-name vpc-cni`, env.MAX_ENI/WARM_IP_TARGET/MINIMUM_IP_TARGET).
-VPC_CNI = VpcCniSettings(warm_ip_target=2, minimum_ip_target=10, max_eni=1)
-# The system node group's instance type is not a GPU SKU, so it is not in eni_limits.csv:
-# m7i.large takes 3 ENIs of 10 IPv4 addresses (amazon-vpc-resource-controller-k8s
-# pkg/aws/vpc/limits.go, as quoted by secondary sources; not confirmed offline).
-SYSTEM_ENI = EniLimits(
-    "m7i.large", max_enis=3, ipv4_per_eni=10, network_cards=1, eks_max_pods=29,
-    source="https://github.com/aws/amazon-vpc-resource-controller-k8s/blob/master/pkg/aws/vpc/limits.go",
-    confidence="secondary", notes="quoted, not confirmed offline",
-)
-# A managed node group update first adds nodes: "the larger of up to twice the number of
-# Availability Zones the Auto Scaling group is deployed in, or the maximum unavailability"
-# (docs.aws.amazon.com/eks/latest/userguide/managed-node-update-behavior.html, scale-up phase).
+# A managed node group update first adds nodes (ranges.update_surge), at most this many per
+# group with the layout's two zones.
 UPDATE_SURGE_PER_GROUP = 2 * ZONES_PER_REGION
-
-
-def private_subnets(vpc: Network, zones: int) -> list[Network]:
-    """The private (node and pod) subnets of a VPC: quarter i for zone i; the last quarter is
-    left for the small public subnets. A function of the block alone, so growth moves nothing."""
-    if not 1 <= zones <= 3:
-        raise ValueError(f"{zones} zones for {vpc}; 1 to 3 fit the layout")
-    return list(vpc.subnets(prefixlen_diff=2))[:zones]
-
-
-# A type without a row (a SKU the spec declares, a type another program declares) counts at
-# the most any EC2 type holds on its default card: 24 ENIs and 64 IPv4 addresses per ENI are the
-# maxima of both columns over the 1,391 types of amazon-vpc-cni-k8s vpc_ip_resource_limit.go at
-# b5218838 (c8a.48xlarge, x8i.48xlarge), so no subnet is planned or judged short for want of them.
-UNKNOWN_ENI = EniLimits(
-    "(not in eni_limits.csv)", max_enis=24, ipv4_per_eni=64, network_cards=None, eks_max_pods=1514,
-    source="https://github.com/aws/amazon-vpc-cni-k8s/blob/b52188387f2e2f10bf289ace929d6a63b176a4fa/pkg/vpc/vpc_ip_resource_limit.go",
-    confidence="unconfirmed", notes="the most ENIs and IPv4 per ENI of any instance type there",
-)
-
-
-def eni_figures(instance_type: str) -> EniLimits:
-    """ENI figures of a GPU SKU (eni_limits.csv), of the system node group's type, or for any
-    other type the most any EC2 type holds (UNKNOWN_ENI)."""
-    if instance_type == SYSTEM_ENI.instance_type:
-        return SYSTEM_ENI
-    return eni_limits(instance_type) or replace(UNKNOWN_ENI, instance_type=instance_type)
-
-
-def kubelet_max_pods(instance_type: str) -> int | None:
-    """The kubelet's max pods under VPC_CNI's MAX_ENI (launch template user data); None where
-    the type's ENI figures are unknown (a SKU the spec declares: eni_figures' UNKNOWN_ENI is an
-    upper bound for address planning, never a max pods to promise the kubelet)."""
-    eni = SYSTEM_ENI if instance_type == SYSTEM_ENI.instance_type else eni_limits(instance_type)
-    return max_pods(eni, VPC_CNI.max_eni) if eni is not None else None
-
-
-def _describe(cni: VpcCniSettings) -> str:
-    """The settings as the add-on's env spells them, for messages."""
-    return "VPC CNI " + " ".join(f"{k}={v}" for k, v in sorted(cni.env().items()))
-
-
-def update_surge(zones: int, max_unavailable: int) -> int:
-    """Nodes a managed node group update adds above its maximum (see UPDATE_SURGE_PER_GROUP)."""
-    return max(2 * zones, max_unavailable)
 
 # Fixed slots of the supernet (gpufleet.ipam). APPEND, never reorder: a slot is an address block.
 REGION_SLOTS: Mapping[str, int] = {
@@ -191,10 +132,6 @@ LINK = LinkTraits(
 )
 TGW_PEERING = "aws:ec2transitgateway/peeringAttachment:PeeringAttachment"
 TGW_PEERING_ACCEPTER = "aws:ec2transitgateway/peeringAttachmentAccepter:PeeringAttachmentAccepter"
-NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
-SUBNETS = frozenset({"aws:ec2/subnet:Subnet"})
-VPCS = frozenset({"aws:ec2/vpc:Vpc"})
-ADDON = "aws:eks/addon:Addon"
 LAUNCH_TEMPLATES = frozenset({"aws:ec2/launchTemplate:LaunchTemplate"})
 
 # The EKS system node group (CoreDNS, add-ons): min = desired, one node per availability zone;
@@ -255,6 +192,7 @@ class Aws(CloudModel):
         "aws:ebs/encryptionByDefault:EncryptionByDefault",
         "aws:ec2/route:Route",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        "aws:ec2/vpcIpv4CidrBlockAssociation:VpcIpv4CidrBlockAssociation",
         "aws:ec2transitgateway/route:Route",
         "aws:iam/rolePolicy:RolePolicy",
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
@@ -271,6 +209,7 @@ class Aws(CloudModel):
         "aws:s3/bucket:Bucket": ("bucket", "bucketPrefix", "region"),
         "aws:ec2/vpc:Vpc": ("cidrBlock",),
         "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone", "vpcId"),
+        "aws:ec2/vpcIpv4CidrBlockAssociation:VpcIpv4CidrBlockAssociation": ("cidrBlock", "vpcId"),
         "aws:eks/cluster:Cluster": ("name", "encryptionConfig", "kubernetesNetworkConfig"),
         "aws:eks/nodeGroup:NodeGroup": (
             "instanceTypes", "amiType", "capacityType", "subnetIds", "nodeGroupName", "clusterName",
@@ -370,10 +309,7 @@ class Aws(CloudModel):
         )]
 
     largest_block_prefix = VPC_PREFIXES[0]
-    address_shortfall_note = (
-        "; EKS custom networking (pods in a secondary 100.64.0.0/10 VPC CIDR) would lift this, but it "
-        "needs ENIConfig objects inside the private cluster, which gpufleet does not declare yet"
-    )
+    growth = "custom networking (pods in 100.64.0.0/10 secondary blocks)"
 
     def address_blocks(
         self, slot: Network | None, override: Network | None, avoid: Iterable[Network] = ()
@@ -389,60 +325,29 @@ class Aws(CloudModel):
             raise ValueError(f"{cidr} is a /{cidr.prefixlen}; an AWS VPC CIDR must be /16 to /28")
         return AddressBlocks(cidr)
 
-    def node_ranges(self, blocks: AddressBlocks) -> tuple[NodeRange, ...]:
-        """Nodes and pods share the private subnets (the VPC CNI gives pods VPC addresses)."""
-        if blocks.cidr.prefixlen > 20:
-            return ()  # the layout refuses such a VPC (components.aws.decisions.subnet_layout)
-        return tuple(
-            NodeRange(f"private subnet {i + 1}", subnet, SUBNET_RESERVED, 2, 2)
-            for i, subnet in enumerate(private_subnets(blocks.cidr, ZONES_PER_REGION))
+    def grown_blocks(self, blocks: AddressBlocks, clusters: int) -> AddressBlocks | None:
+        """The VPC with a /16 pod block per cluster and zone from 100.64.0.0/10 (`ranges`)."""
+        return AddressBlocks(blocks.cidr, blocks.pod_cidr, ranges.pod_blocks(clusters))
+
+    def pod_range_shortfall(self, prefix: int) -> str:
+        return (
+            f"a pod subnet would have to be a /{prefix}, and a VPC CIDR block is a /{VPC_PREFIXES[0]} at "
+            "most: fewer nodes per cluster (more regions under clouds.aws.regions, max_share or pins)"
         )
 
+    def node_ranges(self, blocks: AddressBlocks) -> tuple[NodeRange, ...]:
+        """The private subnets and, in a grown VPC, its pod subnets (`ranges.node_ranges`)."""
+        return ranges.node_ranges(blocks)
+
     def node_addresses(self, instance_type: str, node_range: NodeRange) -> int | None:
-        """At most MAX_ENI ENIs' addresses (VPC_CNI) for the instance type."""
-        return most_node_addresses(eni_figures(instance_type), VPC_CNI)
+        """Under VPC_CNI every address of the node's one ENI; in a grown VPC one in its private
+        subnet and its pod ENI's in its pod subnet (`ranges.node_addresses`)."""
+        return ranges.node_addresses(instance_type, node_range)
 
     def declared_ranges(self, stack: Sequence[DeclaredResource]) -> list[DeclaredRange]:
-        """Every subnet a node group launches into, with every group that may put all its nodes
-        in it (an Auto Scaling group fills any of its zones when another is short), each node
-        counted at the most addresses its cluster's VPC CNI settings let it hold."""
-        settings = {
-            r.get("clusterName"): VpcCniSettings.from_env(decoded(decoded(r.get("configurationValues")).get("env")))
-            for r in stack if r.type == ADDON and r.get("addonName") == "vpc-cni"
-        }
-        needs: dict[str, tuple[DeclaredResource, list[tuple[int, int | None]], set[str]]] = {}
-        for group in (r for r in stack if r.type == NODE_GROUP):
-            cni = settings.get(group.get("clusterName"), DEFAULT_VPC_CNI)
-            subnets = group.linked_each("subnetIds", SUBNETS)
-            surge = update_surge(len(subnets), _whole(group.get("updateConfig", "maxUnavailable")) or 1)
-            for pool in self.declared_pools(group):
-                eni = eni_figures(pool.instance_types[0]) if len(pool.instance_types) == 1 else None
-                per_node = most_node_addresses(eni, cni) if eni is not None else None
-                for subnet in subnets:
-                    entry = needs.setdefault(subnet.urn, (subnet, [], set()))
-                    entry[1].append((pool.max_nodes + surge, per_node))
-                    entry[2].add(_describe(cni))
-        found: list[DeclaredRange] = []
-        for subnet, pools, cnis in needs.values():
-            cidr = subnet.get("cidrBlock")
-            if not isinstance(cidr, str):
-                continue
-            found.append(DeclaredRange(
-                subnet, subnet.region(), self._declared_range(subnet, Network(cidr, strict=False)),
-                tuple(pools), "; ".join(sorted(cnis)),
-            ))
-        return found
-
-    def _declared_range(self, subnet: DeclaredResource, cidr: Network) -> NodeRange:
-        """The layout's range for the subnet when its VPC follows the layout (so a shortfall can
-        name the block size); else the subnet as it is."""
-        vpc = subnet.linked("vpcId", VPCS)
-        block = vpc.get("cidrBlock") if vpc is not None else None
-        if isinstance(block, str):
-            for known in self.node_ranges(AddressBlocks(Network(block, strict=False))):
-                if known.cidr == cidr:
-                    return known
-        return NodeRange(f"subnet {subnet.name}", cidr, SUBNET_RESERVED, None, None)
+        """Every subnet a node group launches into and, under custom networking, every pod
+        subnet its zones' ENIConfigs name, with the nodes that may reach it (`ranges`)."""
+        return ranges.declared_ranges(stack, self.declared_pools)
 
     surge_per_group = UPDATE_SURGE_PER_GROUP  # exact for two zones; one (rdma) surges 2
 

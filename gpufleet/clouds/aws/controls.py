@@ -233,6 +233,7 @@ _REVIEWED = frozenset({
     "aws:ec2/subnet:Subnet",
     "aws:ec2/vpc:Vpc",
     "aws:ec2/vpcEndpoint:VpcEndpoint",
+    "aws:ec2/vpcIpv4CidrBlockAssociation:VpcIpv4CidrBlockAssociation",
     "aws:ec2transitgateway/peeringAttachment:PeeringAttachment",
     "aws:ec2transitgateway/peeringAttachmentAccepter:PeeringAttachmentAccepter",
     "aws:ec2transitgateway/route:Route",

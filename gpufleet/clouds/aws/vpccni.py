@@ -19,6 +19,14 @@ PREFIX_ADDRESSES = 16
 # The EKS max-pods formula adds the two host-network pods (aws-node, kube-proxy).
 # https://github.com/awslabs/amazon-eks-ami (templates/shared/runtime/eni-max-pods.txt header)
 HOST_NETWORK_PODS = 2
+# EKS custom networking: with AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG the CNI gives pods addresses
+# only from ENIs it attaches in the subnet of the node's ENIConfig, never from the primary
+# interface, and with ENI_CONFIG_LABEL_DEF set to the zone label a node takes the ENIConfig named
+# after its zone (docs.aws.amazon.com/eks/latest/userguide/cni-custom-network.html; the
+# env settings: github.com/aws/amazon-vpc-cni-k8s README, AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG,
+# ENI_CONFIG_LABEL_DEF). A node without an ENIConfig gets no pod address at all
+# (aws/amazon-vpc-cni-k8s issues 264 and 884), so the ENIConfigs must exist before any node.
+ZONE_LABEL = "topology.kubernetes.io/zone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +79,24 @@ def eni_limits(instance_type: str) -> EniLimits | None:
 # --- VPC CNI arithmetic -------------------------------------------------------------------------
 
 
-def max_pods(eni: EniLimits, max_eni: int = 0) -> int:
+def max_pods(eni: EniLimits, max_eni: int = 0, custom_networking: bool = False) -> int:
     """EKS max pods without prefix delegation: ENIs x (IPv4 per ENI - 1) + 2.
 
     The first address of each ENI is the ENI's own; +2 for the host-network pods. This is the
     formula behind amazon-eks-ami's eni-max-pods.txt, which the tests check row by row. With
     the VPC CNI's MAX_ENI (`max_eni`, 0: none) a node never holds more ENIs, so no more pods
     get an address: the kubelet must not admit more (they would hang in ContainerCreating).
+    Under custom networking the primary interface holds no pod, so it counts one ENI fewer
+    ("maxPods = (ENIs - 1) x (IPs per ENI - 1) + 2", EKS User Guide, custom networking).
     """
+    return pod_enis(eni, max_eni, custom_networking) * eni.secondary_per_eni + HOST_NETWORK_PODS
+
+
+def pod_enis(eni: EniLimits, max_eni: int = 0, custom_networking: bool = False) -> int:
+    """The ENIs whose secondary addresses may go to pods: every one the CNI may attach (at
+    most MAX_ENI), less the primary under custom networking."""
     enis = min(max_eni, eni.max_enis) if max_eni else eni.max_enis
-    return enis * eni.secondary_per_eni + HOST_NETWORK_PODS
+    return enis - 1 if custom_networking else enis
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +116,7 @@ class VpcCniSettings:
     prefix_delegation: bool = False
     warm_prefix_target: int = 1
     max_eni: int = 0
+    custom_networking: bool = False
 
     def __post_init__(self) -> None:
         for field in (
@@ -129,6 +146,8 @@ class VpcCniSettings:
             env["WARM_ENI_TARGET"] = str(self.warm_eni_target)
         if self.max_eni:
             env["MAX_ENI"] = str(self.max_eni)
+        if self.custom_networking:
+            env |= {"AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "true", "ENI_CONFIG_LABEL_DEF": ZONE_LABEL}
         return env
 
     @classmethod
@@ -149,6 +168,7 @@ class VpcCniSettings:
             prefix_delegation=str(env.get("ENABLE_PREFIX_DELEGATION", "false")).lower() == "true",
             warm_prefix_target=number("WARM_PREFIX_TARGET", 1) or 1,
             max_eni=number("MAX_ENI", 0),
+            custom_networking=str(env.get("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", "false")).lower() == "true",
         )
 
 
@@ -201,11 +221,31 @@ def node_addresses(eni: EniLimits, pods: int, settings: VpcCniSettings = DEFAULT
 def most_node_addresses(eni: EniLimits, settings: VpcCniSettings = DEFAULT_VPC_CNI) -> int:
     """Subnet addresses one node can ever hold, whatever its pods: every address of every ENI
     ipamd may attach (at most MAX_ENI of them), or with prefix delegation each ENI's primary
-    address plus a /28 in every secondary slot. What a subnet must reserve per node."""
+    address plus a /28 in every secondary slot. What a subnet must reserve per node. Under
+    custom networking these are the node's subnet and its pod subnet together
+    (`node_subnet_addresses`, `pod_subnet_addresses` split them)."""
     enis = min(settings.max_eni, eni.max_enis) if settings.max_eni else eni.max_enis
     if settings.prefix_delegation:
         return enis * (1 + eni.secondary_per_eni * PREFIX_ADDRESSES)
     return enis * eni.ipv4_per_eni
+
+
+def node_subnet_addresses(eni: EniLimits, settings: VpcCniSettings) -> int:
+    """Addresses one node holds at most in the subnet it launches into: all of them, or under
+    custom networking only its primary interface's own address (pods live in the ENIConfig's
+    subnet; EFA-only interfaces on the other network cards take none)."""
+    return 1 if settings.custom_networking else most_node_addresses(eni, settings)
+
+
+def pod_subnet_addresses(eni: EniLimits, settings: VpcCniSettings) -> int:
+    """Addresses one node holds at most in its ENIConfig's subnet under custom networking: every
+    address of every ENI the CNI attaches there (the primary stays in the node's subnet); 0
+    without custom networking."""
+    if not settings.custom_networking:
+        return 0
+    enis = pod_enis(eni, settings.max_eni, custom_networking=True)
+    per_eni = 1 + eni.secondary_per_eni * PREFIX_ADDRESSES if settings.prefix_delegation else eni.ipv4_per_eni
+    return enis * per_eni
 
 
 def _enis_for(slots: int, per_eni: int) -> int:

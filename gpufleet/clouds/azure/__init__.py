@@ -329,6 +329,12 @@ class Azure(CloudModel):
             )
         return AddressBlocks(vnet, pods)
 
+    def pod_range_shortfall(self, prefix: int) -> str:
+        return (
+            f"the pod range must be a /{prefix} or larger: free a candidate overlay block from "
+            "network.supernet and network.overrides (gpufleet/clouds, OVERLAY_POD_CANDIDATES)"
+        )
+
     def node_ranges(self, blocks: AddressBlocks) -> tuple[NodeRange, ...]:
         """One address per node in the node subnet; one /24 per node in the overlay pod range."""
         ranges = [NodeRange("node subnet", node_subnet(blocks.cidr), SUBNET_RESERVED, 1, 2)]

@@ -1,0 +1,123 @@
+"""Where an AWS region's nodes and pods live: its zones, the VPC's subnets, NAT routes, the
+pod subnets of a grown VPC and the VPC CNI settings of its clusters. Pure decisions, tested
+table-driven (tests/test_aws_decisions.py), split out of `components.aws.decisions` by job.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from gpufleet.clouds.aws import VPC_CNI, private_subnets
+from gpufleet.clouds.aws.ranges import VPC_CNI_GROWN
+from gpufleet.errors import DecisionError
+
+# Regions whose 'a'/'b' zone names are not both offered to every account: the first two zones
+# that are. Everything else uses '<region>a' and '<region>b' (no describe-AZs invoke at plan time).
+AZ_SUFFIX_EXCEPTIONS: Mapping[str, tuple[str, ...]] = {
+    "ap-northeast-1": ("a", "c"),  # ap-northeast-1b is closed to new accounts
+    "us-west-1": ("b", "c"),  # accounts see two of us-west-1a/b/c; b and c are the common pair
+}
+
+
+
+def availability_zones(region: str, count: int = 2) -> tuple[str, ...]:
+    """The zones the network spans, by name, without an AWS call (see AZ_SUFFIX_EXCEPTIONS)."""
+    suffixes = AZ_SUFFIX_EXCEPTIONS.get(region, ("a", "b", "c"))
+    if not 2 <= count <= len(suffixes):
+        raise DecisionError(
+            "clouds.aws.regions",
+            f"{region}: {count} availability zones asked; between 2 and {len(suffixes)} are known",
+        )
+    return tuple(f"{region}{suffix}" for suffix in suffixes[:count])
+
+
+@dataclass(frozen=True, slots=True)
+class SubnetLayout:
+    """CIDRs per zone: large private subnets for nodes and pods, small public ones for NAT."""
+
+    private: Mapping[str, str]
+    public: Mapping[str, str]
+
+
+def subnet_layout(cidr: str, zones: Sequence[str]) -> SubnetLayout:
+    """Split the VPC block: quarter i is zone i's private subnet; the last quarter holds the
+    public subnets, each a sixteenth of it (a /16 gives /18 private and /24 public subnets)."""
+    network = ipaddress.IPv4Network(cidr)
+    if network.prefixlen > 20:
+        raise DecisionError(
+            "network.overrides", f"VPC block {cidr} is smaller than /20; give the region a /20 or larger"
+        )
+    if not 1 <= len(zones) <= 3:
+        raise DecisionError("clouds.aws.regions", f"{len(zones)} zones for {cidr}; 1 to 3 fit the layout")
+    private = private_subnets(network, len(zones))
+    public = list(list(network.subnets(prefixlen_diff=2))[3].subnets(prefixlen_diff=4))
+    return SubnetLayout(
+        private={zone: str(private[i]) for i, zone in enumerate(zones)},
+        public={zone: str(public[i]) for i, zone in enumerate(zones)},
+    )
+
+
+def addon_configuration(addon: str) -> str | None:
+    """The add-on's `configurationValues` (JSON): the VPC CNI's address settings (VPC_CNI in
+    gpufleet/clouds/aws/ranges.py, which the address plan and the address-capacity policy count
+    on); the other add-ons keep their defaults. A grown VPC's cluster: `grown_cni_configuration`."""
+    if addon != "vpc-cni":
+        return None
+    return json.dumps({"env": VPC_CNI.env()}, sort_keys=True)
+
+
+def grown_cni_configuration(region: str, pod_subnets: Mapping[str, str], security_group: str) -> str:
+    """The vpc-cni add-on's `configurationValues` in a grown VPC: custom networking
+    (VPC_CNI_GROWN) and an ENIConfig per zone, named after the zone, that puts the pods in the
+    cluster's pod subnet of that zone behind the cluster security group. The add-on creates
+    the ENIConfigs (its configuration schema's `eniConfig.create/region/subnets`, the
+    aws-vpc-cni chart's values: github.com/aws/amazon-vpc-cni-k8s, charts/aws-vpc-cni/
+    values.yaml), so they exist before any node joins: a node without one gets no pod address
+    (issues 264 and 884 there), and the in-cluster layer comes only in the second stage."""
+    if not pod_subnets:
+        raise DecisionError("network", f"{region}: a grown VPC's cluster needs a pod subnet per zone")
+    return json.dumps({
+        "env": VPC_CNI_GROWN.env(),
+        "eniConfig": {
+            "create": True,
+            "region": region,
+            "subnets": {
+                zone: {"id": subnet, "securityGroups": [security_group]}
+                for zone, subnet in sorted(pod_subnets.items())
+            },
+        },
+    }, sort_keys=True)
+
+
+def pod_subnet_layout(pod_blocks: Sequence[str], zones: Sequence[str]) -> dict[tuple[int, str], str]:
+    """(cluster, zone) -> pod subnet of a grown VPC: each pod block is one cluster's subnet in
+    one zone, in the order the address plan lists them (cluster by cluster, zone by zone); the
+    subnet is the whole block (a /16 at most, as large as AWS allows)."""
+    if len(pod_blocks) % len(zones):
+        raise DecisionError("network", f"{len(pod_blocks)} pod blocks do not split over {len(zones)} zones")
+    return {
+        (i // len(zones) + 1, zones[i % len(zones)]): block for i, block in enumerate(pod_blocks)
+    }
+
+
+def nat_zones(zones: Sequence[str], count: int) -> tuple[str, ...]:
+    """Zones that get a NAT gateway: the first `count` (one per zone for zonal resilience)."""
+    if not 1 <= count <= len(zones):
+        raise DecisionError(
+            "clouds.aws.regions", f"{count} NAT gateways for {len(zones)} zones; 1 to {len(zones)} fit"
+        )
+    return tuple(zones[:count])
+
+
+def nat_for_zone(zone: str, zones: Sequence[str], nats: Sequence[str]) -> str:
+    """NAT zone a private subnet routes through: its own when it has one, else round robin."""
+    return zone if zone in nats else nats[list(zones).index(zone) % len(nats)]
+
+
+def node_zones(zones: Sequence[str], efa: bool) -> tuple[str, ...]:
+    """Zones a node group spans: every zone, or only the first for EFA (a cluster placement
+    group and EFA traffic stay inside one zone)."""
+    return (zones[0],) if efa else tuple(zones)

@@ -167,6 +167,47 @@ def test_pruned_bounded_and_grouped_model_reaches_the_per_pool_models_optimum(
             assert sum(p.gpus for p in mine if p.cloud == cloud) >= share * pool.gpus - 1e-9
 
 
+def test_a_started_solve_whose_answer_disagrees_with_its_own_objective_is_solved_again() -> None:
+    """Found by the property above: HiGHS 1.16, started from level 1's plan, called that plan
+    optimal for total spend ($9,440: 18 nodes for a 12-GPU pool) while reporting another
+    objective; the per-pool model without a start proves $6,782.87."""
+    spec = fleet(
+        [t4("p0", 12), t4("p1", 4, min_share={"aws": 0.3, "azure": 0.3})],
+        quotas={"aws": {"us-east-1": {"L-DB2E81BA": 48}}, "azure": {"eastus": {"standardNCASv3_T4Family": 32}}},
+        budget={"commitments": {"aws": 2_000.0, "azure": 9_000.0}},
+        prices={"aws/us-west-2/g4dn.xlarge": 0.526, "azure/westus3/Standard_NC4as_T4_v3": 0.526},
+    )
+    excess, total = per_pool_optimum(spec)
+    result = place(spec, spec.catalog())
+    spend = spend_by_cloud(spec, result.placements)
+    assert excess == 0
+    assert abs(sum(spend.values()) - total) < 0.05
+    assert sum(p.gpus for p in result.placements if p.pool == "p0") == 12
+
+
+def test_spend_above_commitments_is_held_at_the_whole_plans_value_not_the_solvers() -> None:
+    """Found by the property above: level 1's continuous excess columns sat 2.4e-4 below the
+    whole plan's excess (HiGHS's feasibility tolerance), so holding that value made level 2
+    infeasible and the tie-break failed on an empty solution."""
+    spec = fleet(
+        [t4("p0", 8, capacity="spot"), {"name": "p1", "accelerator": "H100", "gpus_per_node": 8, "gpus": 16},
+         t4("p2", 16, min_share={"aws": 0.3, "azure": 0.3}), t4("p3", 16, capacity="spot")],
+        quotas={"azure": {"eastus": {"standardNCASv3_T4Family": 32}}},
+        budget={"commitments": {"aws": 2_000.0, "azure": 9_000.0}},
+        prices={
+            "aws/us-east-1/p5.48xlarge": 10.0, "azure/eastus/Standard_ND96isr_H100_v5": 11.0,
+            "aws/us-west-2/g4dn.xlarge": 0.47, "azure/westus3/Standard_NC4as_T4_v3": 0.47,
+        },
+        storage=[{"name": "data", "size_tib": 2, "colocate_with": ["p0"]}],
+    )
+    excess, total = per_pool_optimum(spec)
+    result = place(spec, spec.catalog())
+    spend = spend_by_cloud(spec, result.placements)
+    planned_excess = sum(max(0.0, spend[c] - spec.budget.monthly_commitment(c)) for c in clouds.names() if c in spend)
+    assert abs(planned_excess - excess) < 0.05
+    assert abs(sum(spend.values()) - total) < 0.05
+
+
 def test_grouped_pools_keep_their_previous_nodes() -> None:
     """Stability works per pool even when the cost levels placed the pools as one group."""
     pools = [t4("pa", 8, min_share={"azure": 0.25}), t4("pb", 16, min_share={"azure": 0.25})]

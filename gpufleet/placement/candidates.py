@@ -73,13 +73,7 @@ def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list
             if cloud not in able or info is None or (allowed is not None and not info.jurisdictions & allowed):
                 continue
             for offer in catalog.offers_for(pool.accelerator, cloud, region):
-                sku = offer.sku
-                if (
-                    pool.gpus_per_node not in (None, sku.gpus)
-                    or (pool.interconnect == "rdma" and not sku.rdma)
-                    or (pool.mig is not None and not sku.mig_capable)
-                    or not runs_sku(sku)
-                ):
+                if not fits(pool, offer.sku):
                     continue
                 if shortfalls.rule_for(offer.key):
                     continue
@@ -90,6 +84,17 @@ def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list
                     continue
                 found.append(Candidate(pool, offer, hourly, shortfalls.cap(offer.key)))
     return found, sorted(skipped)
+
+
+def fits(pool: Pool, sku: Sku) -> bool:
+    """Whether the pool's nodes can be the SKU: its GPUs per node, RDMA, MIG, and a SKU the
+    cluster layer runs (the accelerator is matched by the catalog's index)."""
+    return (
+        pool.gpus_per_node in (None, sku.gpus)
+        and (pool.interconnect != "rdma" or sku.rdma)
+        and (pool.mig is None or sku.mig_capable)
+        and runs_sku(sku)
+    )
 
 
 def unavailable_offers(spec: FleetSpec, catalog: Catalog) -> list[str]:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypedDict
 
 from gpufleet.breakeven import PRICE_LABEL, BreakEven, Replanner, break_even
 from gpufleet.catalog import Offer, price_key
 from gpufleet.errors import CommandLineError, Problem
+from gpufleet.explainjson import ExplainDoc
 from gpufleet.movereasons import MoveCauses
 from gpufleet.moves import Cause
 from gpufleet.placement import candidates, plan_ledger
@@ -25,33 +25,9 @@ from gpufleet.placement.candidates import Candidate, fits
 from gpufleet.plan import Placement
 from gpufleet.poolneeds import able_clouds
 from gpufleet.quota import quota_key, quota_units, quota_use
-from gpufleet.reasons import Reason
 from gpufleet.spec import FleetSpec
 from gpufleet.speccapacity import Shortfalls
 from gpufleet.specwords import one_of
-
-
-class ExplainDoc(TypedDict):
-    """One offer a pool could use that the plan left empty, or with fewer nodes than it could
-    take (plan JSON `explain`, `gpufleet explain --format json`)."""
-
-    pool: str
-    cloud: str
-    region: str
-    instance_type: str
-    nodes: int
-    """Nodes of the pool on the offer in the plan."""
-    price_usd_per_hour: float | None
-    """Today's price for the pool's capacity (after a contract's discount); None: no price."""
-    reason: Reason
-    break_even_usd_per_hour: float | None
-    """The whole-cent price at or below which the offer takes at least one more node of the
-    pool, everything else unchanged; None where no price would (the reason binds at any)."""
-    nodes_at_break_even: int | None
-    quota_bucket: str | None
-    quota_value_usd_per_month: float | None
-    """What one more node's worth of the bucket's quota saves a month (a re-plan); quota only."""
-    sentence: str
 
 
 @dataclass(frozen=True)
@@ -83,13 +59,13 @@ class Explanation:
         if self.quota_value_usd_per_month is not None:
             value = (f"; one more node's worth of {self.quota_bucket} quota saves "
                      f"${self.quota_value_usd_per_month:,.2f}/month")
-        what = f"{self.offer.key} ({self.pool}, {self.nodes} node{'s' if self.nodes != 1 else ''} today)"
+        what = f"{self.offer.key} ({self.pool}, {_count(self.nodes)} today)"
         if self.even is None:
             return f"{what}: {self.cause.sentence}{value}"
         assert self.price_usd_per_hour is not None
         cut = 100 * (1 - self.even.price_usd_per_hour / self.price_usd_per_hour)
         offer = f"{self.offer.cloud}/{self.offer.region} {self.offer.sku.instance_type}"
-        price = (f"{offer} would take {self.even.nodes} nodes of {self.pool} at ≤ "
+        price = (f"{offer} would take {_count(self.even.nodes)} of {self.pool} at ≤ "
                  f"${self.even.price_usd_per_hour:,.2f}/h (today ${self.price_usd_per_hour:,.2f}, {cut:.1f} % lower)")
         if self.cause.reason == "price":
             return price
@@ -222,3 +198,7 @@ def _quota_value(replan: Replanner, candidate: Candidate) -> tuple[str | None, f
 def _nodes(placements: Sequence[Placement], pool: str, offer: str) -> int:
     return sum(p.nodes for p in placements if p.pool == pool and f"{p.cloud}/{p.region}/{p.instance_type}" == offer)
 
+
+
+def _count(nodes: int) -> str:
+    return f"{nodes} node{'' if nodes == 1 else 's'}"

@@ -11,7 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -53,6 +53,7 @@ from gpufleet.specfile import (
     stack_of_file,
     stack_path,
 )
+from gpufleet.whatif import scenario
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -71,6 +72,15 @@ class SpecSource:
     cluster_software: bool | None = None  # gpufleet:clusterSoftware; None: the access mode decides
     period: str | None = None
     """`--period`: the month whose period a horizon plan deploys (gpufleet:period)."""
+    price_changes: tuple[str, ...] = ()
+    """`--price-change` values, written into the spec's price book (`gpufleet.whatif`)."""
+    quota_changes: tuple[str, ...] = ()
+    """`--quota` values, written into the spec's declared quotas."""
+
+    @property
+    def unchanged(self) -> SpecSource:
+        """The same source without the what-if scenario: the plan a scenario is compared with."""
+        return replace(self, price_changes=(), quota_changes=())
 
 
 @dataclass(frozen=True)
@@ -100,14 +110,22 @@ def load_source(source: SpecSource) -> tuple[FleetSpec, str, object]:
     spec, data = read_fleet(path)
     if source.unavailable:
         data = with_unavailable(data, source.unavailable)
-        try:
-            spec = load_fleet(data)
-        except SpecError as error:
-            raise SpecError(error.problems, source=str(path)) from None
+        spec = _reloaded(data, path)
+    if source.price_changes or source.quota_changes:
+        data = scenario(spec, source.price_changes, source.quota_changes).applied(data)
+        spec = _reloaded(data, path)
     name = source.stack_name or source.stack or stack_of_file(path, spec.name)
     if source.period is not None:
         _check_period(spec, source.period)
     return spec, name, data
+
+
+def _reloaded(data: object, path: Path) -> FleetSpec:
+    """The spec of a fleet mapping changed by a flag, its errors naming the file."""
+    try:
+        return load_fleet(data)
+    except SpecError as error:
+        raise SpecError(error.problems, source=str(path)) from None
 
 
 def _check_period(spec: FleetSpec, month: str) -> None:

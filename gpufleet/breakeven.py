@@ -6,9 +6,10 @@ model's public construction, `placement.place` or `place_horizon`), so whatever 
 holds (quotas, shares, limits, address ranges, capacity blocks, unit constraints) is what the
 answer obeys. Results are cached by override, so pools that share an offer share its probes.
 
-`break_even` searches whole cents: the highest price at or below which the offer takes at
-least `target` nodes of the pool, proven by two re-plans a cent apart (at it: it takes them;
-a cent above, or at today's price: it does not). Between them it guesses where the cheapest
+`break_even` searches whole cents (finer below $5/h, to 0.2 % of the price): the highest
+price at or below which the offer takes at least `target` nodes of the pool, proven by two
+re-plans that close the bracket (at it: it takes them; at the bracket's top, or at today's
+price: it does not). Between them it guesses where the cheapest
 plan that takes the nodes and the cheapest that does not cost the same (the secant of their
 ledger totals, exact when those two plans are the only ones that matter), and halves the
 bracket every other step, so it ends in a few re-plans and never in more than about twice a
@@ -99,31 +100,44 @@ class BreakEven:
     """Nodes of the pool on the offer at that price."""
 
 
+UNIT = 10_000
+"""Prices are searched in whole hundredths of a cent ($0.0001/h)."""
+FLOOR = 100
+"""The lowest price tried, $0.01/h: an offer that takes no nodes at it takes none at any price."""
+
+
+def _resolution(low: int) -> int:
+    """How close the bracket closes: a cent, or 0.2 % of the price where that is finer (so a
+    price 1 % either side of the answer is on the answer's side), at least $0.0001."""
+    return min(FLOOR, max(1, low // 500))
+
+
 def break_even(
     replan: Replanner, price_key: str, today: float, taken: Callable[[Sequence[Placement]], int], *, target: int,
     guess: float | None = None,
 ) -> BreakEven | None:
-    """The highest whole-cent price below `today` at which the offer (`price_key`) takes at
-    least `target` nodes (`taken` counts them in a plan), or None when even $0.01/h does not.
-    A `guess` ($/h) only saves re-plans when it is close; the answer does not depend on it."""
+    """The highest price below `today` (to a cent, or 0.2 % where finer) at which the offer
+    (`price_key`) takes at least `target` nodes (`taken` counts them in a plan), or None when
+    even $0.01/h does not. A `guess` ($/h) only saves re-plans when it is close; the answer
+    does not depend on it."""
 
-    def at(cents: float) -> tuple[Placement, ...]:
-        return replan.plan({price_key: cents / 100})
+    def at(units: float) -> tuple[Placement, ...]:
+        return replan.plan({price_key: units / UNIT})
 
     low: int | None = None
-    high, high_plan = today * 100, replan.plan()  # today's plan takes fewer: why it is explained
-    first = math.floor(guess * 100 + 1e-6) if guess is not None else 0
-    if 1 < first < high:
+    high, high_plan = today * UNIT, replan.plan()  # today's plan takes fewer: why it is explained
+    first = math.floor(guess * UNIT + 1e-6) if guess is not None else 0
+    if FLOOR < first < high:
         if taken(at(first)) >= target:
             low = first
         else:
             high, high_plan = first, at(first)
     if low is None:
-        if taken(at(1)) < target:
+        if taken(at(FLOOR)) < target:
             return None
-        low = 1
+        low = FLOOR
     halve = False
-    while (below_high := math.ceil(high - 1e-6) - 1) > low:
+    while (below_high := math.ceil(high - 1e-6) - 1) > low and high - low > _resolution(low):
         step = (low + high) // 2 if halve else _secant(replan, price_key, (at(low), low), (high_plan, high))
         probe = int(min(max(step, low + 1), below_high))
         halve = not halve
@@ -131,23 +145,26 @@ def break_even(
             low = probe
         else:
             high, high_plan = probe, at(probe)
-    return BreakEven(low / 100, taken(at(low)))
+    shown = low - low % _resolution(low)  # said on the grid it was searched to: a whole cent above $5/h
+    if taken(at(shown)) >= target:
+        low = shown
+    return BreakEven(low / UNIT, taken(at(low)))
 
 
 def _secant(
     replan: Replanner, price_key: str, taking_at: tuple[Sequence[Placement], int],
     other_at: tuple[Sequence[Placement], float],
 ) -> float:
-    """The whole cent where the plan that takes the nodes (priced at `low`) and the one that
-    does not (at `high`) cost the same, each repriced along its own nodes on the offer."""
+    """The price (in `UNIT`s) where the plan that takes the nodes (priced at `low`) and the one
+    that does not (at `high`) cost the same, each repriced along its own nodes on the offer."""
     (taking, low), (other, high) = taking_at, other_at
     on_taking, on_other = _nodes_on(taking, price_key), _nodes_on(other, price_key)
     if on_taking <= on_other:
         return (low + high) // 2
     cost_taking = replan.total_usd(taking)
-    cost_other = replan.total_usd(other) + on_other * (low - high) / 100 * HOURS_PER_MONTH
-    cents = low + (cost_other - cost_taking) / ((on_taking - on_other) * HOURS_PER_MONTH) * 100
-    return math.floor(cents + 1e-6)
+    cost_other = replan.total_usd(other) + on_other * (low - high) / UNIT * HOURS_PER_MONTH
+    units = low + (cost_other - cost_taking) / ((on_taking - on_other) * HOURS_PER_MONTH) * UNIT
+    return math.floor(units + 1e-6)
 
 
 def _nodes_on(placements: Sequence[Placement], price_key: str) -> int:

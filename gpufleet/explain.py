@@ -66,7 +66,7 @@ class Explanation:
         cut = 100 * (1 - self.even.price_usd_per_hour / self.price_usd_per_hour)
         offer = f"{self.offer.cloud}/{self.offer.region} {self.offer.sku.instance_type}"
         price = (f"{offer} would take {_count(self.even.nodes)} of {self.pool} at ≤ "
-                 f"${self.even.price_usd_per_hour:,.2f}/h (today ${self.price_usd_per_hour:,.2f}, {cut:.1f} % lower)")
+                 f"{_usd(self.even.price_usd_per_hour)}/h (today {_usd(self.price_usd_per_hour)}, {cut:.1f} % lower)")
         if self.cause.reason == "price":
             return price
         more = "" if self.nodes == 0 else "more "
@@ -105,7 +105,6 @@ def explain(spec: FleetSpec, pool: str | None = None, period: str | None = None)
     found = {c.key: c for c in candidates(here, catalog)[0]}
     causes = OfferCauses(here, catalog, (), base)
     shortfalls = Shortfalls.of(here.capacity)
-    allowed = here.allowed_jurisdictions()
     explained: list[Explanation] = []
     for chosen in (p for p in here.pools if pool in (None, p.name)):
         able = able_clouds(chosen, here.clouds.configured())
@@ -120,11 +119,7 @@ def explain(spec: FleetSpec, pool: str | None = None, period: str | None = None)
                 if nodes * offer.sku.gpus >= chosen.gpus:
                     continue  # it holds the whole pool: nothing to explain
                 price = offer.hourly(chosen.capacity)
-                if allowed is not None and not info.jurisdictions & allowed:
-                    cause = Cause("sovereignty", f"the spec's sovereignty.jurisdictions ({', '.join(sorted(allowed))}) "
-                                                 f"exclude {cloud}/{region} ({info.country})")
-                    explained.append(Explanation(chosen.name, offer, nodes, price, cause))
-                elif rule := shortfalls.rule_for(offer.key):
+                if rule := shortfalls.rule_for(offer.key):
                     cause = Cause("unavailable", f"capacity.unavailable '{rule}' takes it out")
                     explained.append(Explanation(chosen.name, offer, nodes, price, cause))
                 elif price is None:
@@ -202,3 +197,8 @@ def _nodes(placements: Sequence[Placement], pool: str, offer: str) -> int:
 
 def _count(nodes: int) -> str:
     return f"{nodes} node{'' if nodes == 1 else 's'}"
+
+
+def _usd(hourly: float) -> str:
+    """An hourly price as found: cents, or to $0.0001 below a dollar where the search was finer."""
+    return f"${hourly:,.2f}" if hourly >= 1 or round(hourly, 2) == hourly else f"${hourly:.4f}"

@@ -17,7 +17,9 @@ EXPLAIN_TITLE = "Why not there: offers left empty or short, and the price that w
 
 
 def _price(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.2f}"
+    if value is None:
+        return "-"
+    return f"${value:,.2f}" if value >= 1 or round(value, 2) == value else f"${value:.4f}"
 
 
 def explain_rows(explained: Sequence[Mapping[str, Any]]) -> list[Row]:

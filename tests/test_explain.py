@@ -17,8 +17,8 @@ from gpufleet.catalog import price_key
 from gpufleet.cli import main
 from gpufleet.explain import Explanation, explain
 from gpufleet.placement import place, plan_ledger
-from gpufleet.spec import load_fleet
 from gpufleet.reasons import REASONS
+from gpufleet.spec import load_fleet
 from tests.conftest import fleet_of
 from tests.test_placement import fleet, h100
 
@@ -45,7 +45,8 @@ def _check_break_evens(data: dict[str, Any]) -> int:
         if e.even is None:
             continue
         price = e.even.price_usd_per_hour
-        assert e.price_usd_per_hour is not None and price < e.price_usd_per_hour
+        assert e.price_usd_per_hour is not None
+        assert price < e.price_usd_per_hour
         assert _nodes_at(data, e, price * 0.99) > e.nodes, e.sentence
         assert _nodes_at(data, e, price * 1.01) <= e.nodes, e.sentence
         checked += 1

@@ -135,4 +135,5 @@ def test_a_malformed_or_unknown_change_exits_2_naming_it(
 ) -> None:
     assert main(["plan", "--stack", STACK, flag, value]) == 2
     err = capsys.readouterr().err
-    assert flag in err and named in err, err
+    assert flag in err, err
+    assert named in err, err

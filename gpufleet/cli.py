@@ -72,7 +72,7 @@ def _width(out: Path | None) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from gpufleet import report
     from gpufleet.errors import CommandLineError
-    from gpufleet.offline import load_source, run_plan
+    from gpufleet.offline import load_source, run_plan, with_scenario
     from gpufleet.planinput import read_document
 
     if args.previous is not None:  # read here, so a bad file is named as the flag it came from
@@ -84,7 +84,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from gpufleet.clouds.catalog import load_catalog
     from gpufleet.explain import explain
     from gpufleet.planjson import stable
-    from gpufleet.whatif import with_scenario
 
     progress = args.format != "json"  # a terminal shows progress on stderr; JSON mode stays silent
     with using(args.catalog_dir):

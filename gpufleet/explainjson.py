@@ -1,5 +1,5 @@
-"""The plan JSON's keys for explanations and what-if scenarios (docs/design.md, "The plan
-JSON"): `explain` (with `plan --explain`, and `gpufleet explain --format json`) and `scenario`
+"""The plan JSON's keys for explanations and what-if scenarios (docs/design.md,
+"The plan JSON"): `explain` (with `plan --explain`, and `gpufleet explain --format json`) and `scenario`
 (with `--price-change` / `--quota`), written only then, so other plans stay as they were.
 TypedDicts like gpufleet.planjson's: `gpufleet schema --plan` prints the schema they make."""
 

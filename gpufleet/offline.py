@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from gpufleet import safejson
 from gpufleet.clouds.catalog import load_catalog
+from gpufleet.diff import PlanDiff, diff_documents
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.horizonjson import horizon_json
 from gpufleet.live import LiveQuota
@@ -118,6 +119,17 @@ def load_source(source: SpecSource) -> tuple[FleetSpec, str, object]:
     if source.period is not None:
         _check_period(spec, source.period)
     return spec, name, data
+
+
+def with_scenario(document: dict[str, Any], source: SpecSource, unchanged: dict[str, Any]) -> PlanDiff:
+    """Record a what-if plan's scenario in its document (`scenario`: the changes and the diff
+    from the plan without them, `unchanged`) and return that diff, for output that shows both."""
+    spec, _, _ = load_source(source.unchanged)
+    made = scenario(spec, source.price_changes, source.quota_changes)
+    change = diff_documents(unchanged, document)
+    document["scenario"] = {"price_changes": list(made.price_changes), "quota_changes": list(made.quota_changes),
+                            "diff": dict(change.to_json())}
+    return change
 
 
 def _reloaded(data: object, path: Path) -> FleetSpec:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from gpufleet.catalog import Catalog, price_key
 from gpufleet.errors import CommandLineError, Problem
@@ -23,10 +23,6 @@ from gpufleet.explainjson import PriceChangeDoc, QuotaChangeDoc
 from gpufleet.spec import FleetSpec
 from gpufleet.specmodel import known_buckets
 from gpufleet.specwords import one_of, spelled_as
-
-if TYPE_CHECKING:
-    from gpufleet.diff import PlanDiff
-    from gpufleet.offline import SpecSource
 
 PRICE_FLAG = "--price-change"
 QUOTA_FLAG = "--quota"
@@ -193,16 +189,3 @@ def _bucket(spec: FleetSpec, catalog: Catalog, text: str, target: str) -> tuple[
     declared = spec.quotas.get(cloud, {}).get(region, {})
     return cloud, region, next((b for b in declared if b.lower() == bucket.lower()), bucket)
 
-
-def with_scenario(document: dict[str, Any], source: SpecSource, unchanged: dict[str, Any]) -> PlanDiff:
-    """Record the scenario in a what-if plan's document (`scenario`, with the diff from the plan
-    without it) and return that diff, for the output that shows both."""
-    from gpufleet.diff import diff_documents
-    from gpufleet.offline import load_source
-
-    spec, _, _ = load_source(source.unchanged)
-    made = scenario(spec, source.price_changes, source.quota_changes)
-    change = diff_documents(unchanged, document)
-    document["scenario"] = {"price_changes": list(made.price_changes), "quota_changes": list(made.quota_changes),
-                            "diff": dict(change.to_json())}
-    return change

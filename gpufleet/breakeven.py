@@ -6,14 +6,15 @@ model's public construction, `placement.place` or `place_horizon`), so whatever 
 holds (quotas, shares, limits, address ranges, capacity blocks, unit constraints) is what the
 answer obeys. Results are cached by override, so pools that share an offer share its probes.
 
-`break_even` searches whole cents (finer below $5/h, to 0.2 % of the price): the highest
+`break_even` searches whole cents (finer below $2/h, to 0.5 % of the price): the highest
 price at or below which the offer takes at least `target` nodes of the pool, proven by two
 re-plans that close the bracket (at it: it takes them; at the bracket's top, or at today's
 price: it does not). Between them it guesses where the cheapest
 plan that takes the nodes and the cheapest that does not cost the same (the secant of their
-ledger totals, exact when those two plans are the only ones that matter), and halves the
-bracket every other step, so it ends in a few re-plans and never in more than about twice a
-bisection's. docs/design.md, "Explaining a plan".
+ledger totals, exact when those two plans are the only ones that matter), confirms a guess
+that takes the nodes one step of the resolution above, and halves the bracket between secants
+otherwise, so it ends in a few re-plans and never in more than about twice a bisection's.
+docs/design.md, "Explaining a plan".
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from functools import cached_property
 
 from gpufleet.catalog import Catalog
 from gpufleet.cost import HOURS_PER_MONTH
+from gpufleet.errors import InfeasibleError
 from gpufleet.horizon import period_spec, periods
 from gpufleet.pipeline import deployed_period
 from gpufleet.placement import place, plan_ledger
@@ -51,6 +53,15 @@ def with_quota(spec: FleetSpec, change: QuotaChange) -> FleetSpec:
     return spec.model_copy(update={"quotas": quotas})
 
 
+class ReplanFailed(Exception):
+    """A re-plan the solver did not finish (`InfeasibleError.solver_stopped`): the price it was
+    asked at, and why."""
+
+    def __init__(self, overrides: Mapping[str, float], error: InfeasibleError) -> None:
+        super().__init__(str(error))
+        self.overrides = dict(overrides)
+
+
 @dataclass
 class Replanner:
     """The explained plan's placements as a function of price overrides, cached.
@@ -74,7 +85,12 @@ class Replanner:
     def plan(self, overrides: Mapping[str, float] = {}, quota: QuotaChange | None = None) -> tuple[Placement, ...]:
         key = (tuple(sorted(overrides.items())), quota)
         if key not in self.probes:
-            self.probes[key] = self._solve(dict(overrides), quota)
+            try:
+                self.probes[key] = self._solve(dict(overrides), quota)
+            except InfeasibleError as error:
+                if not overrides and quota is None:
+                    raise  # the plan itself has none: `plan` says why
+                raise ReplanFailed(overrides, error) from error
         return self.probes[key]
 
     def _solve(self, overrides: dict[str, float], quota: QuotaChange | None) -> tuple[Placement, ...]:
@@ -107,16 +123,16 @@ FLOOR = 100
 
 
 def _resolution(low: int) -> int:
-    """How close the bracket closes: a cent, or 0.2 % of the price where that is finer (so a
+    """How close the bracket closes: a cent, or 0.5 % of the price where that is finer (so a
     price 1 % either side of the answer is on the answer's side), at least $0.0001."""
-    return min(FLOOR, max(1, low // 500))
+    return min(FLOOR, max(1, low // 200))
 
 
 def break_even(
     replan: Replanner, price_key: str, today: float, taken: Callable[[Sequence[Placement]], int], *, target: int,
     guess: float | None = None,
 ) -> BreakEven | None:
-    """The highest price below `today` (to a cent, or 0.2 % where finer) at which the offer
+    """The highest price below `today` (to a cent, or 0.5 % where finer) at which the offer
     (`price_key`) takes at least `target` nodes (`taken` counts them in a plan), or None when
     even $0.01/h does not. A `guess` ($/h) only saves re-plans when it is close; the answer
     does not depend on it."""
@@ -136,17 +152,24 @@ def break_even(
         if taken(at(FLOOR)) < target:
             return None
         low = FLOOR
-    halve = False
+    step: str = "secant"
     while (below_high := math.ceil(high - 1e-6) - 1) > low and high - low > _resolution(low):
-        step = (low + high) // 2 if halve else _secant(replan, price_key, (at(low), low), (high_plan, high))
-        probe = int(min(max(step, low + 1), below_high))
-        halve = not halve
-        if taken(at(probe)) >= target:
+        if step == "secant":
+            aim: float = _secant(replan, price_key, (at(low), low), (high_plan, high))
+        else:
+            aim = low + _resolution(low) if step == "confirm" else (low + high) // 2
+        probe = int(min(max(aim, low + 1), below_high))
+        took = taken(at(probe)) >= target
+        if took:
             low = probe
         else:
             high, high_plan = probe, at(probe)
-    shown = low - low % _resolution(low)  # said on the grid it was searched to: a whole cent above $5/h
-    if taken(at(shown)) >= target:
+        # a secant that lands below the answer is usually on it: a step of the resolution
+        # above confirms it; anything else halves the bracket once before the next secant
+        after_secant = "confirm" if took else "halve"
+        step = after_secant if step == "secant" else "secant" if step == "halve" else "halve"
+    shown = low - low % FLOOR  # whole cents where the search was to a cent (above $2/h)
+    if _resolution(low) == FLOOR and shown != low and taken(at(shown)) >= target:
         low = shown
     return BreakEven(low / UNIT, taken(at(low)))
 
@@ -164,7 +187,7 @@ def _secant(
     cost_taking = replan.total_usd(taking)
     cost_other = replan.total_usd(other) + on_other * (low - high) / UNIT * HOURS_PER_MONTH
     units = low + (cost_other - cost_taking) / ((on_taking - on_other) * HOURS_PER_MONTH) * UNIT
-    return math.floor(units + 1e-6)
+    return math.ceil(units - 1e-6) - 1  # just below the tie: at it, the tie-break decides
 
 
 def _nodes_on(placements: Sequence[Placement], price_key: str) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gpufleet.breakeven import PRICE_LABEL, BreakEven, Replanner, break_even
+from gpufleet.breakeven import PRICE_LABEL, BreakEven, ReplanFailed, Replanner, break_even
 from gpufleet.catalog import Offer, price_key
 from gpufleet.errors import CommandLineError, Problem
 from gpufleet.explainjson import ExplainDoc
@@ -141,7 +141,14 @@ def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes:
     def taken(placements: Sequence[Placement]) -> int:
         return _nodes(placements, pool.name, offer.key)
 
-    even = break_even(replan, key, candidate.hourly, taken, target=nodes + 1, guess=_marginal(replan.plan(), candidate))
+    try:
+        even = break_even(replan, key, candidate.hourly, taken, target=nodes + 1,
+                          guess=_marginal(replan.plan(), candidate))
+    except ReplanFailed as failed:
+        cause = _binding(causes.blocked(candidate, 1), candidate)
+        at = ", ".join(f"{k} at ${v:g}/h" for k, v in sorted(failed.overrides.items()))
+        return Explanation(pool.name, offer, nodes, candidate.hourly, Cause(cause.reason, (
+            f"{cause.sentence}; no break-even: the re-plan with {at} did not solve ({failed})")))
     if even is None:
         floor = replan.plan({key: 0.01})
         catalog = replan.explained_spec.catalog().with_price_book({key: 0.01}, PRICE_LABEL)
@@ -156,8 +163,12 @@ def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes:
 
 
 def _marginal(base: Sequence[Placement], candidate: Candidate) -> float | None:
-    """A first guess at the break-even: the candidate's GPUs at the dearest per-GPU price its
-    pool pays today (exact when only the node price differs)."""
+    """A first guess at the break-even in a region the plan has open: the candidate's GPUs at
+    the dearest per-GPU price its pool pays today (exact when only the node price differs).
+    None in a closed region, where opening it costs more than the nodes (the search starts at
+    $0.01/h instead)."""
+    if not any((p.cloud, p.region) == (candidate.cloud, candidate.region) for p in base):
+        return None
     paid = [p.price_usd_per_hour / (p.gpus // p.nodes) for p in base if p.pool == candidate.pool.name]
     return max(paid) * candidate.sku.gpus if paid else None
 

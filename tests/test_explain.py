@@ -153,3 +153,25 @@ def test_the_plan_schema_publishes_explain_and_scenario() -> None:
     assert {"explain", "scenario"} <= set(schema["properties"])
     explained = schema["$defs"]["ExplainDoc"]
     assert set(explained["properties"]["reason"]["enum"]) == set(REASONS)
+
+
+def test_a_replan_the_solver_does_not_finish_gives_a_reason_and_no_break_even(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen on the 32,768-GPU fleet (HiGHS 'Solve error' at one probed price): the offer keeps
+    its reason, says which re-plan failed, and no break-even is made up."""
+    from gpufleet import breakeven
+    from gpufleet.errors import InfeasibleError
+
+    solve = breakeven.Replanner._solve
+
+    def failing(self: breakeven.Replanner, overrides: dict[str, float], quota: Any) -> Any:
+        if WEST in next(iter(overrides), ""):
+            raise InfeasibleError.solver_stopped("Solve error", 60)
+        return solve(self, overrides, quota)
+
+    monkeypatch.setattr(breakeven.Replanner, "_solve", failing)
+    found = {_offer(e): e for e in explain(load_fleet(BASE))}
+    assert found[WEST].even is None
+    assert found[WEST].cause.reason == "price"
+    assert "no break-even: the re-plan with aws/us-west-2/p5.48xlarge at $" in found[WEST].sentence
+    assert "HiGHS status: Solve error" in found[WEST].sentence
+    assert found[AZURE].even is not None  # the others are explained as before

@@ -27,6 +27,7 @@ from gpufleet.poolneeds import able_clouds
 from gpufleet.quota import quota_key, quota_units, quota_use
 from gpufleet.spec import FleetSpec
 from gpufleet.speccapacity import Shortfalls
+from gpufleet.specskus import offer_refusal
 from gpufleet.specwords import one_of
 
 
@@ -112,11 +113,15 @@ def explain(spec: FleetSpec, pool: str | None = None, period: str | None = None)
             info = catalog.region(cloud, region)
             if cloud not in able or info is None:
                 continue
-            for offer in catalog.offers_for(chosen.accelerator, cloud, region):
-                if not fits(chosen, offer.sku):
-                    continue
+            offers = sorted(
+                (o for name in chosen.accelerators() for o in catalog.offers_for(name, cloud, region)),
+                key=lambda o: o.sku.instance_type,
+            )
+            for offer in offers:  # as placement lists them (`candidates`)
+                if not fits(chosen, offer.sku) or offer_refusal(chosen, offer.sku) is not None:
+                    continue  # not an offer for this pool in any region
                 nodes = _nodes(base, chosen.name, offer.key)
-                if nodes * offer.sku.gpus >= chosen.gpus:
+                if nodes * offer.sku.gpus * chosen.weight_of(offer.sku.accelerator) >= chosen.gpus:
                     continue  # it holds the whole pool: nothing to explain
                 price = offer.hourly(chosen.capacity)
                 if rule := shortfalls.rule_for(offer.key):

@@ -161,7 +161,7 @@ def _prices(
 ) -> list[tuple[str, float]]:
     """Price-book keys and today's prices of the selected offers of the pools' accelerators in
     the spec's regions."""
-    accelerators = sorted({pool.accelerator for pool in spec.pools})
+    accelerators = sorted({name for pool in spec.pools for name in pool.accelerators()})
     found: list[tuple[str, float]] = []
     for name in spec.clouds.regions_of(cloud):
         if region not in (None, name):

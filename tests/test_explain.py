@@ -178,8 +178,8 @@ def test_a_replan_the_solver_does_not_finish_gives_a_reason_and_no_break_even(mo
 
 
 def test_over_a_horizon_the_deployed_period_is_explained() -> None:
-    """A one-period horizon plans the same as no horizon (docs/design.md, "Multi-period
-    placement"), so its explanations are the same; each re-plan is the horizon's."""
+    """A one-period horizon plans the same as no horizon, so its explanations are the same;
+    each re-plan is the horizon's (docs/design.md, "Multi-period placement")."""
     steady = [e.to_json() for e in explain(load_fleet(BASE))]
     over = {**BASE, "horizon": {"start": "2026-01", "months": 1, "period": "month"}}
     assert [e.to_json() for e in explain(load_fleet(over), period="2026-01")] == steady

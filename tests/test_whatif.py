@@ -35,7 +35,7 @@ def _scaled_book(data: dict[str, Any], cloud: str, factor: float, region: str | 
     catalog = spec.catalog()
     book = dict(spec.prices)
     for name in spec.clouds.regions_of(cloud):
-        for accelerator in sorted({p.accelerator for p in spec.pools}):
+        for accelerator in sorted({name for p in spec.pools for name in p.accelerators()}):
             for offer in catalog.offers_for(accelerator, cloud, name):
                 if region not in (None, name) or sku not in (None, offer.sku.instance_type):
                     continue

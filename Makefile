@@ -48,10 +48,11 @@ typecheck: $(BIN)/gpufleet
 audit: $(BIN)/gpufleet  ## zizmor over the workflows: nothing above informational may remain
 	$(BIN)/zizmor --offline --min-severity low .github/workflows
 
-bench: $(BIN)/gpufleet  ## placement (one period and over a horizon), offline-plan and live look-up benchmarks
+bench: $(BIN)/gpufleet  ## placement (one period and over a horizon), explain, offline-plan and live look-up benchmarks
 	$(BIN)/python benchmarks/placement.py --runs 3 --seeds 2
 	$(BIN)/python benchmarks/horizon.py
 	$(BIN)/python benchmarks/regionscale.py --runs 1
+	$(BIN)/python benchmarks/explain.py
 	$(BIN)/python benchmarks/plan.py
 	$(BIN)/python benchmarks/live.py
 

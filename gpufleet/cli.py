@@ -29,6 +29,8 @@ def _source(args: argparse.Namespace) -> SpecSource:
         unavailable=tuple(getattr(args, "unavailable", ())),
         cluster_software=getattr(args, "cluster_software", None),
         period=getattr(args, "period", None),
+        price_changes=tuple(getattr(args, "price_change", ())),
+        quota_changes=tuple(getattr(args, "quota", ())),
     )
 
 
@@ -70,7 +72,7 @@ def _width(out: Path | None) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from gpufleet import report
     from gpufleet.errors import CommandLineError
-    from gpufleet.offline import run_plan
+    from gpufleet.offline import load_source, run_plan, with_scenario
     from gpufleet.planinput import read_document
 
     if args.previous is not None:  # read here, so a bad file is named as the flag it came from
@@ -80,16 +82,45 @@ def cmd_plan(args: argparse.Namespace) -> int:
             raise CommandLineError(error.problems, source="--previous") from None
     from gpufleet.catalog.overlay import using
     from gpufleet.clouds.catalog import load_catalog
+    from gpufleet.explain import explain
     from gpufleet.planjson import stable
 
     progress = args.format != "json"  # a terminal shows progress on stderr; JSON mode stays silent
     with using(args.catalog_dir):
         load_catalog()  # a bad refreshed file is named here, before any work
         live = _plan_quotas(_source(args)) if args.live_quotas else ()
-        result = run_plan(_source(args), previous=args.previous, progress=progress, live=live)
-    document = stable(result.document) if args.stable else result.document
-    _emit(report.render_plan(document, args.format, _width(args.out)), args.out)
+        source = _source(args)
+        result = run_plan(source, previous=args.previous, progress=progress, live=live)
+        document = stable(result.document) if args.stable else result.document
+        change = None
+        if source.price_changes or source.quota_changes:
+            unchanged = run_plan(source.unchanged, previous=args.previous, progress=progress, live=live)
+            change = with_scenario(document, source, unchanged.document)
+        if args.explain:
+            spec, _, _ = load_source(source)
+            document["explain"] = [e.to_json() for e in explain(spec, period=args.period)]
+    text = report.render_plan(document, args.format, _width(args.out))
+    if change is not None and args.format != "json":
+        text = text.rstrip("\n") + "\n\n" + report.render_diff(change, args.format, _width(args.out))
+    _emit(text, args.out)
     return result.exit_code
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from gpufleet import report
+    from gpufleet.explain import explain
+    from gpufleet.explaintable import EXPLAIN_HEADER, EXPLAIN_TITLE, explain_rows
+    from gpufleet.offline import load_source
+    from gpufleet.planjson import dumps
+
+    spec, _, _ = load_source(_source(args))
+    explained = [e.to_json() for e in explain(spec, args.pool, args.period)]
+    if args.format == "json":
+        _emit(dumps(explained), args.out)
+    else:
+        rows = explain_rows(explained)
+        _emit(report.render_table(EXPLAIN_TITLE, EXPLAIN_HEADER, rows, args.format, _width(args.out)), args.out)
+    return 0
 
 
 def _plan_quotas(source: SpecSource) -> tuple[LiveQuota, ...]:
@@ -310,7 +341,7 @@ def cmd_pr_comment(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "plan": cmd_plan, "diff": cmd_diff, "check": cmd_check, "schema": cmd_schema,
+    "plan": cmd_plan, "explain": cmd_explain, "diff": cmd_diff, "check": cmd_check, "schema": cmd_schema,
     "catalog": cmd_catalog, "policy-config": cmd_policy_config, "pr-comment": cmd_pr_comment,
     "init": cmd_init, "quotas": cmd_quotas, "kubeconfig": cmd_kubeconfig,
 }

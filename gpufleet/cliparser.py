@@ -75,6 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
                       help="leave out timings, so the same input gives byte-identical output")
     _add_cluster_software(plan)
     _add_period(plan)
+    _add_scenario(plan)
+    plan.add_argument("--explain", action="store_true",
+                      help="add why each offer left empty is, and the price that would change it "
+                      "(as `gpufleet explain`; re-plans, so it takes longer)")
+
+    explain = commands.add_parser(
+        "explain", help="why not there? the binding reason of every offer a pool leaves empty, with break-even prices",
+        description="For every pool, every offer of its regions that the plan leaves empty (or short): the binding "
+        "reason (price, quota, share, limit, address, sovereignty, unavailable, no-price, commitment, data), the "
+        "break-even price at or below which it would take nodes and how many, what one more node's worth of quota "
+        "saves. Every figure is a re-plan. With a horizon, the deployed period is explained.",
+    )
+    _add_source(explain)
+    explain.add_argument("--pool", metavar="P", help="only this pool")
+    _add_output(explain)
+    _add_period(explain)
+    _add_scenario(explain)
 
     diff = commands.add_parser("diff", help="what changes between two plans or specs")
     diff.add_argument("base", help="plan JSON, stack name or spec file")
@@ -180,6 +197,18 @@ def _add_cluster_software(parser: argparse.ArgumentParser) -> None:
         "--cluster-software", action=argparse.BooleanOptionalAction, default=None,
         help="as config gpufleet:clusterSoftware: declare the in-cluster GPU layer (the second "
         "stage of private access); default: only with access mode allowlist",
+    )
+
+
+def _add_scenario(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--price-change", metavar="CLOUD[/REGION[/SKU]]=±N%", action="append", default=[],
+        help="what if prices change: e.g. aws=-15%%, azure/swedencentral=-10%%, aws/*/p5.48xlarge=-20%%; "
+        "repeatable; written into the price book; plan shows the diff to the plan without it",
+    )
+    parser.add_argument(
+        "--quota", metavar="CLOUD/REGION/BUCKET=±N", action="append", default=[],
+        help="what if a declared quota changes: e.g. aws/us-west-2/L-417A185B=+1536 (or =2048); repeatable",
     )
 
 

@@ -40,6 +40,9 @@ def _excess(spec: FleetSpec, ledger: Ledger) -> float:
 class MoveCauses:
     """The binding reason of each loss between a previous plan and the new one (`why`)."""
 
+    BACK = "with them back"
+    """How sentences name the counterfactual (`gpufleet.explain` asks of one more node)."""
+
     def __init__(
         self, spec: FleetSpec, catalog: Catalog, before: Sequence[Placement], after: Sequence[Placement]
     ) -> None:
@@ -65,7 +68,14 @@ class MoveCauses:
         candidate = self.offers.get(f"{pool}/{offer}")
         if candidate is None:
             return self._unpriced(pool, offer)
-        back = self._put_back(candidate, lost)
+        return self.blocked(candidate, lost)
+
+    def blocked(self, candidate: Candidate, nodes: int) -> Cause:
+        """What `nodes` more nodes on the candidate's offer (as many of its pool's GPUs taken off
+        the offers where it gained, nearest first) would break in the new plan, or cost: `why`
+        for an offer that is priced and allowed. With no previous plan every offer of the pool
+        counts as gained (`gpufleet.explain` asks this of offers left empty)."""
+        back = self._put_back(candidate, nodes)
         return self._broken(candidate, back) or self._dearer(back)
 
     def _unpriced(self, pool: str, offer: str) -> Cause | None:
@@ -91,7 +101,7 @@ class MoveCauses:
         had = {p.key: p.nodes for p in self.before if p.pool == pool}
         placed = {p.key: p for p in self.after}
         gained = sorted(
-            (p for p in self.after if p.pool == pool and p.nodes > had.get(p.key, 0)),
+            (p for p in self.after if p.pool == pool and p.key != c.key and p.nodes > had.get(p.key, 0)),
             key=lambda p: (p.region != c.region or p.cloud != c.cloud, p.cloud != c.cloud, p.key),
         )
         gpus = lost * c.sku.gpus
@@ -113,30 +123,30 @@ class MoveCauses:
         for use in quota_use(self.spec, self.catalog, back):
             over = use.limit_vcpus is not None and use.used_vcpus > use.limit_vcpus
             if over and (use.cloud, use.region) == (cloud, region):
-                return Cause("quota", f"{cloud}/{region} quota {use.bucket} holds {use.limit_vcpus} vCPUs; with "
-                                      f"them back it would need {use.used_vcpus}")
+                return Cause("quota", f"{cloud}/{region} quota {use.bucket} holds {use.limit_vcpus} vCPUs; "
+                                      f"{self.BACK} it would need {use.used_vcpus}")
         counts = [p.nodes for p in here]
         if groups_reached(self.spec, cloud, region, counts) or nodes_reached(self.spec, cloud, region, counts):
             limits = cluster_limits(self.spec, cloud, region)
             groups = sum(limits.groups_for(p.nodes) for p in here)
             return Cause("limit", f"{cloud}/{region}'s cluster would hold {groups} GPU node groups of "
-                                  f"{limits.gpu_groups} and {sum(p.nodes for p in here)} nodes with them back")
+                                  f"{limits.gpu_groups} and {sum(p.nodes for p in here)} nodes {self.BACK}")
         if full := addresses.overfilled(self.spec, cloud, region, [(p.instance_type, p.nodes) for p in here]):
             came = sorted({p.pool for p in self.after if (p.cloud, p.region) == (cloud, region)
                            and p.pool != pool.name and p.nodes > self._had(p)})
             taken = f"; {', '.join(came)} moved in there" if came else ""
             return Cause("address", f"{cloud}/{region} {full[0].label} {full[0].cidr} would need {full[0].needed} "
-                                    f"addresses with them back, {full[0].available} usable{taken}")
+                                    f"addresses {self.BACK}, {full[0].available} usable{taken}")
         for name in sorted(pool.min_share | pool.max_share):
             gpus = sum(p.gpus for p in back if p.pool == pool.name and p.cloud == name)
             low, high = pool.min_gpus(name), pool.max_gpus(name) if name in pool.max_share else pool.gpus
             if not low <= gpus <= high:
                 return Cause("share", f"pool {pool.name} keeps {low}-{high} GPUs on {name} (min_share/max_share); "
-                                      f"with them back {name} would have {gpus}")
+                                      f"{self.BACK} {name} would have {gpus}")
         for place, pinned in sorted(pool.pin.items()):
             there = sum(p.nodes for p in back if p.pool == pool.name and f"{p.cloud}/{p.region}" == place)
             if there != pinned:
-                return Cause("share", f"pool {pool.name} pins {pinned} nodes in {place}; with them back it "
+                return Cause("share", f"pool {pool.name} pins {pinned} nodes in {place}; {self.BACK} it "
                                       f"would have {there}")
         return None
 

@@ -11,12 +11,13 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from gpufleet import safejson
 from gpufleet.clouds.catalog import load_catalog
+from gpufleet.diff import PlanDiff, diff_documents
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.horizonjson import horizon_json
 from gpufleet.live import LiveQuota
@@ -53,6 +54,7 @@ from gpufleet.specfile import (
     stack_of_file,
     stack_path,
 )
+from gpufleet.whatif import scenario
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -71,6 +73,15 @@ class SpecSource:
     cluster_software: bool | None = None  # gpufleet:clusterSoftware; None: the access mode decides
     period: str | None = None
     """`--period`: the month whose period a horizon plan deploys (gpufleet:period)."""
+    price_changes: tuple[str, ...] = ()
+    """`--price-change` values, written into the spec's price book (`gpufleet.whatif`)."""
+    quota_changes: tuple[str, ...] = ()
+    """`--quota` values, written into the spec's declared quotas."""
+
+    @property
+    def unchanged(self) -> SpecSource:
+        """The same source without the what-if scenario: the plan a scenario is compared with."""
+        return replace(self, price_changes=(), quota_changes=())
 
 
 @dataclass(frozen=True)
@@ -100,14 +111,33 @@ def load_source(source: SpecSource) -> tuple[FleetSpec, str, object]:
     spec, data = read_fleet(path)
     if source.unavailable:
         data = with_unavailable(data, source.unavailable)
-        try:
-            spec = load_fleet(data)
-        except SpecError as error:
-            raise SpecError(error.problems, source=str(path)) from None
+        spec = _reloaded(data, path)
+    if source.price_changes or source.quota_changes:
+        data = scenario(spec, source.price_changes, source.quota_changes).applied(data)
+        spec = _reloaded(data, path)
     name = source.stack_name or source.stack or stack_of_file(path, spec.name)
     if source.period is not None:
         _check_period(spec, source.period)
     return spec, name, data
+
+
+def with_scenario(document: dict[str, Any], source: SpecSource, unchanged: dict[str, Any]) -> PlanDiff:
+    """Record a what-if plan's scenario in its document (`scenario`: the changes and the diff
+    from the plan without them, `unchanged`) and return that diff, for output that shows both."""
+    spec, _, _ = load_source(source.unchanged)
+    made = scenario(spec, source.price_changes, source.quota_changes)
+    change = diff_documents(unchanged, document)
+    document["scenario"] = {"price_changes": list(made.price_changes), "quota_changes": list(made.quota_changes),
+                            "diff": dict(change.to_json())}
+    return change
+
+
+def _reloaded(data: object, path: Path) -> FleetSpec:
+    """The spec of a fleet mapping changed by a flag, its errors naming the file."""
+    try:
+        return load_fleet(data)
+    except SpecError as error:
+        raise SpecError(error.problems, source=str(path)) from None
 
 
 def _check_period(spec: FleetSpec, month: str) -> None:

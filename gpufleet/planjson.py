@@ -16,6 +16,7 @@ from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from gpufleet import clouds
 from gpufleet.catalog import Capacity, Cloud
+from gpufleet.explainjson import ExplainDoc, ScenarioDoc
 from gpufleet.horizonjson import CommitmentBurnDoc, HorizonDoc, PeriodDoc
 from gpufleet.moves import MoveDoc
 from gpufleet.nodegroups import RegionGroups
@@ -327,6 +328,8 @@ class PlanDocument(TypedDict):
     horizon: NotRequired[HorizonDoc]
     schedule: NotRequired[list[PeriodDoc]]
     commitments: NotRequired[list[CommitmentBurnDoc]]
+    explain: NotRequired[list[ExplainDoc]]
+    scenario: NotRequired[ScenarioDoc]
     timings: NotRequired[TimingsDoc]
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from gpufleet import markdown
 from gpufleet.burnreport import burn_down_mermaid, burn_sections, print_burn_chart
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
+from gpufleet.explaintable import explain_tables, scenario_tables
 from gpufleet.ledger import BudgetUse
 from gpufleet.moves import MOVED_HEADER
 from gpufleet.planjson import dumps
@@ -123,6 +124,7 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
         (c["cloud"], c["region"], c["type"], str(c["count"])) for c in doc["resource_counts"]
     ]
     return [
+        *scenario_tables(doc),
         *burn_sections(doc),
         ("Placements", ("pool", "GPU", "cloud/region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
         *_kept(doc.get("previous")),
@@ -140,6 +142,7 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
          ("cloud", "region", "groups / limit", "largest group / nodes per group", "nodes / limit"), clusters),
         ("Policies", ("policy", "enforcement", "verdict"), policies),
         ("Resources", ("cloud", "region", "type", "count"), counts),
+        *explain_tables(doc),
     ]
 
 

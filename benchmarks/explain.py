@@ -1,0 +1,94 @@
+"""`gpufleet explain` benchmark (issue 25): wall time to explain every offer of every pool, the
+re-plans it took and the explanations made, on the sample stacks and larger fleets.
+
+Run: .venv/bin/python benchmarks/explain.py [--runs N] [--only NAME]
+
+Instances:
+- stacks dev and prod-eu (target: prod-eu ≤ 3 s on two cores);
+- examples/data-gravity.yaml;
+- the 32,768-GPU fleet of examples/two-deals.yaml as one steady month at its final size (its
+  horizon and schedules left out, each contract a flat monthly commitment of its first year):
+  the issue's larger fleet (target ≤ 30 s).
+The 50-pool × 80-region instance (target ≤ 60 s) is not measured yet. `failed` counts offers
+whose re-plan the solver did not finish (they get a reason and no break-even).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gpufleet import breakeven  # noqa: E402
+from gpufleet.explain import Explanation, explain  # noqa: E402
+from gpufleet.offline import SpecSource, load_source  # noqa: E402
+from gpufleet.spec import FleetSpec, load_fleet  # noqa: E402
+
+
+def example(name: str, steady: bool = False) -> FleetSpec:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "examples" / name).read_text(encoding="utf-8"))
+    data = data.get("config", {}).get("gpufleet:fleet", data)
+    if steady:  # at its final size: the schedule's last step
+        data.pop("horizon", None)
+        for pool in data["pools"]:
+            if schedule := pool.pop("schedule", None):
+                pool["gpus"] = schedule[max(schedule)]
+        commitments = data.get("budget", {}).get("commitments", {})
+        for cloud, deal in list(commitments.items()):
+            if isinstance(deal, dict):  # a contract needs a horizon: its first year's minimum, flat
+                ramp = deal.get("ramp_usd")
+                yearly = ramp[0] if ramp else deal["total_usd"] / deal.get("years", 1)
+                commitments[cloud] = round(yearly / 12, 2)
+    return load_fleet(data)
+
+
+def instances() -> dict[str, FleetSpec]:
+    return {
+        "dev": load_source(SpecSource(stack="dev"))[0],
+        "prod-eu": load_source(SpecSource(stack="prod-eu"))[0],
+        "data-gravity": example("data-gravity.yaml"),
+        "two-deals (steady month)": example("two-deals.yaml", steady=True),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", help="one instance by name")
+    args = parser.parse_args()
+    solve = breakeven.Replanner._solve  # counted, not changed
+    count = [0]
+
+    def counted(self: breakeven.Replanner, *given: Any) -> Any:
+        count[0] += 1
+        return solve(self, *given)
+
+    breakeven.Replanner._solve = counted  # type: ignore[method-assign]
+    print(f"{'instance':<28} {'median s':>9} {'min s':>7} {'re-plans':>9} {'offers':>7} "
+          f"{'break-evens':>12} {'failed':>7}")
+    for name, spec in instances().items():
+        if args.only and name != args.only:
+            continue
+        times: list[float] = []
+        found: list[Explanation] = []
+        for _ in range(args.runs):
+            count[0] = 0
+            started = time.perf_counter()
+            found = explain(spec)
+            times.append(time.perf_counter() - started)
+        evens = sum(1 for e in found if e.even is not None)
+        failed = sum(1 for e in found if "did not solve" in e.sentence)
+        print(f"{name:<28} {statistics.median(times):>9.2f} {min(times):>7.2f} {count[0]:>9} {len(found):>7} "
+              f"{evens:>12} {failed:>7}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

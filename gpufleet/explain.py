@@ -1,0 +1,220 @@
+"""Why not there? Every offer a pool may use that the plan left empty (or holding fewer nodes
+than it could take), the binding reason from the closed set (`gpufleet.reasons`), and what
+would change it: the break-even price, or what one more node's worth of quota saves.
+
+Each figure is a re-plan (`gpufleet.breakeven.Replanner`), never an estimate: the offer's
+price lowered until the plan takes a node of the pool there, a quota raised by one node. The
+reason for an offer the model could use is what one more node there (its pool's GPUs taken off
+its other offers) breaks or costs (`MoveCauses.blocked`): a rule broken at $0.01/h binds at any
+price. docs/design.md, "Explaining a plan"; docs/explain.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gpufleet.breakeven import PRICE_LABEL, BreakEven, ReplanFailed, Replanner, break_even
+from gpufleet.catalog import Offer, price_key
+from gpufleet.errors import CommandLineError, Problem
+from gpufleet.explainjson import ExplainDoc
+from gpufleet.movereasons import MoveCauses
+from gpufleet.moves import Cause
+from gpufleet.placement import candidates, plan_ledger
+from gpufleet.placement.candidates import Candidate
+from gpufleet.plan import Placement
+from gpufleet.poolneeds import able_clouds, fits
+from gpufleet.quota import quota_key, quota_units, quota_use
+from gpufleet.spec import FleetSpec
+from gpufleet.speccapacity import Shortfalls
+from gpufleet.specskus import offer_refusal
+from gpufleet.specwords import one_of
+
+
+@dataclass(frozen=True)
+class Explanation:
+    pool: str
+    offer: Offer
+    nodes: int
+    price_usd_per_hour: float | None
+    cause: Cause
+    even: BreakEven | None = None
+    quota_bucket: str | None = None
+    quota_value_usd_per_month: float | None = None
+
+    def to_json(self) -> ExplainDoc:
+        return {
+            "pool": self.pool, "cloud": self.offer.cloud, "region": self.offer.region,
+            "instance_type": self.offer.sku.instance_type, "nodes": self.nodes,
+            "price_usd_per_hour": self.price_usd_per_hour, "reason": self.cause.reason,
+            "break_even_usd_per_hour": self.even.price_usd_per_hour if self.even else None,
+            "nodes_at_break_even": self.even.nodes if self.even else None,
+            "quota_bucket": self.quota_bucket,
+            "quota_value_usd_per_month": self.quota_value_usd_per_month,
+            "sentence": self.sentence,
+        }
+
+    @property
+    def sentence(self) -> str:
+        value = ""
+        if self.quota_value_usd_per_month is not None:
+            value = (f"; one more node's worth of {self.quota_bucket} quota saves "
+                     f"${self.quota_value_usd_per_month:,.2f}/month")
+        what = f"{self.offer.key} ({self.pool}, {_count(self.nodes)} today)"
+        if self.even is None:
+            return f"{what}: {self.cause.sentence}{value}"
+        assert self.price_usd_per_hour is not None
+        cut = 100 * (1 - self.even.price_usd_per_hour / self.price_usd_per_hour)
+        offer = f"{self.offer.cloud}/{self.offer.region} {self.offer.sku.instance_type}"
+        price = (f"{offer} would take {_count(self.even.nodes)} of {self.pool} at ≤ "
+                 f"{_usd(self.even.price_usd_per_hour)}/h (today {_usd(self.price_usd_per_hour)}, {cut:.1f} % lower)")
+        if self.cause.reason == "price":
+            return price
+        more = "" if self.nodes == 0 else "more "
+        return f"{what} takes no {more}nodes: {self.cause.sentence}{value}; {price}"
+
+
+class OfferCauses(MoveCauses):
+    """`MoveCauses` asked of one more node on an offer the plan leaves short, said as such."""
+
+    BACK = "with one more node there"
+
+    def _dearer(self, back: Sequence[Placement]) -> Cause:
+        cause = super()._dearer(back)
+        more = plan_ledger(self.spec, back).total_usd - self.ledger.total_usd
+        if cause.reason == "data":
+            kinds, now = plan_ledger(self.spec, back).by_kind(), self.ledger.by_kind()
+            data = sum(kinds.get(k, 0.0) - now.get(k, 0.0) for k in ("storage", "transfer"))
+            return Cause("data", f"one more node there costs ${more:,.0f}/month more, ${data:,.0f} of it "
+                                 "dataset copies and transfers")
+        if cause.reason == "commitment":
+            return Cause("commitment", "one more node there adds spend above the commitments")
+        if cause.reason == "price":
+            return Cause("price", f"one more node there costs ${more:,.0f}/month more")
+        return cause
+
+
+def explain(spec: FleetSpec, pool: str | None = None, period: str | None = None) -> list[Explanation]:
+    """Every offer each pool (or only `pool`) may use that its plan leaves empty or short,
+    with its binding reason and, where one exists, its break-even price."""
+    if pool is not None and pool not in (names := [p.name for p in spec.pools]):
+        raise CommandLineError([Problem("--pool", one_of("pool", pool, names, len(names)))])
+    replan = Replanner(spec, period)
+    base = replan.plan()
+    here = replan.explained_spec
+    catalog = here.catalog()
+    found = {c.key: c for c in candidates(here, catalog)[0]}
+    causes = OfferCauses(here, catalog, (), base)
+    shortfalls = Shortfalls.of(here.capacity)
+    explained: list[Explanation] = []
+    for chosen in (p for p in here.pools if pool in (None, p.name)):
+        able = able_clouds(chosen, here.clouds.configured())
+        for cloud, region in sorted(here.clouds.regions()):
+            info = catalog.region(cloud, region)
+            if cloud not in able or info is None:
+                continue
+            offers = sorted(
+                (o for name in chosen.accelerators() for o in catalog.offers_for(name, cloud, region)),
+                key=lambda o: o.sku.instance_type,
+            )
+            for offer in offers:  # as placement lists them (`candidates`)
+                if not fits(chosen, offer.sku) or offer_refusal(chosen, offer.sku) is not None:
+                    continue  # not an offer for this pool in any region
+                nodes = _nodes(base, chosen.name, offer.key)
+                if nodes * offer.sku.gpus * chosen.weight_of(offer.sku.accelerator) >= chosen.gpus:
+                    continue  # it holds the whole pool: nothing to explain
+                price = offer.hourly(chosen.capacity)
+                if rule := shortfalls.rule_for(offer.key):
+                    cause = Cause("unavailable", f"capacity.unavailable '{rule}' takes it out")
+                    explained.append(Explanation(chosen.name, offer, nodes, price, cause))
+                elif price is None:
+                    kind = "spot" if chosen.capacity == "spot" else "on-demand"
+                    key = price_key(cloud, region, offer.sku.instance_type, spot=kind == "spot")
+                    cause = Cause("no-price", f"no {kind} price in the catalog or the price book (`prices: {key}`)")
+                    explained.append(Explanation(chosen.name, offer, nodes, price, cause))
+                else:
+                    explained.append(_priced(replan, causes, found[f"{chosen.name}/{offer.key}"], nodes))
+    return explained
+
+
+def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes: int) -> Explanation:
+    """An offer the model could use: what one more node there breaks or costs today, the
+    break-even price, and at $0.01/h what still binds if even that takes no more."""
+    pool, offer = candidate.pool, candidate.offer
+    key = price_key(offer.cloud, offer.region, offer.sku.instance_type, spot=pool.capacity == "spot")
+
+    def taken(placements: Sequence[Placement]) -> int:
+        return _nodes(placements, pool.name, offer.key)
+
+    try:
+        even = break_even(replan, key, candidate.hourly, taken, target=nodes + 1,
+                          guess=_marginal(replan.plan(), candidate))
+    except ReplanFailed as failed:
+        cause = _binding(causes.blocked(candidate, 1), candidate)
+        at = ", ".join(f"{k} at ${v:g}/h" for k, v in sorted(failed.overrides.items()))
+        return Explanation(pool.name, offer, nodes, candidate.hourly, Cause(cause.reason, (
+            f"{cause.sentence}; no break-even: the re-plan with {at} did not solve ({failed})")))
+    if even is None:
+        floor = replan.plan({key: 0.01})
+        catalog = replan.explained_spec.catalog().with_price_book({key: 0.01}, PRICE_LABEL)
+        at_floor = OfferCauses(replan.explained_spec, catalog, (), floor)
+        free = next(c for c in candidates(replan.explained_spec, catalog)[0] if c.key == candidate.key)
+        cause = _binding(at_floor.blocked(free, max(1, nodes + 1 - taken(floor))), candidate)
+        cause = Cause(cause.reason, f"takes no more nodes at any price (even $0.01/h): {cause.sentence}")
+    else:
+        cause = _binding(causes.blocked(candidate, 1), candidate)
+    bucket, value = _quota_value(replan, candidate) if cause.reason == "quota" else (None, None)
+    return Explanation(pool.name, offer, nodes, candidate.hourly, cause, even, bucket, value)
+
+
+def _marginal(base: Sequence[Placement], candidate: Candidate) -> float | None:
+    """A first guess at the break-even in a region the plan has open: the candidate's GPUs at
+    the dearest per-GPU price its pool pays today (exact when only the node price differs).
+    None in a closed region, where opening it costs more than the nodes (the search starts at
+    $0.01/h instead)."""
+    if not any((p.cloud, p.region) == (candidate.cloud, candidate.region) for p in base):
+        return None
+    paid = [p.price_usd_per_hour / (p.gpus // p.nodes) for p in base if p.pool == candidate.pool.name]
+    return max(paid) * candidate.sku.gpus if paid else None
+
+
+def _binding(cause: Cause, candidate: Candidate) -> Cause:
+    """A capacity cap reached is the capacity input's (`unavailable`); with no previous plan,
+    'costs no more' can only be a tie the tie-break settled: `price`."""
+    cap = candidate.cap
+    if cause.reason in ("price", "stability") and cap is not None:
+        return Cause("unavailable", f"{candidate.offer.key} delivers at most {cap} nodes (capacity.available)")
+    if cause.reason == "stability":
+        return Cause("price", "it costs the same as the plan: the tie-break prefers the earlier offer")
+    return cause
+
+
+def _quota_value(replan: Replanner, candidate: Candidate) -> tuple[str | None, float | None]:
+    """The full bucket in the offer's region and what one more node's worth of it saves a
+    month, by re-planning with it raised."""
+    spec, base = replan.explained_spec, replan.plan()
+    units = quota_units(candidate.sku)
+    wanted = {quota_key(candidate.cloud, candidate.region, b) for b in candidate.buckets}
+    for use in quota_use(spec, spec.catalog(), base):
+        if use.limit_vcpus is None or quota_key(use.cloud, use.region, use.bucket) not in wanted:
+            continue
+        if use.used_vcpus + units > use.limit_vcpus:
+            region = next((r for r, b in spec.quotas.get(use.cloud, {}).items() if use.bucket in b), use.region)
+            more = replan.plan(quota=(use.cloud, region, use.bucket, units))
+            saving = replan.total_usd(base) - replan.total_usd(more)
+            return use.bucket, round(max(0.0, saving), 2)
+    return None, None
+
+
+def _nodes(placements: Sequence[Placement], pool: str, offer: str) -> int:
+    return sum(p.nodes for p in placements if p.pool == pool and f"{p.cloud}/{p.region}/{p.instance_type}" == offer)
+
+
+
+def _count(nodes: int) -> str:
+    return f"{nodes} node{'' if nodes == 1 else 's'}"
+
+
+def _usd(hourly: float) -> str:
+    """An hourly price as found: cents, or to $0.0001 below a dollar where the search was finer."""
+    return f"${hourly:,.2f}" if hourly >= 1 or round(hourly, 2) == hourly else f"${hourly:.4f}"

@@ -1,0 +1,185 @@
+"""`gpufleet explain` is true: each binding reason is the rule that binds (one small fleet per
+reason), and every break-even price it reports is what re-planning does: a spec whose price
+book carries the price 1 % lower takes the nodes, 1 % higher does not. Re-plans here go through
+`load_fleet` and `place` with the price written into the spec, not through explain's own
+re-planner, so a mistake in either shows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gpufleet.catalog import price_key
+from gpufleet.cli import main
+from gpufleet.explain import Explanation, explain
+from gpufleet.placement import place, plan_ledger
+from gpufleet.reasons import REASONS
+from gpufleet.spec import load_fleet
+from tests.conftest import fleet_of
+from tests.test_placement import fleet, h100
+
+BASE = fleet([h100("train", 16)])  # 2 nodes in aws/us-east-1 ($10/h); us-west-2 $12, azure/eastus $11
+EAST, WEST, AZURE = "aws/us-east-1/p5.48xlarge", "aws/us-west-2/p5.48xlarge", "azure/eastus/Standard_ND96isr_H100_v5"
+
+
+def _offer(e: Explanation) -> str:
+    return e.offer.key
+
+
+def _nodes_at(data: dict[str, Any], e: Explanation, price: float) -> int:
+    """Nodes of the explained pool on the offer when the spec's price book sets its price."""
+    spot = load_fleet(data).pool(e.pool).capacity == "spot"
+    key = price_key(e.offer.cloud, e.offer.region, e.offer.sku.instance_type, spot=spot)
+    spec = load_fleet({**data, "prices": {**data.get("prices", {}), key: round(price, 6)}})
+    placed = place(spec, spec.catalog()).placements
+    return sum(p.nodes for p in placed if p.pool == e.pool and f"{p.cloud}/{p.region}/{p.instance_type}" == e.offer.key)
+
+
+def _check_break_evens(data: dict[str, Any]) -> int:
+    checked = 0
+    for e in explain(load_fleet(data)):
+        if e.even is None:
+            continue
+        price = e.even.price_usd_per_hour
+        assert e.price_usd_per_hour is not None
+        assert price < e.price_usd_per_hour
+        assert _nodes_at(data, e, price * 0.99) > e.nodes, e.sentence
+        assert _nodes_at(data, e, price * 1.01) <= e.nodes, e.sentence
+        checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod-eu"])
+def test_every_break_even_of_the_sample_stacks_is_what_replanning_does(stack: str) -> None:
+    assert _check_break_evens(fleet_of(stack)) >= 3
+
+
+def test_break_evens_of_a_small_fleet_with_a_quota_and_a_share() -> None:
+    data = {**BASE, "quotas": {"aws": {"us-east-1": {"L-417A185B": 192}}}}
+    assert _check_break_evens(data) == 2
+
+
+def test_the_break_even_is_a_whole_cent_a_cent_above_which_the_offer_stays_empty() -> None:
+    (west,) = [e for e in explain(load_fleet(BASE)) if _offer(e) == WEST]
+    assert west.even is not None
+    cents = round(west.even.price_usd_per_hour * 100)
+    assert cents == west.even.price_usd_per_hour * 100
+    assert _nodes_at(BASE, west, cents / 100) == west.even.nodes == 2
+    assert _nodes_at(BASE, west, (cents + 1) / 100) == 0
+    assert west.sentence == ("aws/us-west-2 p5.48xlarge would take 2 nodes of train at ≤ $9.99/h "
+                             "(today $12.00, 16.8 % lower)")
+
+
+CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("price", BASE, WEST),
+    ("quota", {**BASE, "quotas": {"aws": {"us-east-1": {"L-417A185B": 192}}}}, EAST),
+    ("share", {**BASE, "pools": [h100("train", 16, min_share={"azure": 0.5})]}, EAST),
+    ("limit", {**BASE, "limits": {"aws": {"us-east-1": {"node_groups_per_cluster": 1}}}}, EAST),
+    ("unavailable", {**BASE, "capacity": {"unavailable": ["aws/us-east-1/*"]}}, EAST),
+    ("unavailable", {**BASE, "capacity": {"available": {EAST: 1}}}, EAST),
+    ("no-price", fleet([h100("train", 16, capacity="spot")], prices={f"{EAST}:spot": 5.0, f"{WEST}:spot": 6.0}),
+     AZURE),
+    ("commitment", {**BASE, "budget": {"commitments": {"azure": 20_000}}}, EAST),
+    ("data", {**BASE, "storage": [{"name": "corpus", "size_tib": 400, "colocate_with": ["train"],
+                                   "home": "azure/eastus", "churn_tib": 40}]}, EAST),
+]
+NOT_PRODUCED = {
+    "sovereignty": "the spec refuses a configured region outside sovereignty.jurisdictions",
+    "stability": "explain re-plans without a previous plan",
+    "address": "no small fleet fills a node range; the large fleets that do are too slow for the suite",
+}
+
+
+@pytest.mark.parametrize(("reason", "data", "offer"), CASES)
+def test_each_rule_that_keeps_an_offer_short_is_named(reason: str, data: dict[str, Any], offer: str) -> None:
+    found = {_offer(e): e for e in explain(load_fleet(data))}
+    assert found[offer].cause.reason == reason, found[offer].sentence
+
+
+def test_every_reason_is_produced_by_a_test_fleet_or_said_why_not() -> None:
+    assert {reason for reason, _, _ in CASES} | set(NOT_PRODUCED) == set(REASONS)
+
+
+def test_a_rule_that_binds_at_any_price_has_no_break_even_and_says_which() -> None:
+    for reason, data, offer in CASES[1:5]:
+        (e,) = [e for e in explain(load_fleet(data)) if _offer(e) == offer]
+        assert e.even is None, reason
+        assert e.to_json()["break_even_usd_per_hour"] is None
+        assert "takes no more nodes at any price" in e.sentence or "takes it out" in e.sentence
+
+
+def test_the_value_of_quota_is_the_saving_of_replanning_with_one_more_node_of_it() -> None:
+    data = {**BASE, "quotas": {"aws": {"us-east-1": {"L-417A185B": 192}}}}
+    (east,) = [e for e in explain(load_fleet(data)) if _offer(e) == EAST]
+    assert east.quota_bucket == "L-417A185B"
+
+    def total(quota: int) -> float:
+        spec = load_fleet({**BASE, "quotas": {"aws": {"us-east-1": {"L-417A185B": quota}}}})
+        return plan_ledger(spec, place(spec, spec.catalog()).placements).total_usd
+
+    assert east.quota_value_usd_per_month == round(total(192) - total(384), 2)
+    assert east.quota_value_usd_per_month == pytest.approx(1083.32)  # 1 node: $11 → $10 an hour, and azure's region
+
+
+def test_explain_json_table_pool_filter_and_plan_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(yaml.safe_dump(BASE))
+    assert main(["explain", "--spec", str(spec), "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(e["cloud"], e["region"], e["reason"], e["break_even_usd_per_hour"]) for e in listed] == [
+        ("aws", "us-west-2", "price", 9.99), ("azure", "eastus", "price", 9.95)]
+    assert set(listed[0]) == {"pool", "cloud", "region", "instance_type", "nodes", "price_usd_per_hour", "reason",
+                              "break_even_usd_per_hour", "nodes_at_break_even", "quota_bucket",
+                              "quota_value_usd_per_month", "sentence"}
+    assert main(["explain", "--spec", str(spec), "--format", "markdown"]) == 0
+    assert "| train | aws/us-west-2 | p5.48xlarge | 0 | price | $12.00 | $9.99 | 2 |" in capsys.readouterr().out
+    assert main(["explain", "--spec", str(spec), "--pool", "serve"]) == 2
+    assert "--pool: unknown pool 'serve'" in capsys.readouterr().err
+    assert main(["plan", "--spec", str(spec), "--explain", "--format", "json", "--stable"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["explain"] == listed
+    assert main(["plan", "--spec", str(spec), "--format", "json", "--stable"]) == 0
+    assert "explain" not in json.loads(capsys.readouterr().out)
+
+
+def test_the_plan_schema_publishes_explain_and_scenario() -> None:
+    from gpufleet.planjson import plan_schema
+
+    schema = plan_schema()
+    assert {"explain", "scenario"} <= set(schema["properties"])
+    explained = schema["$defs"]["ExplainDoc"]
+    assert set(explained["properties"]["reason"]["enum"]) == set(REASONS)
+
+
+def test_a_replan_the_solver_does_not_finish_gives_a_reason_and_no_break_even(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen on the 32,768-GPU fleet (HiGHS 'Solve error' at one probed price): the offer keeps
+    its reason, says which re-plan failed, and no break-even is made up."""
+    from gpufleet import breakeven
+    from gpufleet.errors import InfeasibleError
+
+    solve = breakeven.Replanner._solve
+
+    def failing(self: breakeven.Replanner, overrides: dict[str, float], quota: Any) -> Any:
+        if WEST in next(iter(overrides), ""):
+            raise InfeasibleError.solver_stopped("Solve error", 60)
+        return solve(self, overrides, quota)
+
+    monkeypatch.setattr(breakeven.Replanner, "_solve", failing)
+    found = {_offer(e): e for e in explain(load_fleet(BASE))}
+    assert found[WEST].even is None
+    assert found[WEST].cause.reason == "price"
+    assert "no break-even: the re-plan with aws/us-west-2/p5.48xlarge at $" in found[WEST].sentence
+    assert "HiGHS status: Solve error" in found[WEST].sentence
+    assert found[AZURE].even is not None  # the others are explained as before
+
+
+def test_over_a_horizon_the_deployed_period_is_explained() -> None:
+    """A one-period horizon plans the same as no horizon, so its explanations are the same;
+    each re-plan is the horizon's (docs/design.md, "Multi-period placement")."""
+    steady = [e.to_json() for e in explain(load_fleet(BASE))]
+    over = {**BASE, "horizon": {"start": "2026-01", "months": 1, "period": "month"}}
+    assert [e.to_json() for e in explain(load_fleet(over), period="2026-01")] == steady

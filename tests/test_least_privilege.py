@@ -1,0 +1,221 @@
+"""Least privilege in every IAM and RBAC document the components write (issue 32): exactly the
+actions each job needs, on exactly its resources, for exactly its principal; never `*` where the
+design says least privilege (docs/design.md, "Guards that fail closed").
+
+The pure document functions are checked against what an attacker holding the role could do
+with it, then every document of a whole program (a home bucket replicated to a second AWS Region
+and synced to Azure by a job: tests/test_datasync.py's fleet) is checked for scope.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.aws import decisions
+from components.aws.replication import Target, replication_policy, replication_rules, trust_policy
+from components.aws.syncaccess import bucket_policy, web_identity_trust
+from gpufleet.preview import RecordedResource
+from tests.test_datasync import _planned
+
+HOME = "arn:aws:s3:::fleet-data-eu-central-1"
+HOME_KEY = "arn:aws:kms:eu-central-1:111122223333:key/home"
+COPIES = [Target("eu-north-1", "arn:aws:s3:::fleet-data-eu-north-1", "arn:aws:kms:eu-north-1:111122223333:key/n"),
+          Target("eu-west-1", "arn:aws:s3:::fleet-data-eu-west-1", "arn:aws:kms:eu-west-1:111122223333:key/w")]
+# Azure built-in roles that reach beyond data in one container (learn.microsoft.com/azure/
+# role-based-access-control/built-in-roles): Owner, Contributor, User Access Administrator.
+BROAD_AZURE_ROLES = {"8e3af657-a8ff-443e-a75c-2fe8c4bcb635", "b24988ac-6180-42a0-ab88-20f7382dd24c",
+                     "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"}
+
+
+def _statements(document: str) -> list[dict[str, Any]]:
+    return list(json.loads(document)["Statement"])
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _grants(document: str) -> set[tuple[str, str]]:
+    """Every (action, resource) an Allow statement grants."""
+    return {(action, resource) for s in _statements(document) if s["Effect"] == "Allow"
+            for action in _listed(s["Action"]) for resource in _listed(s["Resource"])}
+
+
+def _wildcards(document: str) -> list[str]:
+    """Allowed actions with a `*`, and resources with one anywhere but at the end of one named
+    bucket's objects (`<bucket>/*`) or one named log group's streams (`<group>:*`)."""
+    found: list[str] = []
+    for action, resource in _grants(document):
+        if "*" in action:
+            found.append(action)
+        named = resource.removesuffix("/*").removesuffix(":*")
+        if "*" in named or named.endswith(":") or named.count(":") < 5:
+            found.append(resource)
+    return found
+
+
+# -- S3 replication -----------------------------------------------------------------------------
+
+
+def test_only_amazon_s3_may_assume_the_replication_role() -> None:
+    assert _statements(trust_policy()) == [
+        {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+
+
+def test_the_replication_role_reads_the_home_and_writes_only_the_copies() -> None:
+    grants = _grants(replication_policy("eu-central-1", HOME, HOME_KEY, COPIES))
+    assert grants == {
+        ("s3:GetReplicationConfiguration", HOME), ("s3:ListBucket", HOME),
+        ("s3:GetObjectVersionForReplication", f"{HOME}/*"), ("s3:GetObjectVersionAcl", f"{HOME}/*"),
+        ("s3:GetObjectVersionTagging", f"{HOME}/*"),
+        *((action, f"{t.bucket_arn}/*") for t in COPIES
+          for action in ("s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags")),
+        ("kms:Decrypt", HOME_KEY),
+        *((action, t.key_arn) for t in COPIES for action in ("kms:Encrypt", "kms:GenerateDataKey")),
+    }
+    assert _wildcards(replication_policy("eu-central-1", HOME, HOME_KEY, COPIES)) == []
+
+
+def test_the_replication_role_uses_each_key_only_through_s3_of_its_region() -> None:
+    """Decrypt with the home's key only via S3 in the home's Region, encrypt with a copy's key
+    only via S3 in that copy's Region: a stolen session cannot use the keys from elsewhere."""
+    kms = [s for s in _statements(replication_policy("eu-central-1", HOME, HOME_KEY, COPIES))
+           if any(a.startswith("kms:") for a in s["Action"])]
+    assert {(tuple(s["Resource"]), s["Condition"]["StringLike"]["kms:ViaService"]) for s in kms} == {
+        ((HOME_KEY,), "s3.eu-central-1.amazonaws.com"),
+        ((COPIES[0].key_arn,), "s3.eu-north-1.amazonaws.com"),
+        ((COPIES[1].key_arn,), "s3.eu-west-1.amazonaws.com"),
+    }
+    assert all(set(s["Condition"]) == {"StringLike"} for s in kms)
+
+
+def test_every_replication_rule_reencrypts_with_its_copys_key_and_keeps_versions() -> None:
+    rules: list[dict[str, Any]] = json.loads(json.dumps(replication_rules(COPIES)))  # as the engine gets them
+    assert [(r["id"], r["priority"], r["destination"]["bucket"]) for r in rules] == [
+        ("to-eu-north-1", 0, COPIES[0].bucket_arn), ("to-eu-west-1", 1, COPIES[1].bucket_arn)]
+    for rule, target in zip(rules, COPIES, strict=True):
+        assert rule["status"] == "Enabled"
+        assert rule["filter"] == {"prefix": ""}
+        assert rule["destination"]["encryption_configuration"] == {"replica_kms_key_id": target.key_arn}
+        assert rule["destination"]["storage_class"] == "STANDARD"
+        assert rule["source_selection_criteria"] == {"sse_kms_encrypted_objects": {"status": "Enabled"}}
+        assert rule["delete_marker_replication"] == {"status": "Enabled"}  # a marker, never a version
+
+
+# -- a sync job's web identity role -------------------------------------------------------------
+
+
+def test_only_one_service_account_of_one_issuer_may_assume_a_sync_role() -> None:
+    [statement] = _statements(web_identity_trust(
+        "arn:aws:iam::111122223333:oidc-provider/issuer.example/abc", "https://issuer.example/abc",
+        "system:serviceaccount:gpufleet-sync:sync-datasets"))
+    assert statement == {
+        "Effect": "Allow",
+        "Principal": {"Federated": "arn:aws:iam::111122223333:oidc-provider/issuer.example/abc"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {  # equality: a StringLike with `*` would admit any account
+            "issuer.example/abc:sub": "system:serviceaccount:gpufleet-sync:sync-datasets",
+            "issuer.example/abc:aud": "sts.amazonaws.com",
+        }},
+    }
+
+
+@pytest.mark.parametrize("writer", [False, True])
+def test_a_sync_role_reaches_one_bucket_and_one_key(writer: bool) -> None:
+    document = bucket_policy("eu-central-1", HOME, HOME_KEY, writer=writer)
+    reads = {("s3:ListBucket", HOME), ("s3:GetObject", f"{HOME}/*"), ("kms:Decrypt", HOME_KEY)}
+    writes = {(a, f"{HOME}/*") for a in ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                                          "s3:ListMultipartUploadParts")} | {("kms:GenerateDataKey", HOME_KEY)}
+    assert _grants(document) == (reads | writes if writer else reads)  # a reader never writes the home
+    assert _wildcards(document) == []
+    [kms] = [s for s in _statements(document) if s["Resource"] == [HOME_KEY]]
+    assert kms["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-central-1.amazonaws.com"}}
+
+
+# -- the cluster's own roles --------------------------------------------------------------------
+
+
+def test_cluster_and_node_roles_trust_one_service_and_attach_only_the_eks_policies() -> None:
+    [statement] = _statements(decisions.assume_role_policy("eks.amazonaws.com"))
+    assert statement == {"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"},
+                         "Action": ["sts:AssumeRole"]}
+    assert decisions.managed_policy_arn("us-gov-west-1", "AmazonEKSClusterPolicy") == \
+        "arn:aws-us-gov:iam::aws:policy/AmazonEKSClusterPolicy"
+    assert decisions.managed_policy_arn("cn-north-1", "AmazonEKS_CNI_Policy") == \
+        "arn:aws-cn:iam::aws:policy/AmazonEKS_CNI_Policy"
+    assert decisions.managed_policy_arn("eu-north-1", "AmazonEKSWorkerNodePolicy") == \
+        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"
+    assert not {"AdministratorAccess", "PowerUserAccess", "AmazonS3FullAccess"} & {
+        *decisions.CLUSTER_POLICIES, *decisions.NODE_POLICIES}
+
+
+def test_the_flow_log_role_writes_one_log_group_only() -> None:
+    group = "arn:aws:logs:eu-north-1:111122223333:log-group:flow"
+    assert _grants(decisions.flow_logs_policy(group)) == {
+        (action, resource) for resource in (group, f"{group}:*")
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams")
+    }
+
+
+# -- every document of a whole program -----------------------------------------------------------
+
+
+def _by_type(kind: str) -> list[RecordedResource]:
+    return _planned().recording.by_type(kind)
+
+
+def test_no_inline_role_policy_of_the_program_grants_a_wildcard() -> None:
+    policies = _by_type("aws:iam/rolePolicy:RolePolicy")
+    assert {p.name.rsplit("-", 1)[-1] for p in policies} >= {"policy"}  # replication and sync roles are there
+    assert any("replication" in p.name for p in policies)
+    assert any("sync" in p.name for p in policies)
+    for policy in policies:
+        assert _wildcards(policy.inputs["policy"]) == [], policy.name
+        for statement in _statements(policy.inputs["policy"]):
+            assert statement["Effect"] == "Allow"
+            if any(a.startswith("kms:") for a in _listed(statement["Action"])):
+                assert "kms:ViaService" in json.dumps(statement["Condition"]), policy.name
+
+
+def test_every_role_of_the_program_trusts_one_named_principal() -> None:
+    roles = _by_type("aws:iam/role:Role")
+    assert roles
+    for role in roles:
+        for statement in _statements(role.inputs["assumeRolePolicy"]):
+            principal = statement["Principal"]
+            assert principal != "*", role.name
+            assert set(principal) <= {"Service", "Federated"}, role.name
+            assert "*" not in json.dumps(principal), role.name
+            if "Federated" in principal:
+                assert set(statement["Condition"]) == {"StringEquals"}, role.name
+
+
+def test_every_managed_policy_the_program_attaches_is_an_eks_one() -> None:
+    attached = {a.inputs["policyArn"].rsplit("/", 1)[-1] for a in _by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
+    assert attached == {*decisions.CLUSTER_POLICIES, *decisions.NODE_POLICIES}
+
+
+def test_every_azure_role_assignment_is_a_narrow_role_on_one_resource() -> None:
+    assignments = _by_type("azure-native:authorization:RoleAssignment")
+    assert len(assignments) >= 2  # the cluster's network role and the sync job's data role
+    vnets = {f"{v.name}-id" for v in _by_type("azure-native:network:VirtualNetwork")}  # the mocks' ids
+    for assignment in assignments:
+        scope = assignment.inputs["scope"]
+        # one VNet (the cluster joins its subnet) or one blob container; never a subscription,
+        # a resource group or a whole storage account
+        assert scope in vnets or "/blobServices/default/containers/" in scope, assignment.name
+        assert assignment.inputs["roleDefinitionId"].rsplit("/", 1)[-1] not in BROAD_AZURE_ROLES, assignment.name
+        assert assignment.inputs["principalType"] == "ServicePrincipal", assignment.name
+
+
+def test_no_kubernetes_role_is_written_and_the_sync_job_has_no_api_token() -> None:
+    """The in-cluster layer grants nothing in the Kubernetes API: no Role or binding, and the
+    sync job's pod mounts no service account token (it never talks to the API server)."""
+    recording = _planned().recording
+    assert not [r.type for r in recording.resources if r.type.startswith("kubernetes:rbac.authorization.k8s.io")]
+    [job] = recording.by_type("kubernetes:batch/v1:CronJob")
+    pod = job.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from components.aws import decisions
+from components.azure import decisions as azure
 from components.aws.replication import Target, replication_policy, replication_rules, trust_policy
 from components.aws.syncaccess import bucket_policy, web_identity_trust
 from gpufleet.preview import RecordedResource
@@ -160,6 +161,22 @@ def test_the_flow_log_role_writes_one_log_group_only() -> None:
     }
 
 
+# -- Azure role assignments ---------------------------------------------------------------------
+
+
+def test_a_sync_job_reads_a_home_and_writes_only_a_copy() -> None:
+    assert azure.sync_role(writer=False) == azure.BLOB_READER_ROLE == "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+    assert azure.sync_role(writer=True) == azure.BLOB_CONTRIBUTOR_ROLE == "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+    assert not {azure.BLOB_READER_ROLE, azure.BLOB_CONTRIBUTOR_ROLE, azure.NETWORK_CONTRIBUTOR_ROLE} & BROAD_AZURE_ROLES
+
+
+def test_role_ids_and_scopes_name_one_role_and_one_container() -> None:
+    assert azure.role_definition_id("sub-1", azure.NETWORK_CONTRIBUTOR_ROLE) == (
+        "/subscriptions/sub-1/providers/Microsoft.Authorization/roleDefinitions/4d97b98b-1d4f-4787-a291-c67834d212e7")
+    account = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a"
+    assert azure.container_scope(account, "datasets") == f"{account}/blobServices/default/containers/datasets"
+
+
 # -- every document of a whole program -----------------------------------------------------------
 
 
@@ -209,6 +226,11 @@ def test_every_azure_role_assignment_is_a_narrow_role_on_one_resource() -> None:
         assert scope in vnets or "/blobServices/default/containers/" in scope, assignment.name
         assert assignment.inputs["roleDefinitionId"].rsplit("/", 1)[-1] not in BROAD_AZURE_ROLES, assignment.name
         assert assignment.inputs["principalType"] == "ServicePrincipal", assignment.name
+    [network] = [a for a in assignments if a.name.endswith("-network-contributor")]
+    assert network.inputs["roleDefinitionId"].endswith(azure.NETWORK_CONTRIBUTOR_ROLE)
+    assert network.inputs["scope"] in vnets
+    [sync] = [a for a in assignments if "sync" in a.name]
+    assert sync.inputs["roleDefinitionId"].endswith(azure.BLOB_CONTRIBUTOR_ROLE)  # the Azure copy is written
 
 
 def test_no_kubernetes_role_is_written_and_the_sync_job_has_no_api_token() -> None:

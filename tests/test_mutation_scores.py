@@ -19,7 +19,8 @@ SAFETY_CRITICAL = (
     "gpufleet/slots.py", "gpufleet/ipam.py", "gpufleet/addresses.py", "gpufleet/nodegroups.py",
     "gpufleet/clouds/aws/vpccni.py", "gpufleet/catalog/limits.py", "gpufleet/interconnect.py",
     "gpufleet/live/*.py", "gpufleet/clouds/*/live.py", "gpufleet/kubeconfig.py",
-    "components/aws/replication.py", "components/aws/syncaccess.py",
+    "components/aws/replication.py", "components/aws/syncaccess.py", "components/aws/decisions.py",
+    "components/azure/decisions.py", "gpufleet/policy/[a-z]*.py",
 )
 
 

@@ -18,9 +18,6 @@ from components.azure import decisions
 from components.azure.decisions import ServiceNetwork
 from gpufleet.clouds.azure import SYSTEM_POOL
 
-# Built-in role "Network Contributor" (the same GUID in every Azure tenant).
-NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
-
 
 @dataclass(frozen=True)
 class GpuClusterArgs:
@@ -73,10 +70,7 @@ class GpuCluster(pulumi.ComponentResource):
             principal_id=identity.principal_id,
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
             role_definition_id=subscription_id.apply(
-                lambda sub: (
-                    f"/subscriptions/{sub}/providers/Microsoft.Authorization/"
-                    f"roleDefinitions/{NETWORK_CONTRIBUTOR_ROLE}"
-                )
+                lambda sub: decisions.role_definition_id(sub, decisions.NETWORK_CONTRIBUTOR_ROLE)
             ),
             description="AKS control plane joins nodes and load balancers to the fleet VNet",
             opts=pulumi.ResourceOptions(parent=self),

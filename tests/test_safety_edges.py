@@ -33,7 +33,7 @@ from gpufleet.ipam import allocate, region_blocks
 from gpufleet.live import LiveQuota
 from gpufleet.plan import NetworkPlan
 from gpufleet.quota import with_live_quotas
-from gpufleet.spec import load_fleet
+from gpufleet.spec import FleetSpec, load_fleet
 from tests.test_live_quotas import StubbedSession
 
 # -- a secret file's mode: on create and on overwrite --------------------------------------------
@@ -270,3 +270,35 @@ def test_two_azure_clusters_share_one_pod_range_and_never_a_network() -> None:
     plans = allocate(spec, [("azure", "swedencentral"), ("azure", "eastus")])
     assert {p.pod_cidr for p in plans} == {"100.64.0.0/11"}
     assert not ipaddress.IPv4Network(plans[0].cidr).overlaps(ipaddress.IPv4Network(plans[1].cidr))
+
+
+def test_an_unused_regions_override_that_overlaps_a_used_network_is_named() -> None:
+    """The override is what the user wrote, so the error names it, not the network cut from the
+    supernet it collides with (a configured region the plan does not use keeps its override)."""
+    spec = load_fleet({
+        "name": "net", "network": {"supernet": "10.64.0.0/10", "overrides": {"aws/us-east-1": "10.68.0.0/16"}},
+        "clouds": {"aws": {"regions": ["eu-north-1", "us-east-1"]}},
+        "pools": [{"name": "serve", "accelerator": "L4", "gpus": 1}],
+    })
+    with pytest.raises(SpecError) as caught:
+        allocate(spec, [("aws", "eu-north-1")])
+    assert [str(p) for p in caught.value.problems] == [
+        "network.overrides.aws/us-east-1: 10.68.0.0/16 overlaps aws/eu-north-1 (10.68.192.0/18); "
+        "choose a disjoint block"]
+
+
+def test_allocate_refuses_a_supernet_too_small_for_the_slots_even_unvalidated() -> None:
+    """A FleetSpec built by a program without load_fleet's rules still gets no overlapping slots."""
+    spec = FleetSpec.model_validate({
+        "name": "net", "network": {"supernet": "10.64.0.0/13"},
+        "clouds": {"aws": {"regions": ["us-east-1"]}},
+        "pools": [{"name": "serve", "accelerator": "L4", "gpus": 1}],
+    })
+    with pytest.raises(SpecError) as caught:
+        allocate(spec, [("aws", "us-east-1")])
+    assert [str(p) for p in caught.value.problems] == [
+        "network.supernet: 10.64.0.0/13 is too small: 256 region slots of at least /20 need a /12 or "
+        "larger (e.g. 10.64.0.0/12)"]
+    # the smallest that holds them: /20 slots; aws/us-east-1 is slot 30, 10.64.0.0 + 30 × 4096
+    assert allocate(FleetSpec.model_validate({**spec.model_dump(mode="json"), "network": {"supernet": "10.64.0.0/12"}}),
+                    [("aws", "us-east-1")])[0].cidr == "10.65.224.0/20"

@@ -17,8 +17,9 @@ A run records per module: killed (timeouts count as killed: the mutant made a te
 the survivors with their change, the date, the commit and the command, into
 benchmarks/mutation.json, and renders benchmarks/mutation.md from it. The floor only rises: a
 recorded score below its floor, or below the 90 % target, needs a written reason in the file
-(`below_floor`, `below_target`), and a surviving mutant that changes nothing observable is
-listed with its `reason` (kept across runs while the same change survives). `--check` (and
+(`below_floor`, `below_target`); a module not measured yet is named, not refused; and a
+surviving mutant that changes nothing observable is listed with its `reason` (kept across runs
+while the same change survives). `--check` (and
 tests/test_mutation_scores.py) read the file and fail on a score that fell without one.
 """
 
@@ -93,9 +94,15 @@ def _percent(value: float | None) -> str:
     return "not measured" if value is None else f"{100 * value:.1f} %"
 
 
+def unmeasured(scores: dict[str, Any]) -> list[str]:
+    """Modules with no recorded score yet: shown as such, not refused (no score has fallen)."""
+    return [module for module, entry in scores["modules"].items() if score(entry) is None]
+
+
 def problems(scores: dict[str, Any], modules: list[str] | None = None) -> list[str]:
-    """What the ratchet refuses: a module not measured, a score below its floor or the target
-    without a written reason, an empty reason, a module or mapped test that is gone."""
+    """What the ratchet refuses: a score below its floor or the target without a written reason,
+    an empty reason, a module or mapped test that is gone. A module not measured yet is listed
+    by `unmeasured` instead: the ratchet holds what was measured."""
     found: list[str] = []
     for module, entry in scores["modules"].items():
         if modules is not None and module not in modules:
@@ -107,7 +114,6 @@ def problems(scores: dict[str, Any], modules: list[str] | None = None) -> list[s
                 found.append(f"{module}: mapped test {test} does not exist")
         value = score(entry)
         if value is None:
-            found.append(f"{module}: not measured yet (make mutate SCOPE={module})")
             continue
         if value < entry["floor"] and not entry.get("below_floor"):
             found.append(f"{module}: {_percent(value)} is below its floor {_percent(entry['floor'])}; "
@@ -343,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
             save(scores)
             print(f"{module}: {result.killed} / {len(result.status)} killed ({_percent(score(entry))}), "
                   f"{len(result.survivors)} survivors, {seconds:.0f} s", flush=True)
+    for module in unmeasured(scores):
+        if modules is None or module in modules:
+            print(f"{module}: not measured yet (make mutate SCOPE={module})", file=sys.stderr)
     refused = problems(scores, modules)
     for problem in refused:
         print(problem, file=sys.stderr)

@@ -50,16 +50,13 @@ def _check_out(out: Path | None) -> None:
 
 
 def _emit(text: str, out: Path | None) -> None:
-    from gpufleet.errors import CommandLineError, Problem
+    from gpufleet.safewrite import write_text
 
     text = text if text.endswith("\n") else text + "\n"
     if out is None:
         sys.stdout.write(text)
         return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise CommandLineError([Problem("--out", f"cannot write {out}: {error.strerror}")]) from None
+    write_text(out, text)
 
 
 def _width(out: Path | None) -> int:
@@ -73,7 +70,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from gpufleet import report
     from gpufleet.errors import CommandLineError
     from gpufleet.offline import run_plan
-    from gpufleet.planjson import read_document
+    from gpufleet.planinput import read_document
 
     if args.previous is not None:  # read here, so a bad file is named as the flag it came from
         try:
@@ -295,8 +292,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_pr_comment(args: argparse.Namespace) -> int:
     from gpufleet.prcomment import build_comment
+    from gpufleet.safewrite import write_text
 
-    text, code = build_comment(args.base_dir, args.head_dir)
+    text, full, code = build_comment(args.base_dir, args.head_dir, args.report_url)
+    if args.full_out is not None:
+        write_text(args.full_out, full, flag="--full-out")
     _emit(text, args.out)
     return code
 

@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     comment.add_argument("base_dir", type=Path)
     comment.add_argument("head_dir", type=Path)
     comment.add_argument("--out", metavar="FILE", type=Path)
+    comment.add_argument("--full-out", metavar="FILE", type=Path,
+                         help="the full report, when the comment must fold to fit GitHub's limit")
+    comment.add_argument("--report-url", metavar="URL",
+                         help="where the full report is kept (the workflow run), linked from a folded comment")
 
     init = commands.add_parser(
         "init", help="make stacks/Pulumi.NAME.yaml from a bare spec file, for pulumi up",

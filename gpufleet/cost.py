@@ -47,7 +47,7 @@ def estimate(
 ) -> CostSummary:
     """Every monthly cost line, spend per cloud against its commitment, and the budget."""
     lines = [
-        *(_node_line(p) for p in placements),
+        *(_node_line(p, spec) for p in placements),
         *(line for n in networks for line in region_lines(n.cloud, n.region)),
         *(_link_lines(link) if link else []),
         *(_storage_line(s) for s in storage),
@@ -72,9 +72,17 @@ def monthly(usd_per_hour: float) -> float:
     return round(usd_per_hour * HOURS_PER_MONTH, 2)
 
 
-def _node_line(p: Placement) -> CostLine:
+def _node_line(p: Placement, spec: FleetSpec) -> CostLine:
+    """At full size (what the budget must hold); an autoscaled pool's line also says its floor,
+    where the autoscaler leaves it when no pod asks for more (components build each placement's
+    groups between min(autoscale.min_nodes, nodes) and nodes)."""
+    scale = next((pool.autoscale for pool in spec.pools if pool.name == p.pool), None)
+    item = f"pool {p.pool}: {p.nodes} × {p.instance_type} ({p.capacity})"
+    if scale is not None:
+        floor = min(scale.min_nodes, p.nodes)
+        item += f", autoscales {floor}-{p.nodes}: ${monthly(floor * p.price_usd_per_hour):,.0f} at {floor}"
     return CostLine(
-        item=f"pool {p.pool}: {p.nodes} × {p.instance_type} ({p.capacity})",
+        item=item,
         cloud=p.cloud,
         region=p.region,
         monthly_usd=p.monthly_usd,
@@ -111,7 +119,7 @@ def _link_lines(link: LinkPlan) -> list[CostLine]:
             CostLine(
                 item.item, site.cloud, site.region, monthly(item.count * item.usd_per_hour), item.source, "fixed"
             )
-            for item in clouds.get(site.cloud).link_costs(peers, same) if item.count
+            for item in clouds.get(site.cloud).link_costs(peers, same, site.region) if item.count
         ]
     return lines
 

@@ -2,7 +2,10 @@
 
 Replacement is judged by URN plus the input properties that force a new resource on the real
 providers (a short, explicit table); removing or replacing a protected resource is an error,
-because `pulumi up` would refuse it and because it would lose data.
+because `pulumi up` would refuse it and because it would lose data. Taking the protection away
+(`protect` or `retain_on_delete` from true to false) is the same error: it is the step before a
+removal that `pulumi up` would then let through. A replacement names what depends on the
+replaced resource (`takes_down`: a network's subnets, clusters, node groups), which goes with it.
 """
 
 from __future__ import annotations
@@ -28,12 +31,16 @@ _closed = with_config(ConfigDict(extra="forbid"))
 
 @_closed
 class ResourceChangeDoc(TypedDict):
+    """`properties` lists changed inputs, and `protect` / `retain_on_delete` where those options
+    change; `takes_down`, on a replacement, the URNs that depend on the resource."""
+
     urn: str
     type: str
     action: Action
     protected: bool
     properties: list[str]
     error: bool
+    takes_down: NotRequired[list[str]]
 
 
 @_closed
@@ -73,7 +80,8 @@ class PolicyChangeDoc(TypedDict):
 @_closed
 class DiffDocument(TypedDict):
     """What changes between two plans (`gpufleet diff --format json`); `errors` counts protected
-    resources that would be removed or replaced. `version` changes when a key's meaning does."""
+    resources that would be removed, replaced or unprotected. `version` changes when a key's
+    meaning does."""
 
     version: int
     base: str
@@ -96,6 +104,10 @@ def diff_schema() -> dict[str, Any]:
 Row = tuple[str, ...]
 
 
+PROTECTION = ("protect", "retain_on_delete")
+"""The resource options that keep stored data: turning one off is as grave as a removal."""
+
+
 @dataclass(frozen=True)
 class ResourceChange:
     urn: str
@@ -103,10 +115,13 @@ class ResourceChange:
     action: Action
     protected: bool
     properties: tuple[str, ...] = ()
+    unprotects: bool = False
+    """`protect` or `retain_on_delete` goes from true to false."""
+    takes_down: tuple[str, ...] = ()
 
     @property
     def is_error(self) -> bool:
-        return self.protected and self.action in ("remove", "replace")
+        return (self.protected and self.action in ("remove", "replace")) or self.unprotects
 
 
 @dataclass(frozen=True)
@@ -141,7 +156,9 @@ class PlanDiff:
             f"${before:,.0f} → ${after:,.0f} per month"
         )
         if self.errors:
-            text += f"; ERROR: {len(self.errors)} protected resource(s) would be removed or replaced"
+            text += f"; ERROR: {len(self.errors)} protected resource(s) would be removed, replaced or unprotected"
+        if taken := {u for c in self.resources for u in c.takes_down}:
+            text += f"; replacements take down {len(taken)} resource(s) that depend on them"
         if self.head_mandatory_violations:
             text += f"; {self.head_mandatory_violations} mandatory policy violation(s)"
         return text
@@ -150,14 +167,20 @@ class PlanDiff:
         changes: list[Row] = [
             (("ERROR " if c.is_error else "") + c.action, c.type, c.urn.split("::")[-1],
              ", ".join(c.properties) or "-")
-            for c in self.resources if c.action != "update"
+            for c in self.resources if c.action != "update" or c.is_error
         ]
         updates: list[Row] = [
-            (c.type, c.urn.split("::")[-1], ", ".join(c.properties)) for c in self.resources if c.action == "update"
+            (c.type, c.urn.split("::")[-1], ", ".join(c.properties))
+            for c in self.resources if c.action == "update" and not c.is_error
+        ]
+        taken: list[Row] = [
+            (c.urn.split("::")[-1], str(len(c.takes_down)), _named(c.takes_down))
+            for c in self.resources if c.takes_down
         ]
         return [
             ("Resources", ("action", "type", "name", "properties"), changes),
             ("Updated in place", ("type", "name", "properties"), updates),
+            ("Taken down with a replacement", ("replaced", "dependents", "what depends on it"), taken),
             ("GPUs", ("pool", "cloud", "region", "before", "after"),
              [(p, c, r, str(b), str(a)) for p, c, r, b, a in self.gpus if b != a]),
             ("Cost per month", ("scope", "before", "after", "change"),
@@ -174,11 +197,7 @@ class PlanDiff:
     def to_json(self) -> DiffDocument:
         document: DiffDocument = {
             "version": DIFF_VERSION, "base": self.base, "head": self.head,
-            "resources": [
-                {"urn": c.urn, "type": c.type, "action": c.action, "protected": c.protected,
-                 "properties": list(c.properties), "error": c.is_error}
-                for c in self.resources
-            ],
+            "resources": [_change_json(c) for c in self.resources],
             "gpus": [{"pool": p, "cloud": c, "region": r, "before": b, "after": a} for p, c, r, b, a in self.gpus],
             "cost": [{"scope": s, "before_usd": round(b, 2), "after_usd": round(a, 2)} for s, b, a in self.cost],
             "policies": [{"policy": p, "enforcement": e, "before": b, "after": a} for p, e, b, a in self.policies],
@@ -193,13 +212,63 @@ class PlanDiff:
         return document
 
 
+def _change_json(change: ResourceChange) -> ResourceChangeDoc:
+    doc: ResourceChangeDoc = {
+        "urn": change.urn, "type": change.type, "action": change.action, "protected": change.protected,
+        "properties": list(change.properties), "error": change.is_error,
+    }
+    if change.takes_down:  # only on replacements with dependents: other diffs stay as they were
+        doc["takes_down"] = list(change.takes_down)
+    return doc
+
+
+SHOWN_DEPENDENTS = 6
+
+
+def _named(urns: Sequence[str]) -> str:
+    """Dependents by name (type in brackets), a few of them, and how many more."""
+    names = [f"{u.split('::')[-1]} ({u.split('::')[-2].split('$')[-1].rsplit(':', 1)[-1]})" for u in urns]
+    more = len(names) - SHOWN_DEPENDENTS
+    return ", ".join(names[:SHOWN_DEPENDENTS]) + (f" and {more} more" if more > 0 else "")
+
+
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)))
+
+
+def _users(resources: Sequence[dict[str, Any]]) -> dict[str, set[str]]:
+    """URN -> the URNs that depend on it (the `dependencies` the engine recorded)."""
+    users: dict[str, set[str]] = defaultdict(set)
+    for r in resources:
+        for used in r.get("dependencies", ()):
+            users[used].add(r["urn"])
+    return users
+
+
+def _dependents(users: dict[str, set[str]], replaced: str) -> tuple[str, ...]:
+    """Every resource that depends on `replaced`, directly or through others: those that take
+    the most others down with them first (a cluster before its add-ons), then in URN order, so
+    the few a report names are the ones a reviewer must see."""
+    found = _reach(users, replaced)
+    reach = {urn: len(_reach(users, urn)) for urn in found}
+    return tuple(sorted(found, key=lambda urn: (-reach[urn], urn)))
+
+
+def _reach(users: dict[str, set[str]], start: str) -> set[str]:
+    """The URNs that depend on `start`, directly or through others."""
+    found: set[str] = set()
+    waiting = [start]
+    while waiting:
+        for user in users.get(waiting.pop(), set()) - found - {start}:
+            found.add(user)
+            waiting.append(user)
+    return found
 
 
 def resource_changes(base: Sequence[dict[str, Any]], head: Sequence[dict[str, Any]]) -> tuple[ResourceChange, ...]:
     old = {r["urn"]: r for r in base}
     new = {r["urn"]: r for r in head}
+    users = _users([*base, *head])
     changes: list[ResourceChange] = []
     for urn in sorted(old.keys() | new.keys()):
         before, after = old.get(urn), new.get(urn)
@@ -211,13 +280,19 @@ def resource_changes(base: Sequence[dict[str, Any]], head: Sequence[dict[str, An
             changed = _changed(before["inputs"], after["inputs"])
             if before.get("region") != after.get("region"):
                 changed = (*changed, "region")
-            if not changed:
+            options = tuple(k for k in PROTECTION if bool(before.get(k)) != bool(after.get(k)))
+            if not changed and not options:
                 continue
             owner = clouds.owner_of(after["type"])
             replacing = owner.replace_on_change.get(after["type"], ()) if owner else ()
             forcing = tuple(p for p in changed if p in replacing or p == "region")
-            action = "replace" if forcing else "update"
-            changes.append(ResourceChange(urn, after["type"], action, bool(before["protect"]), forcing or changed))
+            action: Action = "replace" if forcing else "update"
+            unprotects = any(before.get(k) and not after.get(k) for k in options)
+            takes_down = _dependents(users, urn) if action == "replace" else ()
+            changes.append(ResourceChange(
+                urn, after["type"], action, bool(before["protect"]), (forcing or changed) + options,
+                unprotects, takes_down,
+            ))
     return tuple(changes)
 
 

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 
 EXIT_OK = 0
 EXIT_POLICY = 1
 EXIT_INVALID = 2
+
+
+class _Bounded(reprlib.Repr):
+    """reprlib's bounds (depth, items, string length) and integers shown by their size: Python
+    refuses to write an integer of more than 4,300 digits."""
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 128:
+            return f"<an integer of about {int(x.bit_length() * 0.30103):,} digits>"
+        return super().repr_int(x, level)
+
+
+_SHOWN = _Bounded()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 3, 60, 60
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 4
+
+
+def shown(value: object) -> str:
+    """A user's value in a message, bounded: a value from a file may be deeply nested, huge, or
+    (through YAML aliases) vast, and a message that renders it whole may never end."""
+    return _SHOWN.repr(value)
 
 
 @dataclass(frozen=True, slots=True)

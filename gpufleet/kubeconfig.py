@@ -10,17 +10,15 @@ named `<fleet>-<cloud>-<region>`, and SkyPilot's `kubernetes.allowed_contexts` l
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 import yaml
 
-from gpufleet import clouds
+from gpufleet import clouds, safejson, safeyaml
 from gpufleet.errors import CommandLineError, Problem
-from gpufleet.textfile import read_utf8
+from gpufleet.safewrite import PRIVATE, write_text
 
 OUTPUT_SUFFIX = "/kubeconfig"
 
@@ -41,9 +39,39 @@ def cluster_outputs(outputs: Mapping[str, Any]) -> dict[tuple[str, str], str]:
     return dict(sorted(found.items()))
 
 
-def _first(entries: object, name: str | None) -> dict[str, Any]:
-    listed = [cast(dict[str, Any], e) for e in cast(list[Any], entries or []) if isinstance(e, dict)]
+def _first(entries: object, name: object) -> dict[str, Any]:
+    """The entry of a kubeconfig list (clusters, users, contexts) named `name`, else the first."""
+    given = cast(list[Any], entries) if isinstance(entries, list) else []
+    listed = [cast(dict[str, Any], e) for e in given if isinstance(e, dict)]
     return next((e for e in listed if name is None or e.get("name") == name), listed[0] if listed else {})
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+
+
+def parse_kubeconfig(key: str, text: str) -> dict[str, Any]:
+    """One cluster's kubeconfig (YAML or JSON) within the YAML bounds; a malformed one is named
+    by its output key, never shown: it may hold a token."""
+    try:
+        source: object = safeyaml.load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise CommandLineError([Problem(f"--outputs: output {key}", (
+            f"not a kubeconfig: its YAML cannot be read{where} (its text is not shown: it may "
+            "hold credentials)"
+        ))]) from None
+    document = cast(dict[str, Any], source) if isinstance(source, dict) else {}
+    clusters = cast(list[object], document["clusters"]) if isinstance(document.get("clusters"), list) else []
+    servers = [_mapping(_mapping(c).get("cluster")).get("server") for c in clusters]
+    lists = all(isinstance(document.get(k, []), list) for k in ("clusters", "users", "contexts"))
+    if not lists or not any(isinstance(s, str) and s for s in servers):
+        raise CommandLineError([Problem(f"--outputs: output {key}", (
+            "not a kubeconfig: expected a mapping whose clusters, users and contexts are lists, "
+            "with a cluster that names its server"
+        ))])
+    return document
 
 
 def merged_kubeconfig(fleet: str, kubeconfigs: Mapping[tuple[str, str], str], *, redact: bool) -> dict[str, Any]:
@@ -51,11 +79,11 @@ def merged_kubeconfig(fleet: str, kubeconfigs: Mapping[tuple[str, str], str], *,
     `redact` replaces the server and CA (what the offline plan cannot know) by placeholders."""
     document: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
     for (cloud, region), text in kubeconfigs.items():
-        source = cast(dict[str, Any], yaml.safe_load(text) or {})
+        source = parse_kubeconfig(f"{cloud}/{region}{OUTPUT_SUFFIX}", text)
         context = _first(source.get("contexts"), source.get("current-context"))
-        refs = cast(dict[str, Any], context.get("context") or {})
-        cluster = dict(cast(dict[str, Any], _first(source.get("clusters"), refs.get("cluster")).get("cluster") or {}))
-        user = cast(dict[str, Any], _first(source.get("users"), refs.get("user")).get("user") or {})
+        refs = _mapping(context.get("context"))
+        cluster = _mapping(_first(source.get("clusters"), refs.get("cluster")).get("cluster"))
+        user = _mapping(_first(source.get("users"), refs.get("user")).get("user"))
         name = context_name(fleet, cloud, region)
         if redact:
             cluster = {"server": f"https://{name}.invalid"}
@@ -75,11 +103,7 @@ def skypilot_config(contexts: Iterable[str]) -> dict[str, Any]:
 
 def read_outputs(path: Path) -> dict[str, Any]:
     """`pulumi stack output --json --show-secrets` as written to a file; errors name --outputs."""
-    text = read_utf8(path, "stack outputs file", CommandLineError)
-    try:
-        data: object = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise CommandLineError([Problem(f"--outputs {path}", f"not JSON (line {error.lineno}): {error.msg}")]) from None
+    data: object = safejson.read(path, "stack outputs file", CommandLineError, f"--outputs {path}")
     if not isinstance(data, dict):
         raise CommandLineError(
             [Problem(f"--outputs {path}", "expected the JSON object of `pulumi stack output --json`")]
@@ -113,10 +137,4 @@ def render(fleet: str, kubeconfigs: Mapping[tuple[str, str], str], *, redact: bo
 
 def write_private(path: Path, text: str) -> None:
     """Write a kubeconfig readable by its owner only (it names private endpoints and CAs)."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(path, 0o600)
-    except OSError as error:
-        raise CommandLineError([Problem("--out", f"cannot write {path}: {error.strerror}")]) from None
+    write_text(path, text, mode=PRIVATE)

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from gpufleet import safejson
 from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.live import LiveQuota
 from gpufleet.moves import moves
 from gpufleet.nodegroups import region_groups
 from gpufleet.plan import PLAN_VERSION, FleetPlan, QuotaUse
+from gpufleet.planinput import read_document
 from gpufleet.planjson import (
     CapacityDoc,
     PlanDocument,
@@ -30,11 +32,9 @@ from gpufleet.planjson import (
     ResourceDoc,
     cluster_docs,
     interconnect_json,
-    loads,
     network_json,
     placement_json,
     previous_placements,
-    read_document,
 )
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import RecordedResource, Recording, record_program
@@ -49,7 +49,6 @@ from gpufleet.specfile import (
     stack_of_file,
     stack_path,
 )
-from gpufleet.textfile import read_utf8
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -318,20 +317,12 @@ def load_document(reference: str, stack_name: str | None = None) -> dict[str, An
 
 def check_resources(resources_file: Path, spec_file: Path) -> list[PolicyVerdict]:
     """Policy verdicts for resources from any program, judged against a spec's rules."""
-    import json
-
     from gpufleet.policy import resources_from_json
 
     spec, _, _ = load_source(SpecSource(spec=spec_file))
-    text = read_utf8(resources_file, "resources file", CommandLineError)
+    items: object = safejson.read(resources_file, "resources file", CommandLineError, f"--resources {resources_file}")
     try:
-        items: object = loads(text)
-    except json.JSONDecodeError as error:
-        raise CommandLineError(
-            [Problem(f"--resources {resources_file}:line {error.lineno}", f"not JSON: {error.msg}")]
-        ) from None
-    try:
-        resources = resources_from_json(items)  # a list or a whole plan
+        resources = resources_from_json(items, spec.policies.unchecked_types)  # a list or a whole plan
     except SpecError as error:
         raise CommandLineError(error.problems, source=f"--resources {resources_file}") from None
     return evaluate(resources, policy_config(spec))

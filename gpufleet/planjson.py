@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal, NotRequired, cast
 
 from pydantic import ConfigDict, with_config
@@ -17,11 +16,10 @@ from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from gpufleet import clouds
 from gpufleet.catalog import Capacity, Cloud
-from gpufleet.errors import Problem, SpecError
 from gpufleet.moves import MoveDoc
 from gpufleet.nodegroups import RegionGroups
 from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, Placement
-from gpufleet.textfile import read_utf8
+from gpufleet.planinput import read_document
 
 _closed = with_config(ConfigDict(extra="forbid"))
 
@@ -259,6 +257,7 @@ class ResourceDoc(TypedDict):
     protect: bool
     retain_on_delete: bool
     inputs: dict[str, Any]
+    dependencies: NotRequired[list[str]]  # URNs its inputs use; absent in plans written before it
 
 
 @_closed
@@ -381,26 +380,6 @@ def placements_from_document(document: dict[str, Any]) -> tuple[Placement, ...]:
 def dumps(document: object) -> str:
     """JSON text that every JSON parser accepts: NaN and Infinity are refused, not written."""
     return json.dumps(document, indent=2, allow_nan=False)
-
-
-def loads(text: str) -> Any:
-    """Parse JSON; NaN and Infinity (which Python writes by default) are not JSON."""
-    def refuse(constant: str) -> Any:
-        raise json.JSONDecodeError(f"{constant} is not a JSON value", text, max(text.find(constant), 0))
-
-    return json.loads(text, parse_constant=refuse)
-
-
-def read_document(path: str | Path, error: type[SpecError] = SpecError) -> dict[str, Any]:
-    """A plan JSON document; any problem raises `error` naming the file."""
-    text = read_utf8(Path(path), "plan", error)
-    try:
-        document = loads(text)
-    except json.JSONDecodeError as failure:
-        raise error([Problem(f"{path}:line {failure.lineno}", f"not JSON: {failure.msg}")]) from None
-    if not isinstance(document, dict) or "pools" not in document:
-        raise error([Problem(str(path), "not a gpufleet plan (no 'pools' key)")])
-    return cast(dict[str, Any], document)
 
 
 def previous_placements(path: str | None) -> tuple[Placement, ...]:

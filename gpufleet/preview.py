@@ -45,6 +45,8 @@ class RecordedResource:
     secret_inputs: frozenset[str] = frozenset()
     cloud: str | None = None
     region: str | None = None
+    dependencies: tuple[str, ...] = ()
+    """URNs of the resources its inputs (or dependsOn) use: what a replacement takes down."""
 
     @property
     def is_provider(self) -> bool:
@@ -57,7 +59,7 @@ class RecordedResource:
             "urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
             "provider": self.provider, "cloud": self.cloud, "region": self.region,
             "protect": self.protect, "retain_on_delete": self.retain_on_delete,
-            "inputs": inputs,
+            "inputs": inputs, "dependencies": list(self.dependencies),
         }
 
 
@@ -164,6 +166,7 @@ def _make_monitor(recording: Recording, mocks: Any, on_register: OnRegister | No
                 secret_inputs=frozenset(secrets),
                 cloud=_cloud_of(request.type),
                 region=region,
+                dependencies=tuple(sorted(set(request.dependencies))),
             )
             recording.resources.append(resource)
             if on_register is not None:

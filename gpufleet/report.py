@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from gpufleet import markdown
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
 from gpufleet.planjson import dumps
 
@@ -96,8 +97,9 @@ def _rich_table(console: Console, title: str, header: Row, rows: Sequence[Row]) 
 
 
 def _md_table(header: Row, rows: Sequence[Row]) -> str:
+    """A markdown table; every cell escaped (gpufleet.markdown: names come from pull requests)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown.cell(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -290,7 +292,7 @@ def render_plan(doc: dict[str, Any], fmt: str, width: int = PIPE_WIDTH) -> str:
 
 
 def plan_markdown(doc: dict[str, Any]) -> str:
-    parts = [f"### {_headline(doc)}", access_line(doc)]
+    parts = [f"### {markdown.text(_headline(doc))}", markdown.text(access_line(doc))]
     violations = _violation_rows(doc)
     if violations:
         parts.append(f"**Policy violations ({len(violations)})**\n\n{_md_table(VIOLATION_HEADER, violations)}")
@@ -335,7 +337,7 @@ def render_diff(change: PlanDiff, fmt: str, width: int = PIPE_WIDTH) -> str:
         return dumps(change.to_json())
     sections = change.sections()
     if fmt == "markdown":
-        parts = [f"### {change.headline()}"]
+        parts = [f"### {markdown.text(change.headline())}"]
         parts += [f"**{title}**\n\n{_md_table(header, rows)}" for title, header, rows in sections if rows]
         return "\n\n".join(parts) + "\n"
     console = _console(width)
@@ -397,7 +399,7 @@ def render_catalog(
 def render_table(title: str, header: Row, rows: Sequence[Row], fmt: str, width: int = PIPE_WIDTH) -> str:
     """One titled table as a terminal table or markdown (commands with a single table)."""
     if fmt == "markdown":
-        return f"**{title}**\n\n{_md_table(header, rows)}\n"
+        return f"**{markdown.cell(title)}**\n\n{_md_table(header, rows)}\n"
     console = _console(width)
     _rich_table(console, title, header, rows)
     return console.export_text()

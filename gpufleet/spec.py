@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from pydantic import ValidationError
 
+from gpufleet import cidrs
 from gpufleet import clouds as registry
 from gpufleet.catalog import TRANSFER_SEGMENT, Catalog, Cloud, Sku
 from gpufleet.catalog.transfer import TRANSFER_KINDS
@@ -315,7 +316,8 @@ def reservation_pattern(cloud: Cloud) -> str:
 
 def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator[Problem]:
     """`gpus` must fill whole nodes of the sizes the pool may use (placement would round up
-    without saying so), and `autoscale.min_nodes` may not exceed the most nodes it can have."""
+    without saying so), and a pin or `autoscale.min_nodes` may not exceed the most nodes it can
+    have."""
     sizes = sorted({s.gpus for s in skus})
     if not sizes:
         return
@@ -329,6 +331,13 @@ def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator
             f"offered hold {', '.join(map(str, sizes))}); use {nearest}",
         )
     most_nodes = pool.gpus // sizes[0]
+    for place, nodes in sorted(pool.pin.items()):
+        if nodes > most_nodes:
+            yield Problem(
+                f"{path}.pin.{place}",
+                f"{nodes:,} nodes is more than the {most_nodes:,} that {pool.gpus:,} GPUs fill on "
+                f"{sizes[0]}-GPU nodes; at most {most_nodes:,}, or raise gpus",
+            )
     if pool.autoscale is not None and pool.autoscale.min_nodes > most_nodes:
         yield Problem(
             f"{path}.autoscale.min_nodes",
@@ -412,19 +421,21 @@ def _access_problems(spec: FleetSpec) -> Iterator[Problem]:
             "mode allowlist needs at least one CIDR (an empty list would leave the public "
             "endpoint unrestricted); allowed: the public IPv4 ranges of your runners and operators",
         )
+    internet = ("it would open the API servers to the internet; allowed: the ranges your runners "
+                "and operators use, or mode: private")
+    wide_entry = False
     for i, cidr in enumerate(access.cidrs):
-        if cidr.prefixlen == 0:
+        if (wide := cidrs.reach([cidr])) is not None:
+            wide_entry = True
+            yield Problem(f"access.cidrs[{i}]", f"{cidr} {wide}; {internet}")
+        elif (outside := cidrs.outside_public(cidr)) is not None:
             yield Problem(
                 f"access.cidrs[{i}]",
-                f"{cidr} opens the API servers to the whole internet; allowed: the ranges your "
-                "runners and operators use, or mode: private",
-            )
-        elif not cidr.is_global:
-            yield Problem(
-                f"access.cidrs[{i}]",
-                f"{cidr} is not a public range; the public endpoint sees public source addresses "
+                f"not a public range: {outside}; the public endpoint sees public source addresses "
                 "(inside the networks the private endpoint is used)",
             )
+    if not wide_entry and (wide := cidrs.reach(access.cidrs)) is not None:
+        yield Problem("access.cidrs", f"the list {wide}; {internet}")
     for cloud in spec.clouds.configured():
         most = registry.get(cloud).api_allowlist_max
         if most is not None and len(access.cidrs) > most:

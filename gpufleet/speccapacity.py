@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpufleet import clouds as registry
 from gpufleet.catalog import Catalog
 from gpufleet.errors import Problem
+from gpufleet.specnumbers import Nodes
 from gpufleet.specwords import one_of
 
 ANY = "*"
@@ -25,13 +26,13 @@ ANY = "*"
 class CapacityLimits(BaseModel):
     """What the clouds could not deliver, as the user last saw it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     unavailable: tuple[str, ...] = Field(
         default=(),
         description="offers that cannot be had now: 'cloud/region/sku'; '*' for every region or SKU",
     )
-    available: dict[str, Annotated[int, Field(ge=0)]] = Field(
+    available: dict[str, Annotated[Nodes, Field(ge=0)]] = Field(
         default_factory=dict,
         description="the most nodes one offer 'cloud/region/sku' can deliver, shared by all pools",
     )

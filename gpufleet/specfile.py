@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from gpufleet.errors import CommandLineError, Problem, SpecError
+from gpufleet import safeyaml
+from gpufleet.errors import CommandLineError, Problem, SpecError, shown
 from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.textfile import read_utf8
 
@@ -70,8 +71,8 @@ def stacks_dir(root: Path) -> Path:
     if not (root / PROJECT_FILE).is_file():
         return root / "stacks"
     try:
-        project = yaml.safe_load(read_utf8(root / PROJECT_FILE, "project file"))
-    except (SpecError, yaml.YAMLError):
+        project = read_yaml(root / PROJECT_FILE, "project file")
+    except SpecError:
         return root
     configured = typing.cast(dict[str, object], project).get("stackConfigDir") if isinstance(project, dict) else None
     return root / configured if isinstance(configured, str) and configured else root
@@ -86,17 +87,18 @@ def available_stacks(root: Path | None = None) -> list[str]:
     return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in folder.glob("Pulumi.*.yaml"))
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse YAML; a syntax error names the file, line and column."""
-    text = read_utf8(path, "spec file")
+def read_yaml(path: Path, what: str = "spec file") -> Any:
+    """Parse a YAML file within safeyaml's bounds; an error names the file, line and column."""
+    text = read_utf8(path, what)
     try:
-        return yaml.safe_load(text)
+        return safeyaml.load(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
-        raise SpecError([Problem(f"{path}:{where}", f"YAML syntax error: {error.problem}")]) from None
+        kind = "YAML syntax error" if isinstance(error, safeyaml.SYNTAX_ERRORS) else "YAML"
+        raise SpecError([Problem(f"{path}:{where}", f"{kind}: {error.problem}")]) from None
     except yaml.YAMLError as error:
-        raise SpecError([Problem(str(path), f"YAML error: {error}")]) from None
+        raise SpecError([Problem(str(path), f"YAML error: {shown(str(error))}")]) from None
 
 
 def fleet_data(document: object) -> object:

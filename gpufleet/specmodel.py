@@ -19,10 +19,22 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from gpufleet import cidrs
 from gpufleet import clouds as registry
 from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud
 from gpufleet.clouds.catalog import load_catalog
 from gpufleet.speccapacity import CapacityLimits
+from gpufleet.specnumbers import (
+    MAX_POOL_GPUS,
+    Fraction,
+    Gpus,
+    MonthlyUsd,
+    Nodes,
+    PriceUsd,
+    Tib,
+    Vcpus,
+    Whole,
+)
 
 
 def _registered(name: str) -> str:
@@ -37,14 +49,9 @@ def _registered(name: str) -> str:
 CloudName = Annotated[
     str, AfterValidator(_registered), WithJsonSchema({"type": "string", "enum": list(registry.names())})
 ]
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Share = Fraction
 Mig = Literal["MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"]
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$"
-# The most GPUs one pool may ask for. The largest GPU clusters built so far hold 100,000-200,000
-# GPUs; at 10,000,000 H100 the plan's dollar sums reach 10^10 and HiGHS's absolute 1e-6
-# tolerances no longer hold (it called a feasible model infeasible), so the bound keeps a
-# factor of 5 above real clusters and 10 below the solver's trouble.
-MAX_POOL_GPUS = 1_000_000
 
 
 def _cidr_text(value: object) -> object:
@@ -55,11 +62,19 @@ def _cidr_text(value: object) -> object:
     return value
 
 
+def _private_block(value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+    if (problem := cidrs.private_block_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
 Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_cidr_text)]
+PrivateCidr = Annotated[Cidr, AfterValidator(_private_block)]
+"""A block the fleet's networks are cut from: inside RFC 1918 (gpufleet.cidrs)."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Sovereignty(_Strict):
@@ -69,15 +84,15 @@ class Sovereignty(_Strict):
 
 
 class Budget(_Strict):
-    monthly_usd: float | None = Field(default=None, gt=0, description="hard cap for the fleet")
-    commitments: dict[CloudName, Annotated[float, Field(ge=0)]] = Field(
+    monthly_usd: MonthlyUsd | None = Field(default=None, gt=0, description="hard cap for the fleet")
+    commitments: dict[CloudName, Annotated[MonthlyUsd, Field(ge=0)]] = Field(
         default_factory=dict[Cloud, float], description="spend already committed per cloud, used first ($/month)"
     )
 
 
 class Network(_Strict):
-    supernet: Cidr = Field(description="private block every VPC/VNet is cut from")
-    overrides: dict[str, Cidr] = Field(
+    supernet: PrivateCidr = Field(description="private block every VPC/VNet is cut from")
+    overrides: dict[str, PrivateCidr] = Field(
         default_factory=dict, description="fixed CIDR per 'cloud/region', e.g. aws/eu-west-1"
     )
     interconnect: Literal["none", "vpn"] = Field(
@@ -86,16 +101,6 @@ class Network(_Strict):
         "(transit gateway per AWS region, VPN gateway per Azure VNet, BGP site-to-site VPN "
         "between clouds, peering within a cloud); none: each region is an island",
     )
-
-    @field_validator("supernet")
-    @classmethod
-    def _private(cls, value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
-        if not value.is_private:
-            raise ValueError(
-                f"supernet {value} must be a private IPv4 block (within 10.0.0.0/8, "
-                "172.16.0.0/12 or 192.168.0.0/16)"
-            )
-        return value
 
 
 class CloudRegions(_Strict):
@@ -121,16 +126,14 @@ class Clouds(RootModel[dict[CloudName, CloudRegions]]):
 
 
 class Autoscale(_Strict):
-    min_nodes: int = Field(default=0, ge=0)
+    min_nodes: Nodes = Field(default=0, ge=0)
 
 
 class Pool(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     accelerator: str
-    gpus: int = Field(
-        gt=0, description=f"total GPUs (at most {MAX_POOL_GPUS:,}); placement decides where"
-    )
-    gpus_per_node: int | None = Field(default=None, gt=0)
+    gpus: Gpus = Field(description=f"total GPUs (at most {MAX_POOL_GPUS:,}); placement decides where")
+    gpus_per_node: Whole | None = Field(default=None, gt=0, le=MAX_POOL_GPUS)
     capacity: Capacity = "on-demand"
     capacity_reservation_id: str | None = Field(
         default=None, description="the reservation a 'reserved' pool runs in, as its cloud names it"
@@ -142,7 +145,7 @@ class Pool(_Strict):
     autoscale: Autoscale | None = Field(
         default=None, description="scale between min_nodes and the planned nodes; absent: fixed size"
     )
-    pin: dict[str, Annotated[int, Field(gt=0)]] = Field(
+    pin: dict[str, Annotated[Nodes, Field(gt=0)]] = Field(
         default_factory=dict, description="nodes fixed by hand per 'cloud/region'"
     )
 
@@ -163,7 +166,7 @@ DEFAULT_AMORTIZE_MONTHS = 12
 
 class Storage(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
-    size_tib: float = Field(gt=0)
+    size_tib: Tib = Field(gt=0)
     colocate_with: tuple[str, ...] = Field(min_length=1)
     protect: bool = True
     home: str | None = Field(
@@ -172,10 +175,10 @@ class Storage(_Strict):
         "every other copy is filled and synced from it (absent: copies are not priced for "
         "transfer, as before)",
     )
-    churn_tib: float = Field(
+    churn_tib: Tib = Field(
         default=0.0, ge=0, description="TiB new or changed per month, synced to every copy"
     )
-    amortize_months: int = Field(
+    amortize_months: Whole = Field(
         default=DEFAULT_AMORTIZE_MONTHS, ge=1, le=120,
         description="months over which a copy's first fill is spread in the monthly cost",
     )
@@ -233,7 +236,7 @@ class Access(_Strict):
 
 
 class PlacementOptions(_Strict):
-    stability_tolerance: float = Field(
+    stability_tolerance: Fraction = Field(
         default=0.01, ge=0, le=0.5,
         description="keep the previous plan's placements when they cost at most this fraction more",
     )
@@ -247,8 +250,8 @@ class FleetSpec(_Strict):
     budget: Budget = Field(default_factory=Budget)
     network: Network
     clouds: Clouds
-    prices: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
-    quotas: dict[CloudName, dict[str, dict[str, Annotated[int, Field(ge=0)]]]] = Field(
+    prices: dict[str, PriceUsd] = Field(default_factory=dict)
+    quotas: dict[CloudName, dict[str, dict[str, Vcpus]]] = Field(
         default_factory=dict[Cloud, dict[str, dict[str, int]]]
     )
     limits: dict[CloudName, dict[str, dict[str, Annotated[int, Field(gt=0, strict=True)]]]] = Field(

@@ -13,6 +13,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from gpufleet import errors
 from gpufleet.errors import Problem
 
 
@@ -25,7 +26,7 @@ def suggest(value: str, allowed: list[str]) -> str:
 
 def one_of(kind: str, value: str, allowed: list[str], shown: int = 12) -> str:
     listed = ", ".join(allowed[:shown]) + (", ..." if len(allowed) > shown else "")
-    return f"unknown {kind} '{value}'{suggest(value, allowed)}; known: {listed}"
+    return f"unknown {kind} {errors.shown(value)}{suggest(value[:100], allowed)}; known: {listed}"
 
 
 
@@ -99,7 +100,7 @@ def problem_from_pydantic(error: Any, data: object, root: type[BaseModel]) -> Pr
         expected = [a.strip().strip("'") for a in listed.split(",")]
         return Problem(
             _path(loc),
-            f"got {value!r}{suggest(str(value), expected)}; allowed: {', '.join(expected)}",
+            f"got {errors.shown(value)}{suggest(str(value)[:100], expected)}; allowed: {', '.join(expected)}",
         )
     if kind == "string_pattern_mismatch":
         message = "must be lowercase letters, digits and '-' (2-24 characters, starting with a letter)"
@@ -107,4 +108,4 @@ def problem_from_pydantic(error: Any, data: object, root: type[BaseModel]) -> Pr
             message = "must be an EC2 capacity reservation id such as cr-0123456789abcdef0"
     elif kind == "value_error":
         message = message.removeprefix("Value error, ")
-    return Problem(_path(loc), f"{message} (got {value!r})")
+    return Problem(_path(loc), f"{message} (got {errors.shown(value)})")

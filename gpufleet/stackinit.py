@@ -10,7 +10,9 @@ from pathlib import Path
 
 import yaml
 
+from gpufleet import safeyaml
 from gpufleet.errors import Problem, SpecError
+from gpufleet.safewrite import write_text
 from gpufleet.specfile import (
     CONFIG_KEY,
     find_project,
@@ -31,7 +33,7 @@ def stack_document(spec: Path, data: object) -> str:
         return text  # already a stack file
     indented = "\n".join(f"    {line}" if line.strip() else "" for line in text.splitlines())
     stacked = f"config:\n  {CONFIG_KEY}:\n{indented}\n"
-    if fleet_data(yaml.safe_load(stacked)) == data:
+    if fleet_data(safeyaml.load(stacked)) == data:
         return stacked
     return yaml.safe_dump({"config": {CONFIG_KEY: data}}, sort_keys=False)
 
@@ -49,7 +51,7 @@ def init_stack(spec: Path, stack: str | None, root: Path, force: bool) -> tuple[
         raise SpecError([Problem(str(path), "exists; pass --force to replace it, or --stack NAME for another stack")])
     path.parent.mkdir(parents=True, exist_ok=True)
     header = f"# Stack {name}: fleet {fleet.name}, from {spec.name} by `gpufleet init`.\n"
-    path.write_text(header + stack_document(spec, data), encoding="utf-8")
+    write_text(path, header + stack_document(spec, data), flag="init")
     return name, path
 
 

@@ -31,6 +31,12 @@ def _recorded(stack: str) -> Recording:
     return record_program(stack, stack_config(stack))
 
 
+@cache
+def record_stage_two(stack: str) -> Recording:
+    """Whole-program recording of a sample stack with the in-cluster layer (the second stage)."""
+    return record_program(stack, {**stack_config(stack), "gpufleet:clusterSoftware": "true"})
+
+
 def record_fleet(fleet: dict[str, Any], stack: str = "test") -> Recording:
     """Run the whole program for an ad-hoc fleet mapping."""
     return record_program(stack, {"gpufleet:fleet": fleet})

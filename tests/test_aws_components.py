@@ -39,6 +39,7 @@ COMPONENTS = {
     "gpufleet:aws:GpuCluster",
     "gpufleet:aws:GpuNodePool",
     "gpufleet:aws:DatasetBucket",
+    "gpufleet:aws:AutoscalerAccess",
 }
 
 
@@ -87,6 +88,11 @@ def expected_counts(plan: FleetPlan, region: str) -> Counter[str]:
     )
     buckets = len(plan.storage_in("aws", region))
     nat = NAT_GATEWAYS_PER_REGION
+    scaled = [plan.spec.pool(p.pool).autoscale for p in placements]
+    autoscaler = 1  # the cluster autoscaler's role, policy, Pod Identity association
+    # a group that may sit at zero: its 4 labels and 1 taint as ASG tags (and EFA with rdma)
+    zero = [p for p, a in zip(placements, scaled, strict=True) if a is not None and a.min_nodes == 0]
+    tags = sum(5 + (plan.spec.pool(p.pool).interconnect == "rdma") for p in zero)
     counts = Counter(
         {
             "pulumi:providers:aws": 1,
@@ -103,8 +109,10 @@ def expected_counts(plan: FleetPlan, region: str) -> Counter[str]:
             "aws:ec2/vpcEndpoint:VpcEndpoint": 1,
             "aws:ec2/flowLog:FlowLog": 1,
             "aws:cloudwatch/logGroup:LogGroup": 2,  # flow logs, EKS control plane
-            "aws:iam/role:Role": 3,  # flow logs, cluster, nodes
-            "aws:iam/rolePolicy:RolePolicy": 1,
+            "aws:iam/role:Role": 3 + autoscaler,  # flow logs, cluster, nodes
+            "aws:iam/rolePolicy:RolePolicy": 1 + autoscaler,
+            "aws:eks/podIdentityAssociation:PodIdentityAssociation": autoscaler,
+            "aws:autoscaling/tag:Tag": tags,
             "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 4,
             "aws:kms/key:Key": 2 + buckets,  # logs, secrets, one per bucket
             "aws:eks/cluster:Cluster": 1,
@@ -160,6 +168,8 @@ def test_one_component_of_each_kind_per_region_placement_and_bucket(
             "gpufleet:aws:GpuCluster": regions,
             "gpufleet:aws:GpuNodePool": len([p for p in plan.placements if p.cloud == "aws"]),
             "gpufleet:aws:DatasetBucket": len([s for s in plan.storage if s.cloud == "aws"]),
+            # the cluster autoscaler's access in every region (its system node group scales too)
+            "gpufleet:aws:AutoscalerAccess": regions,
         }
     )
 
@@ -205,6 +215,7 @@ def test_gpu_node_groups_ami_taint_labels_capacity_and_scaling(
             "gpufleet.io/pool": pool.name,
             "gpufleet.io/accelerator": pool.accelerator,
             "gpufleet.io/fleet": plan.fleet,
+            "k8s.amazonaws.com/accelerator": f"nvidia-{pool.accelerator.lower()}",
         }
         assert group.inputs["tags"] == {"gpufleet:pool": pool.name}
         kinds = {"on-demand": "ON_DEMAND", "spot": "SPOT", "reserved": "ON_DEMAND"}

@@ -58,6 +58,7 @@ C_STORAGE = "gpufleet:azure:DatasetStorage"
 FLEET = "gpufleet:index:GpuFleet"
 # Types whose Azure schema has `tags` (subnets, blob services, containers, DNS groups and role
 # assignments have none).
+MAINTENANCE = "azure-native:containerservice:MaintenanceConfiguration"
 TAGGABLE = {RG, VNET, NSG, CLUSTER, AGENT_POOL, IDENTITY, ACCOUNT, ENDPOINT, ZONE, ZONE_LINK}
 OPEN_SOURCES = {"*", "internet", "0.0.0.0/0", "any", "::/0"}
 IB_SIZES = {s.instance_type for s in load_catalog().skus.values() if s.cloud == "azure" and s.rdma}
@@ -120,7 +121,8 @@ def test_each_azure_region_gets_one_group_network_cluster_and_a_pool_per_placeme
                 SUBNET: 2,
                 C_CLUSTER: 1,
                 IDENTITY: 1,
-                ROLE: 1,
+                ROLE: 2,  # Network Contributor for the cluster, RBAC Cluster Admin for the deployer
+                MAINTENANCE: 2,  # the auto-upgrade and node OS upgrade windows
                 CLUSTER: 1,
                 C_POOL: pools,
                 AGENT_POOL: pools,
@@ -140,9 +142,10 @@ def test_each_azure_region_gets_one_group_network_cluster_and_a_pool_per_placeme
 @pytest.mark.parametrize("stack", STACKS)
 def test_sample_stack_azure_resource_totals(recorded: Recorder, stack: str) -> None:
     """One Azure region, one GPU placement and one storage account in each sample stack:
-    4 components and 16 Azure resources."""
+    4 components and 19 Azure resources (16, and since issue 26 the deployer's admin role and
+    two maintenance windows)."""
     resources = azure(recorded(stack))
-    assert len([r for r in resources if r.custom]) == 16
+    assert len([r for r in resources if r.custom]) == 19
     assert len([r for r in resources if not r.custom]) == 4
 
 
@@ -271,12 +274,37 @@ def test_cluster_identity_may_join_the_vnet_before_the_cluster_exists(
     recorded: Recorder, stack: str
 ) -> None:
     recording = recorded(stack)
-    for role in recording.by_type(ROLE):
+    roles = [r for r in recording.by_type(ROLE) if r.name.endswith("-network-contributor")]
+    assert roles
+    for role in roles:
         assert role.inputs["roleDefinitionId"].endswith(
             "/roleDefinitions/4d97b98b-1d4f-4787-a291-c67834d212e7"
         )
         assert role.inputs["principalType"] == "ServicePrincipal"
         assert role.inputs["principalId"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_deployer_administers_each_cluster_and_upgrades_wait_for_a_window(
+    recorded: Recorder, stack: str
+) -> None:
+    """Issue 26: with Azure RBAC and local accounts off, stage 2 needs the deployer to hold
+    "Azure Kubernetes Service RBAC Cluster Admin" on the cluster; auto-upgrade and node image
+    upgrades happen only in a declared weekly window, never mid-run at any time."""
+    recording = recorded(stack)
+    for cluster in recording.by_type(CLUSTER):
+        assert cluster.inputs["disableLocalAccounts"] is True
+        assert cluster.inputs["aadProfile"]["enableAzureRBAC"] is True
+        admins = [r for r in recording.by_type(ROLE) if r.name.endswith("-deployer-admin")]
+        assert len(admins) == 1
+        assert admins[0].inputs["roleDefinitionId"].endswith("/roleDefinitions/b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b")
+        assert admins[0].inputs["principalId"] == "00000000-0000-0000-0000-000000000002"  # the client's object id
+        windows = {m.inputs["configName"]: m.inputs for m in recording.by_type(MAINTENANCE)}
+        assert set(windows) == {"aksManagedAutoUpgradeSchedule", "aksManagedNodeOSUpgradeSchedule"}
+        for window in windows.values():
+            assert window["resourceName"] == cluster.inputs["resourceName"]
+            assert window["maintenanceWindow"]["durationHours"] >= 4
+            assert window["maintenanceWindow"]["schedule"]["weekly"]["intervalWeeks"] == 1
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -406,6 +434,7 @@ def test_children_are_parented_to_their_component(recorded: Recorder, stack: str
         ZONE_LINK: C_NETWORK,
         IDENTITY: C_CLUSTER,
         ROLE: C_CLUSTER,
+        MAINTENANCE: C_CLUSTER,
         CLUSTER: C_CLUSTER,
         AGENT_POOL: C_POOL,
         ACCOUNT: C_STORAGE,

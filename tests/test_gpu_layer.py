@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.azure.decisions import LABEL_POOL, kubelogin_azurecli
+from components.azure.decisions import LABEL_POOL, SYSTEM_TAINT, kubelogin_azurecli
 from components.k8s import charts
-from components.k8s.values import POOL_LABEL, GpuPoolTarget, Taint, releases
+from components.k8s.values import POOL_LABEL, GpuPoolTarget, SystemPlacement, Taint, releases
 from gpufleet.cli import main
 from gpufleet.offline import OfflinePlan, SpecSource, run_plan
 from gpufleet.policy.security import security_problems
@@ -112,26 +112,58 @@ def test_every_gpu_pool_gets_the_device_plugin_tolerating_exactly_its_taints(kin
         assert _values(release)["gfd"] == {"enabled": True}
 
 
+# Where each chart's workloads are set: DaemonSets (per GPU node) and helper Deployments, by the
+# path of their values (chart values.yaml at the pins of components/k8s/charts.py).
+DAEMON_SETS: dict[str, list[tuple[str, ...]]] = {
+    charts.DEVICE_PLUGIN.name: [(), ("nfd", "worker")], charts.DCGM_EXPORTER.name: [()],
+}
+HELPERS: dict[str, list[tuple[str, ...]]] = {
+    charts.DEVICE_PLUGIN.name: [("nfd", "master"), ("nfd", "gc")], charts.NETWORK_OPERATOR.name: [("operator",)],
+    charts.CLUSTER_AUTOSCALER.name: [()],
+}
+SYSTEM = {"aws": ({"gpufleet.io/role": "system"}, []),
+          "azure": ({"kubernetes.azure.com/mode": "system"}, [Taint.parse(SYSTEM_TAINT).toleration()])}
+
+
+def _at(values: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
+    """The values at `path`, or None where that workload is off (`nfd.enabled: false`)."""
+    for key in path:
+        values = values.get(key) or {}
+    return values if values.get("enabled", True) and values else None
+
+
 @pytest.mark.parametrize("kind", ["dev", "prod-eu", "mixed"])
-def test_nothing_targets_a_system_pool_and_every_chart_is_pinned(kind: str) -> None:
+def test_only_daemon_sets_go_to_gpu_pools_and_every_chart_is_pinned(kind: str) -> None:
+    """Issue 26: the NFD master and garbage collector, the Network Operator and the cluster
+    autoscaler (Deployments) run on the system pool, tolerating its taints only; the
+    DaemonSets select GPU pools only (a helper on a GPU pool kept a GPU VM alive)."""
     plan = _planned(kind)
     gpu_pools = {pool for _, pool in _pool_taints(plan)}
-    # the GPU layer's objects; the dataset sync job runs on the system pool on purpose (it is no
-    # GPU work; tests/test_datasync.py checks it tolerates exactly the system taint)
-    placing = json.dumps([r.inputs.get("values") or r.inputs.get("spec") for r in plan.recording.resources
-                          if r.cloud == "k8s" and not r.is_provider and r.type != "kubernetes:batch/v1:CronJob"])
-    assert "CriticalAddonsOnly" not in placing
-    assert "kubernetes.azure.com/mode" not in placing
+    clouds = {str(c.region): "aws" for c in plan.recording.by_type("aws:eks/cluster:Cluster")} | {
+        str(c.region): "azure" for c in plan.recording.by_type("azure-native:containerservice:ManagedCluster")}
+    helpers = 0
     for release in plan.recording.by_type(RELEASE):
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", release.inputs["version"]), release.name
         assert release.inputs["repositoryOpts"]["repo"].startswith("https://")
-        values = _values(release)
-        targeted = (
-            values["supportedInstanceLabels"]["values"] if "supportedInstanceLabels" in values
-            else _affinity_pools((values.get("operator") or values)["affinity"])
-        )
-        assert set(targeted) <= gpu_pools
-        assert targeted
+        values, chart = _values(release), release.inputs["chart"]
+        for path in DAEMON_SETS.get(chart, []):
+            if (daemon_set := _at(values, path)) is not None:
+                assert _affinity_pools(daemon_set["affinity"]) <= gpu_pools
+                assert "nodeSelector" not in daemon_set
+        if chart == charts.EFA_DEVICE_PLUGIN.name:
+            assert set(values["supportedInstanceLabels"]["values"]) <= gpu_pools
+        selector, taints = SYSTEM[clouds[str(release.region)]]
+        for path in HELPERS.get(chart, []):
+            if (helper := _at(values, path)) is None:
+                continue
+            assert helper["nodeSelector"] == selector, (release.name, path)
+            assert helper["tolerations"] == taints, (release.name, path)
+            assert "affinity" not in helper
+            helpers += 1
+        assert chart in DAEMON_SETS or chart in HELPERS or chart == charts.EFA_DEVICE_PLUGIN.name
+    assert helpers >= 2  # NFD master and gc in every cluster at least
+    for agent in plan.recording.by_type("kubernetes:apps/v1:DaemonSet"):
+        assert _affinity_pools(agent.inputs["spec"]["template"]["spec"]["affinity"]) <= gpu_pools
 
 
 def test_dcgm_exporter_runs_on_every_gpu_pool() -> None:
@@ -151,7 +183,8 @@ def test_rdma_pools_get_efa_on_aws_and_the_infiniband_path_on_azure() -> None:
     ]
     operator = [r for r in plan.recording.by_type(RELEASE) if r.inputs["chart"] == charts.NETWORK_OPERATOR.name]
     assert [r.region for r in operator] == ["swedencentral"]
-    assert _affinity_pools(_values(operator[0])["operator"]["affinity"]) == {"train"}
+    assert _values(operator[0])["operator"]["nodeSelector"] == {"kubernetes.azure.com/mode": "system"}
+    assert _values(operator[0])["nfd"] == {"enabled": False, "deployNodeFeatureRules": False}
     (policy,) = plan.recording.by_type(NIC_POLICY)
     assert policy.region == "swedencentral"
     assert _affinity_pools({"nodeAffinity": policy.inputs["spec"]["nodeAffinity"]}) == {"train"}
@@ -283,10 +316,11 @@ def test_helm_releases_must_pin_an_exact_version() -> None:
 
 
 def test_layer_plans_nothing_without_gpu_pools_and_merges_pools() -> None:
-    assert releases([]) == []
+    system = SystemPlacement({"gpufleet.io/role": "system"})
+    assert releases([], system) == []
     plans = releases([
         GpuPoolTarget("a", (GPU,)), GpuPoolTarget("a", (GPU, SPOT)), GpuPoolTarget("m", (GPU,), "single"),
-    ])
+    ], system)
     assert [p.key for p in plans] == ["nvdp", "nvdp-mig-single", "dcgm"]
     assert plans[0].values["nfd"]["enabled"] is True
     assert plans[1].values["nfd"] == {"enabled": False}

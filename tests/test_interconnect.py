@@ -18,6 +18,7 @@ from gpufleet import clouds
 from gpufleet.clouds.aws import REGION_SLOTS as AWS_SLOTS
 from gpufleet.clouds.azure import REGION_SLOTS as AZURE_SLOTS
 from gpufleet.clouds.azure.pools import OVERLAY_POD_CANDIDATES
+from gpufleet.clouds.azure.zones import availability_zones
 from gpufleet.cost import region_fixed_usd
 from gpufleet.diff import DiffDocument, diff_documents, resource_changes
 from gpufleet.errors import SpecError
@@ -386,3 +387,21 @@ def test_diff_lists_the_tunnels_a_new_region_adds(tmp_path: Path) -> None:
     TypeAdapter(DiffDocument).validate_python(document, strict=True)
     assert len(document["tunnels"]) == 4
     assert "tunnels" not in diff_documents(base, base).to_json()
+
+
+def test_a_region_without_zones_gets_the_regional_gateway_and_ips_without_zones() -> None:
+    """Issue 26: westus (H100, no availability zones) refused VpnGw1AZ and zonal IPs; the SKU
+    and the IPs' zones follow the region, and the cost line prices the SKU declared."""
+    recording = recorded(("us-west-2",), ("westus", "eastus"))
+    gateways = {g.inputs["location"]: g.inputs["sku"] for g in of_type(recording, "VirtualNetworkGateway")}
+    assert gateways == {"westus": {"name": "VpnGw1", "tier": "VpnGw1"},
+                        "eastus": {"name": "VpnGw1AZ", "tier": "VpnGw1AZ"}}
+    zones = {ip.inputs["location"]: ip.inputs.get("zones") for ip in of_type(recording, "network:PublicIPAddress")}
+    assert zones == {"westus": None, "eastus": ["1", "2", "3"]}
+    assert availability_zones("westus") == ()
+    plan = plan_of(mesh(("us-west-2",), ("westus",)))
+    (line,) = [li for li in plan.cost.lines if li.item.startswith("link: VPN gateway")]
+    assert (line.item, line.monthly_usd) == ("link: VPN gateway VpnGw1", 138.7)  # 0.19 × 730
+    config = policy_config(load_fleet(mesh(("us-west-2",), ("westus", "eastus"))))
+    (readiness,) = [v for v in evaluate(recording.resources, config) if v.policy == "deploy-readiness"]
+    assert readiness.violations == []

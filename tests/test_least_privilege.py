@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from components.aws import decisions
-from components.azure import decisions as azure
+from components.aws.autoscaler import NAMESPACE, SERVICE_ACCOUNT, autoscaler_policy, pod_identity_trust
 from components.aws.replication import Target, replication_policy, replication_rules, trust_policy
 from components.aws.syncaccess import bucket_policy, web_identity_trust
+from components.azure import decisions as azure
 from gpufleet.preview import RecordedResource
 from tests.test_datasync import _planned
 
@@ -161,13 +162,54 @@ def test_the_flow_log_role_writes_one_log_group_only() -> None:
     }
 
 
+# -- the EKS Cluster Autoscaler's Pod Identity role ----------------------------------------------
+
+
+def test_the_autoscaler_scales_only_its_clusters_named_groups_and_reads_the_rest() -> None:
+    """A stolen autoscaler session may resize or terminate only this cluster's groups (named by
+    ARN, in the region's partition) and read its node groups; `*` only on actions that take no
+    resource (Describe/Get: cluster-autoscaler README, "Full Cluster Autoscaler Features Policy")."""
+    document = autoscaler_policy("cn-north-1", "111122223333", "fleet-cn", ["gpu-b", "gpu-a"])
+    group = "arn:aws-cn:autoscaling:cn-north-1:111122223333:autoScalingGroup:*:autoScalingGroupName/"
+    writes = {(a, r) for a, r in _grants(document) if r != "*"}
+    assert writes == {
+        *((action, group + name) for name in ("gpu-a", "gpu-b")
+          for action in ("autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup")),
+        ("eks:DescribeNodegroup", "arn:aws-cn:eks:cn-north-1:111122223333:nodegroup/fleet-cn/*/*"),
+    }
+    anywhere = sorted(a for a, r in _grants(document) if r == "*")
+    assert anywhere
+    assert all(a.split(":")[1].startswith(("Describe", "Get")) for a in anywhere), anywhere
+    assert all(s["Effect"] == "Allow" and "*" not in json.dumps(s["Action"]) for s in _statements(document))
+    other = autoscaler_policy("eu-north-1", "444455556666", "fleet-eu", ["gpu-a"])
+    assert {r for _, r in _grants(other) if r != "*"} == {
+        "arn:aws:autoscaling:eu-north-1:444455556666:autoScalingGroup:*:autoScalingGroupName/gpu-a",
+        "arn:aws:eks:eu-north-1:444455556666:nodegroup/fleet-eu/*/*"}
+
+
+def test_only_the_autoscalers_service_account_of_one_cluster_may_assume_its_role() -> None:
+    [statement] = _statements(pod_identity_trust("fleet-eu"))
+    assert statement == {
+        "Effect": "Allow",
+        "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"StringEquals": {  # the session tags EKS Pod Identity sets, each by equality
+            "aws:RequestTag/eks-cluster-name": "fleet-eu",
+            "aws:RequestTag/kubernetes-namespace": NAMESPACE,
+            "aws:RequestTag/kubernetes-service-account": SERVICE_ACCOUNT,
+        }},
+    }
+    assert (NAMESPACE, SERVICE_ACCOUNT) == ("kube-system", "cluster-autoscaler")
+
+
 # -- Azure role assignments ---------------------------------------------------------------------
 
 
 def test_a_sync_job_reads_a_home_and_writes_only_a_copy() -> None:
     assert azure.sync_role(writer=False) == azure.BLOB_READER_ROLE == "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
     assert azure.sync_role(writer=True) == azure.BLOB_CONTRIBUTOR_ROLE == "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
-    assert not {azure.BLOB_READER_ROLE, azure.BLOB_CONTRIBUTOR_ROLE, azure.NETWORK_CONTRIBUTOR_ROLE} & BROAD_AZURE_ROLES
+    assert not {azure.BLOB_READER_ROLE, azure.BLOB_CONTRIBUTOR_ROLE, azure.NETWORK_CONTRIBUTOR_ROLE,
+                azure.RBAC_CLUSTER_ADMIN_ROLE} & BROAD_AZURE_ROLES
 
 
 def test_role_ids_and_scopes_name_one_role_and_one_container() -> None:
@@ -190,6 +232,12 @@ def test_no_inline_role_policy_of_the_program_grants_a_wildcard() -> None:
     assert any("replication" in p.name for p in policies)
     assert any("sync" in p.name for p in policies)
     for policy in policies:
+        if policy.name.endswith("-autoscaler"):  # the Cluster Autoscaler's reads take no resource
+            grants = _grants(policy.inputs["policy"])
+            assert all(a.split(":")[1].startswith(("Describe", "Get")) for a, r in grants if r == "*"), policy.name
+            assert {r.rsplit("/", 1)[-1] for a, r in grants if a.startswith("autoscaling:") and r != "*"} == \
+                {"eks-system-mock", "eks-train-p5-48xlarge-mock"}  # this cluster's groups (the mocks' names)
+            continue
         assert _wildcards(policy.inputs["policy"]) == [], policy.name
         for statement in _statements(policy.inputs["policy"]):
             assert statement["Effect"] == "Allow"
@@ -217,10 +265,18 @@ def test_every_managed_policy_the_program_attaches_is_an_eks_one() -> None:
 
 def test_every_azure_role_assignment_is_a_narrow_role_on_one_resource() -> None:
     assignments = _by_type("azure-native:authorization:RoleAssignment")
-    assert len(assignments) >= 2  # the cluster's network role and the sync job's data role
+    assert len(assignments) >= 3  # the cluster's network role, the deployer's and the sync job's data role
     vnets = {f"{v.name}-id" for v in _by_type("azure-native:network:VirtualNetwork")}  # the mocks' ids
+    clusters = {f"{c.name}-id" for c in _by_type("azure-native:containerservice:ManagedCluster")}
     for assignment in assignments:
         scope = assignment.inputs["scope"]
+        if assignment.name.endswith("-deployer-admin"):
+            # whoever runs `pulumi up` administers one cluster's Kubernetes API for the in-cluster
+            # layer (Azure RBAC on, local accounts off): that cluster, never a group or subscription
+            assert scope in clusters, assignment.name
+            assert assignment.inputs["roleDefinitionId"] == azure.role_definition_id(
+                "00000000-0000-0000-0000-000000000003", azure.RBAC_CLUSTER_ADMIN_ROLE), assignment.name
+            continue
         # one VNet (the cluster joins its subnet) or one blob container; never a subscription,
         # a resource group or a whole storage account
         assert scope in vnets or "/blobServices/default/containers/" in scope, assignment.name

@@ -135,3 +135,49 @@ def test_eks_node_group_scaling_has_no_model_maximum() -> None:
     config = model["shapes"]["NodegroupScalingConfig"]["members"]
     for member in ("minSize", "maxSize", "desiredSize"):
         assert "max" not in model["shapes"][config[member]["shape"]]
+
+
+BOTOCORE_SHAPES = [
+    ("iam_role", "iam", "roleNameType"),
+    ("iam_policy", "iam", "policyNameType"),
+    ("iam_instance_profile", "iam", "instanceProfileNameType"),
+    ("ec2_launch_template", "ec2", "LaunchTemplateName"),
+    ("cloudwatch_log_group", "logs", "LogGroupName"),
+    ("kms_alias", "kms", "AliasNameType"),
+    ("autoscaling_tag_key", "autoscaling", "TagKey"),
+    ("autoscaling_tag_value", "autoscaling", "TagValue"),
+]
+
+
+@pytest.mark.parametrize(("kind", "service", "shape_name"), BOTOCORE_SHAPES)
+def test_name_rules_agree_with_botocore_shapes(kind: str, service: str, shape_name: str) -> None:
+    """Our length rule is the shape's bounds; where the shape has a pattern, a name passes
+    our rules from this source exactly when it matches the shape (ASCII, as the services read
+    `\\w`)."""
+    shape = _botocore_model(service)["shapes"][shape_name]
+    rules = name_rules(kind)
+    assert rules[0].pattern.pattern == f".{{{shape.get('min', 0)},{shape['max']}}}"
+    if kind.startswith("autoscaling"):
+        return  # any Unicode text: nothing of ours to compare beyond the length
+    theirs = re.compile(shape["pattern"].removeprefix("^").removesuffix("$"), re.ASCII)
+
+    @given(NAMES)
+    def agrees(name: str) -> None:
+        ours = all(rule.pattern.fullmatch(name) for rule in rules[:2])
+        assert ours == (
+            shape.get("min", 0) <= len(name) <= shape["max"] and theirs.fullmatch(name) is not None
+        )
+
+    agrees()
+
+
+def test_federated_credential_rule_is_the_msi_sdk_validation() -> None:
+    """azure-mgmt-msi 7.0.0 (autorest, API 2023-01-31) validates the name by pattern only."""
+    root = _package_dir("azure.mgmt.msi")
+    versions = sorted(p for p in root.glob("v20*") if p.is_dir())
+    if not versions:
+        pytest.skip("this azure-mgmt-msi carries no per-API-version validation")
+    text = (versions[-1] / "operations" / "_federated_identity_credentials_operations.py").read_text()
+    found = re.search(r'federated_identity_credential_resource_name,\s*"str",\s*pattern=r"([^"]+)"', text)
+    assert found is not None
+    assert found[1] == "^" + name_rules("azure_federated_credential")[0].pattern.pattern + "$"

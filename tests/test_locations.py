@@ -105,8 +105,11 @@ def test_every_provider_in_the_table_cites_its_documentation() -> None:
         ("kubernetes:core/v1:Namespace", {}, _provider("pulumi:providers:kubernetes"),
          "no explicit kubernetes provider with a known kubeconfig"),
         ("kubernetes:core/v1:Namespace", {},
-         _provider("pulumi:providers:kubernetes", kubeconfig=_kubeconfig("https://10.0.0.1")),
+         _provider("pulumi:providers:kubernetes", kubeconfig=_kubeconfig("https://k8s.example.com")),
          "names no EKS or AKS cluster endpoint"),
+        ("kubernetes:core/v1:Namespace", {},
+         _provider("pulumi:providers:kubernetes", kubeconfig=_kubeconfig("https://10.0.0.1")),
+         "names its server by the bare address 10.0.0.1"),
     ],
 )
 def test_what_cannot_be_located_says_why(
@@ -258,7 +261,7 @@ def test_listed_types_pass_and_location_free_types_need_no_listing(
     ]
     code, found, _ = _check(
         tmp_path, capsys, resources,
-        unlocated_types=["acme:foo:Bar"], unchecked_types=["acme:foo:Bar"],
+        unlocated_types=["acme:foo:Bar"], unchecked_types=["acme:foo:Bar", "mycorp:index:Platform"],
     )
     assert not {"sovereignty-allowed-regions", "security-baseline", "required-tags"} & set(found)
     assert code == 0
@@ -313,3 +316,38 @@ def test_the_cli_analyzer_sees_the_same_verdicts_on_stray_resources() -> None:
     regions = {m for p, _, m in offline if p == "sovereignty-allowed-regions"}
     assert len(regions) == 4
     assert cli_verdicts(resources, config) == offline
+
+
+# -- guards a file cannot talk its way around (issue 31) ---------------------------------------
+
+
+def test_custom_false_does_not_exempt_an_unreviewed_instance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    instance = {"type": "oci:Core/instance:Instance", "name": "box", "custom": False,
+                "inputs": {"region": "us-ashburn-1"}}
+    code, found, _ = _check(tmp_path, capsys, [instance])
+    assert code == 1
+    assert any("security not verified" in m for m in found["security-baseline"])
+    assert found["sovereignty-allowed-regions"]
+    code, found, _ = _check(tmp_path, capsys, [instance], unchecked_types=["oci:Core/instance:Instance"])
+    assert not {"security-baseline", "sovereignty-allowed-regions"} & set(found)  # reviewed: a component
+
+
+def test_a_kubeconfig_with_a_bare_ip_server_is_not_located_by_its_region_argument(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    provider = "urn:pulumi:check::check::pulumi:providers:kubernetes::k8s"
+    kubeconfig = json.dumps({
+        "clusters": [{"name": "c", "cluster": {"server": "https://198.51.100.7"}}],
+        "users": [{"name": "u", "user": {"exec": {"command": "aws", "args": [
+            "eks", "get-token", "--cluster-name", "c", "--region", "eu-north-1"]}}}],
+    })
+    resources = [
+        {"type": "pulumi:providers:kubernetes", "name": "k8s", "urn": provider, "inputs": {"kubeconfig": kubeconfig}},
+        {"type": "kubernetes:core/v1:Namespace", "name": "ns", "provider": provider},
+    ]
+    code, found, _ = _check(tmp_path, capsys, resources)
+    assert code == 1
+    [message] = found["sovereignty-allowed-regions"]
+    assert "bare address 198.51.100.7" in message

@@ -193,14 +193,15 @@ def test_pr_comment_covers_every_stack_and_fails_on_errors(tmp_path: Path) -> No
     (base / "dev.json").write_text(stack_document("dev"))
     (head / "dev.json").write_text(stack_document("dev"))
     (head / "prod-eu.json").write_text(stack_document("prod-eu"))
-    text, code = build_comment(base, head)
+    (base / "prod-eu.new").touch()  # new in the pull request: no base plan expected
+    text, _, code = build_comment(base, head)
     assert text.startswith(MARKER)
     assert "stack <b>dev</b>" in text
     assert "stack <b>prod-eu</b>" in text
     assert code == 0
     assert "all mandatory policies pass" in text
     (head / "broken.error").write_text("gpufleet plan: invalid fleet spec")
-    text, code = build_comment(base, head)
+    text, _, code = build_comment(base, head)
     assert code == 1
     assert "stack **broken**: the plan failed" in text
 

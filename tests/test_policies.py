@@ -715,6 +715,7 @@ SECURE: list[tuple[str, dict[str, Any]]] = [
             "minimumTlsVersion": "TLS1_2",
             "allowBlobPublicAccess": False,
             "allowSharedKeyAccess": False,
+            "publicNetworkAccess": "Disabled",
         },
     ),
     (
@@ -851,6 +852,17 @@ INSECURE: list[tuple[str, dict[str, Any], str]] = [
             "allowBlobPublicAccess": False,
         },
         "allowSharedKeyAccess is unset; allowed: false (Entra ID auth only, no shared keys)",
+    ),
+    (
+        STORAGE_ACCOUNT,
+        {
+            "enableHttpsTrafficOnly": True,
+            "minimumTlsVersion": "TLS1_2",
+            "allowBlobPublicAccess": False,
+            "allowSharedKeyAccess": False,
+            "publicNetworkAccess": "Enabled",
+        },
+        'publicNetworkAccess is "Enabled"; allowed: "Disabled" (private endpoints only) or "SecuredByPerimeter"',
     ),
     (
         "azure-native:containerservice:ManagedCluster",

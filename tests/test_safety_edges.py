@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from gpufleet import clouds
 from gpufleet.cli import main
 from gpufleet.clouds.aws import REGION_SLOTS as AWS_SLOTS
 from gpufleet.clouds.aws import live as live_aws
@@ -160,19 +161,29 @@ def _allowlist(*cidrs: str) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("cidr", [
-    "100.64.0.0/10",  # shared address space (carrier-grade NAT, RFC 6598): neither private nor public
-    "100.127.255.0/24",  # its last /24
-    "100.64.0.0/24",  # its first /24
-    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",  # documentation (RFC 5737)
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.1.0/24",  # private (RFC 1918)
-    "127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8", "240.0.0.0/4", "198.18.0.0/15",  # loopback, link-local, reserved
+CGNAT = "shared address space (carrier-grade NAT) (100.64.0.0/10, RFC 6598)"  # neither private nor public
+
+
+@pytest.mark.parametrize(("cidr", "kind"), [
+    ("100.64.0.0/10", CGNAT), ("100.127.255.0/24", CGNAT), ("100.64.0.0/24", CGNAT),  # whole, last and first /24
+    ("192.0.2.0/24", "documentation (TEST-NET-1) (192.0.2.0/24, RFC 5737)"),
+    ("198.51.100.0/24", "documentation (TEST-NET-2) (198.51.100.0/24, RFC 5737)"),
+    ("203.0.113.0/24", "documentation (TEST-NET-3) (203.0.113.0/24, RFC 5737)"),
+    ("10.0.0.0/8", "private-use (10.0.0.0/8, RFC 1918)"),
+    ("172.16.0.0/12", "private-use (172.16.0.0/12, RFC 1918)"),
+    ("192.168.1.0/24", "private-use (192.168.0.0/16, RFC 1918)"),
+    ("127.0.0.0/8", "loopback (127.0.0.0/8, RFC 1122)"),
+    ("169.254.0.0/16", "link-local (169.254.0.0/16, RFC 3927)"),
+    ("0.0.0.0/8", "'this network' (0.0.0.0/8, RFC 791)"),
+    ("240.0.0.0/4", "reserved (240.0.0.0/4, RFC 1112)"),
+    ("198.18.0.0/15", "benchmarking (198.18.0.0/15, RFC 2544)"),
 ])
-def test_an_allowlist_refuses_every_range_that_is_not_public(cidr: str) -> None:
+def test_an_allowlist_refuses_every_range_that_is_not_public(cidr: str, kind: str) -> None:
+    """Refused, naming the special-purpose block it falls in and the RFC that sets it aside."""
     with pytest.raises(SpecError) as caught:
         load_fleet(_allowlist("203.0.114.0/24", cidr))
     assert [str(p) for p in caught.value.problems] == [
-        f"access.cidrs[1]: {cidr} is not a public range; the public endpoint sees public source "
+        f"access.cidrs[1]: not a public range: {cidr} is {kind}; the public endpoint sees public source "
         "addresses (inside the networks the private endpoint is used)"
     ]
 
@@ -186,7 +197,9 @@ def test_an_allowlist_of_the_whole_internet_is_refused_as_such() -> None:
     with pytest.raises(SpecError) as caught:
         load_fleet(_allowlist("0.0.0.0/0"))
     assert [p.path for p in caught.value.problems] == ["access.cidrs[0]"]
-    assert "opens the API servers to the whole internet" in str(caught.value)
+    assert [str(p) for p in caught.value.problems] == [
+        "access.cidrs[0]: 0.0.0.0/0 covers the whole public IPv4 internet; it would open the API servers to "
+        "the internet; allowed: the ranges your runners and operators use, or mode: private"]
 
 
 # -- the link: a collision of tunnel addresses at either end of a pair --------------------------
@@ -226,29 +239,40 @@ def _network(overrides: dict[str, str], supernet: str = "10.64.0.0/10") -> Any:
 
 
 @pytest.mark.parametrize("key", ["aws/us-east-1", "azure/swedencentral"])
-def test_an_override_inside_the_first_pod_candidate_moves_the_pod_range(key: str) -> None:
-    """100.64.0.0/16 is a valid VPC or VNet block; the cluster's pod range takes the next
-    candidate instead of refusing the override for overlapping a range it chose itself."""
-    spec = _network({key: "100.64.0.0/16"})
-    plans = {p.region: p for p in allocate(spec, [("aws", "us-east-1"), ("azure", "swedencentral")])}
-    assert plans["swedencentral"].pod_cidr == str(OVERLAY_POD_CANDIDATES[1]) == "100.96.0.0/11"
-    assert plans["us-east-1" if key.startswith("aws") else "swedencentral"].cidr == "100.64.0.0/16"
-    assert region_blocks(spec, "azure", "swedencentral") is not None
-
-
-def test_the_pod_range_avoids_the_supernet_and_every_override_or_says_which_to_change() -> None:
-    spec = _network({"aws/us-east-1": "100.64.0.0/16", "aws/us-west-2": "100.96.0.0/16"}, supernet="10.64.0.0/10")
-    [plan] = allocate(spec, [("azure", "swedencentral")])
-    assert plan.pod_cidr == "172.16.0.0/12"
-    crowded = _network({"aws/us-east-1": "100.64.0.0/16", "aws/us-west-2": "100.96.0.0/16"},
-                       supernet="172.16.0.0/12")
-    assert region_blocks(crowded, "azure", "swedencentral") is None
+def test_an_override_in_the_pod_candidates_shared_space_is_refused_naming_the_field(key: str) -> None:
+    """A VPC or VNet block in carrier-grade NAT space is refused by the spec (inside RFC 1918
+    only), so the overlay pod range's first candidates never meet a block the user chose."""
     with pytest.raises(SpecError) as caught:
-        allocate(crowded, [("azure", "swedencentral")])
-    [problem] = caught.value.problems
-    assert problem.path == "network.overrides.azure/swedencentral"
-    assert problem.message.startswith("azure/swedencentral leaves no overlay pod range free: every candidate "
-                                      "(100.64.0.0/11, 100.96.0.0/11, 172.16.0.0/12) overlaps")
+        _network({key: "100.64.0.0/16"})
+    assert [str(p) for p in caught.value.problems] == [
+        f"network.overrides.{key}: 100.64.0.0/16 is shared address space (carrier-grade NAT) (100.64.0.0/10, "
+        "RFC 6598); allowed: a block inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 (RFC 1918) (got "
+        "'100.64.0.0/16')"]
+
+
+def _azure_blocks(*avoid: str) -> Any:
+    slot = ipaddress.IPv4Network("10.64.0.0/16")
+    return clouds.get("azure").address_blocks(slot, None, [ipaddress.IPv4Network(a) for a in avoid])
+
+
+def test_the_pod_range_moves_clear_of_every_block_it_must_avoid_not_only_the_first() -> None:
+    """Defence in depth for a FleetSpec built by a program: any of the blocks to avoid, first or
+    last, moves the pod range to the next candidate; a VNet never shares addresses with pods."""
+    assert str(_azure_blocks().pod_cidr) == str(OVERLAY_POD_CANDIDATES[0]) == "100.64.0.0/11"
+    assert str(_azure_blocks("10.0.0.0/8", "100.64.0.0/16").pod_cidr) == "100.96.0.0/11"
+    assert str(_azure_blocks("100.64.0.0/16", "10.0.0.0/8").pod_cidr) == "100.96.0.0/11"
+    assert str(_azure_blocks("10.0.0.0/8", "100.95.255.0/24", "100.96.0.0/24").pod_cidr) == "172.16.0.0/12"
+    with pytest.raises(ValueError, match=r"leaves no overlay pod range free: every candidate \(100\.64\.0\.0/11, "
+                       r"100\.96\.0\.0/11, 172\.16\.0\.0/12\) overlaps"):
+        _azure_blocks("100.64.0.0/24", "100.96.0.0/24", "172.31.255.0/24")
+
+
+def test_the_pod_range_is_outside_the_supernet_and_every_override() -> None:
+    spec = _network({"aws/us-east-1": "172.20.0.0/16"}, supernet="10.64.0.0/10")
+    [plan] = allocate(spec, [("azure", "swedencentral")])
+    assert plan.pod_cidr == "100.64.0.0/11"
+    assert not any(ipaddress.IPv4Network(plan.pod_cidr).overlaps(ipaddress.IPv4Network(n))
+                   for n in ("10.64.0.0/10", "172.20.0.0/16"))
 
 
 def test_region_blocks_are_the_blocks_the_plan_gives() -> None:

@@ -76,7 +76,7 @@ CASES = [
     ("pools.0.pin", {"aws/eu-west-1": 2}, "pools[0].pin.aws/eu-west-1: 'aws/eu-west-1' is not a configured cloud/region; configured: aws/eu-north-1, azure/swedencentral"),
     ("pools.0.mig", "MIG3g", "pools[0].mig: MIG (MIG3g) cannot be used on an rdma pool: MIG slices have no GPU-to-GPU peer-to-peer"),
     ("storage.0.colocate_with", ["trian"], "storage[0].colocate_with[0]: unknown pool 'trian' (did you mean 'train'?); known: train"),
-    ("network.supernet", "8.8.0.0/16", "network.supernet: supernet 8.8.0.0/16 must be a private IPv4 block"),
+    ("network.supernet", "8.8.0.0/16", "network.supernet: 8.8.0.0/16 is public address space; allowed: a block inside 10.0.0.0/8"),
     ("network.supernet", "10.0.0.0/33", "network.supernet: Input is not a valid IPv4 network (got '10.0.0.0/33')"),
     ("clouds.aws.regions", ["eu-west-2"], "clouds.aws.regions[0]: region 'eu-west-2' is in GB (Europe (London)), outside the allowed jurisdictions EU; remove it or allow GB"),
     ("clouds.aws.regions", ["eu-nort-1"], "clouds.aws.regions[0]: unknown aws region 'eu-nort-1' (did you mean 'eu-north-1'?)"),

@@ -85,10 +85,44 @@ def test_offline_job_plans_every_stack_and_builds_one_comment_with_project_comma
     assert parser.parse_args(["policy-config", "--stack", "dev", "--out", "p.json"]).command == "policy-config"
 
 
-def test_offline_job_fails_when_the_comment_says_so() -> None:
+def test_offline_job_fails_when_the_comment_or_the_base_branchs_gpufleet_says_so() -> None:
     steps = _workflow()["jobs"]["offline-plan"]["steps"]
-    gate = next(step for step in steps if step.get("if") == "steps.comment.outputs.exit != '0'")
+    gate = next(step for step in steps if "steps.comment.outputs.exit" in str(step.get("if", "")))
+    assert gate["if"] == "steps.comment.outputs.exit != '0' || steps.comment.outputs.base_exit != '0'"
     assert "exit 1" in gate["run"]
+
+
+def _step(job: str, name_starts: str) -> dict[str, Any]:
+    return next(s for s in _workflow()["jobs"][job]["steps"] if str(s.get("name", "")).startswith(name_starts))
+
+
+def test_the_base_is_planned_from_its_own_lock_and_a_failure_fails_the_job() -> None:
+    script = _step("offline-plan", "Plan every stack on the base")["run"]
+    assert script.startswith("set -euo pipefail")
+    assert "|| true" not in script
+    assert "pip install --quiet -r requirements.lock && .venv/bin/pip install --quiet --no-deps -e ." in script
+    assert 'touch "$RUNNER_TEMP/base/$stack.new"' in script  # a stack new in the pull request says so
+
+
+def test_where_the_pull_request_changes_gpufleet_the_base_branchs_gpufleet_judges_too() -> None:
+    script = _step("offline-plan", "Build the comment")["run"]
+    assert 'git diff --quiet "$BASE_SHA" HEAD -- gpufleet components policies' in script
+    assert '"$RUNNER_TEMP/base-src/.venv/bin/gpufleet" pr-comment "$RUNNER_TEMP/base" "$RUNNER_TEMP/head"' in script
+    assert '--full-out "$RUNNER_TEMP/report.md" --report-url "$REPORT_URL"' in script
+    args = build_parser().parse_args(["pr-comment", "b", "h", "--out", "c.md", "--full-out", "r.md",
+                                      "--report-url", "https://github.com/o/r/actions/runs/1"])
+    assert (args.full_out, args.report_url) == (Path("r.md"), "https://github.com/o/r/actions/runs/1")
+
+
+def test_the_full_report_is_kept_as_an_artifact() -> None:
+    upload = _step("offline-plan", "Keep the full report")
+    assert str(upload["uses"]).startswith("actions/upload-artifact@")
+    assert upload["with"]["path"] == "${{ runner.temp }}/report.md"
+
+
+def test_the_real_preview_runs_pull_request_code_with_credentials_only_behind_an_environment() -> None:
+    assert _workflow()["jobs"]["pulumi-preview"]["environment"] == "pulumi-preview"
+    assert "environment" not in _workflow()["jobs"]["offline-plan"]
 
 
 def test_pulumi_preview_job_uses_the_policy_pack_and_is_skipped_without_credentials() -> None:

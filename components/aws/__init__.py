@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws import decisions
+from components.aws.autoscaler import AutoscalerAccess, AutoscalerAccessArgs, autoscaler_release
 from components.aws.cluster import GpuCluster, GpuClusterArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.nodepool import GpuNodePool, GpuNodePoolArgs
@@ -22,6 +23,7 @@ from components.aws.syncaccess import AwsStoreAccess
 from components.aws.vpn import TransitHub, TransitHubArgs
 from components.k8s import GpuPoolTarget
 from components.k8s.layer import GpuLayer, GpuLayerArgs
+from components.k8s.values import SystemPlacement
 from components.link import LinkBoard
 from components.sync import JobSite, SyncBoard
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
@@ -146,6 +148,7 @@ def _build_region(
 
     catalog = load_catalog()
     targets: list[GpuPoolTarget] = []
+    groups: list[pulumi.Output[str]] = [cluster.system_group_name]
     for placement in plan.placements_in("aws", region):
         pool = plan.spec.pool(placement.pool)
         sku = catalog.sku("aws", placement.instance_type)
@@ -155,8 +158,8 @@ def _build_region(
                 f"{placement.key}: instance type {placement.instance_type} is not in the catalog",
             )
         min_nodes = pool.autoscale.min_nodes if pool.autoscale is not None else None
-        targets.append(decisions.gpu_target(pool.name, sku, pool.interconnect, min_nodes))
-        GpuNodePool(
+        targets.append(decisions.gpu_target(pool.name, sku, pool.interconnect))
+        node_pool = GpuNodePool(
             decisions.placement_name(plan.fleet, placement.key),
             GpuNodePoolArgs(
                 fleet=plan.fleet,
@@ -180,12 +183,21 @@ def _build_region(
             ),
             scoped,
         )
+        groups += node_pool.autoscaling_group_names
 
+    system = SystemPlacement(decisions.SYSTEM_LABELS)
+    cluster_name = decisions.cluster_name(plan.fleet, plan.stack, region)
+    # EKS scales nothing itself: the cluster autoscaler reaches every group (the system node
+    # group scales between its minimum and maximum too, as AKS's built-in autoscaler does).
+    AutoscalerAccess(name, AutoscalerAccessArgs(region, cluster.name, cluster_name, groups), scoped)
     if plan.cluster_software:
         layer = GpuLayer(
             name,
-            GpuLayerArgs(context=context_name(plan.fleet, "aws", region), region=region,
-                         kubeconfig=cluster.kubeconfig, targets=targets),
+            GpuLayerArgs(
+                context=context_name(plan.fleet, "aws", region), region=region, kubeconfig=cluster.kubeconfig,
+                targets=targets, system=system,
+                cluster_releases=(autoscaler_release(cluster_name, region, system),),
+            ),
             pulumi.ResourceOptions(parent=parent),
         )
         if sync is not None and sync.runs_in("aws", region) and layer.provider is not None:

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from components.aws import decisions
 from components.aws.launch import LaunchTemplateSpec, node_launch_template
-from gpufleet.clouds.aws import SYSTEM_POOL, SYSTEM_ROOT_GIB
+from gpufleet.clouds.aws import SYSTEM_POOL, SYSTEM_ROOT_GIB, kubelet_max_pods
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,8 @@ class GpuCluster(pulumi.ComponentResource):
         system_template = node_launch_template(
             f"{name}-system",
             LaunchTemplateSpec(
-                root_gib=SYSTEM_ROOT_GIB, instance_tags=args.instance_tags
+                root_gib=SYSTEM_ROOT_GIB, instance_tags=args.instance_tags,
+                max_pods=kubelet_max_pods(SYSTEM_POOL.instance_type),
             ),
             child,
         )
@@ -126,7 +127,7 @@ class GpuCluster(pulumi.ComponentResource):
                 "id": system_template.id,
                 "version": system_template.latest_version.apply(str),
             },
-            labels={"gpufleet.io/role": "system"},
+            labels=dict(decisions.SYSTEM_LABELS),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=self.node_prerequisites,
@@ -144,6 +145,9 @@ class GpuCluster(pulumi.ComponentResource):
             )
 
         self.name = cluster.name
+        self.system_group_name: pulumi.Output[str] = system.resources.apply(
+            lambda found: next((g.name for r in found or () for g in r.autoscaling_groups or () if g.name), "")
+        )
         # The service account token issuer (IRSA, and the sync job's Azure federation).
         self.oidc_issuer: pulumi.Output[str] = cluster.identities.apply(
             lambda ids: ids[0].oidcs[0].issuer if ids and ids[0].oidcs and ids[0].oidcs[0].issuer else ""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from components.k8s.values import GpuPoolTarget, Taint
 from gpufleet.catalog import Capacity, Sku
+from gpufleet.catalog.names import logical_room
 from gpufleet.clouds.aws import VPC_CNI, private_subnets
 from gpufleet.errors import DecisionError
 
@@ -29,11 +30,14 @@ if TYPE_CHECKING:
 KUBERNETES_VERSION = "1.33"
 NODE_GROUP_NAME_MAX = 63  # EKS: 1-63 characters
 CLUSTER_NAME_MAX = 100  # EKS: 1-100 characters
-AUTONAMED_MAX = 56  # logical names Pulumi autonames (+ '-' + 7 random chars) for 64-char limits
-BUCKET_LOGICAL_MAX = 55  # S3: 63 characters, minus Pulumi's 8-character random suffix
+# The longest logical names whose Pulumi autonames (+ '-' + 7 random hex) fit: IAM roles
+# (64 characters) and S3 buckets (63), from catalog/data/name_rules.csv.
+AUTONAMED_MAX = logical_room("iam_role", "aws")  # 56
+BUCKET_LOGICAL_MAX = logical_room("s3_bucket", "aws")  # 55
 CORE_ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 CORE_ADDONS_AFTER_NODES = ("coredns",)
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator")
+SYSTEM_LABELS = {"gpufleet.io/role": "system"}  # the system node group's (no taint)
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_TAINT_VALUE = "true"
 GPU_TAINT_EFFECT = "NO_SCHEDULE"
@@ -246,12 +250,17 @@ TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute",
                  "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 
 
-def gpu_target(pool: str, sku: Sku, interconnect: str, min_nodes: int | None) -> GpuPoolTarget:
+def gpu_target_taints() -> tuple[Taint, ...]:
+    """`gpu_taints()` in Kubernetes spelling (the layer's and the autoscaler's)."""
+    return (Taint(GPU_TAINT_KEY, GPU_TAINT_VALUE, TAINT_EFFECTS[GPU_TAINT_EFFECT]),)
+
+
+def gpu_target(pool: str, sku: Sku, interconnect: str) -> GpuPoolTarget:
     """The node group as the in-cluster layer sees it: its taints, and EFA when it has EFA
     interfaces; EKS has no managed MIG, so the device plugin's strategy stays none."""
-    taints = (Taint(GPU_TAINT_KEY, GPU_TAINT_VALUE, TAINT_EFFECTS[GPU_TAINT_EFFECT]),)  # gpu_taints()
     fabric = "efa" if efa_interface_count(sku, interconnect) else None
-    return GpuPoolTarget(pool, taints, "none", fabric, may_scale_to_zero=min_nodes == 0)
+    return GpuPoolTarget(pool, gpu_target_taints(), "none", fabric)
+
 
 
 def node_labels(fleet: str, pool: str, accelerator: str) -> dict[str, str]:

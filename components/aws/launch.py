@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +31,21 @@ class LaunchTemplateSpec:
     network_interfaces: Sequence[LaunchTemplateNetworkInterfaceArgsDict] = ()
     placement_group: pulumi.Input[str] | None = None
     reservation: CapacityReservation = NO_RESERVATION
+    max_pods: int | None = None  # the kubelet's, where the VPC CNI caps a node's addresses
+
+
+def node_config(max_pods: int) -> str:
+    """Launch template user data (base64): a nodeadm NodeConfig setting the kubelet's maxPods, in
+    the MIME multi-part form EKS merges with its own for AL2023 managed nodes (EKS User Guide,
+    "Customize managed nodes with launch templates"; NodeConfig `spec.kubelet.config`,
+    awslabs.github.io/amazon-eks-ami/nodeadm/doc/api)."""
+    document = (
+        'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="//"\n\n--//\n'
+        "Content-Type: application/node.eks.aws\n\n"
+        "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  kubelet:\n    config:\n"
+        f"      maxPods: {max_pods}\n\n--//--\n"
+    )
+    return base64.b64encode(document.encode()).decode()
 
 
 def node_launch_template(
@@ -82,6 +98,7 @@ def node_launch_template(
         instance_market_options=market,
         tag_specifications=tag_specifications,
         tags=dict(spec.tags) or None,
+        user_data=node_config(spec.max_pods) if spec.max_pods is not None else None,
         update_default_version=True,
         opts=opts,
     )

@@ -15,8 +15,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws import decisions
+from components.aws.autoscaler import EFA_RESOURCE, TEMPLATE, gpu_node_labels, node_template_tags
 from components.aws.launch import LaunchTemplateSpec, node_launch_template
 from gpufleet.catalog import Capacity, Sku
+from gpufleet.clouds.aws import kubelet_max_pods
 from gpufleet.nodegroups import split
 
 
@@ -51,6 +53,8 @@ class GpuNodePool(pulumi.ComponentResource):
     security group open only to itself."""
 
     node_group_names: list[pulumi.Output[str]]
+    autoscaling_group_names: list[pulumi.Output[str]]
+    """The Auto Scaling group behind each node group (what the cluster autoscaler may scale)."""
 
     def __init__(
         self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None
@@ -100,6 +104,7 @@ class GpuNodePool(pulumi.ComponentResource):
         template = node_launch_template(
             f"{name}-lt",
             LaunchTemplateSpec(
+                max_pods=kubelet_max_pods(args.sku.instance_type),
                 root_gib=decisions.root_volume_gib(args.sku.gpus),
                 instance_tags={**args.instance_tags, **tags},
                 tags=tags,
@@ -111,7 +116,9 @@ class GpuNodePool(pulumi.ComponentResource):
             ),
             child,
         )
+        labels = gpu_node_labels(args.fleet, args.pool, args.accelerator)
         self.node_group_names = []
+        self.autoscaling_group_names = []
         for part in parts:
             size = decisions.scaling(part.nodes, part.min_nodes)
             group = aws.eks.NodeGroup(
@@ -130,7 +137,7 @@ class GpuNodePool(pulumi.ComponentResource):
                 },
                 update_config={"max_unavailable": 1},
                 launch_template={"id": template.id, "version": template.latest_version.apply(str)},
-                labels=decisions.node_labels(args.fleet, args.pool, args.accelerator),
+                labels=labels,
                 taints=decisions.gpu_taints(),
                 tags=tags,
                 opts=pulumi.ResourceOptions(
@@ -140,4 +147,20 @@ class GpuNodePool(pulumi.ComponentResource):
                 ),
             )
             self.node_group_names.append(group.node_group_name)
+            asg = group.resources.apply(_autoscaling_group)
+            self.autoscaling_group_names.append(asg)
+            if size.autoscaled and size.min_size == 0:
+                efa = {EFA_RESOURCE: efa_cards} if efa_cards else {}
+                for key, value in node_template_tags(labels, decisions.gpu_target_taints(), efa).items():
+                    aws.autoscaling.Tag(
+                        f"{name}-ng{part.suffix}-{decisions.slug(key.removeprefix(TEMPLATE))}",
+                        autoscaling_group_name=asg,
+                        tag={"key": key, "value": value, "propagate_at_launch": False},
+                        opts=child,
+                    )
         self.register_outputs({"nodeGroupNames": self.node_group_names})
+
+
+def _autoscaling_group(resources: Sequence[aws.eks.outputs.NodeGroupResource] | None) -> str:
+    """The name of the Auto Scaling group EKS made for a managed node group."""
+    return next((g.name for r in resources or () for g in r.autoscaling_groups or () if g.name), "")

@@ -147,7 +147,9 @@ def _declare(
     destinations = [buckets[(name, r)] for r in copies]
     stem = f"{decisions.storage_name(plan.fleet, name, region)}-replication"
     scoped = pulumi.ResourceOptions(parent=parent, providers=[provider])
-    role = aws.iam.Role(f"{stem}-role", assume_role_policy=trust_policy(), opts=scoped)
+    role = aws.iam.Role(
+        decisions.bounded(f"{stem}-role", decisions.AUTONAMED_MAX), assume_role_policy=trust_policy(), opts=scoped,
+    )
 
     def targets(arns: Sequence[str]) -> list[Target]:
         """Copies' bucket ARNs then key ARNs, as `Output.all` resolves them."""

@@ -37,8 +37,14 @@ WRITE_ACTIONS = (
 
 
 def web_identity_trust(provider_arn: str, issuer: str, subject: str) -> str:
-    """Only `subject`'s tokens from `issuer`, minted for STS, may assume the role."""
-    host = issuer.removeprefix("https://")
+    """Only `subject`'s tokens from `issuer`, minted for STS, may assume the role.
+
+    IAM names the condition keys after the provider's URL without `https://` (IAM User Guide,
+    "Available keys for AWS OIDC federation"); an AKS issuer URL ends with '/' (and so does its
+    tokens' `iss`, which the provider's URL must equal), and whether IAM keeps that slash in
+    the key could not be confirmed offline. One statement per spelling: each is the same
+    condition on subject and audience, and the spelling IAM does not use never matches."""
+    hosts = dict.fromkeys((issuer.removeprefix("https://"), issuer.removeprefix("https://").rstrip("/")))
     return json.dumps({
         "Version": "2012-10-17",
         "Statement": [{
@@ -46,7 +52,7 @@ def web_identity_trust(provider_arn: str, issuer: str, subject: str) -> str:
             "Principal": {"Federated": provider_arn},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {"StringEquals": {f"{host}:sub": subject, f"{host}:aud": AUDIENCE}},
-        }],
+        } for host in hosts],
     })
 
 
@@ -102,7 +108,7 @@ class AwsStoreAccess:
             "write" if writer else f"read-{job.copy_cloud}-{job.copy_region}"
         )
         role = aws.iam.Role(
-            stem,
+            decisions.bounded(stem, decisions.AUTONAMED_MAX),  # a name that fits keeps it
             assume_role_policy=pulumi.Output.all(identity.arn, site.issuer).apply(
                 lambda values: web_identity_trust(values[0], values[1], job.subject)
             ),

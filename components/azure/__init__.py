@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pulumi
-from pulumi_azure_native import resources
+from pulumi_azure_native import privatedns, resources
 
 from components.k8s import GpuPoolTarget, Taint
 from components.k8s.layer import GpuLayer, GpuLayerArgs
+from components.k8s.values import SystemPlacement
 from components.link import LinkBoard
 from components.sync import JobSite, SyncBoard
 from gpufleet.catalog import Sku
@@ -96,8 +97,15 @@ def gpu_target(settings: PoolSettings, pool: str, rdma: bool) -> GpuPoolTarget:
         tuple(Taint.parse(taint) for taint in settings.node_taints),
         "single" if settings.gpu_instance_profile else "none",
         "infiniband" if rdma else None,
-        may_scale_to_zero=all(group.scale.min_count == 0 for group in settings.groups),
     )
+
+
+# The AKS system pool: AKS labels its nodes `kubernetes.azure.com/mode: system`
+# (learn.microsoft.com/azure/aks/use-system-pools, "System and user node pools"); gpufleet
+# taints it CriticalAddonsOnly, so helpers tolerate that and nothing else.
+SYSTEM_PLACEMENT = SystemPlacement(
+    {"kubernetes.azure.com/mode": "system"}, (Taint.parse(decisions.SYSTEM_TAINT),)
+)
 
 
 def fleet_address_space(plan: FleetPlan) -> list[str]:
@@ -153,6 +161,7 @@ def build_azure(
     outputs: dict[str, pulumi.Output[object]] = {}
     accounts: dict[tuple[str, str], DatasetStorage] = {}
     groups: dict[str, pulumi.Input[str]] = {}
+    clusters: dict[str, tuple[GpuCluster, Network]] = {}
     under_parent = pulumi.ResourceOptions(parent=parent)
 
     for region in plan.regions("azure"):
@@ -198,6 +207,7 @@ def build_azure(
                 dns_prefix=decisions.dns_prefix(fleet, stack, region),
                 identity_name=f"id-{decisions.cluster_name(fleet, stack, region)}",
                 role_assignment_name=decisions.role_assignment_name(fleet, stack, region),
+                admin_assignment_name=decisions.role_assignment_name(fleet, stack, region, "deployer-admin"),
                 vnet_id=net.vnet_id,
                 node_subnet_id=net.node_subnet_id,
                 pod_cidr=pods,
@@ -207,6 +217,7 @@ def build_azure(
             ),
             under_parent,
         )
+        clusters[region] = (cluster, net)
         targets: list[GpuPoolTarget] = []
         for placement in plan.placements_in("azure", region):
             rdma = plan.spec.pool(placement.pool).interconnect == "rdma"
@@ -231,12 +242,12 @@ def build_azure(
             layer = GpuLayer(
                 stem,
                 GpuLayerArgs(context=context_name(fleet, "azure", region), region=region,
-                             kubeconfig=cluster.kubeconfig, targets=targets),
+                             kubeconfig=cluster.kubeconfig, targets=targets, system=SYSTEM_PLACEMENT),
                 under_parent,
             )
             if sync is not None and sync.runs_in("azure", region) and layer.provider is not None:
                 # AKS keeps GPU pools for GPU work: the job tolerates the system pool's taint
-                system = (Taint.parse(decisions.SYSTEM_TAINT).toleration(),)
+                system = tuple(t.toleration() for t in SYSTEM_PLACEMENT.taints)
                 sync.sites[f"azure/{region}"] = JobSite(stem, layer.provider, cluster.oidc_issuer, system)
         outputs[f"azure/{region}/resourceGroup"] = group.name
         outputs[f"azure/{region}/cluster"] = cluster.cluster_name
@@ -255,10 +266,37 @@ def build_azure(
             accounts=accounts, opts=under_parent,
         ))
         outputs[f"azure/{region}/resourceGroup"] = group.name
+    if not plan.spec.access.cidrs and plan.link is not None:  # private servers, networks joined
+        _link_private_zones(plan, clusters, under_parent)
     declare_replication(plan, accounts, groups, parent)
     if sync is not None:
         sync.stores["azure"] = AzureStoreAccess(fleet, stack, accounts, groups, parent)
     return outputs
+
+
+def _link_private_zones(
+    plan: FleetPlan, clusters: Mapping[str, tuple[GpuCluster, Network]], opts: pulumi.ResourceOptions
+) -> None:
+    """A private API server's name resolves only in the VNets its private DNS zone is linked to,
+    and AKS links it to the cluster's own (learn.microsoft.com/azure/aks/private-clusters): link
+    every cluster's zone to every other fleet VNet, so a runner in any of them (over VNet
+    peering or the fleet link) reaches every AKS cluster."""
+    for region, (cluster, _) in sorted(clusters.items()):
+        node_group = decisions.node_resource_group(decisions.cluster_name(plan.fleet, plan.stack, region))
+        for other, (_, net) in sorted(clusters.items()):
+            if other == region:
+                continue
+            privatedns.VirtualNetworkLink(
+                decisions.logical_name("azure", region, "api-dns", other),
+                resource_group_name=node_group,
+                private_zone_name=cluster.private_zone,
+                virtual_network_link_name=f"gpufleet-{other}",
+                virtual_network={"id": net.vnet_id},
+                registration_enabled=False,
+                location="global",
+                tags=decisions.resource_tags(plan.fleet, plan.stack),
+                opts=opts,
+            )
 
 
 def _build_storage(

@@ -27,6 +27,7 @@ class GpuClusterArgs:
     dns_prefix: str
     identity_name: str
     role_assignment_name: str
+    admin_assignment_name: str
     vnet_id: pulumi.Input[str]
     node_subnet_id: pulumi.Input[str]
     pod_cidr: str
@@ -60,9 +61,8 @@ class GpuCluster(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        subscription_id = authorization.get_client_config_output(
-            opts=pulumi.InvokeOutputOptions(parent=self)
-        ).subscription_id
+        client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        subscription_id = client.subscription_id
         network_role = authorization.RoleAssignment(
             f"{name}-network-contributor",
             role_assignment_name=args.role_assignment_name,
@@ -81,7 +81,7 @@ class GpuCluster(pulumi.ComponentResource):
             location=args.location,
             resource_name_=args.cluster_name,
             dns_prefix=args.dns_prefix,
-            node_resource_group=f"{args.cluster_name}-nodes",
+            node_resource_group=decisions.node_resource_group(args.cluster_name),
             identity={
                 "type": containerservice.ResourceIdentityType.USER_ASSIGNED,
                 "user_assigned_identities": [identity.id],
@@ -140,7 +140,34 @@ class GpuCluster(pulumi.ComponentResource):
                 ignore_changes=["agentPoolProfiles[0].count"],
             ),
         )
+        # The deployer (whoever runs `pulumi up`) administers the cluster's Kubernetes API for the
+        # second stage; declared in the first, as an assignment takes up to five minutes to reach
+        # the API server (learn.microsoft.com/azure/aks/manage-azure-rbac).
+        authorization.RoleAssignment(
+            f"{name}-deployer-admin",
+            role_assignment_name=args.admin_assignment_name,
+            scope=cluster.id,
+            principal_id=client.object_id,
+            role_definition_id=subscription_id.apply(
+                lambda sub: decisions.role_definition_id(sub, decisions.RBAC_CLUSTER_ADMIN_ROLE)
+            ),
+            description="gpufleet deployer: the in-cluster GPU layer (Azure RBAC, no local accounts)",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        for config in decisions.MAINTENANCE_CONFIGURATIONS:
+            containerservice.MaintenanceConfiguration(
+                f"{name}-{config}",
+                resource_group_name=args.resource_group_name,
+                resource_name_=cluster.name,
+                config_name=config,
+                maintenance_window=decisions.maintenance_window(),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.cluster_name = cluster.name
+        # The zone AKS made for the private API server ("system"): the private FQDN's parent.
+        self.private_zone: pulumi.Output[str] = cluster.private_fqdn.apply(
+            lambda fqdn: fqdn.split(".", 1)[1] if fqdn and "." in fqdn else ""
+        )
         # The service account token issuer (workload identity, and the sync job's AWS federation).
         self.oidc_issuer: pulumi.Output[str] = cluster.oidc_issuer_profile.apply(
             lambda profile: (profile.issuer_url or "") if profile else ""

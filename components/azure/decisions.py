@@ -21,7 +21,10 @@ from gpufleet.clouds.azure import Azure, node_subnet
 from gpufleet.errors import DecisionError
 
 if TYPE_CHECKING:
-    from pulumi_azure_native.containerservice import ManagedClusterAPIServerAccessProfileArgsDict
+    from pulumi_azure_native.containerservice import (
+        MaintenanceWindowArgsDict,
+        ManagedClusterAPIServerAccessProfileArgsDict,
+    )
 
 GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
 # AKS adds this taint to every spot pool itself; declaring it keeps `pulumi up` free of drift.
@@ -52,9 +55,6 @@ DNS_PREFIX_MAX = 54
 
 BLOB_RETENTION_DAYS = 30
 _AZURE = Azure()
-
-# Regions with availability zones: the Azure cloud model holds them (it prices storage by them).
-ZONE_REDUNDANT_REGIONS = _AZURE.zone_redundant_regions
 
 
 def _digest(*parts: str) -> str:
@@ -93,6 +93,11 @@ def cluster_name(fleet: str, stack: str, region: str) -> str:
     """AKS cluster name (1-63 letters, digits, '-', '_'): `aks-<fleet>-<stack>-<region>`."""
     stack_part = re.sub(r"[^A-Za-z0-9_-]", "-", stack)
     return _bounded(f"aks-{fleet}-{stack_part}-{region}", CLUSTER_NAME_MAX, fleet, stack, region)
+
+
+def node_resource_group(cluster: str) -> str:
+    """The resource group AKS fills with the cluster's nodes (and its private DNS zone)."""
+    return f"{cluster}-nodes"
 
 
 def dns_prefix(fleet: str, stack: str, region: str) -> str:
@@ -166,6 +171,26 @@ def node_labels(fleet: str, pool: str, accelerator: str, *, rdma: bool) -> dict[
 def node_taints(capacity: Capacity) -> list[str]:
     """GPU nodes repel non-GPU pods; spot pools also carry the taint AKS would add anyway."""
     return [GPU_TAINT, SPOT_TAINT] if capacity == "spot" else [GPU_TAINT]
+
+
+# -- maintenance ---------------------------------------------------------------------------------
+
+# The cluster auto-upgrades (channel stable) and upgrades node images (NodeImage); with no window
+# AKS does both at any time, draining training nodes mid-run. Both happen only in a weekly window
+# (AKS reads the configurations by these names; the auto-upgrade window must be 4 hours or more:
+# learn.microsoft.com/azure/aks/planned-maintenance). Sunday from 00:00 UTC.
+MAINTENANCE_CONFIGURATIONS = ("aksManagedAutoUpgradeSchedule", "aksManagedNodeOSUpgradeSchedule")
+MAINTENANCE_DAY, MAINTENANCE_START, MAINTENANCE_HOURS = "Sunday", "00:00", 4
+
+
+def maintenance_window() -> MaintenanceWindowArgsDict:
+    """The weekly window of both maintenance configurations."""
+    return {
+        "schedule": {"weekly": {"interval_weeks": 1, "day_of_week": MAINTENANCE_DAY}},
+        "duration_hours": MAINTENANCE_HOURS,
+        "start_time": MAINTENANCE_START,
+        "utc_offset": "+00:00",
+    }
 
 
 # -- pool settings -------------------------------------------------------------------------------
@@ -386,8 +411,11 @@ def storage_sku(region: str) -> str:
 
 # -- role assignments ----------------------------------------------------------------------------
 # Built-in role ids, the same GUID in every tenant (learn.microsoft.com/azure/role-based-access-
-# control/built-in-roles: networking, storage).
+# control/built-in-roles: networking, storage, containers). "Azure Kubernetes Service RBAC Cluster
+# Admin" (manage all resources in the cluster) is the deployer's for the in-cluster layer: with
+# Azure RBAC on and local accounts off no other credential exists.
 NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+RBAC_CLUSTER_ADMIN_ROLE = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 BLOB_READER_ROLE = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"  # Storage Blob Data Reader
 BLOB_CONTRIBUTOR_ROLE = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"  # Storage Blob Data Contributor
 

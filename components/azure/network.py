@@ -31,12 +31,18 @@ BLOB_PRIVATE_ZONE = "privatelink.blob.core.windows.net"
 
 
 def link_rules(sources: tuple[str, ...]) -> list[network.SecurityRuleArgs]:
-    """With the fleet link: allow inbound from exactly the fleet's CIDRs, then deny the rest of
-    the `VirtualNetwork` tag, which would otherwise admit whatever the VPN gateway learns over BGP
-    (Azure's default AllowVnetInBound). None without the link."""
+    """With the fleet link: allow the load balancer's probes and inbound from exactly the
+    fleet's CIDRs, then deny the rest of the `VirtualNetwork` tag, which would otherwise admit
+    whatever the VPN gateway learns over BGP (Azure's default AllowVnetInBound). None without
+    the link."""
     if not sources:
         return []
     return [
+        # Health probes come from 168.63.129.16 (AzureLoadBalancer) and must not be blocked
+        # (learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16); the deny
+        # below names the VirtualNetwork tag, which also takes in the host's virtual IP.
+        _inbound("allow-azure-load-balancer-inbound", 3999, "Load balancer health probes (168.63.129.16)",
+                 network.SecurityRuleAccess.ALLOW, prefix="AzureLoadBalancer"),
         _inbound("allow-fleet-inbound", 4000, "The fleet's own networks, here and across the link",
                  network.SecurityRuleAccess.ALLOW, prefixes=list(sources)),
         _inbound("deny-other-vnet-inbound", 4001, "Nothing else the VPN gateway may learn over BGP",

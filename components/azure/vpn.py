@@ -1,10 +1,12 @@
 """`gpufleet:azure:GatewayHub`: Azure's end of the fleet link in one VNet (gpufleet/interconnect.py).
 
-An active-active, zone-redundant route-based VPN gateway (VpnGw1AZ) with BGP in the VNet's
-GatewaySubnet, on two zone-redundant Standard public IPs; each instance carries the custom APIPA
-BGP addresses of the tunnels that end on it. `connect` adds, per tunnel of another cloud's VPN
-pair, a local network gateway (its outside address, its BGP peer) and a BGP connection; `peer`
-joins two VNets by global VNet peering. Logical names derive from the region and pair keys.
+An active-active route-based VPN gateway with BGP in the VNet's GatewaySubnet on two Standard
+public IPs: zone-redundant (VpnGw1AZ, zonal IPs) where the region has availability zones,
+regional (VpnGw1, IPs without zones) where it has none (gpufleet/clouds/azure/link.py); each
+instance carries the custom APIPA BGP addresses of the tunnels that end on it. `connect` adds,
+per tunnel of another cloud's VPN pair, a local network gateway (its outside address, its BGP
+peer) and a BGP connection; `peer` joins two VNets by global VNet peering. Logical names derive
+from the region and pair keys.
 
 The VNet routes what the gateway learns over BGP to every subnet by itself, and peered VNets by
 system routes, so no route table is declared; the nodes' NSG admits the fleet's remote CIDRs
@@ -19,12 +21,12 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import authorization, network
 
-from gpufleet.clouds.azure.link import VPN_GATEWAY_SKU
+from gpufleet.clouds.azure.link import vpn_gateway_sku
+from gpufleet.clouds.azure.zones import availability_zones
 from gpufleet.plan import LinkSite, TunnelPlan
 
 GATEWAY_SUBNET = "GatewaySubnet"  # the name Azure requires for a VNet gateway's subnet
 INSTANCES = ("instance0", "instance1")  # active-active: one IP configuration per instance
-ZONES = ["1", "2", "3"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class GatewayHub(pulumi.ComponentResource):
                      "tier": network.PublicIPAddressSkuTier.REGIONAL},
                 public_ip_allocation_method=network.IPAllocationMethod.STATIC,
                 public_ip_address_version=network.IPVersion.I_PV4,
-                zones=ZONES,
+                zones=list(availability_zones(args.location)) or None,  # zonal only where zones exist
                 tags=dict(args.tags),
                 opts=child,
             )
@@ -99,7 +101,7 @@ class GatewayHub(pulumi.ComponentResource):
             gateway_type=network.VirtualNetworkGatewayType.VPN,
             vpn_type=network.VpnType.ROUTE_BASED,
             vpn_gateway_generation=network.VpnGatewayGeneration.GENERATION1,
-            sku={"name": VPN_GATEWAY_SKU, "tier": VPN_GATEWAY_SKU},
+            sku={"name": vpn_gateway_sku(args.location), "tier": vpn_gateway_sku(args.location)},
             active_active=True,
             enable_bgp=True,
             bgp_settings={

@@ -52,3 +52,15 @@ NETWORK_OPERATOR = Chart(
 DOCA_DRIVER_VERSION = "doca3.2.0-25.10-1.2.8.0-2"
 RDMA_SHARED_PLUGIN_VERSION = "network-operator-v25.10.0"
 MELLANOX_REPOSITORY = "nvcr.io/nvidia/mellanox"
+# Cluster Autoscaler for EKS (docs/deploy.md says why it and not Karpenter): chart 9.51.0, the
+# last whose appVersion is 1.33.0, the EKS version gpufleet runs (KUBERNETES_VERSION);
+# kubernetes/autoscaler tag cluster-autoscaler-chart-9.51.0 (9befb31f), charts/cluster-
+# autoscaler/values.yaml: cloudProvider, awsRegion, autoDiscovery.clusterName,
+# rbac.serviceAccount.name, nodeSelector, tolerations, extraArgs.
+CLUSTER_AUTOSCALER = Chart(
+    "cluster-autoscaler", "9.51.0", "https://kubernetes.github.io/autoscaler",
+    "kube-system", "github.com/kubernetes/autoscaler (charts/cluster-autoscaler, tag cluster-autoscaler-chart-9.51.0)",
+)
+# The image of the AKS guide's nvidia-peermem loader (Azure/aks-rdma-infiniband configs/
+# nvidia-peermem-reloader/ds.yaml at 700dabb): it installs kmod and loads the module.
+PEERMEM_IMAGE = "mcr.microsoft.com/mirror/docker/library/ubuntu:24.04"

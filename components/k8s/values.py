@@ -1,15 +1,17 @@
 """What the in-cluster GPU layer installs on one cluster, decided without Pulumi.
 
 Each cloud's builder describes its GPU pools as `GpuPoolTarget`s (the pool's node label, the
-taints its nodes carry, its MIG strategy and fabric); this module turns them into Helm releases
-whose DaemonSets select exactly those pools (node affinity on the pool label) and tolerate exactly
-their taints, so nothing lands on a system pool and nothing GPU-specific exists without GPU pools.
+taints its nodes carry, its MIG strategy and fabric) and its system pool as a `SystemPlacement`;
+this module turns them into Helm releases whose DaemonSets select exactly those pools (node
+affinity on the pool label) and tolerate exactly their taints, and whose Deployments (NFD master
+and garbage collector, operators) run on the system pool. Nothing GPU-specific exists without
+GPU pools; another chart is a row of ADDONS.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,19 +55,34 @@ class GpuPoolTarget:
     taints: tuple[Taint, ...]
     mig_strategy: MigStrategy = "none"
     fabric: Fabric | None = None
-    may_scale_to_zero: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SystemPlacement:
+    """Where a cluster's helper Deployments run: its system pool, by a label its nodes carry
+    and the taints they have. Only DaemonSets go to GPU nodes: a helper on a GPU pool keeps a
+    GPU VM alive for itself (the autoscaler adds one and cannot remove it), and stays Pending
+    while the GPU pools sit at zero."""
+
+    node_selector: Mapping[str, str]
+    taints: tuple[Taint, ...] = ()
+
+    def values(self) -> dict[str, Any]:
+        """`nodeSelector` and `tolerations`, as the charts' Deployment values spell them."""
+        return {"nodeSelector": dict(self.node_selector), "tolerations": [t.toleration() for t in self.taints]}
 
 
 @dataclass(frozen=True, slots=True)
 class ReleasePlan:
-    """One Helm release: `key` names the Pulumi resource, `release` the Helm release."""
+    """One Helm release: `key` names the Pulumi resource, `release` the Helm release; `after`
+    the keys of releases it installs after (the CRDs or labels it needs)."""
 
     key: str
     chart: Chart
     release: str
     values: Mapping[str, Any]
-    skip_await: bool
     pools: tuple[str, ...] = field(default=())
+    after: tuple[str, ...] = field(default=())
 
 
 def merged(targets: Iterable[GpuPoolTarget]) -> list[GpuPoolTarget]:
@@ -75,7 +92,7 @@ def merged(targets: Iterable[GpuPoolTarget]) -> list[GpuPoolTarget]:
         seen = found.get(target.pool)
         found[target.pool] = target if seen is None or seen == target else GpuPoolTarget(
             target.pool, tuple(sorted(set(seen.taints) | set(target.taints))), target.mig_strategy,
-            target.fabric or seen.fabric, target.may_scale_to_zero or seen.may_scale_to_zero,
+            target.fabric or seen.fabric,
         )
     return [found[name] for name in sorted(found)]
 
@@ -106,11 +123,15 @@ def _placed(targets: Sequence[GpuPoolTarget]) -> dict[str, Any]:
 
 
 def device_plugin_values(
-    targets: Sequence[GpuPoolTarget], strategy: MigStrategy, everyone: Sequence[GpuPoolTarget]
+    targets: Sequence[GpuPoolTarget], strategy: MigStrategy, everyone: Sequence[GpuPoolTarget],
+    system: SystemPlacement,
 ) -> dict[str, Any]:
     """The device plugin and GPU feature discovery for the pools of one MIG strategy. The release
-    given `everyone` (all GPU pools) also runs node-feature-discovery, whose labels GFD needs, on
-    every GPU pool; the others leave NFD off, so one NFD serves the cluster."""
+    given `everyone` (all GPU pools) also runs node-feature-discovery: its worker DaemonSet on
+    every GPU pool, its master and garbage collector Deployments on the system pool (keys
+    `nfd.master`/`nfd.gc`/`nfd.worker` of the NFD 0.15.3 subchart, values.yaml at
+    NVIDIA/k8s-device-plugin v0.17.1, 3c378193). The others leave NFD off: one NFD serves the
+    cluster."""
     values: dict[str, Any] = {
         **_placed(targets),
         "migStrategy": strategy,
@@ -120,21 +141,21 @@ def device_plugin_values(
     if everyone:
         values["nfd"] = {
             "enabled": True,
-            "master": _placed(everyone),
+            "master": system.values(),
             "worker": _placed(everyone),
-            "gc": _placed(everyone),
+            "gc": system.values(),
         }
     else:
         values["nfd"] = {"enabled": False}
     return values
 
 
-def dcgm_values(targets: Sequence[GpuPoolTarget]) -> dict[str, Any]:
-    """DCGM exporter on every GPU pool (Prometheus scrapes port 9400)."""
+def dcgm_values(targets: Sequence[GpuPoolTarget], system: SystemPlacement) -> dict[str, Any]:
+    """DCGM exporter (a DaemonSet) on every GPU pool (Prometheus scrapes port 9400)."""
     return {**_placed(targets), "serviceMonitor": {"enabled": False}}
 
 
-def efa_values(targets: Sequence[GpuPoolTarget]) -> dict[str, Any]:
+def efa_values(targets: Sequence[GpuPoolTarget], system: SystemPlacement) -> dict[str, Any]:
     """The EFA plugin's affinity is built from supportedInstanceLabels: select the EFA pools."""
     return {
         "tolerations": tolerations(targets),
@@ -142,13 +163,26 @@ def efa_values(targets: Sequence[GpuPoolTarget]) -> dict[str, Any]:
     }
 
 
-def network_operator_values(targets: Sequence[GpuPoolTarget]) -> dict[str, Any]:
-    """The operator runs on the InfiniBand pools themselves (the AKS system pool stays clean);
-    its bundled NFD is off: the NicClusterPolicy selects pools by their gpufleet label."""
+def network_operator_values(targets: Sequence[GpuPoolTarget], system: SystemPlacement) -> dict[str, Any]:
+    """The operator Deployment (and its CRD upgrade hook Job, which reads the same keys) on the
+    system pool: `operator.nodeSelector`/`tolerations` of network-operator 25.10.0
+    (deployment/network-operator/templates/operator.yaml and upgrade-crd-hook.yaml at
+    Mellanox/network-operator v25.10.0, 625ea34c). Its bundled NFD is off (the device plugin's
+    serves the cluster) and so are its NodeFeatureRules (`nfd.deployNodeFeatureRules`, on by
+    default): their CRD would come only from the device plugin's release, and the label the
+    operator looks for (`feature.node.kubernetes.io/pci-15b3.present`, pkg/state/state_ofed.go)
+    is written by that NFD's PCI source (class 02, vendor field, its values.yaml), as the AKS
+    guide does (Azure/aks-rdma-infiniband configs/values/network-operator/values.yaml, 700dabb)."""
     return {
-        "nfd": {"enabled": False},
-        "operator": _placed(targets),
+        "nfd": {"enabled": False, "deployNodeFeatureRules": False},
+        "operator": system.values(),
     }
+
+
+# The DOCA driver container's workaround for a race in loading its kernel modules, as the AKS
+# guide's NicClusterPolicy sets it (Azure/aks-rdma-infiniband configs/nicclusterpolicy/base/
+# nic.yaml at 700dabb, citing Mellanox/doca-driver-build issue 52).
+OFED_ENV = ({"name": "OFED_BLACKLIST_MODULES_FILE", "value": "/host/etc/modprobe.d/blacklist-ofed-modules.conf"},)
 
 
 def nic_cluster_policy(targets: Sequence[GpuPoolTarget]) -> dict[str, Any]:
@@ -167,6 +201,7 @@ def nic_cluster_policy(targets: Sequence[GpuPoolTarget]) -> dict[str, Any]:
         "ofedDriver": {
             "repository": charts.MELLANOX_REPOSITORY, "image": "doca-driver",
             "version": charts.DOCA_DRIVER_VERSION,
+            "env": [dict(e) for e in OFED_ENV],
             "upgradePolicy": {"autoUpgrade": True, "maxParallelUpgrades": 1,
                               "drain": {"enable": True, "force": True, "deleteEmptyDir": True,
                                         "timeoutSeconds": 300}},
@@ -178,15 +213,29 @@ def nic_cluster_policy(targets: Sequence[GpuPoolTarget]) -> dict[str, Any]:
     }
 
 
-def _release(key: str, chart: Chart, release: str, values: Mapping[str, Any],
-             targets: Sequence[GpuPoolTarget]) -> ReleasePlan:
-    # Helm waits for Deployments to be ready: with pools that may sit at zero nodes (the
-    # autoscaler adds them for the first GPU pod) it would time out, so it does not wait there.
-    return ReleasePlan(key, chart, release, values, any(t.may_scale_to_zero for t in targets),
-                       tuple(sorted(t.pool for t in targets)))
+@dataclass(frozen=True, slots=True)
+class Addon:
+    """One chart the layer installs on the GPU pools it `selects`: another device plugin or
+    exporter is one more row of ADDONS."""
+
+    key: str
+    chart: Chart
+    release: str
+    selects: Callable[[GpuPoolTarget], bool]
+    values: Callable[[Sequence[GpuPoolTarget], SystemPlacement], dict[str, Any]]
+    after: tuple[str, ...] = ()
 
 
-def releases(targets: Iterable[GpuPoolTarget]) -> list[ReleasePlan]:
+DEVICE_PLUGIN_KEY = "nvdp"  # the release that also runs NFD (its CRDs and feature labels)
+ADDONS: tuple[Addon, ...] = (
+    Addon("dcgm", charts.DCGM_EXPORTER, "dcgm-exporter", lambda t: True, dcgm_values),
+    Addon("efa", charts.EFA_DEVICE_PLUGIN, "aws-efa-k8s-device-plugin", lambda t: t.fabric == "efa", efa_values),
+    Addon("network-operator", charts.NETWORK_OPERATOR, "network-operator",
+          lambda t: t.fabric == "infiniband", network_operator_values, after=(DEVICE_PLUGIN_KEY,)),
+)
+
+
+def releases(targets: Iterable[GpuPoolTarget], system: SystemPlacement) -> list[ReleasePlan]:
     """Every release one cluster gets: none without GPU pools."""
     pools = merged(targets)
     if not pools:
@@ -198,18 +247,15 @@ def releases(targets: Iterable[GpuPoolTarget]) -> list[ReleasePlan]:
     for index, strategy in enumerate(strategies):
         chosen = [t for t in pools if t.mig_strategy == strategy]
         suffix = "" if strategy == "none" else f"-mig-{strategy}"
-        values = device_plugin_values(chosen, strategy, pools if index == 0 else ())
-        plans.append(_release(f"nvdp{suffix}", charts.DEVICE_PLUGIN,
-                              f"nvidia-device-plugin{suffix}", values, pools if index == 0 else chosen))
-    plans.append(_release("dcgm", charts.DCGM_EXPORTER, "dcgm-exporter", dcgm_values(pools), pools))
-    efa = [t for t in pools if t.fabric == "efa"]
-    if efa:
-        plans.append(_release("efa", charts.EFA_DEVICE_PLUGIN, "aws-efa-k8s-device-plugin",
-                              efa_values(efa), efa))
-    infiniband = [t for t in pools if t.fabric == "infiniband"]
-    if infiniband:
-        plans.append(_release("network-operator", charts.NETWORK_OPERATOR, "network-operator",
-                              network_operator_values(infiniband), infiniband))
+        values = device_plugin_values(chosen, strategy, pools if index == 0 else (), system)
+        served = pools if index == 0 else chosen
+        plans.append(ReleasePlan(f"{DEVICE_PLUGIN_KEY}{suffix}", charts.DEVICE_PLUGIN,
+                                 f"nvidia-device-plugin{suffix}", values, tuple(t.pool for t in served)))
+    for addon in ADDONS:
+        chosen = [t for t in pools if addon.selects(t)]
+        if chosen:
+            plans.append(ReleasePlan(addon.key, addon.chart, addon.release, addon.values(chosen, system),
+                                     tuple(t.pool for t in chosen), addon.after))
     return plans
 
 

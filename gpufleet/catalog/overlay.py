@@ -13,6 +13,7 @@ A bad file is the user's mistake: exit 2 naming the file, the row and the field.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Collection, Generator, Mapping, Sequence
@@ -25,6 +26,8 @@ DIR_VARIABLE = "GPUFLEET_CATALOG_DIR"
 FILE_NAME = "offers.csv"
 COLUMNS = ("cloud", "instance_type", "region", "price_usd_per_hour", "spot_price_usd_per_hour", "source")
 """The header of the packaged catalog/data/offers.csv, which a refreshed file repeats."""
+MAX_BYTES = 8 << 20
+"""A refreshed offers file: a hundred times the packaged one."""
 
 
 class CatalogFileError(GpufleetError):
@@ -70,6 +73,24 @@ def using(folder: Path | None) -> Generator[None]:
             os.environ[DIR_VARIABLE] = before
 
 
+# Cells a spreadsheet runs as a formula (OWASP, "CSV Injection": =, +, -, @, tab, carriage
+# return): the offers file is opened in spreadsheets and its sources reach cost lines.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_problem(column: str, value: str) -> str | None:
+    """What is wrong with a text cell a spreadsheet would run as a formula, or None."""
+    if value.startswith(FORMULA_STARTS):
+        return (f"{column} {value[:40]!r} starts like a spreadsheet formula; a source names an "
+                "API and the time of the look-up")
+    return None
+
+
+def csv_cell(value: str) -> str:
+    """A text cell as written: a leading formula character is quoted (OWASP's `'` prefix)."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
 def _price(value: str, column: str) -> str | None:
     """None if the price cell is empty or a positive finite number; else what is wrong."""
     if not value:
@@ -103,7 +124,7 @@ def row_problem(
         return "has neither price; leave the row out to keep the packaged offer"
     if not (row["source"] or "").strip():
         return "source is empty; name the API and the time of the look-up"
-    return None
+    return formula_problem("source", row["source"] or "")
 
 
 def read_offers(
@@ -111,6 +132,9 @@ def read_offers(
 ) -> list[dict[str, str]]:
     """The rows of a refreshed offers file, every one checked; the first bad one is named."""
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise CatalogFileError(f"{path} is larger than {MAX_BYTES >> 20} MiB; the packaged offers.csv is "
+                                   "about 100 KB: is it the right file?")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise CatalogFileError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
@@ -121,17 +145,28 @@ def read_offers(
             f"not {','.join(reader.fieldnames or ()) or 'empty'}"
         )
     rows: list[dict[str, str]] = []
+    seen: dict[tuple[str, str, str], int] = {}
     for number, row in enumerate(reader, start=2):
         if problem := row_problem(row, skus, regions):
             raise CatalogFileError(f"{path}: row {number}: {problem}")
-        rows.append({column: row[column] for column in COLUMNS})
+        offer = (row["cloud"] or "", row["instance_type"] or "", row["region"] or "")
+        if offer in seen:
+            raise CatalogFileError(
+                f"{path}: row {number}: repeats the offer of row {seen[offer]} ({'/'.join(offer)}); "
+                "one row per cloud, instance type and region (which price is meant?)"
+            )
+        seen[offer] = number
+        rows.append({column: row[column] or "" for column in COLUMNS})
     return rows
 
 
 def write_offers(path: Path, rows: Sequence[Mapping[str, str]]) -> None:
     """The rows in the packaged file's format, sorted as it is (cloud, instance type, region)."""
+    from gpufleet.safewrite import write_text
+
     ordered = sorted(rows, key=lambda r: (r["cloud"], r["instance_type"], r["region"]))
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        writer.writerows([row[column] for column in COLUMNS] for row in ordered)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows([csv_cell(row[column]) for column in COLUMNS] for row in ordered)
+    write_text(path, text.getvalue())

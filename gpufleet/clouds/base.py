@@ -196,11 +196,12 @@ class CloudModel(ABC):
     `nodes_per_cluster`. The key is also the name a spec raises it by (`limits:`);
     `gpufleet.nodegroups` reads the values and sources from the table."""
     name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {}
-    """type token -> (input, name kind of catalog/data/name_rules.csv) for every physical name
-    the cloud checks (deploy-readiness); list inputs name the key of each item after a dot."""
+    """For types without a row in catalog/data/name_inputs.csv (a cloud without packaged rows):
+    type token -> (input, name kind of catalog/data/name_rules.csv) for every physical name
+    deploy-readiness checks; list inputs name the key of each item after a dot."""
     autonamed_types: frozenset[str] = frozenset()
-    """Types whose name input, when absent, Pulumi fills in: the logical name plus '-' and 7
-    random characters (deploy-readiness checks that shape)."""
+    """Of those, the types whose absent name input Pulumi fills in: the logical name plus '-'
+    and 7 random characters (deploy-readiness checks that shape)."""
     link: LinkTraits | None = None
     """Its end of the fleet link, or None when it cannot join one (gpufleet/interconnect.py)."""
     storage_private_only: bool = False
@@ -243,9 +244,10 @@ class CloudModel(ABC):
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         """What one region's infrastructure costs besides GPU nodes and storage (per hour)."""
 
-    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
+    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
         """What one region costs per hour to join the link with `peers` regions of other clouds
-        and `same_cloud_peers` of its own (none for a cloud without `link`)."""
+        and `same_cloud_peers` of its own (none for a cloud without `link`); without `region`,
+        what any region of the cloud costs at most."""
         return ()
 
     # -- addresses -----------------------------------------------------------------------------

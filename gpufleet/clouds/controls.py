@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gpufleet import cidrs
 from gpufleet.clouds.inputs import get, is_true, items
-
-OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
 Check = Callable[[Mapping[str, Any]], Iterable[str]]
 """A resource's inputs -> every control they break, each naming the value and what is allowed."""
@@ -44,8 +43,15 @@ class SecurityControls:
         return resource_type in self.checks or resource_type in self.reviewed
 
 
+SHOWN_CHARACTERS = 80
+
+
 def shown(value: object) -> str:
-    return "unset" if value is None else json.dumps(value, default=str)
+    """An input's value in a message, as JSON, bounded (inputs come from any program's file)."""
+    if value is None:
+        return "unset"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 3] + "..."
 
 
 def flag(props: Mapping[str, Any], path: str, want: bool, control: str) -> Iterable[str]:
@@ -62,10 +68,10 @@ def allowlist(field: str, value: object, unset: str, control: str) -> Iterable[s
         f"allowed: the ranges of the runners and operators (spec access.cidrs, mode allowlist), "
         f"or a private endpoint only ({control})"
     )
-    ranges = [str(r) for r in items(value)]
+    ranges = items(value)
     if value is None:
         yield f"{field} is unset with the public endpoint on ({unset}); {allowed}"
     elif not ranges:
         yield f"{field} is [] with the public endpoint on (no restriction); {allowed}"
-    elif opened := sorted({r for r in ranges if r in OPEN_CIDRS}):
-        yield f"{field} includes {', '.join(opened)} (the whole internet); {allowed}"
+    for problem in cidrs.allowlist_problems(ranges):
+        yield f"{field} {problem}; {allowed}"

@@ -8,6 +8,7 @@ numbers given as strings).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -98,11 +99,12 @@ class DeclaredPool:
 
 
 def decoded(value: object) -> Mapping[str, Any]:
-    """The value as a mapping: provider inputs arrive JSON-encoded (the SDK serialises them)."""
+    """The value as a mapping: provider inputs arrive JSON-encoded (the SDK serialises them).
+    Text that is not a JSON object (or nests past Python's stack) is no mapping."""
     if isinstance(value, str) and value.startswith("{"):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
     return cast(Mapping[str, Any], value) if isinstance(value, Mapping) else {}
 
@@ -112,13 +114,15 @@ def number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+        found = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value)
+            found = float(value)
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    return found if math.isfinite(found) else None
 
 
 def whole(value: object) -> int | None:

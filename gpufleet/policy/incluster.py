@@ -18,7 +18,24 @@ NIC_CLUSTER_POLICY = "kubernetes:mellanox.com/v1alpha1:NicClusterPolicy"
 CRON_JOB = "kubernetes:batch/v1:CronJob"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
 VERSION_RANGE = frozenset("^~*<>=|, x")
+
+# What deploy-readiness knows of the charts (gpufleet/policy/readycluster.py), from their
+# values.yaml at the pins of components/k8s/charts.py: the value paths of each chart's helper
+# Deployments (which belong on a system pool), where an autoscaler names its cluster, which
+# releases bring NFD and its CRDs, and the DOCA driver setting of the AKS guide.
+HELPERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "nvidia-device-plugin": (("nfd", "master"), ("nfd", "gc")),
+    "network-operator": (("operator",),),
+    "cluster-autoscaler": ((),),
+}
+AUTOSCALER_CHARTS: dict[str, tuple[str, ...]] = {
+    "cluster-autoscaler": ("autoDiscovery", "clusterName"), "karpenter": ("settings", "clusterName"),
+}
+AUTOSCALER_SERVICE_ACCOUNTS = frozenset({"cluster-autoscaler", "karpenter"})
+NFD_CHARTS = frozenset({"nvidia-device-plugin", "node-feature-discovery", "gpu-operator"})
+OFED_WORKAROUND = "OFED_BLACKLIST_MODULES_FILE"
 
 
 def _helm_release(props: Mapping[str, Any]) -> Iterable[str]:
@@ -64,16 +81,34 @@ def _cron_job(props: Mapping[str, Any]) -> Iterable[str]:
             yield f"{where}: image is {shown(image)}; allowed: an exact tag or a digest"
 
 
+def _daemon_set(props: Mapping[str, Any]) -> Iterable[str]:
+    """A node agent (components/k8s/agents.py) may be privileged (it loads a kernel module) but
+    keeps to the node: pinned images, host paths only read, no host network or process space."""
+    pod = get(props, "spec", "template", "spec")
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if get(pod, key) is True:
+            yield f"{key} is true; allowed: false (a node agent needs no host namespace)"
+    host_paths = {text(get(v, "name")) for v in items(get(pod, "volumes")) if get(v, "hostPath") is not None}
+    for index, container in enumerate(items(get(pod, "containers"))):
+        image = text(get(container, "image"))
+        if not _pinned(image):
+            yield f"containers[{index}]: image is {shown(image)}; allowed: an exact tag or a digest"
+        for mount in items(get(container, "volumeMounts")):
+            if text(get(mount, "name")) in host_paths and get(mount, "readOnly") is not True:
+                yield (f"containers[{index}]: host path {shown(get(mount, 'mountPath'))} is writable; "
+                       "allowed: readOnly true")
+
+
 # The InfiniBand policy of the NVIDIA Network Operator (images pinned in components/k8s/) has no
 # control of its own inputs; nor have the sync job's namespace (Pod Security `restricted`
 # enforced) and service account (no token mounted, trusted by name in the clouds' federation).
 CONTROLS = SecurityControls(
-    {HELM_RELEASE: _helm_release, CRON_JOB: _cron_job},
+    {HELM_RELEASE: _helm_release, CRON_JOB: _cron_job, DAEMON_SET: _daemon_set},
     frozenset({NIC_CLUSTER_POLICY, NAMESPACE, SERVICE_ACCOUNT}),
 )
 
 # Objects inside a cluster carry no cloud tags: a Helm release has no tags input at all
 # (www.pulumi.com/registry/packages/kubernetes/api-docs/helm/v3/release/), and the cluster that
 # holds it is tagged itself; same for the Network Operator's NicClusterPolicy and the sync job's
-# namespace, service account and CronJob (labelled instead).
-UNTAGGABLE = frozenset({HELM_RELEASE, NIC_CLUSTER_POLICY, CRON_JOB, NAMESPACE, SERVICE_ACCOUNT})
+# namespace, service account and CronJob and the node agents' DaemonSets (labelled instead).
+UNTAGGABLE = frozenset({HELM_RELEASE, NIC_CLUSTER_POLICY, CRON_JOB, NAMESPACE, SERVICE_ACCOUNT, DAEMON_SET})

@@ -11,7 +11,9 @@ the other providers' knowledge is data here, with the page it comes from.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +103,8 @@ LOCATION_FREE_TYPES: dict[str, str] = {
 }
 PROVIDER_REASON = "a provider configuration, not a resource in any cloud"
 
+# A kubeconfig's `server:` (YAML or JSON), its host: a name, or an address (IPv6 in brackets).
+SERVER_HOST = re.compile(r"""server["']?\s*:\s*["']?https?://(\[[0-9A-Fa-f:.]+\]|[^/"'\s:]+)""")
 
 
 # -- what a resource's location is -------------------------------------------------------------
@@ -241,6 +245,11 @@ def kubernetes_cluster(provider: PolicyProviderResource | None) -> Location:
             "a Kubernetes resource lives where its cluster lives, and it has no explicit "
             "kubernetes provider with a known kubeconfig"
         )
+    if bare := _bare_addresses(config):
+        return Unverifiable(
+            f"its provider's kubeconfig names its server by the bare address {bare}, which says "
+            "nothing of the cluster or where it is (a --region argument beside it proves nothing)"
+        )
     found = sorted({
         (model.name, match)
         for model in clouds.models() for pattern in model.cluster_endpoints for match in pattern.findall(config)
@@ -254,6 +263,17 @@ def kubernetes_cluster(provider: PolicyProviderResource | None) -> Location:
         return Unverifiable(f"its provider's kubeconfig names no {kinds} cluster endpoint")
     shown = ", ".join(f"{c}/{r}" for c, r in found)
     return Unverifiable(f"its provider's kubeconfig names clusters in several places ({shown})")
+
+
+def _bare_addresses(config: str) -> str:
+    """The kubeconfig's servers given as IP addresses (no name a cloud gave the cluster)."""
+    found: list[str] = []
+    for host in SERVER_HOST.findall(config):
+        try:
+            found.append(str(ipaddress.ip_address(host.strip("[]"))))
+        except ValueError:
+            continue
+    return ", ".join(sorted(set(found)))
 
 
 def locate(

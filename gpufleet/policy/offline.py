@@ -10,7 +10,7 @@ and `pulumi preview --policy-pack policies` share one implementation of every ru
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from inspect import isawaitable
@@ -31,7 +31,7 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError  # pyright: ignore[reportPrivateUsage]
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from gpufleet.errors import Problem, SpecError
+from gpufleet.errors import Problem, SpecError, shown
 from gpufleet.policy.config import ENFORCEMENT_KEY
 from gpufleet.policy.locations import PROVIDER_PREFIX, catalog_cloud, location_rule, package_of
 from gpufleet.policy.pack import policies
@@ -132,6 +132,7 @@ def _stack_resources(
     }
     for r in resources:
         built[r.urn].parent = built.get(r.parent)
+        built[r.urn].dependencies = [built[d] for d in r.dependencies if d in built]
     return list(built.values())
 
 
@@ -241,35 +242,42 @@ def _field(item: Mapping[str, Any], index: int, key: str, kind: type, required: 
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise SpecError([Problem(
             f"resources[{index}].{key}",
-            f"expected {'an object' if kind is dict else 'a ' + kind.__name__}, got {value!r}",
+            f"expected {'an object' if kind is dict else 'a ' + kind.__name__}, got {shown(value)}",
         )])
     return value
 
 
-def _custom(item: Mapping[str, Any], index: int, kind: str) -> bool:
-    """An explicit `custom` flag (false marks another program's component resources), else
-    custom unless gpufleet's own components or the root stack."""
+OWN_COMPONENTS = ("gpufleet:", "pulumi:pulumi:Stack")
+"""Types that are components whatever a file says: gpufleet's own and the root stack."""
+
+
+def _custom(item: Mapping[str, Any], index: int, kind: str, components: Collection[str]) -> bool:
+    """Whether a resource from a file creates something itself. `custom: false` (another
+    program's component) is believed only for a type the spec's reviewer listed in
+    `policies.unchecked_types`: a file cannot take an unreviewed type (an `oci:` instance) out of
+    every guard by calling it a component."""
     given: bool | None = _field(item, index, "custom", bool, False)
-    if given is not None:
-        return given
-    return not kind.startswith(("gpufleet:", "pulumi:pulumi:Stack"))
+    if kind.startswith(OWN_COMPONENTS):
+        return False if given is None else given
+    return not (given is False and kind in components)
 
 
-def resources_from_json(items: object) -> list[RecordedResource]:
+def resources_from_json(items: object, components: Collection[str] = ()) -> list[RecordedResource]:
     """Resources in the plan's `resources[]` shape (type, name, urn, parent, provider, cloud,
-    region, protect, inputs, optionally custom) from any program; a bad item raises SpecError naming its index
-    and field."""
+    region, protect, inputs, optionally custom) from any program; `components` are the types a
+    file may mark `custom: false` (`_custom`). A bad item raises SpecError naming its index and
+    field."""
     given: object = items
     if isinstance(given, dict) and "resources" in given:
         given = cast(dict[str, Any], given)["resources"]
     if not isinstance(given, list):
-        shown: str = type(cast(object, given)).__name__
-        raise SpecError([Problem("resources", f"expected a JSON list of resources, got {shown}")])
+        kind_given: str = type(cast(object, given)).__name__
+        raise SpecError([Problem("resources", f"expected a JSON list of resources, got {kind_given}")])
     found: list[RecordedResource] = []
     seen: set[str] = set()
     for index, raw in enumerate(cast(list[Any], given)):
         if not isinstance(raw, Mapping):
-            raise SpecError([Problem(f"resources[{index}]", f"expected an object, got {raw!r}")])
+            raise SpecError([Problem(f"resources[{index}]", f"expected an object, got {shown(raw)}")])
         item = cast(Mapping[str, Any], raw)
         kind: str = _field(item, index, "type", str, True)
         if ":" not in kind:
@@ -291,7 +299,7 @@ def resources_from_json(items: object) -> list[RecordedResource]:
             name=name,
             parent=_field(item, index, "parent", str, False) or "",
             provider=_field(item, index, "provider", str, False) or "",
-            custom=_custom(item, index, kind),
+            custom=_custom(item, index, kind, components),
             protect=bool(_field(item, index, "protect", bool, False)),
             retain_on_delete=bool(_field(item, index, "retain_on_delete", bool, False)),
             ignore_changes=(),

@@ -6,9 +6,13 @@ spec declares (`limits:`, passed as this policy's configuration):
 - every node group / agent pool at its maximum size within the nodes-per-group limit;
 - every cluster within its groups-per-cluster and (where the cloud has one) nodes-per-cluster
   limit, its system pool counted;
-- every physical name within the cloud's rules (catalog/data/name_rules.csv; which inputs
-  hold names: `CloudModel.name_inputs`).
-The checks are a list (`CHECKS`): another check (addresses) is one more function.
+- every physical name within its rules, as the provider will send it (catalog/data/
+  name_rules.csv; which inputs hold names and how a provider names what the program leaves
+  unnamed: catalog/data/name_inputs.csv, gpufleet/catalog/names.py).
+- what deploys but runs wrong: in the clusters (gpufleet/policy/readycluster.py: autoscalers,
+  helpers on system pools, GPUDirect RDMA, chart ordering) and in the clouds' settings
+  (gpufleet/policy/readycloud.py: zones, load balancer probes, AKS upgrade windows and admin).
+The checks are a list (`CHECKS`): another check is one more function.
 """
 
 from __future__ import annotations
@@ -22,16 +26,15 @@ from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
 from gpufleet import clouds
 from gpufleet.catalog.limits import name_problem
+from gpufleet.catalog.names import NameInput, autonamed, name_inputs
 from gpufleet.clouds.declared import DeclaredPool
 from gpufleet.nodegroups import ClusterLimits, limits_in
+from gpufleet.policy import readycloud, readycluster
 from gpufleet.policy.config import DEPLOY_READINESS, effective_config
 from gpufleet.policy.gpu import declared_pools
-from gpufleet.policy.props import describe, mapping, number
-from gpufleet.policy.view import View
+from gpufleet.policy.props import describe, get, items, mapping, number
 
 Finding = tuple[str, str]  # (urn, message)
-# Pulumi's autoname: the logical name, '-' and 7 random lowercase hex characters.
-AUTONAME_SUFFIX = "-" + "a" * 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,29 +112,53 @@ def cluster_sizes(stack: Stack) -> list[Finding]:
     return findings
 
 
-def _names(view: View, path: str) -> list[Any]:
-    """The value(s) at an input path: `agentPoolProfiles.name` reads the key of every item."""
-    head, _, key = path.partition(".")
-    if not key:
-        return [view.get(head)]
-    return [mapping(item).get(key) for item in view.items(head)]
+def _values(props: Any, segments: Sequence[str]) -> list[Any]:
+    """The value(s) at an input path (gpufleet/catalog/names.py): `a.b` nested, `a[].b` every
+    item's key, `a.*` every value of a mapping."""
+    if not segments:
+        return [props]
+    head, rest = segments[0], segments[1:]
+    if head == "*":
+        return [found for value in mapping(props).values() for found in _values(value, rest)]
+    if head.endswith("[]"):
+        return [found for item in items(get(props, head[:-2])) for found in _values(item, rest)]
+    return _values(get(props, head), rest)
+
+
+def _name_inputs(resource: PolicyResource) -> tuple[NameInput, ...]:
+    """The packaged rows of its type, else what its cloud model declares (a cloud without
+    packaged rows)."""
+    rows = name_inputs(resource.resource_type)
+    if rows is not None:
+        return rows
+    owner = clouds.owner_of(resource.resource_type)
+    if owner is None:
+        return ()
+    strategy = "aws" if resource.resource_type in owner.autonamed_types else ""
+    return tuple(
+        NameInput(resource.resource_type, path.replace(".", "[]."), kind, strategy, "")
+        for path, kind in owner.name_inputs.get(resource.resource_type, ())
+    )
 
 
 def names(stack: Stack) -> list[Finding]:
-    """Every physical name the clouds check, within the rules of its kind (unknown values,
-    not yet resolved in a preview, are left to the cloud)."""
+    """Every physical name within the rules of its kind, as the provider will send it: the
+    input as given, or the name the provider makes from the logical name when it is absent
+    (values not yet known in a preview are left to the cloud)."""
     findings: list[Finding] = []
     for resource in stack.resources:
-        owner = clouds.owner_of(resource.resource_type)
-        inputs = owner.name_inputs.get(resource.resource_type, ()) if owner else ()
-        view = View(resource, stack.resources)
-        for path, kind in inputs:
-            values = _names(view, path)
-            if values == [None] and owner is not None and resource.resource_type in owner.autonamed_types:
-                values = [resource.name + AUTONAME_SUFFIX]  # Pulumi names it from the logical name
+        for row in _name_inputs(resource):
+            given = row.segments[0].removesuffix("[]") in mapping(resource.props)
+            made = None if given else autonamed(row.autoname, resource.name)
+            values = [made] if made is not None else _values(resource.props, row.segments)
             for value in values:
-                problem = name_problem(kind, value) if isinstance(value, str) else None
-                if problem:
+                problem = name_problem(row.kind, value) if isinstance(value, str) else None
+                if problem and made is not None:
+                    findings.append((resource.urn, (
+                        f"{describe(resource.resource_type, resource.name)}: the provider names it "
+                        f"from its logical name, and {problem}; shorten the logical name"
+                    )))
+                elif problem:
                     findings.append((resource.urn, (
                         f"{describe(resource.resource_type, resource.name)}: {problem}; the cloud "
                         "refuses the name, so rename it"
@@ -139,7 +166,18 @@ def names(stack: Stack) -> list[Finding]:
     return findings
 
 
-CHECKS: list[Callable[[Stack], list[Finding]]] = [group_sizes, cluster_sizes, names]
+def _on_resources(check: Callable[[Sequence[PolicyResource]], list[Finding]]) -> Callable[[Stack], list[Finding]]:
+    """A check that reads the resources alone (no limits)."""
+    return lambda stack: check(stack.resources)
+
+
+CHECKS: list[Callable[[Stack], list[Finding]]] = [
+    group_sizes, cluster_sizes, names,
+    *(_on_resources(check) for check in (
+        readycluster.autoscalers, readycluster.helpers, readycluster.fabric,
+        readycloud.zones, readycloud.probes, readycloud.aks,
+    )),
+]
 
 
 def readiness_findings(resources: Sequence[PolicyResource], limits: object = None) -> list[Finding]:

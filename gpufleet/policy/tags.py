@@ -13,6 +13,7 @@ from typing import Any
 from pulumi_policy import PolicyProviderResource, ReportViolation, ResourceValidationArgs
 
 from gpufleet import clouds
+from gpufleet.errors import shown
 from gpufleet.policy import incluster
 from gpufleet.policy.config import REQUIRED_TAGS, UNCHECKED_TYPES, effective_config, listed_types
 from gpufleet.policy.locations import out_of_scope
@@ -57,7 +58,7 @@ def tag_problem(
             f"{present}); allowed: {fleet_key} and {stack_key} on every taggable resource{via}"
         )
     if fleet and tags.get(fleet_key) != fleet:
-        return f"tag {fleet_key} is {tags.get(fleet_key)!r}; allowed: {fleet!r} (this fleet)"
+        return f"tag {fleet_key} is {shown(tags.get(fleet_key))}; allowed: {fleet!r} (this fleet)"
     return None
 
 

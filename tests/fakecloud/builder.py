@@ -14,6 +14,7 @@ import pulumi
 from components.k8s import GpuPoolTarget, Taint
 from components.k8s.layer import GpuLayer, GpuLayerArgs
 from components.k8s.syncspec import Remote, token_file
+from components.k8s.values import SystemPlacement
 from components.link import LinkBoard
 from components.sync import JobSite, SyncBoard
 from gpufleet.datasync import SyncJobPlan
@@ -121,7 +122,8 @@ def build_fake(
             layer = GpuLayer(
                 f"fk-{region}",
                 GpuLayerArgs(context=context_name(plan.fleet, NAME, region), region=region,
-                             kubeconfig=kubeconfig, targets=targets),
+                             kubeconfig=kubeconfig, targets=targets,
+                             system=SystemPlacement({"fake.example/role": "system"})),
                 opts,
             )
             issuer = output(cluster, "oidcIssuer").apply(str)

@@ -18,6 +18,7 @@ from gpufleet.clouds.aws.vpccni import (
     EniLimits,
     VpcCniSettings,
     eni_limits,
+    max_pods,
     most_node_addresses,
 )
 from gpufleet.clouds.base import (
@@ -80,6 +81,13 @@ def private_subnets(vpc: Network, zones: int) -> list[Network]:
 def eni_figures(instance_type: str) -> EniLimits | None:
     """ENI figures of a GPU SKU (eni_limits.csv) or of the system node group's type."""
     return SYSTEM_ENI if instance_type == SYSTEM_ENI.instance_type else eni_limits(instance_type)
+
+
+def kubelet_max_pods(instance_type: str) -> int | None:
+    """The kubelet's max pods under VPC_CNI's MAX_ENI (launch template user data); None where
+    the type's ENI figures are unknown."""
+    eni = eni_figures(instance_type)
+    return max_pods(eni, VPC_CNI.max_eni) if eni is not None else None
 
 
 def _describe(cni: VpcCniSettings) -> str:
@@ -215,6 +223,7 @@ class Aws(CloudModel):
         "aws:eks/addon:Addon",
         "aws:eks/cluster:Cluster",
         "aws:eks/nodeGroup:NodeGroup",
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation",
         "aws:iam/role:Role",
         "aws:kms/key:Key",
         "aws:s3/bucket:Bucket",
@@ -226,6 +235,7 @@ class Aws(CloudModel):
     # Types whose schema has no `tags` input (pulumi-aws 7 / azure-native 3 API docs,
     # www.pulumi.com/registry/packages/{aws,azure-native}/api-docs/).
     untaggable_types = frozenset({
+        "aws:autoscaling/tag:Tag",
         "aws:ebs/encryptionByDefault:EncryptionByDefault",
         "aws:ec2/route:Route",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
@@ -286,12 +296,6 @@ class Aws(CloudModel):
         "nodes_per_group": "nodes_per_node_group",
         "groups_per_cluster": "node_groups_per_cluster",
     }
-    name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {
-        "aws:eks/cluster:Cluster": (("name", "eks_cluster"),),
-        NODE_GROUP: (("nodeGroupName", "eks_node_group"),),
-        "aws:s3/bucket:Bucket": (("bucket", "s3_bucket"),),
-    }
-    autonamed_types = frozenset({"aws:s3/bucket:Bucket"})
     link = LINK
     # https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month
     # (the first-tier rate for all volumes, so figures are an upper bound).
@@ -310,7 +314,7 @@ class Aws(CloudModel):
                       "aws:ec2/natGateway:NatGateway"),
         )
 
-    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
+    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
         """The VPC's TGW attachment; per peer of another cloud two VPN connections, each with its
         TGW attachment; per AWS peer this end of a TGW peering attachment (both ends counted)."""
         connections = VPN_CONNECTIONS_PER_PEER * peers

@@ -8,11 +8,12 @@ only where a policy runs (it reads inputs through pulumi_policy's proxies).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gpufleet.clouds.controls import OPEN_CIDRS, Check, Companions, SecurityControls, allowlist, flag, shown
+from gpufleet import cidrs
+from gpufleet.clouds.controls import Check, Companions, SecurityControls, allowlist, flag, shown
+from gpufleet.clouds.declared import decoded
 from gpufleet.clouds.inputs import get, is_true, items, text
 
 S3_PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
@@ -61,12 +62,7 @@ def _bucket_versioning(props: Mapping[str, Any]) -> Iterable[str]:
 
 def denies_insecure_transport(policy: object) -> bool:
     """Whether a bucket policy has a Deny statement for requests without TLS."""
-    document: Any = policy
-    if isinstance(policy, str):
-        try:
-            document = json.loads(policy)
-        except ValueError:
-            return False
+    document: Any = decoded(policy) if isinstance(policy, str) else policy
     for statement in items(get(document, "Statement")) or [get(document, "Statement")]:
         if get(statement, "Effect") != "Deny":
             continue
@@ -139,25 +135,29 @@ def _launch_template(props: Mapping[str, Any]) -> Iterable[str]:
             )
 
 
-def _open_ingress(rule: object) -> list[str]:
-    cidrs = [str(c) for c in items(get(rule, "cidrBlocks")) + items(get(rule, "ipv6CidrBlocks"))]
-    cidrs += [str(c) for c in (get(rule, "cidrIpv4"), get(rule, "cidrIpv6")) if c is not None]
-    return sorted(OPEN_CIDRS.intersection(cidrs))
+def _sources(rule: object) -> list[object]:
+    found: list[object] = [*items(get(rule, "cidrBlocks")), *items(get(rule, "ipv6CidrBlocks"))]
+    return found + [c for c in (get(rule, "cidrIpv4"), get(rule, "cidrIpv6")) if c is not None]
 
 
-def _ingress_problem(where: str, rule: object) -> Iterable[str]:
-    opened = _open_ingress(rule)
+def _ingress_problem(where: str, rule: object, sources: list[object] | None = None) -> Iterable[str]:
+    """EC2.18/EC2.19: no ingress from the internet, judged by what the sources cover
+    (gpufleet.cidrs), not by how they are spelled."""
+    opened = cidrs.opening(_sources(rule) if sources is None else sources)
     if opened:
         ports = f"ports {get(rule, 'fromPort')}-{get(rule, 'toPort')}"
         yield (
-            f"{where} allows ingress from {', '.join(opened)} ({ports}); allowed: sources inside "
-            "the VPC or specific security groups (EC2.18/EC2.19)"
+            f"{where} allows ingress from {opened.ranges} ({ports}): {opened.reach}; allowed: "
+            "sources inside the VPC or specific security groups (EC2.18/EC2.19)"
         )
 
 
 def _security_group(props: Mapping[str, Any]) -> Iterable[str]:
-    for index, rule in enumerate(items(get(props, "ingress"))):
-        yield from _ingress_problem(f"ingress[{index}]", rule)
+    rules = items(get(props, "ingress"))
+    found = [p for index, rule in enumerate(rules) for p in _ingress_problem(f"ingress[{index}]", rule)]
+    if not found and len(rules) > 1:  # rules that open the internet only together
+        found = list(_ingress_problem("ingress[] together", {}, [s for r in rules for s in _sources(r)]))
+    yield from found
 
 
 def _security_group_rule(props: Mapping[str, Any]) -> Iterable[str]:
@@ -217,6 +217,7 @@ _CHECKS: dict[str, Check] = {
 # EBS encryption by default, log groups), IAM (its policy documents are reviewed in code, not by
 # the pack), and S3 companions (judged through their bucket, below).
 _REVIEWED = frozenset({
+    "aws:autoscaling/tag:Tag",
     "aws:cloudwatch/logGroup:LogGroup",
     "aws:ebs/encryptionByDefault:EncryptionByDefault",
     "aws:ec2/customerGateway:CustomerGateway",
@@ -238,6 +239,7 @@ _REVIEWED = frozenset({
     "aws:ec2transitgateway/vpcAttachment:VpcAttachment",
     "aws:eks/addon:Addon",
     "aws:eks/nodeGroup:NodeGroup",
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation",
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
     "aws:iam/role:Role",
     "aws:iam/rolePolicy:RolePolicy",

@@ -30,6 +30,9 @@ def mock_state(args: MockArgs, state: dict[str, Any]) -> dict[str, Any]:
         state.setdefault("identities", [{"oidcs": [{"issuer": f"https://oidc.mock/{args.name}"}]}])
         vpc_config = cast(dict[str, Any], state.get("vpcConfig") or {})
         state["vpcConfig"] = {"clusterSecurityGroupId": f"sg-{args.name}", **vpc_config}
+    elif args.typ == "aws:eks/nodeGroup:NodeGroup":  # EKS makes one Auto Scaling group per group
+        group = f"eks-{state.get('nodeGroupName') or args.name}-mock"
+        state.setdefault("resources", [{"autoscalingGroups": [{"name": group}]}])
     elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
         state.setdefault("latestVersion", 1)
     elif args.typ == "aws:ec2transitgateway/transitGateway:TransitGateway":

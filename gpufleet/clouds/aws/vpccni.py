@@ -71,13 +71,16 @@ def eni_limits(instance_type: str) -> EniLimits | None:
 # --- VPC CNI arithmetic -------------------------------------------------------------------------
 
 
-def max_pods(eni: EniLimits) -> int:
+def max_pods(eni: EniLimits, max_eni: int = 0) -> int:
     """EKS max pods without prefix delegation: ENIs x (IPv4 per ENI - 1) + 2.
 
     The first address of each ENI is the ENI's own; +2 for the host-network pods. This is the
-    formula behind amazon-eks-ami's eni-max-pods.txt, which the tests check row by row.
+    formula behind amazon-eks-ami's eni-max-pods.txt, which the tests check row by row. With
+    the VPC CNI's MAX_ENI (`max_eni`, 0: none) a node never holds more ENIs, so no more pods
+    get an address: the kubelet must not admit more (they would hang in ContainerCreating).
     """
-    return eni.max_enis * eni.secondary_per_eni + HOST_NETWORK_PODS
+    enis = min(max_eni, eni.max_enis) if max_eni else eni.max_enis
+    return enis * eni.secondary_per_eni + HOST_NETWORK_PODS
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from gpufleet.clouds.azure.link import LINK, VPN_GATEWAY, link_costs
+from gpufleet.clouds.azure.link import LINK, VPN_GATEWAY, VPN_GATEWAY_USD_PER_HOUR, link_costs
 from gpufleet.clouds.azure.mocks import MOCK_CALLS, NAME_INPUTS, mock_call, mock_state
 from gpufleet.clouds.azure.pools import (
     AGENT_POOL,
@@ -28,6 +28,7 @@ from gpufleet.clouds.azure.pools import (
     reader,
     surge_nodes,
 )
+from gpufleet.clouds.azure.zones import ZONE_REDUNDANT_REGIONS, availability_zones
 from gpufleet.clouds.base import (
     AddressBlocks,
     CloudModel,
@@ -50,49 +51,6 @@ if TYPE_CHECKING:
 REGIONAL_BUCKET = "cores"
 # Azure's own name for resources that are not in a region (DNS zones, Front Door, ...).
 GLOBAL_LOCATION = "global"
-
-# Regions with availability zones (Microsoft Learn, "Azure regions with availability zone
-# support"); elsewhere zone-redundant storage is not offered and the account falls back to LRS.
-ZONE_REDUNDANT_REGIONS: frozenset[str] = frozenset(
-    [
-        "australiaeast",
-        "austriaeast",
-        "brazilsouth",
-        "canadacentral",
-        "centralindia",
-        "centralus",
-        "chilecentral",
-        "eastasia",
-        "eastus",
-        "eastus2",
-        "francecentral",
-        "germanywestcentral",
-        "indonesiacentral",
-        "israelcentral",
-        "italynorth",
-        "japaneast",
-        "japanwest",
-        "koreacentral",
-        "malaysiawest",
-        "mexicocentral",
-        "newzealandnorth",
-        "northeurope",
-        "norwayeast",
-        "polandcentral",
-        "qatarcentral",
-        "southafricanorth",
-        "southcentralus",
-        "southeastasia",
-        "spaincentral",
-        "swedencentral",
-        "switzerlandnorth",
-        "uaenorth",
-        "uksouth",
-        "westeurope",
-        "westus2",
-        "westus3",
-    ]
-)
 
 # Fixed slots of the supernet (gpufleet.ipam), after AWS's 34. APPEND, never reorder.
 REGION_SLOTS: Mapping[str, int] = {
@@ -206,6 +164,7 @@ class Azure(CloudModel):
     # www.pulumi.com/registry/packages/{aws,azure-native}/api-docs/).
     untaggable_types = frozenset({
         "azure-native:authorization:RoleAssignment",
+        "azure-native:containerservice:MaintenanceConfiguration",
         "azure-native:managedidentity:FederatedIdentityCredential",
         "azure-native:network:PrivateDnsZoneGroup",
         "azure-native:network:SecurityRule",
@@ -266,16 +225,6 @@ class Azure(CloudModel):
         "groups_per_cluster": "agent_pools_per_cluster",
         "nodes_per_cluster": "nodes_per_cluster",
     }
-    name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {
-        MANAGED_CLUSTER: (
-            ("resourceName", "aks_cluster"), ("dnsPrefix", "aks_dns_prefix"),
-            ("nodeResourceGroup", "azure_resource_group"), ("agentPoolProfiles.name", "aks_agent_pool"),
-        ),
-        AGENT_POOL: (("agentPoolName", "aks_agent_pool"),),
-        "azure-native:resources:ResourceGroup": (("resourceGroupName", "azure_resource_group"),),
-        "azure-native:storage:StorageAccount": (("accountName", "azure_storage_account"),),
-        "azure-native:storage:BlobContainer": (("containerName", "azure_blob_container"),),
-    }
     # https://azure.microsoft.com/pricing/details/storage/blobs/ — Blob Storage hot tier, first
     # 50 TB/month, East US: LRS $0.0184, ZRS $0.023 per GB-month (first-tier rates for all
     # volumes: an upper bound; ZRS read from memory of the page, not offline). The accounts are
@@ -288,11 +237,10 @@ class Azure(CloudModel):
             "(https://azure.microsoft.com/pricing/details/storage/blobs/)",
         ),
     }
-    zone_redundant_regions = ZONE_REDUNDANT_REGIONS
 
     def storage_sku(self, region: str) -> str:
         """Zone-redundant where the region has availability zones, else locally redundant."""
-        return "Standard_ZRS" if region in self.zone_redundant_regions else "Standard_LRS"
+        return "Standard_ZRS" if availability_zones(region) else "Standard_LRS"
 
     def storage_rate_in(self, region: str) -> StorageRate:
         return self.storage_rates[self.storage_sku(region)]
@@ -316,8 +264,8 @@ class Azure(CloudModel):
                       "azure-native:containerservice:ManagedCluster"),
         )
 
-    def link_costs(self, peers: int, same_cloud_peers: int) -> tuple[FixedCost, ...]:
-        return link_costs(peers)
+    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
+        return link_costs(peers, region)
 
     storage_types = frozenset({"azure-native:storage:StorageAccount"})
 
@@ -350,6 +298,9 @@ class Azure(CloudModel):
         found = super().declared_fixed_hourly(resource)
         if found is not None and resource.get("sku", "tier") == "Free":
             return found[0], 0.0
+        sku = resource.get("sku", "name")
+        if found is not None and resource.type == VPN_GATEWAY and sku in VPN_GATEWAY_USD_PER_HOUR:
+            return f"link: VPN gateway {sku}", VPN_GATEWAY_USD_PER_HOUR[sku]  # priced by the SKU declared
         return found
 
     def address_blocks(

@@ -11,11 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gpufleet import cidrs
 from gpufleet.clouds.controls import Check, SecurityControls, allowlist, flag, shown
 from gpufleet.clouds.inputs import get, is_true, items, text
 
-AZURE_ANYWHERE = frozenset({"*", "internet", "0.0.0.0/0", "::/0", "any"})
+# Service tags and words that mean any source (learn.microsoft.com/azure/virtual-network/service-tags-overview);
+# address prefixes are judged by what they cover (gpufleet.cidrs).
+AZURE_ANYWHERE = frozenset({"*", "internet", "any"})
 TLS_VERSIONS = frozenset({"TLS1_2", "TLS1_3"})
+# azure-native storage PublicNetworkAccess: Enabled, Disabled, SecuredByPerimeter (the SDK's enum).
+PRIVATE_NETWORK_ACCESS = frozenset({"Disabled", "SecuredByPerimeter"})
 
 
 def _storage_account(props: Mapping[str, Any]) -> Iterable[str]:
@@ -25,6 +30,14 @@ def _storage_account(props: Mapping[str, Any]) -> Iterable[str]:
         yield f"minimumTlsVersion is {shown(tls)}; allowed: \"TLS1_2\" or later"
     yield from flag(props, "allowBlobPublicAccess", False, "no anonymous blob access")
     yield from flag(props, "allowSharedKeyAccess", False, "Entra ID auth only, no shared keys")
+    # Unset, an account accepts connections from any network (learn.microsoft.com/azure/storage/
+    # common/storage-network-security); MCSB NS-2 asks for private access to PaaS services.
+    access = get(props, "publicNetworkAccess")
+    if access not in PRIVATE_NETWORK_ACCESS:
+        yield (
+            f"publicNetworkAccess is {shown(access)}; allowed: \"Disabled\" (private endpoints only) "
+            "or \"SecuredByPerimeter\" (MCSB NS-2: no public network path to data)"
+        )
 
 
 def _node_public_ip(where: str, profile: object) -> Iterable[str]:
@@ -56,25 +69,40 @@ def _agent_pool(props: Mapping[str, Any]) -> Iterable[str]:
     yield from _node_public_ip("", props)
 
 
-def _inbound_from_anywhere(where: str, rule: object) -> Iterable[str]:
+def _inbound_sources(rule: object) -> list[object]:
+    """The sources of an inbound allow rule (none for any other rule)."""
     direction = str(get(rule, "direction") or "").lower()
     access = str(get(rule, "access") or "").lower()
     if direction != "inbound" or access != "allow":
-        return
-    sources = [get(rule, "sourceAddressPrefix"), *items(get(rule, "sourceAddressPrefixes"))]
-    opened = sorted({str(s) for s in sources if s is not None and str(s).lower() in AZURE_ANYWHERE})
+        return []
+    return [s for s in (get(rule, "sourceAddressPrefix"), *items(get(rule, "sourceAddressPrefixes"))) if s is not None]
+
+
+def _inbound_from_anywhere(where: str, rule: object, sources: list[object] | None = None) -> Iterable[str]:
+    """No inbound allow from anywhere: the Internet tag or `*`, or prefixes that cover the
+    internet together (gpufleet.cidrs)."""
+    sources = _inbound_sources(rule) if sources is None else sources
+    opened = sorted({str(s) for s in sources if str(s).lower() in AZURE_ANYWHERE})
+    reach = ""
+    if (wide := cidrs.opening(sources)) is not None:
+        opened.append(wide.ranges)
+        reach = f" ({wide.reach})"
     if opened:
         name = text(get(rule, "name"))
         yield (
             f"{where}{f' {name!r}' if name else ''} allows inbound traffic from "
-            f"{', '.join(opened)}; allowed: specific address prefixes or service tags other than "
-            "Internet (no inbound allow from anywhere)"
+            f"{', '.join(opened)}{reach}; allowed: specific address prefixes or service tags other "
+            "than Internet (no inbound allow from anywhere)"
         )
 
 
 def _security_group_azure(props: Mapping[str, Any]) -> Iterable[str]:
-    for index, rule in enumerate(items(get(props, "securityRules"))):
-        yield from _inbound_from_anywhere(f"securityRules[{index}]", rule)
+    rules = items(get(props, "securityRules"))
+    found = [p for i, rule in enumerate(rules) for p in _inbound_from_anywhere(f"securityRules[{i}]", rule)]
+    if not found and len(rules) > 1:  # rules that open the internet only together
+        together = [s for rule in rules for s in _inbound_sources(rule)]
+        found = list(_inbound_from_anywhere("securityRules[] together", {}, together))
+    yield from found
 
 
 def _security_rule(props: Mapping[str, Any]) -> Iterable[str]:
@@ -119,6 +147,7 @@ _CHECKS: dict[str, Check] = {
 # parent carries the control (AKS and storage children are judged by their cluster or account).
 _REVIEWED = frozenset({
     "azure-native:authorization:RoleAssignment",
+    "azure-native:containerservice:MaintenanceConfiguration",
     "azure-native:managedidentity:FederatedIdentityCredential",
     "azure-native:managedidentity:UserAssignedIdentity",
     "azure-native:network:LocalNetworkGateway",

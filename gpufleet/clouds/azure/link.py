@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from gpufleet.clouds.azure.zones import availability_zones
 from gpufleet.clouds.base import FixedCost, LinkTraits, Network
 
 _CODE = "fixed rate in gpufleet/clouds/azure/link.py"
@@ -14,13 +15,17 @@ _CODE = "fixed rate in gpufleet/clouds/azure/link.py"
 # 169.254.21.0 to 169.254.22.255" and ASNs 65515, 65517, 65518, 65519, 65520 (and the public
 # 8074, 8075, 12076) are reserved by Azure (learn.microsoft.com/azure/vpn-gateway/
 # vpn-gateway-bgp-overview, .../vpn-gateway-howto-aws-bgp).
-# SKU: VpnGw1AZ, the smallest zone-redundant SKU: 650 Mbps aggregate, 30 S2S tunnels at most, 10
-# of them included in the hourly price (learn.microsoft.com/azure/vpn-gateway/about-gateway-skus).
+# SKU: VpnGw1AZ, the smallest zone-redundant SKU, where the region has availability zones ("AZ"
+# SKUs are offered in Azure AZ regions: learn.microsoft.com/azure/vpn-gateway/about-zone-
+# redundant-vnet-gateways, "Gateway SKUs"), with zonal public IPs; VpnGw1 and non-zonal IPs
+# elsewhere (westus). Both: 650 Mbps aggregate, 30 S2S tunnels at most, 10 of them included in
+# the hourly price (learn.microsoft.com/azure/vpn-gateway/about-gateway-skus).
 # Rates, East US list prices as of 2025 from memory (verify at azure.microsoft.com/pricing/
-# details/vpn-gateway and .../ip-addresses): VpnGw1AZ $0.361/hour, S2S tunnel beyond the included
-# ones $0.015/hour, Standard static public IP $0.005/hour; data out $0.087/GB (.../bandwidth).
-VPN_GATEWAY_SKU = "VpnGw1AZ"
-VPN_GATEWAY_USD_PER_HOUR = 0.361
+# details/vpn-gateway and .../ip-addresses): VpnGw1AZ $0.361/hour, VpnGw1 $0.19/hour, S2S tunnel
+# beyond the included ones $0.015/hour, Standard static public IP $0.005/hour; data out
+# $0.087/GB (.../bandwidth).
+ZONE_REDUNDANT_SKU, REGIONAL_SKU = "VpnGw1AZ", "VpnGw1"
+VPN_GATEWAY_USD_PER_HOUR = {ZONE_REDUNDANT_SKU: 0.361, REGIONAL_SKU: 0.19}
 VPN_TUNNELS_INCLUDED = 10
 VPN_TUNNELS_MAX = 30
 VPN_EXTRA_TUNNEL_USD_PER_HOUR = 0.015
@@ -29,8 +34,8 @@ GATEWAY_PUBLIC_IPS = 2  # active-active: one per gateway instance
 TUNNELS_PER_PEER = 4  # the other cloud's 2 connections × 2 tunnels
 VPN_GATEWAY = "azure-native:network:VirtualNetworkGateway"
 _LINK_SOURCE = (
-    f"{_CODE}: {VPN_GATEWAY_SKU} $0.361/h, extra S2S tunnel $0.015/h, Standard public IP $0.005/h; "
-    "list prices as of 2025, verify (azure.microsoft.com/pricing/details/vpn-gateway)"
+    f"{_CODE}: {ZONE_REDUNDANT_SKU} $0.361/h, {REGIONAL_SKU} $0.19/h, extra S2S tunnel $0.015/h, "
+    "Standard public IP $0.005/h; list prices as of 2025, verify (azure.microsoft.com/pricing/details/vpn-gateway)"
 )
 LINK = LinkTraits(
     tunnel_endpoint=False,
@@ -38,7 +43,10 @@ LINK = LinkTraits(
     inside_reserved=(),
     reserved_asns=frozenset({8074, 8075, 12076, 65515, 65517, 65518, 65519, 65520}),
     same_cloud_path="global VNet peering",
-    cross_cloud_path=f"{VPN_GATEWAY_SKU} active-active gateway, 4 local network gateways, 4 BGP connections",
+    cross_cloud_path=(
+        f"{ZONE_REDUNDANT_SKU} ({REGIONAL_SKU} without zones) active-active gateway, 4 local network "
+        "gateways, 4 BGP connections"
+    ),
     usd_per_gb=0.087,
     usd_per_gb_source=f"{_CODE}: data out $0.087/GB, list price as of 2025, verify "
                       "(azure.microsoft.com/pricing/details/bandwidth)",
@@ -46,13 +54,19 @@ LINK = LinkTraits(
 )
 
 
-def link_costs(peers: int) -> tuple[FixedCost, ...]:
+def vpn_gateway_sku(region: str | None) -> str:
+    """The zone-redundant SKU where the region has zones, else the regional one; with no region
+    (placement's bound for any region) the dearer, zone-redundant one."""
+    return ZONE_REDUNDANT_SKU if region is None or availability_zones(region) else REGIONAL_SKU
+
+
+def link_costs(peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
     """The VNet's VPN gateway and its two public IPs, and the tunnels beyond those included
     (VNet peering has no hourly price, only per GB)."""
     extra = max(0, TUNNELS_PER_PEER * peers - VPN_TUNNELS_INCLUDED)
+    sku = vpn_gateway_sku(region)
     return (
-        FixedCost(f"link: VPN gateway {VPN_GATEWAY_SKU}", VPN_GATEWAY_USD_PER_HOUR, 1,
-                  _LINK_SOURCE, VPN_GATEWAY),
+        FixedCost(f"link: VPN gateway {sku}", VPN_GATEWAY_USD_PER_HOUR[sku], 1, _LINK_SOURCE, VPN_GATEWAY),
         FixedCost(f"link: gateway public IPs ({GATEWAY_PUBLIC_IPS})", PUBLIC_IP_USD_PER_HOUR,
                   GATEWAY_PUBLIC_IPS, _LINK_SOURCE, "azure-native:network:PublicIPAddress"),
         # Not a resource of its own: the budget policy does not price it (planner is stricter).

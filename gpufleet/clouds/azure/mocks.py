@@ -76,6 +76,9 @@ def mock_state(args: MockArgs, state: dict[str, Any]) -> dict[str, Any]:
         state.setdefault("tenantId", "00000000-0000-0000-0000-00000000000c")
     if args.typ == "azure-native:containerservice:ManagedCluster":
         state["oidcIssuerProfile"] = {"enabled": True, "issuerURL": f"https://oidc.mock/{args.name}/"}
+        if cast(dict[str, Any], inputs.get("apiServerAccessProfile") or {}).get("enablePrivateCluster"):
+            zone = f"mock.privatelink.{inputs.get('location')}.azmk8s.io"
+            state.setdefault("privateFQDN", f"{inputs.get('dnsPrefix')}-mock.{zone}")
     if args.typ == "azure-native:network:PrivateDnsZoneGroup":
         # the A record Azure writes for the endpoint (TEST-NET-1, RFC 5737, from the name)
         address = f"192.0.2.{sum(args.name.encode()) % 254 + 1}"

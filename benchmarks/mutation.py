@@ -192,6 +192,10 @@ def prepare(module: str, tests: list[str]) -> Path:
     for name in LINKED:
         if (ROOT / name).exists():
             (work / name).symlink_to(ROOT / name)
+    # The tests run inside mutants/ (mutmut's copy); the policy pack's test finds the project's
+    # virtualenv beside it, as policies/PulumiPolicy.yaml names it (linked, never copied).
+    (work / "mutants").mkdir()
+    (work / "mutants" / ".venv").symlink_to(ROOT / ".venv")
     selection = [t for t in tests if not t.startswith("-")]
     options = [t for t in tests if t.startswith("-")]
     table = "\n".join([

@@ -14,7 +14,7 @@ from pulumi_policy import PolicyProviderResource, PolicyResource
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from gpufleet.policy import sovereignty
-from gpufleet.policy.locations import CatalogRegion, OutOfScope, Unverifiable, locate, location_rule
+from gpufleet.policy.locations import CatalogRegion, OutOfScope, Unverifiable, catalog_region, locate, location_rule
 from tests.test_policies import BUCKET, EU, STORAGE_ACCOUNT, provider, res, resource_args, stack_args
 
 CRON_JOB = "kubernetes:batch/v1:CronJob"
@@ -184,3 +184,10 @@ def test_a_providers_own_type_finds_its_packages_rule() -> None:
     assert location_rule("pulumi:providers:gcp") is location_rule("gcp:storage/bucket:Bucket")
     assert location_rule("pulumi:providers:aws-native") == location_rule("aws-native:s3:Bucket")
     assert location_rule("pulumi:providers:oci") is None
+
+
+def test_only_a_catalog_clouds_location_is_a_catalog_region() -> None:
+    """A GCS location is never taken for a catalog region (its jurisdiction is judged apart)."""
+    assert catalog_region("aws-native:s3:Bucket", {}, provider("eu-north-1")) == "eu-north-1"
+    assert catalog_region("gcp:storage/bucket:Bucket", {"location": "EU"}, None) is None
+    assert catalog_region("oci:core/instance:Instance", {"region": "eu-frankfurt-1"}, None) is None

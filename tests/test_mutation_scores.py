@@ -64,7 +64,7 @@ def test_a_score_below_the_target_needs_a_written_reason() -> None:
 
 def test_a_missing_module_a_missing_test_and_an_empty_reason_are_refused() -> None:
     scores = _scores(10, 10, 1.0, survivors=[{"mutant": "m", "status": "survived", "change": "-a\n+b", "reason": ""}])
-    scores["modules"]["gpufleet/ipam.py"]["tests"].append("tests/test_gone.py::test_x")
+    scores["modules"]["gpufleet/ipam.py"]["tests"] += ["tests/test_gone.py::test_x", "--deselect=tests/test_ipam.py::t"]
     scores["modules"]["gpufleet/gone.py"] = {"tests": [], "floor": 0.0}
     assert problems(scores) == [
         "gpufleet/ipam.py: mapped test tests/test_gone.py::test_x does not exist",

@@ -13,7 +13,8 @@ import pytest
 from pulumi_policy import PolicyProviderResource, PolicyResource
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from gpufleet.policy import sovereignty
+from gpufleet.policy import security, sovereignty
+from gpufleet.policy.incluster import NAMESPACE
 from gpufleet.policy.locations import CatalogRegion, OutOfScope, Unverifiable, catalog_region, locate, location_rule
 from tests.test_policies import BUCKET, EU, STORAGE_ACCOUNT, provider, res, resource_args, stack_args
 
@@ -191,3 +192,47 @@ def test_only_a_catalog_clouds_location_is_a_catalog_region() -> None:
     assert catalog_region("aws-native:s3:Bucket", {}, provider("eu-north-1")) == "eu-north-1"
     assert catalog_region("gcp:storage/bucket:Bucket", {"location": "EU"}, None) is None
     assert catalog_region("oci:core/instance:Instance", {"region": "eu-frankfurt-1"}, None) is None
+
+
+# -- security-baseline: fail closed on what nobody reviewed; nothing judged that creates nothing --
+
+UNREVIEWED = "aws:sagemaker/notebookInstance:NotebookInstance"
+
+
+def test_a_type_nobody_reviewed_is_not_verified_unless_the_spec_lists_it() -> None:
+    args = resource_args(UNREVIEWED, {}, name="nb", prov=provider("eu-north-1"), config={})
+    assert reports(security.validate_security_baseline, args) == [(
+        f"{UNREVIEWED} 'nb': security not verified: the security baseline has not reviewed this type; "
+        "allowed: a reviewed type, or list the type in policies.unchecked_types of the spec after reviewing it "
+        "yourself", None)]
+    listed = resource_args(UNREVIEWED, {}, prov=provider("eu-north-1"), config={"unchecked_types": [UNREVIEWED]})
+    assert reports(security.validate_security_baseline, listed) == []
+    other = resource_args(UNREVIEWED, {}, prov=provider("eu-north-1"), config={"unchecked_types": ["aws:x/y:Z"]})
+    assert len(reports(security.validate_security_baseline, other)) == 1
+
+
+def test_a_resource_of_an_unknown_provider_is_judged_but_a_component_or_provider_is_not() -> None:
+    oci = PolicyProviderResource("pulumi:providers:oci", unknown_checking_proxy({}), "urn:p::oci", "oci")
+    [(message, _)] = reports(security.validate_security_baseline,
+                             resource_args("oci:core/instance:Instance", {}, name="vm", prov=oci, config={}))
+    assert message.startswith("oci:core/instance:Instance 'vm': security not verified")
+    assert reports(security.validate_security_baseline,
+                   resource_args("oci:core/instance:Instance", {}, config={})) == []  # a component: no provider
+    assert reports(security.validate_security_baseline, resource_args("pulumi:providers:aws", {}, config={})) == []
+
+
+def test_in_cluster_objects_are_judged_by_the_in_cluster_controls() -> None:
+    assert security.security_problems(NAMESPACE, {}) == []  # reviewed, nothing of its own to check
+    assert reports(security.validate_security_baseline, resource_args(NAMESPACE, {}, config={})) == []
+    [(message, _)] = reports(security.validate_security_baseline,
+                             resource_args("kubernetes:core/v1:Pod", {}, name="p", prov=_kubernetes(_servers(EKS)),
+                                           config={}))
+    assert message.startswith("kubernetes:core/v1:Pod 'p': security not verified")
+
+
+def test_a_bucket_without_its_controls_is_refused_on_its_urn_naming_every_missing_one() -> None:
+    bucket = res(BUCKET, {"bucket": "b"}, name="data")
+    assert reports(security.validate_security_coverage, stack_args([bucket], {})) == [(
+        f"{BUCKET} 'data' has no a BucketPublicAccessBlock (S3.8), no a BucketServerSideEncryptionConfiguration "
+        "with SSE-KMS (S3.17), no a BucketVersioning with status Enabled (S3.14), no a BucketPolicy that denies "
+        "non-TLS requests (S3.5); allowed: every bucket carries all four controls", bucket.urn)]

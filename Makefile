@@ -2,7 +2,9 @@
 # The environment comes from requirements-dev.lock (pinned and hashed, shared with CI), installed
 # with uv, which installs the same wheels as pip in a fraction of the time. uv is used from PATH
 # when there, otherwise bootstrapped into the venv from PyPI. Plain pip works with the same lock:
-# `pip install -r requirements-dev.lock && pip install --no-deps -e .`.
+# `pip install -r requirements-dev.lock && pip install --no-deps -e .`. Both compile bytecode at
+# install (uv only when asked: --compile-bytecode), so a run under PYTHONDONTWRITEBYTECODE does not
+# compile the cloud SDKs on every plan (docs/output.md, "Install").
 VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
@@ -26,9 +28,9 @@ $(abspath $(BIN)/uv):
 
 $(BIN)/gpufleet: pyproject.toml requirements-dev.lock | $(UV)
 	test -x $(BIN)/python || $(UV) venv --quiet --seed --python python3 $(VENV)
-	$(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.lock
-	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
-	test -x $(BIN)/pip || $(UV) pip install --quiet --python $(BIN)/python pip  # for `pulumi install`
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements-dev.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -e .
+	test -x $(BIN)/pip || $(UV) pip install --quiet --compile-bytecode --python $(BIN)/python pip  # for `pulumi install`
 	touch $@
 
 plan: $(BIN)/gpufleet  ## offline plan of stacks/Pulumi.$(STACK).yaml
@@ -46,8 +48,9 @@ typecheck: $(BIN)/gpufleet
 audit: $(BIN)/gpufleet  ## zizmor over the workflows: nothing above informational may remain
 	$(BIN)/zizmor --offline --min-severity low .github/workflows
 
-bench: $(BIN)/gpufleet  ## placement, offline-plan and live look-up benchmarks
+bench: $(BIN)/gpufleet  ## placement (one period and over a horizon), offline-plan and live look-up benchmarks
 	$(BIN)/python benchmarks/placement.py --runs 3 --seeds 2
+	$(BIN)/python benchmarks/horizon.py
 	$(BIN)/python benchmarks/plan.py
 	$(BIN)/python benchmarks/live.py
 

@@ -23,8 +23,8 @@ print(f"wheel: {len(names)} files, {len(csvs)} catalog CSVs")
 PY
 
 "$uv" venv --quiet --python python3 "$work/venv"
-"$uv" pip install --quiet --python "$work/venv/bin/python" -r "$repo/requirements.lock"
-"$uv" pip install --quiet --python "$work/venv/bin/python" --no-deps "$wheel"
+"$uv" pip install --quiet --compile-bytecode --python "$work/venv/bin/python" -r "$repo/requirements.lock"
+"$uv" pip install --quiet --compile-bytecode --python "$work/venv/bin/python" --no-deps "$wheel"
 
 cd "$work"
 gpufleet=$work/venv/bin/gpufleet

@@ -203,7 +203,7 @@ def with_commitments(spec: FleetSpec, commitments: dict[str, float]) -> FleetSpe
 
 def above_commitment(spec: FleetSpec, placements: tuple[Placement, ...]) -> float:
     spend = spend_by_cloud(spec, placements)
-    return sum(max(0.0, s - spec.budget.commitments.get(c, 0.0)) for c, s in spend.items())
+    return sum(max(0.0, s - spec.budget.monthly_commitment(c)) for c, s in spend.items())
 
 
 def total(spec: FleetSpec, placements: tuple[Placement, ...]) -> float:

@@ -28,6 +28,7 @@ def _source(args: argparse.Namespace) -> SpecSource:
         stack=args.stack, spec=args.spec, stack_name=args.stack_name,
         unavailable=tuple(getattr(args, "unavailable", ())),
         cluster_software=getattr(args, "cluster_software", None),
+        period=getattr(args, "period", None),
     )
 
 
@@ -182,11 +183,11 @@ def _catalog_name(
     """The catalog's spelling of a filter value (matched without case), or a message naming
     the flag, the close matches and the known values."""
     from gpufleet.errors import CommandLineError, Problem
-    from gpufleet.specwords import one_of
+    from gpufleet.specwords import one_of, spelled_as
 
     if value is None:
         return None
-    match = next((name for name in known if name.lower() == value.lower()), None)
+    match = spelled_as(value, known)
     if match is None:
         raise CommandLineError([Problem(flag, one_of(kind, value, known, shown))])
     return match
@@ -213,17 +214,17 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 def cmd_catalog_refresh(args: argparse.Namespace) -> int:
     """`catalog refresh`: the clouds' prices for the catalog's offers, what changed, and with
-    --out the refreshed offers file."""
+    --out the refreshed offers file (its folder made if need be). A refresh that did not read
+    every region, or found no price, exits 1 and writes nothing (`live.prices.incomplete`)."""
     from gpufleet import clouds, report
     from gpufleet.catalog.overlay import FILE_NAME, read_offers, write_offers
     from gpufleet.clouds.catalog import load_catalog
-    from gpufleet.errors import CommandLineError, Problem
-    from gpufleet.live.prices import HEADER, changes, merged, refresh, targets
+    from gpufleet.errors import CommandLineError, LookupFailedError, Problem
+    from gpufleet.live.prices import HEADER, changes, incomplete, merged, refresh, targets
 
     folder: Path | None = args.refresh_out
-    if folder is not None and not folder.is_dir():
-        raise CommandLineError([Problem("--out", f"{folder} is not a folder; create it first "
-                                        "(gpufleet does not create folders)")])
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise CommandLineError([Problem("--out", f"{folder} exists and is not a folder")])
     catalog = load_catalog()
     names = list(clouds.names())
     cloud = _catalog_name("--cloud", "cloud", args.refresh_cloud, names, len(names))
@@ -231,20 +232,23 @@ def cmd_catalog_refresh(args: argparse.Namespace) -> int:
     known = sorted({name for c in chosen for name in catalog.region_names(c)})
     regions = [_catalog_name("--region", f"{' or '.join(chosen)} region", r, known) or r
                for r in args.refresh_regions]
-    found, failed = refresh(targets(catalog, chosen, regions))
+    wanted = targets(catalog, chosen, regions)
+    found, failed = refresh(wanted)
+    for failure in failed:
+        print(f"gpufleet catalog refresh: {failure.cloud}/{failure.region}: not read ({failure.reason})",
+              file=sys.stderr)
     rows = [price.row() for price in found]
+    if problem := incomplete(wanted, failed, rows, folder / FILE_NAME if folder else None):
+        raise LookupFailedError(problem)
     if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
         path = folder / FILE_NAME
-        skus, places = catalog.skus.keys(), catalog.regions.keys()
-        earlier = read_offers(path, skus, places) if path.exists() else []
+        earlier = read_offers(path, catalog.skus.keys(), catalog.regions.keys()) if path.exists() else []
         write_offers(path, merged(earlier, rows))
     changed = changes(catalog, rows)
     title = (f"Refreshed prices: {len(rows)} offers, {len(changed)} changed against the catalog"
              + (f"; written to {folder / FILE_NAME}" if folder else "; --out DIR writes them"))
     _emit(report.render_table(title, HEADER, changed, args.refresh_format, _width(None)), None)
-    for failure in failed:
-        print(f"gpufleet catalog refresh: {failure.cloud}/{failure.region}: not read ({failure.reason})",
-              file=sys.stderr)
     return 0
 
 

@@ -12,7 +12,7 @@ FORMATS = ("table", "markdown", "json")
 STACK_NAME_HELP = (
     "the Pulumi stack to plan as: it is part of resource names and tags. Default: NAME of "
     "--stack; for --spec, <name> of a file called Pulumi.<name>.yaml (Pulumi's own convention), "
-    "else 'dev' (the first stack `pulumi new` proposes), never another file name, so the same "
+    "else the fleet's name (the stack `gpufleet init` makes), never another file name, so the same "
     "spec plans the same under any file name"
 )
 
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--stable", action="store_true",
                       help="leave out timings, so the same input gives byte-identical output")
     _add_cluster_software(plan)
+    _add_period(plan)
 
     diff = commands.add_parser("diff", help="what changes between two plans or specs")
     diff.add_argument("base", help="plan JSON, stack name or spec file")
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--resources", metavar="FILE", type=Path,
                        help="JSON list of resources (plan `resources` shape); needs --spec")
     _add_cluster_software(check)
+    _add_period(check)
     _add_output(check)
 
     schema = commands.add_parser("schema", help="JSON Schema of the fleet spec (or of the plan or diff JSON)")
@@ -128,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         "init", help="make stacks/Pulumi.NAME.yaml from a bare spec file, for pulumi up",
     )
     init.add_argument("spec", type=Path, help="a bare fleet spec (or a stack file)")
-    init.add_argument("--stack", metavar="NAME", help="stack name (default: the fleet's name)")
+    init.add_argument("--stack", metavar="NAME", help="stack name (default: as `plan --spec` plans the file: "
+                      "<name> of Pulumi.<name>.yaml, else the fleet's name)")
     init.add_argument("--project-dir", metavar="DIR", type=Path,
                       help="the Pulumi project folder (default: the one around the working folder)")
     init.add_argument("--force", action="store_true", help="replace an existing stack file")
@@ -176,4 +179,12 @@ def _add_cluster_software(parser: argparse.ArgumentParser) -> None:
         "--cluster-software", action=argparse.BooleanOptionalAction, default=None,
         help="as config gpufleet:clusterSoftware: declare the in-cluster GPU layer (the second "
         "stage of private access); default: only with access mode allowlist",
+    )
+
+
+def _add_period(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--period", metavar="YYYY-MM",
+        help="with a horizon: deploy the period this month falls in (as config gpufleet:period); "
+        "default: the period of the current month",
     )

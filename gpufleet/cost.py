@@ -1,8 +1,9 @@
 """What the plan costs per month (hourly × 730), line by line, each saying where its price is from.
 
 GPU nodes carry the catalog or price-book price chosen by placement. Everything else is a fixed
-list price in this module, each with the public page it reflects; they are US-East list prices
-(other regions differ by a few percent) and are meant for planning, not for invoicing.
+list price of its cloud model (`gpufleet/clouds/`), each with the public page it reflects; they
+are US-East list prices (other regions differ by a few percent) and are meant for planning, not
+for invoicing. The lines go into the plan's ledger (`gpufleet.ledger`), which makes every total.
 
 A dataset with a `home` pays to fill and sync every copy away from home: (fill ÷ amortisation
 + churn) × the transfer rate of the path (`gpufleet.catalog.transfer`), on the HOME cloud's bill
@@ -10,19 +11,24 @@ A dataset with a `home` pays to fill and sync every copy away from home: (fill �
 placement, this estimate and `gpufleet.placement.spend` alike.
 
 Every region that holds a placement also costs the same fixed amount per cloud (control plane,
-NAT gateways on AWS, system nodes): `region_fixed_usd`, which placement puts in its objective and
-budget row, so the planner and this estimate price a plan alike.
+NAT gateways on AWS, system nodes): `region_fixed_usd`, which placement puts in its model. With
+`interconnect: vpn` a region's share of the link depends on how many other regions are open,
+which a linear model cannot price; placement's model bounds it (`region_fixed_usd` with a spec),
+and the plan's ledger prices the link the plan has (`plan_lines`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from gpufleet import clouds
-from gpufleet.catalog import Catalog, Cloud
+from gpufleet.catalog import Catalog, Cloud, discount_note
 from gpufleet.catalog.transfer import TransferRate, transfer_rate
+from gpufleet.clouds.base import FixedCost
+from gpufleet.ledger import Ledger
 from gpufleet.plan import (
-    CloudSpend,
+    CostKind,
     CostLine,
     CostSummary,
     LinkPlan,
@@ -45,31 +51,65 @@ def estimate(
     storage: Sequence[StoragePlan],
     link: LinkPlan | None = None,
 ) -> CostSummary:
-    """Every monthly cost line, spend per cloud against its commitment, and the budget."""
-    lines = [
-        *(_node_line(p, spec) for p in placements),
-        *(line for n in networks for line in region_lines(n.cloud, n.region)),
-        *(_link_lines(link) if link else []),
-        *(_storage_line(s) for s in storage),
-        *_transfer_lines(spec, storage),
-    ]
-    present = set(spec.clouds.configured()) | {li.cloud for li in lines}
-    by_cloud: list[CloudSpend] = []
-    for cloud in clouds.names():
-        if cloud in present:
-            spend = round(sum(li.monthly_usd for li in lines if li.cloud == cloud), 2)
-            by_cloud.append(CloudSpend(cloud, spend, spec.budget.commitments.get(cloud, 0.0)))
+    """Every monthly cost line, spend per cloud against its commitment, and the budget: the
+    plan's ledger (`gpufleet.ledger`), its clouds the configured ones and any with a line."""
+    regions = [(n.cloud, n.region) for n in networks]
+    sites = [(s.cloud, s.region) for s in link.sites] if link else []
+    ledger = Ledger(plan_lines(spec, placements, regions, storage, sites))
+    present = set(spec.clouds.configured()) | set(ledger.by_cloud())
+    shown = [c for c in clouds.names() if c in present]
     return CostSummary(
-        monthly_usd=round(sum(li.monthly_usd for li in lines), 2),
-        by_cloud=tuple(by_cloud),
+        monthly_usd=ledger.total_usd,
+        by_cloud=ledger.burn(spec.budget.monthly_commitments(), shown),
         budget_usd=spec.budget.monthly_usd,
-        lines=tuple(lines),
+        lines=ledger.lines,
     )
+
+
+def plan_lines(
+    spec: FleetSpec,
+    placements: Sequence[Placement],
+    regions: Sequence[tuple[Cloud, str]],
+    storage: Sequence[StoragePlan],
+    sites: Sequence[tuple[Cloud, str]],
+) -> tuple[CostLine, ...]:
+    """The lines of a plan: GPU nodes, each region's infrastructure, the link's sites (none
+    without a link), every storage copy and every transfer from a dataset's home. A contract's
+    discount lowers the clouds' list prices (GPU nodes carry theirs from the catalog)."""
+    discounts = spec.budget.discounts()
+    listed = [
+        *(line for cloud, region in regions for line in region_lines(cloud, region)),
+        *_link_lines(sites),
+        *(_storage_line(s) for s in storage),
+    ]
+    return (
+        *(_node_line(p, spec) for p in placements),
+        *(_less_discount(line, discounts.get(line.cloud, 0.0)) for line in listed),
+        *_transfer_lines(spec, storage),
+    )
+
+
+def discounted(usd: float, discount: float) -> float:
+    """A monthly list price less a contract's discount, to the cent (as it is without one)."""
+    return round(usd * (1 - discount), 2) if discount else usd
+
+
+def _less_discount(line: CostLine, discount: float) -> CostLine:
+    if not discount:
+        return line
+    return replace(line, monthly_usd=discounted(line.monthly_usd, discount),
+                   source=f"{line.source}; {discount_note(line.cloud, discount)}")
 
 
 def monthly(usd_per_hour: float) -> float:
     """$/month of a $/hour rate, to the cent (docs/design.md: monthly = hourly × 730)."""
     return round(usd_per_hour * HOURS_PER_MONTH, 2)
+
+
+def fixed_monthly(item: FixedCost) -> float:
+    """$/month of a fixed item: its count × one unit's month to the cent, as the budget policy
+    prices each declared unit (one resource each), so both sum the same cents."""
+    return round(item.count * monthly(item.usd_per_hour), 2)
 
 
 def _node_line(p: Placement, spec: FleetSpec) -> CostLine:
@@ -96,7 +136,7 @@ def region_lines(cloud: Cloud, region: str) -> list[CostLine]:
     plane and NAT gateways, then its system nodes). The same for every region of a cloud."""
     model = clouds.get(cloud)
     lines = [
-        CostLine(item.item, cloud, region, monthly(item.count * item.usd_per_hour), item.source, "fixed")
+        CostLine(item.item, cloud, region, fixed_monthly(item), item.source, "fixed")
         for item in model.fixed_costs()
     ]
     system = model.system_pool
@@ -108,18 +148,16 @@ def region_lines(cloud: Cloud, region: str) -> list[CostLine]:
     return lines
 
 
-def _link_lines(link: LinkPlan) -> list[CostLine]:
+def _link_lines(sites: Sequence[tuple[Cloud, str]]) -> list[CostLine]:
     """Each site's share of the link (hub, connections, peerings), priced by its cloud for the
     number of peers it actually has; items with no count are left out."""
     lines: list[CostLine] = []
-    for site in link.sites:
-        same = sum(1 for s in link.sites if s.cloud == site.cloud) - 1
-        peers = len(link.sites) - 1 - same
+    for cloud, region in sites:
+        same = sum(1 for other, _ in sites if other == cloud) - 1
+        peers = len(sites) - 1 - same
         lines += [
-            CostLine(
-                item.item, site.cloud, site.region, monthly(item.count * item.usd_per_hour), item.source, "fixed"
-            )
-            for item in clouds.get(site.cloud).link_costs(peers, same, site.region) if item.count
+            CostLine(item.item, cloud, region, fixed_monthly(item), item.source, "fixed")
+            for item in clouds.get(cloud).link_costs(peers, same, region) if item.count
         ]
     return lines
 
@@ -128,12 +166,13 @@ def region_fixed_usd(cloud: Cloud, spec: FleetSpec | None = None) -> float:
     """$/month of one region's infrastructure on this cloud: the sum of its `region_lines`;
     with `spec`'s `interconnect: vpn`, also its link share as if every candidate region of the
     spec were open (an upper bound: placement cannot price pairs of regions linearly)."""
-    fixed = sum(line.monthly_usd for line in region_lines(cloud, ""))
+    discount = spec.budget.discounts().get(cloud, 0.0) if spec is not None else 0.0
+    fixed = sum(discounted(line.monthly_usd, discount) for line in region_lines(cloud, ""))
     candidates = [c for c, _ in spec.clouds.regions()] if spec is not None else []
     if spec is not None and spec.network.interconnect != "none" and len(candidates) > 1:
         same = candidates.count(cloud) - 1
         fixed += sum(
-            monthly(item.count * item.usd_per_hour)
+            discounted(fixed_monthly(item), discount)
             for item in clouds.get(cloud).link_costs(len(candidates) - 1 - same, same)
         )
     return round(fixed, 2)
@@ -165,7 +204,8 @@ def transfer_gb_per_month(size_tib: float, amortize_months: int, churn_tib: floa
 
 def copy_transfer(catalog: Catalog, entry: Storage, cloud: Cloud, region: str) -> tuple[TransferRate, float] | None:
     """(rate, $/month) of filling and syncing the entry's copy in (cloud, region) from its
-    home, billed to the home cloud; None without a home, or for the home copy itself."""
+    home, billed to the home cloud, less the home cloud's discount on a list rate; None without
+    a home, or for the home copy itself."""
     home = entry.home_place()
     if home is None or home == (cloud, region):
         return None
@@ -174,17 +214,36 @@ def copy_transfer(catalog: Catalog, entry: Storage, cloud: Cloud, region: str) -
         raise LookupError(f"storage {entry.name}: unknown region in {entry.home} → {cloud}/{region}")
     rate = transfer_rate(catalog, source, destination)
     gb = transfer_gb_per_month(entry.size_tib, entry.amortize_months, entry.churn_tib)
-    return rate, round(gb * rate.usd_per_gb, 2)
+    return rate, transfer_usd(catalog, rate, gb)
+
+
+def transfer_usd(catalog: Catalog, rate: TransferRate, gb: float) -> float:
+    """$/month of moving `gb` a month at `rate`, less the paying cloud's contract discount on a
+    list rate (a price-book rate is negotiated already)."""
+    return discounted(round(gb * rate.usd_per_gb, 2), _list_discount(catalog, rate))
+
+
+def _list_discount(catalog: Catalog, rate: TransferRate) -> float:
+    """The discount on a transfer rate: its cloud's, unless the price book set the rate."""
+    return 0.0 if rate.negotiated else catalog.discount(rate.cloud)
 
 
 def copy_costs(catalog: Catalog, entry: Storage, cloud: Cloud, region: str) -> list[tuple[Cloud, float]]:
     """What one copy adds per month, as (paying cloud, $): its storage on its own cloud and,
     away from home, its transfer on the home cloud."""
-    costs = [(cloud, storage_monthly_usd(cloud, region, entry.size_tib))]
+    return [(where, usd) for where, _, usd in copy_cost_items(catalog, entry, cloud, region)]
+
+
+def copy_cost_items(
+    catalog: Catalog, entry: Storage, cloud: Cloud, region: str
+) -> list[tuple[Cloud, CostKind, float]]:
+    """`copy_costs` with each item's kind: storage first, then any transfer."""
+    storage = discounted(storage_monthly_usd(cloud, region, entry.size_tib), catalog.discount(cloud))
+    costs: list[tuple[Cloud, CostKind, float]] = [(cloud, "storage", storage)]
     moved = copy_transfer(catalog, entry, cloud, region)
     home = entry.home_place()
     if moved is not None and home is not None:
-        costs.append((home[0], moved[1]))
+        costs.append((home[0], "transfer", moved[1]))
     return costs
 
 
@@ -207,7 +266,7 @@ def _transfer_lines(spec: FleetSpec, storage: Sequence[StoragePlan]) -> list[Cos
             cloud=home[0],
             region=home[1],
             monthly_usd=usd,
-            source=rate.describe(),
+            source=rate.describe() + (f"; {discount_note(home[0], d)}" if (d := _list_discount(catalog, rate)) else ""),
             kind="transfer",
         ))
     return lines

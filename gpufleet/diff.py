@@ -20,7 +20,7 @@ from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from gpufleet import clouds
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
-from gpufleet.moves import Move, MoveDoc, moves, shortfalls_of_document
+from gpufleet.moves import MOVED_HEADER, Move, MoveDoc, moves, recorded_causes
 from gpufleet.planjson import placements_from_document
 
 DIFF_VERSION = 1
@@ -78,6 +78,18 @@ class PolicyChangeDoc(TypedDict):
 
 
 @_closed
+class BurnChangeDoc(TypedDict):
+    """A contract checkpoint's planned burn and shortfall before and after (absent: 0)."""
+
+    cloud: str
+    checkpoint: str
+    burn_before_usd: float
+    burn_after_usd: float
+    shortfall_before_usd: float
+    shortfall_after_usd: float
+
+
+@_closed
 class DiffDocument(TypedDict):
     """What changes between two plans (`gpufleet diff --format json`); `errors` counts protected
     resources that would be removed, replaced or unprotected. `version` changes when a key's
@@ -93,6 +105,7 @@ class DiffDocument(TypedDict):
     errors: int
     moved: NotRequired[list[MoveDoc]]
     tunnels: NotRequired[list[TunnelChangeDoc]]
+    commitments: NotRequired[list[BurnChangeDoc]]
 
 
 def diff_schema() -> dict[str, Any]:
@@ -136,6 +149,10 @@ class PlanDiff:
     moved: tuple[Move, ...] = ()
     """With a head planned around capacity rules or from --previous: nodes moved, and why."""
     tunnels: tuple[TunnelChange, ...] = ()
+    burns: tuple[BurnChange, ...] = ()
+    """Contract checkpoints whose planned burn or shortfall changed (plans over a horizon)."""
+    head_horizon: dict[str, Any] | None = None
+    """The head's `horizon` and `commitments`, for its burn-down chart in markdown."""
 
     @property
     def errors(self) -> list[ResourceChange]:
@@ -187,11 +204,14 @@ class PlanDiff:
              [(s, f"${b:,.0f}", f"${a:,.0f}", f"{a - b:+,.0f}") for s, b, a in self.cost]),
             ("Policy verdicts", ("policy", "enforcement", "violations before", "after"),
              [(p, e, str(b), str(a)) for p, e, b, a in self.policies if b != a]),
-            *([("Moved", ("pool", "cloud/region/SKU", "nodes before", "after", "why"),
-                [(m.pool, m.offer, str(m.before), str(m.after), m.reason) for m in self.moved])]
+            *([("Moved", MOVED_HEADER,
+                [(m.pool, m.offer, str(m.before), str(m.after), m.reason, m.sentence) for m in self.moved])]
               if self.moved else []),
             ("Link tunnels", ("action", "tunnel", "before", "after"),
              [(action, key, b or "-", a or "-") for key, action, b, a in self.tunnels]),
+            ("Commitments", ("cloud", "checkpoint", "burn before", "after", "shortfall before", "after"),
+             [(b.cloud, b.checkpoint, f"${b.burn[0]:,.0f}", f"${b.burn[1]:,.0f}", f"${b.shortfall[0]:,.0f}",
+               f"${b.shortfall[1]:,.0f}") for b in self.burns]),
         ]
 
     def to_json(self) -> DiffDocument:
@@ -208,6 +228,13 @@ class PlanDiff:
         if self.tunnels:  # only where a plan has a link: diffs of other plans stay as they were
             document["tunnels"] = [
                 {"key": k, "action": action, "before": b, "after": a} for k, action, b, a in self.tunnels
+            ]
+        if self.burns:  # only where a plan has contracts
+            document["commitments"] = [
+                {"cloud": b.cloud, "checkpoint": b.checkpoint, "burn_before_usd": b.burn[0],
+                 "burn_after_usd": b.burn[1], "shortfall_before_usd": b.shortfall[0],
+                 "shortfall_after_usd": b.shortfall[1]}
+                for b in self.burns
             ]
         return document
 
@@ -357,6 +384,36 @@ def diff_documents(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
         head_mandatory_violations=sum(n for (_, e), n in verdicts_after.items() if e == "mandatory"),
         moved=_moved(base, head),
         tunnels=tunnel_changes(base, head),
+        burns=burn_changes(base, head),
+        head_horizon={"horizon": head["horizon"], "commitments": head.get("commitments", [])}
+        if head.get("horizon") else None,
+    )
+
+
+@dataclass(frozen=True)
+class BurnChange:
+    cloud: str
+    checkpoint: str  # label and the month it is judged through, e.g. "year 2 to 2027-10"
+    burn: tuple[float, float]  # before, after
+    shortfall: tuple[float, float]
+
+
+def _burns(doc: dict[str, Any]) -> dict[tuple[str, str], tuple[float, float]]:
+    """(cloud, checkpoint) → (burn, shortfall) of a plan's burn report (none without one)."""
+    return {
+        (str(c["cloud"]), f"{w['label']} to {w['end']}"): (float(w["burn_usd"]), float(w["shortfall_usd"]))
+        for c in cast(list[dict[str, Any]], doc.get("commitments") or [])
+        for w in cast(list[dict[str, Any]], c["periods"])
+    }
+
+
+def burn_changes(base: dict[str, Any], head: dict[str, Any]) -> tuple[BurnChange, ...]:
+    """Each contract checkpoint whose planned burn or shortfall differs between the plans."""
+    before, after = _burns(base), _burns(head)
+    return tuple(
+        BurnChange(cloud, checkpoint, (old[0], new[0]), (old[1], new[1]))
+        for cloud, checkpoint in sorted(before.keys() | after.keys())
+        if (old := before.get((cloud, checkpoint), (0.0, 0.0))) != (new := after.get((cloud, checkpoint), (0.0, 0.0)))
     )
 
 
@@ -365,5 +422,5 @@ def _moved(base: dict[str, Any], head: dict[str, Any]) -> tuple[Move, ...]:
     unrelated specs, changed node counts are the spec's doing, not moves."""
     if not head.get("capacity") and not head.get("previous"):
         return ()
-    return tuple(moves(placements_from_document(base), placements_from_document(head),
-                       shortfalls_of_document(head)))
+    before = placements_from_document(base)
+    return tuple(moves(before, placements_from_document(head), recorded_causes(before, head)))

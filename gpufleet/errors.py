@@ -109,3 +109,10 @@ class InfeasibleError(GpufleetError):
                 "pools[].gpus, prices: and quotas:, and report it with the spec if there are none"
             )
         return cls(f"no placement: {meaning} (HiGHS status: {status})")
+
+
+class LookupFailedError(GpufleetError):
+    """A live look-up that could not bring back what was asked (a region that did not answer,
+    no price at all): exit 1 with the cause, nothing written that could pass for its result."""
+
+    exit_code = EXIT_POLICY

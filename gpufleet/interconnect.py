@@ -50,7 +50,7 @@ def plan_link(spec: FleetSpec, networks: Sequence[NetworkPlan]) -> LinkPlan | No
     (nothing to reach: no hub is paid for until a second region joins, which replaces nothing);
     SpecError says why a link cannot be built (a cloud without one, a region without a slot, a
     clash of /30s, a gateway over its tunnel limit)."""
-    if spec.network.interconnect == "none" or len(networks) < 2:
+    if not linked(spec, len(networks)):
         return None
     problems = list(_site_problems(networks))
     if problems:
@@ -64,6 +64,12 @@ def plan_link(spec: FleetSpec, networks: Sequence[NetworkPlan]) -> LinkPlan | No
         for source in sites for dest in sites if source is not dest
     )
     return LinkPlan(sites, tunnels, routes)
+
+
+def linked(spec: FleetSpec, networks: int) -> bool:
+    """Whether a plan with this many networks has a link: `interconnect` set and a second
+    network to reach (placement prices a plan's link by this rule too)."""
+    return spec.network.interconnect != "none" and networks >= 2
 
 
 def _slot(network: NetworkPlan) -> int:

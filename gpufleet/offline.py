@@ -18,9 +18,12 @@ from typing import TYPE_CHECKING, Any, cast
 from gpufleet import safejson
 from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
+from gpufleet.horizonjson import horizon_json
 from gpufleet.live import LiveQuota
+from gpufleet.movereasons import MoveCauses
 from gpufleet.moves import moves
 from gpufleet.nodegroups import region_groups
+from gpufleet.pipeline import deployed_period
 from gpufleet.plan import PLAN_VERSION, FleetPlan, QuotaUse
 from gpufleet.planinput import read_document
 from gpufleet.planjson import (
@@ -39,10 +42,11 @@ from gpufleet.planjson import (
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import RecordedResource, Recording, record_program
 from gpufleet.spec import FleetSpec, load_fleet
-from gpufleet.speccapacity import Shortfalls, flag_problems, with_unavailable
+from gpufleet.speccapacity import flag_problems, with_unavailable
 from gpufleet.specfile import (
     CLUSTER_SOFTWARE_CONFIG,
     CONFIG_KEY,
+    PERIOD_CONFIG,
     existing_stack_path,
     read_fleet,
     stack_name_problem,
@@ -65,6 +69,8 @@ class SpecSource:
     unavailable: tuple[str, ...] = ()
     """One-off `--unavailable` entries, added to the spec's `capacity.unavailable`."""
     cluster_software: bool | None = None  # gpufleet:clusterSoftware; None: the access mode decides
+    period: str | None = None
+    """`--period`: the month whose period a horizon plan deploys (gpufleet:period)."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,23 @@ def load_source(source: SpecSource) -> tuple[FleetSpec, str, object]:
             spec = load_fleet(data)
         except SpecError as error:
             raise SpecError(error.problems, source=str(path)) from None
-    name = source.stack_name or source.stack or stack_of_file(path)
+    name = source.stack_name or source.stack or stack_of_file(path, spec.name)
+    if source.period is not None:
+        _check_period(spec, source.period)
     return spec, name, data
+
+
+def _check_period(spec: FleetSpec, month: str) -> None:
+    """`--period` names a month of the spec's horizon."""
+    if spec.horizon is None:
+        raise CommandLineError([Problem("--period", (
+            "the spec has no horizon: one steady month is planned; add horizon: {start: YYYY-MM, "
+            "months: N, period: month|quarter} to plan periods"
+        ))])
+    try:
+        deployed_period(spec.horizon, month, "--period")
+    except SpecError as error:
+        raise CommandLineError(error.problems) from None
 
 
 class _Progress:
@@ -174,6 +195,8 @@ def run_plan(
         config["gpufleet:previousPlan"] = str(previous)  # the program reads it, as under pulumi up
     if source.cluster_software is not None:
         config[CLUSTER_SOFTWARE_CONFIG] = "true" if source.cluster_software else "false"
+    if source.period is not None:
+        config[PERIOD_CONFIG] = source.period
     started = time.perf_counter()
     with _Progress(stack, progress) as shown:
         try:
@@ -185,7 +208,7 @@ def run_plan(
             raise cause from None
         plan: FleetPlan = recording.result
         shown.phase("judging policies")
-        verdicts = evaluate(recording.resources, policy_config(plan.spec))  # with live quotas
+        verdicts = evaluate(recording.resources, policy_config(plan.spec, plan.commitments))  # with live quotas
     kept = _previous(plan, previous)
     document = plan_document(plan, recording, verdicts, kept, time.perf_counter() - started)
     return OfflinePlan(plan, recording, verdicts, cast(dict[str, Any], document))
@@ -205,7 +228,8 @@ def _previous(plan: FleetPlan, previous: Path | None) -> PreviousDoc | None:
         "stability_tolerance": tolerance,
         "max_extra_usd": round(plan.solver.objective_usd * tolerance / (1 + tolerance), 2),
     }
-    if moved := moves(before, plan.placements, Shortfalls.of(plan.spec.capacity)):
+    why = MoveCauses(plan.spec, plan.spec.catalog(), before, plan.placements).why
+    if moved := moves(before, plan.placements, why):
         kept["moved"] = [m.to_json() for m in moved]  # only when something moved
     return kept
 
@@ -299,6 +323,8 @@ def plan_document(
         document["capacity"] = capacity
     if plan.link is not None:
         document["interconnect"] = interconnect_json(plan.link)
+    if (over := horizon_json(plan)) is not None:  # only with a horizon: other plans stay as they were
+        document["horizon"], document["schedule"], document["commitments"] = over
     return document
 
 

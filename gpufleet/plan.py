@@ -6,11 +6,12 @@ the solver, so the CLI, the policy pack and the Pulumi program share one plan.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from gpufleet.catalog import Capacity, Cloud
 from gpufleet.spec import FleetSpec
+from gpufleet.spechorizon import CostKind
 
 PLAN_VERSION = 1
 
@@ -148,10 +149,6 @@ class StoragePlan:
     source: str | None = None
 
 
-CostKind = Literal["compute", "storage", "transfer", "fixed"]
-"""What a cost line pays for: GPU nodes (`compute`), dataset copies (`storage`), filling and
-syncing them (`transfer`), and each region's and link's own infrastructure (`fixed`: control
-planes, NAT and VPN gateways, system nodes). A commitment says which kinds burn it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +165,8 @@ class CostLine:
 
 @dataclass(frozen=True, slots=True)
 class CloudSpend:
+    """A cloud's month against its commitment (`gpufleet.ledger.Ledger.burn`), to the cent."""
+
     cloud: Cloud
     monthly_usd: float
     commitment_usd: float
@@ -178,11 +177,11 @@ class CloudSpend:
 
     @property
     def left_usd(self) -> float:
-        return max(0.0, self.commitment_usd - self.monthly_usd)
+        return round(max(0.0, self.commitment_usd - self.monthly_usd), 2)
 
     @property
     def above_commitment_usd(self) -> float:
-        return max(0.0, self.monthly_usd - self.commitment_usd)
+        return round(max(0.0, self.monthly_usd - self.commitment_usd), 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +217,67 @@ class SolverReport:
     kept_from_previous: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class PeriodPlan:
+    """One period of the horizon: each pool's placements, held for `months` months from
+    `start`, and one month's cost lines (`gpufleet.cost.estimate` of the period's plan).
+    `moved_nodes`: nodes drained from one offer and created on another since the period before."""
+
+    start: str
+    months: int
+    pools: tuple[PoolPlan, ...]
+    lines: tuple[CostLine, ...]
+    moved_nodes: int = 0
+
+    @property
+    def placements(self) -> tuple[Placement, ...]:
+        return tuple(p for pool in self.pools for p in pool.placements)
+
+    def spend(self, cloud: Cloud, kinds: Sequence[str] | None = None) -> float:
+        """The period's spend per month on a cloud, of these kinds of line (default: all)."""
+        lines = [li for li in self.lines if li.cloud == cloud and (kinds is None or li.kind in kinds)]
+        return round(sum(li.monthly_usd for li in lines), 2)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowBurn:
+    """One checkpoint of a contract as planned: spend burned in months [start, end] (with what
+    was burned before the horizon) against the minimum due by `due`; when `due` is after the
+    horizon the window is judged at the horizon's end on pace (`paced`, minimum pro-rated)."""
+
+    label: str
+    start: str
+    end: str
+    due: str
+    minimum_usd: float
+    burn_usd: float
+    shortfall_usd: float
+    over_usd: float
+    paced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CommitmentBurn:
+    """A contract's burn over the horizon (`gpufleet.burn`): each checkpoint, the month the
+    total is used up at the plan's pace (None: not within the term), what its shortfalls cost
+    (cash paid for nothing; credit left undrawn at the horizon's end), credit drawn."""
+
+    cloud: Cloud
+    start: str
+    end: str
+    treatment: str
+    total_usd: float
+    windows: tuple[WindowBurn, ...]
+    used_up: str | None
+    shortfall_cost_usd: float
+    credit_drawn_usd: float
+    threshold_usd: float
+    burned_before_usd: float = 0.0
+    """Burn since the contract's start before the horizon (per-year: earlier years at their minimum)."""
+    by_period: tuple[tuple[str, float], ...] = ()
+    """(period start, burn in it after credit drawn) for each period the term covers."""
+
+
 @dataclass(frozen=True)
 class FleetPlan:
     stack: str
@@ -234,6 +294,11 @@ class FleetPlan:
     cluster_software: bool = False
     """Whether this run declares the in-cluster layer (second stage; see gpufleet/program.py)."""
     link: LinkPlan | None = None
+    period: str | None = None
+    """With a horizon: the period this plan deploys (its start, YYYY-MM); the plan's pools,
+    networks, storage and cost are that period's."""
+    schedule: tuple[PeriodPlan, ...] = ()
+    commitments: tuple[CommitmentBurn, ...] = ()
 
     @property
     def fleet(self) -> str:

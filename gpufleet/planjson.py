@@ -16,6 +16,7 @@ from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from gpufleet import clouds
 from gpufleet.catalog import Capacity, Cloud
+from gpufleet.horizonjson import CommitmentBurnDoc, HorizonDoc, PeriodDoc
 from gpufleet.moves import MoveDoc
 from gpufleet.nodegroups import RegionGroups
 from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, Placement
@@ -316,6 +317,9 @@ class PlanDocument(TypedDict):
     resources: list[ResourceDoc]
     policies: list[PolicyDoc]
     access: NotRequired[AccessDoc]
+    horizon: NotRequired[HorizonDoc]
+    schedule: NotRequired[list[PeriodDoc]]
+    commitments: NotRequired[list[CommitmentBurnDoc]]
     timings: NotRequired[TimingsDoc]
 
 

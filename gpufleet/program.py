@@ -64,12 +64,15 @@ def installed_declare() -> Declare:
 def fleet_program(declare: Declare) -> FleetPlan:
     """Declare the fleet of config `gpufleet:fleet` (optionally keeping `gpufleet:previousPlan`'s
     placements) with `declare` and export its outputs; return the plan so the offline engine can
-    report it."""
+    report it. With a horizon it declares one period's placements: `gpufleet:period` (YYYY-MM,
+    set it to deploy reproducibly), else the period this month falls in
+    (`pipeline.deployed_period`)."""
     config = pulumi.Config("gpufleet")
     try:
         spec = load_fleet(config.require_object("fleet"))
         live = quotas_from_json(config.get_object("liveQuotas"))  # `plan --live-quotas`
-        plan = build_plan(spec, pulumi.get_stack(), previous_placements(config.get("previousPlan")), live)
+        previous = previous_placements(config.get("previousPlan"))
+        plan = build_plan(spec, pulumi.get_stack(), previous, live, period=config.get("period"))
         plan = replace(
             plan, cluster_software=cluster_software(spec.access.mode, config.get_bool(CLUSTER_SOFTWARE_KEY))
         )

@@ -10,16 +10,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gpufleet import markdown
+from gpufleet.burnreport import burn_down_mermaid, burn_sections, print_burn_chart
 from gpufleet.errors import EXIT_OK, EXIT_POLICY
+from gpufleet.ledger import BudgetUse
+from gpufleet.moves import MOVED_HEADER
 from gpufleet.planjson import dumps
+from gpufleet.tables import Row, console_for, print_table
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from gpufleet.catalog import Offer, Region
     from gpufleet.diff import PlanDiff
     from gpufleet.policy import PolicyVerdict
-
-Row = Sequence[str]
 
 PIPE_WIDTH = 100  # columns when stdout is a pipe or a file: fits a 100-column terminal or a PR view
 
@@ -41,61 +42,6 @@ def terminal_width() -> int:
     return PIPE_WIDTH
 
 
-def _console(width: int) -> Console:
-    """A console that renders plain text into memory at `width` columns."""
-    import io
-
-    from rich.console import Console
-
-    return Console(
-        file=io.StringIO(), record=True, width=width, force_terminal=False, color_system=None,
-        soft_wrap=False,
-    )
-
-
-# Columns that a narrow terminal drops first, in this order (markdown and JSON keep them all).
-OPTIONAL_COLUMNS = ("GPU", "capacity", "GPUs", "burned", "left", "pod CIDR", "enforcement", "vCPUs")
-# Free text that wraps at spaces; every other column keeps a cell on one line while it can.
-WRAPPING_COLUMNS = frozenset({"item", "source", "verdict", "what is wrong and how to fix it", "properties",
-                              "jurisdictions", "name", "resource"})
-
-
-def _narrowest(header: Row, rows: Sequence[Row], keep: Sequence[int]) -> int:
-    """Columns the table needs with no cell folded: a wrapping column at its longest word,
-    any other at its longest cell, plus padding and borders."""
-    from rich.cells import cell_len
-
-    def need(i: int) -> int:
-        cells = [header[i], *(row[i] for row in rows)]
-        if header[i] in WRAPPING_COLUMNS:
-            return max(cell_len(word) for cell in cells for word in [*cell.split(), ""])
-        return max(cell_len(cell) for cell in cells)
-
-    return sum(need(i) + 3 for i in keep) + 1
-
-
-def _rich_table(console: Console, title: str, header: Row, rows: Sequence[Row]) -> None:
-    """A table that fits the console: optional columns go while the table cannot fit without
-    folding a cell; what remains wraps at spaces (free text) or folds."""
-    from rich.table import Table
-
-    keep = list(range(len(header)))
-    dropped: list[str] = []
-    for column in OPTIONAL_COLUMNS:
-        if _narrowest(header, rows, keep) <= console.width:
-            break
-        if column in header:
-            keep.remove(header.index(column))
-            dropped.append(column)
-    caption = f"not shown at this width: {', '.join(dropped)}" if dropped else None
-    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
-    for i in keep:
-        table.add_column(header[i], overflow="fold", no_wrap=header[i] not in WRAPPING_COLUMNS)
-    for row in rows:
-        table.add_row(*(row[i] for i in keep))
-    console.print(table)
-
-
 def _md_table(header: Row, rows: Sequence[Row]) -> str:
     """A markdown table; every cell escaped (gpufleet.markdown: names come from pull requests)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -103,7 +49,17 @@ def _md_table(header: Row, rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
+Table = tuple[str, Row, list[Row]]  # title, header, rows
+
+
+def plan_tables(doc: dict[str, Any]) -> list[Table]:
+    """Every table the terminal shows for a plan: its violations (if any), then its sections."""
+    violations = _violation_rows(doc)
+    shown = [(f"Policy violations ({len(violations)})", VIOLATION_HEADER, violations)] if violations else []
+    return [*shown, *_sections(doc)]
+
+
+def _sections(doc: dict[str, Any]) -> list[Table]:
     """The plan's tables, shared by the terminal and the markdown renderers."""
     placements: list[Row] = [
         (pool["name"], pool["accelerator"], f"{p['cloud']}/{p['region']}", p["instance_type"],
@@ -129,7 +85,7 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
          usd(cost["commitments"][cloud]["above_commitment_usd"]))
         for cloud, amount in cost["by_cloud"].items()
     ]
-    spend.append(("total", usd(cost["monthly_usd"]), "", "", "", f"budget {usd(cost['budget_usd'])}"))
+    spend.append(("total", usd(cost["monthly_usd"]), "", "", "", ""))
     lines: list[Row] = [
         (line["item"], line["cloud"], line["region"], usd(line["monthly_usd"]), line["source"])
         for line in cost["lines"]
@@ -158,6 +114,7 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         (c["cloud"], c["region"], c["type"], str(c["count"])) for c in doc["resource_counts"]
     ]
     return [
+        *burn_sections(doc),
         ("Placements", ("pool", "GPU", "cloud/region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
         *_kept(doc.get("previous")),
         *_capacity(doc.get("capacity")),
@@ -167,6 +124,7 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         *_link(doc.get("interconnect")),
         ("Storage", ("name", "cloud", "region", "TiB", "protected"), storage),
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
+        *_budget(cost),
         ("Where each price comes from", ("item", "cloud", "region", "$/month", "source"), lines),
         ("Quota headroom (vCPUs)", quota_header, quota),
         ("Clusters against their limits (GPU pools; system pool not counted)",
@@ -174,6 +132,16 @@ def _sections(doc: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
         ("Policies", ("policy", "enforcement", "verdict"), policies),
         ("Resources", ("cloud", "region", "type", "count"), counts),
     ]
+
+
+def _budget(cost: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:
+    """With a cap: the month against it (the ledger's arithmetic, `BudgetUse`)."""
+    if cost.get("budget_usd") is None:
+        return []
+    use = BudgetUse(float(cost["budget_usd"]), float(cost["monthly_usd"]))
+    left = f"{usd(-use.headroom_usd)} over" if use.over else usd(use.headroom_usd)
+    return [("Budget per month", ("cap", "spend", "headroom", "share of cap"),
+             [(usd(use.cap_usd), usd(use.spend_usd), left, f"{use.share:.0%}")])]
 
 
 def _link(link: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:
@@ -191,7 +159,7 @@ def _link(link: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:
         (r["source"], r["destination"], r["cidr"], r["path"]) for r in link["routes"]
     ]
     return [
-        ("Link tunnels", ("endpoint", "ASN", "gateway", "ASN", "tunnel", "inside CIDR",
+        ("Link tunnels", ("endpoint", "endpoint ASN", "gateway", "gateway ASN", "tunnel", "inside CIDR",
                           "endpoint inside", "gateway inside"), tunnels),
         ("Link routes", ("from", "to", "CIDR", "path"), routes),
     ]
@@ -206,14 +174,13 @@ def _kept(previous: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:
            f"at most {usd(previous['max_extra_usd'])}/month more")
     header = ("previous nodes", "kept", "stability tolerance", "against the cheapest plan")
     moved: list[Row] = [
-        (m["pool"], m["offer"], str(m["before"]), str(m["after"]), m["reason"])
+        (m["pool"], m["offer"], str(m["before"]), str(m["after"]), m["reason"], m["sentence"])
         for m in previous.get("moved", [])
     ]
     return [("Kept from the previous plan", header, [row]),
             *([("Moved from the previous plan", MOVED_HEADER, moved)] if moved else [])]
 
 
-MOVED_HEADER = ("pool", "cloud/region/SKU", "nodes before", "after", "why")
 
 
 def _capacity(capacity: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:
@@ -278,14 +245,12 @@ def render_plan(doc: dict[str, Any], fmt: str, width: int = PIPE_WIDTH) -> str:
         return dumps(doc)
     if fmt == "markdown":
         return plan_markdown(doc)
-    console = _console(width)
+    console = console_for(width)
     console.print(_headline(doc))
     console.print(access_line(doc), highlight=False)
-    violations = _violation_rows(doc)
-    if violations:
-        _rich_table(console, f"Policy violations ({len(violations)})", VIOLATION_HEADER, violations)
-    for title, header, rows in _sections(doc):
-        _rich_table(console, title, header, rows)
+    for title, header, rows in plan_tables(doc):
+        print_table(console, title, header, rows)
+    print_burn_chart(console, doc)
     if doc["skipped_offers"]:
         console.print(f"{len(doc['skipped_offers'])} offers skipped (no price); see --format json")
     return console.export_text()
@@ -310,25 +275,34 @@ def plan_markdown(doc: dict[str, Any]) -> str:
             )
         else:
             parts.append(f"**{title}**\n\n{table}")
+        if title.startswith("Commitments: the whole term"):
+            parts.extend(burn_down_mermaid(doc))
     return "\n\n".join(parts) + "\n"
+
+
+VERDICT_HEADER = ("policy", "enforcement", "verdict")
+
+
+def verdict_rows(verdicts: Sequence[PolicyVerdict]) -> list[Row]:
+    """A row per violation (a passing policy: one row, `pass`)."""
+    docs = [v.to_json() for v in verdicts]
+    return [
+        (d["policy"], d["enforcement"], "pass" if not d["violations"] else item["message"])
+        for d in docs for item in (d["violations"] or [{"message": ""}])
+    ]
 
 
 def render_verdicts(verdicts: Sequence[PolicyVerdict], fmt: str, width: int = PIPE_WIDTH) -> tuple[str, int]:
     from gpufleet.policy import mandatory_failed
 
     code = EXIT_POLICY if mandatory_failed(verdicts) else EXIT_OK
-    docs = [v.to_json() for v in verdicts]
     if fmt == "json":
-        return dumps({"policies": docs}), code
-    rows: list[Row] = [
-        (d["policy"], d["enforcement"], "pass" if not d["violations"] else item["message"])
-        for d in docs for item in (d["violations"] or [{"message": ""}])
-    ]
-    header = ("policy", "enforcement", "verdict")
+        return dumps({"policies": [v.to_json() for v in verdicts]}), code
+    rows = verdict_rows(verdicts)
     if fmt == "markdown":
-        return _md_table(header, rows), code
-    console = _console(width)
-    _rich_table(console, "Policy verdicts", header, rows)
+        return _md_table(VERDICT_HEADER, rows), code
+    console = console_for(width)
+    print_table(console, "Policy verdicts", VERDICT_HEADER, rows)
     return console.export_text(), code
 
 
@@ -339,12 +313,13 @@ def render_diff(change: PlanDiff, fmt: str, width: int = PIPE_WIDTH) -> str:
     if fmt == "markdown":
         parts = [f"### {markdown.text(change.headline())}"]
         parts += [f"**{title}**\n\n{_md_table(header, rows)}" for title, header, rows in sections if rows]
+        parts += burn_down_mermaid(change.head_horizon) if change.head_horizon else []
         return "\n\n".join(parts) + "\n"
-    console = _console(width)
+    console = console_for(width)
     console.print(change.headline())
     for title, header, rows in sections:
         if rows:
-            _rich_table(console, title, header, rows)
+            print_table(console, title, header, rows)
     return console.export_text()
 
 
@@ -353,19 +328,7 @@ def render_catalog(
 ) -> str:
     """The catalog's offers and regions, filtered by names spelled as the catalog does; with an
     accelerator, only the regions that offer it."""
-    from gpufleet.clouds.catalog import load_catalog
-
-    catalog = load_catalog()
-    offers = [
-        o for o in sorted(catalog.offers.values(), key=lambda o: (o.cloud, o.region, o.sku.instance_type))
-        if cloud in (None, o.cloud) and accelerator in (None, o.sku.accelerator) and region in (None, o.region)
-    ]
-    with_offers = {(o.cloud, o.region) for o in offers}
-    regions = [
-        r for r in sorted(catalog.regions.values(), key=lambda r: (r.cloud, r.region))
-        if cloud in (None, r.cloud) and region in (None, r.region)
-        and (accelerator is None or (r.cloud, r.region) in with_offers)
-    ]
+    offers, regions = _catalog_entries(cloud, accelerator, region)
     if fmt == "json":
         return dumps({
             "offers": [
@@ -382,24 +345,50 @@ def render_catalog(
                 for r in regions
             ],
         })
-    console = _console(width)
+    console = console_for(width)
+    for title, header, rows in catalog_tables(cloud, accelerator, region):
+        print_table(console, title, header, rows)
+    return console.export_text()
+
+
+def _catalog_entries(
+    cloud: str | None, accelerator: str | None, region: str | None
+) -> tuple[list[Offer], list[Region]]:
+    from gpufleet.clouds.catalog import load_catalog
+
+    catalog = load_catalog()
+    offers = [
+        o for o in sorted(catalog.offers.values(), key=lambda o: (o.cloud, o.region, o.sku.instance_type))
+        if cloud in (None, o.cloud) and accelerator in (None, o.sku.accelerator) and region in (None, o.region)
+    ]
+    with_offers = {(o.cloud, o.region) for o in offers}
+    regions = [
+        r for r in sorted(catalog.regions.values(), key=lambda r: (r.cloud, r.region))
+        if cloud in (None, r.cloud) and region in (None, r.region)
+        and (accelerator is None or (r.cloud, r.region) in with_offers)
+    ]
+    return offers, regions
+
+
+def catalog_tables(cloud: str | None, accelerator: str | None, region: str | None) -> list[Table]:
+    """The catalog's offers and regions as the terminal shows them."""
+    offers, regions = _catalog_entries(cloud, accelerator, region)
     offer_header = ("cloud", "region", "SKU", "GPU", "GPUs", "vCPUs", "$/h", "spot $/h")
-    _rich_table(console, f"{len(offers)} offers", offer_header, [
+    offer_rows: list[Row] = [
         (o.cloud, o.region, o.sku.instance_type, o.sku.accelerator, str(o.sku.gpus), str(o.sku.vcpus),
          "-" if o.price_usd_per_hour is None else f"{o.price_usd_per_hour:g}",
          "-" if o.spot_price_usd_per_hour is None else f"{o.spot_price_usd_per_hour:g}")
         for o in offers
-    ])
-    _rich_table(console, f"{len(regions)} regions", ("cloud", "region", "country", "jurisdictions"), [
-        (r.cloud, r.region, r.country, ", ".join(sorted(r.jurisdictions))) for r in regions
-    ])
-    return console.export_text()
+    ]
+    region_rows: list[Row] = [(r.cloud, r.region, r.country, ", ".join(sorted(r.jurisdictions))) for r in regions]
+    return [(f"{len(offers)} offers", offer_header, offer_rows),
+            (f"{len(regions)} regions", ("cloud", "region", "country", "jurisdictions"), region_rows)]
 
 
 def render_table(title: str, header: Row, rows: Sequence[Row], fmt: str, width: int = PIPE_WIDTH) -> str:
     """One titled table as a terminal table or markdown (commands with a single table)."""
     if fmt == "markdown":
         return f"**{markdown.cell(title)}**\n\n{_md_table(header, rows)}\n"
-    console = _console(width)
-    _rich_table(console, title, header, rows)
+    console = console_for(width)
+    print_table(console, title, header, rows)
     return console.export_text()

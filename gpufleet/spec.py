@@ -24,6 +24,7 @@ from gpufleet.nodegroups import limit_problems
 from gpufleet.poolneeds import able_clouds, lacking, needs, refusal, runs_sku
 from gpufleet.slots import supernet_problem
 from gpufleet.speccapacity import capacity_problems
+from gpufleet.spechorizon import horizon_problems
 from gpufleet.specmodel import MAX_POOL_GPUS, TYPE_TOKEN_PATTERN, FleetSpec, Pool, known_buckets
 from gpufleet.specwords import one_of, problem_from_pydantic
 
@@ -58,15 +59,22 @@ def _split_place(key: str) -> tuple[str, str] | None:
     return (cloud, region) if sep and "/" not in region else None
 
 
+# What people write for a jurisdiction the catalog spells as a code: a suggestion, never accepted.
+JURISDICTION_NAMES = {"europe": "EU", "european union": "EU", "european economic area": "EEA",
+                      "united kingdom": "GB", "great britain": "GB", "britain": "GB",
+                      "united states": "US", "usa": "US", "america": "US"}
+
+
 def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     allowed = spec.allowed_jurisdictions()
     known_jurisdictions = catalog.known_jurisdictions()
     if spec.sovereignty:
         for i, jurisdiction in enumerate(spec.sovereignty.jurisdictions):
             if jurisdiction not in known_jurisdictions:
+                allowed = None  # the regions cannot be judged against a misspelt list: no follow-on errors
                 yield Problem(
                     f"sovereignty.jurisdictions[{i}]",
-                    one_of("jurisdiction", jurisdiction, known_jurisdictions),
+                    one_of("jurisdiction", jurisdiction, known_jurisdictions, names=JURISDICTION_NAMES),
                 )
     if not spec.clouds.configured():
         yield Problem("clouds", f"no cloud configured; allowed: {', '.join(registry.names())} (at least one)")
@@ -97,6 +105,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     for cloud in spec.budget.commitments:
         if cloud not in spec.clouds.configured():
             yield Problem(f"budget.commitments.{cloud}", f"cloud '{cloud}' is not under clouds:")
+    yield from _budget_problems(spec)
 
     for key in spec.network.overrides:
         place = _split_place(key)
@@ -131,8 +140,23 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     yield from _pool_problems(spec, catalog, configured)
     yield from _storage_problems(spec)
     yield from capacity_problems(spec.capacity, catalog)
-    yield from _home_problems(spec, catalog, configured)
+    yield from _home_problems(spec, catalog, configured, allowed)
     yield from _access_problems(spec)
+    yield from horizon_problems(spec.horizon, spec.budget.commitments, spec.pools)
+
+
+def _budget_problems(spec: FleetSpec) -> Iterator[Problem]:
+    """A cap below the committed spend cannot hold: committed spend is paid whether it is used
+    or not, so the month costs at least the commitments (docs/design.md, "The cost ledger")."""
+    flat = spec.budget.monthly_commitments()
+    cap, committed = spec.budget.monthly_usd, sum(flat.values())
+    if cap is not None and cap < committed:
+        parts = " + ".join(f"{cloud} ${usd:,.0f}" for cloud, usd in sorted(flat.items()) if usd)
+        yield Problem("budget.monthly_usd", (
+            f"the cap ${cap:,.0f} is below the ${committed:,.0f} committed per month ({parts}): committed "
+            f"spend is paid whether it is used or not, so every month costs at least ${committed:,.0f}; "
+            "raise the cap to at least that, or lower budget.commitments"
+        ))
 
 
 def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
@@ -229,7 +253,10 @@ def _pool_problems(
                 "peer-to-peer (PCIe or NVLink), which the multi-node training an rdma pool pays "
                 "for relies on; drop mig, or use it on a pool with interconnect: none",
             )
-        yield from _node_count_problems(path, pool, [s for s in skus if s.rdma or pool.interconnect != "rdma"])
+        sized = [s for s in skus if s.rdma or pool.interconnect != "rdma"]
+        yield from _node_count_problems(path, pool, sized)
+        for month, gpus in sorted(pool.schedule.items()):
+            yield from _scheduled_problems(f"{path}.schedule.{month}", pool.model_copy(update={"gpus": gpus}), sized)
         if pool.mig and skus and not any(s.mig_capable for s in skus):
             yield Problem(
                 f"{path}.mig",
@@ -346,6 +373,16 @@ def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator
         )
 
 
+def _scheduled_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator[Problem]:
+    """A scheduled size is a size like `gpus`: whole nodes, within one pool's most."""
+    if pool.gpus > MAX_POOL_GPUS:
+        yield Problem(path, f"{pool.gpus:,} GPUs is above the {MAX_POOL_GPUS:,} one pool may hold; split the fleet")
+        return
+    for problem in _node_count_problems(path, pool, skus):
+        if problem.path == f"{path}.gpus":
+            yield Problem(path, problem.message)
+
+
 def _share_problems(path: str, pool: Pool, clouds: list[Cloud]) -> Iterator[Problem]:
     for field in ("min_share", "max_share"):
         for cloud in getattr(pool, field):
@@ -378,11 +415,10 @@ def _storage_problems(spec: FleetSpec) -> Iterator[Problem]:
 
 
 def _home_problems(
-    spec: FleetSpec, catalog: Catalog, configured: set[tuple[Cloud, str]]
+    spec: FleetSpec, catalog: Catalog, configured: set[tuple[Cloud, str]], allowed: frozenset[str] | None
 ) -> Iterator[Problem]:
-    """A dataset's `home` is a configured region inside the jurisdictions; `churn_tib` and
-    `amortize_months` only price transfers from a home, so they need one."""
-    allowed = spec.allowed_jurisdictions()
+    """A dataset's `home` is one of the fleet's regions, inside the `allowed` jurisdictions;
+    `churn_tib` and `amortize_months` only price transfers from a home, so they need one."""
     choices = [f"{c}/{r}" for c, r in sorted(configured)]
     for i, storage in enumerate(spec.storage):
         path = f"storage[{i}]"
@@ -396,7 +432,7 @@ def _home_problems(
             continue
         place = _split_place(storage.home)
         if place not in configured:
-            yield Problem(f"{path}.home", one_of("cloud/region", storage.home, choices))
+            yield Problem(f"{path}.home", _not_configured(storage.home, place, catalog, choices))
             continue
         info = catalog.region(*place)
         if allowed is not None and info is not None and not info.jurisdictions & allowed:
@@ -405,6 +441,18 @@ def _home_problems(
                 f"'{storage.home}' is in {info.country}, outside the allowed jurisdictions "
                 f"{', '.join(sorted(allowed))}: the data's source of truth must stay inside them",
             )
+
+
+def _not_configured(home: str, place: tuple[str, str] | None, catalog: Catalog, choices: list[str]) -> str:
+    """Why a home is not one of the fleet's regions: a real region left out of `clouds`, or a
+    name the catalog does not know."""
+    if place is None or place[0] not in registry.names():
+        return f"'{home}' must be 'cloud/region', one of the fleet's regions: {', '.join(choices)}"
+    cloud, region = place
+    if catalog.region(cloud, region) is None:
+        return one_of(f"{cloud} region", region, catalog.region_names(cloud))
+    return (f"'{home}' is not one of the fleet's regions ({', '.join(choices)}): add {region} to "
+            f"clouds.{cloud}.regions, or name one of those")
 
 
 def _access_problems(spec: FleetSpec) -> Iterator[Problem]:

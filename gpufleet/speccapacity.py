@@ -114,13 +114,3 @@ class Shortfalls:
     def cap(self, offer_key: str) -> int | None:
         """The most nodes the offer delivers (`available`), or None: no known limit."""
         return (self.available or {}).get(offer_key)
-
-    def why_moved(self, offer_key: str, offer_nodes_before: int) -> str:
-        """Why a previous placement on this offer lost nodes, in the user's terms;
-        `offer_nodes_before` counts the offer's previous nodes over every pool (a cap is shared)."""
-        if rule := self.rule_for(offer_key):
-            return f"unavailable ({rule})"
-        cap = self.cap(offer_key)
-        if cap is not None and offer_nodes_before > cap:
-            return f"capped at {cap} nodes (capacity.available)"
-        return "re-placed: keeping it cost more than the stability tolerance"

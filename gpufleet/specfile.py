@@ -18,10 +18,9 @@ CONFIG_KEY = "gpufleet:fleet"
 PROJECT_FILE = "Pulumi.yaml"
 # The stage boundary (gpufleet/program.py): whether a run declares the in-cluster layer.
 CLUSTER_SOFTWARE_CONFIG = "gpufleet:clusterSoftware"
+# Config key of the period a horizon plan deploys (YYYY-MM); unset, the period this month falls in.
+PERIOD_CONFIG = "gpufleet:period"
 
-# The stack of a spec file not named Pulumi.<stack>.yaml: `pulumi new` proposes "dev" as the
-# first stack's name, so a bare spec plans as the stack a new Pulumi project starts with.
-DEFAULT_STACK = "dev"
 # Pulumi's rule for stack names: letters, digits, '-', '_', '.', at most 100 characters
 # (pulumi/sdk go/common/tokens/names.go, ValidateStackName;
 # https://www.pulumi.com/docs/iac/concepts/stacks/).
@@ -38,12 +37,13 @@ def stack_name_problem(name: str) -> str | None:
     )
 
 
-def stack_of_file(path: Path) -> str:
-    """The stack a spec file plans as: <stack> for Pulumi's own file name Pulumi.<stack>.yaml
-    (the stack's name, by Pulumi's convention), else DEFAULT_STACK: a plan must not depend on
-    what an arbitrary file is called."""
+def stack_of_file(path: Path, fleet: str) -> str:
+    """The stack a spec file plans as (docs/design.md, "Commands"): <stack> for Pulumi's own
+    file name Pulumi.<stack>.yaml (the stack's name, by Pulumi's convention), else the fleet's
+    name, the stack `gpufleet init` makes of it: so `plan --spec`, `init`, `plan --stack` after
+    it, `diff` and the workflow name one spec's stack alike, and no other file name counts."""
     match = re.fullmatch(r"Pulumi\.(.+)\.ya?ml", path.name)
-    return match.group(1) if match and stack_name_problem(match.group(1)) is None else DEFAULT_STACK
+    return match.group(1) if match and stack_name_problem(match.group(1)) is None else fleet
 
 
 def find_project(start: Path | None = None) -> Path | None:

@@ -24,6 +24,7 @@ from gpufleet import clouds as registry
 from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud
 from gpufleet.clouds.catalog import load_catalog
 from gpufleet.speccapacity import CapacityLimits
+from gpufleet.spechorizon import Commitment, Contract, Horizon, Month
 from gpufleet.specnumbers import (
     MAX_POOL_GPUS,
     Fraction,
@@ -35,6 +36,7 @@ from gpufleet.specnumbers import (
     Vcpus,
     Whole,
 )
+from gpufleet.specwords import spelled_as
 
 
 def _registered(name: str) -> str:
@@ -85,9 +87,27 @@ class Sovereignty(_Strict):
 
 class Budget(_Strict):
     monthly_usd: MonthlyUsd | None = Field(default=None, gt=0, description="hard cap for the fleet")
-    commitments: dict[CloudName, Annotated[MonthlyUsd, Field(ge=0)]] = Field(
-        default_factory=dict[Cloud, float], description="spend already committed per cloud, used first ($/month)"
+    commitments: dict[CloudName, Commitment] = Field(
+        default_factory=dict[Cloud, float | Contract],
+        description="per cloud: spend already committed per month, used first ($/month), or a "
+        "contract (total, term, minimum per year or over the term, discount, shortfall)",
     )
+
+    def monthly_commitments(self) -> dict[Cloud, float]:
+        """The flat commitments in $/month, by cloud (a contract burns over its term instead)."""
+        return {cloud: c for cloud, c in self.commitments.items() if not isinstance(c, Contract)}
+
+    def monthly_commitment(self, cloud: Cloud) -> float:
+        """The cloud's flat commitment in $/month; 0 for a contract (burned over its term) or none."""
+        return self.monthly_commitments().get(cloud, 0.0)
+
+    def contracts(self) -> dict[Cloud, Contract]:
+        """The commitments given as contracts, by cloud."""
+        return {cloud: c for cloud, c in self.commitments.items() if isinstance(c, Contract)}
+
+    def discounts(self) -> dict[Cloud, float]:
+        """Each contract's negotiated discount on its cloud's list prices, where it has one."""
+        return {cloud: c.discount for cloud, c in self.contracts().items() if c.discount > 0}
 
 
 class Network(_Strict):
@@ -148,6 +168,18 @@ class Pool(_Strict):
     pin: dict[str, Annotated[Nodes, Field(gt=0)]] = Field(
         default_factory=dict, description="nodes fixed by hand per 'cloud/region'"
     )
+    schedule: dict[Month, Gpus] = Field(
+        default_factory=dict[str, int],
+        description="GPUs from a month on, YYYY-MM -> GPUs (a step function over the horizon; "
+        "before the first month: gpus)",
+    )
+
+    @field_validator("accelerator")
+    @classmethod
+    def _catalog_spelling(cls, value: str) -> str:
+        """Matched without case and kept in the catalog's spelling, as `catalog --accelerator`
+        reads it; an unknown name stays for the catalog rules to refuse with suggestions."""
+        return spelled_as(value, load_catalog().accelerators()) or value
 
     def min_gpus(self, cloud: Cloud) -> int:
         """The fewest GPUs `min_share` asks for on a cloud (GPUs are whole; float noise is not)."""
@@ -247,6 +279,9 @@ class FleetSpec(_Strict):
 
     name: str = Field(pattern=NAME_PATTERN)
     sovereignty: Sovereignty | None = None
+    horizon: Horizon | None = Field(
+        default=None, description="plan these months, a placement per period (absent: one steady month)"
+    )
     budget: Budget = Field(default_factory=Budget)
     network: Network
     clouds: Clouds
@@ -293,8 +328,9 @@ class FleetSpec(_Strict):
         return frozenset(JURISDICTION_ALIASES.get(j, j) for j in self.sovereignty.jurisdictions)
 
     def catalog(self) -> Catalog:
-        """The packaged catalog with this spec's price book laid over it."""
-        return load_catalog().with_price_book(self.prices)
+        """The packaged catalog, each contract's discount off its cloud's list prices, and this
+        spec's price book laid over it (negotiated rates, not discounted again)."""
+        return load_catalog().with_discounts(self.budget.discounts()).with_price_book(self.prices)
 
 
 def known_buckets(catalog: Catalog, cloud: str | None = None) -> list[str]:

@@ -22,6 +22,9 @@ MAX_NODES = MAX_POOL_GPUS
 MAX_MONTHLY_USD = 1e9
 """A month's spend (budget, commitments): far above any fleet's bill, and a thousand times below
 the dollar sums at which the solver's tolerances fail (MAX_POOL_GPUS)."""
+MAX_CONTRACT_USD = 1e12
+"""A commitment contract's total or any of its amounts: above the largest cloud deals (hundreds
+of billions over years), and a contract's checkpoint rows stay within the solver's range."""
 MAX_PRICE_USD = 1_000.0
 """A price-book entry: USD per node-hour (the dearest GPU VMs list at about $100 an hour) or per
 GB transferred (list prices are cents)."""
@@ -57,6 +60,8 @@ Whole = Annotated[int, NotBoolean]
 """A count with its own bounds at the field (months, GPUs per node)."""
 MonthlyUsd = Annotated[float, NotBoolean, Field(allow_inf_nan=False),
                        _at_most(MAX_MONTHLY_USD, "USD a month", "far above any fleet's bill")]
+ContractUsd = Annotated[float, NotBoolean, Field(ge=0, allow_inf_nan=False),
+                        _at_most(MAX_CONTRACT_USD, "USD", "above the largest cloud deals")]
 PriceUsd = Annotated[float, NotBoolean, Field(gt=0, allow_inf_nan=False),
                      _at_most(MAX_PRICE_USD, "USD", "per node-hour or per GB; list prices are "
                               "at most about $100 an hour")]

@@ -9,24 +9,38 @@ import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
 from gpufleet import errors
 from gpufleet.errors import Problem
 
+UNION_TAG = "form:"
+"""Tags of a union's members (a commitment's `form:monthly` or `form:contract`) start with it;
+pydantic puts the tag into an error's location, and a field's path leaves it out."""
 
-def suggest(value: str, allowed: list[str]) -> str:
-    """' (did you mean 'x'?)' for a close match (ignoring case), else ''."""
+
+def suggest(value: str, allowed: list[str], names: Mapping[str, str] | None = None) -> str:
+    """' (did you mean 'x'?)' for a name people write for x (`names`, lower case) or a close
+    match (ignoring case), else ''."""
+    named = (names or {}).get(value.strip().lower())
+    if named is not None:
+        return f" (did you mean '{named}'?)"
     spelling = {a.lower(): a for a in allowed}
     match = difflib.get_close_matches(value.lower(), list(spelling), n=1, cutoff=0.6)
     return f" (did you mean '{spelling[match[0]]}'?)" if match else ""
 
 
-def one_of(kind: str, value: str, allowed: list[str], shown: int = 12) -> str:
+def spelled_as(value: str, known: Sequence[str]) -> str | None:
+    """The known name `value` is, compared without case (`h100` is `H100`), or None: the one
+    rule for names the catalog spells (accelerators in the spec, `catalog` filters)."""
+    return next((name for name in known if name.lower() == value.lower()), None)
+
+
+def one_of(kind: str, value: str, allowed: list[str], shown: int = 12, names: Mapping[str, str] | None = None) -> str:
     listed = ", ".join(allowed[:shown]) + (", ..." if len(allowed) > shown else "")
-    return f"unknown {kind} {errors.shown(value)}{suggest(value[:100], allowed)}; known: {listed}"
+    return f"unknown {kind} {errors.shown(value)}{suggest(value[:100], allowed, names)}; known: {listed}"
 
 
 
@@ -69,6 +83,8 @@ def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseMod
 def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
+    if get_origin(annotation) is Annotated:
+        return _unwrap_model(get_args(annotation)[0])
     if get_origin(annotation) in (Union, types.UnionType):
         for arg in get_args(annotation):
             found = _unwrap_model(arg)
@@ -80,7 +96,9 @@ def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
 def problem_from_pydantic(error: Any, data: object, root: type[BaseModel]) -> Problem:
     """One pydantic error as a Problem: the field path, the bad value and what is allowed."""
     # pydantic marks an invalid dict key with a '[key]' step after the key itself
-    loc: tuple[int | str, ...] = tuple(part for part in error["loc"] if part != "[key]")
+    loc: tuple[int | str, ...] = tuple(
+        part for part in error["loc"] if part != "[key]" and not str(part).startswith(UNION_TAG)
+    )
     kind = error["type"]
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1], root)

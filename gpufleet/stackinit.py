@@ -20,6 +20,7 @@ from gpufleet.specfile import (
     read_fleet,
     read_yaml,
     stack_name_problem,
+    stack_of_file,
     stack_path,
 )
 
@@ -40,9 +41,10 @@ def stack_document(spec: Path, data: object) -> str:
 
 def init_stack(spec: Path, stack: str | None, root: Path, force: bool) -> tuple[str, Path]:
     """Write stacks/Pulumi.<stack>.yaml under `root` from a spec file; returns (stack, path).
-    The stack is named after the fleet unless `stack` is given."""
+    The stack is the one `plan --spec` plans the file as (`stack_of_file`: the fleet's name)
+    unless `stack` is given."""
     fleet, data = read_fleet(spec)
-    name = stack or fleet.name
+    name = stack or stack_of_file(spec, fleet.name)
     bad_name = stack_name_problem(name)
     if bad_name:
         raise SpecError([Problem("--stack", bad_name)])

@@ -83,16 +83,22 @@ def test_plan_unavailable_flag_replans_and_diff_says_why(tmp_path: Path, capsys:
     assert "azure/eastus/Standard_ND96isr_H100_v5: capacity.unavailable 'azure/eastus/*'" in (
         document["capacity"]["offers_out"]
     )
-    moved = [(m["offer"], m["before"], m["after"], m["reason"]) for m in document["previous"]["moved"]]
+    moved = [(m["offer"], m["before"], m["after"], m["reason"], m["sentence"]) for m in document["previous"]["moved"]]
     assert moved == [
-        ("aws/us-west-2/p5.48xlarge", 0, 1, "took the moved nodes"),
-        ("azure/eastus/Standard_ND96isr_H100_v5", 1, 0, "unavailable (azure/eastus/*)"),
+        ("aws/us-west-2/p5.48xlarge", 0, 1, "unavailable",
+         f"took the nodes of {moved_pool(document)} that left azure/eastus/Standard_ND96isr_H100_v5 (unavailable)"),
+        ("azure/eastus/Standard_ND96isr_H100_v5", 1, 0, "unavailable",
+         "azure/eastus/Standard_ND96isr_H100_v5 is taken out (capacity.unavailable 'azure/eastus/*')"),
     ]
     change = diff_documents(json.loads(base.read_text()), document).to_json()
-    assert [m["reason"] for m in change.get("moved", [])] == ["took the moved nodes", "unavailable (azure/eastus/*)"]
+    assert change.get("moved", []) == document["previous"]["moved"]
     capsys.readouterr()
     assert main(["plan", "--spec", str(spec), "--previous", str(base), "--unavailable", "azure/eastus/*"]) == 0
     assert "Moved from the previous plan" in capsys.readouterr().out
+
+
+def moved_pool(document: dict[str, Any]) -> str:
+    return str(document["previous"]["moved"][0]["pool"])
 
 
 def test_plan_unavailable_flag_names_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -64,7 +64,7 @@ def main_headline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
 
 @pytest.mark.parametrize(
     ("name", "stack_name", "expected"),
-    [("fleet.yaml", None, "dev"), ("Pulumi.prod-us.yaml", None, "prod-us"),
+    [("fleet.yaml", None, "mlfleet"), ("Pulumi.prod-us.yaml", None, "prod-us"),
      ("fleet.yaml", "prod_eu.2", "prod_eu.2"), ("Pulumi.prod-us.yaml", "staging", "staging")],
 )
 def test_the_stack_name_never_comes_from_an_arbitrary_file_name(
@@ -91,7 +91,7 @@ def test_help_explains_the_default_stack_name(capsys: pytest.CaptureFixture[str]
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--stack-name NAME" in help_text
     assert "Pulumi.<name>.yaml" in help_text
-    assert "else 'dev'" in help_text
+    assert "else the fleet's name" in help_text
 
 
 def test_a_solver_that_contradicts_itself_is_infeasible_not_a_plan(monkeypatch: pytest.MonkeyPatch) -> None:

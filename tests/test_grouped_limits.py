@@ -63,8 +63,7 @@ def per_pool_optimum(spec: FleetSpec) -> tuple[float, float]:
 def levels(spec: FleetSpec) -> tuple[float, float]:
     """Spend above commitments and total spend of `place`'s plan, priced as the plan prices it."""
     spend = spend_by_cloud(spec, place(spec, spec.catalog()).placements)
-    commitments = spec.budget.commitments
-    excess = sum(max(0.0, spend[c] - commitments.get(c, 0.0)) for c in clouds.names() if c in spend)
+    excess = sum(max(0.0, spend[c] - spec.budget.monthly_commitment(c)) for c in clouds.names() if c in spend)
     return excess, sum(spend.values())
 
 

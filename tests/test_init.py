@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,29 @@ def test_stack_outside_any_project_is_a_command_line_error(
     err = capsys.readouterr().err
     assert f"--stack: no Pulumi project (Pulumi.yaml) in {tmp_path}" in err
     assert "give the stack file with --spec FILE" in err
+
+
+def test_a_spec_planned_as_a_file_and_as_the_stack_init_made_diffs_to_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 30: `plan --spec fleet.yaml` planned as stack dev while `init` named the stack after
+    the fleet, so diffing the two ways reported +79 -79 resources and protected data removed."""
+    spec = bare_spec(tmp_path)
+    assert main(["init", str(spec), "--project-dir", str(tmp_path)]) == 0
+    stack_file = tmp_path / "stacks" / "Pulumi.mlfleet.yaml"
+    capsys.readouterr()
+    assert main(["diff", str(spec), str(stack_file), "--format", "json"]) == 0
+    change = json.loads(capsys.readouterr().out)
+    assert (change["base"], change["head"], change["resources"], change["errors"]) == ("mlfleet", "mlfleet", [], 0)
+    assert main(["plan", "--spec", str(spec), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stack"] == "mlfleet"
+
+
+def test_init_of_a_stack_file_keeps_its_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Pulumi.<stack>.yaml plans as <stack>, so init makes that stack, not the fleet's name."""
+    source = tmp_path / "Pulumi.staging.yaml"
+    source.write_text(yaml.safe_dump({"config": {"gpufleet:fleet": {**fleet_of("dev"), "name": "mlfleet"}}}))
+    project = tmp_path / "project"
+    assert main(["init", str(source), "--project-dir", str(project)]) == 0
+    assert (project / "stacks" / "Pulumi.staging.yaml").exists()
+    assert "pulumi stack init staging" in capsys.readouterr().out

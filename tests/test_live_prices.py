@@ -305,3 +305,59 @@ def test_refresh_keeps_other_rows_and_needs_aws_credentials(
     err = capsys.readouterr().err
     assert err.startswith("gpufleet catalog: no AWS credentials: boto3's default chain found none")
     assert err.count("\n") == 1
+
+
+def _region_prices(monkeypatch: pytest.MonkeyPatch, answer: Any) -> None:
+    """Azure's price look-up per region answering `answer(region)` (raising, or a list)."""
+    monkeypatch.setattr(live_azure, "region_prices", lambda region, _types: answer(region))
+
+
+def _unreachable(region: str) -> list[Any]:
+    raise OSError(f"prices.azure.com: Name or service not known ({region})")
+
+
+@pytest.mark.parametrize(("answer", "says"), [
+    (_unreachable, "1 of 1 regions not read (first: azure/swedencentral, OSError: prices.azure.com: Name or "
+                   "service not known (swedencentral)); nothing written to {out}"),
+    (lambda _region: [], "the price APIs gave no price for the catalog's SKUs in azure/swedencentral; nothing "
+                         "written to {out}: an empty file would plan with the packaged prices"),
+])
+def test_a_refresh_that_fetched_nothing_exits_1_and_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], answer: Any, says: str
+) -> None:
+    _region_prices(monkeypatch, answer)
+    folder = tmp_path / "refreshed"
+    assert main(["catalog", "refresh", "--cloud", "azure", "--region", REGION, "--out", str(folder)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert says.format(out=folder / "offers.csv") in captured.err
+    assert not folder.exists()
+    assert main(["plan", "--spec", str(_spec(tmp_path)), "--catalog-dir", str(folder)]) == 2  # not silently packaged
+
+
+def test_a_refresh_missing_a_region_exits_1_and_keeps_the_earlier_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    earlier = ",".join(COLUMNS) + "\naws,p5.48xlarge,us-west-2,60.5,30,earlier\n"
+    (tmp_path / "offers.csv").write_text(earlier)
+    found = LivePrice("azure", ND, REGION, 107.84, 32.35, "azure retail prices api", "2026-06-01T00:00:00Z")
+    _region_prices(monkeypatch, lambda region: [found] if region == REGION else _unreachable(region))
+    code = main(["catalog", "refresh", "--cloud", "azure", "--region", REGION, "--region", "eastus",
+                 "--out", str(tmp_path)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "gpufleet catalog refresh: azure/eastus: not read (OSError" in err
+    assert "1 of 2 regions not read" in err
+    assert (tmp_path / "offers.csv").read_text() == earlier
+
+
+def test_refresh_out_makes_its_folder(transport: FakeTransport, tmp_path: Path) -> None:
+    folder = tmp_path / "new" / "refreshed"
+    assert main(["catalog", "refresh", "--cloud", "azure", "--region", REGION, "--out", str(folder)]) == 0
+    assert (folder / "offers.csv").read_text().startswith(",".join(COLUMNS))
+
+
+def test_an_empty_refreshed_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "offers.csv").write_text(",".join(COLUMNS) + "\n")
+    assert main(["plan", "--spec", str(_spec(tmp_path)), "--catalog-dir", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'offers.csv'}: holds no offers, so it refreshes nothing" in capsys.readouterr().err

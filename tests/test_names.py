@@ -16,7 +16,7 @@ import yaml
 from components.aws.decisions import AUTONAMED_MAX, bounded
 from gpufleet.catalog.limits import name_kinds, name_problem
 from gpufleet.catalog.names import AUTONAME_SUFFIXES, autonamed, known_types, logical_room, name_inputs
-from gpufleet.policy.offline import _stack_resources  # pyright: ignore[reportPrivateUsage]
+from gpufleet.policy import stack_of
 from gpufleet.policy.readiness import readiness_findings
 from gpufleet.preview import RecordedResource, Recording, record_program
 from tests.conftest import fleet_of
@@ -50,8 +50,7 @@ def _recorded(sample: str, linked: bool, stage_two: bool = True) -> Recording:
 
 
 def _findings(recording: Recording) -> list[tuple[str, str]]:
-    providers = {r.urn: r for r in recording.resources if r.is_provider}
-    return readiness_findings(_stack_resources(recording.resources, providers))
+    return readiness_findings(stack_of(recording.resources))
 
 
 def _physical(resource: RecordedResource) -> set[str]:

@@ -6,6 +6,7 @@ The full check (a wheel installed into its own venv, run outside the checkout) i
 from __future__ import annotations
 
 import ast
+import re
 import runpy
 import tomllib
 from collections.abc import Callable
@@ -72,3 +73,18 @@ def test_package_data_declares_the_catalog_and_every_package_is_found() -> None:
     for init in [*PACKAGE.rglob("__init__.py"), *(ROOT / "components").rglob("__init__.py")]:
         name = init.parent.relative_to(ROOT).as_posix().replace("/", ".")
         assert any(name.startswith(prefix.rstrip("*")) for prefix in include), name
+
+
+def test_every_install_compiles_bytecode() -> None:
+    """Issue 30: uv does not compile unless asked, so under PYTHONDONTWRITEBYTECODE every plan
+    compiled the cloud SDKs again (about half of it); pip compiles by default."""
+    scripts = [ROOT / "Makefile", *sorted((ROOT / ".ci").iterdir()), *sorted((ROOT / ".github" / "workflows").iterdir())]
+    installs = [
+        (path.name, line.strip()) for path in scripts for line in path.read_text(encoding="utf-8").splitlines()
+        if re.search(r"pip\b.*\binstall\b", line) and not line.lstrip().startswith("#")
+    ]
+    assert any("UV" in line or "uv" in line.split() for _, line in installs)
+    for name, line in installs:
+        uv = re.search(r"\$\(UV\)|\"\$uv\"", line) is not None
+        assert not uv or "--compile-bytecode" in line, (name, line)
+        assert "--no-compile" not in line, (name, line)

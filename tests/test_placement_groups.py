@@ -156,7 +156,7 @@ def test_pruned_bounded_and_grouped_model_reaches_the_per_pool_models_optimum(
     excess, total = per_pool_optimum(spec)
     result = place(spec, spec.catalog())
     spend = spend_by_cloud(spec, result.placements)
-    planned_excess = sum(max(0.0, spend[c] - spec.budget.commitments.get(c, 0.0)) for c in clouds.names() if c in spend)
+    planned_excess = sum(max(0.0, spend[c] - spec.budget.monthly_commitment(c)) for c in clouds.names() if c in spend)
     # placements are priced to the cent each, the models in exact dollars
     assert abs(planned_excess - excess) < 0.05
     assert abs(sum(spend.values()) - total) < 0.05

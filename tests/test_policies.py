@@ -588,7 +588,7 @@ def test_budget_over_the_cap_gives_figures_and_top_contributors() -> None:
     [message] = messages(budget.validate_gpu_budget, stack_args(resources, {"monthly_usd": cap}))
     total = p5_monthly(6) + 73 + 0.045 * 730
     assert message.startswith(
-        "GPU pools at maximum size plus clusters, NAT gateways and storage cost "
+        "GPU pools at maximum size plus clusters, NAT gateways, links and storage cost "
         f"${total:,.0f}/month"
     )
     assert f"of the ${cap:,.0f} cap), ${total - cap:,.0f} over the cap" in message
@@ -633,7 +633,7 @@ def test_storage_is_priced_by_its_entry_size() -> None:
         BUCKET, {"region": "eu-north-1", "tags": {"gpufleet:storage": "datasets"}}, name="b1"
     )
     found = budget.estimate([bucket], {"storage_tib": {"datasets": 10}})
-    assert [round(i.monthly_usd, 2) for i in found.items] == [round(10 * 1024 * 0.023, 2)]
+    assert [(line.monthly_usd, line.kind) for line in found.lines] == [(round(10 * 1024 * 0.023, 2), "storage")]
 
 
 def test_unused_commitment_is_reported_per_cloud() -> None:

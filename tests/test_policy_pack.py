@@ -135,6 +135,7 @@ def test_the_analyzer_describes_every_policy_with_its_schema() -> None:
     assert set(described["gpu-budget"].configSchema.properties) == {
         "monthly_usd",
         "prices",
+        "discounts",
         "storage_tib",
         "storage_homes",
     }

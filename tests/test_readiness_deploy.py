@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gpufleet.policy.offline import _stack_resources  # pyright: ignore[reportPrivateUsage]
+from gpufleet.policy import stack_of
 from gpufleet.policy.readiness import readiness_findings
 from gpufleet.preview import RecordedResource, Recording
 from tests.conftest import record_stage_two
@@ -23,8 +23,7 @@ def _findings(recording: Recording, edit: Edit | None = None) -> list[str]:
     resources = recording.resources
     if edit is not None:
         resources = [e for r in resources if (e := edit(r)) is not None]
-    providers = {r.urn: r for r in resources if r.is_provider}
-    return [m for _, m in readiness_findings(_stack_resources(resources, providers))]
+    return [m for _, m in readiness_findings(stack_of(resources))]
 
 
 def _drop(*tokens: str, where: Callable[[RecordedResource], bool] = lambda r: True) -> Edit:

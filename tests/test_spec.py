@@ -86,8 +86,8 @@ CASES = [
     ("prices", {"azure/swedencentral": 1.0}, "prices.azure/swedencentral: key 'azure/swedencentral' must be 'cloud/region/sku', 'cloud/region/sku:spot' or 'cloud/transfer/kind'"),
     ("prices", {"aws/transfer/internal": 0.01}, "prices.aws/transfer/internal: unknown transfer kind 'internal' (did you mean 'internet'?); known: same-region, inter-region, internet"),
     ("prices", {"gcp/transfer/internet": 0.01}, "prices.gcp/transfer/internet: unknown cloud 'gcp'"),
-    ("storage.0.home", "aws/eu-nort-1", "storage[0].home: unknown cloud/region 'aws/eu-nort-1' (did you mean 'aws/eu-north-1'?); known: aws/eu-north-1, azure/swedencentral"),
-    ("storage.0.home", "aws/eu-west-2", "storage[0].home: unknown cloud/region 'aws/eu-west-2'"),
+    ("storage.0.home", "aws/eu-nort-1", "storage[0].home: unknown aws region 'eu-nort-1' (did you mean 'eu-north-1'?)"),
+    ("storage.0.home", "aws/eu-west-2", "storage[0].home: 'aws/eu-west-2' is not one of the fleet's regions (aws/eu-north-1, azure/swedencentral)"),
     ("storage.0.churn_tib", -1, "storage[0].churn_tib: Input should be greater than or equal to 0 (got -1)"),
     ("storage.0.amortize_months", 0, "storage[0].amortize_months: Input should be greater than or equal to 1 (got 0)"),
     ("storage.0.churn_tib", 5, "storage[0].churn_tib: churn_tib prices syncing copies from the dataset's home; set home: 'cloud/region' (one of aws/eu-north-1, azure/swedencentral) or drop churn_tib"),
@@ -111,7 +111,7 @@ def test_unknown_key_is_rejected_with_the_allowed_keys() -> None:
     assert problems(data) == [
         "pools[0].gpu: unknown key 'gpu' (did you mean 'gpus'?); allowed keys: accelerator, "
         "autoscale, capacity, capacity_reservation_id, gpus, gpus_per_node, interconnect, "
-        "max_share, mig, min_share, name, pin"
+        "max_share, mig, min_share, name, pin, schedule"
     ]
 
 
@@ -251,3 +251,47 @@ def test_a_cidr_must_be_text_not_a_number_pydantic_would_make_a_host_of(value: o
     assert problems(mutate("network.supernet", value)) == [
         f"network.supernet: a CIDR is written as text such as '10.0.0.0/8' (got {value})"
     ]
+
+
+def _problems(fleet: dict[str, Any]) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        load_fleet(fleet)
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_a_jurisdiction_written_as_a_name_is_suggested_as_its_code_and_nothing_follows() -> None:
+    """Issue 30: `[Europe]` got no suggestion and an error for every region it left outside."""
+    fleet = fleet_of("prod-eu")
+    fleet["sovereignty"] = {"jurisdictions": ["Europe"]}
+    [problem] = _problems(fleet)
+    assert problem.startswith("sovereignty.jurisdictions[0]: unknown jurisdiction 'Europe' (did you mean 'EU'?); "
+                              "known: ")
+    fleet["sovereignty"] = {"jurisdictions": ["EU", "Unitd Kingdom"]}
+    assert [p.split(";")[0] for p in _problems(fleet)] == ["sovereignty.jurisdictions[1]: unknown jurisdiction "
+                                                          "'Unitd Kingdom'"]
+
+
+@pytest.mark.parametrize(("home", "says"), [
+    ("aws/us-west-2", "storage[0].home: 'aws/us-west-2' is not one of the fleet's regions (aws/us-east-1, "
+                      "azure/eastus): add us-west-2 to clouds.aws.regions, or name one of those"),
+    ("aws/us-wst-2", "storage[0].home: unknown aws region 'us-wst-2' (did you mean 'us-west-2'?); known: "),
+    ("gcp/us-east1", "storage[0].home: 'gcp/us-east1' must be 'cloud/region', one of the fleet's regions: "
+                     "aws/us-east-1, azure/eastus"),
+])
+def test_a_storage_home_outside_the_fleet_says_which_and_how(home: str, says: str) -> None:
+    fleet = fleet_of("dev")
+    fleet["storage"] = [{**fleet["storage"][0], "home": home}]
+    [problem] = _problems(fleet)
+    assert problem.startswith(says)
+
+
+def test_accelerators_match_without_case_and_take_the_catalogs_spelling() -> None:
+    fleet = fleet_of("prod-eu")
+    lower = copy.deepcopy(fleet)
+    for pool in lower["pools"]:
+        pool["accelerator"] = pool["accelerator"].lower()
+    assert [p.accelerator for p in load_fleet(lower).pools] == [p["accelerator"] for p in fleet["pools"]]
+    assert load_fleet(lower) == load_fleet(fleet)
+    lower["pools"][0]["accelerator"] = "h1000"
+    [problem] = _problems(lower)
+    assert "unknown accelerator 'h1000' (did you mean 'H100'?)" in problem

@@ -44,7 +44,8 @@ class DatasetBucket(pulumi.ComponentResource):
             deletion_window_in_days=30,
             opts=keep,
         )
-        bucket = aws.s3.Bucket(name, force_destroy=False, opts=keep)
+        # Tagged with its entry, as the Azure accounts are: the budget policy prices a copy by it.
+        bucket = aws.s3.Bucket(name, force_destroy=False, tags={"gpufleet:storage": args.storage}, opts=keep)
         bucket_id = bucket.id  # an S3 bucket's id is its name
         ownership = aws.s3.BucketOwnershipControls(
             f"{name}-ownership",

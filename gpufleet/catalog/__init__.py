@@ -129,6 +129,12 @@ class Catalog:
         default_factory=dict[str, tuple[Mapping[str, str], ...]]
     )
     """Each cloud's rows of data/transfer_rates.csv (or its own), by cloud."""
+    discounts: Mapping[Cloud, float] = field(default_factory=dict[Cloud, float])
+    """A contract's discount on each cloud's list prices (`with_discounts`); the price book's
+    entries are negotiated rates already and are not discounted."""
+
+    def discount(self, cloud: Cloud) -> float:
+        return self.discounts.get(cloud, 0.0)
 
     def accelerators(self) -> list[str]:
         return sorted({sku.accelerator for sku in self.skus.values()})
@@ -163,6 +169,18 @@ class Catalog:
             key=lambda s: s.instance_type,
         )
 
+    def with_discounts(self, discounts: Mapping[Cloud, float]) -> Catalog:
+        """A catalog whose list prices are a contract's discount lower on its cloud, each
+        offer's source saying so; lay the price book over it afterwards (its entries stand)."""
+        discounts = {cloud: d for cloud, d in discounts.items() if d > 0}
+        if not discounts:
+            return self
+        offers = {
+            key: _discounted_offer(offer, discounts[offer.cloud]) if offer.cloud in discounts else offer
+            for key, offer in self.offers.items()
+        }
+        return replace(self, offers=offers, discounts=discounts)
+
     def with_price_book(self, prices: Mapping[str, float], label: str = "price book") -> Catalog:
         """A catalog where price-book entries override (or add) offers; keys are validated by the spec."""
         offers = dict(self.offers)
@@ -181,6 +199,27 @@ class Catalog:
                 current = replace(current, price_usd_per_hour=price, source=f"{label}: {key}")
             offers[(cloud, instance_type, region)] = current
         return replace(self, offers=offers, transfer_prices=transfer)
+
+
+def discount_note(cloud: Cloud, discount: float) -> str:
+    """How a list price was discounted, for a price's source."""
+    return f"less the {cloud} commitment's {100 * discount:.4g} % discount"
+
+
+def _discounted_offer(offer: Offer, discount: float) -> Offer:
+    def less(price: float | None) -> float | None:
+        return None if price is None else price * (1 - discount)
+
+    def note(source: str, price: float | None) -> str:
+        return source if price is None else f"{source}; list ${price:g}/h {discount_note(offer.cloud, discount)}"
+
+    return replace(
+        offer,
+        price_usd_per_hour=less(offer.price_usd_per_hour),
+        spot_price_usd_per_hour=less(offer.spot_price_usd_per_hour),
+        source=note(offer.source, offer.price_usd_per_hour),
+        spot_source=note(offer.spot_source or offer.source, offer.spot_price_usd_per_hour),
+    )
 
 
 @cache

@@ -157,6 +157,9 @@ def read_offers(
             )
         seen[offer] = number
         rows.append({column: row[column] or "" for column in COLUMNS})
+    if not rows:  # what a refresh that fetched nothing once wrote: not a refreshed catalog
+        raise CatalogFileError(f"{path}: holds no offers, so it refreshes nothing; run `gpufleet catalog refresh "
+                               f"--out {path.parent}` again, or remove the file")
     return rows
 
 

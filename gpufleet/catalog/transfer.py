@@ -37,6 +37,8 @@ class TransferRate:
     usd_per_gb: float
     source: str
     tiers: tuple[tuple[float, float], ...] = ()
+    negotiated: bool = False
+    """Set by the price book: the user's rate, which no commitment discount lowers again."""
 
     def describe(self) -> str:
         """`internet $0.09/GB (first tier of 0.09/0.085/0.07/0.05; <url>)` for cost lines."""
@@ -69,7 +71,7 @@ def transfer_rate(catalog: Catalog, source: Region, destination: Region) -> Tran
     kind = kind_of((source.cloud, source.region), (destination.cloud, destination.region))
     key = transfer_key(source.cloud, kind)
     if key in catalog.transfer_prices:
-        return TransferRate(source.cloud, kind, catalog.transfer_prices[key], f"price book: {key}")
+        return TransferRate(source.cloud, kind, catalog.transfer_prices[key], f"price book: {key}", negotiated=True)
     here, there = continent(source.country), continent(destination.country)
     pair = "same-continent" if here == there and here != "other" else "cross-continent"
     rows = catalog.transfer_rows.get(source.cloud, ())

@@ -14,7 +14,7 @@ import ipaddress
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from gpufleet.catalog.limits import Limit
@@ -355,11 +355,12 @@ class CloudModel(ABC):
         """The node pools a declared resource creates (none for most types)."""
         return []
 
-    def declared_fixed_hourly(self, resource: DeclaredResource) -> tuple[str, float] | None:
-        """(item, $/hour) when the resource is one of the cloud's fixed items (`fixed_costs`)."""
+    def declared_fixed_costs(self, resource: DeclaredResource) -> list[FixedCost]:
+        """The fixed items (`fixed_costs`, `link_costs`) a declared resource is, one unit each
+        (none for other types): the budget policy prices each as the plan prices the item."""
         items = (*self.fixed_costs(), *self.link_costs(1, 1))
         item = next((f for f in items if f.prices(resource.type)), None)
-        return (item.item, item.usd_per_hour) if item else None
+        return [replace(item, count=1)] if item else []
 
     # -- offline engine ----------------------------------------------------------------------------
 

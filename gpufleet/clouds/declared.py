@@ -59,6 +59,10 @@ class DeclaredResource(Protocol):
         """The resource of `types` in this one's stack that `value` (a name or id) names."""
         ...
 
+    def referrers(self, prop: str, types: frozenset[str]) -> Sequence[DeclaredResource]:
+        """The resources of `types` in this one's stack whose input `prop` points at it."""
+        ...
+
     def dependency(self, prop: str, types: frozenset[str], besides: str = "") -> DeclaredResource | None:
         """The one resource of `types` that input `prop` depends on per the engine (known even
         while the value is not), leaving out this resource and what input `besides` depends on."""

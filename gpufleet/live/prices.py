@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from gpufleet.catalog import Catalog
@@ -86,6 +87,26 @@ def refresh(
         for cloud, region in [name.split("/", 1)]
     ]
     return found, failed
+
+
+def incomplete(
+    wanted: Mapping[tuple[str, str], Sequence[str]], failed: Sequence[RegionFailure],
+    rows: Sequence[Mapping[str, str]], out: Path | None,
+) -> str | None:
+    """Why a refresh must not count as one, or None: a region that did not answer (its offers
+    would keep the packaged prices while the file looks refreshed), or no price at all (an
+    empty file would plan with packaged prices under `--catalog-dir`)."""
+    kept = f"nothing written to {out}" if out else "nothing to write"
+    if failed:
+        return (f"{len(failed)} of {len(wanted)} regions not read (first: {failed[0].cloud}/{failed[0].region}, "
+                f"{failed[0].reason}); {kept}: a refresh with regions missing would pass for a whole one; "
+                "retry, or name the regions that answer with --region")
+    if not rows:
+        places = ", ".join(f"{cloud}/{region}" for cloud, region in sorted(wanted)[:3])
+        more = f" and {len(wanted) - 3} more" if len(wanted) > 3 else ""
+        return (f"the price APIs gave no price for the catalog's SKUs in {places}{more}; {kept}: "
+                "an empty file would plan with the packaged prices")
+    return None
 
 
 def merged(existing: Sequence[Mapping[str, str]], fresh: Sequence[Mapping[str, str]]) -> list[Mapping[str, str]]:

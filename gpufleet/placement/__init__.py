@@ -24,6 +24,16 @@ from home also pays (fill ÷ amortisation + churn) × the transfer rate on the h
 (`gpufleet.cost.copy_costs`, first-tier rates: a linear upper bound of the concave tiers), so a
 pool may land in a dearer region next to its data.
 
+What the model minimises is the plan's ledger (`gpufleet.ledger`) exactly, with one exception:
+with `network.interconnect: vpn` a region's share of the link (its hub and its tunnels or
+peerings to every other open region) depends on which other regions are open, a product of
+binaries. The model charges each open region its share as if every candidate region were open
+(`cost.region_fixed_usd`), an upper bound, in the objective, the commitment rows and the budget
+row. The objective the solver reports (`SolverReport.objective_usd`) is not that bound but the
+ledger's total for the plan found (`spend.plan_ledger`), the figure the cost table shows; the
+budget row may therefore refuse a plan whose true cost is within the cap by at most the link's
+overcharge, never accept one above it.
+
 Deploy limits are rows too, added lazily (`solve.place`: only for the places an optimal plan
 of the model so far breaks, and there only where a plan could reach them, `tight_places`): each
 cluster within its node groups and nodes (`gpufleet.nodegroups`), and each node subnet and pod
@@ -52,7 +62,7 @@ from gpufleet.placement.formulation import Formulation, cost_model, offer_bounds
 from gpufleet.placement.milp import Milp, Solved
 from gpufleet.placement.options import DEFAULT_OPTIONS, SolverOptions
 from gpufleet.placement.solve import PlacementResult, place
-from gpufleet.placement.spend import colocated_storage, spend_by_cloud, spend_items
+from gpufleet.placement.spend import colocated_storage, plan_ledger, spend_by_cloud
 from gpufleet.quota import quota_use
 
 __all__ = [
@@ -71,9 +81,9 @@ __all__ = [
     "offer_bounds",
     "place",
     "placement_of",
+    "plan_ledger",
     "quota_use",
     "spend_by_cloud",
-    "spend_items",
     "unavailable_offers",
     "undominated",
     "unlimited_bounds",

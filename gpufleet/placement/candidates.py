@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Catalog, Cloud, Offer, Sku
-from gpufleet.cost import HOURS_PER_MONTH, copy_costs, region_fixed_usd
+from gpufleet.cost import HOURS_PER_MONTH, copy_costs, monthly, region_fixed_usd
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import Placement
 from gpufleet.poolneeds import able_clouds, runs_sku
@@ -437,5 +437,5 @@ def placement_of(c: Candidate, nodes: int) -> Placement:
         quota_bucket=c.sku.bucket_for(c.pool.capacity),
         price_usd_per_hour=c.hourly,
         price_source=c.offer.price_source(c.pool.capacity),
-        monthly_usd=round(nodes * c.monthly, 2),
+        monthly_usd=monthly(nodes * c.hourly),
     )

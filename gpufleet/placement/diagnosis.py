@@ -9,10 +9,13 @@ from dataclasses import dataclass
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Catalog, Cloud, price_key
+from gpufleet.interconnect import linked
 from gpufleet.nodegroups import SYSTEM_GROUPS, ClusterLimits, cluster_limits
-from gpufleet.placement.candidates import Candidate, unavailable_offers
+from gpufleet.placement.candidates import Candidate, placement_of, unavailable_offers
 from gpufleet.placement.formulation import Formulation
+from gpufleet.placement.milp import Solved
 from gpufleet.placement.options import SolverOptions
+from gpufleet.placement.spend import plan_ledger
 from gpufleet.plan import RangeUse
 from gpufleet.poolneeds import lacking, runs_sku
 from gpufleet.quota import QuotaKey, declared_quotas, quota_key, unit_noun
@@ -43,13 +46,28 @@ def diagnose(
         if solved.feasible:
             return _cluster_problem(spec, cands, unlimited.nodes(solved))
         return _coupling_problem(spec, cands, options)
-    fixed = joint.value(cheapest, {col: usd for col, (_, usd) in joint.fixed.items()})
+    return _budget_problem(spec, joint, cheapest)
+
+
+def _budget_problem(spec: FleetSpec, joint: Formulation, cheapest: Solved) -> str:
+    """The cheapest plan's ledger against the budget. With a VPN link the model charges each
+    region's link share as if every candidate region were open (gpufleet.placement): when only
+    that bound is above the budget, say so rather than call the plan too dear."""
+    placed = [placement_of(c, n) for c, n in zip(joint.cands, joint.nodes(cheapest), strict=True) if n > 0]
+    ledger = plan_ledger(spec, placed)
+    total, gpu = ledger.total_usd, ledger.by_kind().get("compute", 0.0)
     budget = spec.budget.monthly_usd or 0.0
+    fix = "raise budget.monthly_usd, use spot capacity, or ask for fewer GPUs"
+    if total <= budget:
+        return (
+            f"cheapest placement costs ${total:,.0f}/month, within the budget ${budget:,.0f}, but placement "
+            f"prices the VPN link as if all {len(spec.clouds.regions())} regions of the spec were open "
+            f"(${cheapest.objective:,.0f}/month), above the budget: {fix}, or list fewer regions"
+        )
+    rest = "system nodes, storage and links" if linked(spec, len(spec.clouds.regions())) else "system nodes and storage"
     return (
-        f"cheapest placement costs ${cheapest.objective:,.0f}/month (GPU nodes "
-        f"${cheapest.objective - fixed:,.0f}, clusters, NAT gateways, system nodes and storage "
-        f"${fixed:,.0f}), above the budget ${budget:,.0f} by ${cheapest.objective - budget:,.0f}: "
-        "raise budget.monthly_usd, use spot capacity, or ask for fewer GPUs"
+        f"cheapest placement costs ${total:,.0f}/month (GPU nodes ${gpu:,.0f}, clusters, NAT gateways, "
+        f"{rest} ${total - gpu:,.0f}), above the budget ${budget:,.0f} by ${total - budget:,.0f}: {fix}"
     )
 
 

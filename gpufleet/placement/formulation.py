@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Cloud
 from gpufleet.clouds.capabilities import GLOBAL
-from gpufleet.cost import copy_costs, region_fixed_usd
+from gpufleet.cost import copy_cost_items, copy_costs, region_fixed_usd
 from gpufleet.nodegroups import ClusterLimits, cluster_limits
 from gpufleet.placement.candidates import (
     Candidate,
@@ -23,6 +23,7 @@ from gpufleet.placement.candidates import (
     unlimited_bounds,
 )
 from gpufleet.placement.milp import Milp, Solved
+from gpufleet.plan import CostKind
 from gpufleet.quota import QuotaKey, declared_quotas, quota_key, quota_units
 from gpufleet.spec import FleetSpec, Pool
 from gpufleet.specmodel import Storage
@@ -119,6 +120,7 @@ class Formulation:
                 self._split_group(pool.name, by_pool, shortfall, shares_and_pins)
         self.spend = {self.x[i]: c.monthly for i, c in enumerate(self.cands)}
         self.fixed: dict[int, tuple[Cloud, float]] = {}
+        self.kinds: dict[int, dict[CostKind, float]] = {}  # fixed column → its cost by kind
         self.opened: dict[tuple[Cloud, str], int] = {}
         self._fixed_costs(quota_linked)
         self.group_cols: dict[int, tuple[int, int]] = {}  # candidate → (groups column, nodes per group)
@@ -137,7 +139,7 @@ class Formulation:
         for cloud in clouds.names():
             if cloud not in used:
                 continue
-            commitment = spec.budget.commitments.get(cloud, 0.0)
+            commitment = spec.budget.monthly_commitment(cloud)
             above = m.col(0.0, math.inf)
             self.excess[above] = 1.0
             self.above[cloud] = above
@@ -188,7 +190,7 @@ class Formulation:
                 away = [e for e in entries if e.home_place() != (cloud, region)]
                 if covered and away:
                     self._copy(covered, cloud, [
-                        item for e in away for item in copy_costs(catalog, e, cloud, region)
+                        item for e in away for item in copy_cost_items(catalog, e, cloud, region)
                     ])
         for entry in self.spec.storage:
             home = entry.home_place()
@@ -196,19 +198,24 @@ class Formulation:
                 col = self.milp.col(1.0, 1.0, True)
                 (where, usd), = copy_costs(catalog, entry, *home)  # storage only: no transfer
                 self.fixed[col] = (where, usd)
+                self.kinds[col] = {"storage": usd}
                 self.spend[col] = usd
                 self.covers[col] = []
 
-    def _copy(self, covered: list[int], cloud: Cloud, costs: list[tuple[Cloud, float]]) -> None:
+    def _copy(self, covered: list[int], cloud: Cloud, costs: list[tuple[Cloud, CostKind, float]]) -> None:
         """A copy's binary on its own cloud; the transfer it costs another cloud (its home's)
         rides on a column held equal to it, so every fixed column is paid by one cloud."""
-        by_cloud: dict[Cloud, float] = {}
-        for where, usd in costs:
-            by_cloud[where] = by_cloud.get(where, 0.0) + usd
-        binary = self._link(covered, cloud, by_cloud.pop(cloud, 0.0))
-        for where, usd in sorted(by_cloud.items()):
+        by_cloud: dict[Cloud, dict[CostKind, float]] = {}
+        for where, kind, usd in costs:
+            kinds = by_cloud.setdefault(where, {})
+            kinds[kind] = kinds.get(kind, 0.0) + usd
+        own = by_cloud.pop(cloud, {})
+        binary = self._link(covered, cloud, sum(own.values()), kinds=own)
+        for where, kinds in sorted(by_cloud.items()):
             twin = self.milp.col(0.0, 1.0, True)
             self.milp.row(0.0, 0.0, {twin: 1.0, binary: -1.0})
+            usd = sum(kinds.values())
+            self.kinds[twin] = kinds
             self.fixed[twin] = (where, usd)
             self.spend[twin] = usd
             self.covers[twin] = covered
@@ -288,12 +295,15 @@ class Formulation:
         return self.group_cols[i][0]
 
     def _link(
-        self, covered: list[int], cloud: Cloud, usd: float, linked: list[int] | None = None
+        self, covered: list[int], cloud: Cloud, usd: float, linked: list[int] | None = None,
+        kinds: dict[CostKind, float] | None = None,
     ) -> int:
-        """A binary costing `usd` on `cloud`, 1 wherever a covered candidate has nodes; this
-        row links the `linked` ones (default: all covered), other rows the rest."""
+        """A binary costing `usd` on `cloud` (a region's `fixed` cost unless `kinds` splits it),
+        1 wherever a covered candidate has nodes; this row links the `linked` ones (default:
+        all covered), other rows the rest."""
         binary = self.milp.col(0.0, 1.0, True)
         self.fixed[binary] = (cloud, usd)
+        self.kinds[binary] = {"fixed": usd} if kinds is None else kinds
         self.spend[binary] = usd
         self.covers[binary] = covered
         rowed = covered if linked is None else linked
@@ -430,7 +440,7 @@ class Formulation:
             values[col] = float(math.ceil(values[self.x[i]] / per_group))
         for cloud, above in self.above.items():
             spend = sum(usd * values[col] for col, usd in self.spend_row(cloud).items())
-            values[above] = max(0.0, spend - self.spec.budget.commitments.get(cloud, 0.0))
+            values[above] = max(0.0, spend - self.spec.budget.monthly_commitment(cloud))
         return values
 
     def value(self, solved: Solved, objective: Mapping[int, float]) -> float:

@@ -91,47 +91,10 @@ class Milp:
         if n == 0:  # HiGHS calls a model without columns "Empty"; decide it here
             ok = all(lower <= 0.0 <= upper for lower, upper, _ in self.rows)
             return Solved("Optimal" if ok else "Infeasible", ok, ok, [], 0.0, 0.0, 0.0)
-        # The core class: `highspy.Highs` prints a banner to C stdout on first use, which would
-        # corrupt `gpufleet plan --format json`; the core class is the same solver without it.
-        h = CoreHighs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("mip_rel_gap", 0.0)
-        h.setOptionValue("time_limit", options.time_limit_seconds)
-        # One thread per solve: level 2 may run beside level 1 (`_SpendAhead`), and HiGHS's
-        # scheduler needs the same thread count in every instance that runs at once.
-        h.setOptionValue("threads", 1)
-        h.setOptionValue("random_seed", options.random_seed)
+        h = self._load(objective, options)
         off = ("rens", "rins", *(("root_reduced_cost", "feasibility_jump") if proving else ()))
         for heuristic in off:
             h.setOptionValue(f"mip_heuristic_run_{heuristic}", False)
-        cost = np.zeros(n)
-        for col, value in objective.items():
-            cost[col] = value
-        starts: list[int] = []
-        index: list[int] = []
-        value_list: list[float] = []
-        for _, _, coefs in self.rows:
-            starts.append(len(index))
-            for col in sorted(coefs):
-                index.append(col)
-                value_list.append(coefs[col])
-        h.passModel(
-            n,
-            len(self.rows),
-            len(index),
-            int(highspy.MatrixFormat.kRowwise.value),
-            int(highspy.ObjSense.kMinimize.value),
-            0.0,
-            cost,
-            np.array(self.lower, dtype=np.float64),
-            np.array(self.upper, dtype=np.float64),
-            np.array([r[0] for r in self.rows], dtype=np.float64),
-            np.array([r[1] for r in self.rows], dtype=np.float64),
-            np.array(starts, dtype=np.int32),
-            np.array(index, dtype=np.int32),
-            np.array(value_list, dtype=np.float64),
-            np.array([1 if i else 0 for i in self.integer], dtype=np.int32),
-        )
         if max_nodes is not None:
             h.setOptionValue("mip_max_nodes", max_nodes)
         if start is not None:
@@ -163,6 +126,66 @@ class Milp:
             seconds=seconds,
             nodes=max(0, int(info.mip_node_count)),
         )
+
+    def _load(self, objective: Mapping[int, float], options: SolverOptions) -> CoreHighs:
+        """HiGHS holding this model and objective, with the options every solve uses."""
+        n = len(self.lower)
+        # The core class: `highspy.Highs` prints a banner to C stdout on first use, which would
+        # corrupt `gpufleet plan --format json`; the core class is the same solver without it.
+        h = CoreHighs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("mip_rel_gap", 0.0)
+        h.setOptionValue("time_limit", options.time_limit_seconds)
+        # One thread per solve: level 2 may run beside level 1 (`_SpendAhead`), and HiGHS's
+        # scheduler needs the same thread count in every instance that runs at once.
+        h.setOptionValue("threads", 1)
+        h.setOptionValue("random_seed", options.random_seed)
+        cost = np.zeros(n)
+        for col, value in objective.items():
+            cost[col] = value
+        starts: list[int] = []
+        index: list[int] = []
+        value_list: list[float] = []
+        for _, _, coefs in self.rows:
+            starts.append(len(index))
+            for col in sorted(coefs):
+                index.append(col)
+                value_list.append(coefs[col])
+        h.passModel(
+            n,
+            len(self.rows),
+            len(index),
+            int(highspy.MatrixFormat.kRowwise.value),
+            int(highspy.ObjSense.kMinimize.value),
+            0.0,
+            cost,
+            np.array(self.lower, dtype=np.float64),
+            np.array(self.upper, dtype=np.float64),
+            np.array([r[0] for r in self.rows], dtype=np.float64),
+            np.array([r[1] for r in self.rows], dtype=np.float64),
+            np.array(starts, dtype=np.int32),
+            np.array(index, dtype=np.int32),
+            np.array(value_list, dtype=np.float64),
+            np.array([1 if i else 0 for i in self.integer], dtype=np.int32),
+        )
+        return h
+
+    def solve_lp(
+        self, objective: Mapping[int, float], options: SolverOptions = DEFAULT_OPTIONS
+    ) -> tuple[Solved, list[float]]:
+        """The LP relaxation's optimum and its row duals (HiGHS's sign: a column's reduced cost
+        is its cost − Σ row dual × coefficient), for column generation."""
+        h = self.relaxed()._load(objective, options)
+        began = time.perf_counter()
+        h.run()
+        seconds = time.perf_counter() - began
+        optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        solution = h.getSolution()
+        values = list(solution.col_value) if optimal else []
+        value = sum(objective.get(i, 0.0) * v for i, v in enumerate(values))
+        status = h.modelStatusToString(h.getModelStatus())
+        solved = Solved(status, optimal, optimal, values, value, 0.0 if optimal else math.inf, seconds)
+        return solved, list(solution.row_dual) if optimal else []
 
     def _solution(self, raw: Sequence[float], objective: Mapping[int, float]) -> tuple[list[float], float]:
         """HiGHS's column values, integers rounded, and `objective`'s value for them."""

@@ -19,7 +19,7 @@ from gpufleet.placement.diagnosis import diagnose
 from gpufleet.placement.formulation import Formulation, cost_model, offer_bounds
 from gpufleet.placement.milp import NODE_LIMIT, Solved
 from gpufleet.placement.options import DEFAULT_OPTIONS, SolverOptions
-from gpufleet.placement.spend import spend_items
+from gpufleet.placement.spend import plan_ledger
 from gpufleet.plan import Placement, SolverReport
 from gpufleet.spec import FleetSpec
 
@@ -87,8 +87,7 @@ def place(
         if not broken:
             break
         limited |= broken
-    objective = sum(usd for _, usd in spend_items(spec, placements))
-    report = run.report(objective, kept)
+    report = run.report(plan_ledger(spec, placements).total_usd, kept)
     if report.status == "Infeasible":  # a solve that found a plan then called the model infeasible
         raise InfeasibleError.solver_stopped(report.status, options.time_limit_seconds)
     return PlacementResult(placements, report, tuple(skipped))
@@ -250,7 +249,7 @@ class _SpendAhead:
 
 
 def _has_commitments(spec: FleetSpec) -> bool:
-    return any(v > 0 for v in spec.budget.commitments.values())
+    return any(spec.budget.monthly_commitment(cloud) > 0 for cloud in spec.budget.commitments)
 
 
 def _then_spend(
@@ -283,7 +282,8 @@ def _burned_in_every_tie(spec: FleetSpec, form: Formulation, held: float, option
     infeasible when every cloud spends well above its commitment; when one is barely burned
     they are not, and level 2 is solved.
     """
-    for cloud, commitment in spec.budget.commitments.items():
+    for cloud in spec.budget.commitments:
+        commitment = spec.budget.monthly_commitment(cloud)
         if commitment <= 0 or cloud not in form.above:  # nothing to burn, or a constant 0
             continue
         lp = form.milp.relaxed()
@@ -326,7 +326,13 @@ def _keep_previous(
 
 
 def _tie_break(form: Formulation, run: _Run, solved: Solved) -> Solved:
-    """Among plans of equal cost, the one using the earliest candidates in the fixed order.
+    """Among plans of equal cost, the one using the earliest candidates in the fixed order
+    (`tie_break_rows`)."""
+    return run.record(form.milp.solve(tie_break_rows(form, solved), solved.values, options=run.options))
+
+
+def tie_break_rows(form: Formulation, solved: Solved) -> dict[int, float]:
+    """Rows that keep `solved`'s cost, and the objective that prefers earlier candidates.
 
     Ties come from offers of equal price: one list price in several regions, or SKUs that cost
     the same. Nodes may move only between offers of the same pool, cloud, GPUs per node and
@@ -350,4 +356,4 @@ def _tie_break(form: Formulation, run: _Run, solved: Solved) -> Solved:
         fixed.setdefault(key, {})[col] = 1.0
     for cols in fixed.values():
         form.milp.row(-math.inf, float(sum(solved.values[col] for col in cols)), cols)
-    return run.record(form.milp.solve(form.tie_break(), solved.values, options=run.options))
+    return form.tie_break()

@@ -1,6 +1,8 @@
-"""What a placement spends, counted as the MILP counts it, and the storage copies it implies.
+"""What a placement spends, and the storage copies it implies.
 
-`gpufleet.cost` prices the same items line by line; `spend_by_cloud` is its total per cloud.
+`plan_ledger` is the ledger of the plan a placement makes: the same lines `gpufleet.cost`
+prices for it (its networks are the placements' regions, its link joins them), so placement's
+reported objective, `spend_by_cloud` and the plan's cost table are one set of figures.
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gpufleet.catalog import Cloud
-from gpufleet.cost import copy_costs, region_fixed_usd
+from gpufleet.cost import plan_lines
+from gpufleet.interconnect import linked
+from gpufleet.ledger import Ledger
 from gpufleet.plan import Placement, StoragePlan
 from gpufleet.spec import FleetSpec
 
@@ -33,27 +37,15 @@ def colocated_storage(spec: FleetSpec, placements: Sequence[Placement]) -> tuple
     return tuple(plans)
 
 
+def plan_ledger(spec: FleetSpec, placements: Sequence[Placement]) -> Ledger:
+    """The ledger of the plan these placements make: GPU nodes, each region's infrastructure,
+    the link between the regions (`interconnect.linked`), every storage copy
+    (`colocated_storage`) and its transfer from home on the home cloud."""
+    regions = sorted({(p.cloud, p.region) for p in placements})
+    sites = regions if linked(spec, len(regions)) else []
+    return Ledger(plan_lines(spec, placements, regions, colocated_storage(spec, placements), sites))
+
+
 def spend_by_cloud(spec: FleetSpec, placements: Sequence[Placement]) -> dict[Cloud, float]:
-    """$/month per cloud as the MILP counts it: GPU nodes as priced in each placement,
-    `region_fixed_usd` per region that holds a placement, and every storage copy
-    (`colocated_storage`) with its transfer from home on the home cloud. Without a link this is
-    `gpufleet.cost.estimate`'s total per cloud; with `interconnect: vpn` it is an upper bound,
-    each region's link share counted as if every candidate region were open (`region_fixed_usd`)."""
-    spend: dict[Cloud, float] = {}
-    for cloud, usd in spend_items(spec, placements):
-        spend[cloud] = spend.get(cloud, 0.0) + usd
-    return {cloud: round(usd, 2) for cloud, usd in spend.items()}
-
-
-def spend_items(spec: FleetSpec, placements: Sequence[Placement]) -> list[tuple[Cloud, float]]:
-    """Every priced item of the placements, as (cloud, $/month): nodes, regions, storage and
-    transfers."""
-    places: set[tuple[Cloud, str]] = {(p.cloud, p.region) for p in placements}
-    catalog = spec.catalog()
-    entries = {entry.name: entry for entry in spec.storage}
-    return [
-        *((p.cloud, p.monthly_usd) for p in placements),
-        *((cloud, region_fixed_usd(cloud, spec)) for cloud, _ in sorted(places)),
-        *(item for s in colocated_storage(spec, placements)
-          for item in copy_costs(catalog, entries[s.name], s.cloud, s.region)),
-    ]
+    """$/month per cloud of the plan these placements make (`plan_ledger`)."""
+    return plan_ledger(spec, placements).by_cloud()

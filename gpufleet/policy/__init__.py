@@ -12,6 +12,7 @@ from gpufleet.policy.offline import (
     evaluate,
     mandatory_failed,
     resources_from_json,
+    stack_of,
 )
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "mandatory_failed",
     "policy_config",
     "resources_from_json",
+    "stack_of",
 ]

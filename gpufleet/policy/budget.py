@@ -1,9 +1,12 @@
 """gpu-budget, gpu-budget-headroom and commitment-burn: what the stack's resources cost a month.
 
 GPU pools at maximum size at the catalog or price-book price (spot price for spot pools), plus
-cluster control planes, NAT gateways and storage at gpufleet.cost's rates, and for each declared
-copy away from its dataset's home (config `storage_homes`) its transfer on the home cloud;
-monthly = hourly x 730. One estimate feeds all three policies.
+each cloud's fixed items as declared (control planes, NAT gateways, link gateways and
+connections, system nodes) and storage at gpufleet.cost's rates, and for each declared copy away
+from its dataset's home (config `storage_homes`) its transfer on the home cloud; monthly = hourly
+x 730. The items are cost lines of one ledger (`gpufleet.ledger`), the same kind of ledger the
+plan's cost table reads, so a plan and the policies over its resources agree to the cent; each
+line's source is the declared resource it prices. One estimate feeds all three policies.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 from gpufleet import clouds
 from gpufleet.catalog import Catalog, price_key
 from gpufleet.catalog.transfer import transfer_rate
-from gpufleet.cost import GB_PER_TIB, monthly, transfer_gb_per_month
+from gpufleet.cost import GB_PER_TIB, discounted, fixed_monthly, monthly, transfer_gb_per_month, transfer_usd
+from gpufleet.ledger import Ledger
+from gpufleet.plan import CostLine
 from gpufleet.policy.config import (
     COMMITMENT_BURN,
     DEFAULT_HEADROOM,
@@ -27,33 +32,23 @@ from gpufleet.policy.config import (
     effective_config,
 )
 from gpufleet.policy.gpu import declared_pools, gpu_pools
-from gpufleet.policy.props import catalog, get, mapping, number, text
+from gpufleet.policy.props import catalog, get, items, mapping, number, text
 from gpufleet.policy.view import View, region_of
-
-
-@dataclass(frozen=True, slots=True)
-class CostItem:
-    label: str
-    cloud: str
-    monthly_usd: float
-    urn: str
 
 
 @dataclass
 class Estimate:
-    items: list[CostItem] = field(default_factory=list[CostItem])
+    """The declared resources' cost lines, and the pools that have no price to cost them at."""
+
+    lines: list[CostLine] = field(default_factory=list[CostLine])
     unpriced: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
 
     @property
-    def monthly_usd(self) -> float:
-        return round(sum(i.monthly_usd for i in self.items), 2)
-
-    def by_cloud(self, cloud: str) -> float:
-        return round(sum(i.monthly_usd for i in self.items if i.cloud == cloud), 2)
+    def ledger(self) -> Ledger:
+        return Ledger(tuple(self.lines))
 
     def top(self, count: int = 3) -> str:
-        ranked = sorted(self.items, key=lambda i: (-i.monthly_usd, i.label))[:count]
-        return ", ".join(f"{i.label} {usd(i.monthly_usd)}" for i in ranked) or "none"
+        return ", ".join(f"{line.item} {usd(line.monthly_usd)}" for line in self.ledger.largest(count)) or "none"
 
 
 def usd(amount: float) -> str:
@@ -65,20 +60,27 @@ STORAGE_TAGS = ("gpufleet:storage", "gpufleet-storage")
 
 def _storage_entry(resource: PolicyResource, sizes: Mapping[str, Any]) -> str | None:
     """The storage entry a bucket/account belongs to: its `gpufleet:storage` /
-    `gpufleet-storage` tag, else the entry name as a token of the logical name."""
+    `gpufleet-storage` tag, else the entry name as whole words of the logical name
+    (`training-data` in `prod-training-data-eu-west-1`) or its start."""
     tags = mapping(get(resource.props, "tags"))
     for key in STORAGE_TAGS:
         tagged = text(tags.get(key))
         if tagged in sizes:
             return tagged
-    tokens = set(re.split(r"[^a-z0-9]+", resource.name.lower()))
-    matches = [name for name in sizes if name in tokens or resource.name.startswith(name)]
+    words = _words(resource.name)
+    matches = [name for name in sizes if _words(name) in words or resource.name.startswith(name)]
     return max(matches, key=len) if matches else None
 
 
+def _words(name: str) -> str:
+    """A name's words (lower-case letters and digits) between dashes, ends included."""
+    return "-" + "-".join(w for w in re.split(r"[^a-z0-9]+", name.lower()) if w) + "-"
+
+
 def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> Estimate:
-    """The monthly cost of the stack's resources, item by item."""
-    book = catalog(mapping(config.get("prices")))
+    """The monthly cost of the stack's resources, item by item; a contract's discount (config
+    `discounts`) lowers each cloud's list prices as it does in the plan (not price-book ones)."""
+    book = catalog(mapping(config.get("prices")), mapping(config.get("discounts")))
     sizes = mapping(config.get("storage_tib"))
     result = Estimate()
     for pool in gpu_pools(resources, book):
@@ -93,59 +95,70 @@ def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> 
                 f"or price book, so the budget cannot be checked; add '{key}' to prices"
             )))
             continue
-        result.items.append(CostItem(
-            f"{pool.label()} {capacity} in {pool.cloud}/{pool.region}", pool.cloud,
-            monthly(pool.nodes * hourly), pool.urn,
+        result.lines.append(CostLine(
+            f"{pool.label()} {capacity} in {pool.cloud}/{pool.region}", pool.cloud, pool.region or "?",
+            monthly(pool.nodes * hourly), pool.urn, "compute",
         ))
     homes = mapping(config.get("storage_homes"))
     for resource in resources:
-        item = _fixed_item(resource, View(resource, resources), sizes)
-        if item is not None:
-            result.items.append(item)
-            result.items.extend(_transfer_items(resource, book, sizes, homes))
-    result.items.extend(_system_items(resources))
+        items = _fixed_items(resource, View(resource, resources), sizes, book)
+        result.lines.extend(items)
+        if items:
+            result.lines.extend(_transfer_items(resource, book, sizes, homes))
+    result.lines.extend(_system_items(resources, book))
     return result
 
 
-def _system_items(resources: Sequence[PolicyResource]) -> list[CostItem]:
+def _system_items(resources: Sequence[PolicyResource], book: Catalog) -> list[CostLine]:
     """Non-GPU system nodes (each cloud's `system_pool`) at their minimum size, the size the plan
     prices them at; other general-purpose sizes are not priced."""
-    found: list[CostItem] = []
+    found: list[CostLine] = []
     for resource, cloud, pool in declared_pools(resources):
         system = clouds.get(cloud).system_pool
         if pool.instance_types == (system.instance_type,) and pool.min_nodes:
-            found.append(CostItem(
+            found.append(CostLine(
                 f"system nodes {pool.name} ({pool.min_nodes:g} × {system.instance_type}) in "
-                f"{cloud}/{pool.region or '?'}", cloud, monthly(pool.min_nodes * system.usd_per_hour),
-                resource.urn,
+                f"{cloud}/{pool.region or '?'}", cloud, pool.region or "?",
+                discounted(monthly(pool.min_nodes * system.usd_per_hour), book.discount(cloud)),
+                resource.urn, "fixed",
             ))
     return found
 
 
-def _fixed_item(resource: PolicyResource, view: View, sizes: Mapping[str, Any]) -> CostItem | None:
-    """A cloud's fixed item (control plane, NAT gateway) or a dataset copy, as declared."""
+def _fixed_items(
+    resource: PolicyResource, view: View, sizes: Mapping[str, Any], book: Catalog
+) -> list[CostLine]:
+    """A cloud's fixed items (control plane, NAT gateway, link gateway and its extra tunnels)
+    or a dataset copy, as declared (`CloudModel.declared_fixed_costs`), at the cloud's list
+    price less its contract's discount."""
     owner = clouds.owner_of(resource.resource_type)
     if owner is None:
-        return None
-    where = f"{owner.name}/{region_of(resource) or '?'}"
-    fixed = owner.declared_fixed_hourly(view)
-    if fixed is not None:
-        item, hourly = fixed
-        return CostItem(f"{item} {resource.name} in {where}", owner.name, monthly(hourly), resource.urn)
+        return []
+    region = region_of(resource)
+    where = f"{owner.name}/{region or '?'}"
+    discount = book.discount(owner.name)
+    fixed = owner.declared_fixed_costs(view)
+    if fixed:
+        return [
+            CostLine(f"{item.item} {resource.name} in {where}", owner.name, region or "?",
+                     discounted(fixed_monthly(item), discount), resource.urn, "fixed")
+            for item in fixed
+        ]
     if resource.resource_type in owner.storage_types:
         entry = _storage_entry(resource, sizes)
         tib = number(sizes[entry]) if entry else None
         if tib is None:
-            return None
+            return []
         rate = owner.declared_storage_rate(view)
-        return CostItem(f"storage {resource.name} ({tib:g} TiB {rate.product}) in {where}",
-                        owner.name, round(tib * GB_PER_TIB * rate.usd_per_gb_month, 2), resource.urn)
-    return None
+        usd = discounted(round(tib * GB_PER_TIB * rate.usd_per_gb_month, 2), discount)
+        return [CostLine(f"storage {resource.name} ({tib:g} TiB {rate.product}) in {where}", owner.name,
+                         region or "?", usd, resource.urn, "storage")]
+    return []
 
 
 def _transfer_items(
     resource: PolicyResource, book: Catalog, sizes: Mapping[str, Any], homes: Mapping[str, Any]
-) -> list[CostItem]:
+) -> list[CostLine]:
     """A declared copy away from its dataset's home pays (fill ÷ amortisation + churn) × the
     path's transfer rate on the home cloud, as the planner prices it (gpufleet.cost)."""
     owner = clouds.owner_of(resource.resource_type)
@@ -164,9 +177,9 @@ def _transfer_items(
         return []
     rate = transfer_rate(book, source, destination)
     gb = transfer_gb_per_month(tib, int(months), churn)
-    return [CostItem(
-        f"transfer {entry}: {place} → {owner.name}/{region} ({rate.kind})", cloud,
-        round(gb * rate.usd_per_gb, 2), resource.urn,
+    return [CostLine(
+        f"transfer {entry}: {place} → {owner.name}/{region} ({rate.kind})", cloud, home_region,
+        transfer_usd(book, rate, gb), resource.urn, "transfer",
     )]
 
 
@@ -183,23 +196,24 @@ def _budget(
     if not headroom:
         for urn, message in found.unpriced:
             report_violation(message, urn)
-    total = found.monthly_usd
+    use = found.ledger.budget(cap)
+    assert use is not None
     share = number(config.get("headroom")) or DEFAULT_HEADROOM
     figures = (
-        f"GPU pools at maximum size plus clusters, NAT gateways and storage cost "
-        f"{usd(total)}/month ({total / cap:.0%} of the {usd(cap)} cap)"
+        f"GPU pools at maximum size plus clusters, NAT gateways, links and storage cost "
+        f"{usd(use.spend_usd)}/month ({use.share:.0%} of the {usd(cap)} cap)"
     )
     top = f"; top contributors: {found.top()}"
-    if not headroom and total > cap:
+    if not headroom and use.over:
         report_violation(
-            f"{figures}, {usd(total - cap)} over the cap{top}; lower pool sizes or raise "
+            f"{figures}, {usd(-use.headroom_usd)} over the cap{top}; lower pool sizes or raise "
             "budget.monthly_usd",
             None,
         )
-    elif headroom and share * cap < total <= cap:
+    elif headroom and share * cap < use.spend_usd and not use.over:
         report_violation(
             f"{figures}, above the {share:.0%} headroom mark of {usd(share * cap)}; "
-            f"{usd(cap - total)} left{top}",
+            f"{usd(use.headroom_usd)} left{top}",
             None,
         )
 
@@ -217,23 +231,48 @@ def validate_gpu_budget_headroom(
 
 
 def validate_commitment_burn(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """commitment-burn (advisory): spend per cloud below its commitment is unused commitment."""
+    """commitment-burn (advisory): spend per cloud below its flat commitment is unused
+    commitment; a contract checkpoint the plan leaves short by more than its threshold is a
+    shortfall the contract charges (`planned_shortfalls`, from the plan's burn report)."""
     config = effective_config(args, COMMITMENT_BURN)
     if config is None:
         return
+    for entry in items(config.get("planned_shortfalls")):
+        shortfall = mapping(entry)
+        message = _shortfall_message(shortfall)
+        if message is not None:
+            report_violation(message, None)
     commitments = mapping(config.get("commitments"))
     if not commitments:
         return
-    found = estimate(args.resources, config)
-    for cloud in sorted(commitments):
-        committed = number(commitments[cloud])
-        if committed is None:
-            continue
-        spend = found.by_cloud(cloud)
-        if spend < committed:
+    committed = {str(cloud): value for cloud in commitments if (value := number(commitments[cloud])) is not None}
+    for spend in estimate(args.resources, config).ledger.burn(committed, sorted(committed)):
+        if spend.left_usd > 0:
             report_violation(
-                f"{cloud}: the stack spends {usd(spend)}/month at maximum size, below the "
-                f"{usd(committed)} commitment; {usd(committed - spend)}/month of committed spend "
-                f"is unused (allowed: spend at least the commitment, or lower it)",
+                f"{spend.cloud}: the stack spends {usd(spend.monthly_usd)}/month at maximum size, below "
+                f"the {usd(spend.commitment_usd)} commitment; {usd(spend.left_usd)}/month of committed "
+                f"spend is unused (allowed: spend at least the commitment, or lower it)",
                 None,
             )
+
+
+def _shortfall_message(shortfall: Mapping[str, Any]) -> str | None:
+    """The warning for a planned shortfall above its contract's threshold, or None."""
+    short, threshold = number(shortfall.get("shortfall_usd")), number(shortfall.get("threshold_usd")) or 0.0
+    if short is None or short <= threshold:
+        return None
+    cloud, due = text(shortfall.get("cloud")) or "?", text(shortfall.get("due")) or "?"
+    treatment = text(shortfall.get("treatment"))
+    what = (
+        "invoiced in cash" if treatment == "cash"
+        else "charged as prepayment credit, whose consumption burns nothing" if treatment == "credit" else "charged"
+    )
+    when = (
+        f"behind pace by {usd(short)} at {text(shortfall.get('through'))}, the horizon's end (due {due})"
+        if shortfall.get("paced") is True else f"{usd(short)} short when due {due}"
+    )
+    return (
+        f"{cloud} commitment, {text(shortfall.get('checkpoint')) or 'checkpoint'}: the plan burns {when}, "
+        f"{what}; above the {usd(threshold)} threshold (budget.commitments.{cloud}.shortfall_threshold_usd). "
+        f"Move load onto {cloud} in that window, or accept it by raising the threshold"
+    )

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, cast
 
 from pulumi_policy import PolicyConfigSchema
 
 from gpufleet.errors import GpufleetError
+from gpufleet.plan import CommitmentBurn
 from gpufleet.policy.props import items
 from gpufleet.spec import TYPE_TOKEN_PATTERN, FleetSpec, load_fleet
+from gpufleet.spechorizon import Contract
 
 SOVEREIGNTY_REGIONS = "sovereignty-allowed-regions"
 SOVEREIGNTY_STORAGE = "sovereignty-storage-residency"
@@ -101,11 +103,32 @@ _STORAGE_HOMES: dict[str, Any] = {
     },
     "description": "per storage entry with a home: copies elsewhere pay their transfer from it",
 }
+_DISCOUNTS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+    "description": "a contract's discount on each cloud's list prices in the deployed period (not on the price book)",
+}
 _BUDGET: dict[str, dict[str, Any]] = {
     "monthly_usd": {"type": "number", "exclusiveMinimum": 0, "description": "hard cap, $/month"},
     "prices": _PRICES,
+    "discounts": _DISCOUNTS,
     "storage_tib": _STORAGE_TIB,
     "storage_homes": _STORAGE_HOMES,
+}
+_SHORTFALLS: dict[str, Any] = {
+    "type": "array",
+    "description": "each contract checkpoint's planned shortfall (gpufleet plan's burn report) and the threshold "
+    "above which commitment-burn warns (budget.commitments.<cloud>.shortfall_threshold_usd)",
+    "items": {
+        "type": "object",
+        "properties": {
+            "cloud": {"type": "string"}, "checkpoint": {"type": "string"}, "through": {"type": "string"},
+            "due": {"type": "string"}, "paced": {"type": "boolean"}, "treatment": {"type": "string"},
+            "minimum_usd": {"type": "number"}, "shortfall_usd": {"type": "number", "minimum": 0},
+            "threshold_usd": {"type": "number", "minimum": 0},
+        },
+        "required": ["cloud", "checkpoint", "due", "shortfall_usd", "threshold_usd"],
+    },
 }
 
 SCHEMAS: dict[str, PolicyConfigSchema | None] = {
@@ -128,7 +151,9 @@ SCHEMAS: dict[str, PolicyConfigSchema | None] = {
             "additionalProperties": {"type": "number", "minimum": 0},
             "description": "committed spend per cloud ($/month)",
         },
+        "planned_shortfalls": _SHORTFALLS,
         "prices": _PRICES,
+        "discounts": _DISCOUNTS,
         "storage_tib": _STORAGE_TIB,
         "storage_homes": _STORAGE_HOMES,
     }),
@@ -143,11 +168,13 @@ SCHEMAS: dict[str, PolicyConfigSchema | None] = {
 }
 
 
-def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
+def policy_config(spec: FleetSpec, burns: Sequence[CommitmentBurn] | None = None) -> dict[str, dict[str, object]]:
     """Policy name -> configuration for `--policy-pack-config`, from a validated spec.
 
     A spec without `sovereignty:` disables the two sovereignty policies explicitly (they refuse
     everything when left enabled without jurisdictions, so a forgotten config fails closed).
+    With contracts, commitment-burn judges the plan's burn report: `burns` (a plan's
+    `commitments`), else the spec is planned for it (`planned_burns`).
     """
     sovereignty: dict[str, object] = (
         {"jurisdictions": list(spec.sovereignty.jurisdictions)}
@@ -165,6 +192,8 @@ def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
         budget["storage_homes"] = homes
     if spec.budget.monthly_usd is not None:
         budget["monthly_usd"] = spec.budget.monthly_usd
+    if discounts := spec.budget.discounts():  # only with a contract: other configs stay as they were
+        budget["discounts"] = dict(discounts)
     quotas: dict[str, object] = {
         cloud: {region: dict(buckets) for region, buckets in per_region.items()}
         for cloud, per_region in spec.quotas.items()
@@ -185,10 +214,13 @@ def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
         GPU_BUDGET: dict(budget),
         GPU_BUDGET_HEADROOM: {**budget, "headroom": DEFAULT_HEADROOM},
         COMMITMENT_BURN: {
-            "commitments": dict(spec.budget.commitments),
+            "commitments": {
+                cloud: usd for cloud, usd in spec.budget.commitments.items() if not isinstance(usd, Contract)
+            },
             "prices": prices,
             "storage_tib": storage_tib,
-            **({"storage_homes": budget["storage_homes"]} if "storage_homes" in budget else {}),
+            **{key: budget[key] for key in ("storage_homes", "discounts") if key in budget},
+            **_shortfalls(spec, burns),
         },
         SECURITY_BASELINE: dict(unchecked),
         SECURITY_COVERAGE: {},
@@ -199,6 +231,35 @@ def policy_config(spec: FleetSpec) -> dict[str, dict[str, object]]:
             for cloud, per_region in spec.limits.items()
         }},
     }
+
+
+def _shortfalls(spec: FleetSpec, burns: Sequence[CommitmentBurn] | None) -> dict[str, object]:
+    """commitment-burn's `planned_shortfalls`, only for a spec with contracts."""
+    if not spec.budget.contracts():
+        return {}
+    found = planned_burns(spec) if burns is None else burns
+    return {"planned_shortfalls": [
+        {"cloud": c.cloud, "checkpoint": w.label, "through": w.end, "due": w.due, "paced": w.paced,
+         "treatment": c.treatment, "minimum_usd": w.minimum_usd, "shortfall_usd": w.shortfall_usd,
+         "threshold_usd": c.threshold_usd}
+        for c in found for w in c.windows
+    ]}
+
+
+_PLANNED: dict[str, tuple[CommitmentBurn, ...]] = {}
+
+
+def planned_burns(spec: FleetSpec) -> tuple[CommitmentBurn, ...]:
+    """The burn report of the spec's plan over its horizon (the same whichever period it
+    deploys: the first is asked for, so any date will do); planned once per spec, as the
+    policy pack asks for every policy's configuration in turn."""
+    from gpufleet.pipeline import build_plan
+
+    assert spec.horizon is not None  # the spec's rules: a contract needs a horizon
+    key = spec.model_dump_json()
+    if key not in _PLANNED:
+        _PLANNED[key] = build_plan(spec, "policy", period=spec.horizon.start).commitments
+    return _PLANNED[key]
 
 
 class _HasConfig(Protocol):

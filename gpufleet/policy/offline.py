@@ -120,9 +120,10 @@ def _provider(
     )
 
 
-def _stack_resources(
-    resources: Sequence[RecordedResource], providers: Mapping[str, RecordedResource]
-) -> list[PolicyResource]:
+def stack_of(resources: Sequence[RecordedResource]) -> list[PolicyResource]:
+    """The resources as a stack policy sees them (`StackValidationArgs.resources`): proxied
+    inputs, explicit providers and parents linked."""
+    providers = {r.urn: r for r in resources if r.is_provider}
     built = {
         r.urn: PolicyResource(
             r.type, _props(r.inputs), r.urn, r.name, _options(r), _provider(r, providers),
@@ -223,7 +224,7 @@ def evaluate(
         if isinstance(policy, ResourceValidationPolicy):
             found = _resource_policy(policy, resources, providers, properties)
         elif isinstance(policy, StackValidationPolicy):
-            stack = stack if stack is not None else _stack_resources(resources, providers)
+            stack = stack if stack is not None else stack_of(resources)
             found = _stack_policy(policy, stack, properties)
         else:
             continue

@@ -26,10 +26,13 @@ def plain(value: Any) -> Any:
     return value
 
 
-def catalog(prices: Mapping[str, Any] | None = None) -> Catalog:
-    """The packaged catalog with a price book (policy config `prices`) laid over it."""
+def catalog(prices: Mapping[str, Any] | None = None, discounts: Mapping[str, Any] | None = None) -> Catalog:
+    """The packaged catalog, a contract's discount off each cloud's list prices (policy config
+    `discounts`) and a price book (`prices`) laid over it, as `FleetSpec.catalog` makes it."""
     book = {str(k): float(v) for k, v in (prices or {}).items() if number(v) is not None}
-    return load_catalog().with_price_book(book) if book else load_catalog()
+    off = {str(k): float(v) for k, v in (discounts or {}).items() if number(v) is not None}
+    base = load_catalog().with_discounts(off)
+    return base.with_price_book(book) if book else base
 
 
 def allowed_set(jurisdictions: object) -> frozenset[str]:

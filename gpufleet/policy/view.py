@@ -65,6 +65,14 @@ class View:
         found = find(value, self.stack, types)
         return View(found, self.stack) if found is not None else None
 
+    def referrers(self, prop: str, types: frozenset[str]) -> list[View]:
+        mine = frozenset({self.type})
+        return [
+            View(r, self.stack) for r in self.stack
+            if r.resource_type in types and (to := View(r, self.stack).linked(prop, mine)) is not None
+            and to.urn == self.urn
+        ]
+
     def dependency(self, prop: str, types: frozenset[str], besides: str = "") -> View | None:
         skip = [self.urn, *(d.urn for d in self.resource.property_dependencies.get(besides, []))]
         found = depends_on(self.resource, prop, types, exclude=skip)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from gpufleet.clouds.azure.link import LINK, VPN_GATEWAY, VPN_GATEWAY_USD_PER_HOUR, link_costs
+from gpufleet.clouds.azure.link import LINK, VPN_GATEWAY, VPN_GATEWAY_USD_PER_HOUR, declared_tunnels, link_costs
 from gpufleet.clouds.azure.mocks import MOCK_CALLS, NAME_INPUTS, mock_call, mock_state
 from gpufleet.clouds.azure.pools import (
     AGENT_POOL,
@@ -293,15 +294,18 @@ class Azure(CloudModel):
                 found = linked.region()
         return found or resource.region()
 
-    def declared_fixed_hourly(self, resource: DeclaredResource) -> tuple[str, float] | None:
-        """The Free tier's control plane costs nothing (and has no uptime SLA)."""
-        found = super().declared_fixed_hourly(resource)
-        if found is not None and resource.get("sku", "tier") == "Free":
-            return found[0], 0.0
+    def declared_fixed_costs(self, resource: DeclaredResource) -> list[FixedCost]:
+        """The Free tier's control plane costs nothing (and has no uptime SLA); a VPN gateway is
+        priced by the SKU it declares, and pays its tunnels beyond the included ones
+        (`declared_tunnels`)."""
+        found = super().declared_fixed_costs(resource)
+        if resource.get("sku", "tier") == "Free":
+            found = [replace(item, usd_per_hour=0.0) for item in found]
         sku = resource.get("sku", "name")
-        if found is not None and resource.type == VPN_GATEWAY and sku in VPN_GATEWAY_USD_PER_HOUR:
-            return f"link: VPN gateway {sku}", VPN_GATEWAY_USD_PER_HOUR[sku]  # priced by the SKU declared
-        return found
+        if resource.type == VPN_GATEWAY and sku in VPN_GATEWAY_USD_PER_HOUR:
+            found = [replace(item, item=f"link: VPN gateway {sku}", usd_per_hour=VPN_GATEWAY_USD_PER_HOUR[sku])
+                     for item in found]
+        return [*found, *declared_tunnels(resource)]
 
     def address_blocks(
         self, slot: Network | None, override: Network | None, avoid: Iterable[Network] = ()

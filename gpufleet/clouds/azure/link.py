@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from gpufleet.clouds.azure.zones import availability_zones
 from gpufleet.clouds.base import FixedCost, LinkTraits, Network
+from gpufleet.clouds.declared import DeclaredResource
 
 _CODE = "fixed rate in gpufleet/clouds/azure/link.py"
 
@@ -33,6 +34,7 @@ PUBLIC_IP_USD_PER_HOUR = 0.005
 GATEWAY_PUBLIC_IPS = 2  # active-active: one per gateway instance
 TUNNELS_PER_PEER = 4  # the other cloud's 2 connections × 2 tunnels
 VPN_GATEWAY = "azure-native:network:VirtualNetworkGateway"
+CONNECTION = "azure-native:network:VirtualNetworkGatewayConnection"
 _LINK_SOURCE = (
     f"{_CODE}: {ZONE_REDUNDANT_SKU} $0.361/h, {REGIONAL_SKU} $0.19/h, extra S2S tunnel $0.015/h, "
     "Standard public IP $0.005/h; list prices as of 2025, verify (azure.microsoft.com/pricing/details/vpn-gateway)"
@@ -63,13 +65,28 @@ def vpn_gateway_sku(region: str | None) -> str:
 def link_costs(peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
     """The VNet's VPN gateway and its two public IPs, and the tunnels beyond those included
     (VNet peering has no hourly price, only per GB)."""
-    extra = max(0, TUNNELS_PER_PEER * peers - VPN_TUNNELS_INCLUDED)
     sku = vpn_gateway_sku(region)
     return (
         FixedCost(f"link: VPN gateway {sku}", VPN_GATEWAY_USD_PER_HOUR[sku], 1, _LINK_SOURCE, VPN_GATEWAY),
         FixedCost(f"link: gateway public IPs ({GATEWAY_PUBLIC_IPS})", PUBLIC_IP_USD_PER_HOUR,
                   GATEWAY_PUBLIC_IPS, _LINK_SOURCE, "azure-native:network:PublicIPAddress"),
-        # Not a resource of its own: the budget policy does not price it (planner is stricter).
-        FixedCost(f"link: S2S tunnels beyond the {VPN_TUNNELS_INCLUDED} included ({extra})",
-                  VPN_EXTRA_TUNNEL_USD_PER_HOUR, extra, _LINK_SOURCE, ""),
+        _extra_tunnels(max(0, TUNNELS_PER_PEER * peers - VPN_TUNNELS_INCLUDED)),
     )
+
+
+def _extra_tunnels(extra: int) -> FixedCost:
+    """The S2S tunnels of a gateway beyond those its price includes: not a resource of their
+    own (each is a connection), so the budget policy counts a declared gateway's connections
+    (`declared_tunnels`)."""
+    return FixedCost(f"link: S2S tunnels beyond the {VPN_TUNNELS_INCLUDED} included ({extra})",
+                     VPN_EXTRA_TUNNEL_USD_PER_HOUR, extra, _LINK_SOURCE, "")
+
+
+def declared_tunnels(resource: DeclaredResource) -> list[FixedCost]:
+    """A declared VPN gateway's tunnels beyond the included ones: one per connection that names
+    it as its gateway (`virtualNetworkGateway1`); none for other resources."""
+    if resource.type != VPN_GATEWAY:
+        return []
+    tunnels = len(resource.referrers("virtualNetworkGateway1", frozenset({CONNECTION})))
+    extra = tunnels - VPN_TUNNELS_INCLUDED
+    return [_extra_tunnels(extra)] if extra > 0 else []

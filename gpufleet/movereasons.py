@@ -1,0 +1,166 @@
+"""Why a previous plan's nodes moved (`plan --previous`): what putting them back would break,
+or cost, in the new plan. The reason is one of `gpufleet.reasons`.
+
+For a pool that lost nodes on an offer, the counterfactual is the new plan with those nodes back
+on the offer and as many of the pool's GPUs taken off the offers where it gained (same region
+first, then same cloud, then the rest). The first rule the counterfactual breaks is the reason,
+checked in this order: the capacity rules (`unavailable`), the region no longer allowed
+(`sovereignty`), no price (`no-price`), the region's quotas (`quota`), its cluster limits
+(`limit`), its node ranges (`address`), the pool's shares and pins (`share`). A counterfactual
+that breaks none costs more: in dataset copies and transfers (`data`), in spend above the
+commitments only (`commitment`), else `price`. Placement keeps the most previous nodes the
+stability tolerance allows, so a move whose counterfactual breaks nothing and costs nothing
+more would be a placement bug: it is reported as `stability` and tests hold that it never is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from gpufleet import addresses
+from gpufleet.catalog import Catalog
+from gpufleet.cost import monthly
+from gpufleet.ledger import Ledger
+from gpufleet.moves import Cause, capacity_cause
+from gpufleet.nodegroups import cluster_limits
+from gpufleet.placement import Candidate, candidates, placement_of, plan_ledger
+from gpufleet.placement.candidates import groups_reached, nodes_reached
+from gpufleet.plan import Placement
+from gpufleet.quota import quota_use
+from gpufleet.spec import FleetSpec
+from gpufleet.speccapacity import Shortfalls
+
+
+def _excess(spec: FleetSpec, ledger: Ledger) -> float:
+    """Spend above the commitments, as placement's first level counts it."""
+    return sum(s.above_commitment_usd for s in ledger.burn(spec.budget.monthly_commitments(), ledger.by_cloud()))
+
+
+class MoveCauses:
+    """The binding reason of each loss between a previous plan and the new one (`why`)."""
+
+    def __init__(
+        self, spec: FleetSpec, catalog: Catalog, before: Sequence[Placement], after: Sequence[Placement]
+    ) -> None:
+        self.spec = spec
+        self.catalog = catalog
+        self.before = list(before)
+        self.after = list(after)
+        self.shortfalls = Shortfalls.of(spec.capacity)
+        found, _ = candidates(spec, catalog)
+        self.offers: dict[str, Candidate] = {c.key: c for c in found}
+        self.ledger = plan_ledger(spec, after)
+
+    def why(self, pool: str, offer: str, lost: int) -> Cause | None:
+        """Why `lost` nodes of `pool` left `offer` ('cloud/region/sku'); None when the pool's
+        shape changed so that the offer no longer fits it (the spec's edit, not a move)."""
+        before_nodes = sum(p.nodes for p in self.before if f"{p.cloud}/{p.region}/{p.instance_type}" == offer)
+        if cause := capacity_cause(self.shortfalls, offer, before_nodes):
+            return cause
+        cloud, region, _ = offer.split("/")
+        if (cloud, region) not in set(self.spec.clouds.regions()) or not self._allowed(cloud, region):
+            return Cause("sovereignty", f"the spec no longer allows {cloud}/{region} (clouds.{cloud}.regions, "
+                                        "sovereignty.jurisdictions)")
+        candidate = self.offers.get(f"{pool}/{offer}")
+        if candidate is None:
+            return self._unpriced(pool, offer)
+        back = self._put_back(candidate, lost)
+        return self._broken(candidate, back) or self._dearer(back)
+
+    def _unpriced(self, pool: str, offer: str) -> Cause | None:
+        """`no-price` when the pool could still use the SKU but nothing prices it there (the
+        catalog's price or the price-book entry is gone); None when the SKU no longer fits the
+        pool (its accelerator or shape changed)."""
+        cloud, region, name = offer.split("/")
+        sku, spec = self.catalog.sku(cloud, name), self.spec.pool(pool)
+        if sku is None or sku.accelerator != spec.accelerator or spec.gpus_per_node not in (None, sku.gpus):
+            return None
+        return Cause("no-price", f"{offer}: no {spec.capacity} price in the catalog or the price book "
+                                 f"(`prices: {cloud}/{region}/{name}`)")
+
+    def _allowed(self, cloud: str, region: str) -> bool:
+        allowed = self.spec.allowed_jurisdictions()
+        info = self.catalog.region(cloud, region)
+        return info is not None and (allowed is None or bool(info.jurisdictions & allowed))
+
+    def _put_back(self, c: Candidate, lost: int) -> list[Placement]:
+        """The new plan with `lost` nodes back on the candidate's offer and as many GPUs of its
+        pool taken off the offers where the pool gained, nearest first."""
+        pool = c.pool.name
+        had = {p.key: p.nodes for p in self.before if p.pool == pool}
+        placed = {p.key: p for p in self.after}
+        gained = sorted(
+            (p for p in self.after if p.pool == pool and p.nodes > had.get(p.key, 0)),
+            key=lambda p: (p.region != c.region or p.cloud != c.cloud, p.cloud != c.cloud, p.key),
+        )
+        gpus = lost * c.sku.gpus
+        nodes = {key: p.nodes for key, p in placed.items()}
+        for p in gained:
+            per_node = p.gpus // p.nodes
+            take = min(p.nodes - had.get(p.key, 0), gpus // per_node)
+            nodes[p.key] -= take
+            gpus -= take * per_node
+        nodes[c.key] = nodes.get(c.key, 0) + lost
+        kept = [placed[key] for key in placed if nodes[key] > 0 and key != c.key]
+        return [*(p if p.nodes == nodes[p.key] else _resized(p, nodes[p.key]) for p in kept),
+                placement_of(c, nodes[c.key])]
+
+    def _broken(self, c: Candidate, back: Sequence[Placement]) -> Cause | None:
+        """The first deploy rule that the counterfactual breaks in the offer's region or pool."""
+        cloud, region, pool = c.cloud, c.region, c.pool
+        here = [p for p in back if (p.cloud, p.region) == (cloud, region)]
+        for use in quota_use(self.spec, self.catalog, back):
+            over = use.limit_vcpus is not None and use.used_vcpus > use.limit_vcpus
+            if over and (use.cloud, use.region) == (cloud, region):
+                return Cause("quota", f"{cloud}/{region} quota {use.bucket} holds {use.limit_vcpus} vCPUs; with "
+                                      f"them back it would need {use.used_vcpus}")
+        counts = [p.nodes for p in here]
+        if groups_reached(self.spec, cloud, region, counts) or nodes_reached(self.spec, cloud, region, counts):
+            limits = cluster_limits(self.spec, cloud, region)
+            groups = sum(limits.groups_for(p.nodes) for p in here)
+            return Cause("limit", f"{cloud}/{region}'s cluster would hold {groups} GPU node groups of "
+                                  f"{limits.gpu_groups} and {sum(p.nodes for p in here)} nodes with them back")
+        if full := addresses.overfilled(self.spec, cloud, region, [(p.instance_type, p.nodes) for p in here]):
+            came = sorted({p.pool for p in self.after if (p.cloud, p.region) == (cloud, region)
+                           and p.pool != pool.name and p.nodes > self._had(p)})
+            taken = f"; {', '.join(came)} moved in there" if came else ""
+            return Cause("address", f"{cloud}/{region} {full[0].label} {full[0].cidr} would need {full[0].needed} "
+                                    f"addresses with them back, {full[0].available} usable{taken}")
+        for name in sorted(pool.min_share | pool.max_share):
+            gpus = sum(p.gpus for p in back if p.pool == pool.name and p.cloud == name)
+            low, high = pool.min_gpus(name), pool.max_gpus(name) if name in pool.max_share else pool.gpus
+            if not low <= gpus <= high:
+                return Cause("share", f"pool {pool.name} keeps {low}-{high} GPUs on {name} (min_share/max_share); "
+                                      f"with them back {name} would have {gpus}")
+        for place, pinned in sorted(pool.pin.items()):
+            there = sum(p.nodes for p in back if p.pool == pool.name and f"{p.cloud}/{p.region}" == place)
+            if there != pinned:
+                return Cause("share", f"pool {pool.name} pins {pinned} nodes in {place}; with them back it "
+                                      f"would have {there}")
+        return None
+
+    def _had(self, p: Placement) -> int:
+        return sum(b.nodes for b in self.before if b.key == p.key)
+
+    def _dearer(self, back: Sequence[Placement]) -> Cause:
+        """What putting them back costs against the new plan, by the ledger."""
+        ledger = plan_ledger(self.spec, back)
+        more = ledger.total_usd - self.ledger.total_usd
+        above = _excess(self.spec, ledger) - _excess(self.spec, self.ledger)
+        share = self.spec.placement.stability_tolerance
+        tolerance = f"the plan keeps the previous nodes that fit in the {share:.1%} stability tolerance"
+        if more > 0:
+            kinds, now = ledger.by_kind(), self.ledger.by_kind()
+            data = sum(kinds.get(k, 0.0) - now.get(k, 0.0) for k in ("storage", "transfer"))
+            reason = "data" if data > more / 2 else "price"
+            part = f" (${data:,.0f} of it dataset copies and transfers)" if reason == "data" else ""
+            return Cause(reason, f"putting them back costs ${more:,.0f}/month more{part}; {tolerance}")
+        if above > 0:
+            return Cause("commitment", f"putting them back adds ${above:,.0f}/month above the commitments; {tolerance}")
+        return Cause("stability", "putting them back breaks no rule and costs no more: a placement fault, "
+                                  "please report it")
+
+
+def _resized(p: Placement, nodes: int) -> Placement:
+    return replace(p, nodes=nodes, gpus=nodes * (p.gpus // p.nodes), monthly_usd=monthly(nodes * p.price_usd_per_hour))

@@ -297,3 +297,29 @@ def test_no_kubernetes_role_is_written_and_the_sync_job_has_no_api_token() -> No
     [job] = recording.by_type("kubernetes:batch/v1:CronJob")
     pod = job.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
+
+
+def test_an_issuer_with_a_trailing_slash_gets_one_statement_per_spelling_each_as_narrow() -> None:
+    """An AKS issuer URL ends with '/': both spellings of the condition key, each the same
+    condition on one subject and STS as audience; nothing else is trusted."""
+    statements = _statements(web_identity_trust(
+        "arn:aws:iam::111122223333:oidc-provider/aks.example/t/", "https://aks.example/t/",
+        "system:serviceaccount:gpufleet-sync:sync-datasets"))
+    assert [s["Condition"] for s in statements] == [
+        {"StringEquals": {f"{host}:sub": "system:serviceaccount:gpufleet-sync:sync-datasets",
+                          f"{host}:aud": "sts.amazonaws.com"}}
+        for host in ("aks.example/t/", "aks.example/t")]
+    assert {json.dumps(s["Principal"]) for s in statements} == {
+        '{"Federated": "arn:aws:iam::111122223333:oidc-provider/aks.example/t/"}'}
+
+
+@pytest.mark.parametrize("document", [
+    trust_policy(), replication_policy("eu-central-1", HOME, HOME_KEY, COPIES), bucket_policy(
+        "eu-central-1", HOME, HOME_KEY, writer=True),
+    web_identity_trust("arn:aws:iam::1:oidc-provider/i", "https://i", "s"), decisions.flow_logs_policy("g"),
+    autoscaler_policy("eu-north-1", "1", "c", ["g"]), pod_identity_trust("c"),
+])
+def test_every_document_names_the_current_policy_language(document: str) -> None:
+    """IAM reads a document without "Version": "2012-10-17" in the 2008 language, where policy
+    variables are literal text (IAM User Guide, "IAM JSON policy elements: Version")."""
+    assert json.loads(document)["Version"] == "2012-10-17"

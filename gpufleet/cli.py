@@ -201,6 +201,10 @@ def cmd_catalog(args: argparse.Namespace) -> int:
         return cmd_catalog_refresh(args)
 
     catalog = load_catalog()
+    if args.stack or args.spec:  # the spec's own SKUs and price book, marked as such
+        from gpufleet.offline import load_source
+
+        catalog = load_source(_source(args))[0].catalog()
     names = list(clouds.names())
     cloud = _catalog_name("--cloud", "cloud", args.cloud, names, len(names))
     chosen = [cloud] if cloud else names
@@ -208,7 +212,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     accelerator = _catalog_name("--accelerator", "accelerator", args.accelerator, known, len(known))
     regions = sorted({name for c in chosen for name in catalog.region_names(c)})
     region = _catalog_name("--region", f"{' or '.join(chosen)} region", args.region, regions)
-    _emit(report.render_catalog(args.format, cloud, accelerator, region, _width(args.out)), args.out)
+    _emit(report.render_catalog(args.format, cloud, accelerator, region, _width(args.out), catalog=catalog), args.out)
     return 0
 
 

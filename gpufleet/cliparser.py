@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--accelerator", help="e.g. H100 (any case)")
     catalog.add_argument("--region", help="e.g. eu-north-1 or swedencentral")
     catalog.add_argument("--out", metavar="FILE", type=Path, help="write to FILE instead of stdout")
+    _add_source(catalog, required=False)  # with a spec: its declared SKUs and price book too
     _add_refresh(catalog)
 
     quotas = commands.add_parser(

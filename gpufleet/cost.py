@@ -37,6 +37,7 @@ from gpufleet.plan import (
     StoragePlan,
 )
 from gpufleet.spec import FleetSpec
+from gpufleet.speccapacity import CapacityBlock
 from gpufleet.specmodel import Storage
 
 HOURS_PER_MONTH = 730
@@ -84,9 +85,34 @@ def plan_lines(
     ]
     return (
         *(_node_line(p, spec) for p in placements),
+        *block_lines(spec.capacity.blocks),
         *(_less_discount(line, discounts.get(line.cloud, 0.0)) for line in listed),
         *_transfer_lines(spec, storage),
     )
+
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def block_lines(blocks: Sequence[CapacityBlock]) -> list[CostLine]:
+    """Each capacity block once: its upfront (paid at purchase, sunk for placement, which gives
+    its nodes no cost) as the month's share of the block's days, kind `fixed`, its end said.
+    The plan and the budget policy (from its config's `capacity_blocks`) both write these."""
+    lines: list[CostLine] = []
+    for i, block in enumerate(blocks):
+        days = (block.end - block.start).days + 1
+        share = round(block.upfront_usd * min(1.0, DAYS_PER_MONTH / days), 2)
+        label = block.id or f"capacity.blocks[{i}]"
+        lines.append(CostLine(
+            item=f"capacity block {label}: {block.units} × {block.sku}, {block.start} to {block.end} "
+                 f"(ends {block.end}), ${block.upfront_usd:,.0f} upfront over {days} days",
+            cloud=block.cloud,
+            region=block.region,
+            monthly_usd=share,
+            source=f"capacity.blocks[{i}].upfront_usd, a month's share of {days} days",
+            kind="fixed",
+        ))
+    return lines
 
 
 def discounted(usd: float, discount: float) -> float:
@@ -126,7 +152,8 @@ def _node_line(p: Placement, spec: FleetSpec) -> CostLine:
         cloud=p.cloud,
         region=p.region,
         monthly_usd=p.monthly_usd,
-        source=f"{p.price_source} (${p.price_usd_per_hour:g}/h × {HOURS_PER_MONTH} h)",
+        source=f"{p.price_source} (${p.price_usd_per_hour:g}/h × {HOURS_PER_MONTH} h)"
+        + (f"; SKU {p.sku_source}" if p.sku_source else ""),
         kind="compute",
     )
 

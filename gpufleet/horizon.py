@@ -22,6 +22,7 @@ from gpufleet import clouds
 from gpufleet.catalog import Cloud
 from gpufleet.months import month_index, month_text
 from gpufleet.spec import FleetSpec, Pool
+from gpufleet.specblocks import running_through
 from gpufleet.spechorizon import Contract, Horizon
 
 
@@ -75,7 +76,9 @@ def months_in_term(contract: Contract, first: int, end: int) -> int:
 
 def period_spec(spec: FleetSpec, period: Period) -> FleetSpec:
     """The spec the period is placed with: each pool at the period's size, each contract's
-    discount as it applies in the period's months (the single-period pieces price with it)."""
+    discount as it applies in the period's months (the single-period pieces price with it),
+    and the capacity blocks that run through the whole period (one ending inside it supplies
+    nothing there: its nodes move or stop at its end)."""
     pools = tuple(
         pool if (gpus := period_gpus(pool, period)) == pool.gpus else pool.model_copy(update={"gpus": gpus})
         for pool in spec.pools
@@ -85,7 +88,10 @@ def period_spec(spec: FleetSpec, period: Period) -> FleetSpec:
         for cloud, committed in spec.budget.commitments.items()
     }
     budget = spec.budget.model_copy(update={"commitments": commitments})
-    return spec.model_copy(update={"pools": pools, "budget": budget})
+    capacity = spec.capacity.model_copy(
+        update={"blocks": running_through(spec.capacity.blocks, period.first, period.months)}
+    )
+    return spec.model_copy(update={"pools": pools, "budget": budget, "capacity": capacity})
 
 
 def _in_period(contract: Contract, period: Period) -> Contract:

@@ -74,7 +74,7 @@ class MoveCauses:
         pool (its accelerator or shape changed)."""
         cloud, region, name = offer.split("/")
         sku, spec = self.catalog.sku(cloud, name), self.spec.pool(pool)
-        if sku is None or sku.accelerator != spec.accelerator or spec.gpus_per_node not in (None, sku.gpus):
+        if sku is None or sku.accelerator not in spec.accelerators() or spec.gpus_per_node not in (None, sku.gpus):
             return None
         return Cause("no-price", f"{offer}: no {spec.capacity} price in the catalog or the price book "
                                  f"(`prices: {cloud}/{region}/{name}`)")

@@ -70,7 +70,9 @@ def _laid_out(
 ) -> tuple[tuple[PoolPlan, ...], tuple[NetworkPlan, ...], tuple[StoragePlan, ...], LinkPlan | None]:
     """Each pool's placements, the networks that hold them, the storage copies and the link."""
     by_pool = {
-        pool.name: PoolPlan(pool.name, pool.accelerator, pool.gpus, tuple(p for p in placements if p.pool == pool.name))
+        pool.name: PoolPlan(
+            pool.name, pool.accelerator_label(), pool.gpus, tuple(p for p in placements if p.pool == pool.name)
+        )
         for pool in spec.pools
     }
     used: list[tuple[Cloud, str]] = sorted({(p.cloud, p.region) for p in placements})

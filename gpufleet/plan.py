@@ -32,6 +32,13 @@ class Placement:
     price_usd_per_hour: float
     price_source: str
     monthly_usd: float
+    accelerator: str = ""
+    """The SKU's accelerator, for a pool that accepts several (else empty: the pool's)."""
+    sku_source: str = ""
+    """`declared by the spec` for a SKU the spec's `skus:` declares (else empty: the catalog's)."""
+    blocks: str = ""
+    """The capacity blocks the nodes run on (ids, or `capacity.blocks[i]`; else empty): their
+    nodes cost nothing more, the blocks' upfront is a line of its own."""
 
     @property
     def key(self) -> str:

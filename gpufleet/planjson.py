@@ -38,6 +38,12 @@ class PlacementDoc(TypedDict):
     price_source: str
     vcpus_per_node: int
     quota_bucket: str
+    accelerator: NotRequired[str]
+    """Only for a pool that accepts several accelerators: this SKU's."""
+    sku_source: NotRequired[str]
+    """Only for a SKU the spec declares: 'declared by the spec'."""
+    blocks: NotRequired[str]
+    """Only for nodes on capacity blocks: their ids (or `capacity.blocks[i]`)."""
 
 
 @_closed
@@ -339,7 +345,9 @@ def stable(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def placement_json(placement: Placement) -> PlacementDoc:
-    return {
+    """A placement; `accelerator` and `sku_source` only where they apply (plans of single
+    accelerator pools on catalog SKUs stay as they were)."""
+    document: PlacementDoc = {
         "cloud": placement.cloud, "region": placement.region,
         "instance_type": placement.instance_type, "nodes": placement.nodes,
         "gpus": placement.gpus, "capacity": placement.capacity,
@@ -347,6 +355,13 @@ def placement_json(placement: Placement) -> PlacementDoc:
         "price_usd_per_hour": placement.price_usd_per_hour, "price_source": placement.price_source,
         "vcpus_per_node": placement.vcpus_per_node, "quota_bucket": placement.quota_bucket,
     }
+    if placement.accelerator:
+        document["accelerator"] = placement.accelerator
+    if placement.sku_source:
+        document["sku_source"] = placement.sku_source
+    if placement.blocks:
+        document["blocks"] = placement.blocks
+    return document
 
 
 def network_json(network: NetworkPlan) -> NetworkDoc:
@@ -376,6 +391,9 @@ def placements_from_document(document: dict[str, Any]) -> tuple[Placement, ...]:
                     price_usd_per_hour=float(p.get("price_usd_per_hour", 0.0)),
                     price_source=p.get("price_source", ""),
                     monthly_usd=float(p.get("monthly_usd", 0.0)),
+                    accelerator=p.get("accelerator", ""),
+                    sku_source=p.get("sku_source", ""),
+                    blocks=p.get("blocks", ""),
                 )
             )
     return tuple(found)

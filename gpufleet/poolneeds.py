@@ -55,8 +55,21 @@ def able_clouds(pool: Pool, candidates: Sequence[Cloud]) -> list[Cloud]:
 
 def runs_sku(sku: Sku) -> bool:
     """Whether the SKU's cloud declares GPU pools of its CPU architecture (arm64 needs
-    `arm64_gpu_nodes`)."""
-    return sku.arch != "arm64" or clouds.get(sku.cloud).capabilities.arm64_gpu_nodes
+    `arm64_gpu_nodes`) and of its device family (`device_families`)."""
+    return sku_problem(sku) is None
+
+
+def sku_problem(sku: Sku) -> str | None:
+    """Why the SKU's cloud cannot run GPU pools of it (its note saying what to do), or None."""
+    model = clouds.get(sku.cloud)
+    capabilities = model.capabilities
+    if sku.arch == "arm64" and not capabilities.arm64_gpu_nodes:
+        return capabilities.notes.get("arm64", f"{model.title} declares no arm64 GPU nodes")
+    if sku.family not in capabilities.device_families:
+        return capabilities.notes.get(sku.family, (
+            f"{model.title} GPU pools run {' and '.join(sorted(capabilities.device_families))} "
+            f"devices, not {sku.family}"))
+    return None
 
 
 def offered_by(need: Need) -> list[str]:

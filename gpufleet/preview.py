@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import datetime
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -226,7 +227,7 @@ def run_program(
             )
             ROOT.set(None)  # set_mocks made a root stack; run_in_stack makes the real one
             set_all_config(
-                {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, []
+                {k: v if isinstance(v, str) else json.dumps(v, default=_yaml_day) for k, v in config.items()}, []
             )
 
             def program_body() -> None:
@@ -269,3 +270,10 @@ def record_program(
         urn = monitor.duplicates[0]
         raise DuplicateUrnError(f"duplicate URN {urn}: two resources share a name and type")
     return recording
+
+
+def _yaml_day(value: object) -> str:
+    """A day YAML read as a date (`start: 2027-01-04`), as the Pulumi CLI passes it: text."""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a configuration value")

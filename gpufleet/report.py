@@ -18,7 +18,7 @@ from gpufleet.planjson import dumps
 from gpufleet.tables import Row, console_for, print_table
 
 if TYPE_CHECKING:
-    from gpufleet.catalog import Offer, Region
+    from gpufleet.catalog import Catalog, Offer, Region, Sku
     from gpufleet.diff import PlanDiff
     from gpufleet.policy import PolicyVerdict
 
@@ -62,7 +62,8 @@ def plan_tables(doc: dict[str, Any]) -> list[Table]:
 def _sections(doc: dict[str, Any]) -> list[Table]:
     """The plan's tables, shared by the terminal and the markdown renderers."""
     placements: list[Row] = [
-        (pool["name"], pool["accelerator"], f"{p['cloud']}/{p['region']}", p["instance_type"],
+        (pool["name"], p.get("accelerator", pool["accelerator"]), f"{p['cloud']}/{p['region']}",
+         p["instance_type"] + (f" ({p['sku_source']})" if p.get("sku_source") else ""),
          str(p["nodes"]), str(p["gpus"]), p["capacity"], usd(p["monthly_usd"]))
         for pool in doc["pools"] for p in pool["placements"]
     ]
@@ -324,11 +325,17 @@ def render_diff(change: PlanDiff, fmt: str, width: int = PIPE_WIDTH) -> str:
 
 
 def render_catalog(
-    fmt: str, cloud: str | None, accelerator: str | None, region: str | None, width: int = PIPE_WIDTH
+    fmt: str, cloud: str | None, accelerator: str | None, region: str | None, width: int = PIPE_WIDTH,
+    *,
+    catalog: Catalog | None = None,
 ) -> str:
     """The catalog's offers and regions, filtered by names spelled as the catalog does; with an
-    accelerator, only the regions that offer it."""
-    offers, regions = _catalog_entries(cloud, accelerator, region)
+    accelerator, only the regions that offer it. `catalog` (default: the packaged one) may carry
+    a spec's declared SKUs and price book. An offer without an on-demand price needs a
+    price-book entry ("price book"); SKUs without any offer are listed with the key to add."""
+    from gpufleet.catalog import price_key
+
+    offers, bare, regions = _catalog_entries(cloud, accelerator, region, catalog)
     if fmt == "json":
         return dumps({
             "offers": [
@@ -336,8 +343,15 @@ def render_catalog(
                  "accelerator": o.sku.accelerator, "gpus": o.sku.gpus, "vcpus": o.sku.vcpus,
                  "price_usd_per_hour": o.price_usd_per_hour,
                  "spot_price_usd_per_hour": o.spot_price_usd_per_hour,
-                 "quota_bucket": o.sku.quota_bucket, "spot_quota_bucket": o.sku.spot_quota_bucket}
+                 "quota_bucket": o.sku.quota_bucket, "spot_quota_bucket": o.sku.spot_quota_bucket,
+                 "price_source": o.source, "sku_source": o.sku.source, "confidence": o.sku.confidence}
                 for o in offers
+            ],
+            "skus_without_offers": [
+                {"cloud": s.cloud, "instance_type": s.instance_type, "accelerator": s.accelerator,
+                 "gpus": s.gpus, "vcpus": s.vcpus, "sku_source": s.source, "confidence": s.confidence,
+                 "price_key": price_key(s.cloud, "<region>", s.instance_type)}
+                for s in bare
             ],
             "regions": [
                 {"cloud": r.cloud, "region": r.region, "country": r.country,
@@ -346,20 +360,28 @@ def render_catalog(
             ],
         })
     console = console_for(width)
-    for title, header, rows in catalog_tables(cloud, accelerator, region):
+    for title, header, rows in catalog_tables(cloud, accelerator, region, catalog):
         print_table(console, title, header, rows)
     return console.export_text()
 
 
 def _catalog_entries(
-    cloud: str | None, accelerator: str | None, region: str | None
-) -> tuple[list[Offer], list[Region]]:
+    cloud: str | None, accelerator: str | None, region: str | None, catalog: Catalog | None
+) -> tuple[list[Offer], list[Sku], list[Region]]:
+    """The offers, the SKUs no region offers (a spec's declared ones before the price book
+    names a region), and the regions the filters keep."""
     from gpufleet.clouds.catalog import load_catalog
 
-    catalog = load_catalog()
+    catalog = catalog if catalog is not None else load_catalog()
     offers = [
         o for o in sorted(catalog.offers.values(), key=lambda o: (o.cloud, o.region, o.sku.instance_type))
         if cloud in (None, o.cloud) and accelerator in (None, o.sku.accelerator) and region in (None, o.region)
+    ]
+    offered = {(o.cloud, o.sku.instance_type) for o in catalog.offers.values()}
+    bare = [
+        s for s in sorted(catalog.skus.values(), key=lambda s: (s.cloud, s.instance_type))
+        if (s.cloud, s.instance_type) not in offered and cloud in (None, s.cloud)
+        and accelerator in (None, s.accelerator) and region is None
     ]
     with_offers = {(o.cloud, o.region) for o in offers}
     regions = [
@@ -367,22 +389,40 @@ def _catalog_entries(
         if cloud in (None, r.cloud) and region in (None, r.region)
         and (accelerator is None or (r.cloud, r.region) in with_offers)
     ]
-    return offers, regions
+    return offers, bare, regions
 
 
-def catalog_tables(cloud: str | None, accelerator: str | None, region: str | None) -> list[Table]:
-    """The catalog's offers and regions as the terminal shows them."""
-    offers, regions = _catalog_entries(cloud, accelerator, region)
+def catalog_tables(
+    cloud: str | None, accelerator: str | None, region: str | None, catalog: Catalog | None = None
+) -> list[Table]:
+    """The catalog's offers, SKUs without an offer and regions as the terminal shows them; a
+    title says when a price-book entry is needed and how to write it."""
+    offers, bare, regions = _catalog_entries(cloud, accelerator, region, catalog)
     offer_header = ("cloud", "region", "SKU", "GPU", "GPUs", "vCPUs", "$/h", "spot $/h")
     offer_rows: list[Row] = [
-        (o.cloud, o.region, o.sku.instance_type, o.sku.accelerator, str(o.sku.gpus), str(o.sku.vcpus),
-         "-" if o.price_usd_per_hour is None else f"{o.price_usd_per_hour:g}",
+        (o.cloud, o.region, _sku_cell(o.sku), o.sku.accelerator, str(o.sku.gpus), str(o.sku.vcpus),
+         "price book" if o.price_usd_per_hour is None else f"{o.price_usd_per_hour:g}",
          "-" if o.spot_price_usd_per_hour is None else f"{o.spot_price_usd_per_hour:g}")
         for o in offers
     ]
+    offers_title = f"{len(offers)} offers"
+    if any(o.price_usd_per_hour is None for o in offers):
+        offers_title += " (price book: no public on-demand price; plan it with prices: cloud/region/SKU: <usd/h>)"
+    tables: list[Table] = [(offers_title, offer_header, offer_rows)]
+    if bare:
+        tables.append((
+            f"{len(bare)} SKUs without an offer (no public price or region: plan one with prices: "
+            "cloud/<region>/SKU: <usd/h>)",
+            ("cloud", "SKU", "GPU", "GPUs", "vCPUs", "facts"),
+            [(s.cloud, _sku_cell(s), s.accelerator, str(s.gpus), str(s.vcpus), s.confidence) for s in bare],
+        ))
     region_rows: list[Row] = [(r.cloud, r.region, r.country, ", ".join(sorted(r.jurisdictions))) for r in regions]
-    return [(f"{len(offers)} offers", offer_header, offer_rows),
-            (f"{len(regions)} regions", ("cloud", "region", "country", "jurisdictions"), region_rows)]
+    tables.append((f"{len(regions)} regions", ("cloud", "region", "country", "jurisdictions"), region_rows))
+    return tables
+
+
+def _sku_cell(sku: Sku) -> str:
+    return f"{sku.instance_type} ({sku.source})" if sku.declared else sku.instance_type
 
 
 def render_table(title: str, header: Row, rows: Sequence[Row], fmt: str, width: int = PIPE_WIDTH) -> str:

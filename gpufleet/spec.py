@@ -8,8 +8,8 @@ Every problem becomes a `SpecError` whose lines read `path: message`.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator, Sequence
+from fractions import Fraction
 
 from pydantic import ValidationError
 
@@ -21,11 +21,21 @@ from gpufleet.clouds.capabilities import GLOBAL
 from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import Problem, SpecError
 from gpufleet.nodegroups import limit_problems
-from gpufleet.poolneeds import able_clouds, lacking, needs, refusal, runs_sku
+from gpufleet.poolneeds import able_clouds, lacking, needs, refusal
 from gpufleet.slots import supernet_problem
+from gpufleet.specblocks import block_problems, rack_problems, reservation_problems
 from gpufleet.speccapacity import capacity_problems
 from gpufleet.spechorizon import horizon_problems
 from gpufleet.specmodel import MAX_POOL_GPUS, TYPE_TOKEN_PATTERN, FleetSpec, Pool, known_buckets
+from gpufleet.specskus import (
+    accelerator_problems,
+    declared_sku_problems,
+    offer_refusal,
+    pool_skus,
+    refused_field,
+    unknown_instance_type,
+    weighted_gpus,
+)
 from gpufleet.specwords import one_of, problem_from_pydantic
 
 __all__ = ["TYPE_TOKEN_PATTERN", "FleetSpec", "Pool", "load_fleet"]
@@ -45,7 +55,9 @@ def load_fleet(data: object) -> FleetSpec:
             ))
         ]
         raise SpecError([problem_from_pydantic(e, data, FleetSpec) for e in errors]) from None
-    problems = list(_semantic_problems(spec, load_catalog()))
+    base = load_catalog()
+    problems = list(declared_sku_problems(spec, base))
+    problems += _semantic_problems(spec, base.with_declared(spec.declared_skus(base)))
     if problems:
         raise SpecError(problems)
     return spec
@@ -140,6 +152,7 @@ def _semantic_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
     yield from _pool_problems(spec, catalog, configured)
     yield from _storage_problems(spec)
     yield from capacity_problems(spec.capacity, catalog)
+    yield from block_problems(spec, catalog)
     yield from _home_problems(spec, catalog, configured, allowed)
     yield from _access_problems(spec)
     yield from horizon_problems(spec.horizon, spec.budget.commitments, spec.pools)
@@ -180,8 +193,7 @@ def _price_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
         elif catalog.region(cloud, region) is None:
             yield Problem(path, one_of(f"{cloud} region", region, catalog.region_names(cloud)))
         elif catalog.sku(cloud, instance_type) is None:
-            names = sorted(s for c, s in catalog.skus if c == cloud)
-            yield Problem(path, one_of(f"{cloud} instance type", instance_type, names))
+            yield Problem(path, unknown_instance_type(catalog, cloud, instance_type))
 
 
 def _transfer_price_problems(path: str, cloud: str, kind: str) -> Iterator[Problem]:
@@ -195,7 +207,6 @@ def _transfer_price_problems(path: str, cloud: str, kind: str) -> Iterator[Probl
 def _pool_problems(
     spec: FleetSpec, catalog: Catalog, configured: set[tuple[Cloud, str]]
 ) -> Iterator[Problem]:
-    accelerators = catalog.accelerators()
     seen: set[str] = set()
     clouds = spec.clouds.configured()
     for i, pool in enumerate(spec.pools):
@@ -211,28 +222,38 @@ def _pool_problems(
                 "tolerances no longer hold; split the fleet into several pools",
             )
             continue
-        if pool.accelerator not in accelerators:
-            yield Problem(f"{path}.accelerator", one_of("accelerator", pool.accelerator, accelerators))
+        bad_names = list(accelerator_problems(path, pool, catalog.families))
+        if bad_names:
+            yield from bad_names
             continue
         able = able_clouds(pool, clouds)
         yield from _need_problems(path, pool, clouds, able)
         if not able:
             continue
-        skus = [
-            s for cloud in able for s in catalog.skus_for(pool.accelerator, cloud)
-            if pool.gpus_per_node in (None, s.gpus) and runs_sku(s)
-        ]
+        label = pool.accelerator_label()
+        skus = pool_skus(pool, catalog, able)
         if not skus:
-            sizes = sorted({s.gpus for c in able for s in catalog.skus_for(pool.accelerator, c) if runs_sku(s)})
-            skipped = [s.instance_type for c in able for s in catalog.skus_for(pool.accelerator, c) if not runs_sku(s)]
-            why = f" (arm64 SKUs {', '.join(skipped)} skipped: no arm64 GPU nodes declared there)" if skipped else ""
+            sizes = sorted({s.gpus for c in able for a in pool.accelerators() for s in catalog.skus_for(a, c)})
             yield Problem(
                 f"{path}.gpus_per_node" if pool.gpus_per_node else f"{path}.accelerator",
-                f"no {pool.accelerator} SKU with {pool.gpus_per_node} GPUs per node on "
-                f"{', '.join(able)}{why}; sizes offered: {', '.join(map(str, sizes)) or 'none'}"
+                f"no {label} SKU with {pool.gpus_per_node} GPUs per node on "
+                f"{', '.join(able)}; sizes offered: {', '.join(map(str, sizes)) or 'none'}"
                 if pool.gpus_per_node
-                else f"no {pool.accelerator} SKU on {', '.join(able)}{why}",
+                else f"no {label} SKU on {', '.join(able)}",
             )
+        refused = {s.instance_type: why for s in skus if (why := offer_refusal(pool, s)) is not None}
+        if skus and len(refused) == len(skus):  # no configured cloud can run the pool
+            by_field: dict[str, dict[str, list[str]]] = {}
+            for s in skus:
+                field = refused_field(pool, s) or "accelerator"
+                by_field.setdefault(field, {}).setdefault(refused[s.instance_type], []).append(
+                    f"{s.instance_type} on {registry.get(s.cloud).title}"
+                )
+            for field, reasons in sorted(by_field.items()):
+                yield Problem(f"{path}.{field}", "; ".join(
+                    f"{', '.join(names)}: {why}" for why, names in sorted(reasons.items())
+                ))
+        skus = [s for s in skus if s.instance_type not in refused]
         if pool.interconnect == "rdma" and skus and not any(s.rdma for s in skus):
             fabrics = ", ".join(
                 f"{fabric} on {registry.get(c).title}"
@@ -255,16 +276,17 @@ def _pool_problems(
             )
         sized = [s for s in skus if s.rdma or pool.interconnect != "rdma"]
         yield from _node_count_problems(path, pool, sized)
+        yield from rack_problems(path, pool, sized)
         for month, gpus in sorted(pool.schedule.items()):
             yield from _scheduled_problems(f"{path}.schedule.{month}", pool.model_copy(update={"gpus": gpus}), sized)
         if pool.mig and skus and not any(s.mig_capable for s in skus):
             yield Problem(
                 f"{path}.mig",
-                f"MIG needs a MIG-capable GPU (A100, H100, ...); {pool.accelerator} on "
+                f"MIG needs a MIG-capable GPU (A100, H100, ...); {label} on "
                 + ", ".join(s.instance_type for s in skus)
                 + " has none",
             )
-        yield from _reservation_problems(path, pool, clouds)
+        yield from reservation_problems(path, pool, clouds, spec, catalog)
         yield from _share_problems(path, pool, clouds)
         for key in pool.pin:
             if _split_place(key) not in configured:
@@ -300,77 +322,46 @@ def _need_problems(path: str, pool: Pool, clouds: Sequence[Cloud], able: Sequenc
             )
 
 
-def _reservation_problems(path: str, pool: Pool, clouds: Sequence[Cloud]) -> Iterator[Problem]:
-    """A reserved pool names the reservation it runs in, as the clouds that take one spell it."""
-    reserving = [c for c in clouds if registry.get(c).capabilities.reservation is not None]
-    if pool.capacity_reservation_id and pool.capacity != "reserved":
-        yield Problem(
-            f"{path}.capacity_reservation_id",
-            f"a capacity reservation needs capacity: reserved (got '{pool.capacity}')",
-        )
-    elif pool.capacity == "reserved" and reserving and not pool.capacity_reservation_id:
-        needed = "; ".join(_reservation_text(c) for c in reserving)
-        notes = "".join(
-            f". On {registry.get(c).title} {note}"
-            for c in clouds if (note := registry.get(c).capabilities.notes.get("capacity: reserved"))
-        )
-        yield Problem(f"{path}.capacity_reservation_id", f"capacity: reserved needs the id of {needed}{notes}")
-    elif pool.capacity_reservation_id and reserving:
-        patterns = {c: reservation_pattern(c) for c in reserving}
-        if not any(re.fullmatch(p, pool.capacity_reservation_id) for p in patterns.values()):
-            shown = ", ".join(f"{registry.get(c).title} {p}" for c, p in patterns.items())
-            yield Problem(
-                f"{path}.capacity_reservation_id",
-                f"'{pool.capacity_reservation_id}' is not a capacity reservation id; allowed: {shown}",
-            )
-
-
-def _reservation_text(cloud: Cloud) -> str:
-    model = registry.get(cloud)
-    reservation = model.capabilities.reservation
-    assert reservation is not None  # the caller chose clouds that take one
-    return (
-        f"{reservation.noun}, which {model.title} nodes then run in; without one the nodes would be "
-        "created and priced as on-demand"
-    )
-
-
-def reservation_pattern(cloud: Cloud) -> str:
-    """The whole-string pattern of a cloud's reservation ids ('' when it takes none)."""
-    reservation = registry.get(cloud).capabilities.reservation
-    return reservation.pattern if reservation is not None else ""
-
-
 def _node_count_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator[Problem]:
     """`gpus` must fill whole nodes of the sizes the pool may use (placement would round up
     without saying so), and a pin or `autoscale.min_nodes` may not exceed the most nodes it can
-    have."""
-    sizes = sorted({s.gpus for s in skus})
+    have. A size is what a node counts toward `gpus` (its GPUs times its accelerator's weight);
+    whole GPU counts fill whole nodes exactly when they are multiples of the sizes' common
+    divisor's numerator (for unweighted pools, the gcd of the sizes)."""
+    sizes = sorted({weighted_gpus(pool, s) for s in skus})
     if not sizes:
         return
-    step = math.gcd(*sizes)
-    if pool.gpus % step:
-        below, above = pool.gpus - pool.gpus % step, pool.gpus - pool.gpus % step + step
+    common = Fraction(math.lcm(*(Fraction(z).denominator for z in sizes)))
+    step = math.gcd(*(int(z * common) for z in sizes))
+    whole = (Fraction(step) / common).numerator
+    shown = ", ".join(_count(z) for z in sizes)
+    what = "hold" if all(w == 1 for _, w in pool.choices()) else "count as"
+    if pool.gpus % whole:
+        below, above = pool.gpus - pool.gpus % whole, pool.gpus - pool.gpus % whole + whole
         nearest = f"{below} or {above}" if below else str(above)
         yield Problem(
             f"{path}.gpus",
-            f"{pool.gpus} GPUs do not fill whole {step}-GPU nodes ({pool.accelerator} nodes "
-            f"offered hold {', '.join(map(str, sizes))}); use {nearest}",
+            f"{pool.gpus} GPUs do not fill whole {whole}-GPU nodes ({pool.accelerator_label()} "
+            f"nodes offered {what} {shown}); use {nearest}",
         )
-    most_nodes = pool.gpus // sizes[0]
+    most_nodes = math.floor(pool.gpus / sizes[0])
     for place, nodes in sorted(pool.pin.items()):
         if nodes > most_nodes:
             yield Problem(
                 f"{path}.pin.{place}",
                 f"{nodes:,} nodes is more than the {most_nodes:,} that {pool.gpus:,} GPUs fill on "
-                f"{sizes[0]}-GPU nodes; at most {most_nodes:,}, or raise gpus",
+                f"{_count(sizes[0])}-GPU nodes; at most {most_nodes:,}, or raise gpus",
             )
     if pool.autoscale is not None and pool.autoscale.min_nodes > most_nodes:
         yield Problem(
             f"{path}.autoscale.min_nodes",
             f"min_nodes {pool.autoscale.min_nodes} is above the {most_nodes} nodes that "
-            f"{pool.gpus} GPUs fill on {sizes[0]}-GPU nodes; at most {most_nodes}",
+            f"{pool.gpus} GPUs fill on {_count(sizes[0])}-GPU nodes; at most {most_nodes}",
         )
+
+
+def _count(value: int | Fraction) -> str:
+    return str(value) if isinstance(value, int) else f"{float(value):g}"
 
 
 def _scheduled_problems(path: str, pool: Pool, skus: Sequence[Sku]) -> Iterator[Problem]:

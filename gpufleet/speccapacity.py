@@ -4,27 +4,72 @@ When `pulumi up` fails with `InsufficientInstanceCapacity` (AWS) or `AllocationF
 `SkuNotAvailable` (Azure), the user marks that capacity here and re-plans with `--previous`:
 `unavailable` takes offers out of placement ("cloud/region/sku", `*` for every region or SKU),
 `available` caps the nodes of one offer, shared by every pool that uses it.
+
+`blocks` is the other side: capacity the user bought or will buy (EC2 Capacity Blocks), with its
+dates; gpufleet/specblocks.py checks it and says what placement and the builders take from it.
 """
 
 from __future__ import annotations
 
+import datetime
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from gpufleet import clouds as registry
 from gpufleet.catalog import Catalog
 from gpufleet.errors import Problem
-from gpufleet.specnumbers import Nodes
+from gpufleet.specnumbers import ContractUsd, Nodes
 from gpufleet.specwords import one_of
 
 ANY = "*"
 
 
+DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _day(value: object) -> object:
+    """A day written YYYY-MM-DD (YAML reads an unquoted one as a date already); nothing else
+    pydantic would take for a date (a number of seconds, a datetime)."""
+    if isinstance(value, datetime.datetime) or not isinstance(value, str | datetime.date):
+        raise ValueError("must be a day written YYYY-MM-DD, e.g. 2026-03-01")
+    if isinstance(value, str) and not DAY_PATTERN.match(value):
+        raise ValueError(f"'{value}' must be a day written YYYY-MM-DD, e.g. 2026-03-01")
+    return value
+
+
+Day = Annotated[datetime.date, BeforeValidator(_day), WithJsonSchema({"type": "string", "format": "date"})]
+
+
+class CapacityBlock(BaseModel):
+    """Capacity bought for dates: `units` instances of `sku`, or UltraServers when `sku` names
+    one (racks.csv `rack`), in one region (and zone), from `start` to `end` (the last day),
+    paid `upfront_usd` once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    id: str | None = Field(
+        default=None, min_length=1, max_length=128,
+        description="the reservation as the cloud names it (an EC2 Capacity Block: cr-...); absent: "
+        "planned, not yet bought (the node group needs it before it can be built)",
+    )
+    cloud: str
+    region: str
+    zone: str | None = Field(default=None, description="the zone the block is in, e.g. us-east-1a")
+    sku: str = Field(description="an instance type, or an UltraServer type such as u-p6e-gb200x72")
+    units: Annotated[int, Field(gt=0, le=10_000, strict=True)] = Field(
+        description="instances, or UltraServers when sku names one"
+    )
+    start: Day
+    end: Day = Field(description="the block's last day")
+    upfront_usd: ContractUsd = Field(description="what the block costs, paid once (sunk in placement)")
+
+
 class CapacityLimits(BaseModel):
-    """What the clouds could not deliver, as the user last saw it."""
+    """What the clouds could not deliver, as the user last saw it, and capacity bought in blocks."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -35,6 +80,9 @@ class CapacityLimits(BaseModel):
     available: dict[str, Annotated[Nodes, Field(ge=0)]] = Field(
         default_factory=dict,
         description="the most nodes one offer 'cloud/region/sku' can deliver, shared by all pools",
+    )
+    blocks: tuple[CapacityBlock, ...] = Field(
+        default=(), max_length=100, description="capacity bought or to buy for dates, used first while it runs"
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fractions
 import ipaddress
 import math
 import re
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -21,7 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from gpufleet import cidrs
 from gpufleet import clouds as registry
-from gpufleet.catalog import JURISDICTION_ALIASES, Capacity, Catalog, Cloud
+from gpufleet.catalog import DECLARED_SOURCE, JURISDICTION_ALIASES, Capacity, Catalog, Cloud, Sku
 from gpufleet.clouds.catalog import load_catalog
 from gpufleet.speccapacity import CapacityLimits
 from gpufleet.spechorizon import Commitment, Contract, Horizon, Month
@@ -31,12 +33,17 @@ from gpufleet.specnumbers import (
     Gpus,
     MonthlyUsd,
     Nodes,
+    NotBoolean,
     PriceUsd,
     Tib,
     Vcpus,
     Whole,
 )
 from gpufleet.specwords import spelled_as
+
+# A finite number that is not a boolean (YAML's `true` is an int in Python): declared SKU facts
+# and accelerator weights.
+Real = Annotated[float, NotBoolean, Field(allow_inf_nan=False)]
 
 
 def _registered(name: str) -> str:
@@ -149,9 +156,41 @@ class Autoscale(_Strict):
     min_nodes: Nodes = Field(default=0, ge=0)
 
 
+class AcceleratorChoice(_Strict):
+    """One accelerator a pool accepts, with how many of the pool's GPUs one of it counts as."""
+
+    name: str
+    weight: Real = Field(
+        default=1.0, gt=0, le=64,
+        description="how many of the pool's GPUs one of these counts as (default 1)",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _catalog_spelling(cls, value: str) -> str:
+        """Matched without case and kept in the catalog's spelling, as `catalog --accelerator`
+        reads it; an unknown name stays for the catalog rules to refuse with suggestions."""
+        return spelled_as(value, load_catalog().accelerators()) or value
+
+
+def _choices(value: object) -> object:
+    """`accelerator: H100`, or a list of names and {name, weight} items, as a tuple of choices
+    (one shape to validate, so an error names the item: `pools[0].accelerator[1].weight`)."""
+    if isinstance(value, str):
+        return ({"name": value},)
+    if isinstance(value, list | tuple):
+        items = cast(Sequence[object], value)
+        return tuple({"name": item} if isinstance(item, str) else item for item in items)
+    return value
+
+
 class Pool(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
-    accelerator: str
+    accelerator: Annotated[tuple[AcceleratorChoice, ...], BeforeValidator(_choices)] = Field(
+        min_length=1,
+        description="the accelerator, or the ones the pool accepts, e.g. [H200, {name: H100, "
+        "weight: 0.5}]: placement takes the cheapest mix that fills gpus",
+    )
     gpus: Gpus = Field(description=f"total GPUs (at most {MAX_POOL_GPUS:,}); placement decides where")
     gpus_per_node: Whole | None = Field(default=None, gt=0, le=MAX_POOL_GPUS)
     capacity: Capacity = "on-demand"
@@ -174,12 +213,23 @@ class Pool(_Strict):
         "before the first month: gpus)",
     )
 
-    @field_validator("accelerator")
-    @classmethod
-    def _catalog_spelling(cls, value: str) -> str:
-        """Matched without case and kept in the catalog's spelling, as `catalog --accelerator`
-        reads it; an unknown name stays for the catalog rules to refuse with suggestions."""
-        return spelled_as(value, load_catalog().accelerators()) or value
+    def choices(self) -> tuple[tuple[str, fractions.Fraction], ...]:
+        """(accelerator, weight) per accelerator the pool accepts, in the spec's order; a weight
+        is exact (0.1 is 1/10), so pools that weigh alike group alike (`interchangeable`)."""
+        return tuple((item.name, fractions.Fraction(str(item.weight))) for item in self.accelerator)
+
+    def accelerators(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.choices())
+
+    def weight_of(self, accelerator: str) -> fractions.Fraction:
+        """How many of the pool's GPUs one `accelerator` counts as (1 unless weighted)."""
+        return dict(self.choices()).get(accelerator, fractions.Fraction(1))
+
+    def accelerator_label(self) -> str:
+        """The accelerators as the plan shows them: 'H100', or 'H200 or H100 (×0.5)'."""
+        return " or ".join(
+            name if weight == 1 else f"{name} (×{float(weight):g})" for name, weight in self.choices()
+        )
 
     def min_gpus(self, cloud: Cloud) -> int:
         """The fewest GPUs `min_share` asks for on a cloud (GPUs are whole; float noise is not)."""
@@ -221,6 +271,46 @@ class Storage(_Strict):
             return None
         cloud, _, region = self.home.partition("/")
         return cloud, region
+
+
+# A declared SKU's key, `cloud/instance_type` (the instance type as the cloud spells it).
+SKU_KEY_PATTERN = re.compile(r"^(?P<cloud>[a-z][a-z0-9-]*)/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,99})$")
+
+
+class DeclaredSku(_Strict):
+    """A SKU the catalog lacks, with the facts placement and the clouds' builders need
+    (`skus: {cloud/instance_type: ...}`); its price comes from the price book."""
+
+    accelerator: str = Field(description="accelerator name as the catalog spells it (gpufleet catalog)")
+    gpus: Whole = Field(gt=0, le=64, description="accelerators per node")
+    vcpus: Whole = Field(gt=0, le=4096)
+    memory_gib: Real = Field(gt=0, le=65536)
+    arch: Literal["x86_64", "arm64"] = "x86_64"
+    quota_bucket: str = Field(
+        min_length=1, max_length=128, description="the vCPU quota its on-demand nodes draw on"
+    )
+    spot_quota_bucket: str | None = Field(
+        default=None, min_length=1, max_length=128,
+        description="the vCPU quota its spot nodes draw on (needed only for spot pools)",
+    )
+    rdma: Whole = Field(
+        default=0, ge=0, le=64,
+        description="RDMA interfaces per node (EFA on AWS, InfiniBand ports on Azure); 0: none",
+    )
+
+    def sku(self, key: str, base: Catalog) -> Sku | None:
+        """The SKU as the catalog holds one, or None for a key the spec's rules refuse."""
+        match = SKU_KEY_PATTERN.match(key)
+        if match is None:
+            return None
+        return Sku(
+            cloud=match["cloud"], instance_type=match["name"], accelerator=self.accelerator,
+            gpus=self.gpus, vcpus=self.vcpus, memory_gib=self.memory_gib, arch=self.arch,
+            quota_bucket=self.quota_bucket, spot_quota_bucket=self.spot_quota_bucket or "",
+            rdma_interfaces=self.rdma, rdma_fabric=base.fabric_of(match["cloud"]) if self.rdma else "",
+            family=base.families.get(self.accelerator, ""), source=DECLARED_SOURCE,
+            confidence="declared",
+        )
 
 
 # A Pulumi type token `package:module:Type` (www.pulumi.com/docs/iac/concepts/resources/names/#types):
@@ -286,6 +376,10 @@ class FleetSpec(_Strict):
     network: Network
     clouds: Clouds
     prices: dict[str, PriceUsd] = Field(default_factory=dict)
+    skus: dict[str, DeclaredSku] = Field(
+        default_factory=dict[str, DeclaredSku],
+        description="SKUs the catalog lacks, keyed 'cloud/instance_type'; price them under prices:",
+    )
     quotas: dict[CloudName, dict[str, dict[str, Vcpus]]] = Field(
         default_factory=dict[Cloud, dict[str, dict[str, int]]]
     )
@@ -327,10 +421,19 @@ class FleetSpec(_Strict):
             return None
         return frozenset(JURISDICTION_ALIASES.get(j, j) for j in self.sovereignty.jurisdictions)
 
+    def declared_skus(self, base: Catalog) -> list[Sku]:
+        """The spec's own SKUs (`skus:`) as catalog SKUs; keys the rules refuse are left out."""
+        found = (declared.sku(key, base) for key, declared in sorted(self.skus.items()))
+        return [sku for sku in found if sku is not None]
+
     def catalog(self) -> Catalog:
-        """The packaged catalog, each contract's discount off its cloud's list prices, and this
-        spec's price book laid over it (negotiated rates, not discounted again)."""
-        return load_catalog().with_discounts(self.budget.discounts()).with_price_book(self.prices)
+        """The packaged catalog with this spec's own SKUs, each contract's discount off its cloud's
+        list prices, and this spec's price book laid over it (negotiated rates, not discounted
+        again; declared SKUs have only price-book offers)."""
+        base = load_catalog()
+        return base.with_declared(self.declared_skus(base)).with_discounts(self.budget.discounts()).with_price_book(
+            self.prices
+        )
 
 
 def known_buckets(catalog: Catalog, cloud: str | None = None) -> list[str]:

@@ -17,7 +17,18 @@ def spec_schema() -> dict[str, Any]:
     schema = FleetSpec.model_json_schema()
     catalog = load_catalog()
     defs: dict[str, Any] = schema["$defs"]
-    defs["Pool"]["properties"]["accelerator"]["enum"] = catalog.accelerators()
+    defs["AcceleratorName"] = {"type": "string", "enum": catalog.accelerators()}
+    accelerator_ref = {"$ref": "#/$defs/AcceleratorName"}
+    pool = defs["Pool"]["properties"]
+    pool["accelerator"] = {
+        "description": pool["accelerator"]["description"],
+        "anyOf": [accelerator_ref, {"type": "array", "minItems": 1,
+                         "items": {"anyOf": [accelerator_ref, {"$ref": "#/$defs/AcceleratorChoice"}]}}],
+    }
+    defs["AcceleratorChoice"]["properties"]["name"] = accelerator_ref
+    defs["DeclaredSku"]["properties"]["accelerator"] = {
+        **accelerator_ref, "description": defs["DeclaredSku"]["properties"]["accelerator"]["description"],
+    }
     patterns = [r.pattern for m in clouds.models() if (r := m.capabilities.reservation) is not None]
     if patterns:  # the clouds' reservation ids (validation: gpufleet/spec.py, with the message)
         reservation = defs["Pool"]["properties"]["capacity_reservation_id"]["anyOf"][0]

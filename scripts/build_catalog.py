@@ -1,7 +1,9 @@
-"""Rebuild gpufleet/catalog/data/ from the sourced CSVs in ../shared/catalog.
+"""Rebuild gpufleet/catalog/data/ from the sourced CSVs in ../shared/catalog and scripts/catalog/.
 
 Rows are copied as the source shows them (one offer row per SKU and region); the known source
 errors are corrected at load time in gpufleet/catalog/__init__.py, where tests can see them.
+`scripts/catalog/frontier_*.csv` add the SKUs the shared files lack (GB200, Trainium,
+Inferentia2, H200/GB300/MI300X on Azure), each row naming its source and a confidence.
 Run: python scripts/build_catalog.py [SHARED_CATALOG_DIR]
 """
 
@@ -14,7 +16,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "gpufleet" / "catalog" / "data"
+FRONTIER = ROOT / "scripts" / "catalog"
 AZURE_SPOT_BUCKET = "lowPriorityCores"
+SKU_COLUMNS = ["cloud", "instance_type", "accelerator", "gpus", "vcpus", "memory_gib", "arch",
+               "quota_bucket", "spot_quota_bucket", "source", "confidence"]
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -41,6 +46,7 @@ def main(source: Path) -> None:
     vm_rows = _read(source / "aws_gpu_vms.csv") + _read(source / "azure_gpu_vms.csv")
     quota = {(r["cloud"], r["instance_type"]): r for r in _read(source / "quota_families.csv")}
 
+    # The shared files' facts come from SkyPilot's catalog, generated from the clouds' APIs.
     skus: dict[tuple[str, str], list[str]] = {}
     # AWS lists one row per AZ spot price; the offer keeps the highest, a conservative plan.
     spot: dict[tuple[str, str, str], list[float]] = defaultdict(list)
@@ -53,8 +59,17 @@ def main(source: Path) -> None:
             cloud, sku, row["accelerator"], _number(row["accelerator_count"]),
             _number(row["vcpus"]), _number(row["memory_gib"]), row["arch"] or "x86_64",
             q["ondemand_quota_id"], q["spot_quota_id"] or AZURE_SPOT_BUCKET,
+            row["source"], "confirmed",
         ]
         key = (cloud, sku, region)
+        on_demand[key] = _number(row["price_usd_per_hour"])
+        if row["spot_price_usd_per_hour"]:
+            spot[key].append(float(row["spot_price_usd_per_hour"]))
+        sources[key] = row["source"]
+    for row in _read(FRONTIER / "frontier_skus.csv"):
+        skus[(row["cloud"], row["instance_type"])] = [row[column] for column in SKU_COLUMNS]
+    for row in _read(FRONTIER / "frontier_offers.csv"):  # one row per zone, as the shared files
+        key = (row["cloud"], row["instance_type"], row["region"])
         on_demand[key] = _number(row["price_usd_per_hour"])
         if row["spot_price_usd_per_hour"]:
             spot[key].append(float(row["spot_price_usd_per_hour"]))
@@ -62,8 +77,7 @@ def main(source: Path) -> None:
 
     _write(
         DATA / "skus.csv",
-        ["cloud", "instance_type", "accelerator", "gpus", "vcpus", "memory_gib", "arch",
-         "quota_bucket", "spot_quota_bucket"],
+        SKU_COLUMNS,
         sorted(skus.values()),
     )
     _write(

@@ -213,9 +213,9 @@ def test_gpu_node_groups_ami_taint_labels_capacity_and_scaling(
         ]
         assert group.inputs["labels"] == {
             "gpufleet.io/pool": pool.name,
-            "gpufleet.io/accelerator": pool.accelerator,
+            "gpufleet.io/accelerator": sku.accelerator,
             "gpufleet.io/fleet": plan.fleet,
-            "k8s.amazonaws.com/accelerator": f"nvidia-{pool.accelerator.lower()}",
+            "k8s.amazonaws.com/accelerator": f"nvidia-{sku.accelerator.lower()}",
         }
         assert group.inputs["tags"] == {"gpufleet:pool": pool.name}
         kinds = {"on-demand": "ON_DEMAND", "spot": "SPOT", "reserved": "ON_DEMAND"}
@@ -619,7 +619,7 @@ def _hand_plan(
         stack="hand",
         spec=spec,
         pools=tuple(
-            PoolPlan(p.name, p.accelerator, p.gpus, tuple(m for m in made if m.pool == p.name))
+            PoolPlan(p.name, p.accelerator_label(), p.gpus, tuple(m for m in made if m.pool == p.name))
             for p in spec.pools
         ),
         networks=(NetworkPlan("aws", "eu-north-1", "10.0.0.0/16"),),

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.aws import decisions as d
+from components.aws import efa
 from gpufleet.catalog import Capacity, Sku
 from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import DecisionError
@@ -212,9 +213,13 @@ def test_node_zones_one_zone_for_efa(efa: bool, expected: tuple[str, ...]) -> No
         ("g4dn.xlarge", "AL2023_x86_64_NVIDIA"),
         ("g5g.2xlarge", "AL2023_ARM_64_NVIDIA"),
         ("g5g.metal", "AL2023_ARM_64_NVIDIA"),
+        ("p6e-gb200.36xlarge", "AL2023_ARM_64_NVIDIA"),  # Grace: the variant AWS recommends
+        ("trn1.32xlarge", "AL2023_x86_64_NEURON"),
+        ("trn2.48xlarge", "AL2023_x86_64_NEURON"),
+        ("inf2.xlarge", "AL2023_x86_64_NEURON"),
     ],
 )
-def test_ami_type_follows_the_sku_architecture(instance_type: str, expected: str) -> None:
+def test_ami_type_follows_the_device_family_and_architecture(instance_type: str, expected: str) -> None:
     assert d.ami_type(sku(instance_type)) == expected
 
 
@@ -223,7 +228,8 @@ def test_ami_type_refuses_an_unknown_architecture() -> None:
     with pytest.raises(DecisionError) as error:
         d.ami_type(odd)
     assert str(error.value) == (
-        "pools: x1.large: no EKS NVIDIA AMI for architecture 'riscv64'; known: arm64, x86_64"
+        "pools: x1.large: no EKS AMI for nvidia devices on 'riscv64'; known: neuron on x86_64, "
+        "nvidia on arm64, nvidia on x86_64"
     )
 
 
@@ -271,7 +277,9 @@ def test_root_volume_sized_for_ml_images(gpus: int, gib: int) -> None:
 
 
 def test_gpu_taint_and_labels() -> None:
-    assert d.gpu_taints() == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+    assert d.gpu_taints(sku("p5.48xlarge")) == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+    assert d.gpu_taints(sku("trn2.48xlarge")) == [
+        {"key": "aws.amazon.com/neuron", "value": "true", "effect": "NO_SCHEDULE"}]
     assert d.node_labels("llm-train", "train", "H100") == {
         "gpufleet.io/fleet": "llm-train",
         "gpufleet.io/pool": "train",
@@ -289,27 +297,37 @@ def test_gpu_taint_and_labels() -> None:
         ("p5en.48xlarge", "rdma", 16),
         ("p4d.24xlarge", "rdma", 4),
         ("p6-b200.48xlarge", "rdma", 8),
+        ("trn1.32xlarge", "rdma", 8),
+        ("trn2.48xlarge", "rdma", 16),
+        ("p6-b300.48xlarge", "none", 0),
         ("p5.48xlarge", "none", 0),
         ("g6.xlarge", "none", 0),
     ],
 )
 def test_efa_interface_count(instance_type: str, interconnect: str, count: int) -> None:
-    assert d.efa_interface_count(sku(instance_type), interconnect) == count
+    assert efa.efa_interface_count(sku(instance_type), interconnect) == count
 
 
 @pytest.mark.parametrize("instance_type", ["g6.xlarge", "p5.4xlarge", "g5g.2xlarge"])
 def test_rdma_on_a_sku_without_efa_names_the_sku(instance_type: str) -> None:
     with pytest.raises(DecisionError) as error:
-        d.efa_interface_count(sku(instance_type), "rdma")
+        efa.efa_interface_count(sku(instance_type), "rdma")
     assert str(error.value) == (
         f"interconnect: rdma needs EFA, and {instance_type} has no EFA network cards; "
         "use an EFA SKU (p4d, p4de, p5, p5e, p5en, p6) or interconnect: none"
     )
 
 
+def test_efa_on_fewer_cards_than_the_sku_has_is_refused_not_guessed() -> None:
+    """p6-b300.48xlarge: 16 EFA interfaces (Karpenter's generated table) on 17 network cards (the
+    VPC CNI file); one interface per card from card 0 could put EFA on the card without it."""
+    with pytest.raises(DecisionError, match=r"16 EFA interfaces on 17 network cards"):
+        efa.efa_interface_count(sku("p6-b300.48xlarge"), "rdma")
+
+
 def test_efa_interfaces_primary_efa_then_efa_only_per_card() -> None:
     groups = ["sg-cluster", "sg-efa"]
-    interfaces = d.efa_interfaces(4, groups)
+    interfaces = efa.efa_interfaces(4, groups)
     expected: list[dict[str, Any]] = [
         {
             "network_card_index": 0,
@@ -334,14 +352,14 @@ def test_efa_interfaces_primary_efa_then_efa_only_per_card() -> None:
 
 @pytest.mark.parametrize("count", [1, 8, 16, 32])
 def test_efa_interfaces_one_per_network_card(count: int) -> None:
-    interfaces = d.efa_interfaces(count, ["sg"])
+    interfaces = efa.efa_interfaces(count, ["sg"])
     assert [i.get("network_card_index") for i in interfaces] == list(range(count))
     assert [i.get("interface_type") for i in interfaces].count("efa") == 1
 
 
 def test_efa_interfaces_refuses_zero_cards() -> None:
     with pytest.raises(DecisionError) as error:
-        d.efa_interfaces(0, ["sg"])
+        efa.efa_interfaces(0, ["sg"])
     assert str(error.value) == "interconnect: EFA needs at least one network card (got 0)"
 
 

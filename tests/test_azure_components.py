@@ -187,7 +187,7 @@ def test_gpu_agent_pools_are_tainted_labelled_private_with_drivers(
         assert inputs["osType"] == "Linux"
         assert "nvidia.com/gpu=true:NoSchedule" in inputs["nodeTaints"]
         assert inputs["nodeLabels"]["gpufleet.io/pool"] == spec_pool.name
-        assert inputs["nodeLabels"]["gpufleet.io/accelerator"] == spec_pool.accelerator
+        assert inputs["nodeLabels"]["gpufleet.io/accelerator"] == spec_pool.accelerator_label()
         assert inputs["nodeLabels"]["gpufleet.io/fleet"] == plan.fleet
         assert inputs["enableNodePublicIP"] is False
         assert inputs["gpuProfile"] == {"driver": "Install"}

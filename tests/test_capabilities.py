@@ -86,9 +86,9 @@ def test_arm64_skus_are_placed_only_on_clouds_with_arm64_gpu_nodes(monkeypatch: 
     assert {p.instance_type for p in result.placements} <= {s.instance_type for s in spec.catalog().skus_for("T4g", "aws")}
     monkeypatch.setattr(aws, "capabilities", replace(aws.capabilities, arm64_gpu_nodes=False))
     [message] = problems(data)
-    assert message == (
-        "pools[0].gpus_per_node: no T4g SKU with 1 GPUs per node on aws (arm64 SKUs g5g.16xlarge, g5g.2xlarge, "
-        "g5g.4xlarge, g5g.8xlarge, g5g.metal, g5g.xlarge skipped: no arm64 GPU nodes declared there); sizes offered: none"
+    assert message == (  # each refused SKU with the reason (frontier: specskus.offer_refusal)
+        "pools[0].accelerator: g5g.2xlarge on AWS, g5g.4xlarge on AWS, g5g.8xlarge on AWS, g5g.xlarge on AWS: "
+        "AWS declares no arm64 GPU nodes"
     )
 
 

@@ -124,4 +124,4 @@ def test_a_spot_price_equal_to_on_demand_is_unknown_on_every_cloud() -> None:
         o.spot_price_usd_per_hour is None or o.spot_price_usd_per_hour != o.price_usd_per_hour
         for o in CATALOG.offers.values()
     )
-    assert "spot price equal to on-demand: treated as unknown (aws 24, azure 11 offers)" in CATALOG.corrections
+    assert "spot price equal to on-demand: treated as unknown (aws 26, azure 11 offers)" in CATALOG.corrections

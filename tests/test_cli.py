@@ -80,11 +80,14 @@ def test_catalog_json_follows_the_contract(capsys: pytest.CaptureFixture[str]) -
     code, out, _ = run(capsys, "catalog", "--format", "json", "--cloud", "azure")
     catalog = json.loads(out)
     assert code == 0
-    assert set(catalog) == {"offers", "regions"}
+    assert set(catalog) == {"offers", "skus_without_offers", "regions"}
     assert set(catalog["offers"][0]) == {
         "cloud", "region", "instance_type", "accelerator", "gpus", "vcpus",
         "price_usd_per_hour", "spot_price_usd_per_hour", "quota_bucket", "spot_quota_bucket",
+        "price_source", "sku_source", "confidence",
     }
+    h200 = next(s for s in catalog["skus_without_offers"] if s["instance_type"] == "Standard_ND96isr_H200_v5")
+    assert (h200["confidence"], h200["price_key"]) == ("confirmed", "azure/<region>/Standard_ND96isr_H200_v5")
     assert set(catalog["regions"][0]) == {"cloud", "region", "country", "jurisdictions"}
     h100 = [o for o in catalog["offers"] if o["instance_type"] == "Standard_ND96isr_H100_v5"]
     assert h100

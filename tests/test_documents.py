@@ -71,7 +71,11 @@ def test_the_same_plan_twice_with_stable_is_byte_identical(tmp_path: Path) -> No
 def test_spec_schema_offers_catalog_accelerators_and_regions_per_cloud(capsys: pytest.CaptureFixture[str]) -> None:
     defs = schema(capsys)["$defs"]
     catalog = load_catalog()
-    assert defs["Pool"]["properties"]["accelerator"]["enum"] == catalog.accelerators()
+    assert defs["AcceleratorName"]["enum"] == catalog.accelerators()
+    one, several = defs["Pool"]["properties"]["accelerator"]["anyOf"]
+    assert one == {"$ref": "#/$defs/AcceleratorName"}
+    assert several["items"]["anyOf"] == [one, {"$ref": "#/$defs/AcceleratorChoice"}]
+    assert defs["AcceleratorChoice"]["properties"]["name"] == one
     assert "H100" in catalog.accelerators()
     for cloud in ("aws", "azure"):
         ref = defs["Clouds"]["properties"][cloud]

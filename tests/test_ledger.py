@@ -80,7 +80,7 @@ GENERATED: dict[str, dict[str, Any]] = {
                      "home": "aws/eu-central-1", "churn_tib": 1, "amortize_months": 6}],
     },
 }
-FLEETS = ["dev", "prod-eu", "example:data-gravity", *GENERATED]
+FLEETS = ["dev", "prod-eu", "example:data-gravity", "example:gb200-racks", *GENERATED]
 
 
 def _fleet(name: str) -> dict[str, Any]:

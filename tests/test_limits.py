@@ -55,10 +55,42 @@ def test_eks_max_pods_formula_reproduces_the_eks_ami_table(instance_type: str) -
     assert max_pods(eni) == eni.eks_max_pods
 
 
-def test_p6_b300_figures_are_marked_inferred() -> None:
-    eni = _eni("p6-b300.48xlarge")
-    assert (eni.max_enis, eni.ipv4_per_eni, eni.network_cards, eni.confidence) == (4, 50, None, "inferred")
-    assert "eni-max-pods.txt" in eni.source
+@pytest.mark.parametrize(
+    ("instance_type", "enis", "ipv4", "cards", "pods"),
+    [
+        # aws/amazon-vpc-cni-k8s pkg/vpc/vpc_ip_resource_limit.go at b5218838 (2026-08-20); max
+        # pods from awslabs/amazon-eks-ami eni-max-pods.txt at 2bed73dc. p6-b300.48xlarge was
+        # inferred from max pods before the CNI file listed it.
+        ("p6-b300.48xlarge", 4, 50, 17, 198),
+        ("trn1.2xlarge", 4, 15, 1, 58),
+        ("trn1.32xlarge", 5, 50, 8, 247),
+        ("trn1n.32xlarge", 5, 50, 16, 247),
+        ("trn2.48xlarge", 2, 50, 16, 100),
+        ("inf2.xlarge", 4, 15, 1, 58),
+        ("inf2.8xlarge", 8, 30, 1, 234),
+        ("inf2.24xlarge", 15, 50, 1, 737),
+        ("inf2.48xlarge", 15, 50, 1, 737),
+    ],
+)
+def test_frontier_eni_figures_match_the_newer_vpc_cni_source(
+    instance_type: str, enis: int, ipv4: int, cards: int, pods: int
+) -> None:
+    eni = _eni(instance_type)
+    assert (eni.max_enis, eni.ipv4_per_eni, eni.network_cards, eni.eks_max_pods) == (enis, ipv4, cards, pods)
+    assert (eni.confidence, "b52188387f2e2f10bf289ace929d6a63b176a4fa" in eni.source) == ("confirmed", True)
+
+
+@pytest.mark.parametrize("instance_type", ["p6e-gb200.36xlarge", "trn2u.48xlarge"])
+def test_unpublished_eni_figures_are_the_most_any_instance_type_holds(instance_type: str) -> None:
+    """No source read here lists them: they take the most ENIs and IPv4 per ENI of any type in
+    the VPC CNI file, as a type without a row does, so no address plan is short by a guess."""
+    from gpufleet.clouds.aws import UNKNOWN_ENI, eni_figures
+
+    eni = _eni(instance_type)
+    assert (eni.confidence, eni.max_enis, eni.ipv4_per_eni) == ("unconfirmed", UNKNOWN_ENI.max_enis, UNKNOWN_ENI.ipv4_per_eni)
+    assert max_pods(UNKNOWN_ENI) == UNKNOWN_ENI.eks_max_pods
+    declared = eni_figures("p6e-gb300.36xlarge")
+    assert (declared.instance_type, declared.max_enis, declared.ipv4_per_eni) == ("p6e-gb300.36xlarge", 24, 64)
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from gpufleet.catalog.limits import name_rules
 NAMES = st.text(alphabet="az09AZ-_.()/é ", max_size=100)
 
 
-def _package_dir(name: str) -> Path:
+def package_dir(name: str) -> Path:
     """The directory of an installed package, or skip the test when it is not installed."""
     try:
         spec = importlib.util.find_spec(name)
@@ -35,8 +35,8 @@ def _package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _botocore_model(service: str) -> dict[str, Any]:
-    data = _package_dir("botocore") / "data" / service
+def botocore_model(service: str) -> dict[str, Any]:
+    data = package_dir("botocore") / "data" / service
     path = sorted(data.glob("*/service-2.json*"))[-1]
     raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     return json.loads(raw)
@@ -48,14 +48,14 @@ def _ours(kind: str, source: str, name: str) -> bool:
 
 
 def test_eks_cluster_name_rules_are_botocores() -> None:
-    shape = _botocore_model("eks")["shapes"]["ClusterName"]
+    shape = botocore_model("eks")["shapes"]["ClusterName"]
     rules = name_rules("eks_cluster")
     assert rules[0].pattern.pattern == f".{{{shape['min']},{shape['max']}}}"
     assert rules[1].pattern.pattern == shape["pattern"].removeprefix("^")
 
 
 def test_eks_node_group_name_has_no_constraint_in_botocore() -> None:
-    model = _botocore_model("eks")
+    model = botocore_model("eks")
     request = model["shapes"][model["operations"]["CreateNodegroup"]["input"]["shape"]]
     shape = model["shapes"][request["members"]["nodegroupName"]["shape"]]
     assert shape == {"type": "string"}
@@ -63,13 +63,13 @@ def test_eks_node_group_name_has_no_constraint_in_botocore() -> None:
 
 @pytest.mark.parametrize(("kind", "shape"), [("eks_ami_type", "AMITypes"), ("eks_capacity_type", "CapacityTypes")])
 def test_every_eks_enum_value_we_accept_is_in_botocore(kind: str, shape: str) -> None:
-    enum = set(_botocore_model("eks")["shapes"][shape]["enum"])
+    enum = set(botocore_model("eks")["shapes"][shape]["enum"])
     (rule,) = name_rules(kind)
     assert set(rule.pattern.pattern.split("|")) <= enum
 
 
 def test_subnet_sizes_and_reserved_addresses_are_in_the_ec2_model() -> None:
-    text = _botocore_model("ec2")["operations"]["CreateSubnet"]["documentation"]
+    text = botocore_model("ec2")["operations"]["CreateSubnet"]["documentation"]
     assert "between a /28 netmask (16 IP addresses) and a /16 netmask (65,536 IP addresses)" in text
     assert "reserves both the first four and the last IPv4 address in each subnet" in text
 
@@ -80,7 +80,7 @@ def _url_validation(package: str, parameter: str) -> tuple[int, int, str | None]
     The autorest-generated packages (azure-mgmt-containerservice 34.0.0, azure-mgmt-storage 22.0.0)
     carry these; the TypeSpec-generated ones (41.x, 25.x) do not, and the test skips.
     """
-    root = _package_dir(package)
+    root = package_dir(package)
     versions = sorted(p for p in root.glob("v20*") if p.is_dir())
     if not versions:
         pytest.skip(f"this {package} carries no per-API-version validation")
@@ -121,7 +121,7 @@ def test_azure_name_rules_agree_with_the_sdk_validation(kind: str, package: str,
 def test_eks_create_cluster_name_is_the_checked_cluster_name_shape() -> None:
     """deploy-readiness checks the EKS cluster's `name` input against ClusterName: CreateCluster
     takes its `name` in that shape."""
-    model = _botocore_model("eks")
+    model = botocore_model("eks")
     request = model["shapes"][model["operations"]["CreateCluster"]["input"]["shape"]]
     assert request["members"]["name"]["shape"] == "ClusterName"
     nodegroup = model["shapes"][model["operations"]["CreateNodegroup"]["input"]["shape"]]
@@ -131,7 +131,7 @@ def test_eks_create_cluster_name_is_the_checked_cluster_name_shape() -> None:
 def test_eks_node_group_scaling_has_no_model_maximum() -> None:
     """botocore's model bounds no node group size: the 450 nodes per managed node group are a
     service quota (catalog/data/limits.csv), so the planner, not the SDK, must respect them."""
-    model = _botocore_model("eks")
+    model = botocore_model("eks")
     config = model["shapes"]["NodegroupScalingConfig"]["members"]
     for member in ("minSize", "maxSize", "desiredSize"):
         assert "max" not in model["shapes"][config[member]["shape"]]
@@ -154,7 +154,7 @@ def test_name_rules_agree_with_botocore_shapes(kind: str, service: str, shape_na
     """Our length rule is the shape's bounds; where the shape has a pattern, a name passes
     our rules from this source exactly when it matches the shape (ASCII, as the services read
     `\\w`)."""
-    shape = _botocore_model(service)["shapes"][shape_name]
+    shape = botocore_model(service)["shapes"][shape_name]
     rules = name_rules(kind)
     assert rules[0].pattern.pattern == f".{{{shape.get('min', 0)},{shape['max']}}}"
     if kind.startswith("autoscaling"):
@@ -173,7 +173,7 @@ def test_name_rules_agree_with_botocore_shapes(kind: str, service: str, shape_na
 
 def test_federated_credential_rule_is_the_msi_sdk_validation() -> None:
     """azure-mgmt-msi 7.0.0 (autorest, API 2023-01-31) validates the name by pattern only."""
-    root = _package_dir("azure.mgmt.msi")
+    root = package_dir("azure.mgmt.msi")
     versions = sorted(p for p in root.glob("v20*") if p.is_dir())
     if not versions:
         pytest.skip("this azure-mgmt-msi carries no per-API-version validation")

@@ -131,11 +131,13 @@ def test_the_analyzer_describes_every_policy_with_its_schema() -> None:
     assert info.supportsConfig
     described = {p.name: p for p in info.policies}
     assert set(described) == set(EXPECTED_LEVELS)
-    assert set(described["gpu-quota"].configSchema.properties) == {"quotas"}
+    assert set(described["gpu-quota"].configSchema.properties) == {"quotas", "skus"}
     assert set(described["gpu-budget"].configSchema.properties) == {
         "monthly_usd",
         "prices",
+        "skus",
         "discounts",
+        "capacity_blocks",
         "storage_tib",
         "storage_homes",
     }

@@ -290,7 +290,7 @@ def test_accelerators_match_without_case_and_take_the_catalogs_spelling() -> Non
     lower = copy.deepcopy(fleet)
     for pool in lower["pools"]:
         pool["accelerator"] = pool["accelerator"].lower()
-    assert [p.accelerator for p in load_fleet(lower).pools] == [p["accelerator"] for p in fleet["pools"]]
+    assert [p.accelerators() for p in load_fleet(lower).pools] == [(p["accelerator"],) for p in fleet["pools"]]
     assert load_fleet(lower) == load_fleet(fleet)
     lower["pools"][0]["accelerator"] = "h1000"
     [problem] = _problems(lower)

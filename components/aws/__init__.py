@@ -26,12 +26,13 @@ from components.k8s.layer import GpuLayer, GpuLayerArgs
 from components.k8s.values import SystemPlacement
 from components.link import LinkBoard
 from components.sync import JobSite, SyncBoard
+from gpufleet.catalog import Catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
-from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
 from gpufleet.nodegroups import cluster_limits
-from gpufleet.plan import FleetPlan
+from gpufleet.plan import FleetPlan, Placement
+from gpufleet.specblocks import block_for
 
 __all__ = [
     "DatasetBucket",
@@ -146,7 +147,7 @@ def _build_region(
             scoped,
         )
 
-    catalog = load_catalog()
+    catalog = plan.spec.catalog()  # with the spec's declared SKUs
     targets: list[GpuPoolTarget] = []
     groups: list[pulumi.Output[str]] = [cluster.system_group_name]
     for placement in plan.placements_in("aws", region):
@@ -158,17 +159,19 @@ def _build_region(
                 f"{placement.key}: instance type {placement.instance_type} is not in the catalog",
             )
         min_nodes = pool.autoscale.min_nodes if pool.autoscale is not None else None
+        reservation_id, block_zone = _reservation(plan, catalog, placement, zones)
         targets.append(decisions.gpu_target(pool.name, sku, pool.interconnect))
         node_pool = GpuNodePool(
             decisions.placement_name(plan.fleet, placement.key),
             GpuNodePoolArgs(
                 fleet=plan.fleet,
                 pool=pool.name,
-                accelerator=pool.accelerator,
+                accelerator=sku.accelerator,
                 sku=sku,
                 nodes=placement.nodes,
                 capacity=placement.capacity,
-                capacity_reservation_id=pool.capacity_reservation_id,
+                capacity_reservation_id=reservation_id,
+                block_zone=block_zone,
                 interconnect=pool.interconnect,
                 min_nodes=min_nodes,
                 nodes_per_group=cluster_limits(plan.spec, "aws", region).nodes_per_group,
@@ -209,3 +212,31 @@ def _build_region(
         f"aws/{region}/vpcId": network.vpc_id,
     }
     return outputs
+
+
+def _reservation(
+    plan: FleetPlan, catalog: Catalog, placement: Placement, zones: tuple[str, ...]
+) -> tuple[str | None, str | None]:
+    """The reservation a placement's node group targets and the zone it must stay in: its
+    capacity block's id and zone (docs.aws.amazon.com/eks/latest/userguide/capacity-blocks-mng.html:
+    a launch template with market type capacity-block targeting the block; the node group in
+    the block's zone), else the pool's capacity_reservation_id. A block not yet bought plans,
+    but its node group cannot be built without the id."""
+    pool = plan.spec.pool(placement.pool)
+    found = block_for(plan.spec, catalog, "aws", placement.region, placement.instance_type)
+    if not placement.blocks or found is None:
+        return pool.capacity_reservation_id, None
+    index, block = found
+    reservation_id = block.id or pool.capacity_reservation_id
+    if reservation_id is None:
+        raise DecisionError(
+            f"capacity.blocks[{index}].id",
+            f"the block of {block.sku} in {block.region} has no id: its node group targets the bought "
+            "block (cr-...); add the id once it is bought, or leave the block out to plan without it",
+        )
+    if block.zone is not None and block.zone not in zones:
+        raise DecisionError(
+            f"capacity.blocks[{index}].zone",
+            f"'{block.zone}' is not a zone the {block.region} network spans; allowed: {', '.join(zones)}",
+        )
+    return reservation_id, block.zone

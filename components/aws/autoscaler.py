@@ -107,9 +107,14 @@ def autoscaler_release(cluster: str, region: str, system: SystemPlacement) -> Re
     return ReleasePlan(RELEASE_KEY, charts.CLUSTER_AUTOSCALER, "cluster-autoscaler", values)
 
 
-def gpu_node_labels(fleet: str, pool: str, accelerator: str) -> dict[str, str]:
-    """The GPU node group's labels: the pool's, and the accelerator label the autoscaler reads."""
-    return {**decisions.node_labels(fleet, pool, accelerator), GPU_NODE_LABEL: f"nvidia-{accelerator.lower()}"}
+def gpu_node_labels(fleet: str, pool: str, accelerator: str, family: str) -> dict[str, str]:
+    """The GPU node group's labels: the pool's, and on NVIDIA pools the accelerator label the
+    autoscaler reads. Not on other families: the autoscaler's AWS provider reads that label as
+    "wait for nvidia.com/gpu", which a Neuron or AMD node never advertises, so it would count the
+    node unready for good (cluster-autoscaler/cloudprovider/aws/aws_cloud_provider.go: GPULabel,
+    GetNodeGpuConfig through utils/gpu)."""
+    labels = decisions.node_labels(fleet, pool, accelerator)
+    return labels | {GPU_NODE_LABEL: f"nvidia-{accelerator.lower()}"} if family == "nvidia" else labels
 
 
 def node_template_tags(

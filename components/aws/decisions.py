@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from components.aws.efa import efa_interface_count
+from components.k8s.devices import TAINT_VALUE, stack_for
 from components.k8s.values import GpuPoolTarget, Taint
 from gpufleet.catalog import Capacity, Sku
 from gpufleet.catalog.names import logical_room
@@ -22,7 +24,6 @@ from gpufleet.errors import DecisionError
 
 if TYPE_CHECKING:
     import pulumi
-    from pulumi_aws.ec2 import LaunchTemplateNetworkInterfaceArgsDict
     from pulumi_aws.eks import ClusterVpcConfigArgsDict, NodeGroupTaintArgsDict
 
 # -- limits and constants ------------------------------------------------------------------------
@@ -38,8 +39,7 @@ CORE_ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 CORE_ADDONS_AFTER_NODES = ("coredns",)
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator")
 SYSTEM_LABELS = {"gpufleet.io/role": "system"}  # the system node group's (no taint)
-GPU_TAINT_KEY = "nvidia.com/gpu"
-GPU_TAINT_VALUE = "true"
+GPU_TAINT_VALUE = TAINT_VALUE  # the key is the family's (components/k8s/devices.py)
 GPU_TAINT_EFFECT = "NO_SCHEDULE"
 MULTIPART_ABORT_DAYS = 7
 LOG_RETENTION_DAYS = 365
@@ -166,18 +166,27 @@ def node_zones(zones: Sequence[str], efa: bool) -> tuple[str, ...]:
 
 # -- node groups ---------------------------------------------------------------------------------
 
-_AMI_TYPES: Mapping[str, str] = {"x86_64": "AL2023_x86_64_NVIDIA", "arm64": "AL2023_ARM_64_NVIDIA"}
+# EKS-optimised AL2023 accelerated AMIs per (device family, CPU architecture): botocore 1.44.8
+# eks AMITypes (pulumi-aws 7.x NodeGroup.amiType takes the EKS API's values); AL2023_ARM_64_NVIDIA
+# is the variant AWS recommends for P6e-GB200 (docs.aws.amazon.com/eks/latest/userguide/
+# ml-eks-nvidia-ultraserver.html), AL2023_x86_64_NEURON carries the Neuron driver.
+_AMI_TYPES: Mapping[tuple[str, str], str] = {
+    ("nvidia", "x86_64"): "AL2023_x86_64_NVIDIA",
+    ("nvidia", "arm64"): "AL2023_ARM_64_NVIDIA",
+    ("neuron", "x86_64"): "AL2023_x86_64_NEURON",
+}
 
 
 def ami_type(sku: Sku) -> str:
-    """EKS-optimised NVIDIA AMI for the SKU's CPU architecture (Graviton SKUs are arm64)."""
+    """EKS-optimised accelerated AMI for the SKU's device family and CPU architecture (Grace and
+    Graviton SKUs are arm64)."""
     try:
-        return _AMI_TYPES[sku.arch]
+        return _AMI_TYPES[(sku.family, sku.arch)]
     except KeyError:
         raise DecisionError(
             "pools",
-            f"{sku.instance_type}: no EKS NVIDIA AMI for architecture '{sku.arch}'; "
-            f"known: {', '.join(sorted(_AMI_TYPES))}"
+            f"{sku.instance_type}: no EKS AMI for {sku.family} devices on '{sku.arch}'; "
+            f"known: {', '.join(f'{f} on {a}' for f, a in sorted(_AMI_TYPES))}"
         ) from None
 
 
@@ -240,9 +249,10 @@ def root_volume_gib(gpus: int) -> int:
     return 200 + 50 * max(0, gpus - 4)
 
 
-def gpu_taints() -> list[NodeGroupTaintArgsDict]:
-    """GPU nodes only run pods that tolerate `nvidia.com/gpu=true:NoSchedule`."""
-    return [{"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}]
+def gpu_taints(sku: Sku) -> list[NodeGroupTaintArgsDict]:
+    """GPU nodes only run pods that tolerate their family's taint: `nvidia.com/gpu=true`,
+    `aws.amazon.com/neuron=true` (NoSchedule; components/k8s/devices.py)."""
+    return [{"key": stack_for(sku.family).taint_key, "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}]
 
 
 # EKS API taint effects -> Kubernetes spelling (docs.aws.amazon.com/eks/latest/APIReference/API_Taint.html).
@@ -250,17 +260,19 @@ TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute",
                  "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 
 
-def gpu_target_taints() -> tuple[Taint, ...]:
-    """`gpu_taints()` in Kubernetes spelling (the layer's and the autoscaler's)."""
-    return (Taint(GPU_TAINT_KEY, GPU_TAINT_VALUE, TAINT_EFFECTS[GPU_TAINT_EFFECT]),)
+def gpu_target_taints(sku: Sku) -> tuple[Taint, ...]:
+    """`gpu_taints(sku)` in Kubernetes spelling (the layer's and the autoscaler's)."""
+    return (Taint(stack_for(sku.family).taint_key, GPU_TAINT_VALUE, TAINT_EFFECTS[GPU_TAINT_EFFECT]),)
 
 
 def gpu_target(pool: str, sku: Sku, interconnect: str) -> GpuPoolTarget:
     """The node group as the in-cluster layer sees it: its taints, and EFA when it has EFA
     interfaces; EKS has no managed MIG, so the device plugin's strategy stays none."""
     fabric = "efa" if efa_interface_count(sku, interconnect) else None
-    return GpuPoolTarget(pool, gpu_target_taints(), "none", fabric)
-
+    return GpuPoolTarget(
+        pool, gpu_target_taints(sku), "none", fabric, family=sku.family,
+        instance_types=(sku.instance_type,), compute_domains=sku.multi_node_nvlink,
+    )
 
 
 def node_labels(fleet: str, pool: str, accelerator: str) -> dict[str, str]:
@@ -270,42 +282,6 @@ def node_labels(fleet: str, pool: str, accelerator: str) -> dict[str, str]:
         "gpufleet.io/pool": pool,
         "gpufleet.io/accelerator": accelerator,
     }
-
-
-def efa_interface_count(sku: Sku, interconnect: str) -> int:
-    """EFA interfaces a node group gets: one per network card for `interconnect: rdma`, none
-    otherwise. Asking for rdma on a SKU without EFA is an error that names the SKU."""
-    if interconnect != "rdma":
-        return 0
-    if not sku.rdma or sku.rdma_fabric != "efa":
-        raise DecisionError(
-            "interconnect",
-            f"rdma needs EFA, and {sku.instance_type} has no EFA network cards; "
-            "use an EFA SKU (p4d, p4de, p5, p5e, p5en, p6) or interconnect: none",
-        )
-    return sku.rdma_interfaces
-
-
-def efa_interfaces(
-    count: int, security_group_ids: Sequence[pulumi.Input[str]]
-) -> list[LaunchTemplateNetworkInterfaceArgsDict]:
-    """One interface per network card, as AWS documents for multi-card EFA instances: card 0,
-    device 0 is EFA with ENA (the node's primary interface, IP traffic); every other card gets
-    an EFA-only interface at device index 1 (RDMA only, no IP address used)."""
-    if count < 1:
-        raise DecisionError("interconnect", f"EFA needs at least one network card (got {count})")
-    interfaces: list[LaunchTemplateNetworkInterfaceArgsDict] = []
-    for card in range(count):
-        interfaces.append(
-            {
-                "network_card_index": card,
-                "device_index": 0 if card == 0 else 1,
-                "interface_type": "efa" if card == 0 else "efa-only",
-                "security_groups": list(security_group_ids),
-                "delete_on_termination": "true",
-            }
-        )
-    return interfaces
 
 
 # -- documents (IAM, bucket and key policies) ----------------------------------------------------

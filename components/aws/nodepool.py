@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws import decisions
+from components.aws import decisions, efa
 from components.aws.autoscaler import EFA_RESOURCE, TEMPLATE, gpu_node_labels, node_template_tags
 from components.aws.launch import LaunchTemplateSpec, node_launch_template
 from gpufleet.catalog import Capacity, Sku
@@ -33,6 +33,8 @@ class GpuNodePoolArgs:
     nodes: int
     capacity: Capacity
     capacity_reservation_id: str | None
+    block_zone: str | None
+    """A capacity block's zone: the node group spans only it (the block's instances are there)."""
     interconnect: str
     min_nodes: int | None  # None: fixed size
     nodes_per_group: int  # the region's EKS nodes per managed node group (gpufleet.nodegroups)
@@ -61,8 +63,8 @@ class GpuNodePool(pulumi.ComponentResource):
     ) -> None:
         super().__init__("gpufleet:aws:GpuNodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        efa_cards = decisions.efa_interface_count(args.sku, args.interconnect)
-        zones = decisions.node_zones(args.zones, efa=efa_cards > 0)
+        efa_cards = efa.efa_interface_count(args.sku, args.interconnect)
+        zones = (args.block_zone,) if args.block_zone else decisions.node_zones(args.zones, efa=efa_cards > 0)
         parts = split(args.nodes, args.min_nodes, args.nodes_per_group)
         tags = {"gpufleet:pool": args.pool}
 
@@ -94,7 +96,7 @@ class GpuNodePool(pulumi.ComponentResource):
             )
             # The interfaces carry every group the node needs: the cluster group (kubelet,
             # pod and egress traffic) and the EFA group; EKS adds none when interfaces are set.
-            interfaces = decisions.efa_interfaces(
+            interfaces = efa.efa_interfaces(
                 efa_cards, [args.cluster_security_group_id, efa_sg.id]
             )
             placement_group = aws.ec2.PlacementGroup(
@@ -116,7 +118,7 @@ class GpuNodePool(pulumi.ComponentResource):
             ),
             child,
         )
-        labels = gpu_node_labels(args.fleet, args.pool, args.accelerator)
+        labels = gpu_node_labels(args.fleet, args.pool, args.accelerator, args.sku.family)
         self.node_group_names = []
         self.autoscaling_group_names = []
         for part in parts:
@@ -138,7 +140,7 @@ class GpuNodePool(pulumi.ComponentResource):
                 update_config={"max_unavailable": 1},
                 launch_template={"id": template.id, "version": template.latest_version.apply(str)},
                 labels=labels,
-                taints=decisions.gpu_taints(),
+                taints=decisions.gpu_taints(args.sku),
                 tags=tags,
                 opts=pulumi.ResourceOptions(
                     parent=self,
@@ -150,8 +152,9 @@ class GpuNodePool(pulumi.ComponentResource):
             asg = group.resources.apply(_autoscaling_group)
             self.autoscaling_group_names.append(asg)
             if size.autoscaled and size.min_size == 0:
-                efa = {EFA_RESOURCE: efa_cards} if efa_cards else {}
-                for key, value in node_template_tags(labels, decisions.gpu_target_taints(), efa).items():
+                efa_resources = {EFA_RESOURCE: efa_cards} if efa_cards else {}
+                taints = decisions.gpu_target_taints(args.sku)
+                for key, value in node_template_tags(labels, taints, efa_resources).items():
                     aws.autoscaling.Tag(
                         f"{name}-ng{part.suffix}-{decisions.slug(key.removeprefix(TEMPLATE))}",
                         autoscaling_group_name=asg,

@@ -17,8 +17,7 @@ from components.k8s.layer import GpuLayer, GpuLayerArgs
 from components.k8s.values import SystemPlacement
 from components.link import LinkBoard
 from components.sync import JobSite, SyncBoard
-from gpufleet.catalog import Sku
-from gpufleet.clouds.catalog import load_catalog
+from gpufleet.catalog import Catalog, Sku
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
 from gpufleet.nodegroups import placement_groups
@@ -44,17 +43,15 @@ __all__ = [
 ]
 
 
-def _sku(instance_type: str) -> Sku:
-    sku = load_catalog().sku("azure", instance_type)
+def _sku(catalog: Catalog, instance_type: str) -> Sku:
+    sku = catalog.sku("azure", instance_type)
     if sku is None:
         raise DecisionError("pools", f"unknown Azure VM size '{instance_type}' in the plan")
     return sku
 
 
-def _rdma_sizes() -> list[str]:
-    return sorted(
-        s.instance_type for s in load_catalog().skus.values() if s.cloud == "azure" and s.rdma
-    )
+def _rdma_sizes(catalog: Catalog) -> list[str]:
+    return sorted(s.instance_type for s in catalog.skus.values() if s.cloud == "azure" and s.rdma)
 
 
 def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
@@ -62,9 +59,10 @@ def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
     spec = plan.spec
     index = next(i for i, pool in enumerate(spec.pools) if pool.name == placement.pool)
     pool = spec.pools[index]
-    sku = _sku(placement.instance_type)
+    catalog = spec.catalog()  # with the spec's declared SKUs
+    sku = _sku(catalog, placement.instance_type)
     decisions.check_interconnect(
-        pool.interconnect, sku, _rdma_sizes(), f"pools[{index}].interconnect"
+        pool.interconnect, sku, _rdma_sizes(catalog), f"pools[{index}].interconnect"
     )
     parts = placement_groups(plan, placement, pool.autoscale.min_nodes if pool.autoscale else None)
     return PoolSettings(
@@ -79,24 +77,27 @@ def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
         vm_size=placement.instance_type,
         priority=decisions.priority_settings(placement.capacity),
         gpu_instance_profile=decisions.gpu_instance_profile(pool.mig, sku, f"pools[{index}].mig"),
-        node_taints=decisions.node_taints(placement.capacity),
+        node_taints=decisions.node_taints(placement.capacity, sku.family),
         node_labels=decisions.node_labels(
-            plan.fleet, pool.name, pool.accelerator, rdma=pool.interconnect == "rdma"
+            plan.fleet, pool.name, sku.accelerator, rdma=pool.interconnect == "rdma"
         ),
         tags=decisions.resource_tags(plan.fleet, plan.stack, pool=pool.name),
         upgrade_settings=decisions.upgrade_settings(placement.capacity),
     )
 
 
-def gpu_target(settings: PoolSettings, pool: str, rdma: bool) -> GpuPoolTarget:
+def gpu_target(settings: PoolSettings, pool: str, rdma: bool, sku: Sku) -> GpuPoolTarget:
     """The agent pool as the in-cluster layer sees it: its taints, the device plugin's MIG
     strategy (`single` where AKS partitions every GPU with one gpuInstanceProfile, as
-    learn.microsoft.com/azure/aks/gpu-multi-instance installs it) and InfiniBand for rdma."""
+    learn.microsoft.com/azure/aks/gpu-multi-instance installs it), InfiniBand for rdma, and the
+    SKU's device family (MI300X: AMD's plugin)."""
     return GpuPoolTarget(
         pool,
         tuple(Taint.parse(taint) for taint in settings.node_taints),
         "single" if settings.gpu_instance_profile else "none",
         "infiniband" if rdma else None,
+        family=sku.family, instance_types=(sku.instance_type,),
+        compute_domains=sku.multi_node_nvlink,
     )
 
 
@@ -219,9 +220,11 @@ def build_azure(
         )
         clusters[region] = (cluster, net)
         targets: list[GpuPoolTarget] = []
+        catalog = plan.spec.catalog()
         for placement in plan.placements_in("azure", region):
             rdma = plan.spec.pool(placement.pool).interconnect == "rdma"
-            targets.append(gpu_target(settings[placement.key], placement.pool, rdma))
+            sku = _sku(catalog, placement.instance_type)
+            targets.append(gpu_target(settings[placement.key], placement.pool, rdma, sku))
             GpuNodePool(
                 decisions.logical_name(placement.key),
                 GpuNodePoolArgs(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
+from components.k8s.devices import TAINT_VALUE, stack_for
 from gpufleet.catalog import Capacity, Sku
 from gpufleet.clouds.azure import Azure, node_subnet
 from gpufleet.errors import DecisionError
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
         ManagedClusterAPIServerAccessProfileArgsDict,
     )
 
-GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
 # AKS adds this taint to every spot pool itself; declaring it keeps `pulumi up` free of drift.
 SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
 SYSTEM_TAINT = "CriticalAddonsOnly=true:NoSchedule"
@@ -168,9 +168,12 @@ def node_labels(fleet: str, pool: str, accelerator: str, *, rdma: bool) -> dict[
     return labels
 
 
-def node_taints(capacity: Capacity) -> list[str]:
-    """GPU nodes repel non-GPU pods; spot pools also carry the taint AKS would add anyway."""
-    return [GPU_TAINT, SPOT_TAINT] if capacity == "spot" else [GPU_TAINT]
+def node_taints(capacity: Capacity, family: str = "nvidia") -> list[str]:
+    """GPU nodes repel non-GPU pods with their device family's taint (`nvidia.com/gpu=true`,
+    `amd.com/gpu=true`: components/k8s/devices.py); spot pools also carry the taint AKS would
+    add anyway."""
+    gpu = f"{stack_for(family).taint_key}={TAINT_VALUE}:NoSchedule"
+    return [gpu, SPOT_TAINT] if capacity == "spot" else [gpu]
 
 
 # -- maintenance ---------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ def _peermem_containers() -> list[dict[str, Any]]:
 
 NODE_AGENTS: tuple[NodeAgent, ...] = (
     NodeAgent(
-        "peermem", "nvidia-peermem-reloader", lambda t: t.fabric == "infiniband", _peermem_containers,
+        "peermem", "nvidia-peermem-reloader", lambda t: t.fabric == "infiniband" and t.family == "nvidia",
+        _peermem_containers,
         ({"name": "lib-modules", "hostPath": {"path": "/lib/modules", "type": "Directory"}},),
     ),
 )

@@ -59,12 +59,13 @@ class GpuLayer(pulumi.ComponentResource):
             )
             self.provider = provider
             for plan in [*planned, *args.cluster_releases]:  # `after` names an earlier key
+                oci = plan.chart.repo.startswith("oci://")  # an OCI chart is named by its reference
                 installed[plan.key] = k8s.helm.v3.Release(
                     f"{name}-{plan.key}",
                     name=plan.release,
-                    chart=plan.chart.name,
+                    chart=plan.chart.repo if oci else plan.chart.name,
                     version=plan.chart.version,
-                    repository_opts={"repo": plan.chart.repo},
+                    repository_opts=None if oci else {"repo": plan.chart.repo},
                     namespace=plan.chart.namespace,
                     create_namespace=plan.chart.namespace != "kube-system",
                     values=dict(plan.values),

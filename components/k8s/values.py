@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 from components.k8s import charts
 from components.k8s.charts import Chart
+from components.k8s.devices import POOL_LABEL
 
-# The node label both clouds put on every node of a GPU pool (components/aws/decisions.py
-# node_labels, components/azure/decisions.py LABEL_POOL): the layer selects pools by it.
-POOL_LABEL = "gpufleet.io/pool"
+# POOL_LABEL: the node label both clouds put on every node of a GPU pool (components/aws/
+# decisions.py node_labels, components/azure/decisions.py LABEL_POOL): the layer selects pools by it.
 SHARED_IB_RESOURCE = "shared_ib"  # pods request rdma/shared_ib on InfiniBand pools
 
 MigStrategy = Literal["none", "single", "mixed"]
@@ -49,12 +49,17 @@ class Taint:
 
 @dataclass(frozen=True, slots=True)
 class GpuPoolTarget:
-    """One GPU pool of a cluster, as the layer needs to know it."""
+    """One GPU pool of a cluster, as the layer needs to know it: its device `family`
+    (devices.DEVICE_STACKS), its instance types, and whether its nodes share NVLink domains
+    across nodes (GB200/GB300 racks: ComputeDomains through NVIDIA's DRA driver)."""
 
     pool: str
     taints: tuple[Taint, ...]
     mig_strategy: MigStrategy = "none"
     fabric: Fabric | None = None
+    family: str = "nvidia"
+    instance_types: tuple[str, ...] = ()
+    compute_domains: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,8 @@ def merged(targets: Iterable[GpuPoolTarget]) -> list[GpuPoolTarget]:
         found[target.pool] = target if seen is None or seen == target else GpuPoolTarget(
             target.pool, tuple(sorted(set(seen.taints) | set(target.taints))), target.mig_strategy,
             target.fabric or seen.fabric,
+            target.family, tuple(sorted(set(seen.instance_types) | set(target.instance_types))),
+            target.compute_domains or seen.compute_domains,
         )
     return [found[name] for name in sorted(found)]
 
@@ -213,10 +220,58 @@ def nic_cluster_policy(targets: Sequence[GpuPoolTarget]) -> dict[str, Any]:
     }
 
 
+def dra_values(targets: Sequence[GpuPoolTarget], system: SystemPlacement) -> dict[str, Any]:
+    """NVIDIA's DRA driver for ComputeDomains only (GPUs stay with the device plugin: the chart
+    refuses both on one node), with the host's driver (the EKS AL2023 NVIDIA AMIs install it
+    at /). Its kubelet plugin (a DaemonSet) runs on the rack pools. Its controller is a
+    Deployment whose default affinity and toleration want control-plane nodes, which EKS and AKS
+    do not show (values.yaml at v25.12.0, `controller`): it goes to the system pool by
+    `nodeSelector` and the system taints, its affinity term replaced (Helm replaces lists) by one
+    every Linux node meets."""
+    linux = {"nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
+    ]}]}
+    return {
+        "nvidiaDriverRoot": "/",
+        "resources": {"gpus": {"enabled": False}, "computeDomains": {"enabled": True}},
+        "controller": {**system.values(),
+                       "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": linux}}},
+        "kubeletPlugin": _placed(targets),
+    }
+
+
+def neuron_values(targets: Sequence[GpuPoolTarget], system: SystemPlacement) -> dict[str, Any]:
+    """The Neuron chart's DaemonSet selects nodes by instance type (`neuronInstances`), so the
+    list is exactly the pools' types. The scheduler extension stays off: its custom scheduler
+    image in the chart is kube-scheduler 1.28, outside the version-skew policy on EKS 1.33 (it
+    only places pods asking for part of a node's Neuron cores). The node problem detector stays
+    off: it needs its own namespace and node-recovery permissions (Neuron docs, prerequisites)."""
+    return {
+        "neuronInstances": sorted({kind for t in targets for kind in t.instance_types}),
+        "devicePlugin": {"tolerations": tolerations(targets)},
+        "scheduler": {"enabled": False},
+        "npd": {"enabled": False},
+    }
+
+
+def amd_values(targets: Sequence[GpuPoolTarget], system: SystemPlacement) -> dict[str, Any]:
+    """AMD's chart selects nodes by `node_selector`, a map: one pool's label (the row is
+    `per_pool`); its bundled NFD and labeller stay off (the pool label is enough)."""
+    (target,) = targets
+    return {
+        "tolerations": tolerations(targets),
+        "node_selector_enabled": True,
+        "node_selector": {POOL_LABEL: target.pool},
+        "nfd": {"enabled": False},
+        "labeller": {"enabled": False},
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Addon:
     """One chart the layer installs on the GPU pools it `selects`: another device plugin or
-    exporter is one more row of ADDONS."""
+    exporter is one more row of ADDONS. `per_pool`: a chart that selects nodes by one label
+    value gets a release per pool, named after it (so adding a pool replaces no release)."""
 
     key: str
     chart: Chart
@@ -224,11 +279,18 @@ class Addon:
     selects: Callable[[GpuPoolTarget], bool]
     values: Callable[[Sequence[GpuPoolTarget], SystemPlacement], dict[str, Any]]
     after: tuple[str, ...] = ()
+    per_pool: bool = False
 
 
 DEVICE_PLUGIN_KEY = "nvdp"  # the release that also runs NFD (its CRDs and feature labels)
 ADDONS: tuple[Addon, ...] = (
-    Addon("dcgm", charts.DCGM_EXPORTER, "dcgm-exporter", lambda t: True, dcgm_values),
+    Addon("dcgm", charts.DCGM_EXPORTER, "dcgm-exporter", lambda t: t.family == "nvidia", dcgm_values),
+    # ComputeDomains where racks share NVLink across nodes (GB200/GB300): charts.DRA_DRIVER.
+    Addon("dra", charts.DRA_DRIVER, "nvidia-dra-driver-gpu",
+          lambda t: t.family == "nvidia" and t.compute_domains, dra_values),
+    # The other families' device plugins (devices.DEVICE_STACKS names their taints and resources).
+    Addon("neuron", charts.NEURON, "neuron-device-plugin", lambda t: t.family == "neuron", neuron_values),
+    Addon("amd", charts.AMD_GPU, "amd-gpu", lambda t: t.family == "amd", amd_values, per_pool=True),
     Addon("efa", charts.EFA_DEVICE_PLUGIN, "aws-efa-k8s-device-plugin", lambda t: t.fabric == "efa", efa_values),
     Addon("network-operator", charts.NETWORK_OPERATOR, "network-operator",
           lambda t: t.fabric == "infiniband", network_operator_values, after=(DEVICE_PLUGIN_KEY,)),
@@ -236,26 +298,32 @@ ADDONS: tuple[Addon, ...] = (
 
 
 def releases(targets: Iterable[GpuPoolTarget], system: SystemPlacement) -> list[ReleasePlan]:
-    """Every release one cluster gets: none without GPU pools."""
+    """Every release one cluster gets: none without GPU pools. NVIDIA pools get the device plugin
+    (one release per MIG strategy, the first with NFD); every row of ADDONS goes on the pools it
+    selects. An `after` naming a release this cluster does not get is dropped (a network
+    operator on pools with no NVIDIA device plugin waits for nothing)."""
     pools = merged(targets)
     if not pools:
         return []
     plans: list[ReleasePlan] = []
+    nvidia = [t for t in pools if t.family == "nvidia"]
     strategies: list[MigStrategy] = sorted(
-        {t.mig_strategy for t in pools}, key=lambda s: (s != "none", s)
+        {t.mig_strategy for t in nvidia}, key=lambda s: (s != "none", s)
     )
     for index, strategy in enumerate(strategies):
-        chosen = [t for t in pools if t.mig_strategy == strategy]
+        chosen = [t for t in nvidia if t.mig_strategy == strategy]
         suffix = "" if strategy == "none" else f"-mig-{strategy}"
-        values = device_plugin_values(chosen, strategy, pools if index == 0 else (), system)
-        served = pools if index == 0 else chosen
+        values = device_plugin_values(chosen, strategy, nvidia if index == 0 else (), system)
+        served = nvidia if index == 0 else chosen
         plans.append(ReleasePlan(f"{DEVICE_PLUGIN_KEY}{suffix}", charts.DEVICE_PLUGIN,
                                  f"nvidia-device-plugin{suffix}", values, tuple(t.pool for t in served)))
     for addon in ADDONS:
         chosen = [t for t in pools if addon.selects(t)]
-        if chosen:
-            plans.append(ReleasePlan(addon.key, addon.chart, addon.release, addon.values(chosen, system),
-                                     tuple(t.pool for t in chosen), addon.after))
+        after = tuple(key for key in addon.after if any(plan.key == key for plan in plans))
+        for group in ([[t] for t in chosen] if addon.per_pool else [chosen] if chosen else []):
+            suffix = f"-{group[0].pool}" if addon.per_pool else ""
+            plans.append(ReleasePlan(f"{addon.key}{suffix}", addon.chart, f"{addon.release}{suffix}",
+                                     addon.values(group, system), tuple(t.pool for t in group), after))
     return plans
 
 

@@ -9,7 +9,7 @@ catalog of the registered clouds (`load_catalog`).
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from importlib import resources
@@ -29,6 +29,11 @@ JURISDICTION_ALIASES = {"UK": "GB"}
 # GPUs that NVIDIA's MIG user guide lists as MIG-capable (A30 is not in the catalog).
 MIG_ACCELERATORS = frozenset({"A100", "A100-80GB", "H100", "H200", "B200", "B300"})
 
+DECLARED_SOURCE = "declared by the spec"
+"""The source of a SKU the spec's `skus:` declares (docs/design.md, "The spec")."""
+CAPACITY_BLOCK = "capacity-block"
+"""A rack sold only as EC2 Capacity Blocks (racks.csv `sold_as`)."""
+
 def jurisdictions_of(country: str) -> frozenset[str]:
     """Jurisdictions a country belongs to: itself, and EU/EEA by membership (never by name)."""
     found = {country}
@@ -40,8 +45,23 @@ def jurisdictions_of(country: str) -> frozenset[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class Rack:
+    """A rack-scale unit a SKU comes in (racks.csv): `instances` nodes joined by one NVLink or
+    NeuronLink domain, sold as EC2 Capacity Blocks only or like any instance."""
+
+    name: str
+    instances: int
+    interconnect: str
+    sold_as: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Sku:
-    """Facts about one instance type / VM size, independent of region."""
+    """Facts about one instance type / VM size, independent of region. `family` is the device
+    stack its accelerator needs in a cluster (accelerators.csv: nvidia, neuron, amd); `racks`
+    the rack-scale units it comes in; `source` and `confidence` where its facts come from
+    (`DECLARED_SOURCE` for the spec's own SKUs)."""
 
     cloud: Cloud
     instance_type: str
@@ -54,10 +74,29 @@ class Sku:
     spot_quota_bucket: str
     rdma_interfaces: int = 0
     rdma_fabric: str = ""
+    family: str = "nvidia"
+    racks: tuple[Rack, ...] = ()
+    source: str = ""
+    confidence: str = ""
 
     @property
     def rdma(self) -> bool:
         return self.rdma_interfaces > 0
+
+    @property
+    def declared(self) -> bool:
+        """Declared by the spec (`skus:`), not a catalog row."""
+        return self.source == DECLARED_SOURCE
+
+    @property
+    def capacity_block_only(self) -> bool:
+        """Sold only as EC2 Capacity Blocks (of UltraServers): no on-demand or spot nodes."""
+        return any(rack.sold_as == CAPACITY_BLOCK for rack in self.racks)
+
+    @property
+    def multi_node_nvlink(self) -> bool:
+        """Nodes of one rack share an NVLink domain (GB200/GB300 NVL72): IMEX across nodes."""
+        return any(rack.interconnect == "nvlink" for rack in self.racks)
 
     @property
     def mig_capable(self) -> bool:
@@ -125,6 +164,10 @@ class Catalog:
     corrections: tuple[str, ...] = field(default=())
     transfer_prices: Mapping[str, float] = field(default_factory=dict[str, float])
     """Price-book transfer rates by key `cloud/transfer/kind` (gpufleet.catalog.transfer)."""
+    families: Mapping[str, str] = field(default_factory=dict[str, str])
+    """Accelerator name -> device family (accelerators.csv); every SKU's accelerator has one."""
+    unlisted: Mapping[tuple[str, str], str] = field(default_factory=dict[tuple[str, str], str])
+    """(cloud, instance type) -> why a name the clouds use is not a catalog row (unlisted.csv)."""
     transfer_rows: Mapping[str, tuple[Mapping[str, str], ...]] = field(
         default_factory=dict[str, tuple[Mapping[str, str], ...]]
     )
@@ -168,6 +211,16 @@ class Catalog:
             (s for s in self.skus.values() if s.cloud == cloud and s.accelerator == accelerator),
             key=lambda s: s.instance_type,
         )
+
+    def fabric_of(self, cloud: str) -> str:
+        """The RDMA fabric the cloud's RDMA SKUs use (rdma.csv: efa, infiniband), or ''."""
+        return next((s.rdma_fabric for s in self.skus.values() if s.cloud == cloud and s.rdma), "")
+
+    def with_declared(self, declared: Iterable[Sku]) -> Catalog:
+        """A catalog with the spec's own SKUs added (`skus:`); they have no offer until the
+        price book gives one. A declared SKU never replaces a catalog row (the spec refuses it)."""
+        added = {(s.cloud, s.instance_type): s for s in declared if (s.cloud, s.instance_type) not in self.skus}
+        return replace(self, skus={**self.skus, **added}) if added else self
 
     def with_discounts(self, discounts: Mapping[Cloud, float]) -> Catalog:
         """A catalog whose list prices are a contract's discount lower on its cloud, each

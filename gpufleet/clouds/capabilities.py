@@ -47,6 +47,10 @@ class Capabilities:
     arm64_gpu_nodes: bool = False
     """Whether its GPU pools may run arm64 SKUs (an arm64 node image exists and is declared);
     placement skips arm64 SKUs of a cloud without."""
+    device_families: frozenset[str] = frozenset({"nvidia"})
+    """The accelerator device families (catalog/data/accelerators.csv: nvidia, neuron, amd) its
+    GPU pools run: the node image has the driver and the in-cluster layer installs the family's
+    device plugin (components/k8s/devices.py); placement skips SKUs of other families."""
     rack_scale: bool = False
     """Whether it declares rack-scale SKUs (one NVLink domain over a rack of nodes, NVL72) as a
     pool's unit; none does yet, and no spec key asks for one."""

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from gpufleet import clouds
-from gpufleet.catalog import Catalog, Offer, Region, Sku, overlay, packaged_rows
+from gpufleet.catalog import Catalog, Offer, Rack, Region, Sku, overlay, packaged_rows
 
 
 def cloud_rows(table: str) -> Iterable[Mapping[str, str]]:
@@ -43,9 +43,20 @@ def _offer_rows(skus: Mapping[tuple[str, str], Sku], identity: tuple[str, int, i
     return list(rows.values())
 
 
+def _racks() -> dict[tuple[str, str], tuple[Rack, ...]]:
+    found: dict[tuple[str, str], list[Rack]] = {}
+    for row in cloud_rows("racks"):
+        found.setdefault((row["cloud"], row["instance_type"]), []).append(Rack(
+            row["rack"], int(row["instances"]), row["interconnect"], row["sold_as"], row["source"]
+        ))
+    return {key: tuple(sorted(racks, key=lambda r: r.instances)) for key, racks in found.items()}
+
+
 @cache
 def _load_catalog(_registered: tuple[object, ...], refreshed: tuple[str, int, int] | None) -> Catalog:
     rdma = {(r["cloud"], r["instance_type"]): r for r in cloud_rows("rdma")}
+    families = {row["accelerator"]: row["family"] for row in packaged_rows("accelerators")}
+    racks = _racks()
     corrections: list[str] = []
     skus: dict[tuple[str, str], Sku] = {}
     for row in cloud_rows("skus"):
@@ -63,6 +74,10 @@ def _load_catalog(_registered: tuple[object, ...], refreshed: tuple[str, int, in
             spot_quota_bucket=row["spot_quota_bucket"],
             rdma_interfaces=int(fabric["rdma_interfaces"]) if fabric else 0,
             rdma_fabric=fabric["fabric"] if fabric else "",
+            family=families[row["accelerator"]],
+            racks=racks.get(key, ()),
+            source=row.get("source", ""),
+            confidence=row.get("confidence", ""),
         )
         fixes = clouds.get(sku.cloud).sku_corrections
         if sku.instance_type in fixes:
@@ -99,6 +114,8 @@ def _load_catalog(_registered: tuple[object, ...], refreshed: tuple[str, int, in
         model.name: tuple(model.catalog_rows("transfer_rates", packaged_rows("transfer_rates")))
         for model in clouds.models()
     }
+    unlisted = {(row["cloud"], row["instance_type"]): row["why"] for row in cloud_rows("unlisted")}
     return Catalog(
-        skus=skus, regions=regions, offers=offers, corrections=tuple(corrections), transfer_rows=transfer
+        skus=skus, regions=regions, offers=offers, corrections=tuple(corrections), transfer_rows=transfer,
+        families=families, unlisted=unlisted,
     )

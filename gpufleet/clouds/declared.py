@@ -100,6 +100,8 @@ class DeclaredPool:
     spot: bool
     region: str | None
     cluster: str | None = None
+    capacity_block: bool = False
+    """Runs on a bought capacity block: no cost per node (the block's upfront is its own line)."""
 
 
 def decoded(value: object) -> Mapping[str, Any]:

@@ -58,7 +58,8 @@ def pool_buckets(spec: FleetSpec) -> list[tuple[str, str, str]]:
         (cloud, region, bucket)
         for cloud, region in spec.clouds.regions()
         for pool in spec.pools
-        for offer in catalog.offers_for(pool.accelerator, cloud, region)
+        for accelerator in pool.accelerators()
+        for offer in catalog.offers_for(accelerator, cloud, region)
         for bucket in buckets_for(offer.sku, pool.capacity)
     })
 

@@ -6,22 +6,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Catalog, Cloud, Offer, Sku
 from gpufleet.cost import HOURS_PER_MONTH, copy_costs, monthly, region_fixed_usd
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import Placement
-from gpufleet.poolneeds import able_clouds, runs_sku
+from gpufleet.poolneeds import able_clouds
 from gpufleet.quota import QuotaKey, buckets_for, declared_quotas, quota_key, quota_units
 from gpufleet.spec import FleetSpec, Pool
+from gpufleet.specblocks import block_supply
 from gpufleet.speccapacity import Shortfalls
+from gpufleet.specskus import offer_refusal, weighted_gpus
 
 
 @dataclass(frozen=True)
 class Candidate:
     """One offer a pool may use: the SKU in a region at the price for the pool's capacity.
 
+    `gpus` is what one node counts toward the pool's GPUs: the SKU's GPUs times the weight the
+    pool gives its accelerator (`accelerator: [H200, {name: H100, weight: 0.5}]`), an int
+    unless weighted. Every GPU row, bound and dominance test reads it, not `sku.gpus`.
     The derived facts are computed once: dominance pruning and the model read them thousands
     of times on large fleets.
     """
@@ -31,6 +37,8 @@ class Candidate:
     hourly: float
     cap: int | None = None
     """The most nodes the offer delivers over all pools (`capacity.available`), or None."""
+    blocks: str = ""
+    """The capacity blocks that supply the offer (their labels), or empty."""
     sku: Sku = field(init=False, compare=False, repr=False)
     cloud: Cloud = field(init=False, compare=False, repr=False)
     region: str = field(init=False, compare=False, repr=False)
@@ -38,6 +46,7 @@ class Candidate:
     key: str = field(init=False, compare=False, repr=False)
     monthly: float = field(init=False, compare=False, repr=False)
     buckets: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    gpus: int | Fraction = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         derived = {
@@ -48,6 +57,7 @@ class Candidate:
             "key": f"{self.pool.name}/{self.offer.key}",
             "monthly": self.hourly * HOURS_PER_MONTH,
             "buckets": buckets_for(self.offer.sku, self.pool.capacity),
+            "gpus": weighted_gpus(self.pool, self.offer.sku),
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
@@ -55,15 +65,20 @@ class Candidate:
     @property
     def max_nodes(self) -> int:
         """More nodes than cover the pool alone (or its pin here) never help: a safe bound."""
-        return max(math.ceil(self.pool.gpus / self.sku.gpus), self.pool.pin.get(self.place, 0))
+        return max(math.ceil(self.pool.gpus / self.gpus), self.pool.pin.get(self.place, 0))
 
 
 def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list[str]]:
-    """Offers each pool may use, in a fixed order, and the unpriced offers that were skipped;
-    offers `capacity.unavailable` takes out are left out (`unavailable_offers` lists them), and
-    so are clouds that lack what the pool asks for (gpufleet/poolneeds.py)."""
+    """Offers each pool may use (of every accelerator it accepts), in a fixed order, and the
+    offers that were skipped, each with why: no price for the pool's capacity, or a refusal
+    (`specskus.offer_refusal`: Capacity Blocks only, a cloud that cannot run the SKU). An offer
+    a capacity block covers is, for a reserved pool, the block's instances at no marginal cost
+    (gpufleet/specblocks.py): capped by them, on no other terms. Offers
+    `capacity.unavailable` takes out are left out (`unavailable_offers` lists them), and so
+    are clouds that lack what the pool asks for (gpufleet/poolneeds.py)."""
     allowed = spec.allowed_jurisdictions()
     shortfalls = Shortfalls.of(spec.capacity)
+    blocks = block_supply(spec, catalog)
     found: list[Candidate] = []
     skipped: set[str] = set()
     for pool in spec.pools:
@@ -72,16 +87,27 @@ def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list
             info = catalog.region(cloud, region)
             if cloud not in able or info is None or (allowed is not None and not info.jurisdictions & allowed):
                 continue
-            for offer in catalog.offers_for(pool.accelerator, cloud, region):
+            offers = sorted(
+                (o for name in pool.accelerators() for o in catalog.offers_for(name, cloud, region)),
+                key=lambda o: o.sku.instance_type,
+            )
+            for offer in offers:
                 sku = offer.sku
                 if (
                     pool.gpus_per_node not in (None, sku.gpus)
                     or (pool.interconnect == "rdma" and not sku.rdma)
                     or (pool.mig is not None and not sku.mig_capable)
-                    or not runs_sku(sku)
                 ):
                     continue
                 if shortfalls.rule_for(offer.key):
+                    continue
+                why = offer_refusal(pool, sku)
+                if why is not None:
+                    skipped.add(f"{offer.key}: {why}")
+                    continue
+                if pool.capacity == "reserved" and offer.key in blocks:  # bought: no marginal cost
+                    instances, labels = blocks[offer.key]
+                    found.append(Candidate(pool, offer, 0.0, instances, ", ".join(labels)))
                     continue
                 hourly = offer.hourly(pool.capacity)
                 if hourly is None:
@@ -96,7 +122,7 @@ def unavailable_offers(spec: FleetSpec, catalog: Catalog) -> list[str]:
     """Offers of the pools' accelerators in the configured regions that `capacity.unavailable`
     takes out, each as 'cloud/region/sku: the rule', for the plan and the diagnosis."""
     shortfalls = Shortfalls.of(spec.capacity)
-    accelerators = sorted({pool.accelerator for pool in spec.pools})
+    accelerators = sorted({name for pool in spec.pools for name in pool.accelerators()})
     return [
         f"{offer.key}: capacity.unavailable '{rule}'"
         for cloud, region in sorted(spec.clouds.regions())
@@ -133,10 +159,10 @@ def undominated(
     dominated: set[str] = set()
     for group in groups.values():
         frontier: list[Candidate] = []
-        for size in sorted({c.sku.gpus for c in group}):
+        for size in sorted({c.gpus for c in group}):
             fewest = math.inf  # fewest quota units among offers of this size that cost no more
             for c in sorted(
-                (c for c in group if c.sku.gpus == size),
+                (c for c in group if c.gpus == size),
                 key=lambda c: (c.monthly, quota_units(c.sku), rank[c.key]),
             ):
                 if quota_units(c.sku) < fewest:
@@ -148,9 +174,9 @@ def undominated(
             if big.place in big.pool.pin or big.place in tight:
                 continue
             for small in frontier:
-                k = big.sku.gpus // small.sku.gpus
+                k = big.gpus // small.gpus
                 if (
-                    k > 1 and big.sku.gpus % small.sku.gpus == 0
+                    k > 1 and big.gpus % small.gpus == 0
                     and k * small.monthly < big.monthly
                     and k * quota_units(small.sku) <= quota_units(big.sku)
                 ):
@@ -261,9 +287,9 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate], limited: Limit
         cost_of_move = moving[(b.pool.name, b.cloud)]  # None: only same-region offers bound
         most = math.inf
         for size, offers in free.get((b.pool.name, b.cloud), {}).items():
-            if b.sku.gpus % size:
+            if b.gpus % size:
                 continue
-            k = b.sku.gpus // size
+            k = b.gpus // size
             here = next((a for a in offers if a.region == b.region), None)
             if here is not None and here.key != b.key and (
                 k * here.monthly < b.monthly
@@ -281,13 +307,13 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate], limited: Limit
 
 def _cheapest_free(
     cands: Sequence[Candidate], limits: Mapping[QuotaKey, tuple[str, int]], tight: Collection[str]
-) -> dict[tuple[str, Cloud], dict[int, list[Candidate]]]:
+) -> dict[tuple[str, Cloud], dict[int | Fraction, list[Candidate]]]:
     """Per (pool, cloud) and GPUs per node, the cheapest offer without limits (`_unlimited`)
     of each region, cheapest first (the earlier candidate among equals)."""
-    free: dict[tuple[str, Cloud], dict[int, list[Candidate]]] = {}
+    free: dict[tuple[str, Cloud], dict[int | Fraction, list[Candidate]]] = {}
     for c in sorted(cands, key=lambda c: c.monthly):  # stable: candidate order among equals
         if _unlimited(c, limits, tight):
-            offers = free.setdefault((c.pool.name, c.cloud), {}).setdefault(c.sku.gpus, [])
+            offers = free.setdefault((c.pool.name, c.cloud), {}).setdefault(c.gpus, [])
             if all(a.region != c.region for a in offers):
                 offers.append(c)
     return free
@@ -326,9 +352,9 @@ def _in_regions_never_needed(
             cheaper = {
                 a.region
                 for size, offers in free.get((b.pool.name, cloud), {}).items()
-                if b.sku.gpus % size == 0
+                if b.gpus % size == 0
                 for a in offers
-                if b.sku.gpus // size * a.monthly < b.monthly and a.region != region
+                if b.gpus // size * a.monthly < b.monthly and a.region != region
                 and _copies_no_dearer(spec, copies, b.pool, cloud, there=a.region, here=region)
             }
             elsewhere = cheaper if elsewhere is None else elsewhere & cheaper
@@ -407,9 +433,9 @@ def interchangeable(spec: FleetSpec, cands: Sequence[Candidate]) -> list[tuple[P
     nodes once and splits them among its pools, which is exact (see `_split_group`). On the
     50-pool benchmark 50 pools become 21 groups and the two cost levels take 4.9 s, not 7.8 s.
     """
-    offers: dict[str, list[tuple[str, float]]] = {}
-    for c in cands:
-        offers.setdefault(c.pool.name, []).append((c.offer.key, c.hourly))
+    offers: dict[str, list[tuple[str, float, int | Fraction]]] = {}
+    for c in cands:  # with what a node counts as: pools that weigh an accelerator apart differ
+        offers.setdefault(c.pool.name, []).append((c.offer.key, c.hourly, c.gpus))
     groups: dict[tuple[object, ...], list[Pool]] = {}
     for pool in spec.pools:
         stored = tuple(entry.name for entry in spec.storage if pool.name in entry.colocate_with)
@@ -424,7 +450,8 @@ def interchangeable(spec: FleetSpec, cands: Sequence[Candidate]) -> list[tuple[P
 
 
 def placement_of(c: Candidate, nodes: int) -> Placement:
-    """The plan's record of `nodes` nodes of this offer."""
+    """The plan's record of `nodes` nodes of this offer; which accelerator only for a pool that
+    accepts several, the SKU's source only for a SKU the spec declares."""
     return Placement(
         pool=c.pool.name,
         cloud=c.cloud,
@@ -436,6 +463,10 @@ def placement_of(c: Candidate, nodes: int) -> Placement:
         vcpus_per_node=c.sku.vcpus,
         quota_bucket=c.sku.bucket_for(c.pool.capacity),
         price_usd_per_hour=c.hourly,
-        price_source=c.offer.price_source(c.pool.capacity),
+        price_source=f"capacity block {c.blocks}: paid upfront (a line of its own), no cost per node"
+        if c.blocks else c.offer.price_source(c.pool.capacity),
         monthly_usd=monthly(nodes * c.hourly),
+        accelerator=c.sku.accelerator if len(c.pool.accelerators()) > 1 else "",
+        sku_source=c.sku.source if c.sku.declared else "",
+        blocks=c.blocks,
     )

@@ -17,9 +17,10 @@ from gpufleet.placement.milp import Solved
 from gpufleet.placement.options import SolverOptions
 from gpufleet.placement.spend import plan_ledger
 from gpufleet.plan import RangeUse
-from gpufleet.poolneeds import lacking, runs_sku
+from gpufleet.poolneeds import lacking
 from gpufleet.quota import QuotaKey, declared_quotas, quota_key, unit_noun
 from gpufleet.spec import FleetSpec, Pool
+from gpufleet.specskus import offer_refusal, pool_skus
 
 MAX_FIXES_SHOWN = 3
 
@@ -76,7 +77,7 @@ def _describe(pool: Pool) -> str:
     extras += ["rdma"] if pool.interconnect == "rdma" else []
     extras += [f"MIG {pool.mig}"] if pool.mig else []
     extras += [pool.capacity]
-    return f"{pool.gpus} {pool.accelerator} ({', '.join(extras)})"
+    return f"{pool.gpus} {pool.accelerator_label()} ({', '.join(extras)})"
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class _PriceHint:
     def __call__(self, pool: Pool, places: Sequence[str]) -> str:
         out = [
             s for s in self.unavailable
-            if any(s.startswith(p + "/") for p in places) and self._accelerator(s) == pool.accelerator
+            if any(s.startswith(p + "/") for p in places) and self._accelerator(s) in pool.accelerators()
         ]
         if out:
             return (
@@ -108,11 +109,9 @@ class _PriceHint:
         for place in places:
             cloud, region = place.split("/")
             fitting = [
-                s for s in self.catalog.skus_for(pool.accelerator, cloud)
-                if pool.gpus_per_node in (None, s.gpus)
-                and (pool.interconnect != "rdma" or s.rdma)
-                and (pool.mig is None or s.mig_capable)
-                and runs_sku(s) and not lacking(pool, cloud)
+                s for s in pool_skus(pool, self.catalog, [cloud])
+                if (pool.interconnect != "rdma" or s.rdma) and (pool.mig is None or s.mig_capable)
+                and offer_refusal(pool, s) is None and not lacking(pool, cloud)
             ]
             if fitting:
                 name = fitting[0].instance_type
@@ -144,7 +143,7 @@ def _pool_problem(
         if not any(c.place == place for c in mine):
             return (
                 f"pool {pool.name} pins {nodes} nodes in {place}, but no priced "
-                f"{pool.accelerator} SKU there fits the pool" + hint(pool, [place])
+                f"{pool.accelerator_label()} SKU there fits the pool" + hint(pool, [place])
                 + f"; or remove pools.{pool.name}.pin.{place}"
             )
     for cloud, share in sorted(pool.min_share.items()):
@@ -170,12 +169,12 @@ def _pool_problem(
     hold = _capacity(spec, mine, pool, None, options)
     if hold < pool.gpus:
         head = (
-            f"pool {pool.name} needs {pool.gpus} {pool.accelerator}; allowed regions hold {hold} "
+            f"pool {pool.name} needs {pool.gpus} {pool.accelerator_label()}; allowed regions hold {hold} "
             f"under declared quotas ({pool.gpus - hold} short)"
         )
     else:
         head = (
-            f"pool {pool.name} cannot place {pool.gpus} {pool.accelerator} under declared quotas "
+            f"pool {pool.name} cannot place {pool.gpus} {pool.accelerator_label()} under declared quotas "
             "with its pins and shares"
         )
         for cloud, share in sorted(pool.min_share.items()):
@@ -183,7 +182,7 @@ def _pool_problem(
             held = _capacity(spec, mine, pool, cloud, options)
             if held < need:
                 head = (
-                    f"pool {pool.name} needs {need} of its {pool.gpus} {pool.accelerator} on "
+                    f"pool {pool.name} needs {need} of its {pool.gpus} {pool.accelerator_label()} on "
                     f"{cloud} (min_share {share:g}); {cloud} regions hold {held} under declared "
                     f"quotas ({need - held} short)"
                 )
@@ -198,9 +197,9 @@ def _capacity(
     chosen = [c for c in mine if cloud is None or c.cloud == cloud]
     form = Formulation(spec, chosen, [], shares_and_pins=False, budget=False, clusters=False)
     for capped, share in pool.max_share.items():
-        row = {form.x[i]: float(c.sku.gpus) for i, c in enumerate(chosen) if c.cloud == capped}
+        row = {form.x[i]: float(c.gpus) for i, c in enumerate(chosen) if c.cloud == capped}
         form.milp.row(-math.inf, share * pool.gpus + 1e-9, row)
-    gpus = {form.x[i]: -float(c.sku.gpus) for i, c in enumerate(chosen)}
+    gpus = {form.x[i]: -float(c.gpus) for i, c in enumerate(chosen)}
     solved = form.milp.solve(gpus, options=options)
     return min(pool.gpus, round(-solved.objective)) if solved.feasible else 0
 
@@ -264,7 +263,7 @@ def _coupling_problem(spec: FleetSpec, cands: Sequence[Candidate], options: Solv
     else:
         short: dict[str, int] = {}
         for name, col in form.short.items():
-            accelerator = spec.pool(name).accelerator
+            accelerator = spec.pool(name).accelerator_label()
             short[accelerator] = short.get(accelerator, 0) + round(solved.values[col])
         shorts = ", ".join(f"{n} {accelerator}" for accelerator, n in sorted(short.items()) if n > 0)
         if shorts:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Cloud
@@ -31,12 +32,13 @@ from gpufleet.specmodel import Storage
 
 @dataclass(frozen=True)
 class _Term:
-    """A column counting some of a pool's nodes: `gpus` each, on `cloud` (in `place`, if known)."""
+    """A column counting some of a pool's nodes: `gpus` each (what a node counts toward the
+    pool, `Candidate.gpus`), on `cloud` (in `place`, if known)."""
 
     col: int
     cloud: Cloud
     place: str
-    gpus: int
+    gpus: int | Fraction
 
 
 def _most_nodes(
@@ -51,7 +53,7 @@ def _most_nodes(
         if key in limits and key not in elastic:
             most = min(most, limits[key][1] // quota_units(c.sku))
     if shares and c.cloud in c.pool.max_share:
-        most = min(most, c.pool.max_gpus(c.cloud) // c.sku.gpus)
+        most = min(most, c.pool.max_gpus(c.cloud) // c.gpus)
     return most
 
 
@@ -109,7 +111,7 @@ class Formulation:
         ]
         self.x = [m.col(0.0, float(most), True) for most in self.most]
         self.short: dict[str, int] = {}
-        self.split: dict[tuple[str, Cloud, int], int] = {}  # (member, cloud, GPUs per node) → column
+        self.split: dict[tuple[str, Cloud, int | Fraction], int] = {}  # (member, cloud, GPUs per node) → column
         by_pool: dict[str, list[int]] = {}
         for i, c in enumerate(self.cands):
             by_pool.setdefault(c.pool.name, []).append(i)
@@ -155,7 +157,7 @@ class Formulation:
         return (c.pool,) if c.place in self.apart else self.members.get(c.pool.name, (c.pool,))
 
     def _terms(self, mine: Iterable[int]) -> list[_Term]:
-        return [_Term(self.x[i], self.cands[i].cloud, self.cands[i].place, self.cands[i].sku.gpus) for i in mine]
+        return [_Term(self.x[i], self.cands[i].cloud, self.cands[i].place, self.cands[i].gpus) for i in mine]
 
     def spend_row(self, cloud: Cloud) -> dict[int, float]:
         """The cloud's monthly spend: its GPU nodes and the fixed costs of what it opens."""
@@ -348,10 +350,10 @@ class Formulation:
         per-candidate bounds of the full model.
         """
         m = self.milp
-        classes: dict[tuple[Cloud, int], list[int]] = {}
+        classes: dict[tuple[Cloud, int | Fraction], list[int]] = {}
         for i in by_pool.get(name, []):
             if self.cands[i].place not in self.apart:
-                classes.setdefault((self.cands[i].cloud, self.cands[i].sku.gpus), []).append(i)
+                classes.setdefault((self.cands[i].cloud, self.cands[i].gpus), []).append(i)
         terms = {
             member.name: self._terms(i for i in by_pool.get(member.name, []) if self.cands[i].place in self.apart)
             for member in self.members[name]
@@ -420,7 +422,7 @@ class Formulation:
                 nodes[c.key] = have
                 continue
             for member in members:
-                class_key = (member.name, c.cloud, c.sku.gpus)
+                class_key = (member.name, c.cloud, c.gpus)
                 take = min(have, need[class_key])
                 nodes[f"{member.name}/{c.offer.key}"] = take
                 need[class_key] -= take

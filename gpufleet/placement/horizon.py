@@ -89,8 +89,9 @@ class _Prices:
 
 
 def _spec_key(spec: FleetSpec) -> tuple[object, ...]:
-    """What tells period specs apart: pool sizes and discounts (the rest is the spec's)."""
-    return (tuple(p.gpus for p in spec.pools), tuple(sorted(spec.budget.discounts().items())))
+    """What tells period specs apart: pool sizes, discounts and the capacity blocks that run
+    (the rest is the spec's)."""
+    return (tuple(p.gpus for p in spec.pools), tuple(sorted(spec.budget.discounts().items())), spec.capacity.blocks)
 
 
 def _one_by_one(

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 
 from gpufleet.catalog import Catalog, Cloud
 from gpufleet.errors import InfeasibleError
@@ -345,9 +346,9 @@ def tie_break_rows(form: Formulation, solved: Solved) -> dict[int, float]:
     may differ by redundancy and transfer), so nodes may move to another region only where
     that opens nothing new at a price.
     """
-    classes: dict[tuple[str, Cloud, int, float], dict[int, float]] = {}
+    classes: dict[tuple[str, Cloud, int | Fraction, float], dict[int, float]] = {}
     for i, c in enumerate(form.cands):
-        classes.setdefault((c.pool.name, c.cloud, c.sku.gpus, c.monthly), {})[form.x[i]] = 1.0
+        classes.setdefault((c.pool.name, c.cloud, c.gpus, c.monthly), {})[form.x[i]] = 1.0
     for cols in classes.values():
         nodes = float(sum(solved.values[col] for col in cols))
         form.milp.row(nodes, nodes, cols)

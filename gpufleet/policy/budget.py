@@ -14,14 +14,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+from pydantic import ValidationError
 
 from gpufleet import clouds
 from gpufleet.catalog import Catalog, price_key
 from gpufleet.catalog.transfer import transfer_rate
-from gpufleet.cost import GB_PER_TIB, discounted, fixed_monthly, monthly, transfer_gb_per_month, transfer_usd
+from gpufleet.cost import (
+    GB_PER_TIB,
+    block_lines,
+    discounted,
+    fixed_monthly,
+    monthly,
+    transfer_gb_per_month,
+    transfer_usd,
+)
 from gpufleet.ledger import Ledger
 from gpufleet.plan import CostLine
 from gpufleet.policy.config import (
@@ -34,6 +43,7 @@ from gpufleet.policy.config import (
 from gpufleet.policy.gpu import declared_pools, gpu_pools
 from gpufleet.policy.props import catalog, get, items, mapping, number, text
 from gpufleet.policy.view import View, region_of
+from gpufleet.speccapacity import CapacityBlock
 
 
 @dataclass
@@ -80,10 +90,14 @@ def _words(name: str) -> str:
 def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> Estimate:
     """The monthly cost of the stack's resources, item by item; a contract's discount (config
     `discounts`) lowers each cloud's list prices as it does in the plan (not price-book ones)."""
-    book = catalog(mapping(config.get("prices")), mapping(config.get("discounts")))
+    book = catalog(mapping(config.get("prices")), mapping(config.get("skus")), mapping(config.get("discounts")))
     sizes = mapping(config.get("storage_tib"))
     result = Estimate()
     for pool in gpu_pools(resources, book):
+        if pool.capacity_block:  # bought: its upfront is the block's line below
+            result.lines.append(CostLine(f"{pool.label()} on a capacity block in {pool.cloud}/{pool.region}",
+                                         pool.cloud, pool.region or "?", 0.0, pool.urn, "compute"))
+            continue
         capacity = "spot" if pool.spot else "on-demand"
         offer = book.offers.get((pool.cloud, pool.sku.instance_type, pool.region or ""))
         hourly = offer.hourly(capacity) if offer is not None else None
@@ -106,7 +120,19 @@ def estimate(resources: Sequence[PolicyResource], config: Mapping[str, Any]) -> 
         if items:
             result.lines.extend(_transfer_items(resource, book, sizes, homes))
     result.lines.extend(_system_items(resources, book))
+    result.lines.extend(block_lines(_blocks(config.get("capacity_blocks"))))
     return result
+
+
+def _blocks(value: object) -> list[CapacityBlock]:
+    """The configured capacity blocks; one the spec's rules would refuse is left out."""
+    found: list[CapacityBlock] = []
+    for item in cast(list[object], value) if isinstance(value, list) else []:
+        try:
+            found.append(CapacityBlock.model_validate(item))
+        except ValidationError:
+            continue
+    return found
 
 
 def _system_items(resources: Sequence[PolicyResource], book: Catalog) -> list[CostLine]:

@@ -63,6 +63,12 @@ _PRICES: dict[str, Any] = {
     "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
     "description": "price book: 'cloud/region/sku' or 'cloud/region/sku:spot' -> $/hour",
 }
+_SKUS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"type": "object"},
+    "description": "SKUs the spec declares: 'cloud/instance_type' -> facts (spec skus:); their "
+    "pools are counted and priced like catalog SKUs",
+}
 _QUOTAS: dict[str, Any] = {
     "type": "object",
     "description": "declared vCPU quotas: cloud -> region -> quota bucket -> vCPUs",
@@ -108,10 +114,17 @@ _DISCOUNTS: dict[str, Any] = {
     "additionalProperties": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
     "description": "a contract's discount on each cloud's list prices in the deployed period (not on the price book)",
 }
+_BLOCKS: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "object"},
+    "description": "the spec's capacity.blocks (their upfront, a month's share each, is a line of its own)",
+}
 _BUDGET: dict[str, dict[str, Any]] = {
     "monthly_usd": {"type": "number", "exclusiveMinimum": 0, "description": "hard cap, $/month"},
     "prices": _PRICES,
+    "skus": _SKUS,
     "discounts": _DISCOUNTS,
+    "capacity_blocks": _BLOCKS,
     "storage_tib": _STORAGE_TIB,
     "storage_homes": _STORAGE_HOMES,
 }
@@ -136,7 +149,7 @@ SCHEMAS: dict[str, PolicyConfigSchema | None] = {
         "jurisdictions": _JURISDICTIONS, UNLOCATED_TYPES: _UNLOCATED,
     }),
     SOVEREIGNTY_STORAGE: PolicyConfigSchema({"jurisdictions": _JURISDICTIONS}),
-    GPU_QUOTA: PolicyConfigSchema({"quotas": _QUOTAS}),
+    GPU_QUOTA: PolicyConfigSchema({"quotas": _QUOTAS, "skus": _SKUS}),
     GPU_BUDGET: PolicyConfigSchema(dict(_BUDGET)),
     GPU_BUDGET_HEADROOM: PolicyConfigSchema({
         **_BUDGET,
@@ -153,7 +166,9 @@ SCHEMAS: dict[str, PolicyConfigSchema | None] = {
         },
         "planned_shortfalls": _SHORTFALLS,
         "prices": _PRICES,
+        "skus": _SKUS,
         "discounts": _DISCOUNTS,
+        "capacity_blocks": _BLOCKS,
         "storage_tib": _STORAGE_TIB,
         "storage_homes": _STORAGE_HOMES,
     }),
@@ -192,8 +207,16 @@ def policy_config(spec: FleetSpec, burns: Sequence[CommitmentBurn] | None = None
         budget["storage_homes"] = homes
     if spec.budget.monthly_usd is not None:
         budget["monthly_usd"] = spec.budget.monthly_usd
+    # Declared SKUs only when the spec has them: configs of other fleets stay as they were.
+    declared: dict[str, object] = (
+        {"skus": {key: facts.model_dump(exclude_none=True) for key, facts in sorted(spec.skus.items())}}
+        if spec.skus else {}
+    )
+    budget.update(declared)
     if discounts := spec.budget.discounts():  # only with a contract: other configs stay as they were
         budget["discounts"] = dict(discounts)
+    if spec.capacity.blocks:  # only with blocks: other configs stay as they were
+        budget["capacity_blocks"] = [block.model_dump(mode="json") for block in spec.capacity.blocks]
     quotas: dict[str, object] = {
         cloud: {region: dict(buckets) for region, buckets in per_region.items()}
         for cloud, per_region in spec.quotas.items()
@@ -210,7 +233,7 @@ def policy_config(spec: FleetSpec, burns: Sequence[CommitmentBurn] | None = None
     return {
         SOVEREIGNTY_REGIONS: {**sovereignty, **unlocated},
         SOVEREIGNTY_STORAGE: dict(sovereignty),
-        GPU_QUOTA: {"quotas": quotas},
+        GPU_QUOTA: {"quotas": quotas, **declared},
         GPU_BUDGET: dict(budget),
         GPU_BUDGET_HEADROOM: {**budget, "headroom": DEFAULT_HEADROOM},
         COMMITMENT_BURN: {
@@ -218,8 +241,9 @@ def policy_config(spec: FleetSpec, burns: Sequence[CommitmentBurn] | None = None
                 cloud: usd for cloud, usd in spec.budget.commitments.items() if not isinstance(usd, Contract)
             },
             "prices": prices,
+            **declared,
             "storage_tib": storage_tib,
-            **{key: budget[key] for key in ("storage_homes", "discounts") if key in budget},
+            **{key: budget[key] for key in ("storage_homes", "discounts", "capacity_blocks") if key in budget},
             **_shortfalls(spec, burns),
         },
         SECURITY_BASELINE: dict(unchecked),

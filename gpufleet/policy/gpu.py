@@ -32,6 +32,7 @@ class GpuPool:
     sku: Sku
     nodes: int
     spot: bool
+    capacity_block: bool = False
 
     @property
     def units(self) -> int:
@@ -69,6 +70,6 @@ def gpu_pools(resources: Sequence[PolicyResource], catalog: Catalog) -> list[Gpu
         if sku is not None:
             found.append(GpuPool(
                 resource.urn, pool.name, resource.resource_type, cloud, pool.region, sku,
-                pool.max_nodes, pool.spot,
+                pool.max_nodes, pool.spot, pool.capacity_block,
             ))
     return found

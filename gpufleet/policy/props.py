@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from gpufleet.catalog import JURISDICTION_ALIASES, Catalog, Region
+from pydantic import ValidationError
+
+from gpufleet.catalog import JURISDICTION_ALIASES, Catalog, Region, Sku
 from gpufleet.clouds.catalog import load_catalog
 from gpufleet.clouds.inputs import get, is_true, items, mapping, number, text
+from gpufleet.specmodel import DeclaredSku
 
 __all__ = [
     "allowed_regions", "allowed_set", "catalog", "describe", "get", "is_true", "items", "mapping",
@@ -26,13 +29,28 @@ def plain(value: Any) -> Any:
     return value
 
 
-def catalog(prices: Mapping[str, Any] | None = None, discounts: Mapping[str, Any] | None = None) -> Catalog:
-    """The packaged catalog, a contract's discount off each cloud's list prices (policy config
-    `discounts`) and a price book (`prices`) laid over it, as `FleetSpec.catalog` makes it."""
+def catalog(
+    prices: Mapping[str, Any] | None = None,
+    skus: Mapping[str, Any] | None = None,
+    discounts: Mapping[str, Any] | None = None,
+) -> Catalog:
+    """The packaged catalog with the spec's declared SKUs (policy config `skus`, as the spec's
+    `skus:`), a contract's discount off each cloud's list prices (`discounts`) and a price book
+    (`prices`) laid over it, as `FleetSpec.catalog` makes it. A declaration the spec's rules
+    would refuse is left out: its pools then count as no GPU SKU, as any unknown type."""
+    base = load_catalog()
+    declared: list[Sku] = []
+    for key, facts in (skus or {}).items():
+        try:
+            found = DeclaredSku.model_validate(facts).sku(str(key), base)
+        except ValidationError:
+            continue
+        if found is not None:
+            declared.append(found)
     book = {str(k): float(v) for k, v in (prices or {}).items() if number(v) is not None}
     off = {str(k): float(v) for k, v in (discounts or {}).items() if number(v) is not None}
-    base = load_catalog().with_discounts(off)
-    return base.with_price_book(book) if book else base
+    priced = base.with_declared(declared).with_discounts(off)
+    return priced.with_price_book(book) if book else priced
 
 
 def allowed_set(jurisdictions: object) -> frozenset[str]:

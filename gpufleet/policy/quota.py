@@ -75,6 +75,6 @@ def validate_gpu_quota(args: StackValidationArgs, report_violation: ReportViolat
     config = effective_config(args, GPU_QUOTA)
     if config is None:
         return
-    pools = gpu_pools(args.resources, catalog())
+    pools = gpu_pools(args.resources, catalog(skus=mapping(config.get("skus"))))
     for urn, message in quota_findings(pools, config.get("quotas")):
         report_violation(message, urn)

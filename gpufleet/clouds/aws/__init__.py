@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from gpufleet.clouds.aws.mocks import MOCK_CALLS, mock_state
@@ -78,15 +79,30 @@ def private_subnets(vpc: Network, zones: int) -> list[Network]:
     return list(vpc.subnets(prefixlen_diff=2))[:zones]
 
 
-def eni_figures(instance_type: str) -> EniLimits | None:
-    """ENI figures of a GPU SKU (eni_limits.csv) or of the system node group's type."""
-    return SYSTEM_ENI if instance_type == SYSTEM_ENI.instance_type else eni_limits(instance_type)
+# A type without a row (a SKU the spec declares, a type another program declares) counts at
+# the most any EC2 type holds on its default card: 24 ENIs and 64 IPv4 addresses per ENI are the
+# maxima of both columns over the 1,391 types of amazon-vpc-cni-k8s vpc_ip_resource_limit.go at
+# b5218838 (c8a.48xlarge, x8i.48xlarge), so no subnet is planned or judged short for want of them.
+UNKNOWN_ENI = EniLimits(
+    "(not in eni_limits.csv)", max_enis=24, ipv4_per_eni=64, network_cards=None, eks_max_pods=1514,
+    source="https://github.com/aws/amazon-vpc-cni-k8s/blob/b52188387f2e2f10bf289ace929d6a63b176a4fa/pkg/vpc/vpc_ip_resource_limit.go",
+    confidence="unconfirmed", notes="the most ENIs and IPv4 per ENI of any instance type there",
+)
+
+
+def eni_figures(instance_type: str) -> EniLimits:
+    """ENI figures of a GPU SKU (eni_limits.csv), of the system node group's type, or for any
+    other type the most any EC2 type holds (UNKNOWN_ENI)."""
+    if instance_type == SYSTEM_ENI.instance_type:
+        return SYSTEM_ENI
+    return eni_limits(instance_type) or replace(UNKNOWN_ENI, instance_type=instance_type)
 
 
 def kubelet_max_pods(instance_type: str) -> int | None:
     """The kubelet's max pods under VPC_CNI's MAX_ENI (launch template user data); None where
-    the type's ENI figures are unknown."""
-    eni = eni_figures(instance_type)
+    the type's ENI figures are unknown (a SKU the spec declares: eni_figures' UNKNOWN_ENI is an
+    upper bound for address planning, never a max pods to promise the kubelet)."""
+    eni = SYSTEM_ENI if instance_type == SYSTEM_ENI.instance_type else eni_limits(instance_type)
     return max_pods(eni, VPC_CNI.max_eni) if eni is not None else None
 
 
@@ -272,8 +288,11 @@ class Aws(CloudModel):
         # (docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CapacityReservation.html).
         reservation=Reservation(r"cr-[0-9a-f]{8,17}", "an EC2 capacity block (cr-...)"),
         rdma_fabric="efa",
-        # Graviton GPU SKUs (g5g) run the EKS AL2023 ARM 64 NVIDIA AMI (components/aws/decisions.py).
+        # Graviton (g5g) and Grace (p6e-gb200) GPU SKUs run the EKS AL2023 ARM 64 NVIDIA AMI
+        # (components/aws/decisions.py).
         arm64_gpu_nodes=True,
+        # AL2023 EKS AMIs: NVIDIA on x86_64 and arm64, Neuron on x86_64 (botocore eks AMITypes).
+        device_families=frozenset({"nvidia", "neuron"}),
         # Service Quotas count vCPUs per instance-family bucket, per region (L-417A185B, ...).
         quota_unit="vcpus",
         quota_scope="region",
@@ -347,6 +366,7 @@ class Aws(CloudModel):
             resource.name, tuple(kinds), _whole(resource.get("scalingConfig", "minSize")) or 0, most or 0,
             isinstance(capacity, str) and capacity.upper() == "SPOT", resource.region(),
             cluster if isinstance(cluster, str) else None,
+            isinstance(capacity, str) and capacity.upper() == "CAPACITY_BLOCK",
         )]
 
     largest_block_prefix = VPC_PREFIXES[0]
@@ -380,8 +400,7 @@ class Aws(CloudModel):
 
     def node_addresses(self, instance_type: str, node_range: NodeRange) -> int | None:
         """At most MAX_ENI ENIs' addresses (VPC_CNI) for the instance type."""
-        eni = eni_figures(instance_type)
-        return most_node_addresses(eni, VPC_CNI) if eni is not None else None
+        return most_node_addresses(eni_figures(instance_type), VPC_CNI)
 
     def declared_ranges(self, stack: Sequence[DeclaredResource]) -> list[DeclaredRange]:
         """Every subnet a node group launches into, with every group that may put all its nodes

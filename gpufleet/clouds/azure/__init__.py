@@ -16,6 +16,8 @@ from gpufleet.clouds.azure.link import LINK, VPN_GATEWAY, VPN_GATEWAY_USD_PER_HO
 from gpufleet.clouds.azure.mocks import MOCK_CALLS, NAME_INPUTS, mock_call, mock_state
 from gpufleet.clouds.azure.pools import (
     AGENT_POOL,
+    AMD_GPU_REFUSAL,
+    ARM64_GPU_REFUSAL,
     CLUSTERS,
     DEFAULT_SURGE_SHARE,
     MANAGED_CLUSTER,
@@ -197,8 +199,10 @@ class Azure(CloudModel):
         # the ARM model's GPUInstanceProfile enum, checked in tests/test_capabilities.py).
         mig_profiles=frozenset({"MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"}),
         rdma_fabric="infiniband",
-        # No arm64 GPU VM size in the catalog, and no arm64 GPU node image declared.
+        # The arm64 (Grace) ND GB200/GB300 v6 sizes: no AKS source read here confirms them.
         arm64_gpu_nodes=False,
+        # MI300X (amd): AKS installs no AMD GPU driver (notes, gpufleet/clouds/azure/pools.py).
+        device_families=frozenset({"nvidia"}),
         # Compute usages count vCPUs per VM family (and the regional total), per region.
         quota_unit="vcpus",
         quota_scope="region",
@@ -209,7 +213,8 @@ class Azure(CloudModel):
         zones_per_region=3,
         notes={"capacity: reserved": "a reservation is a billing discount on regular VMs, not a VM "
                                      "setting: use capacity: on-demand there and put the reserved "
-                                     "price under prices:"},
+                                     "price under prices:",
+               "arm64": ARM64_GPU_REFUSAL, "amd": AMD_GPU_REFUSAL},
     )
     # "API server authorized IP ranges": at most 200 ranges
     # (learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges, Limitations).

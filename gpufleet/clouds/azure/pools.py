@@ -14,6 +14,27 @@ from gpufleet.clouds.base import Network
 from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, whole
 
 AGENT_POOL = "azure-native:containerservice:AgentPool"
+
+# AKS documents Arm64 node pools for the Dpsv5, Dplsv5 and Epsv5 sizes only
+# (learn.microsoft.com/azure/aks/use-arm64-vms, MicrosoftDocs/azure-aks-docs@0eb107b6) and
+# installs GPU software only on the GPU sizes it lists (learn.microsoft.com/azure/aks/
+# use-nvidia-gpu: other sizes need the driver install skipped and a driver of your own). No
+# source read here names the arm64 ND GB200/GB300 v6 sizes for AKS, so they are refused.
+ARM64_GPU_REFUSAL = (
+    "AKS arm64 GPU agent pools are not confirmed: Microsoft documents AKS Arm64 node pools for "
+    "Dpsv5, Dplsv5 and Epsv5 sizes only and installs GPU drivers only on the GPU sizes it lists, "
+    "neither naming the Grace (arm64) ND GB200/GB300 v6 sizes; plan the pool on a cloud that "
+    "runs them (AWS: p6e-gb200.36xlarge)"
+)
+# AKS "does not install the necessary GPU software" on GPU sizes outside its supported list and
+# states that AMD (NVv4) GPUs are not supported (learn.microsoft.com/azure/aks/use-nvidia-gpu,
+# MicrosoftDocs/azure-aks-docs@04921f5f). AMD's device plugin (components/k8s/devices.py) needs
+# the amdgpu driver on the node, which neither AKS nor gpufleet installs, so MI300X is refused.
+AMD_GPU_REFUSAL = (
+    "AKS installs no AMD GPU driver (Microsoft: AKS sets up GPU software only on the NVIDIA sizes "
+    "it lists, and AMD NVv4 GPUs are not supported), and AMD's device plugin needs the amdgpu "
+    "driver on the node; plan an NVIDIA accelerator, or run MI300X outside gpufleet's AKS pools"
+)
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 CLUSTERS = frozenset({MANAGED_CLUSTER})
 

@@ -17,7 +17,7 @@ ifeq ($(UV_DEFAULT_INDEX),)
 unexport UV_DEFAULT_INDEX
 endif
 
-.PHONY: plan test lint typecheck audit bench ci lock clean
+.PHONY: plan test lint typecheck audit bench mutate mutate-check ci lock clean
 
 # No uv on PATH: uv from PyPI into a bare venv by this Python's pip (a venv with its own pip costs
 # seconds more), or by the venv's pip where this Python has none.
@@ -56,6 +56,17 @@ bench: $(BIN)/gpufleet  ## placement (one period and over a horizon), explain, o
 	$(BIN)/python benchmarks/plan.py
 	$(BIN)/python benchmarks/live.py
 
+# Mutation testing (benchmarks/mutation.py, issue 32): CPU-heavy, so one module at a time with
+# its mapped tests; SCOPE=<module> (or a folder ending in /) for one, JOBS=<n> mutants at once.
+# Not part of `ci`: the scheduled workflow runs it; CI runs the cheap ratchet over the recorded file.
+SCOPE ?=
+JOBS ?= 1
+mutate: $(BIN)/gpufleet  ## mutation scores into benchmarks/mutation.json and .md (SCOPE=gpufleet/ipam.py for one)
+	$(BIN)/python benchmarks/mutation.py --jobs $(JOBS) $(if $(SCOPE),--scope $(SCOPE))
+
+mutate-check: $(BIN)/gpufleet  ## the recorded mutation scores meet their floors (no mutmut run)
+	$(BIN)/python benchmarks/mutation.py --check
+
 ci: lint typecheck audit test
 
 lock: | $(UV)  ## re-pin requirements*.lock after a change to pyproject.toml's dependencies
@@ -65,4 +76,4 @@ lock: | $(UV)  ## re-pin requirements*.lock after a change to pyproject.toml's d
 	  --custom-compile-command "make lock" -o requirements-dev.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mutmut

@@ -7,9 +7,14 @@ from functools import cache
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from gpufleet.preview import Recording, record_program
 from gpufleet.specfile import read_yaml, stack_path
+
+# Mutation runs (benchmarks/mutation.py) pass --hypothesis-profile=mutation: the same examples every
+# run, so a mutant's verdict never depends on luck, and few of them where a test does not say.
+settings.register_profile("mutation", derandomize=True, database=None, deadline=None, max_examples=20)
 
 
 def stack_config(stack: str) -> dict[str, Any]:

@@ -259,3 +259,59 @@ def test_check_resources_judges_the_halves_with_exit_1(
     spec.write_text(yaml.safe_dump({"config": {"gpufleet:fleet": fleet_of("dev")}}))
     assert main(["check", "--resources", str(resources), "--spec", str(spec), "--format", "json"]) == 1
     assert "ingress[0] allows ingress from 0.0.0.0/1, 128.0.0.0/1" in capsys.readouterr().out
+
+
+# -- edges a user or an attacker would meet (issue 32) -----------------------------------------
+
+
+def test_an_ipv6_documentation_or_unique_local_source_is_never_public() -> None:
+    """IPv6 is judged against the IPv6 blocks, not the IPv4 ones (which it never overlaps)."""
+    assert cidrs.outside_public(_net("2001:db8:1::/48")) == \
+        "2001:db8:1::/48 is documentation (2001:db8::/32, RFC 3849)"
+    assert cidrs.not_public(_net("fd00::/8")) == ["fc00::/7 (unique-local, RFC 4193)"]
+    assert cidrs.not_public(_net("4000::/3")) == ["reserved by the IETF (outside 2000::/3, global unicast; RFC 4291)"]
+    assert cidrs.outside_public(_net("2a00:1450::/32")) is None
+
+
+def test_a_wide_ipv6_list_names_its_prefix() -> None:
+    assert cidrs.reach([_net("2400::/12")]) == (
+        "covers at least a /12's worth of public IPv6 addresses; the networks of runners and operators "
+        "reach at most a /8 of IPv4 or a /32 of IPv6")
+    assert cidrs.reach([_net("2400::/32")]) is None  # one registry member's allocation: at the edge
+
+
+def test_the_widest_sources_are_named_first_and_the_rest_counted_from_the_fourth() -> None:
+    three = ["1.0.0.0/24", "64.0.0.0/2", "128.0.0.0/3"]
+    assert cidrs.opening(three) == cidrs.Opening(
+        "64.0.0.0/2, 128.0.0.0/3, 1.0.0.0/24",
+        "covers at least a /2's worth of public IPv4 addresses; the networks of runners and operators "
+        "reach at most a /8 of IPv4 or a /32 of IPv6")
+    four = cidrs.opening([*three, "2.0.0.0/24"])
+    assert four is not None
+    assert four.ranges == "64.0.0.0/2, 128.0.0.0/3, 1.0.0.0/24 and 1 more"
+
+
+def test_ranges_that_are_not_public_are_named_three_at_a_time_and_counted() -> None:
+    three = ["10.0.0.0/8", "127.0.0.0/8", "192.0.2.0/24"]
+    named = ("10.0.0.0/8 is private-use (10.0.0.0/8, RFC 1918); 127.0.0.0/8 is loopback (127.0.0.0/8, RFC 1122); "
+             "192.0.2.0/24 is documentation (TEST-NET-1) (192.0.2.0/24, RFC 5737)")
+    assert cidrs.allowlist_problems(three) == [f"includes ranges that are not public: {named}"]
+    assert cidrs.allowlist_problems([*three, "169.254.0.0/16", "0.0.0.0/8"]) == [
+        f"includes ranges that are not public: {named}; and 2 more"]
+
+
+def test_a_cidr_is_text_of_at_most_64_characters_with_host_bits_allowed() -> None:
+    assert cidrs.parse("10.1.2.3/24") == ipaddress.IPv4Network("10.1.2.0/24")  # as the clouds read it
+    assert cidrs.parse(" 52.1.0.0/16".ljust(64)) == ipaddress.IPv4Network("52.1.0.0/16")
+    assert cidrs.parse(" 52.1.0.0/16".ljust(65)) is None  # bounded before parsing
+    assert [cidrs.parse(v) for v in (None, 12, ["52.1.0.0/16"])] == [None, None, None]
+    assert cidrs.allowlist_problems([12, "x" * 50]) == [f"includes 12, {('x' * 50)!r:.40}, not a CIDR"]
+
+
+def test_a_fleet_block_reaching_special_or_public_space_says_which() -> None:
+    allowed = "allowed: a block inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 (RFC 1918)"
+    assert cidrs.private_block_problem(ipaddress.IPv4Network("100.0.0.0/8")) == (
+        f"100.0.0.0/8 reaches 100.64.0.0/10 (shared address space (carrier-grade NAT), RFC 6598); {allowed}")
+    assert cidrs.private_block_problem(ipaddress.IPv4Network("10.0.0.0/7")) == (
+        f"10.0.0.0/7 reaches public address space beyond its private-use block; {allowed}")
+    assert cidrs.private_block_problem(ipaddress.IPv4Network("8.8.0.0/16")) == f"8.8.0.0/16 is public address space; {allowed}"

@@ -18,8 +18,8 @@ from botocore.stub import Stubber
 from gpufleet.cli import main
 from gpufleet.clouds.aws import live as live_aws
 from gpufleet.clouds.azure import live as live_azure
-from gpufleet.live import LiveQuota, NoCredentialsError, in_parallel
-from gpufleet.live.quotas import look_up
+from gpufleet.live import LiveQuota, NoCredentialsError, RegionFailure, in_parallel
+from gpufleet.live.quotas import look_up, pool_buckets, quotas_document, table_rows
 from gpufleet.pipeline import build_plan
 from gpufleet.spec import load_fleet
 from tests.test_placement import fleet, h100
@@ -283,3 +283,27 @@ def test_without_the_live_extra_quotas_says_what_to_install(
     assert capsys.readouterr().err.strip() == (
         "gpufleet quotas: the AWS look-ups need boto3, which this install lacks: pip install 'gpufleet[live]'"
     )
+
+
+def test_the_quotas_document_shows_each_bucket_once_declared_live_or_undeclared() -> None:
+    """What `gpufleet quotas --live` prints (issue 32): a live bucket beside its declared value
+    (the one plans use) with headroom never below zero when usage already exceeds the limit; a
+    declared bucket the cloud did not answer for; a bucket a pool may draw on that nobody
+    declared, said to be unlimited in plans; each once, sorted; and the regions not read."""
+    spec = load_fleet(fleet([h100()], clouds={"aws": {"regions": ["us-east-1", "us-west-2"]}},
+                            quotas={"aws": {"us-east-1": {P_ON_DEMAND: 384}, "us-west-2": {G_ON_DEMAND: 64}}}))
+    live = [LiveQuota("aws", "us-east-1", P_ON_DEMAND, 960, 1000, "aws service-quotas", "2026-12-07T00:00:00Z")]
+    document = quotas_document(spec, live, [RegionFailure("aws", "us-west-2", "read timed out")])
+    assert [(r["region"], r["bucket"], r["declared_vcpus"], r["limit_vcpus"], r["used_vcpus"], r["headroom_vcpus"],
+             r["source"]) for r in document["quotas"]] == [
+        ("us-east-1", P_ON_DEMAND, 384, 960, 1000, 0, "aws service-quotas"),
+        ("us-west-2", P_ON_DEMAND, None, None, None, None, "undeclared: unlimited in plans"),
+        ("us-west-2", G_ON_DEMAND, 64, None, None, None, "spec"),
+    ]
+    assert document["failures"] == [{"cloud": "aws", "region": "us-west-2", "reason": "read timed out"}]
+    assert table_rows(document) == [
+        ("aws", "us-east-1", P_ON_DEMAND, "384", "960", "1000", "0", "aws service-quotas at 2026-12-07T00:00:00Z"),
+        ("aws", "us-west-2", P_ON_DEMAND, "-", "-", "-", "-", "undeclared: unlimited in plans"),
+        ("aws", "us-west-2", G_ON_DEMAND, "64", "-", "-", "-", "spec"),
+    ]
+    assert pool_buckets(spec) == [("aws", "us-east-1", P_ON_DEMAND), ("aws", "us-west-2", P_ON_DEMAND)]

@@ -155,3 +155,105 @@ def _writes_outside_safewrite() -> list[str]:
 
 def test_every_writer_uses_safewrite() -> None:
     assert _writes_outside_safewrite() == []
+
+
+# -- what a user sees when a write cannot happen (issue 32): the flag, the path, the reason, and
+# nothing left behind; and the modes a new or replaced file gets -----------------------------
+
+
+def _problem(error: pytest.ExceptionInfo[CommandLineError]) -> str:
+    [problem] = error.value.problems
+    return str(problem)
+
+
+def test_a_write_that_fails_at_any_step_names_the_flag_and_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even as root (a read-only folder does not stop root): a full disk at the rename."""
+    out = tmp_path / "kubeconfig"
+    out.write_text("old\n")
+
+    def full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(CommandLineError) as caught:
+        safewrite.write_text(out, "new\n", mode=safewrite.PRIVATE, flag="--out")
+    assert _problem(caught) == f"--out: cannot write {out}: No space left on device"
+    assert out.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["kubeconfig"]  # no temporary left
+
+
+def test_an_interrupted_write_leaves_no_temporary_and_is_not_swallowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        safewrite.write_text(tmp_path / "plan.json", "{}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("where", "reason"), [
+    ("missing/plan.json", "No such file or directory"),  # the folder does not exist: nothing created
+    ("file/plan.json", "Not a directory"),  # a path through a file
+])
+def test_a_path_that_cannot_hold_a_file_is_refused_naming_the_flag(tmp_path: Path, where: str, reason: str) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CommandLineError) as caught:
+        safewrite.write_text(tmp_path / where, "{}\n", flag="--kubeconfig-out")
+    assert _problem(caught) == f"--kubeconfig-out: cannot write {tmp_path / where}: {reason}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_folder_or_link_target_is_refused_in_words(tmp_path: Path) -> None:
+    with pytest.raises(CommandLineError) as caught:
+        safewrite.write_text(tmp_path, "x", flag="--out")
+    assert _problem(caught) == f"--out: cannot write {tmp_path}: it is a folder; give a file name in it"
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(CommandLineError) as caught:
+        safewrite.write_text(tmp_path / "link", "x", flag="--out")
+    assert _problem(caught) == (
+        f"--out: cannot write {tmp_path / 'link'}: it is a symbolic link (to {tmp_path / 'nowhere'}); gpufleet "
+        "does not write through links: remove it, or give the file it points to")
+
+
+@pytest.mark.parametrize("existing", [None, 0o644, 0o600])
+def test_modes_on_create_and_on_overwrite(tmp_path: Path, existing: int | None) -> None:
+    """A shared file gets what the umask allows; a private one the owner only, whatever the old
+    file's mode was; the text is exactly what was given (no newline translation)."""
+    old = os.umask(0o022)
+    try:
+        for name, mode, expected in (("shared", safewrite.SHARED, 0o644), ("private", safewrite.PRIVATE, 0o600)):
+            path = tmp_path / name
+            if existing is not None:
+                path.write_text("old\n")
+                path.chmod(existing)
+            safewrite.write_text(path, "a\r\nb\n", mode=mode)
+            assert stat.S_IMODE(path.stat().st_mode) == expected, (name, existing)
+            assert path.read_bytes() == b"a\r\nb\n"
+    finally:
+        os.umask(old)
+
+
+def test_a_link_planted_at_the_temporary_name_is_never_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attacker who could guess the temporary name plants a link there: the write is refused
+    (created exclusively, never through a link) and the link's target is untouched."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    monkeypatch.setattr(safewrite.secrets, "token_hex", lambda _: "guessed")
+    (tmp_path / ".kubeconfig.guessed.tmp").symlink_to(victim)
+    with pytest.raises(CommandLineError) as caught:
+        safewrite.write_text(tmp_path / "kubeconfig", "token\n", mode=safewrite.PRIVATE)
+    assert _problem(caught) == f"--out: cannot write {tmp_path / 'kubeconfig'}: File exists"
+    assert victim.read_text() == "precious\n"
+    assert not (tmp_path / "kubeconfig").exists()
+
+
+def test_text_beyond_ascii_is_written_as_utf_8(tmp_path: Path) -> None:
+    safewrite.write_text(tmp_path / "plan.md", "Zürich — 東京\n")
+    assert (tmp_path / "plan.md").read_bytes() == "Zürich — 東京\n".encode()

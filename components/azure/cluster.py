@@ -18,13 +18,6 @@ from components.azure import decisions
 from components.azure.decisions import ServiceNetwork
 from gpufleet.clouds.azure import SYSTEM_POOL
 
-# Built-in roles (the same GUIDs in every tenant; learn.microsoft.com/azure/role-based-access-
-# control/built-in-roles): "Network Contributor", and "Azure Kubernetes Service RBAC Cluster
-# Admin" (manage all resources in the cluster), which the deployer needs for the in-cluster
-# layer: with Azure RBAC on and local accounts off no other credential exists.
-NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
-RBAC_CLUSTER_ADMIN_ROLE = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
-
 
 @dataclass(frozen=True)
 class GpuClusterArgs:
@@ -77,10 +70,7 @@ class GpuCluster(pulumi.ComponentResource):
             principal_id=identity.principal_id,
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
             role_definition_id=subscription_id.apply(
-                lambda sub: (
-                    f"/subscriptions/{sub}/providers/Microsoft.Authorization/"
-                    f"roleDefinitions/{NETWORK_CONTRIBUTOR_ROLE}"
-                )
+                lambda sub: decisions.role_definition_id(sub, decisions.NETWORK_CONTRIBUTOR_ROLE)
             ),
             description="AKS control plane joins nodes and load balancers to the fleet VNet",
             opts=pulumi.ResourceOptions(parent=self),
@@ -159,8 +149,7 @@ class GpuCluster(pulumi.ComponentResource):
             scope=cluster.id,
             principal_id=client.object_id,
             role_definition_id=subscription_id.apply(
-                lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/"
-                f"{RBAC_CLUSTER_ADMIN_ROLE}"
+                lambda sub: decisions.role_definition_id(sub, decisions.RBAC_CLUSTER_ADMIN_ROLE)
             ),
             description="gpufleet deployer: the in-cluster GPU layer (Azure RBAC, no local accounts)",
             opts=pulumi.ResourceOptions(parent=self),

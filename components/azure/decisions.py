@@ -410,3 +410,29 @@ def storage_sku(region: str) -> str:
     """Zone-redundant where the region has availability zones, else locally redundant (the
     cloud model decides, so the cost line prices the SKU declared here)."""
     return _AZURE.storage_sku(region)
+
+
+# -- role assignments ----------------------------------------------------------------------------
+# Built-in role ids, the same GUID in every tenant (learn.microsoft.com/azure/role-based-access-
+# control/built-in-roles: networking, storage, containers). "Azure Kubernetes Service RBAC Cluster
+# Admin" (manage all resources in the cluster) is the deployer's for the in-cluster layer: with
+# Azure RBAC on and local accounts off no other credential exists.
+NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+RBAC_CLUSTER_ADMIN_ROLE = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+BLOB_READER_ROLE = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"  # Storage Blob Data Reader
+BLOB_CONTRIBUTOR_ROLE = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"  # Storage Blob Data Contributor
+
+
+def role_definition_id(subscription_id: str, role: str) -> str:
+    """A built-in role as a role assignment names it (its id under the subscription)."""
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+
+
+def sync_role(*, writer: bool) -> str:
+    """A sync job's data role: Reader on the home it copies from, Contributor on the copy only."""
+    return BLOB_CONTRIBUTOR_ROLE if writer else BLOB_READER_ROLE
+
+
+def container_scope(account_id: str, container: str) -> str:
+    """One blob container of one account: the narrowest scope a data role can have."""
+    return f"{account_id}/blobServices/default/containers/{container}"

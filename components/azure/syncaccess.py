@@ -30,9 +30,6 @@ from . import decisions
 from .storage import DatasetStorage
 
 AUDIENCE = "api://AzureADTokenExchange"  # the audience Entra expects (workload identity docs)
-# Built-in role ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage).
-BLOB_READER_ROLE = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"  # Storage Blob Data Reader
-BLOB_CONTRIBUTOR_ROLE = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"  # Storage Blob Data Contributor
 # The blob service's public name in Azure's public cloud (Microsoft Learn, "Storage account
 # overview", standard endpoints): `<account>.blob.core.windows.net`.
 BLOB_HOST_SUFFIX = "blob.core.windows.net"
@@ -83,18 +80,16 @@ class AzureStoreAccess:
         subscription = authorization.get_client_config_output(
             opts=pulumi.InvokeOutputOptions(parent=self.parent)
         ).subscription_id
-        role = BLOB_CONTRIBUTOR_ROLE if writer else BLOB_READER_ROLE
+        role = decisions.sync_role(writer=writer)
         assignment = authorization.RoleAssignment(
             f"{stem}-role",
             role_assignment_name=decisions.role_assignment_name(
                 self.fleet, self.stack, job.dataset, region, side),
-            scope=pulumi.Output.concat(
-                account.account_id, "/blobServices/default/containers/", account.container_name),
+            scope=pulumi.Output.all(account.account_id, account.container_name).apply(
+                lambda ids: decisions.container_scope(ids[0], ids[1])),
             principal_id=identity.principal_id,
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-            role_definition_id=subscription.apply(
-                lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"
-            ),
+            role_definition_id=subscription.apply(lambda sub: decisions.role_definition_id(sub, role)),
             description=f"gpufleet sync job of '{job.dataset}' to {job.destination}",
             opts=opts,
         )
@@ -118,4 +113,4 @@ class AzureStoreAccess:
         return remote_side, [federation, assignment]
 
 
-__all__ = ["AUDIENCE", "BLOB_CONTRIBUTOR_ROLE", "BLOB_READER_ROLE", "AzureStoreAccess"]
+__all__ = ["AUDIENCE", "AzureStoreAccess"]

@@ -21,7 +21,7 @@ from typing import Any
 from pulumi_policy import PolicyProviderResource
 
 from gpufleet import clouds
-from gpufleet.policy.props import get, text
+from gpufleet.policy.props import get, plain, text
 
 PROVIDER_PREFIX = "pulumi:providers:"
 KUBERNETES = "kubernetes"
@@ -233,7 +233,8 @@ def _kubeconfig_text(provider: PolicyProviderResource | None) -> str | None:
     value = get(provider.props, "kubeconfig")
     if isinstance(value, str):
         return value or None
-    return json.dumps(value, default=str) if isinstance(value, Mapping) else None
+    # a kubeconfig object: the engine hands a proxy over, which json.dumps cannot encode
+    return json.dumps(plain(value), default=str) if isinstance(value, Mapping) else None
 
 
 def kubernetes_cluster(provider: PolicyProviderResource | None) -> Location:

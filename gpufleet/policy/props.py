@@ -3,8 +3,8 @@ policy's price book, jurisdictions and allowed regions, and how messages name a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -15,8 +15,18 @@ from gpufleet.specmodel import DeclaredSku
 
 __all__ = [
     "allowed_regions", "allowed_set", "catalog", "describe", "get", "is_true", "items", "mapping",
-    "number", "region_allowed", "text",
+    "number", "plain", "region_allowed", "text",
 ]
+
+
+def plain(value: Any) -> Any:
+    """The value as plain dicts, lists and scalars (the engine hands proxies over, which
+    json.dumps cannot encode); parts not known in a preview are left out."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in mapping(cast(object, value)).items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [plain(v) for v in items(cast(object, value))]
+    return value
 
 
 def catalog(

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pulumi_policy import PolicyResource
 
@@ -31,22 +31,12 @@ from gpufleet.policy.incluster import (
     NIC_CLUSTER_POLICY,
     OFED_WORKAROUND,
 )
-from gpufleet.policy.props import describe, get, items, mapping, number, text
+from gpufleet.policy.props import describe, get, items, mapping, number, plain, text
 
 Finding = tuple[str, str]
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 GPU_KEYS = ("nvidia.com/gpu", "gpufleet.io/pool")
-
-
-def plain(value: Any) -> Any:
-    """The value as plain dicts, lists and scalars (the engine hands proxies over; JSON-encoded
-    strings are decoded); parts not known in a preview are left out."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in mapping(cast(object, value)).items()}
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return [plain(v) for v in items(cast(object, value))]
-    return value
 
 
 def _text_of(value: Any) -> str:

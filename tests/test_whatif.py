@@ -100,13 +100,19 @@ def test_changes_compound_in_order(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_a_quota_change_is_the_plan_of_the_spec_with_the_quota(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = fleet_of(STACK)
+    # units of one node, so that moving a node to AWS can stay within Azure's commitment (with
+    # prod-eu's units of 4 the move would leave Azure's commitment unburned, and the quota
+    # would bind nothing)
+    data["pools"][0]["placement"] = {"unit_nodes": 1}
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump(data))
     bucket = "L-417A185B"
     before = data["quotas"]["aws"]["eu-north-1"][bucket]
     raised = tmp_path / "raised.yaml"
     quotas = {**data["quotas"], "aws": {**data["quotas"]["aws"], "eu-north-1": {
         **data["quotas"]["aws"]["eu-north-1"], bucket: before + 1536}}}
     raised.write_text(yaml.safe_dump({**data, "quotas": quotas}))
-    what_if = _plan(capsys, "--stack", STACK, "--quota", f"aws/eu-north-1/{bucket}=+1536")
+    what_if = _plan(capsys, "--spec", str(base), "--quota", f"aws/eu-north-1/{bucket}=+1536")
     scenario = what_if.pop("scenario")
     assert json.dumps(what_if, sort_keys=True) == json.dumps(_plan(capsys, "--spec", str(raised)), sort_keys=True)
     assert scenario["quota_changes"] == [{"change": f"aws/eu-north-1/{bucket}=+1536", "cloud": "aws",

@@ -23,10 +23,8 @@ print(f"wheel: {len(names)} files, {len(csvs)} catalog CSVs")
 PY
 
 "$uv" venv --quiet --python python3 "$work/venv"
-# No --compile-bytecode here (a user's install has it, `make` too): compiling all of the cloud
-# SDKs took most of this check's minute, and the commands below import only what they use.
-"$uv" pip install --quiet --python "$work/venv/bin/python" -r "$repo/requirements.lock"
-"$uv" pip install --quiet --python "$work/venv/bin/python" --no-deps "$wheel"
+"$uv" pip install --quiet --compile-bytecode --python "$work/venv/bin/python" -r "$repo/requirements.lock"
+"$uv" pip install --quiet --compile-bytecode --python "$work/venv/bin/python" --no-deps "$wheel"
 
 cd "$work"
 gpufleet=$work/venv/bin/gpufleet

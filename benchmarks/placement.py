@@ -140,7 +140,10 @@ def generated(
             "capacity": "spot" if rng.random() < 0.3 else "on-demand",
         }
         if accelerator in ("H100", "A100") and rng.random() < 0.5:
-            pool |= {"interconnect": "rdma", "gpus_per_node": 8, "capacity": "on-demand"}
+            # units of one node: these instances measure placement as before issue 29, when an
+            # rdma pool was not yet kept whole in one site
+            pool |= {"interconnect": "rdma", "gpus_per_node": 8, "capacity": "on-demand",
+                     "placement": {"unit_nodes": 1}}
         if coupled and accelerator in BOTH and rng.random() < 0.6:
             pool["min_share"] = {"aws": 0.2, "azure": 0.2}
         pool_specs.append(pool)

@@ -72,7 +72,9 @@ def limit_fleets() -> dict[str, dict[str, Any]]:
         return {
             "name": f"h100-{gpus}", "network": {"supernet": supernet},
             "clouds": {"aws": {"regions": aws}, "azure": {"regions": azure}},
-            "pools": [{"name": "train", "accelerator": "H100", "gpus": gpus, "interconnect": "rdma", **pool}],
+            # units of one node, as before issue 29 kept an rdma pool whole in one site by default
+            "pools": [{"name": "train", "accelerator": "H100", "gpus": gpus, "interconnect": "rdma",
+                       "placement": {"unit_nodes": 1}, **pool}],
             "limits": limits or {},
         }
 

@@ -21,12 +21,15 @@ from gpufleet.specskus import weighted_gpus
 def unit_of(pool: Pool, sku: Sku) -> int:
     """Nodes per unit of the pool on the SKU: `placement.unit_nodes`; for an `rdma` pool without
     it, the whole pool (one site holds all of it, counting the GPUs one node stands for among
-    the pool's accelerator choices); else 1 (any node count)."""
+    the pool's accelerator choices); else 1 (any node count). On a rack-scale SKU (racks.csv)
+    the unit is also whole racks of its smallest size, so an NVLink domain is never cut."""
     if pool.placement.unit_nodes is not None:
-        return pool.placement.unit_nodes
-    if pool.interconnect == "rdma":
-        return max(1, math.ceil(pool.gpus / weighted_gpus(pool, sku)))
-    return 1
+        unit = pool.placement.unit_nodes
+    elif pool.interconnect == "rdma":
+        unit = max(1, math.ceil(pool.gpus / weighted_gpus(pool, sku)))
+    else:
+        unit = 1
+    return math.lcm(unit, min(rack.instances for rack in sku.racks)) if sku.racks else unit
 
 
 def unit_problems(path: str, pool: Pool) -> Iterator[Problem]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.errors import SpecError
 from gpufleet.placement.horizon import place_horizon
 from gpufleet.spec import load_fleet
@@ -78,3 +79,21 @@ def test_units_hold_in_every_period_of_a_horizon() -> None:
     for plan in result.placements:
         assert all(p.nodes % 2 == 0 for p in plan), plan
         assert {p.region for p in plan if p.cloud == "aws"} <= {"us-east-1", "us-west-2"}
+
+
+@pytest.mark.parametrize(("instance_type", "placement", "expected"), [
+    ("aws/p6e-gb200.36xlarge", {}, 9),  # u-p6e-gb200x36: 9 instances, one NVLink domain
+    ("aws/p6e-gb200.36xlarge", {"unit_nodes": 4}, 36),  # whole jobs of 4 in whole racks of 9
+    ("azure/Standard_ND128isr_NDR_GB200_v6", {}, 18),  # 18 VMs per NVL72 rack
+    ("aws/p5.48xlarge", {}, 1),  # not rack-scale: any count
+])
+def test_a_rack_scale_sku_is_placed_in_whole_racks(instance_type: str, placement: dict[str, Any], expected: int) -> None:
+    cloud, name = instance_type.split("/")
+    sku = load_catalog().skus[(cloud, name)]
+    spec = load_fleet({
+        "name": "racks", "network": {"supernet": "10.64.0.0/10"},
+        "clouds": {"aws": {"regions": ["us-east-1"]}},
+        "pools": [{"name": "train", "accelerator": "H100", "gpus": 64, "placement": placement} if placement
+                  else {"name": "train", "accelerator": "H100", "gpus": 64}],
+    })
+    assert unit_of(spec.pools[0], sku) == expected

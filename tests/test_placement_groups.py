@@ -111,6 +111,19 @@ POOL = st.fixed_dictionaries({
 })
 
 
+def placed_at_the_per_pool_optimum(spec: FleetSpec) -> placement.PlacementResult:
+    """`place`'s plan, checked to reach the per-pool model's optimum on both cost levels (spend
+    above commitments, then spend); placements are priced to the cent each, the models in
+    exact dollars."""
+    excess, total = per_pool_optimum(spec)
+    result = place(spec, spec.catalog())
+    spend = spend_by_cloud(spec, result.placements)
+    planned_excess = sum(max(0.0, spend[c] - spec.budget.monthly_commitment(c)) for c in clouds.names() if c in spend)
+    assert abs(planned_excess - excess) < 0.05
+    assert abs(sum(spend.values()) - total) < 0.05
+    return result
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     pools=st.lists(POOL, min_size=2, max_size=5),
@@ -153,13 +166,7 @@ def test_pruned_bounded_and_grouped_model_reaches_the_per_pool_models_optimum(
         },
         storage=[{"name": "data", "size_tib": 2, "colocate_with": ["p0"]}] if stored else [],
     )
-    excess, total = per_pool_optimum(spec)
-    result = place(spec, spec.catalog())
-    spend = spend_by_cloud(spec, result.placements)
-    planned_excess = sum(max(0.0, spend[c] - spec.budget.monthly_commitment(c)) for c in clouds.names() if c in spend)
-    # placements are priced to the cent each, the models in exact dollars
-    assert abs(planned_excess - excess) < 0.05
-    assert abs(sum(spend.values()) - total) < 0.05
+    result = placed_at_the_per_pool_optimum(spec)
     for pool in spec.pools:
         mine = [p for p in result.placements if p.pool == pool.name]
         assert sum(p.gpus for p in mine) >= pool.gpus
@@ -177,11 +184,8 @@ def test_a_started_solve_whose_answer_disagrees_with_its_own_objective_is_solved
         budget={"commitments": {"aws": 2_000.0, "azure": 9_000.0}},
         prices={"aws/us-west-2/g4dn.xlarge": 0.526, "azure/westus3/Standard_NC4as_T4_v3": 0.526},
     )
-    excess, total = per_pool_optimum(spec)
-    result = place(spec, spec.catalog())
-    spend = spend_by_cloud(spec, result.placements)
-    assert excess == 0
-    assert abs(sum(spend.values()) - total) < 0.05
+    assert per_pool_optimum(spec)[0] == 0
+    result = placed_at_the_per_pool_optimum(spec)
     assert sum(p.gpus for p in result.placements if p.pool == "p0") == 12
 
 
@@ -200,12 +204,7 @@ def test_spend_above_commitments_is_held_at_the_whole_plans_value_not_the_solver
         },
         storage=[{"name": "data", "size_tib": 2, "colocate_with": ["p0"]}],
     )
-    excess, total = per_pool_optimum(spec)
-    result = place(spec, spec.catalog())
-    spend = spend_by_cloud(spec, result.placements)
-    planned_excess = sum(max(0.0, spend[c] - spec.budget.monthly_commitment(c)) for c in clouds.names() if c in spend)
-    assert abs(planned_excess - excess) < 0.05
-    assert abs(sum(spend.values()) - total) < 0.05
+    placed_at_the_per_pool_optimum(spec)
 
 
 def test_grouped_pools_keep_their_previous_nodes() -> None:

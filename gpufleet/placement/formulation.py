@@ -447,6 +447,10 @@ class Formulation:
             values[col] = float(math.ceil(values[self.x[i]] / per_group))
         for i, col in self.unit_cols.items():
             values[col] = values[self.x[i]] / self.cands[i].unit
+        return self.with_excess(values)
+
+    def with_excess(self, values: list[float]) -> list[float]:
+        """`values` with each cloud's spend above its commitment computed from its other columns."""
         for cloud, above in self.above.items():
             spend = sum(usd * values[col] for col, usd in self.spend_row(cloud).items())
             values[above] = max(0.0, spend - self.spec.budget.monthly_commitment(cloud))

@@ -264,25 +264,16 @@ def _then_spend(
     spend, cannot keep the levels exact and was slower.) Returns the solution with
     `objective` = total spend.
     """
-    start = _settled(form, first.values)
+    # The excess recomputed from the integer columns: HiGHS leaves its continuous columns within
+    # its feasibility tolerance of the rows, which was 2.4e-4 below the whole plan's excess on a
+    # generated fleet, too little to hold as a row.
+    start = form.with_excess(list(first.values))
     excess = sum(start[col] * weight for col, weight in form.excess.items())
     held = excess + _slack(excess)
     if not _has_commitments(spec) or _burned_in_every_tie(spec, form, held, run.options):
         return replace(first, objective=form.value(first, form.spend))
     form.milp.row(-math.inf, held, form.excess)
     return run.record(form.milp.solve(form.spend, start, proving=True, stop=stop, options=run.options))
-
-
-def _settled(form: Formulation, values: Sequence[float]) -> list[float]:
-    """`values` (integer columns whole) with each cloud's spend above its commitment
-    recomputed from them: HiGHS leaves those continuous columns within its feasibility
-    tolerance of the rows, which can be below the whole plan's true excess by more than
-    float noise (2.4e-4 of $12,077 on a generated fleet), too little to hold as a row."""
-    exact = list(values)
-    for cloud, above in form.above.items():
-        spend = sum(usd * exact[col] for col, usd in form.spend_row(cloud).items())
-        exact[above] = max(0.0, spend - form.spec.budget.monthly_commitment(cloud))
-    return exact
 
 
 def _burned_in_every_tie(spec: FleetSpec, form: Formulation, held: float, options: SolverOptions) -> bool:

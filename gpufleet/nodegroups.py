@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 # Every cluster runs one system node group / agent pool besides the GPU pools (CloudModel.system_pool).
 SYSTEM_GROUPS = 1
+# The roles of `CloudModel.limit_keys` that bound one cluster (`blocks_per_network` bounds its network).
+CLUSTER_ROLES = frozenset({"nodes_per_group", "groups_per_cluster", "nodes_per_cluster"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class ClusterLimits:
     nodes_per_cluster: int | None
     system_nodes: int
     sources: Mapping[str, Limit]
+    blocks_per_network: int | None = None
+    """IPv4 CIDR blocks one VPC/VNet may hold, the primary counted (None: the cloud adds none)."""
 
     @property
     def gpu_groups(self) -> int:
@@ -113,7 +117,8 @@ def limits_in(declared_limits: Declared, cloud: str, region: str | None) -> Clus
     if per_group is None or groups is None:
         raise ValueError(f"cloud {cloud} declares no nodes_per_group / groups_per_cluster limit keys")
     return ClusterLimits(
-        cloud, region or "?", per_group, groups, value("nodes_per_cluster"), model.system_pool.max_nodes, sources
+        cloud, region or "?", per_group, groups, value("nodes_per_cluster"), model.system_pool.max_nodes, sources,
+        value("blocks_per_network"),
     )
 
 

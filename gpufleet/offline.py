@@ -37,7 +37,7 @@ from gpufleet.planjson import (
     cluster_docs,
     interconnect_json,
     network_json,
-    placement_json,
+    pool_json,
     previous_placements,
 )
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
@@ -300,11 +300,7 @@ def plan_document(
         "version": PLAN_VERSION,
         "stack": plan.stack,
         "fleet": plan.fleet,
-        "pools": [
-            {"name": pool.name, "accelerator": pool.accelerator, "gpus": pool.gpus,
-             "placements": [placement_json(p) for p in pool.placements]}
-            for pool in plan.pools
-        ],
+        "pools": [pool_json(pool) for pool in plan.pools],
         "networks": [network_json(n) for n in plan.networks],
         "storage": [
             {"name": s.name, "cloud": s.cloud, "region": s.region, "size_tib": s.size_tib,

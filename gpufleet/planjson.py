@@ -19,8 +19,8 @@ from gpufleet.catalog import Capacity, Cloud
 from gpufleet.explainjson import ExplainDoc, ScenarioDoc
 from gpufleet.horizonjson import CommitmentBurnDoc, HorizonDoc, PeriodDoc
 from gpufleet.moves import MoveDoc
-from gpufleet.nodegroups import RegionGroups
-from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, Placement
+from gpufleet.nodegroups import CLUSTER_ROLES, RegionGroups
+from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, Placement, PoolPlan
 from gpufleet.planinput import read_document
 
 _closed = with_config(ConfigDict(extra="forbid"))
@@ -49,10 +49,21 @@ class PlacementDoc(TypedDict):
 
 @_closed
 class PoolDoc(TypedDict):
+    """A pool's placements and its spread (docs/design.md, "Spreading"): `largest_region` holds
+    `largest_region_share` of its `gpus` (the most of any region; "" and 0 without
+    placements); `max_region_share` the most one region may hold (null: no cap), `default`
+    when it is the fleet's default for the pool's capacity rather than the pool's own;
+    `region_share_note` why a default does not apply (absent when none)."""
+
     name: str
     accelerator: str
     gpus: int
     placements: list[PlacementDoc]
+    largest_region: str
+    largest_region_share: float
+    max_region_share: float | None
+    max_region_share_default: bool
+    region_share_note: NotRequired[str]
 
 
 @_closed
@@ -368,6 +379,21 @@ def placement_json(placement: Placement) -> PlacementDoc:
     return document
 
 
+def pool_json(pool: PoolPlan) -> PoolDoc:
+    """A pool: its placements and its spread; the note only where a default does not apply."""
+    where, share = pool.largest_region
+    document: PoolDoc = {
+        "name": pool.name, "accelerator": pool.accelerator, "gpus": pool.gpus,
+        "placements": [placement_json(p) for p in pool.placements],
+        "largest_region": where, "largest_region_share": round(share, 4),
+        "max_region_share": pool.spread.share,
+        "max_region_share_default": pool.spread.share is not None and not pool.spread.declared,
+    }
+    if pool.spread.note:
+        document["region_share_note"] = pool.spread.note
+    return document
+
+
 def network_json(network: NetworkPlan) -> NetworkDoc:
     return {
         "cloud": network.cloud, "region": network.region, "cidr": network.cidr,
@@ -421,7 +447,7 @@ def cluster_docs(regions: Sequence[RegionGroups]) -> list[ClusterDoc]:
             "groups_limit": r.limits.gpu_groups, "largest_group_nodes": r.largest_group,
             "nodes_per_group_limit": r.limits.nodes_per_group, "nodes": r.nodes,
             "nodes_limit": r.limits.gpu_nodes,
-            "sources": sorted({limit.source for limit in r.limits.sources.values()}),
+            "sources": sorted({limit.source for role, limit in r.limits.sources.items() if role in CLUSTER_ROLES}),
         }
         for r in regions
     ]

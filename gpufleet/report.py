@@ -127,6 +127,7 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
         *scenario_tables(doc),
         *burn_sections(doc),
         ("Placements", ("pool", "GPU", "cloud/region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
+        *_spread(doc["pools"]),
         *_kept(doc.get("previous")),
         *_capacity(doc.get("capacity")),
         ("Networks", ("cloud", "region", "CIDR", "pod CIDR"), networks),
@@ -144,6 +145,24 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
         ("Resources", ("cloud", "region", "type", "count"), counts),
         *explain_tables(doc),
     ]
+
+
+def _spread(pools: list[dict[str, Any]]) -> list[tuple[str, Row, list[Row]]]:
+    """Each pool's largest single-region share against the most one region may hold (plans
+    written before spreading have neither: no table)."""
+    if not pools or "largest_region_share" not in pools[0]:
+        return []
+    noted = any(pool.get("region_share_note") for pool in pools)
+    rows: list[Row] = [
+        (pool["name"], str(len({(p["cloud"], p["region"]) for p in pool["placements"]})),
+         pool["largest_region"] or "-", f"{100 * pool['largest_region_share']:.1f} %",
+         "-" if pool["max_region_share"] is None else f"{100 * pool['max_region_share']:.1f} %"
+         + (" (default)" if pool["max_region_share_default"] else ""),
+         *([pool.get("region_share_note", "")] if noted else []))
+        for pool in pools
+    ]
+    header = ("pool", "regions", "largest region", "its share", "most per region", *(("note",) if noted else ()))
+    return [("Spread over regions (share of each pool's GPUs)", header, rows)]
 
 
 def _budget(cost: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:

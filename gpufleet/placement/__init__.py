@@ -44,9 +44,9 @@ whose network is full sends the rest to another region or cloud, and a fleet no 
 is infeasible, with the range, its need and room and the field to change in the diagnosis.
 
 The package splits that work by job: `candidates` (offers and pruning), `formulation` (the
-model), `shares` (its share and pin rows), `milp` (the HiGHS wrapper), `solve` (the lexicographic levels), `diagnosis` (why there
-is no placement), `spend` (what a plan spends); quota buckets live in `gpufleet.quota`, which
-loads no solver.
+model), `shares` (its share and pin rows), `milp` (the HiGHS wrapper), `solve` (the
+lexicographic levels), `diagnosis` (why there is no placement), `spend` (what a plan spends);
+quota buckets live in `gpufleet.quota`, which loads no solver.
 """
 
 from gpufleet.placement.candidates import (

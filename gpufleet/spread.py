@@ -7,7 +7,8 @@ the pool's GPUs (`gpus`, as `min_share`/`max_share` count them), in whole nodes 
 (`gpufleet.units`): a unit is never split to meet a share, so a share that whole units cannot
 meet makes the plan infeasible, and the diagnosis says why. Without it, the fleet's default for
 the pool's capacity (`placement.max_region_share`, spot 0.5 unless set) applies where the pool
-can spread: two or more regions offer it and one node or unit is less than the pool. A default
+can spread: two or more regions offer it on clouds its `max_share` allows, and one node or unit
+is less than the pool. A default
 is met to within one node or unit (half of three nodes is two in one region and one in
 another): it asks for a spread, not for an infeasible plan. Where it cannot apply, the plan says
 why (`RegionShare.note`).
@@ -76,7 +77,7 @@ def region_share(spec: FleetSpec, pool: Pool, sites: Sequence[Site]) -> RegionSh
         return RegionShare(None, None, note=(
             f"{why}; an rdma pool stays whole in one site (set placement.unit_nodes to spread it)"
         ))
-    places = sorted({site.place for site in sites})
+    places = sorted({s.place for s in sites if pool.max_share.get(s.place.partition("/")[0], 1.0) > 0})
     if len(places) < 2:
         where = places[0] if places else "no region"
         return RegionShare(None, None, note=f"{why}; only {where} can hold this pool, so it stays in one region")

@@ -277,3 +277,11 @@ def test_the_region_share_holds_in_every_period_of_a_horizon(budget: dict[str, A
         assert sum(g for _, g in by_place) >= gpus
         assert largest_region_share(gpus, by_place)[1] * gpus <= -(-gpus // 16) * 8
         assert len({place for place, _ in by_place}) >= 2
+
+
+def test_a_cloud_the_pool_may_not_use_is_no_region_to_spread_to() -> None:
+    # max_share {aws: 0} leaves azure/eastus alone: the default steps aside with a note.
+    spec, nodes = solve(fleet([h100(max_share={"aws": 0.0})], azure=["eastus"]))
+    assert nodes == {"serve/azure/eastus": 4}
+    found, _ = candidates(spec, spec.catalog())
+    assert {c.region_gpus for c in found} == {None}

@@ -1,16 +1,18 @@
 """Why not there? Every offer a pool may use that the plan left empty (or holding fewer nodes
 than it could take), the binding reason from the closed set (`gpufleet.reasons`), and what
-would change it: the break-even price, or what one more node's worth of quota saves.
+would change it: the break-even price, or what one more unit's worth of quota saves.
 
 Each figure is a re-plan (`gpufleet.breakeven.Replanner`), never an estimate: the offer's
-price lowered until the plan takes a node of the pool there, a quota raised by one node. The
-reason for an offer the model could use is what one more node there (its pool's GPUs taken off
-its other offers) breaks or costs (`MoveCauses.blocked`): a rule broken at $0.01/h binds at any
-price. docs/design.md, "Explaining a plan"; docs/explain.md.
+price lowered until the plan takes a node of the pool there, a quota raised by one unit's
+worth. The reason for an offer the model could use is what one more unit there
+(`Candidate.unit` nodes, the least the plan adds; its pool's GPUs taken off its other offers)
+breaks or costs (`MoveCauses.blocked`): a rule broken at $0.01/h binds at any price.
+docs/design.md, "Explaining a plan"; docs/explain.md.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,6 +43,8 @@ class Explanation:
     even: BreakEven | None = None
     quota_bucket: str | None = None
     quota_value_usd_per_month: float | None = None
+    unit: int = 1
+    """Nodes per unit of the pool on the offer (`Candidate.unit`): what the plan adds at a time."""
 
     def to_json(self) -> ExplainDoc:
         return {
@@ -58,7 +62,8 @@ class Explanation:
     def sentence(self) -> str:
         value = ""
         if self.quota_value_usd_per_month is not None:
-            value = (f"; one more node's worth of {self.quota_bucket} quota saves "
+            worth = "one more node's worth" if self.unit == 1 else f"one more unit's worth ({self.unit} nodes)"
+            value = (f"; {worth} of {self.quota_bucket} quota saves "
                      f"${self.quota_value_usd_per_month:,.2f}/month")
         what = f"{self.offer.key} ({self.pool}, {_count(self.nodes)} today)"
         if self.even is None:
@@ -75,22 +80,28 @@ class Explanation:
 
 
 class OfferCauses(MoveCauses):
-    """`MoveCauses` asked of one more node on an offer the plan leaves short, said as such."""
+    """`MoveCauses` asked of one more unit (`Candidate.unit` nodes: one node unless the pool
+    comes in training units) on an offer the plan leaves short, said as such. Asking of one
+    node where a unit is the least the plan can add would miss every rule the unit breaks."""
 
-    BACK = "with one more node there"
+    def counterfactual(self, candidate: Candidate, nodes: int) -> str:
+        if nodes == 1:
+            return "one more node there"
+        unit = f" (units of {candidate.unit})" if candidate.unit > 1 else ""
+        return f"{nodes} more nodes there{unit}"
 
-    def _dearer(self, back: Sequence[Placement]) -> Cause:
-        cause = super()._dearer(back)
+    def _dearer(self, back: Sequence[Placement], words: str) -> Cause:
+        cause = super()._dearer(back, words)
         more = plan_ledger(self.spec, back).total_usd - self.ledger.total_usd
         if cause.reason == "data":
             kinds, now = plan_ledger(self.spec, back).by_kind(), self.ledger.by_kind()
             data = sum(kinds.get(k, 0.0) - now.get(k, 0.0) for k in ("storage", "transfer"))
-            return Cause("data", f"one more node there costs ${more:,.0f}/month more, ${data:,.0f} of it "
+            return Cause("data", f"{words} costs ${more:,.0f}/month more, ${data:,.0f} of it "
                                  "dataset copies and transfers")
         if cause.reason == "commitment":
-            return Cause("commitment", "one more node there adds spend above the commitments")
+            return Cause("commitment", f"{words} adds spend above the commitments")
         if cause.reason == "price":
-            return Cause("price", f"one more node there costs ${more:,.0f}/month more")
+            return Cause("price", f"{words} costs ${more:,.0f}/month more")
         return cause
 
 
@@ -138,9 +149,9 @@ def explain(spec: FleetSpec, pool: str | None = None, period: str | None = None)
 
 
 def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes: int) -> Explanation:
-    """An offer the model could use: what one more node there breaks or costs today, the
+    """An offer the model could use: what one more unit there breaks or costs today, the
     break-even price, and at $0.01/h what still binds if even that takes no more."""
-    pool, offer = candidate.pool, candidate.offer
+    pool, offer, unit = candidate.pool, candidate.offer, candidate.unit
     key = price_key(offer.cloud, offer.region, offer.sku.instance_type, spot=pool.capacity == "spot")
 
     def taken(placements: Sequence[Placement]) -> int:
@@ -150,7 +161,7 @@ def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes:
         even = break_even(replan, key, candidate.hourly, taken, target=nodes + 1,
                           guess=_marginal(replan.plan(), candidate))
     except ReplanFailed as failed:
-        cause = _binding(causes.blocked(candidate, 1), candidate)
+        cause = _binding(causes.blocked(candidate, unit), candidate)
         at = ", ".join(f"{k} at ${v:g}/h" for k, v in sorted(failed.overrides.items()))
         return Explanation(pool.name, offer, nodes, candidate.hourly, Cause(cause.reason, (
             f"{cause.sentence}; no break-even: the re-plan with {at} did not solve ({failed})")))
@@ -159,12 +170,13 @@ def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes:
         catalog = replan.explained_spec.catalog().with_price_book({key: 0.01}, PRICE_LABEL)
         at_floor = OfferCauses(replan.explained_spec, catalog, (), floor)
         free = next(c for c in candidates(replan.explained_spec, catalog)[0] if c.key == candidate.key)
-        cause = _binding(at_floor.blocked(free, max(1, nodes + 1 - taken(floor))), candidate)
+        short = max(1, nodes + 1 - taken(floor))  # the floor's plan may hold some already
+        cause = _binding(at_floor.blocked(free, unit * math.ceil(short / unit)), candidate)
         cause = Cause(cause.reason, f"takes no more nodes at any price (even $0.01/h): {cause.sentence}")
     else:
-        cause = _binding(causes.blocked(candidate, 1), candidate)
+        cause = _binding(causes.blocked(candidate, unit), candidate)
     bucket, value = _quota_value(replan, candidate) if cause.reason == "quota" else (None, None)
-    return Explanation(pool.name, offer, nodes, candidate.hourly, cause, even, bucket, value)
+    return Explanation(pool.name, offer, nodes, candidate.hourly, cause, even, bucket, value, unit)
 
 
 def _marginal(base: Sequence[Placement], candidate: Candidate) -> float | None:
@@ -190,10 +202,10 @@ def _binding(cause: Cause, candidate: Candidate) -> Cause:
 
 
 def _quota_value(replan: Replanner, candidate: Candidate) -> tuple[str | None, float | None]:
-    """The full bucket in the offer's region and what one more node's worth of it saves a
-    month, by re-planning with it raised."""
+    """The full bucket in the offer's region and what one more unit's worth of it (one node's
+    unless the pool comes in training units) saves a month, by re-planning with it raised."""
     spec, base = replan.explained_spec, replan.plan()
-    units = quota_units(candidate.sku)
+    units = quota_units(candidate.sku) * candidate.unit
     wanted = {quota_key(candidate.cloud, candidate.region, b) for b in candidate.buckets}
     for use in quota_use(spec, spec.catalog(), base):
         if use.limit_vcpus is None or quota_key(use.cloud, use.region, use.bucket) not in wanted:

@@ -90,7 +90,6 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
 NOT_PRODUCED = {
     "sovereignty": "the spec refuses a configured region outside sovereignty.jurisdictions",
     "stability": "explain re-plans without a previous plan",
-    "address": "no small fleet fills a node range; the large fleets that do are too slow for the suite",
 }
 
 
@@ -101,7 +100,8 @@ def test_each_rule_that_keeps_an_offer_short_is_named(reason: str, data: dict[st
 
 
 def test_every_reason_is_produced_by_a_test_fleet_or_said_why_not() -> None:
-    assert {reason for reason, _, _ in CASES} | set(NOT_PRODUCED) == set(REASONS)
+    produced = {reason for reason, *_ in [*CASES, *UNIT_CASES]}  # address: a /27's node subnet
+    assert produced | set(NOT_PRODUCED) == set(REASONS)
 
 
 def test_a_rule_that_binds_at_any_price_has_no_break_even_and_says_which() -> None:
@@ -183,3 +183,74 @@ def test_over_a_horizon_the_deployed_period_is_explained() -> None:
     steady = [e.to_json() for e in explain(load_fleet(BASE))]
     over = {**BASE, "horizon": {"start": "2026-01", "months": 1, "period": "month"}}
     assert [e.to_json() for e in explain(load_fleet(over), period="2026-01")] == steady
+
+
+# Training units (placement.unit_nodes): the plan adds a unit at a time, so the rule that binds
+# is the one a whole unit breaks. Each rule leaves an offer room for exactly one unit (the
+# price binds: a break-even exists) or for one node less (the rule binds at any price, though
+# one more node would fit). The pool is 8 nodes in units of 4, all in aws/us-east-1 at $10/h.
+def _units(gpus: int = 64, unit: int = 4, **extra: Any) -> dict[str, Any]:
+    return fleet([h100("train", gpus, placement={"unit_nodes": unit}, **extra)])
+
+
+def _west_quota(nodes: int) -> dict[str, Any]:
+    return {**_units(), "quotas": {"aws": {"us-west-2": {"L-417A185B": 192 * nodes}}}}
+
+
+def _west_limit(nodes: int) -> dict[str, Any]:
+    return {**_units(), "limits": {"aws": {"us-west-2": {"node_groups_per_cluster": 2, "nodes_per_node_group": nodes}}}}
+
+
+def _azure_share(share: float) -> dict[str, Any]:
+    return _units(max_share={"azure": share})
+
+
+def _azure_addresses(unit: int) -> dict[str, Any]:
+    """azure/eastus's node subnet cut from a /27 holds 5 GPU nodes beside the system pool;
+    the pool is two units of `unit` nodes."""
+    network = {"supernet": "10.64.0.0/10", "overrides": {"azure/eastus": "10.200.0.0/27"}}
+    return {**_units(gpus=16 * unit, unit=unit), "network": network}
+
+
+UNIT_CASES: list[tuple[str, dict[str, Any], dict[str, Any], str, int]] = [
+    # (rule, room for one unit, room one node short of it, offer, nodes in a unit)
+    ("quota", _west_quota(4), _west_quota(3), WEST, 4),
+    ("limit", _west_limit(4), _west_limit(3), WEST, 4),
+    ("share", _azure_share(0.5), _azure_share(0.45), AZURE, 4),
+    ("address", _azure_addresses(5), _azure_addresses(6), AZURE, 5),
+]
+
+
+@pytest.mark.parametrize(("reason", "room", "short", "offer", "unit"), UNIT_CASES)
+def test_a_rule_that_leaves_room_for_less_than_a_unit_binds_at_any_price(
+    reason: str, room: dict[str, Any], short: dict[str, Any], offer: str, unit: int
+) -> None:
+    (fits,) = [e for e in explain(load_fleet(room)) if _offer(e) == offer]
+    assert (fits.cause.reason, fits.nodes) == ("price", 0), fits.sentence
+    assert fits.even is not None, fits.sentence
+    assert fits.even.nodes == unit
+    assert _nodes_at(room, fits, fits.even.price_usd_per_hour * 0.99) == unit
+    assert _nodes_at(room, fits, fits.even.price_usd_per_hour * 1.01) == 0
+    (binds,) = [e for e in explain(load_fleet(short)) if _offer(e) == offer]
+    assert (binds.cause.reason, binds.nodes, binds.even) == (reason, 0, None), binds.sentence
+    assert f"with {binds.unit} more nodes there (units of {binds.unit})" in binds.sentence
+    assert _nodes_at(short, binds, 0.01) == 0  # even at a cent the unit does not fit
+
+
+def test_a_full_quota_under_units_is_valued_by_one_more_unit_of_it() -> None:
+    """us-east-1 holds 7 nodes' worth: one unit there, the other on azure/eastus ($11/h). One
+    more unit's worth of quota admits exactly one more unit (a room of 3 nodes grows to 7), as
+    the one node's worth it lacks would."""
+
+    def quota(nodes: int) -> dict[str, Any]:
+        return {**_units(), "quotas": {"aws": {"us-east-1": {"L-417A185B": 192 * nodes}}}}
+
+    def total(nodes: int) -> float:
+        spec = load_fleet(quota(nodes))
+        return plan_ledger(spec, place(spec, spec.catalog()).placements).total_usd
+
+    (east,) = [e for e in explain(load_fleet(quota(7))) if _offer(e) == EAST]
+    assert (east.cause.reason, east.nodes, east.quota_bucket) == ("quota", 4, "L-417A185B"), east.sentence
+    assert total(8) == total(11) < total(7)
+    assert east.quota_value_usd_per_month == round(total(7) - total(11), 2) > 0
+    assert "one more unit's worth (4 nodes) of L-417A185B quota saves" in east.sentence

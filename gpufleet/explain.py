@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gpufleet.breakeven import PRICE_LABEL, BreakEven, ReplanFailed, Replanner, break_even
+from gpufleet.breakeven import PRICE_LABEL, BreakEven, NoBreakEven, ReplanFailed, Replanner, break_even
 from gpufleet.catalog import Offer, price_key
 from gpufleet.errors import CommandLineError, Problem
 from gpufleet.explainjson import ExplainDoc
@@ -158,21 +158,22 @@ def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes:
         return _nodes(placements, pool.name, offer.key)
 
     try:
-        even = break_even(replan, key, candidate.hourly, taken, target=nodes + 1,
-                          guess=_marginal(replan.plan(), candidate))
+        found = break_even(replan, key, candidate.hourly, taken, target=nodes + 1,
+                           guess=_marginal(replan.plan(), candidate))
     except ReplanFailed as failed:
         cause = _binding(causes.blocked(candidate, unit), candidate)
         at = ", ".join(f"{k} at ${v:g}/h" for k, v in sorted(failed.overrides.items()))
         return Explanation(pool.name, offer, nodes, candidate.hourly, Cause(cause.reason, (
             f"{cause.sentence}; no break-even: the re-plan with {at} did not solve ({failed})")))
-    if even is None:
-        floor = replan.plan({key: 0.01})
-        catalog = replan.explained_spec.catalog().with_price_book({key: 0.01}, PRICE_LABEL)
+    even = found if isinstance(found, BreakEven) else None
+    if isinstance(found, NoBreakEven):
+        floor, lowest = found.placements, found.price_usd_per_hour
+        catalog = replan.explained_spec.catalog().with_price_book({key: lowest}, PRICE_LABEL)
         at_floor = OfferCauses(replan.explained_spec, catalog, (), floor)
         free = next(c for c in candidates(replan.explained_spec, catalog)[0] if c.key == candidate.key)
         short = max(1, nodes + 1 - taken(floor))  # the floor's plan may hold some already
         cause = _binding(at_floor.blocked(free, unit * math.ceil(short / unit)), candidate)
-        cause = Cause(cause.reason, f"takes no more nodes at any price (even $0.01/h): {cause.sentence}")
+        cause = Cause(cause.reason, f"takes no more nodes at any price (even {_usd(lowest)}/h): {cause.sentence}")
     else:
         cause = _binding(causes.blocked(candidate, unit), candidate)
     bucket, value = _quota_value(replan, candidate) if cause.reason == "quota" else (None, None)
@@ -212,7 +213,10 @@ def _quota_value(replan: Replanner, candidate: Candidate) -> tuple[str | None, f
             continue
         if use.used_vcpus + units > use.limit_vcpus:
             region = next((r for r, b in spec.quotas.get(use.cloud, {}).items() if use.bucket in b), use.region)
-            more = replan.plan(quota=(use.cloud, region, use.bucket, units))
+            try:
+                more = replan.plan(quota=(use.cloud, region, use.bucket, units))
+            except ReplanFailed:
+                return use.bucket, None  # the bucket binds; what more of it saves is not known
             saving = replan.total_usd(base) - replan.total_usd(more)
             return use.bucket, round(max(0.0, saving), 2)
     return None, None

@@ -7,6 +7,7 @@ re-planner, so a mistake in either shows."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +309,18 @@ def test_a_floor_the_solver_fails_at_is_stood_in_for_by_the_price_above(monkeypa
     (west,) = [e for e in explain(load_fleet(data)) if _offer(e) == WEST]
     assert (west.cause.reason, west.even) == ("quota", None), west.sentence
     assert "takes no more nodes at any price (even $0.0101/h): aws/us-west-2 quota L-417A185B" in west.sentence
+
+
+def test_two_processes_give_the_answers_one_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fleets with enough re-planning to do are explained in two forked processes
+    (`PARALLEL_SECONDS`); forced here on a small fleet, the explanations are the same, in the
+    same order."""
+    import gpufleet.explain
+
+    data = {**BASE, "quotas": {"aws": {"us-east-1": {"L-417A185B": 192}}}}
+    monkeypatch.setattr(gpufleet.explain, "PARALLEL_SECONDS", math.inf)
+    alone = [e.to_json() for e in explain(load_fleet(data))]
+    monkeypatch.setattr(gpufleet.explain, "PARALLEL_SECONDS", 0.0)
+    monkeypatch.setattr(gpufleet.explain.os, "sched_getaffinity", lambda _: {0, 1}, raising=False)
+    assert [e.to_json() for e in explain(load_fleet(data))] == alone
+    assert len(alone) == 3

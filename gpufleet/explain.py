@@ -201,7 +201,7 @@ def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes:
         found = break_even(replan, key, candidate.hourly, taken, target=nodes + 1,
                            guess=_marginal(replan.plan(), candidate))
     except ReplanFailed as failed:
-        cause = _binding(causes.blocked(candidate, unit), candidate)
+        cause = _binding(causes.blocked(candidate, unit), candidate, replan.explained_spec)
         at = ", ".join(f"{k} at ${v:g}/h" for k, v in sorted(failed.overrides.items()))
         return Explanation(pool.name, offer, nodes, candidate.hourly, Cause(cause.reason, (
             f"{cause.sentence}; no break-even: the re-plan with {at} did not solve ({failed})")))
@@ -212,10 +212,10 @@ def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes:
         at_floor = OfferCauses(replan.explained_spec, catalog, (), floor)
         free = next(c for c in candidates(replan.explained_spec, catalog)[0] if c.key == candidate.key)
         short = max(1, nodes + 1 - taken(floor))  # the floor's plan may hold some already
-        cause = _binding(at_floor.blocked(free, unit * math.ceil(short / unit)), candidate)
+        cause = _binding(at_floor.blocked(free, unit * math.ceil(short / unit)), candidate, replan.explained_spec)
         cause = Cause(cause.reason, f"takes no more nodes at any price (even {_usd(lowest)}/h): {cause.sentence}")
     else:
-        cause = _binding(causes.blocked(candidate, unit), candidate)
+        cause = _binding(causes.blocked(candidate, unit), candidate, replan.explained_spec)
     bucket, value = _quota_value(replan, candidate) if cause.reason == "quota" else (None, None)
     return Explanation(pool.name, offer, nodes, candidate.hourly, cause, even, bucket, value, unit)
 
@@ -231,15 +231,23 @@ def _marginal(base: Sequence[Placement], candidate: Candidate) -> float | None:
     return max(paid) * candidate.sku.gpus if paid else None
 
 
-def _binding(cause: Cause, candidate: Candidate) -> Cause:
-    """A capacity cap reached is the capacity input's (`unavailable`); with no previous plan,
-    'costs no more' can only be a tie the tie-break settled: `price`."""
+def _binding(cause: Cause, candidate: Candidate, spec: FleetSpec) -> Cause:
+    """A capacity cap reached is the capacity input's (`unavailable`). 'Costs no more' in the
+    explained month is, with another cloud's contract, that contract's minimum: the horizon's
+    plan pays spend moved off that cloud again as shortfall (`commitment`); otherwise, with no
+    previous plan, it can only be a tie the tie-break settled (`price`)."""
     cap = candidate.cap
     if cause.reason in ("price", "stability") and cap is not None:
         return Cause("unavailable", f"{candidate.offer.key} delivers at most {cap} nodes (capacity.available)")
-    if cause.reason == "stability":
-        return Cause("price", "it costs the same as the plan: the tie-break prefers the earlier offer")
-    return cause
+    if cause.reason != "stability":
+        return cause
+    if others := {c: k for c, k in spec.budget.contracts().items() if c != candidate.cloud}:
+        named = " and ".join(f"{c}'s contract (budget.commitments.{c}, shortfall: {k.shortfall})"
+                             for c, k in sorted(others.items()))
+        return Cause("commitment", f"in the month it costs no more, but over the horizon {named} must "
+                                   f"burn its minimum: spend moved off {' or '.join(sorted(others))} would be "
+                                   "paid again as shortfall")
+    return Cause("price", "it costs the same as the plan: the tie-break prefers the earlier offer")
 
 
 def _quota_value(replan: Replanner, candidate: Candidate) -> tuple[str | None, float | None]:

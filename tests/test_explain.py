@@ -324,3 +324,21 @@ def test_two_processes_give_the_answers_one_gives(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(gpufleet.explain.os, "sched_getaffinity", lambda _: {0, 1}, raising=False)
     assert [e.to_json() for e in explain(load_fleet(data))] == alone
     assert len(alone) == 3
+
+
+def test_another_clouds_contract_burned_below_its_minimum_binds_at_any_price() -> None:
+    """Over a horizon, AWS's yearly minimum is far above what the pool spends: a node moved to
+    Azure, even at $0.01/h, is paid again as AWS shortfall, so the month's 'costs no more' is
+    the contract's doing (`commitment`), not a tie-break; without the contract Azure would win
+    on price."""
+    contract = {"total_usd": 30_000_000, "start": "2026-01", "years": 1, "minimum": "per-year",
+                "ramp_usd": [30_000_000], "shortfall": "cash"}
+    data = {**fleet([h100("train", 16)]), "horizon": {"start": "2026-01", "months": 6, "period": "quarter"},
+            "budget": {"monthly_usd": 10_000_000, "commitments": {"aws": contract}}}
+    (azure,) = [e for e in explain(load_fleet(data), period="2026-01") if _offer(e) == AZURE]
+    assert azure.cause.reason == "commitment", azure.sentence
+    assert azure.even is None
+    assert "aws's contract (budget.commitments.aws, shortfall: cash)" in azure.sentence
+    data["budget"] = {"monthly_usd": 10_000_000}
+    (free,) = [e for e in explain(load_fleet(data), period="2026-01") if _offer(e) == AZURE]
+    assert free.cause.reason == "price" and free.even is not None

@@ -42,6 +42,7 @@ from gpufleet.planjson import (
 )
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import RecordedResource, Recording, record_program
+from gpufleet.racks import placement_racks
 from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.speccapacity import flag_problems, with_unavailable
 from gpufleet.specfile import (
@@ -296,13 +297,14 @@ def plan_document(
     resources = sorted(recording.resources, key=lambda r: r.urn)
     counts = Counter((r.cloud or "-", r.region or "-", r.type) for r in resources if r.custom)
     spend = {s.cloud: s for s in plan.cost.by_cloud}
+    catalog = plan.spec.catalog()
     document: PlanDocument = {
         "version": PLAN_VERSION,
         "stack": plan.stack,
         "fleet": plan.fleet,
         "pools": [
             {"name": pool.name, "accelerator": pool.accelerator, "gpus": pool.gpus,
-             "placements": [placement_json(p) for p in pool.placements]}
+             "placements": [placement_json(p, placement_racks(plan.spec, catalog, p)) for p in pool.placements]}
             for pool in plan.pools
         ],
         "networks": [network_json(n) for n in plan.networks],

@@ -7,7 +7,7 @@ positions, so reordering pools or adding a region renames nothing that exists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
@@ -41,6 +41,7 @@ __all__ = [
     "Network",
     "TransitHub",
     "build_aws",
+    "placement_site",
 ]
 
 
@@ -111,7 +112,7 @@ def _build_region(
     zones = layout.availability_zones(region)
     addresses = plan.network("aws", region)
     catalog = plan.spec.catalog()  # with the spec's declared SKUs
-    sites = {p.key: _site(plan, catalog, p, zones) for p in plan.placements_in("aws", region)}
+    sites = {p.key: placement_site(plan, catalog, p, zones) for p in plan.placements_in("aws", region)}
 
     network = Network(
         name,
@@ -121,7 +122,10 @@ def _build_region(
             zones=zones,
             nat_gateways=nat_gateways,
             pod_blocks=addresses.pod_blocks,
-            local_zone=_local_zone(region, sites.values(), grown=addresses.grown),
+            local_zone=layout.local_zone_of(
+                region, [zone for _, zone in sites.values()], grown=addresses.grown,
+                clusters=max(1, len(addresses.pod_blocks) // len(zones)),
+            ),
         ),
         scoped,
     )
@@ -218,7 +222,7 @@ def _build_region(
     return outputs
 
 
-def _site(
+def placement_site(
     plan: FleetPlan, catalog: Catalog, placement: Placement, zones: tuple[str, ...]
 ) -> tuple[str | None, str | None]:
     """The reservation a placement's node groups target and the one zone they stay in (None:
@@ -254,24 +258,3 @@ def _site(
         )
     return reservation_id, block.zone or rack_zone
 
-
-def _local_zone(region: str, sites: Iterable[tuple[str | None, str | None]], *, grown: bool) -> str | None:
-    """The Local Zone the region's node groups need a subnet in (at most one per network:
-    `layout.local_zone_subnet` has room for one). Opting in to it is the account's step
-    (docs/frontier.md, "Local Zones"). A grown VPC's pods need an ENIConfig per zone, which a
-    Local Zone does not get: refused."""
-    wanted = sorted({zone for _, zone in sites if zone is not None and layout.is_local_zone(region, zone)})
-    if not wanted:
-        return None
-    if len(wanted) > 1:
-        raise DecisionError(
-            "capacity.blocks", f"{region}: node groups in {len(wanted)} Local Zones ({', '.join(wanted)}); "
-            "a network holds one Local Zone subnet: keep the region's racks and blocks in one of them",
-        )
-    if grown:
-        raise DecisionError(
-            "network", f"{region}: the VPC is grown (EKS custom networking: pods take addresses from a "
-            f"pod subnet per zone) and gpufleet gives the Local Zone {wanted[0]} none yet; plan fewer "
-            f"nodes in {region}, so its VPC is not grown, or the racks in another region",
-        )
-    return wanted[0]

@@ -8,11 +8,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gpufleet.clouds.aws import VPC_CNI, private_subnets
-from gpufleet.clouds.aws.ranges import VPC_CNI_GROWN
+from gpufleet.clouds.aws.ranges import POD_BLOCKS, VPC_CNI_GROWN
 from gpufleet.errors import DecisionError
 from gpufleet.specblocks import LOCAL_ZONE
 
@@ -161,3 +161,31 @@ def local_zone_subnet(cidr: str, zones: Sequence[str]) -> str:
             "network.overrides", f"VPC block {cidr} is smaller than /20; give the region a /20 or larger"
         )
     return str(private_subnets(network, 3)[2])
+
+
+def local_zone_pod_block() -> str:
+    """A grown VPC's pod block for its Local Zone's pods: the last of POD_SPACE's blocks, which
+    the clusters' pod blocks (two per cluster from the first, at most 24 clusters within the
+    quota of 50 CIDR blocks per VPC) never reach, so adding it moves none."""
+    return str(POD_BLOCKS[-1])
+
+
+def local_zone_of(region: str, zones: Iterable[str | None], *, grown: bool, clusters: int = 1) -> str | None:
+    """The Local Zone the region's node groups (their `zones`, None: the network's) need a
+    subnet in, at most one per network (`local_zone_subnet` has room for one). Opting in to it
+    is the account's step (docs/frontier.md, "Local Zones"). In a grown VPC it also gets a pod
+    subnet (`local_zone_pod_block`) for the first cluster only: refused for a second."""
+    wanted = sorted({zone for zone in zones if zone is not None and is_local_zone(region, zone)})
+    if not wanted:
+        return None
+    if len(wanted) > 1:
+        raise DecisionError(
+            "capacity.blocks", f"{region}: node groups in {len(wanted)} Local Zones ({', '.join(wanted)}); "
+            "a network holds one Local Zone subnet: keep the region's racks and blocks in one of them",
+        )
+    if grown and clusters > 1:
+        raise DecisionError(
+            "network", f"{region}: the VPC is grown and holds {clusters} clusters; the Local Zone "
+            f"{wanted[0]} has a pod subnet for the first cluster only; keep the region to one cluster",
+        )
+    return wanted[0]

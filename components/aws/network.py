@@ -125,7 +125,10 @@ class Network(pulumi.ComponentResource):
                 name, vpc, args.local_zone, layout.local_zone_subnet(args.cidr, args.zones), nats[nat_zones[0]]
             )
         self.pod_subnet_ids = {}
-        for (cluster, zone), block in layout.pod_subnet_layout(args.pod_blocks, args.zones).items():
+        pod_subnets = layout.pod_subnet_layout(args.pod_blocks, args.zones)
+        if args.local_zone is not None and args.pod_blocks:  # its pods too: an ENIConfig of its own
+            pod_subnets[(1, args.local_zone)] = layout.local_zone_pod_block()
+        for (cluster, zone), block in pod_subnets.items():
             stem = f"{name}-pods{decisions.cluster_suffix(cluster)}-{zone}"
             # A secondary CIDR block, then its subnet: the VPC and its primary block stay as
             # they are (growth only adds).

@@ -27,7 +27,7 @@ from gpufleet.racks import placement_racks
 from gpufleet.specwords import one_of
 
 if TYPE_CHECKING:
-    from gpufleet.catalog import Catalog
+    from gpufleet.catalog import Catalog, Sku
     from gpufleet.plan import FleetPlan, Placement
     from gpufleet.specmodel import FleetSpec
 
@@ -63,9 +63,14 @@ class ClusterLimits:
             return None
         return max(0, self.nodes_per_cluster - self.system_nodes)
 
-    def groups_for(self, nodes: int) -> int:
-        """Node groups one placement of `nodes` nodes becomes."""
-        return math.ceil(nodes / self.nodes_per_group)
+    def groups_for(self, nodes: int, sku: Sku | None = None) -> int:
+        """Node groups one placement of `nodes` nodes (of `sku`) becomes (`group_size`)."""
+        return math.ceil(nodes / self.group_size(sku))
+
+    def group_size(self, sku: Sku | None = None) -> int:
+        """The most nodes one group holds: on a rack-scale SKU one rack of its smallest size (a
+        placement's groups are its racks: `placement_parts`), else the cluster's limit."""
+        return min([self.nodes_per_group, *(rack.instances for rack in sku.racks)] if sku else [self.nodes_per_group])
 
     def key(self, role: str) -> str:
         """The spec's (and limits.csv's) name of a role's limit: `nodes_per_node_group`."""

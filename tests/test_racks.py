@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -19,8 +20,8 @@ from components.aws import layout, placement_site
 from components.azure import decisions as azure_decisions
 from gpufleet.catalog import Cloud
 from gpufleet.clouds.azure.pools import ARM64_GPU_REFUSAL
-from gpufleet.errors import DecisionError, SpecError
-from gpufleet.nodegroups import placement_parts, split
+from gpufleet.errors import DecisionError, InfeasibleError, SpecError
+from gpufleet.nodegroups import placement_parts, region_groups, split
 from gpufleet.offline import OfflinePlan, SpecSource, run_plan
 from gpufleet.pipeline import build_plan
 from gpufleet.plan import Placement
@@ -171,7 +172,7 @@ def test_local_zone_subnets_are_refused_where_they_cannot_be_laid_out() -> None:
 
 # -- the recorded program ---------------------------------------------------------------------------
 
-def _groups(plan: OfflinePlan, pool: str) -> dict[str, dict[str, Any]]:
+def _groups(plan: OfflinePlan, pool: str) -> dict[str, Mapping[str, Any]]:
     return {r.name: r.inputs for r in plan.recording.by_type(NODE_GROUP)
             if r.inputs.get("tags", {}).get("gpufleet:pool") == pool}
 
@@ -245,3 +246,22 @@ def test_a_plan_without_racks_shows_none() -> None:
     [serve] = planned().document["pools"][1]["placements"]
     assert "racks" not in serve
     assert "rack" not in serve
+
+
+def test_placement_counts_racks_against_the_cluster_group_limit() -> None:
+    """With 3 GPU node groups allowed, 36 GB200 nodes are 4 racks of 9: more than the cluster
+    holds, so placement refuses rather than plan groups the cluster cannot have."""
+    fleet = copy.deepcopy(example())
+    del fleet["capacity"]
+    fleet["pools"] = [{"name": "train", "accelerator": "GB200", "gpus": 144, "capacity": "reserved",
+                       "capacity_reservation_id": BLOCK_ID}]
+    fleet["clouds"] = {"aws": {"regions": ["us-east-1"]}}
+    fleet["prices"] = {"aws/us-east-1/p6e-gb200.36xlarge": 120.0}
+    del fleet["quotas"]
+    fleet["limits"] = {"aws": {"us-east-1": {"node_groups_per_cluster": 5}}}  # 4 GPU groups: holds 4 racks
+    plan = build_plan(load_fleet(fleet), "test")
+    [aws] = region_groups(plan)
+    assert aws.group_count == 4
+    fleet["limits"]["aws"]["us-east-1"]["node_groups_per_cluster"] = 4  # 3 GPU groups: not 4 racks
+    with pytest.raises(InfeasibleError):
+        build_plan(load_fleet(fleet), "test")

@@ -8,7 +8,7 @@ forbids keys the schema does not name; counts are integers.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, NotRequired, cast
 
 from pydantic import ConfigDict, with_config
@@ -22,6 +22,7 @@ from gpufleet.moves import MoveDoc
 from gpufleet.nodegroups import CLUSTER_ROLES, RegionGroups
 from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, Placement, PoolPlan
 from gpufleet.planinput import read_document
+from gpufleet.racks import PlacementRacks
 
 _closed = with_config(ConfigDict(extra="forbid"))
 
@@ -45,6 +46,12 @@ class PlacementDoc(TypedDict):
     """Only for a SKU the spec declares: 'declared by the spec'."""
     blocks: NotRequired[str]
     """Only for nodes on capacity blocks: their ids (or `capacity.blocks[i]`)."""
+    rack: NotRequired[str]
+    """Only on a rack-scale SKU: the rack (UltraServer, NVL72) the nodes fill (gpufleet.racks)."""
+    racks: NotRequired[int]
+    """Only on a rack-scale SKU: how many racks, one node group / agent pool each."""
+    rack_instances: NotRequired[int]
+    """Only on a rack-scale SKU: the instances one rack holds."""
 
 
 @_closed
@@ -359,9 +366,9 @@ def stable(document: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def placement_json(placement: Placement) -> PlacementDoc:
-    """A placement; `accelerator` and `sku_source` only where they apply (plans of single
-    accelerator pools on catalog SKUs stay as they were)."""
+def placement_json(placement: Placement, racks: PlacementRacks | None = None) -> PlacementDoc:
+    """A placement; `accelerator`, `sku_source`, `blocks` and the racks only where they apply
+    (plans of single accelerator pools on catalog SKUs stay as they were)."""
     document: PlacementDoc = {
         "cloud": placement.cloud, "region": placement.region,
         "instance_type": placement.instance_type, "nodes": placement.nodes,
@@ -376,15 +383,19 @@ def placement_json(placement: Placement) -> PlacementDoc:
         document["sku_source"] = placement.sku_source
     if placement.blocks:
         document["blocks"] = placement.blocks
+    if racks is not None:
+        document["rack"], document["racks"] = racks.rack.name, racks.count
+        document["rack_instances"] = racks.rack.instances
     return document
 
 
-def pool_json(pool: PoolPlan) -> PoolDoc:
-    """A pool: its placements and its spread; the note only where a default does not apply."""
+def pool_json(pool: PoolPlan, racks: Callable[[Placement], PlacementRacks | None]) -> PoolDoc:
+    """A pool: its placements (with their `racks`) and its spread; the note only where a
+    default does not apply."""
     where, share = pool.largest_region
     document: PoolDoc = {
         "name": pool.name, "accelerator": pool.accelerator, "gpus": pool.gpus,
-        "placements": [placement_json(p) for p in pool.placements],
+        "placements": [placement_json(p, racks(p)) for p in pool.placements],
         "largest_region": where, "largest_region_share": round(share, 4),
         "max_region_share": pool.spread.share,
         "max_region_share_default": pool.spread.share is not None and not pool.spread.declared,

@@ -68,6 +68,18 @@ def plan_tables(doc: dict[str, Any]) -> list[Table]:
     return [*shown, *_sections(doc)]
 
 
+def _racks(doc: dict[str, Any]) -> list[Table]:
+    """Placements on rack-scale SKUs: their racks, one node group / agent pool each, all of a
+    rack in one zone (gpufleet.racks); no table when there are none."""
+    rows: list[Row] = [
+        (pool["name"], f"{p['cloud']}/{p['region']}", p["rack"], str(p["racks"]), str(p["rack_instances"]),
+         str(p["nodes"]))
+        for pool in doc["pools"] for p in pool["placements"] if "racks" in p
+    ]
+    header = ("pool", "cloud/region", "rack", "racks", "instances per rack", "nodes")
+    return [("Racks (one node group each, all of a rack in one zone)", header, rows)] if rows else []
+
+
 def _sections(doc: dict[str, Any]) -> list[Table]:
     """The plan's tables, shared by the terminal and the markdown renderers."""
     placements: list[Row] = [
@@ -125,6 +137,7 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
         *scenario_tables(doc),
         *burn_sections(doc),
         ("Placements", ("pool", "GPU", "cloud/region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
+        *_racks(doc),
         *_spread(doc["pools"]),
         *_kept(doc.get("previous")),
         *_capacity(doc.get("capacity")),

@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Catalog, Cloud, Offer, Sku
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.cost import HOURS_PER_MONTH, copy_costs, monthly, region_fixed_usd
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import Placement
@@ -263,14 +264,19 @@ def limits_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[t
 def groups_counted(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[tuple[str, int]]) -> bool:
     """Whether offers of (instance type, nodes), each its own placement, break a limit that
     counts node groups: the cluster's groups, or a node range (each group adds its surge)."""
-    return groups_reached(spec, cloud, region, [n for _, n in nodes]) or addresses.may_bind(spec, cloud, region, nodes)
+    skus = [load_catalog().sku(cloud, kind) for kind, _ in nodes]  # racks are groups (a declared SKU has none)
+    counts = [n for _, n in nodes]
+    return groups_reached(spec, cloud, region, counts, skus) or addresses.may_bind(spec, cloud, region, nodes)
 
 
-def groups_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int]) -> bool:
-    """Whether placements of these nodes, each in its own node groups, break the cluster's
-    group limit."""
+def groups_reached(
+    spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int], skus: Sequence[Sku | None] = ()
+) -> bool:
+    """Whether placements of these nodes (of these SKUs: racks are groups), each in its own
+    node groups, break the cluster's group limit."""
     limits = cluster_limits(spec, cloud, region)
-    return sum(limits.groups_for(n) for n in nodes) > limits.gpu_groups
+    kinds: Sequence[Sku | None] = skus or [None] * len(nodes)
+    return sum(limits.groups_for(n, sku) for n, sku in zip(nodes, kinds, strict=True)) > limits.gpu_groups
 
 
 def nodes_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int]) -> bool:

@@ -219,7 +219,7 @@ class Formulation:
         m = self.milp
         for (cloud, region), here in self._regions():
             most = [self.most[i] for i in here]
-            groups = groups_reached(self.spec, cloud, region, most)
+            groups = groups_reached(self.spec, cloud, region, most, [self.cands[i].sku for i in here])
             nodes = nodes_reached(self.spec, cloud, region, most)
             if not groups and not nodes:
                 continue
@@ -268,14 +268,14 @@ class Formulation:
         return sorted(regions.items())
 
     def _groups(self, i: int, limits: ClusterLimits) -> int:
-        """Candidate i's integer count of node groups (made once): at least its nodes / nodes
-        per group of its cluster (`limits`, its region's), at most what its bound needs. Below
-        a group's size, the bound is the tighter multiplier (nodes ≤ bound × groups)."""
+        """Candidate i's integer count of node groups (made once): at least its nodes / `limits.group_size` (a rack
+        on a rack-scale SKU), at most what its bound needs; below a group's size, the bound is the tighter factor."""
         assert len(self.stands_for(self.cands[i])) == 1, "a group's column has no group count (_cluster_limits)"
         if i not in self.group_cols:
-            col = self.milp.col(0.0, float(limits.groups_for(self.most[i])), True)
-            self.milp.row(-math.inf, 0.0, {self.x[i]: 1.0, col: -float(min(limits.nodes_per_group, self.most[i]))})
-            self.group_cols[i] = (col, limits.nodes_per_group)
+            size = limits.group_size(self.cands[i].sku)
+            col = self.milp.col(0.0, float(math.ceil(self.most[i] / size)), True)
+            self.milp.row(-math.inf, 0.0, {self.x[i]: 1.0, col: -float(min(size, self.most[i]))})
+            self.group_cols[i] = (col, size)
         return self.group_cols[i][0]
 
     def _link(

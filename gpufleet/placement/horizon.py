@@ -23,11 +23,12 @@ from typing import NoReturn
 from gpufleet.burn import settle
 from gpufleet.catalog import Catalog, Cloud
 from gpufleet.errors import InfeasibleError
-from gpufleet.horizon import Period, Terms, contract_clouds, contract_terms, period_spec, periods
+from gpufleet.horizon import HORIZON_GAP, Period, Terms, contract_clouds, contract_terms, period_spec, periods
 from gpufleet.placement.candidates import Candidate, candidates, placement_of, undominated
+from gpufleet.placement.closing import close
 from gpufleet.placement.formulation import Formulation, cost_model
 from gpufleet.placement.joint import BlockCosts
-from gpufleet.placement.master import Column, Group, Master, NoPlan, Pricing, groups_of, level_one, level_two
+from gpufleet.placement.master import Column, Group, Level, Master, NoPlan, Pricing, groups_of, level_one, level_two
 from gpufleet.placement.milp import Milp, Solved
 from gpufleet.placement.options import DEFAULT_OPTIONS, SolverOptions
 from gpufleet.placement.solve import PlacementResult, broken_limits, place, tie_break_rows
@@ -226,16 +227,12 @@ class _Joint:
                 pricing[group.key] = Pricing(group.spec, found[group.key][0], contracts)
         master = Master(groups, terms, self.options, pricing)
         try:
-            first, _ = master.solve(level_one, 1.0)
+            first, chosen = self._level(master, level_one, 1.0, None)
             master.hold(level_one, first)
-            spent, counts = master.solve(level_two, 0.0)
+            spent, chosen = self._level(master, level_two, 0.0, chosen)
         except NoPlan as failed:
             self._explain(failed)
         self.solves += master.solves
-        chosen: dict[int, Column] = {}
-        for g, group in enumerate(groups):
-            planned = [c for c, n in zip(master.columns, counts, strict=True) if c.group == g for _ in range(n)]
-            chosen.update(zip(group.periods, planned, strict=True))
         group_of = {p: group for group in groups for p in group.periods}
         own = {p: dict(column.burn) for p, column in chosen.items()}
         most = {
@@ -251,6 +248,30 @@ class _Joint:
         report = self._report(plans[0].placements, self._gap(master, plans, terms, (first, spent)), master.side_seconds)
         placements = tuple(plan.placements for plan in plans)
         return HorizonResult(tuple(self.cut), tuple(self.specs), placements, report, tuple(skipped))
+
+    def _level(
+        self, master: Master, level: Level, contract_weight: float, before: Mapping[int, Column] | None
+    ) -> tuple[float, dict[int, Column]]:
+        """A cost level's value and plan per period: the master's LP if its counts are whole
+        (proven); else a start, the level before's plan (which meets every level held) or, for
+        the first, whole counts of the master's plans, kept if it is within `HORIZON_GAP` of
+        the LP's bound, else made whole node by node (`closing.close`)."""
+        relaxed = master.solve(level, contract_weight)
+        if relaxed is not None:
+            return relaxed[0], master.per_period(relaxed[1])
+        if before is None:
+            before = master.per_period(master.whole(level, contract_weight)[1])
+        value = self._value(level, before, master.terms)
+        if value - master.bounds[-1] <= HORIZON_GAP * max(1.0, abs(value)):
+            return value, dict(before)
+        return close(master, self.spec, self.cut, level, before, options=self.options)
+
+    def _value(self, level: Level, plans: Mapping[int, Column], terms: Sequence[Terms]) -> float:
+        """A level's value of a plan per period (its contracts settled by their rule)."""
+        burns = [plans[period.index].burn for period in self.cut]
+        settled = self._costs([_Finished((), plans[p.index].cost, plans[p.index].spend, burn)
+                               for p, burn in zip(self.cut, burns, strict=True)], terms)
+        return level(*settled)
 
     def _schedule(
         self, group_of: Mapping[int, Group], pricing: Mapping[tuple[object, ...], Pricing],
@@ -285,16 +306,14 @@ class _Joint:
     def _gap(
         self, master: Master, plans: Sequence[_Finished], terms: Sequence[Terms], found: tuple[float, float]
     ) -> float:
-        """How far the cost levels may be from the optimum, relative: level 1's gap between the
-        best plan found (the master's or the steadier schedule, if cheaper) and its bound; if
-        that is proven, level 2's (whose bound holds level 1 at the master's value)."""
-        cost, spend = found
+        """How far the cost levels may be from the optimum, relative: the larger of each
+        level's gap between the best plan found (the levels' or the steadier schedule, if
+        cheaper) and its bound (level 2's holds level 1 at the value found)."""
         final = self._costs(plans, terms)
-        for best, bound in ((min(cost, final[0]), master.bounds[0]), (min(spend, final[1]), master.bounds[1])):
-            gap = (best - bound) / max(1.0, abs(best))
-            if gap > 1e-9:
-                return gap
-        return 0.0
+        return max(
+            max(0.0, min(value, done) - bound) / max(1.0, abs(min(value, done)))
+            for value, done, bound in zip(found, final, master.bounds, strict=True)
+        )
 
     def _tolerated(self, cost: float, spend: float) -> float:
         """How much more than the optimum a steadier schedule may cost (level 1)."""
@@ -306,7 +325,7 @@ class _Joint:
         (a plan within it is not a proven optimum: "Feasible")."""
         worst = next((s for s in self.solves if not s.optimal), None)
         kept = {p.key: p.nodes for p in self.previous}
-        status = worst.status if worst is not None else "Optimal" if gap <= 0 else "Feasible"
+        status = worst.status if worst is not None else "Optimal" if gap <= HORIZON_GAP else "Feasible"
         return SolverReport(
             status=status,
             optimality_gap=max([gap, *(s.gap for s in self.solves)]),

@@ -279,3 +279,23 @@ def test_plan_and_program_deploy_the_pinned_period(tmp_path: Path) -> None:
     assert late["schedule"] == early["schedule"]
     assert late["horizon"]["deployed"] == "2026-04"
     assert load_stack("dev").horizon is None
+
+
+def test_a_catalog_is_made_once_per_pricing_and_each_pricing_keeps_its_own() -> None:
+    """Period specs ask for their catalog hundreds of times, so it is made once per SKUs,
+    discounts and price book; a spec that prices differently never gets another's."""
+    listed = ("aws", "p5.48xlarge", "us-east-2")
+    plain = load_fleet(fleet([h100()], clouds={"aws": {"regions": ["us-east-1", "us-east-2"]}}))
+    discounted = load_fleet(fleet(
+        [h100()], clouds={"aws": {"regions": ["us-east-1", "us-east-2"]}}, horizon=monthly(months=1),
+        budget={"commitments": {"aws": {"total_usd": 1e6, "start": "2026-01", "years": 1, "discount": 0.2}}},
+    ))
+    booked = load_fleet(fleet(
+        [h100()], clouds={"aws": {"regions": ["us-east-1", "us-east-2"]}}, prices={"aws/us-east-2/p5.48xlarge": 30.0},
+    ))
+    assert plain.catalog() is plain.catalog()
+    assert plain.catalog() is load_fleet(fleet([h100()], clouds={"aws": {"regions": ["us-east-1", "us-east-2"]}})).catalog()
+    assert plain.catalog().offers[listed].price_usd_per_hour == pytest.approx(55.04)
+    assert discounted.catalog().offers[listed].price_usd_per_hour == pytest.approx(55.04 * 0.8)
+    assert booked.catalog().offers[listed].price_usd_per_hour == 30.0
+    assert plain.catalog().offers[listed].price_usd_per_hour == pytest.approx(55.04)

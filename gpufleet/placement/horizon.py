@@ -194,6 +194,11 @@ def _paces(
     return paces
 
 
+def _within(value: float, bound: float) -> bool:
+    """Whether a level's value is proven within `HORIZON_GAP` of the optimum by its bound."""
+    return math.isfinite(value) and value - bound <= HORIZON_GAP * max(1.0, abs(value))
+
+
 def _slack(value: float) -> float:
     """Room when holding an optimum as a row: float noise only (as `solve._slack`)."""
     return 1e-6 + 1e-9 * abs(value)
@@ -253,16 +258,20 @@ class _Joint:
         self, master: Master, level: Level, contract_weight: float, before: Mapping[int, Column] | None
     ) -> tuple[float, dict[int, Column]]:
         """A cost level's value and plan per period: the master's LP if its counts are whole
-        (proven); else a start, the level before's plan (which meets every level held) or, for
-        the first, whole counts of the master's plans, kept if it is within `HORIZON_GAP` of
-        the LP's bound, else made whole node by node (`closing.close`)."""
+        (proven); else a start: the level before's plan (which meets every level held) or, if
+        that is not within `HORIZON_GAP` of the LP's bound, whole counts of the master's plans
+        if they are better; kept if within `HORIZON_GAP`, else made whole node by node
+        (`closing.close`)."""
         relaxed = master.solve(level, contract_weight)
         if relaxed is not None:
             return relaxed[0], master.per_period(relaxed[1])
-        if before is None:
-            before = master.per_period(master.whole(level, contract_weight)[1])
-        value = self._value(level, before, master.terms)
-        if value - master.bounds[-1] <= HORIZON_GAP * max(1.0, abs(value)):
+        value = math.inf if before is None else self._value(level, before, master.terms)
+        if not _within(value, master.bounds[-1]):
+            whole, counts = master.whole(level, contract_weight)
+            if whole < value:
+                before, value = master.per_period(counts), whole
+        assert before is not None
+        if _within(value, master.bounds[-1]):
             return value, dict(before)
         return close(master, self.spec, self.cut, level, before, options=self.options)
 

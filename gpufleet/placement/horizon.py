@@ -4,9 +4,10 @@ Without a contract nothing ties one period's money to another's, so each period 
 single-period placement (`place`) of the period's spec, with the period before as its previous
 plan: the first period is exactly the plan `place` gives, and later periods keep earlier nodes
 within `placement.stability_tolerance`. With a contract, one MILP over all periods
-(`joint.HorizonModel`), solved exactly by column generation (`master.Master`) with the same
-lexicographic levels as one period: money paid above the commitments (level 1), then total
-spend (level 2). Then each period in turn keeps the nodes of the period before where that
+(`joint.HorizonModel`), solved by column generation (`master.Master`) and, where its LP mixes
+plans, node by node in the joint MILP (`closing.close`), to within `HORIZON_GAP` of the
+optimum, with the same lexicographic levels as one period: money paid above the commitments
+(level 1), then total spend (level 2). Then each period in turn keeps the nodes of the period before where that
 costs at most `placement.stability_tolerance` more and burns no less of any contract
 (stability), and takes the earliest candidates among equal-cost ones (tie-break). Deploy limits
 are lazy rows here too: a period plan that breaks one adds the place's rows to its group.
@@ -277,10 +278,8 @@ class _Joint:
 
     def _value(self, level: Level, plans: Mapping[int, Column], terms: Sequence[Terms]) -> float:
         """A level's value of a plan per period (its contracts settled by their rule)."""
-        burns = [plans[period.index].burn for period in self.cut]
-        settled = self._costs([_Finished((), plans[p.index].cost, plans[p.index].spend, burn)
-                               for p, burn in zip(self.cut, burns, strict=True)], terms)
-        return level(*settled)
+        columns = [plans[period.index] for period in self.cut]
+        return level(*self._costs([_Finished((), c.cost, c.spend, c.burn) for c in columns], terms))
 
     def _schedule(
         self, group_of: Mapping[int, Group], pricing: Mapping[tuple[object, ...], Pricing],

@@ -14,10 +14,11 @@ set (`Pricing`): a contract cloud's burn is worth what the contract's rows say i
 The master's LP optimum over every plan is a lower bound of the joint MILP (each group's periods
 may only mix whole plans; the LP lets them mix fractions). When no plan prices below its group's
 dual, the LP is that bound (`bounds`); when its counts are whole, they are the joint MILP's
-optimum, proven. Otherwise plans near the LP's mix are added (`_around`), the counts are made
-whole by solving the master over the plans found as a MILP, and the plan carries its gap to the
-bound: a commitment burned exactly to its minimum is met by whole nodes only to about one
-node's cost, and proving that no other whole plan comes closer is the joint MILP's hard part.
+optimum, proven. Otherwise plans near the LP's mix are added (`_around`), and the caller makes
+the counts whole: whole counts of the plans found (`whole`, the master as a MILP) are a start,
+and `closing.close` adjusts it node by node in the joint MILP until it is proven within
+`HORIZON_GAP` of the bound: a commitment burned exactly to its minimum is met by whole plans
+only to a whole period's plan.
 """
 
 from __future__ import annotations
@@ -199,7 +200,9 @@ class Master:
         whole = whole_model.milp.solve(whole_model.objective, max_nodes=WHOLE_NODES, options=self.options)
         if not whole.feasible:  # none found within the nodes: search on
             whole = whole_model.milp.solve(whole_model.objective, options=self.options)
-        self.solves.append(replace(whole, optimal=whole.feasible, status="Optimal" if whole.feasible else whole.status))
+        # Its plan's gap is to the LP's bound (the caller's), not to the best whole counts.
+        self.solves.append(replace(whole, optimal=whole.feasible, status="Optimal" if whole.feasible else whole.status,
+                                   gap=0.0 if whole.feasible else whole.gap))
         return whole.objective, [round(whole.values[col]) for col in whole_model.counts]
 
     def per_period(self, counts: Sequence[int]) -> dict[int, Column]:

@@ -274,8 +274,16 @@ def _headline(doc: dict[str, Any]) -> str:
     return (
         f"gpufleet plan: stack {doc['stack']}, fleet {doc['fleet']}: {gpus} GPUs, "
         f"{usd(doc['cost']['monthly_usd'])}/month, {len(doc['resources'])} resources; "
-        f"placement {solver['status']} (gap {_gap(solver['optimality_gap'])})"
+        f"placement {solver['status']} (gap {_gap(solver['optimality_gap'])}{_within(doc)})"
     )
+
+
+def _within(doc: dict[str, Any]) -> str:
+    """What "Optimal" allows over a horizon with contracts: a proven gap up to `HORIZON_GAP`."""
+    from gpufleet.horizon import HORIZON_GAP  # the plan was made: its spec's modules are loaded
+
+    proven = doc["solver"]["status"] == "Optimal" and doc["solver"]["optimality_gap"]
+    return f", proven within {HORIZON_GAP:g} over the horizon" if proven else ""
 
 
 def access_line(doc: dict[str, Any]) -> str:

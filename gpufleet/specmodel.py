@@ -462,9 +462,29 @@ class FleetSpec(_Strict):
         list prices, and this spec's price book laid over it (negotiated rates, not discounted
         again; declared SKUs have only price-book offers)."""
         base = load_catalog()
-        return base.with_declared(self.declared_skus(base)).with_discounts(self.budget.discounts()).with_price_book(
-            self.prices
-        )
+        return _priced(base, tuple(self.declared_skus(base)), self.budget.discounts(), self.prices)
+
+
+_PricedKey = tuple[int, tuple[Sku, ...], tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]]
+_PRICED: dict[_PricedKey, tuple[Catalog, Catalog]] = {}
+
+
+def _priced(
+    base: Catalog, declared: tuple[Sku, ...], discounts: dict[Cloud, float], prices: dict[str, float]
+) -> Catalog:
+    """`FleetSpec.catalog`, made once per (base, SKUs, discounts, price book): a horizon's period
+    specs ask for their catalog hundreds of times, and discounting every offer, then indexing
+    them again (`Catalog.offers_for`), took most of the 28-quarter two-deals benchmark's time.
+    Catalogs are never changed once made, so one is shared. The entry keeps its base, so an id
+    is never reused for another catalog while it is cached."""
+    key = (id(base), declared, tuple(sorted(discounts.items())), tuple(sorted(prices.items())))
+    kept = _PRICED.get(key)
+    if kept is None or kept[0] is not base:
+        if len(_PRICED) >= 64:  # a long-lived process pricing many specs: start again
+            _PRICED.clear()
+        made = base.with_declared(declared).with_discounts(discounts).with_price_book(prices)
+        kept = _PRICED[key] = (base, made)
+    return kept[1]
 
 
 def known_buckets(catalog: Catalog, cloud: str | None = None) -> list[str]:

@@ -107,15 +107,25 @@ def test_every_protocol_adds_to_a_tcp_port() -> None:
     assert "(tcp port 22; by " in found
 
 
-@pytest.mark.parametrize("case", ["different ports", "different protocols", "different groups"])
-def test_halves_on_different_ports_protocols_or_groups_are_not_added_up(case: str) -> None:
+@pytest.mark.parametrize(("case", "added_up"), [
+    ("the same port", True), ("different ports", False), ("different protocols", False),
+    ("different groups", False),
+])
+def test_rules_on_different_ports_protocols_or_groups_are_not_added_up(case: str, added_up: bool) -> None:
+    """Two /8s, each what one rule may open; on one port of one group they are two /8s."""
     web, db = res(SG, {}, name="web"), res(SG, {}, name="db")
     second = {
-        "different ports": _sg_rule("b", EIGHTS[HALF:], port=23),
-        "different protocols": _sg_rule("b", EIGHTS[HALF:], protocol="udp"),
-        "different groups": _sg_rule("b", EIGHTS[HALF:], group="db-id"),
+        "the same port": _sg_rule("b", ["12.0.0.0/8"]),
+        "different ports": _sg_rule("b", ["12.0.0.0/8"], port=23),
+        "different protocols": _sg_rule("b", ["12.0.0.0/8"], protocol="udp"),
+        "different groups": _sg_rule("b", ["12.0.0.0/8"], group="db-id"),
     }[case]
-    assert _coverage(web, db, _sg_rule("a", EIGHTS[:HALF]), second) == []
+    first = _sg_rule("a", ["11.0.0.0/8"])
+    assert [security.security_problems(SG_RULE, r.props) for r in (first, second)] == [[], []]
+    found = _coverage(web, db, first, second)
+    assert bool(found) == added_up, found
+    if added_up:
+        assert "covers at least a /7's worth of public IPv4 addresses" in found[0]
 
 
 def test_a_group_declared_elsewhere_is_judged_by_the_id_its_rules_name() -> None:
@@ -191,3 +201,43 @@ def test_check_resources_judges_a_programs_rules_together_with_exit_1(
     assert "covers the whole public IPv4 internet" in violation["message"]
     resources.write_text(json.dumps([rule(f"r{i}", c) for i, c in enumerate(EIGHTS[:1])]))
     assert main(["check", "--resources", str(resources), "--spec", str(spec), "--format", "json"]) == 0
+
+
+def _reported(*resources: Any) -> list[tuple[str | None, str]]:
+    found: list[tuple[str | None, str]] = []
+    security.validate_security_coverage(stack_args(list(resources)), lambda m, urn=None: found.append((urn, m)))
+    return found
+
+
+def test_the_finding_is_on_the_group_or_where_there_is_none_on_its_first_rule() -> None:
+    web = res(SG, {}, name="web")
+    a, b = _sg_rule("a", EIGHTS[:HALF]), _sg_rule("b", EIGHTS[HALF:])
+    assert [urn for urn, _ in _reported(a, web, b)] == [web.urn]
+    elsewhere = [_sg_rule(n, half, group="sg-0abc") for n, half in (("a", EIGHTS[:HALF]), ("b", EIGHTS[HALF:]))]
+    assert [urn for urn, _ in _reported(*elsewhere)] == [elsewhere[0].urn]
+
+
+def test_in_a_preview_a_rule_is_placed_in_its_group_by_the_engines_dependency() -> None:
+    """The group's id is not known before it exists: the rule's dependency names the group."""
+    web = res(SG, {}, name="web")
+    rules = [res(SG_RULE, {"type": "ingress", "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": half},
+                 name=name, deps={"securityGroupId": [web]}) for name, half in (("a", EIGHTS[:HALF]), ("b", EIGHTS[HALF:]))]
+    [(urn, message)] = _reported(web, *rules)
+    assert urn == web.urn
+    assert message.startswith(f"{SG} 'web', with its rule resources,")
+
+
+def test_a_groups_inline_rules_alone_are_the_groups_own_finding_not_the_stacks() -> None:
+    inline = {"ingress": [{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": [eight]}
+                          for eight in ("11.0.0.0/8", "12.0.0.0/8")]}
+    assert _coverage(res(SG, inline, name="web")) == []
+    (own,) = security.security_problems(SG, inline)
+    assert own.startswith("ingress[] together allows ingress from 11.0.0.0/8, 12.0.0.0/8 ")
+    assert "(tcp port 22; by ingress[0], ingress[1]): covers at least a /7's worth" in own
+
+
+def test_an_nsg_not_in_the_stack_is_named_by_its_resource_group_and_name() -> None:
+    (found,) = _coverage(_nsg_rule("a", EIGHTS[:HALF]), _nsg_rule("b", EIGHTS[HALF:]))
+    assert found.startswith("group 'rg/nodes-nsg' (not in the stack), with its rule resources, allows inbound traffic")
+    other = _nsg_rule("b", EIGHTS[HALF:], resourceGroupName="rg2")
+    assert _coverage(_nsg_rule("a", EIGHTS[:HALF]), other) == []  # the same name in another resource group

@@ -48,9 +48,10 @@ def test_two_rule_resources_that_together_cover_the_internet_on_port_22_are_refu
     web = res(SG, {}, name="web")
     a, b = _sg_rule("a", EIGHTS[:HALF]), _sg_rule("b", EIGHTS[HALF:])
     assert _coverage(web, a) == []  # half the internet on one port is already too much, but...
-    found = _coverage(web, a, b)
+    found = _coverage(res(SG, {}, name="idle"), web, a, b)  # a group with no rules first: judged, passes
     assert len(found) == 1, found
     assert found[0].startswith(f"{SG} 'web', with its rule resources, allows ingress from ")
+    assert found[0].endswith("; allowed: sources inside the VPC or specific security groups (EC2.18/EC2.19)")
     assert "(tcp port 22; by " in found[0]
     assert f"{SG_RULE} 'a', {SG_RULE} 'b'" in found[0]
     assert "covers the whole public IPv4 internet" in found[0]
@@ -241,3 +242,15 @@ def test_an_nsg_not_in_the_stack_is_named_by_its_resource_group_and_name() -> No
     assert found.startswith("group 'rg/nodes-nsg' (not in the stack), with its rule resources, allows inbound traffic")
     other = _nsg_rule("b", EIGHTS[HALF:], resourceGroupName="rg2")
     assert _coverage(_nsg_rule("a", EIGHTS[:HALF]), other) == []  # the same name in another resource group
+    unread = [_nsg_rule(n, half, resourceGroupName=None) for n, half in (("a", EIGHTS[:HALF]), ("b", EIGHTS[HALF:]))]
+    (found,) = _coverage(_nsg_rule("c", ["11.0.0.0/8"]), *unread)  # a resource group not known yet
+    assert found.startswith("a group that cannot be read before deployment, with its rule resources,")
+    assert found.endswith("; allowed: specific address prefixes or service tags other than Internet "
+                          "(no inbound allow from anywhere)")
+
+
+def test_each_exposed_group_is_reported() -> None:
+    groups = [res(SG, {}, name=n) for n in ("web", "db")]
+    rules = [_sg_rule(f"{g}-{i}", half, group=f"{g}-id") for g in ("web", "db")
+             for i, half in enumerate((EIGHTS[:HALF], EIGHTS[HALF:]))]
+    assert [urn for urn, _ in _reported(*groups, *rules)] == [g.urn for g in groups]

@@ -121,17 +121,17 @@ def _group_key(rule: PolicyResource, ingress: Ingress, groups: Sequence[PolicyRe
     )
     if found is not None:
         return found.urn
-    named = [text(get(rule.props, key)) for key in ingress.link]
-    return "/".join(reversed([n for n in named if n])) if named[0] else UNKNOWN_GROUP
+    names = [name for name in (text(get(rule.props, key)) for key in ingress.link) if name]
+    return "/".join(reversed(names)) if len(names) == len(ingress.link) else UNKNOWN_GROUP
 
 
 def _ingress_findings(ingress: Ingress, resources: Sequence[PolicyResource]) -> list[tuple[str, str]]:
     groups = {r.urn: r for r in resources if r.resource_type in ingress.groups}
-    pools: dict[str, list[cidrs.Grant]] = {urn: [] for urn in groups}
+    pools: dict[str, list[cidrs.Grant]] = {
+        urn: [g._replace(owner=describe(group.resource_type, group.name)) for g in ingress.inline(group.props)]
+        for urn, group in groups.items()
+    }
     first: dict[str, str] = {}  # a group not declared is reported on its first rule resource
-    for urn, group in groups.items():
-        owner = describe(group.resource_type, group.name)
-        pools[urn] += [g._replace(owner=owner) for g in ingress.inline(group.props)]
     for rule in resources:
         grants = ingress.rules.get(rule.resource_type)
         if grants is not None:

@@ -92,7 +92,8 @@ def policies() -> list[Policy]:
         StackValidationPolicy(
             name=SECURITY_COVERAGE,
             description="Every S3 bucket has its public access block, SSE-KMS, versioning and "
-            "TLS-only policy resources.",
+            "TLS-only policy resources; no security group or NSG opens a port too widely across "
+            "its rules.",
             validate=security.validate_security_coverage,
             enforcement_level=MANDATORY,
             config_schema=SCHEMAS[SECURITY_COVERAGE],

@@ -133,6 +133,7 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
         ("Addresses (at maximum size, with upgrade surge and system pool)",
          ("cloud/region", "range", "CIDR", "nodes", "needed", "available", "holds"), addresses),
         *_link(doc.get("interconnect")),
+        *_pipes(doc.get("pipes")),
         ("Storage", ("name", "cloud", "region", "TiB", "protected"), storage),
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
         *_budget(cost),
@@ -175,6 +176,24 @@ def _link(link: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:
                           "endpoint inside", "gateway inside"), tunnels),
         ("Link routes", ("from", "to", "CIDR", "path"), routes),
     ]
+
+
+def _pipes(pipes: list[dict[str, Any]] | None) -> list[tuple[str, Row, list[Row]]]:
+    """With copies away from a home: each path's copies, needed against available at line rate."""
+    if not pipes:
+        return []
+
+    def rate(gbps: float | None, tib: float | None) -> str:
+        return "no documented cap" if gbps is None else f"{gbps:,.3f} Gbps ({tib:,.1f} TiB/mo)"
+
+    verdict = {True: "yes", False: "NO", None: "unchecked"}
+    rows: list[Row] = [
+        (p["path"], "; ".join(p["copies"]), rate(p["needed_gbps"], p["needed_tib_per_month"]),
+         rate(p["available_gbps"], p["available_tib_per_month"]), verdict[p["fits"]], p["source"])
+        for p in pipes
+    ]
+    return [("Copy paths (line rate, 730-hour month)", ("path", "copies", "needed", "available", "fits", "source"),
+             rows)]
 
 
 def _kept(previous: dict[str, Any] | None) -> list[tuple[str, Row, list[Row]]]:

@@ -116,6 +116,11 @@ def with_use(
     return tuple(filled)
 
 
+_LAYOUTS: dict[int, tuple[FleetSpec, dict[tuple[str, str], AddressBlocks | None]]] = {}
+"""`layout` per spec object (held, so its id is not reused) and region, for the last few specs."""
+_LAYOUTS_KEPT = 8
+
+
 def layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
     """The blocks the address plan gives the region (None where its layout refuses it:
     `ipam.allocate` says why): grown (`CloudModel.grown_blocks`) where the spec's pools could
@@ -126,7 +131,21 @@ def layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
     where one could, the grown layout holds every plan the plain one holds (its node ranges
     are the same subnets, each node needs no more of them, and its pods' blocks are larger
     than the subnets they leave; tests/test_growth.py checks both for every SKU), and growing
-    costs nothing (secondary CIDR blocks and ENIConfigs are free)."""
+    costs nothing (secondary CIDR blocks and ENIConfigs are free).
+
+    Remembered per (frozen) spec object: placement asks it of every region at every solve, and
+    `gpufleet explain` re-plans one spec hundreds of times at other prices."""
+    held = _LAYOUTS.get(id(spec))
+    if held is None or held[0] is not spec:
+        if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+            del _LAYOUTS[next(iter(_LAYOUTS))]
+        held = _LAYOUTS[id(spec)] = (spec, {})
+    if (cloud, region) not in held[1]:
+        held[1][(cloud, region)] = _layout(spec, cloud, region)
+    return held[1][(cloud, region)]
+
+
+def _layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
     plain = ipam.region_blocks(spec, cloud, region)
     if plain is None:
         return None

@@ -341,4 +341,5 @@ def test_another_clouds_contract_burned_below_its_minimum_binds_at_any_price() -
     assert "aws's contract (budget.commitments.aws, shortfall: cash)" in azure.sentence
     data["budget"] = {"monthly_usd": 10_000_000}
     (free,) = [e for e in explain(load_fleet(data), period="2026-01") if _offer(e) == AZURE]
-    assert free.cause.reason == "price" and free.even is not None
+    assert free.cause.reason == "price"
+    assert free.even is not None

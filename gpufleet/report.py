@@ -199,7 +199,7 @@ def _pipes(pipes: list[dict[str, Any]] | None) -> list[tuple[str, Row, list[Row]
          rate(p["available_gbps"], p["available_tib_per_month"]), verdict[p["fits"]], p["source"])
         for p in pipes
     ]
-    return [("Copy paths (line rate, 730-hour month)", ("path", "copies", "needed", "available", "fits", "source"),
+    return [("Copy paths (line rate, 730-hour month)", ("copy path", "copies", "needed", "available", "fits", "source"),
              rows)]
 
 

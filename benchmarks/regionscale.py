@@ -1,10 +1,11 @@
 """Region-scale fleets (issue 29): the 16,384-GPU US fleet over four AWS and four Azure regions.
 
 An H100 training pool in whole units of 64 nodes (rdma) with at least 30 % on each cloud, and a
-spot L4 inference pool, on the sample's /10 supernet (so the AWS regions grow: EKS custom
-networking). Reports the median placement time (spec to placements, with the deploy limits'
-lazy rounds), the whole offline plan (`run_plan`: placement, program under the recording
-engine, policies, plan document), the cost, and how many AWS regions grew.
+spot L4 inference pool (at most half in one region, the spot default), on the sample's /10
+supernet (so the AWS regions grow: EKS custom networking). Reports the median placement time
+(spec to placements, with the deploy limits' lazy rounds), the whole offline plan (`run_plan`:
+placement, program under the recording engine, policies, plan document), the cost, how many AWS
+regions grew, and each pool's largest region share.
 
 Run: .venv/bin/python benchmarks/regionscale.py [--runs N]
 """
@@ -70,6 +71,9 @@ def main() -> None:
     grown = sorted(f"{n['cloud']}/{n['region']}" for n in doc["networks"] if n["pod_blocks"])
     print(f"offline plan: {planning:.2f} s median of {runs}, exit {made.exit_code}, "
           f"{len(doc['resources'])} resources, ${doc['cost']['monthly_usd']:,.0f}/month; grown: {grown}")
+    for pool in doc["pools"]:  # the spot pool spreads by default (docs/region-scale.md, "Spreading")
+        print(f"  {pool['name']}: largest region {pool['largest_region']} holds "
+              f"{pool['largest_region_share']:.1%} (most per region: {pool['max_region_share']})")
 
 
 if __name__ == "__main__":

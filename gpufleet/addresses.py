@@ -150,7 +150,7 @@ def _layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
     if plain is None:
         return None
     grown = clouds.get(cloud).grown_blocks(plain, 1)
-    if grown is None:
+    if grown is None or not within_block_quota(spec, cloud, region, grown):
         return plain
     model = clouds.get(cloud)
     full = any(
@@ -158,6 +158,15 @@ def _layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
         for r in model.node_ranges(plain)
     )
     return grown if full else plain
+
+
+def within_block_quota(spec: FleetSpec, cloud: str, region: str, blocks: AddressBlocks) -> bool:
+    """Whether a network's IPv4 CIDR blocks (its own and those growth adds) fit the cloud's
+    quota of blocks per network (`blocks_per_network`: limits.csv, or the spec's `limits:`). A
+    grown layout never asks for more than the account may associate: where it would, the region
+    stays plain and its addresses bound what it holds."""
+    most = cluster_limits(spec, cloud, region).blocks_per_network
+    return most is None or 1 + len(blocks.pod_blocks) <= most
 
 
 def spec_most(spec: FleetSpec, model: CloudModel, region: str, node_range: NodeRange) -> list[tuple[str, int]]:

@@ -7,6 +7,8 @@ Three jobs, shared by the planner, the components, the plan document and the spe
 - `split`: one placement as node groups (EKS managed node groups, AKS agent pools) that each
   fit. The first group is the placement's group of old, so its name and URN never change;
   growing adds groups at the end and shrinking removes them from the end;
+- `placement_parts`: the groups of one placement as the plan and the components declare them:
+  on a rack-scale SKU one group per rack (`gpufleet.racks`), else `split` at the cluster limit;
 - `limit_problems`: the spec's `limits:` checked (configured region, known key, raisable,
   within the documented maximum).
 """
@@ -21,14 +23,18 @@ from typing import TYPE_CHECKING
 from gpufleet import clouds
 from gpufleet.catalog.limits import Limit
 from gpufleet.errors import Problem
+from gpufleet.racks import placement_racks
 from gpufleet.specwords import one_of
 
 if TYPE_CHECKING:
+    from gpufleet.catalog import Catalog, Sku
     from gpufleet.plan import FleetPlan, Placement
     from gpufleet.specmodel import FleetSpec
 
 # Every cluster runs one system node group / agent pool besides the GPU pools (CloudModel.system_pool).
 SYSTEM_GROUPS = 1
+# The roles of `CloudModel.limit_keys` that bound one cluster (`blocks_per_network` bounds its network).
+CLUSTER_ROLES = frozenset({"nodes_per_group", "groups_per_cluster", "nodes_per_cluster"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,8 @@ class ClusterLimits:
     nodes_per_cluster: int | None
     system_nodes: int
     sources: Mapping[str, Limit]
+    blocks_per_network: int | None = None
+    """IPv4 CIDR blocks one VPC/VNet may hold, the primary counted (None: the cloud adds none)."""
 
     @property
     def gpu_groups(self) -> int:
@@ -59,9 +67,14 @@ class ClusterLimits:
             return None
         return max(0, self.nodes_per_cluster - self.system_nodes)
 
-    def groups_for(self, nodes: int) -> int:
-        """Node groups one placement of `nodes` nodes becomes."""
-        return math.ceil(nodes / self.nodes_per_group)
+    def groups_for(self, nodes: int, sku: Sku | None = None) -> int:
+        """Node groups one placement of `nodes` nodes (of `sku`) becomes (`group_size`)."""
+        return math.ceil(nodes / self.group_size(sku))
+
+    def group_size(self, sku: Sku | None = None) -> int:
+        """The most nodes one group holds: on a rack-scale SKU one rack of its smallest size (a
+        placement's groups are its racks: `placement_parts`), else the cluster's limit."""
+        return min([self.nodes_per_group, *(rack.instances for rack in sku.racks)] if sku else [self.nodes_per_group])
 
     def key(self, role: str) -> str:
         """The spec's (and limits.csv's) name of a role's limit: `nodes_per_node_group`."""
@@ -113,26 +126,31 @@ def limits_in(declared_limits: Declared, cloud: str, region: str | None) -> Clus
     if per_group is None or groups is None:
         raise ValueError(f"cloud {cloud} declares no nodes_per_group / groups_per_cluster limit keys")
     return ClusterLimits(
-        cloud, region or "?", per_group, groups, value("nodes_per_cluster"), model.system_pool.max_nodes, sources
+        cloud, region or "?", per_group, groups, value("nodes_per_cluster"), model.system_pool.max_nodes, sources,
+        value("blocks_per_network"),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class GroupPart:
-    """One node group of a placement: `index` 0 is the placement's original group."""
+    """One node group of a placement: `index` 0 is the placement's original group; `rack`
+    names the rack (UltraServer, NVL72) the group holds, when it holds one."""
 
     index: int
     nodes: int
     min_nodes: int | None  # None: fixed size
+    rack: str = ""
 
     @property
     def suffix(self) -> str:
-        """What the group's logical and physical names add: nothing for the first, `-g2`, ..."""
-        return "" if self.index == 0 else f"-g{self.index + 1}"
+        """What the group's logical and physical names add: nothing for the first, then `-g2`,
+        ... (or `-r2`, ... when each group is a rack): from its place, so adding one renames none."""
+        return "" if self.index == 0 else f"-{'r' if self.rack else 'g'}{self.index + 1}"
 
 
-def split(nodes: int, min_nodes: int | None, per_group: int) -> tuple[GroupPart, ...]:
-    """`nodes` as full groups of `per_group` and one remainder, in that order (fill-first).
+def split(nodes: int, min_nodes: int | None, per_group: int, rack: str = "") -> tuple[GroupPart, ...]:
+    """`nodes` as full groups of `per_group` and one remainder, in that order (fill-first);
+    with `rack`, each group is one rack of `per_group` instances.
 
     Fill-first keeps growth local: up to the limit only the last group changes size (in place),
     past it a group is added; never is an existing group renamed or replaced. The autoscale
@@ -146,7 +164,7 @@ def split(nodes: int, min_nodes: int | None, per_group: int) -> tuple[GroupPart,
     for index in range(max(1, math.ceil(nodes / per_group))):
         here = min(left, per_group)
         least = None if low is None else min(low, here)
-        parts.append(GroupPart(index, here, least))
+        parts.append(GroupPart(index, here, least, rack))
         left -= here
         low = None if low is None or least is None else low - least
     return tuple(parts)
@@ -172,21 +190,34 @@ class RegionGroups:
         return max((part.nodes for _, parts in self.groups for part in parts), default=0)
 
 
+def placement_parts(
+    spec: FleetSpec, catalog: Catalog, placement: Placement, min_nodes: int | None
+) -> tuple[GroupPart, ...]:
+    """The node groups one placement becomes: on a rack-scale SKU one per rack, all of a rack
+    in its group (an NVLink domain is never cut, docs/frontier.md, "Whole racks"), else groups
+    split at its region's nodes per group. Rack i's group keeps its name when racks are added."""
+    per_group = cluster_limits(spec, placement.cloud, placement.region).nodes_per_group
+    racks = placement_racks(spec, catalog, placement)
+    if racks is None:
+        return split(placement.nodes, min_nodes, per_group)
+    return split(placement.nodes, min_nodes, min(racks.rack.instances, per_group), racks.rack.name)
+
+
 def placement_groups(plan: FleetPlan, placement: Placement, min_nodes: int | None) -> tuple[GroupPart, ...]:
-    """The node groups one placement of the plan becomes under its region's limits."""
-    limits = cluster_limits(plan.spec, placement.cloud, placement.region)
-    return split(placement.nodes, min_nodes, limits.nodes_per_group)
+    """The node groups one placement of the plan becomes (`placement_parts`)."""
+    return placement_parts(plan.spec, plan.spec.catalog(), placement, min_nodes)
 
 
 def region_groups(plan: FleetPlan) -> list[RegionGroups]:
     """Every region of the plan with its limits and groups (for the plan document and table)."""
     found: list[RegionGroups] = []
+    catalog = plan.spec.catalog()
     for cloud in clouds.names():
         for region in plan.regions(cloud):
             limits = cluster_limits(plan.spec, cloud, region)
             here: Sequence[Placement] = plan.placements_in(cloud, region)
             found.append(RegionGroups(limits, tuple(
-                (p, split(p.nodes, None, limits.nodes_per_group)) for p in here
+                (p, placement_parts(plan.spec, catalog, p, None)) for p in here
             )))
     return found
 

@@ -38,11 +38,12 @@ from gpufleet.planjson import (
     interconnect_json,
     network_json,
     pipes_json,
-    placement_json,
+    pool_json,
     previous_placements,
 )
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import RecordedResource, Recording, record_program
+from gpufleet.racks import placement_racks
 from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.speccapacity import flag_problems, with_unavailable
 from gpufleet.specfile import (
@@ -298,15 +299,12 @@ def plan_document(
     resources = sorted(recording.resources, key=lambda r: r.urn)
     counts = Counter((r.cloud or "-", r.region or "-", r.type) for r in resources if r.custom)
     spend = {s.cloud: s for s in plan.cost.by_cloud}
+    catalog = plan.spec.catalog()
     document: PlanDocument = {
         "version": PLAN_VERSION,
         "stack": plan.stack,
         "fleet": plan.fleet,
-        "pools": [
-            {"name": pool.name, "accelerator": pool.accelerator, "gpus": pool.gpus,
-             "placements": [placement_json(p) for p in pool.placements]}
-            for pool in plan.pools
-        ],
+        "pools": [pool_json(pool, lambda p: placement_racks(plan.spec, catalog, p)) for pool in plan.pools],
         "networks": [network_json(n) for n in plan.networks],
         "storage": [
             {"name": s.name, "cloud": s.cloud, "region": s.region, "size_tib": s.size_tib,

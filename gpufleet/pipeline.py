@@ -14,11 +14,13 @@ from gpufleet.horizon import periods
 from gpufleet.live import LiveQuota
 from gpufleet.months import current_month, month_index, month_problem, month_text
 from gpufleet.placement import colocated_storage, place, plan_ledger, unavailable_offers
+from gpufleet.placement.candidates import candidates
 from gpufleet.placement.horizon import place_horizon
 from gpufleet.plan import FleetPlan, LinkPlan, NetworkPlan, PeriodPlan, Placement, PoolPlan, SolverReport, StoragePlan
 from gpufleet.quota import QuotaKey, quota_use, with_live_quotas
 from gpufleet.spec import FleetSpec
 from gpufleet.spechorizon import Horizon
+from gpufleet.spread import region_share
 
 
 def build_plan(
@@ -70,9 +72,12 @@ def _laid_out(
     spec: FleetSpec, placements: Sequence[Placement]
 ) -> tuple[tuple[PoolPlan, ...], tuple[NetworkPlan, ...], tuple[StoragePlan, ...], LinkPlan | None]:
     """Each pool's placements, the networks that hold them, the storage copies and the link."""
+    found, _ = candidates(spec, spec.catalog())
+    spread = {pool.name: region_share(spec, pool, [c for c in found if c.pool is pool]) for pool in spec.pools}
     by_pool = {
         pool.name: PoolPlan(
-            pool.name, pool.accelerator_label(), pool.gpus, tuple(p for p in placements if p.pool == pool.name)
+            pool.name, pool.accelerator_label(), pool.gpus, tuple(p for p in placements if p.pool == pool.name),
+            spread[pool.name],
         )
         for pool in spec.pools
     }

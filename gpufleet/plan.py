@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from gpufleet.catalog import Capacity, Cloud
 from gpufleet.spec import FleetSpec
 from gpufleet.spechorizon import CostKind
+from gpufleet.spread import NO_CAP, RegionShare, largest_region_share
 
 PLAN_VERSION = 1
 
@@ -52,6 +53,13 @@ class PoolPlan:
     accelerator: str
     gpus: int
     placements: tuple[Placement, ...]
+    spread: RegionShare = NO_CAP
+    """The most one region may hold of the pool (docs/design.md, "Spreading")."""
+
+    @property
+    def largest_region(self) -> tuple[str, float]:
+        """The region holding most of the pool's GPUs ('cloud/region') and its share of `gpus`."""
+        return largest_region_share(self.gpus, [(f"{p.cloud}/{p.region}", p.gpus) for p in self.placements])
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ forbids keys the schema does not name; counts are integers.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, NotRequired, cast
 
 from pydantic import ConfigDict, with_config
@@ -19,10 +19,11 @@ from gpufleet.catalog import Capacity, Cloud
 from gpufleet.explainjson import ExplainDoc, ScenarioDoc
 from gpufleet.horizonjson import CommitmentBurnDoc, HorizonDoc, PeriodDoc
 from gpufleet.moves import MoveDoc
-from gpufleet.nodegroups import RegionGroups
+from gpufleet.nodegroups import CLUSTER_ROLES, RegionGroups
 from gpufleet.pipes import tib_per_month
-from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, PipeUse, Placement
+from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, PipeUse, Placement, PoolPlan
 from gpufleet.planinput import read_document
+from gpufleet.racks import PlacementRacks
 
 _closed = with_config(ConfigDict(extra="forbid"))
 
@@ -46,14 +47,31 @@ class PlacementDoc(TypedDict):
     """Only for a SKU the spec declares: 'declared by the spec'."""
     blocks: NotRequired[str]
     """Only for nodes on capacity blocks: their ids (or `capacity.blocks[i]`)."""
+    rack: NotRequired[str]
+    """Only on a rack-scale SKU: the rack (UltraServer, NVL72) the nodes fill (gpufleet.racks)."""
+    racks: NotRequired[int]
+    """Only on a rack-scale SKU: how many racks, one node group / agent pool each."""
+    rack_instances: NotRequired[int]
+    """Only on a rack-scale SKU: the instances one rack holds."""
 
 
 @_closed
 class PoolDoc(TypedDict):
+    """A pool's placements and its spread (docs/design.md, "Spreading"): `largest_region` holds
+    `largest_region_share` of its `gpus` (the most of any region; "" and 0 without
+    placements); `max_region_share` the most one region may hold (null: no cap), `default`
+    when it is the fleet's default for the pool's capacity rather than the pool's own;
+    `region_share_note` why a default does not apply (absent when none)."""
+
     name: str
     accelerator: str
     gpus: int
     placements: list[PlacementDoc]
+    largest_region: str
+    largest_region_share: float
+    max_region_share: float | None
+    max_region_share_default: bool
+    region_share_note: NotRequired[str]
 
 
 @_closed
@@ -380,9 +398,9 @@ def stable(document: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def placement_json(placement: Placement) -> PlacementDoc:
-    """A placement; `accelerator` and `sku_source` only where they apply (plans of single
-    accelerator pools on catalog SKUs stay as they were)."""
+def placement_json(placement: Placement, racks: PlacementRacks | None = None) -> PlacementDoc:
+    """A placement; `accelerator`, `sku_source`, `blocks` and the racks only where they apply
+    (plans of single accelerator pools on catalog SKUs stay as they were)."""
     document: PlacementDoc = {
         "cloud": placement.cloud, "region": placement.region,
         "instance_type": placement.instance_type, "nodes": placement.nodes,
@@ -397,6 +415,25 @@ def placement_json(placement: Placement) -> PlacementDoc:
         document["sku_source"] = placement.sku_source
     if placement.blocks:
         document["blocks"] = placement.blocks
+    if racks is not None:
+        document["rack"], document["racks"] = racks.rack.name, racks.count
+        document["rack_instances"] = racks.rack.instances
+    return document
+
+
+def pool_json(pool: PoolPlan, racks: Callable[[Placement], PlacementRacks | None]) -> PoolDoc:
+    """A pool: its placements (with their `racks`) and its spread; the note only where a
+    default does not apply."""
+    where, share = pool.largest_region
+    document: PoolDoc = {
+        "name": pool.name, "accelerator": pool.accelerator, "gpus": pool.gpus,
+        "placements": [placement_json(p, racks(p)) for p in pool.placements],
+        "largest_region": where, "largest_region_share": round(share, 4),
+        "max_region_share": pool.spread.share,
+        "max_region_share_default": pool.spread.share is not None and not pool.spread.declared,
+    }
+    if pool.spread.note:
+        document["region_share_note"] = pool.spread.note
     return document
 
 
@@ -453,7 +490,7 @@ def cluster_docs(regions: Sequence[RegionGroups]) -> list[ClusterDoc]:
             "groups_limit": r.limits.gpu_groups, "largest_group_nodes": r.largest_group,
             "nodes_per_group_limit": r.limits.nodes_per_group, "nodes": r.nodes,
             "nodes_limit": r.limits.gpu_nodes,
-            "sources": sorted({limit.source for limit in r.limits.sources.values()}),
+            "sources": sorted({limit.source for role, limit in r.limits.sources.items() if role in CLUSTER_ROLES}),
         }
         for r in regions
     ]

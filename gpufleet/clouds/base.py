@@ -199,7 +199,9 @@ class CloudModel(ABC):
     limit_keys: ClassVar[Mapping[str, str]] = {}
     """Role -> key in catalog/data/limits.csv of the cluster limits placement respects. Roles:
     `nodes_per_group`, `groups_per_cluster` and, where the cloud documents one,
-    `nodes_per_cluster`. The key is also the name a spec raises it by (`limits:`);
+    `nodes_per_cluster`; `blocks_per_network`, the IPv4 CIDR blocks one network may hold
+    (primary included), where the cloud grows networks (`grown_blocks`). The key is also the
+    name a spec raises it by (`limits:`);
     `gpufleet.nodegroups` reads the values and sources from the table."""
     name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {}
     """For types without a row in catalog/data/name_inputs.csv (a cloud without packaged rows):

@@ -253,6 +253,7 @@ class Aws(CloudModel):
     limit_keys: ClassVar[Mapping[str, str]] = {
         "nodes_per_group": "nodes_per_node_group",
         "groups_per_cluster": "node_groups_per_cluster",
+        "blocks_per_network": "ipv4_cidr_blocks_per_vpc",  # growth's secondary blocks (ranges.py)
     }
     link = LINK
     # https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month

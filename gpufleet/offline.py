@@ -37,6 +37,7 @@ from gpufleet.planjson import (
     cluster_docs,
     interconnect_json,
     network_json,
+    pipes_json,
     pool_json,
     previous_placements,
 )
@@ -239,7 +240,8 @@ def run_plan(
             raise cause from None
         plan: FleetPlan = recording.result
         shown.phase("judging policies")
-        verdicts = evaluate(recording.resources, policy_config(plan.spec, plan.commitments))  # with live quotas
+        config = policy_config(plan.spec, plan.commitments, plan.pipes)  # with live quotas
+        verdicts = evaluate(recording.resources, config)
     kept = _previous(plan, previous)
     document = plan_document(plan, recording, verdicts, kept, time.perf_counter() - started)
     return OfflinePlan(plan, recording, verdicts, cast(dict[str, Any], document))
@@ -352,6 +354,8 @@ def plan_document(
         document["capacity"] = capacity
     if plan.link is not None:
         document["interconnect"] = interconnect_json(plan.link)
+    if plan.pipes:  # only with copies away from a home: other plans stay as they were
+        document["pipes"] = pipes_json(plan.pipes)
     if (over := horizon_json(plan)) is not None:  # only with a horizon: other plans stay as they were
         document["horizon"], document["schedule"], document["commitments"] = over
     return document

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from gpufleet import addresses, cost, interconnect, ipam
+from gpufleet import addresses, cost, interconnect, ipam, pipes
 from gpufleet.burn import burn_report
 from gpufleet.catalog import Cloud
 from gpufleet.errors import Problem, SpecError
@@ -64,6 +64,7 @@ def _plan_of(
         skipped_offers=tuple(skipped),
         unavailable_offers=tuple(unavailable_offers(spec, catalog)),
         link=link,
+        pipes=pipes.pipe_uses(spec, storage, link),
     )
 
 
@@ -82,8 +83,9 @@ def _laid_out(
     }
     used: list[tuple[Cloud, str]] = sorted({(p.cloud, p.region) for p in placements})
     networks = addresses.with_use(spec, ipam.allocate(spec, used), placements)
-    link = interconnect.plan_link(spec, networks)
-    return tuple(by_pool[pool.name] for pool in spec.pools), networks, colocated_storage(spec, placements), link
+    storage = colocated_storage(spec, placements)
+    link = pipes.sized(spec, interconnect.plan_link(spec, networks), storage)
+    return tuple(by_pool[pool.name] for pool in spec.pools), networks, storage, link
 
 
 def _over_horizon(

@@ -106,6 +106,9 @@ class LinkSite:
     region: str
     asn: int
     cidr: str
+    hub: str = ""
+    """The size of its hub where its cloud's hub has sizes (an Azure VPN gateway SKU), chosen by
+    the copies over the link (gpufleet/pipes.py); "" where it has none."""
 
     @property
     def key(self) -> str:
@@ -171,6 +174,31 @@ class StoragePlan:
     source: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PipeUse:
+    """One path dataset copies travel and what they need of it each month (gpufleet/pipes.py):
+    `kind` is `vpn-gateway` (a hub's aggregate, `size` its SKU), `vpn-tunnels` (one pair's
+    tunnels) or `object-store` (a store's throughput); `copies` are 'dataset: home -> copy';
+    `available_gbps` None where the path has no documented cap (shown unchecked)."""
+
+    kind: str
+    path: str
+    copies: tuple[str, ...]
+    needed_gbps: float
+    available_gbps: float | None
+    size: str
+    source: str
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether the copies fit at line rate (None: nothing to check against)."""
+        return None if self.available_gbps is None else within(self.needed_gbps, self.available_gbps)
+
+
+def within(needed_gbps: float, available_gbps: float) -> bool:
+    """Whether a need fits a line rate; the tolerance absorbs the float residue of converting
+    TiB/month to Gbps (a copy sized to exactly a path's rate fits), it is not a margin."""
+    return needed_gbps <= available_gbps * (1 + 1e-9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +349,8 @@ class FleetPlan:
     networks, storage and cost are that period's."""
     schedule: tuple[PeriodPlan, ...] = ()
     commitments: tuple[CommitmentBurn, ...] = ()
+    pipes: tuple[PipeUse, ...] = ()
+    """Every path a copy away from its dataset's home travels, against its line rate."""
 
     @property
     def fleet(self) -> str:

@@ -20,7 +20,8 @@ from gpufleet.explainjson import ExplainDoc, ScenarioDoc
 from gpufleet.horizonjson import CommitmentBurnDoc, HorizonDoc, PeriodDoc
 from gpufleet.moves import MoveDoc
 from gpufleet.nodegroups import CLUSTER_ROLES, RegionGroups
-from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, Placement, PoolPlan
+from gpufleet.pipes import tib_per_month
+from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, PipeUse, Placement, PoolPlan
 from gpufleet.planinput import read_document
 from gpufleet.racks import PlacementRacks
 
@@ -165,6 +166,36 @@ def interconnect_json(link: LinkPlan) -> InterconnectDoc:
             if (traits := clouds.get(cloud).link) is not None
         },
     }
+
+
+@_closed
+class PipeDoc(TypedDict):
+    """One path dataset copies travel (gpufleet/pipes.py): the copies on it, the throughput they
+    need and the path's line rate (null: no documented cap, unchecked), each also per month."""
+
+    kind: Literal["vpn-gateway", "vpn-tunnels", "object-store"]
+    path: str
+    copies: list[str]
+    size: str
+    needed_gbps: float
+    needed_tib_per_month: float
+    available_gbps: float | None
+    available_tib_per_month: float | None
+    fits: bool | None
+    source: str
+
+
+def pipes_json(pipes: Sequence[PipeUse]) -> list[PipeDoc]:
+    """The plan's copy paths, figures to the thousandth of a Gbps and the tenth of a TiB."""
+    return [
+        {"kind": cast(Literal["vpn-gateway", "vpn-tunnels", "object-store"], p.kind), "path": p.path,
+         "copies": list(p.copies), "size": p.size, "needed_gbps": round(p.needed_gbps, 3),
+         "needed_tib_per_month": round(tib_per_month(p.needed_gbps), 1),
+         "available_gbps": None if p.available_gbps is None else round(p.available_gbps, 3),
+         "available_tib_per_month": None if p.available_gbps is None else round(tib_per_month(p.available_gbps), 1),
+         "fits": p.fits, "source": p.source}
+        for p in pipes
+    ]
 
 
 @_closed
@@ -339,6 +370,7 @@ class PlanDocument(TypedDict):
     skipped_offers: list[str]
     capacity: NotRequired[CapacityDoc]
     interconnect: NotRequired[InterconnectDoc]
+    pipes: NotRequired[list[PipeDoc]]
     resource_counts: list[ResourceCountDoc]
     resources: list[ResourceDoc]
     policies: list[PolicyDoc]

@@ -15,6 +15,7 @@ from gpufleet.errors import EXIT_OK, EXIT_POLICY
 from gpufleet.explaintable import explain_tables, scenario_tables
 from gpufleet.ledger import BudgetUse
 from gpufleet.moves import MOVED_HEADER
+from gpufleet.pipereport import pipe_tables
 from gpufleet.planjson import dumps
 from gpufleet.tables import Row, console_for, print_table
 
@@ -145,6 +146,7 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
         ("Addresses (at maximum size, with upgrade surge and system pool)",
          ("cloud/region", "range", "CIDR", "nodes", "needed", "available", "holds"), addresses),
         *_link(doc.get("interconnect")),
+        *pipe_tables(doc.get("pipes")),
         ("Storage", ("name", "cloud", "region", "TiB", "protected"), storage),
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
         *_budget(cost),

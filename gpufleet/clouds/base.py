@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from gpufleet.catalog.limits import Limit
 from gpufleet.catalog.limits import limit as packaged_limit
+from gpufleet.catalog.paths import PathRate, path_rates
 from gpufleet.clouds.capabilities import Capabilities
 from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, ResidencyJudge
 
@@ -251,11 +252,30 @@ class CloudModel(ABC):
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         """What one region's infrastructure costs besides GPU nodes and storage (per hour)."""
 
-    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
+    def link_costs(
+        self, peers: int, same_cloud_peers: int, region: str | None = None, hub: str | None = None
+    ) -> tuple[FixedCost, ...]:
         """What one region costs per hour to join the link with `peers` regions of other clouds
         and `same_cloud_peers` of its own (none for a cloud without `link`); without `region`,
-        what any region of the cloud costs at most."""
+        what any region of the cloud costs at most; `hub` is the size its hub is given (one of
+        `hub_sizes`), else the smallest."""
         return ()
+
+    # -- copy paths ------------------------------------------------------------------------------
+
+    def path_rows(self, path: str) -> tuple[PathRate, ...]:
+        """This cloud's line rates of one kind of path (`vpn-tunnel`, `object-store`, ...):
+        its rows of catalog/data/paths.csv, smallest first (gpufleet/pipes.py)."""
+        return tuple(r for r in path_rates() if r.cloud == self.name and r.path == path)
+
+    def hub_sizes(self, region: str | None) -> tuple[PathRate, ...]:
+        """The sizes its link hub comes in there, smallest first; none when the hub has no size
+        to choose (a transit gateway scales by itself). Copies over the link pick one."""
+        return ()
+
+    def declared_hub(self, resource: DeclaredResource) -> PathRate | None:
+        """The size a declared link hub has (its row of `hub_sizes`), None for other resources."""
+        return None
 
     # -- addresses -----------------------------------------------------------------------------
 

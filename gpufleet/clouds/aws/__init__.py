@@ -273,9 +273,12 @@ class Aws(CloudModel):
                       "aws:ec2/natGateway:NatGateway"),
         )
 
-    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
-        """The VPC's TGW attachment; per peer of another cloud two VPN connections, each with its
-        TGW attachment; per AWS peer this end of a TGW peering attachment (both ends counted)."""
+    def link_costs(
+        self, peers: int, same_cloud_peers: int, region: str | None = None, hub: str | None = None
+    ) -> tuple[FixedCost, ...]:
+        """The VPC's TGW attachment (a transit gateway has no size: `hub` is ignored); per peer of
+        another cloud two VPN connections, each with its TGW attachment; per AWS peer this end of
+        a TGW peering attachment (both ends counted)."""
         connections = VPN_CONNECTIONS_PER_PEER * peers
         return (
             FixedCost("link: TGW VPC attachment", TGW_ATTACHMENT_USD_PER_HOUR, 1, _LINK_SOURCE,

@@ -280,17 +280,10 @@ def ports_text(protocol: str, low: int, high: int) -> str:
 
 
 def _runs(grants: Sequence[Grant]) -> list[tuple[int, int, tuple[Grant, ...]]]:
-    """The port axis cut where any grant starts or ends: (low, high, grants open there) per piece,
-    pieces with the same grants merged."""
+    """The port axis cut where any grant starts or ends: (low, high, grants open there) per piece.
+    Neighbouring pieces never hold the same grants (each cut opens or closes one), so none merge."""
     cuts = sorted({g.low for g in grants} | {g.high + 1 for g in grants})
-    runs: list[tuple[int, int, tuple[Grant, ...]]] = []
-    for low, end in pairwise(cuts):
-        open_here = tuple(g for g in grants if g.low <= low <= g.high)
-        if runs and runs[-1][2] == open_here:
-            runs[-1] = (runs[-1][0], end - 1, open_here)
-        else:
-            runs.append((low, end - 1, open_here))
-    return runs
+    return [(low, end - 1, tuple(g for g in grants if g.low <= low <= g.high)) for low, end in pairwise(cuts)]
 
 
 def exposures(grants: Sequence[Grant]) -> list[Exposure]:

@@ -254,3 +254,22 @@ def test_each_exposed_group_is_reported() -> None:
     rules = [_sg_rule(f"{g}-{i}", half, group=f"{g}-id") for g in ("web", "db")
              for i, half in enumerate((EIGHTS[:HALF], EIGHTS[HALF:]))]
     assert [urn for urn, _ in _reported(*groups, *rules)] == [g.urn for g in groups]
+
+
+def test_rules_that_together_reach_exactly_a_slash_8_pass_and_one_address_more_is_refused() -> None:
+    """The bound is 'more than a /8': two /9 halves of one /8 in two rules are a /8, which one
+    rule may open alone; one more public address on the port makes the group's sources wider."""
+    web = res(SG, {}, name="web")
+    halves = [_sg_rule("lo", ["11.0.0.0/9"]), _sg_rule("hi", ["11.128.0.0/9"])]
+    assert _coverage(web, *halves) == []
+    found = _coverage(web, *halves, _sg_rule("one", ["12.0.0.1/32"]))
+    assert len(found) == 1, found
+    assert "(tcp port 22; by " in found[0]
+
+
+def test_owners_whose_sources_together_stay_small_are_no_finding() -> None:
+    """Two owners on one port, each far within a /8 and together too: nothing to report."""
+    web = res(SG, {"ingress": [{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["11.0.0.0/16"]}]},
+              name="web")
+    assert _coverage(web, _sg_rule("b", ["12.0.0.0/16"])) == []
+    assert cidrs.exposures([]) == []

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from gpufleet import clouds, ipam
 from gpufleet.catalog import Sku
 from gpufleet.clouds.base import AddressBlocks, CloudModel, NodeRange
+from gpufleet.clusters import cluster_suffix, region_clusters
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import NetworkPlan, Placement, RangeUse
 from gpufleet.poolneeds import able_clouds, takes
@@ -103,22 +104,48 @@ def with_use(
     filled: list[NetworkPlan] = []
     for net in networks:
         model = clouds.get(net.cloud)
-        blocks = layout(spec, net.cloud, net.region)
+        here = [p for p in placements if p.cloud == net.cloud and p.region == net.region]
+        shares = [
+            [replace(s.placement, nodes=s.nodes) for s in cluster]
+            for cluster in region_clusters(spec, net.cloud, net.region, here).clusters
+        ]
+        blocks = layout(spec, net.cloud, net.region, len(shares))
         grown = tuple(str(b) for b in blocks.pod_blocks) if blocks is not None else ()
         laid_out = NetworkPlan(net.cloud, net.region, net.cidr, net.pod_cidr, (), grown)
-        demand = plan_demand(model, (p for p in placements if p.cloud == net.cloud and p.region == net.region))
         key = f"{net.cloud}/{net.region}"
-        uses = tuple(
-            range_use(model, key, r, [(n, model.node_addresses(kind, r)) for kind, n in demand])
-            for r in region_ranges(laid_out)
-        )
-        filled.append(NetworkPlan(net.cloud, net.region, net.cidr, net.pod_cidr, uses, grown))
+        uses: list[RangeUse] = []
+        ranges = region_ranges(laid_out)
+        own = {r.cluster for r in ranges if r.per_cluster}
+        for r in ranges:
+            if not r.per_cluster:  # shared by every cluster: all nodes, a system pool each
+                demand = [d for cluster in shares for d in plan_demand(model, cluster)]
+                uses.append(range_use(model, key, r, _needs(model, r, demand)))
+                continue
+            for index, cluster in enumerate(shares):
+                if index == r.cluster or (r.cluster == 0 and index not in own):
+                    label = r.label if index == r.cluster else f"{r.label} of cluster {cluster_suffix(index)[1:]}"
+                    mine = replace(r, label=label)
+                    uses.append(range_use(model, key, mine, _needs(model, mine, plan_demand(model, cluster))))
+        filled.append(NetworkPlan(net.cloud, net.region, net.cidr, net.pod_cidr, tuple(uses), grown))
     return tuple(filled)
 
 
-def layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
-    """The blocks the address plan gives the region (None where its layout refuses it:
-    `ipam.allocate` says why): grown (`CloudModel.grown_blocks`) where the spec's pools could
+def most_clusters(spec: FleetSpec, cloud: str, region: str) -> int:
+    """The most clusters the region may get: its `clusters_per_region` limit, and what its
+    network holds (`CloudModel.clusters_in`: a grown VPC's CIDR block quota)."""
+    most = cluster_limits(spec, cloud, region).clusters
+    blocks = layout(spec, cloud, region)
+    held = clouds.get(cloud).clusters_in(blocks) if blocks is not None else None
+    return most if held is None else max(1, min(most, held))
+
+
+def _needs(model: CloudModel, node_range: NodeRange, demand: Sequence[tuple[str, int]]) -> Needs:
+    return [(n, model.node_addresses(kind, node_range)) for kind, n in demand]
+
+
+def layout(spec: FleetSpec, cloud: str, region: str, clusters: int = 1) -> AddressBlocks | None:
+    """The blocks the address plan gives the region's `clusters` clusters (None where its layout
+    refuses it: `ipam.allocate` says why): grown (`CloudModel.grown_blocks`) where the spec's pools could
     overfill its plain ranges, else plain.
 
     A rule of the spec alone, so a region's layout never flips with a plan's prices, and one
@@ -138,7 +165,9 @@ def layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
         bounded_need(spec, _room(spec, model, cloud, region, r), spec_most(spec, model, region, r)) > r.usable
         for r in model.node_ranges(plain)
     )
-    return grown if full else plain
+    if not full:
+        return plain
+    return grown if clusters == 1 else model.grown_blocks(plain, clusters)
 
 
 def spec_most(spec: FleetSpec, model: CloudModel, region: str, node_range: NodeRange) -> list[tuple[str, int]]:

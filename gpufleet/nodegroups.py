@@ -4,9 +4,10 @@ Three jobs, shared by the planner, the components, the plan document and the spe
 - `cluster_limits`: the limits one region's cluster respects, from the sourced table
   (catalog/data/limits.csv through each `CloudModel.limit_keys`), raised or lowered where the
   spec declares `limits: {cloud: {region: {key: value}}}` the way it declares quotas;
-- `split`: one placement as node groups (EKS managed node groups, AKS agent pools) that each
-  fit. The first group is the placement's group of old, so its name and URN never change;
-  growing adds groups at the end and shrinking removes them from the end;
+- `split`: one placement's nodes in a cluster as node groups (EKS managed node groups, AKS
+  agent pools) that each fit. The first group is the placement's group of old, so its name and
+  URN never change; growing adds groups at the end and shrinking removes them from the end
+  (which cluster holds which nodes: `gpufleet.clusters`);
 - `limit_problems`: the spec's `limits:` checked (configured region, known key, raisable,
   within the documented maximum).
 """
@@ -14,7 +15,7 @@ Three jobs, shared by the planner, the components, the plan document and the spe
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,6 @@ from gpufleet.errors import Problem
 from gpufleet.specwords import one_of
 
 if TYPE_CHECKING:
-    from gpufleet.plan import FleetPlan, Placement
     from gpufleet.specmodel import FleetSpec
 
 # Every cluster runs one system node group / agent pool besides the GPU pools (CloudModel.system_pool).
@@ -46,6 +46,9 @@ class ClusterLimits:
     nodes_per_cluster: int | None
     system_nodes: int
     sources: Mapping[str, Limit]
+    clusters: int = 1
+    """The most clusters the region may get (`clusters_per_region`; docs/design.md, "Several
+    clusters per region")."""
 
     @property
     def gpu_groups(self) -> int:
@@ -59,9 +62,16 @@ class ClusterLimits:
             return None
         return max(0, self.nodes_per_cluster - self.system_nodes)
 
+    @property
+    def group_size(self) -> int:
+        """The most nodes of one GPU group: its limit, or less where the cluster holds fewer
+        (AKS: 1,000 nodes per cluster less the system pool's)."""
+        most = self.gpu_nodes
+        return self.nodes_per_group if most is None else max(1, min(self.nodes_per_group, most))
+
     def groups_for(self, nodes: int) -> int:
         """Node groups one placement of `nodes` nodes becomes."""
-        return math.ceil(nodes / self.nodes_per_group)
+        return math.ceil(nodes / self.group_size)
 
     def key(self, role: str) -> str:
         """The spec's (and limits.csv's) name of a role's limit: `nodes_per_node_group`."""
@@ -113,7 +123,8 @@ def limits_in(declared_limits: Declared, cloud: str, region: str | None) -> Clus
     if per_group is None or groups is None:
         raise ValueError(f"cloud {cloud} declares no nodes_per_group / groups_per_cluster limit keys")
     return ClusterLimits(
-        cloud, region or "?", per_group, groups, value("nodes_per_cluster"), model.system_pool.max_nodes, sources
+        cloud, region or "?", per_group, groups, value("nodes_per_cluster"), model.system_pool.max_nodes, sources,
+        value("clusters_per_region") or 1,
     )
 
 
@@ -152,49 +163,11 @@ def split(nodes: int, min_nodes: int | None, per_group: int) -> tuple[GroupPart,
     return tuple(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class RegionGroups:
-    """One region's cluster as planned: its limits and the groups of each placement."""
-
-    limits: ClusterLimits
-    groups: tuple[tuple[Placement, tuple[GroupPart, ...]], ...]
-
-    @property
-    def group_count(self) -> int:
-        return sum(len(parts) for _, parts in self.groups)
-
-    @property
-    def nodes(self) -> int:
-        return sum(p.nodes for p, _ in self.groups)
-
-    @property
-    def largest_group(self) -> int:
-        return max((part.nodes for _, parts in self.groups for part in parts), default=0)
-
-
-def placement_groups(plan: FleetPlan, placement: Placement, min_nodes: int | None) -> tuple[GroupPart, ...]:
-    """The node groups one placement of the plan becomes under its region's limits."""
-    limits = cluster_limits(plan.spec, placement.cloud, placement.region)
-    return split(placement.nodes, min_nodes, limits.nodes_per_group)
-
-
-def region_groups(plan: FleetPlan) -> list[RegionGroups]:
-    """Every region of the plan with its limits and groups (for the plan document and table)."""
-    found: list[RegionGroups] = []
-    for cloud in clouds.names():
-        for region in plan.regions(cloud):
-            limits = cluster_limits(plan.spec, cloud, region)
-            here: Sequence[Placement] = plan.placements_in(cloud, region)
-            found.append(RegionGroups(limits, tuple(
-                (p, split(p.nodes, None, limits.nodes_per_group)) for p in here
-            )))
-    return found
-
-
 def limit_problems(spec: FleetSpec) -> Iterator[Problem]:
     """The spec's `limits:`: each region configured, each key a limit the planner respects for
-    that cloud, raisable, and within the documented maximum (values are positive integers by
-    the model)."""
+    that cloud, raisable (any limit may be lowered: `clusters_per_region: 1` keeps a region to
+    one cluster), and within the documented maximum (values are positive integers by the
+    model)."""
     configured = set(spec.clouds.regions())
     for cloud, per_region in spec.limits.items():
         sources = {found.key: found for found in cloud_limits(cloud).values()}
@@ -206,7 +179,7 @@ def limit_problems(spec: FleetSpec) -> Iterator[Problem]:
                 known = sources.get(key)
                 if known is None:
                     yield Problem(path, one_of(f"{cloud} limit", key, sorted(sources)))
-                elif not known.adjustable:
+                elif not known.adjustable and value > known.value:
                     yield Problem(path, (
                         f"{key} is fixed at {known.value} {known.unit} and cannot be raised "
                         f"({known.source}); remove it and allow more regions instead"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Catalog, Cloud, price_key
+from gpufleet.clusters import model_fits
 from gpufleet.interconnect import linked
 from gpufleet.nodegroups import SYSTEM_GROUPS, ClusterLimits, cluster_limits
 from gpufleet.placement.candidates import Candidate, placement_of, unavailable_offers
@@ -290,7 +291,7 @@ def _cluster_problem(spec: FleetSpec, cands: Sequence[Candidate], nodes: Sequenc
         for (cloud, region), placed in sorted(here.items())
         if (uses := addresses.overfilled(spec, cloud, region, placed))
     ]
-    head = "no placement fits the clusters' limits and network ranges (one cluster and network per region)"
+    head = "no placement fits the clusters' limits and network ranges (one network per region)"
     if not found:
         return head + "; allow more regions, raise the limits under `limits:` or enlarge network.supernet"
     return f"{head}; the cheapest placement without them needs " + "; ".join(found)
@@ -298,8 +299,12 @@ def _cluster_problem(spec: FleetSpec, cands: Sequence[Candidate], nodes: Sequenc
 
 def _overfilled(limits: ClusterLimits, counts: Sequence[int]) -> str | None:
     """What one region's placements (`counts` nodes each) need beyond its cluster's limits."""
+    if model_fits(limits, [(n, 1) for n in counts], limits.clusters):  # several clusters hold them
+        return None
     noun = clouds.get(limits.cloud).group_noun
     place = f"{limits.cloud}/{limits.region}"
+    if limits.clusters > 1:
+        place += f" (per cluster, at most {limits.clusters} clusters: {limits.key('clusters_per_region')})"
     needs: list[str] = []
     groups = sum(limits.groups_for(n) for n in counts)
     if groups > limits.gpu_groups:

@@ -253,6 +253,7 @@ class Aws(CloudModel):
     limit_keys: ClassVar[Mapping[str, str]] = {
         "nodes_per_group": "nodes_per_node_group",
         "groups_per_cluster": "node_groups_per_cluster",
+        "clusters_per_region": "clusters_per_region",
     }
     link = LINK
     # https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month
@@ -264,7 +265,7 @@ class Aws(CloudModel):
         return (
             # https://aws.amazon.com/eks/pricing/ — EKS cluster on standard support: $0.10/hour.
             FixedCost("EKS control plane", 0.10, 1,
-                      f"{_CODE}: $0.1/h (aws.amazon.com/eks/pricing)", "aws:eks/cluster:Cluster"),
+                      f"{_CODE}: $0.1/h (aws.amazon.com/eks/pricing)", "aws:eks/cluster:Cluster", per_cluster=True),
             # https://aws.amazon.com/vpc/pricing/ — NAT gateway $0.045 per gateway-hour in
             # us-east-1; data processing depends on traffic and is not estimated.
             FixedCost(f"NAT gateways ({NAT_GATEWAYS_PER_REGION})", 0.045, NAT_GATEWAYS_PER_REGION,
@@ -328,6 +329,11 @@ class Aws(CloudModel):
     def grown_blocks(self, blocks: AddressBlocks, clusters: int) -> AddressBlocks | None:
         """The VPC with a /16 pod block per cluster and zone from 100.64.0.0/10 (`ranges`)."""
         return AddressBlocks(blocks.cidr, blocks.pod_cidr, ranges.pod_blocks(clusters))
+
+    def clusters_in(self, blocks: AddressBlocks) -> int | None:
+        """A grown VPC's clusters within the default IPv4 CIDR block quota (limits.csv
+        `ipv4_cidr_blocks_per_vpc`: 5, so 2 clusters of 2 pod blocks each); a plain VPC: None."""
+        return ranges.clusters_in(self.limit("ipv4_cidr_blocks_per_vpc").value) if blocks.pod_blocks else None
 
     def pod_range_shortfall(self, prefix: int) -> str:
         return (

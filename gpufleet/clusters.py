@@ -75,11 +75,16 @@ def fill(limits: ClusterLimits, items: Sequence[tuple[int, int]]) -> list[list[S
 
 def cluster_room(limits: ClusterLimits, unit: int) -> tuple[int, int | None]:
     """What each cluster after the first surely adds under `fill` when the region's largest unit
-    is `unit`: node groups and nodes (None: no node limit), never below 0. A cluster closes only
-    when the next unit does not fit, so it holds at least its nodes less one unit's plus one,
-    and its groups less one unit's (`c` groups) plus one; a placement cut between two clusters
-    counts one group more than its nodes need, hence `c` more groups set aside (the design's
-    "Several clusters per region" gives the argument)."""
+    is `unit`: node groups and nodes (None: no node limit), never below 0.
+
+    Without units (`unit` 1) a cluster closes only when full, and a placement is cut between
+    two clusters at a whole group, so each adds all its groups and nodes: exact. With units a
+    cluster closes when the next unit does not fit, so it holds its nodes less one unit's plus
+    one, and its groups less one unit's (`c` groups) plus one, and a unit-aligned cut may leave
+    a partial group: `c` more groups are set aside (docs/design.md, "Several clusters per
+    region", gives the argument)."""
+    if unit == 1:
+        return limits.gpu_groups, limits.gpu_nodes
     spans = math.ceil(unit / limits.group_size)
     groups = max(0, limits.gpu_groups - 2 * spans)
     nodes = None if limits.gpu_nodes is None else max(0, limits.gpu_nodes - unit + 1)

@@ -12,13 +12,15 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpufleet import kubeconfig
+from gpufleet import addresses, kubeconfig
 from gpufleet.catalog.limits import limit
 from gpufleet.clouds.azure import AGENT_POOL, MANAGED_CLUSTER
-from gpufleet.clusters import cluster_counts, cluster_suffix, fill, model_fits, region_clusters
+from gpufleet.clusters import cluster_counts, cluster_suffix, fill, model_fits, plan_clusters, region_clusters
 from gpufleet.cost import cluster_fixed_usd, cluster_lines
 from gpufleet.nodegroups import ClusterLimits, limits_in
+from gpufleet.pipeline import build_plan
 from gpufleet.placement import place
+from gpufleet.plan import FleetPlan
 from gpufleet.policy import evaluate, policy_config
 from gpufleet.policy.config import ADDRESS_CAPACITY, DEPLOY_READINESS
 from gpufleet.spec import load_fleet
@@ -161,3 +163,50 @@ def test_cluster_suffixes() -> None:
     assert [cluster_suffix(i) for i in range(3)] == ["", "-c2", "-c3"]
     assert limit("aws", "clusters_per_region").value == 100
     assert math.isfinite(limit("azure", "clusters_per_subscription").value)
+
+
+US_16K: dict[str, Any] = {
+    "name": "us16k",
+    "network": {"supernet": "10.64.0.0/10"},
+    "clouds": {
+        "aws": {"regions": ["us-east-1", "us-east-2", "us-west-2"]},
+        "azure": {"regions": ["eastus", "eastus2", "westus2"]},
+    },
+    "pools": [
+        {"name": "train", "accelerator": "H100", "gpus": 16384, "gpus_per_node": 8, "interconnect": "rdma",
+         "placement": {"unit_nodes": 64}, "min_share": {"aws": 0.3, "azure": 0.3}},
+    ],
+}
+
+
+def _deploy_ready(fleet: dict[str, Any]) -> FleetPlan:
+    """The fleet planned (placement, address plan, cost), with every cluster as the components
+    fill it within its limits and every node range holding its nodes."""
+    plan = build_plan(load_fleet(fleet), "us16k")
+    assert plan.solver.status == "Optimal"
+    for found in plan_clusters(plan):
+        assert found.count <= addresses.most_clusters(plan.spec, found.limits.cloud, found.limits.region)
+        for shares in found.clusters:
+            assert sum(len(s.groups) for s in shares) <= found.limits.gpu_groups
+            assert found.limits.gpu_nodes is None or sum(s.nodes for s in shares) <= found.limits.gpu_nodes
+            assert all(s.nodes % 64 == 0 for s in shares)  # training units whole in one cluster
+    for net in plan.networks:
+        assert all(use.fits for use in net.ranges), net
+    return plan
+
+
+def test_issue_29_done_when_16384_gpus_over_three_and_three_us_regions_plan_deploy_ready() -> None:
+    plan = _deploy_ready(US_16K)
+    by_cloud = {cloud: sum(p.gpus for p in plan.placements if p.cloud == cloud) for cloud in ("aws", "azure")}
+    assert min(by_cloud.values()) >= 0.3 * 16384
+    assert any(net.pod_blocks for net in plan.networks)  # an AWS region grew (secondary ranges)
+    wide = _deploy_ready({**US_16K, "network": {"supernet": "10.0.0.0/8"}})  # addresses inflate nothing
+    assert plan.cost.monthly_usd == wide.cost.monthly_usd
+
+
+def test_issue_29_done_when_an_azure_heavy_split_takes_a_second_aks_cluster() -> None:
+    heavy = {**US_16K, "pools": [{**US_16K["pools"][0], "min_share": {"aws": 0.3, "azure": 0.6}}]}
+    plan = _deploy_ready(heavy)
+    counts = cluster_counts(plan.spec, plan.placements)
+    assert any(count > 1 for (cloud, _), count in counts.items() if cloud == "azure"), counts
+    assert any(line.item.endswith("(cluster c2)") for line in plan.cost.lines)

@@ -28,7 +28,7 @@ from gpufleet.clusters import cluster_suffix, region_clusters
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import NetworkPlan, Placement, RangeUse
 from gpufleet.poolneeds import able_clouds, takes
-from gpufleet.slots import SLOT_BITS, Network
+from gpufleet.slots import SLOT_BITS, SMALLEST_SLOT_PREFIX, Network
 from gpufleet.specskus import weighted_gpus
 
 if TYPE_CHECKING:
@@ -128,6 +128,33 @@ def with_use(
                     uses.append(range_use(model, key, mine, _needs(model, mine, plan_demand(model, cluster))))
         filled.append(NetworkPlan(net.cloud, net.region, net.cidr, net.pod_cidr, tuple(uses), grown))
     return tuple(filled)
+
+
+SUPERNET_BASE = "10.0.0.0"
+"""Where `gpufleet init` cuts a supernet it sizes (RFC 1918's largest block)."""
+
+
+def supernet_for(spec: FleetSpec) -> Network:
+    """The smallest `10.0.0.0/N` supernet whose region slots hold the spec's pools as `layout`
+    lays them out: every configured region's ranges, each pool whole there at its most
+    addresses (`spec_most`, the bound growth uses), as full as the largest supernet leaves
+    them (a range no supernet holds, such as a grown VPC's pod subnet, is another matter:
+    the plan names its fix). For `gpufleet init`, which writes it where the spec has none."""
+    def short(prefix: int) -> set[tuple[str, str, str]]:
+        sized = spec.model_copy(update={"network": spec.network.model_copy(
+            update={"supernet": Network(f"{SUPERNET_BASE}/{prefix}")}
+        )})
+        return {
+            (cloud, region, room.node_range.label)
+            for cloud, region in sized.clouds.regions()
+            for room in planned_rooms(sized, cloud, region)
+            if bounded_need(sized, room, spec_most(sized, clouds.get(cloud), region, room.node_range))
+            > room.node_range.usable
+        }
+
+    largest = short(8)
+    fitting = (p for p in range(SMALLEST_SLOT_PREFIX - SLOT_BITS, 8, -1) if short(p) <= largest)
+    return Network(f"{SUPERNET_BASE}/{next(fitting, 8)}")
 
 
 def most_clusters(spec: FleetSpec, cloud: str, region: str) -> int:

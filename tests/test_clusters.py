@@ -210,3 +210,12 @@ def test_issue_29_done_when_an_azure_heavy_split_takes_a_second_aks_cluster() ->
     counts = cluster_counts(plan.spec, plan.placements)
     assert any(count > 1 for (cloud, _), count in counts.items() if cloud == "azure"), counts
     assert any(line.item.endswith("(cluster c2)") for line in plan.cost.lines)
+
+
+def test_a_second_cluster_bought_for_its_limits_never_stands_for_pod_subnet_room() -> None:
+    """With us-east-1's node groups lowered so its cluster rows are held, extra clusters there
+    never count as more pod subnet room: the fill puts nodes by the clusters' limits, not by
+    addresses, so every pod subnet still holds what its cluster gets."""
+    lowered = {**US_16K, "limits": {"aws": {"us-east-1": {"node_groups_per_cluster": 4}}}}
+    plan = _deploy_ready(lowered)
+    assert max(p.nodes for p in plan.placements if p.region == "us-east-1") <= 1300

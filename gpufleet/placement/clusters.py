@@ -10,8 +10,9 @@ the first cluster's and, per extra cluster, what `gpufleet.clusters.fill` surely
 components fill them. A training unit larger than one cluster holds is not placed in the
 region (`fill` never cuts one).
 
-The address rows add each extra cluster's system pool to the ranges its nodes share and, for a
-range every cluster has of its own (`NodeRange.per_cluster`), its room.
+The address rows add each extra cluster's system pool to every range; a range every cluster
+has of its own (`NodeRange.per_cluster`) is held to one cluster's room for the whole region's
+nodes, which is safe whichever cluster the fill puts them in (the fill knows no addresses).
 """
 
 from __future__ import annotations

@@ -257,8 +257,8 @@ class Formulation:
             extra = self.extra_clusters.get((cloud, region))
             for room in addresses.planned_rooms(self.spec, cloud, region):
                 row: dict[int, float] = {self.opened[(cloud, region)]: float(room.system)}
-                if extra is not None:  # each cluster's system pool; its own range's room
-                    row[extra] = float(room.system - (room.node_range.usable if room.node_range.per_cluster else 0))
+                if extra is not None:  # each cluster's system pool (a range of each cluster's own is
+                    row[extra] = float(room.system)  # held to the first's: the fill knows no addresses)
                 for i, kind in zip(here, kinds, strict=True):
                     demand = addresses.node_demand(model, kind, room.node_range)
                     row[self.x[i]] = demand.per_node

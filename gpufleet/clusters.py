@@ -81,8 +81,8 @@ def cluster_room(limits: ClusterLimits, unit: int) -> tuple[int, int | None]:
     two clusters at a whole group, so each adds all its groups and nodes: exact. With units a
     cluster closes when the next unit does not fit, so it holds its nodes less one unit's plus
     one, and its groups less one unit's (`c` groups) plus one, and a unit-aligned cut may leave
-    a partial group: `c` more groups are set aside (docs/design.md, "Several clusters per
-    region", gives the argument)."""
+    a partial group: `c` more groups are set aside (the argument:
+    docs/design.md, "Several clusters per region")."""
     if unit == 1:
         return limits.gpu_groups, limits.gpu_nodes
     spans = math.ceil(unit / limits.group_size)
@@ -151,9 +151,10 @@ def planned_clusters(plan: FleetPlan, cloud: str, region: str) -> RegionClusters
 
 
 def placement_unit(spec: FleetSpec, placement: Placement) -> int:
-    """The training unit of a placement's pool on its SKU (1 where the SKU is unknown)."""
+    """The training unit of a placement's pool on its SKU (1 where the SKU or pool is unknown)."""
     sku = spec.catalog().sku(placement.cloud, placement.instance_type)
-    return 1 if sku is None else unit_of(spec.pool(placement.pool), sku)
+    pool = next((pool for pool in spec.pools if pool.name == placement.pool), None)
+    return 1 if sku is None or pool is None else unit_of(pool, sku)
 
 
 def region_clusters(

@@ -47,8 +47,8 @@ class ClusterLimits:
     system_nodes: int
     sources: Mapping[str, Limit]
     clusters: int = 1
-    """The most clusters the region may get (`clusters_per_region`; docs/design.md, "Several
-    clusters per region")."""
+    """The most clusters the region may get (`clusters_per_region`); see
+    docs/design.md, "Several clusters per region"."""
 
     @property
     def gpu_groups(self) -> int:

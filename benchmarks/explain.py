@@ -10,12 +10,19 @@ Instances:
   horizon and schedules left out, each contract a flat monthly commitment of its first year):
   the issue's larger fleet (target ≤ 30 s).
 The 50-pool × 80-region instance (target ≤ 60 s) is not measured yet. `failed` counts offers
-whose re-plan the solver did not finish (they get a reason and no break-even).
+whose re-plan the solver did not finish (they get a reason and no break-even). `CPU s` is the
+process's CPU time over every thread (the median run's): under load, where wall time mostly
+measures waiting for a core, it is the steadier figure; it counts the forked worker's too.
+Explain forks a second process where it has enough re-planning to do (`PARALLEL_SECONDS`);
+`--sequential` measures it in one.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import multiprocessing
+import resource
 import statistics
 import sys
 import time
@@ -27,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import gpufleet.explain  # noqa: E402
 from gpufleet import breakeven  # noqa: E402
 from gpufleet.explain import Explanation, explain  # noqa: E402
 from gpufleet.offline import SpecSource, load_source  # noqa: E402
@@ -59,34 +67,47 @@ def instances() -> dict[str, FleetSpec]:
     }
 
 
+def _cpu() -> float:
+    """CPU seconds of this process's threads and of its finished children (the workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", help="one instance by name")
+    parser.add_argument("--sequential", action="store_true", help="in one process (no second worker)")
     args = parser.parse_args()
+    if args.sequential:
+        gpufleet.explain.PARALLEL_SECONDS = math.inf
     solve = breakeven.Replanner._solve  # counted, not changed
-    count = [0]
+    count = multiprocessing.get_context("fork").Value("i", 0)  # shared with the forked workers
 
     def counted(self: breakeven.Replanner, *given: Any) -> Any:
-        count[0] += 1
+        with count.get_lock():
+            count.value += 1
         return solve(self, *given)
 
     breakeven.Replanner._solve = counted  # type: ignore[method-assign]
-    print(f"{'instance':<28} {'median s':>9} {'min s':>7} {'re-plans':>9} {'offers':>7} "
+    print(f"{'instance':<28} {'median s':>9} {'min s':>7} {'CPU s':>6} {'re-plans':>9} {'offers':>7} "
           f"{'break-evens':>12} {'failed':>7}")
     for name, spec in instances().items():
         if args.only and name != args.only:
             continue
         times: list[float] = []
+        cpu: list[float] = []
         found: list[Explanation] = []
         for _ in range(args.runs):
-            count[0] = 0
-            started = time.perf_counter()
+            count.value = 0
+            started, used = time.perf_counter(), _cpu()
             found = explain(spec)
             times.append(time.perf_counter() - started)
+            cpu.append(_cpu() - used)
         evens = sum(1 for e in found if e.even is not None)
         failed = sum(1 for e in found if "did not solve" in e.sentence)
-        print(f"{name:<28} {statistics.median(times):>9.2f} {min(times):>7.2f} {count[0]:>9} {len(found):>7} "
+        print(f"{name:<28} {statistics.median(times):>9.2f} {min(times):>7.2f} {statistics.median(cpu):>6.2f} "
+              f"{count.value:>9} {len(found):>7} "
               f"{evens:>12} {failed:>7}", flush=True)
 
 

@@ -170,6 +170,11 @@ def _needs(model: CloudModel, node_range: NodeRange, demand: Sequence[tuple[str,
     return [(n, model.node_addresses(kind, node_range)) for kind, n in demand]
 
 
+_LAYOUTS: dict[int, tuple[FleetSpec, dict[tuple[str, str], AddressBlocks | None]]] = {}
+"""`layout` per spec object (held, so its id is not reused) and region, for the last few specs."""
+_LAYOUTS_KEPT = 8
+
+
 def layout(spec: FleetSpec, cloud: str, region: str, clusters: int = 1) -> AddressBlocks | None:
     """The blocks the address plan gives the region's `clusters` clusters (None where its layout
     refuses it: `ipam.allocate` says why): grown (`CloudModel.grown_blocks`) where the spec's pools could
@@ -180,7 +185,24 @@ def layout(spec: FleetSpec, cloud: str, region: str, clusters: int = 1) -> Addre
     where one could, the grown layout holds every plan the plain one holds (its node ranges
     are the same subnets, each node needs no more of them, and its pods' blocks are larger
     than the subnets they leave; tests/test_growth.py checks both for every SKU), and growing
-    costs nothing (secondary CIDR blocks and ENIConfigs are free)."""
+    costs nothing (secondary CIDR blocks and ENIConfigs are free).
+
+    Remembered per (frozen) spec object: placement asks it of every region at every solve, and
+    `gpufleet explain` re-plans one spec hundreds of times at other prices."""
+    held = _LAYOUTS.get(id(spec))
+    if held is None or held[0] is not spec:
+        if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+            del _LAYOUTS[next(iter(_LAYOUTS))]
+        held = _LAYOUTS[id(spec)] = (spec, {})
+    if (cloud, region) not in held[1]:
+        held[1][(cloud, region)] = _layout(spec, cloud, region)
+    found = held[1][(cloud, region)]
+    if clusters == 1 or found is None or not found.pod_blocks:
+        return found
+    return clouds.get(cloud).grown_blocks(found, clusters)  # each cluster its own pod blocks
+
+
+def _layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
     plain = ipam.region_blocks(spec, cloud, region)
     if plain is None:
         return None
@@ -192,9 +214,7 @@ def layout(spec: FleetSpec, cloud: str, region: str, clusters: int = 1) -> Addre
         bounded_need(spec, _room(spec, model, cloud, region, r), spec_most(spec, model, region, r)) > r.usable
         for r in model.node_ranges(plain)
     )
-    if not full:
-        return plain
-    return grown if clusters == 1 else model.grown_blocks(plain, clusters)
+    return grown if full else plain
 
 
 def spec_most(spec: FleetSpec, model: CloudModel, region: str, node_range: NodeRange) -> list[tuple[str, int]]:

@@ -128,49 +128,89 @@ def _resolution(low: int) -> int:
     return min(FLOOR, max(1, low // 200))
 
 
+@dataclass(frozen=True)
+class NoBreakEven:
+    """No price takes the nodes: the lowest price re-planned ($0.01/h, or the nearest above it
+    that the solver finished, `NUDGES`) and that re-plan, where the rule that binds is found."""
+
+    price_usd_per_hour: float
+    placements: tuple[Placement, ...]
+
+
+NUDGES = 3
+"""Where the solver fails at a probed price, the neighbouring prices tried, $0.0001 at a time
+either side (nearest first, inside the bracket): HiGHS's numerical "Solve error" comes and goes
+with the exact coefficients (a 32,768-GPU fleet failed at $45.9999/h and solved at $45.9998
+and $46.00 under every random seed), and a neighbour's re-plan is as good a proof."""
+
+
 def break_even(
     replan: Replanner, price_key: str, today: float, taken: Callable[[Sequence[Placement]], int], *, target: int,
     guess: float | None = None,
-) -> BreakEven | None:
+) -> BreakEven | NoBreakEven:
     """The highest price below `today` (to a cent, or 0.5 % where finer) at which the offer
-    (`price_key`) takes at least `target` nodes (`taken` counts them in a plan), or None when
-    even $0.01/h does not. A `guess` ($/h) only saves re-plans when it is close; the answer
-    does not depend on it."""
+    (`price_key`) takes at least `target` nodes (`taken` counts them in a plan), or
+    `NoBreakEven` when even $0.01/h does not. A `guess` ($/h) only saves re-plans when it is
+    close; the answer does not depend on it. Every bracket end is a price re-planned: where the
+    solver fails at a price, a neighbour (`NUDGES`) stands in for it; ReplanFailed only where
+    every neighbour fails too."""
 
     def at(units: float) -> tuple[Placement, ...]:
         return replan.plan({price_key: units / UNIT})
+
+    def near(units: int, low: float, high: float) -> tuple[int, tuple[Placement, ...]]:
+        """The re-plan at `units`, or at the nearest price strictly inside (low, high) that the
+        solver finishes."""
+        failed: ReplanFailed | None = None
+        for step in sorted(range(-NUDGES, NUDGES + 1), key=lambda n: (abs(n), n)):
+            if low < units + step < high:
+                try:
+                    return units + step, at(units + step)
+                except ReplanFailed as error:
+                    failed = failed or error
+        assert failed is not None  # `units` itself is inside the bracket
+        raise failed
 
     low: int | None = None
     high, high_plan = today * UNIT, replan.plan()  # today's plan takes fewer: why it is explained
     first = math.floor(guess * UNIT + 1e-6) if guess is not None else 0
     if FLOOR < first < high:
-        if taken(at(first)) >= target:
-            low = first
-        else:
-            high, high_plan = first, at(first)
+        try:
+            first, plan = near(first, FLOOR, high)
+            if taken(plan) >= target:
+                low = first
+            else:
+                high, high_plan = first, plan
+        except ReplanFailed:
+            pass  # a guess only saves re-plans
     if low is None:
-        if taken(at(FLOOR)) < target:
-            return None
-        low = FLOOR
+        floor, plan = near(FLOOR, FLOOR - 1, high)
+        if taken(plan) < target:
+            return NoBreakEven(floor / UNIT, plan)
+        low = floor
     step: str = "secant"
     while (below_high := math.ceil(high - 1e-6) - 1) > low and high - low > _resolution(low):
         if step == "secant":
             aim: float = _secant(replan, price_key, (at(low), low), (high_plan, high))
         else:
             aim = low + _resolution(low) if step == "confirm" else (low + high) // 2
-        probe = int(min(max(aim, low + 1), below_high))
-        took = taken(at(probe)) >= target
+        probe, plan = near(int(min(max(aim, low + 1), below_high)), low, high)
+        took = taken(plan) >= target
         if took:
             low = probe
         else:
-            high, high_plan = probe, at(probe)
+            high, high_plan = probe, plan
         # a secant that lands below the answer is usually on it: a step of the resolution
         # above confirms it; anything else halves the bracket once before the next secant
         after_secant = "confirm" if took else "halve"
         step = after_secant if step == "secant" else "secant" if step == "halve" else "halve"
     shown = low - low % FLOOR  # whole cents where the search was to a cent (above $2/h)
-    if _resolution(low) == FLOOR and shown != low and taken(at(shown)) >= target:
-        low = shown
+    if _resolution(low) == FLOOR and shown != low:
+        try:
+            if taken(at(shown)) >= target:
+                low = shown
+        except ReplanFailed:
+            pass  # `low` is proven; the whole cent below it is only nicer to read
     return BreakEven(low / UNIT, taken(at(low)))
 
 

@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="why not there? the binding reason of every offer a pool leaves empty, with break-even prices",
         description="For every pool, every offer of its regions that the plan leaves empty (or short): the binding "
         "reason (price, quota, share, limit, address, sovereignty, unavailable, no-price, commitment, data), the "
-        "break-even price at or below which it would take nodes and how many, what one more node's worth of quota "
-        "saves. Every figure is a re-plan. With a horizon, the deployed period is explained.",
+        "break-even price at or below which it would take nodes and how many, what one more node's (or training "
+        "unit's) worth of quota saves. Every figure is a re-plan. With a horizon, the deployed period is explained.",
     )
     _add_source(explain)
     explain.add_argument("--pool", metavar="P", help="only this pool")

@@ -1,20 +1,25 @@
 """Why not there? Every offer a pool may use that the plan left empty (or holding fewer nodes
 than it could take), the binding reason from the closed set (`gpufleet.reasons`), and what
-would change it: the break-even price, or what one more node's worth of quota saves.
+would change it: the break-even price, or what one more unit's worth of quota saves.
 
 Each figure is a re-plan (`gpufleet.breakeven.Replanner`), never an estimate: the offer's
-price lowered until the plan takes a node of the pool there, a quota raised by one node. The
-reason for an offer the model could use is what one more node there (its pool's GPUs taken off
-its other offers) breaks or costs (`MoveCauses.blocked`): a rule broken at $0.01/h binds at any
-price. docs/design.md, "Explaining a plan"; docs/explain.md.
+price lowered until the plan takes a node of the pool there, a quota raised by one unit's
+worth. The reason for an offer the model could use is what one more unit there
+(`Candidate.unit` nodes, the least the plan adds; its pool's GPUs taken off its other offers)
+breaks or costs (`MoveCauses.blocked`): a rule broken at $0.01/h binds at any price.
+docs/design.md, "Explaining a plan"; docs/explain.md.
 """
 
 from __future__ import annotations
 
+import math
+import multiprocessing
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gpufleet.breakeven import PRICE_LABEL, BreakEven, ReplanFailed, Replanner, break_even
+from gpufleet.breakeven import PRICE_LABEL, BreakEven, NoBreakEven, ReplanFailed, Replanner, break_even
 from gpufleet.catalog import Offer, price_key
 from gpufleet.errors import CommandLineError, Problem
 from gpufleet.explainjson import ExplainDoc
@@ -41,6 +46,8 @@ class Explanation:
     even: BreakEven | None = None
     quota_bucket: str | None = None
     quota_value_usd_per_month: float | None = None
+    unit: int = 1
+    """Nodes per unit of the pool on the offer (`Candidate.unit`): what the plan adds at a time."""
 
     def to_json(self) -> ExplainDoc:
         return {
@@ -58,7 +65,8 @@ class Explanation:
     def sentence(self) -> str:
         value = ""
         if self.quota_value_usd_per_month is not None:
-            value = (f"; one more node's worth of {self.quota_bucket} quota saves "
+            worth = "one more node's worth" if self.unit == 1 else f"one more unit's worth ({self.unit} nodes)"
+            value = (f"; {worth} of {self.quota_bucket} quota saves "
                      f"${self.quota_value_usd_per_month:,.2f}/month")
         what = f"{self.offer.key} ({self.pool}, {_count(self.nodes)} today)"
         if self.even is None:
@@ -75,22 +83,28 @@ class Explanation:
 
 
 class OfferCauses(MoveCauses):
-    """`MoveCauses` asked of one more node on an offer the plan leaves short, said as such."""
+    """`MoveCauses` asked of one more unit (`Candidate.unit` nodes: one node unless the pool
+    comes in training units) on an offer the plan leaves short, said as such. Asking of one
+    node where a unit is the least the plan can add would miss every rule the unit breaks."""
 
-    BACK = "with one more node there"
+    def counterfactual(self, candidate: Candidate, nodes: int) -> str:
+        if nodes == 1:
+            return "one more node there"
+        unit = f" (units of {candidate.unit})" if candidate.unit > 1 else ""
+        return f"{nodes} more nodes there{unit}"
 
-    def _dearer(self, back: Sequence[Placement]) -> Cause:
-        cause = super()._dearer(back)
+    def _dearer(self, back: Sequence[Placement], words: str) -> Cause:
+        cause = super()._dearer(back, words)
         more = plan_ledger(self.spec, back).total_usd - self.ledger.total_usd
         if cause.reason == "data":
             kinds, now = plan_ledger(self.spec, back).by_kind(), self.ledger.by_kind()
             data = sum(kinds.get(k, 0.0) - now.get(k, 0.0) for k in ("storage", "transfer"))
-            return Cause("data", f"one more node there costs ${more:,.0f}/month more, ${data:,.0f} of it "
+            return Cause("data", f"{words} costs ${more:,.0f}/month more, ${data:,.0f} of it "
                                  "dataset copies and transfers")
         if cause.reason == "commitment":
-            return Cause("commitment", "one more node there adds spend above the commitments")
+            return Cause("commitment", f"{words} adds spend above the commitments")
         if cause.reason == "price":
-            return Cause("price", f"one more node there costs ${more:,.0f}/month more")
+            return Cause("price", f"{words} costs ${more:,.0f}/month more")
         return cause
 
 
@@ -100,13 +114,15 @@ def explain(spec: FleetSpec, pool: str | None = None, period: str | None = None)
     if pool is not None and pool not in (names := [p.name for p in spec.pools]):
         raise CommandLineError([Problem("--pool", one_of("pool", pool, names, len(names)))])
     replan = Replanner(spec, period)
+    began = time.perf_counter()
     base = replan.plan()
+    seconds = time.perf_counter() - began
     here = replan.explained_spec
     catalog = here.catalog()
     found = {c.key: c for c in candidates(here, catalog)[0]}
     causes = OfferCauses(here, catalog, (), base)
     shortfalls = Shortfalls.of(here.capacity)
-    explained: list[Explanation] = []
+    explained: list[Explanation | tuple[str, int]] = []  # (candidate key, nodes): to re-plan
     for chosen in (p for p in here.pools if pool in (None, p.name)):
         able = able_clouds(chosen, here.clouds.configured())
         for cloud, region in sorted(here.clouds.regions()):
@@ -133,38 +149,75 @@ def explain(spec: FleetSpec, pool: str | None = None, period: str | None = None)
                     cause = Cause("no-price", f"no {kind} price in the catalog or the price book (`prices: {key}`)")
                     explained.append(Explanation(chosen.name, offer, nodes, price, cause))
                 else:
-                    explained.append(_priced(replan, causes, found[f"{chosen.name}/{offer.key}"], nodes))
-    return explained
+                    explained.append((f"{chosen.name}/{offer.key}", nodes))
+    jobs = [e for e in explained if isinstance(e, tuple)]
+    priced = iter(_price_all(replan, causes, found, jobs, parallel=len(jobs) * seconds >= PARALLEL_SECONDS))
+    return [next(priced) if isinstance(e, tuple) else e for e in explained]
+
+
+PARALLEL_SECONDS = 1.0
+"""Offers to re-plan times today's plan's seconds from which explain forks a second process
+(where it may run on two cores; each offer takes a few re-plans, and below this the fork costs
+more than it saves: dev's 8 offers took 0.79 s in two processes, 0.37 s in one, under load).
+Each offer's search is its own and every re-plan is deterministic (one HiGHS thread, a fixed
+seed), so two processes change no answer, only the wall time."""
+
+_SHARED: dict[str, tuple[Replanner, OfferCauses, dict[str, Candidate]]] = {}
+"""What a forked worker prices offers with (`_price_all`): set before the fork, inherited."""
+
+
+def _price_all(
+    replan: Replanner, causes: OfferCauses, found: dict[str, Candidate], jobs: list[tuple[str, int]], *,
+    parallel: bool,
+) -> list[Explanation]:
+    """`_priced` of every (candidate key, nodes), in order: in two forked processes if `parallel`
+    and there are two cores, each with the re-plans made so far (today's plan) in its cache."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if not parallel or cores < 2 or len(jobs) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_priced(replan, causes, found[key], nodes) for key, nodes in jobs]
+    _SHARED["explain"] = (replan, causes, found)
+    try:
+        with multiprocessing.get_context("fork").Pool(2) as workers:
+            return workers.map(_price_job, jobs, chunksize=1)
+    finally:
+        _SHARED.clear()
+
+
+def _price_job(job: tuple[str, int]) -> Explanation:
+    replan, causes, found = _SHARED["explain"]
+    return _priced(replan, causes, found[job[0]], job[1])
 
 
 def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes: int) -> Explanation:
-    """An offer the model could use: what one more node there breaks or costs today, the
+    """An offer the model could use: what one more unit there breaks or costs today, the
     break-even price, and at $0.01/h what still binds if even that takes no more."""
-    pool, offer = candidate.pool, candidate.offer
+    pool, offer, unit = candidate.pool, candidate.offer, candidate.unit
     key = price_key(offer.cloud, offer.region, offer.sku.instance_type, spot=pool.capacity == "spot")
 
     def taken(placements: Sequence[Placement]) -> int:
         return _nodes(placements, pool.name, offer.key)
 
     try:
-        even = break_even(replan, key, candidate.hourly, taken, target=nodes + 1,
-                          guess=_marginal(replan.plan(), candidate))
+        found = break_even(replan, key, candidate.hourly, taken, target=nodes + 1,
+                           guess=_marginal(replan.plan(), candidate))
     except ReplanFailed as failed:
-        cause = _binding(causes.blocked(candidate, 1), candidate)
+        cause = _binding(causes.blocked(candidate, unit), candidate, replan.explained_spec)
         at = ", ".join(f"{k} at ${v:g}/h" for k, v in sorted(failed.overrides.items()))
         return Explanation(pool.name, offer, nodes, candidate.hourly, Cause(cause.reason, (
             f"{cause.sentence}; no break-even: the re-plan with {at} did not solve ({failed})")))
-    if even is None:
-        floor = replan.plan({key: 0.01})
-        catalog = replan.explained_spec.catalog().with_price_book({key: 0.01}, PRICE_LABEL)
+    even = found if isinstance(found, BreakEven) else None
+    if isinstance(found, NoBreakEven):
+        floor, lowest = found.placements, found.price_usd_per_hour
+        catalog = replan.explained_spec.catalog().with_price_book({key: lowest}, PRICE_LABEL)
         at_floor = OfferCauses(replan.explained_spec, catalog, (), floor)
         free = next(c for c in candidates(replan.explained_spec, catalog)[0] if c.key == candidate.key)
-        cause = _binding(at_floor.blocked(free, max(1, nodes + 1 - taken(floor))), candidate)
-        cause = Cause(cause.reason, f"takes no more nodes at any price (even $0.01/h): {cause.sentence}")
+        short = max(1, nodes + 1 - taken(floor))  # the floor's plan may hold some already
+        cause = _binding(at_floor.blocked(free, unit * math.ceil(short / unit)), candidate, replan.explained_spec)
+        cause = Cause(cause.reason, f"takes no more nodes at any price (even {_usd(lowest)}/h): {cause.sentence}")
     else:
-        cause = _binding(causes.blocked(candidate, 1), candidate)
+        cause = _binding(causes.blocked(candidate, unit), candidate, replan.explained_spec)
     bucket, value = _quota_value(replan, candidate) if cause.reason == "quota" else (None, None)
-    return Explanation(pool.name, offer, nodes, candidate.hourly, cause, even, bucket, value)
+    return Explanation(pool.name, offer, nodes, candidate.hourly, cause, even, bucket, value, unit)
 
 
 def _marginal(base: Sequence[Placement], candidate: Candidate) -> float | None:
@@ -178,29 +231,40 @@ def _marginal(base: Sequence[Placement], candidate: Candidate) -> float | None:
     return max(paid) * candidate.sku.gpus if paid else None
 
 
-def _binding(cause: Cause, candidate: Candidate) -> Cause:
-    """A capacity cap reached is the capacity input's (`unavailable`); with no previous plan,
-    'costs no more' can only be a tie the tie-break settled: `price`."""
+def _binding(cause: Cause, candidate: Candidate, spec: FleetSpec) -> Cause:
+    """A capacity cap reached is the capacity input's (`unavailable`). 'Costs no more' in the
+    explained month is, with another cloud's contract, that contract's minimum: the horizon's
+    plan pays spend moved off that cloud again as shortfall (`commitment`); otherwise, with no
+    previous plan, it can only be a tie the tie-break settled (`price`)."""
     cap = candidate.cap
     if cause.reason in ("price", "stability") and cap is not None:
         return Cause("unavailable", f"{candidate.offer.key} delivers at most {cap} nodes (capacity.available)")
-    if cause.reason == "stability":
-        return Cause("price", "it costs the same as the plan: the tie-break prefers the earlier offer")
-    return cause
+    if cause.reason != "stability":
+        return cause
+    if others := {c: k for c, k in spec.budget.contracts().items() if c != candidate.cloud}:
+        named = " and ".join(f"{c}'s contract (budget.commitments.{c}, shortfall: {k.shortfall})"
+                             for c, k in sorted(others.items()))
+        return Cause("commitment", f"in the month it costs no more, but over the horizon {named} must "
+                                   f"burn its minimum: spend moved off {' or '.join(sorted(others))} would be "
+                                   "paid again as shortfall")
+    return Cause("price", "it costs the same as the plan: the tie-break prefers the earlier offer")
 
 
 def _quota_value(replan: Replanner, candidate: Candidate) -> tuple[str | None, float | None]:
-    """The full bucket in the offer's region and what one more node's worth of it saves a
-    month, by re-planning with it raised."""
+    """The full bucket in the offer's region and what one more unit's worth of it (one node's
+    unless the pool comes in training units) saves a month, by re-planning with it raised."""
     spec, base = replan.explained_spec, replan.plan()
-    units = quota_units(candidate.sku)
+    units = quota_units(candidate.sku) * candidate.unit
     wanted = {quota_key(candidate.cloud, candidate.region, b) for b in candidate.buckets}
     for use in quota_use(spec, spec.catalog(), base):
         if use.limit_vcpus is None or quota_key(use.cloud, use.region, use.bucket) not in wanted:
             continue
         if use.used_vcpus + units > use.limit_vcpus:
             region = next((r for r, b in spec.quotas.get(use.cloud, {}).items() if use.bucket in b), use.region)
-            more = replan.plan(quota=(use.cloud, region, use.bucket, units))
+            try:
+                more = replan.plan(quota=(use.cloud, region, use.bucket, units))
+            except ReplanFailed:
+                return use.bucket, None  # the bucket binds; what more of it saves is not known
             saving = replan.total_usd(base) - replan.total_usd(more)
             return use.bucket, round(max(0.0, saving), 2)
     return None, None

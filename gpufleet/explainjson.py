@@ -35,7 +35,8 @@ class ExplainDoc(TypedDict):
     nodes_at_break_even: int | None
     quota_bucket: str | None
     quota_value_usd_per_month: float | None
-    """What one more node's worth of the bucket's quota saves a month (a re-plan); quota only."""
+    """What one more unit's worth of the bucket's quota (one node's unless the pool comes in
+    training units) saves a month (a re-plan); quota only."""
     sentence: str
 
 

@@ -40,9 +40,6 @@ def _excess(spec: FleetSpec, ledger: Ledger) -> float:
 class MoveCauses:
     """The binding reason of each loss between a previous plan and the new one (`why`)."""
 
-    BACK = "with them back"
-    """How sentences name the counterfactual (`gpufleet.explain` asks of one more node)."""
-
     def __init__(
         self, spec: FleetSpec, catalog: Catalog, before: Sequence[Placement], after: Sequence[Placement]
     ) -> None:
@@ -75,8 +72,12 @@ class MoveCauses:
         the offers where it gained, nearest first) would break in the new plan, or cost: `why`
         for an offer that is priced and allowed. With no previous plan every offer of the pool
         counts as gained (`gpufleet.explain` asks this of offers left empty)."""
-        back = self._put_back(candidate, nodes)
-        return self._broken(candidate, back) or self._dearer(back)
+        back, words = self._put_back(candidate, nodes), self.counterfactual(candidate, nodes)
+        return self._broken(candidate, back, words) or self._dearer(back, words)
+
+    def counterfactual(self, candidate: Candidate, nodes: int) -> str:
+        """How sentences name the nodes put back (`gpufleet.explain` says how many more)."""
+        return "them back"
 
     def _unpriced(self, pool: str, offer: str) -> Cause | None:
         """`no-price` when the pool could still use the SKU but nothing prices it there (the
@@ -116,7 +117,7 @@ class MoveCauses:
         return [*(p if p.nodes == nodes[p.key] else _resized(p, nodes[p.key]) for p in kept),
                 placement_of(c, nodes[c.key])]
 
-    def _broken(self, c: Candidate, back: Sequence[Placement]) -> Cause | None:
+    def _broken(self, c: Candidate, back: Sequence[Placement], words: str) -> Cause | None:
         """The first deploy rule that the counterfactual breaks in the offer's region or pool."""
         cloud, region, pool = c.cloud, c.region, c.pool
         here = [p for p in back if (p.cloud, p.region) == (cloud, region)]
@@ -124,37 +125,37 @@ class MoveCauses:
             over = use.limit_vcpus is not None and use.used_vcpus > use.limit_vcpus
             if over and (use.cloud, use.region) == (cloud, region):
                 return Cause("quota", f"{cloud}/{region} quota {use.bucket} holds {use.limit_vcpus} vCPUs; "
-                                      f"{self.BACK} it would need {use.used_vcpus}")
+                                      f"with {words} it would need {use.used_vcpus}")
         limits = cluster_limits(self.spec, cloud, region)
         most = addresses.most_clusters(self.spec, cloud, region)
         if (needed := clusters_needed(self.spec, cloud, region, here)) is None or needed > most:
             groups = sum(limits.groups_for(p.nodes) for p in here)
             return Cause("limit", f"{cloud}/{region}'s clusters (at most {most}) would hold {groups} "
                                   f"GPU node groups of {limits.gpu_groups} each and {sum(p.nodes for p in here)} "
-                                  f"nodes {self.BACK}")
+                                  f"nodes with {words}")
         if full := addresses.overfilled(self.spec, cloud, region, [(p.instance_type, p.nodes) for p in here]):
             came = sorted({p.pool for p in self.after if (p.cloud, p.region) == (cloud, region)
                            and p.pool != pool.name and p.nodes > self._had(p)})
             taken = f"; {', '.join(came)} moved in there" if came else ""
             return Cause("address", f"{cloud}/{region} {full[0].label} {full[0].cidr} would need {full[0].needed} "
-                                    f"addresses {self.BACK}, {full[0].available} usable{taken}")
+                                    f"addresses with {words}, {full[0].available} usable{taken}")
         for name in sorted(pool.min_share | pool.max_share):
             gpus = sum(p.gpus for p in back if p.pool == pool.name and p.cloud == name)
             low, high = pool.min_gpus(name), pool.max_gpus(name) if name in pool.max_share else pool.gpus
             if not low <= gpus <= high:
                 return Cause("share", f"pool {pool.name} keeps {low}-{high} GPUs on {name} (min_share/max_share); "
-                                      f"{self.BACK} {name} would have {gpus}")
+                                      f"with {words} {name} would have {gpus}")
         for place, pinned in sorted(pool.pin.items()):
             there = sum(p.nodes for p in back if p.pool == pool.name and f"{p.cloud}/{p.region}" == place)
             if there != pinned:
-                return Cause("share", f"pool {pool.name} pins {pinned} nodes in {place}; {self.BACK} it "
+                return Cause("share", f"pool {pool.name} pins {pinned} nodes in {place}; with {words} it "
                                       f"would have {there}")
         return None
 
     def _had(self, p: Placement) -> int:
         return sum(b.nodes for b in self.before if b.key == p.key)
 
-    def _dearer(self, back: Sequence[Placement]) -> Cause:
+    def _dearer(self, back: Sequence[Placement], words: str) -> Cause:
         """What putting them back costs against the new plan, by the ledger."""
         ledger = plan_ledger(self.spec, back)
         more = ledger.total_usd - self.ledger.total_usd
@@ -166,9 +167,9 @@ class MoveCauses:
             data = sum(kinds.get(k, 0.0) - now.get(k, 0.0) for k in ("storage", "transfer"))
             reason = "data" if data > more / 2 else "price"
             part = f" (${data:,.0f} of it dataset copies and transfers)" if reason == "data" else ""
-            return Cause(reason, f"putting them back costs ${more:,.0f}/month more{part}; {tolerance}")
+            return Cause(reason, f"putting {words} costs ${more:,.0f}/month more{part}; {tolerance}")
         if above > 0:
-            return Cause("commitment", f"putting them back adds ${above:,.0f}/month above the commitments; {tolerance}")
+            return Cause("commitment", f"putting {words} adds ${above:,.0f}/month above the commitments; {tolerance}")
         return Cause("stability", "putting them back breaks no rule and costs no more: a placement fault, "
                                   "please report it")
 

@@ -315,11 +315,12 @@ def plan_document(
             "monthly_usd": round(plan.cost.monthly_usd, 2),
             "by_cloud": {c: round(s.monthly_usd, 2) for c, s in spend.items()},
             "budget_usd": plan.cost.budget_usd,
+            # A contract is no monthly figure: its burn is the `commitments` report over the horizon.
             "commitments": {
                 c: {"committed_usd": s.commitment_usd, "burned_usd": round(s.burned_usd, 2),
                     "left_usd": round(s.left_usd, 2),
                     "above_commitment_usd": round(s.above_commitment_usd, 2)}
-                for c, s in spend.items()
+                for c, s in spend.items() if c not in plan.spec.budget.contracts()
             },
             "lines": [
                 {"item": line.item, "cloud": line.cloud, "region": line.region,

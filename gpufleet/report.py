@@ -90,9 +90,7 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
     ]
     cost = doc["cost"]
     spend: list[Row] = [
-        (cloud, usd(amount), usd(cost["commitments"][cloud]["committed_usd"]),
-         usd(cost["commitments"][cloud]["burned_usd"]), usd(cost["commitments"][cloud]["left_usd"]),
-         usd(cost["commitments"][cloud]["above_commitment_usd"]))
+        (cloud, usd(amount), *_month_against_commitment(cost["commitments"].get(cloud)))
         for cloud, amount in cost["by_cloud"].items()
     ]
     spend.append(("total", usd(cost["monthly_usd"]), "", "", "", ""))
@@ -146,6 +144,15 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
         ("Resources", ("cloud", "region", "type", "count"), counts),
         *explain_tables(doc),
     ]
+
+
+def _month_against_commitment(commitment: dict[str, Any] | None) -> Row:
+    """A flat commitment's month (committed, burned, left, above); a contract (no entry) burns
+    over its term, so its month says where its burn is shown rather than a $0 commitment."""
+    if commitment is None:
+        return ("contract: see Commitments", "", "", "")
+    return (usd(commitment["committed_usd"]), usd(commitment["burned_usd"]), usd(commitment["left_usd"]),
+            usd(commitment["above_commitment_usd"]))
 
 
 def _budget(cost: dict[str, Any]) -> list[tuple[str, Row, list[Row]]]:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from gpufleet.offline import OfflinePlan, SpecSource, run_plan
 from gpufleet.preview import Recording, record_program
 from gpufleet.specfile import read_yaml, stack_path
 
@@ -27,14 +28,20 @@ def fleet_of(stack: str) -> dict[str, Any]:
 
 
 @cache
+def planned_stack(stack: str, stage_two: bool = False) -> OfflinePlan:
+    """`gpufleet plan --stack` of a sample stack (with the in-cluster layer when `stage_two`), once
+    per test process: a whole plan costs seconds, and many modules read the same two stacks.
+    Callers only read it (copy before changing)."""
+    return run_plan(SpecSource(stack=stack, cluster_software=True if stage_two else None))
+
+
 def _recorded(stack: str) -> Recording:
-    return record_program(stack, stack_config(stack))
+    return planned_stack(stack).recording
 
 
-@cache
 def record_stage_two(stack: str) -> Recording:
     """Whole-program recording of a sample stack with the in-cluster layer (the second stage)."""
-    return record_program(stack, {**stack_config(stack), "gpufleet:clusterSoftware": "true"})
+    return planned_stack(stack, stage_two=True).recording
 
 
 def record_fleet(fleet: dict[str, Any], stack: str = "test") -> Recording:

@@ -9,13 +9,15 @@ planner and failing the mandatory gpu-budget policy on the resources.
 from __future__ import annotations
 
 import math
+import tempfile
+from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
 
 from gpufleet.errors import InfeasibleError
-from gpufleet.offline import SpecSource, run_plan
+from gpufleet.offline import OfflinePlan, SpecSource, run_plan
 from gpufleet.pipeline import build_plan
 from gpufleet.placement import place
 from gpufleet.policy import evaluate, policy_config
@@ -31,6 +33,7 @@ def with_budget(stack: str, monthly_usd: float) -> dict[str, object]:
     return fleet
 
 
+@cache
 def totals(stack: str) -> tuple[float, float]:
     """(the whole plan's $/month, its GPU nodes' $/month) at the stack's own budget."""
     plan = build_plan(load_fleet(fleet_of(stack)), stack)
@@ -50,26 +53,29 @@ def test_a_budget_below_the_whole_plan_is_refused_by_placement(stack: str) -> No
     assert f"above the budget ${budget:,.0f}" in message
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_a_budget_that_covers_the_whole_plan_passes_placement_and_gpu_budget(
-    stack: str, tmp_path: Path
-) -> None:
-    # Whole dollars: placement compares unrounded spend, the report rounds each line to cents.
+@cache
+def planned_within_budget(stack: str) -> OfflinePlan:
+    """The stack planned with a budget of its own whole plan's cost rounded up to whole dollars
+    (placement compares unrounded spend, the report rounds each line to cents)."""
     total, _ = totals(stack)
-    path = tmp_path / f"{stack}.yaml"
+    path = Path(tempfile.mkdtemp()) / f"{stack}.yaml"
     path.write_text(yaml.safe_dump({"config": {"gpufleet:fleet": with_budget(stack, math.ceil(total))}}))
-    offline = run_plan(SpecSource(spec=path))
+    return run_plan(SpecSource(spec=path))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_budget_that_covers_the_whole_plan_passes_placement_and_gpu_budget(stack: str) -> None:
+    total, _ = totals(stack)
+    offline = planned_within_budget(stack)
     assert offline.plan.solver.objective_usd == offline.plan.cost.monthly_usd == total
     verdict = next(v for v in offline.verdicts if v.policy == "gpu-budget")
     assert verdict.passed, verdict.violations
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_gpu_budget_refuses_what_placement_refuses(stack: str, tmp_path: Path) -> None:
+def test_gpu_budget_refuses_what_placement_refuses(stack: str) -> None:
     total, _ = totals(stack)
-    path = tmp_path / f"{stack}.yaml"
-    path.write_text(yaml.safe_dump({"config": {"gpufleet:fleet": with_budget(stack, math.ceil(total))}}))
-    offline = run_plan(SpecSource(spec=path))
+    offline = planned_within_budget(stack)
     config = policy_config(offline.plan.spec)
     config["gpu-budget"] = {**config["gpu-budget"], "monthly_usd": total - 1}
     verdict = next(v for v in evaluate(offline.recording.resources, config) if v.policy == "gpu-budget")

@@ -26,6 +26,7 @@ from gpufleet.planjson import PlanDocument
 from gpufleet.policy import evaluate
 from gpufleet.policy.config import COMMITMENT_BURN, policy_config
 from gpufleet.report import render_diff, render_plan
+from tests.conftest import planned_stack
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "two-deals.yaml"
 HOURS = 730
@@ -215,3 +216,16 @@ def test_diff_shows_how_a_changed_contract_moves_the_burn(tmp_path: Path) -> Non
     assert years["year 1 to 2026-10"].burn[1] < years["year 1 to 2026-10"].burn[0]
     assert "commitments" in change.to_json()
     assert "xychart-beta" in render_diff(change, "markdown")
+
+
+def test_a_contract_is_no_monthly_commitment_in_the_cost_table() -> None:
+    """Both clouds hold contracts: the month's cost says where their burn is shown instead of
+    a $0 commitment with every dollar "above" it; prod-eu's flat commitments keep their month."""
+    doc = planned()
+    assert doc["cost"]["commitments"] == {}
+    text = render_plan(doc, "markdown")
+    assert len([line for line in text.splitlines() if line.startswith(("| aws ", "| azure "))
+                and "contract: see Commitments" in line]) == 2
+    flat = planned_stack("prod-eu").document["cost"]
+    assert {c: s["committed_usd"] for c, s in flat["commitments"].items()} == {"aws": 300_000, "azure": 450_000}
+    assert all(s["burned_usd"] == min(s["committed_usd"], flat["by_cloud"][c]) for c, s in flat["commitments"].items())

@@ -21,7 +21,7 @@ from gpufleet.offline import OfflinePlan, SpecSource, run_plan
 from gpufleet.policy.security import security_problems
 from gpufleet.policy.tags import unverified_problem
 from gpufleet.preview import RecordedResource
-from tests.conftest import fleet_of
+from tests.conftest import fleet_of, planned_stack
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 PROVIDER = "pulumi:providers:kubernetes"
@@ -59,7 +59,7 @@ def _planned(kind: str) -> OfflinePlan:
     folder = Path(tempfile.mkdtemp())
     if kind == "mixed":
         return run_plan(SpecSource(spec=_write(folder, mixed_fleet()), cluster_software=True))
-    return run_plan(SpecSource(stack=kind, cluster_software=True))
+    return planned_stack(kind, stage_two=True)
 
 
 def _values(resource: RecordedResource) -> dict[str, Any]:
@@ -237,7 +237,7 @@ def test_kubernetes_resources_pass_sovereignty_and_tags_where_their_cluster_live
 
 
 def test_private_access_declares_no_in_cluster_resource_in_the_first_stage(tmp_path: Path) -> None:
-    first = run_plan(SpecSource(stack="dev"))
+    first = planned_stack("dev")
     assert not [r for r in first.recording.resources if r.cloud == "k8s"]
     assert first.document["access"] == {"mode": "private", "cidrs": [], "cluster_software": False}
     fleet = {**fleet_of("dev"), "access": {"mode": "allowlist", "cidrs": ["52.1.0.0/16"]}}

@@ -24,8 +24,8 @@ from gpufleet.placement.horizon import place_horizon
 from gpufleet.placement.joint import HorizonModel
 from gpufleet.plan import Placement
 from gpufleet.spec import FleetSpec, load_fleet
-from gpufleet.specfile import available_stacks, load_stack, stack_path
-from tests.conftest import fleet_of
+from gpufleet.specfile import available_stacks, load_stack
+from tests.conftest import fleet_of, planned_stack
 from tests.test_placement import fleet, h100
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -65,14 +65,17 @@ def _stable(document: dict[str, Any]) -> str:
 def test_a_one_period_horizon_plans_every_existing_stack_byte_for_byte(source: str, tmp_path: Path) -> None:
     """Without the new keys a plan has none of them; with a horizon and nothing tying periods
     together, the deployed first period's `--stable` JSON is the same bytes (bar the new keys)."""
-    spec_file = stack_path(source) if source != "data-gravity" else EXAMPLES / "data-gravity.yaml"
-    plain = run_plan(SpecSource(spec=spec_file, stack_name="same")).document
+    if source == "data-gravity":
+        spec_file = EXAMPLES / "data-gravity.yaml"
+        plain = run_plan(SpecSource(spec=spec_file, stack_name=source)).document
+        data = copy.deepcopy(load_fleet_file(spec_file))
+    else:
+        plain, data = planned_stack(source).document, copy.deepcopy(fleet_of(source))
     assert not set(NEW_KEYS) & set(plain)
-    data = copy.deepcopy(fleet_of(source) if source != "data-gravity" else load_fleet_file(spec_file))
     data["horizon"] = monthly(months=3)
     timed = tmp_path / "timed.yaml"
     timed.write_text(json.dumps(data), encoding="utf-8")
-    over = run_plan(SpecSource(spec=timed, stack_name="same", period="2026-01")).document
+    over = run_plan(SpecSource(spec=timed, stack_name=source, period="2026-01")).document
     assert over["horizon"]["deployed"] == "2026-01"
     assert _stable(over) == _stable(plain)
     assert [p["moved_nodes"] for p in over["schedule"]] == [0, 0, 0]

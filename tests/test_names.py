@@ -19,15 +19,18 @@ from gpufleet.catalog.names import AUTONAME_SUFFIXES, autonamed, known_types, lo
 from gpufleet.policy import stack_of
 from gpufleet.policy.readiness import readiness_findings
 from gpufleet.preview import RecordedResource, Recording, record_program
-from tests.conftest import fleet_of
+from tests.conftest import fleet_of, planned_stack
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 ALLOWLIST = {"mode": "allowlist", "cidrs": ["52.1.0.0/16"]}
 
 
+STACKS = ("dev", "prod-eu")
+
+
 def _samples() -> dict[str, dict[str, Any]]:
     """Every sample stack and example spec."""
-    found = {stack: fleet_of(stack) for stack in ("dev", "prod-eu")}
+    found = {stack: fleet_of(stack) for stack in STACKS}
     for path in sorted(EXAMPLES.glob("*.yaml")):
         found[path.stem] = yaml.safe_load(path.read_text())
     return found
@@ -43,6 +46,8 @@ def _linked(fleet: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def _recorded(sample: str, linked: bool, stage_two: bool = True) -> Recording:
+    if sample in STACKS and not linked:
+        return planned_stack(sample, stage_two).recording
     fleet = _samples()[sample]
     config: dict[str, Any] = {"gpufleet:fleet": _linked(fleet) if linked else fleet}
     config["gpufleet:clusterSoftware"] = "true" if stage_two else "false"

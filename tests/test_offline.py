@@ -17,7 +17,7 @@ from gpufleet.diff import diff_documents
 from gpufleet.offline import SpecSource, run_plan
 from gpufleet.prcomment import MARKER, build_comment
 from gpufleet.report import render_plan
-from tests.conftest import fleet_of
+from tests.conftest import fleet_of, planned_stack
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("GPUFLEET_UPDATE_GOLDEN") == "1"
@@ -25,7 +25,7 @@ UPDATE = os.environ.get("GPUFLEET_UPDATE_GOLDEN") == "1"
 
 @cache
 def stack_document(stack: str) -> str:
-    return json.dumps(run_plan(SpecSource(stack=stack)).document)
+    return json.dumps(planned_stack(stack).document)
 
 
 def document(stack: str) -> dict[str, Any]:

@@ -2,13 +2,14 @@
 and a 65,536-GPU fleet over every AWS and Azure US region.
 
 Each: an H100 training pool in whole units of 64 nodes (rdma) with at least 30 % on each cloud,
-and a spot L4 inference pool; the 16,384-GPU fleet on the sample's /10 supernet (so the AWS
-regions grow: EKS custom networking), the 65,536-GPU one on a /8. Reports the median placement
-time (spec to placements, with the deploy limits' lazy rounds; target <= 10 s, proven optimal),
-the whole offline plan (`run_plan`: placement, program under the recording engine, policies,
-plan document), the cost, how many AWS regions grew and how many clusters each region got; for
-the 65,536-GPU fleet also the offline plan against registering its resources under plain
-Pulumi mocks (`benchmarks/plan.py`'s `measure`; target ratio <= 1.3).
+and a spot L4 inference pool (at most half in one region, the spot default); the 16,384-GPU
+fleet on the sample's /10 supernet (so the AWS regions grow: EKS custom networking), the
+65,536-GPU one on a /8. Reports the median placement time (spec to placements, with the deploy
+limits' lazy rounds; target <= 10 s, proven optimal), the whole offline plan (`run_plan`:
+placement, program under the recording engine, policies, plan document), the cost, how many AWS
+regions grew, how many clusters each region got and each pool's largest region share; for the
+65,536-GPU fleet also the offline plan against registering its resources under plain Pulumi
+mocks (`benchmarks/plan.py`'s `measure`; target ratio <= 1.3).
 
 Run: .venv/bin/python benchmarks/regionscale.py [--runs N]
 """
@@ -89,6 +90,9 @@ def report(fleet: dict[str, Any], runs: int, against_mocks: bool) -> None:
         grown = sorted(f"{n['cloud']}/{n['region']}" for n in doc["networks"] if n["pod_blocks"])
         print(f"{name} offline plan: {planning:.2f} s median of {runs}, exit {made.exit_code}, "
               f"{len(doc['resources'])} resources, ${doc['cost']['monthly_usd']:,.0f}/month; grown: {grown}")
+        for pool in doc["pools"]:  # the spot pool spreads by default (docs/region-scale.md, "Spreading")
+            print(f"  {pool['name']}: largest region {pool['largest_region']} holds "
+                  f"{pool['largest_region_share']:.1%} (most per region: {pool['max_region_share']})")
         if against_mocks:
             row = measure(name, path, runs)
             print(f"{name} offline plan {row['offline_s']:.2f} s against plain mocks {row['raw_s']:.2f} s: "

@@ -160,10 +160,10 @@ def supernet_for(spec: FleetSpec) -> Network:
 def most_clusters(spec: FleetSpec, cloud: str, region: str) -> int:
     """The most clusters the region may get: its `clusters_per_region` limit, and what its
     network holds (`CloudModel.clusters_in`: a grown VPC's CIDR block quota)."""
-    most = cluster_limits(spec, cloud, region).clusters
+    limits = cluster_limits(spec, cloud, region)
     blocks = layout(spec, cloud, region)
-    held = clouds.get(cloud).clusters_in(blocks) if blocks is not None else None
-    return most if held is None else max(1, min(most, held))
+    held = clouds.get(cloud).clusters_in(blocks, limits.blocks_per_network) if blocks is not None else None
+    return limits.clusters if held is None else max(1, min(limits.clusters, held))
 
 
 def _needs(model: CloudModel, node_range: NodeRange, demand: Sequence[tuple[str, int]]) -> Needs:
@@ -207,7 +207,7 @@ def _layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
     if plain is None:
         return None
     grown = clouds.get(cloud).grown_blocks(plain, 1)
-    if grown is None:
+    if grown is None or not within_block_quota(spec, cloud, region, grown):
         return plain
     model = clouds.get(cloud)
     full = any(
@@ -215,6 +215,16 @@ def _layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
         for r in model.node_ranges(plain)
     )
     return grown if full else plain
+
+
+def within_block_quota(spec: FleetSpec, cloud: str, region: str, blocks: AddressBlocks) -> bool:
+    """Whether a network's IPv4 CIDR blocks (its own and those growth adds) fit the cloud's
+    quota of blocks per network (`blocks_per_network`: limits.csv, or the spec's `limits:`). A
+    grown layout never asks for more than the account may associate: where it would, the region
+    stays plain and its addresses bound what it holds. The same rule as `most_clusters`' (one
+    cluster's blocks: `CloudModel.clusters_in`), so a declared quota raises both."""
+    held = clouds.get(cloud).clusters_in(blocks, cluster_limits(spec, cloud, region).blocks_per_network)
+    return held is None or held >= 1
 
 
 def spec_most(spec: FleetSpec, model: CloudModel, region: str, node_range: NodeRange) -> list[tuple[str, int]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import NamedTuple
 
 Range = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -240,3 +241,80 @@ def private_block_problem(network: Range) -> str | None:
         reason = "is public address space"
     allowed = ", ".join(str(b.network) for b in PRIVATE_USE)
     return f"{network} {reason}; allowed: a block inside {allowed} (RFC 1918)"
+
+
+# -- ingress judged per port: what every rule of one group lets in there, together -------------
+
+ANY_PROTOCOL = "any protocol"
+EVERY_PORT = (0, 65535)
+MOST_GRANTS = 2000
+"""Port ranges with CIDR sources judged in one group: twice the most rules either cloud takes in
+one (AWS: rules per security group x groups per interface at most 1,000, docs.aws.amazon.com/vpc/
+latest/userguide/amazon-vpc-limits.html; Azure: 1,000 rules per NSG, learn.microsoft.com/azure/
+azure-resource-manager/management/azure-subscription-service-limits#networking-limits). Beyond
+it a group is refused unjudged: the sweep below is quadratic in the grants."""
+
+
+class Grant(NamedTuple):
+    """Sources one rule lets in on a port range of a protocol (ANY_PROTOCOL: of every one), and
+    who grants them (a rule of a group, or a resource of a stack)."""
+
+    owner: str
+    protocol: str
+    low: int
+    high: int
+    sources: tuple[Range, ...]
+
+
+class Exposure(NamedTuple):
+    """A port range the owners' sources open too widely together, though none of them alone does."""
+
+    ports: str
+    owners: str
+    opening: Opening
+
+
+def ports_text(protocol: str, low: int, high: int) -> str:
+    span = f"port {low}" if low == high else f"ports {low}-{high}"
+    return f"{span} of any protocol" if protocol == ANY_PROTOCOL else f"{protocol} {span}"
+
+
+def _runs(grants: Sequence[Grant]) -> list[tuple[int, int, tuple[Grant, ...]]]:
+    """The port axis cut where any grant starts or ends: (low, high, grants open there) per piece,
+    pieces with the same grants merged."""
+    cuts = sorted({g.low for g in grants} | {g.high + 1 for g in grants})
+    runs: list[tuple[int, int, tuple[Grant, ...]]] = []
+    for low, end in pairwise(cuts):
+        open_here = tuple(g for g in grants if g.low <= low <= g.high)
+        if runs and runs[-1][2] == open_here:
+            runs[-1] = (runs[-1][0], end - 1, open_here)
+        else:
+            runs.append((low, end - 1, open_here))
+    return runs
+
+
+def exposures(grants: Sequence[Grant]) -> list[Exposure]:
+    """Port ranges where the sources of several owners together reach further than WIDEST, and
+    further than any one owner's there (what one owner opens alone is that owner's own finding).
+    A port of a protocol is judged with the grants of that protocol and of ANY_PROTOCOL."""
+    found: list[Exposure] = []
+    for protocol in sorted({g.protocol for g in grants}):
+        mine = [g for g in grants if g.protocol in (protocol, ANY_PROTOCOL)]
+        for low, high, open_here in _runs(mine):
+            if protocol != ANY_PROTOCOL and all(g.protocol == ANY_PROTOCOL for g in open_here):
+                continue  # judged once, as ANY_PROTOCOL
+            owners = list(dict.fromkeys(g.owner for g in open_here))
+            wide = _only_together(open_here, owners) if len(owners) > 1 else None
+            if wide is not None:
+                found.append(Exposure(ports_text(protocol, low, high), _listed(owners), wide))
+    return found
+
+
+def _only_together(grants: Sequence[Grant], owners: list[str]) -> Opening | None:
+    """What the grants open too widely, in an IP version where no one owner's sources alone
+    cover as much as all of them do; None where there is no such version."""
+    union = [s for g in grants for s in g.sources]
+    total = public_addresses(union)
+    alone = [public_addresses(s for g in grants if g.owner == owner for s in g.sources) for owner in owners]
+    versions = [v for v in (4, 6) if total[v] > WIDEST[v] and all(a[v] < total[v] for a in alone)]
+    return opening(r for r in union if r.version in versions) if versions else None

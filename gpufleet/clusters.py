@@ -8,7 +8,8 @@ components, so they always agree:
 
 - `fill`: the region's placements, in plan order, fill the first cluster, then the next
   (fill-first, as `nodegroups.split` fills node groups). A training unit (`gpufleet.units`)
-  never crosses clusters. Growth only adds at the end: the first cluster keeps its name and
+  never crosses clusters, nor does a rack (`gpufleet.racks`: a share's groups are its racks,
+  `nodegroups.placement_parts`). Growth only adds at the end: the first cluster keeps its name and
   everything in it, later clusters add `-c2`, `-c3`, ... (`cluster_suffix`).
 - `model_fits`: the linear condition placement holds per region (`placement.clusters`) under
   which `fill` needs no more than the clusters paid for.
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gpufleet import clouds
-from gpufleet.nodegroups import ClusterLimits, GroupPart, cluster_limits, split
+from gpufleet.nodegroups import ClusterLimits, GroupPart, cluster_limits, placement_parts
+from gpufleet.racks import placement_racks
 from gpufleet.units import unit_of
 
 if TYPE_CHECKING:
@@ -43,23 +45,28 @@ class Share:
     nodes: int
 
 
-def fill(limits: ClusterLimits, items: Sequence[tuple[int, int]]) -> list[list[Share]]:
+def fill(
+    limits: ClusterLimits, items: Sequence[tuple[int, int]], sizes: Sequence[int] | None = None
+) -> list[list[Share]]:
     """Items of (nodes, unit), in order, as shares of clusters filled one after the other: each
-    cluster takes what fits of its nodes (`gpu_nodes`) and node groups (`gpu_groups` of
-    `group_size` nodes), in whole units, and the next cluster opens for the rest.
+    cluster takes what fits of its nodes (`gpu_nodes`) and node groups (`gpu_groups` of the
+    item's group size, `sizes[item]`, else `group_size()`), in whole units (a last unit that is
+    partly filled moves whole), and the next cluster opens for the rest.
 
     A unit that no empty cluster holds is a `ValueError` (placement never plans one)."""
-    per_group, most_nodes = limits.group_size, limits.gpu_nodes
+    most_nodes = limits.gpu_nodes
     clusters: list[list[Share]] = [[]]
     nodes_used = groups_used = 0
     for item, (nodes, unit) in enumerate(items):
+        per_group = sizes[item] if sizes is not None else limits.group_size()
         left = nodes
         while left > 0:
             room = (limits.gpu_groups - groups_used) * per_group
             if most_nodes is not None:
                 room = min(room, most_nodes - nodes_used)
             take = min(left, room)
-            take -= take % unit
+            if take < left:
+                take -= take % unit
             if take <= 0:
                 if not clusters[-1]:
                     raise ValueError(f"a unit of {unit} nodes fits no empty cluster under {limits}")
@@ -73,9 +80,10 @@ def fill(limits: ClusterLimits, items: Sequence[tuple[int, int]]) -> list[list[S
     return clusters
 
 
-def cluster_room(limits: ClusterLimits, unit: int) -> tuple[int, int | None]:
+def cluster_room(limits: ClusterLimits, unit: int, size: int | None = None) -> tuple[int, int | None]:
     """What each cluster after the first surely adds under `fill` when the region's largest unit
-    is `unit`: node groups and nodes (None: no node limit), never below 0.
+    is `unit` and its smallest group size `size` (None: `group_size()`): node groups and nodes
+    (None: no node limit), never below 0.
 
     Without units (`unit` 1) a cluster closes only when full, and a placement is cut between
     two clusters at a whole group, so each adds all its groups and nodes: exact. With units a
@@ -85,7 +93,7 @@ def cluster_room(limits: ClusterLimits, unit: int) -> tuple[int, int | None]:
     docs/design.md, "Several clusters per region")."""
     if unit == 1:
         return limits.gpu_groups, limits.gpu_nodes
-    spans = math.ceil(unit / limits.group_size)
+    spans = math.ceil(unit / (size or limits.group_size()))
     groups = max(0, limits.gpu_groups - 2 * spans)
     nodes = None if limits.gpu_nodes is None else max(0, limits.gpu_nodes - unit + 1)
     return groups, nodes
@@ -99,7 +107,7 @@ def model_fits(limits: ClusterLimits, items: Sequence[tuple[int, int]], clusters
         return not any(nodes for nodes, _ in items)
     unit = max((u for n, u in items if n), default=1)
     groups_room, nodes_room = cluster_room(limits, unit)
-    groups = sum(math.ceil(n / limits.group_size) for n, _ in items)
+    groups = sum(limits.groups_for(n) for n, _ in items)
     if groups > limits.gpu_groups + groups_room * (clusters - 1):
         return False
     if limits.gpu_nodes is None or nodes_room is None:
@@ -109,7 +117,7 @@ def model_fits(limits: ClusterLimits, items: Sequence[tuple[int, int]], clusters
 
 @dataclass(frozen=True, slots=True)
 class ClusterShare:
-    """One placement's nodes in one cluster, as node groups (`nodegroups.split` of the share)."""
+    """One placement's nodes in one cluster, as node groups (`nodegroups.placement_parts`)."""
 
     placement: Placement
     cluster: int
@@ -151,10 +159,20 @@ def planned_clusters(plan: FleetPlan, cloud: str, region: str) -> RegionClusters
 
 
 def placement_unit(spec: FleetSpec, placement: Placement) -> int:
-    """The training unit of a placement's pool on its SKU (1 where the SKU or pool is unknown)."""
-    sku = spec.catalog().sku(placement.cloud, placement.instance_type)
+    """What of a placement never crosses clusters: its pool's training unit on its SKU (1 where
+    the SKU or pool is unknown), made whole racks of the rack it fills (a block's UltraServer
+    may be larger than the unit: `gpufleet.racks`)."""
+    catalog = spec.catalog()
+    sku = catalog.sku(placement.cloud, placement.instance_type)
     pool = next((pool for pool in spec.pools if pool.name == placement.pool), None)
-    return 1 if sku is None or pool is None else unit_of(pool, sku)
+    unit = 1 if sku is None or pool is None else unit_of(pool, sku)
+    racks = placement_racks(spec, catalog, placement)
+    return unit if racks is None else math.lcm(unit, racks.rack.instances)
+
+
+def placement_group_size(spec: FleetSpec, limits: ClusterLimits, placement: Placement) -> int:
+    """The most nodes of one of a placement's groups (`ClusterLimits.group_size` of its SKU)."""
+    return limits.group_size(spec.catalog().sku(placement.cloud, placement.instance_type))
 
 
 def region_clusters(
@@ -165,7 +183,11 @@ def region_clusters(
     groups; `min_nodes` (by pool) fills each placement's autoscale floor into its first shares."""
     limits = cluster_limits(spec, cloud, region)
     here = [p for p in placements if p.cloud == cloud and p.region == region]
-    filled = fill(limits, [(p.nodes, placement_unit(spec, p)) for p in here])
+    filled = fill(
+        limits, [(p.nodes, placement_unit(spec, p)) for p in here],
+        [placement_group_size(spec, limits, p) for p in here],
+    )
+    catalog = spec.catalog()
     floors = {p.key: (min_nodes or {}).get(p.pool) for p in here}
     clusters: list[tuple[ClusterShare, ...]] = []
     for index, shares in enumerate(filled):
@@ -175,7 +197,7 @@ def region_clusters(
             floor = floors[placement.key]
             least = None if floor is None else min(floor, share.nodes)
             found.append(ClusterShare(
-                placement, index, share.nodes, least, split(share.nodes, least, limits.group_size)
+                placement, index, share.nodes, least, placement_parts(spec, catalog, placement, least, share.nodes)
             ))
             if floor is not None and least is not None:
                 floors[placement.key] = floor - least

@@ -19,7 +19,7 @@ and the plan's ledger prices the link the plan has (`plan_lines`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from gpufleet import clouds
@@ -57,7 +57,8 @@ def estimate(
     plan's ledger (`gpufleet.ledger`), its clouds the configured ones and any with a line."""
     regions = [(n.cloud, n.region) for n in networks]
     sites = [(s.cloud, s.region) for s in link.sites] if link else []
-    ledger = Ledger(plan_lines(spec, placements, regions, storage, sites))
+    hubs = {(s.cloud, s.region): s.hub for s in link.sites if s.hub} if link else {}
+    ledger = Ledger(plan_lines(spec, placements, regions, storage, sites, hubs=hubs))
     present = set(spec.clouds.configured()) | set(ledger.by_cloud())
     shown = [c for c in clouds.names() if c in present]
     return CostSummary(
@@ -74,17 +75,20 @@ def plan_lines(
     regions: Sequence[tuple[Cloud, str]],
     storage: Sequence[StoragePlan],
     sites: Sequence[tuple[Cloud, str]],
+    *,
+    hubs: Mapping[tuple[Cloud, str], str] | None = None,
 ) -> tuple[CostLine, ...]:
     """The lines of a plan: GPU nodes, each region's infrastructure, the link's sites (none
-    without a link), every storage copy and every transfer from a dataset's home. A contract's
-    discount lowers the clouds' list prices (GPU nodes carry theirs from the catalog)."""
+    without a link; `hubs`: each hub's size, gpufleet.pipes.hub_choice, else its smallest),
+    every storage copy and every transfer from a dataset's home. A contract's discount lowers
+    the clouds' list prices (GPU nodes carry theirs from the catalog)."""
     discounts = spec.budget.discounts()
     counts = cluster_counts(spec, placements)
     listed = [
         *(line for cloud, region in regions for line in region_lines(cloud, region)),
         *(line for (cloud, region), count in counts.items() for index in range(1, count)
           for line in cluster_lines(cloud, region, index)),
-        *_link_lines(sites),
+        *_link_lines(sites, hubs or {}),
         *(_storage_line(s) for s in storage),
     ]
     return (
@@ -201,16 +205,17 @@ def cluster_fixed_usd(cloud: Cloud, spec: FleetSpec) -> float:
     return round(sum(discounted(line.monthly_usd, discount) for line in cluster_lines(cloud, "", 1)), 2)
 
 
-def _link_lines(sites: Sequence[tuple[Cloud, str]]) -> list[CostLine]:
-    """Each site's share of the link (hub, connections, peerings), priced by its cloud for the
-    number of peers it actually has; items with no count are left out."""
+def _link_lines(sites: Sequence[tuple[Cloud, str]], hubs: Mapping[tuple[Cloud, str], str]) -> list[CostLine]:
+    """Each site's share of the link (hub at its size, connections, peerings), priced by its
+    cloud for the number of peers it actually has; items with no count are left out."""
     lines: list[CostLine] = []
     for cloud, region in sites:
         same = sum(1 for other, _ in sites if other == cloud) - 1
         peers = len(sites) - 1 - same
         lines += [
             CostLine(item.item, cloud, region, fixed_monthly(item), item.source, "fixed")
-            for item in clouds.get(cloud).link_costs(peers, same, region) if item.count
+            for item in clouds.get(cloud).link_costs(peers, same, region, hubs.get((cloud, region)))
+            if item.count
         ]
     return lines
 

@@ -36,9 +36,12 @@ class ScheduledPlacementDoc(TypedDict):
 
 @_closed
 class ScheduledPoolDoc(TypedDict):
+    """`largest_region_share`: the most of the pool's GPUs one region holds in the period."""
+
     name: str
     gpus: int
     placements: list[ScheduledPlacementDoc]
+    largest_region_share: float
 
 
 @_closed
@@ -113,7 +116,7 @@ def horizon_json(plan: FleetPlan) -> tuple[HorizonDoc, list[PeriodDoc], list[Com
                 {"name": pool.name, "gpus": pool.gpus, "placements": [
                     {"cloud": x.cloud, "region": x.region, "instance_type": x.instance_type, "nodes": x.nodes}
                     for x in pool.placements
-                ]}
+                ], "largest_region_share": round(pool.largest_region[1], 4)}
                 for pool in p.pools
             ],
             "cost_by_cloud": {c: p.spend(c) for c in plan.spec.clouds.configured()},

@@ -145,6 +145,10 @@ class MoveCauses:
             if not low <= gpus <= high:
                 return Cause("share", f"pool {pool.name} keeps {low}-{high} GPUs on {name} (min_share/max_share); "
                                       f"with {words} {name} would have {gpus}")
+        in_region = sum(p.gpus for p in back if p.pool == pool.name and (p.cloud, p.region) == (cloud, region))
+        if c.region_gpus is not None and in_region > c.region_gpus:
+            return Cause("share", f"pool {pool.name} keeps at most {c.region_gpus} GPUs in one region "
+                                  f"(max_region_share); with {words} {c.place} would have {in_region}")
         for place, pinned in sorted(pool.pin.items()):
             there = sum(p.nodes for p in back if p.pool == pool.name and f"{p.cloud}/{p.region}" == place)
             if there != pinned:

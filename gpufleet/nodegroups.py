@@ -8,6 +8,9 @@ Three jobs, shared by the planner, the components, the plan document and the spe
   agent pools) that each fit. The first group is the placement's group of old, so its name and
   URN never change; growing adds groups at the end and shrinking removes them from the end
   (which cluster holds which nodes: `gpufleet.clusters`);
+- `placement_parts`: the groups of some of a placement's nodes as the plan and the components
+  declare them: on a rack-scale SKU one group per rack (`gpufleet.racks`), else `split` at the
+  cluster's group size;
 - `limit_problems`: the spec's `limits:` checked (configured region, known key, raisable,
   within the documented maximum).
 """
@@ -22,13 +25,18 @@ from typing import TYPE_CHECKING
 from gpufleet import clouds
 from gpufleet.catalog.limits import Limit
 from gpufleet.errors import Problem
+from gpufleet.racks import placement_racks
 from gpufleet.specwords import one_of
 
 if TYPE_CHECKING:
+    from gpufleet.catalog import Catalog, Sku
+    from gpufleet.plan import Placement
     from gpufleet.specmodel import FleetSpec
 
 # Every cluster runs one system node group / agent pool besides the GPU pools (CloudModel.system_pool).
 SYSTEM_GROUPS = 1
+# The roles of `CloudModel.limit_keys` that bound one cluster (`blocks_per_network` bounds its network).
+CLUSTER_ROLES = frozenset({"nodes_per_group", "groups_per_cluster", "nodes_per_cluster"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,8 @@ class ClusterLimits:
     clusters: int = 1
     """The most clusters the region may get (`clusters_per_region`); see
     docs/design.md, "Several clusters per region"."""
+    blocks_per_network: int | None = None
+    """IPv4 CIDR blocks one VPC/VNet may hold, the primary counted (None: the cloud adds none)."""
 
     @property
     def gpu_groups(self) -> int:
@@ -62,16 +72,17 @@ class ClusterLimits:
             return None
         return max(0, self.nodes_per_cluster - self.system_nodes)
 
-    @property
-    def group_size(self) -> int:
-        """The most nodes of one GPU group: its limit, or less where the cluster holds fewer
-        (AKS: 1,000 nodes per cluster less the system pool's)."""
-        most = self.gpu_nodes
-        return self.nodes_per_group if most is None else max(1, min(self.nodes_per_group, most))
+    def groups_for(self, nodes: int, sku: Sku | None = None) -> int:
+        """Node groups one placement of `nodes` nodes (of `sku`) becomes (`group_size`)."""
+        return math.ceil(nodes / self.group_size(sku))
 
-    def groups_for(self, nodes: int) -> int:
-        """Node groups one placement of `nodes` nodes becomes."""
-        return math.ceil(nodes / self.group_size)
+    def group_size(self, sku: Sku | None = None) -> int:
+        """The most nodes one group holds: its limit, or less where the cluster holds fewer
+        (AKS: 1,000 nodes per cluster less the system pool's), and on a rack-scale SKU one rack
+        of its smallest size (a placement's groups are its racks: `placement_parts`)."""
+        most = self.gpu_nodes
+        sizes = [self.nodes_per_group, *(rack.instances for rack in sku.racks)] if sku else [self.nodes_per_group]
+        return min(sizes) if most is None else max(1, min(*sizes, most))
 
     def key(self, role: str) -> str:
         """The spec's (and limits.csv's) name of a role's limit: `nodes_per_node_group`."""
@@ -124,26 +135,30 @@ def limits_in(declared_limits: Declared, cloud: str, region: str | None) -> Clus
         raise ValueError(f"cloud {cloud} declares no nodes_per_group / groups_per_cluster limit keys")
     return ClusterLimits(
         cloud, region or "?", per_group, groups, value("nodes_per_cluster"), model.system_pool.max_nodes, sources,
-        value("clusters_per_region") or 1,
+        clusters=value("clusters_per_region") or 1, blocks_per_network=value("blocks_per_network"),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class GroupPart:
-    """One node group of a placement: `index` 0 is the placement's original group."""
+    """One node group of a placement: `index` 0 is the placement's original group; `rack`
+    names the rack (UltraServer, NVL72) the group holds, when it holds one."""
 
     index: int
     nodes: int
     min_nodes: int | None  # None: fixed size
+    rack: str = ""
 
     @property
     def suffix(self) -> str:
-        """What the group's logical and physical names add: nothing for the first, `-g2`, ..."""
-        return "" if self.index == 0 else f"-g{self.index + 1}"
+        """What the group's logical and physical names add: nothing for the first, then `-g2`,
+        ... (or `-r2`, ... when each group is a rack): from its place, so adding one renames none."""
+        return "" if self.index == 0 else f"-{'r' if self.rack else 'g'}{self.index + 1}"
 
 
-def split(nodes: int, min_nodes: int | None, per_group: int) -> tuple[GroupPart, ...]:
-    """`nodes` as full groups of `per_group` and one remainder, in that order (fill-first).
+def split(nodes: int, min_nodes: int | None, per_group: int, rack: str = "") -> tuple[GroupPart, ...]:
+    """`nodes` as full groups of `per_group` and one remainder, in that order (fill-first);
+    with `rack`, each group is one rack of `per_group` instances.
 
     Fill-first keeps growth local: up to the limit only the last group changes size (in place),
     past it a group is added; never is an existing group renamed or replaced. The autoscale
@@ -157,10 +172,25 @@ def split(nodes: int, min_nodes: int | None, per_group: int) -> tuple[GroupPart,
     for index in range(max(1, math.ceil(nodes / per_group))):
         here = min(left, per_group)
         least = None if low is None else min(low, here)
-        parts.append(GroupPart(index, here, least))
+        parts.append(GroupPart(index, here, least, rack))
         left -= here
         low = None if low is None or least is None else low - least
     return tuple(parts)
+
+
+def placement_parts(
+    spec: FleetSpec, catalog: Catalog, placement: Placement, min_nodes: int | None, nodes: int | None = None
+) -> tuple[GroupPart, ...]:
+    """The node groups one placement (or `nodes` of it, its share of one cluster) becomes: on a
+    rack-scale SKU one per rack, all of a rack in its group (an NVLink domain is never cut,
+    docs/frontier.md, "Whole racks"), else groups split at its cluster's group size. Rack i's
+    group keeps its name when racks are added."""
+    per_group = cluster_limits(spec, placement.cloud, placement.region).group_size()
+    racks = placement_racks(spec, catalog, placement)
+    count = placement.nodes if nodes is None else nodes
+    if racks is None:
+        return split(count, min_nodes, per_group)
+    return split(count, min_nodes, min(racks.rack.instances, per_group), racks.rack.name)
 
 
 def limit_problems(spec: FleetSpec) -> Iterator[Problem]:

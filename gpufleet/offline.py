@@ -37,11 +37,13 @@ from gpufleet.planjson import (
     cluster_docs,
     interconnect_json,
     network_json,
-    placement_json,
+    pipes_json,
+    pool_json,
     previous_placements,
 )
 from gpufleet.policy import PolicyVerdict, evaluate, mandatory_failed, policy_config
 from gpufleet.preview import RecordedResource, Recording, record_program
+from gpufleet.racks import placement_racks
 from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.speccapacity import flag_problems, with_unavailable
 from gpufleet.specfile import (
@@ -238,7 +240,8 @@ def run_plan(
             raise cause from None
         plan: FleetPlan = recording.result
         shown.phase("judging policies")
-        verdicts = evaluate(recording.resources, policy_config(plan.spec, plan.commitments))  # with live quotas
+        config = policy_config(plan.spec, plan.commitments, plan.pipes)  # with live quotas
+        verdicts = evaluate(recording.resources, config)
     kept = _previous(plan, previous)
     document = plan_document(plan, recording, verdicts, kept, time.perf_counter() - started)
     return OfflinePlan(plan, recording, verdicts, cast(dict[str, Any], document))
@@ -296,15 +299,12 @@ def plan_document(
     resources = sorted(recording.resources, key=lambda r: r.urn)
     counts = Counter((r.cloud or "-", r.region or "-", r.type) for r in resources if r.custom)
     spend = {s.cloud: s for s in plan.cost.by_cloud}
+    catalog = plan.spec.catalog()
     document: PlanDocument = {
         "version": PLAN_VERSION,
         "stack": plan.stack,
         "fleet": plan.fleet,
-        "pools": [
-            {"name": pool.name, "accelerator": pool.accelerator, "gpus": pool.gpus,
-             "placements": [placement_json(p) for p in pool.placements]}
-            for pool in plan.pools
-        ],
+        "pools": [pool_json(pool, lambda p: placement_racks(plan.spec, catalog, p)) for pool in plan.pools],
         "networks": [network_json(n) for n in plan.networks],
         "storage": [
             {"name": s.name, "cloud": s.cloud, "region": s.region, "size_tib": s.size_tib,
@@ -354,6 +354,8 @@ def plan_document(
         document["capacity"] = capacity
     if plan.link is not None:
         document["interconnect"] = interconnect_json(plan.link)
+    if plan.pipes:  # only with copies away from a home: other plans stay as they were
+        document["pipes"] = pipes_json(plan.pipes)
     if (over := horizon_json(plan)) is not None:  # only with a horizon: other plans stay as they were
         document["horizon"], document["schedule"], document["commitments"] = over
     return document

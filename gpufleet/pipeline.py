@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from gpufleet import addresses, cost, interconnect, ipam
+from gpufleet import addresses, cost, interconnect, ipam, pipes
 from gpufleet.burn import burn_report
 from gpufleet.catalog import Cloud
 from gpufleet.errors import Problem, SpecError
@@ -14,11 +14,13 @@ from gpufleet.horizon import periods
 from gpufleet.live import LiveQuota
 from gpufleet.months import current_month, month_index, month_problem, month_text
 from gpufleet.placement import colocated_storage, place, plan_ledger, unavailable_offers
+from gpufleet.placement.candidates import candidates
 from gpufleet.placement.horizon import place_horizon
 from gpufleet.plan import FleetPlan, LinkPlan, NetworkPlan, PeriodPlan, Placement, PoolPlan, SolverReport, StoragePlan
 from gpufleet.quota import QuotaKey, quota_use, with_live_quotas
 from gpufleet.spec import FleetSpec
 from gpufleet.spechorizon import Horizon
+from gpufleet.spread import region_share
 
 
 def build_plan(
@@ -62,6 +64,7 @@ def _plan_of(
         skipped_offers=tuple(skipped),
         unavailable_offers=tuple(unavailable_offers(spec, catalog)),
         link=link,
+        pipes=pipes.pipe_uses(spec, storage, link),
     )
 
 
@@ -69,16 +72,20 @@ def _laid_out(
     spec: FleetSpec, placements: Sequence[Placement]
 ) -> tuple[tuple[PoolPlan, ...], tuple[NetworkPlan, ...], tuple[StoragePlan, ...], LinkPlan | None]:
     """Each pool's placements, the networks that hold them, the storage copies and the link."""
+    found, _ = candidates(spec, spec.catalog())
+    spread = {pool.name: region_share(spec, pool, [c for c in found if c.pool is pool]) for pool in spec.pools}
     by_pool = {
         pool.name: PoolPlan(
-            pool.name, pool.accelerator_label(), pool.gpus, tuple(p for p in placements if p.pool == pool.name)
+            pool.name, pool.accelerator_label(), pool.gpus, tuple(p for p in placements if p.pool == pool.name),
+            spread[pool.name],
         )
         for pool in spec.pools
     }
     used: list[tuple[Cloud, str]] = sorted({(p.cloud, p.region) for p in placements})
     networks = addresses.with_use(spec, ipam.allocate(spec, used), placements)
-    link = interconnect.plan_link(spec, networks)
-    return tuple(by_pool[pool.name] for pool in spec.pools), networks, colocated_storage(spec, placements), link
+    storage = colocated_storage(spec, placements)
+    link = pipes.sized(spec, interconnect.plan_link(spec, networks), storage)
+    return tuple(by_pool[pool.name] for pool in spec.pools), networks, storage, link
 
 
 def _over_horizon(

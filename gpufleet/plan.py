@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from gpufleet.catalog import Capacity, Cloud
 from gpufleet.spec import FleetSpec
 from gpufleet.spechorizon import CostKind
+from gpufleet.spread import NO_CAP, RegionShare, largest_region_share
 
 PLAN_VERSION = 1
 
@@ -52,6 +53,13 @@ class PoolPlan:
     accelerator: str
     gpus: int
     placements: tuple[Placement, ...]
+    spread: RegionShare = NO_CAP
+    """The most one region may hold of the pool (docs/design.md, "Spreading")."""
+
+    @property
+    def largest_region(self) -> tuple[str, float]:
+        """The region holding most of the pool's GPUs ('cloud/region') and its share of `gpus`."""
+        return largest_region_share(self.gpus, [(f"{p.cloud}/{p.region}", p.gpus) for p in self.placements])
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +106,9 @@ class LinkSite:
     region: str
     asn: int
     cidr: str
+    hub: str = ""
+    """The size of its hub where its cloud's hub has sizes (an Azure VPN gateway SKU), chosen by
+    the copies over the link (gpufleet/pipes.py); "" where it has none."""
 
     @property
     def key(self) -> str:
@@ -163,6 +174,31 @@ class StoragePlan:
     source: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PipeUse:
+    """One path dataset copies travel and what they need of it each month (gpufleet/pipes.py):
+    `kind` is `vpn-gateway` (a hub's aggregate, `size` its SKU), `vpn-tunnels` (one pair's
+    tunnels) or `object-store` (a store's throughput); `copies` are 'dataset: home -> copy';
+    `available_gbps` None where the path has no documented cap (shown unchecked)."""
+
+    kind: str
+    path: str
+    copies: tuple[str, ...]
+    needed_gbps: float
+    available_gbps: float | None
+    size: str
+    source: str
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether the copies fit at line rate (None: nothing to check against)."""
+        return None if self.available_gbps is None else within(self.needed_gbps, self.available_gbps)
+
+
+def within(needed_gbps: float, available_gbps: float) -> bool:
+    """Whether a need fits a line rate; the tolerance absorbs the float residue of converting
+    TiB/month to Gbps (a copy sized to exactly a path's rate fits), it is not a margin."""
+    return needed_gbps <= available_gbps * (1 + 1e-9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +349,8 @@ class FleetPlan:
     networks, storage and cost are that period's."""
     schedule: tuple[PeriodPlan, ...] = ()
     commitments: tuple[CommitmentBurn, ...] = ()
+    pipes: tuple[PipeUse, ...] = ()
+    """Every path a copy away from its dataset's home travels, against its line rate."""
 
     @property
     def fleet(self) -> str:

@@ -8,7 +8,7 @@ forbids keys the schema does not name; counts are integers.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, NotRequired, cast
 
 from pydantic import ConfigDict, with_config
@@ -20,8 +20,11 @@ from gpufleet.clusters import RegionClusters
 from gpufleet.explainjson import ExplainDoc, ScenarioDoc
 from gpufleet.horizonjson import CommitmentBurnDoc, HorizonDoc, PeriodDoc
 from gpufleet.moves import MoveDoc
-from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, Placement
+from gpufleet.nodegroups import CLUSTER_ROLES
+from gpufleet.pipes import tib_per_month
+from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, PipeUse, Placement, PoolPlan
 from gpufleet.planinput import read_document
+from gpufleet.racks import PlacementRacks
 
 _closed = with_config(ConfigDict(extra="forbid"))
 
@@ -45,14 +48,31 @@ class PlacementDoc(TypedDict):
     """Only for a SKU the spec declares: 'declared by the spec'."""
     blocks: NotRequired[str]
     """Only for nodes on capacity blocks: their ids (or `capacity.blocks[i]`)."""
+    rack: NotRequired[str]
+    """Only on a rack-scale SKU: the rack (UltraServer, NVL72) the nodes fill (gpufleet.racks)."""
+    racks: NotRequired[int]
+    """Only on a rack-scale SKU: how many racks, one node group / agent pool each."""
+    rack_instances: NotRequired[int]
+    """Only on a rack-scale SKU: the instances one rack holds."""
 
 
 @_closed
 class PoolDoc(TypedDict):
+    """A pool's placements and its spread (docs/design.md, "Spreading"): `largest_region` holds
+    `largest_region_share` of its `gpus` (the most of any region; "" and 0 without
+    placements); `max_region_share` the most one region may hold (null: no cap), `default`
+    when it is the fleet's default for the pool's capacity rather than the pool's own;
+    `region_share_note` why a default does not apply (absent when none)."""
+
     name: str
     accelerator: str
     gpus: int
     placements: list[PlacementDoc]
+    largest_region: str
+    largest_region_share: float
+    max_region_share: float | None
+    max_region_share_default: bool
+    region_share_note: NotRequired[str]
 
 
 @_closed
@@ -147,6 +167,36 @@ def interconnect_json(link: LinkPlan) -> InterconnectDoc:
             if (traits := clouds.get(cloud).link) is not None
         },
     }
+
+
+@_closed
+class PipeDoc(TypedDict):
+    """One path dataset copies travel (gpufleet/pipes.py): the copies on it, the throughput they
+    need and the path's line rate (null: no documented cap, unchecked), each also per month."""
+
+    kind: Literal["vpn-gateway", "vpn-tunnels", "object-store"]
+    path: str
+    copies: list[str]
+    size: str
+    needed_gbps: float
+    needed_tib_per_month: float
+    available_gbps: float | None
+    available_tib_per_month: float | None
+    fits: bool | None
+    source: str
+
+
+def pipes_json(pipes: Sequence[PipeUse]) -> list[PipeDoc]:
+    """The plan's copy paths, figures to the thousandth of a Gbps and the tenth of a TiB."""
+    return [
+        {"kind": cast(Literal["vpn-gateway", "vpn-tunnels", "object-store"], p.kind), "path": p.path,
+         "copies": list(p.copies), "size": p.size, "needed_gbps": round(p.needed_gbps, 3),
+         "needed_tib_per_month": round(tib_per_month(p.needed_gbps), 1),
+         "available_gbps": None if p.available_gbps is None else round(p.available_gbps, 3),
+         "available_tib_per_month": None if p.available_gbps is None else round(tib_per_month(p.available_gbps), 1),
+         "fits": p.fits, "source": p.source}
+        for p in pipes
+    ]
 
 
 @_closed
@@ -323,6 +373,7 @@ class PlanDocument(TypedDict):
     skipped_offers: list[str]
     capacity: NotRequired[CapacityDoc]
     interconnect: NotRequired[InterconnectDoc]
+    pipes: NotRequired[list[PipeDoc]]
     resource_counts: list[ResourceCountDoc]
     resources: list[ResourceDoc]
     policies: list[PolicyDoc]
@@ -350,9 +401,9 @@ def stable(document: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def placement_json(placement: Placement) -> PlacementDoc:
-    """A placement; `accelerator` and `sku_source` only where they apply (plans of single
-    accelerator pools on catalog SKUs stay as they were)."""
+def placement_json(placement: Placement, racks: PlacementRacks | None = None) -> PlacementDoc:
+    """A placement; `accelerator`, `sku_source`, `blocks` and the racks only where they apply
+    (plans of single accelerator pools on catalog SKUs stay as they were)."""
     document: PlacementDoc = {
         "cloud": placement.cloud, "region": placement.region,
         "instance_type": placement.instance_type, "nodes": placement.nodes,
@@ -367,6 +418,25 @@ def placement_json(placement: Placement) -> PlacementDoc:
         document["sku_source"] = placement.sku_source
     if placement.blocks:
         document["blocks"] = placement.blocks
+    if racks is not None:
+        document["rack"], document["racks"] = racks.rack.name, racks.count
+        document["rack_instances"] = racks.rack.instances
+    return document
+
+
+def pool_json(pool: PoolPlan, racks: Callable[[Placement], PlacementRacks | None]) -> PoolDoc:
+    """A pool: its placements (with their `racks`) and its spread; the note only where a
+    default does not apply."""
+    where, share = pool.largest_region
+    document: PoolDoc = {
+        "name": pool.name, "accelerator": pool.accelerator, "gpus": pool.gpus,
+        "placements": [placement_json(p, racks(p)) for p in pool.placements],
+        "largest_region": where, "largest_region_share": round(share, 4),
+        "max_region_share": pool.spread.share,
+        "max_region_share_default": pool.spread.share is not None and not pool.spread.declared,
+    }
+    if pool.spread.note:
+        document["region_share_note"] = pool.spread.note
     return document
 
 
@@ -420,12 +490,11 @@ def cluster_docs(regions: Sequence[RegionClusters]) -> list[ClusterDoc]:
     return [
         {
             "cloud": r.limits.cloud, "region": r.limits.region, "cluster": index + 1,
-            "groups": sum(len(s.groups) for s in shares),
-            "groups_limit": r.limits.gpu_groups,
+            "groups": sum(len(s.groups) for s in shares), "groups_limit": r.limits.gpu_groups,
             "largest_group_nodes": max((g.nodes for s in shares for g in s.groups), default=0),
             "nodes_per_group_limit": r.limits.nodes_per_group, "nodes": sum(s.nodes for s in shares),
             "nodes_limit": r.limits.gpu_nodes,
-            "sources": sorted({limit.source for limit in r.limits.sources.values()}),
+            "sources": sorted({limit.source for role, limit in r.limits.sources.items() if role in CLUSTER_ROLES}),
         }
         for r in regions for index, shares in enumerate(r.clusters)
     ]

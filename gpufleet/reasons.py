@@ -19,7 +19,7 @@ REASONS: tuple[Reason, ...] = get_args(Reason)
 MEANING: dict[Reason, str] = {
     "price": "another offer is cheaper by more than the plan allows (the stability tolerance, for kept nodes)",
     "quota": "a declared (or live) vCPU quota of the cloud, region and bucket is used up",
-    "share": "the pool's min_share / max_share of a cloud, or a pin, fixes how many GPUs go there",
+    "share": "the pool's min_share / max_share of a cloud, its max_region_share or a pin fixes the GPUs there",
     "limit": "the region's cluster is at its node-group or node limit",
     "address": "the region's node subnets or pod range hold no more nodes",
     "sovereignty": "the spec does not allow the region (clouds.<cloud>.regions, sovereignty.jurisdictions)",

@@ -15,6 +15,7 @@ from gpufleet.errors import EXIT_OK, EXIT_POLICY
 from gpufleet.explaintable import explain_tables, scenario_tables
 from gpufleet.ledger import BudgetUse
 from gpufleet.moves import MOVED_HEADER
+from gpufleet.pipereport import pipe_tables
 from gpufleet.planjson import dumps
 from gpufleet.tables import Row, console_for, print_table
 
@@ -66,6 +67,18 @@ def plan_tables(doc: dict[str, Any]) -> list[Table]:
     violations = _violation_rows(doc)
     shown = [(f"Policy violations ({len(violations)})", VIOLATION_HEADER, violations)] if violations else []
     return [*shown, *_sections(doc)]
+
+
+def _racks(doc: dict[str, Any]) -> list[Table]:
+    """Placements on rack-scale SKUs: their racks, one node group / agent pool each, all of a
+    rack in one zone (gpufleet.racks); no table when there are none."""
+    rows: list[Row] = [
+        (pool["name"], f"{p['cloud']}/{p['region']}", p["rack"], str(p["racks"]), str(p["rack_instances"]),
+         str(p["nodes"]))
+        for pool in doc["pools"] for p in pool["placements"] if "racks" in p
+    ]
+    header = ("pool", "cloud/region", "rack", "racks", "instances per rack", "nodes")
+    return [("Racks (one node group each, all of a rack in one zone)", header, rows)] if rows else []
 
 
 def _sections(doc: dict[str, Any]) -> list[Table]:
@@ -126,12 +139,15 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
         *scenario_tables(doc),
         *burn_sections(doc),
         ("Placements", ("pool", "GPU", "cloud/region", "SKU", "nodes", "GPUs", "capacity", "$/month"), placements),
+        *_racks(doc),
+        *_spread(doc["pools"]),
         *_kept(doc.get("previous")),
         *_capacity(doc.get("capacity")),
         ("Networks", ("cloud", "region", "CIDR", "pod CIDR"), networks),
         ("Addresses (at maximum size, with upgrade surge and system pool)",
          ("cloud/region", "range", "CIDR", "nodes", "needed", "available", "holds"), addresses),
         *_link(doc.get("interconnect")),
+        *pipe_tables(doc.get("pipes")),
         ("Storage", ("name", "cloud", "region", "TiB", "protected"), storage),
         ("Cost per month", ("cloud", "spend", "committed", "burned", "left", "above commitment"), spend),
         *_budget(cost),
@@ -144,6 +160,24 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
         ("Resources", ("cloud", "region", "type", "count"), counts),
         *explain_tables(doc),
     ]
+
+
+def _spread(pools: list[dict[str, Any]]) -> list[tuple[str, Row, list[Row]]]:
+    """Each pool's largest single-region share against the most one region may hold (plans
+    written before spreading have neither: no table)."""
+    if not pools or "largest_region_share" not in pools[0]:
+        return []
+    noted = any(pool.get("region_share_note") for pool in pools)
+    rows: list[Row] = [
+        (pool["name"], str(len({(p["cloud"], p["region"]) for p in pool["placements"]})),
+         pool["largest_region"] or "-", f"{100 * pool['largest_region_share']:.1f} %",
+         "-" if pool["max_region_share"] is None else f"{100 * pool['max_region_share']:.1f} %"
+         + (" (default)" if pool["max_region_share_default"] else ""),
+         *([pool.get("region_share_note", "")] if noted else []))
+        for pool in pools
+    ]
+    header = ("pool", "regions", "largest region", "its share", "most per region", *(("note",) if noted else ()))
+    return [("Spread over regions (share of each pool's GPUs)", header, rows)]
 
 
 def _month_against_commitment(commitment: dict[str, Any] | None) -> Row:
@@ -244,8 +278,16 @@ def _headline(doc: dict[str, Any]) -> str:
     return (
         f"gpufleet plan: stack {doc['stack']}, fleet {doc['fleet']}: {gpus} GPUs, "
         f"{usd(doc['cost']['monthly_usd'])}/month, {len(doc['resources'])} resources; "
-        f"placement {solver['status']} (gap {_gap(solver['optimality_gap'])})"
+        f"placement {solver['status']} (gap {_gap(solver['optimality_gap'])}{_within(doc)})"
     )
+
+
+def _within(doc: dict[str, Any]) -> str:
+    """What "Optimal" allows over a horizon with contracts: a proven gap up to `HORIZON_GAP`."""
+    from gpufleet.horizon import HORIZON_GAP  # the plan was made: its spec's modules are loaded
+
+    proven = doc["solver"]["status"] == "Optimal" and doc["solver"]["optimality_gap"]
+    return f", proven within {HORIZON_GAP:g} over the horizon" if proven else ""
 
 
 def access_line(doc: dict[str, Any]) -> str:

@@ -37,6 +37,7 @@ from gpufleet.specskus import (
     weighted_gpus,
 )
 from gpufleet.specwords import one_of, problem_from_pydantic
+from gpufleet.spread import share_problems
 from gpufleet.units import unit_problems
 
 __all__ = ["TYPE_TOKEN_PATTERN", "FleetSpec", "Pool", "load_fleet"]
@@ -290,6 +291,7 @@ def _pool_problems(
         yield from reservation_problems(path, pool, clouds, spec, catalog)
         yield from _share_problems(path, pool, clouds)
         yield from unit_problems(path, pool)
+        yield from share_problems(path, pool, spec)
         for key in pool.pin:
             if _split_place(key) not in configured:
                 yield Problem(

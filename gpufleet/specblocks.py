@@ -26,8 +26,9 @@ from gpufleet.specwords import one_of
 # AWS zone names: the region and a letter (docs.aws.amazon.com/global-infrastructure/latest/
 # regions/aws-availability-zones.html, "us-east-1a"), or a Local Zone's, the region, a metro
 # code and a number and letter (P6e-GB200 UltraServers are in the Dallas Local Zone
-# us-east-1-dfw-2a: ../shared/catalog/frontier.md). The builder takes only zones its network spans.
-AWS_ZONE = r"{region}[a-z]|{region}-[a-z]{{3}}-[0-9]+[a-z]"
+# us-east-1-dfw-2a: ../shared/catalog/frontier.md). The builder gives a Local Zone a subnet.
+LOCAL_ZONE = r"{region}-[a-z]{{3}}-[0-9]+[a-z]"
+AWS_ZONE = r"{region}[a-z]|" + LOCAL_ZONE
 
 
 def block_sku(block: CapacityBlock, catalog: Catalog) -> tuple[Sku, Rack | None] | None:
@@ -131,7 +132,8 @@ def block_problems(spec: FleetSpec, catalog: Catalog) -> Iterator[Problem]:
                           "and count units in UltraServers")
         if block.zone is not None and not re.fullmatch(AWS_ZONE.format(region=re.escape(block.region)), block.zone):
             yield Problem(f"{path}.zone", f"'{block.zone}' is not a zone of {block.region}; allowed: "
-                          f"{block.region} and a letter, e.g. {block.region}a")
+                          f"{block.region} and a letter, e.g. {block.region}a, or one of its Local Zones, "
+                          f"{block.region}-<metro>-<number><letter> (us-east-1-dfw-2a)")
         if block.id is not None and not re.fullmatch(reservation.pattern, block.id):
             yield Problem(f"{path}.id", f"'{block.id}' is not {reservation.noun}; allowed: {reservation.pattern}")
         if block.end < block.start:

@@ -59,6 +59,11 @@ CloudName = Annotated[
     str, AfterValidator(_registered), WithJsonSchema({"type": "string", "enum": list(registry.names())})
 ]
 Share = Fraction
+# A region's share of a pool: above 0 (a region holding none of it is no spread), at most 1.
+RegionShare = Annotated[float, NotBoolean, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
+# The fleet's default region share per capacity (docs/region-scale.md, "Spreading"): one spot
+# reclaim in one region must not take a whole spot pool, so spot pools spread over two regions.
+DEFAULT_REGION_SHARES: dict[Capacity, float] = {"spot": 0.5}
 Mig = Literal["MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"]
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$"
 
@@ -188,6 +193,11 @@ class PoolPlacement(_Strict):
         default=None, gt=0,
         description="nodes one job needs in one site: every site that gets nodes of the pool gets "
         "whole units of this many (absent: any count; for interconnect rdma, the whole pool in one site)",
+    )
+    max_region_share: RegionShare | None = Field(
+        default=None,
+        description="the most of the pool's GPUs any one region (cloud/region) may hold, met in whole "
+        "nodes and units (absent: the fleet's placement.max_region_share for the pool's capacity; 1: none)",
     )
 
 
@@ -372,6 +382,16 @@ class PlacementOptions(_Strict):
         default=0.01, ge=0, le=0.5,
         description="keep the previous plan's placements when they cost at most this fraction more",
     )
+    max_region_share: dict[Capacity, RegionShare] = Field(
+        default_factory=dict[Capacity, float],
+        description="default most share of a pool in one region, per capacity (spot: 0.5 unless set "
+        "here; 1 turns a default off); a pool's placement.max_region_share overrides it",
+    )
+
+    def region_share(self, capacity: Capacity) -> float | None:
+        """The default region share of pools of this capacity (None: none)."""
+        share = self.max_region_share.get(capacity, DEFAULT_REGION_SHARES.get(capacity))
+        return None if share is None or share >= 1.0 else share
 
 
 class FleetSpec(_Strict):
@@ -396,7 +416,8 @@ class FleetSpec(_Strict):
     limits: dict[CloudName, dict[str, dict[str, Annotated[int, Field(gt=0, strict=True)]]]] = Field(
         default_factory=dict[Cloud, dict[str, dict[str, int]]],
         description="cluster limits the cloud raised for this account: cloud -> region -> limit key "
-        "(nodes_per_node_group, node_groups_per_cluster; nodes_per_cluster for azure) -> value",
+        "(nodes_per_node_group, node_groups_per_cluster, ipv4_cidr_blocks_per_vpc for aws; "
+        "nodes_per_cluster for azure) -> value",
     )
     pools: tuple[Pool, ...] = Field(min_length=1)
     storage: tuple[Storage, ...] = ()
@@ -441,9 +462,29 @@ class FleetSpec(_Strict):
         list prices, and this spec's price book laid over it (negotiated rates, not discounted
         again; declared SKUs have only price-book offers)."""
         base = load_catalog()
-        return base.with_declared(self.declared_skus(base)).with_discounts(self.budget.discounts()).with_price_book(
-            self.prices
-        )
+        return _priced(base, tuple(self.declared_skus(base)), self.budget.discounts(), self.prices)
+
+
+_PricedKey = tuple[int, tuple[Sku, ...], tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]]
+_PRICED: dict[_PricedKey, tuple[Catalog, Catalog]] = {}
+
+
+def _priced(
+    base: Catalog, declared: tuple[Sku, ...], discounts: dict[Cloud, float], prices: dict[str, float]
+) -> Catalog:
+    """`FleetSpec.catalog`, made once per (base, SKUs, discounts, price book): a horizon's period
+    specs ask for their catalog hundreds of times, and discounting every offer, then indexing
+    them again (`Catalog.offers_for`), took most of the 28-quarter two-deals benchmark's time.
+    Catalogs are never changed once made, so one is shared. The entry keeps its base, so an id
+    is never reused for another catalog while it is cached."""
+    key = (id(base), declared, tuple(sorted(discounts.items())), tuple(sorted(prices.items())))
+    kept = _PRICED.get(key)
+    if kept is None or kept[0] is not base:
+        if len(_PRICED) >= 64:  # a long-lived process pricing many specs: start again
+            _PRICED.clear()
+        made = base.with_declared(declared).with_discounts(discounts).with_price_book(prices)
+        kept = _PRICED[key] = (base, made)
+    return kept[1]
 
 
 def known_buckets(catalog: Catalog, cloud: str | None = None) -> list[str]:

@@ -26,7 +26,7 @@ OPTIONAL_COLUMNS = ("GPU", "capacity", "GPUs", "burned", "left", "pod CIDR", "en
                     "endpoint inside", "gateway inside", "tunnel")
 # Free text that wraps at spaces; every other column keeps a cell on one line.
 WRAPPING_COLUMNS = frozenset({"item", "source", "verdict", "what is wrong and how to fix it", "properties",
-                              "jurisdictions", "name", "resource", "why", "rule"})
+                              "jurisdictions", "name", "resource", "why", "rule", "copy path", "copies"})
 _EDGES = 1  # a table's left border; each column adds its padding (2) and its right border (1)
 _PER_COLUMN = 3
 LIST_MARK = "- "

@@ -65,7 +65,7 @@ def test_what_placement_pays_for_holds_the_fill_where_one_limit_binds(
     group limit alone (EKS) and a node limit alone (AKS's groups of a cluster's size)."""
     whole = [(n - n % unit or unit, unit) for n, unit in items]
     for limits in (_limits(groups, per_group, None), _limits(10_000, 10_000, nodes or 300)):
-        if any(unit > limits.group_size * limits.gpu_groups for _, unit in whole):
+        if any(unit > limits.group_size() * limits.gpu_groups for _, unit in whole):
             continue
         if limits.gpu_nodes is not None and any(unit > limits.gpu_nodes for _, unit in whole):
             continue

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from gpufleet import addresses
 from gpufleet.clouds.aws import Aws
 from gpufleet.clouds.aws.ranges import (
     POD_BLOCKS,
@@ -26,7 +27,11 @@ from gpufleet.clouds.aws.ranges import (
 from gpufleet.clouds.aws.vpccni import _eni_table  # pyright: ignore[reportPrivateUsage]
 from gpufleet.clouds.base import AddressBlocks, Network
 from gpufleet.diff import diff_documents
+from gpufleet.errors import SpecError
 from gpufleet.placement import place
+from gpufleet.policy import stack_of
+from gpufleet.policy.readiness import VPC_BLOCK, readiness_findings
+from gpufleet.preview import RecordedResource
 from gpufleet.spec import load_fleet
 from tests.conftest import fleet_of
 from tests.test_addresses import FLEET_1024, plan, short_ranges, violations
@@ -132,3 +137,54 @@ def test_the_program_declares_custom_networking_the_plan_counts_on(tmp_path: Pat
     rows = {a["range"]: a for n in doc["networks"] if n["cloud"] == "aws" for a in n["addresses"]}
     assert rows["pod subnet 1"]["cidr"] == "100.64.0.0/16"
     assert rows["private subnet 1"]["needed"] == rows["private subnet 1"]["nodes"]  # one address a node
+
+
+def test_the_planner_never_grows_a_vpc_past_its_block_quota() -> None:
+    """A grown VPC takes three blocks (the primary and one pod block per zone); an account whose
+    quota is declared lower keeps the plain layout rather than plan an association AWS refuses."""
+    grown = addresses.layout(load_fleet(FLEET_1024), "aws", "us-east-1")
+    assert grown is not None
+    assert len(grown.pod_blocks) == 2
+    fewer = {**FLEET_1024, "limits": {"aws": {"us-east-1": {"ipv4_cidr_blocks_per_vpc": 2}}}}
+    plain = addresses.layout(load_fleet(fewer), "aws", "us-east-1")
+    assert plain is not None
+    assert plain.pod_blocks == ()
+    with pytest.raises(SpecError) as caught:
+        load_fleet({**FLEET_1024, "limits": {"aws": {"us-east-1": {"ipv4_cidr_blocks_per_vpc": 51}}}})
+    assert "limits.aws.us-east-1.ipv4_cidr_blocks_per_vpc: 51 is above the most aws allows" in str(caught.value)
+
+
+def _vpc_with_blocks(associated: int) -> list[RecordedResource]:
+    """An AWS provider in us-east-1, a VPC and `associated` secondary block associations."""
+    def made(kind: str, name: str, inputs: dict[str, Any], provider: str = "") -> RecordedResource:
+        return RecordedResource(
+            f"urn:pulumi:test::p::{kind}::{name}", kind, name, "", provider, True, False, False, (), inputs,
+        )
+    provider = made("pulumi:providers:aws", "aws-us-east-1", {"region": "us-east-1"})
+    vpc = made("aws:ec2/vpc:Vpc", "net", {"cidrBlock": "10.0.0.0/16"}, provider.urn)
+    blocks = [
+        made(VPC_BLOCK, f"net-block-{i}", {"vpcId": "net-id", "cidrBlock": str(POD_BLOCKS[i])}, provider.urn)
+        for i in range(associated)
+    ]
+    return [provider, vpc, *blocks]
+
+
+def test_deploy_readiness_counts_each_vpcs_cidr_blocks_against_the_quota() -> None:
+    assert readiness_findings(stack_of(_vpc_with_blocks(4))) == []  # 5 blocks: the default quota
+    ((urn, message),) = readiness_findings(stack_of(_vpc_with_blocks(5)))
+    assert urn.endswith("::net")
+    assert "6 IPv4 CIDR blocks (the primary and 5 associated) in aws/us-east-1, above ipv4_cidr_blocks_per_vpc = 5" in message
+    assert "declare it under `limits: {aws: {us-east-1: {ipv4_cidr_blocks_per_vpc: <value>}}}`" in message
+    raised = {"aws": {"us-east-1": {"ipv4_cidr_blocks_per_vpc": 10}}}
+    assert readiness_findings(stack_of(_vpc_with_blocks(5)), raised) == []
+
+
+def test_the_block_quota_bounds_a_grown_vpcs_clusters_and_a_declared_quota_raises_it() -> None:
+    """One rule (`CloudModel.clusters_in` over `blocks_per_network`) keeps a grown VPC within its
+    quota and bounds its clusters: 5 blocks hold 2 clusters' pod blocks, a declared 10 holds 4,
+    and at 2 the VPC stays plain (no pod blocks of its own: only the EKS quota of 100 bounds it)."""
+    def most(blocks: int | None) -> int:
+        limits = {} if blocks is None else {"limits": {"aws": {"us-east-1": {"ipv4_cidr_blocks_per_vpc": blocks}}}}
+        return addresses.most_clusters(load_fleet({**FLEET_1024, **limits}), "aws", "us-east-1")
+
+    assert (most(None), most(10), most(2)) == (2, 4, 100)

@@ -16,10 +16,11 @@ import pytest
 
 from gpufleet.burn import settle
 from gpufleet.errors import InfeasibleError, SpecError
-from gpufleet.horizon import contract_terms, period_spec, periods
+from gpufleet.horizon import HORIZON_GAP, contract_terms, period_spec, periods
 from gpufleet.offline import SpecSource, run_plan
 from gpufleet.pipeline import build_plan
-from gpufleet.placement import candidates, cost_model, place, plan_ledger
+from gpufleet.placement import candidates, closing, cost_model, place, plan_ledger
+from gpufleet.placement import horizon as horizon_module
 from gpufleet.placement.horizon import place_horizon
 from gpufleet.placement.joint import HorizonModel
 from gpufleet.plan import Placement
@@ -141,26 +142,58 @@ CONTRACTS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize("commitments", CONTRACTS, ids=["credit-milestone+per-year", "ramp", "cash+flat"])
-def test_the_plan_reaches_the_joint_models_optimum(commitments: dict[str, Any]) -> None:
-    """The column generation's plan costs what the joint MILP's optimum costs, on both cost
-    levels, or it says by how much it may miss (status and gap)."""
-    spec = load_fleet(fleet(
+def _two_pools(commitments: dict[str, Any]) -> FleetSpec:
+    return load_fleet(fleet(
         [h100(gpus=16, schedule={"2026-03": 40, "2026-05": 24}), h100("serve", gpus=8)],
         horizon=monthly(), budget={"commitments": commitments},
     ))
+
+
+@pytest.mark.parametrize("commitments", CONTRACTS, ids=["credit-milestone+per-year", "ramp", "cash+flat"])
+def test_the_plan_is_proven_within_the_stated_gap_of_the_joint_models_optimum(commitments: dict[str, Any]) -> None:
+    """"Optimal" over a horizon means proven within `HORIZON_GAP` (relative) of the joint
+    MILP's optimum, solved exactly here: the plan costs at most that much more on level 1,
+    never less, and the gap it reports bounds how much more it costs."""
+    spec = _two_pools(commitments)
     result = place_horizon(spec)
     best = _joint_levels(spec)
     found = _schedule_levels(spec, result.placements)
-    gap = result.solver.optimality_gap
-    assert found[0] >= best[0] - 1e-6
-    if result.solver.status == "Optimal":
-        assert gap == 0.0
-        assert found[0] == pytest.approx(best[0], rel=1e-9)
-        assert found[1] == pytest.approx(best[1], rel=1e-9)
-    else:
-        assert result.solver.status == "Feasible"
-        assert found[0] <= best[0] * (1 + gap) + 1e-6
+    assert result.solver.status == "Optimal"
+    assert result.solver.optimality_gap <= HORIZON_GAP
+    assert best[0] - 1e-6 <= found[0] <= best[0] * (1 + result.solver.optimality_gap) + 1e-6
+
+
+@pytest.mark.parametrize("commitments", CONTRACTS, ids=["credit-milestone+per-year", "ramp", "cash+flat"])
+def test_with_no_gap_allowed_the_plan_is_the_joint_models_optimum(
+    commitments: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the tolerance at 0 the joint MILP over every offer is solved to its proven optimum:
+    both cost levels are the exact joint optimum's (the master's bound alone proves neither
+    the first nor the third: a unit of nodes is a large part of so small a fleet's cost)."""
+    monkeypatch.setattr(horizon_module, "HORIZON_GAP", 0.0)
+    monkeypatch.setattr(closing, "HORIZON_GAP", 0.0)
+    spec = _two_pools(commitments)
+    result = place_horizon(spec)
+    best = _joint_levels(spec)
+    found = _schedule_levels(spec, result.placements)
+    assert (result.solver.status, result.solver.optimality_gap) == ("Optimal", 0.0)
+    assert found[0] == pytest.approx(best[0], rel=1e-9)
+    assert found[1] == pytest.approx(best[1], rel=1e-9)
+
+
+def test_a_plan_not_proven_within_the_gap_is_reported_feasible_with_a_true_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the plans' offers alone, with no search, nothing proves the plan better than the
+    master's bound does (0.3 % here): the status says Feasible, and the gap it reports is at
+    least how far the plan is from the exact optimum."""
+    monkeypatch.setattr(closing, "JOINT_COLUMNS", 0)
+    monkeypatch.setattr(closing, "CLOSING_NODES", 0)
+    spec = _two_pools(CONTRACTS[2])
+    result = place_horizon(spec)
+    best = _joint_levels(spec)[0]
+    found = _schedule_levels(spec, result.placements)[0]
+    assert result.solver.status == "Feasible"
+    assert result.solver.optimality_gap > HORIZON_GAP
+    assert result.solver.optimality_gap >= (found - best) / found - 1e-9
 
 
 def test_planning_the_years_beats_planning_each_month_alone() -> None:
@@ -183,9 +216,13 @@ def test_planning_the_years_beats_planning_each_month_alone() -> None:
 
 
 def test_each_period_keeps_its_nodes_as_the_fleet_grows() -> None:
+    """Moving 3 nodes from AWS to Azure as the fleet grows saves 1.0 % of the year (the
+    minimum is met with both clouds open for one quarter only): with a 2 % tolerance every
+    node stays where it was placed."""
     spec = load_fleet(fleet(
         [h100(gpus=16, schedule={"2026-04": 64})], horizon={"start": "2026-01", "months": 12, "period": "quarter"},
         budget={"commitments": {"azure": {"total_usd": 500000, "start": "2026-01", "years": 1, "shortfall": "credit"}}},
+        placement={"stability_tolerance": 0.02},
     ))
     plan = build_plan(spec, "test", period="2026-07")
     assert plan.period == "2026-07"
@@ -245,3 +282,23 @@ def test_plan_and_program_deploy_the_pinned_period(tmp_path: Path) -> None:
     assert late["schedule"] == early["schedule"]
     assert late["horizon"]["deployed"] == "2026-04"
     assert load_stack("dev").horizon is None
+
+
+def test_a_catalog_is_made_once_per_pricing_and_each_pricing_keeps_its_own() -> None:
+    """Period specs ask for their catalog hundreds of times, so it is made once per SKUs,
+    discounts and price book; a spec that prices differently never gets another's."""
+    listed = ("aws", "p5.48xlarge", "us-east-2")
+    plain = load_fleet(fleet([h100()], clouds={"aws": {"regions": ["us-east-1", "us-east-2"]}}))
+    discounted = load_fleet(fleet(
+        [h100()], clouds={"aws": {"regions": ["us-east-1", "us-east-2"]}}, horizon=monthly(months=1),
+        budget={"commitments": {"aws": {"total_usd": 1e6, "start": "2026-01", "years": 1, "discount": 0.2}}},
+    ))
+    booked = load_fleet(fleet(
+        [h100()], clouds={"aws": {"regions": ["us-east-1", "us-east-2"]}}, prices={"aws/us-east-2/p5.48xlarge": 30.0},
+    ))
+    assert plain.catalog() is plain.catalog()
+    assert plain.catalog() is load_fleet(fleet([h100()], clouds={"aws": {"regions": ["us-east-1", "us-east-2"]}})).catalog()
+    assert plain.catalog().offers[listed].price_usd_per_hour == pytest.approx(55.04)
+    assert discounted.catalog().offers[listed].price_usd_per_hour == pytest.approx(55.04 * 0.8)
+    assert booked.catalog().offers[listed].price_usd_per_hour == 30.0
+    assert plain.catalog().offers[listed].price_usd_per_hour == pytest.approx(55.04)

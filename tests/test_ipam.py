@@ -76,9 +76,11 @@ def test_override_wins_and_must_not_overlap() -> None:
 
 
 def test_aws_override_must_be_a_valid_vpc_size() -> None:
+    """The error names the override to change, as the user wrote its key."""
     with pytest.raises(SpecError) as caught:
         allocate(spec(overrides={"aws/us-east-1": "10.200.0.0/15"}), [("aws", "us-east-1")])
-    assert "an AWS VPC CIDR must be /16 to /28" in str(caught.value)
+    assert [str(p) for p in caught.value.problems] == [
+        "network.overrides.aws/us-east-1: aws/us-east-1 10.200.0.0/15 is a /15; an AWS VPC CIDR must be /16 to /28"]
 
 
 def test_too_small_a_supernet_says_how_big_it_must_be() -> None:

@@ -148,7 +148,7 @@ def test_pin_fixes_the_nodes_in_its_region_and_placement_does_the_rest() -> None
 
 def test_spot_and_on_demand_draw_on_separate_buckets() -> None:
     data = fleet(
-        [h100("train"), h100("batch", capacity="spot", max_share={"azure": 0.0})],
+        [h100("train"), h100("batch", capacity="spot", max_share={"azure": 0.0}, placement={"max_region_share": 1})],
         prices={"aws/us-east-1/p5.48xlarge:spot": 4.0},
         quotas={"aws": {"us-east-1": {"L-417A185B": 192, "L-7212CCBC": 384}}},
     )

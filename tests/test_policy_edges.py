@@ -16,6 +16,7 @@ from pulumi_policy.proxy import unknown_checking_proxy
 from gpufleet.policy import security, sovereignty
 from gpufleet.policy.incluster import NAMESPACE
 from gpufleet.policy.locations import CatalogRegion, OutOfScope, Unverifiable, catalog_region, locate, location_rule
+from tests.conftest import fleet_of
 from tests.test_policies import BUCKET, EU, STORAGE_ACCOUNT, provider, res, resource_args, stack_args
 
 CRON_JOB = "kubernetes:batch/v1:CronJob"
@@ -209,6 +210,16 @@ def test_a_type_nobody_reviewed_is_not_verified_unless_the_spec_lists_it() -> No
     assert reports(security.validate_security_baseline, listed) == []
     other = resource_args(UNREVIEWED, {}, prov=provider("eu-north-1"), config={"unchecked_types": ["aws:x/y:Z"]})
     assert len(reports(security.validate_security_baseline, other)) == 1
+
+
+def test_a_plain_pulumi_preview_exempts_what_the_stacks_own_spec_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --policy-pack-config the pack reads the stack's gpufleet:fleet from the engine: the
+    spec's own policies.unchecked_types exempts the type there too."""
+    fleet = {**fleet_of("dev"), "policies": {"unchecked_types": [UNREVIEWED]}}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"gpufleet:fleet": json.dumps(fleet)}))
+    assert reports(security.validate_security_baseline, resource_args(UNREVIEWED, {}, prov=provider("eu-north-1"))) == []
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"gpufleet:fleet": json.dumps(fleet_of("dev"))}))
+    assert len(reports(security.validate_security_baseline, resource_args(UNREVIEWED, {}, prov=provider("eu-north-1")))) == 1
 
 
 def test_a_resource_of_an_unknown_provider_is_judged_but_a_component_or_provider_is_not() -> None:

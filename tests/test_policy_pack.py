@@ -49,6 +49,7 @@ EXPECTED_LEVELS = {
     "address-capacity": "mandatory",
     "required-tags": "advisory",
     "deploy-readiness": "mandatory",
+    "data-pipes": "mandatory",
 }
 
 

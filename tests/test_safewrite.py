@@ -257,3 +257,42 @@ def test_a_link_planted_at_the_temporary_name_is_never_followed(
 def test_text_beyond_ascii_is_written_as_utf_8(tmp_path: Path) -> None:
     safewrite.write_text(tmp_path / "plan.md", "Zürich — 東京\n")
     assert (tmp_path / "plan.md").read_bytes() == "Zürich — 東京\n".encode()
+
+
+@pytest.mark.parametrize("step", ["lstat", "open", "replace"])
+def test_an_error_that_comes_without_a_description_is_still_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """An OSError raised by a Python layer (a network or FUSE file system's binding) may carry a
+    message but no strerror: the user still reads why, at every step, and the old file stays."""
+    out = tmp_path / "kubeconfig"
+    out.write_text("old\n")
+
+    def broken(*_: object, **__: object) -> None:
+        raise OSError("the storage gateway went away")
+
+    owner: object = Path if step == "lstat" else os
+    with monkeypatch.context() as patched:
+        patched.setattr(owner, step, broken)
+        with pytest.raises(CommandLineError) as caught:
+            safewrite.write_text(out, "new\n", mode=safewrite.PRIVATE)
+    assert _problem(caught) == f"--out: cannot write {out}: the storage gateway went away"
+    assert out.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["kubeconfig"]
+
+
+def test_a_failed_rename_whose_temporary_has_vanished_is_still_a_clear_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process (a cleaner of dot files) removed the temporary before the rename failed:
+    removing it again cannot fail the refusal into a traceback."""
+
+    def vanished(source: Path, _: object) -> None:
+        source.unlink()
+        raise OSError(2, "No such file or directory")
+
+    monkeypatch.setattr(os, "replace", vanished)
+    with pytest.raises(CommandLineError) as caught:
+        safewrite.write_text(tmp_path / "plan.json", "{}\n")
+    assert _problem(caught) == f"--out: cannot write {tmp_path / 'plan.json'}: No such file or directory"
+    assert list(tmp_path.iterdir()) == []

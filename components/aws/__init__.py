@@ -31,7 +31,6 @@ from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
 from gpufleet.clusters import ClusterShare, cluster_suffix, planned_clusters
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
-from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import FleetPlan, Placement
 from gpufleet.specblocks import block_for
 
@@ -42,6 +41,7 @@ __all__ = [
     "Network",
     "TransitHub",
     "build_aws",
+    "placement_site",
 ]
 
 
@@ -112,6 +112,8 @@ def _build_region(
     scoped = pulumi.ResourceOptions(parent=parent, providers=[provider])
     zones = layout.availability_zones(region)
     addresses = plan.network("aws", region)
+    catalog = plan.spec.catalog()  # with the spec's declared SKUs
+    sites = {p.key: placement_site(plan, catalog, p, zones) for p in plan.placements_in("aws", region)}
 
     network = Network(
         name,
@@ -121,6 +123,10 @@ def _build_region(
             zones=zones,
             nat_gateways=nat_gateways,
             pod_blocks=addresses.pod_blocks,
+            local_zone=layout.local_zone_of(
+                region, [zone for _, zone in sites.values()], grown=addresses.grown,
+                clusters=max(1, len(addresses.pod_blocks) // len(zones)),
+            ),
         ),
         scoped,
     )
@@ -128,7 +134,8 @@ def _build_region(
     security_groups: list[pulumi.Output[str]] = []
     for index, shares in enumerate(planned_clusters(plan, "aws", region).clusters):
         cluster = _build_cluster(
-            plan, region, index, shares, network=network, zones=zones, parent=parent, scoped=scoped, sync=sync
+            plan, region, index, shares, network=network, zones=zones, sites=sites, parent=parent, scoped=scoped,
+            sync=sync,
         )
         security_groups.append(cluster.cluster_security_group_id)
         where = f"aws/{region}{cluster_suffix(index)}"
@@ -153,7 +160,8 @@ def _build_region(
 
 def _build_cluster(
     plan: FleetPlan, region: str, index: int, shares: Sequence[ClusterShare], *, network: Network,
-    zones: tuple[str, ...], parent: pulumi.Resource, scoped: pulumi.ResourceOptions, sync: SyncBoard | None,
+    zones: tuple[str, ...], sites: Mapping[str, tuple[str | None, str | None]], parent: pulumi.Resource,
+    scoped: pulumi.ResourceOptions, sync: SyncBoard | None,
 ) -> GpuCluster:
     """One EKS cluster of the region with its node groups, autoscaler access and GPU layer."""
     suffix = cluster_suffix(index)
@@ -186,7 +194,7 @@ def _build_cluster(
                 "pools",
                 f"{placement.key}: instance type {placement.instance_type} is not in the catalog",
             )
-        reservation_id, block_zone = _reservation(plan, catalog, placement, zones)
+        reservation_id, zone = sites[placement.key]
         targets.append(decisions.gpu_target(pool.name, sku, pool.interconnect))
         node_pool = GpuNodePool(
             decisions.placement_name(plan.fleet, placement.key) + suffix,
@@ -195,13 +203,11 @@ def _build_cluster(
                 pool=pool.name,
                 accelerator=sku.accelerator,
                 sku=sku,
-                nodes=share.nodes,
                 capacity=placement.capacity,
                 capacity_reservation_id=reservation_id,
-                block_zone=block_zone,
+                zone=zone,
                 interconnect=pool.interconnect,
-                min_nodes=share.min_nodes,
-                nodes_per_group=cluster_limits(plan.spec, "aws", region).group_size,
+                parts=share.groups,
                 zones=zones,
                 subnet_ids=network.private_subnet_ids,
                 vpc_id=network.vpc_id,
@@ -237,18 +243,26 @@ def _build_cluster(
     return cluster
 
 
-def _reservation(
+def placement_site(
     plan: FleetPlan, catalog: Catalog, placement: Placement, zones: tuple[str, ...]
 ) -> tuple[str | None, str | None]:
-    """The reservation a placement's node group targets and the zone it must stay in: its
-    capacity block's id and zone (docs.aws.amazon.com/eks/latest/userguide/capacity-blocks-mng.html:
-    a launch template with market type capacity-block targeting the block; the node group in
-    the block's zone), else the pool's capacity_reservation_id. A block not yet bought plans,
-    but its node group cannot be built without the id."""
+    """The reservation a placement's node groups target and the one zone they stay in (None:
+    the network's zones). A capacity block's node groups take its id and zone
+    (docs.aws.amazon.com/eks/latest/userguide/capacity-blocks-mng.html: a launch template with
+    market type capacity-block targeting the block; "your instance can't launch in a subnet in
+    a different Availability Zone from the Availability Zone where your Capacity Block is
+    located", docs.aws.amazon.com/AWSEC2/latest/UserGuide/capacity-blocks-launch.html), else the
+    pool's capacity_reservation_id. Racks (UltraServers) stay in one zone, the block's or the
+    SKU's (`layout.rack_zone`: P6e-GB200 in the Dallas Local Zone); AWS recommends EKS managed
+    or self-managed node groups for them, as DRA needs (docs.aws.amazon.com/eks/latest/
+    userguide/ml-eks-nvidia-ultraserver.html). A block not yet bought plans, but its node group
+    cannot be built without the id."""
     pool = plan.spec.pool(placement.pool)
+    sku = catalog.sku("aws", placement.instance_type)
+    rack_zone = layout.rack_zone(placement.region, placement.instance_type, zones) if sku and sku.racks else None
     found = block_for(plan.spec, catalog, "aws", placement.region, placement.instance_type)
     if not placement.blocks or found is None:
-        return pool.capacity_reservation_id, None
+        return pool.capacity_reservation_id, rack_zone
     index, block = found
     reservation_id = block.id or pool.capacity_reservation_id
     if reservation_id is None:
@@ -257,9 +271,11 @@ def _reservation(
             f"the block of {block.sku} in {block.region} has no id: its node group targets the bought "
             "block (cr-...); add the id once it is bought, or leave the block out to plan without it",
         )
-    if block.zone is not None and block.zone not in zones:
+    if block.zone is not None and block.zone not in zones and not layout.is_local_zone(block.region, block.zone):
         raise DecisionError(
             f"capacity.blocks[{index}].zone",
-            f"'{block.zone}' is not a zone the {block.region} network spans; allowed: {', '.join(zones)}",
+            f"'{block.zone}' is not a zone the {block.region} network spans; allowed: {', '.join(zones)}, "
+            f"or a Local Zone of {block.region} (it gets a subnet of its own)",
         )
-    return reservation_id, block.zone
+    return reservation_id, block.zone or rack_zone
+

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gpufleet.clouds.aws import VPC_CNI, private_subnets
-from gpufleet.clouds.aws.ranges import VPC_CNI_GROWN
+from gpufleet.clouds.aws.ranges import POD_BLOCKS, VPC_CNI_GROWN
 from gpufleet.errors import DecisionError
+from gpufleet.specblocks import LOCAL_ZONE
 
 # Regions whose 'a'/'b' zone names are not both offered to every account: the first two zones
 # that are. Everything else uses '<region>a' and '<region>b' (no describe-AZs invoke at plan time).
@@ -121,3 +123,69 @@ def node_zones(zones: Sequence[str], efa: bool) -> tuple[str, ...]:
     """Zones a node group spans: every zone, or only the first for EFA (a cluster placement
     group and EFA traffic stay inside one zone)."""
     return (zones[0],) if efa else tuple(zones)
+
+
+# Where a rack-scale SKU's racks are when the spec names no zone: P6e-GB200 UltraServers are in
+# the Dallas Local Zone only. "To use P6e-GB200 UltraServer Capacity Blocks, you must be opted in
+# to the Dallas Local Zone" (docs.aws.amazon.com/AWSEC2/latest/UserGuide/capacity-blocks-launch.html);
+# its name us-east-1-dfw-2a is secondary (../shared/catalog/frontier.md; describe-availability-zones
+# listings show it as a local-zone of us-east-1 that needs opting in).
+RACK_LOCAL_ZONES: Mapping[tuple[str, str], str] = {
+    ("us-east-1", "p6e-gb200.36xlarge"): "us-east-1-dfw-2a",
+}
+
+
+def is_local_zone(region: str, zone: str) -> bool:
+    """Whether `zone` names a Local Zone of `region` (its name: the region, a metro code, a
+    number and a letter)."""
+    return re.fullmatch(LOCAL_ZONE.format(region=re.escape(region)), zone) is not None
+
+
+def rack_zone(region: str, instance_type: str, zones: Sequence[str]) -> str:
+    """The one zone a rack-scale SKU's racks are in when no block names one: its documented
+    Local Zone (RACK_LOCAL_ZONES), else the network's first zone (as for an EFA pool)."""
+    return RACK_LOCAL_ZONES.get((region, instance_type), zones[0])
+
+
+def local_zone_subnet(cidr: str, zones: Sequence[str]) -> str:
+    """The private subnet of a region's Local Zone: the VPC's third quarter, the private subnet a
+    third zone would take, which networks of two zones (ZONES_PER_REGION) leave free. So adding
+    it moves no subnet, and it holds as many nodes as a zone's (a /16 gives a /18)."""
+    if len(zones) > 2:
+        raise DecisionError(
+            "clouds.aws.regions", f"{cidr}: a network of {len(zones)} zones has no quarter free for a Local Zone"
+        )
+    network = ipaddress.IPv4Network(cidr)
+    if network.prefixlen > 20:
+        raise DecisionError(
+            "network.overrides", f"VPC block {cidr} is smaller than /20; give the region a /20 or larger"
+        )
+    return str(private_subnets(network, 3)[2])
+
+
+def local_zone_pod_block() -> str:
+    """A grown VPC's pod block for its Local Zone's pods: the last of POD_SPACE's blocks, which
+    the clusters' pod blocks (two per cluster from the first, at most 24 clusters within the
+    quota of 50 CIDR blocks per VPC) never reach, so adding it moves none."""
+    return str(POD_BLOCKS[-1])
+
+
+def local_zone_of(region: str, zones: Iterable[str | None], *, grown: bool, clusters: int = 1) -> str | None:
+    """The Local Zone the region's node groups (their `zones`, None: the network's) need a
+    subnet in, at most one per network (`local_zone_subnet` has room for one). Opting in to it
+    is the account's step (docs/frontier.md, "Local Zones"). In a grown VPC it also gets a pod
+    subnet (`local_zone_pod_block`) for the first cluster only: refused for a second."""
+    wanted = sorted({zone for zone in zones if zone is not None and is_local_zone(region, zone)})
+    if not wanted:
+        return None
+    if len(wanted) > 1:
+        raise DecisionError(
+            "capacity.blocks", f"{region}: node groups in {len(wanted)} Local Zones ({', '.join(wanted)}); "
+            "a network holds one Local Zone subnet: keep the region's racks and blocks in one of them",
+        )
+    if grown and clusters > 1:
+        raise DecisionError(
+            "network", f"{region}: the VPC is grown and holds {clusters} clusters; the Local Zone "
+            f"{wanted[0]} has a pod subnet for the first cluster only; keep the region to one cluster",
+        )
+    return wanted[0]

@@ -19,13 +19,16 @@ class NetworkArgs:
     nat_gateways: int
     pod_blocks: tuple[str, ...] = ()
     """A grown VPC's pod blocks, per cluster and zone (`NetworkPlan.pod_blocks`)."""
+    local_zone: str | None = None
+    """A Local Zone whose node groups need a private subnet (`layout.local_zone_subnet`)."""
 
 
 class Network(pulumi.ComponentResource):
-    """VPC with the plan's block; private subnets (nodes, pods) in every zone route out through
-    NAT gateways in small public subnets; S3 stays on a gateway endpoint; the default security
-    group has no rules; all traffic is logged to a KMS-encrypted CloudWatch log group. Also
-    turns on EBS encryption by default for the region (EC2.7)."""
+    """VPC with the plan's block; private subnets (nodes, pods) in every zone, and in the Local
+    Zone a rack needs, route out through NAT gateways in small public subnets; S3 stays on a
+    gateway endpoint; the default security group has no rules; all traffic is logged to a
+    KMS-encrypted CloudWatch log group. Also turns on EBS encryption by default for the region
+    (EC2.7)."""
 
     vpc_id: pulumi.Output[str]
     private_subnet_ids: dict[str, pulumi.Output[str]]
@@ -112,37 +115,20 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = {}
         self.private_route_table_ids = {}
         for zone in args.zones:
-            subnet = aws.ec2.Subnet(
-                f"{name}-private-{zone}",
-                vpc_id=vpc.id,
-                cidr_block=subnets.private[zone],
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-private-{zone}", "kubernetes.io/role/internal-elb": "1"},
-                opts=child,
+            nat = nats[layout.nat_for_zone(zone, args.zones, nat_zones)]
+            private_rts.append(self._private_subnet(name, vpc, zone, subnets.private[zone], nat))
+        if args.local_zone is not None:
+            # Appended: a block no other subnet uses, so adding it moves nothing. Its traffic
+            # leaves through the Region's first NAT gateway (Local Zones have no NAT of ours).
+            # Kept off the S3 gateway endpoint, whose use from a Local Zone is not confirmed.
+            self._private_subnet(
+                name, vpc, args.local_zone, layout.local_zone_subnet(args.cidr, args.zones), nats[nat_zones[0]]
             )
-            rt = aws.ec2.RouteTable(
-                f"{name}-private-{zone}",
-                vpc_id=vpc.id,
-                tags={"Name": f"{name}-private-{zone}"},
-                opts=child,
-            )
-            aws.ec2.Route(
-                f"{name}-private-{zone}-default",
-                route_table_id=rt.id,
-                destination_cidr_block="0.0.0.0/0",
-                nat_gateway_id=nats[layout.nat_for_zone(zone, args.zones, nat_zones)].id,
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{zone}", subnet_id=subnet.id, route_table_id=rt.id, opts=child
-            )
-            private_rts.append(rt.id)
-            self.private_route_table_ids[zone] = rt.id
-            self.private_subnet_ids[zone] = subnet.id
-
         self.pod_subnet_ids = {}
-        for (cluster, zone), block in layout.pod_subnet_layout(args.pod_blocks, args.zones).items():
+        pod_subnets = layout.pod_subnet_layout(args.pod_blocks, args.zones)
+        if args.local_zone is not None and args.pod_blocks:  # its pods too: an ENIConfig of its own
+            pod_subnets[(1, args.local_zone)] = layout.local_zone_pod_block()
+        for (cluster, zone), block in pod_subnets.items():
             stem = f"{name}-pods{decisions.cluster_suffix(cluster)}-{zone}"
             # A secondary CIDR block, then its subnet: the VPC and its primary block stay as
             # they are (growth only adds).
@@ -222,6 +208,36 @@ class Network(pulumi.ComponentResource):
                 "logsKeyArn": self.logs_key_arn,
             }
         )
+
+    def _private_subnet(
+        self, name: str, vpc: aws.ec2.Vpc, zone: str, cidr: str, nat: aws.ec2.NatGateway
+    ) -> pulumi.Output[str]:
+        """A zone's private subnet and its route table (default route through `nat`); records
+        both under the zone and returns the route table's id."""
+        child = pulumi.ResourceOptions(parent=self)
+        subnet = aws.ec2.Subnet(
+            f"{name}-private-{zone}",
+            vpc_id=vpc.id,
+            cidr_block=cidr,
+            availability_zone=zone,
+            map_public_ip_on_launch=False,
+            tags={"Name": f"{name}-private-{zone}", "kubernetes.io/role/internal-elb": "1"},
+            opts=child,
+        )
+        rt = aws.ec2.RouteTable(
+            f"{name}-private-{zone}", vpc_id=vpc.id, tags={"Name": f"{name}-private-{zone}"}, opts=child
+        )
+        aws.ec2.Route(
+            f"{name}-private-{zone}-default",
+            route_table_id=rt.id,
+            destination_cidr_block="0.0.0.0/0",
+            nat_gateway_id=nat.id,
+            opts=child,
+        )
+        aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", subnet_id=subnet.id, route_table_id=rt.id, opts=child)
+        self.private_route_table_ids[zone] = rt.id
+        self.private_subnet_ids[zone] = subnet.id
+        return rt.id
 
     def subnets(self, zones: Sequence[str]) -> list[pulumi.Output[str]]:
         """Private subnet ids of the given zones, in that order."""

@@ -1,9 +1,10 @@
 """`gpufleet:aws:GpuNodePool`: the EKS managed node groups of one placement of a pool.
 
 One group while the placement fits the EKS quota of nodes per managed node group; beyond it,
-more groups (`gpufleet.nodegroups.split`) that share the launch template and, with rdma, the
-placement group, the zone and the EFA security group. The first group keeps the placement's
-names of old; the others add `-g2`, `-g3`, ... so growing never replaces a group.
+more groups (`gpufleet.nodegroups.placement_parts`) that share the launch template and, with
+rdma, the placement group, the zone and the EFA security group. On a rack-scale SKU one group
+per rack (UltraServer), all in one zone. The first group keeps the placement's names of old;
+the others add `-g2`, `-g3`, ... (`-r2`, ... for racks) so growing never replaces a group.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from components.aws.autoscaler import EFA_RESOURCE, TEMPLATE, gpu_node_labels, n
 from components.aws.launch import LaunchTemplateSpec, node_launch_template
 from gpufleet.catalog import Capacity, Sku
 from gpufleet.clouds.aws import kubelet_max_pods
-from gpufleet.nodegroups import split
+from gpufleet.nodegroups import GroupPart
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,13 @@ class GpuNodePoolArgs:
     pool: str
     accelerator: str
     sku: Sku
-    nodes: int
     capacity: Capacity
     capacity_reservation_id: str | None
-    block_zone: str | None
-    """A capacity block's zone: the node group spans only it (the block's instances are there)."""
+    zone: str | None
+    """The one zone every group spans (a capacity block's, a rack's), else None: the network's."""
     interconnect: str
-    min_nodes: int | None  # None: fixed size
-    nodes_per_group: int  # the region's EKS nodes per managed node group (gpufleet.nodegroups)
+    parts: tuple[GroupPart, ...]
+    """The node groups (`gpufleet.nodegroups.placement_parts`): one per rack on a rack-scale SKU."""
     zones: tuple[str, ...]
     subnet_ids: Mapping[str, pulumi.Input[str]]
     vpc_id: pulumi.Input[str]
@@ -65,8 +65,7 @@ class GpuNodePool(pulumi.ComponentResource):
         super().__init__("gpufleet:aws:GpuNodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         efa_cards = efa.efa_interface_count(args.sku, args.interconnect)
-        zones = (args.block_zone,) if args.block_zone else layout.node_zones(args.zones, efa=efa_cards > 0)
-        parts = split(args.nodes, args.min_nodes, args.nodes_per_group)
+        zones = (args.zone,) if args.zone else layout.node_zones(args.zones, efa=efa_cards > 0)
         tags = {"gpufleet:pool": args.pool}
 
         interfaces: list[aws.ec2.LaunchTemplateNetworkInterfaceArgsDict] = []
@@ -122,7 +121,7 @@ class GpuNodePool(pulumi.ComponentResource):
         labels = gpu_node_labels(args.fleet, args.pool, args.accelerator, args.sku.family)
         self.node_group_names = []
         self.autoscaling_group_names = []
-        for part in parts:
+        for part in args.parts:
             size = decisions.scaling(part.nodes, part.min_nodes)
             group = aws.eks.NodeGroup(
                 f"{name}-ng{part.suffix}",

@@ -1,8 +1,10 @@
 """`gpufleet:azure:GatewayHub`: Azure's end of the fleet link in one VNet (gpufleet/interconnect.py).
 
 An active-active route-based VPN gateway with BGP in the VNet's GatewaySubnet on two Standard
-public IPs: zone-redundant (VpnGw1AZ, zonal IPs) where the region has availability zones,
-regional (VpnGw1, IPs without zones) where it has none (gpufleet/clouds/azure/link.py); each
+public IPs, of the SKU and generation the plan chose for the copies over the link (the site's
+`hub`; gpufleet/pipes.py, catalog/data/paths.csv): zone-redundant (VpnGw1AZ..VpnGw5AZ, zonal IPs)
+where the region has availability zones, regional (VpnGw1..VpnGw5, IPs without zones) where it
+has none (gpufleet/clouds/azure/link.py); each
 instance carries the custom APIPA BGP addresses of the tunnels that end on it. `connect` adds,
 per tunnel of another cloud's VPN pair, a local network gateway (its outside address, its BGP
 peer) and a BGP connection; `peer` joins two VNets by global VNet peering. Logical names derive
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import authorization, network
 
-from gpufleet.clouds.azure.link import vpn_gateway_sku
+from gpufleet.clouds.azure.link import vpn_gateway
 from gpufleet.clouds.azure.zones import availability_zones
 from gpufleet.plan import LinkSite, TunnelPlan
 
@@ -83,6 +85,7 @@ class GatewayHub(pulumi.ComponentResource):
             for instance in INSTANCES
         ]
         gateway_name = "vpngw"
+        size = vpn_gateway(args.location, args.site.hub or None)  # the plan's SKU (gpufleet/pipes.py)
         subscription = authorization.get_client_config_output(
             opts=pulumi.InvokeOutputOptions(parent=self)
         ).subscription_id
@@ -100,8 +103,9 @@ class GatewayHub(pulumi.ComponentResource):
             virtual_network_gateway_name=gateway_name,
             gateway_type=network.VirtualNetworkGatewayType.VPN,
             vpn_type=network.VpnType.ROUTE_BASED,
-            vpn_gateway_generation=network.VpnGatewayGeneration.GENERATION1,
-            sku={"name": vpn_gateway_sku(args.location), "tier": vpn_gateway_sku(args.location)},
+            vpn_gateway_generation=network.VpnGatewayGeneration(size.generation),
+            sku={"name": network.VirtualNetworkGatewaySkuName(size.size),
+                 "tier": network.VirtualNetworkGatewaySkuTier(size.size)},
             active_active=True,
             enable_bgp=True,
             bgp_settings={
@@ -121,7 +125,9 @@ class GatewayHub(pulumi.ComponentResource):
                 for instance, ip in zip(INSTANCES, ips, strict=True)
             ],
             tags=dict(args.tags),
-            opts=child,
+            # A new generation is a new gateway of the same name: the old one goes first.
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["vpnGatewayGeneration"],
+                                        delete_before_replace=True),
         )
         self.gateway_id = gateway.id
         self.public_ips = [ip.ip_address.apply(lambda a: a or "") for ip in ips]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from gpufleet.catalog.limits import Limit
 from gpufleet.catalog.limits import limit as packaged_limit
+from gpufleet.catalog.paths import PathRate, path_rates
 from gpufleet.clouds.capabilities import Capabilities
 from gpufleet.clouds.declared import DeclaredPool, DeclaredResource, MockArgs, ResidencyJudge
 
@@ -207,8 +208,10 @@ class CloudModel(ABC):
     limit_keys: ClassVar[Mapping[str, str]] = {}
     """Role -> key in catalog/data/limits.csv of the cluster limits placement respects. Roles:
     `nodes_per_group`, `groups_per_cluster`, where the cloud documents them `nodes_per_cluster`
-    and `clusters_per_region` (the most clusters a region may get; absent: one). The key is
-    also the name a spec raises (or lowers) it by (`limits:`);
+    and `clusters_per_region` (the most clusters a region may get; absent: one);
+    `blocks_per_network`, the IPv4 CIDR blocks one network may hold (primary included), where
+    the cloud grows networks (`grown_blocks`). The key is also the name a spec raises (or
+    lowers) it by (`limits:`);
     `gpufleet.nodegroups` reads the values and sources from the table."""
     name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {}
     """For types without a row in catalog/data/name_inputs.csv (a cloud without packaged rows):
@@ -259,11 +262,30 @@ class CloudModel(ABC):
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         """What one region's infrastructure costs besides GPU nodes and storage (per hour)."""
 
-    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
+    def link_costs(
+        self, peers: int, same_cloud_peers: int, region: str | None = None, hub: str | None = None
+    ) -> tuple[FixedCost, ...]:
         """What one region costs per hour to join the link with `peers` regions of other clouds
         and `same_cloud_peers` of its own (none for a cloud without `link`); without `region`,
-        what any region of the cloud costs at most."""
+        what any region of the cloud costs at most; `hub` is the size its hub is given (one of
+        `hub_sizes`), else the smallest."""
         return ()
+
+    # -- copy paths ------------------------------------------------------------------------------
+
+    def path_rows(self, path: str) -> tuple[PathRate, ...]:
+        """This cloud's line rates of one kind of path (`vpn-tunnel`, `object-store`, ...):
+        its rows of catalog/data/paths.csv, smallest first (gpufleet/pipes.py)."""
+        return tuple(r for r in path_rates() if r.cloud == self.name and r.path == path)
+
+    def hub_sizes(self, region: str | None) -> tuple[PathRate, ...]:
+        """The sizes its link hub comes in there, smallest first; none when the hub has no size
+        to choose (a transit gateway scales by itself). Copies over the link pick one."""
+        return ()
+
+    def declared_hub(self, resource: DeclaredResource) -> PathRate | None:
+        """The size a declared link hub has (its row of `hub_sizes`), None for other resources."""
+        return None
 
     # -- addresses -----------------------------------------------------------------------------
 
@@ -293,9 +315,11 @@ class CloudModel(ABC):
     growth: str = ""
     """How messages and the Addresses table name a grown network's layout."""
 
-    def clusters_in(self, blocks: AddressBlocks) -> int | None:
-        """The most clusters a region's network holds (None: no limit of its own); AWS: a grown
-        VPC's CIDR blocks within their quota (docs/design.md, "Several clusters per region")."""
+    def clusters_in(self, blocks: AddressBlocks, cidr_blocks: int | None) -> int | None:
+        """The most clusters a region's network holds with `cidr_blocks` IPv4 CIDR blocks per
+        network (`ClusterLimits.blocks_per_network`; None: no limit of its own); AWS: a grown
+        VPC's primary block and each cluster's pod blocks
+        (docs/design.md, "Several clusters per region")."""
         return None
 
     def pod_range_shortfall(self, prefix: int) -> str:

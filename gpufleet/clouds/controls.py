@@ -32,12 +32,33 @@ class Companions:
     """What a message says is allowed."""
 
 
+Grants = Callable[[str, Mapping[str, Any]], list[cidrs.Grant]]
+"""An owner's name and a rule's inputs -> the sources it lets in, per port range."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ingress:
+    """A cloud's groups of ingress rules (security groups, NSGs): rules inline in a group, or
+    resources of their own that name the group through the inputs `link` (the first names it,
+    the rest scope the name). security-baseline-coverage judges each group's rules together."""
+
+    groups: frozenset[str]
+    inline: Callable[[Mapping[str, Any]], list[cidrs.Grant]]
+    """A group's inputs -> its inline rules' grants, each owned by its place (`ingress[0]`)."""
+    rules: Mapping[str, Grants]
+    link: tuple[str, ...]
+    verb: str
+    """How a message says a rule lets sources in ("allows ingress from")."""
+    allowed: str
+
+
 @dataclass(frozen=True, slots=True)
 class SecurityControls:
     checks: Mapping[str, Check]
     reviewed: frozenset[str]
     """Types reviewed against the benchmarks with no control on their own inputs."""
     companions: tuple[Companions, ...] = field(default=())
+    ingress: tuple[Ingress, ...] = field(default=())
 
     def knows(self, resource_type: str) -> bool:
         return resource_type in self.checks or resource_type in self.reviewed
@@ -75,3 +96,22 @@ def allowlist(field: str, value: object, unset: str, control: str) -> Iterable[s
         yield f"{field} is [] with the public endpoint on (no restriction); {allowed}"
     for problem in cidrs.allowlist_problems(ranges):
         yield f"{field} {problem}; {allowed}"
+
+
+def together(where: str, grants: list[cidrs.Grant], verb: str, allowed: str) -> Iterable[str]:
+    """What several rules open only together, per port range (gpufleet.cidrs.exposures): the
+    first few named, the rest counted; a group too large to judge is refused, not skipped."""
+    if len(grants) > cidrs.MOST_GRANTS:
+        yield (
+            f"{where} has {len(grants)} port ranges with address sources, too many to judge together; "
+            f"allowed: at most {cidrs.MOST_GRANTS} (the clouds take at most 1,000 rules in a group)"
+        )
+        return
+    found = cidrs.exposures(grants)
+    for exposure in found[: cidrs.SHOWN]:
+        yield (
+            f"{where} {verb} {exposure.opening.ranges} ({exposure.ports}; by {exposure.owners}): "
+            f"{exposure.opening.reach}; allowed: {allowed}"
+        )
+    if len(found) > cidrs.SHOWN:
+        yield f"{where} open {len(found) - cidrs.SHOWN} more port ranges the same way; allowed: {allowed}"

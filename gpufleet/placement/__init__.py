@@ -2,7 +2,8 @@
 
 One integer variable per candidate offer (pool, cloud, region, SKU with a price for the pool's
 capacity) counts whole nodes. Constraints: GPUs per pool, quotas in vCPUs per (cloud, region,
-bucket) shared by all pools, min/max share per cloud, pins, the budget. The objective is
+bucket) shared by all pools, min/max share per cloud, the most per region (`gpufleet.spread`),
+pins, the budget. The objective is
 lexicographic (docs/design.md): spend above each cloud's commitment, then total spend, then a fixed
 order over candidates. Each level is its own solve with the levels before it held at their
 optimum, so a tie-break can never trade away a dollar. The two cost levels are solved with
@@ -43,9 +44,9 @@ whose network is full sends the rest to another region or cloud, and a fleet no 
 is infeasible, with the range, its need and room and the field to change in the diagnosis.
 
 The package splits that work by job: `candidates` (offers and pruning), `formulation` (the
-model), `milp` (the HiGHS wrapper), `solve` (the lexicographic levels), `diagnosis` (why there
-is no placement), `spend` (what a plan spends); quota buckets live in `gpufleet.quota`, which
-loads no solver.
+model), `shares` (its share and pin rows), `milp` (the HiGHS wrapper), `solve` (the
+lexicographic levels), `diagnosis` (why there is no placement), `spend` (what a plan spends);
+quota buckets live in `gpufleet.quota`, which loads no solver.
 """
 
 from gpufleet.placement.candidates import (

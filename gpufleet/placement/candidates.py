@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Catalog, Cloud, Offer, Sku
+from gpufleet.clouds.catalog import load_catalog
 from gpufleet.cost import HOURS_PER_MONTH, copy_costs, monthly, region_fixed_usd
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import Placement
@@ -19,6 +20,7 @@ from gpufleet.spec import FleetSpec, Pool
 from gpufleet.specblocks import block_supply
 from gpufleet.speccapacity import Shortfalls
 from gpufleet.specskus import offer_refusal, weighted_gpus
+from gpufleet.spread import region_share
 from gpufleet.units import unit_of
 
 
@@ -40,6 +42,8 @@ class Candidate:
     """The most nodes the offer delivers over all pools (`capacity.available`), or None."""
     blocks: str = ""
     """The capacity blocks that supply the offer (their labels), or empty."""
+    region_gpus: int | None = None
+    """The most of the pool's GPUs one region may hold (`gpufleet.spread`), or None."""
     sku: Sku = field(init=False, compare=False, repr=False)
     cloud: Cloud = field(init=False, compare=False, repr=False)
     region: str = field(init=False, compare=False, repr=False)
@@ -71,7 +75,16 @@ class Candidate:
         """More nodes than cover the pool alone (or its pin here), in whole units, never help:
         a safe bound."""
         nodes = max(math.ceil(self.pool.gpus / self.gpus), self.pool.pin.get(self.place, 0))
-        return math.ceil(nodes / self.unit) * self.unit
+        most = math.ceil(nodes / self.unit) * self.unit
+        if self.region_gpus is not None:  # whole units within the region's share
+            most = min(most, math.floor(self.region_gpus / self.gpus) // self.unit * self.unit)
+        return most
+
+    @property
+    def spread(self) -> bool:
+        """Whether the pool's GPUs in one region are capped (`gpufleet.spread`): a move of nodes
+        from one region to another may then break the cap there."""
+        return self.region_gpus is not None
 
 
 def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list[str]]:
@@ -88,6 +101,7 @@ def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list
     found: list[Candidate] = []
     skipped: set[str] = set()
     for pool in spec.pools:
+        mine = len(found)
         able = able_clouds(pool, spec.clouds.configured())  # the clouds that offer what it asks
         for cloud, region in sorted(spec.clouds.regions()):
             info = catalog.region(cloud, region)
@@ -115,6 +129,9 @@ def candidates(spec: FleetSpec, catalog: Catalog) -> tuple[list[Candidate], list
                     skipped.add(f"{offer.key}: no {kind} price in catalog or price book")
                     continue
                 found.append(Candidate(pool, offer, hourly, shortfalls.cap(offer.key)))
+        most = region_share(spec, pool, found[mine:]).most_gpus
+        if most is not None:
+            found[mine:] = [replace(c, region_gpus=most) for c in found[mine:]]
     return found, sorted(skipped)
 
 
@@ -247,14 +264,18 @@ def limits_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[t
 def groups_counted(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[tuple[str, int]]) -> bool:
     """Whether offers of (instance type, nodes), each its own placement, break a limit that
     counts node groups: the cluster's groups, or a node range (each group adds its surge)."""
-    return groups_reached(spec, cloud, region, [n for _, n in nodes]) or addresses.may_bind(spec, cloud, region, nodes)
+    skus = [load_catalog().sku(cloud, kind) for kind, _ in nodes]  # racks are groups (a declared SKU has none)
+    counts = [n for _, n in nodes]
+    return groups_reached(spec, cloud, region, counts, skus) or addresses.may_bind(spec, cloud, region, nodes)
 
 
-def groups_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int]) -> bool:
-    """Whether placements of these nodes, each in its own node groups, break the cluster's
-    group limit."""
+def groups_reached(
+    spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int], skus: Sequence[Sku | None]
+) -> bool:
+    """Whether placements of these nodes (of these SKUs: racks are groups; None: a SKU without
+    racks), each in its own node groups, break the cluster's group limit."""
     limits = cluster_limits(spec, cloud, region)
-    return sum(limits.groups_for(n) for n in nodes) > limits.gpu_groups
+    return sum(limits.groups_for(n, sku) for n, sku in zip(nodes, skus, strict=True)) > limits.gpu_groups
 
 
 def nodes_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int]) -> bool:
@@ -278,7 +299,8 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate], limited: Limit
     where the saving exceeds the moving cost, and for an offer equal to an earlier one in its
     region (the tie-break would choose that one). Offers in regions whose cluster limits or
     address ranges may bind (`tight_places`) cannot take any number of nodes, so they are no
-    such A.
+    such A, and a pool with a region share (`Candidate.spread`) is bounded by same-region
+    offers only: another region may not take its nodes.
     """
     rank = {c.key: i for i, c in enumerate(cands)}
     moving = _moving_costs(spec)
@@ -287,7 +309,8 @@ def unlimited_bounds(spec: FleetSpec, cands: Sequence[Candidate], limited: Limit
     for b in cands:
         if b.place in b.pool.pin or b.unit > 1:
             continue
-        cost_of_move = moving[(b.pool.name, b.cloud)]  # None: only same-region offers bound
+        # None: only same-region offers bound (a region's share caps what another region takes)
+        cost_of_move = None if b.spread else moving[(b.pool.name, b.cloud)]
         most = math.inf
         for size, offers in free.get((b.pool.name, b.cloud), {}).items():
             if b.gpus % size:
@@ -339,7 +362,8 @@ def _in_regions_never_needed(
     redundancy and transfers from a home differ by region), its quotas free up, and the
     other offers draw on none and are not pinned. So a plan with
     nodes in the region costs strictly more than the plan after the move. A region with a pin
-    or a previous placement (`keep`) stays: stability may keep nodes there.
+    or a previous placement (`keep`) stays: stability may keep nodes there, and so does a region
+    of a pool with a region share (`Candidate.spread`): the other region may not take its nodes.
     """
     free = _cheapest_free(cands, limits, tight)
     copies = _copy_costs(spec)
@@ -348,7 +372,7 @@ def _in_regions_never_needed(
         regions.setdefault((c.cloud, c.region), []).append(c)
     never: set[str] = set()
     for (cloud, region), here in regions.items():
-        if any(c.place in c.pool.pin or c.key in keep for c in here):
+        if any(c.place in c.pool.pin or c.key in keep or c.spread for c in here):
             continue
         elsewhere: set[str] | None = None  # regions cheaper for every candidate so far
         for b in here:
@@ -429,7 +453,8 @@ def _moving_cost(spec: FleetSpec, copies: _CopyCosts, pool: Pool, cloud: Cloud) 
 
 def interchangeable(spec: FleetSpec, cands: Sequence[Candidate]) -> list[tuple[Pool, ...]]:
     """Pools, in spec order, grouped where they may swap nodes at no cost: the same capacity,
-    candidate offers and prices, shares and storage, and no pins.
+    candidate offers and prices, shares and storage, no pins, no units and no region share (a
+    pool's region share counts its own nodes per region, which a group's column does not).
 
     Such pools make the MILP much harder than it is: every swap of nodes between them is
     another plan of the same cost, and HiGHS must rule each out. `Formulation` places a group's
@@ -443,7 +468,7 @@ def interchangeable(spec: FleetSpec, cands: Sequence[Candidate]) -> list[tuple[P
     for pool in spec.pools:
         stored = tuple(entry.name for entry in spec.storage if pool.name in entry.colocate_with)
         key: tuple[object, ...] = (
-            ("alone", pool.name) if pool.pin or any(c.unit > 1 for c in cands if c.pool is pool) else (
+            ("alone", pool.name) if pool.pin or any(c.unit > 1 or c.spread for c in cands if c.pool is pool) else (
                 pool.capacity, tuple(offers.get(pool.name, ())), stored,
                 tuple(sorted(pool.min_share.items())), tuple(sorted(pool.max_share.items())),
             )

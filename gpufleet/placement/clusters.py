@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gpufleet import addresses
-from gpufleet.catalog import Cloud
+from gpufleet.catalog import Cloud, Sku
 from gpufleet.clusters import cluster_room
 from gpufleet.cost import cluster_fixed_usd
 from gpufleet.nodegroups import ClusterLimits, cluster_limits
@@ -36,19 +36,22 @@ def cluster_rows(form: Formulation, cloud: Cloud, region: str, here: Sequence[in
     """The region's cluster limit rows over candidates `here`, with its count of extra clusters
     where the region may have more than one; False where no plan reaches a limit (no rows)."""
     most = [form.most[i] for i in here]
-    groups = groups_reached(form.spec, cloud, region, most)
+    skus = [form.cands[i].sku for i in here]
+    groups = groups_reached(form.spec, cloud, region, most, skus)
     nodes = nodes_reached(form.spec, cloud, region, most)
     if not groups and not nodes:
         return False
     m = form.milp
     limits = cluster_limits(form.spec, cloud, region)
-    placeable = [i for i in here if fits_one_cluster(limits, form.cands[i].unit)]
+    placeable = [i for i in here if fits_one_cluster(limits, form.cands[i].unit, form.cands[i].sku)]
     for i in here:
         if i not in placeable:  # a unit no cluster holds: none of it here
             m.row(-math.inf, 0.0, {form.x[i]: 1.0})
     unit = max((form.cands[i].unit for i in placeable), default=1)
-    groups_room, nodes_room = cluster_room(limits, unit)
-    extra = _extra_clusters(form, cloud, region, limits, sum(limits.groups_for(n) for n in most))
+    size = min((limits.group_size(form.cands[i].sku) for i in placeable), default=None)
+    groups_room, nodes_room = cluster_room(limits, unit, size)
+    most_groups = sum(limits.groups_for(n, sku) for n, sku in zip(most, skus, strict=True))
+    extra = _extra_clusters(form, cloud, region, limits, most_groups)
     if groups:
         row = {form.groups_col(i, limits): 1.0 for i in placeable}
         if extra is not None and groups_room:
@@ -62,10 +65,10 @@ def cluster_rows(form: Formulation, cloud: Cloud, region: str, here: Sequence[in
     return True
 
 
-def fits_one_cluster(limits: ClusterLimits, unit: int) -> bool:
-    """Whether one empty cluster holds a training unit (its nodes, and its groups)."""
+def fits_one_cluster(limits: ClusterLimits, unit: int, sku: Sku | None = None) -> bool:
+    """Whether one empty cluster holds a training unit (its nodes, and its groups of `sku`)."""
     within_nodes = limits.gpu_nodes is None or unit <= limits.gpu_nodes
-    return within_nodes and limits.groups_for(unit) <= limits.gpu_groups
+    return within_nodes and limits.groups_for(unit, sku) <= limits.gpu_groups
 
 
 def _extra_clusters(

@@ -16,6 +16,7 @@ from gpufleet.placement.candidates import Candidate, placement_of, unavailable_o
 from gpufleet.placement.formulation import Formulation
 from gpufleet.placement.milp import Solved
 from gpufleet.placement.options import SolverOptions
+from gpufleet.placement.shares import Term, region_rows
 from gpufleet.placement.spend import plan_ledger
 from gpufleet.plan import RangeUse
 from gpufleet.poolneeds import lacking
@@ -155,6 +156,9 @@ def _pool_problem(
                 f"{cloud} region has a candidate offer" + hint(pool, cloud_places)
                 + f"; or lower min_share.{cloud}"
             )
+    spread = _spread_problem(spec, pool, mine)
+    if spread:
+        return spread
     alone = Formulation(spec, mine, [pool], budget=False, clusters=False)
     if alone.milp.solve(alone.spend, options=options).feasible:
         return None
@@ -163,15 +167,19 @@ def _pool_problem(
         rules = [f"pin {k}: {v} nodes" for k, v in sorted(pool.pin.items())]
         rules += [f"min_share {k} {v:g}" for k, v in sorted(pool.min_share.items())]
         rules += [f"max_share {k} {v:g}" for k, v in sorted(pool.max_share.items())]
+        rules += [_region_rule(spec, pool, mine[0].region_gpus)] if mine[0].region_gpus is not None else []
+        units = sorted({c.unit for c in mine if c.unit > 1})
+        whole = f"whole-unit ({', '.join(map(str, units))} nodes)" if units else "whole-node"
         return (
-            f"pool {pool.name}: no whole-node placement of {_describe(pool)} meets "
+            f"pool {pool.name}: no {whole} placement of {_describe(pool)} meets "
             f"{', '.join(rules)} even without quotas; change the pins or shares"
         )
     hold = _capacity(spec, mine, pool, None, options)
     if hold < pool.gpus:
+        capped = f", {_region_rule(spec, pool, mine[0].region_gpus)}," if mine[0].region_gpus is not None else ""
         head = (
             f"pool {pool.name} needs {pool.gpus} {pool.accelerator_label()}; allowed regions hold {hold} "
-            f"under declared quotas ({pool.gpus - hold} short)"
+            f"under declared quotas{capped} ({pool.gpus - hold} short)"
         )
     else:
         head = (
@@ -191,15 +199,65 @@ def _pool_problem(
     return head + ": " + _fixes(spec, mine, [pool], options)
 
 
+def _spread_problem(spec: FleetSpec, pool: Pool, mine: Sequence[Candidate]) -> str | None:
+    """A region share (`gpufleet.spread`) that the regions offering the pool cannot meet
+    whatever the quotas: fewer regions than the share needs, or a unit more than one region
+    may hold (a unit is never split)."""
+    most = mine[0].region_gpus
+    if most is None:
+        return None
+    rule = _region_rule(spec, pool, most)
+    if all(c.unit * c.gpus > most for c in mine):
+        least = min(mine, key=lambda c: c.unit * c.gpus)
+        what = f"one unit of {least.unit} {least.sku.instance_type} nodes" if least.unit > 1 else (
+            f"one {least.sku.instance_type} node")
+        fix = " or lower placement.unit_nodes" if least.unit > 1 else ""
+        return (
+            f"pool {pool.name}: {what} counts {least.unit * least.gpus:g} of its {pool.gpus} GPUs, more than "
+            f"{rule}, and it is never split; raise max_region_share{fix}"
+        )
+    held: dict[str, int] = {}  # per region, the most whole nodes and units may hold within the share
+    for place in sorted({c.place for c in mine}):
+        steps = [c.unit * c.gpus for c in mine if c.place == place]
+        whole = [s for s in steps if isinstance(s, int)]
+        step = math.gcd(*whole) if len(whole) == len(steps) else 1  # every sum is a multiple of it
+        held[place] = int(most // step * step)
+    if sum(held.values()) < pool.gpus:
+        most_held = max(held.values())
+        whole = f", {most_held} in whole nodes and units," if most_held < most else ""
+        return (
+            f"pool {pool.name} needs {pool.gpus} {pool.accelerator_label()} under {rule}{whole} so at "
+            f"least {math.ceil(pool.gpus / max(most_held, 1))} regions, and only {len(held)} offer it "
+            f"({', '.join(held)}); allow more regions or raise max_region_share"
+        )
+    return None
+
+
+def _region_rule(spec: FleetSpec, pool: Pool, most: int | None) -> str:
+    """How a message names the pool's region share: declared, or the default for its capacity
+    and how to turn it off."""
+    own = pool.placement.max_region_share
+    if own is not None:
+        return f"max_region_share {own:g} (at most {most} GPUs in one region)"
+    return (
+        f"max_region_share {spec.placement.region_share(pool.capacity):g}, the default for {pool.capacity} "
+        f"pools (at most {most} GPUs in one region; placement: {{max_region_share: 1}} on the pool allows one region)"
+    )
+
+
 def _capacity(
     spec: FleetSpec, mine: list[Candidate], pool: Pool, cloud: Cloud | None, options: SolverOptions
 ) -> int:
-    """Most GPUs the pool (on one cloud) may hold under quotas and max shares, capped at size."""
+    """Most GPUs the pool (on one cloud) may hold under quotas, max shares and its region
+    share, capped at size."""
     chosen = [c for c in mine if cloud is None or c.cloud == cloud]
     form = Formulation(spec, chosen, [], shares_and_pins=False, budget=False, clusters=False)
     for capped, share in pool.max_share.items():
         row = {form.x[i]: float(c.gpus) for i, c in enumerate(chosen) if c.cloud == capped}
         form.milp.row(-math.inf, share * pool.gpus + 1e-9, row)
+    if chosen and chosen[0].region_gpus is not None:
+        terms = [Term(form.x[i], c.cloud, c.place, c.gpus) for i, c in enumerate(chosen)]
+        region_rows(form.milp, terms, chosen[0].region_gpus)
     gpus = {form.x[i]: -float(c.gpus) for i, c in enumerate(chosen)}
     solved = form.milp.solve(gpus, options=options)
     return min(pool.gpus, round(-solved.objective)) if solved.feasible else 0
@@ -282,9 +340,12 @@ def _cluster_problem(spec: FleetSpec, cands: Sequence[Candidate], nodes: Sequenc
     for c, n in zip(cands, nodes, strict=True):
         if n > 0:
             here.setdefault((c.cloud, c.region), []).append((c.sku.instance_type, n))
+    units = {(c.cloud, c.region, c.sku.instance_type): c.unit for c in cands}
     found = [
         text for (cloud, region), placed in sorted(here.items())
-        if (text := _overfilled(cluster_limits(spec, cloud, region), [n for _, n in placed]))
+        if (text := _overfilled(
+            cluster_limits(spec, cloud, region), [(n, units[cloud, region, kind]) for kind, n in placed]
+        ))
     ]
     found += [
         _short_ranges(f"{cloud}/{region}", uses)
@@ -297,10 +358,12 @@ def _cluster_problem(spec: FleetSpec, cands: Sequence[Candidate], nodes: Sequenc
     return f"{head}; the cheapest placement without them needs " + "; ".join(found)
 
 
-def _overfilled(limits: ClusterLimits, counts: Sequence[int]) -> str | None:
-    """What one region's placements (`counts` nodes each) need beyond its cluster's limits."""
-    if model_fits(limits, [(n, 1) for n in counts], limits.clusters):  # several clusters hold them
+def _overfilled(limits: ClusterLimits, items: Sequence[tuple[int, int]]) -> str | None:
+    """What one region's placements ((nodes, training unit) each) need beyond its cluster's
+    limits (a unit never crosses clusters)."""
+    if model_fits(limits, items, limits.clusters):  # several clusters hold them
         return None
+    counts = [n for n, _ in items]
     noun = clouds.get(limits.cloud).group_noun
     place = f"{limits.cloud}/{limits.region}"
     if limits.clusters > 1:

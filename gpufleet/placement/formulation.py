@@ -1,12 +1,13 @@
 """The placement MILP (`Formulation`): a column per candidate offer counting whole nodes, rows
-for GPUs, shares, pins, quotas and the budget, and a binary per region and storage copy that
-switches its fixed cost on. The package docstring (`gpufleet.placement`) describes the model."""
+for GPUs, shares and pins (`shares`), quotas and the budget, and a binary per region and storage
+copy that switches its fixed cost on. The package docstring (`gpufleet.placement`) describes the
+model."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from fractions import Fraction
 
 from gpufleet import addresses, clouds
@@ -17,37 +18,11 @@ from gpufleet.nodegroups import ClusterLimits, cluster_limits
 from gpufleet.placement.candidates import Candidate, Limited, counted_places, interchangeable, unlimited_bounds
 from gpufleet.placement.clusters import cluster_rows, settle_extra
 from gpufleet.placement.milp import Milp, Solved
+from gpufleet.placement.shares import Term, most_nodes, share_rows
 from gpufleet.plan import CostKind
 from gpufleet.quota import QuotaKey, declared_quotas, quota_key, quota_units
 from gpufleet.spec import FleetSpec, Pool
 from gpufleet.specmodel import Storage
-
-
-@dataclass(frozen=True)
-class _Term:
-    """A column counting some of a pool's nodes: `gpus` each (what a node counts toward the
-    pool, `Candidate.gpus`), on `cloud` (in `place`, if known)."""
-
-    col: int
-    cloud: Cloud
-    place: str
-    gpus: int | Fraction
-
-
-def _most_nodes(
-    c: Candidate, limits: Mapping[QuotaKey, tuple[str, int]], elastic: set[QuotaKey], shares: bool
-) -> int:
-    """The most nodes any feasible plan puts on `c`: the pool's size (or pin), its declared
-    quotas (unless elastic) and its cloud's max share. The region binaries' links use these
-    bounds as their big-M (Σ nodes ≤ Σ bounds × open), so tighter is better."""
-    most = c.max_nodes if c.cap is None else min(c.max_nodes, c.cap)
-    for bucket in c.buckets:
-        key = quota_key(c.cloud, c.region, bucket)
-        if key in limits and key not in elastic:
-            most = min(most, limits[key][1] // quota_units(c.sku))
-    if shares and c.cloud in c.pool.max_share:
-        most = min(most, c.pool.max_gpus(c.cloud) // c.gpus)
-    return most
 
 
 class Formulation:
@@ -93,7 +68,7 @@ class Formulation:
         self.most: list[int] = []
         for c in self.cands:
             alike = [c if member is c.pool else replace(c, pool=member) for member in self.stands_for(c)]
-            most = sum(_most_nodes(a, limits, raised, c.pool.name in capped) for a in alike)
+            most = sum(most_nodes(a, limits, raised, c.pool.name in capped) for a in alike)
             if bounds is not None and all(a.key in bounds for a in alike):
                 most = min(most, max(bounds[a.key] for a in alike))
             self.most.append(most)
@@ -115,7 +90,9 @@ class Formulation:
             by_pool.setdefault(c.pool.name, []).append(i)
         for pool in pools:
             if len(self.members[pool.name]) == 1:
-                self._pool_rows(pool, self._terms(by_pool.get(pool.name, [])), shortfall, shares_and_pins)
+                mine = by_pool.get(pool.name, [])
+                region_gpus = next((self.cands[i].region_gpus for i in mine), None)
+                self._pool_rows(pool, self._terms(mine), shortfall, shares_and_pins, region_gpus)
             else:
                 self._split_group(pool.name, by_pool, shortfall, shares_and_pins)
         self.spend = {self.x[i]: c.monthly for i, c in enumerate(self.cands)}
@@ -155,8 +132,8 @@ class Formulation:
         (a leader's candidate outside `apart`), else its pool's."""
         return (c.pool,) if c.place in self.apart else self.members.get(c.pool.name, (c.pool,))
 
-    def _terms(self, mine: Iterable[int]) -> list[_Term]:
-        return [_Term(self.x[i], self.cands[i].cloud, self.cands[i].place, self.cands[i].gpus) for i in mine]
+    def _terms(self, mine: Iterable[int]) -> list[Term]:
+        return [Term(self.x[i], self.cands[i].cloud, self.cands[i].place, self.cands[i].gpus) for i in mine]
 
     def spend_row(self, cloud: Cloud) -> dict[int, float]:
         """The cloud's monthly spend: its GPU nodes and the fixed costs of what it opens."""
@@ -279,11 +256,12 @@ class Formulation:
     def groups_col(self, i: int, limits: ClusterLimits) -> int:
         """Candidate i's integer count of node groups (made once): at least its nodes / nodes
         per group of its cluster (`limits`, its region's), at most what its bound needs. Below
-        a group's size, the bound is the tighter multiplier (nodes ≤ bound × groups)."""
+        a group's size (a rack on a rack-scale SKU), the bound is the tighter multiplier
+        (nodes ≤ bound × groups)."""
         assert len(self.stands_for(self.cands[i])) == 1, "a group's column has no group count (_cluster_limits)"
         if i not in self.group_cols:
-            size = limits.group_size
-            col = self.milp.col(0.0, float(limits.groups_for(self.most[i])), True)
+            size = limits.group_size(self.cands[i].sku)
+            col = self.milp.col(0.0, float(limits.groups_for(self.most[i], self.cands[i].sku)), True)
             self.milp.row(-math.inf, 0.0, {self.x[i]: 1.0, col: -float(min(size, self.most[i]))})
             self.group_cols[i] = (col, size)
         return self.group_cols[i][0]
@@ -308,24 +286,19 @@ class Formulation:
         return binary
 
     def _pool_rows(
-        self, pool: Pool, terms: Sequence[_Term], shortfall: bool, shares_and_pins: bool
+        self, pool: Pool, terms: Sequence[Term], shortfall: bool, shares_and_pins: bool,
+        region_gpus: int | None = None,
     ) -> None:
-        """The pool's GPUs, its shares per cloud and its pins, over the columns counting its nodes."""
+        """The pool's GPUs, and its shares per cloud and region and its pins (`shares.share_rows`),
+        over the columns counting its nodes."""
         m = self.milp
         demand = {t.col: float(t.gpus) for t in terms}
         if shortfall:
             self.short[pool.name] = m.col(0.0, float(pool.gpus))
             demand[self.short[pool.name]] = 1.0
         m.row(float(pool.gpus), math.inf, demand)
-        if not shares_and_pins:
-            return
-        for cloud in sorted(set(pool.min_share) | set(pool.max_share)):
-            gpus = {t.col: float(t.gpus) for t in terms if t.cloud == cloud}
-            low = pool.min_share.get(cloud, 0.0) * pool.gpus
-            high = pool.max_share.get(cloud, 1.0) * pool.gpus
-            m.row(low - 1e-9, high + 1e-9, gpus)
-        for place, nodes in sorted(pool.pin.items()):
-            m.row(float(nodes), float(nodes), {t.col: 1.0 for t in terms if t.place == place})
+        if shares_and_pins:
+            share_rows(m, pool, terms, region_gpus)
 
     def _split_group(
         self, name: str, by_pool: Mapping[str, list[int]], shortfall: bool, shares_and_pins: bool
@@ -359,7 +332,7 @@ class Formulation:
                 col = m.col(0.0, float(bound), True)
                 self.split[(member.name, cloud, size)] = col
                 row[col] = -1.0
-                terms[member.name].append(_Term(col, cloud, "", size))
+                terms[member.name].append(Term(col, cloud, "", size))
             m.row(0.0, 0.0, row)
         for member in self.members[name]:
             self._pool_rows(member, terms[member.name], shortfall, shares_and_pins)

@@ -14,10 +14,11 @@ set (`Pricing`): a contract cloud's burn is worth what the contract's rows say i
 The master's LP optimum over every plan is a lower bound of the joint MILP (each group's periods
 may only mix whole plans; the LP lets them mix fractions). When no plan prices below its group's
 dual, the LP is that bound (`bounds`); when its counts are whole, they are the joint MILP's
-optimum, proven. Otherwise plans near the LP's mix are added (`_around`), the counts are made
-whole by solving the master over the plans found as a MILP, and the plan carries its gap to the
-bound: a commitment burned exactly to its minimum is met by whole nodes only to about one
-node's cost, and proving that no other whole plan comes closer is the joint MILP's hard part.
+optimum, proven. Otherwise plans near the LP's mix are added (`_around`), and the caller makes
+the counts whole: whole counts of the plans found (`whole`, the master as a MILP) are a start,
+and `closing.close` adjusts it node by node in the joint MILP until it is proven within
+`HORIZON_GAP` of the bound: a commitment burned exactly to its minimum is met by whole plans
+only to a whole period's plan.
 """
 
 from __future__ import annotations
@@ -147,18 +148,22 @@ class Master:
     """Time of solves that showed no plan burns as asked (`_around`): not failures."""
     bounds: list[float] = field(default_factory=list[float])
     """Each level's lower bound: its LP optimum over every plan (the optimum, when whole)."""
+    mixed: set[int] = field(default_factory=set[int])
+    """The plans (indices in `columns`) the last LP whose counts were not whole mixed, and those added near
+    its mix (`_around`): the offers `closing.close` searches over when not over every offer."""
     binding: set[tuple[Cloud, int]] = field(default_factory=set[tuple[Cloud, int]])
     """The contract checkpoints (cloud, index) whose row binds level 1's LP optimum: more burn
     there would lower the cost (a commitment burned to its minimum)."""
 
-    def solve(self, level: Level, contract_weight: float) -> tuple[float, list[int]]:
-        """This level's best plan: (value, periods per column), columns priced until none
-        improves the LP, then whole counts; the LP optimum goes to `bounds`. `contract_weight`
-        is how much a dollar of shortfall (less credit drawn) weighs in this level (1 in level
-        1, 0 in level 2)."""
+    def solve(self, level: Level, contract_weight: float) -> tuple[float, list[int]] | None:
+        """This level's LP over every plan: columns priced until none improves it; its optimum
+        goes to `bounds`. (value, periods per column) if its counts are whole (the optimum,
+        proven); else None, after adding plans near the LP's mix (`_around`): the caller makes
+        them whole (`whole`, `closing.close`). `contract_weight` is how much a dollar of
+        shortfall (less credit drawn) weighs in this level (1 in level 1, 0 in level 2)."""
         if not self.columns:
             for g in range(len(self.groups)):
-                self._add(self._price(g, level, _Prices({}, [])))
+                self.add(self._price(g, level, _Prices({}, [])))
         while True:
             model = _MasterModel(self, level, contract_weight, integer=False)
             solved, duals = model.milp.solve_lp(model.objective, self.options)
@@ -171,7 +176,7 @@ class Master:
                 column = self._price(g, level, prices)
                 reduced = self._reduced(column, level, prices) - duals[model.convexity[g]]
                 bound += len(group.periods) * min(0.0, reduced)
-                if reduced < -1e-9 * (1.0 + abs(solved.objective)) and self._add(column):
+                if reduced < -1e-9 * (1.0 + abs(solved.objective)) and self.add(column):
                     added += 1
             if not added:
                 break
@@ -182,20 +187,39 @@ class Master:
         if all(abs(c - round(c)) <= 1e-6 for c in counts):
             return solved.objective, [round(c) for c in counts]
         weighed = list(zip(self.columns, counts, strict=True))
+        self.mixed = {i for i, n in enumerate(counts) if n > 1e-9}
         for g in range(len(self.groups)):
             self._around(g, level, prices, weighed)
+        self.mixed |= set(range(len(weighed), len(self.columns)))
+        return None
+
+    def whole(self, level: Level, contract_weight: float) -> tuple[float, list[int]]:
+        """Whole counts of the plans found (the master as a MILP, at most `WHOLE_NODES` nodes
+        unless none is found within them): a start for `closing.close`."""
         whole_model = _MasterModel(self, level, contract_weight, integer=True)
         whole = whole_model.milp.solve(whole_model.objective, max_nodes=WHOLE_NODES, options=self.options)
         if not whole.feasible:  # none found within the nodes: search on
             whole = whole_model.milp.solve(whole_model.objective, options=self.options)
-        self.solves.append(replace(whole, optimal=whole.feasible, status="Optimal" if whole.feasible else whole.status))
+        # Its plan's gap is to the LP's bound (the caller's), not to the best whole counts.
+        self.solves.append(replace(whole, optimal=whole.feasible, status="Optimal" if whole.feasible else whole.status,
+                                   gap=0.0 if whole.feasible else whole.gap))
         return whole.objective, [round(whole.values[col]) for col in whole_model.counts]
+
+    def per_period(self, counts: Sequence[int]) -> dict[int, Column]:
+        """Each period's plan for whole counts per column: a group's periods in order take its
+        columns in the order they were found."""
+        chosen: dict[int, Column] = {}
+        for g, group in enumerate(self.groups):
+            planned = [c for c, n in zip(self.columns, counts, strict=True) if c.group == g for _ in range(n)]
+            chosen.update(zip(group.periods, planned, strict=True))
+        return chosen
 
     def hold(self, level: Level, value: float) -> None:
         """Keep a solved level at its optimum in the levels after it."""
         self.held.append((level, value + 1e-6 + 1e-9 * abs(value)))
 
-    def _add(self, column: Column) -> bool:
+    def add(self, column: Column) -> bool:
+        """Keep a plan as a column, unless the group has it already (False)."""
         if any(c.group == column.group and c.nodes == column.nodes for c in self.columns):
             return False
         self.columns.append(column)
@@ -216,7 +240,7 @@ class Master:
             best = self._best(g, level, prices, {})
             assert best is not None  # without burn rows a plan exists or NoPlan was raised
             pricing.known[signature] = best
-        return self._column(g, pricing.known[signature])
+        return self.column(g, pricing.known[signature])
 
     def _around(self, g: int, level: Level, prices: _Prices, weighed: Sequence[tuple[Column, float]]) -> None:
         """Plans close to what the LP mixes for a group: where it mixes plans, its periods burn
@@ -233,7 +257,7 @@ class Master:
             burns = {cloud: (side, usd) for (cloud, usd), side in zip(average.items(), sides, strict=True)}
             nodes = self._best(g, level, prices, burns)
             if nodes is not None:
-                self._add(self._column(g, nodes))
+                self.add(self.column(g, nodes))
 
     def _signature(self, g: int, level: Level, prices: _Prices) -> tuple[float, ...]:
         group = self.groups[g]
@@ -286,7 +310,7 @@ class Master:
             return None
         return form.solution_for(list(pricing.known.values())[-1])
 
-    def _column(self, g: int, nodes: Mapping[str, int]) -> Column:
+    def column(self, g: int, nodes: Mapping[str, int]) -> Column:
         """The plan valued as the joint model values it: the plain model's columns for these
         nodes (a region's binary where it holds nodes, and nowhere else)."""
         group = self.groups[g]

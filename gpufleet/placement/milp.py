@@ -30,6 +30,8 @@ class Solved:
     seconds: float
     nodes: int = 0
     """HiGHS's branch-and-bound nodes (the benchmark shows them: a count, not a time)."""
+    bound: float = -math.inf
+    """HiGHS's proven lower bound on the objective (the objective itself when optimal)."""
 
 
 @dataclass
@@ -66,23 +68,29 @@ class Milp:
     def solve(
         self,
         objective: Mapping[int, float],
-        start: Sequence[float] | None = None,
+        start: Sequence[float] | Mapping[int, float] | None = None,
         *,
         proving: bool = False,
         max_nodes: int | None = None,
+        gap: float = 0.0,
+        sub_mips: bool = False,
         on_incumbent: Callable[[Solved], None] | None = None,
         stop: threading.Event | None = None,
         options: SolverOptions = DEFAULT_OPTIONS,
     ) -> Solved:
-        """Minimise `objective`; the optimum is proven (relative gap 0) unless time runs out
-        or `max_nodes` branch-and-bound nodes are spent.
+        """Minimise `objective`; the optimum is proven (relative gap 0, or `gap`) unless time
+        runs out or `max_nodes` branch-and-bound nodes are spent.
+
+        `start`: every column's value, or some columns' (by index): HiGHS completes a partial
+        start by an LP over the others with the integer columns given fixed.
 
         `on_incumbent` is called (in this thread) with each better solution HiGHS finds; setting
         `stop` ends the search early ("Interrupted by user"). `options` gives the time limit
         and the random seed.
 
         The RENS and RINS sub-MIP heuristics are off: on the 50-pool benchmark they cost more
-        time than their solutions saved (spend above commitments: 1.6 s instead of 2.2-2.9 s).
+        time than their solutions saved (spend above commitments: 1.6 s instead of 2.2-2.9 s);
+        `sub_mips` keeps them (over a horizon they find the plans that meet a minimum closely).
         `proving`: the start is a previous level's optimum and likely still optimal, so the
         other search heuristics are off too and the time goes to the proof (total spend: 0.8 s,
         not 2 s).
@@ -92,13 +100,16 @@ class Milp:
             ok = all(lower <= 0.0 <= upper for lower, upper, _ in self.rows)
             return Solved("Optimal" if ok else "Infeasible", ok, ok, [], 0.0, 0.0, 0.0)
         h = self._load(objective, options)
-        off = ("rens", "rins", *(("root_reduced_cost", "feasibility_jump") if proving else ()))
+        off = (*(() if sub_mips else ("rens", "rins")), *(("root_reduced_cost", "feasibility_jump") if proving else ()))
         for heuristic in off:
             h.setOptionValue(f"mip_heuristic_run_{heuristic}", False)
         if max_nodes is not None:
             h.setOptionValue("mip_max_nodes", max_nodes)
+        h.setOptionValue("mip_rel_gap", gap)
         if start is not None:
-            h.setSolution(n, np.arange(n, dtype=np.int32), np.array(start, dtype=np.float64))
+            index = list(start) if isinstance(start, Mapping) else range(n)
+            given = list(start.values()) if isinstance(start, Mapping) else start
+            h.setSolution(len(index), np.array(index, dtype=np.int32), np.array(given, dtype=np.float64))
         if on_incumbent is not None or stop is not None:
             self._watch(h, objective, on_incumbent, stop)
         began = time.perf_counter()
@@ -122,7 +133,8 @@ class Milp:
             # reported, 6,783 the optimum without a start). A solution whose value disagrees
             # with HiGHS's own is not trusted: solve again without the start.
             return self.solve(
-                objective, None, proving=proving, max_nodes=max_nodes, on_incumbent=on_incumbent,
+                objective, None, proving=proving, max_nodes=max_nodes, gap=gap, sub_mips=sub_mips,
+                on_incumbent=on_incumbent,
                 stop=stop, options=options,
             )
         return Solved(
@@ -134,6 +146,7 @@ class Milp:
             gap=0.0 if optimal else float(info.mip_gap),
             seconds=seconds,
             nodes=max(0, int(info.mip_node_count)),
+            bound=value if optimal and gap == 0.0 else float(info.mip_dual_bound),
         )
 
     def _load(self, objective: Mapping[int, float], options: SolverOptions) -> CoreHighs:

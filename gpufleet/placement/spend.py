@@ -13,6 +13,7 @@ from gpufleet.catalog import Cloud
 from gpufleet.cost import plan_lines
 from gpufleet.interconnect import linked
 from gpufleet.ledger import Ledger
+from gpufleet.pipes import hub_choice
 from gpufleet.plan import Placement, StoragePlan
 from gpufleet.spec import FleetSpec
 
@@ -43,7 +44,8 @@ def plan_ledger(spec: FleetSpec, placements: Sequence[Placement]) -> Ledger:
     (`colocated_storage`) and its transfer from home on the home cloud."""
     regions = sorted({(p.cloud, p.region) for p in placements})
     sites = regions if linked(spec, len(regions)) else []
-    return Ledger(plan_lines(spec, placements, regions, colocated_storage(spec, placements), sites))
+    storage = colocated_storage(spec, placements)
+    return Ledger(plan_lines(spec, placements, regions, storage, sites, hubs=hub_choice(spec, storage, sites)))
 
 
 def spend_by_cloud(spec: FleetSpec, placements: Sequence[Placement]) -> dict[Cloud, float]:

@@ -68,7 +68,7 @@ def usd(amount: float) -> str:
 STORAGE_TAGS = ("gpufleet:storage", "gpufleet-storage")
 
 
-def _storage_entry(resource: PolicyResource, sizes: Mapping[str, Any]) -> str | None:
+def storage_entry(resource: PolicyResource, sizes: Mapping[str, Any]) -> str | None:
     """The storage entry a bucket/account belongs to: its `gpufleet:storage` /
     `gpufleet-storage` tag, else the entry name as whole words of the logical name
     (`training-data` in `prod-training-data-eu-west-1`) or its start."""
@@ -171,7 +171,7 @@ def _fixed_items(
             for item in fixed
         ]
     if resource.resource_type in owner.storage_types:
-        entry = _storage_entry(resource, sizes)
+        entry = storage_entry(resource, sizes)
         tib = number(sizes[entry]) if entry else None
         if tib is None:
             return []
@@ -188,7 +188,7 @@ def _transfer_items(
     """A declared copy away from its dataset's home pays (fill ÷ amortisation + churn) × the
     path's transfer rate on the home cloud, as the planner prices it (gpufleet.cost)."""
     owner = clouds.owner_of(resource.resource_type)
-    entry = _storage_entry(resource, sizes)
+    entry = storage_entry(resource, sizes)
     region = region_of(resource)
     if owner is None or region is None or entry is None:
         return []

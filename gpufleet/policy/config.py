@@ -17,7 +17,7 @@ from typing import Any, Protocol, cast
 from pulumi_policy import PolicyConfigSchema
 
 from gpufleet.errors import GpufleetError
-from gpufleet.plan import CommitmentBurn
+from gpufleet.plan import CommitmentBurn, FleetPlan, PipeUse
 from gpufleet.policy.props import items
 from gpufleet.spec import TYPE_TOKEN_PATTERN, FleetSpec, load_fleet
 from gpufleet.spechorizon import Contract
@@ -33,6 +33,7 @@ SECURITY_COVERAGE = "security-baseline-coverage"
 REQUIRED_TAGS = "required-tags"
 DEPLOY_READINESS = "deploy-readiness"
 ADDRESS_CAPACITY = "address-capacity"
+DATA_PIPES = "data-pipes"
 
 ENFORCEMENT_KEY = "enforcementLevel"
 # The spec keys (under `policies:`) and the policy config properties of the explicit exemptions.
@@ -144,6 +145,22 @@ _SHORTFALLS: dict[str, Any] = {
     },
 }
 
+_PIPES: dict[str, Any] = {
+    "type": "array",
+    "description": "the plan's paths for dataset copies (gpufleet plan's pipes): the copies on each, the "
+    "throughput they need and the path's line rate (null: no documented cap)",
+    "items": {
+        "type": "object",
+        "properties": {
+            "kind": {"type": "string"}, "path": {"type": "string"},
+            "copies": {"type": "array", "items": {"type": "string"}},
+            "needed_gbps": {"type": "number", "minimum": 0}, "available_gbps": {"type": ["number", "null"]},
+            "size": {"type": "string"}, "source": {"type": "string"},
+        },
+        "required": ["path", "copies", "needed_gbps", "available_gbps"],
+    },
+}
+
 SCHEMAS: dict[str, PolicyConfigSchema | None] = {
     SOVEREIGNTY_REGIONS: PolicyConfigSchema({
         "jurisdictions": _JURISDICTIONS, UNLOCATED_TYPES: _UNLOCATED,
@@ -180,16 +197,22 @@ SCHEMAS: dict[str, PolicyConfigSchema | None] = {
         UNCHECKED_TYPES: _UNCHECKED,
     }),
     DEPLOY_READINESS: PolicyConfigSchema({"limits": _LIMITS}),
+    DATA_PIPES: PolicyConfigSchema({
+        "planned_pipes": _PIPES, "storage_tib": _STORAGE_TIB, "storage_homes": _STORAGE_HOMES,
+    }),
 }
 
 
-def policy_config(spec: FleetSpec, burns: Sequence[CommitmentBurn] | None = None) -> dict[str, dict[str, object]]:
+def policy_config(
+    spec: FleetSpec, burns: Sequence[CommitmentBurn] | None = None, pipes: Sequence[PipeUse] | None = None
+) -> dict[str, dict[str, object]]:
     """Policy name -> configuration for `--policy-pack-config`, from a validated spec.
 
     A spec without `sovereignty:` disables the two sovereignty policies explicitly (they refuse
     everything when left enabled without jurisdictions, so a forgotten config fails closed).
     With contracts, commitment-burn judges the plan's burn report: `burns` (a plan's
-    `commitments`), else the spec is planned for it (`planned_burns`).
+    `commitments`), else the spec is planned for it (`planned_burns`); with datasets that have a
+    home, data-pipes judges the plan's copy paths: `pipes` (a plan's), else planned likewise.
     """
     sovereignty: dict[str, object] = (
         {"jurisdictions": list(spec.sovereignty.jurisdictions)}
@@ -254,7 +277,20 @@ def policy_config(spec: FleetSpec, burns: Sequence[CommitmentBurn] | None = None
             cloud: {region: dict(keys) for region, keys in per_region.items()}
             for cloud, per_region in spec.limits.items()
         }},
+        DATA_PIPES: _pipes(spec, budget, pipes),
     }
+
+
+def _pipes(spec: FleetSpec, budget: Mapping[str, object], pipes: Sequence[PipeUse] | None) -> dict[str, object]:
+    """data-pipes' configuration: the datasets (sizes, homes) and, with a home, the plan's pipes."""
+    found: dict[str, object] = {key: budget[key] for key in ("storage_tib", "storage_homes") if key in budget}
+    if "storage_homes" in found:
+        found["planned_pipes"] = [
+            {"kind": p.kind, "path": p.path, "copies": list(p.copies), "needed_gbps": p.needed_gbps,
+             "available_gbps": p.available_gbps, "size": p.size, "source": p.source}
+            for p in (planned_pipes(spec) if pipes is None else pipes)
+        ]
+    return found
 
 
 def _shortfalls(spec: FleetSpec, burns: Sequence[CommitmentBurn] | None) -> dict[str, object]:
@@ -270,20 +306,33 @@ def _shortfalls(spec: FleetSpec, burns: Sequence[CommitmentBurn] | None) -> dict
     ]}
 
 
-_PLANNED: dict[str, tuple[CommitmentBurn, ...]] = {}
+_PLANNED: dict[str, FleetPlan] = {}
+
+
+def _planned(spec: FleetSpec) -> FleetPlan:
+    """The spec's plan (with a horizon, its first period's: the burn report is the same whichever
+    period it deploys), planned once per spec, as the policy pack asks for every policy's
+    configuration in turn."""
+    from gpufleet.pipeline import build_plan
+
+    key = spec.model_dump_json()
+    if key not in _PLANNED:
+        _PLANNED[key] = build_plan(spec, "policy", period=spec.horizon.start if spec.horizon else None)
+    return _PLANNED[key]
 
 
 def planned_burns(spec: FleetSpec) -> tuple[CommitmentBurn, ...]:
-    """The burn report of the spec's plan over its horizon (the same whichever period it
-    deploys: the first is asked for, so any date will do); planned once per spec, as the
-    policy pack asks for every policy's configuration in turn."""
-    from gpufleet.pipeline import build_plan
-
+    """The burn report of the spec's plan over its horizon."""
     assert spec.horizon is not None  # the spec's rules: a contract needs a horizon
-    key = spec.model_dump_json()
-    if key not in _PLANNED:
-        _PLANNED[key] = build_plan(spec, "policy", period=spec.horizon.start).commitments
-    return _PLANNED[key]
+    return _planned(spec).commitments
+
+
+def planned_pipes(spec: FleetSpec) -> tuple[PipeUse, ...]:
+    """The copy paths of the spec's plan; none when it cannot be planned (the plan refuses it)."""
+    try:
+        return _planned(spec).pipes
+    except GpufleetError:
+        return ()
 
 
 class _HasConfig(Protocol):

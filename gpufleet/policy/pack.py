@@ -13,10 +13,11 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from gpufleet.policy import addresses, budget, quota, readiness, security, sovereignty, tags
+from gpufleet.policy import addresses, budget, pipes, quota, readiness, security, sovereignty, tags
 from gpufleet.policy.config import (
     ADDRESS_CAPACITY,
     COMMITMENT_BURN,
+    DATA_PIPES,
     DEPLOY_READINESS,
     GPU_BUDGET,
     GPU_BUDGET_HEADROOM,
@@ -92,7 +93,8 @@ def policies() -> list[Policy]:
         StackValidationPolicy(
             name=SECURITY_COVERAGE,
             description="Every S3 bucket has its public access block, SSE-KMS, versioning and "
-            "TLS-only policy resources.",
+            "TLS-only policy resources; no security group or NSG opens a port too widely across "
+            "its rules.",
             validate=security.validate_security_coverage,
             enforcement_level=MANDATORY,
             config_schema=SCHEMAS[SECURITY_COVERAGE],
@@ -112,6 +114,14 @@ def policies() -> list[Policy]:
             validate=addresses.validate_address_capacity,
             enforcement_level=MANDATORY,
             config_schema=SCHEMAS[ADDRESS_CAPACITY],
+        ),
+        StackValidationPolicy(
+            name=DATA_PIPES,
+            description="Every dataset copy away from its home fits the paths it travels (VPN gateway, "
+            "tunnels, stores) at line rate: filled within its amortisation, churn included.",
+            validate=pipes.validate_data_pipes,
+            enforcement_level=MANDATORY,
+            config_schema=SCHEMAS[DATA_PIPES],
         ),
         ResourceValidationPolicy(
             name=REQUIRED_TAGS,

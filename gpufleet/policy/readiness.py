@@ -6,6 +6,7 @@ spec declares (`limits:`, passed as this policy's configuration):
 - every node group / agent pool at its maximum size within the nodes-per-group limit;
 - every cluster within its groups-per-cluster and (where the cloud has one) nodes-per-cluster
   limit, its system pool counted;
+- every VPC within its IPv4 CIDR blocks per VPC (secondary block associations counted);
 - every physical name within its rules, as the provider will send it (catalog/data/
   name_rules.csv; which inputs hold names and how a provider names what the program leaves
   unnamed: catalog/data/name_inputs.csv, gpufleet/catalog/names.py).
@@ -33,6 +34,7 @@ from gpufleet.policy import readycloud, readycluster
 from gpufleet.policy.config import DEPLOY_READINESS, effective_config
 from gpufleet.policy.gpu import declared_pools
 from gpufleet.policy.props import describe, get, items, mapping, number
+from gpufleet.policy.view import View
 
 Finding = tuple[str, str]  # (urn, message)
 
@@ -112,6 +114,39 @@ def cluster_sizes(stack: Stack) -> list[Finding]:
     return findings
 
 
+VPC = "aws:ec2/vpc:Vpc"
+VPC_BLOCK = "aws:ec2/vpcIpv4CidrBlockAssociation:VpcIpv4CidrBlockAssociation"
+
+
+def network_blocks(stack: Stack) -> list[Finding]:
+    """Every VPC within its IPv4 CIDR blocks per VPC (its primary block and every secondary
+    block association): AWS refuses an association past the quota, so a grown network
+    (docs/design.md, "Region-scale networks") must fit it; 5 by default, raisable to 50 (limits.csv
+    `ipv4_cidr_blocks_per_vpc`, or the spec's `limits:`)."""
+    vpcs = frozenset({VPC})
+    blocks: dict[str, list[View]] = defaultdict(list)
+    for resource in stack.resources:
+        if resource.resource_type == VPC_BLOCK:
+            vpc = View(resource, stack.resources).linked("vpcId", vpcs)
+            if vpc is not None:
+                blocks[vpc.urn].append(View(resource, stack.resources))
+    findings: list[Finding] = []
+    for resource in stack.resources:
+        owner = clouds.owner_of(resource.resource_type)
+        if resource.resource_type != VPC or owner is None:
+            continue
+        limits = stack.limits_for(owner.name, View(resource, stack.resources).region())
+        count = 1 + len(blocks[resource.urn])
+        if limits.blocks_per_network is not None and count > limits.blocks_per_network:
+            findings.append((resource.urn, (
+                f"{describe(resource.resource_type, resource.name)}: {count} IPv4 CIDR blocks (the primary "
+                f"and {count - 1} associated) in {owner.name}/{limits.region}, above "
+                f"{limits.key('blocks_per_network')} = {limits.blocks_per_network}; "
+                + _fix(limits, "blocks_per_network")
+            )))
+    return findings
+
+
 def _values(props: Any, segments: Sequence[str]) -> list[Any]:
     """The value(s) at an input path (gpufleet/catalog/names.py): `a.b` nested, `a[].b` every
     item's key, `a.*` every value of a mapping."""
@@ -172,7 +207,7 @@ def _on_resources(check: Callable[[Sequence[PolicyResource]], list[Finding]]) ->
 
 
 CHECKS: list[Callable[[Stack], list[Finding]]] = [
-    group_sizes, cluster_sizes, names,
+    group_sizes, cluster_sizes, network_blocks, names,
     *(_on_resources(check) for check in (
         readycluster.autoscalers, readycluster.helpers, readycluster.fabric,
         readycloud.zones, readycloud.probes, readycloud.aks,

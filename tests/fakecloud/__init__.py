@@ -113,7 +113,9 @@ class FakeCloud(CloudModel):
     def fixed_costs(self) -> tuple[FixedCost, ...]:
         return (FixedCost("Fake control plane", 0.25, 1, SOURCE, CLUSTER),)
 
-    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
+    def link_costs(
+        self, peers: int, same_cloud_peers: int, region: str | None = None, hub: str | None = None
+    ) -> tuple[FixedCost, ...]:
         return (FixedCost("link: fake gateway", 0.20, 1, SOURCE, GATEWAY),)
 
     def address_blocks(

@@ -254,6 +254,7 @@ class Aws(CloudModel):
         "nodes_per_group": "nodes_per_node_group",
         "groups_per_cluster": "node_groups_per_cluster",
         "clusters_per_region": "clusters_per_region",
+        "blocks_per_network": "ipv4_cidr_blocks_per_vpc",  # growth's secondary blocks (ranges.py)
     }
     link = LINK
     # https://aws.amazon.com/s3/pricing/ — S3 Standard, first 50 TB/month: $0.023 per GB-month
@@ -273,9 +274,12 @@ class Aws(CloudModel):
                       "aws:ec2/natGateway:NatGateway"),
         )
 
-    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
-        """The VPC's TGW attachment; per peer of another cloud two VPN connections, each with its
-        TGW attachment; per AWS peer this end of a TGW peering attachment (both ends counted)."""
+    def link_costs(
+        self, peers: int, same_cloud_peers: int, region: str | None = None, hub: str | None = None
+    ) -> tuple[FixedCost, ...]:
+        """The VPC's TGW attachment (a transit gateway has no size: `hub` is ignored); per peer of
+        another cloud two VPN connections, each with its TGW attachment; per AWS peer this end of
+        a TGW peering attachment (both ends counted)."""
         connections = VPN_CONNECTIONS_PER_PEER * peers
         return (
             FixedCost("link: TGW VPC attachment", TGW_ATTACHMENT_USD_PER_HOUR, 1, _LINK_SOURCE,
@@ -330,10 +334,10 @@ class Aws(CloudModel):
         """The VPC with a /16 pod block per cluster and zone from 100.64.0.0/10 (`ranges`)."""
         return AddressBlocks(blocks.cidr, blocks.pod_cidr, ranges.pod_blocks(clusters))
 
-    def clusters_in(self, blocks: AddressBlocks) -> int | None:
-        """A grown VPC's clusters within the default IPv4 CIDR block quota (limits.csv
-        `ipv4_cidr_blocks_per_vpc`: 5, so 2 clusters of 2 pod blocks each); a plain VPC: None."""
-        return ranges.clusters_in(self.limit("ipv4_cidr_blocks_per_vpc").value) if blocks.pod_blocks else None
+    def clusters_in(self, blocks: AddressBlocks, cidr_blocks: int | None) -> int | None:
+        """A grown VPC's clusters within its IPv4 CIDR block quota (`ipv4_cidr_blocks_per_vpc`:
+        5 by default, so 2 clusters of 2 pod blocks each); a plain VPC: None."""
+        return ranges.clusters_in(cidr_blocks) if blocks.pod_blocks and cidr_blocks is not None else None
 
     def pod_range_shortfall(self, prefix: int) -> str:
         return (

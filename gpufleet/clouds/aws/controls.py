@@ -12,9 +12,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gpufleet import cidrs
-from gpufleet.clouds.controls import Check, Companions, SecurityControls, allowlist, flag, shown
+from gpufleet.clouds.controls import (
+    Check,
+    Companions,
+    Ingress,
+    SecurityControls,
+    allowlist,
+    flag,
+    shown,
+    together,
+)
 from gpufleet.clouds.declared import decoded
-from gpufleet.clouds.inputs import get, is_true, items, text
+from gpufleet.clouds.inputs import get, is_true, items, number, text
 
 S3_PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                           "restrictPublicBuckets")
@@ -135,29 +144,67 @@ def _launch_template(props: Mapping[str, Any]) -> Iterable[str]:
             )
 
 
+INGRESS_ALLOWED = "sources inside the VPC or specific security groups (EC2.18/EC2.19)"
+INGRESS_VERB = "allows ingress from"
+# EC2 names a protocol by name or IANA number; -1 (or "all") is every protocol and port
+# (docs.aws.amazon.com/AWSEC2/latest/APIReference/API_IpPermission.html, IpProtocol).
+PROTOCOLS = {"-1": cidrs.ANY_PROTOCOL, "all": cidrs.ANY_PROTOCOL, "6": "tcp", "17": "udp", "1": "icmp",
+             "58": "icmpv6"}
+
+
 def _sources(rule: object) -> list[object]:
     found: list[object] = [*items(get(rule, "cidrBlocks")), *items(get(rule, "ipv6CidrBlocks"))]
     return found + [c for c in (get(rule, "cidrIpv4"), get(rule, "cidrIpv6")) if c is not None]
 
 
-def _ingress_problem(where: str, rule: object, sources: list[object] | None = None) -> Iterable[str]:
+def _ingress_problem(where: str, rule: object) -> Iterable[str]:
     """EC2.18/EC2.19: no ingress from the internet, judged by what the sources cover
     (gpufleet.cidrs), not by how they are spelled."""
-    opened = cidrs.opening(_sources(rule) if sources is None else sources)
+    opened = cidrs.opening(_sources(rule))
     if opened:
         ports = f"ports {get(rule, 'fromPort')}-{get(rule, 'toPort')}"
-        yield (
-            f"{where} allows ingress from {opened.ranges} ({ports}): {opened.reach}; allowed: "
-            "sources inside the VPC or specific security groups (EC2.18/EC2.19)"
-        )
+        yield f"{where} {INGRESS_VERB} {opened.ranges} ({ports}): {opened.reach}; allowed: {INGRESS_ALLOWED}"
+
+
+def _ports(rule: object, protocol: str) -> tuple[int, int]:
+    """The rule's port range; every port where ports do not apply (not TCP or UDP: ICMP's are
+    types and codes) or cannot be read (fail closed: the widest reading)."""
+    low, high = number(get(rule, "fromPort")), number(get(rule, "toPort"))
+    if protocol not in ("tcp", "udp") or low is None or high is None or low != int(low) or high != int(high):
+        return cidrs.EVERY_PORT
+    return (int(low), int(high)) if 0 <= low <= high <= cidrs.EVERY_PORT[1] else cidrs.EVERY_PORT
+
+
+def ingress_grants(owner: str, rule: Mapping[str, Any], protocol_key: str = "protocol") -> list[cidrs.Grant]:
+    """The CIDR sources an ingress rule lets in, on its protocol's port range; a protocol left
+    unset reads as every one."""
+    sources = tuple(r for r in map(cidrs.parse, _sources(rule)) if r is not None)
+    if not sources:
+        return []
+    spelled = str(get(rule, protocol_key) or "-1").strip().lower()
+    protocol = PROTOCOLS.get(spelled, spelled)
+    return [cidrs.Grant(owner, protocol, *_ports(rule, protocol), sources)]
+
+
+def _inline_grants(props: Mapping[str, Any]) -> list[cidrs.Grant]:
+    rules = items(get(props, "ingress"))
+    return [g for index, rule in enumerate(rules) for g in ingress_grants(f"ingress[{index}]", rule)]
+
+
+def _rule_grants(owner: str, props: Mapping[str, Any]) -> list[cidrs.Grant]:
+    return ingress_grants(owner, props) if get(props, "type") == "ingress" else []
+
+
+def _ingress_rule_grants(owner: str, props: Mapping[str, Any]) -> list[cidrs.Grant]:
+    return ingress_grants(owner, props, "ipProtocol")
 
 
 def _security_group(props: Mapping[str, Any]) -> Iterable[str]:
     rules = items(get(props, "ingress"))
-    found = [p for index, rule in enumerate(rules) for p in _ingress_problem(f"ingress[{index}]", rule)]
-    if not found and len(rules) > 1:  # rules that open the internet only together
-        found = list(_ingress_problem("ingress[] together", {}, [s for r in rules for s in _sources(r)]))
-    yield from found
+    for index, rule in enumerate(rules):
+        yield from _ingress_problem(f"ingress[{index}]", rule)
+    # rules that open a port too widely only together
+    yield from together("ingress[] together", _inline_grants(props), INGRESS_VERB, INGRESS_ALLOWED)
 
 
 def _security_group_rule(props: Mapping[str, Any]) -> Iterable[str]:
@@ -260,4 +307,18 @@ _S3_COMPANIONS = Companions(S3_BUCKETS, "bucket", (
     (frozenset({S3_POLICY}), "a BucketPolicy that denies non-TLS requests (S3.5)"),
 ), "every bucket carries all four controls")
 
-CONTROLS = SecurityControls(_CHECKS, _REVIEWED, (_S3_COMPANIONS,))
+# A security group's ingress may be inline or in rule resources naming it by `securityGroupId`
+# (AWS advises against mixing them, but both work): judged together per port.
+_SECURITY_GROUPS = Ingress(
+    frozenset({"aws:ec2/securityGroup:SecurityGroup"}),
+    _inline_grants,
+    {
+        "aws:ec2/securityGroupRule:SecurityGroupRule": _rule_grants,
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _ingress_rule_grants,
+    },
+    ("securityGroupId",),
+    INGRESS_VERB,
+    INGRESS_ALLOWED,
+)
+
+CONTROLS = SecurityControls(_CHECKS, _REVIEWED, (_S3_COMPANIONS,), (_SECURITY_GROUPS,))

@@ -12,7 +12,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from gpufleet.clouds.azure.link import LINK, VPN_GATEWAY, VPN_GATEWAY_USD_PER_HOUR, declared_tunnels, link_costs
+from gpufleet.catalog.paths import PathRate
+from gpufleet.clouds.azure.link import (
+    LINK,
+    VPN_GATEWAY,
+    VPN_GATEWAY_USD_PER_HOUR,
+    declared_tunnels,
+    gateway_sizes,
+    gateway_sku,
+    link_costs,
+)
 from gpufleet.clouds.azure.mocks import MOCK_CALLS, NAME_INPUTS, mock_call, mock_state
 from gpufleet.clouds.azure.pools import (
     AGENT_POOL,
@@ -189,7 +198,9 @@ class Azure(CloudModel):
         "azure-native:containerservice:AgentPool": AGENT_POOL_REPLACE_ON_CHANGE,
         "azure-native:containerservice:ManagedCluster": ("location", "resourceName", "resourceGroupName"),
         "azure-native:network:VirtualNetwork": ("location",),
-        VPN_GATEWAY: ("location", "virtualNetworkGatewayName", "gatewayType", "vpnType"),
+        # A gateway resizes only within its generation (learn.microsoft.com/azure/vpn-gateway/
+        # about-gateway-skus): VpnGw1AZ (Generation1) to a larger SKU (Generation2) recreates it.
+        VPN_GATEWAY: ("location", "virtualNetworkGatewayName", "gatewayType", "vpnType", "vpnGatewayGeneration"),
         "azure-native:network:PublicIPAddress": ("location", "publicIpAddressName", "sku", "zones"),
     }
     system_pool = SYSTEM_POOL
@@ -272,8 +283,17 @@ class Azure(CloudModel):
                       "azure-native:containerservice:ManagedCluster", per_cluster=True),
         )
 
-    def link_costs(self, peers: int, same_cloud_peers: int, region: str | None = None) -> tuple[FixedCost, ...]:
-        return link_costs(peers, region)
+    def link_costs(
+        self, peers: int, same_cloud_peers: int, region: str | None = None, hub: str | None = None
+    ) -> tuple[FixedCost, ...]:
+        return link_costs(peers, region, hub)
+
+    def hub_sizes(self, region: str | None) -> tuple[PathRate, ...]:
+        return gateway_sizes(region)
+
+    def declared_hub(self, resource: DeclaredResource) -> PathRate | None:
+        """A VPN gateway's SKU as declared, from the rows of either kind of region."""
+        return gateway_sku(resource.get("sku", "name")) if resource.type == VPN_GATEWAY else None
 
     storage_types = frozenset({"azure-native:storage:StorageAccount"})
 

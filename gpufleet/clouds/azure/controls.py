@@ -12,13 +12,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gpufleet import cidrs
-from gpufleet.clouds.controls import Check, SecurityControls, allowlist, flag, shown
+from gpufleet.clouds.controls import Check, Ingress, SecurityControls, allowlist, flag, shown, together
 from gpufleet.clouds.inputs import get, is_true, items, text
 
 # Service tags and words that mean any source (learn.microsoft.com/azure/virtual-network/service-tags-overview);
 # address prefixes are judged by what they cover (gpufleet.cidrs).
 AZURE_ANYWHERE = frozenset({"*", "internet", "any"})
 TLS_VERSIONS = frozenset({"TLS1_2", "TLS1_3"})
+INBOUND_VERB = "allows inbound traffic from"
+INBOUND_ALLOWED = "specific address prefixes or service tags other than Internet (no inbound allow from anywhere)"
 # azure-native storage PublicNetworkAccess: Enabled, Disabled, SecuredByPerimeter (the SDK's enum).
 PRIVATE_NETWORK_ACCESS = frozenset({"Disabled", "SecuredByPerimeter"})
 
@@ -78,10 +80,10 @@ def _inbound_sources(rule: object) -> list[object]:
     return [s for s in (get(rule, "sourceAddressPrefix"), *items(get(rule, "sourceAddressPrefixes"))) if s is not None]
 
 
-def _inbound_from_anywhere(where: str, rule: object, sources: list[object] | None = None) -> Iterable[str]:
+def _inbound_from_anywhere(where: str, rule: object) -> Iterable[str]:
     """No inbound allow from anywhere: the Internet tag or `*`, or prefixes that cover the
     internet together (gpufleet.cidrs)."""
-    sources = _inbound_sources(rule) if sources is None else sources
+    sources = _inbound_sources(rule)
     opened = sorted({str(s) for s in sources if str(s).lower() in AZURE_ANYWHERE})
     reach = ""
     if (wide := cidrs.opening(sources)) is not None:
@@ -90,19 +92,46 @@ def _inbound_from_anywhere(where: str, rule: object, sources: list[object] | Non
     if opened:
         name = text(get(rule, "name"))
         yield (
-            f"{where}{f' {name!r}' if name else ''} allows inbound traffic from "
-            f"{', '.join(opened)}{reach}; allowed: specific address prefixes or service tags other "
-            "than Internet (no inbound allow from anywhere)"
+            f"{where}{f' {name!r}' if name else ''} {INBOUND_VERB} {', '.join(opened)}{reach}; "
+            f"allowed: {INBOUND_ALLOWED}"
         )
 
 
-def _security_group_azure(props: Mapping[str, Any]) -> Iterable[str]:
+def _span(value: object) -> tuple[int, int]:
+    """A destination port range as NSG rules write it ("22", "8000-8100", "*"); anything else
+    reads as every port (fail closed: the widest reading)."""
+    low, _, high = str(value).strip().partition("-")
+    try:
+        first, last = int(low), int(high or low)
+    except ValueError:
+        return cidrs.EVERY_PORT
+    return (first, last) if 0 <= first <= last <= cidrs.EVERY_PORT[1] else cidrs.EVERY_PORT
+
+
+def inbound_grants(owner: str, rule: Mapping[str, Any]) -> list[cidrs.Grant]:
+    """The address prefixes an inbound allow rule lets in, per destination port range (service
+    tags add nothing: `Internet` and `*` are each rule's own finding). Deny rules are not
+    subtracted: an allow is judged as if no deny came first (the stricter reading)."""
+    sources = tuple(r for r in map(cidrs.parse, _inbound_sources(rule)) if r is not None)
+    if not sources:
+        return []
+    spelled = text(get(rule, "protocol"))
+    protocol = cidrs.ANY_PROTOCOL if spelled is None or spelled == "*" else spelled.lower()
+    spans = [get(rule, "destinationPortRange"), *items(get(rule, "destinationPortRanges"))]
+    ranges = [_span(span) for span in spans if span is not None] or [cidrs.EVERY_PORT]
+    return [cidrs.Grant(owner, protocol, low, high, sources) for low, high in ranges]
+
+
+def _inline_grants(props: Mapping[str, Any]) -> list[cidrs.Grant]:
     rules = items(get(props, "securityRules"))
-    found = [p for i, rule in enumerate(rules) for p in _inbound_from_anywhere(f"securityRules[{i}]", rule)]
-    if not found and len(rules) > 1:  # rules that open the internet only together
-        together = [s for rule in rules for s in _inbound_sources(rule)]
-        found = list(_inbound_from_anywhere("securityRules[] together", {}, together))
-    yield from found
+    return [g for index, rule in enumerate(rules) for g in inbound_grants(f"securityRules[{index}]", rule)]
+
+
+def _security_group_azure(props: Mapping[str, Any]) -> Iterable[str]:
+    for index, rule in enumerate(items(get(props, "securityRules"))):
+        yield from _inbound_from_anywhere(f"securityRules[{index}]", rule)
+    # rules that open a port too widely only together
+    yield from together("securityRules[] together", _inline_grants(props), INBOUND_VERB, INBOUND_ALLOWED)
 
 
 def _security_rule(props: Mapping[str, Any]) -> Iterable[str]:
@@ -164,4 +193,15 @@ _REVIEWED = frozenset({
     "azure-native:storage:ObjectReplicationPolicy",
 })
 
-CONTROLS = SecurityControls(_CHECKS, _REVIEWED)
+# An NSG's rules may be inline (`securityRules`) or SecurityRule resources naming it by
+# `networkSecurityGroupName` in `resourceGroupName`: judged together per port.
+_NSGS = Ingress(
+    frozenset({"azure-native:network:NetworkSecurityGroup"}),
+    _inline_grants,
+    {"azure-native:network:SecurityRule": inbound_grants},
+    ("networkSecurityGroupName", "resourceGroupName"),
+    INBOUND_VERB,
+    INBOUND_ALLOWED,
+)
+
+CONTROLS = SecurityControls(_CHECKS, _REVIEWED, ingress=(_NSGS,))

@@ -18,13 +18,18 @@ AGENT_POOL = "azure-native:containerservice:AgentPool"
 # AKS documents Arm64 node pools for the Dpsv5, Dplsv5 and Epsv5 sizes only
 # (learn.microsoft.com/azure/aks/use-arm64-vms, MicrosoftDocs/azure-aks-docs@0eb107b6) and
 # installs GPU software only on the GPU sizes it lists (learn.microsoft.com/azure/aks/
-# use-nvidia-gpu: other sizes need the driver install skipped and a driver of your own). No
-# source read here names the arm64 ND GB200/GB300 v6 sizes for AKS, so they are refused.
+# use-nvidia-gpu: other sizes need the driver install skipped and a driver of your own). Searched
+# again 2026-12 (issue 27): no AKS page names the Grace (arm64) ND GB200/GB300 v6 sizes; the one
+# AKS-related mention of Standard_ND128isr_NDR_GB200_v6 found is a generated list of VM size
+# names (microsoft/aspire AksNodeVmSizes.cs), which says nothing of arm64 GPU node images or
+# drivers. So they are refused; racks would be one agent pool each (gpufleet.nodegroups).
 ARM64_GPU_REFUSAL = (
-    "AKS arm64 GPU agent pools are not confirmed: Microsoft documents AKS Arm64 node pools for "
-    "Dpsv5, Dplsv5 and Epsv5 sizes only and installs GPU drivers only on the GPU sizes it lists, "
-    "neither naming the Grace (arm64) ND GB200/GB300 v6 sizes; plan the pool on a cloud that "
-    "runs them (AWS: p6e-gb200.36xlarge)"
+    "AKS arm64 GPU agent pools are not confirmed: an AKS node pool of the Grace (arm64) ND GB200/GB300 "
+    "v6 sizes (Standard_ND128isr_NDR_GB200_v6, Standard_ND128isr_GB300_v6) is documented nowhere: "
+    "Microsoft's AKS Arm64 node pools list Dpsv5, Dplsv5 and Epsv5 sizes only "
+    "(learn.microsoft.com/azure/aks/use-arm64-vms), and AKS installs GPU drivers only on the GPU sizes "
+    "it lists (learn.microsoft.com/azure/aks/use-nvidia-gpu); plan the pool on a cloud that runs them "
+    "(AWS: p6e-gb200.36xlarge)"
 )
 # AKS "does not install the necessary GPU software" on GPU sizes outside its supported list and
 # states that AMD (NVv4) GPUs are not supported (learn.microsoft.com/azure/aks/use-nvidia-gpu,

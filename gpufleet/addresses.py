@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from gpufleet import clouds, ipam
 from gpufleet.catalog import Sku
 from gpufleet.clouds.base import AddressBlocks, CloudModel, NodeRange
+from gpufleet.clusters import cluster_suffix, region_clusters
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import NetworkPlan, Placement, RangeUse
 from gpufleet.poolneeds import able_clouds, takes
-from gpufleet.slots import SLOT_BITS, Network
+from gpufleet.slots import SLOT_BITS, SMALLEST_SLOT_PREFIX, Network
 from gpufleet.specskus import weighted_gpus
 
 if TYPE_CHECKING:
@@ -103,17 +104,70 @@ def with_use(
     filled: list[NetworkPlan] = []
     for net in networks:
         model = clouds.get(net.cloud)
-        blocks = layout(spec, net.cloud, net.region)
+        here = [p for p in placements if p.cloud == net.cloud and p.region == net.region]
+        shares = [
+            [replace(s.placement, nodes=s.nodes) for s in cluster]
+            for cluster in region_clusters(spec, net.cloud, net.region, here).clusters
+        ]
+        blocks = layout(spec, net.cloud, net.region, len(shares))
         grown = tuple(str(b) for b in blocks.pod_blocks) if blocks is not None else ()
         laid_out = NetworkPlan(net.cloud, net.region, net.cidr, net.pod_cidr, (), grown)
-        demand = plan_demand(model, (p for p in placements if p.cloud == net.cloud and p.region == net.region))
         key = f"{net.cloud}/{net.region}"
-        uses = tuple(
-            range_use(model, key, r, [(n, model.node_addresses(kind, r)) for kind, n in demand])
-            for r in region_ranges(laid_out)
-        )
-        filled.append(NetworkPlan(net.cloud, net.region, net.cidr, net.pod_cidr, uses, grown))
+        uses: list[RangeUse] = []
+        ranges = region_ranges(laid_out)
+        own = {r.cluster for r in ranges if r.per_cluster}
+        for r in ranges:
+            if not r.per_cluster:  # shared by every cluster: all nodes, a system pool each
+                demand = [d for cluster in shares for d in plan_demand(model, cluster)]
+                uses.append(range_use(model, key, r, _needs(model, r, demand)))
+                continue
+            for index, cluster in enumerate(shares):
+                if index == r.cluster or (r.cluster == 0 and index not in own):
+                    label = r.label if index == r.cluster else f"{r.label} of cluster {cluster_suffix(index)[1:]}"
+                    mine = replace(r, label=label)
+                    uses.append(range_use(model, key, mine, _needs(model, mine, plan_demand(model, cluster))))
+        filled.append(NetworkPlan(net.cloud, net.region, net.cidr, net.pod_cidr, tuple(uses), grown))
     return tuple(filled)
+
+
+SUPERNET_BASE = "10.0.0.0"
+"""Where `gpufleet init` cuts a supernet it sizes (RFC 1918's largest block)."""
+
+
+def supernet_for(spec: FleetSpec) -> Network:
+    """The smallest `10.0.0.0/N` supernet whose region slots hold the spec's pools as `layout`
+    lays them out: every configured region's ranges, each pool whole there at its most
+    addresses (`spec_most`, the bound growth uses), as full as the largest supernet leaves
+    them (a range no supernet holds, such as a grown VPC's pod subnet, is another matter:
+    the plan names its fix). For `gpufleet init`, which writes it where the spec has none."""
+    def short(prefix: int) -> set[tuple[str, str, str]]:
+        sized = spec.model_copy(update={"network": spec.network.model_copy(
+            update={"supernet": Network(f"{SUPERNET_BASE}/{prefix}")}
+        )})
+        return {
+            (cloud, region, room.node_range.label)
+            for cloud, region in sized.clouds.regions()
+            for room in planned_rooms(sized, cloud, region)
+            if bounded_need(sized, room, spec_most(sized, clouds.get(cloud), region, room.node_range))
+            > room.node_range.usable
+        }
+
+    largest = short(8)
+    fitting = (p for p in range(SMALLEST_SLOT_PREFIX - SLOT_BITS, 8, -1) if short(p) <= largest)
+    return Network(f"{SUPERNET_BASE}/{next(fitting, 8)}")
+
+
+def most_clusters(spec: FleetSpec, cloud: str, region: str) -> int:
+    """The most clusters the region may get: its `clusters_per_region` limit, and what its
+    network holds (`CloudModel.clusters_in`: a grown VPC's CIDR block quota)."""
+    limits = cluster_limits(spec, cloud, region)
+    blocks = layout(spec, cloud, region)
+    held = clouds.get(cloud).clusters_in(blocks, limits.blocks_per_network) if blocks is not None else None
+    return limits.clusters if held is None else max(1, min(limits.clusters, held))
+
+
+def _needs(model: CloudModel, node_range: NodeRange, demand: Sequence[tuple[str, int]]) -> Needs:
+    return [(n, model.node_addresses(kind, node_range)) for kind, n in demand]
 
 
 _LAYOUTS: dict[int, tuple[FleetSpec, dict[tuple[str, str], AddressBlocks | None]]] = {}
@@ -121,9 +175,9 @@ _LAYOUTS: dict[int, tuple[FleetSpec, dict[tuple[str, str], AddressBlocks | None]
 _LAYOUTS_KEPT = 8
 
 
-def layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
-    """The blocks the address plan gives the region (None where its layout refuses it:
-    `ipam.allocate` says why): grown (`CloudModel.grown_blocks`) where the spec's pools could
+def layout(spec: FleetSpec, cloud: str, region: str, clusters: int = 1) -> AddressBlocks | None:
+    """The blocks the address plan gives the region's `clusters` clusters (None where its layout
+    refuses it: `ipam.allocate` says why): grown (`CloudModel.grown_blocks`) where the spec's pools could
     overfill its plain ranges, else plain.
 
     A rule of the spec alone, so a region's layout never flips with a plan's prices, and one
@@ -142,7 +196,10 @@ def layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
         held = _LAYOUTS[id(spec)] = (spec, {})
     if (cloud, region) not in held[1]:
         held[1][(cloud, region)] = _layout(spec, cloud, region)
-    return held[1][(cloud, region)]
+    found = held[1][(cloud, region)]
+    if clusters == 1 or found is None or not found.pod_blocks:
+        return found
+    return clouds.get(cloud).grown_blocks(found, clusters)  # each cluster its own pod blocks
 
 
 def _layout(spec: FleetSpec, cloud: str, region: str) -> AddressBlocks | None:
@@ -164,9 +221,10 @@ def within_block_quota(spec: FleetSpec, cloud: str, region: str, blocks: Address
     """Whether a network's IPv4 CIDR blocks (its own and those growth adds) fit the cloud's
     quota of blocks per network (`blocks_per_network`: limits.csv, or the spec's `limits:`). A
     grown layout never asks for more than the account may associate: where it would, the region
-    stays plain and its addresses bound what it holds."""
-    most = cluster_limits(spec, cloud, region).blocks_per_network
-    return most is None or 1 + len(blocks.pod_blocks) <= most
+    stays plain and its addresses bound what it holds. The same rule as `most_clusters`' (one
+    cluster's blocks: `CloudModel.clusters_in`), so a declared quota raises both."""
+    held = clouds.get(cloud).clusters_in(blocks, cluster_limits(spec, cloud, region).blocks_per_network)
+    return held is None or held >= 1
 
 
 def spec_most(spec: FleetSpec, model: CloudModel, region: str, node_range: NodeRange) -> list[tuple[str, int]]:

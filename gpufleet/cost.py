@@ -26,6 +26,7 @@ from gpufleet import clouds
 from gpufleet.catalog import Catalog, Cloud, discount_note
 from gpufleet.catalog.transfer import TransferRate, transfer_rate
 from gpufleet.clouds.base import FixedCost
+from gpufleet.clusters import cluster_counts, cluster_suffix
 from gpufleet.ledger import Ledger
 from gpufleet.plan import (
     CostKind,
@@ -82,8 +83,11 @@ def plan_lines(
     every storage copy and every transfer from a dataset's home. A contract's discount lowers
     the clouds' list prices (GPU nodes carry theirs from the catalog)."""
     discounts = spec.budget.discounts()
+    counts = cluster_counts(spec, placements)
     listed = [
         *(line for cloud, region in regions for line in region_lines(cloud, region)),
+        *(line for (cloud, region), count in counts.items() for index in range(1, count)
+          for line in cluster_lines(cloud, region, index)),
         *_link_lines(sites, hubs or {}),
         *(_storage_line(s) for s in storage),
     ]
@@ -177,6 +181,28 @@ def region_lines(cloud: Cloud, region: str) -> list[CostLine]:
         f"{system.source}; {system.min_nodes} nodes (the pool's minimum)", "fixed",
     ))
     return lines
+
+
+def cluster_lines(cloud: Cloud, region: str, index: int) -> list[CostLine]:
+    """What cluster `index` (from 0) of a region adds beyond the region's first: its cloud's
+    per-cluster items and its system nodes (docs/design.md, "Several clusters per region")."""
+    suffix = cluster_suffix(index)
+    return [
+        replace(line, item=f"{line.item} (cluster {suffix[1:]})")
+        for line, per_cluster in zip(region_lines(cloud, region), _per_cluster(cloud), strict=True)
+        if per_cluster
+    ]
+
+
+def _per_cluster(cloud: Cloud) -> list[bool]:
+    """Per `region_lines` line, whether every cluster pays it again (the system nodes do)."""
+    return [item.per_cluster for item in clouds.get(cloud).fixed_costs()] + [True]
+
+
+def cluster_fixed_usd(cloud: Cloud, spec: FleetSpec) -> float:
+    """$/month of one more cluster in a region (`cluster_lines`), less the cloud's discount."""
+    discount = spec.budget.discounts().get(cloud, 0.0)
+    return round(sum(discounted(line.monthly_usd, discount) for line in cluster_lines(cloud, "", 1)), 2)
 
 
 def _link_lines(sites: Sequence[tuple[Cloud, str]], hubs: Mapping[tuple[Cloud, str], str]) -> list[CostLine]:

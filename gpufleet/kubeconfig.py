@@ -4,8 +4,9 @@ The clusters' kubeconfigs are the program's stack outputs `<cloud>/<region>/kube
 credentials: `aws eks get-token` on EKS, `kubelogin --login azurecli` on AKS; no token is stored).
 From `pulumi stack output --json --show-secrets` they are merged as they are; offline, the plan's
 recorded outputs show the same shape with the server and CA left as placeholders. Contexts are
-named `<fleet>-<cloud>-<region>`, and SkyPilot's `kubernetes.allowed_contexts` lists them, so
-`sky launch` can place work on any cluster of the fleet.
+named `<fleet>-<cloud>-<region>` (a region's later clusters' outputs and contexts add `-c2`, ...:
+gpufleet.clusters), and SkyPilot's `kubernetes.allowed_contexts` lists them, so `sky launch`
+can place work on any cluster of the fleet.
 """
 
 from __future__ import annotations

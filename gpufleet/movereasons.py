@@ -20,12 +20,12 @@ from dataclasses import replace
 
 from gpufleet import addresses
 from gpufleet.catalog import Catalog
+from gpufleet.clusters import clusters_needed
 from gpufleet.cost import monthly
 from gpufleet.ledger import Ledger
 from gpufleet.moves import Cause, capacity_cause
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.placement import Candidate, candidates, placement_of, plan_ledger
-from gpufleet.placement.candidates import groups_reached, nodes_reached
 from gpufleet.plan import Placement
 from gpufleet.quota import quota_use
 from gpufleet.spec import FleetSpec
@@ -126,12 +126,13 @@ class MoveCauses:
             if over and (use.cloud, use.region) == (cloud, region):
                 return Cause("quota", f"{cloud}/{region} quota {use.bucket} holds {use.limit_vcpus} vCPUs; "
                                       f"with {words} it would need {use.used_vcpus}")
-        counts = [p.nodes for p in here]
-        if groups_reached(self.spec, cloud, region, counts) or nodes_reached(self.spec, cloud, region, counts):
-            limits = cluster_limits(self.spec, cloud, region)
+        limits = cluster_limits(self.spec, cloud, region)
+        most = addresses.most_clusters(self.spec, cloud, region)
+        if (needed := clusters_needed(self.spec, cloud, region, here)) is None or needed > most:
             groups = sum(limits.groups_for(p.nodes) for p in here)
-            return Cause("limit", f"{cloud}/{region}'s cluster would hold {groups} GPU node groups of "
-                                  f"{limits.gpu_groups} and {sum(p.nodes for p in here)} nodes with {words}")
+            return Cause("limit", f"{cloud}/{region}'s clusters (at most {most}) would hold {groups} "
+                                  f"GPU node groups of {limits.gpu_groups} each and {sum(p.nodes for p in here)} "
+                                  f"nodes with {words}")
         if full := addresses.overfilled(self.spec, cloud, region, [(p.instance_type, p.nodes) for p in here]):
             came = sorted({p.pool for p in self.after if (p.cloud, p.region) == (cloud, region)
                            and p.pool != pool.name and p.nodes > self._had(p)})

@@ -4,11 +4,13 @@ Three jobs, shared by the planner, the components, the plan document and the spe
 - `cluster_limits`: the limits one region's cluster respects, from the sourced table
   (catalog/data/limits.csv through each `CloudModel.limit_keys`), raised or lowered where the
   spec declares `limits: {cloud: {region: {key: value}}}` the way it declares quotas;
-- `split`: one placement as node groups (EKS managed node groups, AKS agent pools) that each
-  fit. The first group is the placement's group of old, so its name and URN never change;
-  growing adds groups at the end and shrinking removes them from the end;
-- `placement_parts`: the groups of one placement as the plan and the components declare them:
-  on a rack-scale SKU one group per rack (`gpufleet.racks`), else `split` at the cluster limit;
+- `split`: one placement's nodes in a cluster as node groups (EKS managed node groups, AKS
+  agent pools) that each fit. The first group is the placement's group of old, so its name and
+  URN never change; growing adds groups at the end and shrinking removes them from the end
+  (which cluster holds which nodes: `gpufleet.clusters`);
+- `placement_parts`: the groups of some of a placement's nodes as the plan and the components
+  declare them: on a rack-scale SKU one group per rack (`gpufleet.racks`), else `split` at the
+  cluster's group size;
 - `limit_problems`: the spec's `limits:` checked (configured region, known key, raisable,
   within the documented maximum).
 """
@@ -16,7 +18,7 @@ Three jobs, shared by the planner, the components, the plan document and the spe
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,7 +30,7 @@ from gpufleet.specwords import one_of
 
 if TYPE_CHECKING:
     from gpufleet.catalog import Catalog, Sku
-    from gpufleet.plan import FleetPlan, Placement
+    from gpufleet.plan import Placement
     from gpufleet.specmodel import FleetSpec
 
 # Every cluster runs one system node group / agent pool besides the GPU pools (CloudModel.system_pool).
@@ -52,6 +54,9 @@ class ClusterLimits:
     nodes_per_cluster: int | None
     system_nodes: int
     sources: Mapping[str, Limit]
+    clusters: int = 1
+    """The most clusters the region may get (`clusters_per_region`); see
+    docs/design.md, "Several clusters per region"."""
     blocks_per_network: int | None = None
     """IPv4 CIDR blocks one VPC/VNet may hold, the primary counted (None: the cloud adds none)."""
 
@@ -72,9 +77,12 @@ class ClusterLimits:
         return math.ceil(nodes / self.group_size(sku))
 
     def group_size(self, sku: Sku | None = None) -> int:
-        """The most nodes one group holds: on a rack-scale SKU one rack of its smallest size (a
-        placement's groups are its racks: `placement_parts`), else the cluster's limit."""
-        return min([self.nodes_per_group, *(rack.instances for rack in sku.racks)] if sku else [self.nodes_per_group])
+        """The most nodes one group holds: its limit, or less where the cluster holds fewer
+        (AKS: 1,000 nodes per cluster less the system pool's), and on a rack-scale SKU one rack
+        of its smallest size (a placement's groups are its racks: `placement_parts`)."""
+        most = self.gpu_nodes
+        sizes = [self.nodes_per_group, *(rack.instances for rack in sku.racks)] if sku else [self.nodes_per_group]
+        return min(sizes) if most is None else max(1, min(*sizes, most))
 
     def key(self, role: str) -> str:
         """The spec's (and limits.csv's) name of a role's limit: `nodes_per_node_group`."""
@@ -127,7 +135,7 @@ def limits_in(declared_limits: Declared, cloud: str, region: str | None) -> Clus
         raise ValueError(f"cloud {cloud} declares no nodes_per_group / groups_per_cluster limit keys")
     return ClusterLimits(
         cloud, region or "?", per_group, groups, value("nodes_per_cluster"), model.system_pool.max_nodes, sources,
-        value("blocks_per_network"),
+        clusters=value("clusters_per_region") or 1, blocks_per_network=value("blocks_per_network"),
     )
 
 
@@ -170,62 +178,26 @@ def split(nodes: int, min_nodes: int | None, per_group: int, rack: str = "") -> 
     return tuple(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class RegionGroups:
-    """One region's cluster as planned: its limits and the groups of each placement."""
-
-    limits: ClusterLimits
-    groups: tuple[tuple[Placement, tuple[GroupPart, ...]], ...]
-
-    @property
-    def group_count(self) -> int:
-        return sum(len(parts) for _, parts in self.groups)
-
-    @property
-    def nodes(self) -> int:
-        return sum(p.nodes for p, _ in self.groups)
-
-    @property
-    def largest_group(self) -> int:
-        return max((part.nodes for _, parts in self.groups for part in parts), default=0)
-
-
 def placement_parts(
-    spec: FleetSpec, catalog: Catalog, placement: Placement, min_nodes: int | None
+    spec: FleetSpec, catalog: Catalog, placement: Placement, min_nodes: int | None, nodes: int | None = None
 ) -> tuple[GroupPart, ...]:
-    """The node groups one placement becomes: on a rack-scale SKU one per rack, all of a rack
-    in its group (an NVLink domain is never cut, docs/frontier.md, "Whole racks"), else groups
-    split at its region's nodes per group. Rack i's group keeps its name when racks are added."""
-    per_group = cluster_limits(spec, placement.cloud, placement.region).nodes_per_group
+    """The node groups one placement (or `nodes` of it, its share of one cluster) becomes: on a
+    rack-scale SKU one per rack, all of a rack in its group (an NVLink domain is never cut,
+    docs/frontier.md, "Whole racks"), else groups split at its cluster's group size. Rack i's
+    group keeps its name when racks are added."""
+    per_group = cluster_limits(spec, placement.cloud, placement.region).group_size()
     racks = placement_racks(spec, catalog, placement)
+    count = placement.nodes if nodes is None else nodes
     if racks is None:
-        return split(placement.nodes, min_nodes, per_group)
-    return split(placement.nodes, min_nodes, min(racks.rack.instances, per_group), racks.rack.name)
-
-
-def placement_groups(plan: FleetPlan, placement: Placement, min_nodes: int | None) -> tuple[GroupPart, ...]:
-    """The node groups one placement of the plan becomes (`placement_parts`)."""
-    return placement_parts(plan.spec, plan.spec.catalog(), placement, min_nodes)
-
-
-def region_groups(plan: FleetPlan) -> list[RegionGroups]:
-    """Every region of the plan with its limits and groups (for the plan document and table)."""
-    found: list[RegionGroups] = []
-    catalog = plan.spec.catalog()
-    for cloud in clouds.names():
-        for region in plan.regions(cloud):
-            limits = cluster_limits(plan.spec, cloud, region)
-            here: Sequence[Placement] = plan.placements_in(cloud, region)
-            found.append(RegionGroups(limits, tuple(
-                (p, placement_parts(plan.spec, catalog, p, None)) for p in here
-            )))
-    return found
+        return split(count, min_nodes, per_group)
+    return split(count, min_nodes, min(racks.rack.instances, per_group), racks.rack.name)
 
 
 def limit_problems(spec: FleetSpec) -> Iterator[Problem]:
     """The spec's `limits:`: each region configured, each key a limit the planner respects for
-    that cloud, raisable, and within the documented maximum (values are positive integers by
-    the model)."""
+    that cloud, raisable (any limit may be lowered: `clusters_per_region: 1` keeps a region to
+    one cluster), and within the documented maximum (values are positive integers by the
+    model)."""
     configured = set(spec.clouds.regions())
     for cloud, per_region in spec.limits.items():
         sources = {found.key: found for found in cloud_limits(cloud).values()}
@@ -237,7 +209,7 @@ def limit_problems(spec: FleetSpec) -> Iterator[Problem]:
                 known = sources.get(key)
                 if known is None:
                     yield Problem(path, one_of(f"{cloud} limit", key, sorted(sources)))
-                elif not known.adjustable:
+                elif not known.adjustable and value > known.value:
                     yield Problem(path, (
                         f"{key} is fixed at {known.value} {known.unit} and cannot be raised "
                         f"({known.source}); remove it and allow more regions instead"

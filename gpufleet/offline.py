@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from gpufleet import safejson
 from gpufleet.clouds.catalog import load_catalog
+from gpufleet.clusters import plan_clusters
 from gpufleet.diff import PlanDiff, diff_documents
 from gpufleet.errors import EXIT_OK, EXIT_POLICY, CommandLineError, GpufleetError, Problem, SpecError
 from gpufleet.horizonjson import horizon_json
 from gpufleet.live import LiveQuota
 from gpufleet.movereasons import MoveCauses
 from gpufleet.moves import moves
-from gpufleet.nodegroups import region_groups
 from gpufleet.pipeline import deployed_period
 from gpufleet.plan import PLAN_VERSION, FleetPlan, QuotaUse
 from gpufleet.planinput import read_document
@@ -329,7 +329,7 @@ def plan_document(
             ],
         },
         "quota": [_quota_json(q) for q in plan.quota],
-        "clusters": cluster_docs(region_groups(plan)),
+        "clusters": cluster_docs(plan_clusters(plan)),
         "solver": {
             "status": plan.solver.status,
             # unknown (no bound proven) is null: JSON has no Infinity

@@ -16,10 +16,11 @@ from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from gpufleet import clouds
 from gpufleet.catalog import Capacity, Cloud
+from gpufleet.clusters import RegionClusters
 from gpufleet.explainjson import ExplainDoc, ScenarioDoc
 from gpufleet.horizonjson import CommitmentBurnDoc, HorizonDoc, PeriodDoc
 from gpufleet.moves import MoveDoc
-from gpufleet.nodegroups import CLUSTER_ROLES, RegionGroups
+from gpufleet.nodegroups import CLUSTER_ROLES
 from gpufleet.pipes import tib_per_month
 from gpufleet.plan import CostKind, LinkPlan, NetworkPlan, PipeUse, Placement, PoolPlan
 from gpufleet.planinput import read_document
@@ -247,12 +248,14 @@ class QuotaDoc(TypedDict):
 
 @_closed
 class ClusterDoc(TypedDict):
-    """One region's cluster against its limits (gpufleet.nodegroups): GPU node groups / agent
-    pools (the system pool not counted) and GPU nodes, beside the limits in force (the spec's
-    `limits:` or the documented defaults; `nodes_limit` null where the cloud has none)."""
+    """One cluster of a region against its limits (gpufleet.nodegroups): its number in the
+    region (1: the region's first; `gpufleet.clusters`), GPU node groups / agent pools (the
+    system pool not counted) and GPU nodes, beside the limits in force (the spec's `limits:`
+    or the documented defaults; `nodes_limit` null where the cloud has none)."""
 
     cloud: Cloud
     region: str
+    cluster: int
     groups: int
     groups_limit: int
     largest_group_nodes: int
@@ -482,15 +485,16 @@ def previous_placements(path: str | None) -> tuple[Placement, ...]:
     return placements_from_document(read_document(path)) if path else ()
 
 
-def cluster_docs(regions: Sequence[RegionGroups]) -> list[ClusterDoc]:
-    """Each region's cluster against its limits, for the plan document."""
+def cluster_docs(regions: Sequence[RegionClusters]) -> list[ClusterDoc]:
+    """Each cluster of each region against its limits, for the plan document."""
     return [
         {
-            "cloud": r.limits.cloud, "region": r.limits.region, "groups": r.group_count,
-            "groups_limit": r.limits.gpu_groups, "largest_group_nodes": r.largest_group,
-            "nodes_per_group_limit": r.limits.nodes_per_group, "nodes": r.nodes,
+            "cloud": r.limits.cloud, "region": r.limits.region, "cluster": index + 1,
+            "groups": sum(len(s.groups) for s in shares), "groups_limit": r.limits.gpu_groups,
+            "largest_group_nodes": max((g.nodes for s in shares for g in s.groups), default=0),
+            "nodes_per_group_limit": r.limits.nodes_per_group, "nodes": sum(s.nodes for s in shares),
             "nodes_limit": r.limits.gpu_nodes,
             "sources": sorted({limit.source for role, limit in r.limits.sources.items() if role in CLUSTER_ROLES}),
         }
-        for r in regions
+        for r in regions for index, shares in enumerate(r.clusters)
     ]

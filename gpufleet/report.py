@@ -121,7 +121,8 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
     ]
     quota_header = ("cloud", "region", "bucket", "used", "limit", "headroom", *(("source",) if sourced else ()))
     clusters: list[Row] = [
-        (c["cloud"], c["region"], f"{c['groups']} / {c['groups_limit']}",
+        (c["cloud"], c["region"], f"c{c.get('cluster', 1)}",
+         f"{c['groups']} / {c['groups_limit']}",
          f"{c['largest_group_nodes']} / {c['nodes_per_group_limit']}",
          f"{c['nodes']} / {'-' if c['nodes_limit'] is None else c['nodes_limit']}")
         for c in doc.get("clusters", [])
@@ -153,7 +154,8 @@ def _sections(doc: dict[str, Any]) -> list[Table]:
         ("Where each price comes from", ("item", "cloud", "region", "$/month", "source"), lines),
         ("Quota headroom (vCPUs)", quota_header, quota),
         ("Clusters against their limits (GPU pools; system pool not counted)",
-         ("cloud", "region", "groups / limit", "largest group / nodes per group", "nodes / limit"), clusters),
+         ("cloud", "region", "cluster", "groups / limit", "largest group / nodes per group", "nodes / limit"),
+         clusters),
         ("Policies", ("policy", "enforcement", "verdict"), policies),
         ("Resources", ("cloud", "region", "type", "count"), counts),
         *explain_tables(doc),

@@ -2,17 +2,22 @@
 
 The spec goes under the stack config key `gpufleet:fleet`, indented as it was written, so its
 comments stay; it is validated first, and an existing stack file is only replaced on request.
+A spec without `network.supernet` gets the smallest one that holds its pools
+(`addresses.supernet_for`), said in a comment beside it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import yaml
 
 from gpufleet import safeyaml
+from gpufleet.addresses import SUPERNET_BASE, supernet_for
 from gpufleet.errors import Problem, SpecError
 from gpufleet.safewrite import write_text
+from gpufleet.spec import FleetSpec, load_fleet
 from gpufleet.specfile import (
     CONFIG_KEY,
     find_project,
@@ -24,14 +29,17 @@ from gpufleet.specfile import (
     stack_path,
 )
 
+SIZED = "sized by gpufleet init: the smallest 10.0.0.0 supernet that holds the pools"
 
-def stack_document(spec: Path, data: object) -> str:
-    """The stack file's text: the spec file's own lines under `config: gpufleet:fleet:` when
-    they read back to the same mapping, else the mapping written out by YAML."""
-    text = spec.read_text(encoding="utf-8")
+
+def stack_document(spec: Path, data: object, added: str = "") -> str:
+    """The stack file's text: the spec file's own lines (and the `added` lines) under `config:
+    gpufleet:fleet:` when they read back to the same mapping, else the mapping written out by
+    YAML."""
+    text = spec.read_text(encoding="utf-8").rstrip("\n") + ("\n" + added if added else "")
     document = read_yaml(spec)
     if fleet_data(document) is not document:
-        return text  # already a stack file
+        return text  # already a stack file (nothing is added to one)
     indented = "\n".join(f"    {line}" if line.strip() else "" for line in text.splitlines())
     stacked = f"config:\n  {CONFIG_KEY}:\n{indented}\n"
     if fleet_data(safeyaml.load(stacked)) == data:
@@ -43,7 +51,13 @@ def init_stack(spec: Path, stack: str | None, root: Path, force: bool) -> tuple[
     """Write stacks/Pulumi.<stack>.yaml under `root` from a spec file; returns (stack, path).
     The stack is the one `plan --spec` plans the file as (`stack_of_file`: the fleet's name)
     unless `stack` is given."""
-    fleet, data = read_fleet(spec)
+    document = read_yaml(spec)
+    raw = fleet_data(document)
+    added = ""
+    if raw is document and isinstance(raw, dict) and "network" not in raw:  # a bare spec
+        fleet, data, added = _with_supernet(spec, cast(dict[str, object], raw))
+    else:
+        fleet, data = read_fleet(spec)
     name = stack or stack_of_file(spec, fleet.name)
     bad_name = stack_name_problem(name)
     if bad_name:
@@ -53,8 +67,20 @@ def init_stack(spec: Path, stack: str | None, root: Path, force: bool) -> tuple[
         raise SpecError([Problem(str(path), "exists; pass --force to replace it, or --stack NAME for another stack")])
     path.parent.mkdir(parents=True, exist_ok=True)
     header = f"# Stack {name}: fleet {fleet.name}, from {spec.name} by `gpufleet init`.\n"
-    write_text(path, header + stack_document(spec, data), flag="init")
+    write_text(path, header + stack_document(spec, data, added), flag="init")
     return name, path
+
+
+def _with_supernet(spec: Path, raw: dict[str, object]) -> tuple[FleetSpec, dict[str, object], str]:
+    """A spec without `network:` validated with the supernet sized for its pools: the spec, its
+    mapping and the lines that add it. The pools are sized against RFC 1918's largest block first."""
+    widest = {**raw, "network": {"supernet": f"{SUPERNET_BASE}/8"}}
+    try:
+        sized = supernet_for(load_fleet(widest))
+    except SpecError as error:
+        raise SpecError(error.problems, source=str(spec)) from None
+    data = {**raw, "network": {"supernet": str(sized)}}
+    return load_fleet(data), data, f"network:\n  supernet: {sized}  # {SIZED}\n"
 
 
 def next_steps(stack: str, path: Path, root: Path) -> str:

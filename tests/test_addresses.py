@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gpufleet import addresses, ipam
+from gpufleet.clusters import region_clusters
 from gpufleet.offline import SpecSource, run_plan
 from gpufleet.plan import Placement
 from gpufleet.spec import load_fleet
@@ -235,8 +236,10 @@ def test_the_address_plan_never_calls_an_undersized_range_fit(
                 enis, per_eni = eni_table()[kind]
                 floor = (nodes + 4) * min(1, enis) * per_eni + 8 * 10  # GPU nodes, surge, system
                 room = size - 5
-            elif "pod" in use.label:
-                floor, room = (nodes + 1 + 3) * 256, size  # at least the nodes' /24s
+            elif "pod" in use.label:  # each AKS cluster's own overlay: at least its nodes' /24s
+                cluster = int(use.label.rsplit(" c", 1)[1]) - 1 if " of cluster c" in use.label else 0
+                held = sum(s.nodes for s in region_clusters(spec, "azure", "eastus", made).clusters[cluster])
+                floor, room = (held + 1 + 3) * 256, size
             else:
                 floor, room = nodes + 3, size - 5
             assert use.needed >= floor

@@ -17,8 +17,9 @@ from gpufleet.catalog.limits import limit
 from gpufleet.cli import main
 from gpufleet.clouds.aws import NODE_GROUP
 from gpufleet.clouds.azure import AGENT_POOL, MANAGED_CLUSTER
+from gpufleet.clusters import region_clusters
 from gpufleet.errors import InfeasibleError
-from gpufleet.nodegroups import cluster_limits, split
+from gpufleet.nodegroups import split
 from gpufleet.placement import place
 from gpufleet.policy import evaluate, policy_config
 from gpufleet.policy.config import DEPLOY_READINESS
@@ -144,7 +145,8 @@ def test_growing_past_a_group_adds_a_group_and_shrinking_removes_only_it() -> No
 def test_a_fleet_beyond_the_declared_limits_exits_1_naming_limit_region_and_value(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fleet = h100_fleet(8 * 2000, ["aws/us-east-1"], limits={"aws": {"us-east-1": {"node_groups_per_cluster": 3}}})
+    declared = {"node_groups_per_cluster": 3, "clusters_per_region": 1}
+    fleet = h100_fleet(8 * 2000, ["aws/us-east-1"], limits={"aws": {"us-east-1": declared}})
     spec = tmp_path / "fleet.yaml"
     spec.write_text(yaml.safe_dump(fleet))
     code = main(["plan", "--spec", str(spec)])
@@ -155,12 +157,23 @@ def test_a_fleet_beyond_the_declared_limits_exits_1_naming_limit_region_and_valu
     assert "Traceback" not in err
 
 
-def test_aks_nodes_per_cluster_sends_nodes_to_another_region() -> None:
-    spec = load_fleet(h100_fleet(8192, ["azure/eastus", "azure/eastus2"]))
+def test_aks_nodes_per_cluster_with_one_cluster_a_region_sends_nodes_to_another_region() -> None:
+    one = {"clusters_per_subscription": 1}
+    spec = load_fleet(h100_fleet(8192, ["azure/eastus", "azure/eastus2"], limits={"azure": {"eastus": one, "eastus2": one}}))
     result = place(spec, spec.catalog())
     for p in result.placements:
         assert p.nodes <= AKS_NODES_PER_CLUSTER - 3
     assert {p.region for p in result.placements} == {"eastus", "eastus2"}
+
+
+def test_aks_nodes_per_cluster_gives_the_cheaper_region_a_second_cluster() -> None:
+    spec = load_fleet(h100_fleet(8192, ["azure/eastus", "azure/eastus2"]))
+    result = place(spec, spec.catalog())
+    (placed,) = result.placements
+    clusters = region_clusters(spec, "azure", placed.region, result.placements)
+    assert placed.nodes == 1024
+    assert clusters.count == 2
+    assert [[s.nodes for s in shares] for shares in clusters.clusters] == [[AKS_NODES_PER_CLUSTER - 3], [27]]
 
 
 @pytest.mark.parametrize(
@@ -248,13 +261,13 @@ def test_random_fleets_fit_every_limit_or_name_one(
         assert "no placement fits the clusters' limits" in message
         assert any(place_ in message for place_ in places)
         return
-    by_region: dict[tuple[str, str], list[int]] = {}
-    for p in placements:
-        by_region.setdefault((p.cloud, p.region), []).append(p.nodes)
-    for (cloud, region), counts in by_region.items():
-        bounds = cluster_limits(spec, cloud, region)
-        assert sum(bounds.groups_for(n) for n in counts) <= bounds.gpu_groups
-        assert bounds.gpu_nodes is None or sum(counts) <= bounds.gpu_nodes
+    for cloud, region in {(p.cloud, p.region) for p in placements}:  # each cluster as the components fill it
+        filled = region_clusters(spec, cloud, region, placements)
+        bounds = filled.limits
+        assert filled.count <= bounds.clusters
+        for shares in filled.clusters:
+            assert sum(len(s.groups) for s in shares) <= bounds.gpu_groups
+            assert bounds.gpu_nodes is None or sum(s.nodes for s in shares) <= bounds.gpu_nodes
 
 
 @settings(max_examples=50, deadline=None)

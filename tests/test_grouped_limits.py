@@ -16,10 +16,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gpufleet import clouds
+from gpufleet import addresses, clouds, ipam
+from gpufleet.clusters import region_clusters
 from gpufleet.placement import Formulation, candidates, cost_model, offer_bounds, place, spend_by_cloud, undominated
 from gpufleet.placement.candidates import counted_places
-from gpufleet.placement.solve import _slack, broken_limits  # pyright: ignore[reportPrivateUsage]
+from gpufleet.placement.solve import _slack  # pyright: ignore[reportPrivateUsage]
 from gpufleet.spec import FleetSpec, load_fleet
 
 CHEAP = "aws/us-west-2/g4dn.xlarge"  # T4, 1 GPU: the price book makes it the cheapest offer
@@ -68,16 +69,27 @@ def levels(spec: FleetSpec) -> tuple[float, float]:
 
 
 def within_every_limit(spec: FleetSpec) -> None:
-    result = place(spec, spec.catalog())
-    assert broken_limits(spec, result.placements) == frozenset()
+    """The plan as deployed: each region's clusters as the components fill them (several where
+    one cluster's limits bind) within their limits and allowed count, every range holding its
+    nodes with a system pool per cluster."""
+    places = place(spec, spec.catalog()).placements
+    for cloud, region in {(p.cloud, p.region) for p in places}:
+        filled = region_clusters(spec, cloud, region, places)
+        assert filled.count <= addresses.most_clusters(spec, cloud, region)
+        for shares in filled.clusters:
+            assert sum(len(s.groups) for s in shares) <= filled.limits.gpu_groups
+            assert filled.limits.gpu_nodes is None or sum(s.nodes for s in shares) <= filled.limits.gpu_nodes
+    used = sorted({(p.cloud, p.region) for p in places})
+    for net in addresses.with_use(spec, ipam.allocate(spec, used), places):
+        assert all(use.fits for use in net.ranges)
     for pool in spec.pools:
-        assert sum(p.gpus for p in result.placements if p.pool == pool.name) >= pool.gpus
+        assert sum(p.gpus for p in places if p.pool == pool.name) >= pool.gpus
 
 
 def test_three_pools_with_two_node_groups_left_put_one_pool_elsewhere() -> None:
     """Two GPU groups in us-west-2 (three, less the system group): one merged column of 24
     nodes fits one group, but the three pools need three, so one pool pays for another region."""
-    spec = fleet([8, 8, 8], west(node_groups_per_cluster=3))
+    spec = fleet([8, 8, 8], west(node_groups_per_cluster=3, clusters_per_region=1))
     cands = undominated(spec, candidates(spec, spec.catalog())[0], limited=frozenset({"aws/us-west-2"}))
     form = cost_model(spec, cands, limited=frozenset({"aws/us-west-2"}))
     assert list(form.members) == ["p0"]

@@ -177,3 +177,14 @@ def test_deploy_readiness_counts_each_vpcs_cidr_blocks_against_the_quota() -> No
     assert "declare it under `limits: {aws: {us-east-1: {ipv4_cidr_blocks_per_vpc: <value>}}}`" in message
     raised = {"aws": {"us-east-1": {"ipv4_cidr_blocks_per_vpc": 10}}}
     assert readiness_findings(stack_of(_vpc_with_blocks(5)), raised) == []
+
+
+def test_the_block_quota_bounds_a_grown_vpcs_clusters_and_a_declared_quota_raises_it() -> None:
+    """One rule (`CloudModel.clusters_in` over `blocks_per_network`) keeps a grown VPC within its
+    quota and bounds its clusters: 5 blocks hold 2 clusters' pod blocks, a declared 10 holds 4,
+    and at 2 the VPC stays plain (no pod blocks of its own: only the EKS quota of 100 bounds it)."""
+    def most(blocks: int | None) -> int:
+        limits = {} if blocks is None else {"limits": {"aws": {"us-east-1": {"ipv4_cidr_blocks_per_vpc": blocks}}}}
+        return addresses.most_clusters(load_fleet({**FLEET_1024, **limits}), "aws", "us-east-1")
+
+    assert (most(None), most(10), most(2)) == (2, 4, 100)

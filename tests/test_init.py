@@ -119,3 +119,23 @@ def test_init_of_a_stack_file_keeps_its_stack(tmp_path: Path, capsys: pytest.Cap
     assert main(["init", str(source), "--project-dir", str(project)]) == 0
     assert (project / "stacks" / "Pulumi.staging.yaml").exists()
     assert "pulumi stack init staging" in capsys.readouterr().out
+
+
+def test_init_sizes_the_supernet_of_a_spec_without_one_for_its_pools(tmp_path: Path) -> None:
+    """A spec without `network:` gets the smallest 10.0.0.0 supernet whose region slots hold
+    its pools (commented), so its addresses never push nodes to dearer regions; a small fleet
+    gets the smallest supernet there is, a region-scale one a larger one."""
+    pools = [{"name": "train", "accelerator": "H100", "gpus": 16384, "gpus_per_node": 8, "interconnect": "rdma",
+              "placement": {"unit_nodes": 64}, "min_share": {"aws": 0.3, "azure": 0.3}}]
+    clouds = {"aws": {"regions": ["us-east-1", "us-east-2"]}, "azure": {"regions": ["eastus"]}}
+    sizes = {}
+    for name, fleet in (("small", {**fleet_of("dev"), "name": "small"}), ("big", {"name": "big", "clouds": clouds, "pools": pools})):
+        fleet.pop("network", None)
+        spec = tmp_path / f"{name}.yaml"
+        spec.write_text("# kept\n" + yaml.safe_dump(fleet, sort_keys=False))
+        assert main(["init", str(spec), "--project-dir", str(tmp_path)]) == 0
+        text = (tmp_path / "stacks" / f"Pulumi.{name}.yaml").read_text()
+        assert "    # kept" in text
+        assert "# sized by gpufleet init" in text
+        sizes[name] = read_yaml(tmp_path / "stacks" / f"Pulumi.{name}.yaml")["config"]["gpufleet:fleet"]["network"]
+    assert sizes == {"small": {"supernet": "10.0.0.0/12"}, "big": {"supernet": "10.0.0.0/10"}}

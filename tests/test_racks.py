@@ -20,8 +20,9 @@ from components.aws import layout, placement_site
 from components.azure import decisions as azure_decisions
 from gpufleet.catalog import Cloud
 from gpufleet.clouds.azure.pools import ARM64_GPU_REFUSAL
+from gpufleet.clusters import plan_clusters
 from gpufleet.errors import DecisionError, InfeasibleError, SpecError
-from gpufleet.nodegroups import placement_parts, region_groups, split
+from gpufleet.nodegroups import placement_parts, split
 from gpufleet.offline import OfflinePlan, SpecSource, run_plan
 from gpufleet.pipeline import build_plan
 from gpufleet.plan import Placement
@@ -260,8 +261,11 @@ def test_placement_counts_racks_against_the_cluster_group_limit() -> None:
     del fleet["quotas"]
     fleet["limits"] = {"aws": {"us-east-1": {"node_groups_per_cluster": 5}}}  # 4 GPU groups: holds 4 racks
     plan = build_plan(load_fleet(fleet), "test")
-    [aws] = region_groups(plan)
-    assert aws.group_count == 4
+    [aws] = plan_clusters(plan)
+    assert [sum(len(s.groups) for s in shares) for shares in aws.clusters] == [4]
     fleet["limits"]["aws"]["us-east-1"]["node_groups_per_cluster"] = 4  # 3 GPU groups: not 4 racks
+    [aws] = plan_clusters(build_plan(load_fleet(fleet), "test"))  # a second cluster takes the 4th rack
+    assert [[g.nodes for s in shares for g in s.groups] for shares in aws.clusters] == [[9, 9, 9], [9]]
+    fleet["limits"]["aws"]["us-east-1"]["clusters_per_region"] = 1
     with pytest.raises(InfeasibleError):
         build_plan(load_fleet(fleet), "test")

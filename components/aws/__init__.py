@@ -7,7 +7,7 @@ positions, so reordering pools or adding a region renames nothing that exists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -28,9 +28,9 @@ from components.link import LinkBoard
 from components.sync import JobSite, SyncBoard
 from gpufleet.catalog import Catalog
 from gpufleet.clouds.aws import NAT_GATEWAYS_PER_REGION
+from gpufleet.clusters import ClusterShare, cluster_suffix, planned_clusters
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
-from gpufleet.nodegroups import placement_parts
 from gpufleet.plan import FleetPlan, Placement
 from gpufleet.specblocks import block_for
 
@@ -106,8 +106,9 @@ def _build_region(
     plan: FleetPlan, region: str, nat_gateways: int, parent: pulumi.Resource, provider: aws.Provider,
     *, board: LinkBoard | None, sync: SyncBoard | None,
 ) -> dict[str, pulumi.Output[object]]:
+    """The region's network, then each of its clusters (`gpufleet.clusters`: the first keeps
+    the names of old, later ones add `-c2`, ...), then its link hub."""
     name = decisions.region_name(plan.fleet, region)
-    base_tags = {"gpufleet:fleet": plan.fleet, "gpufleet:stack": plan.stack}
     scoped = pulumi.ResourceOptions(parent=parent, providers=[provider])
     zones = layout.availability_zones(region)
     addresses = plan.network("aws", region)
@@ -129,19 +130,17 @@ def _build_region(
         ),
         scoped,
     )
-    cluster = GpuCluster(
-        name,
-        GpuClusterArgs(
-            region=region,
-            cluster_name=decisions.cluster_name(plan.fleet, plan.stack, region),
-            subnet_ids=network.subnets(zones),
-            logs_key_arn=network.logs_key_arn,
-            instance_tags=base_tags,
-            public_access_cidrs=tuple(str(cidr) for cidr in plan.spec.access.cidrs),
-            pod_subnet_ids=network.pod_subnet_ids.get(1, {}),
-        ),
-        scoped,
-    )
+    outputs: dict[str, pulumi.Output[object]] = {f"aws/{region}/vpcId": network.vpc_id}
+    security_groups: list[pulumi.Output[str]] = []
+    for index, shares in enumerate(planned_clusters(plan, "aws", region).clusters):
+        cluster = _build_cluster(
+            plan, region, index, shares, network=network, zones=zones, sites=sites, parent=parent, scoped=scoped,
+            sync=sync,
+        )
+        security_groups.append(cluster.cluster_security_group_id)
+        where = f"aws/{region}{cluster_suffix(index)}"
+        outputs[f"{where}/clusterName"] = cluster.name
+        outputs[f"{where}/kubeconfig"] = pulumi.Output.secret(cluster.kubeconfig)
     if board is not None:  # AWS VPN connections hand out the tunnels' endpoints
         site = board.link.site(f"aws/{region}")
         board.endpoints[site.key] = TransitHub(
@@ -152,14 +151,42 @@ def _build_region(
                 vpc_id=network.vpc_id,
                 subnet_ids=network.subnets(zones),
                 route_table_ids=network.private_route_table_ids,
-                node_security_group_id=cluster.cluster_security_group_id,
+                node_security_group_ids=security_groups,
             ),
             scoped,
         )
+    return outputs
 
+
+def _build_cluster(
+    plan: FleetPlan, region: str, index: int, shares: Sequence[ClusterShare], *, network: Network,
+    zones: tuple[str, ...], sites: Mapping[str, tuple[str | None, str | None]], parent: pulumi.Resource,
+    scoped: pulumi.ResourceOptions, sync: SyncBoard | None,
+) -> GpuCluster:
+    """One EKS cluster of the region with its node groups, autoscaler access and GPU layer."""
+    suffix = cluster_suffix(index)
+    name = decisions.region_name(plan.fleet, region) + suffix
+    cluster_name = decisions.cluster_name(plan.fleet, plan.stack, region + suffix)
+    base_tags = {"gpufleet:fleet": plan.fleet, "gpufleet:stack": plan.stack}
+    grown = plan.network("aws", region).grown
+    cluster = GpuCluster(
+        name,
+        GpuClusterArgs(
+            region=region,
+            cluster_name=cluster_name,
+            subnet_ids=network.subnets(zones),
+            logs_key_arn=network.logs_key_arn,
+            instance_tags=base_tags,
+            public_access_cidrs=tuple(str(cidr) for cidr in plan.spec.access.cidrs),
+            pod_subnet_ids=network.pod_subnet_ids.get(index + 1, {}),
+        ),
+        scoped,
+    )
+    catalog = plan.spec.catalog()  # with the spec's declared SKUs
     targets: list[GpuPoolTarget] = []
     groups: list[pulumi.Output[str]] = [cluster.system_group_name]
-    for placement in plan.placements_in("aws", region):
+    for share in shares:
+        placement = share.placement
         pool = plan.spec.pool(placement.pool)
         sku = catalog.sku("aws", placement.instance_type)
         if sku is None:
@@ -167,11 +194,10 @@ def _build_region(
                 "pools",
                 f"{placement.key}: instance type {placement.instance_type} is not in the catalog",
             )
-        min_nodes = pool.autoscale.min_nodes if pool.autoscale is not None else None
         reservation_id, zone = sites[placement.key]
         targets.append(decisions.gpu_target(pool.name, sku, pool.interconnect))
         node_pool = GpuNodePool(
-            decisions.placement_name(plan.fleet, placement.key),
+            decisions.placement_name(plan.fleet, placement.key) + suffix,
             GpuNodePoolArgs(
                 fleet=plan.fleet,
                 pool=pool.name,
@@ -181,7 +207,7 @@ def _build_region(
                 capacity_reservation_id=reservation_id,
                 zone=zone,
                 interconnect=pool.interconnect,
-                parts=placement_parts(plan.spec, catalog, placement, min_nodes),
+                parts=share.groups,
                 zones=zones,
                 subnet_ids=network.private_subnet_ids,
                 vpc_id=network.vpc_id,
@@ -190,14 +216,13 @@ def _build_region(
                 node_role_arn=cluster.node_role_arn,
                 depends_on=cluster.node_prerequisites,
                 instance_tags=base_tags,
-                grown=addresses.grown,
+                grown=grown,
             ),
             scoped,
         )
         groups += node_pool.autoscaling_group_names
 
     system = SystemPlacement(decisions.SYSTEM_LABELS)
-    cluster_name = decisions.cluster_name(plan.fleet, plan.stack, region)
     # EKS scales nothing itself: the cluster autoscaler reaches every group (the system node
     # group scales between its minimum and maximum too, as AKS's built-in autoscaler does).
     AutoscalerAccess(name, AutoscalerAccessArgs(region, cluster.name, cluster_name, groups), scoped)
@@ -205,21 +230,17 @@ def _build_region(
         layer = GpuLayer(
             name,
             GpuLayerArgs(
-                context=context_name(plan.fleet, "aws", region), region=region, kubeconfig=cluster.kubeconfig,
-                targets=targets, system=system,
+                context=context_name(plan.fleet, "aws", region + suffix), region=region,
+                kubeconfig=cluster.kubeconfig, targets=targets, system=system,
                 cluster_releases=(autoscaler_release(cluster_name, region, system),),
             ),
             pulumi.ResourceOptions(parent=parent),
         )
-        if sync is not None and sync.runs_in("aws", region) and layer.provider is not None:
+        first = index == 0  # the region's sync job runs in its first cluster
+        if first and sync is not None and sync.runs_in("aws", region) and layer.provider is not None:
             # the EKS system node group carries no taint: the job needs no toleration
             sync.sites[f"aws/{region}"] = JobSite(name, layer.provider, cluster.oidc_issuer)
-    outputs: dict[str, pulumi.Output[object]] = {
-        f"aws/{region}/clusterName": cluster.name,
-        f"aws/{region}/kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
-        f"aws/{region}/vpcId": network.vpc_id,
-    }
-    return outputs
+    return cluster
 
 
 def placement_site(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from gpufleet.clusters import cluster_suffix
 from gpufleet.plan import LinkSite, TunnelPlan
 
 
@@ -26,7 +27,8 @@ class TransitHubArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
     route_table_ids: Mapping[str, pulumi.Input[str]]  # zone -> private route table
-    node_security_group_id: pulumi.Input[str]
+    node_security_group_ids: Sequence[pulumi.Input[str]]
+    """Each cluster's security group in the region, the first cluster's first."""
 
 
 def _slug(key: str) -> str:
@@ -76,15 +78,17 @@ class TransitHub(pulumi.ComponentResource):
                     transit_gateway_id=tgw.id,
                     opts=after_attachment,
                 )
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-from-{_slug(remote)}",
-                security_group_id=args.node_security_group_id,
-                cidr_ipv4=cidr,
-                ip_protocol="-1",
-                description=f"fleet link: from {remote}",
-                tags={"Name": f"{name}-from-{_slug(remote)}"},
-                opts=child,
-            )
+            for index, group in enumerate(args.node_security_group_ids):
+                rule = f"{name}{cluster_suffix(index)}-from-{_slug(remote)}"
+                aws.vpc.SecurityGroupIngressRule(
+                    rule,
+                    security_group_id=group,
+                    cidr_ipv4=cidr,
+                    ip_protocol="-1",
+                    description=f"fleet link: from {remote}",
+                    tags={"Name": rule},
+                    opts=child,
+                )
         self.transit_gateway_id = tgw.id
         self.route_table_id = tgw.association_default_route_table_id
         self.register_outputs({"transitGatewayId": tgw.id, "asn": args.site.asn})

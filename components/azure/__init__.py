@@ -7,7 +7,7 @@ pool sizing, MIG and InfiniBand checks) comes from `components.azure.decisions`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 from pulumi_azure_native import privatedns, resources
@@ -18,9 +18,9 @@ from components.k8s.values import SystemPlacement
 from components.link import LinkBoard
 from components.sync import JobSite, SyncBoard
 from gpufleet.catalog import Catalog, Sku
+from gpufleet.clusters import ClusterShare, cluster_suffix, planned_clusters
 from gpufleet.errors import DecisionError
 from gpufleet.kubeconfig import context_name
-from gpufleet.nodegroups import placement_groups
 from gpufleet.plan import FleetPlan, Placement
 
 from . import decisions
@@ -54,8 +54,10 @@ def _rdma_sizes(catalog: Catalog) -> list[str]:
     return sorted(s.instance_type for s in catalog.skus.values() if s.cloud == "azure" and s.rdma)
 
 
-def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
-    """Everything one placement's agent pool needs, decided and validated (no Pulumi)."""
+def pool_settings(plan: FleetPlan, placement: Placement, share: ClusterShare | None = None) -> PoolSettings:
+    """Everything the agent pools of one placement's share of a cluster need (default: its
+    share of the region's first cluster), decided and validated (no Pulumi). A later cluster's
+    pools hash its suffix into their names (`-c2`), so no two pools of a region share one."""
     spec = plan.spec
     index = next(i for i, pool in enumerate(spec.pools) if pool.name == placement.pool)
     pool = spec.pools[index]
@@ -64,15 +66,16 @@ def pool_settings(plan: FleetPlan, placement: Placement) -> PoolSettings:
     decisions.check_interconnect(
         pool.interconnect, sku, _rdma_sizes(catalog), f"pools[{index}].interconnect"
     )
-    parts = placement_groups(plan, placement, pool.autoscale.min_nodes if pool.autoscale else None)
+    if share is None:
+        share = planned_clusters(plan, placement.cloud, placement.region).shares_of(placement)[0]
     return PoolSettings(
         groups=tuple(
             AgentPoolGroup(
                 part.suffix,
-                decisions.agent_pool_name(placement.key, placement.pool, part.suffix),
+                decisions.agent_pool_name(placement.key, placement.pool, share.suffix + part.suffix),
                 decisions.scale_settings(part.nodes, part.min_nodes),
             )
-            for part in parts
+            for part in share.groups
         ),
         vm_size=placement.instance_type,
         priority=decisions.priority_settings(placement.capacity),
@@ -158,11 +161,14 @@ def build_azure(
     address_space = fleet_address_space(plan)
     service = decisions.service_network(address_space)
     # Validate every placement before declaring anything, so a bad spec creates nothing.
-    settings = {p.key: pool_settings(plan, p) for p in plan.placements if p.cloud == "azure"}
+    for placement in plan.placements:
+        if placement.cloud == "azure":
+            pool_settings(plan, placement)
     outputs: dict[str, pulumi.Output[object]] = {}
     accounts: dict[tuple[str, str], DatasetStorage] = {}
     groups: dict[str, pulumi.Input[str]] = {}
-    clusters: dict[str, tuple[GpuCluster, Network]] = {}
+    clusters: dict[str, tuple[GpuCluster, str]] = {}
+    nets: dict[str, Network] = {}
     under_parent = pulumi.ResourceOptions(parent=parent)
 
     for region in plan.regions("azure"):
@@ -195,66 +201,26 @@ def build_azure(
             ),
             under_parent,
         )
+        nets[region] = net
         if board is not None:  # an Azure VPN gateway terminates the other cloud's tunnels
             board.gateways[f"azure/{region}"] = _gateway_hub(
                 board, stem, region, group=group, net=net, tags=tags, opts=under_parent
             )
-        cluster = GpuCluster(
-            stem,
-            GpuClusterArgs(
-                resource_group_name=group.name,
-                location=region,
-                cluster_name=decisions.cluster_name(fleet, stack, region),
-                dns_prefix=decisions.dns_prefix(fleet, stack, region),
-                identity_name=f"id-{decisions.cluster_name(fleet, stack, region)}",
-                role_assignment_name=decisions.role_assignment_name(fleet, stack, region),
-                admin_assignment_name=decisions.role_assignment_name(fleet, stack, region, "deployer-admin"),
-                vnet_id=net.vnet_id,
-                node_subnet_id=net.node_subnet_id,
-                pod_cidr=pods,
-                service=service,
-                tags=tags,
-                authorized_ip_ranges=tuple(str(cidr) for cidr in plan.spec.access.cidrs),
-            ),
-            under_parent,
-        )
-        clusters[region] = (cluster, net)
-        targets: list[GpuPoolTarget] = []
-        catalog = plan.spec.catalog()
-        for placement in plan.placements_in("azure", region):
-            rdma = plan.spec.pool(placement.pool).interconnect == "rdma"
-            sku = _sku(catalog, placement.instance_type)
-            targets.append(gpu_target(settings[placement.key], placement.pool, rdma, sku))
-            GpuNodePool(
-                decisions.logical_name(placement.key),
-                GpuNodePoolArgs(
-                    resource_group_name=group.name,
-                    cluster_name=cluster.cluster_name,
-                    node_subnet_id=net.node_subnet_id,
-                    location=region,
-                    settings=settings[placement.key],
-                ),
-                under_parent,
+        for index, shares in enumerate(planned_clusters(plan, "azure", region).clusters):
+            cluster = _build_cluster(
+                plan, region, index, shares, group=group, net=net, pods=pods, service=service,
+                opts=under_parent, sync=sync,
             )
+            clusters[region + cluster_suffix(index)] = (cluster, region)
+            where = f"azure/{region}{cluster_suffix(index)}"
+            outputs[f"{where}/cluster"] = cluster.cluster_name
+            outputs[f"{where}/kubeconfig"] = cluster.kubeconfig
         outputs.update(_build_storage(
             plan, region, group.name, endpoint_subnet_id=net.endpoint_subnet_id,
             blob_dns_zone_id=net.blob_dns_zone_id, accounts=accounts, opts=under_parent,
         ))
         groups[region] = group.name
-        if plan.cluster_software:
-            layer = GpuLayer(
-                stem,
-                GpuLayerArgs(context=context_name(fleet, "azure", region), region=region,
-                             kubeconfig=cluster.kubeconfig, targets=targets, system=SYSTEM_PLACEMENT),
-                under_parent,
-            )
-            if sync is not None and sync.runs_in("azure", region) and layer.provider is not None:
-                # AKS keeps GPU pools for GPU work: the job tolerates the system pool's taint
-                system = tuple(t.toleration() for t in SYSTEM_PLACEMENT.taints)
-                sync.sites[f"azure/{region}"] = JobSite(stem, layer.provider, cluster.oidc_issuer, system)
         outputs[f"azure/{region}/resourceGroup"] = group.name
-        outputs[f"azure/{region}/cluster"] = cluster.cluster_name
-        outputs[f"azure/{region}/kubeconfig"] = cluster.kubeconfig
     for region in plan.storage_regions("azure"):  # only a dataset's home copy: no VNet, no cluster
         group = resources.ResourceGroup(
             decisions.logical_name("azure", region),
@@ -270,27 +236,94 @@ def build_azure(
         ))
         outputs[f"azure/{region}/resourceGroup"] = group.name
     if not plan.spec.access.cidrs and plan.link is not None:  # private servers, networks joined
-        _link_private_zones(plan, clusters, under_parent)
+        _link_private_zones(plan, clusters, nets, under_parent)
     declare_replication(plan, accounts, groups, parent)
     if sync is not None:
         sync.stores["azure"] = AzureStoreAccess(fleet, stack, accounts, groups, parent)
     return outputs
 
 
+def _build_cluster(
+    plan: FleetPlan, region: str, index: int, shares: Sequence[ClusterShare], *,
+    group: resources.ResourceGroup, net: Network, pods: str, service: decisions.ServiceNetwork,
+    opts: pulumi.ResourceOptions, sync: SyncBoard | None,
+) -> GpuCluster:
+    """One AKS cluster of the region (`gpufleet.clusters`: the first keeps the names of old,
+    later ones add `-c2`, ...) with its agent pools and GPU layer; every cluster reuses the
+    region's overlay pod range (it is private to each cluster)."""
+    fleet, stack = plan.fleet, plan.stack
+    suffix = cluster_suffix(index)
+    stem = decisions.logical_name("azure", region) + suffix
+    named = region + suffix
+    cluster = GpuCluster(
+        stem,
+        GpuClusterArgs(
+            resource_group_name=group.name,
+            location=region,
+            cluster_name=decisions.cluster_name(fleet, stack, named),
+            dns_prefix=decisions.dns_prefix(fleet, stack, named),
+            identity_name=f"id-{decisions.cluster_name(fleet, stack, named)}",
+            role_assignment_name=decisions.role_assignment_name(fleet, stack, named),
+            admin_assignment_name=decisions.role_assignment_name(fleet, stack, named, "deployer-admin"),
+            vnet_id=net.vnet_id,
+            node_subnet_id=net.node_subnet_id,
+            pod_cidr=pods,
+            service=service,
+            tags=decisions.resource_tags(fleet, stack),
+            authorized_ip_ranges=tuple(str(cidr) for cidr in plan.spec.access.cidrs),
+        ),
+        opts,
+    )
+    targets: list[GpuPoolTarget] = []
+    catalog = plan.spec.catalog()
+    for share in shares:
+        placement = share.placement
+        rdma = plan.spec.pool(placement.pool).interconnect == "rdma"
+        sku = _sku(catalog, placement.instance_type)
+        settings = pool_settings(plan, placement, share)
+        targets.append(gpu_target(settings, placement.pool, rdma, sku))
+        GpuNodePool(
+            decisions.logical_name(placement.key) + suffix,
+            GpuNodePoolArgs(
+                resource_group_name=group.name,
+                cluster_name=cluster.cluster_name,
+                node_subnet_id=net.node_subnet_id,
+                location=region,
+                settings=settings,
+            ),
+            opts,
+        )
+    if plan.cluster_software:
+        layer = GpuLayer(
+            stem,
+            GpuLayerArgs(context=context_name(fleet, "azure", named), region=region,
+                         kubeconfig=cluster.kubeconfig, targets=targets, system=SYSTEM_PLACEMENT),
+            opts,
+        )
+        first = index == 0  # the region's sync job runs in its first cluster
+        if first and sync is not None and sync.runs_in("azure", region) and layer.provider is not None:
+            # AKS keeps GPU pools for GPU work: the job tolerates the system pool's taint
+            system = tuple(t.toleration() for t in SYSTEM_PLACEMENT.taints)
+            sync.sites[f"azure/{region}"] = JobSite(stem, layer.provider, cluster.oidc_issuer, system)
+    return cluster
+
+
 def _link_private_zones(
-    plan: FleetPlan, clusters: Mapping[str, tuple[GpuCluster, Network]], opts: pulumi.ResourceOptions
+    plan: FleetPlan, clusters: Mapping[str, tuple[GpuCluster, str]], nets: Mapping[str, Network],
+    opts: pulumi.ResourceOptions,
 ) -> None:
     """A private API server's name resolves only in the VNets its private DNS zone is linked to,
     and AKS links it to the cluster's own (learn.microsoft.com/azure/aks/private-clusters): link
-    every cluster's zone to every other fleet VNet, so a runner in any of them (over VNet
-    peering or the fleet link) reaches every AKS cluster."""
-    for region, (cluster, _) in sorted(clusters.items()):
-        node_group = decisions.node_resource_group(decisions.cluster_name(plan.fleet, plan.stack, region))
-        for other, (_, net) in sorted(clusters.items()):
+    every cluster's zone (`clusters`: by name with its cluster suffix, with its region) to every
+    other region's VNet, so a runner in any of them (over VNet peering or the fleet link)
+    reaches every AKS cluster."""
+    for named, (cluster, region) in sorted(clusters.items()):
+        node_group = decisions.node_resource_group(decisions.cluster_name(plan.fleet, plan.stack, named))
+        for other, net in sorted(nets.items()):
             if other == region:
                 continue
             privatedns.VirtualNetworkLink(
-                decisions.logical_name("azure", region, "api-dns", other),
+                decisions.logical_name("azure", named, "api-dns", other),
                 resource_group_name=node_group,
                 private_zone_name=cluster.private_zone,
                 virtual_network_link_name=f"gpufleet-{other}",

@@ -46,6 +46,9 @@ class FixedCost:
     resource_type: str
     also_types: tuple[str, ...] = ()
     """Further type tokens priced at the same rate (e.g. both ends of one peering)."""
+    per_cluster: bool = False
+    """Paid once per cluster, so again by every cluster a region adds (a control plane), not
+    once per region (NAT gateways); docs/design.md, "Several clusters per region"."""
 
     def prices(self, resource_type: str) -> bool:
         return resource_type == self.resource_type or resource_type in self.also_types
@@ -142,6 +145,12 @@ class NodeRange:
     pods: bool = False
     pods_elsewhere: bool = False
     """Its nodes' pods take their addresses from another range (a grown network's pod blocks)."""
+    per_cluster: bool = False
+    """Every cluster of the region has one of its own (an AKS overlay range, reused by each
+    cluster; a grown VPC's pod subnets), so it holds one cluster's nodes, not the region's."""
+    cluster: int = 0
+    """For a `per_cluster` range: the cluster (from 0) it belongs to; a cluster the layout gives
+    no range of its own reuses cluster 0's (the AKS overlay)."""
 
     @property
     def usable(self) -> int:
@@ -198,10 +207,11 @@ class CloudModel(ABC):
     """What the cloud calls one node pool of a cluster (EKS node group, AKS agent pool)."""
     limit_keys: ClassVar[Mapping[str, str]] = {}
     """Role -> key in catalog/data/limits.csv of the cluster limits placement respects. Roles:
-    `nodes_per_group`, `groups_per_cluster` and, where the cloud documents one,
-    `nodes_per_cluster`; `blocks_per_network`, the IPv4 CIDR blocks one network may hold
-    (primary included), where the cloud grows networks (`grown_blocks`). The key is also the
-    name a spec raises it by (`limits:`);
+    `nodes_per_group`, `groups_per_cluster`, where the cloud documents them `nodes_per_cluster`
+    and `clusters_per_region` (the most clusters a region may get; absent: one);
+    `blocks_per_network`, the IPv4 CIDR blocks one network may hold (primary included), where
+    the cloud grows networks (`grown_blocks`). The key is also the name a spec raises (or
+    lowers) it by (`limits:`);
     `gpufleet.nodegroups` reads the values and sources from the table."""
     name_inputs: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {}
     """For types without a row in catalog/data/name_inputs.csv (a cloud without packaged rows):
@@ -304,6 +314,13 @@ class CloudModel(ABC):
 
     growth: str = ""
     """How messages and the Addresses table name a grown network's layout."""
+
+    def clusters_in(self, blocks: AddressBlocks, cidr_blocks: int | None) -> int | None:
+        """The most clusters a region's network holds with `cidr_blocks` IPv4 CIDR blocks per
+        network (`ClusterLimits.blocks_per_network`; None: no limit of its own); AWS: a grown
+        VPC's primary block and each cluster's pod blocks
+        (docs/design.md, "Several clusters per region")."""
+        return None
 
     def pod_range_shortfall(self, prefix: int) -> str:
         """What to change when a pod range outside the region's network is short: it needs a

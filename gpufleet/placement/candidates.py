@@ -270,13 +270,12 @@ def groups_counted(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[t
 
 
 def groups_reached(
-    spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int], skus: Sequence[Sku | None] = ()
+    spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int], skus: Sequence[Sku | None]
 ) -> bool:
-    """Whether placements of these nodes (of these SKUs: racks are groups), each in its own
-    node groups, break the cluster's group limit."""
+    """Whether placements of these nodes (of these SKUs: racks are groups; None: a SKU without
+    racks), each in its own node groups, break the cluster's group limit."""
     limits = cluster_limits(spec, cloud, region)
-    kinds: Sequence[Sku | None] = skus or [None] * len(nodes)
-    return sum(limits.groups_for(n, sku) for n, sku in zip(nodes, kinds, strict=True)) > limits.gpu_groups
+    return sum(limits.groups_for(n, sku) for n, sku in zip(nodes, skus, strict=True)) > limits.gpu_groups
 
 
 def nodes_reached(spec: FleetSpec, cloud: Cloud, region: str, nodes: Sequence[int]) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from gpufleet import addresses, clouds
 from gpufleet.catalog import Catalog, Cloud, price_key
+from gpufleet.clusters import model_fits
 from gpufleet.interconnect import linked
 from gpufleet.nodegroups import SYSTEM_GROUPS, ClusterLimits, cluster_limits
 from gpufleet.placement.candidates import Candidate, placement_of, unavailable_offers
@@ -339,25 +340,34 @@ def _cluster_problem(spec: FleetSpec, cands: Sequence[Candidate], nodes: Sequenc
     for c, n in zip(cands, nodes, strict=True):
         if n > 0:
             here.setdefault((c.cloud, c.region), []).append((c.sku.instance_type, n))
+    units = {(c.cloud, c.region, c.sku.instance_type): c.unit for c in cands}
     found = [
         text for (cloud, region), placed in sorted(here.items())
-        if (text := _overfilled(cluster_limits(spec, cloud, region), [n for _, n in placed]))
+        if (text := _overfilled(
+            cluster_limits(spec, cloud, region), [(n, units[cloud, region, kind]) for kind, n in placed]
+        ))
     ]
     found += [
         _short_ranges(f"{cloud}/{region}", uses)
         for (cloud, region), placed in sorted(here.items())
         if (uses := addresses.overfilled(spec, cloud, region, placed))
     ]
-    head = "no placement fits the clusters' limits and network ranges (one cluster and network per region)"
+    head = "no placement fits the clusters' limits and network ranges (one network per region)"
     if not found:
         return head + "; allow more regions, raise the limits under `limits:` or enlarge network.supernet"
     return f"{head}; the cheapest placement without them needs " + "; ".join(found)
 
 
-def _overfilled(limits: ClusterLimits, counts: Sequence[int]) -> str | None:
-    """What one region's placements (`counts` nodes each) need beyond its cluster's limits."""
+def _overfilled(limits: ClusterLimits, items: Sequence[tuple[int, int]]) -> str | None:
+    """What one region's placements ((nodes, training unit) each) need beyond its cluster's
+    limits (a unit never crosses clusters)."""
+    if model_fits(limits, items, limits.clusters):  # several clusters hold them
+        return None
+    counts = [n for n, _ in items]
     noun = clouds.get(limits.cloud).group_noun
     place = f"{limits.cloud}/{limits.region}"
+    if limits.clusters > 1:
+        place += f" (per cluster, at most {limits.clusters} clusters: {limits.key('clusters_per_region')})"
     needs: list[str] = []
     groups = sum(limits.groups_for(n) for n in counts)
     if groups > limits.gpu_groups:

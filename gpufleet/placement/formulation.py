@@ -15,15 +15,8 @@ from gpufleet.catalog import Cloud
 from gpufleet.clouds.capabilities import GLOBAL
 from gpufleet.cost import copy_cost_items, copy_costs, region_fixed_usd
 from gpufleet.nodegroups import ClusterLimits, cluster_limits
-from gpufleet.placement.candidates import (
-    Candidate,
-    Limited,
-    counted_places,
-    groups_reached,
-    interchangeable,
-    nodes_reached,
-    unlimited_bounds,
-)
+from gpufleet.placement.candidates import Candidate, Limited, counted_places, interchangeable, unlimited_bounds
+from gpufleet.placement.clusters import cluster_rows, settle_extra
 from gpufleet.placement.milp import Milp, Solved
 from gpufleet.placement.shares import Term, most_nodes, share_rows
 from gpufleet.plan import CostKind
@@ -109,6 +102,7 @@ class Formulation:
         self._fixed_costs(quota_linked)
         self.group_cols: dict[int, tuple[int, int]] = {}  # candidate → (groups column, nodes per group)
         self.cluster_rows: list[tuple[Cloud, str]] = []
+        self.extra_clusters: dict[tuple[Cloud, str], int] = {}  # region → its clusters after the first
         self.address_rows: list[tuple[Cloud, str]] = []
         if clusters:
             self._cluster_limits()
@@ -205,30 +199,19 @@ class Formulation:
             self.covers[twin] = covered
 
     def _cluster_limits(self) -> None:
-        """Each region's cluster within its limits (`gpufleet.nodegroups`), each limit where a
-        plan could reach it: an integer count of node groups per candidate, at least nodes /
-        nodes per group, their sum within the groups left beside the system pool
-        (`groups_reached`); the nodes within the cluster's node limit, where the cloud has one
-        (`nodes_reached`).
+        """Each region's clusters within their limits (`gpufleet.nodegroups`), each limit where
+        a plan could reach it, with the region's extra clusters where it may have several
+        (`placement.clusters`): an integer count of node groups per candidate, at least nodes /
+        nodes per group, and the nodes, within what the region's clusters hold.
 
         A group's column (`stands_for`) would become one node group per pool and cannot be
         counted this way, so `cost_model` keeps the pools apart wherever a limit that counts
         groups may bind (`counted_places`). Elsewhere these tests do not find one on a group's
         column either: its groups at most (of the members' nodes summed) are no more than the
         members' groups at most together. The node limit counts a group's column exactly."""
-        m = self.milp
         for (cloud, region), here in self._regions():
-            most = [self.most[i] for i in here]
-            groups = groups_reached(self.spec, cloud, region, most, [self.cands[i].sku for i in here])
-            nodes = nodes_reached(self.spec, cloud, region, most)
-            if not groups and not nodes:
-                continue
-            self.cluster_rows.append((cloud, region))
-            limits = cluster_limits(self.spec, cloud, region)
-            if groups:
-                m.row(-math.inf, float(limits.gpu_groups), {self._groups(i, limits): 1.0 for i in here})
-            if nodes and limits.gpu_nodes is not None:
-                m.row(-math.inf, float(limits.gpu_nodes), {self.x[i]: 1.0 for i in here})
+            if cluster_rows(self, cloud, region, here):
+                self.cluster_rows.append((cloud, region))
 
     def _address_limits(self) -> None:
         """Each region's node ranges hold its nodes (`gpufleet.addresses`), where a plan could
@@ -248,13 +231,16 @@ class Formulation:
             model = clouds.get(cloud)
             limits = cluster_limits(self.spec, cloud, region)
             rows: set[tuple[int, tuple[tuple[int, float], ...]]] = set()
+            extra = self.extra_clusters.get((cloud, region))
             for room in addresses.planned_rooms(self.spec, cloud, region):
                 row: dict[int, float] = {self.opened[(cloud, region)]: float(room.system)}
+                if extra is not None:  # each cluster's system pool (a range of each cluster's own is
+                    row[extra] = float(room.system)  # held to the first's: the fill knows no addresses)
                 for i, kind in zip(here, kinds, strict=True):
                     demand = addresses.node_demand(model, kind, room.node_range)
                     row[self.x[i]] = demand.per_node
                     if demand.per_group:
-                        row[self._groups(i, limits)] = demand.per_group
+                        row[self.groups_col(i, limits)] = demand.per_group
                 rows.add((room.node_range.usable, tuple(sorted(row.items()))))
             for usable, items in sorted(rows):
                 self.milp.row(-math.inf, float(usable), dict(items))
@@ -267,13 +253,15 @@ class Formulation:
                 regions.setdefault((c.cloud, c.region), []).append(i)
         return sorted(regions.items())
 
-    def _groups(self, i: int, limits: ClusterLimits) -> int:
-        """Candidate i's integer count of node groups (made once): at least its nodes / `limits.group_size` (a rack
-        on a rack-scale SKU), at most what its bound needs; below a group's size, the bound is the tighter factor."""
+    def groups_col(self, i: int, limits: ClusterLimits) -> int:
+        """Candidate i's integer count of node groups (made once): at least its nodes / nodes
+        per group of its cluster (`limits`, its region's), at most what its bound needs. Below
+        a group's size (a rack on a rack-scale SKU), the bound is the tighter multiplier
+        (nodes ≤ bound × groups)."""
         assert len(self.stands_for(self.cands[i])) == 1, "a group's column has no group count (_cluster_limits)"
         if i not in self.group_cols:
             size = limits.group_size(self.cands[i].sku)
-            col = self.milp.col(0.0, float(math.ceil(self.most[i] / size)), True)
+            col = self.milp.col(0.0, float(limits.groups_for(self.most[i], self.cands[i].sku)), True)
             self.milp.row(-math.inf, 0.0, {self.x[i]: 1.0, col: -float(min(size, self.most[i]))})
             self.group_cols[i] = (col, size)
         return self.group_cols[i][0]
@@ -419,6 +407,7 @@ class Formulation:
             values[col] = float(math.ceil(values[self.x[i]] / per_group))
         for i, col in self.unit_cols.items():
             values[col] = values[self.x[i]] / self.cands[i].unit
+        settle_extra(self, values)
         return self.with_excess(values)
 
     def with_excess(self, values: list[float]) -> list[float]:

@@ -253,6 +253,7 @@ class Aws(CloudModel):
     limit_keys: ClassVar[Mapping[str, str]] = {
         "nodes_per_group": "nodes_per_node_group",
         "groups_per_cluster": "node_groups_per_cluster",
+        "clusters_per_region": "clusters_per_region",
         "blocks_per_network": "ipv4_cidr_blocks_per_vpc",  # growth's secondary blocks (ranges.py)
     }
     link = LINK
@@ -265,7 +266,7 @@ class Aws(CloudModel):
         return (
             # https://aws.amazon.com/eks/pricing/ — EKS cluster on standard support: $0.10/hour.
             FixedCost("EKS control plane", 0.10, 1,
-                      f"{_CODE}: $0.1/h (aws.amazon.com/eks/pricing)", "aws:eks/cluster:Cluster"),
+                      f"{_CODE}: $0.1/h (aws.amazon.com/eks/pricing)", "aws:eks/cluster:Cluster", per_cluster=True),
             # https://aws.amazon.com/vpc/pricing/ — NAT gateway $0.045 per gateway-hour in
             # us-east-1; data processing depends on traffic and is not estimated.
             FixedCost(f"NAT gateways ({NAT_GATEWAYS_PER_REGION})", 0.045, NAT_GATEWAYS_PER_REGION,
@@ -332,6 +333,11 @@ class Aws(CloudModel):
     def grown_blocks(self, blocks: AddressBlocks, clusters: int) -> AddressBlocks | None:
         """The VPC with a /16 pod block per cluster and zone from 100.64.0.0/10 (`ranges`)."""
         return AddressBlocks(blocks.cidr, blocks.pod_cidr, ranges.pod_blocks(clusters))
+
+    def clusters_in(self, blocks: AddressBlocks, cidr_blocks: int | None) -> int | None:
+        """A grown VPC's clusters within its IPv4 CIDR block quota (`ipv4_cidr_blocks_per_vpc`:
+        5 by default, so 2 clusters of 2 pod blocks each); a plain VPC: None."""
+        return ranges.clusters_in(cidr_blocks) if blocks.pod_blocks and cidr_blocks is not None else None
 
     def pod_range_shortfall(self, prefix: int) -> str:
         return (

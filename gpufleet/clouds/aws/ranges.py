@@ -151,7 +151,9 @@ def node_ranges(blocks: AddressBlocks) -> tuple[NodeRange, ...]:
     for block in blocks.pod_blocks:
         cluster, zone = pod_block_cluster(block)
         label = f"pod subnet {zone}" + (f" of cluster c{cluster}" if cluster > 1 else "")
-        ranges.append(NodeRange(label, block, SUBNET_RESERVED, None, None, pods=True))
+        ranges.append(NodeRange(
+            label, block, SUBNET_RESERVED, None, None, pods=True, per_cluster=True, cluster=cluster - 1
+        ))
     return tuple(ranges)
 
 

@@ -241,6 +241,8 @@ class Azure(CloudModel):
         "nodes_per_group": "nodes_per_agent_pool",
         "groups_per_cluster": "agent_pools_per_cluster",
         "nodes_per_cluster": "nodes_per_cluster",
+        # no per-region limit is documented: a region holds no more than the subscription
+        "clusters_per_region": "clusters_per_subscription",
     }
     # https://azure.microsoft.com/pricing/details/storage/blobs/ — Blob Storage hot tier, first
     # 50 TB/month, East US: LRS $0.0184, ZRS $0.023 per GB-month (first-tier rates for all
@@ -278,7 +280,7 @@ class Azure(CloudModel):
         return (
             FixedCost("AKS control plane (Standard tier)", 0.10, 1,
                       f"{_CODE}: $0.1/h per cluster (azure.microsoft.com/pricing/details/kubernetes-service)",
-                      "azure-native:containerservice:ManagedCluster"),
+                      "azure-native:containerservice:ManagedCluster", per_cluster=True),
         )
 
     def link_costs(
@@ -359,7 +361,7 @@ class Azure(CloudModel):
         """One address per node in the node subnet; one /24 per node in the overlay pod range."""
         ranges = [NodeRange("node subnet", node_subnet(blocks.cidr), SUBNET_RESERVED, 1, 2)]
         if blocks.pod_cidr is not None:
-            ranges.append(NodeRange("overlay pod range", blocks.pod_cidr, 0, None, None, pods=True))
+            ranges.append(NodeRange("overlay pod range", blocks.pod_cidr, 0, None, None, pods=True, per_cluster=True))
         return tuple(ranges)
 
     def declared_ranges(self, stack: Sequence[DeclaredResource]) -> list[DeclaredRange]:

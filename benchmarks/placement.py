@@ -1,6 +1,6 @@
 """Placement benchmark: solve time, optimality gap and cost against a per-pool greedy baseline.
 
-Run: .venv/bin/python benchmarks/placement.py [--runs N] [--seeds N]
+Run: .venv/bin/python benchmarks/placement.py [--runs N] [--seeds N] [--only TEXT]
 
 Instances are generated from the packaged catalog with a fixed seed, so every run solves the same
 problems: small (a few US regions, 3 pools), all catalog regions of both clouds × 10 pools, and
@@ -306,6 +306,7 @@ def main() -> None:
     parser.add_argument(
         "--exact", action="store_true", help="compare the largest instance with every pool's own columns"
     )
+    parser.add_argument("--only", default="", help="solve only the instances whose name contains this text")
     args = parser.parse_args()
     runs, seeds = args.runs, args.seeds
     header = (
@@ -316,6 +317,8 @@ def main() -> None:
     rows: list[tuple[str, ...]] = []
     made = instances()
     for name, spec in made:
+        if args.only not in name:
+            continue
         r = measure(name, spec, runs)
         rows.append((
             r.name, str(r.pools), str(r.groups), str(r.regions), str(r.offers), str(r.variables), str(r.binaries),

@@ -84,6 +84,18 @@ def test_a_plan_within_every_commitment_costs_one_solve_and_keeps_the_region_sha
     assert nodes == {"spot/aws/us-east-1": 2, "spot/aws/us-west-2": 2, "steady/aws/us-east-1": 2}
 
 
+def test_a_capped_first_try_of_the_one_solve_falls_back_to_the_plain_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = load_fleet(fleet(
+        [h100("spot", 32), h100("steady", 16, capacity="on-demand")],
+        budget={"commitments": {"aws": 30_000.0, "azure": 1_000.0}},
+    ))
+    solves = integer_solves(monkeypatch)
+    plain = place(spec, spec.catalog(), options=SolverOptions(bounded_first_nodes=0))
+    assert solves == ["Solution limit reached", "Optimal", "Optimal"]  # bounded, plain, tie-break
+    assert plain.solver.status == "Optimal"
+    assert levels(spec, plain) == levels(spec, placed(spec, first=False))
+
+
 def test_when_no_plan_fits_the_commitments_the_levels_are_solved_in_turn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -386,10 +386,11 @@ def compare_with_other_models(name: str, spec: FleetSpec) -> None:
     def levels(result: PlacementResult) -> tuple[float, float]:
         return round(above_commitment(spec, result.placements), 2), round(total(spec, result.placements), 2)
 
-    for label, other in others:
+    for label, other in others:  # each placement is priced to the cent: equal levels may differ by cents
+        apart = max(abs(a - b) for a, b in zip(levels(grouped), levels(other), strict=True))
         print(
             f"  grouped against {label}: plans {'identical' if grouped.placements == other.placements else 'differ'}; "
-            f"cost levels equal to the cent: {levels(grouped) == levels(other)}"
+            f"cost levels equal within $0.05: {apart <= 0.05} (apart by ${apart:.2f})"
         )
 
 

@@ -20,6 +20,7 @@ docs/design.md, "Explaining a plan".
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -53,6 +54,10 @@ def with_quota(spec: FleetSpec, change: QuotaChange) -> FleetSpec:
     return spec.model_copy(update={"quotas": quotas})
 
 
+class SearchStopped(Exception):
+    """A re-plan asked for after the search's deadline (`Replanner.deadline`): not made."""
+
+
 class ReplanFailed(Exception):
     """A re-plan the solver did not finish (`InfeasibleError.solver_stopped`): the price it was
     asked at, and why."""
@@ -74,6 +79,8 @@ class Replanner:
     probes: dict[tuple[Overrides, QuotaChange | None], tuple[Placement, ...]] = field(
         default_factory=dict[tuple[Overrides, "QuotaChange | None"], tuple[Placement, ...]]
     )
+    deadline: float | None = None
+    """`time.monotonic()` from which a re-plan not in the cache is not made (`SearchStopped`)."""
 
     @cached_property
     def explained_spec(self) -> FleetSpec:
@@ -85,6 +92,8 @@ class Replanner:
     def plan(self, overrides: Mapping[str, float] = {}, quota: QuotaChange | None = None) -> tuple[Placement, ...]:
         key = (tuple(sorted(overrides.items())), quota)
         if key not in self.probes:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise SearchStopped
             try:
                 self.probes[key] = self._solve(dict(overrides), quota)
             except InfeasibleError as error:

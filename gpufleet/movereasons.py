@@ -72,8 +72,16 @@ class MoveCauses:
         the offers where it gained, nearest first) would break in the new plan, or cost: `why`
         for an offer that is priced and allowed. With no previous plan every offer of the pool
         counts as gained (`gpufleet.explain` asks this of offers left empty)."""
+        return self.judged(candidate, nodes)[0]
+
+    def judged(self, candidate: Candidate, nodes: int) -> tuple[Cause, float | None]:
+        """`blocked`, and what the counterfactual costs more a month than the new plan (None
+        where it breaks a rule): `gpufleet.explain` orders its searches by it."""
         back, words = self._put_back(candidate, nodes), self.counterfactual(candidate, nodes)
-        return self._broken(candidate, back, words) or self._dearer(back, words)
+        if broken := self._broken(candidate, back, words):
+            return broken, None
+        ledger = plan_ledger(self.spec, back)
+        return self._costlier(ledger, words), ledger.total_usd - self.ledger.total_usd
 
     def counterfactual(self, candidate: Candidate, nodes: int) -> str:
         """How sentences name the nodes put back (`gpufleet.explain` says how many more)."""
@@ -159,9 +167,9 @@ class MoveCauses:
     def _had(self, p: Placement) -> int:
         return sum(b.nodes for b in self.before if b.key == p.key)
 
-    def _dearer(self, back: Sequence[Placement], words: str) -> Cause:
-        """What putting them back costs against the new plan, by the ledger."""
-        ledger = plan_ledger(self.spec, back)
+    def _costlier(self, ledger: Ledger, words: str) -> Cause:
+        """What putting them back costs against the new plan, by the ledger (`ledger`, the
+        counterfactual's)."""
         more = ledger.total_usd - self.ledger.total_usd
         above = _excess(self.spec, ledger) - _excess(self.spec, self.ledger)
         share = self.spec.placement.stability_tolerance

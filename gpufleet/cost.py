@@ -39,7 +39,7 @@ from gpufleet.plan import (
 )
 from gpufleet.spec import FleetSpec
 from gpufleet.speccapacity import CapacityBlock
-from gpufleet.specmodel import Storage
+from gpufleet.specmodel import Autoscale, Storage
 
 HOURS_PER_MONTH = 730
 GB_PER_TIB = 1024  # both clouds bill storage and transfer per GB of 2**30 bytes
@@ -83,6 +83,7 @@ def plan_lines(
     every storage copy and every transfer from a dataset's home. A contract's discount lowers
     the clouds' list prices (GPU nodes carry theirs from the catalog)."""
     discounts = spec.budget.discounts()
+    scales = {pool.name: pool.autoscale for pool in spec.pools}
     counts = cluster_counts(spec, placements)
     listed = [
         *(line for cloud, region in regions for line in region_lines(cloud, region)),
@@ -92,7 +93,7 @@ def plan_lines(
         *(_storage_line(s) for s in storage),
     ]
     return (
-        *(_node_line(p, spec) for p in placements),
+        *(_node_line(p, scales.get(p.pool)) for p in placements),
         *block_lines(spec.capacity.blocks),
         *(_less_discount(line, discounts.get(line.cloud, 0.0)) for line in listed),
         *_transfer_lines(spec, storage),
@@ -146,11 +147,10 @@ def fixed_monthly(item: FixedCost) -> float:
     return round(item.count * monthly(item.usd_per_hour), 2)
 
 
-def _node_line(p: Placement, spec: FleetSpec) -> CostLine:
-    """At full size (what the budget must hold); an autoscaled pool's line also says its floor,
-    where the autoscaler leaves it when no pod asks for more (components build each placement's
-    groups between min(autoscale.min_nodes, nodes) and nodes)."""
-    scale = next((pool.autoscale for pool in spec.pools if pool.name == p.pool), None)
+def _node_line(p: Placement, scale: Autoscale | None) -> CostLine:
+    """At full size (what the budget must hold); an autoscaled pool's line (`scale`, its pool's
+    autoscale) also says its floor, where the autoscaler leaves it when no pod asks for more
+    (components build each placement's groups between min(autoscale.min_nodes, nodes) and nodes)."""
     item = f"pool {p.pool}: {p.nodes} × {p.instance_type} ({p.capacity})"
     if scale is not None:
         floor = min(scale.min_nodes, p.nodes)

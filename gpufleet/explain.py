@@ -107,12 +107,10 @@ class OfferCauses(MoveCauses):
         unit = f" (units of {candidate.unit})" if candidate.unit > 1 else ""
         return f"{nodes} more nodes there{unit}"
 
-    def _costlier(self, ledger: Ledger, words: str) -> Cause:
-        cause = super()._costlier(ledger, words)
-        more = ledger.total_usd - self.ledger.total_usd
+    def _costlier(self, ledger: Ledger, more: float, words: str) -> Cause:
+        cause = super()._costlier(ledger, more, words)
         if cause.reason == "data":
-            kinds, now = ledger.by_kind(), self.ledger.by_kind()
-            data = sum(kinds.get(k, 0.0) - now.get(k, 0.0) for k in ("storage", "transfer"))
+            data = self._data_usd(ledger)
             return Cause("data", f"{words} costs ${more:,.0f}/month more, ${data:,.0f} of it "
                                  "dataset copies and transfers")
         if cause.reason == "commitment":

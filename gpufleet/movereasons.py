@@ -51,6 +51,9 @@ class MoveCauses:
         found, _ = candidates(spec, catalog)
         self.offers: dict[str, Candidate] = {c.key: c for c in found}
         self.ledger = plan_ledger(spec, after)
+        self.today_usd = self.ledger.total_usd  # the new plan's figures, once: explain asks thousands
+        self.today_excess = _excess(spec, self.ledger)
+        self.today_kinds = self.ledger.by_kind()
 
     def why(self, pool: str, offer: str, lost: int) -> Cause | None:
         """Why `lost` nodes of `pool` left `offer` ('cloud/region/sku'); None when the pool's
@@ -81,7 +84,8 @@ class MoveCauses:
         if broken := self._broken(candidate, back, words):
             return broken, None
         ledger = plan_ledger(self.spec, back)
-        return self._costlier(ledger, words), ledger.total_usd - self.ledger.total_usd
+        more = ledger.total_usd - self.today_usd
+        return self._costlier(ledger, more, words), more
 
     def counterfactual(self, candidate: Candidate, nodes: int) -> str:
         """How sentences name the nodes put back (`gpufleet.explain` says how many more)."""
@@ -129,7 +133,7 @@ class MoveCauses:
         """The first deploy rule that the counterfactual breaks in the offer's region or pool."""
         cloud, region, pool = c.cloud, c.region, c.pool
         here = [p for p in back if (p.cloud, p.region) == (cloud, region)]
-        for use in quota_use(self.spec, self.catalog, back):
+        for use in quota_use(self.spec, self.catalog, back, only=(cloud, region)):
             over = use.limit_vcpus is not None and use.used_vcpus > use.limit_vcpus
             if over and (use.cloud, use.region) == (cloud, region):
                 return Cause("quota", f"{cloud}/{region} quota {use.bucket} holds {use.limit_vcpus} vCPUs; "
@@ -167,16 +171,14 @@ class MoveCauses:
     def _had(self, p: Placement) -> int:
         return sum(b.nodes for b in self.before if b.key == p.key)
 
-    def _costlier(self, ledger: Ledger, words: str) -> Cause:
+    def _costlier(self, ledger: Ledger, more: float, words: str) -> Cause:
         """What putting them back costs against the new plan, by the ledger (`ledger`, the
-        counterfactual's)."""
-        more = ledger.total_usd - self.ledger.total_usd
-        above = _excess(self.spec, ledger) - _excess(self.spec, self.ledger)
+        counterfactual's, `more` $/month dearer)."""
+        above = _excess(self.spec, ledger) - self.today_excess
         share = self.spec.placement.stability_tolerance
         tolerance = f"the plan keeps the previous nodes that fit in the {share:.1%} stability tolerance"
         if more > 0:
-            kinds, now = ledger.by_kind(), self.ledger.by_kind()
-            data = sum(kinds.get(k, 0.0) - now.get(k, 0.0) for k in ("storage", "transfer"))
+            data = self._data_usd(ledger)
             reason = "data" if data > more / 2 else "price"
             part = f" (${data:,.0f} of it dataset copies and transfers)" if reason == "data" else ""
             return Cause(reason, f"putting {words} costs ${more:,.0f}/month more{part}; {tolerance}")
@@ -184,6 +186,12 @@ class MoveCauses:
             return Cause("commitment", f"putting {words} adds ${above:,.0f}/month above the commitments; {tolerance}")
         return Cause("stability", "putting them back breaks no rule and costs no more: a placement fault, "
                                   "please report it")
+
+
+    def _data_usd(self, ledger: Ledger) -> float:
+        """What the counterfactual `ledger` spends more on dataset copies and transfers."""
+        kinds = ledger.by_kind()
+        return sum(kinds.get(k, 0.0) - self.today_kinds.get(k, 0.0) for k in ("storage", "transfer"))
 
 
 def _resized(p: Placement, nodes: int) -> Placement:

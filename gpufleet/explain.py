@@ -125,8 +125,8 @@ SEARCH_SECONDS = 45.0
 offers searched by then have their exact answers, the rest today's reason and a sentence that
 says so. No fleet of the benchmark but the 50-pool one comes near it (prod-eu 0.5 s, 32,768
 GPUs 5 s); on that one a re-plan takes 6 s (quiet) to 20 s (under load) and its 8,229 offers
-would need hours (benchmarks/explain.py). The search's order (`_Today.order`) puts first the
-offers closest to winning."""
+would need about two days (benchmarks/explain.py; docs/design.md, "Explaining a plan"). The
+search's order (`_Today.order`) puts first the offers closest to winning."""
 
 PARALLEL_SECONDS = 1.0
 """Offers to re-plan times today's plan's seconds from which explain forks a second process

@@ -11,7 +11,7 @@ Instances:
   the issue's larger fleet (target ≤ 30 s).
 - the 50-pool × 80-region fleet of benchmarks/placement.py (its largest generated instance,
   quotas, min shares and commitments; target ≤ 60 s): 8,229 offers, whose searches would take
-  hours, so explain searches the offers closest to winning until its deadline
+  about two days, so explain searches the offers closest to winning until its deadline
   (`gpufleet.explain.SEARCH_SECONDS`) and says of the rest that they were not searched.
 `failed` counts offers whose re-plan the solver did not finish (they get a reason and no
 break-even); `unsearched` those left when explain's search time was up. `CPU s` is the

@@ -36,7 +36,6 @@ from gpufleet.catalog import Offer, price_key
 from gpufleet.cost import HOURS_PER_MONTH
 from gpufleet.errors import CommandLineError, Problem
 from gpufleet.explainjson import ExplainDoc
-from gpufleet.ledger import Ledger
 from gpufleet.movereasons import MoveCauses
 from gpufleet.moves import Cause
 from gpufleet.placement import candidates
@@ -107,17 +106,11 @@ class OfferCauses(MoveCauses):
         unit = f" (units of {candidate.unit})" if candidate.unit > 1 else ""
         return f"{nodes} more nodes there{unit}"
 
-    def _costlier(self, ledger: Ledger, more: float, words: str) -> Cause:
-        cause = super()._costlier(ledger, more, words)
-        if cause.reason == "data":
-            data = self._data_usd(ledger)
-            return Cause("data", f"{words} costs ${more:,.0f}/month more, ${data:,.0f} of it "
-                                 "dataset copies and transfers")
-        if cause.reason == "commitment":
-            return Cause("commitment", f"{words} adds spend above the commitments")
-        if cause.reason == "price":
-            return Cause("price", f"{words} costs ${more:,.0f}/month more")
-        return cause
+    def putting(self, words: str) -> str:
+        return words
+
+    def kept(self) -> str:
+        return ""
 
 
 SEARCH_SECONDS = 45.0
@@ -264,7 +257,7 @@ def _search_job(job: tuple[tuple[str, int], _Today]) -> Explanation:
     shared = _SHARED[0]
     (key, nodes), today = job
     candidate = shared.found[key]
-    cause = _binding(today.cause, candidate, shared.replan.explained_spec)
+    cause = _binding(today.cause)
     unusable = _price_key(candidate) in shared.unusable
     if unusable:
         cause = Cause(cause.reason, f"takes no more nodes at any price (even {_usd(FLOOR / UNIT)}/h): {cause.sentence}")
@@ -315,7 +308,7 @@ def _priced(replan: Replanner, candidate: Candidate, nodes: int, today: Cause) -
         found = break_even(replan, key, candidate.hourly, taken, target=nodes + 1,
                            guess=_marginal(replan.plan(), candidate))
     except ReplanFailed as failed:
-        cause = _binding(today, candidate, replan.explained_spec)
+        cause = _binding(today)
         at = ", ".join(f"{k} at ${v:g}/h" for k, v in sorted(failed.overrides.items()))
         return Explanation(pool.name, offer, nodes, candidate.hourly, Cause(cause.reason, (
             f"{cause.sentence}; no break-even: the re-plan with {at} did not solve ({failed})")))
@@ -326,10 +319,10 @@ def _priced(replan: Replanner, candidate: Candidate, nodes: int, today: Cause) -
         at_floor = OfferCauses(replan.explained_spec, catalog, (), floor)
         free = next(c for c in candidates(replan.explained_spec, catalog)[0] if c.key == candidate.key)
         short = max(1, nodes + 1 - taken(floor))  # the floor's plan may hold some already
-        cause = _binding(at_floor.blocked(free, unit * math.ceil(short / unit)), candidate, replan.explained_spec)
+        cause = _binding(at_floor.blocked(free, unit * math.ceil(short / unit)))
         cause = Cause(cause.reason, f"takes no more nodes at any price (even {_usd(lowest)}/h): {cause.sentence}")
     else:
-        cause = _binding(today, candidate, replan.explained_spec)
+        cause = _binding(today)
     bucket, value = _quota_value(replan, candidate) if cause.reason == "quota" else (None, None)
     return Explanation(pool.name, offer, nodes, candidate.hourly, cause, even, bucket, value, unit)
 
@@ -345,22 +338,11 @@ def _marginal(base: Sequence[Placement], candidate: Candidate) -> float | None:
     return max(paid) * candidate.sku.gpus if paid else None
 
 
-def _binding(cause: Cause, candidate: Candidate, spec: FleetSpec) -> Cause:
-    """A capacity cap reached is the capacity input's (`unavailable`). 'Costs no more' in the
-    explained month is, with another cloud's contract, that contract's minimum: the horizon's
-    plan pays spend moved off that cloud again as shortfall (`commitment`); otherwise, with no
-    previous plan, it can only be a tie the tie-break settled (`price`)."""
-    cap = candidate.cap
-    if cause.reason in ("price", "stability") and cap is not None:
-        return Cause("unavailable", f"{candidate.offer.key} delivers at most {cap} nodes (capacity.available)")
+def _binding(cause: Cause) -> Cause:
+    """With no previous plan, 'breaks no rule and costs no more' can only be a tie the
+    tie-break settled (`price`), not the placement fault it would be after a move."""
     if cause.reason != "stability":
         return cause
-    if others := {c: k for c, k in spec.budget.contracts().items() if c != candidate.cloud}:
-        named = " and ".join(f"{c}'s contract (budget.commitments.{c}, shortfall: {k.shortfall})"
-                             for c, k in sorted(others.items()))
-        return Cause("commitment", f"in the month it costs no more, but over the horizon {named} must "
-                                   f"burn its minimum: spend moved off {' or '.join(sorted(others))} would be "
-                                   "paid again as shortfall")
     return Cause("price", "it costs the same as the plan: the tie-break prefers the earlier offer")
 
 

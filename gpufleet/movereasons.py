@@ -8,7 +8,8 @@ checked in this order: the capacity rules (`unavailable`), the region no longer 
 (`sovereignty`), no price (`no-price`), the region's quotas (`quota`), its cluster limits
 (`limit`), its node ranges (`address`), the pool's shares and pins (`share`). A counterfactual
 that breaks none costs more: in dataset copies and transfers (`data`), in spend above the
-commitments only (`commitment`), else `price`. Placement keeps the most previous nodes the
+commitments only (`commitment`), else `price`; one that costs no more in the month while another
+cloud holds a contract keeps that contract's minimum burned (`commitment`). Placement keeps the most previous nodes the
 stability tolerance allows, so a move whose counterfactual breaks nothing and costs nothing
 more would be a placement bug: it is reported as `stability` and tests hold that it never is.
 """
@@ -85,11 +86,20 @@ class MoveCauses:
             return broken, None
         ledger = plan_ledger(self.spec, back)
         more = ledger.total_usd - self.today_usd
-        return self._costlier(ledger, more, words), more
+        return self._dearer(candidate, ledger, more, words), more
 
     def counterfactual(self, candidate: Candidate, nodes: int) -> str:
         """How sentences name the nodes put back (`gpufleet.explain` says how many more)."""
         return "them back"
+
+    def putting(self, words: str) -> str:
+        """The counterfactual as a sentence's subject."""
+        return f"putting {words}"
+
+    def kept(self) -> str:
+        """What a sentence about cost adds: why moved nodes were not kept (none in explain)."""
+        share = self.spec.placement.stability_tolerance
+        return f"; the plan keeps the previous nodes that fit in the {share:.1%} stability tolerance"
 
     def _unpriced(self, pool: str, offer: str) -> Cause | None:
         """`no-price` when the pool could still use the SKU but nothing prices it there (the
@@ -132,6 +142,10 @@ class MoveCauses:
     def _broken(self, c: Candidate, back: Sequence[Placement], words: str) -> Cause | None:
         """The first deploy rule that the counterfactual breaks in the offer's region or pool."""
         cloud, region, pool = c.cloud, c.region, c.pool
+        carried = sum(p.nodes for p in back if p.key == c.key)
+        if c.cap is not None and carried > c.cap:
+            return Cause("unavailable", f"{c.key} delivers at most {c.cap} nodes (capacity.available); "
+                                        f"with {words} it would carry {carried}")
         here = [p for p in back if (p.cloud, p.region) == (cloud, region)]
         for use in quota_use(self.spec, self.catalog, back, only=(cloud, region)):
             over = use.limit_vcpus is not None and use.used_vcpus > use.limit_vcpus
@@ -171,27 +185,28 @@ class MoveCauses:
     def _had(self, p: Placement) -> int:
         return sum(b.nodes for b in self.before if b.key == p.key)
 
-    def _costlier(self, ledger: Ledger, more: float, words: str) -> Cause:
-        """What putting them back costs against the new plan, by the ledger (`ledger`, the
-        counterfactual's, `more` $/month dearer)."""
+    def _dearer(self, c: Candidate, ledger: Ledger, more: float, words: str) -> Cause:
+        """What putting them back costs against the new plan, by the counterfactual's `ledger`
+        (`more` $/month dearer). Costing no more in the month is, with another cloud's contract,
+        that contract's minimum: the horizon's plan pays spend moved off that cloud again as
+        shortfall."""
         above = _excess(self.spec, ledger) - self.today_excess
-        share = self.spec.placement.stability_tolerance
-        tolerance = f"the plan keeps the previous nodes that fit in the {share:.1%} stability tolerance"
         if more > 0:
-            data = self._data_usd(ledger)
+            data = sum(ledger.by_kind().get(k, 0.0) - self.today_kinds.get(k, 0.0) for k in ("storage", "transfer"))
             reason = "data" if data > more / 2 else "price"
             part = f" (${data:,.0f} of it dataset copies and transfers)" if reason == "data" else ""
-            return Cause(reason, f"putting {words} costs ${more:,.0f}/month more{part}; {tolerance}")
+            return Cause(reason, f"{self.putting(words)} costs ${more:,.0f}/month more{part}{self.kept()}")
         if above > 0:
-            return Cause("commitment", f"putting {words} adds ${above:,.0f}/month above the commitments; {tolerance}")
+            return Cause("commitment", f"{self.putting(words)} adds ${above:,.0f}/month above the "
+                                       f"commitments{self.kept()}")
+        if others := {cloud: k for cloud, k in self.spec.budget.contracts().items() if cloud != c.cloud}:
+            named = " and ".join(f"{cloud}'s contract (budget.commitments.{cloud}, shortfall: {k.shortfall})"
+                                 for cloud, k in sorted(others.items()))
+            return Cause("commitment", f"{self.putting(words)} costs no more in the month, but over the horizon "
+                                       f"{named} must burn its minimum: spend moved off "
+                                       f"{' or '.join(sorted(others))} would be paid again as shortfall")
         return Cause("stability", "putting them back breaks no rule and costs no more: a placement fault, "
                                   "please report it")
-
-
-    def _data_usd(self, ledger: Ledger) -> float:
-        """What the counterfactual `ledger` spends more on dataset copies and transfers."""
-        kinds = ledger.by_kind()
-        return sum(kinds.get(k, 0.0) - self.today_kinds.get(k, 0.0) for k in ("storage", "transfer"))
 
 
 def _resized(p: Placement, nodes: int) -> Placement:

@@ -229,3 +229,24 @@ def test_a_contract_is_no_monthly_commitment_in_the_cost_table() -> None:
     flat = planned_stack("prod-eu").document["cost"]
     assert {c: s["committed_usd"] for c, s in flat["commitments"].items()} == {"aws": 300_000, "azure": 450_000}
     assert all(s["burned_usd"] == min(s["committed_usd"], flat["by_cloud"][c]) for c, s in flat["commitments"].items())
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_the_burn_chart_fits_the_terminal_with_every_share_and_heading_whole(width: int) -> None:
+    """A checkpoint burned to twice its minimum drew a bar too long for 100 columns and the
+    'of minimum' heading came out as 'of minim…': the bar narrows to the console instead."""
+    from gpufleet.burnreport import print_burn_chart
+    from gpufleet.tables import console_for
+
+    doc = copy.deepcopy(planned())
+    window = doc["commitments"][0]["periods"][0]
+    window["burn_usd"] = 2.12 * window["minimum_usd"]
+    console = console_for(width)
+    print_burn_chart(console, doc)
+    text = console.export_text()
+    assert "…" not in text
+    assert all(len(line) <= width for line in text.splitlines())
+    assert "of minimum" in text
+    assert "212%" in text
+    shares = [w["burn_usd"] / w["minimum_usd"] for c in doc["commitments"] for w in c["periods"] if w["minimum_usd"]]
+    assert all(f"{s:.0%}" in text for s in shares)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from gpufleet.catalog import Catalog
@@ -30,7 +30,7 @@ from gpufleet.cost import HOURS_PER_MONTH
 from gpufleet.errors import InfeasibleError
 from gpufleet.horizon import period_spec, periods
 from gpufleet.pipeline import deployed_period
-from gpufleet.placement import place, plan_ledger
+from gpufleet.placement import DEFAULT_OPTIONS, SolverOptions, place, plan_ledger
 from gpufleet.placement.horizon import place_horizon
 from gpufleet.plan import Placement
 from gpufleet.spec import FleetSpec
@@ -108,14 +108,35 @@ class Replanner:
         def priced(_: FleetSpec, catalog: Catalog) -> Catalog:
             return catalog.with_price_book(overrides, PRICE_LABEL) if overrides else catalog
 
+        options = self._options()
         if spec.horizon is None:
-            return place(spec, priced(spec, spec.catalog())).placements
-        result = place_horizon(spec, prices=priced)
-        return result.placements[deployed_period(spec.horizon, self.period)]
+            result = place(spec, priced(spec, spec.catalog()), options=options)
+            status, proven, found = result.solver.status, ("Optimal",), result.placements
+        else:  # over a horizon, "Feasible" is within the master's gap, as `plan` takes it
+            over = place_horizon(spec, options=options, prices=priced)
+            status, proven = over.solver.status, ("Optimal", "Feasible")
+            found = over.placements[deployed_period(spec.horizon, self.period)]
+        if status not in proven and (overrides or quota is not None):  # a re-plan stopped short proves nothing
+            raise InfeasibleError.solver_stopped(status, options.time_limit_seconds)
+        return found
+
+    def _options(self) -> SolverOptions:
+        """Each solve's time limit: at most `OVERRUN_SECONDS` past the deadline (so a re-plan
+        started just before it ends soon after), never more than placement's own."""
+        if self.deadline is None:
+            return DEFAULT_OPTIONS
+        left = self.deadline + OVERRUN_SECONDS - time.monotonic()
+        return replace(DEFAULT_OPTIONS, time_limit_seconds=max(1.0, min(DEFAULT_OPTIONS.time_limit_seconds, left)))
 
     def total_usd(self, placements: Sequence[Placement]) -> float:
         """The ledger's monthly total of a plan of the explained period."""
         return plan_ledger(self.explained_spec, placements).total_usd
+
+
+OVERRUN_SECONDS = 10.0
+"""How long past `Replanner.deadline` a re-plan begun before it may solve (each HiGHS solve's
+time limit): one re-plan of the 50-pool fleet takes 6 s on a quiet machine, several times that
+under load. One stopped by it proves nothing (`ReplanFailed`), and its offer is not searched."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ not searched. (The break-evens themselves are re-planned in tests/test_explain.p
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +145,25 @@ def test_east_keeps_its_answer_when_west_is_screened() -> None:
     found = {e.offer.key: e.to_json() for e in explain(load_fleet(data))}
     assert found == {e.offer.key: e.to_json() for e in explain(load_fleet(data), screen=False)}
     assert EAST not in found  # it holds the whole pool
+
+
+def test_a_replan_the_solver_stopped_short_proves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-plan that ends on a time limit (as one begun just before the deadline may) is not
+    an optimum: it fails (`ReplanFailed`) instead of standing in for one. Its time limit runs
+    to `OVERRUN_SECONDS` past the deadline, never past placement's own."""
+    replan = breakeven.Replanner(load_fleet(BASE))
+    replan.plan()  # today's plan is the plan explained, whatever its status
+    real = breakeven.place
+
+    def stopped(*given: Any, **named: Any) -> Any:
+        result = real(*given, **named)
+        return replace(result, solver=replace(result.solver, status="Time limit reached"))
+
+    monkeypatch.setattr(breakeven, "place", stopped)
+    with pytest.raises(breakeven.ReplanFailed, match="time limit"):
+        replan.plan({WEST: 5.0})
+    assert replan._options().time_limit_seconds == 60.0  # pyright: ignore[reportPrivateUsage]
+    replan.deadline = time.monotonic() - breakeven.OVERRUN_SECONDS - 5
+    assert replan._options().time_limit_seconds == 1.0  # pyright: ignore[reportPrivateUsage]
+    replan.deadline = time.monotonic()
+    assert 9 < replan._options().time_limit_seconds <= breakeven.OVERRUN_SECONDS  # pyright: ignore[reportPrivateUsage]

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--pool", metavar="P", help="only this pool")
     explain.add_argument(
         "--search-seconds", metavar="S", type=_seconds,
-        help="start no re-plan S seconds after explain begins (default 45): offers not searched by then keep "
+        help="start no re-plan S seconds after explain begins (default 40): offers not searched by then keep "
         "today's reason and say so; 0: no limit (a 50-pool fleet then takes hours)",
     )
     _add_output(explain)

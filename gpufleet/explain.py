@@ -113,13 +113,14 @@ class OfferCauses(MoveCauses):
         return ""
 
 
-SEARCH_SECONDS = 45.0
+SEARCH_SECONDS = 40.0
 """Seconds after explain begins (today's plan included) from which it starts no re-plan: the
 offers searched by then have their exact answers, the rest today's reason and a sentence that
 says so. No fleet of the benchmark but the 50-pool one comes near it (prod-eu 0.5 s, 32,768
 GPUs 5 s); on that one a re-plan takes 6 s (quiet) to 20 s (under load) and its 8,229 offers
 would need about two days (benchmarks/explain.py; docs/design.md, "Explaining a plan"). The
-search's order (`_Today.order`) puts first the offers closest to winning."""
+search's order (`_Today.order`) puts first the offers closest to winning. 40 s leaves room for
+the re-plans under way then (`breakeven.OVERRUN_SECONDS`) within the issue's 60 s."""
 
 PARALLEL_SECONDS = 1.0
 """Offers to re-plan times today's plan's seconds from which explain forks a second process

@@ -250,3 +250,16 @@ def test_the_burn_chart_fits_the_terminal_with_every_share_and_heading_whole(wid
     assert "212%" in text
     shares = [w["burn_usd"] / w["minimum_usd"] for c in doc["commitments"] for w in c["periods"] if w["minimum_usd"]]
     assert all(f"{s:.0%}" in text for s in shares)
+
+
+def test_the_headline_says_what_an_unproven_horizon_plan_may_cost_more() -> None:
+    doc = copy.deepcopy(planned())
+    doc["solver"].update(status="Optimal", optimality_gap=4e-5)
+    assert "placement Optimal (gap 4e-05, proven within 0.0001 over the horizon)" in _words(render_plan(doc, "table"))
+    doc["solver"].update(status="Feasible", optimality_gap=0.000198913)
+    assert ("placement Feasible (gap 0.000198913, not proven within 0.0001 over the horizon: it may cost up to "
+            "0.020% more than the best)") in _words(render_plan(doc, "table"))
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())

@@ -243,8 +243,7 @@ class Pool(_Strict):
 
     def weight_of(self, accelerator: str) -> fractions.Fraction:
         """How many of the pool's GPUs one `accelerator` counts as (1 unless weighted; the last
-        entry of a name, as in `choices`). Read for every placement candidate (thousands on a
-        large fleet), so the exact fraction is made only for a weight other than 1."""
+        entry of a name, as in `choices`); the exact fraction only for a weight other than 1."""
         weight = next((item.weight for item in reversed(self.accelerator) if item.name == accelerator), 1)
         return fractions.Fraction(1) if weight == 1 else fractions.Fraction(str(weight))
 
@@ -473,10 +472,8 @@ _BY_INPUTS: dict[tuple[int, ...], tuple[tuple[object, ...], Catalog]] = {}
 
 
 def _priced(spec: FleetSpec, base: Catalog) -> Catalog:
-    """`FleetSpec.catalog`, made once per (base, SKUs, discounts, price book) (discounting, then
-    indexing every offer took most of the 28-quarter two-deals benchmark), found first by the
-    identity of the spec's inputs (explain asks thousands of times; the key by value sorts the
-    price book). Each entry keeps what it was made from: an id is never reused while cached."""
+    """`FleetSpec.catalog`, made once per (base, SKUs, discounts, price book), found first by the
+    identity of the spec's inputs (explain asks thousands of times); an entry keeps its inputs."""
     inputs = (base, spec.skus, spec.budget, spec.prices)
     same = _BY_INPUTS.get(ids := tuple(map(id, inputs)))
     if same is not None and all(a is b for a, b in zip(same[0], inputs, strict=True)):

@@ -131,7 +131,8 @@ def test_the_offline_preview_says_so_and_its_next_steps_work(tmp_path: Path, cap
     head = [line for line in config.splitlines() if line.startswith("#")]
     assert config.startswith("# gpufleet kubeconfig, offline preview")
     assert yaml.safe_load(config) == merged_kubeconfig("llm", BOTH, redact=True)
-    _, pulumi, command = re.findall(r"`([^`]+)`", "\n".join(head))
+    up, pulumi, command = re.findall(r"`([^`]+)`", "\n".join(head))
+    assert up == "pulumi up"
     export, written = (part.strip() for part in pulumi.split(">"))
     assert export == "pulumi stack output --json --show-secrets"
     argv = shlex.split(command)

@@ -456,3 +456,17 @@ def test_a_gateway_over_its_tunnel_limit_is_refused_with_the_whole_reason() -> N
     assert [str(p) for p in error.value.problems] == [
         "network.interconnect: vpn: azure/eastus would end 32 tunnels; its gateway takes at most 30 "
         "(4 per region of another cloud); allowed: fewer regions of the other clouds"]
+
+
+def test_two_clouds_that_both_wait_for_tunnels_are_refused_naming_the_pair() -> None:
+    """Azure and the test cloud both terminate tunnels on gateways; neither hands out endpoints,
+    so no VPN joins them: refused, the pair named, while each still links to AWS."""
+    from tests.fakecloud import registered
+
+    with registered():
+        spec = load_fleet(mesh(("us-east-1",), ("eastus",)))
+        with pytest.raises(SpecError) as error:
+            plan_link(spec, [PAIR[1], NetworkPlan("fakecloud", "fk-frankfurt", "10.2.0.0/16"), PAIR[0]])
+    assert [str(p) for p in error.value.problems] == [
+        "network.interconnect: vpn: no VPN between azure/eastus and fakecloud/fk-frankfurt (neither or both "
+        "ends hand out tunnel endpoints)"]

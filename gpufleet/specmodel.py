@@ -239,11 +239,14 @@ class Pool(_Strict):
         return tuple((item.name, fractions.Fraction(str(item.weight))) for item in self.accelerator)
 
     def accelerators(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.choices())
+        return tuple(item.name for item in self.accelerator)
 
     def weight_of(self, accelerator: str) -> fractions.Fraction:
-        """How many of the pool's GPUs one `accelerator` counts as (1 unless weighted)."""
-        return dict(self.choices()).get(accelerator, fractions.Fraction(1))
+        """How many of the pool's GPUs one `accelerator` counts as (1 unless weighted; the last
+        entry of a name, as in `choices`). Read for every placement candidate (thousands on a
+        large fleet), so the exact fraction is made only for a weight other than 1."""
+        weight = next((item.weight for item in reversed(self.accelerator) if item.name == accelerator), 1)
+        return fractions.Fraction(1) if weight == 1 else fractions.Fraction(str(weight))
 
     def accelerator_label(self) -> str:
         """The accelerators as the plan shows them: 'H100', or 'H200 or H100 (×0.5)'."""

@@ -405,3 +405,68 @@ def test_a_region_without_zones_gets_the_regional_gateway_and_ips_without_zones(
     config = policy_config(load_fleet(mesh(("us-west-2",), ("westus", "eastus"))))
     (readiness,) = [v for v in evaluate(recording.resources, config) if v.policy == "deploy-readiness"]
     assert readiness.violations == []
+
+
+PAIR = [NetworkPlan("aws", "us-east-1", "10.0.0.0/16"), NetworkPlan("azure", "eastus", "10.1.0.0/16")]
+
+
+def test_a_deployed_pairs_tunnel_addresses_never_move() -> None:
+    """The inside addresses of a live tunnel, written down: the pair's /28 is the (sum of the two
+    address slots, 30 + 43) mod 32 = 9th of Azure's APIPA /28s, its /30s in address order,
+    connection by connection, AWS (the endpoint) on the first host. A change of that arithmetic
+    would re-address, and so replace, every tunnel of every fleet."""
+    link = plan_link(load_fleet(mesh(("us-east-1",), ("eastus",))), PAIR)
+    assert link is not None
+    assert [(t.endpoint, t.gateway, t.connection, t.tunnel, t.inside_cidr, t.endpoint_address, t.gateway_address)
+            for t in link.tunnels] == [
+        ("aws/us-east-1", "azure/eastus", 1, 1, "169.254.21.144/30", "169.254.21.145", "169.254.21.146"),
+        ("aws/us-east-1", "azure/eastus", 1, 2, "169.254.21.148/30", "169.254.21.149", "169.254.21.150"),
+        ("aws/us-east-1", "azure/eastus", 2, 1, "169.254.21.152/30", "169.254.21.153", "169.254.21.154"),
+        ("aws/us-east-1", "azure/eastus", 2, 2, "169.254.21.156/30", "169.254.21.157", "169.254.21.158"),
+    ]
+
+
+def test_the_order_of_the_networks_decides_no_tunnel_end_and_every_route_leads_to_its_network() -> None:
+    spec = load_fleet(mesh(("us-east-1",), ("eastus",)))
+    forward, reverse = plan_link(spec, PAIR), plan_link(spec, PAIR[::-1])
+    assert forward is not None
+    assert reverse is not None
+    assert reverse.tunnels == forward.tunnels  # AWS hands out the endpoints, whichever comes first
+    assert {(r.source, r.destination, r.cidr) for r in reverse.routes} == {
+        ("aws/us-east-1", "azure/eastus", "10.1.0.0/16"), ("azure/eastus", "aws/us-east-1", "10.0.0.0/16")}
+    assert [(s.key, s.asn, s.cidr) for s in reverse.sites] == [
+        ("azure/eastus", 64512 + 43, "10.1.0.0/16"), ("aws/us-east-1", 64512 + 30, "10.0.0.0/16")]
+
+
+def test_a_region_without_an_address_slot_is_refused_naming_the_field() -> None:
+    spec = load_fleet(mesh(("us-east-1",), ("eastus",)))
+    with pytest.raises(SpecError) as error:
+        plan_link(spec, [*PAIR, NetworkPlan("aws", "xx-nowhere-1", "10.2.0.0/16")])
+    assert [str(p) for p in error.value.problems] == [
+        "network.interconnect: vpn: aws/xx-nowhere-1 has no address slot to derive its ASN and tunnel "
+        "addresses from; allowed: none for this fleet"]
+
+
+def test_a_gateway_over_its_tunnel_limit_is_refused_with_the_whole_reason() -> None:
+    aws = ("af-south-1", "ap-east-1", "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ca-central-1",
+           "eu-central-1", "eu-north-1")  # 8 regions × 4 tunnels > 30
+    networks = [NetworkPlan("aws", r, f"10.{i}.0.0/16") for i, r in enumerate(aws)]
+    with pytest.raises(SpecError) as error:
+        plan_link(load_fleet(mesh(("us-east-1",), ("eastus",))), [*networks, NetworkPlan("azure", "eastus", "10.99.0.0/16")])
+    assert [str(p) for p in error.value.problems] == [
+        "network.interconnect: vpn: azure/eastus would end 32 tunnels; its gateway takes at most 30 "
+        "(4 per region of another cloud); allowed: fewer regions of the other clouds"]
+
+
+def test_two_clouds_that_both_wait_for_tunnels_are_refused_naming_the_pair() -> None:
+    """Azure and the test cloud both terminate tunnels on gateways; neither hands out endpoints,
+    so no VPN joins them: refused, the pair named, while each still links to AWS."""
+    from tests.fakecloud import registered
+
+    with registered():
+        spec = load_fleet(mesh(("us-east-1",), ("eastus",)))
+        with pytest.raises(SpecError) as error:
+            plan_link(spec, [PAIR[1], NetworkPlan("fakecloud", "fk-frankfurt", "10.2.0.0/16"), PAIR[0]])
+    assert [str(p) for p in error.value.problems] == [
+        "network.interconnect: vpn: no VPN between azure/eastus and fakecloud/fk-frankfurt (neither or both "
+        "ends hand out tunnel endpoints)"]

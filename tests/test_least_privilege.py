@@ -10,6 +10,7 @@ and synced to Azure by a job: tests/test_datasync.py's fleet) is checked for sco
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -314,12 +315,16 @@ def test_an_issuer_with_a_trailing_slash_gets_one_statement_per_spelling_each_as
 
 
 @pytest.mark.parametrize("document", [
-    trust_policy(), replication_policy("eu-central-1", HOME, HOME_KEY, COPIES), bucket_policy(
-        "eu-central-1", HOME, HOME_KEY, writer=True),
-    web_identity_trust("arn:aws:iam::1:oidc-provider/i", "https://i", "s"), decisions.flow_logs_policy("g"),
-    autoscaler_policy("eu-north-1", "1", "c", ["g"]), pod_identity_trust("c"),
-])
-def test_every_document_names_the_current_policy_language(document: str) -> None:
+    trust_policy, lambda: replication_policy("eu-central-1", HOME, HOME_KEY, COPIES),
+    lambda: bucket_policy("eu-central-1", HOME, HOME_KEY, writer=True),
+    lambda: web_identity_trust("arn:aws:iam::1:oidc-provider/i", "https://i", "s"),
+    lambda: decisions.flow_logs_policy("g"), lambda: autoscaler_policy("eu-north-1", "1", "c", ["g"]),
+    lambda: pod_identity_trust("c"),
+], ids=["replication-trust", "replication", "sync-bucket", "sync-trust", "flow-logs", "autoscaler",
+        "autoscaler-trust"])
+def test_every_document_names_the_current_policy_language(document: Callable[[], str]) -> None:
     """IAM reads a document without "Version": "2012-10-17" in the 2008 language, where policy
-    variables are literal text (IAM User Guide, "IAM JSON policy elements: Version")."""
-    assert json.loads(document)["Version"] == "2012-10-17"
+    variables are literal text (IAM User Guide, "IAM JSON policy elements: Version"). Each
+    document is written while the test runs, not while the module is collected, so a mistake
+    made in a document function (a mutation run switches one on per test) is seen."""
+    assert json.loads(document())["Version"] == "2012-10-17"

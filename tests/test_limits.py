@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpufleet.catalog.limits import limit, limits, name_kinds, name_problem, name_rules
+from gpufleet.catalog.limits import Limit, limit, limits, name_kinds, name_problem, name_rules
 from gpufleet.clouds.aws.vpccni import EniLimits, VpcCniSettings, eni_limits, max_pods, node_addresses
 from gpufleet.clouds.catalog import load_catalog
 
@@ -143,6 +143,17 @@ def test_limit_describe_says_value_raise_and_source() -> None:
 def test_unknown_limit_lists_the_known_keys() -> None:
     with pytest.raises(KeyError, match=r"no limit 'nodes_per_pool' for cloud 'azure'; known: agent_pools_per_cluster, "):
         limit("azure", "nodes_per_pool")
+    with pytest.raises(KeyError, match=r"^\"no limit 'nodes_per_cluster' for cloud 'gcp'; known: none\"$"):
+        limit("gcp", "nodes_per_cluster")
+
+
+@pytest.mark.parametrize(("adjustable", "maximum", "how"), [
+    (True, 50, "adjustable up to 50"), (True, None, "adjustable"), (False, None, "fixed"), (False, 50, "fixed"),
+])
+def test_a_limit_says_up_to_only_where_it_can_be_raised_that_far(adjustable: bool, maximum: int | None, how: str) -> None:
+    """A maximum recorded beside a fixed limit must not read as a raise a user could ask for."""
+    found = Limit("aws", "k", 5, "things", adjustable, maximum, "https://example.test", "confirmed", "")
+    assert found.describe() == f"aws k = 5 things ({how}; https://example.test)"
 
 
 # The VPC CNI documentation's own examples (docs/eni-and-ip-target.md, docs/prefix-and-ip-target.md):
@@ -267,6 +278,7 @@ ACCOUNT = "azure-mgmt-storage 22.0.0 (API 2023-05-01) accountName validation (mi
         ("azure_resource_group", "MC_gpufleet_aks_eastus", None),
         ("azure_resource_group", "gpufleet.", "Azure resource group name 'gpufleet.' must not end with a period (source: https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules (not read here))"),
         ("azure_resource_group", "gpu/fleet", "Azure resource group name 'gpu/fleet' must contain only letters, digits, underscores, hyphens, periods and parentheses (source: azure-mgmt-storage 22.0.0 (API 2023-05-01) resourceGroupName validation (min 1, max 90, pattern))"),
+        ("azure_resource_group", "gpu/fleet.", "Azure resource group name 'gpu/fleet.' must contain only letters, digits, underscores, hyphens, periods and parentheses; must not end with a period (source: azure-mgmt-storage 22.0.0 (API 2023-05-01) resourceGroupName validation (min 1, max 90, pattern); https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules (not read here))"),
         ("azure_storage_account", "gpufleetstate01", None),
         ("azure_storage_account", "GpuFleet-State", f"Azure storage account name 'GpuFleet-State' must contain only lowercase letters and digits (source: {ACCOUNT})"),
         ("azure_storage_account", "ab", f"Azure storage account name 'ab' must be 3 to 24 characters long (source: {ACCOUNT})"),

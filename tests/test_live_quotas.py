@@ -307,3 +307,36 @@ def test_the_quotas_document_shows_each_bucket_once_declared_live_or_undeclared(
         ("aws", "us-west-2", G_ON_DEMAND, "64", "-", "-", "-", "spec"),
     ]
     assert pool_buckets(spec) == [("aws", "us-east-1", P_ON_DEMAND), ("aws", "us-west-2", P_ON_DEMAND)]
+
+
+class AskedLookup:
+    """A cloud's look-up that answers nothing and records which buckets it was asked for."""
+
+    def __init__(self) -> None:
+        self.asked: set[str] = set()
+
+    def credentials_problem(self) -> str | None:
+        return None
+
+    def region_quotas(self, region: str, buckets: Sequence[str]) -> list[LiveQuota]:
+        self.asked.update(buckets)
+        return []
+
+
+def test_each_cloud_is_asked_only_for_its_own_buckets() -> None:
+    """An AWS quota code sent to Azure (or an Azure family to AWS) would come back as a row
+    of `gpufleet quotas --live` for a bucket that cloud does not have, its limit unknown."""
+    spec = load_fleet(fleet([h100()], clouds={"aws": {"regions": ["us-east-1"]}, "azure": {"regions": ["eastus"]}}))
+    lookups = {"aws": AskedLookup(), "azure": AskedLookup()}
+    assert look_up(spec, lookups) == ([], [])
+    assert not lookups["aws"].asked & lookups["azure"].asked
+    for cloud, lookup in lookups.items():
+        assert {bucket for c, _, bucket in pool_buckets(spec) if c == cloud} <= lookup.asked
+
+
+def test_a_live_quota_nobody_declared_is_shown_beside_no_declared_value() -> None:
+    """The usual `gpufleet quotas --live`: a spec that declares no quota, every row from the cloud."""
+    spec = load_fleet(fleet([h100()]))
+    live = [LiveQuota("aws", "us-east-1", P_ON_DEMAND, 960, 192, "aws service-quotas", "2026-12-07T00:00:00Z")]
+    (row,) = [r for r in quotas_document(spec, live, [])["quotas"] if r["region"] == "us-east-1"]
+    assert (row["bucket"], row["declared_vcpus"], row["limit_vcpus"], row["headroom_vcpus"]) == (P_ON_DEMAND, None, 960, 768)

@@ -224,6 +224,8 @@ def test_a_collision_at_the_gateway_end_of_two_pairs_is_refused() -> None:
     assert problem.path == "network.interconnect"
     assert f"aws/{second}--azure/eastus and aws/{first}--azure/eastus would share tunnel inside " \
            "addresses at azure/eastus" in problem.message
+    assert problem.message.endswith(f"{blocks} blocks); allowed: regions whose pairs differ (drop one of them "
+                                    "from clouds.*.regions)")  # what the user may do about it
     assert plan_link(spec, networks[::2]) is not None  # either AWS region alone is fine
 
 

@@ -220,6 +220,9 @@ class _Joint:
     finished: dict[tuple[object, ...], _Finished | None] = field(
         default_factory=dict[tuple[object, ...], "_Finished | None"]
     )
+    cheapest: dict[tuple[object, ...], tuple[Solved, float | None] | None] = field(
+        default_factory=dict[tuple[object, ...], "tuple[Solved, float | None] | None"]
+    )
 
     def solve(self) -> HorizonResult:
         terms = contract_terms(self.spec, self.cut)
@@ -246,10 +249,8 @@ class _Joint:
             for g, group in enumerate(groups) for p in group.periods
         }
         paces = _paces(terms, self.cut, own, most, master.binding)
-        allowed = first + self._tolerated(first, spent)
-        paced = self._may_pace(group_of, pricing, paces, allowed)
-        plans = self._schedule(group_of, pricing, chosen, paces) if paced else None
-        if plans is None or self._costs(plans, terms)[0] > allowed:
+        plans = self._schedule(group_of, pricing, chosen, paces)
+        if plans is None or self._costs(plans, terms)[0] > first + self._tolerated(first, spent):
             plans = self._schedule(group_of, pricing, chosen, own)
         assert plans is not None  # each column burns its own burn: a plan always meets it
         skipped = sorted({s for _, out in found.values() for s in out})
@@ -299,42 +300,6 @@ class _Joint:
             plans.append(done)
             before = done.placements
         return plans
-
-    def _may_pace(
-        self, group_of: Mapping[int, Group], pricing: Mapping[tuple[object, ...], Pricing],
-        paces: Mapping[int, Mapping[Cloud, float]], allowed: float,
-    ) -> bool:
-        """Whether a paced schedule may cost at most `allowed` (level 1): False when the LP
-        relaxations prove every paced schedule costs more, so it is not searched for.
-
-        A period's finished plan is a plan of its spec over some of the candidates found,
-        burning at least its pace: it costs at least the LP relaxation of the plain model over
-        every candidate found without deploy limits (`Pricing.plain`, fewer rows and more
-        columns) with the same burn rows; a contract adds shortfalls less credit drawn, never
-        less than 0 (credit is drawn only from shortfalls paid). On the 50-pool benchmark with
-        contracts pacing its Azure burn evenly cost 5.5 % more (credit makes late Azure dear):
-        12 finishing searches of 500 nodes each for a schedule then dropped."""
-        least: dict[tuple[object, ...], float] = {}
-        total = 0.0
-        for period in self.cut:
-            group = group_of[period.index]
-            target = paces[period.index]
-            key = (group.key, group.months, tuple(sorted(target.items())))
-            if key not in least:
-                least[key] = self._least_cost(group, pricing[group.key], target)
-            total += least[key]
-        return total - _slack(total) <= allowed
-
-    def _least_cost(self, group: Group, pricing: Pricing, target: Mapping[Cloud, float]) -> float:
-        """The LP bound of a period's plans burning at least `target` (`_may_pace`)."""
-        form, _ = pricing.plain()
-        costs = BlockCosts.of(form, group.months, pricing.contracts)
-        lp = form.milp.relaxed()
-        for cloud, usd in target.items():
-            lp.row(usd - _slack(usd), math.inf, costs.burn[cloud])
-        solved = lp.solve(costs.cost, options=self.options)
-        self.finish_seconds += solved.seconds
-        return solved.objective if solved.feasible else math.inf
 
     def _costs(self, plans: Sequence[_Finished], terms: Sequence[Terms]) -> tuple[float, float]:
         """A schedule's level 1 cost (its contracts settled by their rule, `burn.settle`) and
@@ -417,14 +382,17 @@ class _Joint:
             m = form.milp
             for cloud, usd in target.items():
                 m.row(usd - _slack(usd), math.inf, costs.burn[cloud])
-            start = form.solution_for(column.nodes)
             own = all(column.burn.get(cloud, 0.0) >= usd - _slack(usd) for cloud, usd in target.items())
-            solved = self._quick(m, costs.cost, start if own else None)
-            if not solved.feasible:  # no plan burns the target (or none found within the nodes)
+            key = (group.key, group.months, tuple(c.key for c in cands), pricing.limited,
+                   tuple(sorted(target.items())), tuple(sorted(column.nodes.items())) if own else None)
+            if key not in self.cheapest:
+                self.cheapest[key] = self._cheapest(form, costs, form.solution_for(column.nodes) if own else None)
+            cheapest = self.cheapest[key]
+            if cheapest is None:  # no plan burns the target (or none found within the nodes)
                 return None
-            if costs.spend != costs.cost:  # equal without flat commitments: nothing to solve
-                m.row(-math.inf, solved.objective + _slack(solved.objective), costs.cost)
-                solved = self._quick(m, costs.spend, solved.values)
+            solved, held = cheapest
+            if held is not None:  # the rows the solve left, so the solves after see the same model
+                m.row(-math.inf, held, costs.cost)
             was = {p.key: p.nodes for p in before}
             nodes = form.nodes(solved)
             if any(n > nodes[i] for i, c in enumerate(form.cands) if (n := was.get(c.key, 0))):
@@ -437,6 +405,25 @@ class _Joint:
                 cost, spend, burn = costs.value(solved.values)
                 return _Finished(placements, cost, spend, burn)
             pricing.limit(broken)
+
+    def _cheapest(
+        self, form: Formulation, costs: BlockCosts, start: Sequence[float] | None
+    ) -> tuple[Solved, float | None] | None:
+        """The period's cheapest plan burning its target (its burn rows in `form`), then the
+        least spend among those (holding the cost by a row: its bound, or None without a
+        second solve); None if no plan is found. Periods alike (the same spec, candidates,
+        limits, target and start) have the same model and HiGHS is deterministic, so
+        `_finished` solves it once for them: on the 50-pool benchmark with contracts the
+        paced schedule asked the same 500-node search of three quarters in a row."""
+        m = form.milp
+        solved = self._quick(m, costs.cost, start)
+        if not solved.feasible:
+            return None
+        if costs.spend == costs.cost:  # equal without flat commitments: nothing to solve
+            return solved, None
+        held = solved.objective + _slack(solved.objective)
+        m.row(-math.inf, held, costs.cost)
+        return self._quick(m, costs.spend, solved.values), held
 
     def _steady(self, form: Formulation, costs: BlockCosts, was: Mapping[str, int], solved: Solved) -> Solved:
         """Most nodes kept from the period before among plans that cost at most the stability

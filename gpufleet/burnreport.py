@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 Row = Sequence[str]
 Section = tuple[str, Row, list[Row]]
 
-BAR_WIDTH = 30  # characters of the terminal bar at 100 % of a checkpoint's minimum
+BAR_WIDTH = 30  # characters of the terminal bar at 100 % of a checkpoint's minimum, where it fits
 
 
 def usd(value: float) -> str:
@@ -84,24 +84,32 @@ def print_burn_chart(console: Console, doc: dict[str, Any]) -> None:
     commitments = _commitments(doc)
     if not commitments:
         return
+    rows = [(c["cloud"], f"{w['label']} {w['end']}",
+             w["burn_usd"] / w["minimum_usd"] if w["minimum_usd"] else 1.0)
+            for c in commitments for w in c["periods"]]
+    header = ("cloud", "checkpoint", "burn", "of minimum")
+    words = [max(len(header[0]), *(len(r[0]) for r in rows)), max(len(header[1]), *(len(r[1]) for r in rows)),
+             max(len(header[3]), *(len(f"{r[2]:.0%}") for r in rows))]
+    # Each column is padded by a space on both sides; the bar is its minimum, the mark and as
+    # much beyond: narrowed to the console so no column is cut (the share is the figure).
+    width = max(5, min(BAR_WIDTH, (console.width - sum(words) - 2 * len(header) - 1) // 2))
     table = Table(title="Burn against each checkpoint's minimum (| = 100 %)", title_justify="left", box=None)
-    for column in ("cloud", "checkpoint", "burn", "of minimum"):
+    for column in header:
         table.add_column(column, no_wrap=True)
-    for c in commitments:
-        for w in c["periods"]:
-            share = w["burn_usd"] / w["minimum_usd"] if w["minimum_usd"] else 1.0
-            table.add_row(c["cloud"], f"{w['label']} {w['end']}", _bar(share), f"{share:.0%}")
+    for cloud, checkpoint, share in rows:
+        table.add_row(cloud, checkpoint, _bar(share, width), f"{share:.0%}")
     console.print(table)
 
 
-def _bar(share: float) -> Text:
-    """Blocks to the minimum (green when reached, red when short), the mark, shade beyond."""
+def _bar(share: float, width: int) -> Text:
+    """Blocks to the minimum (green when reached, red when short), the mark, shade beyond (at
+    most as long again)."""
     from rich.text import Text
 
-    full = round(min(share, 1.0) * BAR_WIDTH)
-    over = min(round(max(share - 1.0, 0.0) * BAR_WIDTH), BAR_WIDTH)
+    full = round(min(share, 1.0) * width)
+    over = min(round(max(share - 1.0, 0.0) * width), width)
     bar = Text("█" * full, style="green" if share >= 1.0 else "red")
-    bar.append(" " * (BAR_WIDTH - full) + "|")
+    bar.append(" " * (width - full) + "|")
     bar.append("▒" * over, style="yellow")
     return bar
 

@@ -22,10 +22,14 @@ through its own cloud's path (EKS nodes' route to S3, the AKS VNet's private end
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from gpufleet import clouds
-from gpufleet.plan import FleetPlan, StoragePlan
+from gpufleet.catalog import Cloud
+from gpufleet.plan import FleetPlan
+
+Place = tuple[Cloud, str]
 
 # A month of churn at or above this is synced hourly, below it daily. Each run lists both sides
 # (S3 LIST is $0.005 per 1,000 requests, aws.amazon.com/s3/pricing; Azure list operations are
@@ -81,17 +85,21 @@ def schedule(key: str, churn_tib: float) -> str:
     return f"{minute} {digest // 60 % 24} * * *"
 
 
-def _reachable(plan: FleetPlan, home: StoragePlan) -> str | None:
-    """Why a job on another cloud cannot read `home` (None when it can)."""
-    if not clouds.get(home.cloud).storage_private_only:
+def unreadable(home: Place, copy: Place, linked: Collection[Place]) -> str | None:
+    """Why a copy cannot read its dataset's home (None when it can): a home whose cloud keeps its
+    stores private is read by the other cloud only over the fleet link, through a private
+    endpoint in a region on it (`linked`: the link's sites, none without a link). A copy lies in
+    a region with a cluster, so on the link when there is one. gpufleet/pipes.py routes copies
+    by the same rule."""
+    if home[0] == copy[0] or not clouds.get(home[0]).storage_private_only:
         return None
-    where = f"{home.cloud}/{home.region}"
-    if plan.link is None:
+    where = f"{home[0]}/{home[1]}"
+    if not linked:
         return (
             f"its home {where} denies public network access, so the other cloud reaches it only "
             "over the fleet link; set network.interconnect: vpn"
         )
-    if home.region not in plan.regions(home.cloud):
+    if home not in linked:
         return (
             f"its home {where} holds no cluster, so it has no private endpoint on the fleet "
             f"link; move the home to a region where a pool lands"
@@ -102,6 +110,7 @@ def _reachable(plan: FleetPlan, home: StoragePlan) -> str | None:
 def sync_plans(plan: FleetPlan) -> tuple[list[SyncJobPlan], list[str]]:
     """(a job per cross-cloud copy the other cloud can read, a warning per copy it cannot)."""
     churn = {entry.name: entry.churn_tib for entry in plan.spec.storage}
+    linked = [(site.cloud, site.region) for site in plan.link.sites] if plan.link else []
     jobs: list[SyncJobPlan] = []
     warnings: list[str] = []
     for home in plan.storage:
@@ -110,7 +119,7 @@ def sync_plans(plan: FleetPlan) -> tuple[list[SyncJobPlan], list[str]]:
         for copy in plan.replicas_of(home):
             if copy.cloud == home.cloud:  # a managed replication fills it
                 continue
-            why = _reachable(plan, home)
+            why = unreadable((home.cloud, home.region), (copy.cloud, copy.region), linked)
             if why is not None:
                 warnings.append(
                     f"storage '{home.name}': the copy in {copy.cloud}/{copy.region} gets no sync "
@@ -123,4 +132,4 @@ def sync_plans(plan: FleetPlan) -> tuple[list[SyncJobPlan], list[str]]:
     return jobs, warnings
 
 
-__all__ = ["HOURLY_CHURN_TIB", "NAMESPACE", "SyncJobPlan", "schedule", "sync_plans"]
+__all__ = ["HOURLY_CHURN_TIB", "NAMESPACE", "Place", "SyncJobPlan", "schedule", "sync_plans", "unreadable"]

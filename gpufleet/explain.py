@@ -25,7 +25,7 @@ from gpufleet.errors import CommandLineError, Problem
 from gpufleet.explainjson import ExplainDoc
 from gpufleet.movereasons import MoveCauses
 from gpufleet.moves import Cause
-from gpufleet.placement import candidates, plan_ledger
+from gpufleet.placement import candidates
 from gpufleet.placement.candidates import Candidate
 from gpufleet.plan import Placement
 from gpufleet.poolneeds import able_clouds, fits
@@ -93,19 +93,11 @@ class OfferCauses(MoveCauses):
         unit = f" (units of {candidate.unit})" if candidate.unit > 1 else ""
         return f"{nodes} more nodes there{unit}"
 
-    def _dearer(self, back: Sequence[Placement], words: str) -> Cause:
-        cause = super()._dearer(back, words)
-        more = plan_ledger(self.spec, back).total_usd - self.ledger.total_usd
-        if cause.reason == "data":
-            kinds, now = plan_ledger(self.spec, back).by_kind(), self.ledger.by_kind()
-            data = sum(kinds.get(k, 0.0) - now.get(k, 0.0) for k in ("storage", "transfer"))
-            return Cause("data", f"{words} costs ${more:,.0f}/month more, ${data:,.0f} of it "
-                                 "dataset copies and transfers")
-        if cause.reason == "commitment":
-            return Cause("commitment", f"{words} adds spend above the commitments")
-        if cause.reason == "price":
-            return Cause("price", f"{words} costs ${more:,.0f}/month more")
-        return cause
+    def putting(self, words: str) -> str:
+        return words
+
+    def kept(self) -> str:
+        return ""
 
 
 def explain(spec: FleetSpec, pool: str | None = None, period: str | None = None) -> list[Explanation]:
@@ -201,7 +193,7 @@ def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes:
         found = break_even(replan, key, candidate.hourly, taken, target=nodes + 1,
                            guess=_marginal(replan.plan(), candidate))
     except ReplanFailed as failed:
-        cause = _binding(causes.blocked(candidate, unit), candidate, replan.explained_spec)
+        cause = _binding(causes.blocked(candidate, unit))
         at = ", ".join(f"{k} at ${v:g}/h" for k, v in sorted(failed.overrides.items()))
         return Explanation(pool.name, offer, nodes, candidate.hourly, Cause(cause.reason, (
             f"{cause.sentence}; no break-even: the re-plan with {at} did not solve ({failed})")))
@@ -212,10 +204,10 @@ def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes:
         at_floor = OfferCauses(replan.explained_spec, catalog, (), floor)
         free = next(c for c in candidates(replan.explained_spec, catalog)[0] if c.key == candidate.key)
         short = max(1, nodes + 1 - taken(floor))  # the floor's plan may hold some already
-        cause = _binding(at_floor.blocked(free, unit * math.ceil(short / unit)), candidate, replan.explained_spec)
+        cause = _binding(at_floor.blocked(free, unit * math.ceil(short / unit)))
         cause = Cause(cause.reason, f"takes no more nodes at any price (even {_usd(lowest)}/h): {cause.sentence}")
     else:
-        cause = _binding(causes.blocked(candidate, unit), candidate, replan.explained_spec)
+        cause = _binding(causes.blocked(candidate, unit))
     bucket, value = _quota_value(replan, candidate) if cause.reason == "quota" else (None, None)
     return Explanation(pool.name, offer, nodes, candidate.hourly, cause, even, bucket, value, unit)
 
@@ -231,22 +223,11 @@ def _marginal(base: Sequence[Placement], candidate: Candidate) -> float | None:
     return max(paid) * candidate.sku.gpus if paid else None
 
 
-def _binding(cause: Cause, candidate: Candidate, spec: FleetSpec) -> Cause:
-    """A capacity cap reached is the capacity input's (`unavailable`). 'Costs no more' in the
-    explained month is, with another cloud's contract, that contract's minimum: the horizon's
-    plan pays spend moved off that cloud again as shortfall (`commitment`); otherwise, with no
-    previous plan, it can only be a tie the tie-break settled (`price`)."""
-    cap = candidate.cap
-    if cause.reason in ("price", "stability") and cap is not None:
-        return Cause("unavailable", f"{candidate.offer.key} delivers at most {cap} nodes (capacity.available)")
+def _binding(cause: Cause) -> Cause:
+    """With no previous plan, 'breaks no rule and costs no more' can only be a tie the
+    tie-break settled (`price`), not the placement fault it would be after a move."""
     if cause.reason != "stability":
         return cause
-    if others := {c: k for c, k in spec.budget.contracts().items() if c != candidate.cloud}:
-        named = " and ".join(f"{c}'s contract (budget.commitments.{c}, shortfall: {k.shortfall})"
-                             for c, k in sorted(others.items()))
-        return Cause("commitment", f"in the month it costs no more, but over the horizon {named} must "
-                                   f"burn its minimum: spend moved off {' or '.join(sorted(others))} would be "
-                                   "paid again as shortfall")
     return Cause("price", "it costs the same as the plan: the tie-break prefers the earlier offer")
 
 

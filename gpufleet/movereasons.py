@@ -8,7 +8,8 @@ checked in this order: the capacity rules (`unavailable`), the region no longer 
 (`sovereignty`), no price (`no-price`), the region's quotas (`quota`), its cluster limits
 (`limit`), its node ranges (`address`), the pool's shares and pins (`share`). A counterfactual
 that breaks none costs more: in dataset copies and transfers (`data`), in spend above the
-commitments only (`commitment`), else `price`. Placement keeps the most previous nodes the
+commitments only (`commitment`), else `price`; one that costs no more in the month while another
+cloud holds a contract keeps that contract's minimum burned (`commitment`). Placement keeps the most previous nodes the
 stability tolerance allows, so a move whose counterfactual breaks nothing and costs nothing
 more would be a placement bug: it is reported as `stability` and tests hold that it never is.
 """
@@ -73,11 +74,20 @@ class MoveCauses:
         for an offer that is priced and allowed. With no previous plan every offer of the pool
         counts as gained (`gpufleet.explain` asks this of offers left empty)."""
         back, words = self._put_back(candidate, nodes), self.counterfactual(candidate, nodes)
-        return self._broken(candidate, back, words) or self._dearer(back, words)
+        return self._broken(candidate, back, words) or self._dearer(candidate, back, words)
 
     def counterfactual(self, candidate: Candidate, nodes: int) -> str:
         """How sentences name the nodes put back (`gpufleet.explain` says how many more)."""
         return "them back"
+
+    def putting(self, words: str) -> str:
+        """The counterfactual as a sentence's subject."""
+        return f"putting {words}"
+
+    def kept(self) -> str:
+        """What a sentence about cost adds: why moved nodes were not kept (none in explain)."""
+        share = self.spec.placement.stability_tolerance
+        return f"; the plan keeps the previous nodes that fit in the {share:.1%} stability tolerance"
 
     def _unpriced(self, pool: str, offer: str) -> Cause | None:
         """`no-price` when the pool could still use the SKU but nothing prices it there (the
@@ -120,6 +130,10 @@ class MoveCauses:
     def _broken(self, c: Candidate, back: Sequence[Placement], words: str) -> Cause | None:
         """The first deploy rule that the counterfactual breaks in the offer's region or pool."""
         cloud, region, pool = c.cloud, c.region, c.pool
+        carried = sum(p.nodes for p in back if p.key == c.key)
+        if c.cap is not None and carried > c.cap:
+            return Cause("unavailable", f"{c.key} delivers at most {c.cap} nodes (capacity.available); "
+                                        f"with {words} it would carry {carried}")
         here = [p for p in back if (p.cloud, p.region) == (cloud, region)]
         for use in quota_use(self.spec, self.catalog, back):
             over = use.limit_vcpus is not None and use.used_vcpus > use.limit_vcpus
@@ -159,21 +173,28 @@ class MoveCauses:
     def _had(self, p: Placement) -> int:
         return sum(b.nodes for b in self.before if b.key == p.key)
 
-    def _dearer(self, back: Sequence[Placement], words: str) -> Cause:
-        """What putting them back costs against the new plan, by the ledger."""
+    def _dearer(self, c: Candidate, back: Sequence[Placement], words: str) -> Cause:
+        """What putting them back costs against the new plan, by the ledger. Costing no more in
+        the month is, with another cloud's contract, that contract's minimum: the horizon's plan
+        pays spend moved off that cloud again as shortfall."""
         ledger = plan_ledger(self.spec, back)
         more = ledger.total_usd - self.ledger.total_usd
         above = _excess(self.spec, ledger) - _excess(self.spec, self.ledger)
-        share = self.spec.placement.stability_tolerance
-        tolerance = f"the plan keeps the previous nodes that fit in the {share:.1%} stability tolerance"
         if more > 0:
             kinds, now = ledger.by_kind(), self.ledger.by_kind()
             data = sum(kinds.get(k, 0.0) - now.get(k, 0.0) for k in ("storage", "transfer"))
             reason = "data" if data > more / 2 else "price"
             part = f" (${data:,.0f} of it dataset copies and transfers)" if reason == "data" else ""
-            return Cause(reason, f"putting {words} costs ${more:,.0f}/month more{part}; {tolerance}")
+            return Cause(reason, f"{self.putting(words)} costs ${more:,.0f}/month more{part}{self.kept()}")
         if above > 0:
-            return Cause("commitment", f"putting {words} adds ${above:,.0f}/month above the commitments; {tolerance}")
+            return Cause("commitment", f"{self.putting(words)} adds ${above:,.0f}/month above the "
+                                       f"commitments{self.kept()}")
+        if others := {cloud: k for cloud, k in self.spec.budget.contracts().items() if cloud != c.cloud}:
+            named = " and ".join(f"{cloud}'s contract (budget.commitments.{cloud}, shortfall: {k.shortfall})"
+                                 for cloud, k in sorted(others.items()))
+            return Cause("commitment", f"{self.putting(words)} costs no more in the month, but over the horizon "
+                                       f"{named} must burn its minimum: spend moved off "
+                                       f"{' or '.join(sorted(others))} would be paid again as shortfall")
         return Cause("stability", "putting them back breaks no rule and costs no more: a placement fault, "
                                   "please report it")
 

@@ -22,14 +22,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from gpufleet import clouds
-from gpufleet.catalog import Cloud
 from gpufleet.catalog.paths import PathRate
 from gpufleet.cost import GB_PER_TIB, HOURS_PER_MONTH, transfer_gb_per_month
+from gpufleet.datasync import Place, unreadable
 from gpufleet.interconnect import CONNECTIONS, TUNNELS
 from gpufleet.plan import LinkPlan, PipeUse, StoragePlan, within
 from gpufleet.spec import FleetSpec
 
-Place = tuple[Cloud, str]
 BITS_PER_TIB = 8 * 2**40
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 TUNNELS_PER_PAIR = len(CONNECTIONS) * len(TUNNELS)
@@ -70,7 +69,8 @@ def _key(place: Place) -> str:
 
 def flows(spec: FleetSpec, storage: Sequence[StoragePlan], sites: Iterable[Place]) -> list[Flow]:
     """Every copy filled from a home, in plan order; one the other cloud cannot read (a private
-    home off the link) is left out, as datasync leaves it without a job and warns."""
+    home off the link: `datasync.unreadable`) is left out, as datasync leaves it without a job and
+    warns."""
     entries = {entry.name: entry for entry in spec.storage}
     linked = set(sites)
     found: list[Flow] = []
@@ -80,9 +80,9 @@ def flows(spec: FleetSpec, storage: Sequence[StoragePlan], sites: Iterable[Place
         if s.source is None or home is None:
             continue
         copy = (s.cloud, s.region)
-        over_link = home[0] != s.cloud and clouds.get(home[0]).storage_private_only
-        if over_link and not {home, copy} <= linked:
+        if unreadable(home, copy, linked):
             continue
+        over_link = home[0] != s.cloud and clouds.get(home[0]).storage_private_only
         tib = transfer_gb_per_month(entry.size_tib, entry.amortize_months, entry.churn_tib) / GB_PER_TIB
         found.append(Flow(s.name, home, copy, tib, over_link))
     return found

@@ -283,11 +283,16 @@ def _headline(doc: dict[str, Any]) -> str:
 
 
 def _within(doc: dict[str, Any]) -> str:
-    """What "Optimal" allows over a horizon with contracts: a proven gap up to `HORIZON_GAP`."""
+    """What "Optimal" allows over a horizon with contracts (a proven gap up to `HORIZON_GAP`),
+    and what a plan not proven within it may cost more."""
     from gpufleet.horizon import HORIZON_GAP  # the plan was made: its spec's modules are loaded
 
-    proven = doc["solver"]["status"] == "Optimal" and doc["solver"]["optimality_gap"]
-    return f", proven within {HORIZON_GAP:g} over the horizon" if proven else ""
+    status, gap = doc["solver"]["status"], doc["solver"]["optimality_gap"]
+    if status == "Optimal" and gap:
+        return f", proven within {HORIZON_GAP:g} over the horizon"
+    if status == "Feasible" and doc.get("horizon") and gap is not None:
+        return f", not proven within {HORIZON_GAP:g} over the horizon: it may cost up to {gap:.3%} more than the best"
+    return ""
 
 
 def access_line(doc: dict[str, Any]) -> str:

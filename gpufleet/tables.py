@@ -109,10 +109,14 @@ def layout(header: Row, rows: Sequence[Row], width: int) -> Layout | None:
 
 def print_table(console: Console, title: str, header: Row, rows: Sequence[Row]) -> None:
     """The table at the console's width: whole, without its optional columns (named), or as
-    a list (the module's rules). Cells are plain text, never rich markup."""
+    a list (the module's rules). Cells are plain text, never rich markup. A table without rows
+    is its title and "none", as the Markdown says it, not a header over nothing."""
     from rich.table import Table
     from rich.text import Text
 
+    if not rows:
+        console.print(Text(f"{title}: none"))
+        return
     shape = layout(header, rows, console.width)
     if shape is None:
         print_list(console, title, header, rows)

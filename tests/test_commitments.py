@@ -229,3 +229,37 @@ def test_a_contract_is_no_monthly_commitment_in_the_cost_table() -> None:
     flat = planned_stack("prod-eu").document["cost"]
     assert {c: s["committed_usd"] for c, s in flat["commitments"].items()} == {"aws": 300_000, "azure": 450_000}
     assert all(s["burned_usd"] == min(s["committed_usd"], flat["by_cloud"][c]) for c, s in flat["commitments"].items())
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_the_burn_chart_fits_the_terminal_with_every_share_and_heading_whole(width: int) -> None:
+    """A checkpoint burned to twice its minimum drew a bar too long for 100 columns and the
+    'of minimum' heading came out as 'of minim…': the bar narrows to the console instead."""
+    from gpufleet.burnreport import print_burn_chart
+    from gpufleet.tables import console_for
+
+    doc = copy.deepcopy(planned())
+    window = doc["commitments"][0]["periods"][0]
+    window["burn_usd"] = 2.12 * window["minimum_usd"]
+    console = console_for(width)
+    print_burn_chart(console, doc)
+    text = console.export_text()
+    assert "…" not in text
+    assert all(len(line) <= width for line in text.splitlines())
+    assert "of minimum" in text
+    assert "212%" in text
+    shares = [w["burn_usd"] / w["minimum_usd"] for c in doc["commitments"] for w in c["periods"] if w["minimum_usd"]]
+    assert all(f"{s:.0%}" in text for s in shares)
+
+
+def test_the_headline_says_what_an_unproven_horizon_plan_may_cost_more() -> None:
+    doc = copy.deepcopy(planned())
+    doc["solver"].update(status="Optimal", optimality_gap=4e-5)
+    assert "placement Optimal (gap 4e-05, proven within 0.0001 over the horizon)" in _words(render_plan(doc, "table"))
+    doc["solver"].update(status="Feasible", optimality_gap=0.000198913)
+    assert ("placement Feasible (gap 0.000198913, not proven within 0.0001 over the horizon: it may cost up to "
+            "0.020% more than the best)") in _words(render_plan(doc, "table"))
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())

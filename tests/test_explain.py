@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from gpufleet.breakeven import Replanner
 from gpufleet.catalog import price_key
 from gpufleet.cli import main
 from gpufleet.explain import Explanation, explain
@@ -343,3 +345,36 @@ def test_another_clouds_contract_burned_below_its_minimum_binds_at_any_price() -
     (free,) = [e for e in explain(load_fleet(data), period="2026-01") if _offer(e) == AZURE]
     assert free.cause.reason == "price"
     assert free.even is not None
+
+
+def test_a_cap_the_plan_does_not_reach_leaves_the_reason_to_price() -> None:
+    """`capacity.available` caps us-west-2 at 10 nodes and the plan puts none there: one more
+    node breaks no cap, so the reason is its price, with its break-even."""
+    data = {**BASE, "capacity": {"available": {WEST: 10}}}
+    (west,) = [e for e in explain(load_fleet(data)) if _offer(e) == WEST]
+    assert (west.cause.reason, west.even is not None) == ("price", True), west.sentence
+    (east,) = [e for e in explain(load_fleet({**BASE, "capacity": {"available": {EAST: 1}}})) if _offer(e) == EAST]
+    assert east.cause.reason == "unavailable"
+    assert "delivers at most 1 nodes (capacity.available); with 1 more nodes there it would carry 2" \
+        in east.sentence or "with one more node there it would carry 2" in east.sentence, east.sentence
+
+
+def test_a_move_off_a_contract_cloud_that_costs_no_more_in_the_month_is_the_contracts_doing() -> None:
+    """`plan --previous` under another cloud's contract: nodes that left Azure for AWS at the
+    same price cost no more this month, yet putting them back leaves AWS's minimum unburned.
+    That is `commitment`, never the 'placement fault' of `stability`."""
+    from gpufleet.movereasons import MoveCauses
+
+    contract = {"total_usd": 30_000_000, "start": "2026-01", "years": 1, "minimum": "per-year",
+                "ramp_usd": [30_000_000], "shortfall": "cash"}
+    data = {**fleet([h100("train", 16)], prices={EAST: 11.0, AZURE: 10.9}),
+            "horizon": {"start": "2026-01", "months": 6, "period": "quarter"},
+            "budget": {"monthly_usd": 10_000_000, "commitments": {"aws": contract}}}
+    replan = Replanner(load_fleet(data), "2026-01")
+    spec, now = replan.explained_spec, replan.plan()
+    assert [p.cloud for p in now] == ["aws"], now  # the contract's doing: Azure is cheaper
+    before = [replace(p, cloud="azure", region="eastus", instance_type="Standard_ND96isr_H100_v5") for p in now]
+    cause = MoveCauses(spec, spec.catalog(), before, now).why("train", AZURE, 2)
+    assert cause is not None
+    assert cause.reason == "commitment", cause.sentence
+    assert "aws's contract (budget.commitments.aws, shortfall: cash) must burn its minimum" in cause.sentence

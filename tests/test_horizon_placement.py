@@ -8,6 +8,7 @@ in aws/us-east-1, $12/h in aws/us-west-2 and $11/h in azure/eastus."""
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,27 @@ def test_a_catalog_is_made_once_per_pricing_and_each_pricing_keeps_its_own() -> 
     assert discounted.catalog().offers[listed].price_usd_per_hour == pytest.approx(55.04 * 0.8)
     assert booked.catalog().offers[listed].price_usd_per_hour == 30.0
     assert plain.catalog().offers[listed].price_usd_per_hour == pytest.approx(55.04)
+
+
+def test_a_whole_term_minimum_met_through_credit_does_not_swing_the_fleet_between_clouds() -> None:
+    """An Azure whole-term commitment with a milestone whose shortfall becomes credit: the term
+    can be burned in any quarter of 2028 at one cost, and the plan used to burn it in two
+    quarters apart, moving 16 nodes to AWS and back (48 moves). Its pace held each checkpoint's
+    counted burn, after the credit drawn, as the burn to reach: too little, so the paced plan
+    lost the minimum and was dropped. Paced by runs of months before credit, no node that
+    leaves a cloud comes back, and fewer nodes move. (About 1 s: the smallest fleet that has
+    the milestone, the credit and the term.)"""
+    contract = {"total_usd": 2_000_000, "start": "2026-10", "years": 3, "minimum": "whole-term",
+                "milestones": {"2027-12": 500_000}, "shortfall": "credit"}
+    data = {**fleet([h100("train", 64, schedule={"2027-07": 128})]),
+            "horizon": {"start": "2027-01", "months": 24, "period": "quarter"},
+            "budget": {"monthly_usd": 10_000_000, "commitments": {"azure": contract}}}
+    result = place_horizon(load_fleet(data))
+    assert result.solver.status == "Optimal"
+    counts = [{c: sum(p.nodes for p in plan if p.cloud == c) for c in ("aws", "azure")} for plan in result.placements]
+    for cloud in ("aws", "azure"):
+        nodes = [c[cloud] for c in counts]
+        fell = next((i for i in range(1, len(nodes)) if nodes[i] < nodes[i - 1]), len(nodes))
+        assert all(b <= a for a, b in zip(nodes[fell - 1:], nodes[fell:], strict=False)), (cloud, nodes)
+    left = sum(max(0, before[c] - after[c]) for before, after in itertools.pairwise(counts) for c in before)
+    assert left <= 16, counts

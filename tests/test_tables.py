@@ -178,7 +178,9 @@ def test_every_cell_is_whole_or_its_column_is_named_at_every_width(fixture: str)
                     f"{title} at {width}: {line!r}"
                 )
             try:
-                if layout(header, rows, width) is None:
+                if not rows:
+                    assert text == f"{title}: none\n"
+                elif layout(header, rows, width) is None:
                     _check_list(text, header, rows)
                 else:
                     _check_table(text, header, rows)
@@ -215,3 +217,11 @@ def test_a_table_too_wide_for_any_column_drop_is_a_list_with_every_column() -> N
     assert text.splitlines()[0] == "Wide (a list: the table is wider than 60 columns)"
     assert "  CIDR: 169.254.21.144/30" in text.splitlines()
     assert "  ASN: 64542" in text.splitlines()
+
+
+def test_a_table_without_rows_says_none_instead_of_a_header_over_nothing() -> None:
+    from rich.console import Console
+
+    console = Console(width=100, record=True)
+    print_table(console, "Storage", ("name", "cloud", "region", "TiB", "protected"), [])
+    assert console.export_text() == "Storage: none\n"

@@ -24,7 +24,7 @@ from typing import NoReturn
 from gpufleet.burn import settle
 from gpufleet.catalog import Catalog, Cloud
 from gpufleet.errors import InfeasibleError
-from gpufleet.horizon import HORIZON_GAP, Period, Terms, contract_clouds, contract_terms, period_spec, periods
+from gpufleet.horizon import HORIZON_GAP, Period, Stretch, Terms, contract_clouds, contract_terms, period_spec, periods
 from gpufleet.placement.candidates import Candidate, candidates, placement_of, undominated
 from gpufleet.placement.closing import close
 from gpufleet.placement.formulation import Formulation, cost_model
@@ -158,40 +158,53 @@ def _paces(
     terms: Sequence[Terms], cut: Sequence[Period], burns: Mapping[int, Mapping[Cloud, float]],
     most: Mapping[int, Mapping[Cloud, float]], binding: set[tuple[Cloud, int]],
 ) -> dict[int, dict[Cloud, float]]:
-    """Each period's monthly burn per contract cloud that burns just what the plan burns in
-    every `binding` checkpoint (where the cost levels burn a commitment to its minimum),
-    changing as little as it can from one period to the next (an LP: Σ |Δ burn| least), and
-    no more in a period than its most burning plan found (`most`: more would add nodes).
+    """Each period's monthly burn per contract cloud that changes as little as it can from one
+    period to the next (an LP: Σ |Δ burn| least), no more in a period than its most burning
+    plan found (`most`: more would add nodes) nor, over the contract clouds, than the plan's
+    burn there (a pace is burn moved between clouds, not added), where burn counts: in the
+    window of a checkpoint the cost levels burn to its minimum (`binding`).
 
     The optimum has many plans of one cost there: a contract year's minimum burned early or
     late costs the same, and the plan found may swing between clouds. The paced plan keeps
-    the fleet steady, so stability prefers it when it costs no more. Where more burn is worth
-    nothing no pace is asked."""
-    paces: dict[int, dict[Cloud, float]] = {p.index: {} for p in cut}
+    the fleet steady, so stability prefers it when it costs no more. It burns, before credit,
+    what the plan burns in each run of months on the same side of every checkpoint (`Stretch`:
+    the same windows, the same credit earned before): credit is only earned at a checkpoint's
+    due and drawn by the months after it in order, so each checkpoint's counted burn, shortfall
+    and credit drawn stay the plan's. Where more burn is worth nothing no pace is asked."""
+    lp = Milp()
+    pace: dict[tuple[Cloud, int], int] = {}
+    smooth: dict[int, float] = {}
     for t in terms:
-        by_month = {
-            month: burns[period.index].get(t.cloud, 0.0)
-            for period in cut for month in range(max(period.first, t.contract.first), min(period.end, t.contract.end))
-        }
-        settled = settle(t.checkpoints, by_month, t.contract.shortfall == "credit")
-        met = [k for k in range(len(t.checkpoints)) if (t.cloud, k) in binding]
-        paced = sorted({s.period for s in t.stretches if set(s.windows) & set(met)})
-        if not paced:
-            continue
-        lp = Milp()
-        pace = {p: lp.col(0.0, max(most[p].get(t.cloud, 0.0), burns[p].get(t.cloud, 0.0))) for p in paced}
-        smooth: dict[int, float] = {}
-        for k in met:
-            row = {pace[s.period]: float(s.months) for s in t.stretches if k in s.windows and s.period in pace}
-            lp.row(settled.counted_in[k] - _slack(settled.counted_in[k]), settled.counted_in[k], row)
+        counts = {k for k in range(len(t.checkpoints)) if (t.cloud, k) in binding}
+        runs: dict[tuple[tuple[int, ...], int], list[Stretch]] = {}
+        for stretch in t.stretches:
+            if set(stretch.windows) & counts:
+                runs.setdefault((stretch.windows, stretch.credit), []).append(stretch)
+        paced = sorted({s.period for run in runs.values() for s in run})
+        for p in paced:
+            pace[t.cloud, p] = lp.col(0.0, max(most[p].get(t.cloud, 0.0), burns[p].get(t.cloud, 0.0)))
+        for run in runs.values():
+            burned = sum(s.months * burns[s.period].get(t.cloud, 0.0) for s in run)
+            row: dict[int, float] = {}
+            for s in run:
+                row[pace[t.cloud, s.period]] = row.get(pace[t.cloud, s.period], 0.0) + s.months
+            lp.row(burned - _slack(burned), burned, row)
         for before, after in itertools.pairwise(paced):
             change = lp.col(0.0, math.inf)  # ≥ |pace after − pace before|
-            lp.row(0.0, math.inf, {change: 1.0, pace[after]: -1.0, pace[before]: 1.0})
-            lp.row(0.0, math.inf, {change: 1.0, pace[after]: 1.0, pace[before]: -1.0})
+            lp.row(0.0, math.inf, {change: 1.0, pace[t.cloud, after]: -1.0, pace[t.cloud, before]: 1.0})
+            lp.row(0.0, math.inf, {change: 1.0, pace[t.cloud, after]: 1.0, pace[t.cloud, before]: -1.0})
             smooth[change] = 1.0
-        solved = lp.solve(smooth)
-        for p, col in pace.items():
-            paces[p][t.cloud] = solved.values[col]
+    paces: dict[int, dict[Cloud, float]] = {p.index: {} for p in cut}
+    if not pace:
+        return paces
+    for period in cut:
+        clouds = [cloud for cloud, p in pace if p == period.index]
+        if len(clouds) > 1:
+            total = sum(burns[period.index].get(cloud, 0.0) for cloud in clouds)
+            lp.row(-math.inf, total + _slack(total), {pace[cloud, period.index]: 1.0 for cloud in clouds})
+    solved = lp.solve(smooth)
+    for (cloud, p), col in pace.items():
+        paces[p][cloud] = solved.values[col]
     return paces
 
 
@@ -250,7 +263,7 @@ class _Joint:
         }
         paces = _paces(terms, self.cut, own, most, master.binding)
         plans = self._schedule(group_of, pricing, chosen, paces)
-        if plans is None or self._costs(plans, terms)[0] > first + self._tolerated(first, spent):
+        if plans is None or not self._steadier_allowed(self._costs(plans, terms), first, spent):
             plans = self._schedule(group_of, pricing, chosen, own)
         assert plans is not None  # each column burns its own burn: a plan always meets it
         skipped = sorted({s for _, out in found.values() for s in out})
@@ -326,10 +339,12 @@ class _Joint:
             for value, done, bound in zip(found, final, master.bounds, strict=True)
         )
 
-    def _tolerated(self, cost: float, spend: float) -> float:
-        """How much more than the optimum a steadier schedule may cost (level 1)."""
-        allowed = self.spec.placement.stability_tolerance * spend
-        return allowed + _slack(cost + allowed)
+    def _steadier_allowed(self, levels: tuple[float, float], cost: float, spend: float) -> bool:
+        """Whether a steadier schedule's (cost, spend) are within the stability tolerance of the
+        levels' optimum on both levels, as each period's `_steady` holds them."""
+        tolerance = self.spec.placement.stability_tolerance
+        allowed = cost + tolerance * spend
+        return levels[0] <= allowed + _slack(allowed) and levels[1] <= spend * (1 + tolerance) + _slack(spend)
 
     def _report(self, first: Sequence[Placement], gap: float, side_seconds: float) -> SolverReport:
         """The worst status and largest gap of every solve; the master's gap to its bound

@@ -1,7 +1,8 @@
 """The horizon's shortcuts keep it exact: on small random horizons the plan is within the gap
 it reports of the joint MILP's optimum, however the searches near the master's mix end
-(`master.AROUND_NODES`); and periods alike share one cheapest-plan search
-(`_Joint._cheapest`) without changing the plan.
+(`master.AROUND_NODES`); periods alike share one cheapest-plan search (`_Joint._cheapest`),
+and a paced schedule sure to be dropped stops early (`_Joint._schedule`), without changing the
+plan.
 
 Prices as in tests/test_placement.py: an 8-GPU H100 node costs $10/h in aws/us-east-1, $12/h
 in aws/us-west-2 and $11/h in azure/eastus."""
@@ -100,3 +101,44 @@ def test_periods_alike_share_one_cheapest_plan_search_and_the_plan_stays(monkeyp
     each = place_horizon(spec)
     assert shared.placements == each.placements
     assert shared.solver.status == each.solver.status == "Optimal"
+
+
+@pytest.mark.parametrize(("gpus", "later", "aws", "azure", "shortfall"), [
+    (8, None, 20_000, 30_000, "credit"), (16, 8, 60_000, 40_000, "cash"),
+])
+def test_a_paced_schedule_sure_to_be_dropped_stops_early_and_the_plan_stays(
+    gpus: int, later: int | None, aws: int, azure: int, shortfall: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The periods finished and what the others must burn already cost more than the stability
+    tolerance allows: the paced schedule stops there (it would be dropped), and the plan is the
+    one the whole paced schedule, searched and dropped, leaves."""
+    spec = load_fleet(fleet(
+        [h100(gpus=gpus, schedule={"2026-03": later}) if later else h100(gpus=gpus)], horizon=monthly(months=4),
+        clouds={"aws": {"regions": ["us-east-1"]}, "azure": {"regions": ["eastus"]}},
+        budget={"commitments": {
+            "aws": {"total_usd": aws, "start": "2026-01", "months": 12, "minimum": "per-year"},
+            "azure": {"total_usd": azure, "start": "2026-01", "months": 4, "minimum": "whole-term",
+                      "shortfall": shortfall},
+        }},
+    ))
+    schedule = _Joint._schedule
+    stopped: list[bool] = []
+
+    def watched(self: Any, *args: Any, within: tuple[float, float] | None = None) -> Any:
+        plans = schedule(self, *args, within=within)
+        if within is not None:
+            stopped.append(plans is None)
+        return plans
+
+    monkeypatch.setattr(_Joint, "_schedule", watched)
+    early = place_horizon(spec)
+
+    def to_the_end(self: Any, *args: Any, within: tuple[float, float] | None = None) -> Any:
+        del within  # the whole paced schedule, dropped at its end
+        return schedule(self, *args)
+
+    monkeypatch.setattr(_Joint, "_schedule", to_the_end)
+    whole = place_horizon(spec)
+    assert stopped == [True]
+    assert early.placements == whole.placements
+    assert early.solver.status == whole.solver.status == "Optimal"

@@ -287,12 +287,10 @@ def _within(doc: dict[str, Any]) -> str:
     and what a plan not proven within it may cost more."""
     from gpufleet.horizon import HORIZON_GAP  # the plan was made: its spec's modules are loaded
 
-    status, gap = doc["solver"]["status"], doc["solver"]["optimality_gap"]
-    if status == "Optimal" and gap:
-        return f", proven within {HORIZON_GAP:g} over the horizon"
+    status, gap, within = doc["solver"]["status"], doc["solver"]["optimality_gap"], f"{HORIZON_GAP:g} over the horizon"
     if status == "Feasible" and doc.get("horizon") and gap is not None:
-        return f", not proven within {HORIZON_GAP:g} over the horizon: it may cost up to {gap:.3%} more than the best"
-    return ""
+        return f", not proven within {within}: it may cost up to {gap:.3%} more than the best"
+    return f", proven within {within}" if status == "Optimal" and gap else ""
 
 
 def access_line(doc: dict[str, Any]) -> str:

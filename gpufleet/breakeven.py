@@ -20,8 +20,9 @@ docs/design.md, "Explaining a plan".
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from gpufleet.catalog import Catalog
@@ -29,7 +30,7 @@ from gpufleet.cost import HOURS_PER_MONTH
 from gpufleet.errors import InfeasibleError
 from gpufleet.horizon import period_spec, periods
 from gpufleet.pipeline import deployed_period
-from gpufleet.placement import place, plan_ledger
+from gpufleet.placement import DEFAULT_OPTIONS, SolverOptions, place, plan_ledger
 from gpufleet.placement.horizon import place_horizon
 from gpufleet.plan import Placement
 from gpufleet.spec import FleetSpec
@@ -53,6 +54,10 @@ def with_quota(spec: FleetSpec, change: QuotaChange) -> FleetSpec:
     return spec.model_copy(update={"quotas": quotas})
 
 
+class SearchStopped(Exception):
+    """A re-plan asked for after the search's deadline (`Replanner.deadline`): not made."""
+
+
 class ReplanFailed(Exception):
     """A re-plan the solver did not finish (`InfeasibleError.solver_stopped`): the price it was
     asked at, and why."""
@@ -74,6 +79,8 @@ class Replanner:
     probes: dict[tuple[Overrides, QuotaChange | None], tuple[Placement, ...]] = field(
         default_factory=dict[tuple[Overrides, "QuotaChange | None"], tuple[Placement, ...]]
     )
+    deadline: float | None = None
+    """`time.monotonic()` from which a re-plan not in the cache is not made (`SearchStopped`)."""
 
     @cached_property
     def explained_spec(self) -> FleetSpec:
@@ -85,6 +92,8 @@ class Replanner:
     def plan(self, overrides: Mapping[str, float] = {}, quota: QuotaChange | None = None) -> tuple[Placement, ...]:
         key = (tuple(sorted(overrides.items())), quota)
         if key not in self.probes:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise SearchStopped
             try:
                 self.probes[key] = self._solve(dict(overrides), quota)
             except InfeasibleError as error:
@@ -99,14 +108,35 @@ class Replanner:
         def priced(_: FleetSpec, catalog: Catalog) -> Catalog:
             return catalog.with_price_book(overrides, PRICE_LABEL) if overrides else catalog
 
+        options = self._options()
         if spec.horizon is None:
-            return place(spec, priced(spec, spec.catalog())).placements
-        result = place_horizon(spec, prices=priced)
-        return result.placements[deployed_period(spec.horizon, self.period)]
+            result = place(spec, priced(spec, spec.catalog()), options=options)
+            status, proven, found = result.solver.status, ("Optimal",), result.placements
+        else:  # over a horizon, "Feasible" is within the master's gap, as `plan` takes it
+            over = place_horizon(spec, options=options, prices=priced)
+            status, proven = over.solver.status, ("Optimal", "Feasible")
+            found = over.placements[deployed_period(spec.horizon, self.period)]
+        if status not in proven and (overrides or quota is not None):  # a re-plan stopped short proves nothing
+            raise InfeasibleError.solver_stopped(status, options.time_limit_seconds)
+        return found
+
+    def _options(self) -> SolverOptions:
+        """Each solve's time limit: at most `OVERRUN_SECONDS` past the deadline (so a re-plan
+        started just before it ends soon after), never more than placement's own."""
+        if self.deadline is None:
+            return DEFAULT_OPTIONS
+        left = self.deadline + OVERRUN_SECONDS - time.monotonic()
+        return replace(DEFAULT_OPTIONS, time_limit_seconds=max(1.0, min(DEFAULT_OPTIONS.time_limit_seconds, left)))
 
     def total_usd(self, placements: Sequence[Placement]) -> float:
         """The ledger's monthly total of a plan of the explained period."""
         return plan_ledger(self.explained_spec, placements).total_usd
+
+
+OVERRUN_SECONDS = 10.0
+"""How long past `Replanner.deadline` a re-plan begun before it may solve (each HiGHS solve's
+time limit): one re-plan of the 50-pool fleet takes 6 s on a quiet machine, several times that
+under load. One stopped by it proves nothing (`ReplanFailed`), and its offer is not searched."""
 
 
 @dataclass(frozen=True)

@@ -108,13 +108,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from gpufleet import report
-    from gpufleet.explain import explain
+    from gpufleet.explain import SEARCH_SECONDS, explain
     from gpufleet.explaintable import EXPLAIN_HEADER, EXPLAIN_TITLE, explain_rows
     from gpufleet.offline import load_source
     from gpufleet.planjson import dumps
 
     spec, _, _ = load_source(_source(args))
-    explained = [e.to_json() for e in explain(spec, args.pool, args.period)]
+    seconds = SEARCH_SECONDS if args.search_seconds is None else args.search_seconds or None  # 0: no limit
+    explained = [e.to_json() for e in explain(spec, args.pool, args.period, search_seconds=seconds)]
     if args.format == "json":
         _emit(dumps(explained), args.out)
     else:

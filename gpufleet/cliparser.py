@@ -4,6 +4,7 @@ them). Only argparse is imported here, so `gpufleet --help` stays fast."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 FORMATS = ("table", "markdown", "json")
@@ -89,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_source(explain)
     explain.add_argument("--pool", metavar="P", help="only this pool")
+    explain.add_argument(
+        "--search-seconds", metavar="S", type=_seconds,
+        help="start no re-plan S seconds after explain begins (default 40): offers not searched by then keep "
+        "today's reason and say so; 0: no limit (a 50-pool fleet then takes hours)",
+    )
     _add_output(explain)
     _add_period(explain)
     _add_scenario(explain)
@@ -210,6 +216,17 @@ def _add_scenario(parser: argparse.ArgumentParser) -> None:
         "--quota", metavar="CLOUD/REGION/BUCKET=±N", action="append", default=[],
         help="what if a declared quota changes: e.g. aws/us-west-2/L-417A185B=+1536 (or =2048); repeatable",
     )
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds ≥ 0, as argparse reads it (a bad one exits 2 naming the flag)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds >= 0 or math.isinf(seconds):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds ≥ 0 (0: no limit)")
+    return seconds
 
 
 def _add_period(parser: argparse.ArgumentParser) -> None:

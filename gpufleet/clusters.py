@@ -215,8 +215,24 @@ def clusters_needed(spec: FleetSpec, cloud: str, region: str, placements: Sequen
 
 def cluster_counts(spec: FleetSpec, placements: Sequence[Placement]) -> dict[tuple[str, str], int]:
     """Clusters per (cloud, region) holding placements, sorted."""
-    places = sorted({(p.cloud, p.region) for p in placements})
-    return {
-        (cloud, region): region_clusters(spec, cloud, region, placements).count
-        for cloud, region in places
-    }
+    here: dict[tuple[str, str], list[Placement]] = {}
+    for p in placements:
+        here.setdefault((p.cloud, p.region), []).append(p)
+    return {place: _count(spec, *place, tuple(here[place])) for place in sorted(here)}
+
+
+def _count(spec: FleetSpec, cloud: str, region: str, here: tuple[Placement, ...]) -> int:
+    """`region_clusters(...).count`, remembered for the last spec asked (a frozen spec's clusters
+    depend on nothing else): explain prices thousands of counterfactual plans that differ from
+    today's in one or two regions (`gpufleet.explain`)."""
+    if not _COUNTED_FOR or _COUNTED_FOR[0] is not spec or len(_COUNTS) >= 100_000:
+        _COUNTED_FOR[:] = [spec]
+        _COUNTS.clear()
+    key = (cloud, region, here)
+    if key not in _COUNTS:
+        _COUNTS[key] = region_clusters(spec, cloud, region, here).count
+    return _COUNTS[key]
+
+
+_COUNTED_FOR: list[FleetSpec] = []
+_COUNTS: dict[tuple[str, str, tuple[Placement, ...]], int] = {}

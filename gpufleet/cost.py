@@ -19,6 +19,7 @@ and the plan's ledger prices the link the plan has (`plan_lines`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -83,6 +84,7 @@ def plan_lines(
     every storage copy and every transfer from a dataset's home. A contract's discount lowers
     the clouds' list prices (GPU nodes carry theirs from the catalog)."""
     discounts = spec.budget.discounts()
+    floors = {pool.name: pool.autoscale.min_nodes for pool in spec.pools if pool.autoscale}
     counts = cluster_counts(spec, placements)
     listed = [
         *(line for cloud, region in regions for line in region_lines(cloud, region)),
@@ -92,7 +94,7 @@ def plan_lines(
         *(_storage_line(s) for s in storage),
     ]
     return (
-        *(_node_line(p, spec) for p in placements),
+        *(_node_line(p, floors.get(p.pool)) for p in placements),
         *block_lines(spec.capacity.blocks),
         *(_less_discount(line, discounts.get(line.cloud, 0.0)) for line in listed),
         *_transfer_lines(spec, storage),
@@ -146,14 +148,15 @@ def fixed_monthly(item: FixedCost) -> float:
     return round(item.count * monthly(item.usd_per_hour), 2)
 
 
-def _node_line(p: Placement, spec: FleetSpec) -> CostLine:
-    """At full size (what the budget must hold); an autoscaled pool's line also says its floor,
-    where the autoscaler leaves it when no pod asks for more (components build each placement's
-    groups between min(autoscale.min_nodes, nodes) and nodes)."""
-    scale = next((pool.autoscale for pool in spec.pools if pool.name == p.pool), None)
+@functools.lru_cache(maxsize=4096)
+def _node_line(p: Placement, min_nodes: int | None) -> CostLine:
+    """At full size (what the budget must hold); an autoscaled pool's line (`min_nodes`, its
+    autoscale.min_nodes) also says its floor, where the autoscaler leaves it when no pod asks for
+    more (components build each placement's groups between min(autoscale.min_nodes, nodes) and
+    nodes). Remembered: explain prices thousands of plans that share most placements."""
     item = f"pool {p.pool}: {p.nodes} × {p.instance_type} ({p.capacity})"
-    if scale is not None:
-        floor = min(scale.min_nodes, p.nodes)
+    if min_nodes is not None:
+        floor = min(min_nodes, p.nodes)
         item += f", autoscales {floor}-{p.nodes}: ${monthly(floor * p.price_usd_per_hour):,.0f} at {floor}"
     return CostLine(
         item=item,

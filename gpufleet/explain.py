@@ -16,11 +16,24 @@ import math
 import multiprocessing
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from gpufleet.breakeven import PRICE_LABEL, BreakEven, NoBreakEven, ReplanFailed, Replanner, break_even
+from gpufleet.breakeven import (
+    FLOOR,
+    PRICE_LABEL,
+    UNIT,
+    BreakEven,
+    NoBreakEven,
+    ReplanFailed,
+    Replanner,
+    SearchStopped,
+    break_even,
+)
 from gpufleet.catalog import Offer, price_key
+from gpufleet.cost import HOURS_PER_MONTH
 from gpufleet.errors import CommandLineError, Problem
 from gpufleet.explainjson import ExplainDoc
 from gpufleet.movereasons import MoveCauses
@@ -29,7 +42,7 @@ from gpufleet.placement import candidates
 from gpufleet.placement.candidates import Candidate
 from gpufleet.plan import Placement
 from gpufleet.poolneeds import able_clouds, fits
-from gpufleet.quota import quota_key, quota_units, quota_use
+from gpufleet.quota import declared_quotas, quota_key, quota_units, quota_use
 from gpufleet.spec import FleetSpec
 from gpufleet.speccapacity import Shortfalls
 from gpufleet.specskus import offer_refusal
@@ -100,18 +113,42 @@ class OfferCauses(MoveCauses):
         return ""
 
 
-def explain(spec: FleetSpec, pool: str | None = None, period: str | None = None) -> list[Explanation]:
+SEARCH_SECONDS = 40.0
+"""Seconds after explain begins (today's plan included) from which it starts no re-plan: the
+offers searched by then have their exact answers, the rest today's reason and a sentence that
+says so. No fleet of the benchmark but the 50-pool one comes near it (prod-eu 0.5 s, 32,768
+GPUs 5 s); on that one a re-plan takes 6 s (quiet) to 20 s (under load) and its 8,229 offers
+would need about two days (benchmarks/explain.py; docs/design.md, "Explaining a plan"). The
+search's order (`_Today.order`) puts first the offers closest to winning. 40 s leaves room for
+the re-plans under way then (`breakeven.OVERRUN_SECONDS`) within the issue's 60 s."""
+
+PARALLEL_SECONDS = 1.0
+"""Offers to re-plan times today's plan's seconds from which explain forks a second process
+(where it may run on two cores; each offer takes a few re-plans, and below this the fork costs
+more than it saves: dev's 8 offers took 0.79 s in two processes, 0.37 s in one, under load).
+Each offer's search is its own and every re-plan is deterministic (one HiGHS thread, a fixed
+seed), so two processes change no answer, only the wall time."""
+
+
+def explain(
+    spec: FleetSpec, pool: str | None = None, period: str | None = None, *,
+    search_seconds: float | None = SEARCH_SECONDS, screen: bool = True,
+) -> list[Explanation]:
     """Every offer each pool (or only `pool`) may use that its plan leaves empty or short,
-    with its binding reason and, where one exists, its break-even price."""
+    with its binding reason and, where one exists, its break-even price. No re-plan starts
+    `search_seconds` after explain began (None: no limit); an offer left then keeps today's
+    reason, and its sentence says what was not searched. `screen`: answer offers no plan can
+    use at any price without re-planning (`_unusable`; off only to test it changes nothing)."""
     if pool is not None and pool not in (names := [p.name for p in spec.pools]):
         raise CommandLineError([Problem("--pool", one_of("pool", pool, names, len(names)))])
     replan = Replanner(spec, period)
-    began = time.perf_counter()
+    began = time.monotonic()
     base = replan.plan()
-    seconds = time.perf_counter() - began
+    seconds = time.monotonic() - began
     here = replan.explained_spec
     catalog = here.catalog()
-    found = {c.key: c for c in candidates(here, catalog)[0]}
+    listed = candidates(here, catalog)[0]
+    found = {c.key: c for c in listed}
     causes = OfferCauses(here, catalog, (), base)
     shortfalls = Shortfalls.of(here.capacity)
     explained: list[Explanation | tuple[str, int]] = []  # (candidate key, nodes): to re-plan
@@ -143,48 +180,127 @@ def explain(spec: FleetSpec, pool: str | None = None, period: str | None = None)
                 else:
                     explained.append((f"{chosen.name}/{offer.key}", nodes))
     jobs = [e for e in explained if isinstance(e, tuple)]
-    priced = iter(_price_all(replan, causes, found, jobs, parallel=len(jobs) * seconds >= PARALLEL_SECONDS))
+    replan.deadline = None if search_seconds is None else began + search_seconds
+    unusable = _unusable(here, listed) if screen else frozenset[str]()
+    shared = _Shared(replan, causes, found, unusable, search_seconds)
+    priced = iter(_price_all(shared, jobs, parallel=len(jobs) * seconds >= PARALLEL_SECONDS))
     return [next(priced) if isinstance(e, tuple) else e for e in explained]
 
 
-PARALLEL_SECONDS = 1.0
-"""Offers to re-plan times today's plan's seconds from which explain forks a second process
-(where it may run on two cores; each offer takes a few re-plans, and below this the fork costs
-more than it saves: dev's 8 offers took 0.79 s in two processes, 0.37 s in one, under load).
-Each offer's search is its own and every re-plan is deterministic (one HiGHS thread, a fixed
-seed), so two processes change no answer, only the wall time."""
+@dataclass(frozen=True)
+class _Today:
+    """One more unit on an offer against today's plan, no re-plan made: what it breaks or
+    costs, and what the counterfactual costs more a month where it breaks no rule."""
 
-_SHARED: dict[str, tuple[Replanner, OfferCauses, dict[str, Candidate]]] = {}
+    cause: Cause
+    more_usd: float | None
+
+    def order(self, candidate: Candidate, unusable: bool) -> tuple[int, float]:
+        """Offers whose counterfactual breaks no rule first, the smallest cut of today's price
+        that would pay for it first (a guess at how close the offer is to winning); then the
+        rules; last the offers no plan can use (they need no break-even search)."""
+        if unusable:
+            return 2, 0.0
+        if self.more_usd is None or candidate.hourly <= 0:
+            return 1, 0.0
+        return 0, self.more_usd / (candidate.unit * HOURS_PER_MONTH * candidate.hourly)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What pricing an offer needs, in the process and in a forked worker (`_SHARED`)."""
+
+    replan: Replanner
+    causes: OfferCauses
+    found: dict[str, Candidate]
+    unusable: frozenset[str]
+    search_seconds: float | None
+
+
+_SHARED: list[_Shared] = []
 """What a forked worker prices offers with (`_price_all`): set before the fork, inherited."""
 
 
-def _price_all(
-    replan: Replanner, causes: OfferCauses, found: dict[str, Candidate], jobs: list[tuple[str, int]], *,
-    parallel: bool,
-) -> list[Explanation]:
-    """`_priced` of every (candidate key, nodes), in order: in two forked processes if `parallel`
-    and there are two cores, each with the re-plans made so far (today's plan) in its cache."""
+def _price_all(shared: _Shared, jobs: list[tuple[str, int]], *, parallel: bool) -> list[Explanation]:
+    """`_priced` of every (candidate key, nodes), in order: today's cause of each first (no
+    re-plan), then the searches, closest to winning first (`_Today.order`); in two forked
+    processes if `parallel` and there are two cores, each with today's plan in its cache."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if not parallel or cores < 2 or len(jobs) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [_priced(replan, causes, found[key], nodes) for key, nodes in jobs]
-    _SHARED["explain"] = (replan, causes, found)
+    forked = parallel and cores >= 2 and len(jobs) >= 2 and "fork" in multiprocessing.get_all_start_methods()
+    _SHARED[:] = [shared]
     try:
-        with multiprocessing.get_context("fork").Pool(2) as workers:
-            return workers.map(_price_job, jobs, chunksize=1)
+        with multiprocessing.get_context("fork").Pool(2) if forked else nullcontext() as workers:
+            def each(work: Callable[[Any], _T], items: Sequence[Any], chunk: int) -> list[_T]:
+                return workers.map(work, items, chunksize=chunk) if workers else [work(i) for i in items]
+
+            todays = each(_today_job, jobs, 64)
+            order = sorted(range(len(jobs)), key=lambda i: todays[i].order(
+                shared.found[jobs[i][0]], _price_key(shared.found[jobs[i][0]]) in shared.unusable))
+            searched = each(_search_job, [(jobs[i], todays[i]) for i in order], 1)
     finally:
         _SHARED.clear()
+    placed = dict(zip(order, searched, strict=True))
+    return [placed[i] for i in range(len(jobs))]
 
 
-def _price_job(job: tuple[str, int]) -> Explanation:
-    replan, causes, found = _SHARED["explain"]
-    return _priced(replan, causes, found[job[0]], job[1])
+_T = TypeVar("_T")
 
 
-def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes: int) -> Explanation:
-    """An offer the model could use: what one more unit there breaks or costs today, the
-    break-even price, and at $0.01/h what still binds if even that takes no more."""
+def _today_job(job: tuple[str, int]) -> _Today:
+    shared = _SHARED[0]
+    candidate = shared.found[job[0]]
+    return _Today(*shared.causes.judged(candidate, candidate.unit))
+
+
+def _search_job(job: tuple[tuple[str, int], _Today]) -> Explanation:
+    """The offer's answer: searched (`_priced`), answered without a search (`_unusable`), or,
+    where the search's time is up (`SearchStopped`), today's reason said as not searched."""
+    shared = _SHARED[0]
+    (key, nodes), today = job
+    candidate = shared.found[key]
+    cause = _binding(today.cause)
+    unusable = _price_key(candidate) in shared.unusable
+    if unusable:
+        cause = Cause(cause.reason, f"takes no more nodes at any price (even {_usd(FLOOR / UNIT)}/h): {cause.sentence}")
+    try:
+        if unusable:
+            bucket, value = _quota_value(shared.replan, candidate) if cause.reason == "quota" else (None, None)
+            return Explanation(candidate.pool.name, candidate.offer, nodes, candidate.hourly, cause, None, bucket,
+                               value, candidate.unit)
+        return _priced(shared.replan, candidate, nodes, today.cause)
+    except SearchStopped:
+        what = "its quota's value" if unusable else "its break-even"
+        limit = f"{shared.search_seconds:g}"
+        return Explanation(candidate.pool.name, candidate.offer, nodes, candidate.hourly, Cause(cause.reason, (
+            f"{cause.sentence}; {what} was not searched: explain starts no re-plan {limit} s after it "
+            "begins (--search-seconds)")), unit=candidate.unit)
+
+
+def _price_key(candidate: Candidate) -> str:
+    offer = candidate.offer
+    return price_key(offer.cloud, offer.region, offer.sku.instance_type, spot=candidate.pool.capacity == "spot")
+
+
+def _unusable(spec: FleetSpec, listed: Sequence[Candidate]) -> frozenset[str]:
+    """Price keys no plan can put a node on: every candidate priced by the key draws on a
+    declared bucket of its region that holds less than one node of it. At any price of such a
+    key the model has the same plans and each costs the same, so its re-plan at $0.01/h, which
+    the search would make to find no break-even, is today's plan: it need not be made."""
+    limits = declared_quotas(spec)
+    users: dict[str, list[bool]] = {}
+    for c in listed:
+        full = any(limits.get(quota_key(c.cloud, c.region, b), ("", math.inf))[1] < quota_units(c.sku)
+                   for b in c.buckets)
+        users.setdefault(_price_key(c), []).append(full)
+    return frozenset(key for key, full in users.items() if all(full))
+
+
+def _priced(replan: Replanner, candidate: Candidate, nodes: int, today: Cause) -> Explanation:
+    """An offer the model could use: what one more unit there breaks or costs today (`today`,
+    `OfferCauses.judged`), the break-even price, and at $0.01/h what still binds if even that
+    takes no more."""
     pool, offer, unit = candidate.pool, candidate.offer, candidate.unit
-    key = price_key(offer.cloud, offer.region, offer.sku.instance_type, spot=pool.capacity == "spot")
+    key = _price_key(candidate)
 
     def taken(placements: Sequence[Placement]) -> int:
         return _nodes(placements, pool.name, offer.key)
@@ -193,7 +309,7 @@ def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes:
         found = break_even(replan, key, candidate.hourly, taken, target=nodes + 1,
                            guess=_marginal(replan.plan(), candidate))
     except ReplanFailed as failed:
-        cause = _binding(causes.blocked(candidate, unit))
+        cause = _binding(today)
         at = ", ".join(f"{k} at ${v:g}/h" for k, v in sorted(failed.overrides.items()))
         return Explanation(pool.name, offer, nodes, candidate.hourly, Cause(cause.reason, (
             f"{cause.sentence}; no break-even: the re-plan with {at} did not solve ({failed})")))
@@ -207,7 +323,7 @@ def _priced(replan: Replanner, causes: OfferCauses, candidate: Candidate, nodes:
         cause = _binding(at_floor.blocked(free, unit * math.ceil(short / unit)))
         cause = Cause(cause.reason, f"takes no more nodes at any price (even {_usd(lowest)}/h): {cause.sentence}")
     else:
-        cause = _binding(causes.blocked(candidate, unit))
+        cause = _binding(today)
     bucket, value = _quota_value(replan, candidate) if cause.reason == "quota" else (None, None)
     return Explanation(pool.name, offer, nodes, candidate.hourly, cause, even, bucket, value, unit)
 

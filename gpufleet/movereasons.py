@@ -52,6 +52,9 @@ class MoveCauses:
         found, _ = candidates(spec, catalog)
         self.offers: dict[str, Candidate] = {c.key: c for c in found}
         self.ledger = plan_ledger(spec, after)
+        self.today_usd = self.ledger.total_usd  # the new plan's figures, once: explain asks thousands
+        self.today_excess = _excess(spec, self.ledger)
+        self.today_kinds = self.ledger.by_kind()
 
     def why(self, pool: str, offer: str, lost: int) -> Cause | None:
         """Why `lost` nodes of `pool` left `offer` ('cloud/region/sku'); None when the pool's
@@ -73,8 +76,17 @@ class MoveCauses:
         the offers where it gained, nearest first) would break in the new plan, or cost: `why`
         for an offer that is priced and allowed. With no previous plan every offer of the pool
         counts as gained (`gpufleet.explain` asks this of offers left empty)."""
+        return self.judged(candidate, nodes)[0]
+
+    def judged(self, candidate: Candidate, nodes: int) -> tuple[Cause, float | None]:
+        """`blocked`, and what the counterfactual costs more a month than the new plan (None
+        where it breaks a rule): `gpufleet.explain` orders its searches by it."""
         back, words = self._put_back(candidate, nodes), self.counterfactual(candidate, nodes)
-        return self._broken(candidate, back, words) or self._dearer(candidate, back, words)
+        if broken := self._broken(candidate, back, words):
+            return broken, None
+        ledger = plan_ledger(self.spec, back)
+        more = ledger.total_usd - self.today_usd
+        return self._dearer(candidate, ledger, more, words), more
 
     def counterfactual(self, candidate: Candidate, nodes: int) -> str:
         """How sentences name the nodes put back (`gpufleet.explain` says how many more)."""
@@ -135,7 +147,7 @@ class MoveCauses:
             return Cause("unavailable", f"{c.key} delivers at most {c.cap} nodes (capacity.available); "
                                         f"with {words} it would carry {carried}")
         here = [p for p in back if (p.cloud, p.region) == (cloud, region)]
-        for use in quota_use(self.spec, self.catalog, back):
+        for use in quota_use(self.spec, self.catalog, back, only=(cloud, region)):
             over = use.limit_vcpus is not None and use.used_vcpus > use.limit_vcpus
             if over and (use.cloud, use.region) == (cloud, region):
                 return Cause("quota", f"{cloud}/{region} quota {use.bucket} holds {use.limit_vcpus} vCPUs; "
@@ -173,16 +185,14 @@ class MoveCauses:
     def _had(self, p: Placement) -> int:
         return sum(b.nodes for b in self.before if b.key == p.key)
 
-    def _dearer(self, c: Candidate, back: Sequence[Placement], words: str) -> Cause:
-        """What putting them back costs against the new plan, by the ledger. Costing no more in
-        the month is, with another cloud's contract, that contract's minimum: the horizon's plan
-        pays spend moved off that cloud again as shortfall."""
-        ledger = plan_ledger(self.spec, back)
-        more = ledger.total_usd - self.ledger.total_usd
-        above = _excess(self.spec, ledger) - _excess(self.spec, self.ledger)
+    def _dearer(self, c: Candidate, ledger: Ledger, more: float, words: str) -> Cause:
+        """What putting them back costs against the new plan, by the counterfactual's `ledger`
+        (`more` $/month dearer). Costing no more in the month is, with another cloud's contract,
+        that contract's minimum: the horizon's plan pays spend moved off that cloud again as
+        shortfall."""
+        above = _excess(self.spec, ledger) - self.today_excess
         if more > 0:
-            kinds, now = ledger.by_kind(), self.ledger.by_kind()
-            data = sum(kinds.get(k, 0.0) - now.get(k, 0.0) for k in ("storage", "transfer"))
+            data = sum(ledger.by_kind().get(k, 0.0) - self.today_kinds.get(k, 0.0) for k in ("storage", "transfer"))
             reason = "data" if data > more / 2 else "price"
             part = f" (${data:,.0f} of it dataset copies and transfers)" if reason == "data" else ""
             return Cause(reason, f"{self.putting(words)} costs ${more:,.0f}/month more{part}{self.kept()}")

@@ -7,6 +7,7 @@ buckets as placement without loading the MILP solver.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from gpufleet import clouds
 from gpufleet.catalog import Capacity, Catalog, Cloud, Sku
@@ -49,15 +50,28 @@ def placement_units(placement: Placement) -> int:
     return placement.nodes * placement.vcpus_per_node
 
 
-def declared_quotas(spec: FleetSpec) -> dict[QuotaKey, tuple[str, int]]:
+def declared_quotas(spec: FleetSpec) -> Mapping[QuotaKey, tuple[str, int]]:
     """Declared limits keyed by (cloud, region or GLOBAL, normalised bucket) → (name as declared,
-    limit in the cloud's quota unit)."""
-    return {
+    limit in the cloud's quota unit). Made once per declared quotas (a frozen spec's, shared by
+    its copies): explain's counterfactuals ask for them thousands of times."""
+    kept = _DECLARED.get(id(spec.quotas))
+    if kept is not None and kept[0] is spec.quotas:
+        return kept[1]
+    made = MappingProxyType({
         quota_key(cloud, region, bucket): (bucket, limit)
         for cloud, regions in spec.quotas.items()
         for region, buckets in regions.items()
         for bucket, limit in buckets.items()
-    }
+    })
+    if len(_DECLARED) >= 64:
+        _DECLARED.clear()
+    _DECLARED[id(spec.quotas)] = (spec.quotas, made)
+    return made
+
+
+_DECLARED: dict[int, tuple[object, Mapping[QuotaKey, tuple[str, int]]]] = {}
+"""`declared_quotas` by the identity of the quotas it was made from (kept, so an id is never
+reused for others while cached); read-only, as it is shared."""
 
 
 def with_live_quotas(
@@ -80,11 +94,16 @@ def with_live_quotas(
 
 def quota_use(
     spec: FleetSpec, catalog: Catalog, placements: Sequence[Placement],
-    sources: Mapping[QuotaKey, str] | None = None,
+    sources: Mapping[QuotaKey, str] | None = None, *, only: tuple[Cloud, str] | None = None,
 ) -> tuple[QuotaUse, ...]:
     """Units drawn per (cloud, region or GLOBAL, bucket) and the limit (None: unknown), in the
-    cloud's quota unit, with the source of each limit that came from a live look-up."""
+    cloud's quota unit, with the source of each limit that came from a live look-up. `only`
+    (cloud, region): that region's own buckets alone (a counterfactual's, `gpufleet.movereasons`,
+    asked thousands of times by explain)."""
     limits = declared_quotas(spec)
+    if only is not None:
+        limits = {k: v for k, v in limits.items() if (k[0], k[1]) == only}
+        placements = [p for p in placements if (p.cloud, p.region) == only]
     used: dict[QuotaKey, int] = {}
     names: dict[QuotaKey, str] = {}
     for key, (name, _) in limits.items():
@@ -103,5 +122,5 @@ def quota_use(
         QuotaUse(cloud, region, names[(cloud, region, b)], used[(cloud, region, b)],
                  limits[(cloud, region, b)][1] if (cloud, region, b) in limits else None,
                  (sources or {}).get((cloud, region, b)), clouds.get(cloud).capabilities.quota_unit)
-        for cloud, region, b in sorted(used)
+        for cloud, region, b in sorted(used) if only is None or (cloud, region) == only
     )

@@ -239,11 +239,13 @@ class Pool(_Strict):
         return tuple((item.name, fractions.Fraction(str(item.weight))) for item in self.accelerator)
 
     def accelerators(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.choices())
+        return tuple(item.name for item in self.accelerator)
 
     def weight_of(self, accelerator: str) -> fractions.Fraction:
-        """How many of the pool's GPUs one `accelerator` counts as (1 unless weighted)."""
-        return dict(self.choices()).get(accelerator, fractions.Fraction(1))
+        """How many of the pool's GPUs one `accelerator` counts as (1 unless weighted; the last
+        entry of a name, as in `choices`); the exact fraction only for a weight other than 1."""
+        weight = next((item.weight for item in reversed(self.accelerator) if item.name == accelerator), 1)
+        return fractions.Fraction(1) if weight == 1 else fractions.Fraction(str(weight))
 
     def accelerator_label(self) -> str:
         """The accelerators as the plan shows them: 'H100', or 'H200 or H100 (×0.5)'."""
@@ -461,29 +463,31 @@ class FleetSpec(_Strict):
         """The packaged catalog with this spec's own SKUs, each contract's discount off its cloud's
         list prices, and this spec's price book laid over it (negotiated rates, not discounted
         again; declared SKUs have only price-book offers)."""
-        base = load_catalog()
-        return _priced(base, tuple(self.declared_skus(base)), self.budget.discounts(), self.prices)
+        return _priced(self, load_catalog())
 
 
 _PricedKey = tuple[int, tuple[Sku, ...], tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]]
 _PRICED: dict[_PricedKey, tuple[Catalog, Catalog]] = {}
+_BY_INPUTS: dict[tuple[int, ...], tuple[tuple[object, ...], Catalog]] = {}
 
 
-def _priced(
-    base: Catalog, declared: tuple[Sku, ...], discounts: dict[Cloud, float], prices: dict[str, float]
-) -> Catalog:
-    """`FleetSpec.catalog`, made once per (base, SKUs, discounts, price book): a horizon's period
-    specs ask for their catalog hundreds of times, and discounting every offer, then indexing
-    them again (`Catalog.offers_for`), took most of the 28-quarter two-deals benchmark's time.
-    Catalogs are never changed once made, so one is shared. The entry keeps its base, so an id
-    is never reused for another catalog while it is cached."""
+def _priced(spec: FleetSpec, base: Catalog) -> Catalog:
+    """`FleetSpec.catalog`, made once per (base, SKUs, discounts, price book), found first by the
+    identity of the spec's inputs (explain asks thousands of times); an entry keeps its inputs."""
+    inputs = (base, spec.skus, spec.budget, spec.prices)
+    same = _BY_INPUTS.get(ids := tuple(map(id, inputs)))
+    if same is not None and all(a is b for a, b in zip(same[0], inputs, strict=True)):
+        return same[1]
+    declared, discounts, prices = tuple(spec.declared_skus(base)), spec.budget.discounts(), spec.prices
     key = (id(base), declared, tuple(sorted(discounts.items())), tuple(sorted(prices.items())))
     kept = _PRICED.get(key)
     if kept is None or kept[0] is not base:
-        if len(_PRICED) >= 64:  # a long-lived process pricing many specs: start again
+        if len(_PRICED) >= 64 or len(_BY_INPUTS) >= 64:  # a long-lived process pricing many specs
             _PRICED.clear()
+            _BY_INPUTS.clear()
         made = base.with_declared(declared).with_discounts(discounts).with_price_book(prices)
         kept = _PRICED[key] = (base, made)
+    _BY_INPUTS[ids] = (inputs, kept[1])
     return kept[1]
 
 

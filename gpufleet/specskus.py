@@ -18,7 +18,10 @@ from gpufleet.specwords import one_of
 def weighted_gpus(pool: Pool, sku: Sku) -> int | Fraction:
     """How many of the pool's GPUs one node of the SKU counts as: its GPUs times the weight
     the pool gives its accelerator; an int when whole, so unweighted pools compute as before."""
-    gpus = sku.gpus * pool.weight_of(sku.accelerator)
+    weight = pool.weight_of(sku.accelerator)
+    if weight == 1:
+        return sku.gpus
+    gpus = sku.gpus * weight
     return int(gpus) if gpus.denominator == 1 else gpus
 
 

@@ -59,7 +59,7 @@ class Formulation:
         self.cands = list(cands)
         self.milp = Milp()
         m = self.milp
-        limits = declared_quotas(spec) if quotas else {}
+        limits: Mapping[QuotaKey, tuple[str, int]] = declared_quotas(spec) if quotas else {}
         raised = set(elastic)
         fixed_limits = {key for key in limits if key not in raised}
         self.members = {pool.name: tuple((groups or {}).get(pool.name, (pool,))) for pool in pools}

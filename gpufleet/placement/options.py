@@ -27,6 +27,10 @@ class SolverOptions:
     `group_pools`: the cost levels place interchangeable pools together (`cost_model`); the
     levels' optimum is the same without. The placement benchmark switches it off (`--exact`)
     to compare its plan with every pool's own columns.
+
+    `within_commitments_first`: where a plan may spend within every commitment, both cost
+    levels are first solved as one (`solve._within_commitments`); the levels' optimum is the
+    same without. Tests switch it off to compare.
     """
 
     random_seed: int = 0
@@ -34,6 +38,7 @@ class SolverOptions:
     time_limit_seconds: float = 60.0
     bounded_first_nodes: int = 2_000
     group_pools: bool = True
+    within_commitments_first: bool = True
 
 
 DEFAULT_OPTIONS = SolverOptions()

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from itertools import product
 
 from gpufleet.catalog import Cloud
-from gpufleet.horizon import Period, Terms
+from gpufleet.horizon import HORIZON_GAP, Period, Terms
 from gpufleet.placement.candidates import Candidate, placement_of, undominated
 from gpufleet.placement.formulation import Formulation, cost_model, offer_bounds
 from gpufleet.placement.joint import BlockCosts
@@ -43,6 +43,12 @@ from gpufleet.spechorizon import Contract
 # measured to the LP's bound, so proving it best among those plans adds nothing but time (on
 # the 84-month two-deals fleet: 9.7 s to prove what 2,000 nodes had found).
 WHOLE_NODES = 2_000
+
+# Branch-and-bound nodes for a plan near the LP's mix (`Master._around`): such a plan is a start
+# for the whole counts, never part of a bound, so a good one is enough. Burning at least (or
+# at most) an average is a knapsack: on the 50-pool benchmark with contracts one such search
+# ran HiGHS's whole time limit (37,656 nodes, 1.6e-6 from its bound), another 7,693 nodes.
+AROUND_NODES = 200
 
 Level = Callable[[float, float], float]
 """A level's objective of a plan from its (cost, spend)."""
@@ -145,7 +151,7 @@ class Master:
     held: list[tuple[Level, float]] = field(default_factory=list[tuple[Level, float]])
     solves: list[Solved] = field(default_factory=list[Solved])
     side_seconds: float = 0.0
-    """Time of solves that showed no plan burns as asked (`_around`): not failures."""
+    """Time of the searches for plans near the LP's mix (`_around`): their status is not the plan's."""
     bounds: list[float] = field(default_factory=list[float])
     """Each level's lower bound: its LP optimum over every plan (the optimum, when whole)."""
     mixed: set[int] = field(default_factory=set[int])
@@ -245,9 +251,10 @@ class Master:
     def _around(self, g: int, level: Level, prices: _Prices, weighed: Sequence[tuple[Column, float]]) -> None:
         """Plans close to what the LP mixes for a group: where it mixes plans, its periods burn
         on average what no one plan of them burns, and whole counts of those plans miss that
-        average by a whole plan's difference. So for each contract cloud, the best plans at the
-        last prices that burn at least, and at most, that average: whole counts of them come
-        close to it, and consecutive periods differ little (few nodes move)."""
+        average by a whole plan's difference. So for each contract cloud, good plans at the
+        last prices (`AROUND_NODES`) that burn at least, and at most, that average: whole
+        counts of them come close to it, and consecutive periods differ little (few nodes
+        move)."""
         mixed = [(c, n) for c, n in weighed if c.group == g and n > 1e-9]
         if len(mixed) < 2:
             return
@@ -289,11 +296,14 @@ class Master:
             for cloud, (side, usd) in burns.items():
                 bounds = (usd, math.inf) if side > 0 else (-math.inf, usd)
                 milp.row(*bounds, costs.burn.get(cloud, {}))
-            solved = milp.solve(objective, self._start(pricing, form) if not burns else None, options=self.options)
-            if burns and solved.status == "Infeasible":  # no plan burns that much, or that little
+            if burns:  # a start for the integer counts, not a bound: good plans, not the best
+                solved = milp.solve(objective, max_nodes=AROUND_NODES, gap=HORIZON_GAP, options=self.options)
                 self.side_seconds += solved.seconds
-                return None
-            self.solves.append(solved)
+                if not solved.feasible:  # no plan burns that much, or that little (or none found)
+                    return None
+            else:
+                solved = milp.solve(objective, self._start(pricing, form), options=self.options)
+                self.solves.append(solved)
             if not solved.feasible:
                 raise NoPlan(group.periods[0], solved.status)
             nodes = form.nodes_by_key(solved)

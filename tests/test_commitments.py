@@ -263,3 +263,35 @@ def test_the_headline_says_what_an_unproven_horizon_plan_may_cost_more() -> None
 
 def _words(text: str) -> str:
     return " ".join(text.split())
+
+
+def _table_rows(text: str, first: str) -> list[list[str]]:
+    """The cells of every Markdown table row whose first cell is one of `first`'s words."""
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].strip().split(" ")[0] in first]
+
+
+def test_the_worked_example_in_the_docs_is_what_the_plan_says() -> None:
+    """docs/commitments.md walks through two-deals' schedule and burn, and the README quotes
+    the burn: each row they show is the plan's row (the schedule's without its months column;
+    the README's box-drawn rows cell for cell), so a change of placement that changes them
+    fails here instead of leaving the docs wrong."""
+    doc = planned()
+    markdown = render_plan(doc, "markdown").replace("\\*", "*")
+    burn = {tuple(row[:3]): row for row in _table_rows(markdown, "aws azure") if len(row) == 7}
+    schedule = {row[0].removesuffix(" (deployed)"): [row[0].removesuffix(" (deployed)"), *row[2:]]
+                for row in _table_rows(markdown, "2026-01 2026-04 2026-07 2026-10 2027-01 2027-04 2027-07 "
+                                                 "2027-10 2028-01 2028-04 2028-07 2028-10")}
+    written = (Path(__file__).resolve().parent.parent / "docs" / "commitments.md").read_text(encoding="utf-8")
+    shown = [row for row in _table_rows(written, "aws azure 2026-01 2026-07 2027-01 2027-10 2028-01 2028-10")
+             if len(row) == (7 if row[0] in ("aws", "azure") else 6)]  # the burn and the schedule
+    assert len(shown) >= 12
+    for row in shown:
+        assert row == (burn.get(tuple(row[:3])) if row[0] in ("aws", "azure") else schedule.get(row[0])), row
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    quoted = [[cell.strip() for cell in line.strip("│").split("│")] for line in readme.splitlines()
+              if line.startswith(("│ aws", "│ azure"))]
+    quoted = [row for row in quoted if len(row) == 7]  # the burn's rows (the README has a cost table too)
+    assert quoted
+    for row in quoted:
+        assert row == burn.get(tuple(row[:3])), row

@@ -361,3 +361,50 @@ def test_an_empty_refreshed_file_is_refused(tmp_path: Path, capsys: pytest.Captu
     (tmp_path / "offers.csv").write_text(",".join(COLUMNS) + "\n")
     assert main(["plan", "--spec", str(_spec(tmp_path)), "--catalog-dir", str(tmp_path)]) == 2
     assert f"{tmp_path / 'offers.csv'}: holds no offers, so it refreshes nothing" in capsys.readouterr().err
+
+
+def _row(instance_type: str, region: str, on_demand: str, spot: str) -> dict[str, str]:
+    return dict(zip(COLUMNS, ("aws", instance_type, region, on_demand, spot, "AWS Price List at t"), strict=True))
+
+
+def test_the_changes_list_names_every_price_that_moved_and_only_those() -> None:
+    """What `catalog refresh` reports against the packaged catalog (g4dn.12xlarge in
+    af-south-1 is $5.19 on demand and $0.519 spot there): `old -> new`, `-` for none."""
+    from gpufleet.live.prices import changes
+
+    catalog = load_catalog()
+    rows = [
+        _row("g4dn.12xlarge", "af-south-1", "5.19", "0.519"),  # unchanged: not listed
+        _row("g4dn.12xlarge", "af-south-1", "5.5", "0.519"),  # on-demand moved
+        _row("g4dn.12xlarge", "af-south-1", "5.19", ""),  # spot gone
+        _row("g4dn.12xlarge", "xx-nowhere-1", "1.0", "0.4"),  # an offer the catalog lacks
+    ]
+    assert changes(catalog, rows) == [
+        ("aws", "g4dn.12xlarge", "af-south-1", "5.19 -> 5.5", "0.519", "AWS Price List at t"),
+        ("aws", "g4dn.12xlarge", "af-south-1", "5.19", "0.519 -> -", "AWS Price List at t"),
+        ("aws", "g4dn.12xlarge", "xx-nowhere-1", "- -> 1.0", "- -> 0.4", "AWS Price List at t"),
+    ]
+
+
+def test_a_price_is_written_to_the_micro_dollar() -> None:
+    price = LivePrice("aws", "p5.48xlarge", "us-east-1", 55.0412345678, 12.3456789, "AWS Price List", "t")
+    assert (price.row()["price_usd_per_hour"], price.row()["spot_price_usd_per_hour"]) == ("55.041235", "12.345679")
+
+
+def test_an_incomplete_refresh_says_what_is_missing_and_what_was_kept() -> None:
+    from gpufleet.live import RegionFailure
+    from gpufleet.live.prices import incomplete
+
+    wanted = {("aws", r): ["p5.48xlarge"] for r in ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1")}
+    failed = [RegionFailure("aws", "us-west-2", "throttled")]
+    assert incomplete(wanted, failed, [], Path("out/offers.csv")) == (
+        "1 of 5 regions not read (first: aws/us-west-2, throttled); nothing written to out/offers.csv: a refresh "
+        "with regions missing would pass for a whole one; retry, or name the regions that answer with --region")
+    assert incomplete(wanted, [], [], None) == (
+        "the price APIs gave no price for the catalog's SKUs in aws/eu-west-1, aws/us-east-1, aws/us-east-2 "
+        "and 2 more; nothing to write: an empty file would plan with the packaged prices")
+    three = dict(list(wanted.items())[:3])
+    assert incomplete(three, [], [], None) == (
+        "the price APIs gave no price for the catalog's SKUs in aws/us-east-1, aws/us-east-2, aws/us-west-1; "
+        "nothing to write: an empty file would plan with the packaged prices")
+    assert incomplete(wanted, [], [_row("p5.48xlarge", "us-east-1", "55.04", "")], None) is None

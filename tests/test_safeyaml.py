@@ -43,6 +43,8 @@ def test_depth_is_counted_per_branch_not_over_the_document() -> None:
     assert len(safeyaml.load(siblings)) == 5
     error = _refusal(f"{siblings}\ntoo_deep: {_nested(MAX_DEPTH)}\n")
     assert _line(error) == 6
+    leading = "[1, " * MAX_DEPTH + "1" + "]" * MAX_DEPTH  # a value before each deeper level
+    assert "levels deep" in str(_refusal(leading))
 
 
 def test_an_integer_of_max_digits_loads_and_one_more_digit_is_refused_on_its_line() -> None:
@@ -82,6 +84,7 @@ def test_a_duplicate_key_names_both_lines_and_is_refused_after_a_merge_key() -> 
     error = _refusal("base: &b {x: 1}\nfleet:\n  <<: *b\n  name: a\n  gpus: 8\n  name: b\n")
     assert "key 'name' is given twice (lines 4 and 6)" in str(error)
     assert "while reading a mapping (line 4)" in str(error)
+    assert "line 3, column 3" in str(error)  # where that mapping starts
     assert _line(error) == 6
     long = "k" * 70
     error = _refusal(f"{long}: 1\n{long}: 2\n")

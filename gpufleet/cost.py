@@ -57,7 +57,7 @@ def estimate(
     """Every monthly cost line, spend per cloud against its commitment, and the budget: the
     plan's ledger (`gpufleet.ledger`), its clouds the configured ones and any with a line."""
     regions = [(n.cloud, n.region) for n in networks]
-    sites = [(s.cloud, s.region) for s in link.sites] if link else []
+    sites = LinkPlan.places_of(link)
     hubs = {(s.cloud, s.region): s.hub for s in link.sites if s.hub} if link else {}
     ledger = Ledger(plan_lines(spec, placements, regions, storage, sites, hubs=hubs))
     present = set(spec.clouds.configured()) | set(ledger.by_cloud())

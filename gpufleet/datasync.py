@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from gpufleet import clouds
 from gpufleet.catalog import Cloud
-from gpufleet.plan import FleetPlan
+from gpufleet.plan import FleetPlan, LinkPlan
 
 Place = tuple[Cloud, str]
 
@@ -110,7 +110,7 @@ def unreadable(home: Place, copy: Place, linked: Collection[Place]) -> str | Non
 def sync_plans(plan: FleetPlan) -> tuple[list[SyncJobPlan], list[str]]:
     """(a job per cross-cloud copy the other cloud can read, a warning per copy it cannot)."""
     churn = {entry.name: entry.churn_tib for entry in plan.spec.storage}
-    linked = [(site.cloud, site.region) for site in plan.link.sites] if plan.link else []
+    linked = LinkPlan.places_of(plan.link)
     jobs: list[SyncJobPlan] = []
     warnings: list[str] = []
     for home in plan.storage:

@@ -371,7 +371,6 @@ def _nodes(placements: Sequence[Placement], pool: str, offer: str) -> int:
     return sum(p.nodes for p in placements if p.pool == pool and f"{p.cloud}/{p.region}/{p.instance_type}" == offer)
 
 
-
 def _count(nodes: int) -> str:
     return f"{nodes} node{'' if nodes == 1 else 's'}"
 

@@ -34,6 +34,11 @@ examples/two-deals.yaml: 1.2e-5 left after 60 s); 1e-4 of that horizon's cost is
 the price of one 8-node AWS unit for two months."""
 
 
+def relative_gap(value: float, bound: float) -> float:
+    """How far a plan's value may be from the optimum its bound proves, relative to the value."""
+    return max(0.0, value - bound) / max(1.0, abs(value))
+
+
 @dataclass(frozen=True, slots=True)
 class Period:
     """One placement held for `months` months from month `first`."""

@@ -112,14 +112,14 @@ def sized(spec: FleetSpec, link: LinkPlan | None, storage: Sequence[StoragePlan]
     """The link with each hub's size chosen for the plan's copies (`hub_choice`)."""
     if link is None:
         return None
-    hubs = hub_choice(spec, storage, [(s.cloud, s.region) for s in link.sites])
+    hubs = hub_choice(spec, storage, LinkPlan.places_of(link))
     return replace(link, sites=tuple(replace(s, hub=hubs.get((s.cloud, s.region), "")) for s in link.sites))
 
 
 def pipe_uses(spec: FleetSpec, storage: Sequence[StoragePlan], link: LinkPlan | None) -> tuple[PipeUse, ...]:
     """Every path the plan's copies travel against its line rate: hubs, tunnel pairs, stores."""
     hubs: Mapping[Place, str] = {(s.cloud, s.region): s.hub for s in link.sites if s.hub} if link else {}
-    through = flows(spec, storage, [(s.cloud, s.region) for s in link.sites] if link else [])
+    through = flows(spec, storage, LinkPlan.places_of(link))
     return (*_hub_uses(through, hubs), *_pair_uses(through, hubs), *_store_uses(through))
 
 

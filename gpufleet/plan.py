@@ -157,6 +157,11 @@ class LinkPlan:
     def site(self, key: str) -> LinkSite:
         return next(s for s in self.sites if s.key == key)
 
+    @staticmethod
+    def places_of(link: LinkPlan | None) -> list[tuple[Cloud, str]]:
+        """The (cloud, region) of every site of a link, none without one."""
+        return [(s.cloud, s.region) for s in link.sites] if link else []
+
     def tunnels_between(self, endpoint: str, gateway: str) -> list[TunnelPlan]:
         return [t for t in self.tunnels if (t.endpoint, t.gateway) == (endpoint, gateway)]
 

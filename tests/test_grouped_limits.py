@@ -20,7 +20,7 @@ from gpufleet import addresses, clouds, ipam
 from gpufleet.clusters import region_clusters
 from gpufleet.placement import Formulation, candidates, cost_model, offer_bounds, place, spend_by_cloud, undominated
 from gpufleet.placement.candidates import counted_places
-from gpufleet.placement.solve import _slack  # pyright: ignore[reportPrivateUsage]
+from gpufleet.placement.milp import slack
 from gpufleet.spec import FleetSpec, load_fleet
 
 CHEAP = "aws/us-west-2/g4dn.xlarge"  # T4, 1 GPU: the price book makes it the cheapest offer
@@ -55,7 +55,7 @@ def per_pool_optimum(spec: FleetSpec) -> tuple[float, float]:
     form = Formulation(spec, candidates(spec, spec.catalog())[0], spec.pools)
     first = form.milp.solve(form.excess)
     assert first.optimal
-    form.milp.row(-math.inf, first.objective + _slack(first.objective), form.excess)
+    form.milp.row(-math.inf, first.objective + slack(first.objective), form.excess)
     second = form.milp.solve(form.spend)
     assert second.optimal
     return first.objective, second.objective

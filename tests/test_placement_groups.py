@@ -259,7 +259,8 @@ def test_a_tie_that_leaves_a_commitment_unburned_wins_on_total_spend() -> None:
     spend above commitments, 9,885.87, when AWS commits 5,000 and Azure 1,083.32; the first
     leaves Azure's commitment unburned and spends 1,083.32 less in total, so it must win, and
     the LP check must not skip level 2 when level 1 happens to return the other plan."""
-    from gpufleet.placement.solve import _burned_in_every_tie, _slack  # pyright: ignore[reportPrivateUsage]
+    from gpufleet.placement.milp import slack
+    from gpufleet.placement.solve import _burned_in_every_tie  # pyright: ignore[reportPrivateUsage]
 
     spec = tied_on_excess()
     result = place(spec, spec.catalog())
@@ -270,7 +271,7 @@ def test_a_tie_that_leaves_a_commitment_unburned_wins_on_total_spend() -> None:
     excess = sum(usd * values[col] for col, usd in form.excess.items())
     both_burned = Solved("Optimal", True, True, values, excess, 0.0, 0.0)
     assert abs(both_burned.objective - 9885.87) < 0.01
-    held = both_burned.objective + _slack(both_burned.objective)  # pyright: ignore[reportPrivateUsage]
+    held = both_burned.objective + slack(both_burned.objective)
     assert not _burned_in_every_tie(spec, form, held, SolverOptions())  # pyright: ignore[reportPrivateUsage]
 
 

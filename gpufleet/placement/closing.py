@@ -19,7 +19,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from gpufleet.horizon import HORIZON_GAP, Period
+from gpufleet.horizon import HORIZON_GAP, Period, relative_gap
 from gpufleet.placement.candidates import placement_of, undominated
 from gpufleet.placement.formulation import Formulation, cost_model, offer_bounds
 from gpufleet.placement.joint import HorizonModel
@@ -84,7 +84,7 @@ def close(
             master.add(column)
         if every:  # HiGHS's bound is the whole joint MILP's
             master.bounds[-1] = max(master.bounds[-1], solved.bound)
-        gap = _gap(solved.objective, master.bounds[-1])
+        gap = relative_gap(solved.objective, master.bounds[-1])
         proven = gap <= HORIZON_GAP
         master.solves.append(replace(solved, optimal=proven, status="Optimal" if proven else "Feasible", gap=gap))
         return solved.objective, chosen
@@ -99,7 +99,7 @@ def _search(
     stop = threading.Event()
 
     def enough(found: Solved) -> None:
-        if _gap(found.objective, bound) <= HORIZON_GAP:
+        if relative_gap(found.objective, bound) <= HORIZON_GAP:
             stop.set()
 
     solved = model.milp.solve(
@@ -134,8 +134,3 @@ def _objective(level: Level, model: HorizonModel) -> dict[int, float]:
         for col, v in row.items():
             objective[col] = objective.get(col, 0.0) + weight * v
     return {col: v for col, v in objective.items() if v}
-
-
-def _gap(value: float, bound: float) -> float:
-    """How far a plan's value may be from the optimum, relative to it."""
-    return max(0.0, value - bound) / max(1.0, abs(value))

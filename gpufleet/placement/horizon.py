@@ -24,13 +24,23 @@ from typing import NoReturn
 from gpufleet.burn import settle
 from gpufleet.catalog import Catalog, Cloud
 from gpufleet.errors import InfeasibleError
-from gpufleet.horizon import HORIZON_GAP, Period, Stretch, Terms, contract_clouds, contract_terms, period_spec, periods
+from gpufleet.horizon import (
+    HORIZON_GAP,
+    Period,
+    Stretch,
+    Terms,
+    contract_clouds,
+    contract_terms,
+    period_spec,
+    periods,
+    relative_gap,
+)
 from gpufleet.placement.candidates import Candidate, candidates, placement_of, undominated
 from gpufleet.placement.closing import close
 from gpufleet.placement.formulation import Formulation, cost_model
 from gpufleet.placement.joint import BlockCosts
 from gpufleet.placement.master import Column, Group, Level, Master, NoPlan, Pricing, groups_of, level_one, level_two
-from gpufleet.placement.milp import Milp, Solved
+from gpufleet.placement.milp import Milp, Solved, slack
 from gpufleet.placement.options import DEFAULT_OPTIONS, SolverOptions
 from gpufleet.placement.solve import PlacementResult, broken_limits, place, tie_break_rows
 from gpufleet.plan import Placement, SolverReport
@@ -188,7 +198,7 @@ def _paces(
             row: dict[int, float] = {}
             for s in run:
                 row[pace[t.cloud, s.period]] = row.get(pace[t.cloud, s.period], 0.0) + s.months
-            lp.row(burned - _slack(burned), burned, row)
+            lp.row(burned - slack(burned), burned, row)
         for before, after in itertools.pairwise(paced):
             change = lp.col(0.0, math.inf)  # ≥ |pace after − pace before|
             lp.row(0.0, math.inf, {change: 1.0, pace[t.cloud, after]: -1.0, pace[t.cloud, before]: 1.0})
@@ -201,7 +211,7 @@ def _paces(
         clouds = [cloud for cloud, p in pace if p == period.index]
         if len(clouds) > 1:
             total = sum(burns[period.index].get(cloud, 0.0) for cloud in clouds)
-            lp.row(-math.inf, total + _slack(total), {pace[cloud, period.index]: 1.0 for cloud in clouds})
+            lp.row(-math.inf, total + slack(total), {pace[cloud, period.index]: 1.0 for cloud in clouds})
     solved = lp.solve(smooth)
     for (cloud, p), col in pace.items():
         paces[p][cloud] = solved.values[col]
@@ -210,12 +220,7 @@ def _paces(
 
 def _within(value: float, bound: float) -> bool:
     """Whether a level's value is proven within `HORIZON_GAP` of the optimum by its bound."""
-    return math.isfinite(value) and value - bound <= HORIZON_GAP * max(1.0, abs(value))
-
-
-def _slack(value: float) -> float:
-    """Room when holding an optimum as a row: float noise only (as `solve._slack`)."""
-    return 1e-6 + 1e-9 * abs(value)
+    return math.isfinite(value) and relative_gap(value, bound) <= HORIZON_GAP
 
 
 @dataclass
@@ -309,7 +314,7 @@ class _Joint:
         spends at least that, and on a contract cloud its cost counts its whole spend; the
         contracts add shortfalls less credit drawn, never less than 0. On the 50-pool benchmark
         with contracts a paced schedule dropped at its end searched 12 periods × 500 nodes."""
-        least = [p.months * sum(usd - _slack(usd) for usd in targets[p.index].values()) for p in self.cut]
+        least = [p.months * sum(usd - slack(usd) for usd in targets[p.index].values()) for p in self.cut]
         plans: list[_Finished] = []
         before = self.previous
         for i, period in enumerate(self.cut):
@@ -346,7 +351,7 @@ class _Joint:
         cheaper) and its bound (level 2's holds level 1 at the value found)."""
         final = self._costs(plans, terms)
         return max(
-            max(0.0, min(value, done) - bound) / max(1.0, abs(min(value, done)))
+            relative_gap(min(value, done), bound)
             for value, done, bound in zip(found, final, master.bounds, strict=True)
         )
 
@@ -355,7 +360,7 @@ class _Joint:
         levels' optimum on both levels, as each period's `_steady` holds them."""
         tolerance = self.spec.placement.stability_tolerance
         allowed = cost + tolerance * spend
-        return levels[0] <= allowed + _slack(allowed) and levels[1] <= spend * (1 + tolerance) + _slack(spend)
+        return levels[0] <= allowed + slack(allowed) and levels[1] <= spend * (1 + tolerance) + slack(spend)
 
     def _report(self, first: Sequence[Placement], gap: float, side_seconds: float) -> SolverReport:
         """The worst status and largest gap of every solve; the master's gap to its bound
@@ -407,8 +412,8 @@ class _Joint:
             costs = BlockCosts.of(form, group.months, pricing.contracts)
             m = form.milp
             for cloud, usd in target.items():
-                m.row(usd - _slack(usd), math.inf, costs.burn[cloud])
-            own = all(column.burn.get(cloud, 0.0) >= usd - _slack(usd) for cloud, usd in target.items())
+                m.row(usd - slack(usd), math.inf, costs.burn[cloud])
+            own = all(column.burn.get(cloud, 0.0) >= usd - slack(usd) for cloud, usd in target.items())
             key = (group.key, group.months, tuple(c.key for c in cands), pricing.limited,
                    tuple(sorted(target.items())), tuple(sorted(column.nodes.items())) if own else None)
             if key not in self.cheapest:
@@ -447,7 +452,7 @@ class _Joint:
             return None
         if costs.spend == costs.cost:  # equal without flat commitments: nothing to solve
             return solved, None
-        held = solved.objective + _slack(solved.objective)
+        held = solved.objective + slack(solved.objective)
         m.row(-math.inf, held, costs.cost)
         return self._quick(m, costs.spend, solved.values), held
 
@@ -460,8 +465,8 @@ class _Joint:
         m = form.milp
         cost, spend, _ = costs.value(solved.values)
         allowed = cost + tolerance * spend
-        m.row(-math.inf, allowed + _slack(allowed), costs.cost)
-        m.row(-math.inf, spend * (1 + tolerance) + _slack(spend), costs.spend)
+        m.row(-math.inf, allowed + slack(allowed), costs.cost)
+        m.row(-math.inf, spend * (1 + tolerance) + slack(spend), costs.spend)
         gpus: dict[str, dict[int, float]] = {}  # kept nodes replace nodes, never add to a pool
         for i, c in enumerate(form.cands):
             gpus.setdefault(c.pool.name, {})[form.x[i]] = float(c.sku.gpus)
@@ -476,11 +481,11 @@ class _Joint:
                 kept[col] = -1.0
                 start.append(min(start[form.x[i]], was[c.key]))
         most = self._quick(m, kept, start)
-        m.row(-math.inf, most.objective + _slack(most.objective), kept)
+        m.row(-math.inf, most.objective + slack(most.objective), kept)
         least = self._quick(m, costs.cost, most.values)
         if costs.spend == costs.cost:
             return least
-        m.row(-math.inf, least.objective + _slack(least.objective), costs.cost)
+        m.row(-math.inf, least.objective + slack(least.objective), costs.cost)
         return self._quick(m, costs.spend, least.values)
 
     def _quick(self, milp: Milp, objective: Mapping[int, float], start: Sequence[float] | None) -> Solved:

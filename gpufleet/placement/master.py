@@ -33,7 +33,7 @@ from gpufleet.horizon import HORIZON_GAP, Period, Terms
 from gpufleet.placement.candidates import Candidate, placement_of, undominated
 from gpufleet.placement.formulation import Formulation, cost_model, offer_bounds
 from gpufleet.placement.joint import BlockCosts
-from gpufleet.placement.milp import Milp, Solved
+from gpufleet.placement.milp import Milp, Solved, slack
 from gpufleet.placement.options import SolverOptions
 from gpufleet.placement.solve import broken_limits
 from gpufleet.spec import FleetSpec
@@ -222,7 +222,7 @@ class Master:
 
     def hold(self, level: Level, value: float) -> None:
         """Keep a solved level at its optimum in the levels after it."""
-        self.held.append((level, value + 1e-6 + 1e-9 * abs(value)))
+        self.held.append((level, value + slack(value)))
 
     def add(self, column: Column) -> bool:
         """Keep a plan as a column, unless the group has it already (False)."""

@@ -16,6 +16,11 @@ from highspy._core import _Highs as CoreHighs  # pyright: ignore[reportPrivateUs
 
 from gpufleet.placement.options import DEFAULT_OPTIONS, SolverOptions
 
+
+def slack(value: float) -> float:
+    """Room when holding an optimum as a row: float noise only, never a real plan change."""
+    return 1e-6 + 1e-9 * abs(value)
+
 NODE_LIMIT = "Solution limit reached"  # HiGHS's status when mip_max_nodes is spent
 
 

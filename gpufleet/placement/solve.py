@@ -19,7 +19,7 @@ from gpufleet.errors import InfeasibleError
 from gpufleet.placement.candidates import Candidate, candidates, limits_reached, placement_of, undominated
 from gpufleet.placement.diagnosis import diagnose
 from gpufleet.placement.formulation import Formulation, cost_model, offer_bounds
-from gpufleet.placement.milp import NODE_LIMIT, Solved
+from gpufleet.placement.milp import NODE_LIMIT, Solved, slack
 from gpufleet.placement.options import DEFAULT_OPTIONS, SolverOptions
 from gpufleet.placement.spend import plan_ledger
 from gpufleet.plan import Placement, SolverReport
@@ -31,11 +31,6 @@ class PlacementResult:
     placements: tuple[Placement, ...]
     solver: SolverReport
     skipped: tuple[str, ...]
-
-
-def _slack(value: float) -> float:
-    """Room when holding an optimum as a constraint: float noise only, never a real plan change."""
-    return 1e-6 + 1e-9 * abs(value)
 
 
 @dataclass
@@ -187,7 +182,7 @@ def _within_commitments(form: Formulation, run: _Run, max_nodes: int | None) -> 
     if _least_spend(form) > committed:
         return None
     trial = form.milp.copy()
-    trial.row(-math.inf, _slack(0.0), form.excess)
+    trial.row(-math.inf, slack(0.0), form.excess)
     solved = run.record(trial.solve(form.spend, max_nodes=max_nodes, options=run.options))
     if solved.status == NODE_LIMIT:
         return solved, None  # `_place_within` falls back to the plain model
@@ -316,7 +311,7 @@ def _then_spend(
     # generated fleet, too little to hold as a row.
     start = form.with_excess(list(first.values))
     excess = sum(start[col] * weight for col, weight in form.excess.items())
-    held = excess + _slack(excess)
+    held = excess + slack(excess)
     if not _has_commitments(spec) or _burned_in_every_tie(spec, form, held, run.options):
         return replace(first, objective=form.value(first, form.spend))
     form.milp.row(-math.inf, held, form.excess)
@@ -363,8 +358,8 @@ def _keep_previous(
     first, cheapest = optimum
     m = form.milp
     allowed = first.objective + tolerance * cheapest.objective
-    m.row(-math.inf, allowed + _slack(allowed), form.excess)
-    m.row(-math.inf, cheapest.objective * (1 + tolerance) + _slack(cheapest.objective), form.spend)
+    m.row(-math.inf, allowed + slack(allowed), form.excess)
+    m.row(-math.inf, cheapest.objective * (1 + tolerance) + slack(cheapest.objective), form.spend)
     kept: dict[int, float] = {}
     start = list(cheapest.values)
     for i, previous_nodes in keepable:
@@ -373,7 +368,7 @@ def _keep_previous(
         kept[col] = -1.0
         start.append(min(start[form.x[i]], previous_nodes))
     most = run.record(m.solve(kept, start, options=run.options))
-    m.row(-math.inf, most.objective + _slack(most.objective), kept)
+    m.row(-math.inf, most.objective + slack(most.objective), kept)
     least = run.record(m.solve(form.excess, most.values, options=run.options))
     return _tie_break(form, run, _then_spend(spec, form, run, least))
 

@@ -99,7 +99,9 @@ def settle_extra(form: Formulation, values: list[float]) -> None:
         need = 0
         for _, upper, coefs in milp.rows:
             coef = coefs.get(col, 0.0)
+            if coef >= 0:  # a row without the column (most of them) needs nothing of it
+                continue
             rest = sum(c * values[j] for j, c in coefs.items() if j != col)
-            if coef < 0 and rest > upper:
+            if rest > upper:
                 need = max(need, math.ceil((rest - upper) / -coef - 1e-9))
         values[col] = float(min(need, milp.upper[col]))

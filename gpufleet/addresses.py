@@ -25,6 +25,7 @@ from gpufleet import clouds, ipam
 from gpufleet.catalog import Sku
 from gpufleet.clouds.base import AddressBlocks, CloudModel, NodeRange
 from gpufleet.clusters import cluster_suffix, region_clusters
+from gpufleet.memo import IdentityMemo
 from gpufleet.nodegroups import cluster_limits
 from gpufleet.plan import NetworkPlan, Placement, RangeUse
 from gpufleet.poolneeds import able_clouds, takes
@@ -170,9 +171,8 @@ def _needs(model: CloudModel, node_range: NodeRange, demand: Sequence[tuple[str,
     return [(n, model.node_addresses(kind, node_range)) for kind, n in demand]
 
 
-_LAYOUTS: dict[int, tuple[FleetSpec, dict[tuple[str, str], AddressBlocks | None]]] = {}
-"""`layout` per spec object (held, so its id is not reused) and region, for the last few specs."""
-_LAYOUTS_KEPT = 8
+_LAYOUTS: IdentityMemo[tuple[str, str], AddressBlocks | None] = IdentityMemo(kept=8)
+"""`layout` per spec object and region, for the last few specs."""
 
 
 def layout(spec: FleetSpec, cloud: str, region: str, clusters: int = 1) -> AddressBlocks | None:
@@ -189,14 +189,10 @@ def layout(spec: FleetSpec, cloud: str, region: str, clusters: int = 1) -> Addre
 
     Remembered per (frozen) spec object: placement asks it of every region at every solve, and
     `gpufleet explain` re-plans one spec hundreds of times at other prices."""
-    held = _LAYOUTS.get(id(spec))
-    if held is None or held[0] is not spec:
-        if len(_LAYOUTS) >= _LAYOUTS_KEPT:
-            del _LAYOUTS[next(iter(_LAYOUTS))]
-        held = _LAYOUTS[id(spec)] = (spec, {})
-    if (cloud, region) not in held[1]:
-        held[1][(cloud, region)] = _layout(spec, cloud, region)
-    found = held[1][(cloud, region)]
+    table = _LAYOUTS.table(spec)
+    if (cloud, region) not in table:
+        table[(cloud, region)] = _layout(spec, cloud, region)
+    found = table[(cloud, region)]
     if clusters == 1 or found is None or not found.pod_blocks:
         return found
     return clouds.get(cloud).grown_blocks(found, clusters)  # each cluster its own pod blocks

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gpufleet import clouds
+from gpufleet.memo import IdentityMemo
 from gpufleet.nodegroups import ClusterLimits, GroupPart, cluster_limits, placement_parts
 from gpufleet.racks import placement_racks
 from gpufleet.units import unit_of
@@ -225,14 +226,13 @@ def _count(spec: FleetSpec, cloud: str, region: str, here: tuple[Placement, ...]
     """`region_clusters(...).count`, remembered for the last spec asked (a frozen spec's clusters
     depend on nothing else): explain prices thousands of counterfactual plans that differ from
     today's in one or two regions (`gpufleet.explain`)."""
-    if not _COUNTED_FOR or _COUNTED_FOR[0] is not spec or len(_COUNTS) >= 100_000:
-        _COUNTED_FOR[:] = [spec]
-        _COUNTS.clear()
+    counts = _COUNTS.table(spec)
+    if len(counts) >= 100_000:
+        counts.clear()
     key = (cloud, region, here)
-    if key not in _COUNTS:
-        _COUNTS[key] = region_clusters(spec, cloud, region, here).count
-    return _COUNTS[key]
+    if key not in counts:
+        counts[key] = region_clusters(spec, cloud, region, here).count
+    return counts[key]
 
 
-_COUNTED_FOR: list[FleetSpec] = []
-_COUNTS: dict[tuple[str, str, tuple[Placement, ...]], int] = {}
+_COUNTS: IdentityMemo[tuple[str, str, tuple[Placement, ...]], int] = IdentityMemo(kept=1)
